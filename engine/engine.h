@@ -1,0 +1,19 @@
+/* The whole public C API of libengine. */
+#ifndef ENGINE_ENGINE_H
+#define ENGINE_ENGINE_H
+
+#define ENGINE_VERSION "0.1.0"
+
+#include "data.h"
+#include "error.h"
+#include "io/idx.h"
+#include "kernels/gemm.h"
+#include "layers/layer.h"
+#include "layers/layers.h"
+#include "loss/loss.h"
+#include "model.h"
+#include "optim/optim.h"
+#include "rng.h"
+#include "tensor.h"
+
+#endif

@@ -1,0 +1,58 @@
+#include "activation.h"
+
+#include <math.h>
+
+#define DEFINE_ACTIVATIONS(T, SFX, TANH, EXP)                                                   \
+    void eng_relu_forward_##SFX(T *y, const T *x, int64_t n)                                    \
+    {                                                                                           \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            y[i] = x[i] > 0 ? x[i] : (T)0;                                                      \
+    }                                                                                           \
+    void eng_relu_backward_##SFX(T *dx, const T *dy, const T *x, int64_t n)                     \
+    {                                                                                           \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            dx[i] = x[i] > 0 ? dy[i] : (T)0;                                                    \
+    }                                                                                           \
+    void eng_leaky_relu_forward_##SFX(T *y, const T *x, int64_t n, double slope)                \
+    {                                                                                           \
+        T s = (T)slope;                                                                         \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            y[i] = x[i] > 0 ? x[i] : x[i] * s;                                                  \
+    }                                                                                           \
+    void eng_leaky_relu_backward_##SFX(T *dx, const T *dy, const T *x, int64_t n,               \
+                                       double slope)                                            \
+    {                                                                                           \
+        T s = (T)slope;                                                                         \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            dx[i] = x[i] > 0 ? dy[i] : dy[i] * s;                                               \
+    }                                                                                           \
+    void eng_tanh_forward_##SFX(T *y, const T *x, int64_t n)                                    \
+    {                                                                                           \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            y[i] = TANH(x[i]);                                                                  \
+    }                                                                                           \
+    void eng_tanh_backward_##SFX(T *dx, const T *dy, const T *y, int64_t n)                     \
+    {                                                                                           \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            dx[i] = dy[i] * ((T)1 - y[i] * y[i]);                                               \
+    }                                                                                           \
+    void eng_sigmoid_forward_##SFX(T *y, const T *x, int64_t n)                                 \
+    {                                                                                           \
+        /* Two branches so that EXP never overflows. */                                         \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            if (x[i] >= 0) {                                                                    \
+                y[i] = (T)1 / ((T)1 + EXP(-x[i]));                                              \
+            } else {                                                                            \
+                T e = EXP(x[i]);                                                                \
+                y[i] = e / ((T)1 + e);                                                          \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+    void eng_sigmoid_backward_##SFX(T *dx, const T *dy, const T *y, int64_t n)                  \
+    {                                                                                           \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            dx[i] = dy[i] * y[i] * ((T)1 - y[i]);                                               \
+    }
+
+DEFINE_ACTIVATIONS(float, f32, tanhf, expf)
+DEFINE_ACTIVATIONS(double, f64, tanh, exp)

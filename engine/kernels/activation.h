@@ -1,0 +1,33 @@
+/* Pointwise activations over n contiguous elements.
+ *
+ * forward:  y[i] = f(x[i])
+ * backward: dx[i] = dy[i] * f'(x[i]) (overwrites dx). Where f' needs y (tanh, sigmoid) the
+ *           backward takes y. relu'(0) = 0 and leaky_relu'(0) = slope, as in PyTorch. */
+#ifndef ENGINE_KERNELS_ACTIVATION_H
+#define ENGINE_KERNELS_ACTIVATION_H
+
+#include <stdint.h>
+
+void eng_relu_forward_f32(float *y, const float *x, int64_t n);
+void eng_relu_forward_f64(double *y, const double *x, int64_t n);
+void eng_relu_backward_f32(float *dx, const float *dy, const float *x, int64_t n);
+void eng_relu_backward_f64(double *dx, const double *dy, const double *x, int64_t n);
+
+void eng_leaky_relu_forward_f32(float *y, const float *x, int64_t n, double slope);
+void eng_leaky_relu_forward_f64(double *y, const double *x, int64_t n, double slope);
+void eng_leaky_relu_backward_f32(float *dx, const float *dy, const float *x, int64_t n,
+                                 double slope);
+void eng_leaky_relu_backward_f64(double *dx, const double *dy, const double *x, int64_t n,
+                                 double slope);
+
+void eng_tanh_forward_f32(float *y, const float *x, int64_t n);
+void eng_tanh_forward_f64(double *y, const double *x, int64_t n);
+void eng_tanh_backward_f32(float *dx, const float *dy, const float *y, int64_t n);
+void eng_tanh_backward_f64(double *dx, const double *dy, const double *y, int64_t n);
+
+void eng_sigmoid_forward_f32(float *y, const float *x, int64_t n);
+void eng_sigmoid_forward_f64(double *y, const double *x, int64_t n);
+void eng_sigmoid_backward_f32(float *dx, const float *dy, const float *y, int64_t n);
+void eng_sigmoid_backward_f64(double *dx, const double *dy, const double *y, int64_t n);
+
+#endif

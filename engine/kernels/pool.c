@@ -1,0 +1,93 @@
+#include "pool.h"
+
+#include <string.h>
+
+static int imax(int a, int b) { return a > b ? a : b; }
+static int imin(int a, int b) { return a < b ? a : b; }
+
+#define DEFINE_POOL(T, SFX)                                                                     \
+    void eng_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x,                           \
+                                   const eng_pool_geometry *g)                                  \
+    {                                                                                           \
+        for (int64_t p = 0; p < g->planes; p++) {                                               \
+            const T *xp = x + p * g->h * g->w;                                                  \
+            T *yp = y + p * g->oh * g->ow;                                                      \
+            int32_t *ap = argmax + p * g->oh * g->ow;                                           \
+            for (int oy = 0; oy < g->oh; oy++) {                                                \
+                int y0 = oy * g->sh - g->ph;                                                    \
+                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                              \
+                for (int ox = 0; ox < g->ow; ox++) {                                            \
+                    int x0 = ox * g->sw - g->pw;                                                \
+                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                          \
+                    int best = ya * g->w + xa;                                                  \
+                    T m = xp[best];                                                             \
+                    for (int iy = ya; iy < yb; iy++)                                            \
+                        for (int ix = xa; ix < xb; ix++)                                        \
+                            if (xp[iy * g->w + ix] > m) {                                       \
+                                m = xp[iy * g->w + ix];                                         \
+                                best = iy * g->w + ix;                                          \
+                            }                                                                   \
+                    yp[oy * g->ow + ox] = m;                                                    \
+                    ap[oy * g->ow + ox] = best;                                                 \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+    void eng_maxpool_backward_##SFX(T *dx, const T *dy, const int32_t *argmax,                  \
+                                    const eng_pool_geometry *g)                                 \
+    {                                                                                           \
+        memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                           \
+        int64_t out = (int64_t)g->oh * g->ow;                                                   \
+        for (int64_t p = 0; p < g->planes; p++) {                                               \
+            T *dxp = dx + p * g->h * g->w;                                                      \
+            for (int64_t i = 0; i < out; i++)                                                   \
+                dxp[argmax[p * out + i]] += dy[p * out + i];                                    \
+        }                                                                                       \
+    }                                                                                           \
+    void eng_avgpool_forward_##SFX(T *y, const T *x, const eng_pool_geometry *g)                \
+    {                                                                                           \
+        for (int64_t p = 0; p < g->planes; p++) {                                               \
+            const T *xp = x + p * g->h * g->w;                                                  \
+            T *yp = y + p * g->oh * g->ow;                                                      \
+            for (int oy = 0; oy < g->oh; oy++) {                                                \
+                int y0 = oy * g->sh - g->ph;                                                    \
+                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                              \
+                int ny = imin(y0 + g->kh, g->h + g->ph) - y0;                                   \
+                for (int ox = 0; ox < g->ow; ox++) {                                            \
+                    int x0 = ox * g->sw - g->pw;                                                \
+                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                          \
+                    int nx = imin(x0 + g->kw, g->w + g->pw) - x0;                               \
+                    double acc = 0;                                                             \
+                    for (int iy = ya; iy < yb; iy++)                                            \
+                        for (int ix = xa; ix < xb; ix++)                                        \
+                            acc += xp[iy * g->w + ix];                                          \
+                    yp[oy * g->ow + ox] = (T)(acc / (ny * nx));                                 \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+    void eng_avgpool_backward_##SFX(T *dx, const T *dy, const eng_pool_geometry *g)             \
+    {                                                                                           \
+        memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                           \
+        for (int64_t p = 0; p < g->planes; p++) {                                               \
+            T *dxp = dx + p * g->h * g->w;                                                      \
+            const T *dyp = dy + p * g->oh * g->ow;                                              \
+            for (int oy = 0; oy < g->oh; oy++) {                                                \
+                int y0 = oy * g->sh - g->ph;                                                    \
+                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                              \
+                int ny = imin(y0 + g->kh, g->h + g->ph) - y0;                                   \
+                for (int ox = 0; ox < g->ow; ox++) {                                            \
+                    int x0 = ox * g->sw - g->pw;                                                \
+                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                          \
+                    int nx = imin(x0 + g->kw, g->w + g->pw) - x0;                               \
+                    T share = dyp[oy * g->ow + ox] / (T)(ny * nx);                              \
+                    for (int iy = ya; iy < yb; iy++)                                            \
+                        for (int ix = xa; ix < xb; ix++)                                        \
+                            dxp[iy * g->w + ix] += share;                                       \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+DEFINE_POOL(float, f32)
+DEFINE_POOL(double, f64)

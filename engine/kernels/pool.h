@@ -1,0 +1,32 @@
+/* 2-d pooling over one batch, NCHW, planes of h x w into oh x ow.
+ *
+ * max: y [planes,oh,ow]; argmax [planes,oh,ow] records the winning input position within its
+ *      plane (iy*w + ix); ties go to the first element in row-major window order, as in
+ *      PyTorch. Padding cells never win. backward overwrites dx [planes,h,w].
+ * avg: PyTorch's count_include_pad=True: the window sum is divided by kh*kw clipped to the
+ *      padded input. */
+#ifndef ENGINE_KERNELS_POOL_H
+#define ENGINE_KERNELS_POOL_H
+
+#include <stdint.h>
+
+typedef struct eng_pool_geometry {
+    int64_t planes; /* N*C */
+    int h, w, kh, kw, sh, sw, ph, pw, oh, ow;
+} eng_pool_geometry;
+
+void eng_maxpool_forward_f32(float *y, int32_t *argmax, const float *x,
+                             const eng_pool_geometry *g);
+void eng_maxpool_forward_f64(double *y, int32_t *argmax, const double *x,
+                             const eng_pool_geometry *g);
+void eng_maxpool_backward_f32(float *dx, const float *dy, const int32_t *argmax,
+                              const eng_pool_geometry *g);
+void eng_maxpool_backward_f64(double *dx, const double *dy, const int32_t *argmax,
+                              const eng_pool_geometry *g);
+
+void eng_avgpool_forward_f32(float *y, const float *x, const eng_pool_geometry *g);
+void eng_avgpool_forward_f64(double *y, const double *x, const eng_pool_geometry *g);
+void eng_avgpool_backward_f32(float *dx, const float *dy, const eng_pool_geometry *g);
+void eng_avgpool_backward_f64(double *dx, const double *dy, const eng_pool_geometry *g);
+
+#endif

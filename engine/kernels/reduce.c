@@ -1,0 +1,44 @@
+#include "reduce.h"
+
+
+#define DEFINE_REDUCE(T, SFX)                                                                   \
+    void eng_add_bias_rows_##SFX(T *y, const T *bias, int64_t rows, int64_t cols)               \
+    {                                                                                           \
+        for (int64_t r = 0; r < rows; r++)                                                      \
+            for (int64_t c = 0; c < cols; c++)                                                  \
+                y[r * cols + c] += bias[c];                                                     \
+    }                                                                                           \
+    void eng_sum_rows_##SFX(T *dbias, const T *dy, int64_t rows, int64_t cols)                  \
+    {                                                                                           \
+        for (int64_t c = 0; c < cols; c++) {                                                    \
+            double acc = 0;                                                                     \
+            for (int64_t r = 0; r < rows; r++)                                                  \
+                acc += dy[r * cols + c];                                                        \
+            dbias[c] += (T)acc;                                                                 \
+        }                                                                                       \
+    }                                                                                           \
+    void eng_add_bias_planes_##SFX(T *y, const T *bias, int64_t channels, int64_t plane)        \
+    {                                                                                           \
+        for (int64_t c = 0; c < channels; c++) {                                                \
+            T b = bias[c];                                                                      \
+            T *yc = y + c * plane;                                                              \
+            for (int64_t i = 0; i < plane; i++)                                                 \
+                yc[i] += b;                                                                     \
+        }                                                                                       \
+    }                                                                                           \
+    void eng_sum_planes_##SFX(T *dbias, const T *dy, int64_t channels, int64_t plane)           \
+    {                                                                                           \
+        for (int64_t c = 0; c < channels; c++)                                                  \
+            dbias[c] += (T)eng_sum_##SFX(dy + c * plane, plane);                                \
+    }                                                                                           \
+    double eng_sum_##SFX(const T *x, int64_t n)                                                 \
+    {                                                                                           \
+        double acc = 0;                                                                         \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            acc += x[i];                                                                        \
+        return acc;                                                                             \
+    }
+
+
+DEFINE_REDUCE(float, f32)
+DEFINE_REDUCE(double, f64)

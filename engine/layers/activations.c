@@ -1,0 +1,149 @@
+/* Pointwise activations (relu, leaky_relu, tanh, sigmoid): one kind each, one shared body,
+ * since they differ only in the kernel they call. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../kernels/activation.h"
+#include "layers.h"
+
+typedef enum activation_fn { ACT_RELU, ACT_LEAKY_RELU, ACT_TANH, ACT_SIGMOID } activation_fn;
+
+typedef struct activation {
+    eng_layer base;
+    activation_fn fn;
+    double slope; /* leaky_relu only */
+} activation;
+
+static eng_status activation_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
+                                          int64_t *shape)
+{
+    eng_status st = eng_layer_check_input(layer, x, 0, "");
+    if (st)
+        return st;
+    *ndim = x->ndim;
+    for (int d = 0; d < x->ndim; d++)
+        shape[d] = x->shape[d];
+    return ENG_OK;
+}
+
+static eng_status activation_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                     bool training)
+{
+    (void)training;
+    const activation *a = (const activation *)layer;
+    int64_t n = eng_tensor_numel(x);
+    bool f32 = x->dtype == ENG_F32;
+    void *yp = eng_tensor_data(y), *xp = eng_tensor_data(x);
+    switch (a->fn) {
+    case ACT_RELU:
+        f32 ? eng_relu_forward_f32(yp, xp, n) : eng_relu_forward_f64(yp, xp, n);
+        break;
+    case ACT_LEAKY_RELU:
+        f32 ? eng_leaky_relu_forward_f32(yp, xp, n, a->slope)
+            : eng_leaky_relu_forward_f64(yp, xp, n, a->slope);
+        break;
+    case ACT_TANH:
+        f32 ? eng_tanh_forward_f32(yp, xp, n) : eng_tanh_forward_f64(yp, xp, n);
+        break;
+    case ACT_SIGMOID:
+        f32 ? eng_sigmoid_forward_f32(yp, xp, n) : eng_sigmoid_forward_f64(yp, xp, n);
+        break;
+    }
+    return ENG_OK;
+}
+
+static eng_status activation_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                      const eng_tensor *dy, eng_tensor *dx)
+{
+    if (!dx)
+        return ENG_OK;
+    const activation *a = (const activation *)layer;
+    int64_t n = eng_tensor_numel(x);
+    bool f32 = x->dtype == ENG_F32;
+    void *dxp = eng_tensor_data(dx), *dyp = eng_tensor_data(dy);
+    void *xp = eng_tensor_data(x), *yp = eng_tensor_data(y);
+    switch (a->fn) {
+    case ACT_RELU:
+        f32 ? eng_relu_backward_f32(dxp, dyp, xp, n) : eng_relu_backward_f64(dxp, dyp, xp, n);
+        break;
+    case ACT_LEAKY_RELU:
+        f32 ? eng_leaky_relu_backward_f32(dxp, dyp, xp, n, a->slope)
+            : eng_leaky_relu_backward_f64(dxp, dyp, xp, n, a->slope);
+        break;
+    case ACT_TANH:
+        f32 ? eng_tanh_backward_f32(dxp, dyp, yp, n) : eng_tanh_backward_f64(dxp, dyp, yp, n);
+        break;
+    case ACT_SIGMOID:
+        f32 ? eng_sigmoid_backward_f32(dxp, dyp, yp, n)
+            : eng_sigmoid_backward_f64(dxp, dyp, yp, n);
+        break;
+    }
+    return ENG_OK;
+}
+
+static eng_status activation_new(activation_fn fn, double slope, eng_layer **out);
+
+static eng_status activation_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
+{
+    (void)dtype;
+    const activation *a = (const activation *)layer;
+    return activation_new(a->fn, a->slope, out);
+}
+
+static int activation_describe(const eng_layer *layer, char *buf, size_t size)
+{
+    const activation *a = (const activation *)layer;
+    if (a->fn == ACT_LEAKY_RELU)
+        return snprintf(buf, size, "{kind='leaky_relu', negative_slope=%.17g}", a->slope);
+    return snprintf(buf, size, "{kind='%s'}", layer->ops->kind);
+}
+
+#define ACTIVATION_OPS(NAME, KIND)                                                              \
+    static const eng_layer_ops NAME = {                                                         \
+        .kind = KIND,                                                                           \
+        .output_shape = activation_output_shape,                                                \
+        .forward = activation_forward,                                                          \
+        .backward = activation_backward,                                                        \
+        .clone = activation_clone,                                                              \
+        .describe = activation_describe,                                                        \
+    };
+
+ACTIVATION_OPS(relu_ops, "relu")
+ACTIVATION_OPS(leaky_relu_ops, "leaky_relu")
+ACTIVATION_OPS(tanh_ops, "tanh")
+ACTIVATION_OPS(sigmoid_ops, "sigmoid")
+
+static eng_status activation_new(activation_fn fn, double slope, eng_layer **out)
+{
+    static const eng_layer_ops *const ops[] = {&relu_ops, &leaky_relu_ops, &tanh_ops,
+                                               &sigmoid_ops};
+    *out = NULL;
+    activation *a = calloc(1, sizeof *a);
+    if (!a)
+        return eng_error(ENG_ENOMEM, "%s: out of memory", ops[fn]->kind);
+    eng_layer_init(&a->base, ops[fn], ENG_F32);
+    a->fn = fn;
+    a->slope = slope;
+    *out = &a->base;
+    return ENG_OK;
+}
+
+eng_status eng_relu_new(eng_layer **out)
+{
+    return activation_new(ACT_RELU, 0.0, out);
+}
+
+eng_status eng_leaky_relu_new(double negative_slope, eng_layer **out)
+{
+    return activation_new(ACT_LEAKY_RELU, negative_slope, out);
+}
+
+eng_status eng_tanh_new(eng_layer **out)
+{
+    return activation_new(ACT_TANH, 0.0, out);
+}
+
+eng_status eng_sigmoid_new(eng_layer **out)
+{
+    return activation_new(ACT_SIGMOID, 0.0, out);
+}

@@ -1,0 +1,252 @@
+/* 2-d convolution by im2col and one GEMM per image (Chellapilla et al. 2006), PyTorch's
+ * torch.nn.Conv2d semantics: cross-correlation, zero padding, weight [out,in,kh,kw]. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../kernels/gemm.h"
+#include "../kernels/im2col.h"
+#include "../kernels/reduce.h"
+#include "layers.h"
+
+typedef struct conv2d {
+    eng_layer base;
+    int in_channels, out_channels, kh, kw;
+    eng_conv2d_options opts;
+    eng_tensor *col; /* workspace [in*kh*kw, oh*ow], reused across calls */
+} conv2d;
+
+static eng_status conv2d_geometry(const eng_layer *layer, const eng_tensor *x,
+                                  eng_conv_geometry *g)
+{
+    const conv2d *c = (const conv2d *)layer;
+    eng_status st = eng_layer_check_input(layer, x, 4, "[N,C,H,W]");
+    if (st)
+        return st;
+    if (x->shape[1] != c->in_channels)
+        return eng_error(ENG_ESHAPE, "conv2d '%s': x %s, expected [N,%d,H,W]",
+                         eng_layer_label(layer), eng_tensor_shape_str(x), c->in_channels);
+    g->channels = c->in_channels;
+    g->height = (int)x->shape[2];
+    g->width = (int)x->shape[3];
+    g->kh = c->kh;
+    g->kw = c->kw;
+    g->sh = c->opts.stride_h;
+    g->sw = c->opts.stride_w;
+    g->ph = c->opts.padding_h;
+    g->pw = c->opts.padding_w;
+    g->dh = c->opts.dilation_h;
+    g->dw = c->opts.dilation_w;
+    int span_h = g->dh * (g->kh - 1) + 1, span_w = g->dw * (g->kw - 1) + 1;
+    if (g->height + 2 * g->ph < span_h || g->width + 2 * g->pw < span_w)
+        return eng_error(ENG_ESHAPE, "conv2d '%s': x %s is smaller than the %dx%d kernel "
+                         "(padding %d,%d, dilation %d,%d)",
+                         eng_layer_label(layer), eng_tensor_shape_str(x), c->kh, c->kw, g->ph,
+                         g->pw, g->dh, g->dw);
+    g->oh = (g->height + 2 * g->ph - span_h) / g->sh + 1;
+    g->ow = (g->width + 2 * g->pw - span_w) / g->sw + 1;
+    return ENG_OK;
+}
+
+static eng_status conv2d_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
+                                      int64_t *shape)
+{
+    eng_conv_geometry g = {0};
+    eng_status st = conv2d_geometry(layer, x, &g);
+    if (st)
+        return st;
+    *ndim = 4;
+    shape[0] = x->shape[0];
+    shape[1] = ((const conv2d *)layer)->out_channels;
+    shape[2] = g.oh;
+    shape[3] = g.ow;
+    return ENG_OK;
+}
+
+static eng_status ensure_col(conv2d *c, const eng_conv_geometry *g, eng_dtype dtype)
+{
+    int64_t shape[2] = {(int64_t)g->channels * g->kh * g->kw, (int64_t)g->oh * g->ow};
+    return eng_tensor_ensure(&c->col, dtype, 2, shape);
+}
+
+static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                 bool training)
+{
+    (void)training;
+    conv2d *c = (conv2d *)layer;
+    eng_conv_geometry g = {0};
+    eng_status st = conv2d_geometry(layer, x, &g);
+    if (!st)
+        st = ensure_col(c, &g, x->dtype);
+    if (st)
+        return st;
+    int64_t n = x->shape[0];
+    int k = g.channels * g.kh * g.kw, plane = g.oh * g.ow, out = c->out_channels;
+    int64_t x_stride = (int64_t)g.channels * g.height * g.width, y_stride = (int64_t)out * plane;
+    eng_param *bias = eng_layer_param(layer, "bias");
+    for (int64_t i = 0; i < n; i++) {
+        switch (x->dtype) {
+        case ENG_F32: {
+            float *col = ENG_F32_DATA(c->col), *yi = ENG_F32_DATA(y) + i * y_stride;
+            eng_im2col_f32(col, ENG_F32_DATA(x) + i * x_stride, &g);
+            eng_gemm_f32(yi, ENG_F32_DATA(layer->params[0].value), col, out, plane, k, false,
+                         false, 1.0f, 0.0f);
+            if (bias)
+                eng_add_bias_planes_f32(yi, ENG_F32_DATA(bias->value), out, plane);
+            break;
+        }
+        case ENG_F64: {
+            double *col = ENG_F64_DATA(c->col), *yi = ENG_F64_DATA(y) + i * y_stride;
+            eng_im2col_f64(col, ENG_F64_DATA(x) + i * x_stride, &g);
+            eng_gemm_f64(yi, ENG_F64_DATA(layer->params[0].value), col, out, plane, k, false,
+                         false, 1.0, 0.0);
+            if (bias)
+                eng_add_bias_planes_f64(yi, ENG_F64_DATA(bias->value), out, plane);
+            break;
+        }
+        default:
+            return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
+        }
+    }
+    return ENG_OK;
+}
+
+static eng_status conv2d_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                  const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)y;
+    conv2d *c = (conv2d *)layer;
+    eng_conv_geometry g = {0};
+    eng_status st = conv2d_geometry(layer, x, &g);
+    if (!st)
+        st = ensure_col(c, &g, x->dtype);
+    if (st)
+        return st;
+    int64_t n = x->shape[0];
+    int k = g.channels * g.kh * g.kw, plane = g.oh * g.ow, out = c->out_channels;
+    int64_t x_stride = (int64_t)g.channels * g.height * g.width, y_stride = (int64_t)out * plane;
+    eng_param *weight = &layer->params[0], *bias = eng_layer_param(layer, "bias");
+    for (int64_t i = 0; i < n; i++) {
+        switch (x->dtype) {
+        case ENG_F32: {
+            float *col = ENG_F32_DATA(c->col);
+            const float *dyi = ENG_F32_DATA(dy) + i * y_stride;
+            /* dweight [out,k] += dy_i [out,plane] @ col^T [plane,k] */
+            eng_im2col_f32(col, ENG_F32_DATA(x) + i * x_stride, &g);
+            eng_gemm_f32(ENG_F32_DATA(weight->grad), dyi, col, out, k, plane, false, true, 1.0f,
+                         1.0f);
+            if (bias)
+                eng_sum_planes_f32(ENG_F32_DATA(bias->grad), dyi, out, plane);
+            if (dx) {
+                /* dcol [k,plane] = weight^T [k,out] @ dy_i [out,plane] */
+                eng_gemm_f32(col, ENG_F32_DATA(weight->value), dyi, k, plane, out, true, false,
+                             1.0f, 0.0f);
+                eng_col2im_f32(ENG_F32_DATA(dx) + i * x_stride, col, &g);
+            }
+            break;
+        }
+        case ENG_F64: {
+            double *col = ENG_F64_DATA(c->col);
+            const double *dyi = ENG_F64_DATA(dy) + i * y_stride;
+            eng_im2col_f64(col, ENG_F64_DATA(x) + i * x_stride, &g);
+            eng_gemm_f64(ENG_F64_DATA(weight->grad), dyi, col, out, k, plane, false, true, 1.0,
+                         1.0);
+            if (bias)
+                eng_sum_planes_f64(ENG_F64_DATA(bias->grad), dyi, out, plane);
+            if (dx) {
+                eng_gemm_f64(col, ENG_F64_DATA(weight->value), dyi, k, plane, out, true, false,
+                             1.0, 0.0);
+                eng_col2im_f64(ENG_F64_DATA(dx) + i * x_stride, col, &g);
+            }
+            break;
+        }
+        default:
+            return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
+        }
+    }
+    return ENG_OK;
+}
+
+static eng_status conv2d_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
+{
+    const conv2d *c = (const conv2d *)layer;
+    eng_status st = eng_conv2d_new(c->in_channels, c->out_channels, c->kh, c->kw, &c->opts,
+                                   dtype, NULL, out);
+    if (st)
+        return st;
+    return eng_layer_copy_params(*out, layer);
+}
+
+static int conv2d_describe(const eng_layer *layer, char *buf, size_t size)
+{
+    const conv2d *c = (const conv2d *)layer;
+    return snprintf(buf, size,
+                    "{kind='conv2d', in_channels=%d, out_channels=%d, kernel_size={%d,%d}, "
+                    "stride={%d,%d}, padding={%d,%d}, dilation={%d,%d}, bias=%s}",
+                    c->in_channels, c->out_channels, c->kh, c->kw, c->opts.stride_h,
+                    c->opts.stride_w, c->opts.padding_h, c->opts.padding_w, c->opts.dilation_h,
+                    c->opts.dilation_w, c->opts.no_bias ? "false" : "true");
+}
+
+static void conv2d_destroy(eng_layer *layer)
+{
+    eng_tensor_release(((conv2d *)layer)->col);
+}
+
+static const eng_layer_ops conv2d_ops = {
+    .kind = "conv2d",
+    .output_shape = conv2d_output_shape,
+    .forward = conv2d_forward,
+    .backward = conv2d_backward,
+    .clone = conv2d_clone,
+    .describe = conv2d_describe,
+    .destroy = conv2d_destroy,
+};
+
+eng_status eng_conv2d_new(int in_channels, int out_channels, int kh, int kw,
+                          const eng_conv2d_options *opts, eng_dtype dtype, eng_rng *rng,
+                          eng_layer **out)
+{
+    *out = NULL;
+    eng_conv2d_options o = opts ? *opts : (eng_conv2d_options){0};
+    if (o.stride_h == 0) o.stride_h = 1;
+    if (o.stride_w == 0) o.stride_w = 1;
+    if (o.dilation_h == 0) o.dilation_h = 1;
+    if (o.dilation_w == 0) o.dilation_w = 1;
+    if (in_channels <= 0 || out_channels <= 0 || kh <= 0 || kw <= 0)
+        return eng_error(ENG_EARG, "conv2d: channels (%d, %d) and kernel size (%d, %d) must be positive",
+                         in_channels, out_channels, kh, kw);
+    if (o.stride_h < 0 || o.stride_w < 0 || o.dilation_h < 0 || o.dilation_w < 0 ||
+        o.padding_h < 0 || o.padding_w < 0)
+        return eng_error(ENG_EARG, "conv2d: stride (%d,%d), padding (%d,%d) and dilation (%d,%d) "
+                         "may not be negative", o.stride_h, o.stride_w, o.padding_h,
+                         o.padding_w, o.dilation_h, o.dilation_w);
+    if (!eng_dtype_is_float(dtype))
+        return eng_error(ENG_EDTYPE, "conv2d: dtype %s (f32 or f64 expected)",
+                         eng_dtype_name(dtype));
+    conv2d *c = calloc(1, sizeof *c);
+    if (!c)
+        return eng_error(ENG_ENOMEM, "conv2d: out of memory");
+    eng_layer_init(&c->base, &conv2d_ops, dtype);
+    c->in_channels = in_channels;
+    c->out_channels = out_channels;
+    c->kh = kh;
+    c->kw = kw;
+    c->opts = o;
+    int64_t wshape[4] = {out_channels, in_channels, kh, kw}, bshape[1] = {out_channels};
+    eng_status st = eng_layer_add_param(&c->base, "weight", 4, wshape);
+    if (!st && !o.no_bias)
+        st = eng_layer_add_param(&c->base, "bias", 1, bshape);
+    if (!st)
+        st = eng_tensor_kaiming_uniform(c->base.params[0].value, rng);
+    if (!st && !o.no_bias) {
+        double bound = 1.0 / sqrt((double)in_channels * kh * kw);
+        st = eng_tensor_uniform(c->base.params[1].value, rng, -bound, bound);
+    }
+    if (st) {
+        eng_layer_release(&c->base);
+        return st;
+    }
+    *out = &c->base;
+    return ENG_OK;
+}

@@ -1,0 +1,77 @@
+/* torch.nn.Flatten: x [N,...] -> y [N, prod(...)], a copy in row-major order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+
+static eng_status flatten_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
+                                       int64_t *shape)
+{
+    eng_status st = eng_layer_check_input(layer, x, 0, "");
+    if (st)
+        return st;
+    if (x->ndim < 1)
+        return eng_error(ENG_ESHAPE, "flatten '%s': x %s has no batch dimension",
+                         eng_layer_label(layer), eng_tensor_shape_str(x));
+    *ndim = 2;
+    shape[0] = x->shape[0];
+    shape[1] = 1;
+    for (int d = 1; d < x->ndim; d++)
+        shape[1] *= x->shape[d];
+    return ENG_OK;
+}
+
+static eng_status flatten_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                  bool training)
+{
+    (void)layer;
+    (void)training;
+    memcpy(eng_tensor_data(y), eng_tensor_data(x),
+           (size_t)eng_tensor_numel(x) * eng_dtype_size(x->dtype));
+    return ENG_OK;
+}
+
+static eng_status flatten_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                   const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)layer;
+    (void)y;
+    if (dx)
+        memcpy(eng_tensor_data(dx), eng_tensor_data(dy),
+               (size_t)eng_tensor_numel(x) * eng_dtype_size(x->dtype));
+    return ENG_OK;
+}
+
+static eng_status flatten_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
+{
+    (void)layer;
+    (void)dtype;
+    return eng_flatten_new(out);
+}
+
+static int flatten_describe(const eng_layer *layer, char *buf, size_t size)
+{
+    (void)layer;
+    return snprintf(buf, size, "{kind='flatten'}");
+}
+
+static const eng_layer_ops flatten_ops = {
+    .kind = "flatten",
+    .output_shape = flatten_output_shape,
+    .forward = flatten_forward,
+    .backward = flatten_backward,
+    .clone = flatten_clone,
+    .describe = flatten_describe,
+};
+
+eng_status eng_flatten_new(eng_layer **out)
+{
+    eng_layer *l = calloc(1, sizeof *l);
+    *out = NULL;
+    if (!l)
+        return eng_error(ENG_ENOMEM, "flatten: out of memory");
+    eng_layer_init(l, &flatten_ops, ENG_F32);
+    *out = l;
+    return ENG_OK;
+}

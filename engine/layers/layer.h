@@ -1,0 +1,86 @@
+/* The layer interface: a const vtable per kind and a common header that every kind embeds as
+ * its first member (private fields follow in the kind's own .c file).
+ *
+ * backward overwrites dx and ADDS into the parameter gradients, so that gradients of several
+ * batches can be accumulated; zero them with eng_layer_zero_grad(). */
+#ifndef ENGINE_LAYERS_LAYER_H
+#define ENGINE_LAYERS_LAYER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../tensor.h"
+
+#define ENG_MAX_PARAMS 4
+#define ENG_NAME_MAX 64
+
+typedef struct eng_layer eng_layer;
+
+typedef struct eng_param {
+    const char *name; /* "weight", "bias": static strings */
+    eng_tensor *value;
+    eng_tensor *grad; /* same shape and dtype as value */
+} eng_param;
+
+typedef struct eng_layer_ops {
+    const char *kind; /* "conv2d", "relu", ...: also the prefix of automatic names */
+    /* Checks x (shape, dtype) and gives y's shape. The message names the layer and shapes. */
+    eng_status (*output_shape)(const eng_layer *layer, const eng_tensor *x, int *ndim,
+                               int64_t *shape);
+    /* y has the shape output_shape gave and x's dtype; both contiguous. */
+    eng_status (*forward)(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training);
+    /* x and y as in the last forward; dy like y. dx [optional, out] like x: NULL skips the
+     * input gradient (the first layer of a model needs none). */
+    eng_status (*backward)(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                           const eng_tensor *dy, eng_tensor *dx);
+    /* A new layer of the same kind and configuration whose parameters are copies of these in
+     * the given dtype (gradients zero). [out] *out owned by the caller. */
+    eng_status (*clone)(const eng_layer *layer, eng_dtype dtype, eng_layer **out);
+    /* The configuration as a Lua table literal, e.g. "{kind='relu'}"; snprintf semantics. */
+    int (*describe)(const eng_layer *layer, char *buf, size_t size);
+    /* Frees the kind's private fields (the common header is freed by eng_layer_release). */
+    void (*destroy)(eng_layer *layer);
+} eng_layer_ops;
+
+struct eng_layer {
+    const eng_layer_ops *ops;
+    char name[ENG_NAME_MAX]; /* "" until named by the user or by a container */
+    eng_dtype dtype;         /* parameters' dtype; parameter-free layers accept f32 and f64 */
+    int refcount;
+    int nparams;
+    eng_param params[ENG_MAX_PARAMS];
+};
+
+/* Sets the common header: refcount 1, no parameters, no name. */
+void eng_layer_init(eng_layer *layer, const eng_layer_ops *ops, eng_dtype dtype);
+/* Adds a zero parameter of this shape (and its zero gradient) in the layer's dtype. */
+eng_status eng_layer_add_param(eng_layer *layer, const char *name, int ndim,
+                               const int64_t *shape);
+eng_param *eng_layer_param(eng_layer *layer, const char *name);
+
+void eng_layer_retain(eng_layer *layer);
+/* Drops one reference; the last one destroys the layer and its parameters. NULL accepted. */
+void eng_layer_release(eng_layer *layer);
+
+eng_status eng_layer_set_name(eng_layer *layer, const char *name);
+/* The name, or the kind when the layer has none yet: for messages. */
+const char *eng_layer_label(const eng_layer *layer);
+
+/* Checked entry points: they verify dtypes and shapes, then call the vtable. */
+eng_status eng_layer_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
+                                  int64_t *shape);
+eng_status eng_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                             bool training);
+eng_status eng_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                              const eng_tensor *dy, eng_tensor *dx);
+void eng_layer_zero_grad(eng_layer *layer);
+/* Copies every parameter (not gradient) of src into dst, converting the dtype. Same kind and
+ * parameter shapes required. */
+eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src);
+
+/* Shared checks for kinds: x must be a contiguous float tensor of ndim dimensions and, when
+ * the layer has parameters, of the layer's dtype. */
+eng_status eng_layer_check_input(const eng_layer *layer, const eng_tensor *x, int ndim,
+                                 const char *expected);
+
+#endif

@@ -1,0 +1,47 @@
+/* Constructors of the built-in layer kinds. Each returns a layer with refcount 1 owned by the
+ * caller (release with eng_layer_release). Parameters are initialised as PyTorch does:
+ * weights kaiming_uniform(a=sqrt(5)), bias uniform(+-1/sqrt(fan_in)), drawn from rng (NULL:
+ * the global generator). Semantics and layouts follow torch.nn. */
+#ifndef ENGINE_LAYERS_LAYERS_H
+#define ENGINE_LAYERS_LAYERS_H
+
+#include "layer.h"
+
+typedef struct eng_conv2d_options {
+    int stride_h, stride_w;     /* default 1 when 0 */
+    int padding_h, padding_w;   /* zero padding */
+    int dilation_h, dilation_w; /* default 1 when 0 */
+    bool no_bias;
+} eng_conv2d_options;
+
+/* x [N,in,H,W] -> y [N,out,oh,ow]; weight [out,in,kh,kw], bias [out].
+ * opts [optional] NULL: stride 1, no padding, dilation 1, with bias. */
+eng_status eng_conv2d_new(int in_channels, int out_channels, int kh, int kw,
+                          const eng_conv2d_options *opts, eng_dtype dtype, eng_rng *rng,
+                          eng_layer **out);
+
+/* x [N,in] -> y [N,out] = x @ weight^T + bias; weight [out,in], bias [out]. */
+eng_status eng_linear_new(int in_features, int out_features, bool bias, eng_dtype dtype,
+                          eng_rng *rng, eng_layer **out);
+
+/* x [N,C,H,W] -> y [N,C,oh,ow]. stride 0 means the kernel size; padding <= kernel/2. */
+eng_status eng_maxpool2d_new(int kh, int kw, int stride_h, int stride_w, int padding_h,
+                             int padding_w, eng_layer **out);
+eng_status eng_avgpool2d_new(int kh, int kw, int stride_h, int stride_w, int padding_h,
+                             int padding_w, eng_layer **out);
+
+/* Pointwise activations, any shape. */
+eng_status eng_relu_new(eng_layer **out);
+eng_status eng_leaky_relu_new(double negative_slope, eng_layer **out);
+eng_status eng_tanh_new(eng_layer **out);
+eng_status eng_sigmoid_new(eng_layer **out);
+
+/* x [N,...] -> y [N, prod(...)]. */
+eng_status eng_flatten_new(eng_layer **out);
+
+/* Zeroes each element with probability p in training and scales the rest by 1/(1-p);
+ * the identity in evaluation. The mask comes from the layer's own generator, seeded from rng
+ * at creation. 0 <= p < 1. */
+eng_status eng_dropout_new(double p, eng_rng *rng, eng_layer **out);
+
+#endif

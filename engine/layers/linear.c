@@ -1,0 +1,146 @@
+/* Fully connected layer, torch.nn.Linear: y = x @ weight^T + bias, weight [out,in]. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../kernels/gemm.h"
+#include "../kernels/reduce.h"
+#include "layers.h"
+
+typedef struct linear {
+    eng_layer base;
+    int in_features, out_features;
+} linear;
+
+static eng_status linear_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
+                                      int64_t *shape)
+{
+    const linear *l = (const linear *)layer;
+    eng_status st = eng_layer_check_input(layer, x, 2, "[N,in]");
+    if (st)
+        return st;
+    if (x->shape[1] != l->in_features)
+        return eng_error(ENG_ESHAPE, "linear '%s': x %s, expected [N,%d] (flatten the input first?)",
+                         eng_layer_label(layer), eng_tensor_shape_str(x), l->in_features);
+    *ndim = 2;
+    shape[0] = x->shape[0];
+    shape[1] = l->out_features;
+    return ENG_OK;
+}
+
+static eng_status linear_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                 bool training)
+{
+    (void)training;
+    const linear *l = (const linear *)layer;
+    int n = (int)x->shape[0], in = l->in_features, out = l->out_features;
+    eng_param *bias = eng_layer_param(layer, "bias");
+    switch (x->dtype) {
+    case ENG_F32:
+        eng_gemm_f32(ENG_F32_DATA(y), ENG_F32_DATA(x), ENG_F32_DATA(layer->params[0].value), n,
+                     out, in, false, true, 1.0f, 0.0f);
+        if (bias)
+            eng_add_bias_rows_f32(ENG_F32_DATA(y), ENG_F32_DATA(bias->value), n, out);
+        return ENG_OK;
+    case ENG_F64:
+        eng_gemm_f64(ENG_F64_DATA(y), ENG_F64_DATA(x), ENG_F64_DATA(layer->params[0].value), n,
+                     out, in, false, true, 1.0, 0.0);
+        if (bias)
+            eng_add_bias_rows_f64(ENG_F64_DATA(y), ENG_F64_DATA(bias->value), n, out);
+        return ENG_OK;
+    default:
+        return eng_error(ENG_EDTYPE, "linear: unsupported dtype");
+    }
+}
+
+static eng_status linear_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                  const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)y;
+    const linear *l = (const linear *)layer;
+    int n = (int)x->shape[0], in = l->in_features, out = l->out_features;
+    eng_param *weight = &layer->params[0], *bias = eng_layer_param(layer, "bias");
+    switch (x->dtype) {
+    case ENG_F32:
+        /* dweight [out,in] += dy^T [out,n] @ x [n,in]; dx [n,in] = dy [n,out] @ weight */
+        eng_gemm_f32(ENG_F32_DATA(weight->grad), ENG_F32_DATA(dy), ENG_F32_DATA(x), out, in, n,
+                     true, false, 1.0f, 1.0f);
+        if (bias)
+            eng_sum_rows_f32(ENG_F32_DATA(bias->grad), ENG_F32_DATA(dy), n, out);
+        if (dx)
+            eng_gemm_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(weight->value), n, in,
+                         out, false, false, 1.0f, 0.0f);
+        return ENG_OK;
+    case ENG_F64:
+        eng_gemm_f64(ENG_F64_DATA(weight->grad), ENG_F64_DATA(dy), ENG_F64_DATA(x), out, in, n,
+                     true, false, 1.0, 1.0);
+        if (bias)
+            eng_sum_rows_f64(ENG_F64_DATA(bias->grad), ENG_F64_DATA(dy), n, out);
+        if (dx)
+            eng_gemm_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(weight->value), n, in,
+                         out, false, false, 1.0, 0.0);
+        return ENG_OK;
+    default:
+        return eng_error(ENG_EDTYPE, "linear: unsupported dtype");
+    }
+}
+
+static eng_status linear_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
+{
+    const linear *l = (const linear *)layer;
+    eng_status st = eng_linear_new(l->in_features, l->out_features, layer->nparams == 2, dtype,
+                                   NULL, out);
+    if (st)
+        return st;
+    return eng_layer_copy_params(*out, layer);
+}
+
+static int linear_describe(const eng_layer *layer, char *buf, size_t size)
+{
+    const linear *l = (const linear *)layer;
+    return snprintf(buf, size, "{kind='linear', in_features=%d, out_features=%d, bias=%s}",
+                    l->in_features, l->out_features, layer->nparams == 2 ? "true" : "false");
+}
+
+static const eng_layer_ops linear_ops = {
+    .kind = "linear",
+    .output_shape = linear_output_shape,
+    .forward = linear_forward,
+    .backward = linear_backward,
+    .clone = linear_clone,
+    .describe = linear_describe,
+};
+
+eng_status eng_linear_new(int in_features, int out_features, bool bias, eng_dtype dtype,
+                          eng_rng *rng, eng_layer **out)
+{
+    *out = NULL;
+    if (in_features <= 0 || out_features <= 0)
+        return eng_error(ENG_EARG, "linear: in_features (%d) and out_features (%d) must be positive",
+                         in_features, out_features);
+    if (!eng_dtype_is_float(dtype))
+        return eng_error(ENG_EDTYPE, "linear: dtype %s (f32 or f64 expected)",
+                         eng_dtype_name(dtype));
+    linear *l = calloc(1, sizeof *l);
+    if (!l)
+        return eng_error(ENG_ENOMEM, "linear: out of memory");
+    eng_layer_init(&l->base, &linear_ops, dtype);
+    l->in_features = in_features;
+    l->out_features = out_features;
+    int64_t wshape[2] = {out_features, in_features}, bshape[1] = {out_features};
+    eng_status st = eng_layer_add_param(&l->base, "weight", 2, wshape);
+    if (!st && bias)
+        st = eng_layer_add_param(&l->base, "bias", 1, bshape);
+    if (!st)
+        st = eng_tensor_kaiming_uniform(l->base.params[0].value, rng);
+    if (!st && bias) {
+        double bound = 1.0 / sqrt((double)in_features);
+        st = eng_tensor_uniform(l->base.params[1].value, rng, -bound, bound);
+    }
+    if (st) {
+        eng_layer_release(&l->base);
+        return st;
+    }
+    *out = &l->base;
+    return ENG_OK;
+}

@@ -1,0 +1,109 @@
+/* Max pooling, torch.nn.MaxPool2d: the gradient goes to the first maximum of each window. */
+#include <stdlib.h>
+
+#include "layers.h"
+#include "pool_common.h"
+
+typedef struct maxpool2d {
+    eng_layer base;
+    pool_config cfg;
+    eng_tensor *argmax; /* i32 [N,C,oh,ow] from the last forward */
+} maxpool2d;
+
+static eng_status maxpool2d_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
+                                         int64_t *shape)
+{
+    return pool_output_shape(layer, &((const maxpool2d *)layer)->cfg, x, ndim, shape);
+}
+
+static eng_status maxpool2d_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                    bool training)
+{
+    (void)training;
+    maxpool2d *m = (maxpool2d *)layer;
+    eng_pool_geometry g;
+    eng_status st = pool_geometry(layer, &m->cfg, x, &g);
+    if (!st)
+        st = eng_tensor_ensure(&m->argmax, ENG_I32, y->ndim, y->shape);
+    if (st)
+        return st;
+    int32_t *argmax = eng_tensor_data(m->argmax);
+    if (x->dtype == ENG_F32)
+        eng_maxpool_forward_f32(ENG_F32_DATA(y), argmax, ENG_F32_DATA(x), &g);
+    else
+        eng_maxpool_forward_f64(ENG_F64_DATA(y), argmax, ENG_F64_DATA(x), &g);
+    return ENG_OK;
+}
+
+static eng_status maxpool2d_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                     const eng_tensor *dy, eng_tensor *dx)
+{
+    maxpool2d *m = (maxpool2d *)layer;
+    if (!dx)
+        return ENG_OK;
+    eng_pool_geometry g;
+    eng_status st = pool_geometry(layer, &m->cfg, x, &g);
+    if (st)
+        return st;
+    /* The winners are those of the last forward; without one for this shape, recompute. */
+    if (!m->argmax || !eng_tensor_same_shape(m->argmax, y)) {
+        eng_tensor *scratch;
+        st = eng_tensor_new_like(y, &scratch);
+        if (!st)
+            st = maxpool2d_forward(layer, x, scratch, false);
+        eng_tensor_release(scratch);
+        if (st)
+            return st;
+    }
+    const int32_t *argmax = eng_tensor_data(m->argmax);
+    if (x->dtype == ENG_F32)
+        eng_maxpool_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), argmax, &g);
+    else
+        eng_maxpool_backward_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), argmax, &g);
+    return ENG_OK;
+}
+
+static eng_status maxpool2d_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
+{
+    (void)dtype;
+    const pool_config *c = &((const maxpool2d *)layer)->cfg;
+    return eng_maxpool2d_new(c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, out);
+}
+
+static int maxpool2d_describe(const eng_layer *layer, char *buf, size_t size)
+{
+    return pool_describe(&((const maxpool2d *)layer)->cfg, "maxpool2d", buf, size);
+}
+
+static void maxpool2d_destroy(eng_layer *layer)
+{
+    eng_tensor_release(((maxpool2d *)layer)->argmax);
+}
+
+static const eng_layer_ops maxpool2d_ops = {
+    .kind = "maxpool2d",
+    .output_shape = maxpool2d_output_shape,
+    .forward = maxpool2d_forward,
+    .backward = maxpool2d_backward,
+    .clone = maxpool2d_clone,
+    .describe = maxpool2d_describe,
+    .destroy = maxpool2d_destroy,
+};
+
+eng_status eng_maxpool2d_new(int kh, int kw, int stride_h, int stride_w, int padding_h,
+                             int padding_w, eng_layer **out)
+{
+    *out = NULL;
+    pool_config cfg;
+    eng_status st =
+        pool_config_init(&cfg, "maxpool2d", kh, kw, stride_h, stride_w, padding_h, padding_w);
+    if (st)
+        return st;
+    maxpool2d *m = calloc(1, sizeof *m);
+    if (!m)
+        return eng_error(ENG_ENOMEM, "maxpool2d: out of memory");
+    eng_layer_init(&m->base, &maxpool2d_ops, ENG_F32);
+    m->cfg = cfg;
+    *out = &m->base;
+    return ENG_OK;
+}

@@ -1,0 +1,38 @@
+/* Losses (criteria): a scalar from a prediction and a target, and the prediction's gradient.
+ *
+ * forward keeps what backward needs (softmax probabilities); backward overwrites dinput with
+ * d(loss)/d(input) for the last forward's input and target. */
+#ifndef ENGINE_LOSS_LOSS_H
+#define ENGINE_LOSS_LOSS_H
+
+#include "../tensor.h"
+
+typedef struct eng_loss eng_loss;
+
+typedef struct eng_loss_ops {
+    const char *kind; /* "cross_entropy", "mse" */
+    eng_status (*forward)(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
+                          double *value);
+    eng_status (*backward)(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
+                           eng_tensor *dinput);
+    void (*destroy)(eng_loss *loss);
+} eng_loss_ops;
+
+struct eng_loss {
+    const eng_loss_ops *ops;
+};
+
+/* torch.nn.CrossEntropyLoss(): input [N,K] logits (f32/f64), target [N] i64 class indices in
+ * [0,K); mean over the batch. */
+eng_status eng_cross_entropy_new(eng_loss **out);
+/* torch.nn.MSELoss(): mean of (input - target)^2 over all elements; same shape and dtype. */
+eng_status eng_mse_new(eng_loss **out);
+
+eng_status eng_loss_forward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
+                            double *value);
+/* dinput: same shape and dtype as input, contiguous. */
+eng_status eng_loss_backward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
+                             eng_tensor *dinput);
+void eng_loss_release(eng_loss *loss);
+
+#endif

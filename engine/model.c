@@ -1,0 +1,228 @@
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+eng_status eng_model_new(eng_model **out)
+{
+    eng_model *m = calloc(1, sizeof *m);
+    *out = NULL;
+    if (!m)
+        return eng_error(ENG_ENOMEM, "sequential: out of memory");
+    m->training = true;
+    m->refcount = 1;
+    *out = m;
+    return ENG_OK;
+}
+
+void eng_model_retain(eng_model *model)
+{
+    model->refcount++;
+}
+
+void eng_model_release(eng_model *model)
+{
+    if (!model || --model->refcount > 0)
+        return;
+    for (int i = 0; i < model->nlayers; i++) {
+        eng_layer_release(model->layers[i]);
+        eng_tensor_release(model->outputs[i]);
+        eng_tensor_release(model->dinputs[i]);
+    }
+    eng_tensor_release(model->input);
+    free(model->layers);
+    free(model->outputs);
+    free(model->dinputs);
+    free(model);
+}
+
+static bool name_taken(const eng_model *model, const char *name)
+{
+    for (int i = 0; i < model->nlayers; i++)
+        if (strcmp(model->layers[i]->name, name) == 0)
+            return true;
+    return false;
+}
+
+eng_status eng_model_add(eng_model *model, eng_layer *layer)
+{
+    for (int i = 0; i < model->nlayers; i++)
+        if (model->layers[i] == layer)
+            return eng_error(ENG_EARG, "sequential: layer '%s' is already in this model",
+                             eng_layer_label(layer));
+    if (layer->name[0] == '\0') {
+        int k = 1;
+        for (int i = 0; i < model->nlayers; i++)
+            k += model->layers[i]->ops == layer->ops;
+        char name[ENG_NAME_MAX];
+        do
+            snprintf(name, sizeof name, "%s_%d", layer->ops->kind, k++);
+        while (name_taken(model, name));
+        eng_layer_set_name(layer, name);
+    } else if (name_taken(model, layer->name)) {
+        return eng_error(ENG_EARG, "sequential: two layers named '%s'", layer->name);
+    }
+    if (model->nlayers == model->capacity) {
+        int cap = model->capacity ? 2 * model->capacity : 8;
+        eng_layer **layers = realloc(model->layers, sizeof *layers * (size_t)cap);
+        if (!layers)
+            return eng_error(ENG_ENOMEM, "sequential: out of memory");
+        model->layers = layers;
+        eng_tensor **outputs = realloc(model->outputs, sizeof *outputs * (size_t)cap);
+        if (!outputs)
+            return eng_error(ENG_ENOMEM, "sequential: out of memory");
+        model->outputs = outputs;
+        eng_tensor **dinputs = realloc(model->dinputs, sizeof *dinputs * (size_t)cap);
+        if (!dinputs)
+            return eng_error(ENG_ENOMEM, "sequential: out of memory");
+        model->dinputs = dinputs;
+        model->capacity = cap;
+    }
+    eng_layer_retain(layer);
+    model->layers[model->nlayers] = layer;
+    model->outputs[model->nlayers] = NULL;
+    model->dinputs[model->nlayers] = NULL;
+    model->nlayers++;
+    model->forwarded = false;
+    return ENG_OK;
+}
+
+eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_tensor **y)
+{
+    *y = NULL;
+    model->forwarded = false;
+    if (model->nlayers == 0)
+        return eng_error(ENG_ESTATE, "sequential: forward through a model with no layers");
+    eng_tensor *view;
+    eng_status st = eng_tensor_view(x, &view);
+    if (st)
+        return st;
+    eng_tensor_release(model->input);
+    model->input = view;
+    const eng_tensor *in = view;
+    for (int i = 0; i < model->nlayers; i++) {
+        eng_layer *layer = model->layers[i];
+        int ndim;
+        int64_t shape[ENG_MAX_DIMS];
+        st = eng_layer_output_shape(layer, in, &ndim, shape);
+        if (!st)
+            st = eng_tensor_ensure(&model->outputs[i], in->dtype, ndim, shape);
+        if (!st)
+            st = layer->ops->forward(layer, in, model->outputs[i], model->training);
+        if (st)
+            return eng_error_wrap(st, "layer %d of %d", i + 1, model->nlayers);
+        in = model->outputs[i];
+    }
+    model->forwarded = true;
+    *y = in;
+    return ENG_OK;
+}
+
+eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_tensor **dx)
+{
+    if (dx)
+        *dx = NULL;
+    if (!model->forwarded)
+        return eng_error(ENG_ESTATE, "sequential: backward without a successful forward");
+    const eng_tensor *out = model->outputs[model->nlayers - 1];
+    if (!eng_tensor_same_shape(dy, out) || dy->dtype != out->dtype)
+        return eng_error(ENG_ESHAPE, "sequential: dy is %s %s, the output was %s %s",
+                         eng_dtype_name(dy->dtype), eng_tensor_shape_str(dy),
+                         eng_dtype_name(out->dtype), eng_tensor_shape_str(out));
+    eng_tensor *dy_contig = NULL;
+    if (!eng_tensor_is_contiguous(dy)) {
+        eng_status st = eng_tensor_clone(dy, &dy_contig);
+        if (st)
+            return st;
+        dy = dy_contig;
+    }
+    eng_status st = ENG_OK;
+    const eng_tensor *grad = dy;
+    for (int i = model->nlayers - 1; i >= 0 && !st; i--) {
+        eng_layer *layer = model->layers[i];
+        const eng_tensor *in = i == 0 ? model->input : model->outputs[i - 1];
+        eng_tensor *din = NULL;
+        if (i > 0 || dx) {
+            st = eng_tensor_ensure(&model->dinputs[i], in->dtype, in->ndim, in->shape);
+            if (st)
+                break;
+            din = model->dinputs[i];
+        }
+        st = layer->ops->backward(layer, in, model->outputs[i], grad, din);
+        if (st)
+            st = eng_error_wrap(st, "layer %d of %d", i + 1, model->nlayers);
+        grad = din;
+    }
+    eng_tensor_release(dy_contig);
+    if (!st && dx)
+        *dx = model->dinputs[0];
+    return st;
+}
+
+void eng_model_zero_grad(eng_model *model)
+{
+    for (int i = 0; i < model->nlayers; i++)
+        eng_layer_zero_grad(model->layers[i]);
+}
+
+void eng_model_set_training(eng_model *model, bool training)
+{
+    model->training = training;
+}
+
+eng_status eng_model_to(const eng_model *model, eng_dtype dtype, eng_model **out)
+{
+    eng_model *copy;
+    eng_status st = eng_model_new(&copy);
+    if (st)
+        return st;
+    copy->training = model->training;
+    for (int i = 0; i < model->nlayers && !st; i++) {
+        eng_layer *layer;
+        st = model->layers[i]->ops->clone(model->layers[i], dtype, &layer);
+        if (st)
+            break;
+        st = eng_layer_set_name(layer, model->layers[i]->name);
+        if (!st)
+            st = eng_model_add(copy, layer);
+        eng_layer_release(layer);
+    }
+    if (st) {
+        eng_model_release(copy);
+        *out = NULL;
+        return st;
+    }
+    *out = copy;
+    return ENG_OK;
+}
+
+int eng_model_param_count(const eng_model *model)
+{
+    int n = 0;
+    for (int i = 0; i < model->nlayers; i++)
+        n += model->layers[i]->nparams;
+    return n;
+}
+
+eng_param *eng_model_param(eng_model *model, int index, char *full_name, size_t size)
+{
+    for (int i = 0; i < model->nlayers; i++) {
+        eng_layer *layer = model->layers[i];
+        if (index < layer->nparams) {
+            if (full_name)
+                snprintf(full_name, size, "%s.%s", layer->name, layer->params[index].name);
+            return &layer->params[index];
+        }
+        index -= layer->nparams;
+    }
+    return NULL;
+}
+
+eng_dtype eng_model_dtype(const eng_model *model)
+{
+    for (int i = 0; i < model->nlayers; i++)
+        if (model->layers[i]->nparams > 0)
+            return model->layers[i]->dtype;
+    return ENG_F32;
+}

@@ -1,0 +1,49 @@
+/* The sequential container: layers applied in order, with the activation and gradient buffers
+ * they need kept across steps (reallocated only when the batch shape changes).
+ *
+ * Parameters are named "<layer>.<param>"; a layer without a name gets "<kind>_<k>", k counting
+ * the layers of that kind in this model from 1 (conv2d_1, relu_1, linear_1, relu_2, ...). */
+#ifndef ENGINE_MODEL_H
+#define ENGINE_MODEL_H
+
+#include "layers/layer.h"
+
+typedef struct eng_model {
+    int nlayers, capacity;
+    eng_layer **layers;    /* each retained by the model */
+    eng_tensor *input;     /* view of the last forward's input */
+    eng_tensor **outputs;  /* [nlayers] output of each layer */
+    eng_tensor **dinputs;  /* [nlayers] gradient w.r.t. each layer's input */
+    bool training;
+    bool forwarded;        /* a forward ran since the last structural change */
+    int refcount;
+} eng_model;
+
+eng_status eng_model_new(eng_model **out);
+void eng_model_retain(eng_model *model);
+void eng_model_release(eng_model *model);
+
+/* Appends a layer (retained). Unnamed layers are named as above; a duplicate name is refused. */
+eng_status eng_model_add(eng_model *model, eng_layer *layer);
+
+/* Runs every layer; [out] *y points at the model's own output buffer, valid until the next
+ * forward. x is kept (as a view) for backward. */
+eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_tensor **y);
+/* Backpropagates dy (like the last output), accumulating parameter gradients. dx [optional,
+ * out]: when non-NULL, *dx points at the model's buffer for d(loss)/d(x); when NULL the first
+ * layer's input gradient is not computed at all. */
+eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_tensor **dx);
+
+void eng_model_zero_grad(eng_model *model);
+void eng_model_set_training(eng_model *model, bool training);
+/* Converts every layer's parameters; a new model with cloned layers. */
+eng_status eng_model_to(const eng_model *model, eng_dtype dtype, eng_model **out);
+
+/* Iterates parameters in order: index in [0, eng_model_param_count). full_name receives
+ * "<layer>.<param>". */
+int eng_model_param_count(const eng_model *model);
+eng_param *eng_model_param(eng_model *model, int index, char *full_name, size_t size);
+/* The dtype of the first layer with parameters (ENG_F32 when none has any). */
+eng_dtype eng_model_dtype(const eng_model *model);
+
+#endif

@@ -1,0 +1,45 @@
+#include "optim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+eng_status eng_optimizer_init_params(eng_optimizer *opt, eng_model *model)
+{
+    int n = eng_model_param_count(model);
+    opt->params = calloc((size_t)(n ? n : 1), sizeof *opt->params);
+    if (!opt->params)
+        return eng_error(ENG_ENOMEM, "optimizer: out of memory");
+    for (int i = 0; i < n; i++) {
+        eng_optim_param *p = &opt->params[i];
+        eng_param *src = eng_model_param(model, i, p->name, sizeof p->name);
+        eng_status st = eng_tensor_view(src->value, &p->value);
+        if (!st)
+            st = eng_tensor_view(src->grad, &p->grad);
+        opt->nparams = i + 1;
+        if (st)
+            return st;
+    }
+    return ENG_OK;
+}
+
+eng_status eng_optimizer_step(eng_optimizer *opt)
+{
+    eng_status st = opt->ops->step(opt);
+    if (!st)
+        opt->steps++;
+    return st;
+}
+
+void eng_optimizer_release(eng_optimizer *opt)
+{
+    if (!opt)
+        return;
+    if (opt->ops->destroy)
+        opt->ops->destroy(opt);
+    for (int i = 0; i < opt->nparams; i++) {
+        eng_tensor_release(opt->params[i].value);
+        eng_tensor_release(opt->params[i].grad);
+    }
+    free(opt->params);
+    free(opt);
+}
