@@ -2,7 +2,8 @@
  *
  * forward:  y[i] = f(x[i])
  * backward: dx[i] = dy[i] * f'(x[i]) (overwrites dx). Where f' needs y (tanh, sigmoid) the
- *           backward takes y. relu'(0) = 0 and leaky_relu'(0) = slope, as in PyTorch. */
+ *           backward takes y. relu'(0) = 0 and leaky_relu'(0) = slope, as in PyTorch.
+ * Outputs must not alias inputs. */
 #ifndef ENGINE_KERNELS_ACTIVATION_H
 #define ENGINE_KERNELS_ACTIVATION_H
 

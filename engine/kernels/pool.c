@@ -5,10 +5,45 @@
 static int imax(int a, int b) { return a > b ? a : b; }
 static int imin(int a, int b) { return a < b ? a : b; }
 
+/* The common 2x2 window with stride 2: a branch-light body the compiler can schedule well.
+ * Candidates are compared in row-major order with '>', so ties keep the first, as in the
+ * general loop. */
+#define DEFINE_MAXPOOL2X2(T, SFX)                                                               \
+    static void maxpool2x2_forward_##SFX(T *restrict y, int32_t *restrict argmax,               \
+                                         const T *restrict x, const eng_pool_geometry *g)       \
+    {                                                                                           \
+        for (int64_t p = 0; p < g->planes; p++) {                                               \
+            const T *xp = x + p * g->h * g->w;                                                  \
+            T *yp = y + p * g->oh * g->ow;                                                      \
+            int32_t *ap = argmax + p * g->oh * g->ow;                                           \
+            for (int oy = 0; oy < g->oh; oy++) {                                                \
+                const T *r0 = xp + 2 * oy * g->w, *r1 = r0 + g->w;                              \
+                int base = 2 * oy * g->w;                                                       \
+                for (int ox = 0; ox < g->ow; ox++) {                                            \
+                    T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];   \
+                    T m = a;                                                                    \
+                    int at = base + 2 * ox;                                                     \
+                    if (b > m) { m = b; at = base + 2 * ox + 1; }                               \
+                    if (c > m) { m = c; at = base + g->w + 2 * ox; }                            \
+                    if (d > m) { m = d; at = base + g->w + 2 * ox + 1; }                        \
+                    yp[oy * g->ow + ox] = m;                                                    \
+                    ap[oy * g->ow + ox] = at;                                                   \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+DEFINE_MAXPOOL2X2(float, f32)
+DEFINE_MAXPOOL2X2(double, f64)
+
 #define DEFINE_POOL(T, SFX)                                                                     \
     void eng_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x,                           \
                                    const eng_pool_geometry *g)                                  \
     {                                                                                           \
+        if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0) { \
+            maxpool2x2_forward_##SFX(y, argmax, x, g);                                          \
+            return;                                                                             \
+        }                                                                                       \
         for (int64_t p = 0; p < g->planes; p++) {                                               \
             const T *xp = x + p * g->h * g->w;                                                  \
             T *yp = y + p * g->oh * g->ow;                                                      \

@@ -33,10 +33,15 @@
     }                                                                                           \
     double eng_sum_##SFX(const T *x, int64_t n)                                                 \
     {                                                                                           \
-        double acc = 0;                                                                         \
-        for (int64_t i = 0; i < n; i++)                                                         \
-            acc += x[i];                                                                        \
-        return acc;                                                                             \
+        /* Eight independent partial sums let the loop vectorise and hide the add latency. */   \
+        double acc[8] = {0};                                                                    \
+        int64_t i = 0;                                                                          \
+        for (; i + 8 <= n; i += 8)                                                              \
+            for (int j = 0; j < 8; j++)                                                         \
+                acc[j] += x[i + j];                                                             \
+        for (; i < n; i++)                                                                      \
+            acc[0] += x[i];                                                                     \
+        return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])); \
     }
 
 
