@@ -98,7 +98,25 @@ static int activation_describe(const eng_layer *layer, char *buf, size_t size)
     return snprintf(buf, size, "{kind='%s'}", layer->ops->kind);
 }
 
-#define ACTIVATION_OPS(NAME, KIND)                                                              \
+/* Which inputs lie on the positive branch, packed 64 to a word. */
+static uint64_t relu_signature(const eng_layer *layer, const eng_tensor *x, const eng_tensor *y)
+{
+    (void)layer;
+    (void)y;
+    int64_t n = eng_tensor_numel(x);
+    uint64_t h = ENG_HASH_INIT, word = 0;
+    for (int64_t i = 0; i < n; i++) {
+        bool positive = x->dtype == ENG_F32 ? ENG_F32_DATA(x)[i] > 0 : ENG_F64_DATA(x)[i] > 0;
+        word = word << 1 | positive;
+        if (i % 64 == 63 || i == n - 1) {
+            h = eng_hash_bytes(h, &word, sizeof word);
+            word = 0;
+        }
+    }
+    return h;
+}
+
+#define ACTIVATION_OPS(NAME, KIND, SIGNATURE)                                                              \
     static const eng_layer_ops NAME = {                                                         \
         .kind = KIND,                                                                           \
         .output_shape = activation_output_shape,                                                \
@@ -106,12 +124,13 @@ static int activation_describe(const eng_layer *layer, char *buf, size_t size)
         .backward = activation_backward,                                                        \
         .clone = activation_clone,                                                              \
         .describe = activation_describe,                                                        \
+        .signature = SIGNATURE,                                                                 \
     };
 
-ACTIVATION_OPS(relu_ops, "relu")
-ACTIVATION_OPS(leaky_relu_ops, "leaky_relu")
-ACTIVATION_OPS(tanh_ops, "tanh")
-ACTIVATION_OPS(sigmoid_ops, "sigmoid")
+ACTIVATION_OPS(relu_ops, "relu", relu_signature)
+ACTIVATION_OPS(leaky_relu_ops, "leaky_relu", relu_signature)
+ACTIVATION_OPS(tanh_ops, "tanh", NULL)
+ACTIVATION_OPS(sigmoid_ops, "sigmoid", NULL)
 
 static eng_status activation_new(activation_fn fn, double slope, eng_layer **out)
 {

@@ -193,7 +193,51 @@ static void conv2d_destroy(eng_layer *layer)
     eng_tensor_release(((conv2d *)layer)->col);
 }
 
+/* weight[o,c,i,j] += delta adds delta * x[n, c, oy*sh - ph + i*dh, ox*sw - pw + j*dw] to
+ * y[n,o,oy,ox] wherever that input lies inside the image; bias[o] += delta adds delta to the
+ * whole plane o. */
+static eng_status conv2d_forward_delta(eng_layer *layer, const eng_tensor *x,
+                                       const eng_tensor *y, int param, int64_t index,
+                                       double delta, eng_tensor *y_out)
+{
+    const conv2d *c = (const conv2d *)layer;
+    eng_conv_geometry g = {0};
+    eng_status st = conv2d_geometry(layer, x, &g);
+    if (!st)
+        st = eng_tensor_copy(y_out, y);
+    if (st)
+        return st;
+    int64_t per_out = (int64_t)c->in_channels * c->kh * c->kw;
+    int64_t o = param == 0 ? index / per_out : index;
+    int64_t rest = index % per_out;
+    int ch = (int)(rest / (c->kh * c->kw)), ki = (int)(rest / c->kw % c->kh), kj = (int)(rest % c->kw);
+    int64_t plane = (int64_t)g.oh * g.ow;
+    for (int64_t n = 0; n < x->shape[0]; n++) {
+        int64_t ybase = (n * c->out_channels + o) * plane;
+        int64_t xbase = (n * c->in_channels + ch) * (int64_t)g.height * g.width;
+        for (int oy = 0; oy < g.oh; oy++) {
+            for (int ox = 0; ox < g.ow; ox++) {
+                double v = 1.0;
+                if (param == 0) {
+                    int iy = oy * g.sh - g.ph + ki * g.dh, ix = ox * g.sw - g.pw + kj * g.dw;
+                    if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width)
+                        continue;
+                    int64_t at = xbase + (int64_t)iy * g.width + ix;
+                    v = x->dtype == ENG_F32 ? ENG_F32_DATA(x)[at] : ENG_F64_DATA(x)[at];
+                }
+                int64_t at = ybase + (int64_t)oy * g.ow + ox;
+                if (x->dtype == ENG_F32)
+                    ENG_F32_DATA(y_out)[at] += (float)delta * (float)v;
+                else
+                    ENG_F64_DATA(y_out)[at] += delta * v;
+            }
+        }
+    }
+    return ENG_OK;
+}
+
 static const eng_layer_ops conv2d_ops = {
+    .forward_delta = conv2d_forward_delta,
     .kind = "conv2d",
     .output_shape = conv2d_output_shape,
     .forward = conv2d_forward,

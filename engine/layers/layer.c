@@ -97,6 +97,10 @@ eng_status eng_layer_check_input(const eng_layer *layer, const eng_tensor *x, in
     if (ndim > 0 && x->ndim != ndim)
         return eng_error(ENG_ESHAPE, "%s '%s': x %s, expected %s", layer->ops->kind,
                          eng_layer_label(layer), eng_tensor_shape_str(x), expected);
+    /* Kernels read x as a raw contiguous block; eng_model_forward reaches them through here. */
+    if (!eng_tensor_is_contiguous(x))
+        return eng_error(ENG_ESTATE, "%s '%s': x %s is not contiguous (clone it first)",
+                         layer->ops->kind, eng_layer_label(layer), eng_tensor_shape_str(x));
     return ENG_OK;
 }
 
@@ -176,4 +180,14 @@ eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src)
                              eng_tensor_shape_str(src->params[i].value));
     }
     return ENG_OK;
+}
+
+uint64_t eng_hash_bytes(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
 }

@@ -40,6 +40,16 @@ typedef struct eng_layer_ops {
     int (*describe)(const eng_layer *layer, char *buf, size_t size);
     /* Frees the kind's private fields (the common header is freed by eng_layer_release). */
     void (*destroy)(eng_layer *layer);
+    /* [optional] Writes into y_out (like y) the output for x after element `index` (row-major)
+     * of parameter `param` changes by delta, given y, the output before the change. Lets the
+     * gradient checker skip recomputing the whole layer for one element; it is checked there
+     * against a full forward. */
+    eng_status (*forward_delta)(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                int param, int64_t index, double delta, eng_tensor *y_out);
+    /* [optional] A hash of the branches the last forward took for x and y (which ReLU inputs
+     * were positive, which max-pool element won). Two evaluations whose signatures differ
+     * straddle a kink, where finite differences are meaningless. */
+    uint64_t (*signature)(const eng_layer *layer, const eng_tensor *x, const eng_tensor *y);
 } eng_layer_ops;
 
 struct eng_layer {
@@ -74,6 +84,9 @@ eng_status eng_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *
 eng_status eng_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
                               const eng_tensor *dy, eng_tensor *dx);
 void eng_layer_zero_grad(eng_layer *layer);
+/* FNV-1a over n bytes, continuing from h (start with ENG_HASH_INIT): signatures use it. */
+#define ENG_HASH_INIT 14695981039346656037ull
+uint64_t eng_hash_bytes(uint64_t h, const void *data, size_t n);
 /* Copies every parameter (not gradient) of src into dst, converting the dtype. Same kind and
  * parameter shapes required. */
 eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src);

@@ -102,7 +102,32 @@ static int linear_describe(const eng_layer *layer, char *buf, size_t size)
                     l->in_features, l->out_features, layer->nparams == 2 ? "true" : "false");
 }
 
+/* weight[o,i] += delta changes column o by delta * x[:,i]; bias[o] += delta adds delta. */
+static eng_status linear_forward_delta(eng_layer *layer, const eng_tensor *x,
+                                       const eng_tensor *y, int param, int64_t index,
+                                       double delta, eng_tensor *y_out)
+{
+    const linear *l = (const linear *)layer;
+    eng_status st = eng_tensor_copy(y_out, y);
+    if (st)
+        return st;
+    int64_t n = x->shape[0], in = l->in_features, out = l->out_features;
+    int64_t o = param == 0 ? index / in : index, i = param == 0 ? index % in : -1;
+    for (int64_t r = 0; r < n; r++) {
+        int64_t at = r * out + o;
+        if (x->dtype == ENG_F32) {
+            float add = (float)delta * (i >= 0 ? ENG_F32_DATA(x)[r * in + i] : 1.0f);
+            ENG_F32_DATA(y_out)[at] += add;
+        } else {
+            double add = delta * (i >= 0 ? ENG_F64_DATA(x)[r * in + i] : 1.0);
+            ENG_F64_DATA(y_out)[at] += add;
+        }
+    }
+    return ENG_OK;
+}
+
 static const eng_layer_ops linear_ops = {
+    .forward_delta = linear_forward_delta,
     .kind = "linear",
     .output_shape = linear_output_shape,
     .forward = linear_forward,

@@ -5,7 +5,7 @@
 eng_status eng_loss_forward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
                             double *value)
 {
-    if (!eng_tensor_is_contiguous(input) || !eng_tensor_is_contiguous(target))
+    if (!eng_tensor_is_contiguous(input) || (target && !eng_tensor_is_contiguous(target)))
         return eng_error(ENG_ESTATE, "%s: input and target must be contiguous (clone them first)",
                          loss->ops->kind);
     return loss->ops->forward(loss, input, target, value);

@@ -1,0 +1,428 @@
+/* The element-wise check: calibrate the loss's round-off, pick a step per tensor, estimate
+ * sampled elements with error bars, give verdicts, summarise and diagnose each tensor. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check_internal.h"
+
+const char *eng_gc_verdict_name(eng_gc_verdict verdict)
+{
+    switch (verdict) {
+    case ENG_GC_PASS: return "PASS";
+    case ENG_GC_FAIL: return "FAIL";
+    case ENG_GC_INCONCLUSIVE: return "INCONCLUSIVE";
+    case ENG_GC_KINK: return "KINK";
+    }
+    return "?";
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double rms(const eng_tensor *t)
+{
+    int64_t n = eng_tensor_numel(t);
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = eng_tensor_get_flat(t, i);
+        acc += v * v;
+    }
+    return n ? sqrt(acc / (double)n) : 0.0;
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Stratified sample of `want` distinct flat indices of a tensor of this shape: one element in
+ * every leading index (row, output channel, sample) while they fit, the first and last
+ * elements, the corners of a spatial plane, then uniform draws. Sorted on return. */
+static int64_t choose_indices(const eng_tensor *t, int64_t want, eng_rng *rng, int64_t *out)
+{
+    int64_t n = eng_tensor_numel(t);
+    if (want <= 0 || want >= n) {
+        for (int64_t i = 0; i < n; i++)
+            out[i] = i;
+        return n;
+    }
+    int64_t count = 0;
+    /* membership by a small open-addressing table of twice the capacity */
+    int64_t cap = 1;
+    while (cap < 4 * want)
+        cap <<= 1;
+    int64_t *table = malloc(sizeof *table * (size_t)cap);
+    if (!table)
+        return -1;
+    for (int64_t i = 0; i < cap; i++)
+        table[i] = -1;
+#define ADD(idx)                                                                               \
+    do {                                                                                       \
+        int64_t v_ = (idx), s_ = (int64_t)(((uint64_t)v_ * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1); \
+        while (table[s_] != -1 && table[s_] != v_)                                             \
+            s_ = (s_ + 1) & (cap - 1);                                                         \
+        if (table[s_] == -1 && count < want) {                                                 \
+            table[s_] = v_;                                                                    \
+            out[count++] = v_;                                                                 \
+        }                                                                                      \
+    } while (0)
+    int64_t rows = t->ndim >= 2 ? t->shape[0] : 0, per_row = rows ? n / rows : 0;
+    if (rows && rows <= want / 2)
+        for (int64_t r = 0; r < rows; r++)
+            ADD(r * per_row + (int64_t)eng_rng_below(rng, (uint64_t)per_row));
+    ADD(0);
+    ADD(n - 1);
+    if (t->ndim >= 3) {
+        int64_t h = t->shape[t->ndim - 2], w = t->shape[t->ndim - 1], plane = h * w;
+        int64_t base = (int64_t)eng_rng_below(rng, (uint64_t)(n / plane)) * plane;
+        ADD(base);
+        ADD(base + w - 1);
+        ADD(base + (h - 1) * w);
+        ADD(base + plane - 1);
+    }
+    while (count < want)
+        ADD((int64_t)eng_rng_below(rng, (uint64_t)n));
+#undef ADD
+    free(table);
+    qsort(out, (size_t)count, sizeof *out, cmp_int64);
+    return count;
+}
+
+/* Round-off of one loss evaluation, observed: nudging an element by a few ulps changes the
+ * loss by gradient * nudge (negligible) plus the rounding jitter of the whole computation. */
+static eng_status calibrate_noise(gc_context *ctx, eng_rng *rng)
+{
+    eng_gc_objective *obj = ctx->obj;
+    double noise = 2 * ctx->u * fabs(ctx->loss);
+    for (int k = 0; k < 8 && obj->ntensors > 0; k++) {
+        int t = (int)eng_rng_below(rng, (uint64_t)obj->ntensors);
+        const eng_tensor *v = obj->tensors[t].value;
+        int64_t n = eng_tensor_numel(v);
+        if (n == 0)
+            continue;
+        int64_t i = (int64_t)eng_rng_below(rng, (uint64_t)n);
+        double x0 = eng_tensor_get_flat(v, i);
+        double a = eng_tensor_get_flat(obj->tensors[t].grad, i);
+        double nudge = 4 * ctx->u * fmax(fabs(x0), ctx->u);
+        if (v->dtype == ENG_F32)
+            nudge = (double)(float)(x0 + nudge) - x0;
+        double value;
+        eng_status st = obj->loss_at(obj, t, i, nudge, &value, NULL);
+        ctx->evaluations++;
+        if (st)
+            return st;
+        noise = fmax(noise, fabs(value - ctx->loss - a * nudge));
+    }
+    ctx->loss_noise = 1.5 * noise;
+    return ENG_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The step for one tensor: among steps scale * 10^-k, the one whose error bar (truncation +
+ * round-off) is smallest on a few probe elements, preferring those without kinks. */
+static eng_status choose_step(gc_context *ctx, int t, const int64_t *indices, int64_t count,
+                              double scale, double *step)
+{
+    int64_t probes[4];
+    int nprobes = 0;
+    /* the probes with the largest analytic gradients carry the most signal */
+    const eng_tensor *grad = ctx->obj->tensors[t].grad;
+    for (int64_t i = 0; i < count; i++) {
+        double g = fabs(eng_tensor_get_flat(grad, indices[i]));
+        if (nprobes < 4) {
+            probes[nprobes++] = indices[i];
+            continue;
+        }
+        int smallest = 0;
+        for (int p = 1; p < 4; p++)
+            if (fabs(eng_tensor_get_flat(grad, probes[p])) <
+                fabs(eng_tensor_get_flat(grad, probes[smallest])))
+                smallest = p;
+        if (g > fabs(eng_tensor_get_flat(grad, probes[smallest])))
+            probes[smallest] = indices[i];
+    }
+    /* Weights fixed across steps (the analytic values), so scores compare absolute bars. */
+    double weight[4], largest = 0;
+    for (int p = 0; p < nprobes; p++)
+        largest = fmax(largest, fabs(eng_tensor_get_flat(grad, probes[p])));
+    for (int p = 0; p < nprobes; p++)
+        weight[p] = 1 / fmax(fmax(fabs(eng_tensor_get_flat(grad, probes[p])), 1e-3 * largest),
+                             1e-300);
+    double best = INFINITY, best_step = cbrt(ctx->u) * scale;
+    /* From 100 times the scale (a nearly linear dependence on tiny weights wants large
+     * steps) down to 1e-8 of it (1e-4 in f32, whose round-off swamps smaller steps). */
+    int last = ctx->u > 1e-10 ? 4 : 8;
+    for (int k = -2; k <= last; k++) {
+        double h = scale * pow(10.0, -k), scores[4];
+        for (int p = 0; p < nprobes; p++) {
+            gc_estimate e;
+            eng_status st = gc_estimate_at(ctx, t, probes[p], h, &e);
+            if (st)
+                return st;
+            scores[p] = e.kink ? INFINITY : weight[p] * gc_error_bar(&e);
+        }
+        /* The lower median: a step may straddle kinks at up to half the probes (those
+         * elements are retried with smaller steps), not more. */
+        qsort(scores, (size_t)nprobes, sizeof *scores, cmp_double);
+        double score = nprobes ? scores[(nprobes - 1) / 2] : 0;
+        if (score < best) {
+            best = score;
+            best_step = h;
+        }
+    }
+    *step = best_step;
+    return ENG_OK;
+}
+
+static int element_rank(const eng_gc_element *e)
+{
+    switch (e->verdict) {
+    case ENG_GC_FAIL: return 0;
+    case ENG_GC_INCONCLUSIVE: return 1;
+    case ENG_GC_PASS: return 2;
+    case ENG_GC_KINK: return 3;
+    }
+    return 4;
+}
+
+static int cmp_worst(const void *a, const void *b)
+{
+    const eng_gc_element *x = a, *y = b;
+    int rx = element_rank(x), ry = element_rank(y);
+    if (rx != ry)
+        return rx - ry;
+    return (x->rel_error < y->rel_error) - (x->rel_error > y->rel_error);
+}
+
+static eng_status check_tensor(gc_context *ctx, int t, const eng_gc_options *opts,
+                               double fallback_scale, eng_rng *rng, eng_gc_tensor_report *r)
+{
+    eng_gc_tensor *gt = &ctx->obj->tensors[t];
+    const eng_tensor *value = gt->value;
+    int64_t n = eng_tensor_numel(value);
+    snprintf(r->name, sizeof r->name, "%s", gt->name);
+    snprintf(r->layer, sizeof r->layer, "%s", gt->layer);
+    r->layer_index = gt->layer_index;
+    r->ndim = value->ndim;
+    memcpy(r->shape, value->shape, sizeof r->shape);
+    r->grad_rms = rms(gt->grad);
+    if (n == 0) {
+        r->verdict = ENG_GC_PASS;
+        return ENG_OK;
+    }
+    int64_t want = opts->samples > 0 && opts->samples < n ? opts->samples : n;
+    int64_t *indices = malloc(sizeof *indices * (size_t)want);
+    eng_gc_element *elements = malloc(sizeof *elements * (size_t)want);
+    double *rels = malloc(sizeof *rels * (size_t)want);
+    eng_status st = ENG_OK;
+    if (!indices || !elements || !rels) {
+        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory for %lld elements", (long long)want);
+        goto done;
+    }
+    int64_t count = choose_indices(value, want, rng, indices);
+    if (count < 0) {
+        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+        goto done;
+    }
+    double scale = rms(value);
+    if (!(scale > 0))
+        scale = fallback_scale;
+    double step = opts->step;
+    if (!(step > 0)) {
+        st = choose_step(ctx, t, indices, count, scale, &step);
+        if (st)
+            goto done;
+    }
+    r->step = step;
+    r->noise_floor = 3 * ctx->loss_noise / step;
+    double saa = 0, san = 0, snn = 0;
+    int64_t nrel = 0;
+    for (int64_t i = 0; i < count; i++) {
+        gc_estimate e;
+        st = gc_estimate_at(ctx, t, indices[i], step, &e);
+        /* A branch switch inside [x-h, x+h] may vanish with a smaller step; an element that
+         * sits exactly on a kink stays one. */
+        for (double h = step / 10; !st && e.kink && h >= step * 1e-3; h /= 10)
+            st = gc_estimate_at(ctx, t, indices[i], h, &e);
+        if (st)
+            goto done;
+        eng_gc_element *el = &elements[i];
+        el->index = indices[i];
+        el->numerical = e.value;
+        el->error = gc_error_bar(&e);
+        el->analytic = eng_tensor_get_flat(gt->grad, indices[i]);
+        el->verdict = gc_verdict(ctx, el->analytic, &e, &el->rel_error);
+        r->checked++;
+        switch (el->verdict) {
+        case ENG_GC_PASS: r->passed++; break;
+        case ENG_GC_FAIL: r->failed++; break;
+        case ENG_GC_INCONCLUSIVE: r->inconclusive++; break;
+        case ENG_GC_KINK: r->kinks++; break;
+        }
+        if (el->verdict == ENG_GC_PASS || el->verdict == ENG_GC_FAIL) {
+            saa += el->analytic * el->analytic;
+            san += el->analytic * el->numerical;
+            snn += el->numerical * el->numerical;
+        }
+        if (el->verdict != ENG_GC_KINK) {
+            rels[nrel++] = el->rel_error;
+            r->max_rel = fmax(r->max_rel, el->rel_error);
+        }
+    }
+    if (nrel) {
+        qsort(rels, (size_t)nrel, sizeof *rels, cmp_double);
+        r->median_rel = rels[nrel / 2];
+    }
+    r->ratio = snn > 0 ? san / snn : NAN;
+    /* |a - ratio*n|^2 = saa - san^2/snn, relative to |a|^2 */
+    r->ratio_spread = snn > 0 && saa > 0 ? sqrt(fmax(0.0, saa - san * san / snn) / saa) : NAN;
+    if (r->failed > 0)
+        r->verdict = ENG_GC_FAIL;
+    else if (r->passed > 0 && r->passed >= r->inconclusive)
+        r->verdict = ENG_GC_PASS;
+    else
+        r->verdict = ENG_GC_INCONCLUSIVE;
+    st = gc_diagnose(ctx, t, r, elements, count, step);
+    if (st)
+        goto done;
+    qsort(elements, (size_t)count, sizeof *elements, cmp_worst);
+    int keep = opts->worst > 0 ? opts->worst : 8;
+    r->nworst = (int)(count < keep ? count : keep);
+    r->worst = malloc(sizeof *r->worst * (size_t)(r->nworst ? r->nworst : 1));
+    if (!r->worst) {
+        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+        r->nworst = 0;
+        goto done;
+    }
+    memcpy(r->worst, elements, sizeof *r->worst * (size_t)r->nworst);
+done:
+    free(indices);
+    free(elements);
+    free(rels);
+    return st;
+}
+
+void eng_gc_report_free(eng_gc_report *report)
+{
+    if (!report)
+        return;
+    for (int i = 0; i < report->ntensors; i++)
+        free(report->tensors[i].worst);
+    free(report->tensors);
+    free(report);
+}
+
+eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
+                        eng_gc_report **out)
+{
+    *out = NULL;
+    eng_gc_options opts = opts_in ? *opts_in : (eng_gc_options){0};
+    if (opts.samples < 0)
+        return eng_error(ENG_EARG, "gradcheck: samples = %lld, expected >= 0 (0 = all)",
+                         (long long)opts.samples);
+    if (opts.step < 0 || opts.rtol < 0 || opts.nsigma < 0)
+        return eng_error(ENG_EARG, "gradcheck: step, rtol and nsigma may not be negative");
+    double start = now();
+    gc_context ctx = {
+        .obj = obj,
+        .u = obj->dtype == ENG_F32 ? 0x1p-24 : 0x1p-53,
+        .nsigma = opts.nsigma > 0 ? opts.nsigma : 3.0,
+    };
+    ctx.rtol = opts.rtol > 0 ? opts.rtol : (obj->dtype == ENG_F32 ? 1e-3 : 1e-6);
+    eng_gc_report *report = calloc(1, sizeof *report);
+    if (!report)
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    report->dtype = obj->dtype;
+    eng_rng rng;
+    eng_rng_seed(&rng, opts.seed);
+    double again;
+    eng_status st = obj->loss(obj, &ctx.loss);
+    if (!st)
+        st = obj->loss(obj, &again);
+    ctx.evaluations += 2;
+    if (st)
+        goto fail;
+    report->loss = ctx.loss;
+    if (obj->dtype == ENG_F32)
+        snprintf(report->warning, sizeof report->warning,
+                 "the objective is float32: error bars are about 1e9 times wider than in "
+                 "float64; for a decisive check convert it with :to('f64')");
+    if (again != ctx.loss || !isfinite(ctx.loss)) {
+        report->nondeterministic = again != ctx.loss;
+        report->verdict = ENG_GC_INCONCLUSIVE;
+        if (report->nondeterministic)
+            snprintf(report->warning, sizeof report->warning,
+                     "nondeterministic forward: two evaluations at the same point gave %.17g "
+                     "and %.17g (dropout in training mode? call :eval() before checking)",
+                     ctx.loss, again);
+        else
+            snprintf(report->warning, sizeof report->warning,
+                     "the loss is %g: nothing can be checked", ctx.loss);
+        goto finish;
+    }
+    st = obj->gradient(obj);
+    if (!st)
+        st = calibrate_noise(&ctx, &rng);
+    if (st)
+        goto fail;
+    report->loss_noise = ctx.loss_noise;
+    double fallback = 0;
+    int64_t total = 0;
+    for (int t = 0; t < obj->ntensors; t++) {
+        fallback += pow(rms(obj->tensors[t].value), 2) * (double)eng_tensor_numel(obj->tensors[t].value);
+        total += eng_tensor_numel(obj->tensors[t].value);
+    }
+    fallback = total && fallback > 0 ? sqrt(fallback / (double)total) : 1.0;
+    report->tensors = calloc((size_t)(obj->ntensors ? obj->ntensors : 1), sizeof *report->tensors);
+    if (!report->tensors) {
+        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+        goto fail;
+    }
+    bool found = !opts.only;
+    for (int t = 0; t < obj->ntensors; t++) {
+        if (opts.only && strcmp(opts.only, obj->tensors[t].name) != 0)
+            continue;
+        found = true;
+        eng_gc_tensor_report *r = &report->tensors[report->ntensors++];
+        st = check_tensor(&ctx, t, &opts, fallback, &rng, r);
+        if (st)
+            goto fail;
+    }
+    if (!found) {
+        st = eng_error(ENG_EARG, "gradcheck: no tensor named '%s' (the first is '%s')", opts.only,
+                       obj->ntensors ? obj->tensors[0].name : "none");
+        goto fail;
+    }
+    report->verdict = ENG_GC_PASS;
+    for (int i = 0; i < report->ntensors; i++) {
+        eng_gc_tensor_report *r = &report->tensors[i];
+        if (r->verdict == ENG_GC_FAIL && report->verdict != ENG_GC_FAIL) {
+            report->verdict = ENG_GC_FAIL;
+            snprintf(report->first_failing, sizeof report->first_failing, "%s", r->name);
+        } else if (r->verdict == ENG_GC_INCONCLUSIVE && report->verdict == ENG_GC_PASS) {
+            report->verdict = ENG_GC_INCONCLUSIVE;
+        }
+    }
+finish:
+    report->ok = report->verdict == ENG_GC_PASS;
+    report->evaluations = ctx.evaluations;
+    report->seconds = now() - start;
+    *out = report;
+    return ENG_OK;
+fail:
+    eng_gc_report_free(report);
+    return st;
+}

@@ -1,0 +1,125 @@
+/* The gradient checker: compares analytic gradients with numerical estimates that carry their
+ * own error bars, gives a three-way verdict per element and per tensor, and diagnoses the kind
+ * of mismatch. Design: DESIGN.md, "Gradient checker".
+ *
+ * What is checked is an objective: a scalar function of some tensors (a model's parameters
+ * and loss, one layer's output projected on a fixed random direction, or anything a caller
+ * implements) together with its analytic gradient. */
+#ifndef ENGINE_GRADCHECK_GRADCHECK_H
+#define ENGINE_GRADCHECK_GRADCHECK_H
+
+#include "../loss/loss.h"
+#include "../model.h"
+
+typedef enum eng_gc_verdict {
+    ENG_GC_PASS = 0,
+    ENG_GC_FAIL,
+    ENG_GC_INCONCLUSIVE,
+    ENG_GC_KINK, /* elements only: a branch switch between the evaluation points */
+} eng_gc_verdict;
+
+const char *eng_gc_verdict_name(eng_gc_verdict verdict);
+
+/* One tensor under check. value is perturbed in place by the objective and always restored. */
+typedef struct eng_gc_tensor {
+    char name[2 * ENG_NAME_MAX]; /* "conv2d_1.weight", "input" */
+    char layer[ENG_NAME_MAX];    /* the layer it belongs to ("" for a whole-objective input) */
+    int layer_index;             /* position of that layer, -1 when not applicable */
+    eng_tensor *value;           /* the objective's own tensor (not owned here) */
+    eng_tensor *grad;            /* analytic gradient, filled by gradient() */
+} eng_gc_tensor;
+
+typedef struct eng_gc_objective eng_gc_objective;
+
+struct eng_gc_objective {
+    int ntensors;
+    eng_gc_tensor *tensors;
+    eng_dtype dtype; /* of the values: sets the round-off model */
+    /* The loss at the current values. */
+    eng_status (*loss)(eng_gc_objective *obj, double *value);
+    /* The loss with element `index` of tensor t changed by delta (restored afterwards), and
+     * [optional out] a signature of the branches taken (0 when unknown). */
+    eng_status (*loss_at)(eng_gc_objective *obj, int t, int64_t index, double delta,
+                          double *value, uint64_t *signature);
+    /* Fills every tensors[i].grad with the analytic gradient at the current values. */
+    eng_status (*gradient)(eng_gc_objective *obj);
+    /* Whether loss_at's signatures can tell kinks (else the five-point test is used). */
+    bool has_signatures;
+    int64_t batch; /* samples in the batch (for naming a 1/N scale), 0 if unknown */
+    void (*destroy)(eng_gc_objective *obj);
+    void *ctx;
+};
+
+/* A model with its loss on one batch: tensors are every parameter, plus the input when
+ * with_input. The model's parameters are perturbed in place; x and target are copied.
+ * Perturbing a parameter of layer k re-runs only layers k.. from cached activations. */
+eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_tensor *x,
+                                  const eng_tensor *target, bool with_input,
+                                  eng_gc_objective **out);
+/* One layer in isolation: scalar = <r, layer(x)> for a fixed random r drawn from rng (NULL:
+ * global); tensors are the layer's parameters and its input x (copied). */
+eng_status eng_gc_layer_objective(eng_layer *layer, const eng_tensor *x, eng_rng *rng,
+                                  eng_gc_objective **out);
+void eng_gc_objective_release(eng_gc_objective *obj);
+
+typedef struct eng_gc_options {
+    int64_t samples;  /* elements per tensor; 0 = all */
+    uint64_t seed;    /* for sampling */
+    double step;      /* 0 = chosen per tensor from the error model */
+    double rtol;      /* 0 = default: 1e-6 in f64, 1e-3 in f32 */
+    double nsigma;    /* error-bar multiple for PASS; 0 = default 4 */
+    int worst;        /* worst elements kept per tensor; 0 = default 8 */
+    const char *only; /* [optional] check only the tensor of this name */
+} eng_gc_options;
+
+typedef struct eng_gc_element {
+    int64_t index; /* row-major, 0-based */
+    double numerical, error, analytic, rel_error;
+    eng_gc_verdict verdict;
+} eng_gc_element;
+
+typedef struct eng_gc_tensor_report {
+    char name[2 * ENG_NAME_MAX];
+    char layer[ENG_NAME_MAX];
+    int layer_index;
+    int ndim;
+    int64_t shape[ENG_MAX_DIMS];
+    double step;        /* the step used */
+    double noise_floor; /* smallest derivative the step can resolve: round-off / step */
+    int64_t checked, passed, failed, inconclusive, kinks;
+    double max_rel, median_rel; /* over elements that are not kinks */
+    double ratio;               /* least-squares fit of analytic / numerical */
+    double ratio_spread;        /* relative residual of that fit (0 = exactly proportional) */
+    double grad_rms;            /* rms of the analytic gradient over the whole tensor */
+    eng_gc_verdict verdict;
+    char diagnosis[256];        /* "" when nothing to say */
+    char advice[256];           /* for INCONCLUSIVE: what would decide it */
+    int nworst;
+    eng_gc_element *worst;      /* [nworst], worst first */
+} eng_gc_tensor_report;
+
+typedef struct eng_gc_report {
+    bool ok;                 /* every tensor PASS */
+    eng_gc_verdict verdict;  /* FAIL if any tensor fails, else INCONCLUSIVE if any, else PASS */
+    eng_dtype dtype;
+    double loss;
+    double loss_noise;       /* estimated round-off of one loss evaluation */
+    bool nondeterministic;   /* two evaluations at the same point differed */
+    int ntensors;
+    eng_gc_tensor_report *tensors;
+    char first_failing[2 * ENG_NAME_MAX]; /* name of the first failing tensor, "" if none */
+    char warning[256];       /* e.g. an f32 objective */
+    double seconds;
+    int64_t evaluations;     /* loss evaluations used */
+} eng_gc_report;
+
+/* Element-wise check. [out] *out owned by the caller (eng_gc_report_free). */
+eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts, eng_gc_report **out);
+void eng_gc_report_free(eng_gc_report *report);
+
+/* A readable multi-line table of the report; snprintf semantics. Indices print 1-based when
+ * one_based (for Lua users), 0-based otherwise. */
+size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *buf,
+                            size_t size);
+
+#endif

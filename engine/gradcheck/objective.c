@@ -1,0 +1,431 @@
+/* Objectives over a chain of layers followed by a loss: a whole model on a batch, or one
+ * layer projected on a random direction. Activations of the unperturbed point are cached so
+ * that perturbing a parameter of layer k re-runs only layers k.. (prefix caching), and layers
+ * that can (linear, conv2d) update their cached output for a one-element change instead of
+ * recomputing it. */
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gradcheck.h"
+
+typedef struct chain {
+    int nlayers;
+    eng_layer **layers;   /* retained */
+    bool training;
+    eng_loss *loss;       /* not owned (the model objective) or owned (projection) */
+    bool owns_loss;
+    eng_tensor *x, *target;
+    eng_tensor **base;    /* [nlayers] outputs at the unperturbed point */
+    eng_tensor **scratch; /* [nlayers] outputs of perturbed evaluations */
+    eng_tensor **dinputs; /* [nlayers] gradients w.r.t. each layer's input */
+    eng_tensor *dloss;
+    bool with_input;
+    int8_t *delta_ok;     /* [nlayers] forward_delta: 0 untested, 1 verified, -1 unusable */
+    int *param_of;        /* [ntensors] parameter index in its layer, -1 for the input */
+} chain;
+
+/* ---- the projection loss <r, y> used to check one layer alone ---- */
+
+typedef struct projection {
+    eng_loss base;
+    eng_tensor *r;
+} projection;
+
+static eng_status projection_forward(eng_loss *loss, const eng_tensor *input,
+                                     const eng_tensor *target, double *value)
+{
+    (void)target;
+    const eng_tensor *r = ((projection *)loss)->r;
+    int64_t n = eng_tensor_numel(input);
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++)
+        acc += eng_tensor_get_flat(r, i) * eng_tensor_get_flat(input, i);
+    *value = acc;
+    return ENG_OK;
+}
+
+static eng_status projection_backward(eng_loss *loss, const eng_tensor *input,
+                                      const eng_tensor *target, eng_tensor *dinput)
+{
+    (void)input;
+    (void)target;
+    return eng_tensor_copy(dinput, ((projection *)loss)->r);
+}
+
+static void projection_destroy(eng_loss *loss)
+{
+    eng_tensor_release(((projection *)loss)->r);
+}
+
+static const eng_loss_ops projection_ops = {
+    .kind = "projection",
+    .forward = projection_forward,
+    .backward = projection_backward,
+    .destroy = projection_destroy,
+};
+
+/* ---- evaluation ---- */
+
+static const eng_tensor *layer_input(const chain *c, eng_tensor **outputs, int i)
+{
+    return i == 0 ? c->x : outputs[i - 1];
+}
+
+static eng_status run_layer(chain *c, int i, const eng_tensor *in, eng_tensor **slot)
+{
+    eng_layer *layer = c->layers[i];
+    int ndim;
+    int64_t shape[ENG_MAX_DIMS];
+    eng_status st = eng_layer_output_shape(layer, in, &ndim, shape);
+    if (!st)
+        st = eng_tensor_ensure(slot, in->dtype, ndim, shape);
+    if (!st)
+        st = layer->ops->forward(layer, in, *slot, c->training);
+    if (st)
+        return eng_error_wrap(st, "gradcheck: layer %d (%s)", i + 1, eng_layer_label(layer));
+    return ENG_OK;
+}
+
+static eng_status forward_base(chain *c, double *value)
+{
+    for (int i = 0; i < c->nlayers; i++) {
+        eng_status st = run_layer(c, i, layer_input(c, c->base, i), &c->base[i]);
+        if (st)
+            return st;
+    }
+    return eng_loss_forward(c->loss, c->base[c->nlayers - 1], c->target, value);
+}
+
+static eng_status chain_loss(eng_gc_objective *obj, double *value)
+{
+    return forward_base(obj->ctx, value);
+}
+
+/* Runs layers from..end on scratch buffers (layer `from` already in scratch[from] when
+ * done_from), hashing the signatures of the layers that have one. */
+static eng_status forward_tail(chain *c, int from, bool done_from, double *value,
+                               uint64_t *signature)
+{
+    uint64_t h = ENG_HASH_INIT;
+    for (int i = from; i < c->nlayers; i++) {
+        const eng_tensor *in = i == 0 ? c->x : (i == from && !done_from ? c->base[i - 1]
+                                                                         : c->scratch[i - 1]);
+        if (i > from || !done_from) {
+            eng_status st = run_layer(c, i, in, &c->scratch[i]);
+            if (st)
+                return st;
+        }
+        if (c->layers[i]->ops->signature) {
+            uint64_t s = c->layers[i]->ops->signature(c->layers[i], in, c->scratch[i]);
+            h = eng_hash_bytes(h, &s, sizeof s);
+        }
+    }
+    if (signature)
+        *signature = h;
+    return eng_loss_forward(c->loss, c->scratch[c->nlayers - 1], c->target, value);
+}
+
+static double max_abs(const eng_tensor *t)
+{
+    double m = 0;
+    int64_t n = eng_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++)
+        m = fmax(m, fabs(eng_tensor_get_flat(t, i)));
+    return m;
+}
+
+static eng_status ensure_scratch_like_base(chain *c, int k)
+{
+    return eng_tensor_ensure(&c->scratch[k], c->base[k]->dtype, c->base[k]->ndim,
+                             c->base[k]->shape);
+}
+
+/* Checks a layer's forward_delta once against a full forward; a layer whose incremental path
+ * disagrees is always recomputed in full from then on. */
+static eng_status verify_delta(chain *c, int k, int param, int64_t index, double delta)
+{
+    eng_layer *layer = c->layers[k];
+    const eng_tensor *in = layer_input(c, c->base, k);
+    eng_tensor *full = NULL;
+    eng_tensor *value = layer->params[param].value;
+    double old = eng_tensor_get_flat(value, index);
+    eng_tensor_set_flat(value, index, old + delta);
+    eng_status st = run_layer(c, k, in, &full);
+    eng_tensor_set_flat(value, index, old);
+    if (!st)
+        st = layer->ops->forward_delta(layer, in, c->base[k], param, index, delta, c->scratch[k]);
+    if (st) {
+        eng_tensor_release(full);
+        return st;
+    }
+    double u = c->x->dtype == ENG_F32 ? 0x1p-24 : 0x1p-53;
+    double scale = max_abs(full) + fabs(delta) * max_abs(in);
+    double diff = 0;
+    for (int64_t i = 0, n = eng_tensor_numel(full); i < n; i++)
+        diff = fmax(diff, fabs(eng_tensor_get_flat(full, i) - eng_tensor_get_flat(c->scratch[k], i)));
+    c->delta_ok[k] = diff <= 256 * u * scale ? 1 : -1;
+    eng_tensor_release(full);
+    return ENG_OK;
+}
+
+static eng_status chain_loss_at(eng_gc_objective *obj, int t, int64_t index, double delta,
+                                double *value, uint64_t *signature)
+{
+    chain *c = obj->ctx;
+    int param = c->param_of[t];
+    eng_tensor *v = obj->tensors[t].value;
+    if (param < 0) {
+        /* The input: everything downstream changes. */
+        double old = eng_tensor_get_flat(v, index);
+        eng_tensor_set_flat(v, index, old + delta);
+        eng_status st = forward_tail(c, 0, false, value, signature);
+        eng_tensor_set_flat(v, index, old);
+        return st;
+    }
+    int k = obj->tensors[t].layer_index;
+    eng_layer *layer = c->layers[k];
+    if (layer->ops->forward_delta && c->delta_ok[k] == 0) {
+        eng_status st = ensure_scratch_like_base(c, k);
+        if (!st)
+            st = verify_delta(c, k, param, index, delta);
+        if (st)
+            return st;
+    }
+    if (layer->ops->forward_delta && c->delta_ok[k] == 1) {
+        eng_status st = ensure_scratch_like_base(c, k);
+        if (!st)
+            st = layer->ops->forward_delta(layer, layer_input(c, c->base, k), c->base[k], param,
+                                           index, delta, c->scratch[k]);
+        if (st)
+            return st;
+        return forward_tail(c, k, true, value, signature);
+    }
+    double old = eng_tensor_get_flat(v, index);
+    eng_tensor_set_flat(v, index, old + delta);
+    eng_status st = forward_tail(c, k, false, value, signature);
+    eng_tensor_set_flat(v, index, old);
+    return st;
+}
+
+static eng_status chain_gradient(eng_gc_objective *obj)
+{
+    chain *c = obj->ctx;
+    double value;
+    eng_status st = forward_base(c, &value);
+    if (st)
+        return st;
+    eng_tensor *out = c->base[c->nlayers - 1];
+    st = eng_tensor_ensure(&c->dloss, out->dtype, out->ndim, out->shape);
+    if (!st)
+        st = eng_loss_backward(c->loss, out, c->target, c->dloss);
+    if (st)
+        return st;
+    for (int i = 0; i < c->nlayers; i++)
+        eng_layer_zero_grad(c->layers[i]);
+    const eng_tensor *grad = c->dloss;
+    for (int i = c->nlayers - 1; i >= 0; i--) {
+        const eng_tensor *in = layer_input(c, c->base, i);
+        eng_tensor *din = NULL;
+        if (i > 0 || c->with_input) {
+            st = eng_tensor_ensure(&c->dinputs[i], in->dtype, in->ndim, in->shape);
+            if (st)
+                return st;
+            din = c->dinputs[i];
+        }
+        st = c->layers[i]->ops->backward(c->layers[i], in, c->base[i], grad, din);
+        if (st)
+            return eng_error_wrap(st, "gradcheck: backward of layer %d (%s)", i + 1,
+                                  eng_layer_label(c->layers[i]));
+        grad = din;
+    }
+    if (c->with_input) {
+        /* The input tensor's gradient slot points at dinputs[0], which may have been
+         * reallocated: refresh it. */
+        obj->tensors[obj->ntensors - 1].grad = c->dinputs[0];
+    }
+    return ENG_OK;
+}
+
+static void chain_destroy(eng_gc_objective *obj)
+{
+    chain *c = obj->ctx;
+    if (!c)
+        return;
+    for (int i = 0; i < c->nlayers; i++) {
+        eng_layer_release(c->layers[i]);
+        eng_tensor_release(c->base[i]);
+        eng_tensor_release(c->scratch[i]);
+        eng_tensor_release(c->dinputs[i]);
+    }
+    if (c->owns_loss)
+        eng_loss_release(c->loss);
+    eng_tensor_release(c->x);
+    eng_tensor_release(c->target);
+    eng_tensor_release(c->dloss);
+    free(c->layers);
+    free(c->base);
+    free(c->scratch);
+    free(c->dinputs);
+    free(c->delta_ok);
+    free(c->param_of);
+    free(c);
+}
+
+void eng_gc_objective_release(eng_gc_objective *obj)
+{
+    if (!obj)
+        return;
+    if (obj->destroy)
+        obj->destroy(obj);
+    free(obj->tensors);
+    free(obj);
+}
+
+/* Builds the objective over layers[0..n) (retained), copying x and target. */
+static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_tensor *x,
+                            const eng_tensor *target, bool with_input, eng_gc_objective **out)
+{
+    *out = NULL;
+    if (n == 0)
+        return eng_error(ENG_EARG, "gradcheck: the model has no layers");
+    eng_dtype dtype = x->dtype;
+    for (int i = 0; i < n; i++)
+        if (layers[i]->nparams > 0)
+            dtype = layers[i]->dtype;
+    if (!eng_dtype_is_float(dtype))
+        return eng_error(ENG_EDTYPE, "gradcheck: dtype %s (f32 or f64 expected)",
+                         eng_dtype_name(dtype));
+    eng_gc_objective *obj = calloc(1, sizeof *obj);
+    chain *c = calloc(1, sizeof *c);
+    if (!obj || !c) {
+        free(obj);
+        free(c);
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    }
+    obj->ctx = c;
+    obj->destroy = chain_destroy;
+    obj->loss = chain_loss;
+    obj->loss_at = chain_loss_at;
+    obj->gradient = chain_gradient;
+    obj->dtype = dtype;
+    obj->has_signatures = true;
+    obj->batch = x->ndim > 0 ? x->shape[0] : 0;
+    c->nlayers = n;
+    c->training = training;
+    c->with_input = with_input;
+    c->layers = calloc((size_t)n, sizeof *c->layers);
+    c->base = calloc((size_t)n, sizeof *c->base);
+    c->scratch = calloc((size_t)n, sizeof *c->scratch);
+    c->dinputs = calloc((size_t)n, sizeof *c->dinputs);
+    c->delta_ok = calloc((size_t)n, sizeof *c->delta_ok);
+    int ntensors = with_input;
+    for (int i = 0; i < n; i++)
+        ntensors += layers[i]->nparams;
+    obj->tensors = calloc((size_t)(ntensors ? ntensors : 1), sizeof *obj->tensors);
+    c->param_of = calloc((size_t)(ntensors ? ntensors : 1), sizeof *c->param_of);
+    eng_status st = ENG_OK;
+    if (!c->layers || !c->base || !c->scratch || !c->dinputs || !c->delta_ok || !obj->tensors ||
+        !c->param_of) {
+        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        eng_layer_retain(layers[i]);
+        c->layers[i] = layers[i];
+        if (layers[i]->nparams > 0 && layers[i]->dtype != dtype) {
+            st = eng_error(ENG_EDTYPE, "gradcheck: layer %s is %s, others are %s (convert the model with :to())",
+                           eng_layer_label(layers[i]), eng_dtype_name(layers[i]->dtype),
+                           eng_dtype_name(dtype));
+            goto fail;
+        }
+    }
+    st = eng_tensor_to(x, dtype, &c->x);
+    if (!st && target)
+        st = eng_tensor_clone(target, &c->target);
+    if (st)
+        goto fail;
+    int t = 0;
+    for (int i = 0; i < n; i++) {
+        for (int p = 0; p < layers[i]->nparams; p++, t++) {
+            eng_gc_tensor *gt = &obj->tensors[t];
+            snprintf(gt->name, sizeof gt->name, "%s.%s", eng_layer_label(layers[i]),
+                     layers[i]->params[p].name);
+            snprintf(gt->layer, sizeof gt->layer, "%s", eng_layer_label(layers[i]));
+            gt->layer_index = i;
+            gt->value = layers[i]->params[p].value;
+            gt->grad = layers[i]->params[p].grad;
+            c->param_of[t] = p;
+        }
+    }
+    if (with_input) {
+        eng_gc_tensor *gt = &obj->tensors[t];
+        snprintf(gt->name, sizeof gt->name, "input");
+        gt->layer_index = 0;
+        snprintf(gt->layer, sizeof gt->layer, "%s", eng_layer_label(layers[0]));
+        gt->value = c->x;
+        c->param_of[t] = -1;
+        t++;
+    }
+    obj->ntensors = t;
+    *out = obj;
+    return ENG_OK;
+fail:
+    eng_gc_objective_release(obj);
+    return st;
+}
+
+eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_tensor *x,
+                                  const eng_tensor *target, bool with_input,
+                                  eng_gc_objective **out)
+{
+    eng_status st = chain_new(model->layers, model->nlayers, model->training, x, target,
+                              with_input, out);
+    if (st)
+        return st;
+    chain *c = (*out)->ctx;
+    c->loss = loss;
+    double value;
+    /* One forward now: shape errors surface here, with the layer named. */
+    st = forward_base(c, &value);
+    if (st) {
+        eng_gc_objective_release(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+eng_status eng_gc_layer_objective(eng_layer *layer, const eng_tensor *x, eng_rng *rng,
+                                  eng_gc_objective **out)
+{
+    eng_status st = chain_new(&layer, 1, false, x, NULL, true, out);
+    if (st)
+        return st;
+    chain *c = (*out)->ctx;
+    projection *p = calloc(1, sizeof *p);
+    if (!p) {
+        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+        goto fail;
+    }
+    p->base.ops = &projection_ops;
+    c->loss = &p->base;
+    c->owns_loss = true;
+    int ndim;
+    int64_t shape[ENG_MAX_DIMS];
+    st = eng_layer_output_shape(layer, c->x, &ndim, shape);
+    if (!st)
+        st = eng_tensor_new(c->x->dtype, ndim, shape, &p->r);
+    if (!st)
+        st = eng_tensor_normal(p->r, rng, 0.0, 1.0);
+    if (!st) {
+        double value;
+        st = forward_base(c, &value);
+    }
+    if (!st)
+        return ENG_OK;
+fail:
+    eng_gc_objective_release(*out);
+    *out = NULL;
+    return st;
+}

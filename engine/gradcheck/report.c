@@ -1,0 +1,85 @@
+/* The printed form of a report: a header, then one table per tensor with its worst elements. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gradcheck.h"
+
+typedef struct writer {
+    char *buf;
+    size_t size, used; /* used may exceed size: snprintf semantics */
+} writer;
+
+static void put(writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(writer *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = w->used < w->size ? w->size - w->used : 0;
+    int n = vsnprintf(room ? w->buf + w->used : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        w->used += (size_t)n;
+}
+
+static void index_str(char *out, size_t size, const eng_gc_tensor_report *r, int64_t flat,
+                      bool one_based)
+{
+    int64_t idx[ENG_MAX_DIMS];
+    for (int d = r->ndim - 1; d >= 0; d--) {
+        idx[d] = r->shape[d] ? flat % r->shape[d] : 0;
+        flat = r->shape[d] ? flat / r->shape[d] : 0;
+    }
+    size_t used = (size_t)snprintf(out, size, "(");
+    for (int d = 0; d < r->ndim && used < size; d++)
+        used += (size_t)snprintf(out + used, size - used, d ? ",%lld" : "%lld",
+                                 (long long)(idx[d] + one_based));
+    if (used < size)
+        snprintf(out + used, size - used, ")");
+}
+
+size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *buf,
+                            size_t size)
+{
+    writer w = {buf, size, 0};
+    if (size)
+        buf[0] = '\0';
+    put(&w, "gradient check: %s (%s, loss %.6e, loss round-off %.1e, %lld evaluations, %.2f s)\n",
+        eng_gc_verdict_name(report->verdict), eng_dtype_name(report->dtype), report->loss,
+        report->loss_noise, (long long)report->evaluations, report->seconds);
+    if (report->warning[0])
+        put(&w, "warning: %s\n", report->warning);
+    if (report->first_failing[0]) {
+        for (int i = 0; i < report->ntensors; i++)
+            if (strcmp(report->tensors[i].name, report->first_failing) == 0)
+                put(&w, "first failing: %s in layer %s (layer %d)\n", report->first_failing,
+                    report->tensors[i].layer, report->tensors[i].layer_index + 1);
+    }
+    for (int i = 0; i < report->ntensors; i++) {
+        const eng_gc_tensor_report *r = &report->tensors[i];
+        put(&w, "\n%s %s  %s  checked %lld: %lld pass, %lld fail, %lld inconclusive, %lld kink\n",
+            r->name, eng_shape_str(r->ndim, r->shape), eng_gc_verdict_name(r->verdict),
+            (long long)r->checked, (long long)r->passed, (long long)r->failed,
+            (long long)r->inconclusive, (long long)r->kinks);
+        put(&w, "  step %.1e, noise floor %.1e, rel error max %.2e median %.2e, "
+                "fit analytic/numerical %.6g\n",
+            r->step, r->noise_floor, r->max_rel, r->median_rel, r->ratio);
+        if (r->diagnosis[0])
+            put(&w, "  diagnosis: %s\n", r->diagnosis);
+        if (r->advice[0])
+            put(&w, "  to decide: %s\n", r->advice);
+        if (r->nworst == 0)
+            continue;
+        put(&w, "  %-16s %14s %10s %14s %10s  %s\n", "index", "numerical", "error bar",
+            "analytic", "rel error", "verdict");
+        for (int k = 0; k < r->nworst; k++) {
+            const eng_gc_element *e = &r->worst[k];
+            char idx[64];
+            index_str(idx, sizeof idx, r, e->index, one_based);
+            put(&w, "  %-16s %14.6e %10.2e %14.6e %10.2e  %s\n", idx, e->numerical, e->error,
+                e->analytic, e->rel_error, eng_gc_verdict_name(e->verdict));
+        }
+    }
+    return w.used;
+}
