@@ -154,30 +154,42 @@ static eng_status choose_step(gc_context *ctx, int t, const int64_t *indices, in
         if (g > fabs(eng_tensor_get_flat(grad, probes[smallest])))
             probes[smallest] = indices[i];
     }
-    /* Weights fixed across steps (the analytic values), so scores compare absolute bars. */
+    /* Probes whose analytic gradient is exactly zero (dead units) say nothing about the
+     * step; the others are scored by their error bar relative to their own size. */
     double weight[4], largest = 0;
     for (int p = 0; p < nprobes; p++)
         largest = fmax(largest, fabs(eng_tensor_get_flat(grad, probes[p])));
-    for (int p = 0; p < nprobes; p++)
-        weight[p] = 1 / fmax(fmax(fabs(eng_tensor_get_flat(grad, probes[p])), 1e-3 * largest),
-                             1e-300);
+    for (int p = 0; p < nprobes; p++) {
+        double g = fabs(eng_tensor_get_flat(grad, probes[p]));
+        weight[p] = largest == 0 ? 1.0 : (g == 0 ? 0.0 : 1 / fmax(g, 1e-3 * largest));
+    }
     double best = INFINITY, best_step = cbrt(ctx->u) * scale;
-    /* From 100 times the scale (a nearly linear dependence on tiny weights wants large
-     * steps) down to 1e-8 of it (1e-4 in f32, whose round-off swamps smaller steps). */
+    /* From the scale down to 1e-8 of it (1e-4 in f32, whose round-off swamps smaller steps). */
     int last = ctx->u > 1e-10 ? 4 : 8;
-    for (int k = -2; k <= last; k++) {
-        double h = scale * pow(10.0, -k), scores[4];
+    for (int k = 0; k <= last; k++) {
+        double h = scale * pow(10.0, -k), score = 0;
+        int kinks = 0;
         for (int p = 0; p < nprobes; p++) {
-            gc_estimate e;
+            gc_estimate e, half;
             eng_status st = gc_estimate_at(ctx, t, probes[p], h, &e);
+            if (!st)
+                st = gc_estimate_at(ctx, t, probes[p], h / 2, &half);
             if (st)
                 return st;
-            scores[p] = e.kink ? INFINITY : weight[p] * gc_error_bar(&e);
+            if (e.kink || half.kink) {
+                kinks++;
+                continue;
+            }
+            /* Outside the asymptotic range the truncation estimate cannot be trusted: the
+             * differences at h, h/2, h/4 must shrink about fourfold once above round-off. */
+            double t1 = 3 * e.truncation, t2 = 3 * half.truncation;
+            double floor = 4 * half.roundoff;
+            bool asymptotic = t1 <= floor || (t1 >= 2 * t2 && t1 <= 8 * t2 + floor);
+            double bar = asymptotic ? gc_error_bar(&e) : INFINITY;
+            score = fmax(score, weight[p] * bar);
         }
-        /* The lower median: a step may straddle kinks at up to half the probes (those
-         * elements are retried with smaller steps), not more. */
-        qsort(scores, (size_t)nprobes, sizeof *scores, cmp_double);
-        double score = nprobes ? scores[(nprobes - 1) / 2] : 0;
+        if (2 * kinks > nprobes)
+            score = INFINITY;
         if (score < best) {
             best = score;
             best_step = h;
@@ -315,6 +327,42 @@ done:
     return st;
 }
 
+/* Across tensors: one common factor everywhere points past the layers, at the loss. */
+static void summarise(eng_gc_report *report, int64_t batch)
+{
+    int failing = 0, passing = 0;
+    double first_ratio = NAN;
+    bool common = true;
+    for (int i = 0; i < report->ntensors; i++) {
+        const eng_gc_tensor_report *r = &report->tensors[i];
+        if (r->verdict == ENG_GC_PASS)
+            passing++;
+        if (r->verdict != ENG_GC_FAIL)
+            continue;
+        failing++;
+        if (!(r->ratio_spread < 0.02))
+            common = false;
+        else if (isnan(first_ratio))
+            first_ratio = r->ratio;
+        else if (fabs(r->ratio - first_ratio) > 0.01 * fabs(first_ratio))
+            common = false;
+    }
+    if (failing >= 2 && passing == 0 && common && isfinite(first_ratio)) {
+        bool is_batch = batch > 1 && fabs(first_ratio - (double)batch) <= 0.01 * (double)batch;
+        snprintf(report->summary, sizeof report->summary,
+                 "every tensor is off by the same factor %.4g%s: the fault is after the last "
+                 "layer, in the loss's backward (the layers themselves are consistent)",
+                 first_ratio, is_batch ? " = the batch size (a missing 1/N)" : "");
+        return;
+    }
+    for (int i = 0; i < report->ntensors; i++)
+        if (strcmp(report->tensors[i].name, report->first_failing) == 0)
+            snprintf(report->summary, sizeof report->summary,
+                     "the first failing tensor is %s, in layer %s (layer %d)",
+                     report->first_failing, report->tensors[i].layer,
+                     report->tensors[i].layer_index + 1);
+}
+
 void eng_gc_report_free(eng_gc_report *report)
 {
     if (!report)
@@ -416,6 +464,7 @@ eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
             report->verdict = ENG_GC_INCONCLUSIVE;
         }
     }
+    summarise(report, obj->batch);
 finish:
     report->ok = report->verdict == ENG_GC_PASS;
     report->evaluations = ctx.evaluations;

@@ -116,6 +116,69 @@ static eng_status diagnose_layout(gc_context *ctx, int t, eng_gc_tensor_report *
     return ENG_OK;
 }
 
+/* Richardson estimate of d(loss of sample s alone)/d(element). */
+static eng_status sample_derivative(gc_context *ctx, int64_t s, int t, int64_t index, double h,
+                                    double *out)
+{
+    eng_gc_objective *obj = ctx->obj;
+    double steps[4] = {h, -h, h / 2, -h / 2}, loss[4];
+    for (int i = 0; i < 4; i++) {
+        eng_status st = obj->sample_loss_at(obj, s, t, index, steps[i], &loss[i]);
+        ctx->evaluations++;
+        if (st)
+            return st;
+    }
+    double d1 = (loss[0] - loss[1]) / (2 * h), d2 = (loss[2] - loss[3]) / h;
+    *out = (4 * d2 - d1) / 3;
+    return ENG_OK;
+}
+
+/* Whether the analytic values are proportional to one sample's own gradient: the sum over
+ * the batch was dropped (only the first or the last sample's contribution kept). */
+static eng_status diagnose_one_sample(gc_context *ctx, int t, eng_gc_tensor_report *r,
+                                      const eng_gc_element *el, int64_t count, double step,
+                                      bool *found)
+{
+    *found = false;
+    int64_t n = ctx->obj->batch;
+    if (!ctx->obj->sample_loss_at || n < 2)
+        return ENG_OK;
+    int64_t candidates[2] = {0, n - 1};
+    for (int c = 0; c < 2; c++) {
+        double saa = 0, san = 0, snn = 0;
+        int used = 0;
+        for (int64_t i = 0; i < count && used < 6; i++) {
+            if (el[i].verdict != ENG_GC_FAIL)
+                continue;
+            double d;
+            eng_status st = sample_derivative(ctx, candidates[c], t, el[i].index, step, &d);
+            if (st)
+                return st;
+            saa += el[i].analytic * el[i].analytic;
+            san += el[i].analytic * d;
+            snn += d * d;
+            used++;
+        }
+        if (used == 0 || snn == 0 || saa == 0)
+            continue;
+        double ratio = san / snn, spread = sqrt(fmax(0.0, saa - san * san / snn) / saa);
+        if (spread < 0.02) {
+            char factor[64] = "";
+            if (near(ratio, 1.0 / (double)n, 0.01))
+                snprintf(factor, sizeof factor, " divided by the batch size");
+            else if (!near(ratio, 1, 0.01))
+                snprintf(factor, sizeof factor, " times %.4g", ratio);
+            append(r->diagnosis, sizeof r->diagnosis,
+                   "partial: the analytic gradient is sample %lld's gradient alone%s (1-based, "
+                   "of %lld): the sum over the batch is missing",
+                   (long long)candidates[c] + 1, factor, (long long)n);
+            *found = true;
+            return ENG_OK;
+        }
+    }
+    return ENG_OK;
+}
+
 /* Failures confined to some leading indices (rows, channels, samples) or to the spatial
  * border. */
 static bool diagnose_partial(eng_gc_tensor_report *r, const eng_gc_element *el, int64_t count,
@@ -223,11 +286,15 @@ eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *r,
             else if (near(ratio, 0.5, 0.01))
                 snprintf(why, sizeof why, ": halved");
             append(r->diagnosis, sizeof r->diagnosis,
-                   "scale %.4g: analytic = %.4g x numerical on every checked element%s",
+                   "scale %.3g: analytic = %.3g x numerical on every checked element%s",
                    ratio, ratio, why);
         } else {
             bool found = false;
             eng_status st = diagnose_layout(ctx, t, r, el, count, step, &found);
+            if (st)
+                return st;
+            if (!found && !is_input)
+                st = diagnose_one_sample(ctx, t, r, el, count, step, &found);
             if (st)
                 return st;
             if (!found && !diagnose_partial(r, el, count, is_input))

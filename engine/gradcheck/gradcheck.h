@@ -46,6 +46,10 @@ struct eng_gc_objective {
     /* Whether loss_at's signatures can tell kinks (else the five-point test is used). */
     bool has_signatures;
     int64_t batch; /* samples in the batch (for naming a 1/N scale), 0 if unknown */
+    /* [optional] The loss of sample s alone (a batch of one), with element `index` of tensor t
+     * changed by delta: lets the diagnosis test "only one sample's gradient". */
+    eng_status (*sample_loss_at)(eng_gc_objective *obj, int64_t s, int t, int64_t index,
+                                 double delta, double *value);
     void (*destroy)(eng_gc_objective *obj);
     void *ctx;
 };
@@ -109,6 +113,7 @@ typedef struct eng_gc_report {
     eng_gc_tensor_report *tensors;
     char first_failing[2 * ENG_NAME_MAX]; /* name of the first failing tensor, "" if none */
     char warning[256];       /* e.g. an f32 objective */
+    char summary[384];       /* a conclusion across tensors, e.g. one factor everywhere */
     double seconds;
     int64_t evaluations;     /* loss evaluations used */
 } eng_gc_report;
@@ -116,6 +121,13 @@ typedef struct eng_gc_report {
 /* Element-wise check. [out] *out owned by the caller (eng_gc_report_free). */
 eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts, eng_gc_report **out);
 void eng_gc_report_free(eng_gc_report *report);
+
+/* Layer-wise mode: runs the model on the batch, then checks every layer alone on its real
+ * input with a random upstream gradient (eng_gc_layer_objective), parameters and input. The
+ * report's tensors are named "<layer>.<param>" and "<layer>.input"; first_failing names the
+ * first failing one. The model is left in its state after the forward. */
+eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_gc_options *opts,
+                               eng_gc_report **out);
 
 /* A readable multi-line table of the report; snprintf semantics. Indices print 1-based when
  * one_based (for Lua users), 0-based otherwise. */

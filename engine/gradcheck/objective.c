@@ -248,6 +248,35 @@ static eng_status chain_gradient(eng_gc_objective *obj)
     return ENG_OK;
 }
 
+/* A batch of one: no caching (used for a handful of diagnosis evaluations). */
+static eng_status chain_sample_loss_at(eng_gc_objective *obj, int64_t s, int t, int64_t index,
+                                       double delta, double *value)
+{
+    chain *c = obj->ctx;
+    if (!c->target || s < 0 || s >= c->x->shape[0])
+        return eng_error(ENG_EARG, "gradcheck: no sample %lld in this objective", (long long)s);
+    eng_tensor *x = NULL, *target = NULL, **outputs = calloc((size_t)c->nlayers, sizeof *outputs);
+    if (!outputs)
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    eng_tensor *v = obj->tensors[t].value;
+    double old = eng_tensor_get_flat(v, index);
+    eng_tensor_set_flat(v, index, old + delta);
+    eng_status st = eng_tensor_narrow(c->x, 0, s, 1, &x);
+    if (!st)
+        st = eng_tensor_narrow(c->target, 0, s, 1, &target);
+    for (int i = 0; !st && i < c->nlayers; i++)
+        st = run_layer(c, i, i == 0 ? x : outputs[i - 1], &outputs[i]);
+    if (!st)
+        st = eng_loss_forward(c->loss, outputs[c->nlayers - 1], target, value);
+    eng_tensor_set_flat(v, index, old);
+    for (int i = 0; i < c->nlayers; i++)
+        eng_tensor_release(outputs[i]);
+    free(outputs);
+    eng_tensor_release(x);
+    eng_tensor_release(target);
+    return st;
+}
+
 static void chain_destroy(eng_gc_objective *obj)
 {
     chain *c = obj->ctx;
@@ -386,6 +415,8 @@ eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_te
         return st;
     chain *c = (*out)->ctx;
     c->loss = loss;
+    if (target && target->ndim >= 1 && x->ndim >= 1 && target->shape[0] == x->shape[0])
+        (*out)->sample_loss_at = chain_sample_loss_at;
     double value;
     /* One forward now: shape errors surface here, with the layer named. */
     st = forward_base(c, &value);

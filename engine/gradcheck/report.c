@@ -50,12 +50,8 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
         report->loss_noise, (long long)report->evaluations, report->seconds);
     if (report->warning[0])
         put(&w, "warning: %s\n", report->warning);
-    if (report->first_failing[0]) {
-        for (int i = 0; i < report->ntensors; i++)
-            if (strcmp(report->tensors[i].name, report->first_failing) == 0)
-                put(&w, "first failing: %s in layer %s (layer %d)\n", report->first_failing,
-                    report->tensors[i].layer, report->tensors[i].layer_index + 1);
-    }
+    if (report->summary[0])
+        put(&w, "%s\n", report->summary);
     for (int i = 0; i < report->ntensors; i++) {
         const eng_gc_tensor_report *r = &report->tensors[i];
         put(&w, "\n%s %s  %s  checked %lld: %lld pass, %lld fail, %lld inconclusive, %lld kink\n",

@@ -104,14 +104,15 @@ static uint64_t relu_signature(const eng_layer *layer, const eng_tensor *x, cons
     (void)layer;
     (void)y;
     int64_t n = eng_tensor_numel(x);
-    uint64_t h = ENG_HASH_INIT, word = 0;
-    for (int64_t i = 0; i < n; i++) {
-        bool positive = x->dtype == ENG_F32 ? ENG_F32_DATA(x)[i] > 0 : ENG_F64_DATA(x)[i] > 0;
-        word = word << 1 | positive;
-        if (i % 64 == 63 || i == n - 1) {
-            h = eng_hash_bytes(h, &word, sizeof word);
-            word = 0;
-        }
+    uint64_t h = ENG_HASH_INIT;
+    const float *xf = x->dtype == ENG_F32 ? ENG_F32_DATA(x) : NULL;
+    const double *xd = x->dtype == ENG_F64 ? ENG_F64_DATA(x) : NULL;
+    for (int64_t i = 0; i < n; i += 64) {
+        uint64_t word = 0;
+        int64_t end = n - i < 64 ? n - i : 64;
+        for (int64_t j = 0; j < end; j++)
+            word |= (uint64_t)(xf ? xf[i + j] > 0 : xd[i + j] > 0) << j;
+        h = eng_hash_word(h, word);
     }
     return h;
 }

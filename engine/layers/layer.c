@@ -152,7 +152,10 @@ eng_status eng_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_t
         return st;
     if (dx && (!eng_tensor_same_shape(dx, x) || dx->dtype != x->dtype ||
                !eng_tensor_is_contiguous(dx)))
-        return eng_error(ENG_ESHAPE, "%s '%s': dx is %s %s, expected %s %s like x",
+        return eng_error(!eng_tensor_same_shape(dx, x) ? ENG_ESHAPE
+                         : dx->dtype != x->dtype     ? ENG_EDTYPE
+                                                     : ENG_ESTATE,
+                         "%s '%s': dx is %s %s, expected %s %s like x",
                          layer->ops->kind, eng_layer_label(layer), eng_dtype_name(dx->dtype),
                          eng_tensor_shape_str(dx), eng_dtype_name(x->dtype),
                          eng_tensor_shape_str(x));
@@ -185,9 +188,13 @@ eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src)
 uint64_t eng_hash_bytes(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t word;
+        memcpy(&word, p + i, 8);
+        h = eng_hash_word(h, word);
     }
+    for (; i < n; i++)
+        h = eng_hash_word(h, p[i]);
     return h;
 }

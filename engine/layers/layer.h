@@ -84,9 +84,15 @@ eng_status eng_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *
 eng_status eng_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
                               const eng_tensor *dy, eng_tensor *dx);
 void eng_layer_zero_grad(eng_layer *layer);
-/* FNV-1a over n bytes, continuing from h (start with ENG_HASH_INIT): signatures use it. */
+/* A hash of n bytes continuing from h (start with ENG_HASH_INIT): signatures use it. */
 #define ENG_HASH_INIT 14695981039346656037ull
 uint64_t eng_hash_bytes(uint64_t h, const void *data, size_t n);
+/* Mixes one 64-bit word into h (faster than hashing its bytes). */
+static inline uint64_t eng_hash_word(uint64_t h, uint64_t word)
+{
+    h ^= word + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
 /* Copies every parameter (not gradient) of src into dst, converting the dtype. Same kind and
  * parameter shapes required. */
 eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src);

@@ -1,0 +1,594 @@
+/* The gradient checker against a zoo of deliberately wrong backward passes, correct layers at
+ * kinks, tiny gradients, nondeterminism and float32. Each wrong backward is a built-in layer
+ * whose vtable's backward is replaced by one that post-processes the correct result. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine.h"
+#include "gradcheck/gradcheck.h"
+
+#define OK(call) assert_int_equal((call), ENG_OK)
+
+typedef enum bug {
+    BUG_NONE,
+    BUG_DOUBLED,
+    BUG_SIGN,
+    BUG_SCALE_086,
+    BUG_TRANSPOSED,
+    BUG_BORDER_DX,
+    BUG_BIAS_FIRST_SAMPLE,
+    BUG_FIRST_SAMPLE_ONLY,
+} bug;
+
+static bug current_bug;
+static const eng_layer_ops *original_ops;
+static eng_layer_ops buggy_ops;
+
+/* Replaces g with saved + f(g - saved): the bug acts on this call's contribution only. */
+static void transform_contribution(eng_tensor *g, const eng_tensor *saved, double factor)
+{
+    for (int64_t i = 0, n = eng_tensor_numel(g); i < n; i++) {
+        double before = eng_tensor_get_flat(saved, i);
+        eng_tensor_set_flat(g, i, before + factor * (eng_tensor_get_flat(g, i) - before));
+    }
+}
+
+static eng_status buggy_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                 const eng_tensor *dy, eng_tensor *dx)
+{
+    eng_tensor *w = layer->params[0].grad, *b = layer->params[1].grad;
+    eng_tensor *saved_w, *saved_b;
+    assert_int_equal(eng_tensor_clone(w, &saved_w), ENG_OK);
+    assert_int_equal(eng_tensor_clone(b, &saved_b), ENG_OK);
+    eng_status st;
+    if (current_bug == BUG_FIRST_SAMPLE_ONLY) {
+        /* weight gradient from sample 1 alone; the rest as usual */
+        eng_tensor *x0, *y0, *dy0;
+        OK(eng_tensor_narrow(x, 0, 0, 1, &x0));
+        OK(eng_tensor_narrow(y, 0, 0, 1, &y0));
+        OK(eng_tensor_narrow(dy, 0, 0, 1, &dy0));
+        eng_tensor *keep_b;
+        OK(eng_tensor_clone(b, &keep_b));
+        st = original_ops->backward(layer, x0, y0, dy0, NULL);
+        OK(eng_tensor_copy(b, keep_b));
+        eng_tensor *after_w;
+        OK(eng_tensor_clone(w, &after_w));
+        OK(eng_tensor_copy(w, saved_w));
+        st = original_ops->backward(layer, x, y, dy, dx);
+        OK(eng_tensor_copy(w, after_w));
+        eng_tensor_release(after_w);
+        eng_tensor_release(keep_b);
+        eng_tensor_release(x0);
+        eng_tensor_release(y0);
+        eng_tensor_release(dy0);
+    } else {
+        st = original_ops->backward(layer, x, y, dy, dx);
+    }
+    switch (current_bug) {
+    case BUG_DOUBLED:
+        transform_contribution(w, saved_w, 2.0);
+        break;
+    case BUG_SIGN:
+        transform_contribution(w, saved_w, -1.0);
+        break;
+    case BUG_SCALE_086:
+        transform_contribution(w, saved_w, 0.86);
+        break;
+    case BUG_TRANSPOSED: {
+        /* dweight written as x^T dy, [in,out], into the [out,in] buffer */
+        int64_t out = w->shape[0], in = w->shape[1];
+        eng_tensor *g;
+        OK(eng_tensor_clone(w, &g));
+        for (int64_t o = 0; o < out; o++)
+            for (int64_t i = 0; i < in; i++)
+                eng_tensor_set_flat(w, i * out + o,
+                                    eng_tensor_get_flat(saved_w, i * out + o) +
+                                        eng_tensor_get_flat(g, o * in + i) -
+                                        eng_tensor_get_flat(saved_w, o * in + i));
+        eng_tensor_release(g);
+        break;
+    }
+    case BUG_BORDER_DX: {
+        /* loops that start one row/column late and stop one early */
+        int64_t h = dx->shape[2], wd = dx->shape[3];
+        for (int64_t i = 0, n = eng_tensor_numel(dx); i < n; i++) {
+            int64_t yy = i / wd % h, xx = i % wd;
+            if (yy == 0 || xx == 0 || yy == h - 1 || xx == wd - 1)
+                eng_tensor_set_flat(dx, i, 0.0);
+        }
+        break;
+    }
+    case BUG_BIAS_FIRST_SAMPLE: {
+        /* dbias = dy[0] summed over its positions, not over the batch */
+        int64_t per_sample = eng_tensor_numel(dy) / dy->shape[0], channels = b->shape[0];
+        int64_t plane = per_sample / channels;
+        for (int64_t c = 0; c < channels; c++) {
+            double acc = 0;
+            for (int64_t p = 0; p < plane; p++)
+                acc += eng_tensor_get_flat(dy, c * plane + p);
+            eng_tensor_set_flat(b, c, eng_tensor_get_flat(saved_b, c) + acc);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    eng_tensor_release(saved_w);
+    eng_tensor_release(saved_b);
+    return st;
+}
+
+static void make_buggy(eng_layer *layer, bug kind)
+{
+    original_ops = layer->ops;
+    buggy_ops = *layer->ops;
+    buggy_ops.backward = buggy_backward;
+    layer->ops = &buggy_ops;
+    current_bug = kind;
+}
+
+/* A small seed-like CNN in f64: conv(1->4, 3x3, pad 1) -> relu -> maxpool 2 -> flatten ->
+ * linear(64->16) -> relu -> linear(16->5). buggy_layer: 0 none, 1 conv, 5 linear_1, 7
+ * linear_2 (1-based positions). */
+static eng_model *small_cnn(eng_dtype dtype, int buggy_layer, bug kind, double tail_scale)
+{
+    eng_model *m;
+    eng_layer *l;
+    OK(eng_model_new(&m));
+    eng_conv2d_options o = {.padding_h = 1, .padding_w = 1};
+    OK(eng_conv2d_new(1, 4, 3, 3, &o, dtype, NULL, &l));
+    if (buggy_layer == 1)
+        make_buggy(l, kind);
+    OK(eng_model_add(m, l));
+    eng_layer_release(l);
+    OK(eng_relu_new(&l));
+    OK(eng_model_add(m, l));
+    eng_layer_release(l);
+    OK(eng_maxpool2d_new(2, 2, 0, 0, 0, 0, &l));
+    OK(eng_model_add(m, l));
+    eng_layer_release(l);
+    OK(eng_flatten_new(&l));
+    OK(eng_model_add(m, l));
+    eng_layer_release(l);
+    OK(eng_linear_new(64, 16, true, dtype, NULL, &l));
+    if (buggy_layer == 5)
+        make_buggy(l, kind);
+    OK(eng_model_add(m, l));
+    eng_layer_release(l);
+    OK(eng_relu_new(&l));
+    OK(eng_model_add(m, l));
+    eng_layer_release(l);
+    OK(eng_linear_new(16, 5, true, dtype, NULL, &l));
+    if (buggy_layer == 7)
+        make_buggy(l, kind);
+    OK(eng_model_add(m, l));
+    eng_layer_release(l);
+    /* Shrinking the later weights (not biases) makes earlier gradients tiny without moving
+     * the ReLUs onto their kinks: the seed question's situation. */
+    for (int i = 4; i < m->nlayers; i++)
+        if (m->layers[i]->nparams)
+            OK(eng_tensor_binary_scalar(m->layers[i]->params[0].value,
+                                        m->layers[i]->params[0].value, tail_scale, ENG_MUL));
+    return m;
+}
+
+typedef struct batch {
+    eng_tensor *x, *y;
+} batch;
+
+static batch make_batch(eng_dtype dtype, uint64_t seed)
+{
+    batch b;
+    int64_t xs[4] = {4, 1, 8, 8}, ys[1] = {4};
+    eng_rng rng;
+    eng_rng_seed(&rng, seed);
+    OK(eng_tensor_new(dtype, 4, xs, &b.x));
+    OK(eng_tensor_new(ENG_I64, 1, ys, &b.y));
+    OK(eng_tensor_normal(b.x, &rng, 0.0, 1.0));
+    for (int i = 0; i < 4; i++)
+        eng_tensor_set_flat(b.y, i, (double)eng_rng_below(&rng, 5));
+    return b;
+}
+
+static void free_batch(batch *b)
+{
+    eng_tensor_release(b->x);
+    eng_tensor_release(b->y);
+}
+
+static const eng_gc_tensor_report *find(const eng_gc_report *r, const char *name)
+{
+    for (int i = 0; i < r->ntensors; i++)
+        if (strcmp(r->tensors[i].name, name) == 0)
+            return &r->tensors[i];
+    fail_msg("no tensor %s in the report", name);
+    return NULL;
+}
+
+static void print_report(const eng_gc_report *r)
+{
+    static char text[1 << 16];
+    eng_gc_report_format(r, true, text, sizeof text);
+    fputs(text, stderr);
+}
+
+/* Runs a whole-model check of small_cnn with the bug in one layer; returns the report. */
+static eng_gc_report *check_model(eng_model *m, eng_loss *loss, batch *b, int64_t samples)
+{
+    eng_gc_objective *obj;
+    eng_gc_report *r;
+    OK(eng_gc_model_objective(m, loss, b->x, b->y, false, &obj));
+    eng_gc_options opts = {.samples = samples, .seed = 7};
+    OK(eng_gc_check(obj, &opts, &r));
+    eng_gc_objective_release(obj);
+    return r;
+}
+
+static void expect_failure(eng_gc_report *r, const char *tensor, const char *diagnosis)
+{
+    const eng_gc_tensor_report *t = find(r, tensor);
+    if (r->verdict != ENG_GC_FAIL || strcmp(r->first_failing, tensor) != 0 ||
+        t->verdict != ENG_GC_FAIL || !strstr(t->diagnosis, diagnosis)) {
+        print_report(r);
+        fail_msg("expected %s to FAIL first with '%s'", tensor, diagnosis);
+    }
+    for (int i = 0; i < r->ntensors; i++)
+        if (r->tensors[i].verdict == ENG_GC_FAIL &&
+            strcmp(r->tensors[i].layer, t->layer) != 0 && strstr(r->summary, "loss") == NULL) {
+            /* A wrong weight gradient never leaks into other layers' gradients. */
+            print_report(r);
+            fail_msg("%s fails too", r->tensors[i].name);
+        }
+}
+
+static void run_zoo_case(int layer, bug kind, const char *tensor, const char *diagnosis)
+{
+    eng_rng_seed(eng_rng_global(), 11);
+    eng_model *m = small_cnn(ENG_F64, layer, kind, 1.0);
+    batch b = make_batch(ENG_F64, 5);
+    eng_loss *ce;
+    OK(eng_cross_entropy_new(&ce));
+    eng_gc_report *r = check_model(m, ce, &b, 24);
+    expect_failure(r, tensor, diagnosis);
+    eng_gc_report_free(r);
+    eng_loss_release(ce);
+    eng_model_release(m);
+    free_batch(&b);
+}
+
+static void test_gradcheck_names_a_doubled_gradient(void **state)
+{
+    (void)state;
+    run_zoo_case(5, BUG_DOUBLED, "linear_1.weight", "scale 2");
+}
+
+static void test_gradcheck_names_a_sign_flip(void **state)
+{
+    (void)state;
+    run_zoo_case(7, BUG_SIGN, "linear_2.weight", "sign");
+}
+
+static void test_gradcheck_names_a_transposed_weight_gradient(void **state)
+{
+    (void)state;
+    run_zoo_case(5, BUG_TRANSPOSED, "linear_1.weight", "transpose");
+}
+
+static void test_gradcheck_names_a_bias_gradient_not_summed_over_the_batch(void **state)
+{
+    (void)state;
+    run_zoo_case(1, BUG_BIAS_FIRST_SAMPLE, "conv2d_1.bias", "sample 1's gradient alone");
+}
+
+static void test_gradcheck_names_a_gradient_of_the_first_sample_only(void **state)
+{
+    (void)state;
+    run_zoo_case(5, BUG_FIRST_SAMPLE_ONLY, "linear_1.weight", "sample 1's gradient alone");
+}
+
+/* The seed question: a 0.86 factor on gradients of about 1e-10. */
+static void test_gradcheck_names_a_086_factor_on_tiny_gradients(void **state)
+{
+    (void)state;
+    eng_rng_seed(eng_rng_global(), 11);
+    eng_model *m = small_cnn(ENG_F64, 1, BUG_SCALE_086, 1e-4);
+    batch b = make_batch(ENG_F64, 5);
+    eng_loss *ce;
+    OK(eng_cross_entropy_new(&ce));
+    eng_gc_report *r = check_model(m, ce, &b, 24);
+    const eng_gc_tensor_report *t = find(r, "conv2d_1.weight");
+    if (!(t->grad_rms > 1e-12 && t->grad_rms < 1e-8)) {
+        print_report(r);
+        fail_msg("conv2d_1.weight gradients should be tiny, rms %g", t->grad_rms);
+    }
+    expect_failure(r, "conv2d_1.weight", "scale 0.86");
+    if (!strstr(t->diagnosis, "vanishing")) {
+        print_report(r);
+        fail_msg("tiny gradients should be called vanishing");
+    }
+    eng_gc_report_free(r);
+    eng_loss_release(ce);
+    eng_model_release(m);
+    free_batch(&b);
+}
+
+/* The loss's backward forgets 1/N: every tensor is off by the batch size. */
+static const eng_loss_ops *original_loss_ops;
+static eng_loss_ops missing_mean_ops;
+
+static eng_status missing_mean_backward(eng_loss *loss, const eng_tensor *input,
+                                        const eng_tensor *target, eng_tensor *dinput)
+{
+    eng_status st = original_loss_ops->backward(loss, input, target, dinput);
+    if (!st)
+        st = eng_tensor_binary_scalar(dinput, dinput, (double)input->shape[0], ENG_MUL);
+    return st;
+}
+
+static void test_gradcheck_names_a_missing_one_over_n_in_the_loss(void **state)
+{
+    (void)state;
+    eng_rng_seed(eng_rng_global(), 11);
+    eng_model *m = small_cnn(ENG_F64, 0, BUG_NONE, 1.0);
+    batch b = make_batch(ENG_F64, 5);
+    eng_loss *ce;
+    OK(eng_cross_entropy_new(&ce));
+    original_loss_ops = ce->ops;
+    missing_mean_ops = *ce->ops;
+    missing_mean_ops.backward = missing_mean_backward;
+    ce->ops = &missing_mean_ops;
+    eng_gc_report *r = check_model(m, ce, &b, 16);
+    const eng_gc_tensor_report *t = find(r, "linear_2.bias");
+    if (r->verdict != ENG_GC_FAIL || !strstr(t->diagnosis, "batch size 4") ||
+        !strstr(r->summary, "missing 1/N") || !strstr(r->summary, "loss")) {
+        print_report(r);
+        fail_msg("expected every tensor to fail by the batch size, blamed on the loss");
+    }
+    eng_gc_report_free(r);
+    eng_loss_release(ce);
+    eng_model_release(m);
+    free_batch(&b);
+}
+
+/* conv padding off by one: the input gradient is wrong on the border only; the layer-wise
+ * mode pins it on the layer. */
+static void test_gradcheck_layerwise_names_a_conv_border_bug(void **state)
+{
+    (void)state;
+    eng_rng_seed(eng_rng_global(), 11);
+    eng_model *m = small_cnn(ENG_F64, 1, BUG_BORDER_DX, 1.0);
+    batch b = make_batch(ENG_F64, 5);
+    eng_gc_report *r;
+    eng_gc_options opts = {.samples = 40, .seed = 3};
+    OK(eng_gc_check_layers(m, b.x, &opts, &r));
+    expect_failure(r, "conv2d_1.input", "border");
+    if (!strstr(r->summary, "conv2d_1")) {
+        print_report(r);
+        fail_msg("the summary should name conv2d_1");
+    }
+    eng_gc_report_free(r);
+    eng_model_release(m);
+    free_batch(&b);
+}
+
+/* Correct layers with inputs exactly on ReLU zeros and max-pool ties: kinks, never FAIL. */
+static void test_gradcheck_reports_kinks_at_relu_zeros_and_pool_ties(void **state)
+{
+    (void)state;
+    eng_rng_seed(eng_rng_global(), 2);
+    eng_layer *relu, *pool;
+    OK(eng_relu_new(&relu));
+    OK(eng_maxpool2d_new(2, 2, 0, 0, 0, 0, &pool));
+    int64_t shape[4] = {2, 2, 4, 4};
+    eng_tensor *x;
+    OK(eng_tensor_new(ENG_F64, 4, shape, &x));
+    OK(eng_tensor_normal(x, NULL, 0.0, 1.0));
+    for (int64_t i = 0; i < eng_tensor_numel(x); i += 3)
+        eng_tensor_set_flat(x, i, 0.0); /* ReLU kinks; ties of zeros in the pool windows */
+    eng_layer *layers[2] = {relu, pool};
+    for (int k = 0; k < 2; k++) {
+        eng_gc_objective *obj;
+        eng_gc_report *r;
+        OK(eng_gc_layer_objective(layers[k], x, NULL, &obj));
+        eng_gc_options opts = {.seed = 1};
+        OK(eng_gc_check(obj, &opts, &r));
+        const eng_gc_tensor_report *t = find(r, "input");
+        if (r->verdict == ENG_GC_FAIL || t->kinks == 0 || t->passed == 0) {
+            print_report(r);
+            fail_msg("%s: kinks must be reported, not failed", layers[k]->ops->kind);
+        }
+        eng_gc_report_free(r);
+        eng_gc_objective_release(obj);
+    }
+    eng_tensor_release(x);
+    eng_layer_release(relu);
+    eng_layer_release(pool);
+}
+
+/* Every built-in layer kind passes alone in f64. */
+static void test_gradcheck_passes_every_builtin_layer(void **state)
+{
+    (void)state;
+    eng_rng_seed(eng_rng_global(), 4);
+    eng_conv2d_options strided = {.stride_h = 2, .stride_w = 1, .padding_h = 1, .padding_w = 2,
+                                  .dilation_h = 2, .dilation_w = 1};
+    eng_layer *layers[10];
+    OK(eng_conv2d_new(3, 4, 3, 2, &strided, ENG_F64, NULL, &layers[0]));
+    OK(eng_maxpool2d_new(3, 2, 2, 1, 1, 1, &layers[1]));
+    OK(eng_avgpool2d_new(3, 3, 2, 2, 1, 1, &layers[2]));
+    OK(eng_relu_new(&layers[3]));
+    OK(eng_leaky_relu_new(0.1, &layers[4]));
+    OK(eng_tanh_new(&layers[5]));
+    OK(eng_sigmoid_new(&layers[6]));
+    OK(eng_flatten_new(&layers[7]));
+    OK(eng_dropout_new(0.3, NULL, &layers[8]));
+    OK(eng_linear_new(3 * 7 * 7, 5, true, ENG_F64, NULL, &layers[9]));
+    int64_t shape[4] = {3, 3, 7, 7};
+    eng_tensor *x, *flat;
+    OK(eng_tensor_new(ENG_F64, 4, shape, &x));
+    OK(eng_tensor_normal(x, NULL, 0.0, 1.0));
+    int64_t fshape[2] = {3, 3 * 7 * 7};
+    OK(eng_tensor_reshape(x, 2, fshape, &flat));
+    for (int k = 0; k < 10; k++) {
+        eng_gc_objective *obj;
+        eng_gc_report *r;
+        OK(eng_gc_layer_objective(layers[k], k == 9 ? flat : x, NULL, &obj));
+        eng_gc_options opts = {.samples = 30, .seed = (uint64_t)k};
+        OK(eng_gc_check(obj, &opts, &r));
+        if (r->verdict != ENG_GC_PASS) {
+            print_report(r);
+            fail_msg("%s should pass", layers[k]->ops->kind);
+        }
+        eng_gc_report_free(r);
+        eng_gc_objective_release(obj);
+        eng_layer_release(layers[k]);
+    }
+    eng_tensor_release(flat);
+    eng_tensor_release(x);
+}
+
+/* The false-positive rate: correct nets on 200 seeds never FAIL. Also at gradients ~1e-11. */
+static void test_gradcheck_never_fails_correct_nets_over_200_seeds(void **state)
+{
+    (void)state;
+    int fails = 0, passes = 0;
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        eng_rng_seed(eng_rng_global(), seed);
+        double tail = seed % 4 == 0 ? 1e-5 : 1.0; /* one net in four has ~1e-11 gradients */
+        eng_model *m = small_cnn(ENG_F64, 0, BUG_NONE, tail);
+        batch b = make_batch(ENG_F64, seed * 7919);
+        eng_loss *ce;
+        OK(eng_cross_entropy_new(&ce));
+        eng_gc_report *r = check_model(m, ce, &b, 4);
+        if (r->verdict == ENG_GC_FAIL) {
+            print_message("seed %llu:\n", (unsigned long long)seed);
+            print_report(r);
+            fails++;
+        }
+        passes += r->verdict == ENG_GC_PASS;
+        eng_gc_report_free(r);
+        eng_loss_release(ce);
+        eng_model_release(m);
+        free_batch(&b);
+    }
+    print_message("200 correct nets: %d PASS, %d FAIL\n", passes, fails);
+    assert_int_equal(fails, 0);
+    assert_true(passes >= 100);
+}
+
+static void test_gradcheck_calls_dropout_in_training_nondeterministic(void **state)
+{
+    (void)state;
+    eng_model *m;
+    eng_layer *l;
+    OK(eng_model_new(&m));
+    OK(eng_linear_new(6, 4, true, ENG_F64, NULL, &l));
+    OK(eng_model_add(m, l));
+    eng_layer_release(l);
+    OK(eng_dropout_new(0.5, NULL, &l));
+    OK(eng_model_add(m, l));
+    eng_layer_release(l);
+    int64_t xs[2] = {3, 6}, ys[2] = {3, 4};
+    eng_tensor *x, *y;
+    OK(eng_tensor_new(ENG_F64, 2, xs, &x));
+    OK(eng_tensor_new(ENG_F64, 2, ys, &y));
+    OK(eng_tensor_normal(x, NULL, 0, 1));
+    eng_loss *mse;
+    OK(eng_mse_new(&mse));
+    eng_gc_objective *obj;
+    eng_gc_report *r;
+    OK(eng_gc_model_objective(m, mse, x, y, false, &obj));
+    OK(eng_gc_check(obj, NULL, &r));
+    assert_true(r->nondeterministic);
+    assert_int_equal(r->verdict, ENG_GC_INCONCLUSIVE);
+    assert_non_null(strstr(r->warning, "eval"));
+    eng_gc_report_free(r);
+    eng_gc_objective_release(obj);
+    eng_model_set_training(m, false);
+    OK(eng_gc_model_objective(m, mse, x, y, false, &obj));
+    OK(eng_gc_check(obj, NULL, &r));
+    assert_int_equal(r->verdict, ENG_GC_PASS);
+    eng_gc_report_free(r);
+    eng_gc_objective_release(obj);
+    eng_loss_release(mse);
+    eng_model_release(m);
+    eng_tensor_release(x);
+    eng_tensor_release(y);
+}
+
+static void test_gradcheck_warns_about_float32_and_does_not_fail_it(void **state)
+{
+    (void)state;
+    eng_rng_seed(eng_rng_global(), 11);
+    eng_model *m = small_cnn(ENG_F32, 0, BUG_NONE, 1.0);
+    batch b = make_batch(ENG_F32, 5);
+    eng_loss *ce;
+    OK(eng_cross_entropy_new(&ce));
+    eng_gc_report *r = check_model(m, ce, &b, 12);
+    if (r->verdict == ENG_GC_FAIL || !strstr(r->warning, "float32") ||
+        !strstr(r->warning, "f64")) {
+        print_report(r);
+        fail_msg("a correct f32 model: a warning, no FAIL");
+    }
+    eng_gc_report_free(r);
+    eng_loss_release(ce);
+    eng_model_release(m);
+    free_batch(&b);
+}
+
+static void test_gradcheck_rejects_bad_options_and_names(void **state)
+{
+    (void)state;
+    eng_rng_seed(eng_rng_global(), 11);
+    eng_model *m = small_cnn(ENG_F64, 0, BUG_NONE, 1.0);
+    batch b = make_batch(ENG_F64, 5);
+    eng_loss *ce;
+    OK(eng_cross_entropy_new(&ce));
+    eng_gc_objective *obj;
+    eng_gc_report *r;
+    OK(eng_gc_model_objective(m, ce, b.x, b.y, false, &obj));
+    eng_gc_options opts = {.samples = -1};
+    assert_int_equal(eng_gc_check(obj, &opts, &r), ENG_EARG);
+    opts = (eng_gc_options){.only = "conv9.weight"};
+    assert_int_equal(eng_gc_check(obj, &opts, &r), ENG_EARG);
+    assert_non_null(strstr(eng_errmsg(), "conv9.weight"));
+    eng_gc_objective_release(obj);
+    /* a batch of the wrong shape is named with its shape */
+    int64_t bad[4] = {4, 2, 8, 8};
+    eng_tensor *x;
+    OK(eng_tensor_new(ENG_F64, 4, bad, &x));
+    assert_int_equal(eng_gc_model_objective(m, ce, x, b.y, false, &obj), ENG_ESHAPE);
+    assert_non_null(strstr(eng_errmsg(), "[4,2,8,8]"));
+    eng_tensor_release(x);
+    eng_loss_release(ce);
+    eng_model_release(m);
+    free_batch(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradcheck_names_a_doubled_gradient),
+        cmocka_unit_test(test_gradcheck_names_a_sign_flip),
+        cmocka_unit_test(test_gradcheck_names_a_transposed_weight_gradient),
+        cmocka_unit_test(test_gradcheck_names_a_bias_gradient_not_summed_over_the_batch),
+        cmocka_unit_test(test_gradcheck_names_a_gradient_of_the_first_sample_only),
+        cmocka_unit_test(test_gradcheck_names_a_086_factor_on_tiny_gradients),
+        cmocka_unit_test(test_gradcheck_names_a_missing_one_over_n_in_the_loss),
+        cmocka_unit_test(test_gradcheck_layerwise_names_a_conv_border_bug),
+        cmocka_unit_test(test_gradcheck_reports_kinks_at_relu_zeros_and_pool_ties),
+        cmocka_unit_test(test_gradcheck_passes_every_builtin_layer),
+        cmocka_unit_test(test_gradcheck_never_fails_correct_nets_over_200_seeds),
+        cmocka_unit_test(test_gradcheck_calls_dropout_in_training_nondeterministic),
+        cmocka_unit_test(test_gradcheck_warns_about_float32_and_does_not_fail_it),
+        cmocka_unit_test(test_gradcheck_rejects_bad_options_and_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
