@@ -572,6 +572,90 @@ static void test_gradcheck_rejects_bad_options_and_names(void **state)
     free_batch(&b);
 }
 
+static void test_gradcheck_directional_mode_passes_and_bisects(void **state)
+{
+    (void)state;
+    for (int buggy = 0; buggy <= 1; buggy++) {
+        eng_rng_seed(eng_rng_global(), 11);
+        eng_model *m = small_cnn(ENG_F64, buggy ? 5 : 0, BUG_DOUBLED, 1.0);
+        batch b = make_batch(ENG_F64, 5);
+        eng_loss *ce;
+        OK(eng_cross_entropy_new(&ce));
+        eng_gc_objective *obj;
+        eng_gc_report *r;
+        OK(eng_gc_model_objective(m, ce, b.x, b.y, false, &obj));
+        eng_gc_options opts = {.seed = 2};
+        OK(eng_gc_check_directions(obj, 6, &opts, &r));
+        bool right = buggy ? r->verdict == ENG_GC_FAIL && r->ntensors == 1 &&
+                                 strcmp(r->first_failing, "linear_1.weight") == 0 &&
+                                 strstr(r->tensors[0].diagnosis, "scale 2") &&
+                                 strstr(r->tensors[0].advice, "bisection")
+                           : r->verdict == ENG_GC_PASS && r->directions_failed == 0;
+        if (!right) {
+            print_report(r);
+            fail_msg("directional mode, buggy = %d", buggy);
+        }
+        eng_gc_report_free(r);
+        eng_gc_objective_release(obj);
+        eng_loss_release(ce);
+        eng_model_release(m);
+        free_batch(&b);
+    }
+}
+
+/* The remainder shrinks as h^2 with the right gradient and as h with a wrong one. */
+static void test_gradcheck_taylor_slope_is_two_when_right_and_one_when_wrong(void **state)
+{
+    (void)state;
+    for (int buggy = 0; buggy <= 1; buggy++) {
+        eng_rng_seed(eng_rng_global(), 11);
+        eng_model *m = small_cnn(ENG_F64, buggy ? 7 : 0, BUG_SIGN, 1.0);
+        batch b = make_batch(ENG_F64, 5);
+        eng_loss *ce;
+        OK(eng_cross_entropy_new(&ce));
+        eng_gc_objective *obj;
+        OK(eng_gc_model_objective(m, ce, b.x, b.y, false, &obj));
+        double slope, r[8];
+        OK(eng_gc_taylor(obj, 4 /* linear_2.weight */, 1e-2, 8, 3, &slope, r));
+        print_message("buggy %d: slope %.3f\n", buggy, slope);
+        assert_true(buggy ? fabs(slope - 1) < 0.1 : fabs(slope - 2) < 0.1);
+        eng_gc_objective_release(obj);
+        eng_loss_release(ce);
+        eng_model_release(m);
+        free_batch(&b);
+    }
+}
+
+/* The plain central difference's error over steps is V-shaped: large at 1e-1 (truncation)
+ * and at 1e-12 (round-off), small in between. */
+static void test_gradcheck_sweep_traces_the_v_curve(void **state)
+{
+    (void)state;
+    eng_rng_seed(eng_rng_global(), 11);
+    eng_model *m = small_cnn(ENG_F64, 0, BUG_NONE, 1.0);
+    batch b = make_batch(ENG_F64, 5);
+    eng_loss *ce;
+    OK(eng_cross_entropy_new(&ce));
+    eng_gc_objective *obj;
+    OK(eng_gc_model_objective(m, ce, b.x, b.y, false, &obj));
+    double steps[12], errors[12];
+    for (int i = 0; i < 12; i++)
+        steps[i] = pow(10.0, -(i + 1));
+    OK(eng_gc_sweep(obj, 5 /* linear_2.bias */, steps, 12, 5, 1, errors));
+    double best = INFINITY;
+    for (int i = 0; i < 12; i++) {
+        print_message("h %.0e: %.3e\n", steps[i], errors[i]);
+        best = fmin(best, errors[i]);
+    }
+    assert_true(best < 1e-8);
+    assert_true(errors[0] > 100 * best);
+    assert_true(errors[11] > 100 * best);
+    eng_gc_objective_release(obj);
+    eng_loss_release(ce);
+    eng_model_release(m);
+    free_batch(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -589,6 +673,9 @@ int main(void)
         cmocka_unit_test(test_gradcheck_calls_dropout_in_training_nondeterministic),
         cmocka_unit_test(test_gradcheck_warns_about_float32_and_does_not_fail_it),
         cmocka_unit_test(test_gradcheck_rejects_bad_options_and_names),
+        cmocka_unit_test(test_gradcheck_directional_mode_passes_and_bisects),
+        cmocka_unit_test(test_gradcheck_taylor_slope_is_two_when_right_and_one_when_wrong),
+        cmocka_unit_test(test_gradcheck_sweep_traces_the_v_curve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,7 +98,7 @@ static int64_t choose_indices(const eng_tensor *t, int64_t want, eng_rng *rng, i
 
 /* Round-off of one loss evaluation, observed: nudging an element by a few ulps changes the
  * loss by gradient * nudge (negligible) plus the rounding jitter of the whole computation. */
-static eng_status calibrate_noise(gc_context *ctx, eng_rng *rng)
+eng_status gc_calibrate_noise(gc_context *ctx, eng_rng *rng)
 {
     eng_gc_objective *obj = ctx->obj;
     double noise = 2 * ctx->u * fabs(ctx->loss);
@@ -394,6 +394,7 @@ eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
     if (!report)
         return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
     report->dtype = obj->dtype;
+    report->mode = "element-wise";
     eng_rng rng;
     eng_rng_seed(&rng, opts.seed);
     double again;
@@ -423,7 +424,7 @@ eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
     }
     st = obj->gradient(obj);
     if (!st)
-        st = calibrate_noise(&ctx, &rng);
+        st = gc_calibrate_noise(&ctx, &rng);
     if (st)
         goto fail;
     report->loss_noise = ctx.loss_noise;

@@ -22,6 +22,10 @@ typedef struct gc_context {
     int64_t evaluations;
 } gc_context;
 
+/* Sets ctx->loss_noise from the observed jitter of the loss (needs ctx->loss and the
+ * analytic gradients). */
+eng_status gc_calibrate_noise(gc_context *ctx, eng_rng *rng);
+
 /* Central differences at h and h/2 around element index of tensor t. */
 eng_status gc_estimate_at(gc_context *ctx, int t, int64_t index, double h, gc_estimate *out);
 double gc_error_bar(const gc_estimate *e);

@@ -116,11 +116,34 @@ typedef struct eng_gc_report {
     char summary[384];       /* a conclusion across tensors, e.g. one factor everywhere */
     double seconds;
     int64_t evaluations;     /* loss evaluations used */
+    const char *mode;        /* "element-wise", "directional", "layer-wise" */
+    int directions, directions_failed; /* directional mode */
 } eng_gc_report;
 
 /* Element-wise check. [out] *out owned by the caller (eng_gc_report_free). */
 eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts, eng_gc_report **out);
 void eng_gc_report_free(eng_gc_report *report);
+
+/* Directional mode: k random unit directions v over all tensors together; each compares
+ * the Richardson estimate of dL/dh along v with g.v, at a cost independent of the number of
+ * parameters. When one fails, every tensor is tested along its own directions, and a failing
+ * tensor is bisected over its elements down to single elements, which are then checked and
+ * diagnosed element-wise (opts->samples elements more, default 16). */
+eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_options *opts,
+                                   eng_gc_report **out);
+
+/* Taylor remainder test for one tensor (index t): r(h) = |L(x + h d) - L(x) - h g.d| over a
+ * random direction d and steps h = h0 * 2^-i, i < n. Returns the fitted slope of log r
+ * against log h: about 2 when g is the gradient, about 1 when it is not (a step-free second
+ * opinion). remainders [optional, out] receives the n remainders. */
+eng_status eng_gc_taylor(eng_gc_objective *obj, int t, double h0, int n, uint64_t seed,
+                         double *slope, double *remainders);
+
+/* Epsilon sweep for one tensor: for each of nsteps steps the median, over `samples` sampled
+ * elements, of the relative error |D(h) - g| / |g| of the plain central difference
+ * D(h) = (L(x+h) - L(x-h)) / 2h: the V-shaped curve of truncation against round-off. */
+eng_status eng_gc_sweep(eng_gc_objective *obj, int t, const double *steps, int nsteps,
+                        int64_t samples, uint64_t seed, double *errors);
 
 /* Layer-wise mode: runs the model on the batch, then checks every layer alone on its real
  * input with a random upstream gradient (eng_gc_layer_objective), parameters and input. The

@@ -41,6 +41,7 @@ eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_
     if (!all)
         return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
     all->dtype = eng_model_dtype(model);
+    all->mode = "layer-wise";
     all->verdict = ENG_GC_PASS;
     /* Inputs are copied first: checking a layer must not see buffers the model reuses. */
     eng_tensor **inputs = calloc((size_t)model->nlayers, sizeof *inputs);

@@ -45,9 +45,14 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
     writer w = {buf, size, 0};
     if (size)
         buf[0] = '\0';
-    put(&w, "gradient check: %s (%s, loss %.6e, loss round-off %.1e, %lld evaluations, %.2f s)\n",
-        eng_gc_verdict_name(report->verdict), eng_dtype_name(report->dtype), report->loss,
+    put(&w, "gradient check (%s): %s (%s, loss %.6e, loss round-off %.1e, %lld evaluations, "
+            "%.2f s)\n",
+        report->mode ? report->mode : "element-wise", eng_gc_verdict_name(report->verdict),
+        eng_dtype_name(report->dtype), report->loss,
         report->loss_noise, (long long)report->evaluations, report->seconds);
+    if (report->directions)
+        put(&w, "directions: %d checked, %d failed\n", report->directions,
+            report->directions_failed);
     if (report->warning[0])
         put(&w, "warning: %s\n", report->warning);
     if (report->summary[0])

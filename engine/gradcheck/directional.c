@@ -1,0 +1,422 @@
+/* Directional mode, the Taylor remainder test and the epsilon sweep: checks along whole
+ * directions, whose cost does not grow with the number of parameters. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check_internal.h"
+
+typedef struct direction {
+    int ntensors;
+    eng_tensor **v;     /* [ntensors] like each value (NULL where zero) */
+    eng_tensor **saved; /* [ntensors] copies of the values */
+} direction;
+
+static void direction_free(direction *d)
+{
+    for (int i = 0; i < d->ntensors; i++) {
+        eng_tensor_release(d->v[i]);
+        eng_tensor_release(d->saved[i]);
+    }
+    free(d->v);
+    free(d->saved);
+}
+
+/* A random unit direction supported on tensor `only` (all when -1) and, within it, on the
+ * flat range [lo, hi) (all when hi <= lo). */
+static eng_status direction_new(eng_gc_objective *obj, int only, int64_t lo, int64_t hi,
+                                eng_rng *rng, direction *d)
+{
+    d->ntensors = obj->ntensors;
+    d->v = calloc((size_t)obj->ntensors + 1, sizeof *d->v);
+    d->saved = calloc((size_t)obj->ntensors + 1, sizeof *d->saved);
+    if (!d->v || !d->saved)
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    double norm = 0;
+    for (int t = 0; t < obj->ntensors; t++) {
+        if (only >= 0 && t != only)
+            continue;
+        const eng_tensor *value = obj->tensors[t].value;
+        eng_status st = eng_tensor_new(ENG_F64, value->ndim, value->shape, &d->v[t]);
+        if (!st)
+            st = eng_tensor_clone(value, &d->saved[t]);
+        if (st)
+            return st;
+        int64_t n = eng_tensor_numel(value);
+        double *v = ENG_F64_DATA(d->v[t]);
+        for (int64_t i = 0; i < n; i++) {
+            if (hi > lo && (i < lo || i >= hi))
+                continue;
+            v[i] = eng_rng_normal(rng);
+            norm += v[i] * v[i];
+        }
+    }
+    norm = sqrt(norm);
+    for (int t = 0; t < obj->ntensors; t++) {
+        if (!d->v[t])
+            continue;
+        double *v = ENG_F64_DATA(d->v[t]);
+        for (int64_t i = 0, n = eng_tensor_numel(d->v[t]); i < n; i++)
+            v[i] = norm > 0 ? v[i] / norm : 0.0;
+    }
+    return ENG_OK;
+}
+
+/* g.v over the analytic gradients. */
+static double directional_analytic(const eng_gc_objective *obj, const direction *d)
+{
+    double acc = 0;
+    for (int t = 0; t < obj->ntensors; t++) {
+        if (!d->v[t])
+            continue;
+        const double *v = ENG_F64_DATA(d->v[t]);
+        for (int64_t i = 0, n = eng_tensor_numel(d->v[t]); i < n; i++)
+            if (v[i] != 0)
+                acc += v[i] * eng_tensor_get_flat(obj->tensors[t].grad, i);
+    }
+    return acc;
+}
+
+/* L(x + h v), restoring x exactly afterwards. */
+static eng_status loss_along(gc_context *ctx, const direction *d, double h, double *value)
+{
+    eng_gc_objective *obj = ctx->obj;
+    for (int t = 0; t < obj->ntensors; t++) {
+        if (!d->v[t])
+            continue;
+        eng_tensor *x = obj->tensors[t].value;
+        const double *v = ENG_F64_DATA(d->v[t]);
+        for (int64_t i = 0, n = eng_tensor_numel(x); i < n; i++)
+            if (v[i] != 0)
+                eng_tensor_set_flat(x, i, eng_tensor_get_flat(d->saved[t], i) + h * v[i]);
+    }
+    eng_status st = obj->loss(obj, value);
+    ctx->evaluations++;
+    for (int t = 0; t < obj->ntensors; t++)
+        if (d->v[t])
+            eng_tensor_copy(obj->tensors[t].value, d->saved[t]);
+    return st;
+}
+
+/* The directional derivative with its error bar, as gc_estimate_at does for one element. The
+ * step is relative to the rms of the values along the direction's support. */
+static eng_status estimate_along(gc_context *ctx, const direction *d, double h, gc_estimate *e)
+{
+    double loss[4], steps[4] = {h, -h, h / 2, -h / 2};
+    for (int i = 0; i < 4; i++) {
+        eng_status st = loss_along(ctx, d, steps[i], &loss[i]);
+        if (st)
+            return st;
+    }
+    double d1 = (loss[0] - loss[1]) / (2 * h), d2 = (loss[2] - loss[3]) / h;
+    e->coarse = d1;
+    e->value = (4 * d2 - d1) / 3;
+    e->truncation = fabs(d1 - d2) / 3;
+    e->roundoff = 3 * ctx->loss_noise / h;
+    e->kink = false;
+    return ENG_OK;
+}
+
+static double value_scale(const eng_gc_objective *obj, int only)
+{
+    double acc = 0;
+    int64_t count = 0;
+    for (int t = 0; t < obj->ntensors; t++) {
+        if (only >= 0 && t != only)
+            continue;
+        const eng_tensor *x = obj->tensors[t].value;
+        for (int64_t i = 0, n = eng_tensor_numel(x); i < n; i++) {
+            double v = eng_tensor_get_flat(x, i);
+            acc += v * v;
+        }
+        count += eng_tensor_numel(x);
+    }
+    double rms = count ? sqrt(acc / (double)count) : 0;
+    return rms > 0 ? rms : 1.0;
+}
+
+/* One directional test: the verdict, choosing the better of a few steps. */
+static eng_status test_direction(gc_context *ctx, int only, int64_t lo, int64_t hi,
+                                 eng_rng *rng, eng_gc_verdict *verdict)
+{
+    direction d = {0};
+    eng_status st = direction_new(ctx->obj, only, lo, hi, rng, &d);
+    if (st) {
+        direction_free(&d);
+        return st;
+    }
+    double a = directional_analytic(ctx->obj, &d), scale = value_scale(ctx->obj, only);
+    gc_estimate best = {0};
+    double best_bar = INFINITY;
+    for (int k = 1; k <= 6; k += 2) {
+        gc_estimate e;
+        st = estimate_along(ctx, &d, scale * pow(10.0, -k), &e);
+        if (st)
+            break;
+        if (gc_error_bar(&e) < best_bar) {
+            best = e;
+            best_bar = gc_error_bar(&e);
+        }
+    }
+    direction_free(&d);
+    if (st)
+        return st;
+    double rel;
+    *verdict = gc_verdict(ctx, a, &best, &rel);
+    return ENG_OK;
+}
+
+/* Bisects [lo, hi) of tensor t to single failing elements (at most `room` of them). */
+static eng_status bisect(gc_context *ctx, int t, int64_t lo, int64_t hi, eng_rng *rng,
+                         int64_t *found, int *nfound, int room)
+{
+    if (*nfound >= room || hi <= lo)
+        return ENG_OK;
+    if (hi - lo == 1) {
+        found[(*nfound)++] = lo;
+        return ENG_OK;
+    }
+    int64_t mid = lo + (hi - lo) / 2;
+    int64_t halves[2][2] = {{lo, mid}, {mid, hi}};
+    for (int h = 0; h < 2; h++) {
+        eng_gc_verdict v;
+        eng_status st = test_direction(ctx, t, halves[h][0], halves[h][1], rng, &v);
+        if (st)
+            return st;
+        if (v == ENG_GC_FAIL) {
+            st = bisect(ctx, t, halves[h][0], halves[h][1], rng, found, nfound, room);
+            if (st)
+                return st;
+        }
+    }
+    return ENG_OK;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_options *opts_in,
+                                   eng_gc_report **out)
+{
+    *out = NULL;
+    if (k <= 0)
+        return eng_error(ENG_EARG, "gradcheck: %d directions, expected at least 1", k);
+    double start = now();
+    eng_gc_options opts = opts_in ? *opts_in : (eng_gc_options){0};
+    gc_context ctx = {
+        .obj = obj,
+        .u = obj->dtype == ENG_F32 ? 0x1p-24 : 0x1p-53,
+        .nsigma = opts.nsigma > 0 ? opts.nsigma : 3.0,
+        .rtol = opts.rtol > 0 ? opts.rtol : (obj->dtype == ENG_F32 ? 1e-3 : 1e-6),
+    };
+    eng_rng rng;
+    eng_rng_seed(&rng, opts.seed ^ 0x5bd1e995u);
+    double again;
+    eng_status st = obj->loss(obj, &ctx.loss);
+    if (!st)
+        st = obj->loss(obj, &again);
+    if (!st)
+        st = obj->gradient(obj);
+    if (st)
+        return st;
+    st = gc_calibrate_noise(&ctx, &rng);
+    if (st)
+        return st;
+    eng_gc_report *report = calloc(1, sizeof *report);
+    if (!report)
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    report->mode = "directional";
+    report->dtype = obj->dtype;
+    report->loss = ctx.loss;
+    report->directions = k;
+    if (again != ctx.loss) {
+        report->nondeterministic = true;
+        report->verdict = ENG_GC_INCONCLUSIVE;
+        snprintf(report->warning, sizeof report->warning,
+                 "nondeterministic forward: two evaluations at the same point gave %.17g and "
+                 "%.17g (dropout in training mode? call :eval() before checking)",
+                 ctx.loss, again);
+        goto finish;
+    }
+    int passed = 0, failed = 0;
+    for (int i = 0; i < k; i++) {
+        eng_gc_verdict v;
+        st = test_direction(&ctx, -1, 0, 0, &rng, &v);
+        if (st)
+            goto fail;
+        passed += v == ENG_GC_PASS;
+        failed += v == ENG_GC_FAIL;
+    }
+    report->directions_failed = failed;
+    report->verdict = failed ? ENG_GC_FAIL : (passed == k ? ENG_GC_PASS : ENG_GC_INCONCLUSIVE);
+    if (failed) {
+        /* Which tensors: directions restricted to each; then elements, by bisection, then
+         * the element-wise check and diagnosis of the failing tensors. */
+        for (int t = 0; t < obj->ntensors; t++) {
+            eng_gc_verdict v;
+            st = test_direction(&ctx, t, 0, 0, &rng, &v);
+            if (st)
+                goto fail;
+            if (v != ENG_GC_FAIL)
+                continue;
+            int64_t found[8];
+            int nfound = 0;
+            st = bisect(&ctx, t, 0, eng_tensor_numel(obj->tensors[t].value), &rng, found,
+                        &nfound, 8);
+            if (st)
+                goto fail;
+            eng_gc_options element_opts = opts;
+            element_opts.only = obj->tensors[t].name;
+            if (element_opts.samples <= 0)
+                element_opts.samples = 16;
+            eng_gc_report *one;
+            st = eng_gc_check(obj, &element_opts, &one);
+            if (st)
+                goto fail;
+            report->evaluations += one->evaluations;
+            eng_gc_tensor_report *grown = realloc(report->tensors, sizeof *grown *
+                                                  (size_t)(report->ntensors + 1));
+            if (!grown) {
+                eng_gc_report_free(one);
+                st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+                goto fail;
+            }
+            report->tensors = grown;
+            report->tensors[report->ntensors] = one->tensors[0];
+            one->tensors[0].worst = NULL;
+            eng_gc_tensor_report *r = &report->tensors[report->ntensors++];
+            /* the directional evidence decides the tensor even when the sample missed it */
+            r->verdict = ENG_GC_FAIL;
+            if (nfound) {
+                char list[160] = "";
+                size_t used = 0;
+                for (int i = 0; i < nfound && used < sizeof list - 24; i++)
+                    used += (size_t)snprintf(list + used, sizeof list - used, "%s%lld",
+                                             i ? ", " : "", (long long)found[i] + 1);
+                snprintf(r->advice, sizeof r->advice,
+                         "bisection isolated failing elements at flat positions %s (1-based)",
+                         list);
+            }
+            if (!report->first_failing[0])
+                snprintf(report->first_failing, sizeof report->first_failing, "%s", r->name);
+            eng_gc_report_free(one);
+        }
+    }
+finish:
+    report->ok = report->verdict == ENG_GC_PASS;
+    report->loss_noise = ctx.loss_noise;
+    report->evaluations += ctx.evaluations;
+    report->seconds = now() - start;
+    *out = report;
+    return ENG_OK;
+fail:
+    eng_gc_report_free(report);
+    return st;
+}
+
+eng_status eng_gc_taylor(eng_gc_objective *obj, int t, double h0, int n, uint64_t seed,
+                         double *slope, double *remainders)
+{
+    if (t < 0 || t >= obj->ntensors)
+        return eng_error(ENG_EARG, "gradcheck: no tensor %d (the objective has %d)", t + 1,
+                         obj->ntensors);
+    if (n < 2 || !(h0 > 0))
+        return eng_error(ENG_EARG, "gradcheck: the Taylor test needs n >= 2 steps and h0 > 0");
+    gc_context ctx = {.obj = obj};
+    eng_rng rng;
+    eng_rng_seed(&rng, seed);
+    double base;
+    eng_status st = obj->loss(obj, &base);
+    if (!st)
+        st = obj->gradient(obj);
+    if (st)
+        return st;
+    direction d = {0};
+    st = direction_new(obj, t, 0, 0, &rng, &d);
+    if (st) {
+        direction_free(&d);
+        return st;
+    }
+    double gd = directional_analytic(obj, &d);
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    int used = 0;
+    for (int i = 0; i < n; i++) {
+        double h = h0 * pow(2.0, -i), value;
+        st = loss_along(&ctx, &d, h, &value);
+        if (st)
+            break;
+        double r = fabs(value - base - h * gd);
+        if (remainders)
+            remainders[i] = r;
+        if (r > 0) {
+            double lx = log(h), ly = log(r);
+            sx += lx;
+            sy += ly;
+            sxx += lx * lx;
+            sxy += lx * ly;
+            used++;
+        }
+    }
+    direction_free(&d);
+    if (st)
+        return st;
+    *slope = used >= 2 ? (used * sxy - sx * sy) / (used * sxx - sx * sx) : NAN;
+    return ENG_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+eng_status eng_gc_sweep(eng_gc_objective *obj, int t, const double *steps, int nsteps,
+                        int64_t samples, uint64_t seed, double *errors)
+{
+    if (t < 0 || t >= obj->ntensors)
+        return eng_error(ENG_EARG, "gradcheck: no tensor %d (the objective has %d)", t + 1,
+                         obj->ntensors);
+    eng_status st = obj->gradient(obj);
+    if (st)
+        return st;
+    const eng_tensor *value = obj->tensors[t].value, *grad = obj->tensors[t].grad;
+    int64_t n = eng_tensor_numel(value);
+    if (samples <= 0 || samples > n)
+        samples = n;
+    eng_rng rng;
+    eng_rng_seed(&rng, seed);
+    int64_t *indices = malloc(sizeof *indices * (size_t)(samples + 1));
+    double *rel = malloc(sizeof *rel * (size_t)(samples + 1));
+    if (!indices || !rel) {
+        free(indices);
+        free(rel);
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    }
+    for (int64_t i = 0; i < samples; i++)
+        indices[i] = samples == n ? i : (int64_t)eng_rng_below(&rng, (uint64_t)n);
+    for (int s = 0; s < nsteps && !st; s++) {
+        int64_t used = 0;
+        for (int64_t i = 0; i < samples && !st; i++) {
+            double lp, lm, g = eng_tensor_get_flat(grad, indices[i]);
+            st = obj->loss_at(obj, t, indices[i], steps[s], &lp, NULL);
+            if (!st)
+                st = obj->loss_at(obj, t, indices[i], -steps[s], &lm, NULL);
+            if (!st && g != 0)
+                rel[used++] = fabs((lp - lm) / (2 * steps[s]) - g) / fabs(g);
+        }
+        if (!st) {
+            qsort(rel, (size_t)used, sizeof *rel, cmp_double);
+            errors[s] = used ? rel[used / 2] : NAN;
+        }
+    }
+    (void)value;
+    free(indices);
+    free(rel);
+    return st;
+}
