@@ -355,12 +355,18 @@ static void summarise(eng_gc_report *report, int64_t batch)
                  first_ratio, is_batch ? " = the batch size (a missing 1/N)" : "");
         return;
     }
-    for (int i = 0; i < report->ntensors; i++)
-        if (strcmp(report->tensors[i].name, report->first_failing) == 0)
+    for (int i = 0; i < report->ntensors; i++) {
+        const eng_gc_tensor_report *r = &report->tensors[i];
+        if (strcmp(r->name, report->first_failing) != 0)
+            continue;
+        if (r->layer[0])
             snprintf(report->summary, sizeof report->summary,
                      "the first failing tensor is %s, in layer %s (layer %d)",
-                     report->first_failing, report->tensors[i].layer,
-                     report->tensors[i].layer_index + 1);
+                     report->first_failing, r->layer, r->layer_index + 1);
+        else
+            snprintf(report->summary, sizeof report->summary,
+                     "the first failing tensor is %s", report->first_failing);
+    }
 }
 
 void eng_gc_report_free(eng_gc_report *report)

@@ -1,0 +1,100 @@
+/* Shared declarations of the Lua 5.4 bindings (bindings/l_*.c) and the host (main.c).
+ *
+ * Every engine object reaches Lua as a full userdata "box" holding a pointer to the C object.
+ * The box is pushed before the C object is created, so that a Lua error raised afterwards
+ * (or a failed allocation) still frees the object through __gc. __gc and __close share one
+ * release function per type, which leaves the box empty (NULL) so a second call is harmless.
+ *
+ * Indices: Lua sees 1-based dimensions and positions; conversion to 0-based happens only here.
+ * Errors: a C call that fails leaves its message in eng_errmsg(); the binding frees its C
+ * temporaries first and then raises lua_engerror(L). */
+#ifndef ENGINE_BINDINGS_H
+#define ENGINE_BINDINGS_H
+
+#include <stdbool.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "engine.h"
+
+/* Metatable names: argument errors read "(engine.Tensor expected, got nil)". */
+#define ENG_LUA_TENSOR "engine.Tensor"
+#define ENG_LUA_LAYER "engine.Layer"
+#define ENG_LUA_SEQUENTIAL "engine.Sequential"
+#define ENG_LUA_LOSS "engine.Loss"
+#define ENG_LUA_OPTIMIZER "engine.Optimizer"
+#define ENG_LUA_DATASET "engine.Dataset"
+
+/* Module openers: each pushes one table. luaopen_engine (l_engine.c) builds `engine` from them:
+ * the tensor functions go into `engine` itself, the others become engine.nn, engine.optim,
+ * engine.data and engine.gradcheck. */
+int luaopen_engine(lua_State *L);
+int luaopen_engine_tensor(lua_State *L);
+int luaopen_engine_nn(lua_State *L);
+int luaopen_engine_optim(lua_State *L);
+int luaopen_engine_data(lua_State *L);
+int luaopen_engine_gradcheck(lua_State *L);
+
+/* ---- tensors (l_tensor.c) ---- */
+
+/* The tensor in box arg; raises a Lua argument error when arg is not a live engine.Tensor. */
+eng_tensor *lua_checktensor(lua_State *L, int arg);
+/* The tensor in box arg, or NULL when arg is not an engine.Tensor (or a closed one). */
+eng_tensor *lua_testtensor(lua_State *L, int arg);
+/* Pushes a new, empty tensor box and returns its slot: store the tensor there as soon as it
+ * exists, and the box owns it from then on. */
+eng_tensor **lua_newtensorbox(lua_State *L);
+/* Pushes a box owning t (ownership passes to Lua). Only a memory error of Lua itself while
+ * creating the box would lose t: prefer lua_newtensorbox before creating the tensor. */
+void lua_pushtensor(lua_State *L, eng_tensor *t);
+/* Pushes a new box holding a view of t (sharing t's storage). */
+void lua_pushtensorview(lua_State *L, const eng_tensor *t);
+/* Pushes a new box holding a contiguous copy of t. */
+void lua_pushtensorcopy(lua_State *L, const eng_tensor *t);
+
+/* A dtype name at arg ("f32", "f64", "u8", "i32", "i64"); def when arg is none or nil. */
+eng_dtype lua_optdtype(lua_State *L, int arg, eng_dtype def);
+/* A shape table {2,3} at arg into shape[ENG_MAX_DIMS]; returns the number of dimensions. */
+int lua_checkshape(lua_State *L, int arg, int64_t *shape);
+/* Pushes the shape as a Lua list of integers. */
+void lua_pushshape(lua_State *L, int ndim, const int64_t *shape);
+
+/* ---- shared helpers (l_engine.c) ---- */
+
+/* Raises the C library's last message as a Lua error. Never returns. */
+int lua_engerror(lua_State *L);
+
+/* Checks that the options table at arg (absolute index; none or nil accepted) has no keys
+ * outside names (NULL-terminated); raises "<fname>: unknown option 'x' (expected a, b, c)". */
+void lua_checkoptions(lua_State *L, int arg, const char *fname, const char *const *names);
+/* Reads one field of the options table at arg (absolute index; none or nil gives def). A
+ * field of the wrong type raises "<fname>: option 'name' must be a <type>, got <type>". */
+lua_Number lua_optnumberfield(lua_State *L, int arg, const char *fname, const char *name,
+                              lua_Number def);
+lua_Integer lua_optintegerfield(lua_State *L, int arg, const char *fname, const char *name,
+                                lua_Integer def);
+bool lua_optbooleanfield(lua_State *L, int arg, const char *fname, const char *name, bool def);
+const char *lua_optstringfield(lua_State *L, int arg, const char *fname, const char *name,
+                               const char *def);
+/* Whether the field is present (not nil) in the options table at arg. */
+bool lua_hasfield(lua_State *L, int arg, const char *name);
+/* An integer argument that must fit a C int. */
+int lua_checkint(lua_State *L, int arg);
+/* A size given as an integer n (meaning {n,n}) or a table {h,w}, at idx; each in
+ * [min, 2^20]. Errors read "<fname>: <what> must be ...". */
+void lua_checkpair(lua_State *L, int idx, const char *fname, const char *what, int min, int *h,
+                   int *w);
+/* The same for field name of the options table at arg; def for both when absent. */
+void lua_optpairfield(lua_State *L, int arg, const char *fname, const char *name, int def, int min,
+                      int *h, int *w);
+/* The value's type for messages: its metatable's __name ("engine.Tensor") or its Lua type. */
+const char *lua_typenameof(lua_State *L, int idx);
+
+/* ---- layers and models (l_nn.c) ---- */
+
+eng_layer *lua_checklayer(lua_State *L, int arg);
+eng_model *lua_checkmodel(lua_State *L, int arg);
+eng_loss *lua_checkloss(lua_State *L, int arg);
+
+#endif

@@ -1,0 +1,253 @@
+/* The `engine` module: version, global settings (seed, BLAS threads), a clock, and the
+ * submodules; plus the option-table helpers every binding module shares. */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bindings.h"
+
+int lua_engerror(lua_State *L)
+{
+    return luaL_error(L, "%s", eng_errmsg());
+}
+
+void lua_checkoptions(lua_State *L, int arg, const char *fname, const char *const *names)
+{
+    if (lua_isnoneornil(L, arg))
+        return;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        lua_pop(L, 1);
+        bool known = false;
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            const char *key = lua_tostring(L, -1);
+            for (int i = 0; names[i] && !known; i++)
+                known = strcmp(key, names[i]) == 0;
+        }
+        if (!known) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (int i = 0; names[i]; i++) {
+                luaL_addstring(&b, i ? ", " : "");
+                luaL_addstring(&b, names[i]);
+            }
+            luaL_pushresult(&b);
+            const char *key =
+                lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2);
+            luaL_error(L, "%s: unknown option '%s' (expected %s)", fname, key, lua_tostring(L, -1));
+        }
+    }
+}
+
+/* Pushes field name of the options table at arg (nil when there is no table). */
+static int push_field(lua_State *L, int arg, const char *name)
+{
+    if (lua_isnoneornil(L, arg)) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    luaL_checktype(L, arg, LUA_TTABLE);
+    return lua_getfield(L, arg, name);
+}
+
+static int field_error(lua_State *L, const char *fname, const char *name, const char *expected)
+{
+    return luaL_error(L, "%s: option '%s' must be %s, got %s", fname, name, expected,
+                      luaL_typename(L, -1));
+}
+
+bool lua_hasfield(lua_State *L, int arg, const char *name)
+{
+    bool present = push_field(L, arg, name) != LUA_TNIL;
+    lua_pop(L, 1);
+    return present;
+}
+
+lua_Number lua_optnumberfield(lua_State *L, int arg, const char *fname, const char *name,
+                              lua_Number def)
+{
+    int type = push_field(L, arg, name);
+    if (type == LUA_TNIL) {
+        lua_pop(L, 1);
+        return def;
+    }
+    if (type != LUA_TNUMBER)
+        field_error(L, fname, name, "a number");
+    lua_Number v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+lua_Integer lua_optintegerfield(lua_State *L, int arg, const char *fname, const char *name,
+                                lua_Integer def)
+{
+    int type = push_field(L, arg, name);
+    if (type == LUA_TNIL) {
+        lua_pop(L, 1);
+        return def;
+    }
+    int isint = 0;
+    lua_Integer v = lua_tointegerx(L, -1, &isint);
+    if (type != LUA_TNUMBER || !isint)
+        field_error(L, fname, name, "an integer");
+    lua_pop(L, 1);
+    return v;
+}
+
+bool lua_optbooleanfield(lua_State *L, int arg, const char *fname, const char *name, bool def)
+{
+    int type = push_field(L, arg, name);
+    if (type == LUA_TNIL) {
+        lua_pop(L, 1);
+        return def;
+    }
+    if (type != LUA_TBOOLEAN)
+        field_error(L, fname, name, "a boolean");
+    bool v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+const char *lua_optstringfield(lua_State *L, int arg, const char *fname, const char *name,
+                               const char *def)
+{
+    int type = push_field(L, arg, name);
+    if (type == LUA_TNIL) {
+        lua_pop(L, 1);
+        return def;
+    }
+    if (type != LUA_TSTRING)
+        field_error(L, fname, name, "a string");
+    /* The string stays alive: it is referenced by the options table the caller holds. */
+    const char *v = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+int lua_checkint(lua_State *L, int arg)
+{
+    lua_Integer v = luaL_checkinteger(L, arg);
+    luaL_argcheck(L, v >= -2147483647 && v <= 2147483647, arg, "value out of range");
+    return (int)v;
+}
+
+const char *lua_typenameof(lua_State *L, int idx)
+{
+    const char *name = luaL_typename(L, idx);
+    int type = luaL_getmetafield(L, idx, "__name");
+    if (type == LUA_TSTRING)
+        name = lua_tostring(L, -1); /* stays alive in the metatable */
+    if (type != LUA_TNIL)
+        lua_pop(L, 1);
+    return name;
+}
+
+void lua_checkpair(lua_State *L, int idx, const char *fname, const char *what, int min, int *h,
+                   int *w)
+{
+    enum { MAX = 1 << 20 };
+    idx = lua_absindex(L, idx);
+    lua_Integer v[2];
+    int isint = 1;
+    if (lua_isinteger(L, idx)) {
+        v[0] = v[1] = lua_tointeger(L, idx);
+    } else if (lua_type(L, idx) == LUA_TTABLE && luaL_len(L, idx) == 2) {
+        for (int i = 0; i < 2; i++) {
+            lua_geti(L, idx, i + 1);
+            int ok = 0;
+            v[i] = lua_tointegerx(L, -1, &ok);
+            isint &= ok;
+            lua_pop(L, 1);
+        }
+    } else {
+        isint = 0;
+    }
+    if (!isint)
+        luaL_error(L, "%s: %s must be an integer or {h,w} of integers, got %s", fname, what,
+                   lua_typenameof(L, idx));
+    for (int i = 0; i < 2; i++)
+        if (v[i] < min || v[i] > MAX)
+            luaL_error(L, "%s: %s %I must be between %d and %d", fname, what, v[i], min, MAX);
+    *h = (int)v[0];
+    *w = (int)v[1];
+}
+
+void lua_optpairfield(lua_State *L, int arg, const char *fname, const char *name, int def, int min,
+                      int *h, int *w)
+{
+    *h = *w = def;
+    if (!lua_hasfield(L, arg, name))
+        return;
+    lua_getfield(L, arg, name);
+    lua_checkpair(L, -1, fname, name, min, h, w);
+    lua_pop(L, 1);
+}
+
+/* engine.seed(n): reseeds the global generator (layer initialisation, rand, shuffling). */
+static int l_seed(lua_State *L)
+{
+    lua_Integer seed = luaL_checkinteger(L, 1);
+    eng_rng_seed(eng_rng_global(), (uint64_t)seed);
+    return 0;
+}
+
+/* engine.threads([n]): sets OpenBLAS's thread count when n is given; returns the count. */
+static int l_threads(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 1)) {
+        lua_Integer n = luaL_checkinteger(L, 1);
+        luaL_argcheck(L, n >= 1 && n <= 1024, 1, "thread count must be in 1..1024");
+        eng_blas_set_threads((int)n);
+    }
+    lua_pushinteger(L, eng_blas_get_threads());
+    return 1;
+}
+
+/* engine.clock(): monotonic seconds, for timing. */
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
+/* engine.isatty(): whether stdout is a terminal (progress bars only then). */
+static int l_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty(STDOUT_FILENO));
+    return 1;
+}
+
+static const luaL_Reg engine_funcs[] = {
+    {"seed", l_seed},     {"threads", l_threads}, {"clock", l_clock},
+    {"isatty", l_isatty}, {NULL, NULL},
+};
+
+int luaopen_engine(lua_State *L)
+{
+    luaL_newlib(L, engine_funcs);
+    lua_pushliteral(L, ENGINE_VERSION);
+    lua_setfield(L, -2, "version");
+
+    /* The tensor constructors live in `engine` itself: engine.zeros, engine.tensor, ... */
+    luaopen_engine_tensor(L);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, -5);
+    }
+    lua_pop(L, 1);
+
+    luaopen_engine_nn(L);
+    lua_setfield(L, -2, "nn");
+    luaopen_engine_optim(L);
+    lua_setfield(L, -2, "optim");
+    luaopen_engine_data(L);
+    lua_setfield(L, -2, "data");
+    luaopen_engine_gradcheck(L);
+    lua_setfield(L, -2, "gradcheck");
+    return 1;
+}

@@ -1,0 +1,942 @@
+/* engine.nn: layers (engine.Layer), the sequential container (engine.Sequential) and losses
+ * (engine.Loss).
+ *
+ * Outputs: layer:forward, model:forward and the backward calls return NEW tensors (copies of
+ * the model's internal buffers), not views of them, so a result stays valid after the next
+ * forward. The copy is one pass over the output, small beside the forward itself.
+ *
+ * Forward state: layers keep what backward needs (max-pool winners, dropout masks) inside the
+ * C layer. A stamp, bumped by every forward, records which forward a layer's state belongs to,
+ * so that model:backward after a lone layer:forward of one of its layers is refused instead of
+ * silently using the wrong state. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bindings.h"
+
+/* ---- layer boxes ---- */
+
+typedef struct layerbox {
+    eng_layer *layer; /* one reference; NULL once released */
+    bool training;    /* mode of layer:forward (a model uses its own) */
+    uint64_t stamp;   /* the forward that produced the C layer's current state */
+    eng_tensor *x;    /* view of the last layer:forward's input, for backward */
+    eng_tensor *y;    /* that forward's output */
+} layerbox;
+
+static uint64_t forward_stamp; /* bumped by every forward */
+
+static void clear_cache(layerbox *box)
+{
+    eng_tensor_release(box->x);
+    eng_tensor_release(box->y);
+    box->x = box->y = NULL;
+}
+
+static layerbox *new_layerbox(lua_State *L)
+{
+    layerbox *box = lua_newuserdatauv(L, sizeof *box, 0);
+    memset(box, 0, sizeof *box);
+    box->training = true;
+    luaL_setmetatable(L, ENG_LUA_LAYER);
+    return box;
+}
+
+static layerbox *check_layerbox(lua_State *L, int arg)
+{
+    layerbox *box = luaL_checkudata(L, arg, ENG_LUA_LAYER);
+    luaL_argcheck(L, box->layer != NULL, arg, "layer is closed");
+    return box;
+}
+
+eng_layer *lua_checklayer(lua_State *L, int arg)
+{
+    return check_layerbox(L, arg)->layer;
+}
+
+/* __gc and __close. */
+static int layer_release(lua_State *L)
+{
+    layerbox *box = luaL_checkudata(L, 1, ENG_LUA_LAYER);
+    clear_cache(box);
+    eng_layer_release(box->layer);
+    box->layer = NULL;
+    return 0;
+}
+
+/* ---- constructors ---- */
+
+static eng_dtype opt_dtype(lua_State *L, int opts, const char *fname)
+{
+    eng_dtype dtype;
+    if (eng_dtype_parse(lua_optstringfield(L, opts, fname, "dtype", "f32"), &dtype))
+        luaL_error(L, "%s: %s", fname, eng_errmsg());
+    return dtype;
+}
+
+/* Finishes a constructor: the C call's status, then the name (read from the options before
+ * the box was pushed, since an absent options argument's index is the box's then). */
+static int finish_layer(lua_State *L, layerbox *box, eng_status st, const char *name)
+{
+    if (st)
+        return lua_engerror(L);
+    if (name && eng_layer_set_name(box->layer, name))
+        return lua_engerror(L);
+    return 1;
+}
+
+static int nn_conv2d(lua_State *L)
+{
+    static const char *const names[] = {"stride", "padding", "dilation", "bias",
+                                        "dtype",  "name",    NULL};
+    int in = lua_checkint(L, 1), out = lua_checkint(L, 2), kh, kw;
+    lua_checkpair(L, 3, "Conv2d", "kernel_size", 1, &kh, &kw);
+    lua_checkoptions(L, 4, "Conv2d", names);
+    eng_conv2d_options o = {0};
+    lua_optpairfield(L, 4, "Conv2d", "stride", 1, 1, &o.stride_h, &o.stride_w);
+    lua_optpairfield(L, 4, "Conv2d", "padding", 0, 0, &o.padding_h, &o.padding_w);
+    lua_optpairfield(L, 4, "Conv2d", "dilation", 1, 1, &o.dilation_h, &o.dilation_w);
+    o.no_bias = !lua_optbooleanfield(L, 4, "Conv2d", "bias", true);
+    eng_dtype dtype = opt_dtype(L, 4, "Conv2d");
+    const char *name = lua_optstringfield(L, 4, "Conv2d", "name", NULL);
+    layerbox *box = new_layerbox(L);
+    eng_status st = eng_conv2d_new(in, out, kh, kw, &o, dtype, NULL, &box->layer);
+    return finish_layer(L, box, st, name);
+}
+
+static int nn_linear(lua_State *L)
+{
+    static const char *const names[] = {"bias", "dtype", "name", NULL};
+    int in = lua_checkint(L, 1), out = lua_checkint(L, 2);
+    lua_checkoptions(L, 3, "Linear", names);
+    bool bias = lua_optbooleanfield(L, 3, "Linear", "bias", true);
+    eng_dtype dtype = opt_dtype(L, 3, "Linear");
+    const char *name = lua_optstringfield(L, 3, "Linear", "name", NULL);
+    layerbox *box = new_layerbox(L);
+    eng_status st = eng_linear_new(in, out, bias, dtype, NULL, &box->layer);
+    return finish_layer(L, box, st, name);
+}
+
+/* nn.MaxPool2d(k, opts), nn.AvgPool2d(k, opts); upvalue 1: whether max. */
+static int nn_pool2d(lua_State *L)
+{
+    static const char *const names[] = {"stride", "padding", "name", NULL};
+    bool max = lua_toboolean(L, lua_upvalueindex(1));
+    const char *fname = max ? "MaxPool2d" : "AvgPool2d";
+    int kh, kw, sh, sw, ph, pw;
+    lua_checkpair(L, 1, fname, "kernel_size", 1, &kh, &kw);
+    lua_checkoptions(L, 2, fname, names);
+    lua_optpairfield(L, 2, fname, "stride", 0, 1, &sh, &sw); /* 0: the kernel size */
+    lua_optpairfield(L, 2, fname, "padding", 0, 0, &ph, &pw);
+    const char *name = lua_optstringfield(L, 2, fname, "name", NULL);
+    layerbox *box = new_layerbox(L);
+    eng_status st = max ? eng_maxpool2d_new(kh, kw, sh, sw, ph, pw, &box->layer)
+                        : eng_avgpool2d_new(kh, kw, sh, sw, ph, pw, &box->layer);
+    return finish_layer(L, box, st, name);
+}
+
+/* Constructors without configuration, f({name=...}); upvalue 1 indexes plain_kinds. */
+static const struct {
+    const char *fname;
+    eng_status (*make)(eng_layer **);
+} plain_kinds[] = {
+    {"ReLU", eng_relu_new},
+    {"Tanh", eng_tanh_new},
+    {"Sigmoid", eng_sigmoid_new},
+    {"Flatten", eng_flatten_new},
+};
+
+static int nn_plain(lua_State *L)
+{
+    static const char *const names[] = {"name", NULL};
+    int k = (int)lua_tointeger(L, lua_upvalueindex(1));
+    lua_checkoptions(L, 1, plain_kinds[k].fname, names);
+    const char *name = lua_optstringfield(L, 1, plain_kinds[k].fname, "name", NULL);
+    layerbox *box = new_layerbox(L);
+    return finish_layer(L, box, plain_kinds[k].make(&box->layer), name);
+}
+
+/* f(v [, opts]) or f(opts) where v may also be given as opts[field]; returns the name option. */
+static const char *number_or_options(lua_State *L, const char *fname, const char *field, double def,
+                                     double *v)
+{
+    const char *const names[] = {field, "name", NULL};
+    int opts = lua_type(L, 1) == LUA_TTABLE ? 1 : 2;
+    lua_checkoptions(L, opts, fname, names);
+    *v = lua_optnumberfield(L, opts, fname, field, def);
+    if (opts == 2)
+        *v = luaL_optnumber(L, 1, *v);
+    return lua_optstringfield(L, opts, fname, "name", NULL);
+}
+
+static int nn_leaky_relu(lua_State *L)
+{
+    double slope;
+    const char *name = number_or_options(L, "LeakyReLU", "negative_slope", 0.01, &slope);
+    layerbox *box = new_layerbox(L);
+    return finish_layer(L, box, eng_leaky_relu_new(slope, &box->layer), name);
+}
+
+static int nn_dropout(lua_State *L)
+{
+    double p;
+    const char *name = number_or_options(L, "Dropout", "p", 0.5, &p);
+    layerbox *box = new_layerbox(L);
+    return finish_layer(L, box, eng_dropout_new(p, NULL, &box->layer), name);
+}
+
+/* ---- layer methods ---- */
+
+/* y = layer(x) into a new tensor; the box keeps x and y for backward. */
+static eng_status run_forward(layerbox *box, const eng_tensor *x, eng_tensor **y)
+{
+    int ndim;
+    int64_t shape[ENG_MAX_DIMS];
+    eng_tensor *xv = NULL;
+    *y = NULL;
+    box->stamp = ++forward_stamp; /* even a failed forward may have touched the layer's state */
+    eng_status st = eng_layer_output_shape(box->layer, x, &ndim, shape);
+    if (!st)
+        st = eng_tensor_new(x->dtype, ndim, shape, y);
+    if (!st)
+        st = eng_layer_forward(box->layer, x, *y, box->training);
+    if (!st)
+        st = eng_tensor_view(x, &xv);
+    clear_cache(box);
+    if (st) {
+        eng_tensor_release(*y);
+        *y = NULL;
+        return st;
+    }
+    box->x = xv;
+    box->y = *y;
+    return ENG_OK;
+}
+
+static int layer_forward(lua_State *L)
+{
+    layerbox *box = check_layerbox(L, 1);
+    eng_tensor *x = lua_checktensor(L, 2), *y;
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (run_forward(box, x, &y) || eng_tensor_clone(y, slot))
+        return lua_engerror(L);
+    return 1;
+}
+
+/* Whether a and b are the same view of the same storage. */
+static bool same_view(const eng_tensor *a, const eng_tensor *b)
+{
+    if (a->storage != b->storage || a->offset != b->offset || a->dtype != b->dtype ||
+        a->ndim != b->ndim)
+        return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d] || a->strides[d] != b->strides[d])
+            return false;
+    return true;
+}
+
+/* layer:backward(x, dy) -> dx; accumulates the parameter gradients. */
+static int layer_backward(lua_State *L)
+{
+    layerbox *box = check_layerbox(L, 1);
+    eng_tensor *x = lua_checktensor(L, 2), *dy = lua_checktensor(L, 3), *y;
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (!box->x || !same_view(box->x, x)) {
+        if (run_forward(box, x, &y))
+            return lua_engerror(L);
+    }
+    if (eng_tensor_new_like(x, slot) || eng_layer_backward(box->layer, x, box->y, dy, *slot))
+        return lua_engerror(L);
+    return 1;
+}
+
+/* Pushes {name=, value=, grad=} with views of the parameter. */
+static void push_param(lua_State *L, const char *name, const eng_param *p)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "name");
+    lua_pushtensorview(L, p->value);
+    lua_setfield(L, -2, "value");
+    lua_pushtensorview(L, p->grad);
+    lua_setfield(L, -2, "grad");
+}
+
+static int layer_parameters(lua_State *L)
+{
+    eng_layer *layer = lua_checklayer(L, 1);
+    lua_createtable(L, layer->nparams, 0);
+    for (int i = 0; i < layer->nparams; i++) {
+        push_param(L, layer->params[i].name, &layer->params[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int layer_zero_grad(lua_State *L)
+{
+    eng_layer_zero_grad(lua_checklayer(L, 1));
+    return 0;
+}
+
+static int layer_kind(lua_State *L)
+{
+    lua_pushstring(L, lua_checklayer(L, 1)->ops->kind);
+    return 1;
+}
+
+static int layer_name(lua_State *L)
+{
+    eng_layer *layer = lua_checklayer(L, 1);
+    if (layer->name[0])
+        lua_pushstring(L, layer->name);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* layer:train(), layer:eval(); upvalue 1: the mode. */
+static int layer_set_training(lua_State *L)
+{
+    check_layerbox(L, 1)->training = lua_toboolean(L, lua_upvalueindex(1));
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* layer:to(dtype) -> a new layer of the same configuration with converted parameters. */
+static int layer_to(lua_State *L)
+{
+    layerbox *src = check_layerbox(L, 1);
+    luaL_checkstring(L, 2);
+    eng_dtype dtype = lua_optdtype(L, 2, ENG_F32);
+    layerbox *box = new_layerbox(L);
+    box->training = src->training;
+    if (src->layer->ops->clone(src->layer, dtype, &box->layer))
+        return lua_engerror(L);
+    if (src->layer->name[0] && eng_layer_set_name(box->layer, src->layer->name))
+        return lua_engerror(L);
+    return 1;
+}
+
+/* Pushes the configuration table that the layer's describe() writes as a Lua literal. */
+static void push_config(lua_State *L, const eng_layer *layer)
+{
+    char buf[1024];
+    int n = layer->ops->describe ? layer->ops->describe(layer, buf, sizeof buf) : -1;
+    if (n > 0 && (size_t)n < sizeof buf) {
+        const char *chunk = lua_pushfstring(L, "return %s", buf);
+        if (luaL_loadbufferx(L, chunk, strlen(chunk), "=describe", "t") == LUA_OK) {
+            lua_newtable(L); /* an empty _ENV: the literal may not reach anything */
+            lua_setupvalue(L, -2, 1);
+            if (lua_pcall(L, 0, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+                lua_remove(L, -2);
+                return;
+            }
+        }
+        lua_pop(L, 2);
+    }
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, layer->ops->kind);
+    lua_setfield(L, -2, "kind");
+}
+
+static int layer_config(lua_State *L)
+{
+    push_config(L, lua_checklayer(L, 1));
+    return 1;
+}
+
+static lua_Number cfg_number(lua_State *L, const char *name, lua_Number def)
+{
+    lua_getfield(L, -1, name);
+    lua_Number v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : def;
+    lua_pop(L, 1);
+    return v;
+}
+
+static void cfg_pair(lua_State *L, const char *name, int def, int *v)
+{
+    v[0] = v[1] = def;
+    if (lua_getfield(L, -1, name) == LUA_TTABLE) {
+        for (int i = 0; i < 2; i++) {
+            lua_geti(L, -1, i + 1);
+            v[i] = (int)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+/* Pushes the PyTorch-style description: "Conv2d(1, 16, kernel_size=(5, 5), stride=(1, 1))". */
+static void push_repr(lua_State *L, const eng_layer *layer)
+{
+    static const char *const plain[][2] = {
+        {"relu", "ReLU()"},
+        {"tanh", "Tanh()"},
+        {"sigmoid", "Sigmoid()"},
+        {"flatten", "Flatten()"},
+    };
+    const char *kind = layer->ops->kind;
+    char buf[512];
+    int k[2], s[2], p[2], d[2];
+    push_config(L, layer);
+    if (strcmp(kind, "conv2d") == 0) {
+        cfg_pair(L, "kernel_size", 1, k);
+        cfg_pair(L, "stride", 1, s);
+        cfg_pair(L, "padding", 0, p);
+        cfg_pair(L, "dilation", 1, d);
+        int n = snprintf(buf, sizeof buf, "Conv2d(%d, %d, kernel_size=(%d, %d), stride=(%d, %d)",
+                         (int)cfg_number(L, "in_channels", 0),
+                         (int)cfg_number(L, "out_channels", 0), k[0], k[1], s[0], s[1]);
+        if (p[0] || p[1])
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ", padding=(%d, %d)", p[0], p[1]);
+        if (d[0] != 1 || d[1] != 1)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ", dilation=(%d, %d)", d[0], d[1]);
+        snprintf(buf + n, sizeof buf - (size_t)n, "%s)", layer->nparams < 2 ? ", bias=false" : "");
+    } else if (strcmp(kind, "linear") == 0) {
+        snprintf(buf, sizeof buf, "Linear(%d, %d%s)", (int)cfg_number(L, "in_features", 0),
+                 (int)cfg_number(L, "out_features", 0), layer->nparams < 2 ? ", bias=false" : "");
+    } else if (strcmp(kind, "leaky_relu") == 0) {
+        snprintf(buf, sizeof buf, "LeakyReLU(negative_slope=%g)",
+                 cfg_number(L, "negative_slope", 0));
+    } else if (strcmp(kind, "dropout") == 0) {
+        snprintf(buf, sizeof buf, "Dropout(p=%g)", cfg_number(L, "p", 0));
+    } else if (strcmp(kind, "maxpool2d") == 0 || strcmp(kind, "avgpool2d") == 0) {
+        cfg_pair(L, "kernel_size", 1, k);
+        cfg_pair(L, "stride", 1, s);
+        cfg_pair(L, "padding", 0, p);
+        int n = snprintf(buf, sizeof buf, "%s(kernel_size=(%d, %d), stride=(%d, %d)",
+                         kind[0] == 'm' ? "MaxPool2d" : "AvgPool2d", k[0], k[1], s[0], s[1]);
+        if (p[0] || p[1])
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ", padding=(%d, %d)", p[0], p[1]);
+        snprintf(buf + n, sizeof buf - (size_t)n, ")");
+    } else {
+        snprintf(buf, sizeof buf, "%s", kind); /* a kind from a plugin */
+        for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+            if (strcmp(kind, plain[i][0]) == 0)
+                snprintf(buf, sizeof buf, "%s", plain[i][1]);
+    }
+    lua_pop(L, 1);
+    lua_pushstring(L, buf);
+}
+
+static int layer_tostring(lua_State *L)
+{
+    layerbox *box = luaL_checkudata(L, 1, ENG_LUA_LAYER);
+    if (!box->layer)
+        lua_pushliteral(L, "Layer(closed)");
+    else
+        push_repr(L, box->layer);
+    return 1;
+}
+
+/* ---- Sequential ---- */
+
+typedef struct modelbox {
+    eng_model *model; /* one reference; NULL once released */
+    uint64_t stamp;   /* of the last model:forward */
+} modelbox;
+
+/* The box's uservalue 1 is the list of its layer boxes, so that model[i] returns the same
+ * box that was added and the layers' boxes live as long as the model's. */
+
+static modelbox *check_modelbox(lua_State *L, int arg)
+{
+    modelbox *box = luaL_checkudata(L, arg, ENG_LUA_SEQUENTIAL);
+    luaL_argcheck(L, box->model != NULL, arg, "model is closed");
+    return box;
+}
+
+eng_model *lua_checkmodel(lua_State *L, int arg)
+{
+    return check_modelbox(L, arg)->model;
+}
+
+static int model_release(lua_State *L)
+{
+    modelbox *box = luaL_checkudata(L, 1, ENG_LUA_SEQUENTIAL);
+    eng_model_release(box->model);
+    box->model = NULL;
+    return 0;
+}
+
+/* Pushes a new model box with an empty layer list. */
+static modelbox *new_modelbox(lua_State *L)
+{
+    modelbox *box = lua_newuserdatauv(L, sizeof *box, 1);
+    box->model = NULL;
+    box->stamp = 0;
+    luaL_setmetatable(L, ENG_LUA_SEQUENTIAL);
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, 1);
+    return box;
+}
+
+/* Appends the layer box at idx to the model box at model_idx. */
+static void add_layer(lua_State *L, int model_idx, int idx, const char *where)
+{
+    layerbox *lbox = luaL_testudata(L, idx, ENG_LUA_LAYER);
+    if (!lbox)
+        luaL_error(L, "Sequential: %s: engine.Layer expected, got %s", where,
+                   lua_typenameof(L, idx));
+    if (!lbox->layer)
+        luaL_error(L, "Sequential: %s is a closed layer", where);
+    modelbox *box = check_modelbox(L, model_idx);
+    if (eng_model_add(box->model, lbox->layer))
+        lua_engerror(L);
+    lua_getiuservalue(L, model_idx, 1);
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, -2, box->model->nlayers);
+    lua_pop(L, 1);
+}
+
+/* nn.Sequential{l1, l2, ...} or nn.Sequential(l1, l2, ...) */
+static int nn_sequential(lua_State *L)
+{
+    int n = lua_gettop(L);
+    bool list = n == 1 && lua_type(L, 1) == LUA_TTABLE && !lua_getmetatable(L, 1);
+    modelbox *box = new_modelbox(L);
+    int model_idx = lua_gettop(L);
+    if (eng_model_new(&box->model))
+        return lua_engerror(L);
+    if (list) {
+        lua_Integer count = luaL_len(L, 1);
+        for (lua_Integer i = 1; i <= count; i++) {
+            lua_geti(L, 1, i);
+            int idx = lua_gettop(L);
+            add_layer(L, model_idx, idx, lua_pushfstring(L, "element %I", i));
+            lua_settop(L, model_idx);
+        }
+    } else {
+        for (int i = 1; i <= n; i++) {
+            add_layer(L, model_idx, i, lua_pushfstring(L, "argument #%d", i));
+            lua_settop(L, model_idx);
+        }
+    }
+    lua_settop(L, model_idx);
+    return 1;
+}
+
+static int model_add(lua_State *L)
+{
+    check_modelbox(L, 1);
+    add_layer(L, 1, 2, "argument #1");
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* Stamps every layer box of the model (their C state now belongs to this forward) and drops
+ * their layer:forward caches. */
+static void stamp_layers(lua_State *L, modelbox *box)
+{
+    lua_getiuservalue(L, 1, 1);
+    for (int i = 1; i <= box->model->nlayers; i++) {
+        lua_geti(L, -1, i);
+        layerbox *lbox = lua_touserdata(L, -1);
+        clear_cache(lbox);
+        lbox->stamp = box->stamp;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+static int model_forward(lua_State *L)
+{
+    modelbox *box = check_modelbox(L, 1);
+    eng_tensor *x = lua_checktensor(L, 2);
+    const eng_tensor *y;
+    box->stamp = ++forward_stamp;
+    stamp_layers(L, box);
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_model_forward(box->model, x, &y) || eng_tensor_clone(y, slot))
+        return lua_engerror(L);
+    return 1;
+}
+
+/* model:backward(dy [, want_dx]) -> dx when want_dx, else nothing. */
+static int model_backward(lua_State *L)
+{
+    modelbox *box = check_modelbox(L, 1);
+    eng_tensor *dy = lua_checktensor(L, 2);
+    bool want_dx = lua_toboolean(L, 3);
+    lua_getiuservalue(L, 1, 1);
+    /* Without a forward the C call below says so itself. */
+    for (int i = 1; box->model->forwarded && i <= box->model->nlayers; i++) {
+        lua_geti(L, -1, i);
+        layerbox *lbox = lua_touserdata(L, -1);
+        if (lbox->stamp != box->stamp)
+            return luaL_error(L,
+                              "sequential: layer %d ('%s') ran another forward since this "
+                              "model's forward; call model:forward again",
+                              i, box->model->layers[i - 1]->name);
+        lua_pop(L, 1);
+    }
+    const eng_tensor *dx;
+    if (!want_dx) {
+        if (eng_model_backward(box->model, dy, NULL))
+            return lua_engerror(L);
+        return 0;
+    }
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_model_backward(box->model, dy, &dx) || eng_tensor_clone(dx, slot))
+        return lua_engerror(L);
+    return 1;
+}
+
+static int model_parameters(lua_State *L)
+{
+    eng_model *model = lua_checkmodel(L, 1);
+    int n = eng_model_param_count(model);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        char name[2 * ENG_NAME_MAX];
+        push_param(L, name, eng_model_param(model, i, name, sizeof name));
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int model_zero_grad(lua_State *L)
+{
+    eng_model_zero_grad(lua_checkmodel(L, 1));
+    return 0;
+}
+
+/* model:train(), model:eval(), also setting the mode of the layers' own forward; upvalue 1:
+ * the mode. */
+static int model_set_training(lua_State *L)
+{
+    eng_model *model = lua_checkmodel(L, 1);
+    bool training = lua_toboolean(L, lua_upvalueindex(1));
+    eng_model_set_training(model, training);
+    lua_getiuservalue(L, 1, 1);
+    for (int i = 1; i <= model->nlayers; i++) {
+        lua_geti(L, -1, i);
+        ((layerbox *)lua_touserdata(L, -1))->training = training;
+        lua_pop(L, 1);
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* model:to(dtype) -> a new model of cloned layers with converted parameters. */
+static int model_to(lua_State *L)
+{
+    eng_model *src = lua_checkmodel(L, 1);
+    luaL_checkstring(L, 2);
+    eng_dtype dtype = lua_optdtype(L, 2, ENG_F32);
+    modelbox *box = new_modelbox(L);
+    if (eng_model_to(src, dtype, &box->model))
+        return lua_engerror(L);
+    lua_getiuservalue(L, -1, 1);
+    for (int i = 0; i < box->model->nlayers; i++) {
+        layerbox *lbox = new_layerbox(L);
+        lbox->layer = box->model->layers[i];
+        eng_layer_retain(lbox->layer);
+        lbox->training = src->training;
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+static int model_dtype(lua_State *L)
+{
+    lua_pushstring(L, eng_dtype_name(eng_model_dtype(lua_checkmodel(L, 1))));
+    return 1;
+}
+
+static int64_t count_parameters(eng_model *model)
+{
+    int64_t total = 0;
+    for (int i = 0; i < eng_model_param_count(model); i++)
+        total += eng_tensor_numel(eng_model_param(model, i, NULL, 0)->value);
+    return total;
+}
+
+static int model_num_parameters(lua_State *L)
+{
+    lua_pushinteger(L, count_parameters(lua_checkmodel(L, 1)));
+    return 1;
+}
+
+static int model_len(lua_State *L)
+{
+    lua_pushinteger(L, lua_checkmodel(L, 1)->nlayers);
+    return 1;
+}
+
+/* model[i] -> the i-th layer box; other keys are methods (upvalue 1). */
+static int model_index(lua_State *L)
+{
+    if (lua_isinteger(L, 2)) {
+        lua_getiuservalue(L, 1, 1);
+        lua_geti(L, -1, lua_tointeger(L, 2));
+        return 1;
+    }
+    lua_pushvalue(L, 2);
+    lua_gettable(L, lua_upvalueindex(1));
+    return 1;
+}
+
+/* "421642" -> "421,642" */
+static void format_count(char *buf, size_t size, int64_t n)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%lld", (long long)n), j = 0;
+    for (int i = 0; i < len && (size_t)j + 2 < size; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            buf[j++] = ',';
+        buf[j++] = digits[i];
+    }
+    buf[j] = '\0';
+}
+
+/* The tree print: a header, then one line per layer with its name, configuration and
+ * parameter shapes. */
+static int model_tostring(lua_State *L)
+{
+    modelbox *box = luaL_checkudata(L, 1, ENG_LUA_SEQUENTIAL);
+    if (!box->model) {
+        lua_pushliteral(L, "Sequential(closed)");
+        return 1;
+    }
+    eng_model *m = box->model;
+    char count[32];
+    format_count(count, sizeof count, count_parameters(m));
+    int name_width = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        int n = (int)strlen(m->layers[i]->name);
+        name_width = n > name_width ? n : name_width;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    lua_pushfstring(L, "Sequential (%d layer%s, %s parameter%s, %s)", m->nlayers,
+                    m->nlayers == 1 ? "" : "s", count, strcmp(count, "1") ? "s" : "",
+                    eng_dtype_name(eng_model_dtype(m)));
+    luaL_addvalue(&b);
+    for (int i = 0; i < m->nlayers; i++) {
+        const eng_layer *layer = m->layers[i];
+        /* "\u251c\u2500" and "\u2514\u2500" in UTF-8: the tree's branches */
+        luaL_addstring(&b, i + 1 < m->nlayers ? "\n\xe2\x94\x9c\xe2\x94\x80 "
+                                              : "\n\xe2\x94\x94\xe2\x94\x80 ");
+        luaL_addstring(&b, layer->name);
+        for (int j = (int)strlen(layer->name); j < name_width + 2; j++)
+            luaL_addchar(&b, ' ');
+        push_repr(L, layer);
+        luaL_addvalue(&b);
+        for (int p = 0; p < layer->nparams; p++) {
+            luaL_addstring(&b, p ? "  " : "   ");
+            lua_pushfstring(L, "%s %s", layer->params[p].name,
+                            eng_tensor_shape_str(layer->params[p].value));
+            luaL_addvalue(&b);
+        }
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* ---- losses ---- */
+
+typedef struct lossbox {
+    eng_loss *loss;    /* NULL once released */
+    const char *cls;   /* "CrossEntropyLoss", "MSELoss" */
+    eng_tensor *input; /* views of the last forward's arguments, for backward */
+    eng_tensor *target;
+} lossbox;
+
+static lossbox *check_lossbox(lua_State *L, int arg)
+{
+    lossbox *box = luaL_checkudata(L, arg, ENG_LUA_LOSS);
+    luaL_argcheck(L, box->loss != NULL, arg, "loss is closed");
+    return box;
+}
+
+eng_loss *lua_checkloss(lua_State *L, int arg)
+{
+    return check_lossbox(L, arg)->loss;
+}
+
+static int loss_release(lua_State *L)
+{
+    lossbox *box = luaL_checkudata(L, 1, ENG_LUA_LOSS);
+    eng_tensor_release(box->input);
+    eng_tensor_release(box->target);
+    eng_loss_release(box->loss);
+    box->input = box->target = NULL;
+    box->loss = NULL;
+    return 0;
+}
+
+/* nn.CrossEntropyLoss(), nn.MSELoss(); upvalue 1: whether cross-entropy. */
+static int nn_loss(lua_State *L)
+{
+    bool xent = lua_toboolean(L, lua_upvalueindex(1));
+    lossbox *box = lua_newuserdatauv(L, sizeof *box, 0);
+    memset(box, 0, sizeof *box);
+    box->cls = xent ? "CrossEntropyLoss" : "MSELoss";
+    luaL_setmetatable(L, ENG_LUA_LOSS);
+    if ((xent ? eng_cross_entropy_new : eng_mse_new)(&box->loss))
+        return lua_engerror(L);
+    return 1;
+}
+
+/* The target at arg 3: a tensor, or for cross-entropy a list of 1-based class numbers, which
+ * is converted (in a new box pushed on the stack) to the i64 0-based indices the C loss takes. */
+static eng_tensor *check_target(lua_State *L, lossbox *box)
+{
+    eng_tensor *t = lua_testtensor(L, 3);
+    if (t || lua_type(L, 3) != LUA_TTABLE || strcmp(box->loss->ops->kind, "cross_entropy"))
+        return lua_checktensor(L, 3);
+    int64_t n = (int64_t)luaL_len(L, 3);
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_new(ENG_I64, 1, &n, slot))
+        lua_engerror(L);
+    int64_t *labels = eng_tensor_data(*slot);
+    for (int64_t i = 0; i < n; i++) {
+        lua_geti(L, 3, i + 1);
+        int isint = 0;
+        lua_Integer k = lua_tointegerx(L, -1, &isint);
+        if (!isint || k < 1)
+            luaL_error(L, "%s: labels[%I] is %s, expected a 1-based class number", box->cls,
+                       (lua_Integer)i + 1, luaL_tolstring(L, -1, NULL));
+        labels[i] = k - 1;
+        lua_pop(L, 1);
+    }
+    return *slot;
+}
+
+/* crit:forward(input, target) -> the loss as a number. */
+static int loss_forward(lua_State *L)
+{
+    lossbox *box = check_lossbox(L, 1);
+    eng_tensor *input = lua_checktensor(L, 2), *target = check_target(L, box);
+    eng_tensor *iv = NULL, *tv = NULL;
+    double value;
+    eng_status st = eng_loss_forward(box->loss, input, target, &value);
+    if (!st)
+        st = eng_tensor_view(input, &iv);
+    if (!st)
+        st = eng_tensor_view(target, &tv);
+    if (st) {
+        eng_tensor_release(iv);
+        return lua_engerror(L);
+    }
+    eng_tensor_release(box->input);
+    eng_tensor_release(box->target);
+    box->input = iv;
+    box->target = tv;
+    lua_pushnumber(L, value);
+    return 1;
+}
+
+/* crit:backward() -> d(loss)/d(input) for the last forward, a new tensor. */
+static int loss_backward(lua_State *L)
+{
+    lossbox *box = check_lossbox(L, 1);
+    if (!box->input)
+        return luaL_error(L, "%s: backward before forward", box->cls);
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_new_like(box->input, slot) ||
+        eng_loss_backward(box->loss, box->input, box->target, *slot))
+        return lua_engerror(L);
+    return 1;
+}
+
+static int loss_tostring(lua_State *L)
+{
+    lossbox *box = luaL_checkudata(L, 1, ENG_LUA_LOSS);
+    lua_pushfstring(L, "%s()", box->cls);
+    return 1;
+}
+
+/* ---- registration ---- */
+
+static const luaL_Reg layer_methods[] = {
+    {"forward", layer_forward},
+    {"backward", layer_backward},
+    {"parameters", layer_parameters},
+    {"zero_grad", layer_zero_grad},
+    {"kind", layer_kind},
+    {"name", layer_name},
+    {"to", layer_to},
+    {"config", layer_config},
+    {NULL, NULL},
+};
+
+static const luaL_Reg model_methods[] = {
+    {"add", model_add},
+    {"forward", model_forward},
+    {"backward", model_backward},
+    {"parameters", model_parameters},
+    {"zero_grad", model_zero_grad},
+    {"to", model_to},
+    {"dtype", model_dtype},
+    {"num_parameters", model_num_parameters},
+    {NULL, NULL},
+};
+
+static const luaL_Reg loss_methods[] = {
+    {"forward", loss_forward},
+    {"backward", loss_backward},
+    {NULL, NULL},
+};
+
+static const luaL_Reg nn_funcs[] = {
+    {"Conv2d", nn_conv2d},   {"Linear", nn_linear},         {"LeakyReLU", nn_leaky_relu},
+    {"Dropout", nn_dropout}, {"Sequential", nn_sequential}, {NULL, NULL},
+};
+
+/* Sets t[name] = f with one boolean or integer upvalue, for the table on the stack top. */
+static void set_closure(lua_State *L, const char *name, lua_CFunction f, int boolean, int value)
+{
+    if (boolean)
+        lua_pushboolean(L, value);
+    else
+        lua_pushinteger(L, value);
+    lua_pushcclosure(L, f, 1);
+    lua_setfield(L, -2, name);
+}
+
+/* A metatable with __gc and __close (release), __tostring, and __index (methods). */
+static void new_class(lua_State *L, const char *name, lua_CFunction release, lua_CFunction tostring,
+                      const luaL_Reg *methods)
+{
+    luaL_newmetatable(L, name);
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+}
+
+int luaopen_engine_nn(lua_State *L)
+{
+    new_class(L, ENG_LUA_LAYER, layer_release, layer_tostring, layer_methods);
+    set_closure(L, "train", layer_set_training, 1, 1);
+    set_closure(L, "eval", layer_set_training, 1, 0);
+    lua_setfield(L, -2, "__index");
+    new_class(L, ENG_LUA_SEQUENTIAL, model_release, model_tostring, model_methods);
+    set_closure(L, "train", model_set_training, 1, 1);
+    set_closure(L, "eval", model_set_training, 1, 0);
+    lua_pushcclosure(L, model_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, model_len);
+    lua_setfield(L, -2, "__len");
+    new_class(L, ENG_LUA_LOSS, loss_release, loss_tostring, loss_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 3);
+
+    luaL_newlib(L, nn_funcs);
+    set_closure(L, "MaxPool2d", nn_pool2d, 1, 1);
+    set_closure(L, "AvgPool2d", nn_pool2d, 1, 0);
+    for (int k = 0; k < (int)(sizeof plain_kinds / sizeof plain_kinds[0]); k++)
+        set_closure(L, plain_kinds[k].fname, nn_plain, 0, k);
+    set_closure(L, "CrossEntropyLoss", nn_loss, 1, 1);
+    set_closure(L, "CrossEntropy", nn_loss, 1, 1);
+    set_closure(L, "MSELoss", nn_loss, 1, 0);
+    return 1;
+}

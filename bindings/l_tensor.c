@@ -1,0 +1,841 @@
+/* engine.Tensor: constructors, shape queries, 1-based element access, views, arithmetic,
+ * reductions and a PyTorch-style tostring.
+ *
+ * A box holds one eng_tensor header; views (narrow, select, reshape, parameters) are headers
+ * of their own that share the refcounted storage, so any box may be collected first. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bindings.h"
+
+typedef struct tensorbox {
+    eng_tensor *t; /* NULL once released */
+} tensorbox;
+
+/* ---- boxes ---- */
+
+eng_tensor **lua_newtensorbox(lua_State *L)
+{
+    tensorbox *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->t = NULL;
+    luaL_setmetatable(L, ENG_LUA_TENSOR);
+    return &box->t;
+}
+
+void lua_pushtensor(lua_State *L, eng_tensor *t)
+{
+    /* Only if Lua itself runs out of memory creating the box is t lost: prefer
+     * lua_newtensorbox before creating the tensor. */
+    *lua_newtensorbox(L) = t;
+}
+
+void lua_pushtensorview(lua_State *L, const eng_tensor *t)
+{
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_view(t, slot))
+        lua_engerror(L);
+}
+
+void lua_pushtensorcopy(lua_State *L, const eng_tensor *t)
+{
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_clone(t, slot))
+        lua_engerror(L);
+}
+
+eng_tensor *lua_testtensor(lua_State *L, int arg)
+{
+    tensorbox *box = luaL_testudata(L, arg, ENG_LUA_TENSOR);
+    return box ? box->t : NULL;
+}
+
+eng_tensor *lua_checktensor(lua_State *L, int arg)
+{
+    tensorbox *box = luaL_checkudata(L, arg, ENG_LUA_TENSOR);
+    luaL_argcheck(L, box->t != NULL, arg, "tensor is closed");
+    return box->t;
+}
+
+/* __gc and __close. */
+static int tensor_release(lua_State *L)
+{
+    tensorbox *box = luaL_checkudata(L, 1, ENG_LUA_TENSOR);
+    eng_tensor_release(box->t);
+    box->t = NULL;
+    return 0;
+}
+
+/* ---- argument helpers ---- */
+
+eng_dtype lua_optdtype(lua_State *L, int arg, eng_dtype def)
+{
+    if (lua_isnoneornil(L, arg))
+        return def;
+    eng_dtype dtype;
+    if (eng_dtype_parse(luaL_checkstring(L, arg), &dtype))
+        luaL_argerror(L, arg, eng_errmsg());
+    return dtype;
+}
+
+int lua_checkshape(lua_State *L, int arg, int64_t *shape)
+{
+    if (lua_isinteger(L, arg)) {
+        shape[0] = lua_tointeger(L, arg);
+        return 1;
+    }
+    luaL_argexpected(L, lua_type(L, arg) == LUA_TTABLE, arg, "shape table");
+    lua_Integer n = luaL_len(L, arg);
+    luaL_argcheck(L, n <= ENG_MAX_DIMS, arg, "too many dimensions");
+    for (lua_Integer d = 1; d <= n; d++) {
+        lua_geti(L, arg, d);
+        int isint = 0;
+        lua_Integer size = lua_tointegerx(L, -1, &isint);
+        if (!isint || size < 0)
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L, "size %d is not a non-negative integer", (int)d));
+        shape[d - 1] = size;
+        lua_pop(L, 1);
+    }
+    return (int)n;
+}
+
+void lua_pushshape(lua_State *L, int ndim, const int64_t *shape)
+{
+    lua_createtable(L, ndim, 0);
+    for (int d = 0; d < ndim; d++) {
+        lua_pushinteger(L, shape[d]);
+        lua_rawseti(L, -2, d + 1);
+    }
+}
+
+/* v as stored into a tensor of this dtype: integer dtypes need a value in range (a C
+ * conversion out of range is undefined behaviour). what names the caller in the message. */
+static double check_range(lua_State *L, double v, eng_dtype dtype, const char *what)
+{
+    double lo = 0, hi = 0;
+    switch (dtype) {
+    case ENG_F32:
+    case ENG_F64:
+        return v;
+    case ENG_U8:
+        lo = 0, hi = 255;
+        break;
+    case ENG_I32:
+        lo = -2147483648.0, hi = 2147483647.0;
+        break;
+    case ENG_I64:
+        lo = -9223372036854775808.0, hi = 9223372036854774784.0;
+        break;
+    }
+    if (!(v >= lo && v <= hi)) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s: value %.17g out of range for %s [%.17g, %.17g]", what, v,
+                 eng_dtype_name(dtype), lo, hi);
+        luaL_error(L, "%s", buf);
+    }
+    return v;
+}
+
+static double check_value(lua_State *L, int arg, eng_dtype dtype, const char *what)
+{
+    return check_range(L, luaL_checknumber(L, arg), dtype, what);
+}
+
+/* A 1-based position at arg into a 0-based index of dimension dim. */
+static int64_t check_index(lua_State *L, int arg, const eng_tensor *t, int dim)
+{
+    lua_Integer i = luaL_checkinteger(L, arg);
+    if (i < 1 || i > t->shape[dim])
+        luaL_error(L, "index %I out of range for dimension %d of %s (1..%I)", i, dim + 1,
+                   eng_tensor_shape_str(t), (lua_Integer)t->shape[dim]);
+    return i - 1;
+}
+
+/* A 1-based dimension at arg into a 0-based one. */
+static int check_dim(lua_State *L, int arg, const eng_tensor *t)
+{
+    lua_Integer d = luaL_checkinteger(L, arg);
+    if (d < 1 || d > t->ndim)
+        luaL_error(L, "dimension %I out of range for %s (1..%d)", d, eng_tensor_shape_str(t),
+                   t->ndim);
+    return (int)d - 1;
+}
+
+static void push_element(lua_State *L, const eng_tensor *t, double v)
+{
+    if (eng_dtype_is_float(t->dtype))
+        lua_pushnumber(L, v);
+    else
+        lua_pushinteger(L, (lua_Integer)v);
+}
+
+/* ---- constructors ---- */
+
+/* Walks the first elements of a nested table to find the shape. */
+static int nested_shape(lua_State *L, int arg, int64_t *shape)
+{
+    int ndim = 0;
+    lua_pushvalue(L, arg);
+    while (lua_type(L, -1) == LUA_TTABLE) {
+        if (ndim == ENG_MAX_DIMS)
+            luaL_error(L, "tensor: nested table deeper than %d levels", ENG_MAX_DIMS);
+        shape[ndim] = (int64_t)luaL_len(L, -1);
+        if (shape[ndim++] == 0)
+            break;
+        lua_geti(L, -1, 1);
+        lua_remove(L, -2);
+    }
+    lua_pop(L, 1);
+    return ndim;
+}
+
+/* Pushes "[i,j,...]", the 1-based position of the first depth entries of idx. */
+static const char *push_position(lua_State *L, const int64_t *idx, int depth)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addchar(&b, '[');
+    for (int d = 0; d < depth; d++) {
+        lua_pushfstring(L, d ? ",%I" : "%I", (lua_Integer)idx[d] + 1);
+        luaL_addvalue(&b);
+    }
+    luaL_addchar(&b, ']');
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+/* Copies the nested table on the stack top (at depth d) into t, checking it is rectangular. */
+static void fill_nested(lua_State *L, eng_tensor *t, int d, int64_t *idx, int64_t *flat)
+{
+    if (d == t->ndim) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "tensor: element %s is a %s, expected a number", push_position(L, idx, d),
+                       luaL_typename(L, -1));
+        eng_tensor_set_flat(t, (*flat)++, check_range(L, lua_tonumber(L, -1), t->dtype, "tensor"));
+        return;
+    }
+    if (lua_type(L, -1) != LUA_TTABLE)
+        luaL_error(L, "tensor: ragged nested table: element %s is a %s, expected a table of %I",
+                   push_position(L, idx, d), luaL_typename(L, -1), (lua_Integer)t->shape[d]);
+    lua_Integer n = luaL_len(L, -1);
+    if (n != t->shape[d])
+        luaL_error(L, "tensor: ragged nested table: %s has %I elements, expected %I",
+                   d ? push_position(L, idx, d) : "the table", n, (lua_Integer)t->shape[d]);
+    luaL_checkstack(L, 2, "nested table");
+    for (int64_t i = 0; i < n; i++) {
+        idx[d] = i;
+        lua_geti(L, -1, i + 1);
+        fill_nested(L, t, d + 1, idx, flat);
+        lua_pop(L, 1);
+    }
+}
+
+/* engine.tensor(nested [, dtype]) */
+static int l_tensor(lua_State *L)
+{
+    eng_dtype dtype = lua_optdtype(L, 2, ENG_F32);
+    int64_t shape[ENG_MAX_DIMS], idx[ENG_MAX_DIMS], flat = 0;
+    if (lua_type(L, 1) != LUA_TTABLE && lua_type(L, 1) != LUA_TNUMBER)
+        luaL_typeerror(L, 1, "table or number");
+    int ndim = nested_shape(L, 1, shape);
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_new(dtype, ndim, shape, slot))
+        return lua_engerror(L);
+    lua_pushvalue(L, 1);
+    fill_nested(L, *slot, 0, idx, &flat);
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* Pushes a new zero tensor of the shape at arg 1 and the dtype at dtype_arg. */
+static eng_tensor *new_from_args(lua_State *L, int dtype_arg)
+{
+    int64_t shape[ENG_MAX_DIMS];
+    int ndim = lua_checkshape(L, 1, shape);
+    eng_dtype dtype = lua_optdtype(L, dtype_arg, ENG_F32);
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_new(dtype, ndim, shape, slot))
+        lua_engerror(L);
+    return *slot;
+}
+
+static int l_zeros(lua_State *L)
+{
+    new_from_args(L, 2);
+    return 1;
+}
+
+static int l_ones(lua_State *L)
+{
+    eng_tensor_fill(new_from_args(L, 2), 1.0);
+    return 1;
+}
+
+static int l_full(lua_State *L)
+{
+    eng_dtype dtype = lua_optdtype(L, 3, ENG_F32);
+    double v = check_value(L, 2, dtype, "full");
+    eng_tensor_fill(new_from_args(L, 3), v);
+    return 1;
+}
+
+static int l_rand(lua_State *L)
+{
+    if (eng_tensor_uniform(new_from_args(L, 2), NULL, 0.0, 1.0))
+        return lua_engerror(L);
+    return 1;
+}
+
+static int l_randn(lua_State *L)
+{
+    if (eng_tensor_normal(new_from_args(L, 2), NULL, 0.0, 1.0))
+        return lua_engerror(L);
+    return 1;
+}
+
+/* ---- queries ---- */
+
+static int t_shape(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    lua_pushshape(L, t->ndim, t->shape);
+    return 1;
+}
+
+static int t_size(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    if (lua_isnoneornil(L, 2))
+        return t_shape(L);
+    lua_pushinteger(L, t->shape[check_dim(L, 2, t)]);
+    return 1;
+}
+
+static int t_dim(lua_State *L)
+{
+    lua_pushinteger(L, lua_checktensor(L, 1)->ndim);
+    return 1;
+}
+
+static int t_numel(lua_State *L)
+{
+    lua_pushinteger(L, eng_tensor_numel(lua_checktensor(L, 1)));
+    return 1;
+}
+
+static int t_len(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    if (t->ndim == 0)
+        return luaL_error(L, "length of a 0-dimensional tensor");
+    lua_pushinteger(L, t->shape[0]);
+    return 1;
+}
+
+static int t_dtype(lua_State *L)
+{
+    lua_pushstring(L, eng_dtype_name(lua_checktensor(L, 1)->dtype));
+    return 1;
+}
+
+static int t_is_contiguous(lua_State *L)
+{
+    lua_pushboolean(L, eng_tensor_is_contiguous(lua_checktensor(L, 1)));
+    return 1;
+}
+
+/* ---- copies and in-place fills ---- */
+
+static int t_to(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    eng_dtype dtype = lua_optdtype(L, 2, t->dtype);
+    luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "dtype expected");
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_to(t, dtype, slot))
+        return lua_engerror(L);
+    return 1;
+}
+
+static int t_clone(lua_State *L)
+{
+    lua_pushtensorcopy(L, lua_checktensor(L, 1));
+    return 1;
+}
+
+static int t_fill(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    eng_tensor_fill(t, check_value(L, 2, t->dtype, "fill"));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int t_zero(lua_State *L)
+{
+    eng_tensor_zero(lua_checktensor(L, 1));
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* ---- element access: t:get(i, j, ...), t:set(i, j, ..., v) ---- */
+
+static void check_indices(lua_State *L, const eng_tensor *t, int first, int count, int64_t *idx)
+{
+    if (count != t->ndim)
+        luaL_error(L, "%d indices for a tensor of %d dimensions %s", count, t->ndim,
+                   eng_tensor_shape_str(t));
+    for (int d = 0; d < count; d++)
+        idx[d] = check_index(L, first + d, t, d);
+}
+
+static int t_get(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    int64_t idx[ENG_MAX_DIMS];
+    check_indices(L, t, 2, lua_gettop(L) - 1, idx);
+    push_element(L, t, eng_tensor_get(t, idx));
+    return 1;
+}
+
+static int t_set(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    int top = lua_gettop(L);
+    int64_t idx[ENG_MAX_DIMS];
+    check_indices(L, t, 2, top - 2, idx);
+    eng_tensor_set(t, idx, check_value(L, top, t->dtype, "set"));
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* ---- views ---- */
+
+/* t:reshape({2,3}) or t:reshape(2, 3); one size may be -1. */
+static int t_reshape(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    int64_t shape[ENG_MAX_DIMS];
+    int ndim;
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_Integer n = luaL_len(L, 2);
+        luaL_argcheck(L, n <= ENG_MAX_DIMS, 2, "too many dimensions");
+        for (int d = 0; d < (int)n; d++) {
+            lua_geti(L, 2, d + 1);
+            int isint = 0;
+            shape[d] = lua_tointegerx(L, -1, &isint);
+            luaL_argcheck(L, isint, 2, "sizes must be integers");
+            lua_pop(L, 1);
+        }
+        ndim = (int)n;
+    } else {
+        ndim = lua_gettop(L) - 1;
+        luaL_argcheck(L, ndim <= ENG_MAX_DIMS, ENG_MAX_DIMS + 2, "too many dimensions");
+        for (int d = 0; d < ndim; d++)
+            shape[d] = luaL_checkinteger(L, d + 2);
+    }
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_reshape(t, ndim, shape, slot))
+        return lua_engerror(L);
+    return 1;
+}
+
+/* t:narrow(dim, start, length), 1-based dim and start. */
+static int t_narrow(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    int dim = check_dim(L, 2, t);
+    lua_Integer start = luaL_checkinteger(L, 3), length = luaL_checkinteger(L, 4);
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_narrow(t, dim, start - 1, length, slot))
+        return lua_engerror(L);
+    return 1;
+}
+
+/* t:select(dim, i), 1-based: drops dimension dim. */
+static int t_select(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    int dim = check_dim(L, 2, t);
+    lua_Integer i = luaL_checkinteger(L, 3);
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_select(t, dim, i - 1, slot))
+        return lua_engerror(L);
+    return 1;
+}
+
+/* ---- arithmetic: tensor op tensor, tensor op number, number op tensor ---- */
+
+static int arith(lua_State *L, eng_binary_op op)
+{
+    eng_tensor *a = lua_testtensor(L, 1), *b = lua_testtensor(L, 2);
+    eng_tensor *like = a ? a : b;
+    if (!like)
+        return luaL_error(L, "arithmetic on a closed tensor");
+    if ((!a && !lua_isnumber(L, 1)) || (!b && !lua_isnumber(L, 2)))
+        return luaL_error(L, "arithmetic on an engine.Tensor and a %s",
+                          luaL_typename(L, a ? 2 : 1));
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_new_like(like, slot))
+        return lua_engerror(L);
+    eng_tensor *dst = *slot;
+    eng_status st;
+    if (a && b) {
+        st = eng_tensor_binary(dst, a, b, op);
+    } else if (a) {
+        st = eng_tensor_binary_scalar(dst, a, lua_tonumber(L, 2), op);
+    } else {
+        /* number op tensor: dst = s, then dst op b, so s - b and s / b need no special case. */
+        if (eng_dtype_is_float(dst->dtype))
+            eng_tensor_fill(dst, lua_tonumber(L, 1));
+        st = eng_tensor_binary(dst, dst, b, op);
+    }
+    if (st)
+        return lua_engerror(L);
+    return 1;
+}
+
+static int t_add(lua_State *L)
+{
+    return arith(L, ENG_ADD);
+}
+
+static int t_sub(lua_State *L)
+{
+    return arith(L, ENG_SUB);
+}
+
+static int t_mul(lua_State *L)
+{
+    return arith(L, ENG_MUL);
+}
+
+static int t_div(lua_State *L)
+{
+    return arith(L, ENG_DIV);
+}
+
+static int t_unm(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_new_like(t, slot) || eng_tensor_binary_scalar(*slot, t, -1.0, ENG_MUL))
+        return lua_engerror(L);
+    return 1;
+}
+
+/* ---- reductions ---- */
+
+static int t_sum(lua_State *L)
+{
+    lua_pushnumber(L, eng_tensor_sum(lua_checktensor(L, 1)));
+    return 1;
+}
+
+static int t_mean(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    int64_t n = eng_tensor_numel(t);
+    if (n == 0)
+        return luaL_error(L, "mean of an empty tensor %s", eng_tensor_shape_str(t));
+    lua_pushnumber(L, eng_tensor_sum(t) / (double)n);
+    return 1;
+}
+
+/* Position of the largest (sign 1) or smallest (sign -1) of n elements from first, stepping by
+ * step in row-major order; a NaN wins, as in torch.max. The C API has no such reduction: this
+ * is a plain comparison scan, no arithmetic. */
+static int64_t extreme_at(const eng_tensor *t, int64_t first, int64_t n, double sign)
+{
+    int64_t best = 0;
+    double bv = eng_tensor_get_flat(t, first);
+    for (int64_t i = 1; i < n && bv == bv; i++) {
+        double v = eng_tensor_get_flat(t, first + i);
+        if (v != v || sign * v > sign * bv) {
+            bv = v;
+            best = i;
+        }
+    }
+    return best;
+}
+
+static int reduce_extreme(lua_State *L, double sign)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    int64_t n = eng_tensor_numel(t);
+    if (n == 0)
+        return luaL_error(L, "%s of an empty tensor %s", sign > 0 ? "max" : "min",
+                          eng_tensor_shape_str(t));
+    push_element(L, t, eng_tensor_get_flat(t, extreme_at(t, 0, n, sign)));
+    return 1;
+}
+
+static int t_max(lua_State *L)
+{
+    return reduce_extreme(L, 1.0);
+}
+
+static int t_min(lua_State *L)
+{
+    return reduce_extreme(L, -1.0);
+}
+
+/* t:argmax(): for x [N,K] an i64 tensor [N] of the 1-based column of each row's maximum; for
+ * a 1-d tensor the 1-based position of the maximum, as a number. */
+static int t_argmax(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    if (t->ndim == 1) {
+        if (t->shape[0] == 0)
+            return luaL_error(L, "argmax of an empty tensor %s", eng_tensor_shape_str(t));
+        lua_pushinteger(L, extreme_at(t, 0, t->shape[0], 1.0) + 1);
+        return 1;
+    }
+    if (t->ndim != 2 || t->shape[1] == 0)
+        return luaL_error(L, "argmax of a tensor %s (expected [N,K] with K > 0 or [K])",
+                          eng_tensor_shape_str(t));
+    int64_t rows = t->shape[0], cols = t->shape[1];
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_new(ENG_I64, 1, &rows, slot))
+        return lua_engerror(L);
+    int64_t *out = eng_tensor_data(*slot);
+    for (int64_t r = 0; r < rows; r++)
+        out[r] = extreme_at(t, r * cols, cols, 1.0) + 1;
+    return 1;
+}
+
+/* ---- conversion to Lua ---- */
+
+static void push_table(lua_State *L, const eng_tensor *t, int d, int64_t *idx)
+{
+    if (d == t->ndim) {
+        push_element(L, t, eng_tensor_get(t, idx));
+        return;
+    }
+    luaL_checkstack(L, 3, "totable");
+    lua_createtable(L, (int)t->shape[d], 0);
+    for (int64_t i = 0; i < t->shape[d]; i++) {
+        idx[d] = i;
+        push_table(L, t, d + 1, idx);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static int t_totable(lua_State *L)
+{
+    eng_tensor *t = lua_checktensor(L, 1);
+    int64_t idx[ENG_MAX_DIMS];
+    push_table(L, t, 0, idx);
+    return 1;
+}
+
+/* ---- tostring, after PyTorch's torch/_tensor_str.py: fixed 4 decimals or scientific notation
+ * when magnitudes span more than 1e3 (or exceed 1e8, or go below 1e-4), every element padded to
+ * one width, 80-column lines, and past 1000 elements only 3 edge items per dimension. ---- */
+
+enum { EDGE_ITEMS = 3, SUMMARIZE_ABOVE = 1000, LINE_WIDTH = 80 };
+
+typedef struct printer {
+    const eng_tensor *t;
+    bool summarize, sci;
+    int width;
+    double abs_min, abs_max; /* over finite non-zero values */
+    luaL_Buffer *b;
+} printer;
+
+static int format_value(const printer *p, double v, char *buf, size_t size)
+{
+    if (!eng_dtype_is_float(p->t->dtype))
+        return snprintf(buf, size, "%lld", (long long)v);
+    if (isnan(v))
+        return snprintf(buf, size, "nan");
+    if (isinf(v))
+        return snprintf(buf, size, v > 0 ? "inf" : "-inf");
+    return snprintf(buf, size, p->sci ? "%.4e" : "%.4f", v);
+}
+
+/* Calls fn on every element that will be printed, in order. */
+static void visit(printer *p, int d, int64_t *idx, void (*fn)(printer *, double))
+{
+    if (d == p->t->ndim) {
+        fn(p, eng_tensor_get(p->t, idx));
+        return;
+    }
+    int64_t n = p->t->shape[d];
+    for (int64_t i = 0; i < n; i++) {
+        if (p->summarize && n > 2 * EDGE_ITEMS && i == EDGE_ITEMS)
+            i = n - EDGE_ITEMS;
+        idx[d] = i;
+        visit(p, d + 1, idx, fn);
+    }
+}
+
+static void collect_range(printer *p, double v)
+{
+    double a = fabs(v);
+    if (isfinite(v) && a != 0) {
+        p->abs_min = a < p->abs_min ? a : p->abs_min;
+        p->abs_max = a > p->abs_max ? a : p->abs_max;
+    }
+}
+
+static void collect_width(printer *p, double v)
+{
+    char buf[64];
+    int n = format_value(p, v, buf, sizeof buf);
+    p->width = n > p->width ? n : p->width;
+}
+
+static void add_value(printer *p, double v)
+{
+    char buf[64];
+    int n = format_value(p, v, buf, sizeof buf);
+    for (int i = n; i < p->width; i++)
+        luaL_addchar(p->b, ' ');
+    luaL_addlstring(p->b, buf, (size_t)n);
+}
+
+static void add_spaces(luaL_Buffer *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        luaL_addchar(b, ' ');
+}
+
+/* Dimension d at indent (the column of its '['). */
+static void emit(printer *p, int d, int indent, int64_t *idx)
+{
+    const eng_tensor *t = p->t;
+    int64_t n = t->shape[d];
+    bool elide = p->summarize && n > 2 * EDGE_ITEMS;
+    luaL_addchar(p->b, '[');
+    if (d == t->ndim - 1) {
+        int per_line = (LINE_WIDTH - indent) / (p->width + 2);
+        per_line = per_line < 1 ? 1 : per_line;
+        int64_t k = 0; /* items on this line so far, " ..." counting as one */
+        for (int64_t i = 0; i < n; i++) {
+            if (i > 0) {
+                luaL_addchar(p->b, ',');
+                if (k % per_line == 0) {
+                    luaL_addchar(p->b, '\n');
+                    add_spaces(p->b, indent + 1);
+                } else {
+                    luaL_addchar(p->b, ' ');
+                }
+            }
+            if (elide && i == EDGE_ITEMS) {
+                luaL_addstring(p->b, " ...");
+                k++;
+                i = n - EDGE_ITEMS - 1;
+                continue;
+            }
+            idx[d] = i;
+            add_value(p, eng_tensor_get(t, idx));
+            k++;
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            if (i > 0) {
+                luaL_addchar(p->b, ',');
+                for (int j = d + 1; j < t->ndim; j++)
+                    luaL_addchar(p->b, '\n');
+                add_spaces(p->b, indent + 1);
+            }
+            if (elide && i == EDGE_ITEMS) {
+                luaL_addstring(p->b, "...");
+                i = n - EDGE_ITEMS - 1;
+                continue;
+            }
+            idx[d] = i;
+            emit(p, d + 1, indent + 1, idx);
+        }
+    }
+    luaL_addchar(p->b, ']');
+}
+
+static int t_tostring(lua_State *L)
+{
+    tensorbox *box = luaL_checkudata(L, 1, ENG_LUA_TENSOR);
+    if (!box->t) {
+        lua_pushliteral(L, "tensor(closed)");
+        return 1;
+    }
+    const eng_tensor *t = box->t;
+    int64_t idx[ENG_MAX_DIMS] = {0};
+    printer p = {.t = t,
+                 .summarize = eng_tensor_numel(t) > SUMMARIZE_ABOVE,
+                 .abs_min = INFINITY,
+                 .abs_max = 0};
+    visit(&p, 0, idx, collect_range);
+    p.sci =
+        p.abs_max > 0 && (p.abs_max / p.abs_min > 1000.0 || p.abs_max > 1e8 || p.abs_min < 1e-4);
+    visit(&p, 0, idx, collect_width);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    p.b = &b;
+    luaL_addstring(&b, "tensor(");
+    if (t->ndim == 0) {
+        p.width = 0;
+        add_value(&p, eng_tensor_get(t, idx));
+    } else if (eng_tensor_numel(t) == 0) {
+        luaL_addstring(&b, "[]");
+        if (t->ndim > 1) {
+            luaL_addstring(&b, ", size=(");
+            for (int d = 0; d < t->ndim; d++) {
+                lua_pushfstring(L, d ? ", %I" : "%I", (lua_Integer)t->shape[d]);
+                luaL_addvalue(&b);
+            }
+            luaL_addchar(&b, ')');
+        }
+    } else {
+        emit(&p, 0, 7, idx);
+    }
+    luaL_addstring(&b, ", dtype=");
+    luaL_addstring(&b, eng_dtype_name(t->dtype));
+    luaL_addchar(&b, ')');
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* ---- registration ---- */
+
+static const luaL_Reg tensor_methods[] = {
+    {"shape", t_shape},     {"size", t_size},    {"dim", t_dim},
+    {"numel", t_numel},     {"dtype", t_dtype},  {"is_contiguous", t_is_contiguous},
+    {"to", t_to},           {"clone", t_clone},  {"fill", t_fill},
+    {"zero", t_zero},       {"get", t_get},      {"set", t_set},
+    {"reshape", t_reshape}, {"view", t_reshape}, {"narrow", t_narrow},
+    {"select", t_select},   {"sum", t_sum},      {"mean", t_mean},
+    {"max", t_max},         {"min", t_min},      {"argmax", t_argmax},
+    {"totable", t_totable}, {NULL, NULL},
+};
+
+static const luaL_Reg tensor_meta[] = {
+    {"__gc", tensor_release},
+    {"__close", tensor_release},
+    {"__tostring", t_tostring},
+    {"__len", t_len},
+    {"__add", t_add},
+    {"__sub", t_sub},
+    {"__mul", t_mul},
+    {"__div", t_div},
+    {"__unm", t_unm},
+    {"__index", NULL},
+    {NULL, NULL},
+};
+
+static const luaL_Reg tensor_funcs[] = {
+    {"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full},
+    {"rand", l_rand},     {"randn", l_randn}, {NULL, NULL},
+};
+
+int luaopen_engine_tensor(lua_State *L)
+{
+    luaL_newmetatable(L, ENG_LUA_TENSOR);
+    luaL_setfuncs(L, tensor_meta, 0);
+    luaL_newlib(L, tensor_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    luaL_newlib(L, tensor_funcs);
+    return 1;
+}
