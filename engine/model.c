@@ -127,7 +127,8 @@ eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_
         return eng_error(ENG_ESTATE, "sequential: backward without a successful forward");
     const eng_tensor *out = model->outputs[model->nlayers - 1];
     if (!eng_tensor_same_shape(dy, out) || dy->dtype != out->dtype)
-        return eng_error(ENG_ESHAPE, "sequential: dy is %s %s, the output was %s %s",
+        return eng_error(eng_tensor_same_shape(dy, out) ? ENG_EDTYPE : ENG_ESHAPE,
+                         "sequential: dy is %s %s, the output was %s %s",
                          eng_dtype_name(dy->dtype), eng_tensor_shape_str(dy),
                          eng_dtype_name(out->dtype), eng_tensor_shape_str(out));
     eng_tensor *dy_contig = NULL;

@@ -63,11 +63,17 @@ eng_status eng_idx_read(const char *path, eng_tensor **out)
     if (st)
         goto fail;
     unsigned char extra;
-    int r = gzread(f, &extra, 1);
-    if (r != 0) {
-        st = r < 0 ? eng_error(ENG_EFORMAT, "%s: corrupt gzip data after the IDX payload", path)
-                   : eng_error(ENG_EFORMAT, "%s: trailing bytes after the %s IDX payload", path,
-                               eng_shape_str(ndim, shape));
+    int r = gzread(f, &extra, 1), code = Z_OK;
+    /* A gzip stream cut inside its trailer still yields the whole payload; zlib then reports
+     * Z_BUF_ERROR ("unexpected end of file") while gzread returns 0. */
+    if (r == 0)
+        gzerror(f, &code);
+    if (r != 0 || code != Z_OK) {
+        st = r > 0 ? eng_error(ENG_EFORMAT, "%s: trailing bytes after the %s IDX payload", path,
+                               eng_shape_str(ndim, shape))
+             : r < 0 ? eng_error(ENG_EFORMAT, "%s: corrupt gzip data after the IDX payload", path)
+                     : eng_error(ENG_EFORMAT, "%s: truncated gzip stream (its trailer is missing)",
+                                 path);
         goto fail;
     }
     gzclose(f);
