@@ -96,7 +96,7 @@ typedef struct eng_gc_tensor_report {
     double ratio_spread;        /* relative residual of that fit (0 = exactly proportional) */
     double grad_rms;            /* rms of the analytic gradient over the whole tensor */
     eng_gc_verdict verdict;
-    char diagnosis[256];        /* "" when nothing to say */
+    char diagnosis[512];        /* "" when nothing to say */
     char advice[256];           /* for INCONCLUSIVE: what would decide it */
     int nworst;
     eng_gc_element *worst;      /* [nworst], worst first */
