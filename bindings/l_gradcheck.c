@@ -525,8 +525,7 @@ static int l_sweep(lua_State *L)
             for (int t = 0; t < nt; t++) {
                 series[t] = (eng_plot_series){obj->tensors[t].name, nsteps, steps,
                                               errors + (size_t)t * nsteps};
-                snprintf(marks[t], sizeof marks[t], "chosen step for %s: %.1e",
-                         obj->tensors[t].name, chosen[t]);
+                snprintf(marks[t], sizeof marks[t], "chosen step %.1e (dashed)", chosen[t]);
                 labels[t] = marks[t];
             }
             eng_plot plot = {title, "step h", "median relative error |D(h) - g| / |g|", true,

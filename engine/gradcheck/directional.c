@@ -72,9 +72,17 @@ static double directional_analytic(const eng_gc_objective *obj, const direction 
         if (!d->v[t])
             continue;
         const double *v = ENG_F64_DATA(d->v[t]);
-        for (int64_t i = 0, n = eng_tensor_numel(d->v[t]); i < n; i++)
-            if (v[i] != 0)
-                acc += v[i] * eng_tensor_get_flat(obj->tensors[t].grad, i);
+        const eng_tensor *g = obj->tensors[t].grad;
+        int64_t n = eng_tensor_numel(d->v[t]);
+        if (g->dtype == ENG_F64 && eng_tensor_is_contiguous(g)) {
+            const double *gp = ENG_F64_DATA(g);
+            for (int64_t i = 0; i < n; i++)
+                acc += v[i] * gp[i];
+        } else {
+            for (int64_t i = 0; i < n; i++)
+                if (v[i] != 0)
+                    acc += v[i] * eng_tensor_get_flat(g, i);
+        }
     }
     return acc;
 }
@@ -88,9 +96,17 @@ static eng_status loss_along(gc_context *ctx, const direction *d, double h, doub
             continue;
         eng_tensor *x = obj->tensors[t].value;
         const double *v = ENG_F64_DATA(d->v[t]);
-        for (int64_t i = 0, n = eng_tensor_numel(x); i < n; i++)
-            if (v[i] != 0)
-                eng_tensor_set_flat(x, i, eng_tensor_get_flat(d->saved[t], i) + h * v[i]);
+        int64_t n = eng_tensor_numel(x);
+        if (x->dtype == ENG_F64 && eng_tensor_is_contiguous(x)) {
+            double *p = ENG_F64_DATA(x);
+            const double *saved = ENG_F64_DATA(d->saved[t]);
+            for (int64_t i = 0; i < n; i++)
+                p[i] = saved[i] + h * v[i];
+        } else {
+            for (int64_t i = 0; i < n; i++)
+                if (v[i] != 0)
+                    eng_tensor_set_flat(x, i, eng_tensor_get_flat(d->saved[t], i) + h * v[i]);
+        }
     }
     eng_status st = obj->loss(obj, value);
     ctx->evaluations++;

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { WIDTH = 720, HEIGHT = 440, LEFT = 80, RIGHT = 190, TOP = 40, BOTTOM = 60 };
+enum { WIDTH = 760, HEIGHT = 440, LEFT = 80, RIGHT = 230, TOP = 40, BOTTOM = 60 };
 
 static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
                                      "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
@@ -106,13 +106,17 @@ eng_status eng_plot_write_svg(const eng_plot *plot, const char *path)
                "text-anchor=\"middle\">", TOP + ph / 2);
     put_escaped(f, plot->ylabel);
     fprintf(f, "</text>\n");
+    /* Marker m is drawn in series m's colour; its label goes under that series' legend
+     * entry. */
     for (int m = 0; m < plot->nmarks; m++) {
         if (!usable(plot->mark_x[m], plot->logx))
             continue;
         double x = PX(axis(plot->mark_x[m], plot->logx));
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\" "
-                   "stroke-dasharray=\"5,4\"/><text x=\"%.1f\" y=\"%d\" font-size=\"11\">",
-                x, TOP, x, TOP + ph, x + 4, TOP + 14 + 14 * m);
+        const char *color = colors[m % (int)(sizeof colors / sizeof colors[0])];
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                   "stroke-dasharray=\"5,4\"/>\n", x, TOP, x, TOP + ph, color);
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#444\">",
+                LEFT + pw + 30, TOP + 25 + 30 * m);
         put_escaped(f, plot->mark_label ? plot->mark_label[m] : "");
         fprintf(f, "</text>\n");
     }
@@ -131,8 +135,8 @@ eng_status eng_plot_write_svg(const eng_plot *plot, const char *path)
                         PX(axis(series->x[i], plot->logx)), PY(axis(series->y[i], plot->logy)),
                         color);
         fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"14\" height=\"3\" fill=\"%s\"/>"
-                   "<text x=\"%.1f\" y=\"%d\">", LEFT + pw + 12, TOP + 8 + 18 * s, color,
-                LEFT + pw + 30, TOP + 12 + 18 * s);
+                   "<text x=\"%.1f\" y=\"%d\">", LEFT + pw + 12, TOP + 8 + 30 * s, color,
+                LEFT + pw + 30, TOP + 12 + 30 * s);
         put_escaped(f, series->label);
         fprintf(f, "</text>\n");
     }
