@@ -97,4 +97,8 @@ eng_layer *lua_checklayer(lua_State *L, int arg);
 eng_model *lua_checkmodel(lua_State *L, int arg);
 eng_loss *lua_checkloss(lua_State *L, int arg);
 
+/* ---- optimizers (l_optim.c) ---- */
+
+eng_optimizer *lua_checkoptimizer(lua_State *L, int arg);
+
 #endif

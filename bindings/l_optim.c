@@ -19,6 +19,11 @@ static optimbox *check_optimbox(lua_State *L, int arg)
     return box;
 }
 
+eng_optimizer *lua_checkoptimizer(lua_State *L, int arg)
+{
+    return check_optimbox(L, arg)->opt;
+}
+
 /* __gc and __close. */
 static int optim_release(lua_State *L)
 {

@@ -9,6 +9,10 @@ eng_status eng_optimizer_init_params(eng_optimizer *opt, eng_model *model)
     opt->params = calloc((size_t)(n ? n : 1), sizeof *opt->params);
     if (!opt->params)
         return eng_error(ENG_ENOMEM, "optimizer: out of memory");
+    int nslots = opt->ops->nslots;
+    opt->slots = calloc((size_t)(n * nslots > 0 ? n * nslots : 1), sizeof *opt->slots);
+    if (!opt->slots)
+        return eng_error(ENG_ENOMEM, "optimizer: out of memory");
     for (int i = 0; i < n; i++) {
         eng_optim_param *p = &opt->params[i];
         eng_param *src = eng_model_param(model, i, p->name, sizeof p->name);
@@ -19,6 +23,20 @@ eng_status eng_optimizer_init_params(eng_optimizer *opt, eng_model *model)
         if (st)
             return st;
     }
+    return ENG_OK;
+}
+
+eng_status eng_optimizer_slot(eng_optimizer *opt, int i, int k, eng_tensor **out, bool *created)
+{
+    eng_tensor **slot = &opt->slots[i * opt->ops->nslots + k];
+    *created = false;
+    if (!*slot) {
+        eng_status st = eng_tensor_new_like(opt->params[i].value, slot);
+        if (st)
+            return st;
+        *created = true;
+    }
+    *out = *slot;
     return ENG_OK;
 }
 
@@ -36,6 +54,9 @@ void eng_optimizer_release(eng_optimizer *opt)
         return;
     if (opt->ops->destroy)
         opt->ops->destroy(opt);
+    for (int i = 0; opt->slots && i < opt->nparams * opt->ops->nslots; i++)
+        eng_tensor_release(opt->slots[i]);
+    free(opt->slots);
     for (int i = 0; i < opt->nparams; i++) {
         eng_tensor_release(opt->params[i].value);
         eng_tensor_release(opt->params[i].grad);

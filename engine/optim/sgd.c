@@ -11,7 +11,6 @@
 typedef struct sgd {
     eng_optimizer base;
     eng_sgd_options opts;
-    eng_tensor **momentum; /* [nparams] buffers, NULL before the first step */
 } sgd;
 
 #define DEFINE_SGD_UPDATE(T, SFX)                                                               \
@@ -41,39 +40,47 @@ static eng_status sgd_step(eng_optimizer *opt)
     eng_sgd_options o = s->opts;
     o.lr = opt->lr; /* a schedule may have changed it */
     for (int i = 0; i < opt->nparams; i++) {
+        eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad, *buf = NULL;
         bool first = false;
-        eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
         if (!eng_tensor_is_contiguous(p) || !eng_tensor_is_contiguous(g))
             return eng_error(ENG_ESTATE, "sgd: parameter %s is not contiguous",
                              opt->params[i].name);
-        if (s->opts.momentum != 0 && !s->momentum[i]) {
-            eng_status st = eng_tensor_new_like(p, &s->momentum[i]);
+        if (s->opts.momentum != 0) {
+            eng_status st = eng_optimizer_slot(opt, i, 0, &buf, &first);
             if (st)
                 return st;
-            first = true;
         }
-        void *buf = s->opts.momentum != 0 ? eng_tensor_data(s->momentum[i]) : NULL;
+        void *b = buf ? eng_tensor_data(buf) : NULL;
         int64_t n = eng_tensor_numel(p);
         if (p->dtype == ENG_F32)
-            sgd_update_f32(ENG_F32_DATA(p), ENG_F32_DATA(g), buf, n, &o, first);
+            sgd_update_f32(ENG_F32_DATA(p), ENG_F32_DATA(g), b, n, &o, first);
         else
-            sgd_update_f64(ENG_F64_DATA(p), ENG_F64_DATA(g), buf, n, &o, first);
+            sgd_update_f64(ENG_F64_DATA(p), ENG_F64_DATA(g), b, n, &o, first);
     }
     return ENG_OK;
 }
 
-static void sgd_destroy(eng_optimizer *opt)
+static int sgd_hyper(const eng_optimizer *opt, const char **names, double *values, int max)
 {
-    sgd *s = (sgd *)opt;
-    for (int i = 0; s->momentum && i < opt->nparams; i++)
-        eng_tensor_release(s->momentum[i]);
-    free(s->momentum);
+    const sgd *s = (const sgd *)opt;
+    const char *n[] = {"lr", "momentum", "dampening", "weight_decay", "nesterov"};
+    double v[] = {opt->lr, s->opts.momentum, s->opts.dampening, s->opts.weight_decay,
+                  s->opts.nesterov ? 1.0 : 0.0};
+    for (int i = 0; i < 5 && i < max; i++) {
+        names[i] = n[i];
+        values[i] = v[i];
+    }
+    return 5;
 }
+
+static const char *const sgd_slots[] = {"momentum_buffer"};
 
 static const eng_optim_ops sgd_ops = {
     .kind = "sgd",
     .step = sgd_step,
-    .destroy = sgd_destroy,
+    .nslots = 1,
+    .slot_names = sgd_slots,
+    .hyper = sgd_hyper,
 };
 
 eng_status eng_sgd_new(eng_model *model, const eng_sgd_options *opts, eng_optimizer **out)
@@ -93,12 +100,6 @@ eng_status eng_sgd_new(eng_model *model, const eng_sgd_options *opts, eng_optimi
     s->base.lr = opts->lr;
     s->opts = *opts;
     eng_status st = eng_optimizer_init_params(&s->base, model);
-    if (!st) {
-        s->momentum = calloc((size_t)(s->base.nparams ? s->base.nparams : 1),
-                             sizeof *s->momentum);
-        if (!s->momentum)
-            st = eng_error(ENG_ENOMEM, "sgd: out of memory");
-    }
     if (st) {
         eng_optimizer_release(&s->base);
         return st;
