@@ -94,6 +94,10 @@ const char *lua_typenameof(lua_State *L, int idx);
 /* ---- layers and models (l_nn.c) ---- */
 
 eng_layer *lua_checklayer(lua_State *L, int arg);
+/* Pushes a new, empty layer box and returns its slot (the box owns what is stored there). */
+eng_layer **lua_newlayerbox(lua_State *L);
+/* nn.Lua{name=, params=, forward=, backward=} (l_lua_layer.c) */
+int lua_nn_lua(lua_State *L);
 eng_model *lua_checkmodel(lua_State *L, int arg);
 eng_loss *lua_checkloss(lua_State *L, int arg);
 

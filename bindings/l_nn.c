@@ -42,6 +42,11 @@ static layerbox *new_layerbox(lua_State *L)
     return box;
 }
 
+eng_layer **lua_newlayerbox(lua_State *L)
+{
+    return &new_layerbox(L)->layer;
+}
+
 static layerbox *check_layerbox(lua_State *L, int arg)
 {
     layerbox *box = luaL_checkudata(L, arg, ENG_LUA_LAYER);
@@ -410,6 +415,10 @@ static void push_repr(lua_State *L, const eng_layer *layer)
         if (p[0] || p[1])
             n += snprintf(buf + n, sizeof buf - (size_t)n, ", padding=(%d, %d)", p[0], p[1]);
         snprintf(buf + n, sizeof buf - (size_t)n, ")");
+    } else if (strcmp(kind, "lua") == 0) {
+        lua_getfield(L, -1, "name");
+        snprintf(buf, sizeof buf, "Lua(%s)", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+        lua_pop(L, 1);
     } else {
         snprintf(buf, sizeof buf, "%s", kind); /* a kind from a plugin */
         for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
@@ -884,7 +893,8 @@ static const luaL_Reg loss_methods[] = {
 
 static const luaL_Reg nn_funcs[] = {
     {"Conv2d", nn_conv2d},   {"Linear", nn_linear},         {"LeakyReLU", nn_leaky_relu},
-    {"Dropout", nn_dropout}, {"Sequential", nn_sequential}, {NULL, NULL},
+    {"Dropout", nn_dropout}, {"Sequential", nn_sequential}, {"Lua", lua_nn_lua},
+    {NULL, NULL},
 };
 
 /* Sets t[name] = f with one boolean or integer upvalue, for the table on the stack top. */

@@ -37,14 +37,30 @@ for bx, by in test:batches(config.batch, {dtype = "f64", scale = 1 / 255, mean =
   break
 end
 
-local model = nn.Sequential{
-  nn.Conv2d(1, 16, 5, {padding = 2, dtype = "f64"}), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-  nn.Linear(16 * 14 * 14, 128, {dtype = "f64"}), nn.ReLU(), nn.Linear(128, 10, {dtype = "f64"}),
+-- The asker's network: its first layer is a Lua layer wrapping conv2d whose backward scales
+-- the weight gradient by `factor`. It shares its parameters with the plain conv2d of the
+-- correct network, and both share the fully connected layers.
+local conv = nn.Conv2d(1, 16, 5, {padding = 2, dtype = "f64"})
+local conv_params = conv:parameters()
+local asker_conv = nn.Lua{
+  name = "conv2d_by_hand",
+  params = {weight = conv_params[1].value, bias = conv_params[2].value},
+  forward = function(self, input) return conv:forward(input) end,
+  backward = function(self, input, output, doutput)
+    conv:zero_grad()
+    local dinput = conv:backward(input, doutput)
+    return dinput, {weight = conv_params[1].grad * config.factor,
+                    bias = conv_params[2].grad:clone()}
+  end,
 }
+local fc1 = nn.Linear(16 * 14 * 14, 128, {dtype = "f64"})
+local fc2 = nn.Linear(128, 10, {dtype = "f64"})
+local correct = nn.Sequential{conv, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), fc1, nn.ReLU(), fc2}
+local asker = nn.Sequential{asker_conv, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), fc1, nn.ReLU(),
+                            fc2}
 local criterion = nn.CrossEntropyLoss()
-local params = model:parameters()
 local by_name = {}
-for _, p in ipairs(params) do by_name[p.name] = p end
+for _, p in ipairs(correct:parameters()) do by_name[p.name] = p end
 -- Tiny FC weights (biases untouched, so the ReLUs keep their pattern) make the signal that
 -- reaches the first layer vanish: the seed's situation at epoch 0.
 for _, name in ipairs({"linear_1.weight", "linear_2.weight"}) do
@@ -58,23 +74,15 @@ local b = by_name["linear_2.bias"].value
 local spread = engine.randn({10}, "f64") * config.logit_bias
 for i = 1, 10 do b:set(i, spread:get(i)) end
 
-local function loss_and_gradients(factor)
-  return function()
-    model:zero_grad()
-    local loss = criterion:forward(model:forward(x), y)
-    model:backward(criterion:backward())
-    local grads = {}
-    for i, p in ipairs(params) do
-      grads[i] = p.name == "conv2d_1.weight" and p.grad * factor or p.grad:clone()
-    end
-    return loss, grads
-  end
-end
-
 -- 1. What the asker printed: the first 10 weights of the first layer, perturbed by +-eps.
-local weight = by_name["conv2d_1.weight"].value
-local buggy = loss_and_gradients(config.factor)
-local loss, grads = buggy()
+local weight = conv_params[1].value
+asker:zero_grad()
+local loss = criterion:forward(asker:forward(x), y)
+asker:backward(criterion:backward())
+local computed
+for _, p in ipairs(asker:parameters()) do
+  if p.name == "lua_1.weight" then computed = p.grad end
+end
 print(("\n1. The asker's check: cost %.16g at epoch 0, eps = %g"):format(loss, config.user_eps))
 print(("   %-12s %22s %22s %9s %7s"):format("weight", "numerical", "computed", "rel err",
   "ratio"))
@@ -82,43 +90,35 @@ for k = 1, 10 do
   local i, j = (k - 1) // 5 + 1, (k - 1) % 5 + 1
   local w0 = weight:get(1, 1, i, j)
   weight:set(1, 1, i, j, w0 + config.user_eps)
-  local plus = criterion:forward(model:forward(x), y)
+  local plus = criterion:forward(correct:forward(x), y)
   weight:set(1, 1, i, j, w0 - config.user_eps)
-  local minus = criterion:forward(model:forward(x), y)
+  local minus = criterion:forward(correct:forward(x), y)
   weight:set(1, 1, i, j, w0)
   local n = (plus - minus) / (2 * config.user_eps)
-  local a = grads[1]:get(1, 1, i, j)
+  local a = computed:get(1, 1, i, j)
   print(("   (1,1,%d,%d)    %22.15e %22.15e %9.3f %7.3f"):format(i, j, n, a,
     math.abs(a - n) / (math.abs(a) + math.abs(n)), a / n))
 end
 local u = 2.0 ^ -53
-local plus_minus = math.abs(grads[1]:get(1, 1, 1, 1) / config.factor) * 2 * config.user_eps
+local moved = math.abs(computed:get(1, 1, 1, 1) / config.factor) * 2 * config.user_eps
 print(("   the cost moves by about %.1e over 2 eps: %.0f units of round-off of the cost"):format(
-  plus_minus, plus_minus / (u * loss)))
+  moved, moved / (u * loss)))
 
--- 2. The checker on that backward.
-local report = gc.check_function(buggy, (function()
-  local list = {}
-  for i, p in ipairs(params) do list[i] = p.value end
-  return list
-end)(), {names = (function()
-  local list = {}
-  for i, p in ipairs(params) do list[i] = p.name end
-  return list
-end)(), batch = config.batch, samples = config.samples, seed = config.seed})
-print("\n2. engine.gradcheck on the asker's backward (objective written in Lua):")
+-- 2. The checker on that network.
+local report = gc.check(asker, criterion, x, y, {samples = config.samples, seed = config.seed})
+print("\n2. engine.gradcheck on the asker's network (first layer: a Lua layer wrapping conv2d):")
 print(report)
 
--- 3. The checker on the correct backward, through the model itself.
-local correct = gc.check(model, criterion, x, y, {samples = config.samples, seed = config.seed})
-print("3. engine.gradcheck on the correct backward:")
-print(correct)
+-- 3. The checker on the correct network.
+local fine = gc.check(correct, criterion, x, y, {samples = config.samples, seed = config.seed})
+print("3. engine.gradcheck on the correct network:")
+print(fine)
 
-local first = report.tensors["conv2d_1.weight"]
-print(("verdict: the planted bug is %s in conv2d_1.weight with diagnosis \"%s\";")
+local first = report.tensors["lua_1.weight"]
+print(("verdict: the planted bug is %s in lua_1.weight with diagnosis \"%s\";")
   :format(first.verdict, first.diagnosis or ""))
-print(("the correct backward is %s; its first-layer gradients have rms %.2e (float64)."):format(
-  correct.verdict, correct.tensors["conv2d_1.weight"].grad_rms))
-if first.verdict ~= "FAIL" or correct.verdict == "FAIL" then
+print(("the correct network is %s; its first-layer gradients have rms %.2e (float64)."):format(
+  fine.verdict, fine.tensors["conv2d_1.weight"].grad_rms))
+if first.verdict ~= "FAIL" or fine.verdict == "FAIL" then
   error("the checker did not tell the two backward passes apart")
 end

@@ -363,6 +363,9 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
     for (int i = 0; i < n; i++) {
         eng_layer_retain(layers[i]);
         c->layers[i] = layers[i];
+        /* one layer that may branch unseen sends every element through the five-point test */
+        if (layers[i]->ops->unknown_branches)
+            obj->has_signatures = false;
         if (layers[i]->nparams > 0 && layers[i]->dtype != dtype) {
             st = eng_error(ENG_EDTYPE, "gradcheck: layer %s is %s, others are %s (convert the model with :to())",
                            eng_layer_label(layers[i]), eng_dtype_name(layers[i]->dtype),

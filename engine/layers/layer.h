@@ -50,6 +50,9 @@ typedef struct eng_layer_ops {
      * were positive, which max-pool element won). Two evaluations whose signatures differ
      * straddle a kink, where finite differences are meaningless. */
     uint64_t (*signature)(const eng_layer *layer, const eng_tensor *x, const eng_tensor *y);
+    /* Set when the kind may branch (kinks) without a signature to tell: layers written in Lua
+     * or in plugins. Built-in kinds without a signature are smooth. */
+    bool unknown_branches;
 } eng_layer_ops;
 
 struct eng_layer {

@@ -1,0 +1,101 @@
+-- nn.Lua: layers written in Lua inside Sequential, checked by the gradient checker, and their
+-- error paths.
+local H = dofile("helpers.lua")
+local engine = require("engine")
+local nn, gc = engine.nn, engine.gradcheck
+
+local function sigmoid(v) return 1 / (1 + math.exp(-v)) end
+
+-- swish(x) = x * sigmoid(beta * x) with a learnable beta; factor plants a bug in dbeta
+local function swish(factor, dtype)
+  return nn.Lua{
+    name = "swish",
+    params = {beta = engine.tensor({1.3}, dtype or "f64")},
+    forward = function(self, x)
+      local b, y = self.params.beta:get(1), x:clone()
+      local fx, fy = x:reshape({x:numel()}), y:reshape({y:numel()})
+      for i = 1, x:numel() do
+        local v = fx:get(i)
+        fy:set(i, v * sigmoid(b * v))
+      end
+      return y
+    end,
+    backward = function(self, x, y, dy)
+      local b, dx, db = self.params.beta:get(1), x:clone(), 0
+      local fx, fdy, fdx = x:reshape({x:numel()}), dy:reshape({dy:numel()}), dx:reshape({dx:numel()})
+      for i = 1, x:numel() do
+        local v, g = fx:get(i), fdy:get(i)
+        local s = sigmoid(b * v)
+        fdx:set(i, g * (s + b * v * s * (1 - s)))
+        db = db + g * v * v * s * (1 - s)
+      end
+      return dx, {beta = engine.tensor({db * factor}, dtype or "f64")}
+    end,
+  }
+end
+
+engine.seed(5)
+local x = engine.randn({3, 4}, "f64")
+local y = engine.tensor({0, 2, 1}, "i64")
+
+-- forward by hand: one element
+local layer = swish(1)
+local out = layer:forward(engine.tensor({{2.0}}, "f64"))
+H.near(out:get(1, 1), 2.0 * sigmoid(2.6), 1e-15, "swish(2)")
+assert(tostring(layer) == "Lua(swish)")
+assert(layer:kind() == "lua")
+
+-- correct: PASS inside a Sequential, element-wise and layer-wise
+local model = nn.Sequential{nn.Linear(4, 5, {dtype = "f64"}), swish(1),
+                            nn.Linear(5, 3, {dtype = "f64"})}
+assert(tostring(model):find("lua_1%s+Lua%(swish%)"), tostring(model))
+local r = gc.check(model, nn.CrossEntropyLoss(), x, y)
+assert(r.verdict == "PASS", tostring(r))
+r = gc.check_layers(model, x)
+assert(r.verdict == "PASS", tostring(r))
+
+-- a doubled parameter gradient: FAIL, named, diagnosed
+model = nn.Sequential{nn.Linear(4, 5, {dtype = "f64"}), swish(2), nn.Linear(5, 3, {dtype = "f64"})}
+r = gc.check(model, nn.CrossEntropyLoss(), x, y)
+assert(r.verdict == "FAIL" and r.first_failing == "lua_1.beta", tostring(r))
+assert(r.tensors["lua_1.beta"].diagnosis:find("scale 2", 1, true), tostring(r))
+r = gc.check_layers(model, x)
+assert(r.summary:find("lua_1", 1, true), tostring(r))
+
+-- parameters are shared with the tensors given, and trained by an optimizer
+local w = engine.tensor({0.5}, "f64")
+local scale = nn.Lua{
+  name = "scale", params = {w = w},
+  forward = function(self, input) return input * self.params.w:get(1) end,
+  backward = function(self, input, output, dout)
+    local dw = 0
+    local fi, fd = input:reshape({input:numel()}), dout:reshape({dout:numel()})
+    for i = 1, input:numel() do dw = dw + fi:get(i) * fd:get(i) end
+    return dout * self.params.w:get(1), {w = engine.tensor({dw}, "f64")}
+  end,
+}
+local m = nn.Sequential{scale}
+local opt = engine.optim.SGD(m, {lr = 0.1})
+opt:zero_grad()
+local crit = nn.MSELoss()
+crit:forward(m:forward(engine.tensor({{1.0, 2.0}}, "f64")), engine.tensor({{0.0, 0.0}}, "f64"))
+m:backward(crit:backward())
+opt:step()
+-- L = mean((w x)^2) = (0.25 + 1)/2, dL/dw = w * (1 + 4) = 2.5, w <- 0.5 - 0.25
+H.near(w:get(1), 0.25, 1e-15, "shared parameter after one SGD step")
+
+-- errors
+H.check_error("field 'forward' must be a function", nn.Lua, {backward = function() end})
+H.check_error("params.w must be a contiguous f32 or f64", nn.Lua,
+  {forward = function() end, backward = function() end, params = {w = 3}})
+local bad = nn.Lua{name = "bad", forward = function() return 42 end, backward = function() end}
+H.check_error("lua layer 'bad': forward returned number", bad.forward, bad, x)
+local boom = nn.Lua{name = "boom", forward = function() error("kaput") end,
+                    backward = function() end}
+H.check_error("lua layer 'boom': forward failed: .*kaput", boom.forward, boom, x)
+local nograd = nn.Lua{name = "nograd", params = {w = engine.tensor({1.0}, "f64")},
+  forward = function(self, input) return input:clone() end,
+  backward = function(self, input, output, dout) return dout:clone() end}
+nograd:forward(x)
+H.check_error("must return the parameter gradients", nograd.backward, nograd, x, x)
+print("test_lua_layer.lua: ok")
