@@ -35,6 +35,7 @@ int luaopen_engine_nn(lua_State *L);
 int luaopen_engine_optim(lua_State *L);
 int luaopen_engine_data(lua_State *L);
 int luaopen_engine_gradcheck(lua_State *L);
+int luaopen_engine_plugin(lua_State *L);
 
 /* ---- tensors (l_tensor.c) ---- */
 
@@ -98,6 +99,8 @@ eng_layer *lua_checklayer(lua_State *L, int arg);
 eng_layer **lua_newlayerbox(lua_State *L);
 /* nn.Lua{name=, params=, forward=, backward=} (l_lua_layer.c) */
 int lua_nn_lua(lua_State *L);
+/* nn.new(kind, options): a layer of a plugin's kind (l_plugin.c) */
+int lua_nn_new(lua_State *L);
 eng_model *lua_checkmodel(lua_State *L, int arg);
 eng_loss *lua_checkloss(lua_State *L, int arg);
 

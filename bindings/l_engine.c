@@ -249,5 +249,7 @@ int luaopen_engine(lua_State *L)
     lua_setfield(L, -2, "data");
     luaopen_engine_gradcheck(L);
     lua_setfield(L, -2, "gradcheck");
+    luaopen_engine_plugin(L);
+    lua_setfield(L, -2, "plugin");
     return 1;
 }

@@ -894,7 +894,7 @@ static const luaL_Reg loss_methods[] = {
 static const luaL_Reg nn_funcs[] = {
     {"Conv2d", nn_conv2d},   {"Linear", nn_linear},         {"LeakyReLU", nn_leaky_relu},
     {"Dropout", nn_dropout}, {"Sequential", nn_sequential}, {"Lua", lua_nn_lua},
-    {NULL, NULL},
+    {"new", lua_nn_new},     {NULL, NULL},
 };
 
 /* Sets t[name] = f with one boolean or integer upvalue, for the table on the stack top. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../plugin.h"
 #include "gradcheck.h"
 
 typedef struct chain {
@@ -363,8 +364,10 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
     for (int i = 0; i < n; i++) {
         eng_layer_retain(layers[i]);
         c->layers[i] = layers[i];
-        /* one layer that may branch unseen sends every element through the five-point test */
-        if (layers[i]->ops->unknown_branches)
+        /* one layer that may branch unseen (written in Lua, or a plugin's without a
+         * signature) sends every element through the five-point test */
+        if (layers[i]->ops->unknown_branches ||
+            (!layers[i]->ops->signature && eng_plugin_owns_ops(layers[i]->ops)))
             obj->has_signatures = false;
         if (layers[i]->nparams > 0 && layers[i]->dtype != dtype) {
             st = eng_error(ENG_EDTYPE, "gradcheck: layer %s is %s, others are %s (convert the model with :to())",

@@ -1,0 +1,259 @@
+/* An example plugin with two layer kinds:
+ *
+ *   swish          y = x * sigmoid(beta * x), beta a learnable scalar (Ramachandran et al. 2017)
+ *   scaled_linear  y = scale * (x @ weight^T + bias), scale a fixed setting
+ *
+ * Built with -DPLANT_BUG it registers buggy_swish and buggy_scaled_linear instead, whose
+ * backward passes are wrong on purpose (dbeta doubled; dweight missing the scale), for the
+ * gradient checker to catch: scripts/check_plugin.lua. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <engine/plugin.h>
+
+#ifdef PLANT_BUG
+#define KIND(name) "buggy_" name
+#define BETA_GRAD_FACTOR 2.0
+#define WEIGHT_GRAD_SCALED 0
+ENG_PLUGIN_DECLARE_ABI("swish_buggy");
+#else
+#define KIND(name) name
+#define BETA_GRAD_FACTOR 1.0
+#define WEIGHT_GRAD_SCALED 1
+ENG_PLUGIN_DECLARE_ABI("swish");
+#endif
+
+/* ---- swish ---- */
+
+static double sigmoid(double v)
+{
+    return v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v));
+}
+
+static eng_status same_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
+                             int64_t *shape)
+{
+    eng_status st = eng_layer_check_input(layer, x, 0, "");
+    if (st)
+        return st;
+    *ndim = x->ndim;
+    for (int d = 0; d < x->ndim; d++)
+        shape[d] = x->shape[d];
+    return ENG_OK;
+}
+
+static eng_status swish_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                bool training)
+{
+    (void)training;
+    double beta = eng_tensor_get_flat(layer->params[0].value, 0);
+    for (int64_t i = 0, n = eng_tensor_numel(x); i < n; i++) {
+        double v = eng_tensor_get_flat(x, i);
+        eng_tensor_set_flat(y, i, v * sigmoid(beta * v));
+    }
+    return ENG_OK;
+}
+
+static eng_status swish_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                 const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)y;
+    double beta = eng_tensor_get_flat(layer->params[0].value, 0), dbeta = 0;
+    for (int64_t i = 0, n = eng_tensor_numel(x); i < n; i++) {
+        double v = eng_tensor_get_flat(x, i), g = eng_tensor_get_flat(dy, i);
+        double s = sigmoid(beta * v);
+        if (dx)
+            eng_tensor_set_flat(dx, i, g * (s + beta * v * s * (1 - s)));
+        dbeta += g * v * v * s * (1 - s);
+    }
+    eng_tensor *grad = layer->params[0].grad;
+    eng_tensor_set_flat(grad, 0, eng_tensor_get_flat(grad, 0) + BETA_GRAD_FACTOR * dbeta);
+    return ENG_OK;
+}
+
+static eng_status swish_create(const eng_plugin_config *config, eng_dtype dtype, eng_rng *rng,
+                               eng_layer **out);
+
+static eng_status swish_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
+{
+    eng_status st = swish_create(NULL, dtype, NULL, out);
+    return st ? st : eng_layer_copy_params(*out, layer);
+}
+
+static int swish_describe(const eng_layer *layer, char *buf, size_t size)
+{
+    (void)layer;
+    return snprintf(buf, size, "{kind='%s'}", KIND("swish"));
+}
+
+static const eng_layer_ops swish_ops = {
+    .kind = KIND("swish"),
+    .output_shape = same_shape,
+    .forward = swish_forward,
+    .backward = swish_backward,
+    .clone = swish_clone,
+    .describe = swish_describe,
+};
+
+static eng_status swish_create(const eng_plugin_config *config, eng_dtype dtype, eng_rng *rng,
+                               eng_layer **out)
+{
+    (void)rng;
+    eng_layer *layer = calloc(1, sizeof *layer);
+    if (!layer)
+        return eng_error(ENG_ENOMEM, "swish: out of memory");
+    eng_layer_init(layer, &swish_ops, dtype);
+    int64_t one = 1;
+    eng_status st = eng_layer_add_param(layer, "beta", 1, &one);
+    if (st) {
+        eng_layer_release(layer);
+        return st;
+    }
+    eng_tensor_fill(layer->params[0].value, eng_plugin_config_get(config, "beta", 1.0));
+    *out = layer;
+    return ENG_OK;
+}
+
+/* ---- scaled_linear ---- */
+
+typedef struct scaled_linear {
+    eng_layer base;
+    int in, out;
+    double scale;
+} scaled_linear;
+
+static eng_status scaled_linear_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
+                                      int64_t *shape)
+{
+    const scaled_linear *l = (const scaled_linear *)layer;
+    eng_status st = eng_layer_check_input(layer, x, 2, "[N,in]");
+    if (st)
+        return st;
+    if (x->shape[1] != l->in)
+        return eng_error(ENG_ESHAPE, "%s '%s': x %s, expected [N,%d]", layer->ops->kind,
+                         eng_layer_label(layer), eng_tensor_shape_str(x), l->in);
+    *ndim = 2;
+    shape[0] = x->shape[0];
+    shape[1] = l->out;
+    return ENG_OK;
+}
+
+static eng_status scaled_linear_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                        bool training)
+{
+    (void)training;
+    const scaled_linear *l = (const scaled_linear *)layer;
+    const eng_tensor *w = layer->params[0].value, *b = layer->params[1].value;
+    for (int64_t n = 0; n < x->shape[0]; n++)
+        for (int o = 0; o < l->out; o++) {
+            double acc = eng_tensor_get_flat(b, o);
+            for (int i = 0; i < l->in; i++)
+                acc += eng_tensor_get_flat(x, n * l->in + i) *
+                       eng_tensor_get_flat(w, (int64_t)o * l->in + i);
+            eng_tensor_set_flat(y, n * l->out + o, l->scale * acc);
+        }
+    return ENG_OK;
+}
+
+static eng_status scaled_linear_backward(eng_layer *layer, const eng_tensor *x,
+                                         const eng_tensor *y, const eng_tensor *dy,
+                                         eng_tensor *dx)
+{
+    (void)y;
+    const scaled_linear *l = (const scaled_linear *)layer;
+    eng_param *w = &layer->params[0], *b = &layer->params[1];
+    double wscale = WEIGHT_GRAD_SCALED ? l->scale : 1.0;
+    if (dx)
+        eng_tensor_zero(dx);
+    for (int64_t n = 0; n < x->shape[0]; n++)
+        for (int o = 0; o < l->out; o++) {
+            double g = l->scale * eng_tensor_get_flat(dy, n * l->out + o);
+            eng_tensor_set_flat(b->grad, o, eng_tensor_get_flat(b->grad, o) + g);
+            for (int i = 0; i < l->in; i++) {
+                int64_t wi = (int64_t)o * l->in + i, xi = n * l->in + i;
+                double gw = wscale / l->scale * g * eng_tensor_get_flat(x, xi);
+                eng_tensor_set_flat(w->grad, wi, eng_tensor_get_flat(w->grad, wi) + gw);
+                if (dx)
+                    eng_tensor_set_flat(dx, xi, eng_tensor_get_flat(dx, xi) +
+                                                    g * eng_tensor_get_flat(w->value, wi));
+            }
+        }
+    return ENG_OK;
+}
+
+static eng_status scaled_linear_create(const eng_plugin_config *config, eng_dtype dtype,
+                                       eng_rng *rng, eng_layer **out);
+
+static eng_status scaled_linear_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
+{
+    const scaled_linear *l = (const scaled_linear *)layer;
+    eng_plugin_config config = {3, {"in_features", "out_features", "scale"},
+                                {l->in, l->out, l->scale}};
+    eng_status st = scaled_linear_create(&config, dtype, NULL, out);
+    return st ? st : eng_layer_copy_params(*out, layer);
+}
+
+static int scaled_linear_describe(const eng_layer *layer, char *buf, size_t size)
+{
+    const scaled_linear *l = (const scaled_linear *)layer;
+    return snprintf(buf, size, "{kind='%s', in_features=%d, out_features=%d, scale=%.17g}",
+                    KIND("scaled_linear"), l->in, l->out, l->scale);
+}
+
+static const eng_layer_ops scaled_linear_ops = {
+    .kind = KIND("scaled_linear"),
+    .output_shape = scaled_linear_shape,
+    .forward = scaled_linear_forward,
+    .backward = scaled_linear_backward,
+    .clone = scaled_linear_clone,
+    .describe = scaled_linear_describe,
+};
+
+static eng_status scaled_linear_create(const eng_plugin_config *config, eng_dtype dtype,
+                                       eng_rng *rng, eng_layer **out)
+{
+    int in = (int)eng_plugin_config_get(config, "in_features", 0);
+    int outf = (int)eng_plugin_config_get(config, "out_features", 0);
+    double scale = eng_plugin_config_get(config, "scale", 1.0);
+    if (in <= 0 || outf <= 0)
+        return eng_error(ENG_EARG, "%s: settings in_features (%d) and out_features (%d) must be "
+                         "positive", KIND("scaled_linear"), in, outf);
+    scaled_linear *l = calloc(1, sizeof *l);
+    if (!l)
+        return eng_error(ENG_ENOMEM, "scaled_linear: out of memory");
+    eng_layer_init(&l->base, &scaled_linear_ops, dtype);
+    l->in = in;
+    l->out = outf;
+    l->scale = scale;
+    int64_t wshape[2] = {outf, in}, bshape[1] = {outf};
+    eng_status st = eng_layer_add_param(&l->base, "weight", 2, wshape);
+    if (!st)
+        st = eng_layer_add_param(&l->base, "bias", 1, bshape);
+    if (!st)
+        st = eng_tensor_kaiming_uniform(l->base.params[0].value, rng);
+    if (!st)
+        st = eng_tensor_uniform(l->base.params[1].value, rng, -1 / sqrt(in), 1 / sqrt(in));
+    if (st) {
+        eng_layer_release(&l->base);
+        return st;
+    }
+    *out = &l->base;
+    return ENG_OK;
+}
+
+static const eng_layer_kind kinds[] = {
+    {KIND("swish"), &swish_ops, swish_create, "x * sigmoid(beta * x), learnable beta"},
+    {KIND("scaled_linear"), &scaled_linear_ops, scaled_linear_create,
+     "scale * (x @ weight^T + bias)"},
+};
+
+__attribute__((visibility("default"))) eng_status engine_plugin_init(eng_plugin_registry *registry)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        eng_status st = eng_plugin_register_layer(registry, &kinds[i]);
+        if (st)
+            return st;
+    }
+    return ENG_OK;
+}

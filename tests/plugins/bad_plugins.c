@@ -1,0 +1,95 @@
+/* Deliberately broken plugins, one per BAD_* definition, for tests/lua/test_plugin.lua. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <engine/plugin.h>
+
+#if defined(BAD_ABI)
+__attribute__((visibility("default"))) const eng_plugin_abi engine_plugin_abi = {
+    ENG_PLUGIN_ABI_VERSION + 1, sizeof(eng_layer_ops), sizeof(eng_optimizer), "bad_abi"};
+#else
+ENG_PLUGIN_DECLARE_ABI(PLUGIN_NAME);
+#endif
+
+static eng_status shape(const eng_layer *layer, const eng_tensor *x, int *ndim, int64_t *out)
+{
+    eng_status st = eng_layer_check_input(layer, x, 2, "[N,3]");
+    if (st)
+        return st;
+    if (x->shape[1] != 3)
+        return eng_error(ENG_ESHAPE, "%s: x %s, expected [N,3]", layer->ops->kind,
+                         eng_tensor_shape_str(x));
+    *ndim = 2;
+    out[0] = x->shape[0];
+    out[1] = 3;
+    return ENG_OK;
+}
+
+__attribute__((unused)) static eng_status forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
+{
+    (void)layer;
+    (void)training;
+    return eng_tensor_copy(y, x);
+}
+
+static eng_status backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                           const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)layer;
+    (void)x;
+    (void)y;
+    return dx ? eng_tensor_copy(dx, dy) : ENG_OK;
+}
+
+static eng_status create(const eng_plugin_config *config, eng_dtype dtype, eng_rng *rng,
+                         eng_layer **out);
+
+static eng_status clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
+{
+    (void)layer;
+    return create(NULL, dtype, NULL, out);
+}
+
+static int describe(const eng_layer *layer, char *buf, size_t size)
+{
+    (void)layer;
+    return snprintf(buf, size, "{kind='three'}");
+}
+
+static const eng_layer_ops ops = {
+    .kind = "three",
+    .output_shape = shape,
+#if !defined(BAD_NULL_SLOT)
+    .forward = forward,
+#endif
+    .backward = backward,
+    .clone = clone,
+    .describe = describe,
+};
+
+static eng_status create(const eng_plugin_config *config, eng_dtype dtype, eng_rng *rng,
+                         eng_layer **out)
+{
+    (void)config;
+    (void)rng;
+    eng_layer *layer = calloc(1, sizeof *layer);
+    if (!layer)
+        return eng_error(ENG_ENOMEM, "three: out of memory");
+    eng_layer_init(layer, &ops, dtype);
+    *out = layer;
+    return ENG_OK;
+}
+
+__attribute__((unused)) static const eng_layer_kind kind = {"three", &ops, create, "the identity on [N,3]"};
+
+#if !defined(BAD_NO_INIT)
+__attribute__((visibility("default"))) eng_status engine_plugin_init(eng_plugin_registry *r)
+{
+#if defined(BAD_INIT_ERROR)
+    (void)r;
+    return eng_error(ENG_EARG, "init_error: the license file is missing");
+#else
+    return eng_plugin_register_layer(r, &kind);
+#endif
+}
+#endif
