@@ -15,8 +15,23 @@ typedef struct tensorbox {
 
 /* ---- boxes ---- */
 
+/* Lua sees a tensor box as a few bytes, not the storage behind it, and would let thousands of
+ * dead batches pile up between collections (each new one faulting in fresh pages). Every new
+ * box first reports the storage allocated since the last one as a garbage-collector step of
+ * that size. */
+static void pace_collector(lua_State *L)
+{
+    static uint64_t accounted;
+    uint64_t now = eng_tensor_bytes_allocated();
+    if (now - accounted >= 1 << 20) {
+        lua_gc(L, LUA_GCSTEP, (int)((now - accounted) >> 10));
+        accounted = now;
+    }
+}
+
 eng_tensor **lua_newtensorbox(lua_State *L)
 {
+    pace_collector(L);
     tensorbox *box = lua_newuserdatauv(L, sizeof *box, 0);
     box->t = NULL;
     luaL_setmetatable(L, ENG_LUA_TENSOR);

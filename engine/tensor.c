@@ -72,6 +72,13 @@ static eng_status check_shape(int ndim, const int64_t *shape)
     return ENG_OK;
 }
 
+static uint64_t bytes_allocated;
+
+uint64_t eng_tensor_bytes_allocated(void)
+{
+    return bytes_allocated;
+}
+
 eng_status eng_tensor_new(eng_dtype dtype, int ndim, const int64_t *shape, eng_tensor **out)
 {
     *out = NULL;
@@ -97,6 +104,7 @@ eng_status eng_tensor_new(eng_dtype dtype, int ndim, const int64_t *shape, eng_t
                          eng_shape_str(ndim, shape));
     }
     memset(data, 0, nbytes);
+    bytes_allocated += nbytes;
     s->data = data;
     s->nbytes = nbytes;
     s->refcount = 1;

@@ -57,6 +57,10 @@ void eng_tensor_release(eng_tensor *t);
  * (then the content is kept, not cleared). Used for buffers that live across steps. */
 eng_status eng_tensor_ensure(eng_tensor **slot, eng_dtype dtype, int ndim, const int64_t *shape);
 
+/* Bytes of tensor storage allocated since the process started (never decreases): lets a
+ * garbage-collected host pace its collector by the memory its small handles hold. */
+uint64_t eng_tensor_bytes_allocated(void);
+
 int64_t eng_tensor_numel(const eng_tensor *t);
 bool eng_tensor_is_contiguous(const eng_tensor *t);
 bool eng_tensor_same_shape(const eng_tensor *a, const eng_tensor *b);
