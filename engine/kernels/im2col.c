@@ -29,17 +29,23 @@ static void valid_range(int out_size, int in_size, int stride, int pad, int offs
                     int xlo, xhi;                                                               \
                     valid_range(g->ow, g->width, g->sw, g->pw, j * g->dw, &xlo, &xhi);          \
                     T *row = col + ((long)(c * g->kh + i) * g->kw + j) * plane;                 \
-                    memset(row, 0, sizeof(T) * (size_t)plane);                                  \
+                    /* zeros only where the window falls in the padding */                      \
+                    memset(row, 0, sizeof(T) * (size_t)ylo * g->ow);                            \
+                    memset(row + (long)yhi * g->ow, 0, sizeof(T) * (size_t)(g->oh - yhi) * g->ow); \
                     for (int oy = ylo; oy < yhi; oy++) {                                        \
                         int iy = oy * g->sh - g->ph + i * g->dh;                                \
                         const T *xrow = xc + (long)iy * g->width - g->pw + j * g->dw;           \
                         T *out = row + (long)oy * g->ow;                                        \
+                        for (int ox = 0; ox < xlo; ox++)                                        \
+                            out[ox] = 0;                                                        \
                         if (g->sw == 1) {                                                       \
                             memcpy(out + xlo, xrow + xlo, sizeof(T) * (size_t)(xhi - xlo));     \
                         } else {                                                                \
                             for (int ox = xlo; ox < xhi; ox++)                                  \
                                 out[ox] = xrow[(long)ox * g->sw];                               \
                         }                                                                       \
+                        for (int ox = xhi; ox < g->ow; ox++)                                    \
+                            out[ox] = 0;                                                        \
                     }                                                                           \
                 }                                                                               \
             }                                                                                   \

@@ -33,8 +33,36 @@ static int imin(int a, int b) { return a < b ? a : b; }
         }                                                                                       \
     }
 
+/* 2x2 windows tiling an even plane: every input element belongs to exactly one window, so
+ * each is written once (the winner's gradient or zero) and dx needs no clearing pass. */
+#define DEFINE_MAXPOOL2X2_BACKWARD(T, SFX)                                                      \
+    static void maxpool2x2_backward_##SFX(T *restrict dx, const T *restrict dy,                 \
+                                          const int32_t *restrict argmax,                       \
+                                          const eng_pool_geometry *g)                           \
+    {                                                                                           \
+        for (int64_t p = 0; p < g->planes; p++) {                                               \
+            T *dxp = dx + p * g->h * g->w;                                                      \
+            const T *dyp = dy + p * g->oh * g->ow;                                              \
+            const int32_t *ap = argmax + p * g->oh * g->ow;                                     \
+            for (int oy = 0; oy < g->oh; oy++) {                                                \
+                T *r0 = dxp + 2 * oy * g->w, *r1 = r0 + g->w;                                   \
+                int base = 2 * oy * g->w;                                                       \
+                for (int ox = 0; ox < g->ow; ox++) {                                            \
+                    T d = dyp[oy * g->ow + ox];                                                 \
+                    int at = ap[oy * g->ow + ox], c = base + 2 * ox;                            \
+                    r0[2 * ox] = at == c ? d : (T)0;                                            \
+                    r0[2 * ox + 1] = at == c + 1 ? d : (T)0;                                    \
+                    r1[2 * ox] = at == c + g->w ? d : (T)0;                                     \
+                    r1[2 * ox + 1] = at == c + g->w + 1 ? d : (T)0;                             \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
 DEFINE_MAXPOOL2X2(float, f32)
 DEFINE_MAXPOOL2X2(double, f64)
+DEFINE_MAXPOOL2X2_BACKWARD(float, f32)
+DEFINE_MAXPOOL2X2_BACKWARD(double, f64)
 
 #define DEFINE_POOL(T, SFX)                                                                     \
     void eng_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x,                           \
@@ -71,6 +99,11 @@ DEFINE_MAXPOOL2X2(double, f64)
     void eng_maxpool_backward_##SFX(T *dx, const T *dy, const int32_t *argmax,                  \
                                     const eng_pool_geometry *g)                                 \
     {                                                                                           \
+        if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && \
+            g->h % 2 == 0 && g->w % 2 == 0) {                                                   \
+            maxpool2x2_backward_##SFX(dx, dy, argmax, g);                                       \
+            return;                                                                             \
+        }                                                                                       \
         memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                           \
         int64_t out = (int64_t)g->oh * g->ow;                                                   \
         for (int64_t p = 0; p < g->planes; p++) {                                               \

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../kernels/broadcast.h"
 #include "../kernels/gemm.h"
 #include "../kernels/im2col.h"
 #include "../kernels/reduce.h"
@@ -86,22 +87,24 @@ static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tens
     eng_param *bias = eng_layer_param(layer, "bias");
     for (int64_t i = 0; i < n; i++) {
         switch (x->dtype) {
+        /* y starts as the broadcast bias and the product is added to it (beta = 1): one pass
+         * over y instead of GEMM's clearing pass plus a bias pass. */
         case ENG_F32: {
             float *col = ENG_F32_DATA(c->col), *yi = ENG_F32_DATA(y) + i * y_stride;
             eng_im2col_f32(col, ENG_F32_DATA(x) + i * x_stride, &g);
-            eng_gemm_f32(yi, ENG_F32_DATA(layer->params[0].value), col, out, plane, k, false,
-                         false, 1.0f, 0.0f);
             if (bias)
-                eng_add_bias_planes_f32(yi, ENG_F32_DATA(bias->value), out, plane);
+                eng_fill_planes_f32(yi, ENG_F32_DATA(bias->value), out, plane);
+            eng_gemm_f32(yi, ENG_F32_DATA(layer->params[0].value), col, out, plane, k, false,
+                         false, 1.0f, bias ? 1.0f : 0.0f);
             break;
         }
         case ENG_F64: {
             double *col = ENG_F64_DATA(c->col), *yi = ENG_F64_DATA(y) + i * y_stride;
             eng_im2col_f64(col, ENG_F64_DATA(x) + i * x_stride, &g);
-            eng_gemm_f64(yi, ENG_F64_DATA(layer->params[0].value), col, out, plane, k, false,
-                         false, 1.0, 0.0);
             if (bias)
-                eng_add_bias_planes_f64(yi, ENG_F64_DATA(bias->value), out, plane);
+                eng_fill_planes_f64(yi, ENG_F64_DATA(bias->value), out, plane);
+            eng_gemm_f64(yi, ENG_F64_DATA(layer->params[0].value), col, out, plane, k, false,
+                         false, 1.0, bias ? 1.0 : 0.0);
             break;
         }
         default:
