@@ -3,8 +3,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../kernels/broadcast.h"
+#include "../kernels/conv_direct.h"
 #include "../kernels/gemm.h"
 #include "../kernels/im2col.h"
 #include "../kernels/reduce.h"
@@ -14,7 +16,8 @@ typedef struct conv2d {
     eng_layer base;
     int in_channels, out_channels, kh, kw;
     eng_conv2d_options opts;
-    eng_tensor *col; /* workspace [in*kh*kw, oh*ow], reused across calls */
+    eng_tensor *col;  /* workspace [in*kh*kw, oh*ow], reused across calls */
+    eng_tensor *xpad; /* workspace [in, h+2ph, w+2pw] for the direct path */
 } conv2d;
 
 static eng_status conv2d_geometry(const eng_layer *layer, const eng_tensor *x,
@@ -70,6 +73,40 @@ static eng_status ensure_col(conv2d *c, const eng_conv_geometry *g, eng_dtype dt
     return eng_tensor_ensure(&c->col, dtype, 2, shape);
 }
 
+/* f32, stride 1, dilation 1, few taps per output: accumulate straight from the padded input
+ * (no im2col matrix; the GEMM's inner dimension would be too short to run at speed). */
+static bool use_direct(const conv2d *c, const eng_tensor *x)
+{
+    return x->dtype == ENG_F32 && c->opts.stride_h == 1 && c->opts.stride_w == 1 &&
+           c->opts.dilation_h == 1 && c->opts.dilation_w == 1 &&
+           c->in_channels * c->kh * c->kw <= 64;
+}
+
+static eng_status conv2d_forward_direct(conv2d *c, const eng_tensor *x, eng_tensor *y,
+                                        const eng_conv_geometry *g)
+{
+    int hp = g->height + 2 * g->ph, wp = g->width + 2 * g->pw;
+    int64_t pshape[3] = {g->channels, hp, wp};
+    eng_status st = eng_tensor_ensure(&c->xpad, ENG_F32, 3, pshape);
+    if (st)
+        return st;
+    eng_param *bias = eng_layer_param(&c->base, "bias");
+    int64_t plane = (int64_t)g->oh * g->ow, y_stride = (int64_t)c->out_channels * plane;
+    int64_t x_stride = (int64_t)g->channels * g->height * g->width;
+    for (int64_t i = 0; i < x->shape[0]; i++) {
+        float *yi = ENG_F32_DATA(y) + i * y_stride;
+        if (bias)
+            eng_fill_planes_f32(yi, ENG_F32_DATA(bias->value), c->out_channels, plane);
+        else
+            memset(yi, 0, sizeof(float) * (size_t)y_stride);
+        eng_pad_f32(ENG_F32_DATA(c->xpad), ENG_F32_DATA(x) + i * x_stride, g->channels,
+                    g->height, g->width, g->ph, g->pw);
+        eng_conv_direct_f32(yi, ENG_F32_DATA(c->base.params[0].value), ENG_F32_DATA(c->xpad),
+                            g->channels, hp, wp, c->out_channels, c->kh, c->kw);
+    }
+    return ENG_OK;
+}
+
 static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
                                  bool training)
 {
@@ -77,8 +114,11 @@ static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tens
     conv2d *c = (conv2d *)layer;
     eng_conv_geometry g = {0};
     eng_status st = conv2d_geometry(layer, x, &g);
-    if (!st)
-        st = ensure_col(c, &g, x->dtype);
+    if (st)
+        return st;
+    if (use_direct(c, x))
+        return conv2d_forward_direct(c, x, y, &g);
+    st = ensure_col(c, &g, x->dtype);
     if (st)
         return st;
     int64_t n = x->shape[0];
@@ -194,6 +234,7 @@ static int conv2d_describe(const eng_layer *layer, char *buf, size_t size)
 static void conv2d_destroy(eng_layer *layer)
 {
     eng_tensor_release(((conv2d *)layer)->col);
+    eng_tensor_release(((conv2d *)layer)->xpad);
 }
 
 /* weight[o,c,i,j] += delta adds delta * x[n, c, oy*sh - ph + i*dh, ox*sw - pw + j*dw] to

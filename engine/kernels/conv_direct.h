@@ -1,0 +1,20 @@
+/* Direct 2-d convolution for stride 1 and dilation 1, without an im2col matrix: each output
+ * row is accumulated from shifted rows of the zero-padded input.
+ *
+ *   xpad [cin, hp, wp]   the input with its padding already written in (hp = h + 2 ph, ...)
+ *   w    [out, cin, kh, kw]
+ *   y    [out, oh, ow]   ADDED to (start it at the bias or zero); oh = hp - kh + 1,
+ *                        ow = wp - kw + 1
+ *
+ * Uses AVX2 and FMA when the processor has them (checked once at run time), plain C
+ * otherwise. */
+#ifndef ENGINE_KERNELS_CONV_DIRECT_H
+#define ENGINE_KERNELS_CONV_DIRECT_H
+
+void eng_conv_direct_f32(float *y, const float *w, const float *xpad, int cin, int hp, int wp,
+                         int out, int kh, int kw);
+
+/* Writes x [c, h, w] into xpad [c, h + 2 ph, w + 2 pw] with zero borders. */
+void eng_pad_f32(float *xpad, const float *x, int c, int h, int w, int ph, int pw);
+
+#endif
