@@ -36,7 +36,101 @@ static void conv_direct_generic(float *y, const float *w, const float *xpad, int
                 }
 }
 
+static void conv_direct_dweight_generic(float *dw, const float *dy, const float *xpad, int cin,
+                                        int hp, int wp, int out, int kh, int kw)
+{
+    int oh = hp - kh + 1, ow = wp - kw + 1;
+    for (int o = 0; o < out; o++)
+        for (int c = 0; c < cin; c++)
+            for (int i = 0; i < kh; i++)
+                for (int j = 0; j < kw; j++) {
+                    double acc = 0;
+                    for (int oy = 0; oy < oh; oy++) {
+                        const float *xr = xpad + ((long)c * hp + oy + i) * wp + j;
+                        const float *dr = dy + ((long)o * oh + oy) * ow;
+                        for (int ox = 0; ox < ow; ox++)
+                            acc += (double)dr[ox] * xr[ox];
+                    }
+                    dw[(((long)o * cin + c) * kh + i) * kw + j] += (float)acc;
+                }
+}
+
 #ifdef HAVE_X86_DISPATCH
+static int has_avx2(void)
+{
+    static int cached = -1;
+    if (cached < 0)
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return cached;
+}
+
+__attribute__((target("avx2,fma"))) static float hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+/* Tile: 2 output channels x one kernel row of KW taps: 2*KW accumulators of 8 columns; each
+ * step loads two dy rows' 8 columns and KW shifted input vectors. KW is a compile-time
+ * constant in each instance so that the accumulators stay in registers. */
+#define DEFINE_DWEIGHT_AVX2(KW)                                                                 \
+    __attribute__((target("avx2,fma"))) static void conv_direct_dweight_avx2_##KW(             \
+        float *dw, const float *dy, const float *xpad, int cin, int hp, int wp, int out,        \
+        int kh)                                                                                 \
+    {                                                                                           \
+        int oh = hp - kh + 1, ow = wp - KW + 1;                                                 \
+        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);                              \
+        int o = 0;                                                                              \
+        for (; o + 2 <= out; o += 2) {                                                          \
+            for (int c = 0; c < cin; c++) {                                                     \
+                for (int i = 0; i < kh; i++) {                                                  \
+                    __m256 acc0[KW], acc1[KW];                                                  \
+                    for (int j = 0; j < KW; j++)                                                \
+                        acc0[j] = acc1[j] = _mm256_setzero_ps();                                \
+                    for (int oy = 0; oy < oh; oy++) {                                           \
+                        const float *d0 = dy + ((long)o * oh + oy) * ow;                        \
+                        const float *d1 = d0 + (long)oh * ow;                                   \
+                        const float *xr = xpad + ((long)c * hp + oy + i) * wp;                  \
+                        int ox = 0;                                                             \
+                        for (; ox + 8 <= ow; ox += 8) {                                         \
+                            __m256 a = _mm256_loadu_ps(d0 + ox), b = _mm256_loadu_ps(d1 + ox);  \
+                            for (int j = 0; j < KW; j++) {                                      \
+                                __m256 xv = _mm256_loadu_ps(xr + ox + j);                       \
+                                acc0[j] = _mm256_fmadd_ps(a, xv, acc0[j]);                      \
+                                acc1[j] = _mm256_fmadd_ps(b, xv, acc1[j]);                      \
+                            }                                                                   \
+                        }                                                                       \
+                        if (ox < ow) {                                                          \
+                            __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(ow - ox), lane);   \
+                            __m256 a = _mm256_maskload_ps(d0 + ox, m);                          \
+                            __m256 b = _mm256_maskload_ps(d1 + ox, m);                          \
+                            for (int j = 0; j < KW; j++) {                                      \
+                                __m256 xv = _mm256_maskload_ps(xr + ox + j, m);                 \
+                                acc0[j] = _mm256_fmadd_ps(a, xv, acc0[j]);                      \
+                                acc1[j] = _mm256_fmadd_ps(b, xv, acc1[j]);                      \
+                            }                                                                   \
+                        }                                                                       \
+                    }                                                                           \
+                    float *w0 = dw + (((long)o * cin + c) * kh + i) * KW;                       \
+                    float *w1 = w0 + (long)cin * kh * KW;                                       \
+                    for (int j = 0; j < KW; j++) {                                              \
+                        w0[j] += hsum(acc0[j]);                                                 \
+                        w1[j] += hsum(acc1[j]);                                                 \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+        if (o < out)                                                                            \
+            conv_direct_dweight_generic(dw + (long)o * cin * kh * KW, dy + (long)o * oh * ow,   \
+                                        xpad, cin, hp, wp, out - o, kh, KW);                    \
+    }
+
+DEFINE_DWEIGHT_AVX2(3)
+DEFINE_DWEIGHT_AVX2(5)
+DEFINE_DWEIGHT_AVX2(7)
+
 /* Register tile: 4 output channels x 16 output columns (8 accumulators of 8 floats); each
  * kernel tap costs two input loads, four weight broadcasts and eight FMAs. Columns past the
  * row's end go through masked loads and stores. */
@@ -96,13 +190,26 @@ void eng_conv_direct_f32(float *y, const float *w, const float *xpad, int cin, i
                          int out, int kh, int kw)
 {
 #ifdef HAVE_X86_DISPATCH
-    static int has_avx2 = -1;
-    if (has_avx2 < 0)
-        has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (has_avx2) {
+    if (has_avx2()) {
         conv_direct_avx2(y, w, xpad, cin, hp, wp, out, kh, kw);
         return;
     }
 #endif
     conv_direct_generic(y, w, xpad, cin, hp, wp, out, kh, kw);
+}
+
+void eng_conv_direct_dweight_f32(float *dw, const float *dy, const float *xpad, int cin, int hp,
+                                 int wp, int out, int kh, int kw)
+{
+#ifdef HAVE_X86_DISPATCH
+    if (has_avx2()) {
+        switch (kw) {
+        case 3: conv_direct_dweight_avx2_3(dw, dy, xpad, cin, hp, wp, out, kh); return;
+        case 5: conv_direct_dweight_avx2_5(dw, dy, xpad, cin, hp, wp, out, kh); return;
+        case 7: conv_direct_dweight_avx2_7(dw, dy, xpad, cin, hp, wp, out, kh); return;
+        default: break;
+        }
+    }
+#endif
+    conv_direct_dweight_generic(dw, dy, xpad, cin, hp, wp, out, kh, kw);
 }

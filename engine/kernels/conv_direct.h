@@ -14,6 +14,12 @@
 void eng_conv_direct_f32(float *y, const float *w, const float *xpad, int cin, int hp, int wp,
                          int out, int kh, int kw);
 
+/* The weight gradient of the same convolution, ADDED into dw [out, cin, kh, kw]:
+ *   dw[o,c,i,j] += sum over oy, ox of dy[o,oy,ox] * xpad[c, oy+i, ox+j]
+ * dy [out, oh, ow] with oh = hp - kh + 1, ow = wp - kw + 1. */
+void eng_conv_direct_dweight_f32(float *dw, const float *dy, const float *xpad, int cin, int hp,
+                                 int wp, int out, int kh, int kw);
+
 /* Writes x [c, h, w] into xpad [c, h + 2 ph, w + 2 pw] with zero borders. */
 void eng_pad_f32(float *xpad, const float *x, int c, int h, int w, int ph, int pw);
 

@@ -154,6 +154,31 @@ static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tens
     return ENG_OK;
 }
 
+/* The weight and bias gradients without an input gradient (a first layer), on the direct
+ * path's terms. */
+static eng_status conv2d_backward_direct(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
+                                         const eng_conv_geometry *g)
+{
+    int hp = g->height + 2 * g->ph, wp = g->width + 2 * g->pw;
+    int64_t pshape[3] = {g->channels, hp, wp};
+    eng_status st = eng_tensor_ensure(&c->xpad, ENG_F32, 3, pshape);
+    if (st)
+        return st;
+    eng_param *weight = &c->base.params[0], *bias = eng_layer_param(&c->base, "bias");
+    int64_t plane = (int64_t)g->oh * g->ow, y_stride = (int64_t)c->out_channels * plane;
+    int64_t x_stride = (int64_t)g->channels * g->height * g->width;
+    for (int64_t i = 0; i < x->shape[0]; i++) {
+        const float *dyi = ENG_F32_DATA(dy) + i * y_stride;
+        eng_pad_f32(ENG_F32_DATA(c->xpad), ENG_F32_DATA(x) + i * x_stride, g->channels,
+                    g->height, g->width, g->ph, g->pw);
+        eng_conv_direct_dweight_f32(ENG_F32_DATA(weight->grad), dyi, ENG_F32_DATA(c->xpad),
+                                    g->channels, hp, wp, c->out_channels, c->kh, c->kw);
+        if (bias)
+            eng_sum_planes_f32(ENG_F32_DATA(bias->grad), dyi, c->out_channels, plane);
+    }
+    return ENG_OK;
+}
+
 static eng_status conv2d_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
                                   const eng_tensor *dy, eng_tensor *dx)
 {
@@ -161,8 +186,11 @@ static eng_status conv2d_backward(eng_layer *layer, const eng_tensor *x, const e
     conv2d *c = (conv2d *)layer;
     eng_conv_geometry g = {0};
     eng_status st = conv2d_geometry(layer, x, &g);
-    if (!st)
-        st = ensure_col(c, &g, x->dtype);
+    if (st)
+        return st;
+    if (!dx && use_direct(c, x))
+        return conv2d_backward_direct(c, x, dy, &g);
+    st = ensure_col(c, &g, x->dtype);
     if (st)
         return st;
     int64_t n = x->shape[0];
