@@ -1,6 +1,8 @@
--- Benchmark: training steps of the seed CNN on Fashion-MNIST in this engine.
---   engine bench/train_seed_cnn.lua [steps] [batch] [dtype]
--- Prints one line "engine <dtype> threads=<n> batch=<b> steps=<s> images_per_s=<x>".
+-- Benchmark: training steps (or inference) of the seed CNN, or the LeNet-style net, on
+-- Fashion-MNIST in this engine.
+--   engine bench/train_seed_cnn.lua [steps] [batch] [dtype] [net=seed|lenet] [mode=train|infer]
+-- Prints one line "engine <net> <mode> <dtype> threads=<n> batch=<b> steps=<s>
+-- images_per_s=<x>".
 local engine = require("engine")
 local nn, optim, data = engine.nn, engine.optim, engine.data
 
@@ -8,21 +10,34 @@ local config = {
   steps = tonumber(arg[1]) or 300,
   batch = tonumber(arg[2]) or 64,
   dtype = arg[3] or "f32",
+  net = arg[4] or "seed",
+  mode = arg[5] or "train",
   warmup = 20,
   seed = 1,
 }
 
 engine.seed(config.seed)
+assert(config.mode == "train" or config.mode == "infer", "mode must be train or infer")
 local train = data.fashion_mnist("train")
-local model = nn.Sequential{
-  nn.Conv2d(1, 16, 5, {padding = 2, dtype = config.dtype}),
-  nn.ReLU(),
-  nn.MaxPool2d(2),
-  nn.Flatten(),
-  nn.Linear(16 * 14 * 14, 128, {dtype = config.dtype}),
-  nn.ReLU(),
-  nn.Linear(128, 10, {dtype = config.dtype}),
+local nets = {
+  -- conv 1->16 5x5 pad 2, ReLU, max-pool 2, linear 3136->128, ReLU, linear 128->10
+  seed = function(d)
+    return nn.Sequential{
+      nn.Conv2d(1, 16, 5, {padding = 2, dtype = d}), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+      nn.Linear(16 * 14 * 14, 128, {dtype = d}), nn.ReLU(), nn.Linear(128, 10, {dtype = d}),
+    }
+  end,
+  -- conv 1->32 3x3 pad 1, pool, conv 32->64 3x3 pad 1, pool, linear 3136->128, linear 128->10
+  -- (issue 7's LeNet-style net, with ReLUs after the convolutions and the first linear)
+  lenet = function(d)
+    return nn.Sequential{
+      nn.Conv2d(1, 32, 3, {padding = 1, dtype = d}), nn.ReLU(), nn.MaxPool2d(2),
+      nn.Conv2d(32, 64, 3, {padding = 1, dtype = d}), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+      nn.Linear(64 * 7 * 7, 128, {dtype = d}), nn.ReLU(), nn.Linear(128, 10, {dtype = d}),
+    }
+  end,
 }
+local model = assert(nets[config.net], "net must be seed or lenet")(config.dtype)
 local criterion = nn.CrossEntropyLoss()
 local opt = optim.SGD(model, {lr = 0.05, momentum = 0.9})
 local options = {shuffle = true, dtype = config.dtype, scale = 1 / 255, mean = 0.2860,
@@ -32,14 +47,19 @@ local done, start = 0, nil
 while done < config.steps + config.warmup do
   for x, y in train:batches(config.batch, options) do
     if done == config.warmup then start = engine.clock() end
-    opt:zero_grad()
-    criterion:forward(model:forward(x), y)
-    model:backward(criterion:backward())
-    opt:step()
+    if config.mode == "infer" then
+      model:forward(x)
+    else
+      opt:zero_grad()
+      criterion:forward(model:forward(x), y)
+      model:backward(criterion:backward())
+      opt:step()
+    end
     done = done + 1
     if done == config.steps + config.warmup then break end
   end
 end
 local seconds = engine.clock() - start
-print(("engine %s threads=%d batch=%d steps=%d images_per_s=%.1f"):format(config.dtype,
-  engine.threads(), config.batch, config.steps, config.steps * config.batch / seconds))
+print(("engine %s %s %s threads=%d batch=%d steps=%d images_per_s=%.1f"):format(config.net,
+  config.mode, config.dtype, engine.threads(), config.batch, config.steps,
+  config.steps * config.batch / seconds))

@@ -1,10 +1,11 @@
-"""Benchmark: training steps of the seed CNN on Fashion-MNIST in PyTorch (the reference).
+"""Benchmark: training steps (or inference) of the seed CNN or the LeNet-style net on
+Fashion-MNIST in PyTorch (the reference).
 
-    /usr/bin/python3 bench/train_seed_cnn.py [steps] [batch] [dtype] [threads]
+    /usr/bin/python3 bench/train_seed_cnn.py [steps] [batch] [dtype] [threads] [net] [mode]
 
 Same network, data, preprocessing, batch and optimizer as bench/train_seed_cnn.lua; batches
 are gathered from an in-memory tensor through a random permutation, as the engine does.
-Prints one line "torch <dtype> threads=<n> batch=<b> steps=<s> images_per_s=<x>".
+Prints one line "torch <net> <mode> <dtype> threads=<n> batch=<b> steps=<s> images_per_s=<x>".
 """
 import gzip
 import sys
@@ -30,6 +31,8 @@ def main():
     batch = int(sys.argv[2]) if len(sys.argv) > 2 else 64
     dtype = sys.argv[3] if len(sys.argv) > 3 else "f32"
     threads = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    net = sys.argv[5] if len(sys.argv) > 5 else "seed"
+    mode = sys.argv[6] if len(sys.argv) > 6 else "train"
     warmup = 20
     torch.set_num_threads(threads)
     torch.manual_seed(1)
@@ -41,9 +44,17 @@ def main():
     x_all = x_all.unsqueeze(1)
     y_all = torch.from_numpy(labels.astype(np.int64))
 
-    model = nn.Sequential(
-        nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(16 * 14 * 14, 128), nn.ReLU(), nn.Linear(128, 10)).to(tdtype)
+    if net == "seed":
+        model = nn.Sequential(
+            nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(16 * 14 * 14, 128), nn.ReLU(), nn.Linear(128, 10)).to(tdtype)
+    else:
+        model = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10)).to(tdtype)
+    if mode == "infer":
+        model.eval()
     criterion = nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
@@ -56,15 +67,19 @@ def main():
                 start = time.perf_counter()
             idx = perm[i:i + batch]
             x, y = x_all[idx], y_all[idx]
-            opt.zero_grad()
-            loss = criterion(model(x), y)
-            loss.backward()
-            opt.step()
+            if mode == "infer":
+                with torch.no_grad():
+                    model(x)
+            else:
+                opt.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                opt.step()
             done += 1
             if done == steps + warmup:
                 break
     seconds = time.perf_counter() - start
-    print(f"torch {dtype} threads={threads} batch={batch} steps={steps} "
+    print(f"torch {net} {mode} {dtype} threads={threads} batch={batch} steps={steps} "
           f"images_per_s={steps * batch / seconds:.1f}")
 
 
