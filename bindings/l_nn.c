@@ -669,6 +669,21 @@ static int model_num_parameters(lua_State *L)
     return 1;
 }
 
+/* model:check_finite(step, loss): the NaN/Inf guard of a training step, after forward and
+ * backward. Raises "step 12 (loss nan): layer 5 'linear_1' (linear): output has inf at ..."
+ * naming the first parameter, output or gradient that is not finite (see
+ * eng_model_check_finite); returns the model otherwise. */
+static int model_check_finite(lua_State *L)
+{
+    eng_model *model = lua_checkmodel(L, 1);
+    lua_Integer step = luaL_checkinteger(L, 2);
+    lua_Number loss = luaL_checknumber(L, 3);
+    if (eng_model_check_finite(model, step, loss))
+        return lua_engerror(L);
+    lua_settop(L, 1);
+    return 1;
+}
+
 static int model_len(lua_State *L)
 {
     lua_pushinteger(L, lua_checkmodel(L, 1)->nlayers);
@@ -882,6 +897,7 @@ static const luaL_Reg model_methods[] = {
     {"to", model_to},
     {"dtype", model_dtype},
     {"num_parameters", model_num_parameters},
+    {"check_finite", model_check_finite},
     {NULL, NULL},
 };
 

@@ -17,6 +17,7 @@ const char *eng_status_to_string(eng_status status)
     case ENG_EIO: return "ENG_EIO";
     case ENG_EFORMAT: return "ENG_EFORMAT";
     case ENG_ESTATE: return "ENG_ESTATE";
+    case ENG_ENONFINITE: return "ENG_ENONFINITE";
     }
     return "ENG_UNKNOWN";
 }

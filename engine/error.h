@@ -14,6 +14,7 @@ typedef enum eng_status {
     ENG_EIO,     /* file could not be opened, read or written */
     ENG_EFORMAT, /* file content is not what it claims to be */
     ENG_ESTATE,  /* call made in the wrong state (backward before forward, ...) */
+    ENG_ENONFINITE, /* a NaN or infinite value where finite ones are needed (training) */
 } eng_status;
 
 /* The status' name, "ENG_ESHAPE" for example. Never NULL. */

@@ -1,8 +1,11 @@
 #include "model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kernels/reduce.h"
 
 eng_status eng_model_new(eng_model **out)
 {
@@ -226,4 +229,80 @@ eng_dtype eng_model_dtype(const eng_model *model)
         if (model->layers[i]->nparams > 0)
             return model->layers[i]->dtype;
     return ENG_F32;
+}
+
+/* Index of t's first non-finite element (t contiguous, f32 or f64), -1 when none. */
+static int64_t find_nonfinite(const eng_tensor *t)
+{
+    if (!t || !eng_tensor_is_contiguous(t))
+        return -1;
+    if (t->dtype == ENG_F32)
+        return eng_find_nonfinite_f32(ENG_F32_DATA(t), eng_tensor_numel(t));
+    if (t->dtype == ENG_F64)
+        return eng_find_nonfinite_f64(ENG_F64_DATA(t), eng_tensor_numel(t));
+    return -1;
+}
+
+/* NaN prints as "-nan" when its sign bit is set (0/0 on x86): messages show "nan". */
+static double unsigned_nan(double v)
+{
+    return v != v ? fabs(v) : v;
+}
+
+/* The error for element i of t: "step 12 (loss nan): <where> has nan at [0,17] of [64,128]". */
+static eng_status nonfinite_error(const eng_tensor *t, int64_t i, int64_t step, double loss,
+                                  const char *where)
+{
+    int64_t index[ENG_MAX_DIMS], rest = i;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        index[d] = t->shape[d] ? rest % t->shape[d] : 0;
+        rest = t->shape[d] ? rest / t->shape[d] : 0;
+    }
+    return eng_error(ENG_ENONFINITE, "step %lld (loss %g): %s has %g at %s of %s (0-based)",
+                     (long long)step, unsigned_nan(loss), where,
+                     unsigned_nan(eng_tensor_get_flat(t, i)),
+                     eng_shape_str(t->ndim, index), eng_tensor_shape_str(t));
+}
+
+eng_status eng_model_check_finite(const eng_model *model, int64_t step, double loss)
+{
+    char where[3 * ENG_NAME_MAX];
+    int64_t bad;
+    if (model->forwarded && (bad = find_nonfinite(model->input)) >= 0)
+        return nonfinite_error(model->input, bad, step, loss, "the input x");
+    for (int i = 0; i < model->nlayers; i++) {
+        const eng_layer *layer = model->layers[i];
+        for (int k = 0; k < layer->nparams; k++) {
+            if ((bad = find_nonfinite(layer->params[k].value)) >= 0) {
+                snprintf(where, sizeof where, "layer %d '%s' (%s): parameter %s", i + 1,
+                         layer->name, layer->ops->kind, layer->params[k].name);
+                return nonfinite_error(layer->params[k].value, bad, step, loss, where);
+            }
+        }
+        if (model->forwarded && (bad = find_nonfinite(model->outputs[i])) >= 0) {
+            snprintf(where, sizeof where, "layer %d '%s' (%s): output", i + 1, layer->name,
+                     layer->ops->kind);
+            return nonfinite_error(model->outputs[i], bad, step, loss, where);
+        }
+    }
+    for (int i = model->nlayers - 1; i >= 0; i--) {
+        const eng_layer *layer = model->layers[i];
+        for (int k = 0; k < layer->nparams; k++) {
+            if ((bad = find_nonfinite(layer->params[k].grad)) >= 0) {
+                snprintf(where, sizeof where, "layer %d '%s' (%s): gradient of %s", i + 1,
+                         layer->name, layer->ops->kind, layer->params[k].name);
+                return nonfinite_error(layer->params[k].grad, bad, step, loss, where);
+            }
+        }
+        if (i > 0 && (bad = find_nonfinite(model->dinputs[i])) >= 0) {
+            snprintf(where, sizeof where, "layer %d '%s' (%s): gradient of its input", i + 1,
+                     layer->name, layer->ops->kind);
+            return nonfinite_error(model->dinputs[i], bad, step, loss, where);
+        }
+    }
+    if (loss - loss != 0)
+        return eng_error(ENG_ENONFINITE,
+                         "step %lld (loss %g): the loss is not finite although every parameter, "
+                         "output and gradient is", (long long)step, unsigned_nan(loss));
+    return ENG_OK;
 }

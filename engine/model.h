@@ -46,4 +46,13 @@ eng_param *eng_model_param(eng_model *model, int index, char *full_name, size_t 
 /* The dtype of the first layer with parameters (ENG_F32 when none has any). */
 eng_dtype eng_model_dtype(const eng_model *model);
 
+/* The NaN/Inf guard of a training step: looks for the first NaN or infinity in the order the
+ * step computed them: the input, then layer by layer its parameters and its output (forward),
+ * then from the last layer back its parameter gradients and the gradient it passes to the layer
+ * before it (backward; the first layer's input gradient is not looked at). Outputs are looked
+ * at only after a successful forward. Returns ENG_OK when everything and loss are finite, else
+ * ENG_ENONFINITE with a message naming the step, the loss, the layer (position, name, kind),
+ * the tensor, the value and its 0-based index. */
+eng_status eng_model_check_finite(const eng_model *model, int64_t step, double loss);
+
 #endif

@@ -421,6 +421,73 @@ static void test_model_backward_rejects_dy_unlike_the_output(void **state)
     eng_model_release(m);
 }
 
+/* linear(3 -> 4) -> relu -> linear(4 -> 2) in f32, one forward and backward on x. */
+static eng_model *guard_model(const eng_tensor *x, double dy_value)
+{
+    eng_model *m;
+    assert_ok(eng_model_new(&m));
+    eng_layer *l[3];
+    eng_rng rng;
+    eng_rng_seed(&rng, 5);
+    assert_ok(eng_linear_new(3, 4, true, ENG_F32, &rng, &l[0]));
+    assert_ok(eng_relu_new(&l[1]));
+    assert_ok(eng_linear_new(4, 2, true, ENG_F32, &rng, &l[2]));
+    for (int i = 0; i < 3; i++) {
+        assert_ok(eng_model_add(m, l[i]));
+        eng_layer_release(l[i]);
+    }
+    const eng_tensor *y;
+    assert_ok(eng_model_forward(m, x, &y));
+    eng_tensor *dy = TENSOR(ENG_F32, 2, 2);
+    eng_tensor_fill(dy, dy_value);
+    assert_ok(eng_model_backward(m, dy, NULL));
+    eng_tensor_release(dy);
+    return m;
+}
+
+static void test_model_check_finite_names_the_step_loss_and_first_culprit(void **state)
+{
+    (void)state;
+    eng_tensor *x = TENSOR(ENG_F32, 2, 3);
+    eng_tensor_fill(x, 0.5);
+    eng_model *m = guard_model(x, 1);
+    assert_ok(eng_model_check_finite(m, 7, 0.25));
+    assert_error(eng_model_check_finite(m, 7, NAN), ENG_ENONFINITE, "step 7 (loss nan)",
+                 "the loss is not finite");
+    eng_model_release(m);
+
+    /* a non-finite input */
+    ENG_F32_DATA(x)[4] = INFINITY;
+    m = guard_model(x, 1);
+    assert_error(eng_model_check_finite(m, 3, INFINITY), ENG_ENONFINITE, "step 3 (loss inf)",
+                 "the input x has inf at [1,1] of [2,3]");
+    eng_model_release(m);
+    ENG_F32_DATA(x)[4] = 0.5;
+
+    /* an output that overflows float: named before anything downstream */
+    m = guard_model(x, 1);
+    eng_tensor_fill(m->layers[0]->params[0].value, 3e38f);
+    const eng_tensor *y;
+    assert_ok(eng_model_forward(m, x, &y));
+    assert_error(eng_model_check_finite(m, 12, 2.5), ENG_ENONFINITE, "step 12 (loss 2.5)",
+                 "layer 1 'linear_1' (linear): output has inf at [0,0] of [2,4]");
+    eng_model_release(m);
+
+    /* a parameter made non-finite by an earlier update */
+    m = guard_model(x, 1);
+    ENG_F32_DATA(m->layers[2]->params[1].value)[1] = NAN;
+    assert_error(eng_model_check_finite(m, 1, 1), ENG_ENONFINITE,
+                 "layer 3 'linear_2' (linear): parameter bias has nan at [1] of [2]");
+    eng_model_release(m);
+
+    /* a gradient: the last layer's comes first (backward order) */
+    m = guard_model(x, NAN);
+    assert_error(eng_model_check_finite(m, 9, 0.5), ENG_ENONFINITE, "step 9 (loss 0.5)",
+                 "layer 3 'linear_2' (linear): gradient of weight has nan at [0,0] of [2,4]");
+    eng_model_release(m);
+    eng_tensor_release(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_model_training_flag_reaches_dropout),
         cmocka_unit_test(test_model_forward_errors_name_the_layer_and_shapes),
         cmocka_unit_test(test_model_backward_rejects_dy_unlike_the_output),
+        cmocka_unit_test(test_model_check_finite_names_the_step_loss_and_first_culprit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,4 +21,8 @@ void eng_sum_planes_f64(double *dbias, const double *dy, int64_t channels, int64
 double eng_sum_f32(const float *x, int64_t n);
 double eng_sum_f64(const double *x, int64_t n);
 
+/* Index of the first NaN or infinite element of x[n]; -1 when every element is finite. */
+int64_t eng_find_nonfinite_f32(const float *x, int64_t n);
+int64_t eng_find_nonfinite_f64(const double *x, int64_t n);
+
 #endif

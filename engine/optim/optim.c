@@ -64,3 +64,28 @@ void eng_optimizer_release(eng_optimizer *opt)
     free(opt->params);
     free(opt);
 }
+
+eng_status eng_optimizer_check_params(const eng_optimizer *opt)
+{
+    for (int i = 0; i < opt->nparams; i++) {
+        const eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
+        if (!eng_tensor_is_contiguous(p) || !eng_tensor_is_contiguous(g))
+            return eng_error(ENG_ESTATE, "%s: parameter %s is not contiguous", opt->ops->kind,
+                             opt->params[i].name);
+        if ((p->dtype != ENG_F32 && p->dtype != ENG_F64) || g->dtype != p->dtype)
+            return eng_error(ENG_EDTYPE, "%s: parameter %s is %s with a %s gradient, expected "
+                             "f32 or f64 for both", opt->ops->kind, opt->params[i].name,
+                             eng_dtype_name(p->dtype), eng_dtype_name(g->dtype));
+    }
+    return ENG_OK;
+}
+
+int eng_optimizer_put_hyper(const char **names, double *values, int max, int n,
+                            const char *const *src_names, const double *src_values)
+{
+    for (int i = 0; i < n && i < max; i++) {
+        names[i] = src_names[i];
+        values[i] = src_values[i];
+    }
+    return n;
+}

@@ -11,7 +11,7 @@
 typedef struct eng_optimizer eng_optimizer;
 
 typedef struct eng_optim_ops {
-    const char *kind; /* "sgd" */
+    const char *kind; /* "sgd", "rmsprop", "adam", "adamw", "adagrad" */
     eng_status (*step)(eng_optimizer *opt);
     void (*destroy)(eng_optimizer *opt); /* [optional] kind-specific cleanup */
     /* State kept per parameter, named as in PyTorch's state_dict ("momentum_buffer",
@@ -49,6 +49,56 @@ typedef struct eng_sgd_options {
 /* torch.optim.SGD over every parameter of model. */
 eng_status eng_sgd_new(eng_model *model, const eng_sgd_options *opts, eng_optimizer **out);
 
+/* The adaptive kinds follow torch 1.13's single-tensor (for-loop) implementations operation
+ * by operation. Their options carry PyTorch's names; the ENG_*_DEFAULTS initialisers hold
+ * PyTorch's defaults. The step count t of the bias corrections and of Adagrad's lr_decay is
+ * opt->steps + 1: all state is in opt->slots, opt->steps and opt->lr. */
+
+typedef struct eng_rmsprop_options {
+    double lr;           /* > 0 */
+    double alpha;        /* smoothing constant of square_avg, >= 0 */
+    double eps;          /* >= 0, added to the root (outside the square root) */
+    double weight_decay; /* >= 0, L2 added to the gradient */
+    double momentum;     /* >= 0 */
+    bool centered;       /* divide by the root of the variance, not of the mean square */
+} eng_rmsprop_options;
+#define ENG_RMSPROP_DEFAULTS ((eng_rmsprop_options){.lr = 1e-2, .alpha = 0.99, .eps = 1e-8})
+
+/* torch.optim.RMSprop. Slots: square_avg, momentum_buffer (momentum > 0), grad_avg
+ * (centered). */
+eng_status eng_rmsprop_new(eng_model *model, const eng_rmsprop_options *opts,
+                           eng_optimizer **out);
+
+typedef struct eng_adam_options {
+    double lr;           /* > 0 */
+    double beta1, beta2; /* PyTorch's betas, each in [0, 1) */
+    double eps;          /* >= 0, added to sqrt(v) / sqrt(1 - beta2^t) */
+    double weight_decay; /* >= 0: Adam adds it to the gradient, AdamW decays p by lr * it */
+    bool amsgrad;        /* normalise by the running maximum of exp_avg_sq */
+} eng_adam_options;
+#define ENG_ADAM_DEFAULTS ((eng_adam_options){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, \
+                                              .eps = 1e-8})
+#define ENG_ADAMW_DEFAULTS ((eng_adam_options){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, \
+                                               .eps = 1e-8, .weight_decay = 1e-2})
+
+/* torch.optim.Adam and torch.optim.AdamW (decoupled weight decay). Slots: exp_avg, exp_avg_sq,
+ * max_exp_avg_sq (amsgrad). */
+eng_status eng_adam_new(eng_model *model, const eng_adam_options *opts, eng_optimizer **out);
+eng_status eng_adamw_new(eng_model *model, const eng_adam_options *opts, eng_optimizer **out);
+
+typedef struct eng_adagrad_options {
+    double lr;                        /* > 0 */
+    double lr_decay;                  /* >= 0: step t uses lr / (1 + (t - 1) * lr_decay) */
+    double weight_decay;              /* >= 0, L2 added to the gradient */
+    double initial_accumulator_value; /* >= 0, the sum's starting value */
+    double eps;                       /* >= 0, added to sqrt(sum) */
+} eng_adagrad_options;
+#define ENG_ADAGRAD_DEFAULTS ((eng_adagrad_options){.lr = 1e-2, .eps = 1e-10})
+
+/* torch.optim.Adagrad. Slot: sum, set to initial_accumulator_value when created. */
+eng_status eng_adagrad_new(eng_model *model, const eng_adagrad_options *opts,
+                           eng_optimizer **out);
+
 eng_status eng_optimizer_step(eng_optimizer *opt);
 void eng_optimizer_release(eng_optimizer *opt);
 
@@ -58,5 +108,13 @@ eng_status eng_optimizer_init_params(eng_optimizer *opt, eng_model *model);
 /* Slot k of parameter i, created (zero, like the parameter) when absent; *created tells
  * whether it was. */
 eng_status eng_optimizer_slot(eng_optimizer *opt, int i, int k, eng_tensor **out, bool *created);
+/* Checks that every parameter and gradient is a contiguous f32 or f64 tensor, so that a step
+ * either updates everything or nothing. */
+eng_status eng_optimizer_check_params(const eng_optimizer *opt);
+/* The option checks shared by Adam and AdamW; kind names the optimizer in messages. */
+eng_status eng_adam_check_options(const char *kind, const eng_adam_options *opts);
+/* Copies the n hyper-parameters (names, values) into the hyper() outputs, up to max; returns n. */
+int eng_optimizer_put_hyper(const char **names, double *values, int max, int n,
+                            const char *const *src_names, const double *src_values);
 
 #endif

@@ -1,0 +1,141 @@
+/* Adam, torch.optim.Adam's single-tensor update (torch 1.13, adam.py), at step t:
+ *   g = grad + weight_decay * p
+ *   exp_avg = beta1 * exp_avg + (1 - beta1) * g
+ *   exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
+ *   amsgrad: max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq), used below instead
+ *   denom = sqrt(exp_avg_sq) / sqrt(1 - beta2^t) + eps       (eps after the bias correction)
+ *   p = p - (lr / (1 - beta1^t)) * exp_avg / denom
+ * The bias corrections and the step size are computed in double (Python floats in PyTorch);
+ * the element-wise part keeps PyTorch's order of operations and runs in the parameter's
+ * dtype. Kingma and Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015, algorithm 1
+ * with the epsilon-hat of section 2; AMSGrad: Reddi et al., ICLR 2018. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "optim.h"
+
+enum { EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ, NSLOTS };
+
+typedef struct adam {
+    eng_optimizer base;
+    eng_adam_options opts;
+} adam;
+
+/* vmax is NULL without amsgrad. step_size = lr / (1 - beta1^t), bc2_sqrt = sqrt(1 - beta2^t). */
+#define DEFINE_ADAM_UPDATE(T, SFX, SQRT)                                                        \
+    static void adam_update_##SFX(T *p, const T *g, T *m, T *v, T *vmax, int64_t n,             \
+                                  const eng_adam_options *o, double step_size, double bc2_sqrt) \
+    {                                                                                           \
+        T beta1 = (T)o->beta1, one_minus_beta1 = (T)(1 - o->beta1);                             \
+        T beta2 = (T)o->beta2, one_minus_beta2 = (T)(1 - o->beta2);                             \
+        T wd = (T)o->weight_decay, eps = (T)o->eps, bc2 = (T)bc2_sqrt;                          \
+        T neg_step = (T)(-step_size);                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            T d = g[i];                                                                         \
+            if (o->weight_decay != 0)                                                           \
+                d = d + wd * p[i];                                                              \
+            m[i] = m[i] * beta1 + one_minus_beta1 * d;                                          \
+            v[i] = v[i] * beta2 + one_minus_beta2 * d * d;                                      \
+            T second = v[i];                                                                    \
+            if (vmax) {                                                                         \
+                /* torch.maximum: NaN wins */                                                   \
+                if (!(vmax[i] >= v[i]) && vmax[i] == vmax[i])                                   \
+                    vmax[i] = v[i];                                                             \
+                second = vmax[i];                                                               \
+            }                                                                                   \
+            T denom = SQRT(second) / bc2 + eps;                                                 \
+            p[i] = p[i] + neg_step * m[i] / denom;                                              \
+        }                                                                                       \
+    }
+
+DEFINE_ADAM_UPDATE(float, f32, sqrtf)
+DEFINE_ADAM_UPDATE(double, f64, sqrt)
+
+static eng_status adam_step(eng_optimizer *opt)
+{
+    const adam *a = (const adam *)opt;
+    double t = (double)(opt->steps + 1);
+    double step_size = opt->lr / (1 - pow(a->opts.beta1, t));
+    double bc2_sqrt = sqrt(1 - pow(a->opts.beta2, t));
+    eng_status st = eng_optimizer_check_params(opt);
+    for (int i = 0; i < opt->nparams && !st; i++) {
+        eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
+        eng_tensor *m = NULL, *v = NULL, *vmax = NULL;
+        bool created;
+        st = eng_optimizer_slot(opt, i, EXP_AVG, &m, &created);
+        if (!st)
+            st = eng_optimizer_slot(opt, i, EXP_AVG_SQ, &v, &created);
+        if (!st && a->opts.amsgrad)
+            st = eng_optimizer_slot(opt, i, MAX_EXP_AVG_SQ, &vmax, &created);
+        if (st)
+            break;
+        void *vmaxd = vmax ? eng_tensor_data(vmax) : NULL;
+        int64_t n = eng_tensor_numel(p);
+        if (p->dtype == ENG_F32)
+            adam_update_f32(ENG_F32_DATA(p), ENG_F32_DATA(g), ENG_F32_DATA(m), ENG_F32_DATA(v),
+                            vmaxd, n, &a->opts, step_size, bc2_sqrt);
+        else
+            adam_update_f64(ENG_F64_DATA(p), ENG_F64_DATA(g), ENG_F64_DATA(m), ENG_F64_DATA(v),
+                            vmaxd, n, &a->opts, step_size, bc2_sqrt);
+    }
+    return st;
+}
+
+static int adam_hyper(const eng_optimizer *opt, const char **names, double *values, int max)
+{
+    const eng_adam_options *o = &((const adam *)opt)->opts;
+    static const char *const n[] = {"lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad"};
+    const double v[] = {opt->lr, o->beta1,         o->beta2,
+                        o->eps,  o->weight_decay,  o->amsgrad ? 1.0 : 0.0};
+    return eng_optimizer_put_hyper(names, values, max, 6, n, v);
+}
+
+static const char *const adam_slots[NSLOTS] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+
+static const eng_optim_ops adam_ops = {
+    .kind = "adam",
+    .step = adam_step,
+    .nslots = NSLOTS,
+    .slot_names = adam_slots,
+    .hyper = adam_hyper,
+};
+
+/* The checks of torch.optim.Adam and AdamW (kind names the optimizer in messages). */
+eng_status eng_adam_check_options(const char *kind, const eng_adam_options *opts)
+{
+    if (!(opts->lr > 0))
+        return eng_error(ENG_EARG, "%s: lr = %g, expected lr > 0", kind, opts->lr);
+    if (!(opts->beta1 >= 0 && opts->beta1 < 1))
+        return eng_error(ENG_EARG, "%s: beta1 (betas[1]) = %g, expected 0 <= beta1 < 1", kind,
+                         opts->beta1);
+    if (!(opts->beta2 >= 0 && opts->beta2 < 1))
+        return eng_error(ENG_EARG, "%s: beta2 (betas[2]) = %g, expected 0 <= beta2 < 1", kind,
+                         opts->beta2);
+    if (!(opts->eps >= 0))
+        return eng_error(ENG_EARG, "%s: eps = %g, expected eps >= 0", kind, opts->eps);
+    if (!(opts->weight_decay >= 0))
+        return eng_error(ENG_EARG, "%s: weight_decay = %g, expected weight_decay >= 0", kind,
+                         opts->weight_decay);
+    return ENG_OK;
+}
+
+eng_status eng_adam_new(eng_model *model, const eng_adam_options *opts, eng_optimizer **out)
+{
+    *out = NULL;
+    eng_status st = eng_adam_check_options("adam", opts);
+    if (st)
+        return st;
+    adam *a = calloc(1, sizeof *a);
+    if (!a)
+        return eng_error(ENG_ENOMEM, "adam: out of memory");
+    a->base.ops = &adam_ops;
+    a->base.lr = opts->lr;
+    a->opts = *opts;
+    st = eng_optimizer_init_params(&a->base, model);
+    if (st) {
+        eng_optimizer_release(&a->base);
+        return st;
+    }
+    *out = &a->base;
+    return ENG_OK;
+}
