@@ -24,6 +24,7 @@
 #define ENG_LUA_SEQUENTIAL "engine.Sequential"
 #define ENG_LUA_LOSS "engine.Loss"
 #define ENG_LUA_OPTIMIZER "engine.Optimizer"
+#define ENG_LUA_SCHEDULER "engine.Scheduler"
 #define ENG_LUA_DATASET "engine.Dataset"
 
 /* Module openers: each pushes one table. luaopen_engine (l_engine.c) builds `engine` from them:
@@ -36,6 +37,10 @@ int luaopen_engine_optim(lua_State *L);
 int luaopen_engine_data(lua_State *L);
 int luaopen_engine_gradcheck(lua_State *L);
 int luaopen_engine_plugin(lua_State *L);
+/* engine.save and engine.load (l_io.c): called by luaopen_engine after engine.nn,
+ * engine.optim and engine.data exist (the `engine` table is just below the top); pushes
+ * engine.io = {save, load} and adds the methods model:load and opt:load. */
+int luaopen_engine_io(lua_State *L);
 
 /* ---- tensors (l_tensor.c) ---- */
 
@@ -104,8 +109,18 @@ int lua_nn_new(lua_State *L);
 eng_model *lua_checkmodel(lua_State *L, int arg);
 eng_loss *lua_checkloss(lua_State *L, int arg);
 
+/* ---- datasets (l_data.c, l_h5data.c) ---- */
+
+/* Adds open, write and read_idx (HDF5 datasets, IDX files) and the metatable
+ * engine.StreamDataset to the engine.data table on the stack top (l_h5data.c). */
+void lua_open_h5data(lua_State *L);
+
 /* ---- optimizers (l_optim.c) ---- */
 
 eng_optimizer *lua_checkoptimizer(lua_State *L, int arg);
+/* Adds the metatable engine.Scheduler and the schedule constructors (StepLR, ExponentialLR,
+ * CosineAnnealingLR, LinearLR, scheduler) to the engine.optim table on the stack top
+ * (l_schedule.c). */
+void lua_open_schedules(lua_State *L);
 
 #endif

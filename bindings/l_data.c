@@ -194,5 +194,6 @@ int luaopen_engine_data(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     luaL_newlib(L, data_funcs);
+    lua_open_h5data(L);
     return 1;
 }

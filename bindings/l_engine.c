@@ -251,5 +251,11 @@ int luaopen_engine(lua_State *L)
     lua_setfield(L, -2, "gradcheck");
     luaopen_engine_plugin(L);
     lua_setfield(L, -2, "plugin");
+    luaopen_engine_io(L); /* engine.io; its save and load are engine.save, engine.load */
+    lua_getfield(L, -1, "save");
+    lua_setfield(L, -3, "save");
+    lua_getfield(L, -1, "load");
+    lua_setfield(L, -3, "load");
+    lua_setfield(L, -2, "io");
     return 1;
 }

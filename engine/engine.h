@@ -6,13 +6,17 @@
 
 #include "data.h"
 #include "error.h"
+#include "io/checkpoint.h"
+#include "io/h5dataset.h"
 #include "io/idx.h"
 #include "kernels/gemm.h"
 #include "layers/layer.h"
 #include "layers/layers.h"
 #include "loss/loss.h"
 #include "model.h"
+#include "optim/clip.h"
 #include "optim/optim.h"
+#include "optim/schedule.h"
 #include "rng.h"
 #include "tensor.h"
 

@@ -103,6 +103,11 @@ static int dropout_describe(const eng_layer *layer, char *buf, size_t size)
     return snprintf(buf, size, "{kind='dropout', p=%.17g}", ((const dropout *)layer)->p);
 }
 
+static eng_rng *dropout_rng(eng_layer *layer)
+{
+    return &((dropout *)layer)->rng;
+}
+
 static void dropout_destroy(eng_layer *layer)
 {
     eng_tensor_release(((dropout *)layer)->mask);
@@ -116,6 +121,7 @@ static const eng_layer_ops dropout_ops = {
     .clone = dropout_clone,
     .describe = dropout_describe,
     .destroy = dropout_destroy,
+    .rng = dropout_rng,
 };
 
 eng_status eng_dropout_new(double p, eng_rng *rng, eng_layer **out)

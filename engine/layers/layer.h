@@ -53,6 +53,9 @@ typedef struct eng_layer_ops {
     /* Set when the kind may branch (kinks) without a signature to tell: layers written in Lua
      * or in plugins. Built-in kinds without a signature are smooth. */
     bool unknown_branches;
+    /* [optional] The layer's own random generator (dropout's masks), which checkpoints save and
+     * restore so that a resumed run draws the same masks. */
+    eng_rng *(*rng)(eng_layer *layer);
 } eng_layer_ops;
 
 struct eng_layer {

@@ -1,0 +1,308 @@
+/* engine.data.open, engine.data.write, engine.data.read_idx: HDF5 datasets
+ * (engine/io/h5dataset.h) and the IDX reader, added to the engine.data table.
+ *
+ *   local train = data.open("fashion-mnist.h5", "train" [, {memory_limit=, mode=}])
+ *   local mine = data.open("mine.h5", {x = "/images", y = "/labels"})
+ *   for x, y in train:batches(64, {shuffle = true, mean = 0.286, std = 0.353}) do ... end
+ *
+ * A split that fits memory_limit (default 1 GiB) is read whole and returned as an in-memory
+ * engine.Dataset; a larger one (or mode = "stream") is an engine.StreamDataset whose batches
+ * stream chunk by chunk through a shuffle buffer of at most memory_limit bytes. Both have the
+ * same methods and batch options. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bindings.h"
+
+#define ENG_LUA_STREAM_DATASET "engine.StreamDataset"
+#define ENG_LUA_STREAM "engine.Stream"
+#define DEFAULT_MEMORY_LIMIT ((lua_Integer)1 << 30)
+
+typedef struct streambox {
+    eng_h5data *d; /* NULL once released */
+    size_t memory_limit;
+} streambox;
+
+typedef struct iterbox {
+    eng_h5stream *s;
+} iterbox;
+
+static streambox *check_stream(lua_State *L, int arg)
+{
+    streambox *box = luaL_checkudata(L, arg, ENG_LUA_STREAM_DATASET);
+    luaL_argcheck(L, box->d != NULL, arg, "dataset is closed");
+    return box;
+}
+
+static int stream_release(lua_State *L)
+{
+    streambox *box = luaL_checkudata(L, 1, ENG_LUA_STREAM_DATASET);
+    eng_h5data_close(box->d);
+    box->d = NULL;
+    return 0;
+}
+
+static int iter_release(lua_State *L)
+{
+    iterbox *box = luaL_checkudata(L, 1, ENG_LUA_STREAM);
+    eng_h5stream_free(box->s);
+    box->s = NULL;
+    return 0;
+}
+
+/* ---- data.open ---- */
+
+/* Pushes an in-memory engine.Dataset of the whole split, through data.dataset (upvalue 1). */
+static int push_loaded(lua_State *L, eng_h5data *d)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    eng_tensor **x = lua_newtensorbox(L), **y = lua_newtensorbox(L);
+    eng_dataset ds = {0};
+    if (eng_h5data_load(d, &ds))
+        return lua_engerror(L);
+    *x = ds.x;
+    *y = ds.y;
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+/* data.open(path [, split] [, {x=, y=, memory_limit=, mode=}]); upvalue 1: data.dataset. */
+static int l_open(lua_State *L)
+{
+    static const char *const names[] = {"x", "y", "memory_limit", "mode", NULL};
+    const char *path = luaL_checkstring(L, 1);
+    int opts = lua_istable(L, 2) ? 2 : 3;
+    const char *split = opts == 3 ? luaL_optstring(L, 2, NULL) : NULL;
+    lua_checkoptions(L, opts, "open", names);
+    const char *x_name = lua_optstringfield(L, opts, "open", "x", NULL);
+    const char *y_name = lua_optstringfield(L, opts, "open", "y", NULL);
+    lua_Integer limit = lua_optintegerfield(L, opts, "open", "memory_limit", DEFAULT_MEMORY_LIMIT);
+    const char *mode = lua_optstringfield(L, opts, "open", "mode", "auto");
+    if (limit < 1)
+        return luaL_error(L, "open: memory_limit %I bytes, expected > 0", limit);
+    if (strcmp(mode, "auto") && strcmp(mode, "memory") && strcmp(mode, "stream"))
+        return luaL_error(L, "open: mode '%s' (expected 'auto', 'memory' or 'stream')", mode);
+    if (!split && (!x_name || !y_name))
+        return luaL_error(L, "open: give a split (\"train\") or both dataset paths {x=, y=}");
+    if (!x_name)
+        x_name = lua_pushfstring(L, "/%s/x", split);
+    if (!y_name)
+        y_name = lua_pushfstring(L, "/%s/y", split);
+
+    streambox *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->d = NULL;
+    box->memory_limit = (size_t)limit;
+    luaL_setmetatable(L, ENG_LUA_STREAM_DATASET);
+    if (eng_h5data_open(path, x_name, y_name, &box->d))
+        return lua_engerror(L);
+    const eng_h5data_info *in = eng_h5data_info_of(box->d);
+    bool in_memory =
+        strcmp(mode, "memory") == 0 || (strcmp(mode, "auto") == 0 && in->bytes <= (size_t)limit);
+    if (!in_memory)
+        return 1;
+    push_loaded(L, box->d);
+    eng_h5data_close(box->d); /* the file is not needed any more */
+    box->d = NULL;
+    return 1;
+}
+
+/* ---- engine.StreamDataset ---- */
+
+static int stream_size(lua_State *L)
+{
+    lua_pushinteger(L, eng_h5data_info_of(check_stream(L, 1)->d)->n);
+    return 1;
+}
+
+static int stream_shape(lua_State *L)
+{
+    const eng_h5data_info *in = eng_h5data_info_of(check_stream(L, 1)->d);
+    lua_pushshape(L, in->ndim - 1, in->shape + 1);
+    return 1;
+}
+
+static int stream_tostring(lua_State *L)
+{
+    streambox *box = luaL_checkudata(L, 1, ENG_LUA_STREAM_DATASET);
+    if (!box->d) {
+        lua_pushliteral(L, "StreamDataset(closed)");
+        return 1;
+    }
+    const eng_h5data_info *in = eng_h5data_info_of(box->d);
+    lua_pushfstring(L, "StreamDataset(%I samples of %s %s, chunks of %I, streamed)",
+                    (lua_Integer)in->n, eng_shape_str(in->ndim - 1, in->shape + 1),
+                    eng_dtype_name(in->dtype), (lua_Integer)in->chunk_rows);
+    return 1;
+}
+
+typedef struct batch_options {
+    int64_t batch;
+    eng_dtype dtype;
+    double scale, mean, std;
+    bool drop_last;
+} batch_options;
+
+/* The iterator: upvalue 1 the dataset box, 2 the stream box, 3 the options (userdata). */
+static int next_batch(lua_State *L)
+{
+    streambox *box = lua_touserdata(L, lua_upvalueindex(1));
+    iterbox *it = lua_touserdata(L, lua_upvalueindex(2));
+    const batch_options *o = lua_touserdata(L, lua_upvalueindex(3));
+    if (!box->d || !it->s)
+        return luaL_error(L, "batches: the dataset was closed during the loop");
+    eng_tensor **x = lua_newtensorbox(L), **y = lua_newtensorbox(L);
+    if (eng_h5stream_next(it->s, o->batch, o->drop_last, o->dtype, o->scale, o->mean, o->std, x, y))
+        return lua_engerror(L);
+    return *x ? 2 : 0;
+}
+
+/* ds:batches(size, {shuffle=false, dtype="f32", scale=, mean=0, std=1, drop_last=false}),
+ * as engine.Dataset's; the shuffle buffer holds at most the dataset's memory_limit. */
+static int stream_batches(lua_State *L)
+{
+    static const char *const names[] = {"shuffle", "dtype",     "scale", "mean",
+                                        "std",     "drop_last", NULL};
+    streambox *box = check_stream(L, 1);
+    const eng_h5data_info *in = eng_h5data_info_of(box->d);
+    lua_Integer batch = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, batch >= 1, 2, "batch size must be >= 1");
+    lua_checkoptions(L, 3, "batches", names);
+    batch_options o = {.batch = batch};
+    if (eng_dtype_parse(lua_optstringfield(L, 3, "batches", "dtype", "f32"), &o.dtype))
+        return luaL_error(L, "batches: %s", eng_errmsg());
+    if (!eng_dtype_is_float(o.dtype))
+        return luaL_error(L, "batches: dtype %s (f32 or f64 expected)", eng_dtype_name(o.dtype));
+    o.scale = lua_optnumberfield(L, 3, "batches", "scale", in->dtype == ENG_U8 ? 1.0 / 255.0 : 1.0);
+    o.mean = lua_optnumberfield(L, 3, "batches", "mean", 0.0);
+    o.std = lua_optnumberfield(L, 3, "batches", "std", 1.0);
+    o.drop_last = lua_optbooleanfield(L, 3, "batches", "drop_last", false);
+    bool shuffle = lua_optbooleanfield(L, 3, "batches", "shuffle", false);
+    if (!(o.std > 0))
+        return luaL_error(L, "batches: std = %f, expected std > 0", (lua_Number)o.std);
+    lua_settop(L, 1);
+    iterbox *it = lua_newuserdatauv(L, sizeof *it, 0);
+    it->s = NULL;
+    luaL_setmetatable(L, ENG_LUA_STREAM);
+    if (eng_h5stream_new(box->d, shuffle, box->memory_limit, NULL, &it->s))
+        return lua_engerror(L);
+    *(batch_options *)lua_newuserdatauv(L, sizeof o, 0) = o;
+    lua_pushcclosure(L, next_batch, 3);
+    return 1;
+}
+
+/* ---- data.write, data.read_idx ---- */
+
+/* The tensor in field name of the table at idx; raises naming split and field. */
+static eng_tensor *split_tensor(lua_State *L, int idx, const char *split, const char *name)
+{
+    lua_getfield(L, idx, name);
+    eng_tensor *t = lua_testtensor(L, -1);
+    if (!t)
+        luaL_error(L, "write: splits.%s.%s must be an engine.Tensor, got %s", split, name,
+                   lua_typenameof(L, -1));
+    lua_pop(L, 1); /* the splits table keeps it alive */
+    return t;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(((const eng_h5data_split *)a)->name, ((const eng_h5data_split *)b)->name);
+}
+
+/* data.write(path, {train = {x=, y=}, ...}, {classes=, source=, level=, chunk_rows=}) */
+static int l_write(lua_State *L)
+{
+    static const char *const names[] = {"classes", "source", "level", "chunk_rows", NULL};
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_checkoptions(L, 3, "write", names);
+    eng_h5data_write_options o = {
+        .source = lua_optstringfield(L, 3, "write", "source", NULL),
+        .level = (int)lua_optintegerfield(L, 3, "write", "level", 4),
+        .chunk_rows = lua_optintegerfield(L, 3, "write", "chunk_rows", 0),
+    };
+    if (o.level < 1 || o.level > 9)
+        return luaL_error(L, "write: level %d, expected 1..9", o.level);
+    int nclasses = 0;
+    const char **classes = NULL;
+    if (lua_hasfield(L, 3, "classes")) {
+        lua_getfield(L, 3, "classes");
+        luaL_argcheck(L, lua_istable(L, -1), 3, "classes must be a list of strings");
+        nclasses = (int)luaL_len(L, -1);
+        classes = lua_newuserdatauv(L, sizeof *classes * (size_t)(nclasses + 1), 0);
+        for (int i = 0; i < nclasses; i++) {
+            lua_geti(L, -2, i + 1);
+            classes[i] = lua_tostring(L, -1);
+            if (!classes[i])
+                return luaL_error(L, "write: classes[%d] is a %s, expected a string", i + 1,
+                                  luaL_typename(L, -1));
+            lua_pop(L, 1); /* the classes table keeps the string alive */
+        }
+        o.classes = classes;
+        o.nclasses = nclasses;
+    }
+    int nsplits = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        nsplits++;
+        lua_pop(L, 1);
+    }
+    eng_h5data_split *splits = lua_newuserdatauv(L, sizeof *splits * (size_t)(nsplits + 1), 0);
+    int k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
+            return luaL_error(L, "write: splits must map names to {x=, y=} tables");
+        splits[k].name = lua_tostring(L, -2);
+        splits[k].x = split_tensor(L, lua_gettop(L), splits[k].name, "x");
+        splits[k].y = split_tensor(L, lua_gettop(L), splits[k].name, "y");
+        k++;
+        lua_pop(L, 1);
+    }
+    qsort(splits, (size_t)nsplits, sizeof *splits, compare_names);
+    if (eng_h5data_write(path, splits, nsplits, &o))
+        return lua_engerror(L);
+    return 0;
+}
+
+/* data.read_idx(path) -> u8 tensor of the IDX file's shape (plain or gzipped). */
+static int l_read_idx(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_idx_read(path, slot))
+        return lua_engerror(L);
+    return 1;
+}
+
+static const luaL_Reg stream_methods[] = {
+    {"size", stream_size},
+    {"shape", stream_shape},
+    {"batches", stream_batches},
+    {NULL, NULL},
+};
+
+static const luaL_Reg stream_meta[] = {
+    {"__gc", stream_release}, {"__close", stream_release}, {"__tostring", stream_tostring},
+    {"__len", stream_size},   {"__index", NULL},           {NULL, NULL},
+};
+
+void lua_open_h5data(lua_State *L)
+{
+    luaL_newmetatable(L, ENG_LUA_STREAM_DATASET);
+    luaL_setfuncs(L, stream_meta, 0);
+    luaL_newlib(L, stream_methods);
+    lua_setfield(L, -2, "__index");
+    luaL_newmetatable(L, ENG_LUA_STREAM);
+    lua_pushcfunction(L, iter_release);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 2);
+
+    lua_getfield(L, -1, "dataset");
+    lua_pushcclosure(L, l_open, 1);
+    lua_setfield(L, -2, "open");
+    lua_pushcfunction(L, l_write);
+    lua_setfield(L, -2, "write");
+    lua_pushcfunction(L, l_read_idx);
+    lua_setfield(L, -2, "read_idx");
+}

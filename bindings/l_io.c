@@ -1,0 +1,467 @@
+/* engine.save, engine.load, model:load and opt:load: HDF5 checkpoints (engine/io/checkpoint.h).
+ *
+ *   engine.save(path, {model = m, optimizer = opt, meta = {step = 10, epoch = 1, note = "x"}})
+ *   local ckpt = engine.load(path [, {model = true, rng = true}])
+ *     -- ckpt.model (rebuilt from the file alone), ckpt.meta, ckpt.optimizer (kind, steps and
+ *     -- hyper-parameters), ckpt.engine_version, ckpt.created; restores the global generator
+ *   model:load(path)   opt:load(path)      -- into existing objects; both return self
+ *
+ * The C checkpoint lives in a box marked to-be-closed, so a Lua error at any point closes the
+ * file at once (and discards a half-written one). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bindings.h"
+
+#define ENG_LUA_CHECKPOINT "engine.Checkpoint"
+#define ENG_LUA_META "engine.Meta"
+
+typedef struct ckbox {
+    eng_checkpoint *ck; /* NULL once closed or committed */
+} ckbox;
+
+typedef struct metabox {
+    eng_meta *meta;
+} metabox;
+
+static int checkpoint_release(lua_State *L)
+{
+    ckbox *box = luaL_checkudata(L, 1, ENG_LUA_CHECKPOINT);
+    eng_checkpoint_close(box->ck);
+    box->ck = NULL;
+    return 0;
+}
+
+static int meta_release(lua_State *L)
+{
+    metabox *box = luaL_checkudata(L, 1, ENG_LUA_META);
+    eng_meta_free(box->meta);
+    box->meta = NULL;
+    return 0;
+}
+
+/* Pushes an empty checkpoint box, to be closed when the calling function returns or fails. */
+static ckbox *push_ckbox(lua_State *L)
+{
+    ckbox *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->ck = NULL;
+    luaL_setmetatable(L, ENG_LUA_CHECKPOINT);
+    lua_toclose(L, -1);
+    return box;
+}
+
+static metabox *push_metabox(lua_State *L)
+{
+    metabox *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->meta = NULL;
+    luaL_setmetatable(L, ENG_LUA_META);
+    lua_toclose(L, -1);
+    return box;
+}
+
+/* ---- meta: Lua tables <-> eng_meta ---- */
+
+/* Whether the table at idx is a non-empty list of numbers (keys 1..n). */
+static bool is_number_list(lua_State *L, int idx)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0;
+    if (n == 0)
+        return false;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        bool ok = lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -2);
+        lua_pop(L, 1);
+        if (!ok) {
+            lua_pop(L, 1);
+            return false;
+        }
+        count++;
+    }
+    return count == n;
+}
+
+/* Adds the entries of the Lua table at idx to t; where names it in messages ("meta.a"). */
+static void meta_from_table(lua_State *L, int idx, eng_meta *t, const char *where, int depth)
+{
+    idx = lua_absindex(L, idx);
+    if (depth > 16)
+        luaL_error(L, "save: %s is nested too deep (or refers to itself)", where);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "save: %s has a %s key; keys must be strings", where,
+                       luaL_typename(L, -2));
+        const char *key = lua_tostring(L, -2);
+        eng_status st = ENG_OK;
+        switch (lua_type(L, -1)) {
+        case LUA_TNUMBER:
+            st = lua_isinteger(L, -1) ? eng_meta_add_integer(t, key, lua_tointeger(L, -1))
+                                      : eng_meta_add_number(t, key, lua_tonumber(L, -1));
+            break;
+        case LUA_TBOOLEAN:
+            st = eng_meta_add_boolean(t, key, lua_toboolean(L, -1));
+            break;
+        case LUA_TSTRING:
+            st = eng_meta_add_string(t, key, lua_tostring(L, -1));
+            break;
+        case LUA_TTABLE:
+            if (is_number_list(L, lua_gettop(L))) {
+                lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+                double *v = lua_newuserdatauv(L, sizeof *v * (size_t)n, 0);
+                for (lua_Integer i = 0; i < n; i++) {
+                    lua_rawgeti(L, -2, i + 1);
+                    v[i] = lua_tonumber(L, -1);
+                    lua_pop(L, 1);
+                }
+                st = eng_meta_add_numbers(t, key, v, n);
+                lua_pop(L, 1);
+            } else {
+                eng_meta *sub;
+                st = eng_meta_add(t, key, ENG_META_TABLE, &sub);
+                if (!st) {
+                    const char *path = lua_pushfstring(L, "%s.%s", where, key);
+                    meta_from_table(L, -2, sub, path, depth + 1);
+                    lua_pop(L, 1);
+                }
+            }
+            break;
+        default:
+            luaL_error(L, "save: %s.%s is a %s (numbers, strings, booleans and tables only)", where,
+                       key, luaL_typename(L, -1));
+        }
+        if (st)
+            luaL_error(L, "save: %s", eng_errmsg());
+        lua_pop(L, 1);
+    }
+}
+
+static void push_meta(lua_State *L, const eng_meta *t)
+{
+    lua_createtable(L, 0, t->nitems);
+    for (int i = 0; i < t->nitems; i++) {
+        const eng_meta *m = t->items[i];
+        switch (m->type) {
+        case ENG_META_INTEGER:
+            lua_pushinteger(L, (lua_Integer)m->integer);
+            break;
+        case ENG_META_NUMBER:
+            lua_pushnumber(L, m->number);
+            break;
+        case ENG_META_BOOLEAN:
+            lua_pushboolean(L, m->boolean);
+            break;
+        case ENG_META_STRING:
+            lua_pushstring(L, m->string);
+            break;
+        case ENG_META_NUMBERS:
+            lua_createtable(L, (int)m->count, 0);
+            for (int64_t k = 0; k < m->count; k++) {
+                lua_pushnumber(L, m->numbers[k]);
+                lua_rawseti(L, -2, k + 1);
+            }
+            break;
+        case ENG_META_TABLE:
+            push_meta(L, m);
+            break;
+        }
+        lua_setfield(L, -2, m->key);
+    }
+}
+
+/* ---- engine.save ---- */
+
+/* The object in field name of the parts table (arg 2), checked against metatable tname; NULL
+ * when absent. */
+static int get_part(lua_State *L, const char *name, const char *tname)
+{
+    if (lua_getfield(L, 2, name) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (!luaL_testudata(L, -1, tname))
+        luaL_error(L, "save: '%s' must be an %s, got %s", name, tname, lua_typenameof(L, -1));
+    return lua_gettop(L);
+}
+
+/* engine.save(path, {model=, optimizer=, meta=}) */
+static int l_save(lua_State *L)
+{
+    static const char *const names[] = {"model", "optimizer", "meta", NULL};
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_checkoptions(L, 2, "save", names);
+    int model_idx = get_part(L, "model", ENG_LUA_SEQUENTIAL);
+    int opt_idx = get_part(L, "optimizer", ENG_LUA_OPTIMIZER);
+    eng_model *model = model_idx ? lua_checkmodel(L, model_idx) : NULL;
+    eng_optimizer *opt = opt_idx ? lua_checkoptimizer(L, opt_idx) : NULL;
+
+    metabox *mbox = push_metabox(L);
+    if (eng_meta_new(&mbox->meta))
+        return lua_engerror(L);
+    int type = lua_getfield(L, 2, "meta");
+    if (type == LUA_TTABLE)
+        meta_from_table(L, -1, mbox->meta, "meta", 0);
+    else if (type != LUA_TNIL)
+        return luaL_error(L, "save: 'meta' must be a table, got %s", luaL_typename(L, -1));
+    lua_pop(L, 1);
+    /* step and epoch are always there: the optimizer's step count and 0 by default. */
+    eng_status st = ENG_OK;
+    if (!eng_meta_get(mbox->meta, "step"))
+        st = eng_meta_add_integer(mbox->meta, "step", opt ? opt->steps : 0);
+    if (!st && !eng_meta_get(mbox->meta, "epoch"))
+        st = eng_meta_add_integer(mbox->meta, "epoch", 0);
+    if (st)
+        return lua_engerror(L);
+
+    ckbox *box = push_ckbox(L);
+    st = eng_checkpoint_create(path, &box->ck);
+    if (!st && model)
+        st = eng_checkpoint_write_model(box->ck, model);
+    if (!st && opt)
+        st = eng_checkpoint_write_optimizer(box->ck, opt);
+    if (!st)
+        st = eng_checkpoint_write_rng(box->ck, eng_rng_global(), model);
+    if (!st)
+        st = eng_checkpoint_write_meta(box->ck, mbox->meta);
+    if (!st) {
+        eng_checkpoint *ck = box->ck;
+        box->ck = NULL; /* commit frees it whatever happens */
+        st = eng_checkpoint_commit(ck);
+    }
+    if (st)
+        return lua_engerror(L);
+    return 0;
+}
+
+/* ---- engine.load: rebuilding the model from the architecture ---- */
+
+/* How each built-in kind's configuration maps to its nn constructor: positional arguments,
+ * then an options table with opts, the name and (for kinds with parameters) the dtype. */
+static const struct builder {
+    const char *kind, *ctor;
+    const char *args[4], *opts[5];
+    bool dtype;
+} builders[] = {
+    {"conv2d",
+     "Conv2d",
+     {"in_channels", "out_channels", "kernel_size"},
+     {"stride", "padding", "dilation", "bias"},
+     true},
+    {"linear", "Linear", {"in_features", "out_features"}, {"bias"}, true},
+    {"maxpool2d", "MaxPool2d", {"kernel_size"}, {"stride", "padding"}, false},
+    {"avgpool2d", "AvgPool2d", {"kernel_size"}, {"stride", "padding"}, false},
+    {"relu", "ReLU", {0}, {0}, false},
+    {"tanh", "Tanh", {0}, {0}, false},
+    {"sigmoid", "Sigmoid", {0}, {0}, false},
+    {"flatten", "Flatten", {0}, {0}, false},
+    {"leaky_relu", "LeakyReLU", {"negative_slope"}, {0}, false},
+    {"dropout", "Dropout", {"p"}, {0}, false},
+};
+
+/* Pushes the table the configuration literal evaluates to, in an empty environment, after
+ * checking that it is a plain literal (a crafted file could hold code that never ends). */
+static void push_config(lua_State *L, const char *path, int i, const char *name,
+                        const char *literal)
+{
+    char *json;
+    if (eng_lua_literal_to_json(literal, &json))
+        luaL_error(L, "%s: layer %d '%s': bad configuration: %s", path, i + 1, name, eng_errmsg());
+    free(json);
+    const char *chunk = lua_pushfstring(L, "return %s", literal);
+    if (luaL_loadbufferx(L, chunk, strlen(chunk), "=config", "t") != LUA_OK)
+        luaL_error(L, "%s: layer %d '%s': bad configuration %s (%s)", path, i + 1, name, literal,
+                   lua_tostring(L, -1));
+    lua_newtable(L);
+    lua_setupvalue(L, -2, 1);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK || !lua_istable(L, -1))
+        luaL_error(L, "%s: layer %d '%s': bad configuration %s", path, i + 1, name, literal);
+    lua_remove(L, -2);
+}
+
+/* Pushes layer i of the checkpoint, built with the nn table at nn. */
+static void push_layer(lua_State *L, eng_checkpoint *ck, int i, int nn, const char *dtype)
+{
+    const char *path = eng_checkpoint_path(ck), *name = eng_checkpoint_layer_name(ck, i);
+    push_config(L, path, i, name, eng_checkpoint_layer_config(ck, i));
+    int cfg = lua_gettop(L);
+    lua_getfield(L, cfg, "kind");
+    const char *kind = lua_tostring(L, -1);
+    if (!kind)
+        luaL_error(L, "%s: layer %d '%s': its configuration has no kind", path, i + 1, name);
+    const struct builder *b = NULL;
+    for (size_t k = 0; k < sizeof builders / sizeof builders[0] && !b; k++)
+        if (strcmp(builders[k].kind, kind) == 0)
+            b = &builders[k];
+    if (strcmp(kind, "lua") == 0)
+        luaL_error(L,
+                   "%s: layer %d '%s' is an nn.Lua layer, whose functions a checkpoint cannot "
+                   "hold: build the model in Lua and call model:load",
+                   path, i + 1, name);
+    int nargs = 0;
+    if (b) {
+        lua_getfield(L, nn, b->ctor);
+        for (int a = 0; a < 4 && b->args[a]; a++, nargs++)
+            lua_getfield(L, cfg, b->args[a]);
+        lua_newtable(L);
+        for (int o = 0; o < 5 && b->opts[o]; o++) {
+            lua_getfield(L, cfg, b->opts[o]);
+            lua_setfield(L, -2, b->opts[o]);
+        }
+    } else {
+        /* A plugin's kind: nn.new(kind, settings), which says so when the plugin is missing. */
+        lua_getfield(L, nn, "new");
+        if (lua_isnil(L, -1))
+            luaL_error(L, "%s: layer %d '%s' has kind '%s', which engine.nn cannot build", path,
+                       i + 1, name, kind);
+        lua_pushvalue(L, -2);
+        nargs = 1;
+        lua_newtable(L);
+        lua_pushnil(L);
+        while (lua_next(L, cfg)) {
+            if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "kind") != 0) {
+                lua_pushvalue(L, -2);
+                lua_insert(L, -2);
+                lua_settable(L, -4);
+            } else {
+                lua_pop(L, 1);
+            }
+        }
+    }
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "name");
+    if (!b || b->dtype) {
+        lua_pushstring(L, dtype);
+        lua_setfield(L, -2, "dtype");
+    }
+    lua_call(L, nargs + 1, 1);
+    lua_replace(L, cfg);
+    lua_settop(L, cfg);
+}
+
+/* Pushes a new Sequential of the checkpoint's layers (parameters freshly initialised). */
+static void push_model(lua_State *L, eng_checkpoint *ck, int nn)
+{
+    int n = eng_checkpoint_layer_count(ck);
+    lua_getfield(L, nn, "Sequential");
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        push_layer(L, ck, i, nn, eng_checkpoint_model_dtype(ck));
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_call(L, 1, 1);
+}
+
+/* engine.load(path [, {model = true, rng = true}]) -> {model=, meta=, optimizer=, ...};
+ * upvalue 1: engine.nn. */
+static int l_load(lua_State *L)
+{
+    static const char *const names[] = {"model", "rng", NULL};
+    const char *path = luaL_checkstring(L, 1);
+    lua_checkoptions(L, 2, "load", names);
+    bool want_model = lua_optbooleanfield(L, 2, "load", "model", true);
+    bool want_rng = lua_optbooleanfield(L, 2, "load", "rng", true);
+    lua_settop(L, 2);
+    ckbox *box = push_ckbox(L);
+    if (eng_checkpoint_open(path, &box->ck))
+        return lua_engerror(L);
+    eng_checkpoint *ck = box->ck;
+    lua_createtable(L, 0, 6);
+    int result = lua_gettop(L);
+    lua_pushstring(L, eng_checkpoint_engine_version(ck));
+    lua_setfield(L, result, "engine_version");
+    lua_pushstring(L, eng_checkpoint_created(ck));
+    lua_setfield(L, result, "created");
+
+    metabox *mbox = push_metabox(L);
+    if (eng_checkpoint_read_meta(ck, &mbox->meta))
+        return lua_engerror(L);
+    push_meta(L, mbox->meta);
+    lua_setfield(L, result, "meta");
+    if (eng_checkpoint_has_optimizer(ck)) {
+        metabox *obox = push_metabox(L);
+        if (eng_checkpoint_read_optimizer_info(ck, &obox->meta))
+            return lua_engerror(L);
+        push_meta(L, obox->meta);
+        lua_setfield(L, result, "optimizer");
+    }
+    if (want_model && eng_checkpoint_has_model(ck)) {
+        push_model(L, ck, lua_upvalueindex(1));
+        if (eng_checkpoint_read_model(ck, lua_checkmodel(L, -1)))
+            return lua_engerror(L);
+        lua_setfield(L, result, "model");
+    }
+    /* After the rebuild, whose initialisation drew from the generator. */
+    if (want_rng && eng_checkpoint_read_rng(ck, eng_rng_global()))
+        return lua_engerror(L);
+    lua_pushvalue(L, result);
+    return 1;
+}
+
+/* model:load(path) -> model */
+static int model_load(lua_State *L)
+{
+    eng_model *model = lua_checkmodel(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    ckbox *box = push_ckbox(L);
+    if (eng_checkpoint_open(path, &box->ck) || eng_checkpoint_read_model(box->ck, model))
+        return lua_engerror(L);
+    lua_pushvalue(L, 1);
+    return 1;
+}
+
+/* opt:load(path) -> opt */
+static int optimizer_load(lua_State *L)
+{
+    eng_optimizer *opt = lua_checkoptimizer(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    ckbox *box = push_ckbox(L);
+    if (eng_checkpoint_open(path, &box->ck) || eng_checkpoint_read_optimizer(box->ck, opt))
+        return lua_engerror(L);
+    lua_pushvalue(L, 1);
+    return 1;
+}
+
+/* Adds method name to the class tname: into its __index table, or into the method table that
+ * is the first upvalue of an __index function (engine.Sequential's). */
+static void add_method(lua_State *L, const char *tname, const char *name, lua_CFunction f)
+{
+    luaL_getmetatable(L, tname);
+    int type = lua_getfield(L, -1, "__index");
+    if (type == LUA_TFUNCTION && lua_getupvalue(L, -1, 1))
+        lua_remove(L, -2);
+    if (lua_istable(L, -1)) {
+        lua_pushcfunction(L, f);
+        lua_setfield(L, -2, name);
+    }
+    lua_pop(L, 2);
+}
+
+static const luaL_Reg io_funcs[] = {
+    {"save", l_save},
+    {"load", NULL},
+    {NULL, NULL},
+};
+
+int luaopen_engine_io(lua_State *L)
+{
+    luaL_newmetatable(L, ENG_LUA_CHECKPOINT);
+    lua_pushcfunction(L, checkpoint_release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, checkpoint_release);
+    lua_setfield(L, -2, "__close");
+    luaL_newmetatable(L, ENG_LUA_META);
+    lua_pushcfunction(L, meta_release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, meta_release);
+    lua_setfield(L, -2, "__close");
+    lua_pop(L, 2);
+
+    add_method(L, ENG_LUA_SEQUENTIAL, "load", model_load);
+    add_method(L, ENG_LUA_OPTIMIZER, "load", optimizer_load);
+
+    luaL_newlib(L, io_funcs);
+    lua_getfield(L, -2, "nn"); /* the engine table, just below */
+    lua_pushcclosure(L, l_load, 1);
+    lua_setfield(L, -2, "load");
+    return 1;
+}

@@ -1,0 +1,142 @@
+/* HDF5 checkpoints: a model's parameters, an optimizer's state, the random generators and a
+ * table of user metadata in one file that h5py reads with no engine code. Layout (DESIGN.md,
+ * "HDF5 formats"):
+ *
+ *   /                        attrs format="engine-checkpoint", version=1, engine_version, created
+ *   /model                   attrs dtype, layer_names, architecture (Lua literal), model_config
+ *                            (JSON); one group per layer in order, attrs kind, config
+ *   /model/<layer>/<param>   datasets, e.g. /model/conv2d_1/weight [16,1,5,5]
+ *   /optimizer               attrs kind, steps, param_names, slot_names, each hyper-parameter
+ *   /optimizer/<layer>/<param>/<slot>   datasets (only the slots that exist)
+ *   /rng/global              [4] uint64, the global generator; /rng/layers/<layer> likewise
+ *   /meta                    attrs step, epoch and the user's values; nested tables as groups
+ *
+ * Writing is atomic: everything goes to "<path>.tmp", which eng_checkpoint_commit closes,
+ * fsyncs and renames over path before fsyncing the directory, so path always holds a complete
+ * checkpoint, the old or the new one. Loading checks the format, the version, every layer
+ * name and kind, every shape and dtype, and names the first mismatch; it changes nothing
+ * unless everything fits. */
+#ifndef ENGINE_IO_CHECKPOINT_H
+#define ENGINE_IO_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../model.h"
+#include "../optim/optim.h"
+#include "../rng.h"
+
+#define ENG_CHECKPOINT_FORMAT "engine-checkpoint"
+#define ENG_CHECKPOINT_VERSION 1
+
+/* ---- metadata: a tree of named values (the /meta group) ---- */
+
+typedef enum eng_meta_type {
+    ENG_META_INTEGER, /* int64 attribute */
+    ENG_META_NUMBER,  /* float64 attribute */
+    ENG_META_BOOLEAN, /* h5py's boolean enum */
+    ENG_META_STRING,  /* variable-length UTF-8 string */
+    ENG_META_NUMBERS, /* 1-D float64 attribute: a list of numbers */
+    ENG_META_TABLE,   /* a subgroup */
+} eng_meta_type;
+
+typedef struct eng_meta eng_meta;
+struct eng_meta {
+    char *key; /* NULL for the root table */
+    eng_meta_type type;
+    int64_t integer;
+    double number;
+    bool boolean;
+    char *string;
+    double *numbers; /* NUMBERS: count values */
+    int64_t count;
+    eng_meta **items; /* TABLE: nitems entries */
+    int nitems, capacity;
+};
+
+/* A new empty table; [out] *out owned by the caller (eng_meta_free). */
+eng_status eng_meta_new(eng_meta **out);
+/* Adds an entry to table t (a key may appear once; it may not be empty or hold '/'). Strings and
+ * number lists are copied. [out] *out [optional]: the entry, owned by t. */
+eng_status eng_meta_add(eng_meta *t, const char *key, eng_meta_type type, eng_meta **out);
+eng_status eng_meta_add_integer(eng_meta *t, const char *key, int64_t value);
+eng_status eng_meta_add_number(eng_meta *t, const char *key, double value);
+eng_status eng_meta_add_boolean(eng_meta *t, const char *key, bool value);
+eng_status eng_meta_add_string(eng_meta *t, const char *key, const char *value);
+eng_status eng_meta_add_numbers(eng_meta *t, const char *key, const double *values, int64_t n);
+/* The entry of t named key, or NULL. */
+const eng_meta *eng_meta_get(const eng_meta *t, const char *key);
+/* Frees the tree. NULL accepted. */
+void eng_meta_free(eng_meta *m);
+
+/* ---- checkpoints ---- */
+
+typedef struct eng_checkpoint eng_checkpoint;
+
+/* Starts writing a checkpoint to "<path>.tmp" (root attributes only). A directory at path, or
+ * a path that cannot be created, is an ENG_EIO error naming it. [out] *out: finish with
+ * eng_checkpoint_commit, or eng_checkpoint_close to discard. */
+eng_status eng_checkpoint_create(const char *path, eng_checkpoint **out);
+/* /model: every layer's group, configuration and parameters. Layer names must be valid HDF5
+ * link names (no '/', not "." ). */
+eng_status eng_checkpoint_write_model(eng_checkpoint *ck, const eng_model *model);
+/* /optimizer: kind, steps, hyper-parameters and every existing slot. */
+eng_status eng_checkpoint_write_optimizer(eng_checkpoint *ck, const eng_optimizer *opt);
+/* /rng: the state of rng (usually eng_rng_global()) and of every layer of model [optional]
+ * that has its own generator. */
+eng_status eng_checkpoint_write_rng(eng_checkpoint *ck, const eng_rng *rng, const eng_model *model);
+/* /meta from a table (eng_meta_new). */
+eng_status eng_checkpoint_write_meta(eng_checkpoint *ck, const eng_meta *meta);
+/* Closes, fsyncs and renames the file over its path, fsyncs the directory; frees ck in every
+ * case (on failure the temporary file is removed and path is untouched). */
+eng_status eng_checkpoint_commit(eng_checkpoint *ck);
+
+/* Opens a checkpoint for reading and checks its format and version attributes. The layer list
+ * (names and configurations) is read here. [out] *out: free with eng_checkpoint_close. */
+eng_status eng_checkpoint_open(const char *path, eng_checkpoint **out);
+/* Frees ck; a checkpoint being written is discarded. NULL accepted. */
+void eng_checkpoint_close(eng_checkpoint *ck);
+
+/* What an open checkpoint holds. Strings belong to ck. */
+const char *eng_checkpoint_path(const eng_checkpoint *ck);
+const char *eng_checkpoint_engine_version(const eng_checkpoint *ck);
+const char *eng_checkpoint_created(const eng_checkpoint *ck);
+bool eng_checkpoint_has_model(const eng_checkpoint *ck);
+bool eng_checkpoint_has_optimizer(const eng_checkpoint *ck);
+/* The model's dtype ("f32"/"f64"), its layers (in order) and each one's configuration, the
+ * Lua table literal its describe() gave: "{kind='conv2d', in_channels=1, ...}". */
+const char *eng_checkpoint_model_dtype(const eng_checkpoint *ck);
+int eng_checkpoint_layer_count(const eng_checkpoint *ck);
+const char *eng_checkpoint_layer_name(const eng_checkpoint *ck, int i);
+const char *eng_checkpoint_layer_config(const eng_checkpoint *ck, int i);
+
+/* Copies the stored parameters into model after checking that the layers (count, names,
+ * kinds) and every parameter (presence, dtype, shape) match; the model changes only when all
+ * do. The layers' own generators are restored too when the file has them. */
+eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model);
+/* Restores opt's slots, step count and learning rate after checking the kind, the parameter
+ * names, every slot's dtype and shape, and that the other hyper-parameters equal opt's (a
+ * different momentum would not resume the same run). All or nothing. */
+eng_status eng_checkpoint_read_optimizer(eng_checkpoint *ck, eng_optimizer *opt);
+/* Restores rng from /rng/global. */
+eng_status eng_checkpoint_read_rng(eng_checkpoint *ck, eng_rng *rng);
+/* The /meta tree (an empty table when the file has none). [out] *out owned by the caller. */
+eng_status eng_checkpoint_read_meta(eng_checkpoint *ck, eng_meta **out);
+/* The scalar attributes of /optimizer (kind, steps, the hyper-parameters) as a table.
+ * [out] *out owned by the caller. */
+eng_status eng_checkpoint_read_optimizer_info(eng_checkpoint *ck, eng_meta **out);
+
+/* The layer's configuration, the Lua table literal its describe() writes ("{kind='relu'}" when
+ * it has none). [out] *out malloc'ed. */
+eng_status eng_layer_config(const eng_layer *layer, char **out);
+/* The model's architecture as a Lua table literal, {kind='sequential', dtype='f32', layers={
+ * {name='conv2d_1', config={kind='conv2d', ...}}, ...}}, and as the same structure in JSON
+ * (a configuration outside the JSON-convertible subset below becomes {"kind": ..., "lua":
+ * "<literal>"}). [out] *lua and *json malloc'ed. */
+eng_status eng_model_architecture(const eng_model *model, char **lua, char **json);
+/* Converts the Lua table literals that describe() writes (tables, strings, numbers, booleans)
+ * to JSON: keyed tables become objects, sequences arrays. [out] *out malloc'ed. ENG_EFORMAT when
+ * the literal uses anything else. */
+eng_status eng_lua_literal_to_json(const char *literal, char **out);
+
+#endif

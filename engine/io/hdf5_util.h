@@ -1,0 +1,89 @@
+/* HDF5 plumbing shared by checkpoints and datasets (internal to engine/io): atomic file
+ * creation, opening with clear errors, groups with creation order tracked, attributes
+ * (variable-length UTF-8 strings, numbers, h5py-compatible booleans) and dtype mapping.
+ *
+ * Every function reports failures through eng_h5_error (one line naming the file and object). */
+#ifndef ENGINE_IO_HDF5_UTIL_H
+#define ENGINE_IO_HDF5_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hdf5.h>
+
+#include "../tensor.h"
+#include "hdf5_error.h"
+
+/* A file being written under a temporary name. */
+typedef struct eng_h5_writer {
+    hid_t file; /* < 0 when none */
+    char *path; /* the real name */
+    char *tmp;  /* "<path>.tmp" */
+} eng_h5_writer;
+
+/* Creates "<path>.tmp" (replacing a leftover one) with library format bounds V18..LATEST and
+ * creation order tracked on the root group. what names the file's role in messages
+ * ("checkpoint"). On failure the writer is left empty. */
+eng_status eng_h5_create(eng_h5_writer *w, const char *path, const char *what);
+/* Closes the file, fsyncs it, renames it over path and fsyncs the directory (HDF5 itself never
+ * fsyncs), so that path holds either its old content or the complete new file. The writer is
+ * emptied in every case; on failure the temporary file is removed. */
+eng_status eng_h5_commit(eng_h5_writer *w);
+/* Closes and removes the temporary file; nothing on an empty writer. */
+void eng_h5_abort(eng_h5_writer *w);
+
+/* Opens an existing file read-only. A missing path, a directory, a truncated, corrupt or
+ * locked file each give one clear line. [out] *file. */
+eng_status eng_h5_open(const char *path, const char *what, hid_t *file);
+
+/* A new group with link and attribute creation order tracked and indexed; < 0 on failure. */
+hid_t eng_h5_group_create(hid_t loc, const char *name);
+/* Whether loc has a link name (a direct child). */
+bool eng_h5_exists(hid_t loc, const char *name);
+/* The file name and the object's path, for messages: "<file>", "/model/conv2d_1". Static
+ * rotating buffers. */
+const char *eng_h5_file_of(hid_t obj);
+const char *eng_h5_path_of(hid_t obj);
+
+/* Attribute writers: scalar or 1-D attributes on obj. Strings are variable-length UTF-8;
+ * booleans use h5py's enum (int8, FALSE = 0, TRUE = 1) so that h5py reads numpy.bool_. */
+eng_status eng_h5_write_string(hid_t obj, const char *name, const char *value);
+eng_status eng_h5_write_strings(hid_t obj, const char *name, const char *const *values, int n);
+eng_status eng_h5_write_int64(hid_t obj, const char *name, int64_t value);
+eng_status eng_h5_write_double(hid_t obj, const char *name, double value);
+eng_status eng_h5_write_doubles(hid_t obj, const char *name, const double *values, int64_t n);
+eng_status eng_h5_write_bool(hid_t obj, const char *name, bool value);
+/* The enum type used for booleans (close with H5Tclose). */
+hid_t eng_h5_bool_type(void);
+
+/* Attribute readers. A missing attribute or one of the wrong kind is ENG_EFORMAT with a message
+ * naming the file, object and attribute. Strings may be variable or fixed length.
+ * [out] *value malloc'ed (free()); string lists: free with eng_h5_free_strings. */
+eng_status eng_h5_read_string(hid_t obj, const char *name, char **value);
+eng_status eng_h5_read_strings(hid_t obj, const char *name, char ***values, int *n);
+void eng_h5_free_strings(char **values, int n);
+eng_status eng_h5_read_int64(hid_t obj, const char *name, int64_t *value);
+eng_status eng_h5_read_double(hid_t obj, const char *name, double *value);
+
+/* Our own end-to-end check of a dataset's bytes: attribute crc32 (zlib's CRC-32 of the
+ * little-endian data). HDF5's chunk index (a version 1 B-tree in V18 files) has no checksum,
+ * and a flipped bit there can point a read elsewhere or turn the Fletcher-32 filter off; the
+ * CRC catches that too. eng_h5_check_crc passes datasets without the attribute. */
+eng_status eng_h5_write_crc(hid_t dset, const void *data, size_t nbytes);
+eng_status eng_h5_check_crc(hid_t dset, const char *path, const char *where, const void *data,
+                            size_t nbytes);
+
+/* The HDF5 memory type of a dtype (predefined, do not close). */
+hid_t eng_h5_native(eng_dtype dtype);
+/* The dtype a stored type maps to exactly; false when none (then *name says what it is:
+ * "int16", "string", ...). name [optional] receives a short description either way. */
+bool eng_h5_dtype_of(hid_t type, eng_dtype *dtype, char *name, size_t size);
+
+/* Metadata trees (meta.c): writes table t into group g (values as attributes, tables as
+ * subgroups), or adds g's attributes (and with recurse its subgroups) to t; attribute types a
+ * tree cannot hold are skipped. */
+typedef struct eng_meta eng_meta;
+eng_status eng_h5_write_meta(hid_t g, const eng_meta *t);
+eng_status eng_h5_read_meta(hid_t g, eng_meta *t, bool recurse);
+
+#endif
