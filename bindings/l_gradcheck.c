@@ -134,10 +134,7 @@ static void push_report(lua_State *L, const eng_gc_report *r)
         free(text);
         lua_setfield(L, -2, "text");
     }
-    if (luaL_newmetatable(L, "engine.GradcheckReport")) {
-        lua_pushcfunction(L, report_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
+    luaL_getmetatable(L, "engine.GradcheckReport"); /* made by luaopen_engine_gradcheck */
     lua_setmetatable(L, -2);
 }
 
@@ -159,6 +156,20 @@ static int run_and_push(lua_State *L, eng_gc_objective *obj, const eng_gc_option
     return 1;
 }
 
+/* Records what a report was computed from (argument positions, 0 for none) in hidden fields
+ * of the report on the stack top, for report:save. */
+static void keep_inputs(lua_State *L, int model, int criterion, int x, int target, int options)
+{
+    const int args[5] = {model, criterion, x, target, options};
+    const char *const names[5] = {"_model", "_criterion", "_x", "_y", "_options"};
+    for (int i = 0; i < 5; i++) {
+        if (args[i] && !lua_isnoneornil(L, args[i])) {
+            lua_pushvalue(L, args[i]);
+            lua_setfield(L, -2, names[i]);
+        }
+    }
+}
+
 static mode read_mode(lua_State *L, int arg, const char *fname, int *directions)
 {
     const char *m = lua_optstringfield(L, arg, fname, "mode", "element");
@@ -174,6 +185,7 @@ static mode read_mode(lua_State *L, int arg, const char *fname, int *directions)
 /* gradcheck.check(model, criterion, x, target [, options]) */
 static int l_check(lua_State *L)
 {
+    lua_settop(L, 5); /* absent options become nil, not whatever is pushed later */
     eng_model *model = lua_checkmodel(L, 1);
     eng_loss *loss = lua_checkloss(L, 2);
     eng_tensor *x = lua_checktensor(L, 3), *target = lua_checktensor(L, 4);
@@ -184,7 +196,9 @@ static int l_check(lua_State *L)
     eng_gc_objective *obj;
     if (eng_gc_model_objective(model, loss, x, target, with_input, &obj))
         return lua_engerror(L);
-    return run_and_push(L, obj, &o, m, directions);
+    run_and_push(L, obj, &o, m, directions);
+    keep_inputs(L, 1, 2, 3, 4, 5);
+    return 1;
 }
 
 /* gradcheck.check_layer(layer, x [, options]): the layer alone, <r, layer(x)> for a random r */
@@ -206,6 +220,7 @@ static int l_check_layer(lua_State *L)
 /* gradcheck.check_layers(model, x [, options]): layer-wise mode */
 static int l_check_layers(lua_State *L)
 {
+    lua_settop(L, 3);
     eng_model *model = lua_checkmodel(L, 1);
     eng_tensor *x = lua_checktensor(L, 2);
     eng_gc_options o = read_options(L, 3, "check_layers");
@@ -214,6 +229,7 @@ static int l_check_layers(lua_State *L)
         return lua_engerror(L);
     push_report(L, r);
     eng_gc_report_free(r);
+    keep_inputs(L, 1, 0, 2, 0, 3);
     return 1;
 }
 
@@ -583,8 +599,103 @@ static const luaL_Reg gradcheck_funcs[] = {
     {NULL, NULL},
 };
 
+/* report:save(path) and gradcheck.replay(path). A saved report is a checkpoint (engine.save)
+ * of the model, whose meta.gradcheck holds the batch, the options, the criterion and the
+ * stored verdicts; replay rebuilds the model from the file alone, checks it again with the
+ * same options and says whether the verdicts agree. Plumbing over engine.save and
+ * engine.load, so it is written in Lua. */
+static const char replay_source[] =
+    "local gc, methods = ...\n"
+    "local function flat(t)\n"
+    "  local n, out = t:numel(), {}\n"
+    "  local v = t:reshape({n})\n"
+    "  for i = 1, n do out[i] = v:get(i) end\n"
+    "  return out\n"
+    "end\n"
+    "local option_names = {'samples', 'seed', 'step', 'rtol', 'nsigma', 'worst', 'only', 'input',\n"
+    "                      'mode', 'directions'}\n"
+    "function methods.save(report, path)\n"
+    "  local engine = require('engine')\n"
+    "  if type(path) ~= 'string' then\n"
+    "    error(('report:save: path must be a string, got %s'):format(type(path)), 2)\n"
+    "  end\n"
+    "  if not report._model or not report._x then\n"
+    "    error('report:save: only the reports of gradcheck.check and gradcheck.check_layers '\n"
+    "          .. 'can be saved (they hold the model and the batch)', 2)\n"
+    "  end\n"
+    "  local g = {mode = report.mode, verdict = report.verdict, loss = report.loss,\n"
+    "             dtype = report.dtype, x = flat(report._x), x_shape = report._x:shape(),\n"
+    "             x_dtype = report._x:dtype(), options = {}, tensors = {}}\n"
+    "  if report._criterion then\n"
+    "    g.criterion = tostring(report._criterion):match('^(%w+)')\n"
+    "    g.y, g.y_shape, g.y_dtype = flat(report._y), report._y:shape(), report._y:dtype()\n"
+    "  end\n"
+    "  for _, k in ipairs(option_names) do\n"
+    "    local v = report._options and report._options[k]\n"
+    "    if v ~= nil then g.options[k] = v end\n"
+    "  end\n"
+    "  for _, t in ipairs(report.tensors) do\n"
+    "    local e = {verdict = t.verdict, diagnosis = t.diagnosis or '', step = t.step,\n"
+    "               numerical = {}, analytic = {}, error = {}, index = {}}\n"
+    "    for k, w in ipairs(t.worst) do\n"
+    "      e.numerical[k], e.analytic[k], e.error[k] = w.numerical, w.analytic, w.error\n"
+    "      for d = 1, #w.index do e.index[#e.index + 1] = w.index[d] end\n"
+    "    end\n"
+    "    g.tensors[t.name] = e\n"
+    "  end\n"
+    "  engine.save(path, {model = report._model, meta = {gradcheck = g}})\n"
+    "  return report\n"
+    "end\n"
+    "function gc.replay(path, model)\n"
+    "  local engine = require('engine')\n"
+    "  if type(path) ~= 'string' then\n"
+    "    error(('gradcheck.replay: path must be a string, got %s'):format(type(path)), 2)\n"
+    "  end\n"
+    "  -- a model with layers written in Lua cannot be rebuilt from the file: pass one of the\n"
+    "  -- same architecture, and the file's weights are loaded into it\n"
+    "  local ok, ck = pcall(engine.load, path, model and {model = false} or nil)\n"
+    "  if not ok then error((tostring(ck):gsub('^gradcheck_replay:%d+: ', '')), 2) end\n"
+    "  if model then\n"
+    "    local loaded, err = pcall(model.load, model, path)\n"
+    "    if not loaded then error((tostring(err):gsub('^gradcheck_replay:%d+: ', '')), 2) end\n"
+    "    ck.model = model\n"
+    "  end\n"
+    "  local g = ck.meta and ck.meta.gradcheck\n"
+    "  if not g then error(path .. ': not a saved gradient-check report (no meta.gradcheck)', 2) end\n"
+    "  local x = engine.tensor(g.x, g.x_dtype):reshape(g.x_shape)\n"
+    "  local options = {}\n"
+    "  for k, v in pairs(g.options or {}) do options[k] = v end\n"
+    "  local report\n"
+    "  if g.mode == 'layer-wise' then\n"
+    "    report = gc.check_layers(ck.model, x, options)\n"
+    "  else\n"
+    "    local criteria = {CrossEntropyLoss = engine.nn.CrossEntropyLoss, MSELoss = engine.nn.MSELoss}\n"
+    "    local make = criteria[g.criterion]\n"
+    "    if not make then error(path .. ': unknown criterion ' .. tostring(g.criterion), 2) end\n"
+    "    local y = engine.tensor(g.y, g.y_dtype):reshape(g.y_shape)\n"
+    "    report = gc.check(ck.model, make(), x, y, options)\n"
+    "  end\n"
+    "  report.replay = {path = path, stored_verdict = g.verdict, same_verdict = report.verdict == g.verdict,\n"
+    "                   stored = g}\n"
+    "  return report\n"
+    "end\n";
+
 int luaopen_engine_gradcheck(lua_State *L)
 {
     luaL_newlib(L, gradcheck_funcs);
+    if (luaL_newmetatable(L, "engine.GradcheckReport")) {
+        lua_pushcfunction(L, report_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "__index"); /* methods: save */
+        if (luaL_loadbuffer(L, replay_source, sizeof replay_source - 1, "=gradcheck_replay"))
+            return lua_error(L);
+        lua_pushvalue(L, -4); /* the module */
+        lua_pushvalue(L, -3); /* the methods */
+        lua_call(L, 2, 0);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
     return 1;
 }

@@ -177,6 +177,39 @@ f:close()
 os.remove(plot)
 assert(svg:find("<svg", 1, true) and svg:find("conv2d_1.weight", 1, true) and svg:find("chosen step", 1, true))
 
+-- a report saved to HDF5 (weights, batch, options, stored results) and replayed
+local saved = os.tmpname()
+r = gc.check(model, crit, xs, ys, {samples = 6, seed = 4})
+r:save(saved)
+local again = gc.replay(saved)
+assert(again.verdict == r.verdict and again.replay.same_verdict, tostring(again))
+local stored = again.replay.stored.tensors["conv2d_1.weight"]
+assert(stored.verdict == "PASS" and #stored.numerical == #r.tensors["conv2d_1.weight"].worst)
+H.near(stored.analytic[1], r.tensors["conv2d_1.weight"].worst[1].analytic, 0, "stored analytic")
+-- a failing model with a layer written in Lua: replayed into a model of the same architecture
+local function doubled_gate()
+  return nn.Lua{name = "gate", params = {a = engine.tensor({0.5}, "f64")},
+    forward = function(self, x) return x * self.params.a:get(1) end,
+    backward = function(self, x, y, dy)
+      local da, fx, fd = 0, x:reshape({x:numel()}), dy:reshape({dy:numel()})
+      for i = 1, x:numel() do da = da + fx:get(i) * fd:get(i) end
+      return dy * self.params.a:get(1), {a = engine.tensor({2 * da}, "f64")}
+    end}
+end
+local function gated() return nn.Sequential{nn.Linear(4, 3, {dtype = "f64"}), doubled_gate()} end
+local xg, yg = engine.randn({5, 4}, "f64"), engine.tensor({0, 1, 2, 1, 0}, "i64")
+r = gc.check(gated(), nn.CrossEntropyLoss(), xg, yg)
+assert(r.verdict == "FAIL", tostring(r))
+r:save(saved)
+again = gc.replay(saved, gated())
+assert(again.verdict == "FAIL" and again.replay.same_verdict and
+       again.tensors["lua_1.a"].diagnosis:find("scale 2", 1, true), tostring(again))
+H.check_error("only the reports of gradcheck.check", report.save, report, saved)
+engine.save(saved, {model = model})
+H.check_error("not a saved gradient-check report", gc.replay, saved)
+os.remove(saved)
+H.check_error("cannot open", gc.replay, saved)
+
 -- dropout in training mode is nondeterministic, not a bug
 local dropped = nn.Sequential{nn.Linear(4, 3, {dtype = "f64"}), nn.Dropout(0.5)}
 r = gc.check(dropped, nn.MSELoss(), engine.randn({2, 4}, "f64"), engine.randn({2, 3}, "f64"))
