@@ -455,7 +455,7 @@ static void test_gradcheck_passes_every_builtin_layer(void **state)
 }
 
 /* The false-positive rate: correct nets on 200 seeds never FAIL. Also at gradients ~1e-11. */
-static void test_gradcheck_never_fails_correct_nets_over_200_seeds(void **state)
+static void test_gradcheck_never_fails_correct_nets_or_layers_over_200_seeds(void **state)
 {
     (void)state;
     int fails = 0, passes = 0;
@@ -481,6 +481,43 @@ static void test_gradcheck_never_fails_correct_nets_over_200_seeds(void **state)
     print_message("200 correct nets: %d PASS, %d FAIL\n", passes, fails);
     assert_int_equal(fails, 0);
     assert_true(passes >= 100);
+    /* and 200 correct layers alone, cycling through the kinds with random inputs */
+    int layer_fails = 0;
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        eng_rng_seed(eng_rng_global(), seed);
+        eng_layer *layer = NULL;
+        eng_conv2d_options pad = {.padding_h = 1, .padding_w = 1};
+        switch (seed % 8) {
+        case 0: OK(eng_conv2d_new(2, 3, 3, 3, &pad, ENG_F64, NULL, &layer)); break;
+        case 1: OK(eng_maxpool2d_new(2, 2, 0, 0, 0, 0, &layer)); break;
+        case 2: OK(eng_avgpool2d_new(3, 3, 2, 2, 1, 1, &layer)); break;
+        case 3: OK(eng_relu_new(&layer)); break;
+        case 4: OK(eng_leaky_relu_new(0.2, &layer)); break;
+        case 5: OK(eng_tanh_new(&layer)); break;
+        case 6: OK(eng_sigmoid_new(&layer)); break;
+        default: OK(eng_flatten_new(&layer)); break;
+        }
+        int64_t shape[4] = {2, 2, 6, 6};
+        eng_tensor *x;
+        OK(eng_tensor_new(ENG_F64, 4, shape, &x));
+        OK(eng_tensor_normal(x, NULL, 0.0, 1.0));
+        eng_gc_objective *obj;
+        eng_gc_report *r;
+        OK(eng_gc_layer_objective(layer, x, NULL, &obj));
+        eng_gc_options opts = {.samples = 6, .seed = seed};
+        OK(eng_gc_check(obj, &opts, &r));
+        if (r->verdict == ENG_GC_FAIL) {
+            print_message("layer %s, seed %llu:\n", layer->ops->kind, (unsigned long long)seed);
+            print_report(r);
+            layer_fails++;
+        }
+        eng_gc_report_free(r);
+        eng_gc_objective_release(obj);
+        eng_tensor_release(x);
+        eng_layer_release(layer);
+    }
+    print_message("200 correct layers: %d FAIL\n", layer_fails);
+    assert_int_equal(layer_fails, 0);
 }
 
 static void test_gradcheck_calls_dropout_in_training_nondeterministic(void **state)
@@ -669,7 +706,7 @@ int main(void)
         cmocka_unit_test(test_gradcheck_layerwise_names_a_conv_border_bug),
         cmocka_unit_test(test_gradcheck_reports_kinks_at_relu_zeros_and_pool_ties),
         cmocka_unit_test(test_gradcheck_passes_every_builtin_layer),
-        cmocka_unit_test(test_gradcheck_never_fails_correct_nets_over_200_seeds),
+        cmocka_unit_test(test_gradcheck_never_fails_correct_nets_or_layers_over_200_seeds),
         cmocka_unit_test(test_gradcheck_calls_dropout_in_training_nondeterministic),
         cmocka_unit_test(test_gradcheck_warns_about_float32_and_does_not_fail_it),
         cmocka_unit_test(test_gradcheck_rejects_bad_options_and_names),
