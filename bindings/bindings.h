@@ -41,6 +41,12 @@ int luaopen_engine_plugin(lua_State *L);
  * engine.optim and engine.data exist (the `engine` table is just below the top); pushes
  * engine.io = {save, load} and adds the methods model:load and opt:load. */
 int luaopen_engine_io(lua_State *L);
+/* Lua tables <-> eng_meta trees (l_io.c): numbers, strings, booleans, lists of numbers and
+ * nested tables with string keys; where names the table in error messages. */
+void lua_tometa(lua_State *L, int idx, eng_meta *t, const char *where);
+void lua_pushmeta(lua_State *L, const eng_meta *t);
+/* engine.sweep (l_sweep.c) */
+int luaopen_engine_sweep(lua_State *L);
 
 /* ---- tensors (l_tensor.c) ---- */
 

@@ -498,8 +498,8 @@ static int l_sweep(lua_State *L)
     if (lua_istable(L, 5) && lua_getfield(L, 5, "steps") != LUA_TNIL) {
         luaL_checktype(L, -1, LUA_TTABLE);
         nsteps = (int)luaL_len(L, -1);
-        if (nsteps < 2 || nsteps > 64)
-            return luaL_error(L, "sweep: option 'steps' must list 2 to 64 steps, got %d", nsteps);
+        if (nsteps < 1 || nsteps > 64)
+            return luaL_error(L, "sweep: option 'steps' must list 1 to 64 steps, got %d", nsteps);
         for (int i = 0; i < nsteps; i++) {
             lua_geti(L, -1, i + 1);
             steps[i] = lua_tonumber(L, -1);

@@ -81,6 +81,13 @@ static bool is_number_list(lua_State *L, int idx)
 }
 
 /* Adds the entries of the Lua table at idx to t; where names it in messages ("meta.a"). */
+static void meta_from_table(lua_State *L, int idx, eng_meta *t, const char *where, int depth);
+
+void lua_tometa(lua_State *L, int idx, eng_meta *t, const char *where)
+{
+    meta_from_table(L, idx, t, where, 0);
+}
+
 static void meta_from_table(lua_State *L, int idx, eng_meta *t, const char *where, int depth)
 {
     idx = lua_absindex(L, idx);
@@ -133,6 +140,13 @@ static void meta_from_table(lua_State *L, int idx, eng_meta *t, const char *wher
             luaL_error(L, "save: %s", eng_errmsg());
         lua_pop(L, 1);
     }
+}
+
+static void push_meta(lua_State *L, const eng_meta *t);
+
+void lua_pushmeta(lua_State *L, const eng_meta *t)
+{
+    push_meta(L, t);
 }
 
 static void push_meta(lua_State *L, const eng_meta *t)

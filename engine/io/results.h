@@ -1,0 +1,23 @@
+/* A sweep's results file: one group per run, /runs/<key>, holding the run's table (settings,
+ * status, metrics, curves, wall time) in the checkpoint meta layout, so h5py reads it too.
+ *
+ *   /            attrs format="engine-sweep", version=1
+ *   /runs/<key>  one run (groups in the order the runs finished)
+ *
+ * Appending rewrites the file through a temporary copy that is fsynced and renamed over it:
+ * a sweep killed at any moment leaves the file with or without the new run, never a broken
+ * one. */
+#ifndef ENGINE_IO_RESULTS_H
+#define ENGINE_IO_RESULTS_H
+
+#include "checkpoint.h"
+
+#define ENG_RESULTS_FORMAT "engine-sweep"
+
+/* Appends run under key (1 to 255 characters, no '/'; an existing key is an ENG_EARG error). */
+eng_status eng_results_append(const char *path, const char *key, const eng_meta *run);
+/* Every run recorded in path as a table key -> run table, in the order they were appended;
+ * an empty table when the file does not exist. [out] *out owned by the caller. */
+eng_status eng_results_read(const char *path, eng_meta **out);
+
+#endif
