@@ -37,4 +37,23 @@ for step = 1, 40 do
 end
 assert(last < first, ('loss %g -> %g'):format(first, last))
 print(('out-of-tree plugin %s: loss %.4f -> %.4f (f32)'):format(info.path, first, last))
+engine.save('$tmp/trained.h5', {model = model})
+local out = io.open('$tmp/expected.txt', 'w')
+for _, p in ipairs(model:parameters()) do
+  for _, v in ipairs(p.value:reshape({p.value:numel()}):totable()) do out:write(('%a\\n'):format(v)) end
+end
+out:close()
+"
+# the checkpoint round-trips in a new process: the model is rebuilt from the file alone
+"$engine" -e "
+engine.plugin.load('$tmp/build/libswish.so')
+local model = engine.load('$tmp/trained.h5').model
+local expected = io.open('$tmp/expected.txt')
+for _, p in ipairs(model:parameters()) do
+  for _, v in ipairs(p.value:reshape({p.value:numel()}):totable()) do
+    assert(('%a'):format(v) == expected:read('l'), p.name .. ' differs after the round trip')
+  end
+end
+assert(expected:read('l') == nil)
+print('checkpoint of the plugin model round-trips bit for bit: ' .. tostring(model[1]))
 "
