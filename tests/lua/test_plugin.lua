@@ -72,4 +72,20 @@ H.check_error("no layer kind 'nope'", nn.new, "nope")
 local three = nn.new("three", {dtype = "f64"})
 H.check_error("three: x [2,4], expected [N,3]", three.forward, three, engine.zeros({2, 4}, "f64"))
 H.check_error("option 'flag' must be a number or a boolean", nn.new, "three", {flag = "yes"})
+
+-- a plugin's optimizer kind, through optim.new: p -= lr * g
+local lin = nn.Linear(2, 1, {dtype = "f64", bias = false})
+local m = nn.Sequential{lin}
+local w = lin:parameters()[1].value
+w:set(1, 1, 1.0)
+w:set(1, 2, -2.0)
+local opt = engine.optim.new("plain_sgd", m, {lr = 0.5})
+opt:zero_grad()
+local crit = nn.MSELoss()
+crit:forward(m:forward(engine.tensor({{1.0, 1.0}}, "f64")), engine.tensor({{0.0}}, "f64"))
+m:backward(crit:backward())
+opt:step()
+-- y = 1 - 2 = -1, dL/dy = 2y = -2, dL/dw = (-2, -2): w <- (1, -2) + 0.5 * (2, 2) = (2, -1)
+H.near(w:get(1, 1), 2.0, 0, "plugin optimizer w1")
+H.near(w:get(1, 2), -1.0, 0, "plugin optimizer w2")
 print("test_plugin.lua: ok")

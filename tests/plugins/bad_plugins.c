@@ -82,6 +82,39 @@ static eng_status create(const eng_plugin_config *config, eng_dtype dtype, eng_r
 
 __attribute__((unused)) static const eng_layer_kind kind = {"three", &ops, create, "the identity on [N,3]"};
 
+/* An optimizer kind: p -= lr * g, no state. */
+static eng_status plain_step(eng_optimizer *opt)
+{
+    for (int i = 0; i < opt->nparams; i++) {
+        eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
+        for (int64_t k = 0, n = eng_tensor_numel(p); k < n; k++)
+            eng_tensor_set_flat(p, k, eng_tensor_get_flat(p, k) - opt->lr * eng_tensor_get_flat(g, k));
+    }
+    return ENG_OK;
+}
+
+static const eng_optim_ops plain_ops = {.kind = "plain_sgd", .step = plain_step};
+
+static eng_status plain_create(eng_model *model, const eng_plugin_config *config,
+                               eng_optimizer **out)
+{
+    eng_optimizer *opt = calloc(1, sizeof *opt);
+    if (!opt)
+        return eng_error(ENG_ENOMEM, "plain_sgd: out of memory");
+    opt->ops = &plain_ops;
+    opt->lr = eng_plugin_config_get(config, "lr", 0.1);
+    eng_status st = eng_optimizer_init_params(opt, model);
+    if (st) {
+        eng_optimizer_release(opt);
+        return st;
+    }
+    *out = opt;
+    return ENG_OK;
+}
+
+__attribute__((unused)) static const eng_optimizer_kind plain_kind = {"plain_sgd", plain_create,
+                                                                      "p -= lr * g"};
+
 #if !defined(BAD_NO_INIT)
 __attribute__((visibility("default"))) eng_status engine_plugin_init(eng_plugin_registry *r)
 {
@@ -89,7 +122,8 @@ __attribute__((visibility("default"))) eng_status engine_plugin_init(eng_plugin_
     (void)r;
     return eng_error(ENG_EARG, "init_error: the license file is missing");
 #else
-    return eng_plugin_register_layer(r, &kind);
+    eng_status st = eng_plugin_register_layer(r, &kind);
+    return st ? st : eng_plugin_register_optimizer(r, &plain_kind);
 #endif
 }
 #endif
