@@ -93,7 +93,7 @@ end
 
 model:eval()
 local correct, total = 0, 0
-for x, y in test:batches(1000, {shuffle = false, dtype = config.dtype, scale = 1 / 255,
+for x, y in test:batches(250, {shuffle = false, dtype = config.dtype, scale = 1 / 255,
                                  mean = config.mean, std = config.std}) do
   local predicted = model:forward(x):argmax()
   for i = 1, y:size(1) do
