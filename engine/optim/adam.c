@@ -16,24 +16,26 @@
 
 enum { EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ, NSLOTS };
 
-typedef struct adam {
-    eng_optimizer base;
-    eng_adam_options opts;
-} adam;
 
-/* vmax is NULL without amsgrad. step_size = lr / (1 - beta1^t), bc2_sqrt = sqrt(1 - beta2^t). */
+/* vmax is NULL without amsgrad. l2 is Adam's weight decay (added to the gradient), keep
+ * AdamW's decoupled decay factor 1 - lr * weight_decay (1 for Adam): one body serves both, with
+ * the arithmetic of each left as PyTorch does it. step_size = lr / (1 - beta1^t),
+ * bc2_sqrt = sqrt(1 - beta2^t). */
 #define DEFINE_ADAM_UPDATE(T, SFX, SQRT)                                                        \
     static void adam_update_##SFX(T *p, const T *g, T *m, T *v, T *vmax, int64_t n,             \
-                                  const eng_adam_options *o, double step_size, double bc2_sqrt) \
+                                  const eng_adam_options *o, double l2, double keep_factor,     \
+                                  double step_size, double bc2_sqrt)                            \
     {                                                                                           \
         T beta1 = (T)o->beta1, one_minus_beta1 = (T)(1 - o->beta1);                             \
         T beta2 = (T)o->beta2, one_minus_beta2 = (T)(1 - o->beta2);                             \
-        T wd = (T)o->weight_decay, eps = (T)o->eps, bc2 = (T)bc2_sqrt;                          \
+        T wd = (T)l2, keep = (T)keep_factor, eps = (T)o->eps, bc2 = (T)bc2_sqrt;                \
         T neg_step = (T)(-step_size);                                                           \
         for (int64_t i = 0; i < n; i++) {                                                       \
             T d = g[i];                                                                         \
-            if (o->weight_decay != 0)                                                           \
+            if (l2 != 0)                                                                        \
                 d = d + wd * p[i];                                                              \
+            if (keep_factor != 1)                                                               \
+                p[i] = p[i] * keep;                                                             \
             m[i] = m[i] * beta1 + one_minus_beta1 * d;                                          \
             v[i] = v[i] * beta2 + one_minus_beta2 * d * d;                                      \
             T second = v[i];                                                                    \
@@ -51,12 +53,14 @@ typedef struct adam {
 DEFINE_ADAM_UPDATE(float, f32, sqrtf)
 DEFINE_ADAM_UPDATE(double, f64, sqrt)
 
-static eng_status adam_step(eng_optimizer *opt)
+eng_status eng_adam_family_step(eng_optimizer *opt, bool decoupled)
 {
-    const adam *a = (const adam *)opt;
+    const eng_adam_options *o = &((const eng_adam_family *)opt)->opts;
     double t = (double)(opt->steps + 1);
-    double step_size = opt->lr / (1 - pow(a->opts.beta1, t));
-    double bc2_sqrt = sqrt(1 - pow(a->opts.beta2, t));
+    double step_size = opt->lr / (1 - pow(o->beta1, t));
+    double bc2_sqrt = sqrt(1 - pow(o->beta2, t));
+    double l2 = decoupled ? 0.0 : o->weight_decay;
+    double keep = decoupled ? 1 - opt->lr * o->weight_decay : 1.0;
     eng_status st = eng_optimizer_check_params(opt);
     for (int i = 0; i < opt->nparams && !st; i++) {
         eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
@@ -65,7 +69,7 @@ static eng_status adam_step(eng_optimizer *opt)
         st = eng_optimizer_slot(opt, i, EXP_AVG, &m, &created);
         if (!st)
             st = eng_optimizer_slot(opt, i, EXP_AVG_SQ, &v, &created);
-        if (!st && a->opts.amsgrad)
+        if (!st && o->amsgrad)
             st = eng_optimizer_slot(opt, i, MAX_EXP_AVG_SQ, &vmax, &created);
         if (st)
             break;
@@ -73,31 +77,36 @@ static eng_status adam_step(eng_optimizer *opt)
         int64_t n = eng_tensor_numel(p);
         if (p->dtype == ENG_F32)
             adam_update_f32(ENG_F32_DATA(p), ENG_F32_DATA(g), ENG_F32_DATA(m), ENG_F32_DATA(v),
-                            vmaxd, n, &a->opts, step_size, bc2_sqrt);
+                            vmaxd, n, o, l2, keep, step_size, bc2_sqrt);
         else
             adam_update_f64(ENG_F64_DATA(p), ENG_F64_DATA(g), ENG_F64_DATA(m), ENG_F64_DATA(v),
-                            vmaxd, n, &a->opts, step_size, bc2_sqrt);
+                            vmaxd, n, o, l2, keep, step_size, bc2_sqrt);
     }
     return st;
 }
 
-static int adam_hyper(const eng_optimizer *opt, const char **names, double *values, int max)
+static eng_status adam_step(eng_optimizer *opt)
 {
-    const eng_adam_options *o = &((const adam *)opt)->opts;
+    return eng_adam_family_step(opt, false);
+}
+
+int eng_adam_family_hyper(const eng_optimizer *opt, const char **names, double *values, int max)
+{
+    const eng_adam_options *o = &((const eng_adam_family *)opt)->opts;
     static const char *const n[] = {"lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad"};
     const double v[] = {opt->lr, o->beta1,         o->beta2,
                         o->eps,  o->weight_decay,  o->amsgrad ? 1.0 : 0.0};
     return eng_optimizer_put_hyper(names, values, max, 6, n, v);
 }
 
-static const char *const adam_slots[NSLOTS] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+const char *const eng_adam_family_slots[3] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
 
 static const eng_optim_ops adam_ops = {
     .kind = "adam",
     .step = adam_step,
     .nslots = NSLOTS,
-    .slot_names = adam_slots,
-    .hyper = adam_hyper,
+    .slot_names = eng_adam_family_slots,
+    .hyper = eng_adam_family_hyper,
 };
 
 /* The checks of torch.optim.Adam and AdamW (kind names the optimizer in messages). */
@@ -125,7 +134,7 @@ eng_status eng_adam_new(eng_model *model, const eng_adam_options *opts, eng_opti
     eng_status st = eng_adam_check_options("adam", opts);
     if (st)
         return st;
-    adam *a = calloc(1, sizeof *a);
+    eng_adam_family *a = calloc(1, sizeof *a);
     if (!a)
         return eng_error(ENG_ENOMEM, "adam: out of memory");
     a->base.ops = &adam_ops;

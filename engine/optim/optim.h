@@ -113,6 +113,15 @@ eng_status eng_optimizer_slot(eng_optimizer *opt, int i, int k, eng_tensor **out
 eng_status eng_optimizer_check_params(const eng_optimizer *opt);
 /* The option checks shared by Adam and AdamW; kind names the optimizer in messages. */
 eng_status eng_adam_check_options(const char *kind, const eng_adam_options *opts);
+/* Adam and AdamW share their state, hyper-parameters and update (adam.c): decoupled selects
+ * AdamW's weight decay. */
+typedef struct eng_adam_family {
+    eng_optimizer base;
+    eng_adam_options opts;
+} eng_adam_family;
+eng_status eng_adam_family_step(eng_optimizer *opt, bool decoupled);
+int eng_adam_family_hyper(const eng_optimizer *opt, const char **names, double *values, int max);
+extern const char *const eng_adam_family_slots[3];
 /* Copies the n hyper-parameters (names, values) into the hyper() outputs, up to max; returns n. */
 int eng_optimizer_put_hyper(const char **names, double *values, int max, int n,
                             const char *const *src_names, const double *src_values);
