@@ -122,3 +122,14 @@ print(("the correct network is %s; its first-layer gradients have rms %.2e (floa
 if first.verdict ~= "FAIL" or fine.verdict == "FAIL" then
   error("the checker did not tell the two backward passes apart")
 end
+
+-- 4. What decides the inconclusive tensors: directions (random projections over many
+-- elements at once) carry far more signal than one element at a time.
+local directional = gc.check(correct, criterion, x, y, {mode = "directional", directions = 8,
+                                                      seed = config.seed})
+local wrong_directional = gc.check(asker, criterion, x, y, {mode = "directional",
+                                                          directions = 8, seed = config.seed})
+print(("\n4. directional mode (8 random directions shared out over the tensors): correct network %s, "
+       .. "asker's network %s%s"):format(directional.verdict, wrong_directional.verdict,
+  wrong_directional.first_failing and (" (bisected to " .. wrong_directional.first_failing .. ")")
+    or ""))

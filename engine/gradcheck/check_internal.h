@@ -11,6 +11,7 @@ typedef struct gc_estimate {
     double truncation;
     double roundoff;
     bool kink;
+    double coarse_step; /* directional mode: the step h that gave this estimate */
 } gc_estimate;
 
 typedef struct gc_context {

@@ -124,11 +124,12 @@ typedef struct eng_gc_report {
 eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts, eng_gc_report **out);
 void eng_gc_report_free(eng_gc_report *report);
 
-/* Directional mode: k random unit directions v over all tensors together; each compares
- * the Richardson estimate of dL/dh along v with g.v, at a cost independent of the number of
- * parameters. When one fails, every tensor is tested along its own directions, and a failing
- * tensor is bisected over its elements down to single elements, which are then checked and
- * diagnosed element-wise (opts->samples elements more, default 16). */
+/* Directional mode: random unit directions v, about k in all, shared out over the tensors
+ * (at least 2 each); each compares the Richardson estimate of dL/dh along v with g.v, at a
+ * cost independent of the number of parameters. A tensor with a failing direction is bisected
+ * over its elements down to single elements, then checked and diagnosed element-wise
+ * (opts->samples elements, default 16). Directions within one tensor keep a wrong tensor with
+ * tiny gradients from hiding behind the others. */
 eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_options *opts,
                                    eng_gc_report **out);
 
