@@ -43,10 +43,13 @@ local opt = optim.SGD(model, {lr = 0.05, momentum = 0.9})
 local options = {shuffle = true, dtype = config.dtype, scale = 1 / 255, mean = 0.2860,
                  std = 0.3530}
 
-local done, start = 0, nil
+local done, start, allocated = 0, nil, 0
 while done < config.steps + config.warmup do
   for x, y in train:batches(config.batch, options) do
-    if done == config.warmup then start = engine.clock() end
+    if done == config.warmup then
+      start = engine.clock()
+      allocated = engine.allocated_bytes()
+    end
     if config.mode == "infer" then
       model:forward(x)
     else
@@ -60,6 +63,7 @@ while done < config.steps + config.warmup do
   end
 end
 local seconds = engine.clock() - start
-print(("engine %s %s %s threads=%d batch=%d steps=%d images_per_s=%.1f"):format(config.net,
-  config.mode, config.dtype, engine.threads(), config.batch, config.steps,
-  config.steps * config.batch / seconds))
+print(("engine %s %s %s threads=%d batch=%d steps=%d images_per_s=%.1f bytes_per_step=%.0f")
+  :format(config.net, config.mode, config.dtype, engine.threads(), config.batch, config.steps,
+          config.steps * config.batch / seconds,
+          (engine.allocated_bytes() - allocated) / config.steps))

@@ -204,6 +204,14 @@ static int l_threads(lua_State *L)
     return 1;
 }
 
+/* engine.allocated_bytes(): tensor storage allocated since the start (it never decreases), to
+ * see what a training step allocates. */
+static int l_allocated_bytes(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)eng_tensor_bytes_allocated());
+    return 1;
+}
+
 /* engine.clock(): monotonic seconds, for timing. */
 static int l_clock(lua_State *L)
 {
@@ -222,7 +230,7 @@ static int l_isatty(lua_State *L)
 
 static const luaL_Reg engine_funcs[] = {
     {"seed", l_seed},     {"threads", l_threads}, {"clock", l_clock},
-    {"isatty", l_isatty}, {NULL, NULL},
+    {"isatty", l_isatty}, {"allocated_bytes", l_allocated_bytes}, {NULL, NULL},
 };
 
 int luaopen_engine(lua_State *L)
