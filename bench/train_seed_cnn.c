@@ -1,8 +1,8 @@
 /* Benchmark: the same training steps as bench/train_seed_cnn.lua (seed CNN, f32, SGD lr 0.05
  * momentum 0.9, batches gathered through a permutation, 20 warm-up steps) driven from C, to
  * measure what Lua adds to a step, and the tensor storage a steady-state step allocates.
- *   bench_train_c [steps=300] [batch=64]
- * Prints "c seed train f32 threads=1 batch=<b> steps=<s> images_per_s=<x>
+ *   bench_train_c [steps=300] [batch=64] [threads=1]
+ * Prints "c seed train f32 threads=<t> batch=<b> steps=<s> images_per_s=<x>
  * bytes_per_step=<y>". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +37,8 @@ static int add(eng_model *m, eng_status st, eng_layer **l)
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 300, batch = argc > 2 ? atoi(argv[2]) : 64;
-    int warmup = 20;
-    eng_blas_set_threads(1);
+    int threads = argc > 3 ? atoi(argv[3]) : 1, warmup = 20;
+    CHECK(eng_set_threads(threads));
     eng_rng_seed(eng_rng_global(), 1);
     eng_dataset train;
     CHECK(eng_dataset_load_mnist(&train, "/usr/share/datasets/fashion-mnist", "train"));
@@ -87,8 +87,8 @@ int main(int argc, char **argv)
         }
     }
     double seconds = now() - start;
-    printf("c seed train f32 threads=1 batch=%d steps=%d images_per_s=%.1f bytes_per_step=%.0f\n",
-           batch, steps, steps * batch / seconds,
+    printf("c seed train f32 threads=%d batch=%d steps=%d images_per_s=%.1f bytes_per_step=%.0f\n",
+           threads, batch, steps, steps * batch / seconds,
            (double)(eng_tensor_bytes_allocated() - allocated) / steps);
     eng_tensor_release(x);
     eng_tensor_release(y);

@@ -57,6 +57,12 @@ eng_tensor *lua_testtensor(lua_State *L, int arg);
 /* Pushes a new, empty tensor box and returns its slot: store the tensor there as soon as it
  * exists, and the box owns it from then on. */
 eng_tensor **lua_newtensorbox(lua_State *L);
+/* For functions taking an optional destination `out` (arg): when arg is a live, contiguous
+ * tensor of this dtype and shape that does not share storage with `avoid` [optional], pushes
+ * it again and returns it (to be overwritten); otherwise pushes a new box with a new zero
+ * tensor. Lets loops write `y = model:forward(x, y)` without allocating per step. */
+eng_tensor *lua_reusetensor(lua_State *L, int arg, eng_dtype dtype, int ndim,
+                            const int64_t *shape, const eng_tensor *avoid);
 /* Pushes a box owning t (ownership passes to Lua). Only a memory error of Lua itself while
  * creating the box would lose t: prefer lua_newtensorbox before creating the tensor. */
 void lua_pushtensor(lua_State *L, eng_tensor *t);

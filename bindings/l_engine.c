@@ -192,15 +192,17 @@ static int l_seed(lua_State *L)
     return 0;
 }
 
-/* engine.threads([n]): sets OpenBLAS's thread count when n is given; returns the count. */
+/* engine.threads([n]): sets the thread count when n is given (models split their batches
+ * between the threads; OpenBLAS gets them for work that is not split); returns the count. */
 static int l_threads(lua_State *L)
 {
     if (!lua_isnoneornil(L, 1)) {
         lua_Integer n = luaL_checkinteger(L, 1);
-        luaL_argcheck(L, n >= 1 && n <= 1024, 1, "thread count must be in 1..1024");
-        eng_blas_set_threads((int)n);
+        luaL_argcheck(L, n >= 1 && n <= ENG_MAX_THREADS, 1, "thread count must be in 1..64");
+        if (eng_set_threads((int)n))
+            return luaL_error(L, "%s", eng_errmsg());
     }
-    lua_pushinteger(L, eng_blas_get_threads());
+    lua_pushinteger(L, eng_threads());
     return 1;
 }
 

@@ -549,6 +549,8 @@ static void stamp_layers(lua_State *L, modelbox *box)
     lua_pop(L, 1);
 }
 
+/* model:forward(x [, out]) -> y, a copy of the output: written into out when out is a
+ * tensor of y's shape and dtype (not sharing x's storage), else a new tensor. */
 static int model_forward(lua_State *L)
 {
     modelbox *box = check_modelbox(L, 1);
@@ -556,8 +558,10 @@ static int model_forward(lua_State *L)
     const eng_tensor *y;
     box->stamp = ++forward_stamp;
     stamp_layers(L, box);
-    eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_model_forward(box->model, x, &y) || eng_tensor_clone(y, slot))
+    if (eng_model_forward(box->model, x, &y))
+        return lua_engerror(L);
+    eng_tensor *out = lua_reusetensor(L, 3, y->dtype, y->ndim, y->shape, x);
+    if (eng_tensor_copy(out, y))
         return lua_engerror(L);
     return 1;
 }
@@ -854,15 +858,16 @@ static int loss_forward(lua_State *L)
     return 1;
 }
 
-/* crit:backward() -> d(loss)/d(input) for the last forward, a new tensor. */
+/* crit:backward([out]) -> d(loss)/d(input) for the last forward: written into out when out is
+ * a tensor like the input (not sharing its storage), else a new tensor. */
 static int loss_backward(lua_State *L)
 {
     lossbox *box = check_lossbox(L, 1);
     if (!box->input)
         return luaL_error(L, "%s: backward before forward", box->cls);
-    eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_new_like(box->input, slot) ||
-        eng_loss_backward(box->loss, box->input, box->target, *slot))
+    const eng_tensor *in = box->input;
+    eng_tensor *out = lua_reusetensor(L, 2, in->dtype, in->ndim, in->shape, in);
+    if (eng_loss_backward(box->loss, box->input, box->target, out))
         return lua_engerror(L);
     return 1;
 }

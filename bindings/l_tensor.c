@@ -38,6 +38,22 @@ eng_tensor **lua_newtensorbox(lua_State *L)
     return &box->t;
 }
 
+eng_tensor *lua_reusetensor(lua_State *L, int arg, eng_dtype dtype, int ndim,
+                            const int64_t *shape, const eng_tensor *avoid)
+{
+    eng_tensor *t = lua_testtensor(L, arg);
+    if (t && t->dtype == dtype && t->ndim == ndim && eng_tensor_is_contiguous(t) &&
+        memcmp(t->shape, shape, sizeof(int64_t) * (size_t)ndim) == 0 &&
+        (!avoid || avoid->storage != t->storage)) {
+        lua_pushvalue(L, arg);
+        return t;
+    }
+    eng_tensor **slot = lua_newtensorbox(L);
+    if (eng_tensor_new(dtype, ndim, shape, slot))
+        lua_engerror(L);
+    return *slot;
+}
+
 void lua_pushtensor(lua_State *L, eng_tensor *t)
 {
     /* Only if Lua itself runs out of memory creating the box is t lost: prefer

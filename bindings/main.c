@@ -31,7 +31,8 @@ static void print_usage(FILE *f)
             "Available options are:\n"
             "  -e CODE        execute string CODE (may repeat)\n"
             "  -i             enter interactive mode after running the script\n"
-            "  --threads N    use N BLAS threads (default 1, or $ENGINE_THREADS)\n"
+            "  --threads N    use N threads (default 1, or $ENGINE_THREADS): models split\n"
+            "                 their batches between them\n"
             "  --seed N       seed the global random generator with N\n"
             "  --version, -v  show version information\n"
             "  --help, -h     show this help\n"
@@ -206,8 +207,9 @@ static int collect_args(int argc, char **argv, options *o)
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             o->help = true;
         } else if (strcmp(a, "--threads") == 0) {
-            if (!parse_count(argv[++i], 1024, &v) || v == 0) {
-                fprintf(stderr, "%s: '--threads' needs a count in 1..1024\n", progname);
+            if (!parse_count(argv[++i], ENG_MAX_THREADS, &v) || v == 0) {
+                fprintf(stderr, "%s: '--threads' needs a count in 1..%d\n", progname,
+                        ENG_MAX_THREADS);
                 return 1;
             }
             o->threads = (int)v;
@@ -385,15 +387,18 @@ int main(int argc, char **argv)
     if (o.version)
         print_version();
 
-    /* One BLAS thread unless told otherwise: results are then bit-reproducible. */
+    /* One thread unless told otherwise: results are then bit-reproducible. */
     int threads = 1;
     unsigned long long env_threads;
     const char *env = getenv("ENGINE_THREADS");
-    if (env && parse_count(env, 1024, &env_threads) && env_threads > 0)
+    if (env && parse_count(env, ENG_MAX_THREADS, &env_threads) && env_threads > 0)
         threads = (int)env_threads;
     if (o.threads)
         threads = o.threads;
-    eng_blas_set_threads(threads);
+    if (eng_set_threads(threads)) {
+        fprintf(stderr, "%s: %s\n", progname, eng_errmsg());
+        return 1;
+    }
     if (o.has_seed)
         eng_rng_seed(eng_rng_global(), (uint64_t)o.seed);
 

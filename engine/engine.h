@@ -17,6 +17,7 @@
 #include "optim/clip.h"
 #include "optim/optim.h"
 #include "optim/schedule.h"
+#include "parallel.h"
 #include "rng.h"
 #include "tensor.h"
 

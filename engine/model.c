@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "kernels/reduce.h"
+#include "model_split.h"
+#include "parallel.h"
 
 eng_status eng_model_new(eng_model **out)
 {
@@ -34,6 +36,7 @@ void eng_model_release(eng_model *model)
         eng_tensor_release(model->dinputs[i]);
     }
     eng_tensor_release(model->input);
+    eng_model_drop_replicas(model);
     free(model->layers);
     free(model->outputs);
     free(model->dinputs);
@@ -82,6 +85,7 @@ eng_status eng_model_add(eng_model *model, eng_layer *layer)
         model->dinputs = dinputs;
         model->capacity = cap;
     }
+    eng_model_drop_replicas(model);
     eng_layer_retain(layer);
     model->layers[model->nlayers] = layer;
     model->outputs[model->nlayers] = NULL;
@@ -103,22 +107,37 @@ eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_te
         return st;
     eng_tensor_release(model->input);
     model->input = view;
+    /* Shapes and buffers first, for every layer: a split forward needs them all before it
+     * starts. */
     const eng_tensor *in = view;
     for (int i = 0; i < model->nlayers; i++) {
-        eng_layer *layer = model->layers[i];
         int ndim;
         int64_t shape[ENG_MAX_DIMS];
-        st = eng_layer_output_shape(layer, in, &ndim, shape);
+        st = eng_layer_output_shape(model->layers[i], in, &ndim, shape);
         if (!st)
             st = eng_tensor_ensure(&model->outputs[i], in->dtype, ndim, shape);
-        if (!st)
-            st = layer->ops->forward(layer, in, model->outputs[i], model->training);
         if (st)
             return eng_error_wrap(st, "layer %d of %d", i + 1, model->nlayers);
         in = model->outputs[i];
     }
+    model->split = eng_model_split_count(model, view);
+    if (model->split > 1) {
+        st = eng_model_forward_split(model, model->split);
+        if (st)
+            return st;
+    } else {
+        eng_blas_use_all_threads();
+        in = view;
+        for (int i = 0; i < model->nlayers; i++) {
+            st = model->layers[i]->ops->forward(model->layers[i], in, model->outputs[i],
+                                                model->training);
+            if (st)
+                return eng_error_wrap(st, "layer %d of %d", i + 1, model->nlayers);
+            in = model->outputs[i];
+        }
+    }
     model->forwarded = true;
-    *y = in;
+    *y = model->outputs[model->nlayers - 1];
     return ENG_OK;
 }
 
@@ -142,6 +161,20 @@ eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_
         dy = dy_contig;
     }
     eng_status st = ENG_OK;
+    if (model->split > 1) {
+        for (int i = model->nlayers - 1; i >= 0 && !st; i--) {
+            const eng_tensor *in = i == 0 ? model->input : model->outputs[i - 1];
+            if (i > 0 || dx)
+                st = eng_tensor_ensure(&model->dinputs[i], in->dtype, in->ndim, in->shape);
+        }
+        if (!st)
+            st = eng_model_backward_split(model, dy, dx != NULL);
+        eng_tensor_release(dy_contig);
+        if (!st && dx)
+            *dx = model->dinputs[0];
+        return st;
+    }
+    eng_blas_use_all_threads();
     const eng_tensor *grad = dy;
     for (int i = model->nlayers - 1; i >= 0 && !st; i--) {
         eng_layer *layer = model->layers[i];

@@ -17,6 +17,12 @@ typedef struct eng_model {
     bool training;
     bool forwarded;        /* a forward ran since the last structural change */
     int refcount;
+    /* Batch splitting (model_split.c): clones of the layers run by the other threads,
+     * [nreplicas][nlayers] flattened, sharing the parameters' storage; and the number of
+     * threads the last forward's batch was split over (1: not split). */
+    eng_layer **replicas;
+    int nreplicas;
+    int split;
 } eng_model;
 
 eng_status eng_model_new(eng_model **out);
@@ -26,7 +32,10 @@ void eng_model_release(eng_model *model);
 /* Appends a layer (retained). Unnamed layers are named as above; a duplicate name is refused. */
 eng_status eng_model_add(eng_model *model, eng_layer *layer);
 
-/* Runs every layer; [out] *y points at the model's own output buffer, valid until the next
+/* Runs every layer; with engine threads (eng_set_threads) above 1 and only batch-independent
+ * layers, the batch is split between the threads, each running every layer on its rows (the
+ * results equal the serial ones up to the order of floating-point sums in the parameter
+ * gradients). [out] *y points at the model's own output buffer, valid until the next
  * forward. x is kept (as a view) for backward. */
 eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_tensor **y);
 /* Backpropagates dy (like the last output), accumulating parameter gradients. dx [optional,

@@ -72,7 +72,8 @@ static eng_status check_shape(int ndim, const int64_t *shape)
     return ENG_OK;
 }
 
-static uint64_t bytes_allocated;
+/* Atomic: the threads that split a batch allocate their own workspaces. */
+static _Atomic uint64_t bytes_allocated;
 
 uint64_t eng_tensor_bytes_allocated(void)
 {
@@ -232,6 +233,14 @@ eng_status eng_tensor_narrow(const eng_tensor *t, int dim, int64_t start, int64_
     (*out)->offset += start * t->strides[dim];
     (*out)->shape[dim] = length;
     return ENG_OK;
+}
+
+eng_tensor eng_tensor_rows(const eng_tensor *t, int64_t start, int64_t length)
+{
+    eng_tensor rows = *t;
+    rows.offset += start * t->strides[0];
+    rows.shape[0] = length;
+    return rows;
 }
 
 eng_status eng_tensor_select(const eng_tensor *t, int dim, int64_t index, eng_tensor **out)

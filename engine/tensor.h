@@ -79,6 +79,11 @@ eng_status eng_tensor_view(const eng_tensor *t, eng_tensor **out);
 eng_status eng_tensor_narrow(const eng_tensor *t, int dim, int64_t start, int64_t length,
                              eng_tensor **out);
 eng_status eng_tensor_select(const eng_tensor *t, int dim, int64_t index, eng_tensor **out);
+/* Rows [start, start + length) of dimension 0, as a header on the stack that BORROWS t's
+ * storage (no reference is taken): never release it, and use it only while t lives. For the
+ * threads that split a batch, which must not touch shared reference counts. start and length
+ * must lie inside t (not checked). */
+eng_tensor eng_tensor_rows(const eng_tensor *t, int64_t start, int64_t length);
 /* Needs a contiguous tensor; one size may be -1 (inferred). */
 eng_status eng_tensor_reshape(const eng_tensor *t, int ndim, const int64_t *shape,
                               eng_tensor **out);

@@ -52,7 +52,7 @@ local opt = optim.SGD(model, {lr = config.lr, momentum = config.momentum})
 print(model)
 
 local batch_options = {shuffle = true, dtype = config.dtype, scale = 1 / 255,
-                       mean = config.mean, std = config.std}
+                       mean = config.mean, std = config.std, reuse = true}
 local steps_per_epoch = math.ceil(train:size() / config.batch_size)
 local interactive = engine.isatty()
 
@@ -69,10 +69,15 @@ for epoch = 1, config.epochs do
   model:train()
   local loss_sum, step = 0, 0
   local start = engine.clock()
+  -- out and dout are overwritten at every step (as are x and y: batch_options.reuse), so a
+  -- step allocates no tensor.
+  local out, dout
   for x, y in train:batches(config.batch_size, batch_options) do
     opt:zero_grad()
-    local loss = criterion:forward(model:forward(x), y)
-    model:backward(criterion:backward())
+    out = model:forward(x, out)
+    local loss = criterion:forward(out, y)
+    dout = criterion:backward(dout)
+    model:backward(dout)
     opt:step()
     if loss ~= loss or loss == math.huge then
       error(("epoch %d step %d: the loss is %s (lr %g too high?)"):format(epoch, step + 1,

@@ -19,9 +19,16 @@ void eng_gemm_f64(double *c, const double *a, const double *b, int m, int n, int
                 trans_b ? k : n, beta, c, n);
 }
 
+/* Remembered so that switching between the engine's threads and OpenBLAS's (eng_parallel_run,
+ * the model's serial path) costs nothing when the count does not change. */
+static int blas_threads;
+
 void eng_blas_set_threads(int n)
 {
-    openblas_set_num_threads(n);
+    if (n != blas_threads) {
+        openblas_set_num_threads(n);
+        blas_threads = n;
+    }
 }
 
 int eng_blas_get_threads(void)

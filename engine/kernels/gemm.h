@@ -13,7 +13,8 @@ void eng_gemm_f32(float *c, const float *a, const float *b, int m, int n, int k,
 void eng_gemm_f64(double *c, const double *a, const double *b, int m, int n, int k,
                   bool trans_a, bool trans_b, double alpha, double beta);
 
-/* Sets OpenBLAS's thread count (1 keeps results bit-reproducible). */
+/* Sets OpenBLAS's thread count (a call that does not change it costs nothing). Called from
+ * one thread at a time (the caller of eng_parallel_run). */
 void eng_blas_set_threads(int n);
 int eng_blas_get_threads(void);
 

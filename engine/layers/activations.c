@@ -126,6 +126,7 @@ static uint64_t relu_signature(const eng_layer *layer, const eng_tensor *x, cons
         .clone = activation_clone,                                                              \
         .describe = activation_describe,                                                        \
         .signature = SIGNATURE,                                                                 \
+        .batch_independent = true,                                                              \
     };
 
 ACTIVATION_OPS(relu_ops, "relu", relu_signature)

@@ -56,6 +56,11 @@ typedef struct eng_layer_ops {
     /* [optional] The layer's own random generator (dropout's masks), which checkpoints save and
      * restore so that a resumed run draws the same masks. */
     eng_rng *(*rng)(eng_layer *layer);
+    /* Set when each sample's output and gradients depend on that sample alone, and a clone
+     * (sharing the parameters' storage) may run on another thread at the same time: the model
+     * may then split a batch between threads (engine.threads). Leave it unset for layers that
+     * draw random numbers, mix samples, or call into Lua. */
+    bool batch_independent;
 } eng_layer_ops;
 
 struct eng_layer {

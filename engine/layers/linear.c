@@ -127,6 +127,7 @@ static eng_status linear_forward_delta(eng_layer *layer, const eng_tensor *x,
 }
 
 static const eng_layer_ops linear_ops = {
+    .batch_independent = true,
     .forward_delta = linear_forward_delta,
     .kind = "linear",
     .output_shape = linear_output_shape,

@@ -93,6 +93,7 @@ static uint64_t maxpool2d_signature(const eng_layer *layer, const eng_tensor *x,
 }
 
 static const eng_layer_ops maxpool2d_ops = {
+    .batch_independent = true,
     .signature = maxpool2d_signature,
     .kind = "maxpool2d",
     .output_shape = maxpool2d_output_shape,

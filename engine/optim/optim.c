@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../parallel.h"
+
 eng_status eng_optimizer_init_params(eng_optimizer *opt, eng_model *model)
 {
     int n = eng_model_param_count(model);
@@ -38,6 +40,29 @@ eng_status eng_optimizer_slot(eng_optimizer *opt, int i, int k, eng_tensor **out
     }
     *out = *slot;
     return ENG_OK;
+}
+
+typedef struct range_job {
+    eng_optimizer *opt;
+    eng_range_update_fn update;
+    void *ctx;
+} range_job;
+
+static void update_share(void *ctx, int t, int ntasks)
+{
+    const range_job *job = ctx;
+    for (int i = 0; i < job->opt->nparams; i++) {
+        int64_t n = eng_tensor_numel(job->opt->params[i].value);
+        int64_t start = n * t / ntasks, end = n * (t + 1) / ntasks;
+        if (end > start)
+            job->update(job->ctx, i, start, end - start);
+    }
+}
+
+void eng_optimizer_update_ranges(eng_optimizer *opt, eng_range_update_fn update, void *ctx)
+{
+    range_job job = {opt, update, ctx};
+    eng_parallel_run(eng_threads(), update_share, &job);
 }
 
 eng_status eng_optimizer_step(eng_optimizer *opt)

@@ -111,6 +111,12 @@ eng_status eng_optimizer_slot(eng_optimizer *opt, int i, int k, eng_tensor **out
 /* Checks that every parameter and gradient is a contiguous f32 or f64 tensor, so that a step
  * either updates everything or nothing. */
 eng_status eng_optimizer_check_params(const eng_optimizer *opt);
+
+/* Calls update(ctx, i, start, length) over every parameter i, its elements cut into one
+ * contiguous range per engine thread (eng_threads), the ranges run in parallel: element-wise
+ * updates then touch on each thread the gradient rows its model split just summed. */
+typedef void (*eng_range_update_fn)(void *ctx, int i, int64_t start, int64_t length);
+void eng_optimizer_update_ranges(eng_optimizer *opt, eng_range_update_fn update, void *ctx);
 /* The option checks shared by Adam and AdamW; kind names the optimizer in messages. */
 eng_status eng_adam_check_options(const char *kind, const eng_adam_options *opts);
 /* Adam and AdamW share their state, hyper-parameters and update (adam.c): decoupled selects

@@ -11,52 +11,90 @@
 typedef struct sgd {
     eng_optimizer base;
     eng_sgd_options opts;
+    bool *created; /* [nparams] the momentum buffer was created by the current step */
 } sgd;
 
+/* The loop body is specialised on the two flags (weight decay, Nesterov) so that each variant
+ * is branch-free and vectorises. A created buffer is all zeros, so the first step's
+ * "buf = d" is the general update with momentum 0 and dampening 0 (0 * 0 + 1 * d = d). */
 #define DEFINE_SGD_UPDATE(T, SFX)                                                               \
-    static void sgd_update_##SFX(T *p, const T *g, T *buf, int64_t n, const eng_sgd_options *o, \
-                                 bool first)                                                    \
+    static inline __attribute__((always_inline)) void sgd_loop_##SFX(                           \
+        T *restrict p, const T *restrict g, T *restrict buf, int64_t n, T lr, T wd, T mom,     \
+        T keep, T damp, bool decay, bool nesterov)                                              \
     {                                                                                           \
-        T lr = (T)o->lr, wd = (T)o->weight_decay, mom = (T)o->momentum;                         \
-        T damp = (T)1 - (T)o->dampening;                                                        \
         for (int64_t i = 0; i < n; i++) {                                                       \
-            T d = g[i];                                                                         \
-            if (wd != 0)                                                                        \
-                d += wd * p[i];                                                                 \
-            if (buf) {                                                                          \
-                buf[i] = first ? d : mom * buf[i] + damp * d;                                   \
-                d = o->nesterov ? d + mom * buf[i] : buf[i];                                    \
-            }                                                                                   \
-            p[i] -= lr * d;                                                                     \
+            T d = decay ? g[i] + wd * p[i] : g[i];                                              \
+            T b = keep * buf[i] + damp * d;                                                     \
+            buf[i] = b;                                                                         \
+            p[i] -= lr * (nesterov ? d + mom * b : b);                                          \
+        }                                                                                       \
+    }                                                                                           \
+    static void sgd_update_##SFX(T *restrict p, const T *restrict g, T *restrict buf,          \
+                                 int64_t n, const eng_sgd_options *o, bool first)              \
+    {                                                                                           \
+        const T lr = (T)o->lr, wd = (T)o->weight_decay, mom = (T)o->momentum;                   \
+        const T keep = first ? (T)0 : mom, damp = first ? (T)1 : (T)1 - (T)o->dampening;       \
+        const bool decay = wd != 0;                                                             \
+        if (!buf) {                                                                             \
+            if (decay)                                                                          \
+                for (int64_t i = 0; i < n; i++)                                                 \
+                    p[i] -= lr * (g[i] + wd * p[i]);                                            \
+            else                                                                                \
+                for (int64_t i = 0; i < n; i++)                                                 \
+                    p[i] -= lr * g[i];                                                          \
+        } else if (o->nesterov) {                                                               \
+            if (decay)                                                                          \
+                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, true, true);              \
+            else                                                                                \
+                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, false, true);             \
+        } else {                                                                                \
+            if (decay)                                                                          \
+                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, true, false);             \
+            else                                                                                \
+                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, false, false);            \
         }                                                                                       \
     }
 
 DEFINE_SGD_UPDATE(float, f32)
 DEFINE_SGD_UPDATE(double, f64)
 
+typedef struct sgd_job {
+    sgd *s;
+    eng_sgd_options opts;
+} sgd_job;
+
+static void sgd_update_range(void *ctx, int i, int64_t start, int64_t length)
+{
+    const sgd_job *job = ctx;
+    const eng_optimizer *opt = &job->s->base;
+    eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
+    eng_tensor *buf = job->opts.momentum != 0 ? opt->slots[i * opt->ops->nslots] : NULL;
+    if (p->dtype == ENG_F32)
+        sgd_update_f32(ENG_F32_DATA(p) + start, ENG_F32_DATA(g) + start,
+                       buf ? ENG_F32_DATA(buf) + start : NULL, length, &job->opts, job->s->created[i]);
+    else
+        sgd_update_f64(ENG_F64_DATA(p) + start, ENG_F64_DATA(g) + start,
+                       buf ? ENG_F64_DATA(buf) + start : NULL, length, &job->opts, job->s->created[i]);
+}
+
 static eng_status sgd_step(eng_optimizer *opt)
 {
     sgd *s = (sgd *)opt;
-    eng_sgd_options o = s->opts;
-    o.lr = opt->lr; /* a schedule may have changed it */
+    sgd_job job = {.s = s, .opts = s->opts};
+    job.opts.lr = opt->lr; /* a schedule may have changed it */
     for (int i = 0; i < opt->nparams; i++) {
-        eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad, *buf = NULL;
-        bool first = false;
+        eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad, *buf;
+        s->created[i] = false;
         if (!eng_tensor_is_contiguous(p) || !eng_tensor_is_contiguous(g))
             return eng_error(ENG_ESTATE, "sgd: parameter %s is not contiguous",
                              opt->params[i].name);
         if (s->opts.momentum != 0) {
-            eng_status st = eng_optimizer_slot(opt, i, 0, &buf, &first);
+            eng_status st = eng_optimizer_slot(opt, i, 0, &buf, &s->created[i]);
             if (st)
                 return st;
         }
-        void *b = buf ? eng_tensor_data(buf) : NULL;
-        int64_t n = eng_tensor_numel(p);
-        if (p->dtype == ENG_F32)
-            sgd_update_f32(ENG_F32_DATA(p), ENG_F32_DATA(g), b, n, &o, first);
-        else
-            sgd_update_f64(ENG_F64_DATA(p), ENG_F64_DATA(g), b, n, &o, first);
     }
+    eng_optimizer_update_ranges(opt, sgd_update_range, &job);
     return ENG_OK;
 }
 
@@ -75,8 +113,14 @@ static int sgd_hyper(const eng_optimizer *opt, const char **names, double *value
 
 static const char *const sgd_slots[] = {"momentum_buffer"};
 
+static void sgd_destroy(eng_optimizer *opt)
+{
+    free(((sgd *)opt)->created);
+}
+
 static const eng_optim_ops sgd_ops = {
     .kind = "sgd",
+    .destroy = sgd_destroy,
     .step = sgd_step,
     .nslots = 1,
     .slot_names = sgd_slots,
@@ -100,6 +144,8 @@ eng_status eng_sgd_new(eng_model *model, const eng_sgd_options *opts, eng_optimi
     s->base.lr = opts->lr;
     s->opts = *opts;
     eng_status st = eng_optimizer_init_params(&s->base, model);
+    if (!st && !(s->created = calloc((size_t)s->base.nparams + 1, sizeof *s->created)))
+        st = eng_error(ENG_ENOMEM, "sgd: out of memory");
     if (st) {
         eng_optimizer_release(&s->base);
         return st;
