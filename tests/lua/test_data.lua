@@ -123,4 +123,26 @@ do
   end
 end
 
+H.section("reuse: every full batch comes in the same two tensors")
+do
+  local seen_x, seen_y, sizes, order = {}, {}, {}, {}
+  for x, y in ds:batches(4, {reuse = true}) do
+    seen_x[#seen_x + 1], seen_y[#seen_y + 1], sizes[#sizes + 1] = x, y, x:size(1)
+    for b = 1, x:size(1) do
+      order[#order + 1] = y:get(b) + 1
+      assert(x:get(b, 1) == y:get(b) + 1, "x and y stay paired")
+    end
+  end
+  assert(#sizes == 3 and sizes[1] == 4 and sizes[2] == 4 and sizes[3] == 2)
+  for i = 1, N do assert(order[i] == i) end
+  assert(rawequal(seen_x[1], seen_x[2]) and rawequal(seen_y[1], seen_y[2]), "reused")
+  assert(not rawequal(seen_x[2], seen_x[3]), "the short last batch needs its own tensors")
+  -- the tensors hold the last batch of their size: samples 5..8
+  check_tensor(seen_y[1], {4, 5, 6, 7}, 0)
+  local a, b = {}, {}
+  for x in ds:batches(4) do a[#a + 1] = x end
+  assert(not rawequal(a[1], a[2]), "without reuse every batch is new")
+  check_error("option 'reuse' must be a boolean", ds.batches, ds, 4, {reuse = 1})
+end
+
 print("test_data: ok")

@@ -197,6 +197,64 @@ do
   model:backward(dy)
 end
 
+H.section("destinations: model:forward(x, out), crit:backward(out)")
+do
+  local lin = nn.Linear(2, 2, {dtype = "f64"})
+  set_param(lin, "weight", {{1, -1}, {2, 1}})
+  set_param(lin, "bias", {0, -10})
+  local model = nn.Sequential(lin, nn.ReLU())
+  local x = engine.tensor({{3, 1}, {1, 2}}, "f64")
+  local out = engine.tensor({{7, 7}, {7, 7}}, "f64")
+  local y = model:forward(x, out)
+  assert(rawequal(y, out), "a matching out is written and returned")
+  check_tensor(out, {{2, 0}, {0, 0}})
+  local wrong = engine.tensor({7, 7, 7}, "f64")
+  y = model:forward(x, wrong)
+  assert(not rawequal(y, wrong), "an out of another shape is left alone")
+  check_tensor(y, {{2, 0}, {0, 0}})
+  check_tensor(wrong, {7, 7, 7})
+  y = model:forward(x, engine.tensor({{7, 7}, {7, 7}}, "f32"))
+  assert(y:dtype() == "f64", "an out of another dtype is left alone")
+  -- out may not be the input itself: backward still needs x
+  local x2 = engine.tensor({{3, 1}, {1, 2}}, "f64")
+  y = model:forward(x2, x2)
+  assert(not rawequal(y, x2))
+  check_tensor(x2, {{3, 1}, {1, 2}})
+
+  local crit = nn.MSELoss()
+  crit:forward(engine.tensor({1, 3}, "f64"), engine.tensor({0, 0}, "f64"))
+  local dout = engine.tensor({0, 0}, "f64")
+  local d = crit:backward(dout)
+  -- d/dp mean((p - t)^2) = 2 (p - t) / 2
+  assert(rawequal(d, dout))
+  check_tensor(dout, {1, 3})
+  check_tensor(crit:backward(), {1, 3})
+end
+
+H.section("a batch split between threads gives the one-thread results")
+do
+  local function run(threads)
+    engine.threads(threads)
+    engine.seed(5)
+    local model = nn.Sequential(nn.Conv2d(1, 2, 3, {padding = 1, dtype = "f64"}), nn.ReLU(),
+      nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3, {dtype = "f64"}))
+    local x = engine.randn({5, 1, 4, 4}, "f64")
+    local crit = nn.CrossEntropyLoss()
+    local loss = crit:forward(model:forward(x), {1, 2, 3, 1, 2})
+    local dx = model:backward(crit:backward(), true)
+    local grads = {}
+    for _, p in ipairs(model:parameters()) do grads[#grads + 1] = p.grad:clone() end
+    engine.threads(1)
+    return loss, dx, grads
+  end
+  local loss1, dx1, g1 = run(1)
+  local loss3, dx3, g3 = run(3)
+  near(loss3, loss1, 1e-14, "loss")
+  local function maxdiff(a, b) return math.max((a - b):max(), (b - a):max()) end
+  assert(maxdiff(dx3, dx1) <= 1e-14, "dx")
+  for i = 1, #g1 do assert(maxdiff(g3[i], g1[i]) <= 1e-14, "gradient " .. i) end
+end
+
 H.section("train/eval and to('f64')")
 do
   local model = nn.Sequential{nn.Linear(4, 4), nn.Dropout(0.5)}
