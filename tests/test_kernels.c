@@ -3,6 +3,8 @@
 #include "support.h"
 
 #include "kernels/activation.h"
+#include "kernels/conv_direct.h"
+#include "kernels/cpu.h"
 #include "kernels/im2col.h"
 #include "kernels/pool.h"
 #include "kernels/reduce.h"
@@ -85,6 +87,112 @@ static void test_blas_thread_count_round_trips(void **state)
     eng_blas_set_threads(1);
     assert_int_equal(eng_blas_get_threads(), 1);
     eng_blas_set_threads(before);
+}
+
+/* ---- direct convolution ----------------------------------------------------------------- */
+
+typedef struct direct_case {
+    int cin, out, h, w, kh, kw, ph, pw;
+} direct_case;
+
+/* Shapes that reach the vector tiles' edges: the seed CNN's and LeNet's first layers, output
+ * channels that are not a multiple of a tile, rows narrower than one vector and wider than
+ * two, non-square kernels. */
+static const direct_case direct_cases[] = {
+    {1, 16, 28, 28, 5, 5, 2, 2}, {1, 32, 28, 28, 3, 3, 1, 1}, {3, 5, 9, 13, 3, 3, 1, 1},
+    {2, 9, 10, 40, 7, 7, 3, 3},  {2, 3, 6, 5, 3, 5, 0, 2},    {4, 6, 11, 70, 5, 3, 2, 1},
+};
+
+/* y = y0 + conv(x, w) and dw = dw0 + correlation(dy, x), from the definition, in long double. */
+static void direct_reference(double *y, double *dw, const double *x, const double *w,
+                             const double *dy, const direct_case *k)
+{
+    int oh = k->h + 2 * k->ph - k->kh + 1, ow = k->w + 2 * k->pw - k->kw + 1;
+    for (int o = 0; o < k->out; o++)
+        for (int c = 0; c < k->cin; c++)
+            for (int i = 0; i < k->kh; i++)
+                for (int j = 0; j < k->kw; j++) {
+                    long double g = 0;
+                    double wv = w[((o * k->cin + c) * k->kh + i) * k->kw + j];
+                    for (int oy = 0; oy < oh; oy++)
+                        for (int ox = 0; ox < ow; ox++) {
+                            int iy = oy + i - k->ph, ix = ox + j - k->pw;
+                            if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w)
+                                continue;
+                            double xv = x[(c * k->h + iy) * k->w + ix];
+                            y[(o * oh + oy) * ow + ox] += wv * xv;
+                            g += (long double)dy[(o * oh + oy) * ow + ox] * xv;
+                        }
+                    dw[((o * k->cin + c) * k->kh + i) * k->kw + j] += (double)g;
+                }
+}
+
+static void check_direct_case(const direct_case *k, eng_dtype dtype, double tol)
+{
+    int oh = k->h + 2 * k->ph - k->kh + 1, ow = k->w + 2 * k->pw - k->kw + 1;
+    int hp = k->h + 2 * k->ph, wp = k->w + 2 * k->pw;
+    int64_t nx = (int64_t)k->cin * k->h * k->w, nw = (int64_t)k->out * k->cin * k->kh * k->kw;
+    int64_t ny = (int64_t)k->out * oh * ow, np = (int64_t)k->cin * hp * wp;
+    double *x = malloc(sizeof *x * nx), *w = malloc(sizeof *w * nw), *dy = malloc(sizeof *dy * ny);
+    double *y = malloc(sizeof *y * ny), *dw = malloc(sizeof *dw * nw);
+    fill_random(x, nx, 1);
+    fill_random(w, nw, 2);
+    fill_random(dy, ny, 3);
+    fill_random(y, ny, 4);  /* the kernels add to what is there */
+    fill_random(dw, nw, 5);
+    /* The inputs rounded to the dtype first, so that both sides see the same numbers. */
+    if (dtype == ENG_F32) {
+        for (int64_t i = 0; i < nx; i++) x[i] = (float)x[i];
+        for (int64_t i = 0; i < nw; i++) w[i] = (float)w[i], dw[i] = (float)dw[i];
+        for (int64_t i = 0; i < ny; i++) dy[i] = (float)dy[i], y[i] = (float)y[i];
+    }
+    double *ry = malloc(sizeof *ry * ny), *rdw = malloc(sizeof *rdw * nw);
+    memcpy(ry, y, sizeof *ry * ny);
+    memcpy(rdw, dw, sizeof *rdw * nw);
+    direct_reference(ry, rdw, x, w, dy, k);
+    double *gy = malloc(sizeof *gy * ny), *gdw = malloc(sizeof *gdw * nw);
+    if (dtype == ENG_F32) {
+        float *fx = malloc(sizeof *fx * nx), *fw = malloc(sizeof *fw * nw), *fdy = malloc(sizeof *fdy * ny);
+        float *fy = malloc(sizeof *fy * ny), *fdw = malloc(sizeof *fdw * nw), *fp = malloc(sizeof *fp * np);
+        for (int64_t i = 0; i < nx; i++) fx[i] = (float)x[i];
+        for (int64_t i = 0; i < nw; i++) fw[i] = (float)w[i], fdw[i] = (float)dw[i];
+        for (int64_t i = 0; i < ny; i++) fdy[i] = (float)dy[i], fy[i] = (float)y[i];
+        eng_pad_f32(fp, fx, k->cin, k->h, k->w, k->ph, k->pw);
+        eng_conv_direct_f32(fy, fw, fp, k->cin, hp, wp, k->out, k->kh, k->kw);
+        eng_conv_direct_dweight_f32(fdw, fdy, fp, k->cin, hp, wp, k->out, k->kh, k->kw);
+        for (int64_t i = 0; i < ny; i++) gy[i] = fy[i];
+        for (int64_t i = 0; i < nw; i++) gdw[i] = fdw[i];
+        free(fx), free(fw), free(fdy), free(fy), free(fdw), free(fp);
+    } else {
+        double *xp = malloc(sizeof *xp * np);
+        memcpy(gy, y, sizeof *gy * ny);
+        memcpy(gdw, dw, sizeof *gdw * nw);
+        eng_pad_f64(xp, x, k->cin, k->h, k->w, k->ph, k->pw);
+        eng_conv_direct_f64(gy, w, xp, k->cin, hp, wp, k->out, k->kh, k->kw);
+        eng_conv_direct_dweight_f64(gdw, dy, xp, k->cin, hp, wp, k->out, k->kh, k->kw);
+        free(xp);
+    }
+    double ey = max_rel_diff(gy, ry, ny), edw = max_rel_diff(gdw, rdw, nw);
+    if (!(ey <= tol && edw <= tol))
+        print_message("simd level %d, %s, cin %d out %d %dx%d kernel %dx%d pad %d,%d: y %.3g "
+                      "dw %.3g (limit %.1g)\n", (int)eng_simd_level(), eng_dtype_name(dtype),
+                      k->cin, k->out, k->h, k->w, k->kh, k->kw, k->ph, k->pw, ey, edw, tol);
+    assert_true(ey <= tol && edw <= tol);
+    free(x), free(w), free(dy), free(y), free(dw), free(ry), free(rdw), free(gy), free(gdw);
+}
+
+static void test_direct_convolution_matches_definition_at_every_simd_level(void **state)
+{
+    (void)state;
+    const eng_simd levels[] = {ENG_SIMD_NONE, ENG_SIMD_AVX2, ENG_SIMD_AVX512};
+    for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
+        eng_simd old = eng_simd_cap(levels[l]);
+        for (size_t c = 0; c < sizeof direct_cases / sizeof direct_cases[0]; c++) {
+            check_direct_case(&direct_cases[c], ENG_F64, 1e-13);
+            check_direct_case(&direct_cases[c], ENG_F32, 2e-6);
+        }
+        eng_simd_cap(old);
+    }
 }
 
 /* ---- im2col / col2im -------------------------------------------------------------------- */
@@ -618,6 +726,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_matches_naive_product_for_every_transpose),
         cmocka_unit_test(test_blas_thread_count_round_trips),
+        cmocka_unit_test(test_direct_convolution_matches_definition_at_every_simd_level),
         cmocka_unit_test(test_im2col_matches_definition_with_stride_padding_dilation),
         cmocka_unit_test(test_col2im_is_the_adjoint_of_im2col),
         cmocka_unit_test(test_maxpool_2x2_picks_window_maxima_and_first_of_ties),

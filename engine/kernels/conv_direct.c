@@ -1,5 +1,8 @@
 #include "conv_direct.h"
 
+#include "conv_direct_avx512.h"
+#include "cpu.h"
+
 #include <stdbool.h>
 #include <string.h>
 
@@ -8,62 +11,65 @@
 #define HAVE_X86_DISPATCH 1
 #endif
 
-void eng_pad_f32(float *xpad, const float *x, int c, int h, int w, int ph, int pw)
-{
-    int hp = h + 2 * ph, wp = w + 2 * pw;
-    memset(xpad, 0, sizeof(float) * (size_t)c * hp * wp);
-    for (int ch = 0; ch < c; ch++)
-        for (int i = 0; i < h; i++)
-            memcpy(xpad + ((long)ch * hp + i + ph) * wp + pw, x + ((long)ch * h + i) * w,
-                   sizeof(float) * (size_t)w);
-}
+#define DEFINE_PAD(T, SFX)                                                                      \
+    void eng_pad_##SFX(T *xpad, const T *x, int c, int h, int w, int ph, int pw)                \
+    {                                                                                           \
+        int hp = h + 2 * ph, wp = w + 2 * pw;                                                   \
+        memset(xpad, 0, sizeof(T) * (size_t)c * hp * wp);                                       \
+        for (int ch = 0; ch < c; ch++)                                                          \
+            for (int i = 0; i < h; i++)                                                         \
+                memcpy(xpad + ((long)ch * hp + i + ph) * wp + pw, x + ((long)ch * h + i) * w,   \
+                       sizeof(T) * (size_t)w);                                                  \
+    }
 
-static void conv_direct_generic(float *y, const float *w, const float *xpad, int cin, int hp,
-                                int wp, int out, int kh, int kw)
-{
-    int oh = hp - kh + 1, ow = wp - kw + 1;
-    for (int o = 0; o < out; o++)
-        for (int c = 0; c < cin; c++)
-            for (int i = 0; i < kh; i++)
-                for (int j = 0; j < kw; j++) {
-                    float wv = w[(((long)o * cin + c) * kh + i) * kw + j];
-                    for (int oy = 0; oy < oh; oy++) {
-                        const float *xr = xpad + ((long)c * hp + oy + i) * wp + j;
-                        float *yr = y + ((long)o * oh + oy) * ow;
-                        for (int ox = 0; ox < ow; ox++)
-                            yr[ox] += wv * xr[ox];
-                    }
-                }
-}
+DEFINE_PAD(float, f32)
+DEFINE_PAD(double, f64)
 
-static void conv_direct_dweight_generic(float *dw, const float *dy, const float *xpad, int cin,
-                                        int hp, int wp, int out, int kh, int kw)
-{
-    int oh = hp - kh + 1, ow = wp - kw + 1;
-    for (int o = 0; o < out; o++)
-        for (int c = 0; c < cin; c++)
-            for (int i = 0; i < kh; i++)
-                for (int j = 0; j < kw; j++) {
-                    double acc = 0;
-                    for (int oy = 0; oy < oh; oy++) {
-                        const float *xr = xpad + ((long)c * hp + oy + i) * wp + j;
-                        const float *dr = dy + ((long)o * oh + oy) * ow;
-                        for (int ox = 0; ox < ow; ox++)
-                            acc += (double)dr[ox] * xr[ox];
-                    }
-                    dw[(((long)o * cin + c) * kh + i) * kw + j] += (float)acc;
-                }
-}
+/* Plain C, for processors without AVX2 (or AVX-512 for f64) and for the channels left over
+ * by the vector tiles. The weight gradient accumulates in double, as the house style asks of
+ * f32 reductions. */
+#define DEFINE_GENERIC(T, SFX)                                                                  \
+    static void conv_direct_generic_##SFX(T *y, const T *w, const T *xpad, int cin, int hp,     \
+                                          int wp, int out, int kh, int kw)                      \
+    {                                                                                           \
+        int oh = hp - kh + 1, ow = wp - kw + 1;                                                 \
+        for (int o = 0; o < out; o++)                                                           \
+            for (int c = 0; c < cin; c++)                                                       \
+                for (int i = 0; i < kh; i++)                                                    \
+                    for (int j = 0; j < kw; j++) {                                              \
+                        T wv = w[(((long)o * cin + c) * kh + i) * kw + j];                      \
+                        for (int oy = 0; oy < oh; oy++) {                                       \
+                            const T *xr = xpad + ((long)c * hp + oy + i) * wp + j;              \
+                            T *yr = y + ((long)o * oh + oy) * ow;                               \
+                            for (int ox = 0; ox < ow; ox++)                                     \
+                                yr[ox] += wv * xr[ox];                                          \
+                        }                                                                       \
+                    }                                                                           \
+    }                                                                                           \
+                                                                                                \
+    static void conv_direct_dweight_generic_##SFX(T *dw, const T *dy, const T *xpad, int cin,   \
+                                                  int hp, int wp, int out, int kh, int kw)      \
+    {                                                                                           \
+        int oh = hp - kh + 1, ow = wp - kw + 1;                                                 \
+        for (int o = 0; o < out; o++)                                                           \
+            for (int c = 0; c < cin; c++)                                                       \
+                for (int i = 0; i < kh; i++)                                                    \
+                    for (int j = 0; j < kw; j++) {                                              \
+                        double acc = 0;                                                         \
+                        for (int oy = 0; oy < oh; oy++) {                                       \
+                            const T *xr = xpad + ((long)c * hp + oy + i) * wp + j;              \
+                            const T *dr = dy + ((long)o * oh + oy) * ow;                        \
+                            for (int ox = 0; ox < ow; ox++)                                     \
+                                acc += (double)dr[ox] * xr[ox];                                 \
+                        }                                                                       \
+                        dw[(((long)o * cin + c) * kh + i) * kw + j] += (T)acc;                  \
+                    }                                                                           \
+    }
+
+DEFINE_GENERIC(float, f32)
+DEFINE_GENERIC(double, f64)
 
 #ifdef HAVE_X86_DISPATCH
-static int has_avx2(void)
-{
-    static int cached = -1;
-    if (cached < 0)
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return cached;
-}
-
 __attribute__((target("avx2,fma"))) static float hsum(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -123,7 +129,7 @@ __attribute__((target("avx2,fma"))) static float hsum(__m256 v)
             }                                                                                   \
         }                                                                                       \
         if (o < out)                                                                            \
-            conv_direct_dweight_generic(dw + (long)o * cin * kh * KW, dy + (long)o * oh * ow,   \
+            conv_direct_dweight_generic_f32(dw + (long)o * cin * kh * KW, dy + (long)o * oh * ow,   \
                                         xpad, cin, hp, wp, out - o, kh, KW);                    \
     }
 
@@ -181,7 +187,7 @@ conv_direct_avx2(float *y, const float *w, const float *xpad, int cin, int hp, i
         }
     }
     if (o < out)
-        conv_direct_generic(y + (long)o * oh * ow, w + (long)o * cin * kh * kw, xpad, cin, hp,
+        conv_direct_generic_f32(y + (long)o * oh * ow, w + (long)o * cin * kh * kw, xpad, cin, hp,
                             wp, out - o, kh, kw);
 }
 #endif
@@ -190,19 +196,38 @@ void eng_conv_direct_f32(float *y, const float *w, const float *xpad, int cin, i
                          int out, int kh, int kw)
 {
 #ifdef HAVE_X86_DISPATCH
-    if (has_avx2()) {
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        eng_conv_direct_avx512_f32(y, w, xpad, cin, hp, wp, out, kh, kw);
+        return;
+    }
+    if (eng_simd_level() >= ENG_SIMD_AVX2) {
         conv_direct_avx2(y, w, xpad, cin, hp, wp, out, kh, kw);
         return;
     }
 #endif
-    conv_direct_generic(y, w, xpad, cin, hp, wp, out, kh, kw);
+    conv_direct_generic_f32(y, w, xpad, cin, hp, wp, out, kh, kw);
+}
+
+void eng_conv_direct_f64(double *y, const double *w, const double *xpad, int cin, int hp,
+                         int wp, int out, int kh, int kw)
+{
+#ifdef HAVE_X86_DISPATCH
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        eng_conv_direct_avx512_f64(y, w, xpad, cin, hp, wp, out, kh, kw);
+        return;
+    }
+#endif
+    conv_direct_generic_f64(y, w, xpad, cin, hp, wp, out, kh, kw);
 }
 
 void eng_conv_direct_dweight_f32(float *dw, const float *dy, const float *xpad, int cin, int hp,
                                  int wp, int out, int kh, int kw)
 {
 #ifdef HAVE_X86_DISPATCH
-    if (has_avx2()) {
+    if (eng_simd_level() == ENG_SIMD_AVX512 &&
+        eng_conv_direct_dweight_avx512_f32(dw, dy, xpad, cin, hp, wp, out, kh, kw))
+        return;
+    if (eng_simd_level() >= ENG_SIMD_AVX2) {
         switch (kw) {
         case 3: conv_direct_dweight_avx2_3(dw, dy, xpad, cin, hp, wp, out, kh); return;
         case 5: conv_direct_dweight_avx2_5(dw, dy, xpad, cin, hp, wp, out, kh); return;
@@ -211,5 +236,23 @@ void eng_conv_direct_dweight_f32(float *dw, const float *dy, const float *xpad, 
         }
     }
 #endif
-    conv_direct_dweight_generic(dw, dy, xpad, cin, hp, wp, out, kh, kw);
+    conv_direct_dweight_generic_f32(dw, dy, xpad, cin, hp, wp, out, kh, kw);
+}
+
+void eng_conv_direct_dweight_f64(double *dw, const double *dy, const double *xpad, int cin,
+                                 int hp, int wp, int out, int kh, int kw)
+{
+#ifdef HAVE_X86_DISPATCH
+    if (eng_simd_level() == ENG_SIMD_AVX512 &&
+        eng_conv_direct_dweight_avx512_f64(dw, dy, xpad, cin, hp, wp, out, kh, kw))
+        return;
+#endif
+    conv_direct_dweight_generic_f64(dw, dy, xpad, cin, hp, wp, out, kh, kw);
+}
+
+bool eng_conv_direct_is_fast(eng_dtype dtype)
+{
+    /* f32's plain C body is still faster than im2col + GEMM for these few taps; f64's only
+     * wins with AVX-512 (against OpenBLAS's dgemm). */
+    return dtype == ENG_F32 || (dtype == ENG_F64 && eng_simd_level() == ENG_SIMD_AVX512);
 }

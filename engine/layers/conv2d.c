@@ -73,12 +73,12 @@ static eng_status ensure_col(conv2d *c, const eng_conv_geometry *g, eng_dtype dt
     return eng_tensor_ensure(&c->col, dtype, 2, shape);
 }
 
-/* f32, stride 1, dilation 1, few taps per output: accumulate straight from the padded input
- * (no im2col matrix; the GEMM's inner dimension would be too short to run at speed). */
+/* Stride 1, dilation 1, few taps per output: accumulate straight from the padded input (no
+ * im2col matrix; the GEMM's inner dimension would be too short to run at speed). */
 static bool use_direct(const conv2d *c, const eng_tensor *x)
 {
-    return x->dtype == ENG_F32 && c->opts.stride_h == 1 && c->opts.stride_w == 1 &&
-           c->opts.dilation_h == 1 && c->opts.dilation_w == 1 &&
+    return eng_conv_direct_is_fast(x->dtype) && c->opts.stride_h == 1 &&
+           c->opts.stride_w == 1 && c->opts.dilation_h == 1 && c->opts.dilation_w == 1 &&
            c->in_channels * c->kh * c->kw <= 64;
 }
 
@@ -87,22 +87,42 @@ static eng_status conv2d_forward_direct(conv2d *c, const eng_tensor *x, eng_tens
 {
     int hp = g->height + 2 * g->ph, wp = g->width + 2 * g->pw;
     int64_t pshape[3] = {g->channels, hp, wp};
-    eng_status st = eng_tensor_ensure(&c->xpad, ENG_F32, 3, pshape);
+    eng_status st = eng_tensor_ensure(&c->xpad, x->dtype, 3, pshape);
     if (st)
         return st;
     eng_param *bias = eng_layer_param(&c->base, "bias");
+    const eng_tensor *w = c->base.params[0].value;
     int64_t plane = (int64_t)g->oh * g->ow, y_stride = (int64_t)c->out_channels * plane;
     int64_t x_stride = (int64_t)g->channels * g->height * g->width;
     for (int64_t i = 0; i < x->shape[0]; i++) {
-        float *yi = ENG_F32_DATA(y) + i * y_stride;
-        if (bias)
-            eng_fill_planes_f32(yi, ENG_F32_DATA(bias->value), c->out_channels, plane);
-        else
-            memset(yi, 0, sizeof(float) * (size_t)y_stride);
-        eng_pad_f32(ENG_F32_DATA(c->xpad), ENG_F32_DATA(x) + i * x_stride, g->channels,
-                    g->height, g->width, g->ph, g->pw);
-        eng_conv_direct_f32(yi, ENG_F32_DATA(c->base.params[0].value), ENG_F32_DATA(c->xpad),
-                            g->channels, hp, wp, c->out_channels, c->kh, c->kw);
+        switch (x->dtype) {
+        case ENG_F32: {
+            float *yi = ENG_F32_DATA(y) + i * y_stride;
+            if (bias)
+                eng_fill_planes_f32(yi, ENG_F32_DATA(bias->value), c->out_channels, plane);
+            else
+                memset(yi, 0, sizeof(float) * (size_t)y_stride);
+            eng_pad_f32(ENG_F32_DATA(c->xpad), ENG_F32_DATA(x) + i * x_stride, g->channels,
+                        g->height, g->width, g->ph, g->pw);
+            eng_conv_direct_f32(yi, ENG_F32_DATA(w), ENG_F32_DATA(c->xpad), g->channels, hp, wp,
+                                c->out_channels, c->kh, c->kw);
+            break;
+        }
+        case ENG_F64: {
+            double *yi = ENG_F64_DATA(y) + i * y_stride;
+            if (bias)
+                eng_fill_planes_f64(yi, ENG_F64_DATA(bias->value), c->out_channels, plane);
+            else
+                memset(yi, 0, sizeof(double) * (size_t)y_stride);
+            eng_pad_f64(ENG_F64_DATA(c->xpad), ENG_F64_DATA(x) + i * x_stride, g->channels,
+                        g->height, g->width, g->ph, g->pw);
+            eng_conv_direct_f64(yi, ENG_F64_DATA(w), ENG_F64_DATA(c->xpad), g->channels, hp, wp,
+                                c->out_channels, c->kh, c->kw);
+            break;
+        }
+        default:
+            return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
+        }
     }
     return ENG_OK;
 }
@@ -161,20 +181,37 @@ static eng_status conv2d_backward_direct(conv2d *c, const eng_tensor *x, const e
 {
     int hp = g->height + 2 * g->ph, wp = g->width + 2 * g->pw;
     int64_t pshape[3] = {g->channels, hp, wp};
-    eng_status st = eng_tensor_ensure(&c->xpad, ENG_F32, 3, pshape);
+    eng_status st = eng_tensor_ensure(&c->xpad, x->dtype, 3, pshape);
     if (st)
         return st;
     eng_param *weight = &c->base.params[0], *bias = eng_layer_param(&c->base, "bias");
     int64_t plane = (int64_t)g->oh * g->ow, y_stride = (int64_t)c->out_channels * plane;
     int64_t x_stride = (int64_t)g->channels * g->height * g->width;
     for (int64_t i = 0; i < x->shape[0]; i++) {
-        const float *dyi = ENG_F32_DATA(dy) + i * y_stride;
-        eng_pad_f32(ENG_F32_DATA(c->xpad), ENG_F32_DATA(x) + i * x_stride, g->channels,
-                    g->height, g->width, g->ph, g->pw);
-        eng_conv_direct_dweight_f32(ENG_F32_DATA(weight->grad), dyi, ENG_F32_DATA(c->xpad),
-                                    g->channels, hp, wp, c->out_channels, c->kh, c->kw);
-        if (bias)
-            eng_sum_planes_f32(ENG_F32_DATA(bias->grad), dyi, c->out_channels, plane);
+        switch (x->dtype) {
+        case ENG_F32: {
+            const float *dyi = ENG_F32_DATA(dy) + i * y_stride;
+            eng_pad_f32(ENG_F32_DATA(c->xpad), ENG_F32_DATA(x) + i * x_stride, g->channels,
+                        g->height, g->width, g->ph, g->pw);
+            eng_conv_direct_dweight_f32(ENG_F32_DATA(weight->grad), dyi, ENG_F32_DATA(c->xpad),
+                                        g->channels, hp, wp, c->out_channels, c->kh, c->kw);
+            if (bias)
+                eng_sum_planes_f32(ENG_F32_DATA(bias->grad), dyi, c->out_channels, plane);
+            break;
+        }
+        case ENG_F64: {
+            const double *dyi = ENG_F64_DATA(dy) + i * y_stride;
+            eng_pad_f64(ENG_F64_DATA(c->xpad), ENG_F64_DATA(x) + i * x_stride, g->channels,
+                        g->height, g->width, g->ph, g->pw);
+            eng_conv_direct_dweight_f64(ENG_F64_DATA(weight->grad), dyi, ENG_F64_DATA(c->xpad),
+                                        g->channels, hp, wp, c->out_channels, c->kh, c->kw);
+            if (bias)
+                eng_sum_planes_f64(ENG_F64_DATA(bias->grad), dyi, c->out_channels, plane);
+            break;
+        }
+        default:
+            return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
+        }
     }
     return ENG_OK;
 }
