@@ -121,7 +121,7 @@ eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_te
         in = model->outputs[i];
     }
     model->split = eng_model_split_count(model, view);
-    if (model->split > 1) {
+    if (model->split >= 1) {
         st = eng_model_forward_split(model, model->split);
         if (st)
             return st;
@@ -161,7 +161,7 @@ eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_
         dy = dy_contig;
     }
     eng_status st = ENG_OK;
-    if (model->split > 1) {
+    if (model->split >= 1) {
         for (int i = model->nlayers - 1; i >= 0 && !st; i--) {
             const eng_tensor *in = i == 0 ? model->input : model->outputs[i - 1];
             if (i > 0 || dx)

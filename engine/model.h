@@ -23,6 +23,9 @@ typedef struct eng_model {
     eng_layer **replicas;
     int nreplicas;
     int split;
+    /* Set to run every layer on the whole batch in turn (no threads, no stretches): the plain
+     * path, kept as the reference the split one is tested against. */
+    bool serial_only;
 } eng_model;
 
 eng_status eng_model_new(eng_model **out);
@@ -32,10 +35,11 @@ void eng_model_release(eng_model *model);
 /* Appends a layer (retained). Unnamed layers are named as above; a duplicate name is refused. */
 eng_status eng_model_add(eng_model *model, eng_layer *layer);
 
-/* Runs every layer; with engine threads (eng_set_threads) above 1 and only batch-independent
- * layers, the batch is split between the threads, each running every layer on its rows (the
- * results equal the serial ones up to the order of floating-point sums in the parameter
- * gradients). [out] *y points at the model's own output buffer, valid until the next
+/* Runs every layer. When every layer is batch-independent, the batch is split between the
+ * engine's threads (eng_set_threads), each running every layer on its rows, and stretches of
+ * sample-by-sample layers run a few samples at a time (model_split.h); the results equal the
+ * plain path's up to the order of floating-point sums in the parameter gradients (and exactly
+ * with one thread). [out] *y points at the model's own output buffer, valid until the next
  * forward. x is kept (as a view) for backward. */
 eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_tensor **y);
 /* Backpropagates dy (like the last output), accumulating parameter gradients. dx [optional,

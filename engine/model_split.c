@@ -35,14 +35,14 @@ static void row_range(int64_t n, int t, int nsplit, int64_t *start, int64_t *len
 int eng_model_split_count(const eng_model *model, const eng_tensor *x)
 {
     int threads = eng_threads();
-    if (threads <= 1 || x->ndim < 1 || x->shape[0] < 2 || !eng_tensor_is_contiguous(x))
-        return 1;
+    if (model->serial_only || x->ndim < 1 || x->shape[0] < 1 || !eng_tensor_is_contiguous(x))
+        return 0;
     for (int i = 0; i < model->nlayers; i++) {
         const eng_tensor *y = model->outputs[i];
         const eng_layer_ops *ops = model->layers[i]->ops;
         if (!ops->batch_independent || !ops->clone || !y || y->ndim < 1 ||
             y->shape[0] != x->shape[0])
-            return 1;
+            return 0;
     }
     return x->shape[0] < threads ? (int)x->shape[0] : threads;
 }
@@ -118,23 +118,87 @@ static void record(split_job *job, int t, int layer, eng_status st)
     snprintf(job->message[t], sizeof job->message[t], "%s", eng_errmsg());
 }
 
+/* Samples per pass through a stretch of sample-by-sample layers [first, end): as many as keep
+ * the stretch's activations (times `copies`: 2 in backward, with the input gradients) within
+ * the budget, so that each layer reads what the previous one wrote from cache. 64 KiB did best
+ * of 32 KiB .. 1 MiB on the seed CNN (f32, batch 64, one thread: about 19,000 images/s against
+ * 17,500 for 256 KiB and 17,000 without stretches; runs on this machine vary by 20%). */
+#define STRETCH_CACHE_BYTES (64 * 1024)
+
+static int stretch_end(const eng_model *model, int first)
+{
+    int end = first;
+    while (end < model->nlayers && model->layers[end]->ops->sample_by_sample)
+        end++;
+    return end;
+}
+
+static int64_t samples_per_pass(const eng_model *model, int first, int end, int copies)
+{
+    const eng_tensor *in = first == 0 ? model->input : model->outputs[first - 1];
+    int64_t n = in->shape[0], bytes = eng_tensor_numel(in) / n * (int64_t)eng_dtype_size(in->dtype);
+    for (int i = first; i < end; i++) {
+        const eng_tensor *y = model->outputs[i];
+        bytes += eng_tensor_numel(y) / n * (int64_t)eng_dtype_size(y->dtype);
+    }
+    int64_t per = STRETCH_CACHE_BYTES / (bytes * copies);
+    return per < 1 ? 1 : per;
+}
+
+static eng_status forward_layer(split_job *job, int t, int i, int64_t start, int64_t length)
+{
+    eng_model *model = job->model;
+    eng_layer *layer = layer_for(model, t, i);
+    eng_tensor x = eng_tensor_rows(i == 0 ? model->input : model->outputs[i - 1], start, length);
+    eng_tensor y = eng_tensor_rows(model->outputs[i], start, length);
+    eng_status st = layer->ops->forward(layer, &x, &y, model->training);
+    if (st)
+        record(job, t, i, st);
+    return st;
+}
+
 static void forward_rows(void *ctx, int t, int nsplit)
 {
     split_job *job = ctx;
     eng_model *model = job->model;
     int64_t start, length;
     row_range(model->input->shape[0], t, nsplit, &start, &length);
-    eng_tensor x = eng_tensor_rows(model->input, start, length);
-    for (int i = 0; i < model->nlayers; i++) {
-        eng_layer *layer = layer_for(model, t, i);
-        eng_tensor y = eng_tensor_rows(model->outputs[i], start, length);
-        eng_status st = layer->ops->forward(layer, &x, &y, model->training);
-        if (st) {
-            record(job, t, i, st);
-            return;
+    for (int i = 0; i < model->nlayers;) {
+        int end = stretch_end(model, i);
+        if (end == i) {
+            if (forward_layer(job, t, i, start, length))
+                return;
+            i++;
+            continue;
         }
-        x = y;
+        int64_t per = samples_per_pass(model, i, end, 1);
+        for (int64_t s = start; s < start + length; s += per) {
+            int64_t m = start + length - s < per ? start + length - s : per;
+            for (int k = i; k < end; k++)
+                if (forward_layer(job, t, k, s, m))
+                    return;
+        }
+        i = end;
     }
+}
+
+/* dx [optional] receives layer i's input gradient for rows [start, start + length). */
+static eng_status backward_layer(split_job *job, int t, int i, int64_t start, int64_t length)
+{
+    eng_model *model = job->model;
+    eng_layer *layer = layer_for(model, t, i);
+    eng_tensor x = eng_tensor_rows(i == 0 ? model->input : model->outputs[i - 1], start, length);
+    eng_tensor y = eng_tensor_rows(model->outputs[i], start, length);
+    eng_tensor dy = eng_tensor_rows(i == model->nlayers - 1 ? job->dy : model->dinputs[i + 1],
+                                    start, length);
+    eng_tensor dx;
+    bool has_dx = i > 0 || job->want_dx;
+    if (has_dx)
+        dx = eng_tensor_rows(model->dinputs[i], start, length);
+    eng_status st = layer->ops->backward(layer, &x, &y, &dy, has_dx ? &dx : NULL);
+    if (st)
+        record(job, t, i, st);
+    return st;
 }
 
 static void backward_rows(void *ctx, int t, int nsplit)
@@ -146,22 +210,26 @@ static void backward_rows(void *ctx, int t, int nsplit)
     if (t > 0)
         for (int i = 0; i < model->nlayers; i++)
             eng_layer_zero_grad(layer_for(model, t, i));
-    eng_tensor grad = eng_tensor_rows(job->dy, start, length);
-    for (int i = model->nlayers - 1; i >= 0; i--) {
-        eng_layer *layer = layer_for(model, t, i);
-        eng_tensor x = eng_tensor_rows(i == 0 ? model->input : model->outputs[i - 1], start,
-                                       length);
-        eng_tensor y = eng_tensor_rows(model->outputs[i], start, length);
-        eng_tensor dx;
-        bool has_dx = i > 0 || job->want_dx;
-        if (has_dx)
-            dx = eng_tensor_rows(model->dinputs[i], start, length);
-        eng_status st = layer->ops->backward(layer, &x, &y, &grad, has_dx ? &dx : NULL);
-        if (st) {
-            record(job, t, i, st);
-            return;
+    for (int i = model->nlayers - 1; i >= 0;) {
+        /* the stretch of sample-by-sample layers ending at i */
+        int first = i;
+        while (first > 0 && model->layers[first - 1]->ops->sample_by_sample &&
+               model->layers[i]->ops->sample_by_sample)
+            first--;
+        if (!model->layers[i]->ops->sample_by_sample) {
+            if (backward_layer(job, t, i, start, length))
+                return;
+            i--;
+            continue;
         }
-        grad = dx;
+        int64_t per = samples_per_pass(model, first, i + 1, 2);
+        for (int64_t s = start; s < start + length; s += per) {
+            int64_t m = start + length - s < per ? start + length - s : per;
+            for (int k = i; k >= first; k--)
+                if (backward_layer(job, t, k, s, m))
+                    return;
+        }
+        i = first - 1;
     }
 }
 
@@ -222,7 +290,7 @@ eng_status eng_model_backward_split(eng_model *model, const eng_tensor *dy, bool
     split_job job = {.model = model, .dy = dy, .want_dx = want_dx};
     eng_parallel_run(nsplit, backward_rows, &job);
     st = first_failure(model, &job, nsplit);
-    if (!st)
+    if (!st && nsplit > 1)
         eng_parallel_run(nsplit, reduce_grads, &job);
     return st;
 }

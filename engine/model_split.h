@@ -7,9 +7,10 @@
 
 #include "model.h"
 
-/* The number of threads to split x's batch over: 1 (do not split) unless engine threads > 1,
- * every layer is batch-independent, x is contiguous, and every output has x's batch size as
- * its first dimension (outputs must already be sized for x); layers also need a clone. */
+/* The number of threads to split x's batch over (1: one part, still run stretch by stretch),
+ * or 0 when the model must take the plain serial path: a layer that is not batch-independent
+ * (or has no clone), a non-contiguous x, an output whose first dimension is not x's batch
+ * size (outputs must already be sized for x), or model->serial_only. */
 int eng_model_split_count(const eng_model *model, const eng_tensor *x);
 
 /* Forward over model->input into model->outputs (sized), split over nsplit threads. */

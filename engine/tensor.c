@@ -141,6 +141,20 @@ eng_status eng_tensor_ensure(eng_tensor **slot, eng_dtype dtype, int ndim, const
     if (t && t->dtype == dtype && t->ndim == ndim && eng_tensor_is_contiguous(t) &&
         memcmp(t->shape, shape, (size_t)ndim * sizeof *shape) == 0)
         return ENG_OK;
+    /* Another shape that fits the storage: reshape in place, so that buffers used at
+     * alternating sizes (a last short batch, a thread's last few samples) are not
+     * reallocated every time. */
+    if (t && t->dtype == dtype && t->offset == 0 && check_shape(ndim, shape) == ENG_OK) {
+        int64_t numel = 1;
+        for (int d = 0; d < ndim; d++)
+            numel *= shape[d];
+        if ((size_t)numel * eng_dtype_size(dtype) <= t->storage->nbytes) {
+            t->ndim = ndim;
+            memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+            set_contiguous_strides(t);
+            return ENG_OK;
+        }
+    }
     eng_tensor *fresh;
     eng_status st = eng_tensor_new(dtype, ndim, shape, &fresh);
     if (st)

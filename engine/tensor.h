@@ -54,7 +54,9 @@ eng_status eng_tensor_new_like(const eng_tensor *like, eng_tensor **out);
 void eng_tensor_release(eng_tensor *t);
 
 /* Makes *slot a contiguous tensor of this dtype and shape, reusing it when it already is one
- * (then the content is kept, not cleared). Used for buffers that live across steps. */
+ * (then the content is kept, not cleared), or reshaping it in place when its storage is large
+ * enough (then the content is unspecified). Used for buffers that live across steps and are
+ * overwritten before they are read. */
 eng_status eng_tensor_ensure(eng_tensor **slot, eng_dtype dtype, int ndim, const int64_t *shape);
 
 /* Bytes of tensor storage allocated since the process started (never decreases): lets a

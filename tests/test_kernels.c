@@ -355,8 +355,8 @@ static void test_maxpool_2x2_picks_window_maxima_and_first_of_ties(void **state)
     }
     const double dy[4] = {0.5, -1, 2, 3};
     const float dy32[4] = {0.5f, -1, 2, 3};
-    eng_maxpool_backward_f64(dx, dy, am, &g);
-    eng_maxpool_backward_f32(dx32, dy32, am32, &g);
+    eng_maxpool_backward_f64(dx, dy, x, y, &g);
+    eng_maxpool_backward_f32(dx32, dy32, x32, y32, &g);
     for (int i = 0; i < 16; i++) {
         double e = i == 1 ? 0.5 : i == 6 ? -1 : i == 12 ? 2 : i == 10 ? 3 : 0;
         assert_true(dx[i] == e && dx32[i] == (float)e);
@@ -451,6 +451,30 @@ static void test_maxpool_matches_reference_with_ties_and_padding(void **state)
             assert_int_equal(am[i], ame[i]);
             assert_int_equal(am32[i], ame[i]);
         }
+        /* backward: each dy to its window's reference winner (found again from x and y by
+         * the kernel, with all these ties), summed where windows overlap */
+        double *dy = malloc(sizeof *dy * ny), *dx = malloc(sizeof *dx * nx);
+        double *dxe = calloc((size_t)nx, sizeof *dxe);
+        float *dy32 = malloc(sizeof *dy32 * ny), *dx32 = malloc(sizeof *dx32 * nx);
+        for (int64_t i = 0; i < ny; i++) {
+            dy32[i] = (float)(dy[i] = (double)(i % 7) - 3);
+            dxe[(i / (g->oh * g->ow)) * g->h * g->w + ame[i]] += dy[i];
+        }
+        for (int64_t i = 0; i < nx; i++)
+            dx[i] = dx32[i] = 99; /* overwritten */
+        eng_maxpool_backward_f64(dx, dy, x, y, g);
+        eng_maxpool_backward_f32(dx32, dy32, x32, y32, g);
+        for (int64_t i = 0; i < nx; i++) {
+            if (dx[i] != dxe[i] || dx32[i] != (float)dxe[i])
+                print_message("case %d dx[%lld] = %g (f32 %g), expected %g\n", k, (long long)i,
+                              dx[i], dx32[i], dxe[i]);
+            assert_true(dx[i] == dxe[i] && dx32[i] == (float)dxe[i]);
+        }
+        free(dy);
+        free(dx);
+        free(dxe);
+        free(dy32);
+        free(dx32);
         free(x);
         free(y);
         free(ye);
@@ -459,6 +483,33 @@ static void test_maxpool_matches_reference_with_ties_and_padding(void **state)
         free(am);
         free(ame);
         free(am32);
+    }
+}
+
+/* A NaN in a window: the forward keeps the first element when it is the NaN (y is NaN) and
+ * skips a later NaN; the backward sends the gradient where the forward's winner was. */
+static void test_maxpool_backward_follows_the_forward_around_nans(void **state)
+{
+    (void)state;
+    const double nan = NAN;
+    const double x[8] = {nan, 5, 1, nan,
+                         2, 3, 7, 0};
+    eng_pool_geometry g2 = pool_geometry_of(1, 2, 4, 2, 2, 2, 2, 0, 0);  /* 2x2 fast path */
+    eng_pool_geometry g3 = pool_geometry_of(1, 2, 4, 2, 2, 2, 2, 0, 1);  /* general path */
+    const eng_pool_geometry *geometries[2] = {&g2, &g3};
+    for (int k = 0; k < 2; k++) {
+        const eng_pool_geometry *g = geometries[k];
+        double y[3], dy[3] = {10, 20, 30}, dx[8], dxe[8] = {0};
+        int32_t am[3];
+        eng_maxpool_forward_f64(y, am, x, g);
+        for (int i = 0; i < g->ow; i++)
+            dxe[am[i]] += dy[i];
+        eng_maxpool_backward_f64(dx, dy, x, y, g);
+        for (int i = 0; i < 8; i++) {
+            if (dx[i] != dxe[i])
+                print_message("geometry %d: dx[%d] = %g, expected %g\n", k, i, dx[i], dxe[i]);
+            assert_true(dx[i] == dxe[i]);
+        }
     }
 }
 
@@ -731,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_col2im_is_the_adjoint_of_im2col),
         cmocka_unit_test(test_maxpool_2x2_picks_window_maxima_and_first_of_ties),
         cmocka_unit_test(test_maxpool_matches_reference_with_ties_and_padding),
+        cmocka_unit_test(test_maxpool_backward_follows_the_forward_around_nans),
         cmocka_unit_test(test_avgpool_counts_padding_in_the_divisor),
         cmocka_unit_test(test_avgpool_matches_reference_and_backward_is_its_adjoint),
         cmocka_unit_test(test_relu_and_leaky_relu_values_and_derivative_at_zero),

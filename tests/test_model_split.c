@@ -1,6 +1,7 @@
-/* A model's batch split between threads (engine/model_split.c, engine/parallel.c): the same
- * outputs, input gradients and parameter gradients as one thread (the reference: the serial
- * path, whose own correctness test_model.c checks against finite differences), uneven splits,
+/* A model's batch split between threads and run stretch by stretch (engine/model_split.c,
+ * engine/parallel.c): the same outputs, input gradients and parameter gradients as the plain
+ * path (model->serial_only, the reference: test_model.c checks it against finite
+ * differences), exactly with one thread, uneven splits,
  * accumulation, parameters changed between steps, the cases that must not split, a thread's
  * error reaching the caller, and the optimizer's split update. */
 #include "support.h"
@@ -70,12 +71,13 @@ static void assert_same_gradients(eng_model *a, eng_model *b, double tol)
 static void check_split_matches_serial(eng_dtype dtype, int threads, int64_t batch, double tol)
 {
     eng_model *serial = split_cnn(dtype, 11, NULL), *split = split_cnn(dtype, 11, NULL);
+    serial->serial_only = true;
     eng_tensor *x = TENSOR(dtype, batch, 2, 6, 6), *r = TENSOR(dtype, batch, 2);
     tensor_randn(x, 12, 1.0);
     tensor_randn(r, 13, 1.0);
     assert_ok(eng_set_threads(1));
     step_result a = run_step(serial, x, r, true);
-    assert_int_equal(serial->split, 1);
+    assert_int_equal(serial->split, 0);
     assert_ok(eng_set_threads(threads));
     step_result b = run_step(split, x, r, true);
     /* Proof that the split path ran: otherwise this test compares the serial path to itself. */
@@ -92,24 +94,70 @@ static void check_split_matches_serial(eng_dtype dtype, int threads, int64_t bat
     eng_model_release(split);
 }
 
-static void test_split_f64_equals_one_thread_for_even_and_uneven_batches(void **state)
+static void test_split_f64_equals_the_plain_path_for_even_and_uneven_batches(void **state)
 {
     (void)state;
+    check_split_matches_serial(ENG_F64, 1, 9, 0);      /* one thread: stretches only, exact */
+    check_split_matches_serial(ENG_F32, 1, 64, 0);
     check_split_matches_serial(ENG_F64, 2, 8, 1e-13);
     check_split_matches_serial(ENG_F64, 3, 7, 1e-13);  /* rows 2, 2, 3 */
     check_split_matches_serial(ENG_F64, 4, 3, 1e-13);  /* fewer samples than threads */
 }
 
-static void test_split_f32_equals_one_thread(void **state)
+static void test_split_f32_equals_the_plain_path(void **state)
 {
     (void)state;
     check_split_matches_serial(ENG_F32, 2, 64, 1e-5);
+}
+
+/* Images large enough that the stretch conv -> relu -> maxpool -> flatten runs one or two
+ * samples at a time (about 140 KB of f64 activations per sample against the 256 KB budget):
+ * several forwards before their backwards, which the layers must not mind (max-pool once
+ * kept its winners from the last forward only). */
+static void test_stretches_of_few_samples_equal_the_plain_path(void **state)
+{
+    (void)state;
+    eng_model *m[2];
+    for (int k = 0; k < 2; k++) {
+        eng_rng rng;
+        eng_rng_seed(&rng, 31);
+        assert_ok(eng_model_new(&m[k]));
+        eng_layer *l[6];
+        eng_conv2d_options o = {.padding_h = 1, .padding_w = 1};
+        assert_ok(eng_conv2d_new(1, 4, 3, 3, &o, ENG_F64, &rng, &l[0]));
+        assert_ok(eng_relu_new(&l[1]));
+        assert_ok(eng_maxpool2d_new(2, 2, 0, 0, 0, 0, &l[2]));
+        assert_ok(eng_flatten_new(&l[3]));
+        assert_ok(eng_linear_new(4 * 20 * 20, 3, true, ENG_F64, &rng, &l[4]));
+        assert_ok(eng_tanh_new(&l[5]));
+        for (int i = 0; i < 6; i++) {
+            assert_ok(eng_model_add(m[k], l[i]));
+            eng_layer_release(l[i]);
+        }
+    }
+    m[0]->serial_only = true;
+    eng_tensor *x = TENSOR(ENG_F64, 5, 1, 40, 40), *r = TENSOR(ENG_F64, 5, 3);
+    tensor_randn(x, 32, 1.0);
+    tensor_randn(r, 33, 1.0);
+    assert_ok(eng_set_threads(1));
+    step_result a = run_step(m[0], x, r, true), b = run_step(m[1], x, r, true);
+    assert_int_equal(m[1]->split, 1);
+    assert_tensor_close(b.y, a.y, 0, "output");
+    assert_tensor_close(b.dx, a.dx, 0, "input gradient");
+    assert_same_gradients(m[0], m[1], 0);
+    free_step(a);
+    free_step(b);
+    eng_tensor_release(x);
+    eng_tensor_release(r);
+    eng_model_release(m[0]);
+    eng_model_release(m[1]);
 }
 
 static void test_split_accumulates_gradients_across_backwards(void **state)
 {
     (void)state;
     eng_model *serial = split_cnn(ENG_F64, 5, NULL), *split = split_cnn(ENG_F64, 5, NULL);
+    serial->serial_only = true;
     eng_tensor *x = TENSOR(ENG_F64, 6, 2, 6, 6), *r = TENSOR(ENG_F64, 6, 2);
     tensor_randn(x, 6, 1.0);
     tensor_randn(r, 7, 1.0);
@@ -142,6 +190,7 @@ static void test_split_follows_parameters_changed_between_steps(void **state)
 {
     (void)state;
     eng_model *serial = split_cnn(ENG_F64, 8, NULL), *split = split_cnn(ENG_F64, 8, NULL);
+    serial->serial_only = true;
     eng_tensor *x = TENSOR(ENG_F64, 4, 2, 6, 6), *r = TENSOR(ENG_F64, 4, 2);
     tensor_randn(x, 9, 1.0);
     tensor_randn(r, 10, 1.0);
@@ -190,7 +239,7 @@ static void test_split_is_not_used_for_dropout(void **state)
     assert_ok(eng_set_threads(2));
     const eng_tensor *y;
     assert_ok(eng_model_forward(m, x, &y));
-    assert_int_equal(m->split, 1); /* its random masks would depend on the split */
+    assert_int_equal(m->split, 0); /* its random masks would depend on the split */
     assert_ok(eng_set_threads(1));
     eng_tensor_release(x);
     eng_model_release(m);
@@ -314,8 +363,9 @@ static void test_thread_count_outside_its_range_is_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_f64_equals_one_thread_for_even_and_uneven_batches),
-        cmocka_unit_test(test_split_f32_equals_one_thread),
+        cmocka_unit_test(test_split_f64_equals_the_plain_path_for_even_and_uneven_batches),
+        cmocka_unit_test(test_split_f32_equals_the_plain_path),
+        cmocka_unit_test(test_stretches_of_few_samples_equal_the_plain_path),
         cmocka_unit_test(test_split_accumulates_gradients_across_backwards),
         cmocka_unit_test(test_split_follows_parameters_changed_between_steps),
         cmocka_unit_test(test_split_is_not_used_for_dropout),

@@ -1,5 +1,6 @@
 #include "pool.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static int imax(int a, int b) { return a > b ? a : b; }
@@ -34,26 +35,33 @@ static int imin(int a, int b) { return a < b ? a : b; }
     }
 
 /* 2x2 windows tiling an even plane: every input element belongs to exactly one window, so
- * each is written once (the winner's gradient or zero) and dx needs no clearing pass. */
+ * each is written once (the winner's gradient or zero) and dx needs no clearing pass. The
+ * winner is the first element equal to the window's maximum y, which is the element the
+ * forward's strict '>' kept; when none is equal (the first element was a NaN, so y is NaN),
+ * the forward kept the first. */
 #define DEFINE_MAXPOOL2X2_BACKWARD(T, SFX)                                                      \
     static void maxpool2x2_backward_##SFX(T *restrict dx, const T *restrict dy,                 \
-                                          const int32_t *restrict argmax,                       \
+                                          const T *restrict x, const T *restrict y,             \
                                           const eng_pool_geometry *g)                           \
     {                                                                                           \
         for (int64_t p = 0; p < g->planes; p++) {                                               \
             T *dxp = dx + p * g->h * g->w;                                                      \
-            const T *dyp = dy + p * g->oh * g->ow;                                              \
-            const int32_t *ap = argmax + p * g->oh * g->ow;                                     \
+            const T *xp = x + p * g->h * g->w;                                                  \
+            const T *dyp = dy + p * g->oh * g->ow, *yp = y + p * g->oh * g->ow;                 \
             for (int oy = 0; oy < g->oh; oy++) {                                                \
                 T *r0 = dxp + 2 * oy * g->w, *r1 = r0 + g->w;                                   \
-                int base = 2 * oy * g->w;                                                       \
+                const T *x0 = xp + 2 * oy * g->w, *x1 = x0 + g->w;                              \
                 for (int ox = 0; ox < g->ow; ox++) {                                            \
-                    T d = dyp[oy * g->ow + ox];                                                 \
-                    int at = ap[oy * g->ow + ox], c = base + 2 * ox;                            \
-                    r0[2 * ox] = at == c ? d : (T)0;                                            \
-                    r0[2 * ox + 1] = at == c + 1 ? d : (T)0;                                    \
-                    r1[2 * ox] = at == c + g->w ? d : (T)0;                                     \
-                    r1[2 * ox + 1] = at == c + g->w + 1 ? d : (T)0;                             \
+                    T d = dyp[oy * g->ow + ox], m = yp[oy * g->ow + ox];                        \
+                    /* bitwise, not short-circuit: branch-free on random data */                \
+                    int ea = x0[2 * ox] == m, eb = x0[2 * ox + 1] == m;                         \
+                    int ec = x1[2 * ox] == m, ed = x1[2 * ox + 1] == m;                         \
+                    int wa = ea | (1 - (eb | ec | ed)), na = 1 - wa, nb = 1 - eb;               \
+                    int wb = na & eb, wc = na & nb & ec, wd = na & nb & (1 - ec);               \
+                    r0[2 * ox] = wa ? d : (T)0;                                                 \
+                    r0[2 * ox + 1] = wb ? d : (T)0;                                             \
+                    r1[2 * ox] = wc ? d : (T)0;                                                 \
+                    r1[2 * ox + 1] = wd ? d : (T)0;                                             \
                 }                                                                               \
             }                                                                                   \
         }                                                                                       \
@@ -96,20 +104,37 @@ DEFINE_MAXPOOL2X2_BACKWARD(double, f64)
             }                                                                                   \
         }                                                                                       \
     }                                                                                           \
-    void eng_maxpool_backward_##SFX(T *dx, const T *dy, const int32_t *argmax,                  \
+    void eng_maxpool_backward_##SFX(T *dx, const T *dy, const T *x, const T *y,                 \
                                     const eng_pool_geometry *g)                                 \
     {                                                                                           \
         if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && \
             g->h % 2 == 0 && g->w % 2 == 0) {                                                   \
-            maxpool2x2_backward_##SFX(dx, dy, argmax, g);                                       \
+            maxpool2x2_backward_##SFX(dx, dy, x, y, g);                                         \
             return;                                                                             \
         }                                                                                       \
         memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                           \
-        int64_t out = (int64_t)g->oh * g->ow;                                                   \
         for (int64_t p = 0; p < g->planes; p++) {                                               \
+            const T *xp = x + p * g->h * g->w;                                                  \
             T *dxp = dx + p * g->h * g->w;                                                      \
-            for (int64_t i = 0; i < out; i++)                                                   \
-                dxp[argmax[p * out + i]] += dy[p * out + i];                                    \
+            for (int oy = 0; oy < g->oh; oy++) {                                                \
+                int y0 = oy * g->sh - g->ph;                                                    \
+                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                              \
+                for (int ox = 0; ox < g->ow; ox++) {                                            \
+                    int x0 = ox * g->sw - g->pw;                                                \
+                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                          \
+                    int64_t at = (p * g->oh + oy) * g->ow + ox;                                 \
+                    int best = -1;                                                              \
+                    for (int iy = ya; iy < yb && best < 0; iy++)                                \
+                        for (int ix = xa; ix < xb; ix++)                                        \
+                            if (xp[iy * g->w + ix] == y[at]) {                                  \
+                                best = iy * g->w + ix;                                          \
+                                break;                                                          \
+                            }                                                                   \
+                    if (best < 0) /* y is a NaN: the forward kept the first element */         \
+                        best = ya * g->w + xa;                                                  \
+                    dxp[best] += dy[at];                                                        \
+                }                                                                               \
+            }                                                                                   \
         }                                                                                       \
     }                                                                                           \
     void eng_avgpool_forward_##SFX(T *y, const T *x, const eng_pool_geometry *g)                \

@@ -127,6 +127,7 @@ static uint64_t relu_signature(const eng_layer *layer, const eng_tensor *x, cons
         .describe = activation_describe,                                                        \
         .signature = SIGNATURE,                                                                 \
         .batch_independent = true,                                                              \
+        .sample_by_sample = true,                                                               \
     };
 
 ACTIVATION_OPS(relu_ops, "relu", relu_signature)

@@ -61,6 +61,7 @@ static int avgpool2d_describe(const eng_layer *layer, char *buf, size_t size)
 
 static const eng_layer_ops avgpool2d_ops = {
     .batch_independent = true,
+    .sample_by_sample = true,
     .kind = "avgpool2d",
     .output_shape = avgpool2d_output_shape,
     .forward = avgpool2d_forward,

@@ -347,6 +347,7 @@ static eng_status conv2d_forward_delta(eng_layer *layer, const eng_tensor *x,
 
 static const eng_layer_ops conv2d_ops = {
     .batch_independent = true,
+    .sample_by_sample = true,
     .forward_delta = conv2d_forward_delta,
     .kind = "conv2d",
     .output_shape = conv2d_output_shape,

@@ -58,6 +58,7 @@ static int flatten_describe(const eng_layer *layer, char *buf, size_t size)
 
 static const eng_layer_ops flatten_ops = {
     .batch_independent = true,
+    .sample_by_sample = true,
     .kind = "flatten",
     .output_shape = flatten_output_shape,
     .forward = flatten_forward,

@@ -61,6 +61,12 @@ typedef struct eng_layer_ops {
      * may then split a batch between threads (engine.threads). Leave it unset for layers that
      * draw random numbers, mix samples, or call into Lua. */
     bool batch_independent;
+    /* Set (with batch_independent) when the kind's kernels take one sample at a time (no GEMM
+     * over the batch), so that running it on a few samples at a time costs nothing, and its
+     * backward needs nothing kept from its forward but x and y: the model then runs a stretch
+     * of such layers a few samples at a time (all the forwards of a step before any backward),
+     * and each layer reads its input from cache instead of memory. */
+    bool sample_by_sample;
 } eng_layer_ops;
 
 struct eng_layer {

@@ -45,21 +45,12 @@ static eng_status maxpool2d_backward(eng_layer *layer, const eng_tensor *x, cons
     eng_status st = pool_geometry(layer, &m->cfg, x, &g);
     if (st)
         return st;
-    /* The winners are those of the last forward; without one for this shape, recompute. */
-    if (!m->argmax || !eng_tensor_same_shape(m->argmax, y)) {
-        eng_tensor *scratch;
-        st = eng_tensor_new_like(y, &scratch);
-        if (!st)
-            st = maxpool2d_forward(layer, x, scratch, false);
-        eng_tensor_release(scratch);
-        if (st)
-            return st;
-    }
-    const int32_t *argmax = eng_tensor_data(m->argmax);
     if (x->dtype == ENG_F32)
-        eng_maxpool_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), argmax, &g);
+        eng_maxpool_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(x),
+                                 ENG_F32_DATA(y), &g);
     else
-        eng_maxpool_backward_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), argmax, &g);
+        eng_maxpool_backward_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(x),
+                                 ENG_F64_DATA(y), &g);
     return ENG_OK;
 }
 
@@ -94,6 +85,7 @@ static uint64_t maxpool2d_signature(const eng_layer *layer, const eng_tensor *x,
 
 static const eng_layer_ops maxpool2d_ops = {
     .batch_independent = true,
+    .sample_by_sample = true,
     .signature = maxpool2d_signature,
     .kind = "maxpool2d",
     .output_shape = maxpool2d_output_shape,
