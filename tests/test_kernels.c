@@ -355,8 +355,14 @@ static void test_maxpool_2x2_picks_window_maxima_and_first_of_ties(void **state)
     }
     const double dy[4] = {0.5, -1, 2, 3};
     const float dy32[4] = {0.5f, -1, 2, 3};
-    eng_maxpool_backward_f64(dx, dy, x, y, &g);
-    eng_maxpool_backward_f32(dx32, dy32, x32, y32, &g);
+    eng_maxpool_backward_f64(dx, dy, am, &g);
+    eng_maxpool_backward_f32(dx32, dy32, am32, &g);
+    for (int i = 0; i < 16; i++) {
+        double e = i == 1 ? 0.5 : i == 6 ? -1 : i == 12 ? 2 : i == 10 ? 3 : 0;
+        assert_true(dx[i] == e && dx32[i] == (float)e);
+    }
+    eng_maxpool_backward_xy_f64(dx, dy, x, y, &g);
+    eng_maxpool_backward_xy_f32(dx32, dy32, x32, y32, &g);
     for (int i = 0; i < 16; i++) {
         double e = i == 1 ? 0.5 : i == 6 ? -1 : i == 12 ? 2 : i == 10 ? 3 : 0;
         assert_true(dx[i] == e && dx32[i] == (float)e);
@@ -462,13 +468,21 @@ static void test_maxpool_matches_reference_with_ties_and_padding(void **state)
         }
         for (int64_t i = 0; i < nx; i++)
             dx[i] = dx32[i] = 99; /* overwritten */
-        eng_maxpool_backward_f64(dx, dy, x, y, g);
-        eng_maxpool_backward_f32(dx32, dy32, x32, y32, g);
-        for (int64_t i = 0; i < nx; i++) {
-            if (dx[i] != dxe[i] || dx32[i] != (float)dxe[i])
-                print_message("case %d dx[%lld] = %g (f32 %g), expected %g\n", k, (long long)i,
-                              dx[i], dx32[i], dxe[i]);
-            assert_true(dx[i] == dxe[i] && dx32[i] == (float)dxe[i]);
+        for (int from_xy = 0; from_xy < 2; from_xy++) {
+            if (from_xy) {
+                eng_maxpool_backward_xy_f64(dx, dy, x, y, g);
+                eng_maxpool_backward_xy_f32(dx32, dy32, x32, y32, g);
+            } else {
+                eng_maxpool_backward_f64(dx, dy, am, g);
+                eng_maxpool_backward_f32(dx32, dy32, am32, g);
+            }
+            for (int64_t i = 0; i < nx; i++) {
+                if (dx[i] != dxe[i] || dx32[i] != (float)dxe[i])
+                    print_message("case %d (%s) dx[%lld] = %g (f32 %g), expected %g\n", k,
+                                  from_xy ? "from x and y" : "from argmax", (long long)i, dx[i],
+                                  dx32[i], dxe[i]);
+                assert_true(dx[i] == dxe[i] && dx32[i] == (float)dxe[i]);
+            }
         }
         free(dy);
         free(dx);
@@ -487,7 +501,8 @@ static void test_maxpool_matches_reference_with_ties_and_padding(void **state)
 }
 
 /* A NaN in a window: the forward keeps the first element when it is the NaN (y is NaN) and
- * skips a later NaN; the backward sends the gradient where the forward's winner was. */
+ * skips a later NaN; the backward from x and y sends the gradient where the forward's winner
+ * was. */
 static void test_maxpool_backward_follows_the_forward_around_nans(void **state)
 {
     (void)state;
@@ -504,7 +519,7 @@ static void test_maxpool_backward_follows_the_forward_around_nans(void **state)
         eng_maxpool_forward_f64(y, am, x, g);
         for (int i = 0; i < g->ow; i++)
             dxe[am[i]] += dy[i];
-        eng_maxpool_backward_f64(dx, dy, x, y, g);
+        eng_maxpool_backward_xy_f64(dx, dy, x, y, g);
         for (int i = 0; i < 8; i++) {
             if (dx[i] != dxe[i])
                 print_message("geometry %d: dx[%d] = %g, expected %g\n", k, i, dx[i], dxe[i]);

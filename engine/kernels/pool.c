@@ -39,8 +39,8 @@ static int imin(int a, int b) { return a < b ? a : b; }
  * winner is the first element equal to the window's maximum y, which is the element the
  * forward's strict '>' kept; when none is equal (the first element was a NaN, so y is NaN),
  * the forward kept the first. */
-#define DEFINE_MAXPOOL2X2_BACKWARD(T, SFX)                                                      \
-    static void maxpool2x2_backward_##SFX(T *restrict dx, const T *restrict dy,                 \
+#define DEFINE_MAXPOOL2X2_BACKWARD_XY(T, SFX)                                                      \
+    static void maxpool2x2_backward_xy_##SFX(T *restrict dx, const T *restrict dy,              \
                                           const T *restrict x, const T *restrict y,             \
                                           const eng_pool_geometry *g)                           \
     {                                                                                           \
@@ -67,10 +67,39 @@ static int imin(int a, int b) { return a < b ? a : b; }
         }                                                                                       \
     }
 
+/* 2x2 windows tiling an even plane: every input element belongs to exactly one window, so
+ * each is written once (the winner's gradient or zero) and dx needs no clearing pass. The
+ * winners come from the forward's argmax. */
+#define DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(T, SFX)                                                      \
+    static void maxpool2x2_backward_argmax_##SFX(T *restrict dx, const T *restrict dy,          \
+                                          const int32_t *restrict argmax,                       \
+                                          const eng_pool_geometry *g)                           \
+    {                                                                                           \
+        for (int64_t p = 0; p < g->planes; p++) {                                               \
+            T *dxp = dx + p * g->h * g->w;                                                      \
+            const T *dyp = dy + p * g->oh * g->ow;                                              \
+            const int32_t *ap = argmax + p * g->oh * g->ow;                                     \
+            for (int oy = 0; oy < g->oh; oy++) {                                                \
+                T *r0 = dxp + 2 * oy * g->w, *r1 = r0 + g->w;                                   \
+                int base = 2 * oy * g->w;                                                       \
+                for (int ox = 0; ox < g->ow; ox++) {                                            \
+                    T d = dyp[oy * g->ow + ox];                                                 \
+                    int at = ap[oy * g->ow + ox], c = base + 2 * ox;                            \
+                    r0[2 * ox] = at == c ? d : (T)0;                                            \
+                    r0[2 * ox + 1] = at == c + 1 ? d : (T)0;                                    \
+                    r1[2 * ox] = at == c + g->w ? d : (T)0;                                     \
+                    r1[2 * ox + 1] = at == c + g->w + 1 ? d : (T)0;                             \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
 DEFINE_MAXPOOL2X2(float, f32)
 DEFINE_MAXPOOL2X2(double, f64)
-DEFINE_MAXPOOL2X2_BACKWARD(float, f32)
-DEFINE_MAXPOOL2X2_BACKWARD(double, f64)
+DEFINE_MAXPOOL2X2_BACKWARD_XY(float, f32)
+DEFINE_MAXPOOL2X2_BACKWARD_XY(double, f64)
+DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(float, f32)
+DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(double, f64)
 
 #define DEFINE_POOL(T, SFX)                                                                     \
     void eng_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x,                           \
@@ -104,12 +133,12 @@ DEFINE_MAXPOOL2X2_BACKWARD(double, f64)
             }                                                                                   \
         }                                                                                       \
     }                                                                                           \
-    void eng_maxpool_backward_##SFX(T *dx, const T *dy, const T *x, const T *y,                 \
-                                    const eng_pool_geometry *g)                                 \
+    void eng_maxpool_backward_xy_##SFX(T *dx, const T *dy, const T *x, const T *y,              \
+                                       const eng_pool_geometry *g)                              \
     {                                                                                           \
         if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && \
             g->h % 2 == 0 && g->w % 2 == 0) {                                                   \
-            maxpool2x2_backward_##SFX(dx, dy, x, y, g);                                         \
+            maxpool2x2_backward_xy_##SFX(dx, dy, x, y, g);                                         \
             return;                                                                             \
         }                                                                                       \
         memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                           \
@@ -135,6 +164,22 @@ DEFINE_MAXPOOL2X2_BACKWARD(double, f64)
                     dxp[best] += dy[at];                                                        \
                 }                                                                               \
             }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+    void eng_maxpool_backward_##SFX(T *dx, const T *dy, const int32_t *argmax,                  \
+                                    const eng_pool_geometry *g)                                 \
+    {                                                                                           \
+        if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && \
+            g->h % 2 == 0 && g->w % 2 == 0) {                                                   \
+            maxpool2x2_backward_argmax_##SFX(dx, dy, argmax, g);                                       \
+            return;                                                                             \
+        }                                                                                       \
+        memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                           \
+        int64_t out = (int64_t)g->oh * g->ow;                                                   \
+        for (int64_t p = 0; p < g->planes; p++) {                                               \
+            T *dxp = dx + p * g->h * g->w;                                                      \
+            for (int64_t i = 0; i < out; i++)                                                   \
+                dxp[argmax[p * out + i]] += dy[p * out + i];                                    \
         }                                                                                       \
     }                                                                                           \
     void eng_avgpool_forward_##SFX(T *y, const T *x, const eng_pool_geometry *g)                \

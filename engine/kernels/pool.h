@@ -2,10 +2,10 @@
  *
  * max: y [planes,oh,ow]; argmax [planes,oh,ow] records the winning input position within its
  *      plane (iy*w + ix); ties go to the first element in row-major window order, as in
- *      PyTorch. Padding cells never win. backward overwrites dx [planes,h,w], finding each
- *      window's winner again from x and the forward's y (the first element equal to y, or the
- *      first when none is, y being a NaN): it needs no state from the forward, so a model may
- *      run several forwards before their backwards.
+ *      PyTorch. Padding cells never win. backward overwrites dx [planes,h,w], sending each
+ *      dy to the forward's argmax; backward_xy finds each window's winner again from x and
+ *      the forward's y instead (the first element equal to y, or the first when none is, y
+ *      being a NaN), for a backward without its forward's argmax.
  * avg: PyTorch's count_include_pad=True: the window sum is divided by kh*kw clipped to the
  *      padded input. */
 #ifndef ENGINE_KERNELS_POOL_H
@@ -22,10 +22,14 @@ void eng_maxpool_forward_f32(float *y, int32_t *argmax, const float *x,
                              const eng_pool_geometry *g);
 void eng_maxpool_forward_f64(double *y, int32_t *argmax, const double *x,
                              const eng_pool_geometry *g);
-void eng_maxpool_backward_f32(float *dx, const float *dy, const float *x, const float *y,
+void eng_maxpool_backward_f32(float *dx, const float *dy, const int32_t *argmax,
                               const eng_pool_geometry *g);
-void eng_maxpool_backward_f64(double *dx, const double *dy, const double *x, const double *y,
+void eng_maxpool_backward_f64(double *dx, const double *dy, const int32_t *argmax,
                               const eng_pool_geometry *g);
+void eng_maxpool_backward_xy_f32(float *dx, const float *dy, const float *x, const float *y,
+                                 const eng_pool_geometry *g);
+void eng_maxpool_backward_xy_f64(double *dx, const double *dy, const double *x, const double *y,
+                                 const eng_pool_geometry *g);
 
 void eng_avgpool_forward_f32(float *y, const float *x, const eng_pool_geometry *g);
 void eng_avgpool_forward_f64(double *y, const double *x, const eng_pool_geometry *g);

@@ -4,11 +4,24 @@
 #include "layers.h"
 #include "pool_common.h"
 
+/* The winners are kept for the whole storage of the y the forward wrote, at y's own element
+ * offsets: a model that runs a few samples at a time writes the rows of one output buffer in
+ * several forwards before their backwards, and each backward finds its rows' winners there. */
 typedef struct maxpool2d {
     eng_layer base;
     pool_config cfg;
-    eng_tensor *argmax; /* i32 [N,C,oh,ow] from the last forward */
+    eng_tensor *argmax;           /* i32, one per element of y's storage */
+    const eng_storage *argmax_of; /* the storage of the y they were computed for */
 } maxpool2d;
+
+/* The winners of the forward that wrote y, or NULL when there was none. */
+static const int32_t *winners(const maxpool2d *m, const eng_tensor *y)
+{
+    if (!m->argmax || m->argmax_of != y->storage ||
+        y->offset + eng_tensor_numel(y) > eng_tensor_numel(m->argmax))
+        return NULL;
+    return (const int32_t *)eng_tensor_data(m->argmax) + y->offset;
+}
 
 static eng_status maxpool2d_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
                                          int64_t *shape)
@@ -23,11 +36,13 @@ static eng_status maxpool2d_forward(eng_layer *layer, const eng_tensor *x, eng_t
     maxpool2d *m = (maxpool2d *)layer;
     eng_pool_geometry g;
     eng_status st = pool_geometry(layer, &m->cfg, x, &g);
-    if (!st)
-        st = eng_tensor_ensure(&m->argmax, ENG_I32, y->ndim, y->shape);
+    int64_t capacity = (int64_t)(y->storage->nbytes / eng_dtype_size(y->dtype));
+    if (!st && (!m->argmax || eng_tensor_numel(m->argmax) < capacity))
+        st = eng_tensor_ensure(&m->argmax, ENG_I32, 1, &capacity);
     if (st)
         return st;
-    int32_t *argmax = eng_tensor_data(m->argmax);
+    m->argmax_of = y->storage;
+    int32_t *argmax = (int32_t *)eng_tensor_data(m->argmax) + y->offset;
     if (x->dtype == ENG_F32)
         eng_maxpool_forward_f32(ENG_F32_DATA(y), argmax, ENG_F32_DATA(x), &g);
     else
@@ -45,12 +60,17 @@ static eng_status maxpool2d_backward(eng_layer *layer, const eng_tensor *x, cons
     eng_status st = pool_geometry(layer, &m->cfg, x, &g);
     if (st)
         return st;
-    if (x->dtype == ENG_F32)
-        eng_maxpool_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(x),
-                                 ENG_F32_DATA(y), &g);
+    const int32_t *argmax = winners(m, y);
+    if (argmax && x->dtype == ENG_F32)
+        eng_maxpool_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), argmax, &g);
+    else if (argmax)
+        eng_maxpool_backward_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), argmax, &g);
+    else if (x->dtype == ENG_F32) /* no forward wrote this y: find the winners from x and y */
+        eng_maxpool_backward_xy_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(x),
+                                    ENG_F32_DATA(y), &g);
     else
-        eng_maxpool_backward_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(x),
-                                 ENG_F64_DATA(y), &g);
+        eng_maxpool_backward_xy_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(x),
+                                    ENG_F64_DATA(y), &g);
     return ENG_OK;
 }
 
@@ -76,11 +96,10 @@ static uint64_t maxpool2d_signature(const eng_layer *layer, const eng_tensor *x,
                                     const eng_tensor *y)
 {
     (void)x;
-    const maxpool2d *m = (const maxpool2d *)layer;
-    if (!m->argmax || !eng_tensor_same_shape(m->argmax, y))
+    const int32_t *argmax = winners((const maxpool2d *)layer, y);
+    if (!argmax)
         return 0;
-    return eng_hash_bytes(ENG_HASH_INIT, eng_tensor_data(m->argmax),
-                          (size_t)eng_tensor_numel(m->argmax) * sizeof(int32_t));
+    return eng_hash_bytes(ENG_HASH_INIT, argmax, (size_t)eng_tensor_numel(y) * sizeof(int32_t));
 }
 
 static const eng_layer_ops maxpool2d_ops = {
