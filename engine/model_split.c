@@ -125,10 +125,19 @@ static void record(split_job *job, int t, int layer, eng_status st)
  * 17,500 for 256 KiB and 17,000 without stretches; runs on this machine vary by 20%). */
 #define STRETCH_CACHE_BYTES (64 * 1024)
 
+/* Whether layer i may run a few samples at a time. */
+static bool in_stretch(const eng_model *model, int i)
+{
+    const eng_layer *layer = model->layers[i];
+    const eng_tensor *x = i == 0 ? model->input : model->outputs[i - 1];
+    return layer->ops->sample_by_sample &&
+           !(layer->ops->prefers_many_samples && layer->ops->prefers_many_samples(layer, x));
+}
+
 static int stretch_end(const eng_model *model, int first)
 {
     int end = first;
-    while (end < model->nlayers && model->layers[end]->ops->sample_by_sample)
+    while (end < model->nlayers && in_stretch(model, end))
         end++;
     return end;
 }
@@ -212,16 +221,15 @@ static void backward_rows(void *ctx, int t, int nsplit)
             eng_layer_zero_grad(layer_for(model, t, i));
     for (int i = model->nlayers - 1; i >= 0;) {
         /* the stretch of sample-by-sample layers ending at i */
-        int first = i;
-        while (first > 0 && model->layers[first - 1]->ops->sample_by_sample &&
-               model->layers[i]->ops->sample_by_sample)
-            first--;
-        if (!model->layers[i]->ops->sample_by_sample) {
+        if (!in_stretch(model, i)) {
             if (backward_layer(job, t, i, start, length))
                 return;
             i--;
             continue;
         }
+        int first = i;
+        while (first > 0 && in_stretch(model, first - 1))
+            first--;
         int64_t per = samples_per_pass(model, first, i + 1, 2);
         for (int64_t s = start; s < start + length; s += per) {
             int64_t m = start + length - s < per ? start + length - s : per;

@@ -10,6 +10,7 @@
 #include "../kernels/gemm.h"
 #include "../kernels/im2col.h"
 #include "../kernels/reduce.h"
+#include "../kernels/winograd.h"
 #include "layers.h"
 
 typedef struct conv2d {
@@ -18,6 +19,9 @@ typedef struct conv2d {
     eng_conv2d_options opts;
     eng_tensor *col;  /* workspace [in*kh*kw, oh*ow], reused across calls */
     eng_tensor *xpad; /* workspace [in, h+2ph, w+2pw] for the direct path */
+    /* workspaces of the Winograd path: transformed weights (and their gradient), input tiles
+     * and output tiles of one group of images */
+    eng_tensor *wino_u, *wino_du, *wino_v, *wino_m;
 } conv2d;
 
 static eng_status conv2d_geometry(const eng_layer *layer, const eng_tensor *x,
@@ -127,6 +131,121 @@ static eng_status conv2d_forward_direct(conv2d *c, const eng_tensor *x, eng_tens
     return ENG_OK;
 }
 
+/* f32 3x3, stride 1, dilation 1, with enough input channels for the GEMMs to dominate:
+ * Winograd F(2x2, 3x3), 2.25 times fewer multiplications than im2col + GEMM. Its f32 results
+ * differ from the direct sum by a few units of rounding; f64 (gradient checks) keeps the
+ * im2col path, which sums exactly as the definition does. */
+static bool use_winograd(const conv2d *c, const eng_tensor *x)
+{
+    return x->dtype == ENG_F32 && c->kh == 3 && c->kw == 3 && c->opts.stride_h == 1 &&
+           c->opts.stride_w == 1 && c->opts.dilation_h == 1 && c->opts.dilation_w == 1 &&
+           x->shape[3] + 2 * c->opts.padding_w <= ENG_WINOGRAD_MAX_WIDTH && !use_direct(c, x);
+}
+
+/* Images per group: 16 keeps the transformed tiles of a 14x14 LeNet layer (32 -> 64 channels)
+ * at 5 MB, and the GEMMs at about 784 columns. */
+#define WINOGRAD_GROUP 16
+
+/* The stride between the 16 transformed matrices: their size plus one cache line, so that it
+ * is never a multiple of 4096 bytes (see winograd.h). */
+static int64_t winograd_plane(int rows, int64_t tiles)
+{
+    return rows * tiles + 16;
+}
+
+static eng_status ensure_winograd(conv2d *c, const eng_conv_geometry *g, int64_t images,
+                                  bool backward)
+{
+    int64_t tiles = images * ((g->oh + 1) / 2) * ((g->ow + 1) / 2);
+    int64_t ushape[3] = {16, c->out_channels, c->in_channels};
+    int64_t vsize = 16 * winograd_plane(c->in_channels, tiles);
+    int64_t msize = 16 * winograd_plane(c->out_channels, tiles);
+    eng_status st = eng_tensor_ensure(&c->wino_u, ENG_F32, 3, ushape);
+    if (!st)
+        st = eng_tensor_ensure(&c->wino_v, ENG_F32, 1, &vsize);
+    if (!st)
+        st = eng_tensor_ensure(&c->wino_m, ENG_F32, 1, &msize);
+    if (!st && backward)
+        st = eng_tensor_ensure(&c->wino_du, ENG_F32, 3, ushape);
+    return st;
+}
+
+static eng_status conv2d_forward_winograd(conv2d *c, const eng_tensor *x, eng_tensor *y,
+                                          const eng_conv_geometry *g)
+{
+    int64_t n = x->shape[0], group = n < WINOGRAD_GROUP ? n : WINOGRAD_GROUP;
+    eng_status st = ensure_winograd(c, g, group, false);
+    if (st)
+        return st;
+    int out = c->out_channels, in = c->in_channels;
+    int64_t x_stride = (int64_t)in * g->height * g->width, y_stride = (int64_t)out * g->oh * g->ow;
+    int64_t per_image = (int64_t)((g->oh + 1) / 2) * ((g->ow + 1) / 2);
+    float *u = ENG_F32_DATA(c->wino_u), *v = ENG_F32_DATA(c->wino_v), *m = ENG_F32_DATA(c->wino_m);
+    eng_param *bias = eng_layer_param(&c->base, "bias");
+    eng_winograd_weights_f32(u, ENG_F32_DATA(c->base.params[0].value), out, in);
+    for (int64_t first = 0; first < n; first += group) {
+        int count = (int)(n - first < group ? n - first : group);
+        int64_t tiles = count * per_image;
+        int64_t vp = winograd_plane(in, tiles), mp = winograd_plane(out, tiles);
+        eng_winograd_input_f32(v, tiles, vp, ENG_F32_DATA(x) + first * x_stride, count, in,
+                               g->height, g->width, g->ph, g->pw, g->oh, g->ow);
+        for (int xi = 0; xi < 16; xi++)
+            eng_gemm_f32(m + xi * mp, u + xi * out * in, v + xi * vp, out, (int)tiles, in, false,
+                         false, 1.0f, 0.0f);
+        eng_winograd_output_f32(ENG_F32_DATA(y) + first * y_stride, m, tiles, mp,
+                                bias ? ENG_F32_DATA(bias->value) : NULL, count, out, g->oh,
+                                g->ow);
+    }
+    return ENG_OK;
+}
+
+/* The exact gradients of the forward above: dM = A dY A^T; dU += dM V^T, dW += G^T dU G;
+ * dV = U^T dM, dX = the windows' B dV B^T added up. */
+static eng_status conv2d_backward_winograd(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
+                                           eng_tensor *dx, const eng_conv_geometry *g)
+{
+    int64_t n = x->shape[0], group = n < WINOGRAD_GROUP ? n : WINOGRAD_GROUP;
+    eng_status st = ensure_winograd(c, g, group, true);
+    if (st)
+        return st;
+    int out = c->out_channels, in = c->in_channels;
+    int64_t x_stride = (int64_t)in * g->height * g->width, y_stride = (int64_t)out * g->oh * g->ow;
+    int64_t per_image = (int64_t)((g->oh + 1) / 2) * ((g->ow + 1) / 2);
+    float *u = ENG_F32_DATA(c->wino_u), *du = ENG_F32_DATA(c->wino_du);
+    float *v = ENG_F32_DATA(c->wino_v), *m = ENG_F32_DATA(c->wino_m);
+    eng_param *weight = &c->base.params[0], *bias = eng_layer_param(&c->base, "bias");
+    eng_winograd_weights_f32(u, ENG_F32_DATA(weight->value), out, in);
+    eng_tensor_zero(c->wino_du);
+    if (dx)
+        eng_tensor_zero(dx);
+    for (int64_t first = 0; first < n; first += group) {
+        int count = (int)(n - first < group ? n - first : group);
+        int64_t tiles = count * per_image;
+        int64_t vp = winograd_plane(in, tiles), mp = winograd_plane(out, tiles);
+        const float *dyg = ENG_F32_DATA(dy) + first * y_stride;
+        eng_winograd_input_f32(v, tiles, vp, ENG_F32_DATA(x) + first * x_stride, count, in,
+                               g->height, g->width, g->ph, g->pw, g->oh, g->ow);
+        eng_winograd_output_grad_f32(m, tiles, mp, dyg, count, out, g->oh, g->ow);
+        for (int xi = 0; xi < 16; xi++)
+            eng_gemm_f32(du + xi * out * in, m + xi * mp, v + xi * vp, out, in, (int)tiles, false,
+                         true, 1.0f, 1.0f);
+        if (dx) {
+            /* v is free again: it takes dV */
+            for (int xi = 0; xi < 16; xi++)
+                eng_gemm_f32(v + xi * vp, u + xi * out * in, m + xi * mp, in, (int)tiles, out,
+                             true, false, 1.0f, 0.0f);
+            eng_winograd_input_grad_f32(ENG_F32_DATA(dx) + first * x_stride, v, tiles, vp, count,
+                                        in, g->height, g->width, g->ph, g->pw, g->oh, g->ow);
+        }
+        if (bias)
+            for (int k = 0; k < count; k++)
+                eng_sum_planes_f32(ENG_F32_DATA(bias->grad), dyg + k * y_stride, out,
+                                   (int64_t)g->oh * g->ow);
+    }
+    eng_winograd_weights_grad_f32(ENG_F32_DATA(weight->grad), du, out, in);
+    return ENG_OK;
+}
+
 static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
                                  bool training)
 {
@@ -138,6 +257,8 @@ static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tens
         return st;
     if (use_direct(c, x))
         return conv2d_forward_direct(c, x, y, &g);
+    if (use_winograd(c, x))
+        return conv2d_forward_winograd(c, x, y, &g);
     st = ensure_col(c, &g, x->dtype);
     if (st)
         return st;
@@ -227,6 +348,8 @@ static eng_status conv2d_backward(eng_layer *layer, const eng_tensor *x, const e
         return st;
     if (!dx && use_direct(c, x))
         return conv2d_backward_direct(c, x, dy, &g);
+    if (use_winograd(c, x))
+        return conv2d_backward_winograd(c, x, dy, dx, &g);
     st = ensure_col(c, &g, x->dtype);
     if (st)
         return st;
@@ -298,8 +421,13 @@ static int conv2d_describe(const eng_layer *layer, char *buf, size_t size)
 
 static void conv2d_destroy(eng_layer *layer)
 {
-    eng_tensor_release(((conv2d *)layer)->col);
-    eng_tensor_release(((conv2d *)layer)->xpad);
+    conv2d *c = (conv2d *)layer;
+    eng_tensor_release(c->col);
+    eng_tensor_release(c->xpad);
+    eng_tensor_release(c->wino_u);
+    eng_tensor_release(c->wino_du);
+    eng_tensor_release(c->wino_v);
+    eng_tensor_release(c->wino_m);
 }
 
 /* weight[o,c,i,j] += delta adds delta * x[n, c, oy*sh - ph + i*dh, ox*sw - pw + j*dw] to
@@ -345,7 +473,13 @@ static eng_status conv2d_forward_delta(eng_layer *layer, const eng_tensor *x,
     return ENG_OK;
 }
 
+static bool conv2d_prefers_many_samples(const eng_layer *layer, const eng_tensor *x)
+{
+    return use_winograd((const conv2d *)layer, x);
+}
+
 static const eng_layer_ops conv2d_ops = {
+    .prefers_many_samples = conv2d_prefers_many_samples,
     .batch_independent = true,
     .sample_by_sample = true,
     .forward_delta = conv2d_forward_delta,

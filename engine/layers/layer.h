@@ -67,6 +67,10 @@ typedef struct eng_layer_ops {
      * of such layers a few samples at a time (all the forwards of a step before any backward),
      * and each layer reads its input from cache instead of memory. */
     bool sample_by_sample;
+    /* [optional] For a sample_by_sample kind: whether this layer, for this input, runs faster
+     * on many samples per call (conv2d's Winograd path gathers 16 images into each GEMM); the
+     * model then gives it whole rows, ending the stretch there. */
+    bool (*prefers_many_samples)(const eng_layer *layer, const eng_tensor *x);
 } eng_layer_ops;
 
 struct eng_layer {
