@@ -68,7 +68,7 @@ typedef struct eng_layer_ops {
      * and each layer reads its input from cache instead of memory. */
     bool sample_by_sample;
     /* [optional] For a sample_by_sample kind: whether this layer, for this input, runs faster
-     * on many samples per call (conv2d's Winograd path gathers 16 images into each GEMM); the
+     * on many samples per call (conv2d's Winograd path gathers 8 images into each GEMM); the
      * model then gives it whole rows, ending the stretch there. */
     bool (*prefers_many_samples)(const eng_layer *layer, const eng_tensor *x);
 } eng_layer_ops;
