@@ -3,7 +3,7 @@
  * path (model->serial_only, the reference: test_model.c checks it against finite
  * differences), exactly with one thread, uneven splits,
  * accumulation, parameters changed between steps, the cases that must not split, a thread's
- * error reaching the caller, and the optimizer's split update. */
+ * error reaching the caller, and the optimizers' split updates. */
 #include "support.h"
 
 /* conv(2->3, 3x3, pad 1) -> relu -> maxpool 2 -> flatten -> linear(27 -> 4) -> tanh ->
@@ -322,33 +322,48 @@ static void test_split_reports_the_failing_threads_error(void **state)
     eng_model_release(m);
 }
 
-/* Element-wise updates split by elements give exactly the serial result. */
-static void test_sgd_step_split_between_threads_is_exact(void **state)
+/* Element-wise updates split by elements give exactly the one-thread result: SGD (Nesterov,
+ * weight decay), Adam with AMSGrad, AdamW. */
+static eng_status make_optimizer(int kind, eng_model *m, eng_optimizer **out)
+{
+    eng_sgd_options sgd = {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true};
+    eng_adam_options adam = {.lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                             .weight_decay = 0.01, .amsgrad = true};
+    switch (kind) {
+    case 0: return eng_sgd_new(m, &sgd, out);
+    case 1: return eng_adam_new(m, &adam, out);
+    default: return eng_adamw_new(m, &adam, out);
+    }
+}
+
+static void test_optimizer_steps_split_between_threads_are_exact(void **state)
 {
     (void)state;
-    eng_sgd_options opts = {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true};
-    eng_model *models[2];
-    eng_optimizer *opts_[2];
-    for (int k = 0; k < 2; k++) {
-        models[k] = split_cnn(ENG_F32, 21, NULL);
-        assert_ok(eng_sgd_new(models[k], &opts, &opts_[k]));
-        assert_ok(eng_set_threads(k == 0 ? 1 : 3));
-        for (int step = 0; step < 3; step++) {
-            for (int i = 0; i < eng_model_param_count(models[k]); i++)
-                tensor_randn(eng_model_param(models[k], i, NULL, 0)->grad, 100 + step * 10 + i, 1.0);
-            assert_ok(eng_optimizer_step(opts_[k]));
+    for (int kind = 0; kind < 3; kind++) {
+        eng_model *models[2];
+        eng_optimizer *opts[2];
+        for (int k = 0; k < 2; k++) {
+            models[k] = split_cnn(ENG_F32, 21, NULL);
+            assert_ok(make_optimizer(kind, models[k], &opts[k]));
+            assert_ok(eng_set_threads(k == 0 ? 1 : 3));
+            for (int step = 0; step < 3; step++) {
+                for (int i = 0; i < eng_model_param_count(models[k]); i++)
+                    tensor_randn(eng_model_param(models[k], i, NULL, 0)->grad,
+                                 100 + step * 10 + i, 1.0);
+                assert_ok(eng_optimizer_step(opts[k]));
+            }
         }
-    }
-    assert_ok(eng_set_threads(1));
-    for (int i = 0; i < eng_model_param_count(models[0]); i++) {
-        char name[2 * ENG_NAME_MAX];
-        eng_param *a = eng_model_param(models[0], i, name, sizeof name);
-        eng_param *b = eng_model_param(models[1], i, NULL, 0);
-        assert_tensor_close(b->value, a->value, 0, name);
-    }
-    for (int k = 0; k < 2; k++) {
-        eng_optimizer_release(opts_[k]);
-        eng_model_release(models[k]);
+        assert_ok(eng_set_threads(1));
+        for (int i = 0; i < eng_model_param_count(models[0]); i++) {
+            char name[2 * ENG_NAME_MAX];
+            eng_param *a = eng_model_param(models[0], i, name, sizeof name);
+            eng_param *b = eng_model_param(models[1], i, NULL, 0);
+            assert_tensor_close(b->value, a->value, 0, name);
+        }
+        for (int k = 0; k < 2; k++) {
+            eng_optimizer_release(opts[k]);
+            eng_model_release(models[k]);
+        }
     }
 }
 
@@ -370,7 +385,7 @@ int main(void)
         cmocka_unit_test(test_split_follows_parameters_changed_between_steps),
         cmocka_unit_test(test_split_is_not_used_for_dropout),
         cmocka_unit_test(test_split_reports_the_failing_threads_error),
-        cmocka_unit_test(test_sgd_step_split_between_threads_is_exact),
+        cmocka_unit_test(test_optimizer_steps_split_between_threads_are_exact),
         cmocka_unit_test(test_thread_count_outside_its_range_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,35 +53,53 @@ enum { EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ, NSLOTS };
 DEFINE_ADAM_UPDATE(float, f32, sqrtf)
 DEFINE_ADAM_UPDATE(double, f64, sqrt)
 
+typedef struct adam_job {
+    eng_optimizer *opt;
+    const eng_adam_options *o;
+    double l2, keep, step_size, bc2_sqrt;
+} adam_job;
+
+static void adam_update_range(void *ctx, int i, int64_t start, int64_t length)
+{
+    const adam_job *job = ctx;
+    const eng_optimizer *opt = job->opt;
+    eng_tensor *const *slots = opt->slots + i * opt->ops->nslots;
+    eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
+    eng_tensor *m = slots[EXP_AVG], *v = slots[EXP_AVG_SQ], *vmax = slots[MAX_EXP_AVG_SQ];
+    if (p->dtype == ENG_F32)
+        adam_update_f32(ENG_F32_DATA(p) + start, ENG_F32_DATA(g) + start,
+                        ENG_F32_DATA(m) + start, ENG_F32_DATA(v) + start,
+                        job->o->amsgrad ? ENG_F32_DATA(vmax) + start : NULL, length, job->o,
+                        job->l2, job->keep, job->step_size, job->bc2_sqrt);
+    else
+        adam_update_f64(ENG_F64_DATA(p) + start, ENG_F64_DATA(g) + start,
+                        ENG_F64_DATA(m) + start, ENG_F64_DATA(v) + start,
+                        job->o->amsgrad ? ENG_F64_DATA(vmax) + start : NULL, length, job->o,
+                        job->l2, job->keep, job->step_size, job->bc2_sqrt);
+}
+
 eng_status eng_adam_family_step(eng_optimizer *opt, bool decoupled)
 {
     const eng_adam_options *o = &((const eng_adam_family *)opt)->opts;
     double t = (double)(opt->steps + 1);
-    double step_size = opt->lr / (1 - pow(o->beta1, t));
-    double bc2_sqrt = sqrt(1 - pow(o->beta2, t));
-    double l2 = decoupled ? 0.0 : o->weight_decay;
-    double keep = decoupled ? 1 - opt->lr * o->weight_decay : 1.0;
+    adam_job job = {
+        .opt = opt,
+        .o = o,
+        .l2 = decoupled ? 0.0 : o->weight_decay,
+        .keep = decoupled ? 1 - opt->lr * o->weight_decay : 1.0,
+        .step_size = opt->lr / (1 - pow(o->beta1, t)),
+        .bc2_sqrt = sqrt(1 - pow(o->beta2, t)),
+    };
     eng_status st = eng_optimizer_check_params(opt);
+    /* the state first (it may fail), then the element-wise update, split between threads */
     for (int i = 0; i < opt->nparams && !st; i++) {
-        eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
-        eng_tensor *m = NULL, *v = NULL, *vmax = NULL;
+        eng_tensor *slot;
         bool created;
-        st = eng_optimizer_slot(opt, i, EXP_AVG, &m, &created);
-        if (!st)
-            st = eng_optimizer_slot(opt, i, EXP_AVG_SQ, &v, &created);
-        if (!st && o->amsgrad)
-            st = eng_optimizer_slot(opt, i, MAX_EXP_AVG_SQ, &vmax, &created);
-        if (st)
-            break;
-        void *vmaxd = vmax ? eng_tensor_data(vmax) : NULL;
-        int64_t n = eng_tensor_numel(p);
-        if (p->dtype == ENG_F32)
-            adam_update_f32(ENG_F32_DATA(p), ENG_F32_DATA(g), ENG_F32_DATA(m), ENG_F32_DATA(v),
-                            vmaxd, n, o, l2, keep, step_size, bc2_sqrt);
-        else
-            adam_update_f64(ENG_F64_DATA(p), ENG_F64_DATA(g), ENG_F64_DATA(m), ENG_F64_DATA(v),
-                            vmaxd, n, o, l2, keep, step_size, bc2_sqrt);
+        for (int k = 0; k < (o->amsgrad ? 3 : 2) && !st; k++)
+            st = eng_optimizer_slot(opt, i, k, &slot, &created);
     }
+    if (!st)
+        eng_optimizer_update_ranges(opt, adam_update_range, &job);
     return st;
 }
 
@@ -110,7 +128,7 @@ static const eng_optim_ops adam_ops = {
 };
 
 /* The checks of torch.optim.Adam and AdamW (kind names the optimizer in messages). */
-eng_status eng_adam_check_options(const char *kind, const eng_adam_options *opts)
+static eng_status check_options(const char *kind, const eng_adam_options *opts)
 {
     if (!(opts->lr > 0))
         return eng_error(ENG_EARG, "%s: lr = %g, expected lr > 0", kind, opts->lr);
@@ -128,16 +146,17 @@ eng_status eng_adam_check_options(const char *kind, const eng_adam_options *opts
     return ENG_OK;
 }
 
-eng_status eng_adam_new(eng_model *model, const eng_adam_options *opts, eng_optimizer **out)
+eng_status eng_adam_family_new(eng_model *model, const eng_adam_options *opts,
+                               const eng_optim_ops *ops, eng_optimizer **out)
 {
     *out = NULL;
-    eng_status st = eng_adam_check_options("adam", opts);
+    eng_status st = check_options(ops->kind, opts);
     if (st)
         return st;
     eng_adam_family *a = calloc(1, sizeof *a);
     if (!a)
-        return eng_error(ENG_ENOMEM, "adam: out of memory");
-    a->base.ops = &adam_ops;
+        return eng_error(ENG_ENOMEM, "%s: out of memory", ops->kind);
+    a->base.ops = ops;
     a->base.lr = opts->lr;
     a->opts = *opts;
     st = eng_optimizer_init_params(&a->base, model);
@@ -147,4 +166,9 @@ eng_status eng_adam_new(eng_model *model, const eng_adam_options *opts, eng_opti
     }
     *out = &a->base;
     return ENG_OK;
+}
+
+eng_status eng_adam_new(eng_model *model, const eng_adam_options *opts, eng_optimizer **out)
+{
+    return eng_adam_family_new(model, opts, &adam_ops, out);
 }

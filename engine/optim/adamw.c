@@ -8,8 +8,6 @@
  * The gradient itself is never decayed. Loshchilov and Hutter, "Decoupled Weight Decay
  * Regularization", ICLR 2019, algorithm 2. Scalars in double, elements in the parameter's dtype
  * in PyTorch's order of operations, as in adam.c, which holds the update for both. */
-#include <stdlib.h>
-
 #include "optim.h"
 
 /* The update is Adam's with the decay applied to the parameter instead of the gradient
@@ -29,21 +27,5 @@ static const eng_optim_ops adamw_ops = {
 
 eng_status eng_adamw_new(eng_model *model, const eng_adam_options *opts, eng_optimizer **out)
 {
-    *out = NULL;
-    eng_status st = eng_adam_check_options("adamw", opts);
-    if (st)
-        return st;
-    eng_adam_family *a = calloc(1, sizeof *a);
-    if (!a)
-        return eng_error(ENG_ENOMEM, "adamw: out of memory");
-    a->base.ops = &adamw_ops;
-    a->base.lr = opts->lr;
-    a->opts = *opts;
-    st = eng_optimizer_init_params(&a->base, model);
-    if (st) {
-        eng_optimizer_release(&a->base);
-        return st;
-    }
-    *out = &a->base;
-    return ENG_OK;
+    return eng_adam_family_new(model, opts, &adamw_ops, out);
 }

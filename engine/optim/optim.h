@@ -117,14 +117,15 @@ eng_status eng_optimizer_check_params(const eng_optimizer *opt);
  * updates then touch on each thread the gradient rows its model split just summed. */
 typedef void (*eng_range_update_fn)(void *ctx, int i, int64_t start, int64_t length);
 void eng_optimizer_update_ranges(eng_optimizer *opt, eng_range_update_fn update, void *ctx);
-/* The option checks shared by Adam and AdamW; kind names the optimizer in messages. */
-eng_status eng_adam_check_options(const char *kind, const eng_adam_options *opts);
-/* Adam and AdamW share their state, hyper-parameters and update (adam.c): decoupled selects
- * AdamW's weight decay. */
+/* Adam and AdamW share their options, state, hyper-parameters, update and constructor
+ * (adam.c): ops (its kind names the optimizer in messages) chooses, through its step, where the
+ * weight decay goes (eng_adam_family_step's decoupled). */
 typedef struct eng_adam_family {
     eng_optimizer base;
     eng_adam_options opts;
 } eng_adam_family;
+eng_status eng_adam_family_new(eng_model *model, const eng_adam_options *opts,
+                               const eng_optim_ops *ops, eng_optimizer **out);
 eng_status eng_adam_family_step(eng_optimizer *opt, bool decoupled);
 int eng_adam_family_hyper(const eng_optimizer *opt, const char **names, double *values, int max);
 extern const char *const eng_adam_family_slots[3];
