@@ -97,10 +97,11 @@ for epoch = 1, config.epochs do
 end
 
 model:eval()
-local correct, total = 0, 0
+local correct, total, out = 0, 0, nil
 for x, y in test:batches(250, {shuffle = false, dtype = config.dtype, scale = 1 / 255,
-                                 mean = config.mean, std = config.std}) do
-  local predicted = model:forward(x):argmax()
+                                 mean = config.mean, std = config.std, reuse = true}) do
+  out = model:forward(x, out)
+  local predicted = out:argmax()
   for i = 1, y:size(1) do
     -- argmax is 1-based, labels are 0-based class indices
     if predicted:get(i) - 1 == y:get(i) then correct = correct + 1 end
@@ -109,5 +110,5 @@ for x, y in test:batches(250, {shuffle = false, dtype = config.dtype, scale = 1 
 end
 
 print(("test accuracy: %.4f (%d/%d, %s)"):format(correct / total, correct, total, config.dtype))
-print(("training speed: %.0f images/s (%s, %d BLAS thread%s)"):format(images / seconds,
+print(("training speed: %.0f images/s (%s, %d thread%s)"):format(images / seconds,
   config.dtype, engine.threads(), engine.threads() == 1 and "" or "s"))
