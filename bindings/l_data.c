@@ -141,7 +141,8 @@ static int next_batch(lua_State *L)
     xshape[0] = count;
     eng_tensor *x = batch_tensor(L, 3, s->reuse, s->dtype, ds->x->ndim, xshape);
     eng_tensor *y = x ? batch_tensor(L, 4, s->reuse, ENG_I64, 1, &count) : NULL;
-    if (!x || !y || eng_dataset_gather(ds, s->order + s->pos, count, s->scale, s->mean, s->std, x, y))
+    if (!x || !y ||
+        eng_dataset_gather(ds, s->order + s->pos, count, s->scale, s->mean, s->std, x, y))
         return lua_engerror(L);
     s->pos += count;
     return 2;

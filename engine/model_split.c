@@ -87,7 +87,8 @@ static eng_status ensure_replicas(eng_model *model, int nsplit)
         model->replicas = grown;
         for (int r = model->nreplicas; r < need; r++) {
             for (int i = 0; i < model->nlayers; i++) {
-                eng_layer *layer = model->layers[i], **slot = &grown[(size_t)r * model->nlayers + i];
+                eng_layer *layer = model->layers[i];
+                eng_layer **slot = &grown[(size_t)r * model->nlayers + i];
                 eng_status st = layer->ops->clone(layer, layer->dtype, slot);
                 if (st) {
                     /* Keep the replicas complete: drop this partial one. */

@@ -129,7 +129,8 @@ __attribute__((target("avx2,fma"))) static float hsum(__m256 v)
             }                                                                                   \
         }                                                                                       \
         if (o < out)                                                                            \
-            conv_direct_dweight_generic_f32(dw + (long)o * cin * kh * KW, dy + (long)o * oh * ow,   \
+            conv_direct_dweight_generic_f32(dw + (long)o * cin * kh * KW,                       \
+                                            dy + (long)o * oh * ow,                             \
                                         xpad, cin, hp, wp, out - o, kh, KW);                    \
     }
 

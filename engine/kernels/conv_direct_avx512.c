@@ -71,49 +71,56 @@ static inline unsigned lane_mask(int left, int lanes)
  * accumulators over the output columns; each step loads QN dy vectors and KW shifted input
  * vectors. KW and QN are compile-time constants at every call (whole tiles of Q channels, then
  * single channels), so that the accumulators stay in registers. */
-#define DEFINE_DWEIGHT(SFX, T, VT, MT, LANES, Q, KW, LOAD, FMA, ZERO, REDUCE)                  \
-    static inline __attribute__((always_inline, target("avx512f"))) void                        \
-        dweight_tile_##SFX##_##KW(T *dw, const T *dy, const T *xpad, int cin, int hp, int wp,   \
-                                  int kh, int oh, int ow, int o, int qn)                        \
-    {                                                                                           \
-        for (int c = 0; c < cin; c++) {                                                         \
-            for (int i = 0; i < kh; i++) {                                                      \
-                VT acc[Q][KW];                                                                  \
-                _Pragma("GCC unroll 8") for (int q = 0; q < qn; q++)                                                    \
-                    _Pragma("GCC unroll 8") for (int j = 0; j < KW; j++)                                                \
-                        acc[q][j] = ZERO();                                                     \
-                for (int oy = 0; oy < oh; oy++) {                                               \
-                    const T *xr = xpad + ((long)c * hp + oy + i) * wp;                          \
-                    const T *d0 = dy + ((long)o * oh + oy) * ow;                                \
-                    for (int ox = 0; ox < ow; ox += LANES) {                                    \
-                        MT m = (MT)lane_mask(ow - ox, LANES);                                   \
-                        VT d[Q];                                                                \
-                        _Pragma("GCC unroll 8") for (int q = 0; q < qn; q++)                                            \
-                            d[q] = LOAD(m, d0 + (long)q * oh * ow + ox);                        \
-                        _Pragma("GCC unroll 8") for (int j = 0; j < KW; j++) {                                          \
-                            VT xv = LOAD(m, xr + ox + j);                                       \
-                            _Pragma("GCC unroll 8") for (int q = 0; q < qn; q++)                                        \
-                                acc[q][j] = FMA(d[q], xv, acc[q][j]);                           \
-                        }                                                                       \
-                    }                                                                           \
-                }                                                                               \
-                _Pragma("GCC unroll 8") for (int q = 0; q < qn; q++) {                                                  \
-                    T *wq = dw + (((long)(o + q) * cin + c) * kh + i) * KW;                     \
-                    _Pragma("GCC unroll 8") for (int j = 0; j < KW; j++)                                                \
-                        wq[j] += REDUCE(acc[q][j]);                                             \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
-    }                                                                                           \
-                                                                                                \
-    __attribute__((target("avx512f"))) static void dweight_##SFX##_##KW(                        \
-        T *dw, const T *dy, const T *xpad, int cin, int hp, int wp, int out, int kh)            \
-    {                                                                                           \
-        int oh = hp - kh + 1, ow = wp - KW + 1, o = 0;                                          \
-        for (; o + Q <= out; o += Q)                                                            \
-            dweight_tile_##SFX##_##KW(dw, dy, xpad, cin, hp, wp, kh, oh, ow, o, Q);             \
-        for (; o < out; o++)                                                                    \
-            dweight_tile_##SFX##_##KW(dw, dy, xpad, cin, hp, wp, kh, oh, ow, o, 1);             \
+#define DEFINE_DWEIGHT(SFX, T, VT, MT, LANES, Q, KW, LOAD, FMA, ZERO, REDUCE)                      \
+    static inline __attribute__((always_inline, target("avx512f"))) void                           \
+        dweight_tile_##SFX##_##KW(T *dw, const T *dy, const T *xpad, int cin, int hp, int wp,      \
+                                  int kh, int oh, int ow, int o, int qn)                           \
+    {                                                                                              \
+        for (int c = 0; c < cin; c++) {                                                            \
+            for (int i = 0; i < kh; i++) {                                                         \
+                VT acc[Q][KW];                                                                     \
+                _Pragma("GCC unroll 8")                                                            \
+                for (int q = 0; q < qn; q++)                                                       \
+                    _Pragma("GCC unroll 8")                                                        \
+                    for (int j = 0; j < KW; j++)                                                   \
+                        acc[q][j] = ZERO();                                                        \
+                for (int oy = 0; oy < oh; oy++) {                                                  \
+                    const T *xr = xpad + ((long)c * hp + oy + i) * wp;                             \
+                    const T *d0 = dy + ((long)o * oh + oy) * ow;                                   \
+                    for (int ox = 0; ox < ow; ox += LANES) {                                       \
+                        MT m = (MT)lane_mask(ow - ox, LANES);                                      \
+                        VT d[Q];                                                                   \
+                        _Pragma("GCC unroll 8")                                                    \
+                        for (int q = 0; q < qn; q++)                                               \
+                            d[q] = LOAD(m, d0 + (long)q * oh * ow + ox);                           \
+                        _Pragma("GCC unroll 8")                                                    \
+                        for (int j = 0; j < KW; j++) {                                             \
+                            VT xv = LOAD(m, xr + ox + j);                                          \
+                            _Pragma("GCC unroll 8")                                                \
+                            for (int q = 0; q < qn; q++)                                           \
+                                acc[q][j] = FMA(d[q], xv, acc[q][j]);                              \
+                        }                                                                          \
+                    }                                                                              \
+                }                                                                                  \
+                _Pragma("GCC unroll 8")                                                            \
+                for (int q = 0; q < qn; q++) {                                                     \
+                    T *wq = dw + (((long)(o + q) * cin + c) * kh + i) * KW;                        \
+                    _Pragma("GCC unroll 8")                                                        \
+                    for (int j = 0; j < KW; j++)                                                   \
+                        wq[j] += REDUCE(acc[q][j]);                                                \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    __attribute__((target("avx512f"))) static void dweight_##SFX##_##KW(                           \
+        T *dw, const T *dy, const T *xpad, int cin, int hp, int wp, int out, int kh)               \
+    {                                                                                              \
+        int oh = hp - kh + 1, ow = wp - KW + 1, o = 0;                                             \
+        for (; o + Q <= out; o += Q)                                                               \
+            dweight_tile_##SFX##_##KW(dw, dy, xpad, cin, hp, wp, kh, oh, ow, o, Q);                \
+        for (; o < out; o++)                                                                       \
+            dweight_tile_##SFX##_##KW(dw, dy, xpad, cin, hp, wp, kh, oh, ow, o, 1);                \
     }
 
 #define LOAD_PS(m, p) _mm512_maskz_loadu_ps((m), (p))

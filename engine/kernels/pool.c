@@ -9,29 +9,29 @@ static int imin(int a, int b) { return a < b ? a : b; }
 /* The common 2x2 window with stride 2: a branch-light body the compiler can schedule well.
  * Candidates are compared in row-major order with '>', so ties keep the first, as in the
  * general loop. */
-#define DEFINE_MAXPOOL2X2(T, SFX)                                                               \
-    static void maxpool2x2_forward_##SFX(T *restrict y, int32_t *restrict argmax,               \
-                                         const T *restrict x, const eng_pool_geometry *g)       \
-    {                                                                                           \
-        for (int64_t p = 0; p < g->planes; p++) {                                               \
-            const T *xp = x + p * g->h * g->w;                                                  \
-            T *yp = y + p * g->oh * g->ow;                                                      \
-            int32_t *ap = argmax + p * g->oh * g->ow;                                           \
-            for (int oy = 0; oy < g->oh; oy++) {                                                \
-                const T *r0 = xp + 2 * oy * g->w, *r1 = r0 + g->w;                              \
-                int base = 2 * oy * g->w;                                                       \
-                for (int ox = 0; ox < g->ow; ox++) {                                            \
-                    T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];   \
-                    T m = a;                                                                    \
-                    int at = base + 2 * ox;                                                     \
-                    if (b > m) { m = b; at = base + 2 * ox + 1; }                               \
-                    if (c > m) { m = c; at = base + g->w + 2 * ox; }                            \
-                    if (d > m) { m = d; at = base + g->w + 2 * ox + 1; }                        \
-                    yp[oy * g->ow + ox] = m;                                                    \
-                    ap[oy * g->ow + ox] = at;                                                   \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
+#define DEFINE_MAXPOOL2X2(T, SFX)                                                                  \
+    static void maxpool2x2_forward_##SFX(T *restrict y, int32_t *restrict argmax,                  \
+                                         const T *restrict x, const eng_pool_geometry *g)          \
+    {                                                                                              \
+        for (int64_t p = 0; p < g->planes; p++) {                                                  \
+            const T *xp = x + p * g->h * g->w;                                                     \
+            T *yp = y + p * g->oh * g->ow;                                                         \
+            int32_t *ap = argmax + p * g->oh * g->ow;                                              \
+            for (int oy = 0; oy < g->oh; oy++) {                                                   \
+                const T *r0 = xp + 2 * oy * g->w, *r1 = r0 + g->w;                                 \
+                int base = 2 * oy * g->w;                                                          \
+                for (int ox = 0; ox < g->ow; ox++) {                                               \
+                    T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];      \
+                    T m = a;                                                                       \
+                    int at = base + 2 * ox;                                                        \
+                    if (b > m) { m = b; at = base + 2 * ox + 1; }                                  \
+                    if (c > m) { m = c; at = base + g->w + 2 * ox; }                               \
+                    if (d > m) { m = d; at = base + g->w + 2 * ox + 1; }                           \
+                    yp[oy * g->ow + ox] = m;                                                       \
+                    ap[oy * g->ow + ox] = at;                                                      \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 /* 2x2 windows tiling an even plane: every input element belongs to exactly one window, so
@@ -40,58 +40,58 @@ static int imin(int a, int b) { return a < b ? a : b; }
  * forward's strict '>' kept; when none is equal (the first element was a NaN, so y is NaN),
  * the forward kept the first. */
 #define DEFINE_MAXPOOL2X2_BACKWARD_XY(T, SFX)                                                      \
-    static void maxpool2x2_backward_xy_##SFX(T *restrict dx, const T *restrict dy,              \
-                                          const T *restrict x, const T *restrict y,             \
-                                          const eng_pool_geometry *g)                           \
-    {                                                                                           \
-        for (int64_t p = 0; p < g->planes; p++) {                                               \
-            T *dxp = dx + p * g->h * g->w;                                                      \
-            const T *xp = x + p * g->h * g->w;                                                  \
-            const T *dyp = dy + p * g->oh * g->ow, *yp = y + p * g->oh * g->ow;                 \
-            for (int oy = 0; oy < g->oh; oy++) {                                                \
-                T *r0 = dxp + 2 * oy * g->w, *r1 = r0 + g->w;                                   \
-                const T *x0 = xp + 2 * oy * g->w, *x1 = x0 + g->w;                              \
-                for (int ox = 0; ox < g->ow; ox++) {                                            \
-                    T d = dyp[oy * g->ow + ox], m = yp[oy * g->ow + ox];                        \
-                    /* bitwise, not short-circuit: branch-free on random data */                \
-                    int ea = x0[2 * ox] == m, eb = x0[2 * ox + 1] == m;                         \
-                    int ec = x1[2 * ox] == m, ed = x1[2 * ox + 1] == m;                         \
-                    int wa = ea | (1 - (eb | ec | ed)), na = 1 - wa, nb = 1 - eb;               \
-                    int wb = na & eb, wc = na & nb & ec, wd = na & nb & (1 - ec);               \
-                    r0[2 * ox] = wa ? d : (T)0;                                                 \
-                    r0[2 * ox + 1] = wb ? d : (T)0;                                             \
-                    r1[2 * ox] = wc ? d : (T)0;                                                 \
-                    r1[2 * ox + 1] = wd ? d : (T)0;                                             \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
+    static void maxpool2x2_backward_xy_##SFX(T *restrict dx, const T *restrict dy,                 \
+                                          const T *restrict x, const T *restrict y,                \
+                                          const eng_pool_geometry *g)                              \
+    {                                                                                              \
+        for (int64_t p = 0; p < g->planes; p++) {                                                  \
+            T *dxp = dx + p * g->h * g->w;                                                         \
+            const T *xp = x + p * g->h * g->w;                                                     \
+            const T *dyp = dy + p * g->oh * g->ow, *yp = y + p * g->oh * g->ow;                    \
+            for (int oy = 0; oy < g->oh; oy++) {                                                   \
+                T *r0 = dxp + 2 * oy * g->w, *r1 = r0 + g->w;                                      \
+                const T *x0 = xp + 2 * oy * g->w, *x1 = x0 + g->w;                                 \
+                for (int ox = 0; ox < g->ow; ox++) {                                               \
+                    T d = dyp[oy * g->ow + ox], m = yp[oy * g->ow + ox];                           \
+                    /* bitwise, not short-circuit: branch-free on random data */                   \
+                    int ea = x0[2 * ox] == m, eb = x0[2 * ox + 1] == m;                            \
+                    int ec = x1[2 * ox] == m, ed = x1[2 * ox + 1] == m;                            \
+                    int wa = ea | (1 - (eb | ec | ed)), na = 1 - wa, nb = 1 - eb;                  \
+                    int wb = na & eb, wc = na & nb & ec, wd = na & nb & (1 - ec);                  \
+                    r0[2 * ox] = wa ? d : (T)0;                                                    \
+                    r0[2 * ox + 1] = wb ? d : (T)0;                                                \
+                    r1[2 * ox] = wc ? d : (T)0;                                                    \
+                    r1[2 * ox + 1] = wd ? d : (T)0;                                                \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 /* 2x2 windows tiling an even plane: every input element belongs to exactly one window, so
  * each is written once (the winner's gradient or zero) and dx needs no clearing pass. The
  * winners come from the forward's argmax. */
-#define DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(T, SFX)                                                      \
-    static void maxpool2x2_backward_argmax_##SFX(T *restrict dx, const T *restrict dy,          \
-                                          const int32_t *restrict argmax,                       \
-                                          const eng_pool_geometry *g)                           \
-    {                                                                                           \
-        for (int64_t p = 0; p < g->planes; p++) {                                               \
-            T *dxp = dx + p * g->h * g->w;                                                      \
-            const T *dyp = dy + p * g->oh * g->ow;                                              \
-            const int32_t *ap = argmax + p * g->oh * g->ow;                                     \
-            for (int oy = 0; oy < g->oh; oy++) {                                                \
-                T *r0 = dxp + 2 * oy * g->w, *r1 = r0 + g->w;                                   \
-                int base = 2 * oy * g->w;                                                       \
-                for (int ox = 0; ox < g->ow; ox++) {                                            \
-                    T d = dyp[oy * g->ow + ox];                                                 \
-                    int at = ap[oy * g->ow + ox], c = base + 2 * ox;                            \
-                    r0[2 * ox] = at == c ? d : (T)0;                                            \
-                    r0[2 * ox + 1] = at == c + 1 ? d : (T)0;                                    \
-                    r1[2 * ox] = at == c + g->w ? d : (T)0;                                     \
-                    r1[2 * ox + 1] = at == c + g->w + 1 ? d : (T)0;                             \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
+#define DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(T, SFX)                                                  \
+    static void maxpool2x2_backward_argmax_##SFX(T *restrict dx, const T *restrict dy,             \
+                                          const int32_t *restrict argmax,                          \
+                                          const eng_pool_geometry *g)                              \
+    {                                                                                              \
+        for (int64_t p = 0; p < g->planes; p++) {                                                  \
+            T *dxp = dx + p * g->h * g->w;                                                         \
+            const T *dyp = dy + p * g->oh * g->ow;                                                 \
+            const int32_t *ap = argmax + p * g->oh * g->ow;                                        \
+            for (int oy = 0; oy < g->oh; oy++) {                                                   \
+                T *r0 = dxp + 2 * oy * g->w, *r1 = r0 + g->w;                                      \
+                int base = 2 * oy * g->w;                                                          \
+                for (int ox = 0; ox < g->ow; ox++) {                                               \
+                    T d = dyp[oy * g->ow + ox];                                                    \
+                    int at = ap[oy * g->ow + ox], c = base + 2 * ox;                               \
+                    r0[2 * ox] = at == c ? d : (T)0;                                               \
+                    r0[2 * ox + 1] = at == c + 1 ? d : (T)0;                                       \
+                    r1[2 * ox] = at == c + g->w ? d : (T)0;                                        \
+                    r1[2 * ox + 1] = at == c + g->w + 1 ? d : (T)0;                                \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 DEFINE_MAXPOOL2X2(float, f32)
@@ -101,130 +101,130 @@ DEFINE_MAXPOOL2X2_BACKWARD_XY(double, f64)
 DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(float, f32)
 DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(double, f64)
 
-#define DEFINE_POOL(T, SFX)                                                                     \
-    void eng_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x,                           \
-                                   const eng_pool_geometry *g)                                  \
-    {                                                                                           \
-        if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0) { \
-            maxpool2x2_forward_##SFX(y, argmax, x, g);                                          \
-            return;                                                                             \
-        }                                                                                       \
-        for (int64_t p = 0; p < g->planes; p++) {                                               \
-            const T *xp = x + p * g->h * g->w;                                                  \
-            T *yp = y + p * g->oh * g->ow;                                                      \
-            int32_t *ap = argmax + p * g->oh * g->ow;                                           \
-            for (int oy = 0; oy < g->oh; oy++) {                                                \
-                int y0 = oy * g->sh - g->ph;                                                    \
-                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                              \
-                for (int ox = 0; ox < g->ow; ox++) {                                            \
-                    int x0 = ox * g->sw - g->pw;                                                \
-                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                          \
-                    int best = ya * g->w + xa;                                                  \
-                    T m = xp[best];                                                             \
-                    for (int iy = ya; iy < yb; iy++)                                            \
-                        for (int ix = xa; ix < xb; ix++)                                        \
-                            if (xp[iy * g->w + ix] > m) {                                       \
-                                m = xp[iy * g->w + ix];                                         \
-                                best = iy * g->w + ix;                                          \
-                            }                                                                   \
-                    yp[oy * g->ow + ox] = m;                                                    \
-                    ap[oy * g->ow + ox] = best;                                                 \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
-    }                                                                                           \
-    void eng_maxpool_backward_xy_##SFX(T *dx, const T *dy, const T *x, const T *y,              \
-                                       const eng_pool_geometry *g)                              \
-    {                                                                                           \
-        if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && \
-            g->h % 2 == 0 && g->w % 2 == 0) {                                                   \
+#define DEFINE_POOL(T, SFX)                                                                        \
+    void eng_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x,                              \
+                                   const eng_pool_geometry *g)                                     \
+    {                                                                                              \
+        if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0) {    \
+            maxpool2x2_forward_##SFX(y, argmax, x, g);                                             \
+            return;                                                                                \
+        }                                                                                          \
+        for (int64_t p = 0; p < g->planes; p++) {                                                  \
+            const T *xp = x + p * g->h * g->w;                                                     \
+            T *yp = y + p * g->oh * g->ow;                                                         \
+            int32_t *ap = argmax + p * g->oh * g->ow;                                              \
+            for (int oy = 0; oy < g->oh; oy++) {                                                   \
+                int y0 = oy * g->sh - g->ph;                                                       \
+                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                                 \
+                for (int ox = 0; ox < g->ow; ox++) {                                               \
+                    int x0 = ox * g->sw - g->pw;                                                   \
+                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                             \
+                    int best = ya * g->w + xa;                                                     \
+                    T m = xp[best];                                                                \
+                    for (int iy = ya; iy < yb; iy++)                                               \
+                        for (int ix = xa; ix < xb; ix++)                                           \
+                            if (xp[iy * g->w + ix] > m) {                                          \
+                                m = xp[iy * g->w + ix];                                            \
+                                best = iy * g->w + ix;                                             \
+                            }                                                                      \
+                    yp[oy * g->ow + ox] = m;                                                       \
+                    ap[oy * g->ow + ox] = best;                                                    \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    void eng_maxpool_backward_xy_##SFX(T *dx, const T *dy, const T *x, const T *y,                 \
+                                       const eng_pool_geometry *g)                                 \
+    {                                                                                              \
+        if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&    \
+            g->h % 2 == 0 && g->w % 2 == 0) {                                                      \
             maxpool2x2_backward_xy_##SFX(dx, dy, x, y, g);                                         \
-            return;                                                                             \
-        }                                                                                       \
-        memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                           \
-        for (int64_t p = 0; p < g->planes; p++) {                                               \
-            const T *xp = x + p * g->h * g->w;                                                  \
-            T *dxp = dx + p * g->h * g->w;                                                      \
-            for (int oy = 0; oy < g->oh; oy++) {                                                \
-                int y0 = oy * g->sh - g->ph;                                                    \
-                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                              \
-                for (int ox = 0; ox < g->ow; ox++) {                                            \
-                    int x0 = ox * g->sw - g->pw;                                                \
-                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                          \
-                    int64_t at = (p * g->oh + oy) * g->ow + ox;                                 \
-                    int best = -1;                                                              \
-                    for (int iy = ya; iy < yb && best < 0; iy++)                                \
-                        for (int ix = xa; ix < xb; ix++)                                        \
-                            if (xp[iy * g->w + ix] == y[at]) {                                  \
-                                best = iy * g->w + ix;                                          \
-                                break;                                                          \
-                            }                                                                   \
-                    if (best < 0) /* y is a NaN: the forward kept the first element */         \
-                        best = ya * g->w + xa;                                                  \
-                    dxp[best] += dy[at];                                                        \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
-    }                                                                                           \
-    void eng_maxpool_backward_##SFX(T *dx, const T *dy, const int32_t *argmax,                  \
-                                    const eng_pool_geometry *g)                                 \
-    {                                                                                           \
-        if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && \
-            g->h % 2 == 0 && g->w % 2 == 0) {                                                   \
-            maxpool2x2_backward_argmax_##SFX(dx, dy, argmax, g);                                       \
-            return;                                                                             \
-        }                                                                                       \
-        memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                           \
-        int64_t out = (int64_t)g->oh * g->ow;                                                   \
-        for (int64_t p = 0; p < g->planes; p++) {                                               \
-            T *dxp = dx + p * g->h * g->w;                                                      \
-            for (int64_t i = 0; i < out; i++)                                                   \
-                dxp[argmax[p * out + i]] += dy[p * out + i];                                    \
-        }                                                                                       \
-    }                                                                                           \
-    void eng_avgpool_forward_##SFX(T *y, const T *x, const eng_pool_geometry *g)                \
-    {                                                                                           \
-        for (int64_t p = 0; p < g->planes; p++) {                                               \
-            const T *xp = x + p * g->h * g->w;                                                  \
-            T *yp = y + p * g->oh * g->ow;                                                      \
-            for (int oy = 0; oy < g->oh; oy++) {                                                \
-                int y0 = oy * g->sh - g->ph;                                                    \
-                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                              \
-                int ny = imin(y0 + g->kh, g->h + g->ph) - y0;                                   \
-                for (int ox = 0; ox < g->ow; ox++) {                                            \
-                    int x0 = ox * g->sw - g->pw;                                                \
-                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                          \
-                    int nx = imin(x0 + g->kw, g->w + g->pw) - x0;                               \
-                    double acc = 0;                                                             \
-                    for (int iy = ya; iy < yb; iy++)                                            \
-                        for (int ix = xa; ix < xb; ix++)                                        \
-                            acc += xp[iy * g->w + ix];                                          \
-                    yp[oy * g->ow + ox] = (T)(acc / (ny * nx));                                 \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
-    }                                                                                           \
-    void eng_avgpool_backward_##SFX(T *dx, const T *dy, const eng_pool_geometry *g)             \
-    {                                                                                           \
-        memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                           \
-        for (int64_t p = 0; p < g->planes; p++) {                                               \
-            T *dxp = dx + p * g->h * g->w;                                                      \
-            const T *dyp = dy + p * g->oh * g->ow;                                              \
-            for (int oy = 0; oy < g->oh; oy++) {                                                \
-                int y0 = oy * g->sh - g->ph;                                                    \
-                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                              \
-                int ny = imin(y0 + g->kh, g->h + g->ph) - y0;                                   \
-                for (int ox = 0; ox < g->ow; ox++) {                                            \
-                    int x0 = ox * g->sw - g->pw;                                                \
-                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                          \
-                    int nx = imin(x0 + g->kw, g->w + g->pw) - x0;                               \
-                    T share = dyp[oy * g->ow + ox] / (T)(ny * nx);                              \
-                    for (int iy = ya; iy < yb; iy++)                                            \
-                        for (int ix = xa; ix < xb; ix++)                                        \
-                            dxp[iy * g->w + ix] += share;                                       \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
+            return;                                                                                \
+        }                                                                                          \
+        memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                              \
+        for (int64_t p = 0; p < g->planes; p++) {                                                  \
+            const T *xp = x + p * g->h * g->w;                                                     \
+            T *dxp = dx + p * g->h * g->w;                                                         \
+            for (int oy = 0; oy < g->oh; oy++) {                                                   \
+                int y0 = oy * g->sh - g->ph;                                                       \
+                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                                 \
+                for (int ox = 0; ox < g->ow; ox++) {                                               \
+                    int x0 = ox * g->sw - g->pw;                                                   \
+                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                             \
+                    int64_t at = (p * g->oh + oy) * g->ow + ox;                                    \
+                    int best = -1;                                                                 \
+                    for (int iy = ya; iy < yb && best < 0; iy++)                                   \
+                        for (int ix = xa; ix < xb; ix++)                                           \
+                            if (xp[iy * g->w + ix] == y[at]) {                                     \
+                                best = iy * g->w + ix;                                             \
+                                break;                                                             \
+                            }                                                                      \
+                    if (best < 0) /* y is a NaN: the forward kept the first element */             \
+                        best = ya * g->w + xa;                                                     \
+                    dxp[best] += dy[at];                                                           \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    void eng_maxpool_backward_##SFX(T *dx, const T *dy, const int32_t *argmax,                     \
+                                    const eng_pool_geometry *g)                                    \
+    {                                                                                              \
+        if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&    \
+            g->h % 2 == 0 && g->w % 2 == 0) {                                                      \
+            maxpool2x2_backward_argmax_##SFX(dx, dy, argmax, g);                                   \
+            return;                                                                                \
+        }                                                                                          \
+        memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                              \
+        int64_t out = (int64_t)g->oh * g->ow;                                                      \
+        for (int64_t p = 0; p < g->planes; p++) {                                                  \
+            T *dxp = dx + p * g->h * g->w;                                                         \
+            for (int64_t i = 0; i < out; i++)                                                      \
+                dxp[argmax[p * out + i]] += dy[p * out + i];                                       \
+        }                                                                                          \
+    }                                                                                              \
+    void eng_avgpool_forward_##SFX(T *y, const T *x, const eng_pool_geometry *g)                   \
+    {                                                                                              \
+        for (int64_t p = 0; p < g->planes; p++) {                                                  \
+            const T *xp = x + p * g->h * g->w;                                                     \
+            T *yp = y + p * g->oh * g->ow;                                                         \
+            for (int oy = 0; oy < g->oh; oy++) {                                                   \
+                int y0 = oy * g->sh - g->ph;                                                       \
+                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                                 \
+                int ny = imin(y0 + g->kh, g->h + g->ph) - y0;                                      \
+                for (int ox = 0; ox < g->ow; ox++) {                                               \
+                    int x0 = ox * g->sw - g->pw;                                                   \
+                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                             \
+                    int nx = imin(x0 + g->kw, g->w + g->pw) - x0;                                  \
+                    double acc = 0;                                                                \
+                    for (int iy = ya; iy < yb; iy++)                                               \
+                        for (int ix = xa; ix < xb; ix++)                                           \
+                            acc += xp[iy * g->w + ix];                                             \
+                    yp[oy * g->ow + ox] = (T)(acc / (ny * nx));                                    \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    void eng_avgpool_backward_##SFX(T *dx, const T *dy, const eng_pool_geometry *g)                \
+    {                                                                                              \
+        memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                              \
+        for (int64_t p = 0; p < g->planes; p++) {                                                  \
+            T *dxp = dx + p * g->h * g->w;                                                         \
+            const T *dyp = dy + p * g->oh * g->ow;                                                 \
+            for (int oy = 0; oy < g->oh; oy++) {                                                   \
+                int y0 = oy * g->sh - g->ph;                                                       \
+                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                                 \
+                int ny = imin(y0 + g->kh, g->h + g->ph) - y0;                                      \
+                for (int ox = 0; ox < g->ow; ox++) {                                               \
+                    int x0 = ox * g->sw - g->pw;                                                   \
+                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                             \
+                    int nx = imin(x0 + g->kw, g->w + g->pw) - x0;                                  \
+                    T share = dyp[oy * g->ow + ox] / (T)(ny * nx);                                 \
+                    for (int iy = ya; iy < yb; iy++)                                               \
+                        for (int ix = xa; ix < xb; ix++)                                           \
+                            dxp[iy * g->w + ix] += share;                                          \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 DEFINE_POOL(float, f32)

@@ -2,14 +2,6 @@
 
 #include <string.h>
 
-/* Built for three instruction sets, the best one picked when the library loads (GCC's
- * function multiversioning): the row loops below vectorise 4, 8 or 16 floats wide. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MULTIVERSION
-#endif
-
 void eng_winograd_weights_f32(float *u, const float *w, int out, int in)
 {
     int64_t pairs = (int64_t)out * in;
@@ -60,7 +52,7 @@ void eng_winograd_weights_grad_f32(float *dw, const float *du, int out, int in)
  * zero-padded. */
 #define ROW (ENG_WINOGRAD_MAX_WIDTH + 4)
 
-MULTIVERSION void eng_winograd_input_f32(float *v, int64_t ld, int64_t plane, const float *x, int n, int c,
+void eng_winograd_input_f32(float *v, int64_t ld, int64_t plane, const float *x, int n, int c,
                             int h, int w, int ph, int pw, int oh, int ow)
 {
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw, wp = 2 * tw + 2;
@@ -100,7 +92,7 @@ MULTIVERSION void eng_winograd_input_f32(float *v, int64_t ld, int64_t plane, co
         }
 }
 
-MULTIVERSION void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t plane, int n,
+void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t plane, int n,
                                  int c, int h, int w, int ph, int pw, int oh, int ow)
 {
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw, wp = 2 * tw + 2;
@@ -142,7 +134,7 @@ MULTIVERSION void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_
         }
 }
 
-MULTIVERSION void eng_winograd_output_f32(float *y, const float *m, int64_t ld, int64_t plane,
+void eng_winograd_output_f32(float *y, const float *m, int64_t ld, int64_t plane,
                              const float *bias, int n, int out, int oh, int ow)
 {
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
@@ -171,7 +163,7 @@ MULTIVERSION void eng_winograd_output_f32(float *y, const float *m, int64_t ld, 
         }
 }
 
-MULTIVERSION void eng_winograd_output_grad_f32(float *dm, int64_t ld, int64_t plane, const float *dy, int n,
+void eng_winograd_output_grad_f32(float *dm, int64_t ld, int64_t plane, const float *dy, int n,
                                   int out, int oh, int ow)
 {
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;

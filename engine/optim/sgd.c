@@ -69,12 +69,13 @@ static void sgd_update_range(void *ctx, int i, int64_t start, int64_t length)
     const eng_optimizer *opt = &job->s->base;
     eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
     eng_tensor *buf = job->opts.momentum != 0 ? opt->slots[i * opt->ops->nslots] : NULL;
+    bool first = job->s->created[i];
     if (p->dtype == ENG_F32)
         sgd_update_f32(ENG_F32_DATA(p) + start, ENG_F32_DATA(g) + start,
-                       buf ? ENG_F32_DATA(buf) + start : NULL, length, &job->opts, job->s->created[i]);
+                       buf ? ENG_F32_DATA(buf) + start : NULL, length, &job->opts, first);
     else
         sgd_update_f64(ENG_F64_DATA(p) + start, ENG_F64_DATA(g) + start,
-                       buf ? ENG_F64_DATA(buf) + start : NULL, length, &job->opts, job->s->created[i]);
+                       buf ? ENG_F64_DATA(buf) + start : NULL, length, &job->opts, first);
 }
 
 static eng_status sgd_step(eng_optimizer *opt)
