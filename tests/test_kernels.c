@@ -8,6 +8,7 @@
 #include "kernels/im2col.h"
 #include "kernels/pool.h"
 #include "kernels/reduce.h"
+#include "kernels/small_gemm.h"
 #include "kernels/softmax.h"
 
 static void fill_random(double *x, int64_t n, uint64_t seed)
@@ -77,6 +78,59 @@ static void test_gemm_matches_naive_product_for_every_transpose(void **state)
                           e32);
         assert_true(e64 <= 1e-14);
         assert_true(e32 <= 1e-6);
+    }
+}
+
+/* The Winograd path's products against the naive sum: row counts around the 8-row (nn) and
+ * 4-row (nt) tiles, column counts around the 32-column tiles and 16-lane masks, leading
+ * dimensions wider than the matrices, with the AVX-512 bodies and the OpenBLAS fallback. */
+static void test_small_gemms_match_naive_products(void **state)
+{
+    (void)state;
+    const int shapes[][3] = {{64, 392, 32}, {32, 49, 64}, {9, 33, 5}, {1, 1, 1}, {13, 17, 40},
+                             {7, 100, 3}};
+    const eng_simd levels[] = {ENG_SIMD_NONE, ENG_SIMD_AVX512};
+    for (size_t l = 0; l < 2; l++) {
+        eng_simd old = eng_simd_cap(levels[l]);
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            int m = shapes[k][0], n = shapes[k][1], kk = shapes[k][2];
+            int64_t ldb = n + 3, ldc = n + 5, lda_nt = kk + 2, ldb_nt = kk + 7, ldc_nt = n + 1;
+            size_t na = (size_t)m * lda_nt, nb = (size_t)kk * ldb, nbt = (size_t)n * ldb_nt;
+            double *a = malloc(sizeof *a * na), *b = malloc(sizeof *b * nb);
+            double *bt = malloc(sizeof *bt * nbt);
+            fill_random(a, (int64_t)m * lda_nt, 90 + k);
+            fill_random(b, (int64_t)kk * ldb, 91 + k);
+            fill_random(bt, (int64_t)n * ldb_nt, 92 + k);
+            float *af = malloc(sizeof *af * na), *bf = malloc(sizeof *bf * nb);
+            float *btf = malloc(sizeof *btf * nbt), *c = malloc(sizeof *c * (size_t)m * ldc);
+            float *cnt = malloc(sizeof *cnt * (size_t)m * ldc_nt);
+            for (int64_t i = 0; i < (int64_t)m * lda_nt; i++) af[i] = (float)a[i];
+            for (int64_t i = 0; i < (int64_t)kk * ldb; i++) bf[i] = (float)b[i];
+            for (int64_t i = 0; i < (int64_t)n * ldb_nt; i++) btf[i] = (float)bt[i];
+            for (int64_t i = 0; i < (int64_t)m * ldc_nt; i++) cnt[i] = 1.0f; /* nt adds */
+            /* nn reads a with lda = k: its first m * k elements */
+            eng_small_gemm_nn_f32(c, ldc, af, bf, ldb, m, n, kk);
+            eng_small_gemm_nt_f32(cnt, ldc_nt, af, lda_nt, btf, ldb_nt, m, n, kk);
+            double worst = 0;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) {
+                    double nn = 0, nt = 1, scale = 1;
+                    for (int p = 0; p < kk; p++) {
+                        nn += (double)af[i * kk + p] * bf[p * ldb + j];
+                        nt += (double)af[i * lda_nt + p] * btf[j * ldb_nt + p];
+                        scale += fabs((double)af[i * kk + p] * bf[p * ldb + j]) +
+                                 fabs((double)af[i * lda_nt + p] * btf[j * ldb_nt + p]);
+                    }
+                    worst = fmax(worst, fabs(c[i * ldc + j] - nn) / scale);
+                    worst = fmax(worst, fabs(cnt[i * ldc_nt + j] - nt) / scale);
+                }
+            if (!(worst <= 1e-6))
+                print_message("simd cap %d, m %d n %d k %d: relative error %.3g\n",
+                              (int)levels[l], m, n, kk, worst);
+            assert_true(worst <= 1e-6);
+            free(a), free(b), free(bt), free(af), free(bf), free(btf), free(c), free(cnt);
+        }
+        eng_simd_cap(old);
     }
 }
 
@@ -152,8 +206,9 @@ static void check_direct_case(const direct_case *k, eng_dtype dtype, double tol)
     direct_reference(ry, rdw, x, w, dy, k);
     double *gy = malloc(sizeof *gy * ny), *gdw = malloc(sizeof *gdw * nw);
     if (dtype == ENG_F32) {
-        float *fx = malloc(sizeof *fx * nx), *fw = malloc(sizeof *fw * nw), *fdy = malloc(sizeof *fdy * ny);
-        float *fy = malloc(sizeof *fy * ny), *fdw = malloc(sizeof *fdw * nw), *fp = malloc(sizeof *fp * np);
+        float *fx = malloc(sizeof *fx * nx), *fw = malloc(sizeof *fw * nw);
+        float *fdy = malloc(sizeof *fdy * ny), *fy = malloc(sizeof *fy * ny);
+        float *fdw = malloc(sizeof *fdw * nw), *fp = malloc(sizeof *fp * np);
         for (int64_t i = 0; i < nx; i++) fx[i] = (float)x[i];
         for (int64_t i = 0; i < nw; i++) fw[i] = (float)w[i], fdw[i] = (float)dw[i];
         for (int64_t i = 0; i < ny; i++) fdy[i] = (float)dy[i], fy[i] = (float)y[i];
@@ -792,6 +847,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_matches_naive_product_for_every_transpose),
         cmocka_unit_test(test_blas_thread_count_round_trips),
+        cmocka_unit_test(test_small_gemms_match_naive_products),
         cmocka_unit_test(test_direct_convolution_matches_definition_at_every_simd_level),
         cmocka_unit_test(test_im2col_matches_definition_with_stride_padding_dilation),
         cmocka_unit_test(test_col2im_is_the_adjoint_of_im2col),

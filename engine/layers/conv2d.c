@@ -10,6 +10,7 @@
 #include "../kernels/gemm.h"
 #include "../kernels/im2col.h"
 #include "../kernels/reduce.h"
+#include "../kernels/small_gemm.h"
 #include "../kernels/winograd.h"
 #include "layers.h"
 
@@ -21,7 +22,7 @@ typedef struct conv2d {
     eng_tensor *xpad; /* workspace [in, h+2ph, w+2pw] for the direct path */
     /* workspaces of the Winograd path: transformed weights (and their gradient), input tiles
      * and output tiles of one group of images */
-    eng_tensor *wino_u, *wino_du, *wino_v, *wino_m;
+    eng_tensor *wino_u, *wino_ut, *wino_du, *wino_v, *wino_m;
 } conv2d;
 
 static eng_status conv2d_geometry(const eng_layer *layer, const eng_tensor *x,
@@ -165,8 +166,11 @@ static eng_status ensure_winograd(conv2d *c, const eng_conv_geometry *g, int64_t
         st = eng_tensor_ensure(&c->wino_v, ENG_F32, 1, &vsize);
     if (!st)
         st = eng_tensor_ensure(&c->wino_m, ENG_F32, 1, &msize);
+    int64_t utshape[3] = {16, c->in_channels, c->out_channels};
     if (!st && backward)
         st = eng_tensor_ensure(&c->wino_du, ENG_F32, 3, ushape);
+    if (!st && backward)
+        st = eng_tensor_ensure(&c->wino_ut, ENG_F32, 3, utshape);
     return st;
 }
 
@@ -189,9 +193,9 @@ static eng_status conv2d_forward_winograd(conv2d *c, const eng_tensor *x, eng_te
         int64_t vp = winograd_plane(in, tiles), mp = winograd_plane(out, tiles);
         eng_winograd_input_f32(v, tiles, vp, ENG_F32_DATA(x) + first * x_stride, count, in,
                                g->height, g->width, g->ph, g->pw, g->oh, g->ow);
-        for (int xi = 0; xi < 16; xi++)
-            eng_gemm_f32(m + xi * mp, u + xi * out * in, v + xi * vp, out, (int)tiles, in, false,
-                         false, 1.0f, 0.0f);
+        for (int xi = 0; xi < 16; xi++) /* M = U V */
+            eng_small_gemm_nn_f32(m + xi * mp, tiles, u + xi * out * in, v + xi * vp, tiles, out,
+                                  (int)tiles, in);
         eng_winograd_output_f32(ENG_F32_DATA(y) + first * y_stride, m, tiles, mp,
                                 bias ? ENG_F32_DATA(bias->value) : NULL, count, out, g->oh,
                                 g->ow);
@@ -215,6 +219,11 @@ static eng_status conv2d_backward_winograd(conv2d *c, const eng_tensor *x, const
     float *v = ENG_F32_DATA(c->wino_v), *m = ENG_F32_DATA(c->wino_m);
     eng_param *weight = &c->base.params[0], *bias = eng_layer_param(&c->base, "bias");
     eng_winograd_weights_f32(u, ENG_F32_DATA(weight->value), out, in);
+    float *ut = ENG_F32_DATA(c->wino_ut);
+    for (int xi = 0; xi < 16; xi++)
+        for (int o = 0; o < out; o++)
+            for (int ch = 0; ch < in; ch++)
+                ut[(xi * in + ch) * out + o] = u[(xi * out + o) * in + ch];
     eng_tensor_zero(c->wino_du);
     if (dx)
         eng_tensor_zero(dx);
@@ -226,14 +235,14 @@ static eng_status conv2d_backward_winograd(conv2d *c, const eng_tensor *x, const
         eng_winograd_input_f32(v, tiles, vp, ENG_F32_DATA(x) + first * x_stride, count, in,
                                g->height, g->width, g->ph, g->pw, g->oh, g->ow);
         eng_winograd_output_grad_f32(m, tiles, mp, dyg, count, out, g->oh, g->ow);
-        for (int xi = 0; xi < 16; xi++)
-            eng_gemm_f32(du + xi * out * in, m + xi * mp, v + xi * vp, out, in, (int)tiles, false,
-                         true, 1.0f, 1.0f);
+        for (int xi = 0; xi < 16; xi++) /* dU += dM V^T */
+            eng_small_gemm_nt_f32(du + xi * out * in, in, m + xi * mp, tiles, v + xi * vp, tiles,
+                                  out, in, (int)tiles);
         if (dx) {
-            /* v is free again: it takes dV */
+            /* v is free again: it takes dV = U^T dM */
             for (int xi = 0; xi < 16; xi++)
-                eng_gemm_f32(v + xi * vp, u + xi * out * in, m + xi * mp, in, (int)tiles, out,
-                             true, false, 1.0f, 0.0f);
+                eng_small_gemm_nn_f32(v + xi * vp, tiles, ut + xi * in * out, m + xi * mp, tiles,
+                                      in, (int)tiles, out);
             eng_winograd_input_grad_f32(ENG_F32_DATA(dx) + first * x_stride, v, tiles, vp, count,
                                         in, g->height, g->width, g->ph, g->pw, g->oh, g->ow);
         }
@@ -425,6 +434,7 @@ static void conv2d_destroy(eng_layer *layer)
     eng_tensor_release(c->col);
     eng_tensor_release(c->xpad);
     eng_tensor_release(c->wino_u);
+    eng_tensor_release(c->wino_ut);
     eng_tensor_release(c->wino_du);
     eng_tensor_release(c->wino_v);
     eng_tensor_release(c->wino_m);
