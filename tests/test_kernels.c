@@ -81,9 +81,10 @@ static void test_gemm_matches_naive_product_for_every_transpose(void **state)
     }
 }
 
-/* The Winograd path's products against the naive sum: row counts around the 8-row (nn) and
- * 4-row (nt) tiles, column counts around the 32-column tiles and 16-lane masks, leading
- * dimensions wider than the matrices, with the AVX-512 bodies and the OpenBLAS fallback. */
+/* The small products (Winograd, linear) against the naive sum: row counts around the 8-row
+ * (nn, tn) and 4-row (nt) tiles, column counts around the 32-column tiles and 16-lane masks,
+ * leading dimensions wider than the matrices, with the AVX-512 bodies and the OpenBLAS
+ * fallback. */
 static void test_small_gemms_match_naive_products(void **state)
 {
     (void)state;
@@ -108,22 +109,34 @@ static void test_small_gemms_match_naive_products(void **state)
             for (int64_t i = 0; i < (int64_t)kk * ldb; i++) bf[i] = (float)b[i];
             for (int64_t i = 0; i < (int64_t)n * ldb_nt; i++) btf[i] = (float)bt[i];
             for (int64_t i = 0; i < (int64_t)m * ldc_nt; i++) cnt[i] = 1.0f; /* nt adds */
+            /* tn_acc: a^T with a [k][lda_tn] taken from the same random numbers */
+            int64_t lda_tn = m + 4;
+            float *atn = malloc(sizeof *atn * (size_t)kk * lda_tn);
+            float *ctn = malloc(sizeof *ctn * (size_t)m * ldc);
+            for (int64_t i = 0; i < (int64_t)kk * lda_tn; i++)
+                atn[i] = (float)(0.5 - 0.01 * (double)(i % 97));
+            for (int64_t i = 0; i < (int64_t)m * ldc; i++) ctn[i] = -2.0f; /* tn_acc adds */
             /* nn reads a with lda = k: its first m * k elements */
             eng_small_gemm_nn_f32(c, ldc, af, bf, ldb, m, n, kk);
             eng_small_gemm_nt_f32(cnt, ldc_nt, af, lda_nt, btf, ldb_nt, m, n, kk);
+            eng_small_gemm_tn_acc_f32(ctn, ldc, atn, lda_tn, bf, ldb, m, n, kk);
             double worst = 0;
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++) {
-                    double nn = 0, nt = 1, scale = 1;
+                    double nn = 0, nt = 1, tn = -2, scale = 1;
                     for (int p = 0; p < kk; p++) {
                         nn += (double)af[i * kk + p] * bf[p * ldb + j];
                         nt += (double)af[i * lda_nt + p] * btf[j * ldb_nt + p];
+                        tn += (double)atn[p * lda_tn + i] * bf[p * ldb + j];
                         scale += fabs((double)af[i * kk + p] * bf[p * ldb + j]) +
-                                 fabs((double)af[i * lda_nt + p] * btf[j * ldb_nt + p]);
+                                 fabs((double)af[i * lda_nt + p] * btf[j * ldb_nt + p]) +
+                                 fabs((double)atn[p * lda_tn + i] * bf[p * ldb + j]);
                     }
                     worst = fmax(worst, fabs(c[i * ldc + j] - nn) / scale);
                     worst = fmax(worst, fabs(cnt[i * ldc_nt + j] - nt) / scale);
+                    worst = fmax(worst, fabs(ctn[i * ldc + j] - tn) / scale);
                 }
+            free(atn), free(ctn);
             if (!(worst <= 1e-6))
                 print_message("simd cap %d, m %d n %d k %d: relative error %.3g\n",
                               (int)levels[l], m, n, kk, worst);

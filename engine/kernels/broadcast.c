@@ -1,5 +1,7 @@
 #include "broadcast.h"
 
+#include <string.h>
+
 #define DEFINE_FILL_PLANES(T, SFX)                                                              \
     void eng_fill_planes_##SFX(T *y, const T *value, int64_t channels, int64_t plane)           \
     {                                                                                           \
@@ -13,3 +15,9 @@
 
 DEFINE_FILL_PLANES(float, f32)
 DEFINE_FILL_PLANES(double, f64)
+
+void eng_fill_rows_f32(float *y, const float *value, int64_t rows, int64_t cols)
+{
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(y + r * cols, value, sizeof(float) * (size_t)cols);
+}

