@@ -120,6 +120,23 @@ static void test_small_gemms_match_naive_products(void **state)
             eng_small_gemm_nn_f32(c, ldc, af, bf, ldb, m, n, kk);
             eng_small_gemm_nt_f32(cnt, ldc_nt, af, lda_nt, btf, ldb_nt, m, n, kk);
             eng_small_gemm_tn_acc_f32(ctn, ldc, atn, lda_tn, bf, ldb, m, n, kk);
+            /* the f64 bodies on the same (f32-representable) numbers, to 1e-14 */
+            double *ad = malloc(sizeof *ad * na), *bd = malloc(sizeof *bd * nb);
+            double *btd = malloc(sizeof *btd * nbt);
+            double *atnd = malloc(sizeof *atnd * (size_t)kk * lda_tn);
+            double *cd = malloc(sizeof *cd * (size_t)m * ldc);
+            double *cntd = malloc(sizeof *cntd * (size_t)m * ldc_nt);
+            double *ctnd = malloc(sizeof *ctnd * (size_t)m * ldc);
+            for (size_t i = 0; i < na; i++) ad[i] = af[i];
+            for (size_t i = 0; i < nb; i++) bd[i] = bf[i];
+            for (size_t i = 0; i < nbt; i++) btd[i] = btf[i];
+            for (int64_t i = 0; i < (int64_t)kk * lda_tn; i++) atnd[i] = atn[i];
+            for (int64_t i = 0; i < (int64_t)m * ldc_nt; i++) cntd[i] = 1.0;
+            for (int64_t i = 0; i < (int64_t)m * ldc; i++) ctnd[i] = -2.0;
+            eng_small_gemm_nn_f64(cd, ldc, ad, bd, ldb, m, n, kk);
+            eng_small_gemm_nt_f64(cntd, ldc_nt, ad, lda_nt, btd, ldb_nt, m, n, kk);
+            eng_small_gemm_tn_acc_f64(ctnd, ldc, atnd, lda_tn, bd, ldb, m, n, kk);
+            double worst64 = 0;
             double worst = 0;
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++) {
@@ -135,7 +152,15 @@ static void test_small_gemms_match_naive_products(void **state)
                     worst = fmax(worst, fabs(c[i * ldc + j] - nn) / scale);
                     worst = fmax(worst, fabs(cnt[i * ldc_nt + j] - nt) / scale);
                     worst = fmax(worst, fabs(ctn[i * ldc + j] - tn) / scale);
+                    worst64 = fmax(worst64, fabs(cd[i * ldc + j] - nn) / scale);
+                    worst64 = fmax(worst64, fabs(cntd[i * ldc_nt + j] - nt) / scale);
+                    worst64 = fmax(worst64, fabs(ctnd[i * ldc + j] - tn) / scale);
                 }
+            if (!(worst64 <= 1e-14))
+                print_message("f64, simd cap %d, m %d n %d k %d: relative error %.3g\n",
+                              (int)levels[l], m, n, kk, worst64);
+            assert_true(worst64 <= 1e-14);
+            free(ad), free(bd), free(btd), free(atnd), free(cd), free(cntd), free(ctnd);
             free(atn), free(ctn);
             if (!(worst <= 1e-6))
                 print_message("simd cap %d, m %d n %d k %d: relative error %.3g\n",

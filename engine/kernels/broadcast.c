@@ -16,8 +16,12 @@
 DEFINE_FILL_PLANES(float, f32)
 DEFINE_FILL_PLANES(double, f64)
 
-void eng_fill_rows_f32(float *y, const float *value, int64_t rows, int64_t cols)
-{
-    for (int64_t r = 0; r < rows; r++)
-        memcpy(y + r * cols, value, sizeof(float) * (size_t)cols);
-}
+#define DEFINE_FILL_ROWS(T, SFX)                                                                \
+    void eng_fill_rows_##SFX(T *y, const T *value, int64_t rows, int64_t cols)                  \
+    {                                                                                           \
+        for (int64_t r = 0; r < rows; r++)                                                      \
+            memcpy(y + r * cols, value, sizeof(T) * (size_t)cols);                              \
+    }
+
+DEFINE_FILL_ROWS(float, f32)
+DEFINE_FILL_ROWS(double, f64)

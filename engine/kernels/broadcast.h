@@ -9,5 +9,6 @@
 void eng_fill_planes_f32(float *y, const float *value, int64_t channels, int64_t plane);
 void eng_fill_planes_f64(double *y, const double *value, int64_t channels, int64_t plane);
 void eng_fill_rows_f32(float *y, const float *value, int64_t rows, int64_t cols);
+void eng_fill_rows_f64(double *y, const double *value, int64_t rows, int64_t cols);
 
 #endif

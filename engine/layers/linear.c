@@ -48,10 +48,12 @@ static eng_status linear_forward(eng_layer *layer, const eng_tensor *x, eng_tens
                               ENG_F32_DATA(layer->params[0].value), in, n, out, in);
         return ENG_OK;
     case ENG_F64:
-        eng_gemm_f64(ENG_F64_DATA(y), ENG_F64_DATA(x), ENG_F64_DATA(layer->params[0].value), n,
-                     out, in, false, true, 1.0, 0.0);
         if (bias)
-            eng_add_bias_rows_f64(ENG_F64_DATA(y), ENG_F64_DATA(bias->value), n, out);
+            eng_fill_rows_f64(ENG_F64_DATA(y), ENG_F64_DATA(bias->value), n, out);
+        else
+            eng_tensor_zero(y);
+        eng_small_gemm_nt_f64(ENG_F64_DATA(y), out, ENG_F64_DATA(x), in,
+                              ENG_F64_DATA(layer->params[0].value), in, n, out, in);
         return ENG_OK;
     default:
         return eng_error(ENG_EDTYPE, "linear: unsupported dtype");
@@ -77,13 +79,13 @@ static eng_status linear_backward(eng_layer *layer, const eng_tensor *x, const e
                                   ENG_F32_DATA(weight->value), in, n, in, out);
         return ENG_OK;
     case ENG_F64:
-        eng_gemm_f64(ENG_F64_DATA(weight->grad), ENG_F64_DATA(dy), ENG_F64_DATA(x), out, in, n,
-                     true, false, 1.0, 1.0);
+        eng_small_gemm_tn_acc_f64(ENG_F64_DATA(weight->grad), in, ENG_F64_DATA(dy), out,
+                                  ENG_F64_DATA(x), in, out, in, n);
         if (bias)
             eng_sum_rows_f64(ENG_F64_DATA(bias->grad), ENG_F64_DATA(dy), n, out);
         if (dx)
-            eng_gemm_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(weight->value), n, in,
-                         out, false, false, 1.0, 0.0);
+            eng_small_gemm_nn_f64(ENG_F64_DATA(dx), in, ENG_F64_DATA(dy),
+                                  ENG_F64_DATA(weight->value), in, n, in, out);
         return ENG_OK;
     default:
         return eng_error(ENG_EDTYPE, "linear: unsupported dtype");
