@@ -120,6 +120,10 @@ static void test_small_gemms_match_naive_products(void **state)
             eng_small_gemm_nn_f32(c, ldc, af, bf, ldb, m, n, kk);
             eng_small_gemm_nt_f32(cnt, ldc_nt, af, lda_nt, btf, ldb_nt, m, n, kk);
             eng_small_gemm_tn_acc_f32(ctn, ldc, atn, lda_tn, bf, ldb, m, n, kk);
+            /* nn_acc adds to c: a [m][lda_nt] as in nt, so that lda > k */
+            float *cacc = malloc(sizeof *cacc * (size_t)m * ldc);
+            for (int64_t i = 0; i < (int64_t)m * ldc; i++) cacc[i] = 3.0f;
+            eng_small_gemm_nn_acc_f32(cacc, ldc, af, lda_nt, bf, ldb, m, n, kk);
             /* the f64 bodies on the same (f32-representable) numbers, to 1e-14 */
             double *ad = malloc(sizeof *ad * na), *bd = malloc(sizeof *bd * nb);
             double *btd = malloc(sizeof *btd * nbt);
@@ -152,6 +156,10 @@ static void test_small_gemms_match_naive_products(void **state)
                     worst = fmax(worst, fabs(c[i * ldc + j] - nn) / scale);
                     worst = fmax(worst, fabs(cnt[i * ldc_nt + j] - nt) / scale);
                     worst = fmax(worst, fabs(ctn[i * ldc + j] - tn) / scale);
+                    double acc = 3;
+                    for (int p = 0; p < kk; p++)
+                        acc += (double)af[i * lda_nt + p] * bf[p * ldb + j];
+                    worst = fmax(worst, fabs(cacc[i * ldc + j] - acc) / scale);
                     worst64 = fmax(worst64, fabs(cd[i * ldc + j] - nn) / scale);
                     worst64 = fmax(worst64, fabs(cntd[i * ldc_nt + j] - nt) / scale);
                     worst64 = fmax(worst64, fabs(ctnd[i * ldc + j] - tn) / scale);
@@ -161,7 +169,7 @@ static void test_small_gemms_match_naive_products(void **state)
                               (int)levels[l], m, n, kk, worst64);
             assert_true(worst64 <= 1e-14);
             free(ad), free(bd), free(btd), free(atnd), free(cd), free(cntd), free(ctnd);
-            free(atn), free(ctn);
+            free(atn), free(ctn), free(cacc);
             if (!(worst <= 1e-6))
                 print_message("simd cap %d, m %d n %d k %d: relative error %.3g\n",
                               (int)levels[l], m, n, kk, worst);

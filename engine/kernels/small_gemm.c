@@ -157,6 +157,17 @@ void eng_small_gemm_nn_f64(double *c, int64_t ldc, const double *a, const double
                 c, (int)ldc);
 }
 
+void eng_small_gemm_nn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
+                               const float *b, int64_t ldb, int m, int n, int k)
+{
+    if (use_avx512()) {
+        BODY(nn_f32(c, ldc, a, lda, false, b, ldb, m, n, k, true));
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, (int)lda, b,
+                (int)ldb, 1.0f, c, (int)ldc);
+}
+
 void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
                                const float *b, int64_t ldb, int m, int n, int k)
 {

@@ -52,8 +52,12 @@ void eng_winograd_weights_grad_f32(float *dw, const float *du, int out, int in)
  * zero-padded. */
 #define ROW (ENG_WINOGRAD_MAX_WIDTH + 4)
 
-void eng_winograd_input_f32(float *v, int64_t ld, int64_t plane, const float *x, int n, int c,
-                            int h, int w, int ph, int pw, int oh, int ow)
+/* Element (xi, channel ch, tile t) goes to xi * plane + ch * ch_stride + t * tile_stride:
+ * (ld, 1) for the products' [channels][tiles] layout, (1, channels) for the transposed one.
+ * Inlined into both entry points so that each has constant strides (the first vectorises). */
+static inline __attribute__((always_inline)) void
+input_transform(float *v, int64_t ch_stride, int64_t tile_stride, int64_t plane, const float *x,
+                int n, int c, int h, int w, int ph, int pw, int oh, int ow)
 {
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw, wp = 2 * tw + 2;
     int count = w < wp - pw ? w : wp - pw; /* image columns inside the windows */
@@ -74,7 +78,8 @@ void eng_winograd_input_f32(float *v, int64_t ld, int64_t plane, const float *x,
                     t[2][cc] = rows[2][cc] - rows[1][cc];
                     t[3][cc] = rows[1][cc] - rows[3][cc];
                 }
-                float *vt = v + (int64_t)ch * ld + (int64_t)k * per_image + (int64_t)ti * tw;
+                int64_t first = (int64_t)k * per_image + (int64_t)ti * tw;
+                float *vt = v + ch * ch_stride + first * tile_stride;
                 for (int i = 0; i < 4; i++) { /* v = t B, tile by tile */
                     float *v0 = vt + (4 * i) * plane, *v1 = v0 + plane, *v2 = v1 + plane;
                     float *v3 = v2 + plane;
@@ -82,14 +87,26 @@ void eng_winograd_input_f32(float *v, int64_t ld, int64_t plane, const float *x,
                     for (int tj = 0; tj < tw; tj++) {
                         float a0 = ti_row[2 * tj], a1 = ti_row[2 * tj + 1];
                         float a2 = ti_row[2 * tj + 2], a3 = ti_row[2 * tj + 3];
-                        v0[tj] = a0 - a2;
-                        v1[tj] = a1 + a2;
-                        v2[tj] = a2 - a1;
-                        v3[tj] = a1 - a3;
+                        v0[tj * tile_stride] = a0 - a2;
+                        v1[tj * tile_stride] = a1 + a2;
+                        v2[tj * tile_stride] = a2 - a1;
+                        v3[tj * tile_stride] = a1 - a3;
                     }
                 }
             }
         }
+}
+
+void eng_winograd_input_f32(float *v, int64_t ld, int64_t plane, const float *x, int n, int c,
+                            int h, int w, int ph, int pw, int oh, int ow)
+{
+    input_transform(v, ld, 1, plane, x, n, c, h, w, ph, pw, oh, ow);
+}
+
+void eng_winograd_input_t_f32(float *vt, int64_t plane, const float *x, int n, int c, int h,
+                              int w, int ph, int pw, int oh, int ow)
+{
+    input_transform(vt, 1, c, plane, x, n, c, h, w, ph, pw, oh, ow);
 }
 
 void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t plane, int n,

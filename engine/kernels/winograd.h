@@ -34,6 +34,10 @@ void eng_winograd_weights_grad_f32(float *dw, const float *du, int out, int in);
 /* v = B^T d B for every tile of the n images (tile columns 0 .. n * th * tw - 1 of v). */
 void eng_winograd_input_f32(float *v, int64_t ld, int64_t plane, const float *x, int n, int c,
                             int h, int w, int ph, int pw, int oh, int ow);
+/* The same transform into the transposed layout: 16 matrices [tiles][c] (tile t, channel ch
+ * of matrix xi at xi * plane + t * c + ch), for the weight gradient's products. */
+void eng_winograd_input_t_f32(float *vt, int64_t plane, const float *x, int n, int c, int h,
+                              int w, int ph, int pw, int oh, int ow);
 /* dx += B dv B^T for every tile, restricted to the image (dx must start at zero or at what
  * it should be added to). */
 void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t plane, int n,
