@@ -84,6 +84,32 @@ opt:step()
 -- L = mean((w x)^2) = (0.25 + 1)/2, dL/dw = w * (1 + 4) = 2.5, w <- 0.5 - 0.25
 H.near(w:get(1), 0.25, 1e-15, "shared parameter after one SGD step")
 
+-- With several threads a model holding a Lua layer is not split (Lua runs on one thread
+-- only): the step still runs, on the plain path, with the one-thread results exactly.
+do
+  local function step(threads)
+    engine.threads(threads)
+    engine.seed(3)
+    local lin = nn.Linear(4, 3, {dtype = "f64"})
+    local sq = nn.Lua{name = "square", forward = function(self, input) return input * input end,
+      backward = function(self, input, output, dout) return dout * input * 2 end}
+    local model = nn.Sequential{lin, sq, nn.Linear(3, 2, {dtype = "f64"})}
+    local xin = engine.randn({6, 4}, "f64")
+    local c = nn.MSELoss()
+    local loss = c:forward(model:forward(xin), engine.zeros({6, 2}, "f64"))
+    model:backward(c:backward())
+    local g = model:parameters()[1].grad:clone()
+    engine.threads(1)
+    return loss, g
+  end
+  local l1, g1 = step(1)
+  local l2, g2 = step(2)
+  assert(l1 == l2, "same loss with 2 threads")
+  for i = 1, 3 do
+    for j = 1, 4 do assert(g1:get(i, j) == g2:get(i, j), "same gradient with 2 threads") end
+  end
+end
+
 -- errors
 H.check_error("field 'forward' must be a function", nn.Lua, {backward = function() end})
 H.check_error("params.w must be a contiguous f32 or f64", nn.Lua,
