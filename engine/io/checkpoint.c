@@ -88,22 +88,6 @@ eng_status eng_checkpoint_new(const char *path, eng_checkpoint **out)
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-static hid_t file_type(eng_dtype dtype)
-{
-    switch (dtype) {
-    case ENG_F32:
-        return H5T_IEEE_F32LE;
-    case ENG_F64:
-        return H5T_IEEE_F64LE;
-    case ENG_U8:
-        return H5T_STD_U8LE;
-    case ENG_I32:
-        return H5T_STD_I32LE;
-    default:
-        return H5T_STD_I64LE;
-    }
-}
-
 /* Writes n elements at data of dtype as dataset name [ndim shape] in loc: one chunk with the
  * Fletcher-32 checksum (contiguous when empty). */
 static eng_status write_array(eng_checkpoint *ck, hid_t loc, const char *name, eng_dtype dtype,
@@ -121,7 +105,8 @@ static eng_status write_array(eng_checkpoint *ck, hid_t loc, const char *name, e
     if (ok && numel > 0 && ndim > 0)
         ok = H5Pset_chunk(dcpl, ndim, dims) >= 0 && H5Pset_fletcher32(dcpl) >= 0;
     if (ok)
-        dset = H5Dcreate2(loc, name, file_type(dtype), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        dset = H5Dcreate2(loc, name, eng_h5_file_type(dtype), space, H5P_DEFAULT, dcpl,
+                          H5P_DEFAULT);
     ok =
         dset >= 0 && H5Dwrite(dset, eng_h5_native(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
     eng_status st = ok ? ENG_OK

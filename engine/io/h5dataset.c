@@ -12,22 +12,6 @@
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-static hid_t file_type(eng_dtype dtype)
-{
-    switch (dtype) {
-    case ENG_U8:
-        return H5T_STD_U8LE;
-    case ENG_F32:
-        return H5T_IEEE_F32LE;
-    case ENG_F64:
-        return H5T_IEEE_F64LE;
-    case ENG_I32:
-        return H5T_STD_I32LE;
-    default:
-        return H5T_STD_I64LE;
-    }
-}
-
 /* Writes t (contiguous) as dataset name of loc, chunked along its first dimension by rows. */
 static eng_status write_chunked(hid_t loc, const char *path, const char *name, const eng_tensor *t,
                                 int64_t rows, int level)
@@ -43,7 +27,8 @@ static eng_status write_chunked(hid_t loc, const char *path, const char *name, c
         ok = H5Pset_chunk(dcpl, t->ndim, chunk) >= 0 && H5Pset_shuffle(dcpl) >= 0 &&
              H5Pset_deflate(dcpl, (unsigned)level) >= 0;
     if (ok)
-        dset = H5Dcreate2(loc, name, file_type(t->dtype), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        dset = H5Dcreate2(loc, name, eng_h5_file_type(t->dtype), space, H5P_DEFAULT, dcpl,
+                          H5P_DEFAULT);
     ok = dset >= 0 && H5Dwrite(dset, eng_h5_native(t->dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT,
                                eng_tensor_data(t)) >= 0;
     eng_status st =

@@ -514,6 +514,22 @@ hid_t eng_h5_native(eng_dtype dtype)
     }
 }
 
+hid_t eng_h5_file_type(eng_dtype dtype)
+{
+    switch (dtype) {
+    case ENG_F32:
+        return H5T_IEEE_F32LE;
+    case ENG_F64:
+        return H5T_IEEE_F64LE;
+    case ENG_U8:
+        return H5T_STD_U8LE;
+    case ENG_I32:
+        return H5T_STD_I32LE;
+    default:
+        return H5T_STD_I64LE;
+    }
+}
+
 bool eng_h5_dtype_of(hid_t type, eng_dtype *dtype, char *name, size_t size)
 {
     char buf[64];

@@ -75,6 +75,8 @@ eng_status eng_h5_check_crc(hid_t dset, const char *path, const char *where, con
 
 /* The HDF5 memory type of a dtype (predefined, do not close). */
 hid_t eng_h5_native(eng_dtype dtype);
+/* The little-endian type a dtype is stored as in files (predefined, do not close). */
+hid_t eng_h5_file_type(eng_dtype dtype);
 /* The dtype a stored type maps to exactly; false when none (then *name says what it is:
  * "int16", "string", ...). name [optional] receives a short description either way. */
 bool eng_h5_dtype_of(hid_t type, eng_dtype *dtype, char *name, size_t size);
