@@ -26,12 +26,6 @@ static eng_layer *layer_for(const eng_model *model, int t, int i)
     return t == 0 ? model->layers[i] : model->replicas[(size_t)(t - 1) * model->nlayers + i];
 }
 
-static void row_range(int64_t n, int t, int nsplit, int64_t *start, int64_t *length)
-{
-    *start = n * t / nsplit;
-    *length = n * (t + 1) / nsplit - *start;
-}
-
 int eng_model_split_count(const eng_model *model, const eng_tensor *x)
 {
     int threads = eng_threads();
@@ -112,6 +106,18 @@ static eng_status ensure_replicas(eng_model *model, int nsplit)
     return ENG_OK;
 }
 
+/* Only the statuses are cleared: a message is written where a thread fails (clearing all of
+ * them cost 33 KB of stores per call, three calls per step). */
+static void start_job(split_job *job, eng_model *model, const eng_tensor *dy, bool want_dx,
+                      int nsplit)
+{
+    job->model = model;
+    job->dy = dy;
+    job->want_dx = want_dx;
+    for (int t = 0; t < nsplit; t++)
+        job->status[t] = ENG_OK;
+}
+
 static void record(split_job *job, int t, int layer, eng_status st)
 {
     job->status[t] = st;
@@ -172,7 +178,7 @@ static void forward_rows(void *ctx, int t, int nsplit)
     split_job *job = ctx;
     eng_model *model = job->model;
     int64_t start, length;
-    row_range(model->input->shape[0], t, nsplit, &start, &length);
+    eng_parallel_share(model->input->shape[0], t, nsplit, &start, &length);
     for (int i = 0; i < model->nlayers;) {
         int end = stretch_end(model, i);
         if (end == i) {
@@ -216,7 +222,7 @@ static void backward_rows(void *ctx, int t, int nsplit)
     split_job *job = ctx;
     eng_model *model = job->model;
     int64_t start, length;
-    row_range(model->input->shape[0], t, nsplit, &start, &length);
+    eng_parallel_share(model->input->shape[0], t, nsplit, &start, &length);
     if (t > 0)
         for (int i = 0; i < model->nlayers; i++)
             eng_layer_zero_grad(layer_for(model, t, i));
@@ -252,7 +258,7 @@ static void reduce_grads(void *ctx, int t, int nsplit)
         for (int p = 0; p < layer->nparams; p++) {
             eng_tensor *g = layer->params[p].grad;
             int64_t start, length;
-            row_range(eng_tensor_numel(g), t, nsplit, &start, &length);
+            eng_parallel_share(eng_tensor_numel(g), t, nsplit, &start, &length);
             for (int r = 1; r < nsplit; r++) {
                 const eng_tensor *c = layer_for(model, r, i)->params[p].grad;
                 if (g->dtype == ENG_F32) {
@@ -285,20 +291,20 @@ eng_status eng_model_forward_split(eng_model *model, int nsplit)
     eng_status st = ensure_replicas(model, nsplit);
     if (st)
         return st;
-    split_job job = {.model = model};
+    split_job job;
+    start_job(&job, model, NULL, false, nsplit);
     eng_parallel_run(nsplit, forward_rows, &job);
     return first_failure(model, &job, nsplit);
 }
 
 eng_status eng_model_backward_split(eng_model *model, const eng_tensor *dy, bool want_dx)
 {
+    /* the clones are those the forward made and bound */
     int nsplit = model->split;
-    eng_status st = ensure_replicas(model, nsplit);
-    if (st)
-        return st;
-    split_job job = {.model = model, .dy = dy, .want_dx = want_dx};
+    split_job job;
+    start_job(&job, model, dy, want_dx, nsplit);
     eng_parallel_run(nsplit, backward_rows, &job);
-    st = first_failure(model, &job, nsplit);
+    eng_status st = first_failure(model, &job, nsplit);
     if (!st && nsplit > 1)
         eng_parallel_run(nsplit, reduce_grads, &job);
     return st;

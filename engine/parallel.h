@@ -8,6 +8,8 @@
 #ifndef ENGINE_PARALLEL_H
 #define ENGINE_PARALLEL_H
 
+#include <stdint.h>
+
 #include "error.h"
 
 /* n in 1..ENG_MAX_THREADS. Starting threads can fail (ENG_ENOMEM, message names the count);
@@ -21,6 +23,16 @@ int eng_threads(void);
  * thread count that changes at every call would wake and park OpenBLAS's own threads). */
 typedef void (*eng_task_fn)(void *ctx, int t, int ntasks);
 void eng_parallel_run(int ntasks, eng_task_fn task, void *ctx);
+
+/* Task t's share of n items split into ntasks contiguous ranges: [*start, *start + *length).
+ * The model's batch split and the optimizers' element split both use it, so that a thread
+ * updates the gradient elements it just summed. */
+static inline void eng_parallel_share(int64_t n, int t, int ntasks, int64_t *start,
+                                      int64_t *length)
+{
+    *start = n * t / ntasks;
+    *length = n * (t + 1) / ntasks - *start;
+}
 
 /* Gives OpenBLAS all eng_threads() threads again, for work that is not split (a model's
  * serial path). */

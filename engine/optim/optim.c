@@ -52,10 +52,11 @@ static void update_share(void *ctx, int t, int ntasks)
 {
     const range_job *job = ctx;
     for (int i = 0; i < job->opt->nparams; i++) {
-        int64_t n = eng_tensor_numel(job->opt->params[i].value);
-        int64_t start = n * t / ntasks, end = n * (t + 1) / ntasks;
-        if (end > start)
-            job->update(job->ctx, i, start, end - start);
+        int64_t start, length;
+        eng_parallel_share(eng_tensor_numel(job->opt->params[i].value), t, ntasks, &start,
+                           &length);
+        if (length > 0)
+            job->update(job->ctx, i, start, length);
     }
 }
 
