@@ -3,6 +3,7 @@
 #include "support.h"
 
 #include "kernels/activation.h"
+#include "kernels/broadcast.h"
 #include "kernels/conv_direct.h"
 #include "kernels/cpu.h"
 #include "kernels/im2col.h"
@@ -793,29 +794,29 @@ static void test_bias_broadcasts_and_their_reductions(void **state)
 {
     (void)state;
     double y[6] = {0, 1, 2, 3, 4, 5}, bias[3] = {10, 20, 30}, db[3] = {1, 1, 1};
-    eng_add_bias_rows_f64(y, bias, 2, 3); /* y [2,3] += bias [3] */
-    const double rows[6] = {10, 21, 32, 13, 24, 35};
+    eng_fill_rows_f64(y, bias, 2, 3); /* y [2,3] = bias [3] in every row */
     for (int i = 0; i < 6; i++)
-        assert_true(y[i] == rows[i]);
+        assert_true(y[i] == bias[i % 3]);
+    const double rows[6] = {10, 21, 32, 13, 24, 35};
     eng_sum_rows_f64(db, rows, 2, 3); /* accumulates */
     assert_true(db[0] == 24 && db[1] == 46 && db[2] == 68);
     float y32[6] = {0, 1, 2, 3, 4, 5}, b32[2] = {100, 200}, db32[2] = {0, 0};
-    eng_add_bias_planes_f32(y32, b32, 2, 3); /* y [2 channels, plane 3] */
-    const float planes[6] = {100, 101, 102, 203, 204, 205};
+    eng_fill_planes_f32(y32, b32, 2, 3); /* y [2 channels, plane 3] */
     for (int i = 0; i < 6; i++)
-        assert_true(y32[i] == planes[i]);
+        assert_true(y32[i] == (i < 3 ? 100 : 200));
+    const float planes[6] = {100, 101, 102, 203, 204, 205};
     eng_sum_planes_f32(db32, planes, 2, 3);
     assert_true(db32[0] == 303 && db32[1] == 612);
     float r32[3] = {1, 2, 3}, s32[3] = {0, 0, 0};
     eng_sum_rows_f32(s32, r32, 3, 1);
     assert_true(s32[0] == 6);
     double p64[4] = {1, 2, 3, 4}, q64[2] = {0.5, 0.5};
-    eng_add_bias_planes_f64(p64, q64, 2, 2);
-    eng_sum_planes_f64(q64, p64, 2, 2);
-    assert_true(q64[0] == 4.5 && q64[1] == 8.5);
+    eng_fill_planes_f64(p64, q64, 2, 2);
+    eng_sum_planes_f64(q64, p64, 2, 2); /* 0.5 + (0.5 + 0.5) per plane */
+    assert_true(q64[0] == 1.5 && q64[1] == 1.5);
     float r2[4] = {1, 2, 3, 4}, c2[2] = {0.5f, -0.5f};
-    eng_add_bias_rows_f32(r2, c2, 2, 2);
-    assert_true(r2[0] == 1.5f && r2[1] == 1.5f && r2[2] == 3.5f && r2[3] == 3.5f);
+    eng_fill_rows_f32(r2, c2, 2, 2);
+    assert_true(r2[0] == 0.5f && r2[1] == -0.5f && r2[2] == 0.5f && r2[3] == -0.5f);
 }
 
 static void test_sums_accumulate_in_double(void **state)

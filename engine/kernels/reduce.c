@@ -2,12 +2,6 @@
 
 
 #define DEFINE_REDUCE(T, SFX)                                                                   \
-    void eng_add_bias_rows_##SFX(T *y, const T *bias, int64_t rows, int64_t cols)               \
-    {                                                                                           \
-        for (int64_t r = 0; r < rows; r++)                                                      \
-            for (int64_t c = 0; c < cols; c++)                                                  \
-                y[r * cols + c] += bias[c];                                                     \
-    }                                                                                           \
     void eng_sum_rows_##SFX(T *dbias, const T *dy, int64_t rows, int64_t cols)                  \
     {                                                                                           \
         for (int64_t c = 0; c < cols; c++) {                                                    \
@@ -15,15 +9,6 @@
             for (int64_t r = 0; r < rows; r++)                                                  \
                 acc += dy[r * cols + c];                                                        \
             dbias[c] += (T)acc;                                                                 \
-        }                                                                                       \
-    }                                                                                           \
-    void eng_add_bias_planes_##SFX(T *y, const T *bias, int64_t channels, int64_t plane)        \
-    {                                                                                           \
-        for (int64_t c = 0; c < channels; c++) {                                                \
-            T b = bias[c];                                                                      \
-            T *yc = y + c * plane;                                                              \
-            for (int64_t i = 0; i < plane; i++)                                                 \
-                yc[i] += b;                                                                     \
         }                                                                                       \
     }                                                                                           \
     void eng_sum_planes_##SFX(T *dbias, const T *dy, int64_t channels, int64_t plane)           \

@@ -1,19 +1,15 @@
-/* Bias broadcasts and their adjoint reductions. f32 sums accumulate in double.
+/* The reductions adjoint to the bias broadcasts of broadcast.h. f32 sums accumulate in double.
  *
- * rows:   y [rows,cols] += bias [cols];           dbias [cols] += sum over rows of dy
- * planes: y [channels,plane] += bias [channels];  dbias [channels] += sum over plane of dy */
+ * rows:   dbias [cols] += sum over rows of dy [rows,cols]
+ * planes: dbias [channels] += sum over plane of dy [channels,plane] */
 #ifndef ENGINE_KERNELS_REDUCE_H
 #define ENGINE_KERNELS_REDUCE_H
 
 #include <stdint.h>
 
-void eng_add_bias_rows_f32(float *y, const float *bias, int64_t rows, int64_t cols);
-void eng_add_bias_rows_f64(double *y, const double *bias, int64_t rows, int64_t cols);
 void eng_sum_rows_f32(float *dbias, const float *dy, int64_t rows, int64_t cols);
 void eng_sum_rows_f64(double *dbias, const double *dy, int64_t rows, int64_t cols);
 
-void eng_add_bias_planes_f32(float *y, const float *bias, int64_t channels, int64_t plane);
-void eng_add_bias_planes_f64(double *y, const double *bias, int64_t channels, int64_t plane);
 void eng_sum_planes_f32(float *dbias, const float *dy, int64_t channels, int64_t plane);
 void eng_sum_planes_f64(double *dbias, const double *dy, int64_t channels, int64_t plane);
 
