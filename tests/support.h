@@ -26,6 +26,37 @@
 
 #define SUPPORT_UNUSED __attribute__((unused))
 
+/* ---- a scratch directory ------------------------------------------------------------------ */
+
+/* One directory per test executable for the files its tests write: scratch_dir_create and
+ * scratch_dir_remove are the group setup and teardown for cmocka_run_group_tests, and
+ * scratch_path(name) is "<dir>/<name>" (four buffers in rotation, so a call may take two). */
+static char scratch_dir[256];
+
+static SUPPORT_UNUSED int scratch_dir_create(void **state)
+{
+    (void)state;
+    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/engine_test_XXXXXX");
+    return mkdtemp(scratch_dir) ? 0 : -1;
+}
+
+static SUPPORT_UNUSED int scratch_dir_remove(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch_dir);
+    return system(cmd);
+}
+
+static SUPPORT_UNUSED const char *scratch_path(const char *name)
+{
+    static char paths[4][512];
+    static int next;
+    char *p = paths[next++ & 3];
+    snprintf(p, 512, "%s/%s", scratch_dir, name);
+    return p;
+}
+
 /* ---- construction ----------------------------------------------------------------------- */
 
 /* A new zero tensor; fails the test when the engine refuses. */

@@ -11,31 +11,12 @@
 
 #include <hdf5.h>
 
-static char dir[256];
-
+/* The shared scratch directory, with HDF5's file locking at its default (a test locks a file
+ * on purpose). */
 static int make_dir(void **state)
 {
-    (void)state;
     unsetenv("HDF5_USE_FILE_LOCKING");
-    snprintf(dir, sizeof dir, "/tmp/engine_test_checkpoint_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd);
-}
-
-static const char *path_of(const char *name)
-{
-    static char paths[4][512];
-    static int next;
-    char *p = paths[next++ & 3];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
+    return scratch_dir_create(state);
 }
 
 /* conv 1->3 3x3 -> relu -> maxpool 2 -> flatten -> dropout -> linear 12->out, in dtype, with
@@ -138,13 +119,13 @@ static void round_trip(eng_dtype dtype)
     eng_rng *drop = a->layers[4]->ops->rng(a->layers[4]);
     eng_rng_next(drop);
     eng_rng drop_state = *drop;
-    save_model(path_of("round.h5"), a, NULL, NULL);
+    save_model(scratch_path("round.h5"), a, NULL, NULL);
     eng_rng_next(global);
-    assert_ok(load_model(path_of("round.h5"), b));
+    assert_ok(load_model(scratch_path("round.h5"), b));
     assert_true(same_params(a, b));
     assert_memory_equal(b->layers[4]->ops->rng(b->layers[4])->s, drop_state.s, sizeof drop_state.s);
     eng_checkpoint *ck;
-    assert_ok(eng_checkpoint_open(path_of("round.h5"), &ck));
+    assert_ok(eng_checkpoint_open(scratch_path("round.h5"), &ck));
     eng_rng restored;
     assert_ok(eng_checkpoint_read_rng(ck, &restored));
     assert_memory_equal(restored.s, saved.s, sizeof saved.s);
@@ -191,9 +172,9 @@ static void test_checkpoint_restores_optimizer_slots_steps_and_lr(void **state)
     assert_ok(eng_sgd_new(b, &o, &ob));
     sgd_steps(oa, 3, 5);
     oa->lr = 0.025; /* as a schedule would */
-    save_model(path_of("opt.h5"), a, oa, NULL);
+    save_model(scratch_path("opt.h5"), a, oa, NULL);
     eng_checkpoint *ck;
-    assert_ok(eng_checkpoint_open(path_of("opt.h5"), &ck));
+    assert_ok(eng_checkpoint_open(scratch_path("opt.h5"), &ck));
     assert_true(eng_checkpoint_has_optimizer(ck));
     assert_ok(eng_checkpoint_read_optimizer(ck, ob));
     eng_checkpoint_close(ck);
@@ -208,8 +189,8 @@ static void test_checkpoint_restores_optimizer_slots_steps_and_lr(void **state)
     /* A checkpoint saved before the first step has no slots: loading it empties them. */
     eng_optimizer *fresh;
     assert_ok(eng_sgd_new(a, &o, &fresh));
-    save_model(path_of("opt0.h5"), a, fresh, NULL);
-    assert_ok(eng_checkpoint_open(path_of("opt0.h5"), &ck));
+    save_model(scratch_path("opt0.h5"), a, fresh, NULL);
+    assert_ok(eng_checkpoint_open(scratch_path("opt0.h5"), &ck));
     assert_ok(eng_checkpoint_read_optimizer(ck, ob));
     eng_checkpoint_close(ck);
     for (int i = 0; i < ob->nparams; i++)
@@ -232,9 +213,9 @@ static void test_checkpoint_refuses_other_optimizer_settings(void **state)
     assert_ok(eng_sgd_new(m, &other, &b));
     eng_adam_options ao = ENG_ADAM_DEFAULTS;
     assert_ok(eng_adam_new(m, &ao, &adam));
-    save_model(path_of("settings.h5"), m, a, NULL);
+    save_model(scratch_path("settings.h5"), m, a, NULL);
     eng_checkpoint *ck;
-    assert_ok(eng_checkpoint_open(path_of("settings.h5"), &ck));
+    assert_ok(eng_checkpoint_open(scratch_path("settings.h5"), &ck));
     assert_error(eng_checkpoint_read_optimizer(ck, b), ENG_EARG,
                  "sgd's momentum is 0.90000000000000002 in the file but 0.5 in this optimizer");
     assert_error(eng_checkpoint_read_optimizer(ck, adam), ENG_EFORMAT,
@@ -262,10 +243,10 @@ static void test_checkpoint_meta_round_trips_every_type(void **state)
     assert_ok(eng_meta_add_boolean(deeper, "no", false));
     assert_error(eng_meta_add_integer(meta, "step", 1), ENG_EARG, "key 'step' appears twice");
     assert_error(eng_meta_add_integer(meta, "a/b", 1), ENG_EARG, "key 'a/b' cannot name");
-    save_model(path_of("meta.h5"), NULL, NULL, meta);
+    save_model(scratch_path("meta.h5"), NULL, NULL, meta);
     eng_meta_free(meta);
     eng_checkpoint *ck;
-    assert_ok(eng_checkpoint_open(path_of("meta.h5"), &ck));
+    assert_ok(eng_checkpoint_open(scratch_path("meta.h5"), &ck));
     assert_false(eng_checkpoint_has_model(ck));
     assert_ok(eng_checkpoint_read_meta(ck, &meta));
     eng_checkpoint_close(ck);
@@ -291,8 +272,8 @@ static void test_checkpoint_layout_is_readable_without_the_engine(void **state)
 {
     (void)state;
     eng_model *m = small_cnn(ENG_F32, 4, 1);
-    save_model(path_of("layout.h5"), m, NULL, NULL);
-    hid_t f = H5Fopen(path_of("layout.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+    save_model(scratch_path("layout.h5"), m, NULL, NULL);
+    hid_t f = H5Fopen(scratch_path("layout.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(f >= 0);
     /* libver bounds: a V18-or-later superblock (version 2 or 3) */
     H5F_info2_t info;
@@ -372,19 +353,19 @@ static void test_checkpoint_checks_format_and_version(void **state)
 {
     (void)state;
     eng_model *m = small_cnn(ENG_F32, 4, 1);
-    save_model(path_of("fmt.h5"), m, NULL, NULL);
+    save_model(scratch_path("fmt.h5"), m, NULL, NULL);
     eng_checkpoint *ck;
-    set_attr(path_of("fmt.h5"), "/", "format", "keras", 0);
-    assert_error(eng_checkpoint_open(path_of("fmt.h5"), &ck), ENG_EFORMAT,
+    set_attr(scratch_path("fmt.h5"), "/", "format", "keras", 0);
+    assert_error(eng_checkpoint_open(scratch_path("fmt.h5"), &ck), ENG_EFORMAT,
                  "fmt.h5: not an engine checkpoint: attribute 'format' is 'keras', expected "
                  "'engine-checkpoint'");
-    save_model(path_of("fmt.h5"), m, NULL, NULL);
-    set_attr(path_of("fmt.h5"), "/", "version", NULL, 2);
-    assert_error(eng_checkpoint_open(path_of("fmt.h5"), &ck), ENG_EFORMAT,
+    save_model(scratch_path("fmt.h5"), m, NULL, NULL);
+    set_attr(scratch_path("fmt.h5"), "/", "version", NULL, 2);
+    assert_error(eng_checkpoint_open(scratch_path("fmt.h5"), &ck), ENG_EFORMAT,
                  "checkpoint format version 2, this engine (" ENGINE_VERSION ") reads version 1");
-    hid_t f = H5Fcreate(path_of("plain.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f = H5Fcreate(scratch_path("plain.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(f);
-    assert_error(eng_checkpoint_open(path_of("plain.h5"), &ck), ENG_EFORMAT,
+    assert_error(eng_checkpoint_open(scratch_path("plain.h5"), &ck), ENG_EFORMAT,
                  "plain.h5: not an engine checkpoint: the root group has no 'format' attribute");
     eng_model_release(m);
 }
@@ -393,8 +374,8 @@ static void test_checkpoint_names_the_first_mismatch(void **state)
 {
     (void)state;
     eng_model *saved = small_cnn(ENG_F32, 4, 1);
-    save_model(path_of("mismatch.h5"), saved, NULL, NULL);
-    const char *path = path_of("mismatch.h5");
+    save_model(scratch_path("mismatch.h5"), saved, NULL, NULL);
+    const char *path = scratch_path("mismatch.h5");
     eng_model *wide = small_cnn(ENG_F32, 5, 2), *f64 = small_cnn(ENG_F64, 4, 2);
     eng_model *renamed = small_cnn(ENG_F32, 4, 2), *shorter, *other_kind;
     assert_error(load_model(path, wide), ENG_ESHAPE,
@@ -435,8 +416,8 @@ static void test_checkpoint_names_missing_and_extra_datasets(void **state)
 {
     (void)state;
     eng_model *m = small_cnn(ENG_F32, 4, 1);
-    save_model(path_of("missing.h5"), m, NULL, NULL);
-    hid_t f = H5Fopen(path_of("missing.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    save_model(scratch_path("missing.h5"), m, NULL, NULL);
+    hid_t f = H5Fopen(scratch_path("missing.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
     assert_true(H5Ldelete(f, "/model/linear_1/bias", H5P_DEFAULT) >= 0);
     hsize_t one = 1;
     hid_t s = H5Screate_simple(1, &one, NULL);
@@ -445,13 +426,13 @@ static void test_checkpoint_names_missing_and_extra_datasets(void **state)
     H5Dclose(d);
     H5Sclose(s);
     H5Fclose(f);
-    assert_error(load_model(path_of("missing.h5"), m), ENG_EFORMAT,
+    assert_error(load_model(scratch_path("missing.h5"), m), ENG_EFORMAT,
                  "/model/conv2d_1/scale is in the file, but the model's conv2d_1 (conv2d) has no "
                  "parameter 'scale'");
-    f = H5Fopen(path_of("missing.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    f = H5Fopen(scratch_path("missing.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
     assert_true(H5Ldelete(f, "/model/conv2d_1/scale", H5P_DEFAULT) >= 0);
     H5Fclose(f);
-    assert_error(load_model(path_of("missing.h5"), m), ENG_EFORMAT,
+    assert_error(load_model(scratch_path("missing.h5"), m), ENG_EFORMAT,
                  "missing.h5: missing dataset /model/linear_1/bias (the model's linear_1.bias is "
                  "f32 [4])");
     eng_model_release(m);
@@ -463,28 +444,28 @@ static void test_checkpoint_reports_bad_files_in_one_line(void **state)
 {
     (void)state;
     eng_model *m = small_cnn(ENG_F32, 4, 1);
-    save_model(path_of("whole.h5"), m, NULL, NULL);
-    copy_file(path_of("whole.h5"), path_of("cut.h5"), file_size(path_of("whole.h5")) / 2);
+    save_model(scratch_path("whole.h5"), m, NULL, NULL);
+    copy_file(scratch_path("whole.h5"), scratch_path("cut.h5"), file_size(scratch_path("whole.h5")) / 2);
     eng_checkpoint *ck;
-    assert_error(eng_checkpoint_open(path_of("cut.h5"), &ck), ENG_EIO,
+    assert_error(eng_checkpoint_open(scratch_path("cut.h5"), &ck), ENG_EIO,
                  "cut.h5: cannot open the checkpoint: truncated file (");
-    assert_error(eng_checkpoint_open(path_of("nowhere.h5"), &ck), ENG_EIO,
+    assert_error(eng_checkpoint_open(scratch_path("nowhere.h5"), &ck), ENG_EIO,
                  "nowhere.h5: cannot open the checkpoint: No such file or directory");
-    assert_error(eng_checkpoint_open(dir, &ck), ENG_EIO,
+    assert_error(eng_checkpoint_open(scratch_dir, &ck), ENG_EIO,
                  "cannot open the checkpoint: is a "
                  "directory");
-    FILE *txt = fopen(path_of("text.h5"), "w");
+    FILE *txt = fopen(scratch_path("text.h5"), "w");
     fputs("not hdf5\n", txt);
     fclose(txt);
-    assert_error(eng_checkpoint_open(path_of("text.h5"), &ck), ENG_EIO,
+    assert_error(eng_checkpoint_open(scratch_path("text.h5"), &ck), ENG_EIO,
                  "text.h5: cannot open the checkpoint: not an HDF5 file");
     /* locked: another open file description holds an exclusive flock, as HDF5's own does */
-    int fd = open(path_of("whole.h5"), O_RDONLY);
+    int fd = open(scratch_path("whole.h5"), O_RDONLY);
     assert_true(fd >= 0 && flock(fd, LOCK_EX) == 0);
-    assert_error(eng_checkpoint_open(path_of("whole.h5"), &ck), ENG_EIO, "the file is locked",
+    assert_error(eng_checkpoint_open(scratch_path("whole.h5"), &ck), ENG_EIO, "the file is locked",
                  "HDF5_USE_FILE_LOCKING=FALSE");
     close(fd);
-    assert_ok(eng_checkpoint_open(path_of("whole.h5"), &ck));
+    assert_ok(eng_checkpoint_open(scratch_path("whole.h5"), &ck));
     eng_checkpoint_close(ck);
     eng_model_release(m);
 }
@@ -496,9 +477,9 @@ static void test_checkpoint_detects_corrupt_weights(void **state)
     eng_model *m = small_cnn(ENG_F32, 4, 1);
     float marker[4] = {1234.5f, -987.25f, 4242.125f, 77.0625f};
     memcpy(eng_tensor_data(m->layers[5]->params[1].value), marker, sizeof marker);
-    save_model(path_of("flip.h5"), m, NULL, NULL);
-    FILE *f = fopen(path_of("flip.h5"), "r+b");
-    long size = file_size(path_of("flip.h5"));
+    save_model(scratch_path("flip.h5"), m, NULL, NULL);
+    FILE *f = fopen(scratch_path("flip.h5"), "r+b");
+    long size = file_size(scratch_path("flip.h5"));
     unsigned char *bytes = malloc((size_t)size);
     assert_int_equal(fread(bytes, 1, (size_t)size, f), (size_t)size);
     long at = -1;
@@ -511,13 +492,13 @@ static void test_checkpoint_detects_corrupt_weights(void **state)
     fclose(f);
     free(bytes);
     eng_model *into = small_cnn(ENG_F32, 4, 2);
-    assert_error(load_model(path_of("flip.h5"), into), ENG_EFORMAT,
+    assert_error(load_model(scratch_path("flip.h5"), into), ENG_EFORMAT,
                  "flip.h5: cannot read /model/linear_1/bias: data error detected by Fletcher32 "
                  "checksum");
     /* the engine's own CRC-32 covers what HDF5's chunk index could misdirect */
-    save_model(path_of("crc.h5"), m, NULL, NULL);
-    set_attr(path_of("crc.h5"), "/model/linear_1/weight", "crc32", NULL, 12345);
-    assert_error(load_model(path_of("crc.h5"), into), ENG_EFORMAT,
+    save_model(scratch_path("crc.h5"), m, NULL, NULL);
+    set_attr(scratch_path("crc.h5"), "/model/linear_1/weight", "crc32", NULL, 12345);
+    assert_error(load_model(scratch_path("crc.h5"), into), ENG_EFORMAT,
                  "crc.h5: /model/linear_1/weight is corrupt: its data have CRC-32 ",
                  "the file records 00003039");
     eng_model_release(into);
@@ -530,7 +511,7 @@ static void test_checkpoint_writes_atomically(void **state)
 {
     (void)state;
     eng_model *a = small_cnn(ENG_F32, 4, 1), *b = small_cnn(ENG_F32, 4, 2);
-    const char *path = path_of("atomic.h5"), *tmp = path_of("atomic.h5.tmp");
+    const char *path = scratch_path("atomic.h5"), *tmp = scratch_path("atomic.h5.tmp");
     save_model(path, a, NULL, NULL);
     /* a save abandoned half-way leaves the old file and no temporary */
     eng_checkpoint *ck;
@@ -549,9 +530,9 @@ static void test_checkpoint_writes_atomically(void **state)
     assert_ok(load_model(path, check));
     assert_true(same_params(check, b));
     /* unwritable places */
-    assert_error(eng_checkpoint_create(path_of("no/such/dir/x.h5"), &ck), ENG_EIO,
+    assert_error(eng_checkpoint_create(scratch_path("no/such/dir/x.h5"), &ck), ENG_EIO,
                  "x.h5: cannot create the checkpoint (writing ", "No such file or directory");
-    assert_error(eng_checkpoint_create(dir, &ck), ENG_EIO,
+    assert_error(eng_checkpoint_create(scratch_dir, &ck), ENG_EIO,
                  "cannot write the checkpoint: is a "
                  "directory");
     eng_model_release(check);
@@ -576,5 +557,5 @@ int main(void)
         cmocka_unit_test(test_checkpoint_detects_corrupt_weights),
         cmocka_unit_test(test_checkpoint_writes_atomically),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, make_dir, scratch_dir_remove);
 }

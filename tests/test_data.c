@@ -5,36 +5,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char dir[256];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/engine_test_data_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static const char *path_of(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return path;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    unlink(path_of("train-images-idx3-ubyte.gz"));
-    unlink(path_of("train-labels-idx1-ubyte.gz"));
-    unlink(path_of("t10k-images-idx3-ubyte.gz"));
-    unlink(path_of("t10k-labels-idx1-ubyte.gz"));
-    return rmdir(dir);
-}
-
 static void write_idx_gz(const char *name, int ndim, const uint32_t *shape,
                          const unsigned char *payload, size_t n)
 {
-    gzFile f = gzopen(path_of(name), "wb");
+    gzFile f = gzopen(scratch_path(name), "wb");
     assert_non_null(f);
     unsigned char header[4 + 4 * 3] = {0, 0, 0x08, (unsigned char)ndim};
     for (int d = 0; d < ndim; d++)
@@ -67,7 +41,7 @@ static void test_dataset_loads_mnist_layout_from_idx_gz(void **state)
     write_idx_gz("train-images-idx3-ubyte.gz", 3, (uint32_t[]){3, 4, 5}, images, 60);
     write_idx_gz("train-labels-idx1-ubyte.gz", 1, (uint32_t[]){3}, labels, 3);
     eng_dataset ds;
-    assert_ok(eng_dataset_load_mnist(&ds, dir, "train"));
+    assert_ok(eng_dataset_load_mnist(&ds, scratch_dir, "train"));
     assert_int_equal(ds.x->dtype, ENG_U8);
     assert_string_equal(eng_tensor_shape_str(ds.x), "[3,1,4,5]");
     assert_int_equal(ds.y->dtype, ENG_I64);
@@ -87,7 +61,7 @@ static void test_dataset_load_refuses_images_and_labels_that_disagree(void **sta
     write_idx_gz("t10k-images-idx3-ubyte.gz", 3, (uint32_t[]){2, 2, 2}, images, 8);
     write_idx_gz("t10k-labels-idx1-ubyte.gz", 1, (uint32_t[]){3}, labels, 3);
     eng_dataset ds = {0};
-    assert_error(eng_dataset_load_mnist(&ds, dir, "test"), ENG_EFORMAT,
+    assert_error(eng_dataset_load_mnist(&ds, scratch_dir, "test"), ENG_EFORMAT,
                  "t10k-images-idx3-ubyte.gz", "[2,2,2]", "t10k-labels-idx1-ubyte.gz", "[3]");
     assert_null(ds.x);
 }
@@ -96,7 +70,7 @@ static void test_dataset_load_reports_bad_split_and_missing_files(void **state)
 {
     (void)state;
     eng_dataset ds = {0};
-    assert_error(eng_dataset_load_mnist(&ds, dir, "valid"), ENG_EARG, "'valid'");
+    assert_error(eng_dataset_load_mnist(&ds, scratch_dir, "valid"), ENG_EARG, "'valid'");
     assert_error(eng_dataset_load_mnist(&ds, "/nonexistent/engine", "train"), ENG_EIO,
                  "/nonexistent/engine/train-images-idx3-ubyte.gz");
     assert_null(ds.x);
@@ -252,5 +226,5 @@ int main(void)
         cmocka_unit_test(test_permutation_holds_every_index_once_and_follows_the_seed),
         cmocka_unit_test(test_permutation_is_uniform_over_orderings),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, scratch_dir_create, scratch_dir_remove);
 }

@@ -9,32 +9,6 @@
 
 #include <hdf5.h>
 
-static char dir[256];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/engine_test_h5dataset_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd);
-}
-
-static const char *path_of(const char *name)
-{
-    static char paths[4][512];
-    static int next;
-    char *p = paths[next++ & 3];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
-
 enum { N = 1000, H = 4, W = 5 };
 
 /* x [N,1,H,W] u8 with x[i] = (i + k) % 256 and y[i] = i: a sample tells its index. */
@@ -60,8 +34,8 @@ static void write_numbered(const char *path, int64_t chunk_rows)
 static void test_h5data_writes_chunked_compressed_datasets(void **state)
 {
     (void)state;
-    write_numbered(path_of("numbered.h5"), 64);
-    hid_t f = H5Fopen(path_of("numbered.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+    write_numbered(scratch_path("numbered.h5"), 64);
+    hid_t f = H5Fopen(scratch_path("numbered.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(f >= 0);
     hid_t d = H5Dopen2(f, "/train/x", H5P_DEFAULT), dcpl = H5Dget_create_plist(d);
     hsize_t chunk[4];
@@ -89,16 +63,16 @@ static void test_h5data_writes_chunked_compressed_datasets(void **state)
     H5Fclose(f);
     /* compressible samples: smaller than the raw bytes */
     struct stat sb;
-    assert_int_equal(stat(path_of("numbered.h5"), &sb), 0);
+    assert_int_equal(stat(scratch_path("numbered.h5"), &sb), 0);
     assert_true(sb.st_size < N * (H * W + 8));
 }
 
 static void test_h5data_loads_a_split_whole(void **state)
 {
     (void)state;
-    write_numbered(path_of("whole.h5"), 0);
+    write_numbered(scratch_path("whole.h5"), 0);
     eng_h5data *d;
-    assert_ok(eng_h5data_open(path_of("whole.h5"), "/train/x", "/train/y", &d));
+    assert_ok(eng_h5data_open(scratch_path("whole.h5"), "/train/x", "/train/y", &d));
     const eng_h5data_info *in = eng_h5data_info_of(d);
     assert_int_equal(in->n, N);
     assert_int_equal(in->ndim, 4);
@@ -149,9 +123,9 @@ static int stream_epoch(eng_h5data *d, bool shuffle, size_t limit, int64_t batch
 static void test_h5data_streams_in_order_without_shuffle(void **state)
 {
     (void)state;
-    write_numbered(path_of("order.h5"), 64);
+    write_numbered(scratch_path("order.h5"), 64);
     eng_h5data *d;
-    assert_ok(eng_h5data_open(path_of("order.h5"), "/train/x", "/train/y", &d));
+    assert_ok(eng_h5data_open(scratch_path("order.h5"), "/train/x", "/train/y", &d));
     int counts[N] = {0};
     int64_t order[N];
     assert_int_equal(stream_epoch(d, false, 1 << 20, 300, false, counts, order), 4);
@@ -165,9 +139,9 @@ static void test_h5data_streams_in_order_without_shuffle(void **state)
 static void test_h5data_shuffle_buffer_gives_every_sample_once(void **state)
 {
     (void)state;
-    write_numbered(path_of("shuffle.h5"), 64);
+    write_numbered(scratch_path("shuffle.h5"), 64);
     eng_h5data *d;
-    assert_ok(eng_h5data_open(path_of("shuffle.h5"), "/train/x", "/train/y", &d));
+    assert_ok(eng_h5data_open(scratch_path("shuffle.h5"), "/train/x", "/train/y", &d));
     /* room for 3 chunks of 64 rows of 28 bytes; batches larger than the buffer too */
     size_t limit = 3 * 64 * (H * W + 8) + 100;
     for (int64_t batch = 50; batch <= 500; batch += 450) {
@@ -200,9 +174,9 @@ static void test_h5data_shuffle_buffer_gives_every_sample_once(void **state)
 static void test_h5data_stream_normalises_like_the_in_memory_gather(void **state)
 {
     (void)state;
-    write_numbered(path_of("norm.h5"), 64);
+    write_numbered(scratch_path("norm.h5"), 64);
     eng_h5data *d;
-    assert_ok(eng_h5data_open(path_of("norm.h5"), "/train/x", "/train/y", &d));
+    assert_ok(eng_h5data_open(scratch_path("norm.h5"), "/train/x", "/train/y", &d));
     eng_h5stream *s;
     assert_ok(eng_h5stream_new(d, false, 1 << 20, NULL, &s));
     eng_tensor *x, *y;
@@ -247,9 +221,9 @@ static void write_user_file(const char *path, hid_t label_type, int64_t nlabels)
 static void test_h5data_reads_a_users_own_file(void **state)
 {
     (void)state;
-    write_user_file(path_of("user.h5"), H5T_STD_I32LE, 6);
+    write_user_file(scratch_path("user.h5"), H5T_STD_I32LE, 6);
     eng_h5data *d;
-    assert_ok(eng_h5data_open(path_of("user.h5"), "/images", "/labels", &d));
+    assert_ok(eng_h5data_open(scratch_path("user.h5"), "/images", "/labels", &d));
     assert_int_equal(eng_h5data_info_of(d)->dtype, ENG_F32);
     eng_dataset ds = {0};
     assert_ok(eng_h5data_load(d, &ds));
@@ -278,26 +252,26 @@ static void test_h5data_open_names_what_is_wrong(void **state)
 {
     (void)state;
     eng_h5data *d;
-    write_numbered(path_of("split.h5"), 0);
-    assert_error(eng_h5data_open(path_of("split.h5"), "/test/x", "/test/y", &d), ENG_EFORMAT,
+    write_numbered(scratch_path("split.h5"), 0);
+    assert_error(eng_h5data_open(scratch_path("split.h5"), "/test/x", "/test/y", &d), ENG_EFORMAT,
                  "split.h5: missing dataset /test/x (the samples)");
-    assert_error(eng_h5data_open(path_of("split.h5"), "/train/x", "/train/z", &d), ENG_EFORMAT,
+    assert_error(eng_h5data_open(scratch_path("split.h5"), "/train/x", "/train/z", &d), ENG_EFORMAT,
                  "missing dataset /train/z (the labels)");
-    assert_error(eng_h5data_open(path_of("split.h5"), "/train/y", "/train/y", &d), ENG_EDTYPE,
+    assert_error(eng_h5data_open(scratch_path("split.h5"), "/train/y", "/train/y", &d), ENG_EDTYPE,
                  "samples /train/y are i64, expected uint8, float32 or float64");
-    write_user_file(path_of("floaty.h5"), H5T_IEEE_F64LE, 6);
-    assert_error(eng_h5data_open(path_of("floaty.h5"), "/images", "/labels", &d), ENG_EDTYPE,
+    write_user_file(scratch_path("floaty.h5"), H5T_IEEE_F64LE, 6);
+    assert_error(eng_h5data_open(scratch_path("floaty.h5"), "/images", "/labels", &d), ENG_EDTYPE,
                  "labels /labels are f64, expected integers");
-    write_user_file(path_of("short.h5"), H5T_STD_I32LE, 5);
-    assert_error(eng_h5data_open(path_of("short.h5"), "/images", "/labels", &d), ENG_ESHAPE,
+    write_user_file(scratch_path("short.h5"), H5T_STD_I32LE, 5);
+    assert_error(eng_h5data_open(scratch_path("short.h5"), "/images", "/labels", &d), ENG_ESHAPE,
                  "labels /labels [5] do not fit samples /images [6,3] (expected [6])");
-    assert_error(eng_h5data_open(path_of("none.h5"), "/x", "/y", &d), ENG_EIO,
+    assert_error(eng_h5data_open(scratch_path("none.h5"), "/x", "/y", &d), ENG_EIO,
                  "none.h5: cannot open the dataset file: No such file or directory");
     eng_tensor *x = TENSOR(ENG_U8, 3, 2), *y = TENSOR(ENG_I64, 4);
     eng_h5data_split bad = {"train", x, y};
-    assert_error(eng_h5data_write(path_of("bad.h5"), &bad, 1, NULL), ENG_ESHAPE,
+    assert_error(eng_h5data_write(scratch_path("bad.h5"), &bad, 1, NULL), ENG_ESHAPE,
                  "split 'train': samples [3,2] and labels [4], expected [N,...] and [N]");
-    assert_int_equal(access(path_of("bad.h5"), F_OK), -1);
+    assert_int_equal(access(scratch_path("bad.h5"), F_OK), -1);
     eng_tensor_release(x);
     eng_tensor_release(y);
 }
@@ -313,5 +287,5 @@ int main(void)
         cmocka_unit_test(test_h5data_reads_a_users_own_file),
         cmocka_unit_test(test_h5data_open_names_what_is_wrong),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, scratch_dir_create, scratch_dir_remove);
 }

@@ -6,33 +6,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char dir[256];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/engine_test_idx_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static const char *path_of(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return path;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    const char *names[] = {"a.idx", "b.idx.gz", "magic.idx", "dims.idx", "short_header.idx",
-                           "short.idx", "short.idx.gz", "trailer.idx.gz", "crc.idx.gz",
-                           "trailing.idx", "trailing.idx.gz", "garbage.gz"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        unlink(path_of(names[i]));
-    return rmdir(dir);
-}
-
 /* An IDX image: magic 00 00 08 ndim, big-endian sizes, then the payload. [out] *size. */
 static unsigned char *idx_bytes(int ndim, const uint32_t *shape, const unsigned char *payload,
                                 size_t payload_size, size_t *size)
@@ -56,7 +29,7 @@ static unsigned char *idx_bytes(int ndim, const uint32_t *shape, const unsigned 
 
 static void write_plain(const char *name, const void *data, size_t size)
 {
-    FILE *f = fopen(path_of(name), "wb");
+    FILE *f = fopen(scratch_path(name), "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, size, f), size);
     assert_int_equal(fclose(f), 0);
@@ -64,7 +37,7 @@ static void write_plain(const char *name, const void *data, size_t size)
 
 static void write_gz(const char *name, const void *data, size_t size)
 {
-    gzFile f = gzopen(path_of(name), "wb");
+    gzFile f = gzopen(scratch_path(name), "wb");
     assert_non_null(f);
     assert_int_equal(gzwrite(f, data, (unsigned)size), (int)size);
     assert_int_equal(gzclose(f), Z_OK);
@@ -72,7 +45,7 @@ static void write_gz(const char *name, const void *data, size_t size)
 
 static long file_size(const char *name)
 {
-    FILE *f = fopen(path_of(name), "rb");
+    FILE *f = fopen(scratch_path(name), "rb");
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
@@ -90,7 +63,7 @@ static void test_idx_reads_a_plain_file(void **state)
     unsigned char *b = idx_bytes(3, (uint32_t[]){2, 3, 4}, payload, 24, &size);
     write_plain("a.idx", b, size);
     eng_tensor *t;
-    assert_ok(eng_idx_read(path_of("a.idx"), &t));
+    assert_ok(eng_idx_read(scratch_path("a.idx"), &t));
     assert_int_equal(t->dtype, ENG_U8);
     assert_string_equal(eng_tensor_shape_str(t), "[2,3,4]");
     assert_memory_equal(eng_tensor_data(t), payload, 24);
@@ -111,7 +84,7 @@ static void test_idx_reads_a_gzipped_file_with_large_sizes(void **state)
     write_gz("b.idx.gz", b, size);
     assert_true(file_size("b.idx.gz") < (long)size / 4); /* really compressed */
     eng_tensor *t;
-    assert_ok(eng_idx_read(path_of("b.idx.gz"), &t));
+    assert_ok(eng_idx_read(scratch_path("b.idx.gz"), &t));
     assert_string_equal(eng_tensor_shape_str(t), "[70000]");
     assert_memory_equal(eng_tensor_data(t), payload, N);
     eng_tensor_release(t);
@@ -128,16 +101,16 @@ static void test_idx_rejects_bad_magic(void **state)
     b[2] = 0x0D; /* float data: not supported */
     write_plain("magic.idx", b, size);
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(path_of("magic.idx"), &t), ENG_EFORMAT, path_of("magic.idx"),
+    assert_error(eng_idx_read(scratch_path("magic.idx"), &t), ENG_EFORMAT, scratch_path("magic.idx"),
                  "bad IDX magic", "00 00 0d 01");
     assert_null(t);
     b[2] = 0x08;
     b[3] = 0; /* no dimensions */
     write_plain("dims.idx", b, size);
-    assert_error(eng_idx_read(path_of("dims.idx"), &t), ENG_EFORMAT, "00 00 08 00");
+    assert_error(eng_idx_read(scratch_path("dims.idx"), &t), ENG_EFORMAT, "00 00 08 00");
     b[3] = 9; /* more than ENG_MAX_DIMS */
     write_plain("dims.idx", b, size);
-    assert_error(eng_idx_read(path_of("dims.idx"), &t), ENG_EFORMAT, "00 00 08 09");
+    assert_error(eng_idx_read(scratch_path("dims.idx"), &t), ENG_EFORMAT, "00 00 08 09");
     free(b);
 }
 
@@ -149,11 +122,11 @@ static void test_idx_rejects_truncated_header_and_payload(void **state)
     unsigned char *b = idx_bytes(2, (uint32_t[]){2, 5}, payload, 10, &size);
     write_plain("short_header.idx", b, 6); /* magic and half a size */
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(path_of("short_header.idx"), &t), ENG_EFORMAT,
-                 path_of("short_header.idx"), "truncated", "header");
+    assert_error(eng_idx_read(scratch_path("short_header.idx"), &t), ENG_EFORMAT,
+                 scratch_path("short_header.idx"), "truncated", "header");
     assert_null(t);
     write_plain("short.idx", b, size - 3);
-    assert_error(eng_idx_read(path_of("short.idx"), &t), ENG_EFORMAT, path_of("short.idx"),
+    assert_error(eng_idx_read(scratch_path("short.idx"), &t), ENG_EFORMAT, scratch_path("short.idx"),
                  "truncated", "[2,5]");
     free(b);
 }
@@ -178,10 +151,10 @@ static void test_idx_rejects_a_truncated_gzip_file(void **state)
 {
     (void)state;
     long n = write_random_gz("short.idx.gz");
-    assert_int_equal(truncate(path_of("short.idx.gz"), n / 2), 0); /* inside the deflate data */
+    assert_int_equal(truncate(scratch_path("short.idx.gz"), n / 2), 0); /* inside the deflate data */
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(path_of("short.idx.gz"), &t), ENG_EFORMAT,
-                 path_of("short.idx.gz"), "truncated", "[4000]");
+    assert_error(eng_idx_read(scratch_path("short.idx.gz"), &t), ENG_EFORMAT,
+                 scratch_path("short.idx.gz"), "truncated", "[4000]");
     assert_null(t);
 }
 
@@ -191,10 +164,10 @@ static void test_idx_rejects_a_gzip_file_missing_its_trailer(void **state)
     /* The payload decompresses whole, but the CRC-32 and length that end a gzip member are
      * gone: the file is truncated all the same. */
     long n = write_random_gz("trailer.idx.gz");
-    assert_int_equal(truncate(path_of("trailer.idx.gz"), n - 4), 0); /* the length is gone */
+    assert_int_equal(truncate(scratch_path("trailer.idx.gz"), n - 4), 0); /* the length is gone */
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(path_of("trailer.idx.gz"), &t), ENG_EFORMAT,
-                 path_of("trailer.idx.gz"), "truncated");
+    assert_error(eng_idx_read(scratch_path("trailer.idx.gz"), &t), ENG_EFORMAT,
+                 scratch_path("trailer.idx.gz"), "truncated");
     assert_null(t);
 }
 
@@ -202,7 +175,7 @@ static void test_idx_rejects_a_gzip_file_with_a_bad_checksum(void **state)
 {
     (void)state;
     long n = write_random_gz("crc.idx.gz");
-    FILE *f = fopen(path_of("crc.idx.gz"), "r+b");
+    FILE *f = fopen(scratch_path("crc.idx.gz"), "r+b");
     assert_non_null(f);
     fseek(f, n - 8, SEEK_SET); /* first byte of the CRC-32 */
     int c = fgetc(f);
@@ -210,7 +183,7 @@ static void test_idx_rejects_a_gzip_file_with_a_bad_checksum(void **state)
     fputc(c ^ 0xff, f);
     fclose(f);
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(path_of("crc.idx.gz"), &t), ENG_EFORMAT, path_of("crc.idx.gz"),
+    assert_error(eng_idx_read(scratch_path("crc.idx.gz"), &t), ENG_EFORMAT, scratch_path("crc.idx.gz"),
                  "corrupt");
     assert_null(t);
 }
@@ -223,7 +196,7 @@ static void test_idx_rejects_corrupt_gzip_data(void **state)
                                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     write_plain("garbage.gz", garbage, sizeof garbage);
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(path_of("garbage.gz"), &t), ENG_EFORMAT, path_of("garbage.gz"));
+    assert_error(eng_idx_read(scratch_path("garbage.gz"), &t), ENG_EFORMAT, scratch_path("garbage.gz"));
     assert_null(t);
 }
 
@@ -236,11 +209,11 @@ static void test_idx_rejects_trailing_bytes(void **state)
     write_plain("trailing.idx", b, size);
     write_gz("trailing.idx.gz", b, size);
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(path_of("trailing.idx"), &t), ENG_EFORMAT,
-                 path_of("trailing.idx"), "trailing bytes", "[6]");
+    assert_error(eng_idx_read(scratch_path("trailing.idx"), &t), ENG_EFORMAT,
+                 scratch_path("trailing.idx"), "trailing bytes", "[6]");
     assert_null(t);
-    assert_error(eng_idx_read(path_of("trailing.idx.gz"), &t), ENG_EFORMAT,
-                 path_of("trailing.idx.gz"), "trailing bytes", "[6]");
+    assert_error(eng_idx_read(scratch_path("trailing.idx.gz"), &t), ENG_EFORMAT,
+                 scratch_path("trailing.idx.gz"), "trailing bytes", "[6]");
     assert_null(t);
     free(b);
 }
@@ -249,7 +222,7 @@ static void test_idx_reports_a_missing_file(void **state)
 {
     (void)state;
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(path_of("absent.idx.gz"), &t), ENG_EIO, path_of("absent.idx.gz"),
+    assert_error(eng_idx_read(scratch_path("absent.idx.gz"), &t), ENG_EIO, scratch_path("absent.idx.gz"),
                  "No such file");
     assert_null(t);
 }
@@ -268,5 +241,5 @@ int main(void)
         cmocka_unit_test(test_idx_rejects_trailing_bytes),
         cmocka_unit_test(test_idx_reports_a_missing_file),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, scratch_dir_create, scratch_dir_remove);
 }
