@@ -119,29 +119,16 @@ DEFINE_SMALL_GEMM(f64, double, __m512d, __mmask8, 8, LOAD_PD, STORE_PD, _mm512_f
                   _mm512_set1_pd, _mm512_setzero_pd, _mm512_reduce_add_pd)
 #endif
 
-static bool use_avx512(void)
-{
-#ifdef HAVE_AVX512_BODIES
-    return eng_simd_level() == ENG_SIMD_AVX512;
-#else
-    return false;
-#endif
-}
-
 /* The public entry points: the AVX-512 body, or OpenBLAS with the same contract. */
-#ifdef HAVE_AVX512_BODIES
-#define BODY(call) call
-#else
-#define BODY(call) (void)0
-#endif
-
 void eng_small_gemm_nn_f32(float *c, int64_t ldc, const float *a, const float *b, int64_t ldb,
                            int m, int n, int k)
 {
-    if (use_avx512()) {
-        BODY(nn_f32(c, ldc, a, k, false, b, ldb, m, n, k, false));
+#ifdef HAVE_AVX512_BODIES
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        nn_f32(c, ldc, a, k, false, b, ldb, m, n, k, false);
         return;
     }
+#endif
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, (int)ldb,
                 0.0f, c, (int)ldc);
 }
@@ -149,10 +136,12 @@ void eng_small_gemm_nn_f32(float *c, int64_t ldc, const float *a, const float *b
 void eng_small_gemm_nn_f64(double *c, int64_t ldc, const double *a, const double *b,
                            int64_t ldb, int m, int n, int k)
 {
-    if (use_avx512()) {
-        BODY(nn_f64(c, ldc, a, k, false, b, ldb, m, n, k, false));
+#ifdef HAVE_AVX512_BODIES
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        nn_f64(c, ldc, a, k, false, b, ldb, m, n, k, false);
         return;
     }
+#endif
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, k, b, (int)ldb, 0.0,
                 c, (int)ldc);
 }
@@ -160,10 +149,12 @@ void eng_small_gemm_nn_f64(double *c, int64_t ldc, const double *a, const double
 void eng_small_gemm_nn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
                                const float *b, int64_t ldb, int m, int n, int k)
 {
-    if (use_avx512()) {
-        BODY(nn_f32(c, ldc, a, lda, false, b, ldb, m, n, k, true));
+#ifdef HAVE_AVX512_BODIES
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        nn_f32(c, ldc, a, lda, false, b, ldb, m, n, k, true);
         return;
     }
+#endif
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, (int)lda, b,
                 (int)ldb, 1.0f, c, (int)ldc);
 }
@@ -171,10 +162,12 @@ void eng_small_gemm_nn_acc_f32(float *c, int64_t ldc, const float *a, int64_t ld
 void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
                                const float *b, int64_t ldb, int m, int n, int k)
 {
-    if (use_avx512()) {
-        BODY(nn_f32(c, ldc, a, lda, true, b, ldb, m, n, k, true));
+#ifdef HAVE_AVX512_BODIES
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        nn_f32(c, ldc, a, lda, true, b, ldb, m, n, k, true);
         return;
     }
+#endif
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0f, a, (int)lda, b,
                 (int)ldb, 1.0f, c, (int)ldc);
 }
@@ -182,10 +175,12 @@ void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t ld
 void eng_small_gemm_tn_acc_f64(double *c, int64_t ldc, const double *a, int64_t lda,
                                const double *b, int64_t ldb, int m, int n, int k)
 {
-    if (use_avx512()) {
-        BODY(nn_f64(c, ldc, a, lda, true, b, ldb, m, n, k, true));
+#ifdef HAVE_AVX512_BODIES
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        nn_f64(c, ldc, a, lda, true, b, ldb, m, n, k, true);
         return;
     }
+#endif
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0, a, (int)lda, b, (int)ldb,
                 1.0, c, (int)ldc);
 }
@@ -193,10 +188,12 @@ void eng_small_gemm_tn_acc_f64(double *c, int64_t ldc, const double *a, int64_t 
 void eng_small_gemm_nt_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
                            int64_t ldb, int m, int n, int k)
 {
-    if (use_avx512()) {
-        BODY(nt_f32(c, ldc, a, lda, b, ldb, m, n, k));
+#ifdef HAVE_AVX512_BODIES
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        nt_f32(c, ldc, a, lda, b, ldb, m, n, k);
         return;
     }
+#endif
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, (int)lda, b,
                 (int)ldb, 1.0f, c, (int)ldc);
 }
@@ -204,10 +201,12 @@ void eng_small_gemm_nt_f32(float *c, int64_t ldc, const float *a, int64_t lda, c
 void eng_small_gemm_nt_f64(double *c, int64_t ldc, const double *a, int64_t lda,
                            const double *b, int64_t ldb, int m, int n, int k)
 {
-    if (use_avx512()) {
-        BODY(nt_f64(c, ldc, a, lda, b, ldb, m, n, k));
+#ifdef HAVE_AVX512_BODIES
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        nt_f64(c, ldc, a, lda, b, ldb, m, n, k);
         return;
     }
+#endif
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0, a, (int)lda, b, (int)ldb,
                 1.0, c, (int)ldc);
 }
