@@ -88,10 +88,12 @@ eng_status eng_checkpoint_new(const char *path, eng_checkpoint **out)
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-/* Writes n elements at data of dtype as dataset name [ndim shape] in loc: one chunk with the
- * Fletcher-32 checksum (contiguous when empty). */
-static eng_status write_array(eng_checkpoint *ck, hid_t loc, const char *name, eng_dtype dtype,
-                              int ndim, const int64_t *shape, const void *data)
+/* Writes the elements at data (elem_size bytes each, memory type mem_type) as dataset name
+ * [ndim shape] of file_type in loc: one chunk with the Fletcher-32 checksum (contiguous when
+ * empty), and the CRC attribute. */
+static eng_status write_typed(eng_checkpoint *ck, hid_t loc, const char *name, hid_t file_type,
+                              hid_t mem_type, size_t elem_size, int ndim, const int64_t *shape,
+                              const void *data)
 {
     hsize_t dims[ENG_MAX_DIMS];
     int64_t numel = 1;
@@ -105,15 +107,13 @@ static eng_status write_array(eng_checkpoint *ck, hid_t loc, const char *name, e
     if (ok && numel > 0 && ndim > 0)
         ok = H5Pset_chunk(dcpl, ndim, dims) >= 0 && H5Pset_fletcher32(dcpl) >= 0;
     if (ok)
-        dset = H5Dcreate2(loc, name, eng_h5_file_type(dtype), space, H5P_DEFAULT, dcpl,
-                          H5P_DEFAULT);
-    ok =
-        dset >= 0 && H5Dwrite(dset, eng_h5_native(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
+        dset = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ok = dset >= 0 && H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
     eng_status st = ok ? ENG_OK
                        : eng_h5_error(ENG_EIO, ck->path, "cannot write dataset %s/%s",
                                       eng_h5_path_of(loc), name);
     if (!st)
-        st = eng_h5_write_crc(dset, data, (size_t)numel * eng_dtype_size(dtype));
+        st = eng_h5_write_crc(dset, data, (size_t)numel * elem_size);
     if (dset >= 0)
         H5Dclose(dset);
     if (dcpl >= 0)
@@ -121,6 +121,14 @@ static eng_status write_array(eng_checkpoint *ck, hid_t loc, const char *name, e
     if (space >= 0)
         H5Sclose(space);
     return st;
+}
+
+/* Writes n elements at data of dtype as dataset name [ndim shape] in loc (write_typed). */
+static eng_status write_array(eng_checkpoint *ck, hid_t loc, const char *name, eng_dtype dtype,
+                              int ndim, const int64_t *shape, const void *data)
+{
+    return write_typed(ck, loc, name, eng_h5_file_type(dtype), eng_h5_native(dtype),
+                       eng_dtype_size(dtype), ndim, shape, data);
 }
 
 static eng_status write_tensor(eng_checkpoint *ck, hid_t loc, const char *name, const eng_tensor *t)
@@ -318,26 +326,9 @@ eng_status eng_checkpoint_write_optimizer(eng_checkpoint *ck, const eng_optimize
 /* A generator's state: dataset name [4] uint64 in loc, with the Fletcher-32 checksum too. */
 static eng_status write_state(eng_checkpoint *ck, hid_t loc, const char *name, const eng_rng *r)
 {
-    hsize_t four = 4;
-    hid_t space = H5Screate_simple(1, &four, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hid_t dset = -1;
-    if (space >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, 1, &four) >= 0 &&
-        H5Pset_fletcher32(dcpl) >= 0)
-        dset = H5Dcreate2(loc, name, H5T_STD_U64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    bool ok =
-        dset >= 0 && H5Dwrite(dset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->s) >= 0;
-    eng_status st = ok ? ENG_OK
-                       : eng_h5_error(ENG_EIO, ck->path, "cannot write dataset %s/%s",
-                                      eng_h5_path_of(loc), name);
-    if (!st)
-        st = eng_h5_write_crc(dset, r->s, sizeof r->s);
-    if (dset >= 0)
-        H5Dclose(dset);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (space >= 0)
-        H5Sclose(space);
-    return st;
+    int64_t four = 4;
+    return write_typed(ck, loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, sizeof r->s[0], 1, &four,
+                       r->s);
 }
 
 eng_status eng_checkpoint_write_rng(eng_checkpoint *ck, const eng_rng *rng, const eng_model *model)
