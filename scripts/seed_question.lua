@@ -82,7 +82,7 @@ local loss = criterion:forward(asker:forward(x), y)
 asker:backward(criterion:backward())
 local computed
 for _, p in ipairs(asker:parameters()) do
-  if p.name == "lua_1.weight" then computed = p.grad end
+  if p.name == "conv2d_by_hand.weight" then computed = p.grad end
 end
 print(("\n1. The asker's check: cost %.16g at epoch 0, eps = %g"):format(loss, config.user_eps))
 print(("   %-12s %22s %22s %9s %7s"):format("weight", "numerical", "computed", "rel err",
@@ -108,7 +108,7 @@ print(("   the cost moves by about %.1e over 2 eps: %.0f units of round-off of t
 -- 2. The checker in its default call (every element), on the asker's network with the bug
 -- at 14% and at 1%, and on the correct network: the seed's dilemma, decided in the first call.
 local function first_layer(report)
-  return report.tensors["lua_1.weight"] or report.tensors["conv2d_1.weight"]
+  return report.tensors["conv2d_by_hand.weight"] or report.tensors["conv2d_1.weight"]
 end
 local results = {}
 for _, case in ipairs({{"x" .. config.factor, config.factor, asker},
