@@ -58,6 +58,13 @@ typedef struct eng_layer_ops {
      * were positive, which max-pool element won). Two evaluations whose signatures differ
      * straddle a kink, where finite differences are meaningless. */
     uint64_t (*signature)(const eng_layer *layer, const eng_tensor *x, const eng_tensor *y);
+    /* [optional, with signature] The forward with its branches frozen at a reference point:
+     * writes into y (like y_ref) the output for x when every branch (ReLU mask, max-pool
+     * winner) is the one taken for x_ref, whose output was y_ref. A smooth function of x that
+     * equals forward at x_ref: the gradient checker differences it with large steps and no
+     * kinks. */
+    eng_status (*forward_frozen)(eng_layer *layer, const eng_tensor *x_ref,
+                                 const eng_tensor *y_ref, const eng_tensor *x, eng_tensor *y);
     /* Set when the kind may branch (kinks) without a signature to tell: layers written in Lua
      * or in plugins. Built-in kinds without a signature are smooth. */
     bool unknown_branches;
