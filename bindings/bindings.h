@@ -136,5 +136,7 @@ eng_optimizer *lua_checkoptimizer(lua_State *L, int arg);
  * CosineAnnealingLR, LinearLR, scheduler) to the engine.optim table on the stack top
  * (l_schedule.c). */
 void lua_open_schedules(lua_State *L);
+/* The schedule in box arg (an engine.Scheduler); raises an argument error otherwise. */
+eng_schedule *lua_checkschedule(lua_State *L, int arg);
 
 #endif
