@@ -47,6 +47,10 @@ void lua_tometa(lua_State *L, int idx, eng_meta *t, const char *where);
 void lua_pushmeta(lua_State *L, const eng_meta *t);
 /* engine.sweep (l_sweep.c) */
 int luaopen_engine_sweep(lua_State *L);
+/* engine.train (l_train.c, bindings/train.lua): pushes the function */
+int luaopen_engine_train(lua_State *L);
+/* Pushes the C function runlog_read(path) -> the run log's table (l_train.c). */
+int lua_pushrunlogread(lua_State *L);
 /* engine.progress (l_progress.c) */
 int luaopen_engine_progress(lua_State *L);
 
