@@ -124,6 +124,11 @@ eng_layer **lua_newlayerbox(lua_State *L);
 int lua_nn_lua(lua_State *L);
 /* nn.new(kind, options): a layer of a plugin's kind (l_plugin.c) */
 int lua_nn_new(lua_State *L);
+/* Adds the constructors of l_layers.c to the nn table on the stack top. */
+void lua_nn_open_layers(lua_State *L);
+/* For a kind of l_layers.c: writes its PyTorch-style description from its configuration
+ * table (on the stack top) into buf and returns true; false for other kinds. */
+bool lua_nn_layer_repr(lua_State *L, const char *kind, char *buf, size_t size);
 eng_model *lua_checkmodel(lua_State *L, int arg);
 eng_loss *lua_checkloss(lua_State *L, int arg);
 
