@@ -116,8 +116,13 @@ eng_layer *lua_checklayer(lua_State *L, int arg);
 eng_layer **lua_newlayerbox(lua_State *L);
 /* nn.Lua{name=, params=, forward=, backward=} (l_lua_layer.c) */
 int lua_nn_lua(lua_State *L);
-/* nn.new(kind, options): a layer of a plugin's kind (l_plugin.c) */
+/* nn.new(kind, options): a layer of any registered kind, its settings by name (l_kinds.c) */
 int lua_nn_new(lua_State *L);
+/* Sets engine.nn.<Ctor> in the table on the stack top for every kind that names a
+ * constructor (l_kinds.c). */
+void l_set_kind_constructors(lua_State *L);
+/* Pushes the layer's settings as a table {kind = ..., <setting> = <value>, ...} (l_kinds.c). */
+void l_push_settings(lua_State *L, const eng_layer *layer);
 eng_model *lua_checkmodel(lua_State *L, int arg);
 eng_loss *lua_checkloss(lua_State *L, int arg);
 
