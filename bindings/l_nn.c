@@ -441,6 +441,13 @@ static int model_to(lua_State *L)
     return 1;
 }
 
+/* model:is_training() -> whether forward runs in training mode */
+static int model_is_training(lua_State *L)
+{
+    lua_pushboolean(L, lua_checkmodel(L, 1)->training);
+    return 1;
+}
+
 static int model_dtype(lua_State *L)
 {
     lua_pushstring(L, eng_dtype_name(eng_model_dtype(lua_checkmodel(L, 1))));
@@ -689,6 +696,7 @@ static const luaL_Reg model_methods[] = {
     {"zero_grad", model_zero_grad},
     {"to", model_to},
     {"dtype", model_dtype},
+    {"is_training", model_is_training},
     {"num_parameters", model_num_parameters},
     {"check_finite", model_check_finite},
     {NULL, NULL},
@@ -738,10 +746,14 @@ int luaopen_engine_nn(lua_State *L)
     new_class(L, ENG_LUA_LAYER, layer_release, layer_tostring, layer_methods);
     set_closure(L, "train", layer_set_training, 1, 1);
     set_closure(L, "eval", layer_set_training, 1, 0);
+    set_closure(L, "training", layer_set_training, 1, 1); /* Torch7's names */
+    set_closure(L, "evaluate", layer_set_training, 1, 0);
     lua_setfield(L, -2, "__index");
     new_class(L, ENG_LUA_SEQUENTIAL, model_release, model_tostring, model_methods);
     set_closure(L, "train", model_set_training, 1, 1);
     set_closure(L, "eval", model_set_training, 1, 0);
+    set_closure(L, "training", model_set_training, 1, 1);
+    set_closure(L, "evaluate", model_set_training, 1, 0);
     lua_pushcclosure(L, model_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, model_len);
@@ -755,5 +767,6 @@ int luaopen_engine_nn(lua_State *L)
     set_closure(L, "CrossEntropyLoss", nn_loss, 1, 1);
     set_closure(L, "CrossEntropy", nn_loss, 1, 1);
     set_closure(L, "MSELoss", nn_loss, 1, 0);
+    lua_nn_open_layers(L);
     return 1;
 }

@@ -19,6 +19,7 @@
 #include "optim/schedule.h"
 #include "parallel.h"
 #include "registry.h"
+#include "progress.h"
 #include "rng.h"
 #include "tensor.h"
 

@@ -42,7 +42,8 @@ const eng_layer_kind *eng_kind_of(const eng_layer *layer)
     for (int i = 0, n = eng_kind_count(); i < n; i++)
         if (eng_kind_at(i)->ops == layer->ops)
             return eng_kind_at(i);
-    return NULL;
+    /* A kind may run layers on variants of its vtable (the Lua layer's): names are unique. */
+    return eng_kind_find(layer->ops->kind);
 }
 
 static bool is_identifier(const char *s)

@@ -94,7 +94,7 @@ typedef struct eng_settings {
     eng_setting_value values[ENG_SETTINGS_MAX];
 } eng_settings;
 
-/* The shape of one parameter that a layer of given settings will have. */
+/* The shape of one parameter (or buffer) that a layer of given settings will have. */
 typedef struct eng_param_shape {
     const char *name; /* "weight" */
     int ndim;
@@ -114,9 +114,9 @@ struct eng_layer_kind {
     /* Writes the layer's settings into s (initialised for this kind) with eng_settings_set_*;
      * what it leaves unset keeps its default. */
     eng_status (*describe)(const eng_layer *layer, eng_settings *s);
-    /* [optional, required for kinds with parameters] The parameters create would make, in
-     * order, without allocating them: the loader checks a file's stored shapes against these
-     * before building anything. [out] out[ENG_MAX_PARAMS], *n. */
+    /* [optional, required for kinds with parameters] The parameters (then the buffers) create
+     * would make, without allocating them: the loader checks a file's stored shapes against
+     * these before building anything. [out] out[ENG_MAX_PARAMS + ENG_MAX_BUFFERS], *n. */
     eng_status (*param_shapes)(const eng_settings *s, eng_param_shape *out, int *n);
     const char *doc; /* [optional] one line for listings */
 };
@@ -165,7 +165,7 @@ eng_status eng_kind_check(const eng_layer_kind *kind);
 eng_status eng_kind_register(const eng_layer_kind *kind);
 /* The kind called name, or NULL. */
 const eng_layer_kind *eng_kind_find(const char *name);
-/* The kind whose ops the layer uses, or NULL. */
+/* The kind whose ops the layer uses (else the kind named ops->kind), or NULL. */
 const eng_layer_kind *eng_kind_of(const eng_layer *layer);
 /* All kinds, built-ins first: i in [0, eng_kind_count()). */
 int eng_kind_count(void);

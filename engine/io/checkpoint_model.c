@@ -111,10 +111,10 @@ eng_status eng_checkpoint_new_layer(eng_checkpoint *ck, int i, eng_layer **out)
                          "build the model in Lua and call model:load", ck->path, i + 1,
                          spec->name, kind->name);
     if (kind->param_shapes) {
-        eng_param_shape shapes[ENG_MAX_PARAMS];
+        eng_param_shape shapes[ENG_MAX_PARAMS + ENG_MAX_BUFFERS];
         int n = 0;
         st = kind->param_shapes(&spec->settings, shapes, &n);
-        for (int p = 0; !st && p < n && p < ENG_MAX_PARAMS; p++)
+        for (int p = 0; !st && p < n && p < ENG_MAX_PARAMS + ENG_MAX_BUFFERS; p++)
             st = check_stored_shape(ck, spec->name, &shapes[p]);
         if (st)
             return st;
