@@ -361,13 +361,15 @@ static int reduce_args(lua_State *L, const eng_tensor *x, const char *fname,
 {
     check_nargs(L, 3, fname);
     *dim = -1;
+    int opts;
     if (lua_istable(L, 2)) {
         check_nargs(L, 2, fname);
-        return opts_arg(L, 2, fname, names);
+        opts = opts_arg(L, 2, fname, names);
+    } else {
+        if (!lua_isnoneornil(L, 2))
+            *dim = check_dim(L, 2, x, fname);
+        opts = opts_arg(L, 3, fname, names);
     }
-    if (!lua_isnoneornil(L, 2))
-        *dim = check_dim(L, 2, x, fname);
-    int opts = opts_arg(L, 3, fname, names);
     if (*dim < 0 && opts && (lua_hasfield(L, opts, "keepdim") || lua_hasfield(L, opts, "out")))
         luaL_error(L, "%s: options keepdim and out need a dimension", fname);
     return opts;
@@ -514,7 +516,7 @@ static int product(lua_State *L, const char *fname, product_fn fn)
         dtype = a->dtype, ndim = 2;
         shape[0] = a->ndim == 1 ? a->shape[0] : 0;
         shape[1] = b->ndim == 1 ? b->shape[0] : 0;
-    } else if (eng_matmul_result(a, b, &dtype, &ndim, shape)) {
+    } else if (eng_matmul_result(fname, a, b, &dtype, &ndim, shape)) {
         return lua_engerror(L);
     }
     eng_tensor *y = push_dst(L, opts, fname, dtype, ndim, shape);

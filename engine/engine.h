@@ -20,5 +20,6 @@
 #include "parallel.h"
 #include "rng.h"
 #include "tensor.h"
+#include "tensor_math.h"
 
 #endif

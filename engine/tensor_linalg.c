@@ -26,14 +26,14 @@ typedef struct mmplan {
     int64_t shape[ENG_MAX_DIMS];
 } mmplan;
 
-static eng_status plan(const eng_tensor *a, const eng_tensor *b, mmplan *p)
+static eng_status plan(const char *what, const eng_tensor *a, const eng_tensor *b, mmplan *p)
 {
-    eng_status st = check_float_pair("matmul", a, b);
+    eng_status st = check_float_pair(what, a, b);
     if (st)
         return st;
     if (a->ndim == 0 || b->ndim == 0)
-        return eng_error(ENG_ESHAPE, "matmul: both operands need at least 1 dimension, got %s "
-                         "and %s", eng_tensor_shape_str(a), eng_tensor_shape_str(b));
+        return eng_error(ENG_ESHAPE, "%s: both operands need at least 1 dimension, got %s "
+                         "and %s", what, eng_tensor_shape_str(a), eng_tensor_shape_str(b));
     p->a = *a;
     p->b = *b;
     if (a->ndim == 1) {
@@ -48,14 +48,14 @@ static eng_status plan(const eng_tensor *a, const eng_tensor *b, mmplan *p)
     }
     int64_t k = p->a.shape[p->a.ndim - 1], k2 = p->b.shape[p->b.ndim - 2];
     if (k != k2)
-        return eng_error(ENG_ESHAPE, "matmul: %s @ %s: dimension %d of the first (%lld) must "
-                         "equal dimension %d of the second (%lld)", eng_tensor_shape_str(a),
+        return eng_error(ENG_ESHAPE, "%s: %s @ %s: dimension %d of the first (%lld) must "
+                         "equal dimension %d of the second (%lld)", what, eng_tensor_shape_str(a),
                          eng_tensor_shape_str(b), a->ndim, (long long)k,
                          b->ndim == 1 ? 1 : b->ndim - 1, (long long)k2);
     st = eng_broadcast_shape(p->a.ndim - 2, p->a.shape, p->b.ndim - 2, p->b.shape, &p->bnd,
                              p->batch);
     if (st)
-        return eng_error_wrap(st, "matmul: batch dimensions of %s and %s",
+        return eng_error_wrap(st, "%s: batch dimensions of %s and %s", what,
                               eng_tensor_shape_str(a), eng_tensor_shape_str(b));
     p->ndim = p->bnd;
     memcpy(p->shape, p->batch, sizeof(int64_t) * (size_t)p->bnd);
@@ -66,11 +66,11 @@ static eng_status plan(const eng_tensor *a, const eng_tensor *b, mmplan *p)
     return ENG_OK;
 }
 
-eng_status eng_matmul_result(const eng_tensor *a, const eng_tensor *b, eng_dtype *dtype,
-                             int *ndim, int64_t *shape)
+eng_status eng_matmul_result(const char *what, const eng_tensor *a, const eng_tensor *b,
+                             eng_dtype *dtype, int *ndim, int64_t *shape)
 {
     mmplan p;
-    eng_status st = plan(a, b, &p);
+    eng_status st = plan(what, a, b, &p);
     if (st)
         return st;
     *dtype = a->dtype;
@@ -141,26 +141,27 @@ static void run(eng_tensor *y, const mmplan *p, mmctx *c)
     eng_iter_run(&it, mm_row, c);
 }
 
-eng_status eng_tensor_matmul(eng_tensor *y, const eng_tensor *a, const eng_tensor *b)
+static eng_status matmul(const char *what, eng_tensor *y, const eng_tensor *a,
+                         const eng_tensor *b)
 {
     eng_tensor *ta = NULL, *tb = NULL;
     mmplan p;
     mmctx c = {.dtype = a->dtype};
-    eng_status st = plan(a, b, &p);
+    eng_status st = plan(what, a, b, &p);
     if (st)
         return st;
     if (y->dtype != a->dtype || y->ndim != p.ndim ||
         memcmp(y->shape, p.shape, sizeof(int64_t) * (size_t)p.ndim) != 0 ||
         !eng_tensor_is_contiguous(y))
-        return eng_error(ENG_ESHAPE, "matmul: destination %s %s, result %s %s (contiguous)",
+        return eng_error(ENG_ESHAPE, "%s: destination %s %s, result %s %s (contiguous)", what,
                          eng_dtype_name(y->dtype), eng_tensor_shape_str(y),
                          eng_dtype_name(a->dtype), eng_shape_str(p.ndim, p.shape));
     if (y->storage == a->storage || y->storage == b->storage)
-        return eng_error(ENG_EARG, "matmul: the destination shares storage with an operand");
+        return eng_error(ENG_EARG, "%s: the destination shares storage with an operand", what);
     int64_t m = p.a.shape[p.a.ndim - 2], k = p.a.shape[p.a.ndim - 1];
     int64_t n = p.b.shape[p.b.ndim - 1];
     if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
-        return eng_error(ENG_ESHAPE, "matmul: %s @ %s is too large for BLAS",
+        return eng_error(ENG_ESHAPE, "%s: %s @ %s is too large for BLAS", what,
                          eng_tensor_shape_str(a), eng_tensor_shape_str(b));
     if (!blas_layout(&p.a, &c.ta, &c.lda)) {
         if ((st = eng_tensor_clone(&p.a, &ta)))
@@ -183,12 +184,17 @@ fail:
     return st;
 }
 
+eng_status eng_tensor_matmul(eng_tensor *y, const eng_tensor *a, const eng_tensor *b)
+{
+    return matmul("matmul", y, a, b);
+}
+
 eng_status eng_tensor_mm(eng_tensor *y, const eng_tensor *a, const eng_tensor *b)
 {
     if (a->ndim != 2 || b->ndim != 2)
         return eng_error(ENG_ESHAPE, "mm: needs two matrices, got %s and %s",
                          eng_tensor_shape_str(a), eng_tensor_shape_str(b));
-    return eng_tensor_matmul(y, a, b);
+    return matmul("mm", y, a, b);
 }
 
 eng_status eng_tensor_bmm(eng_tensor *y, const eng_tensor *a, const eng_tensor *b)
@@ -196,7 +202,7 @@ eng_status eng_tensor_bmm(eng_tensor *y, const eng_tensor *a, const eng_tensor *
     if (a->ndim != 3 || b->ndim != 3 || a->shape[0] != b->shape[0])
         return eng_error(ENG_ESHAPE, "bmm: needs [B,n,k] and [B,k,m], got %s and %s",
                          eng_tensor_shape_str(a), eng_tensor_shape_str(b));
-    return eng_tensor_matmul(y, a, b);
+    return matmul("bmm", y, a, b);
 }
 
 eng_status eng_tensor_outer(eng_tensor *y, const eng_tensor *a, const eng_tensor *b)

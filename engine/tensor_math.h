@@ -103,9 +103,9 @@ eng_status eng_tensor_argext_all(int64_t *pos, const eng_tensor *x, bool max);
 
 /* Shape of torch.matmul(a, b): 1-d and 2-d products, and batched products with the batch
  * dimensions broadcast. Refuses mismatched inner sizes naming both shapes, and mixed or
- * integer dtypes naming them. */
-eng_status eng_matmul_result(const eng_tensor *a, const eng_tensor *b, eng_dtype *dtype,
-                             int *ndim, int64_t *shape);
+ * integer dtypes naming them; what names the caller ("matmul", "mm", "bmm") in messages. */
+eng_status eng_matmul_result(const char *what, const eng_tensor *a, const eng_tensor *b,
+                             eng_dtype *dtype, int *ndim, int64_t *shape);
 /* y = a @ b (torch.matmul). y must be contiguous. mm and bmm are its 2-d and 3-d cases and
  * refuse other ranks; outer(a [n], b [m]) is y [n,m] = a b^T; dot(a [n], b [n]) a number. */
 eng_status eng_tensor_matmul(eng_tensor *y, const eng_tensor *a, const eng_tensor *b);
