@@ -20,5 +20,7 @@
 #include "parallel.h"
 #include "rng.h"
 #include "tensor.h"
+#include "tensor_index.h"
+#include "tensor_shape.h"
 
 #endif
