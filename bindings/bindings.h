@@ -47,6 +47,8 @@ void lua_tometa(lua_State *L, int idx, eng_meta *t, const char *where);
 void lua_pushmeta(lua_State *L, const eng_meta *t);
 /* engine.sweep (l_sweep.c) */
 int luaopen_engine_sweep(lua_State *L);
+/* engine.progress (l_progress.c) */
+int luaopen_engine_progress(lua_State *L);
 
 /* ---- tensors (l_tensor.c) ---- */
 
@@ -135,6 +137,11 @@ eng_layer **lua_newlayerbox(lua_State *L);
 int lua_nn_lua(lua_State *L);
 /* nn.new(kind, options): a layer of a plugin's kind (l_plugin.c) */
 int lua_nn_new(lua_State *L);
+/* Adds the constructors of l_layers.c to the nn table on the stack top. */
+void lua_nn_open_layers(lua_State *L);
+/* For a kind of l_layers.c: writes its PyTorch-style description from its configuration
+ * table (on the stack top) into buf and returns true; false for other kinds. */
+bool lua_nn_layer_repr(lua_State *L, const char *kind, char *buf, size_t size);
 eng_model *lua_checkmodel(lua_State *L, int arg);
 eng_loss *lua_checkloss(lua_State *L, int arg);
 

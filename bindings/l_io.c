@@ -270,6 +270,8 @@ static const struct builder {
     {"flatten", "Flatten", {0}, {0}, false},
     {"leaky_relu", "LeakyReLU", {"negative_slope"}, {0}, false},
     {"dropout", "Dropout", {"p"}, {0}, false},
+    {"batchnorm1d", "BatchNorm1d", {"num_features"}, {"eps", "momentum", "affine"}, true},
+    {"batchnorm2d", "BatchNorm2d", {"num_features"}, {"eps", "momentum", "affine"}, true},
 };
 
 /* Pushes the table the configuration literal evaluates to, in an empty environment, after
