@@ -23,6 +23,7 @@
 #include "rng.h"
 #include "tensor.h"
 #include "tensor_index.h"
+#include "tensor_math.h"
 #include "tensor_shape.h"
 
 #endif
