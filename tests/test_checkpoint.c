@@ -11,6 +11,8 @@
 
 #include <hdf5.h>
 
+#include "io/hdf5_util.h"
+
 /* The shared scratch directory, with HDF5's file locking at its default (a test locks a file
  * on purpose). */
 static int make_dir(void **state)
@@ -289,9 +291,9 @@ static void test_checkpoint_layout_is_readable_without_the_engine(void **state)
     assert_true(H5Lget_name_by_idx(g, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, 2, name, sizeof name,
                                    H5P_DEFAULT) > 0);
     assert_string_equal(name, "maxpool2d_1");
-    /* layer_names: variable-length UTF-8 strings */
+    /* layer_names: fixed-length UTF-8 strings (format 2: nothing in the global heap) */
     hid_t a = H5Aopen(g, "layer_names", H5P_DEFAULT), t = H5Aget_type(a);
-    assert_true(H5Tis_variable_str(t) > 0);
+    assert_true(H5Tis_variable_str(t) == 0);
     assert_int_equal(H5Tget_cset(t), H5T_CSET_UTF8);
     H5Tclose(t);
     H5Aclose(a);
@@ -346,6 +348,8 @@ static void set_attr(const char *path, const char *obj, const char *name, const 
     H5Tclose(type);
     H5Sclose(space);
     H5Oclose(o);
+    /* a well-formed file with other values: its checksums are rewritten too */
+    assert_ok(eng_h5_seal(f, path));
     H5Fclose(f);
 }
 
@@ -360,9 +364,12 @@ static void test_checkpoint_checks_format_and_version(void **state)
                  "fmt.h5: not an engine checkpoint: attribute 'format' is 'keras', expected "
                  "'engine-checkpoint'");
     save_model(scratch_path("fmt.h5"), m, NULL, NULL);
-    set_attr(scratch_path("fmt.h5"), "/", "version", NULL, 2);
+    set_attr(scratch_path("fmt.h5"), "/", "version", NULL, 3);
     assert_error(eng_checkpoint_open(scratch_path("fmt.h5"), &ck), ENG_EFORMAT,
-                 "checkpoint format version 2, this engine (" ENGINE_VERSION ") reads version 1");
+                 "checkpoint format version 3, this engine (" ENGINE_VERSION ") reads version 2");
+    set_attr(scratch_path("fmt.h5"), "/", "version", NULL, 1);
+    assert_error(eng_checkpoint_open(scratch_path("fmt.h5"), &ck), ENG_EFORMAT,
+                 "checkpoint format version 1, written by an older build of the engine");
     hid_t f = H5Fcreate(scratch_path("plain.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(f);
     assert_error(eng_checkpoint_open(scratch_path("plain.h5"), &ck), ENG_EFORMAT,
@@ -423,14 +430,19 @@ static void test_checkpoint_names_missing_and_extra_datasets(void **state)
     hid_t s = H5Screate_simple(1, &one, NULL);
     hid_t d = H5Dcreate2(f, "/model/conv2d_1/scale", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT,
                          H5P_DEFAULT);
+    float zero = 0;
+    assert_true(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, &zero) >= 0);
+    assert_ok(eng_h5_write_crc(d, &zero, sizeof zero));
     H5Dclose(d);
     H5Sclose(s);
+    assert_ok(eng_h5_seal(f, "missing.h5"));
     H5Fclose(f);
     assert_error(load_model(scratch_path("missing.h5"), m), ENG_EFORMAT,
                  "/model/conv2d_1/scale is in the file, but the model's conv2d_1 (conv2d) has no "
                  "parameter 'scale'");
     f = H5Fopen(scratch_path("missing.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
     assert_true(H5Ldelete(f, "/model/conv2d_1/scale", H5P_DEFAULT) >= 0);
+    assert_ok(eng_h5_seal(f, "missing.h5"));
     H5Fclose(f);
     assert_error(load_model(scratch_path("missing.h5"), m), ENG_EFORMAT,
                  "missing.h5: missing dataset /model/linear_1/bias (the model's linear_1.bias is "

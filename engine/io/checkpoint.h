@@ -2,7 +2,7 @@
  * table of user metadata in one file that h5py reads with no engine code. Layout (DESIGN.md,
  * "HDF5 formats"):
  *
- *   /                        attrs format="engine-checkpoint", version=1, engine_version, created
+ *   /                        attrs format="engine-checkpoint", version=2, engine_version, created
  *   /model                   attrs dtype, layer_names, architecture (Lua literal), model_config
  *                            (JSON); one group per layer in order, attrs kind, config
  *   /model/<layer>/<param>   datasets, e.g. /model/conv2d_1/weight [16,1,5,5]
@@ -13,7 +13,12 @@
  *
  * Writing is atomic: everything goes to "<path>.tmp", which eng_checkpoint_commit closes,
  * fsyncs and renames over path before fsyncing the directory, so path always holds a complete
- * checkpoint, the old or the new one. Loading checks the format, the version, every layer
+ * checkpoint, the old or the new one.
+ *
+ * Version 2 holds nothing HDF5 leaves unchecksummed: strings are fixed-length (no global heap),
+ * every dataset carries "crc32" (its data) and every object "attrs_crc32" (its attributes'
+ * names and values, hdf5_util.h). eng_checkpoint_open audits the whole file (links, storage,
+ * types, depth, counts, bytes, checksums: eng_h5_audit) before parsing anything in it. Loading checks the format, the version, every layer
  * name and kind, every shape and dtype, and names the first mismatch; it changes nothing
  * unless everything fits. */
 #ifndef ENGINE_IO_CHECKPOINT_H
@@ -27,7 +32,9 @@
 #include "../rng.h"
 
 #define ENG_CHECKPOINT_FORMAT "engine-checkpoint"
-#define ENG_CHECKPOINT_VERSION 1
+#define ENG_CHECKPOINT_VERSION 2
+/* The deepest /meta table a checkpoint holds (the root table is depth 0). */
+#define ENG_META_MAX_DEPTH 16
 
 /* ---- metadata: a tree of named values (the /meta group) ---- */
 
@@ -35,7 +42,7 @@ typedef enum eng_meta_type {
     ENG_META_INTEGER, /* int64 attribute */
     ENG_META_NUMBER,  /* float64 attribute */
     ENG_META_BOOLEAN, /* h5py's boolean enum */
-    ENG_META_STRING,  /* variable-length UTF-8 string */
+    ENG_META_STRING,  /* fixed-length UTF-8 string */
     ENG_META_NUMBERS, /* 1-D float64 attribute: a list of numbers */
     ENG_META_TABLE,   /* a subgroup */
 } eng_meta_type;

@@ -65,7 +65,7 @@ static eng_status read_into(eng_checkpoint *ck, hid_t dset, const char *where, e
     eng_status st = r < 0 ? eng_h5_error(ENG_EFORMAT, ck->path, "cannot read %s", where) : ENG_OK;
     if (!st)
         st = eng_h5_check_crc(dset, ck->path, where, eng_tensor_data(t),
-                              (size_t)eng_tensor_numel(t) * eng_dtype_size(t->dtype));
+                              (size_t)eng_tensor_numel(t) * eng_dtype_size(t->dtype), true);
     H5Dclose(dset);
     return st;
 }
@@ -113,26 +113,41 @@ eng_status eng_checkpoint_open(const char *path, eng_checkpoint **out)
     st = eng_h5_open(path, "checkpoint", &ck->file);
     if (st)
         goto fail;
-    if (H5Aexists(ck->file, "format") <= 0) {
+    htri_t has_format = H5Aexists(ck->file, "format");
+    if (has_format < 0) {
+        st = eng_h5_error(ENG_EFORMAT, path, "cannot read the root group's attributes");
+        goto fail;
+    }
+    if (!has_format) {
         st = eng_error(ENG_EFORMAT,
                        "%s: not an engine checkpoint: the root group has no "
                        "'format' attribute",
                        path);
         goto fail;
     }
-    st = eng_h5_read_string(ck->file, "format", &format);
+    /* The version first: an integer, safe to read from any file; a version 1 file keeps its
+     * strings in HDF5's global heap, which is not read at all. */
+    st = eng_h5_read_int64(ck->file, "version", &version);
+    if (!st && version == 1)
+        st = eng_error(ENG_EFORMAT,
+                       "%s: checkpoint format version 1, written by an older build of the engine "
+                       "(unchecksummed strings); this engine (%s) reads version %d: save it "
+                       "again with the build that wrote it",
+                       path, ENGINE_VERSION, ENG_CHECKPOINT_VERSION);
+    else if (!st && version != ENG_CHECKPOINT_VERSION)
+        st = eng_error(ENG_EFORMAT,
+                       "%s: checkpoint format version %lld, this engine (%s) reads "
+                       "version %d",
+                       path, (long long)version, ENGINE_VERSION, ENG_CHECKPOINT_VERSION);
+    if (!st)
+        st = eng_h5_audit(ck->file, path, &eng_h5_checkpoint_limits);
+    if (!st)
+        st = eng_h5_read_string(ck->file, "format", &format);
     if (!st && strcmp(format, ENG_CHECKPOINT_FORMAT) != 0)
         st = eng_error(ENG_EFORMAT,
                        "%s: not an engine checkpoint: attribute 'format' is '%s', "
                        "expected '%s'",
                        path, format, ENG_CHECKPOINT_FORMAT);
-    if (!st)
-        st = eng_h5_read_int64(ck->file, "version", &version);
-    if (!st && version != ENG_CHECKPOINT_VERSION)
-        st = eng_error(ENG_EFORMAT,
-                       "%s: checkpoint format version %lld, this engine (%s) reads "
-                       "version %d",
-                       path, (long long)version, ENGINE_VERSION, ENG_CHECKPOINT_VERSION);
     if (!st)
         st = eng_h5_read_string(ck->file, "engine_version", &ck->engine_version);
     if (!st)
@@ -169,7 +184,12 @@ static eng_status read_state(eng_checkpoint *ck, hid_t loc, const char *name, co
     else if (H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->s) < 0)
         st = eng_h5_error(ENG_EFORMAT, ck->path, "cannot read %s", where);
     else
-        st = eng_h5_check_crc(d, ck->path, where, out->s, sizeof out->s);
+        st = eng_h5_check_crc(d, ck->path, where, out->s, sizeof out->s, true);
+    if (!st && !(out->s[0] | out->s[1] | out->s[2] | out->s[3]))
+        st = eng_error(ENG_EFORMAT,
+                       "%s: %s is all zeros, which is not a state of xoshiro256** (it would "
+                       "only ever return zeros)",
+                       ck->path, where);
     if (type >= 0)
         H5Tclose(type);
     if (space >= 0)
