@@ -1,6 +1,7 @@
 /* Reading HDF5 checkpoints: open (format and version checks), then the model, optimizer,
  * generators and metadata, each checked against the objects it goes into before any of them
  * changes. See checkpoint.h. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,6 +407,13 @@ eng_status eng_checkpoint_read_optimizer(eng_checkpoint *ck, eng_optimizer *opt)
         st = eng_h5_read_int64(g, "steps", &steps);
     if (!st)
         st = eng_h5_read_double(g, "lr", &lr);
+    /* as strictly as the same numbers given as arguments (set_lr, the constructors) */
+    if (!st && !(lr > 0 && isfinite(lr)))
+        st = eng_error(ENG_EFORMAT, "%s: /optimizer's lr is %g, expected a finite number > 0",
+                       ck->path, lr);
+    if (!st && steps < 0)
+        st = eng_error(ENG_EFORMAT, "%s: /optimizer's steps is %lld, expected >= 0", ck->path,
+                       (long long)steps);
     for (int i = 0; !st && i < opt->nparams; i++) {
         char layer[2 * ENG_NAME_MAX], param[2 * ENG_NAME_MAX];
         eng_checkpoint_split_name(opt->params[i].name, layer, param, sizeof layer);

@@ -275,6 +275,8 @@ eng_status eng_h5data_open(const char *path, const char *x_name, const char *y_n
     if (!st)
         st = eng_h5_open(path, "dataset file", &d->file);
     if (!st)
+        st = eng_h5_audit(d->file, path, &eng_h5_dataset_limits);
+    if (!st)
         st = check_data(d);
     if (st) {
         eng_h5data_close(d);

@@ -152,9 +152,11 @@ static eng_status check_digest(audit *a, hid_t obj, const char *where)
 {
     digest d = {a, where, crc32_z(0, NULL, 0), ENG_OK};
     hsize_t idx = 0;
+    if (!(a->lim->digests || a->seal))
+        return ENG_OK; /* dataset files: their readers read no attribute */
     if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &idx, digest_attr, &d) < 0 && !d.st)
         d.st = eng_h5_error(ENG_EFORMAT, a->path, "cannot list the attributes of %s", where);
-    if (d.st || !(a->lim->digests || a->seal))
+    if (d.st)
         return d.st;
     if (a->seal) {
         if (H5Aexists(obj, DIGEST_ATTR) > 0 && H5Adelete(obj, DIGEST_ATTR) < 0)
@@ -204,16 +206,18 @@ static eng_status check_dataset(audit *a, hid_t d, const char *where)
                        "%s: %s is stored in an external file (refused: only data inside the "
                        "file is read)",
                        a->path, where);
-    } else if (!((cls == H5T_INTEGER || cls == H5T_FLOAT) && size >= 1 && size <= 8)) {
+    } else if (a->lim->digests && !((cls == H5T_INTEGER || cls == H5T_FLOAT) && size >= 1 && size <= 8)) {
         st = eng_error(ENG_EFORMAT, "%s: %s has a type this engine never writes", a->path, where);
     } else if (ndims > ENG_MAX_DIMS) {
         st = eng_error(ENG_EFORMAT, "%s: %s has %d dimensions (at most %d)", a->path, where, ndims,
                        ENG_MAX_DIMS);
     }
+    bool deflate = false;
     for (int i = 0, n = st ? 0 : H5Pget_nfilters(dcpl); !st && i < n; i++) {
         unsigned flags;
         size_t nelem = 0;
         H5Z_filter_t f = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, 0, NULL, NULL);
+        deflate = deflate || f == H5Z_FILTER_DEFLATE;
         if (!filter_allowed(a, f))
             st = eng_error(ENG_EFORMAT, "%s: %s uses HDF5 filter %d, which this engine refuses",
                            a->path, where, (int)f);
@@ -232,6 +236,14 @@ static eng_status check_dataset(audit *a, hid_t d, const char *where)
                        a->path, where, (unsigned long long)bytes, (long long)a->limit_bytes);
     else
         a->bytes += (int64_t)bytes;
+    /* What the file really stores for it: all of it, or (deflate) at least 1/1100 of it, as
+     * zlib expands by at most 1032:1. A dataset never written reads as fill values that no
+     * file holds, and a reader would allocate for them. */
+    hsize_t stored = st ? 0 : H5Dget_storage_size(d);
+    uint64_t most = deflate ? (uint64_t)stored * 1100 + 4096 : (uint64_t)stored + 64;
+    if (!st && layout != H5D_COMPACT && bytes > most)
+        st = eng_error(ENG_EFORMAT, "%s: %s claims %llu bytes but the file stores %llu for it",
+                       a->path, where, (unsigned long long)bytes, (unsigned long long)stored);
     if (!st && a->lim->digests && !a->seal && H5Aexists(d, "crc32") <= 0) {
         H5Eclear2(H5E_DEFAULT);
         st = eng_error(ENG_EFORMAT, "%s: %s has no checksum of its data ('crc32')", a->path,

@@ -1,12 +1,34 @@
 #include "optim.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../parallel.h"
 
+/* Every setting a kind reports must be a finite number: each kind checks its own bounds, and
+ * an infinite lr or momentum satisfies "> 0" (PyTorch refuses neither; one step would turn the
+ * parameters into inf and NaN). */
+static eng_status check_finite(const eng_optimizer *opt)
+{
+    const char *names[32];
+    double values[32];
+    int n = opt->ops->hyper ? opt->ops->hyper(opt, names, values, 32) : 0;
+    for (int h = 0; h < n && h < 32; h++)
+        if (!isfinite(values[h]))
+            return eng_error(ENG_EARG, "%s: %s = %g, expected a finite number", opt->ops->kind,
+                             names[h], values[h]);
+    if (!isfinite(opt->lr))
+        return eng_error(ENG_EARG, "%s: lr = %g, expected a finite number", opt->ops->kind,
+                         opt->lr);
+    return ENG_OK;
+}
+
 eng_status eng_optimizer_init_params(eng_optimizer *opt, eng_model *model)
 {
+    eng_status bad = check_finite(opt);
+    if (bad)
+        return bad;
     int n = eng_model_param_count(model);
     opt->params = calloc((size_t)(n ? n : 1), sizeof *opt->params);
     if (!opt->params)
