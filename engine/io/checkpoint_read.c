@@ -111,7 +111,9 @@ eng_status eng_checkpoint_open(const char *path, eng_checkpoint **out)
     eng_status st = eng_checkpoint_new(path, &ck);
     if (st)
         return st;
-    st = eng_h5_open(path, "checkpoint", &ck->file);
+    st = eng_h5_header_check(path, "checkpoint");
+    if (!st)
+        st = eng_h5_open(path, "checkpoint", &ck->file);
     if (st)
         goto fail;
     htri_t has_format = H5Aexists(ck->file, "format");

@@ -80,7 +80,8 @@ eng_status eng_h5_create(eng_h5_writer *w, const char *path, const char *what)
     }
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = access_plist(true);
     unsigned order = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
-    if (fcpl >= 0 && fapl >= 0 && H5Pset_link_creation_order(fcpl, order) >= 0 &&
+    if (fcpl >= 0 && fapl >= 0 && H5Pset_userblock(fcpl, ENG_H5_HEADER_SIZE) >= 0 &&
+        H5Pset_link_creation_order(fcpl, order) >= 0 &&
         H5Pset_attr_creation_order(fcpl, order) >= 0)
         w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
     eng_status st = ENG_OK;
@@ -143,10 +144,16 @@ static eng_status write_image(eng_h5_writer *w)
     if (H5Fclose(w->file) < 0 && !st)
         st = eng_h5_error(ENG_EIO, w->path, "cannot finish writing %s", w->tmp);
     w->file = -1;
-    if (!st)
+    unsigned char header[ENG_H5_HEADER_SIZE];
+    if (!st) {
         fix_superblock((unsigned char *)image, (size_t)size);
-    for (ssize_t done = 0; !st && done < size;) {
-        ssize_t n = write(w->fd, image + done, (size_t)(size - done));
+        eng_h5_header_fill(header, (unsigned char *)image, (size_t)size);
+    }
+    /* the header (HDF5's user block, which the image leaves out), then the image */
+    for (ssize_t done = 0, total = size + ENG_H5_HEADER_SIZE; !st && done < total;) {
+        ssize_t n = done < ENG_H5_HEADER_SIZE
+                        ? write(w->fd, header + done, (size_t)(ENG_H5_HEADER_SIZE - done))
+                        : write(w->fd, image + done - ENG_H5_HEADER_SIZE, (size_t)(total - done));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

@@ -85,6 +85,21 @@ hid_t eng_h5_file_type(eng_dtype dtype);
  * "int16", "string", ...). name [optional] receives a short description either way. */
 bool eng_h5_dtype_of(hid_t type, eng_dtype *dtype, char *name, size_t size);
 
+/* ---- the engine's header (hdf5_header.c): the 512-byte HDF5 user block of every file the
+ * engine writes, holding the file's length and the CRC-32 of the rest ---- */
+#define ENG_H5_HEADER_SIZE 512
+/* Fills header (ENG_H5_HEADER_SIZE bytes) for a file made of it and the HDF5 image that follows
+ * (size bytes: what H5Fget_file_image gives, from the superblock on). */
+void eng_h5_header_fill(unsigned char *header, const unsigned char *image, size_t size);
+/* Whether path starts with the header's magic bytes. */
+bool eng_h5_header_present(const char *path);
+/* Checks path's header, length and CRC-32 before HDF5 reads it; one line naming path and what
+ * ("checkpoint") on failure. */
+eng_status eng_h5_header_check(const char *path, const char *what);
+/* Recomputes the header of a file changed in place (tools and tests that edit a file with HDF5
+ * and want it to stay loadable: together with eng_h5_seal). */
+eng_status eng_h5_header_rewrite(const char *path);
+
 /* ---- untrusted files (hdf5_audit.c) ---- */
 
 /* What a reader accepts from a file it did not write. */
