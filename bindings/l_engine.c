@@ -261,8 +261,12 @@ int luaopen_engine(lua_State *L)
     lua_setfield(L, -2, "gradcheck");
     luaopen_engine_plugin(L);
     lua_setfield(L, -2, "plugin");
+    luaopen_engine_progress(L); /* before sweep: its Lua part uses engine.progress */
+    lua_setfield(L, -2, "progress");
     luaopen_engine_sweep(L);
     lua_setfield(L, -2, "sweep");
+    luaopen_engine_train(L);
+    lua_setfield(L, -2, "train");
     luaopen_engine_io(L); /* engine.io; its save and load are engine.save, engine.load */
     lua_getfield(L, -1, "save");
     lua_setfield(L, -3, "save");

@@ -272,21 +272,33 @@ function M.run(spec)
   local settings_list = spec.grid and grid_runs(spec.grid) or random_runs(spec.random)
   local done = M.read(spec.results)
   local records = {}
+  -- a progress display over the runs (stderr; a bar with an ETA on a terminal)
+  local bar = not spec.quiet and require("engine").progress.new("sweep", #settings_list,
+                                                                {unit = "runs"})
   for i, settings in ipairs(settings_list) do
     local key = key_of(settings)
     local record = done[key]
     if record then
       record.skipped = true
     else
-      if not spec.quiet then io.write(("run %d/%d: %s ... "):format(i, #settings_list, key)) end
-      io.flush()
+      if bar then
+        bar:note("running " .. key)
+        bar:set(i - 1)
+      end
       record = one_run(spec, settings, i, key)
       M.append(spec.results, key, record)
-      if not spec.quiet then
-        print(record.status .. (record.message and (": " .. record.message) or ""))
+      if bar then
+        bar:clear()
+        print(("run %d/%d: %s ... %s%s"):format(i, #settings_list, key, record.status,
+          record.message and (": " .. record.message) or ""))
       end
     end
+    if bar then bar:set(i) end
     records[#records + 1] = record
+  end
+  if bar then
+    bar:note("")
+    bar:done()
   end
   if not spec.quiet then summary(spec, records) end
   if spec.plot then plot_metric(spec, records, spec.plot) end
