@@ -100,10 +100,15 @@ eng_status eng_h5_header_check(const char *path, const char *what)
         st = eng_error(ENG_EIO, "%s: cannot open the %s: %s", path, what, strerror(errno));
     else if (S_ISDIR(sb.st_mode))
         st = eng_error(ENG_EIO, "%s: cannot open the %s: is a directory, not a file", path, what);
-    else if ((n = pread(fd, h, sizeof h, 0)) < (ssize_t)sizeof h || memcmp(h, magic, 8) != 0)
+    else if ((n = pread(fd, h, sizeof h, 0)) >= 8 && memcmp(h, "\211HDF\r\n\032\n", 8) == 0)
         st = eng_error(ENG_EFORMAT,
-                       "%s: not an engine %s: it does not start with the engine's header (an "
-                       "HDF5 file from elsewhere, or from a build older than this format)",
+                       "%s: not an engine %s of this format: an HDF5 file without the engine's "
+                       "header (written by an older version of the engine, whose files HDF5 "
+                       "could not fully checksum, or by another program)",
+                       path, what);
+    else if (n < (ssize_t)sizeof h || memcmp(h, magic, 8) != 0)
+        st = eng_error(ENG_EFORMAT,
+                       "%s: not an engine %s: it does not start with the engine's header",
                        path, what);
     else if (get_le(h + 8, 4) != 1)
         st = eng_error(ENG_EFORMAT, "%s: engine header version %llu, this engine reads 1", path,
