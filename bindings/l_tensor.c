@@ -173,6 +173,11 @@ static double check_value(lua_State *L, int arg, eng_dtype dtype, const char *wh
     return check_range(L, luaL_checknumber(L, arg), dtype, what);
 }
 
+double lua_checkelement(lua_State *L, int arg, eng_dtype dtype, const char *what)
+{
+    return check_value(L, arg, dtype, what);
+}
+
 /* A 1-based position at arg into a 0-based index of dimension dim. */
 static int64_t check_index(lua_State *L, int arg, const eng_tensor *t, int dim)
 {
@@ -183,14 +188,27 @@ static int64_t check_index(lua_State *L, int arg, const eng_tensor *t, int dim)
     return i - 1;
 }
 
-/* A 1-based dimension at arg into a 0-based one. */
+int lua_checkdim(lua_State *L, int arg, const eng_tensor *t, int extra)
+{
+    lua_Integer d = luaL_checkinteger(L, arg), n = t->ndim + extra;
+    if (d < 0 && d >= -n)
+        d += n + 1;
+    if (d < 1 || d > n)
+        luaL_error(L, "dimension %I out of range for %s (1..%d)", luaL_checkinteger(L, arg),
+                   eng_tensor_shape_str(t), (int)n);
+    return (int)d - 1;
+}
+
 static int check_dim(lua_State *L, int arg, const eng_tensor *t)
 {
-    lua_Integer d = luaL_checkinteger(L, arg);
-    if (d < 1 || d > t->ndim)
-        luaL_error(L, "dimension %I out of range for %s (1..%d)", d, eng_tensor_shape_str(t),
-                   t->ndim);
-    return (int)d - 1;
+    return lua_checkdim(L, arg, t, 0);
+}
+
+void lua_checknargs(lua_State *L, int n, const char *what)
+{
+    if (lua_gettop(L) > n)
+        luaL_error(L, "%s: %d arguments given, at most %d expected (argument #%d is a %s)", what,
+                   lua_gettop(L), n, n + 1, luaL_typename(L, n + 1));
 }
 
 static void push_element(lua_State *L, const eng_tensor *t, double v)
@@ -279,52 +297,6 @@ static int l_tensor(lua_State *L)
     return 1;
 }
 
-/* Pushes a new zero tensor of the shape at arg 1 and the dtype at dtype_arg. */
-static eng_tensor *new_from_args(lua_State *L, int dtype_arg)
-{
-    int64_t shape[ENG_MAX_DIMS];
-    int ndim = lua_checkshape(L, 1, shape);
-    eng_dtype dtype = lua_optdtype(L, dtype_arg, ENG_F32);
-    eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_new(dtype, ndim, shape, slot))
-        lua_engerror(L);
-    return *slot;
-}
-
-static int l_zeros(lua_State *L)
-{
-    new_from_args(L, 2);
-    return 1;
-}
-
-static int l_ones(lua_State *L)
-{
-    eng_tensor_fill(new_from_args(L, 2), 1.0);
-    return 1;
-}
-
-static int l_full(lua_State *L)
-{
-    eng_dtype dtype = lua_optdtype(L, 3, ENG_F32);
-    double v = check_value(L, 2, dtype, "full");
-    eng_tensor_fill(new_from_args(L, 3), v);
-    return 1;
-}
-
-static int l_rand(lua_State *L)
-{
-    if (eng_tensor_uniform(new_from_args(L, 2), NULL, 0.0, 1.0))
-        return lua_engerror(L);
-    return 1;
-}
-
-static int l_randn(lua_State *L)
-{
-    if (eng_tensor_normal(new_from_args(L, 2), NULL, 0.0, 1.0))
-        return lua_engerror(L);
-    return 1;
-}
-
 /* ---- queries ---- */
 
 static int t_shape(lua_State *L)
@@ -398,6 +370,7 @@ static int t_clone(lua_State *L)
 static int t_fill(lua_State *L)
 {
     eng_tensor *t = lua_checktensor(L, 1);
+    lua_checknargs(L, 2, "fill");
     eng_tensor_fill(t, check_value(L, 2, t->dtype, "fill"));
     lua_settop(L, 1);
     return 1;
@@ -405,8 +378,8 @@ static int t_fill(lua_State *L)
 
 static int t_zero(lua_State *L)
 {
+    lua_checknargs(L, 1, "zero");
     eng_tensor_zero(lua_checktensor(L, 1));
-    lua_settop(L, 1);
     return 1;
 }
 
@@ -443,13 +416,15 @@ static int t_set(lua_State *L)
 
 /* ---- views ---- */
 
-/* t:reshape({2,3}) or t:reshape(2, 3); one size may be -1. */
-static int t_reshape(lua_State *L)
+/* t:view({2,3}) or t:view(2, 3) (one size may be -1): a view, or an error when t's strides
+ * admit none; t:reshape(...) copies then. */
+static int reshape(lua_State *L, bool copy_if_needed)
 {
     eng_tensor *t = lua_checktensor(L, 1);
     int64_t shape[ENG_MAX_DIMS];
     int ndim;
     if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_checknargs(L, 2, copy_if_needed ? "reshape" : "view");
         lua_Integer n = luaL_len(L, 2);
         luaL_argcheck(L, n <= ENG_MAX_DIMS, 2, "too many dimensions");
         for (int d = 0; d < (int)n; d++) {
@@ -467,19 +442,31 @@ static int t_reshape(lua_State *L)
             shape[d] = luaL_checkinteger(L, d + 2);
     }
     eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_reshape(t, ndim, shape, slot))
+    if ((copy_if_needed ? eng_tensor_reshaped : eng_tensor_reshape)(t, ndim, shape, slot))
         return lua_engerror(L);
     return 1;
+}
+
+static int t_reshape(lua_State *L)
+{
+    return reshape(L, true);
+}
+
+static int t_view(lua_State *L)
+{
+    return reshape(L, false);
 }
 
 /* t:narrow(dim, start, length), 1-based dim and start. */
 static int t_narrow(lua_State *L)
 {
     eng_tensor *t = lua_checktensor(L, 1);
+    lua_checknargs(L, 4, "narrow");
     int dim = check_dim(L, 2, t);
     lua_Integer start = luaL_checkinteger(L, 3), length = luaL_checkinteger(L, 4);
+    /* start - 1 would overflow for math.mininteger; 0 is out of range anyway. */
     eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_narrow(t, dim, start - 1, length, slot))
+    if (eng_tensor_narrow(t, dim, start < 1 ? -1 : start - 1, length, slot))
         return lua_engerror(L);
     return 1;
 }
@@ -488,151 +475,14 @@ static int t_narrow(lua_State *L)
 static int t_select(lua_State *L)
 {
     eng_tensor *t = lua_checktensor(L, 1);
+    lua_checknargs(L, 3, "select");
     int dim = check_dim(L, 2, t);
     lua_Integer i = luaL_checkinteger(L, 3);
+    if (i < 0 && i >= -t->shape[dim])
+        i += t->shape[dim] + 1; /* -1 is the last, as in Torch7 */
     eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_select(t, dim, i - 1, slot))
+    if (eng_tensor_select(t, dim, i < 1 ? -1 : i - 1, slot))
         return lua_engerror(L);
-    return 1;
-}
-
-/* ---- arithmetic: tensor op tensor, tensor op number, number op tensor ---- */
-
-static int arith(lua_State *L, eng_binary_op op)
-{
-    eng_tensor *a = lua_testtensor(L, 1), *b = lua_testtensor(L, 2);
-    eng_tensor *like = a ? a : b;
-    if (!like)
-        return luaL_error(L, "arithmetic on a closed tensor");
-    if ((!a && !lua_isnumber(L, 1)) || (!b && !lua_isnumber(L, 2)))
-        return luaL_error(L, "arithmetic on an engine.Tensor and a %s",
-                          luaL_typename(L, a ? 2 : 1));
-    eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_new_like(like, slot))
-        return lua_engerror(L);
-    eng_tensor *dst = *slot;
-    eng_status st;
-    if (a && b) {
-        st = eng_tensor_binary(dst, a, b, op);
-    } else if (a) {
-        st = eng_tensor_binary_scalar(dst, a, lua_tonumber(L, 2), op);
-    } else {
-        /* number op tensor: dst = s, then dst op b, so s - b and s / b need no special case. */
-        if (eng_dtype_is_float(dst->dtype))
-            eng_tensor_fill(dst, lua_tonumber(L, 1));
-        st = eng_tensor_binary(dst, dst, b, op);
-    }
-    if (st)
-        return lua_engerror(L);
-    return 1;
-}
-
-static int t_add(lua_State *L)
-{
-    return arith(L, ENG_ADD);
-}
-
-static int t_sub(lua_State *L)
-{
-    return arith(L, ENG_SUB);
-}
-
-static int t_mul(lua_State *L)
-{
-    return arith(L, ENG_MUL);
-}
-
-static int t_div(lua_State *L)
-{
-    return arith(L, ENG_DIV);
-}
-
-static int t_unm(lua_State *L)
-{
-    eng_tensor *t = lua_checktensor(L, 1);
-    eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_new_like(t, slot) || eng_tensor_binary_scalar(*slot, t, -1.0, ENG_MUL))
-        return lua_engerror(L);
-    return 1;
-}
-
-/* ---- reductions ---- */
-
-static int t_sum(lua_State *L)
-{
-    lua_pushnumber(L, eng_tensor_sum(lua_checktensor(L, 1)));
-    return 1;
-}
-
-static int t_mean(lua_State *L)
-{
-    eng_tensor *t = lua_checktensor(L, 1);
-    int64_t n = eng_tensor_numel(t);
-    if (n == 0)
-        return luaL_error(L, "mean of an empty tensor %s", eng_tensor_shape_str(t));
-    lua_pushnumber(L, eng_tensor_sum(t) / (double)n);
-    return 1;
-}
-
-/* Position of the largest (sign 1) or smallest (sign -1) of n elements from first, stepping by
- * step in row-major order; a NaN wins, as in torch.max. The C API has no such reduction: this
- * is a plain comparison scan, no arithmetic. */
-static int64_t extreme_at(const eng_tensor *t, int64_t first, int64_t n, double sign)
-{
-    int64_t best = 0;
-    double bv = eng_tensor_get_flat(t, first);
-    for (int64_t i = 1; i < n && bv == bv; i++) {
-        double v = eng_tensor_get_flat(t, first + i);
-        if (v != v || sign * v > sign * bv) {
-            bv = v;
-            best = i;
-        }
-    }
-    return best;
-}
-
-static int reduce_extreme(lua_State *L, double sign)
-{
-    eng_tensor *t = lua_checktensor(L, 1);
-    int64_t n = eng_tensor_numel(t);
-    if (n == 0)
-        return luaL_error(L, "%s of an empty tensor %s", sign > 0 ? "max" : "min",
-                          eng_tensor_shape_str(t));
-    push_element(L, t, eng_tensor_get_flat(t, extreme_at(t, 0, n, sign)));
-    return 1;
-}
-
-static int t_max(lua_State *L)
-{
-    return reduce_extreme(L, 1.0);
-}
-
-static int t_min(lua_State *L)
-{
-    return reduce_extreme(L, -1.0);
-}
-
-/* t:argmax(): for x [N,K] an i64 tensor [N] of the 1-based column of each row's maximum; for
- * a 1-d tensor the 1-based position of the maximum, as a number. */
-static int t_argmax(lua_State *L)
-{
-    eng_tensor *t = lua_checktensor(L, 1);
-    if (t->ndim == 1) {
-        if (t->shape[0] == 0)
-            return luaL_error(L, "argmax of an empty tensor %s", eng_tensor_shape_str(t));
-        lua_pushinteger(L, extreme_at(t, 0, t->shape[0], 1.0) + 1);
-        return 1;
-    }
-    if (t->ndim != 2 || t->shape[1] == 0)
-        return luaL_error(L, "argmax of a tensor %s (expected [N,K] with K > 0 or [K])",
-                          eng_tensor_shape_str(t));
-    int64_t rows = t->shape[0], cols = t->shape[1];
-    eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_new(ENG_I64, 1, &rows, slot))
-        return lua_engerror(L);
-    int64_t *out = eng_tensor_data(*slot);
-    for (int64_t r = 0; r < rows; r++)
-        out[r] = extreme_at(t, r * cols, cols, 1.0) + 1;
     return 1;
 }
 
@@ -656,7 +506,12 @@ static void push_table(lua_State *L, const eng_tensor *t, int d, int64_t *idx)
 static int t_totable(lua_State *L)
 {
     eng_tensor *t = lua_checktensor(L, 1);
-    int64_t idx[ENG_MAX_DIMS];
+    lua_checknargs(L, 1, "totable");
+    int64_t idx[ENG_MAX_DIMS], tables = 1;
+    for (int d = 0; d < t->ndim - 1 && t->shape[d] > 0; d++)
+        if (__builtin_mul_overflow(tables, t->shape[d], &tables) || tables > (1 << 28))
+            return luaL_error(L, "totable: %s would need more than 2^28 tables",
+                              eng_tensor_shape_str(t));
     push_table(L, t, 0, idx);
     return 1;
 }
@@ -797,10 +652,13 @@ static int t_tostring(lua_State *L)
                  .summarize = eng_tensor_numel(t) > SUMMARIZE_ABOVE,
                  .abs_min = INFINITY,
                  .abs_max = 0};
-    visit(&p, 0, idx, collect_range);
+    /* No element: no walk (a shape like [2^62,2^62,0] would never end it). */
+    if (eng_tensor_numel(t) > 0)
+        visit(&p, 0, idx, collect_range);
     p.sci =
         p.abs_max > 0 && (p.abs_max / p.abs_min > 1000.0 || p.abs_max > 1e8 || p.abs_min < 1e-4);
-    visit(&p, 0, idx, collect_width);
+    if (eng_tensor_numel(t) > 0)
+        visit(&p, 0, idx, collect_width);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     p.b = &b;
@@ -835,10 +693,9 @@ static const luaL_Reg tensor_methods[] = {
     {"numel", t_numel},     {"dtype", t_dtype},  {"is_contiguous", t_is_contiguous},
     {"to", t_to},           {"clone", t_clone},  {"fill", t_fill},
     {"zero", t_zero},       {"get", t_get},      {"set", t_set},
-    {"reshape", t_reshape}, {"view", t_reshape}, {"narrow", t_narrow},
-    {"select", t_select},   {"sum", t_sum},      {"mean", t_mean},
-    {"max", t_max},         {"min", t_min},      {"argmax", t_argmax},
-    {"totable", t_totable}, {NULL, NULL},
+    {"reshape", t_reshape}, {"view", t_view},       {"narrow", t_narrow},
+    {"select", t_select},   {"totable", t_totable}, {"fill_", t_fill},
+    {"zero_", t_zero},      {NULL, NULL},
 };
 
 static const luaL_Reg tensor_meta[] = {
@@ -846,18 +703,13 @@ static const luaL_Reg tensor_meta[] = {
     {"__close", tensor_release},
     {"__tostring", t_tostring},
     {"__len", t_len},
-    {"__add", t_add},
-    {"__sub", t_sub},
-    {"__mul", t_mul},
-    {"__div", t_div},
-    {"__unm", t_unm},
     {"__index", NULL},
     {NULL, NULL},
 };
 
 static const luaL_Reg tensor_funcs[] = {
-    {"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full},
-    {"rand", l_rand},     {"randn", l_randn}, {NULL, NULL},
+    {"tensor", l_tensor},
+    {NULL, NULL},
 };
 
 int luaopen_engine_tensor(lua_State *L)
@@ -865,8 +717,15 @@ int luaopen_engine_tensor(lua_State *L)
     luaL_newmetatable(L, ENG_LUA_TENSOR);
     luaL_setfuncs(L, tensor_meta, 0);
     luaL_newlib(L, tensor_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
     luaL_newlib(L, tensor_funcs);
+    /* Stack: metatable, methods, functions. Each part adds its methods and functions; the
+     * indexing part also sets __index (methods by name, x[i] and x[{...}] by number or table)
+     * and __newindex, so it comes last. */
+    lua_open_tensor_math(L, -3, -2, -1);
+    lua_tensor_create_open(L);
+    lua_tensor_shape_open(L);
+    lua_tensor_index_open(L);
+    lua_remove(L, -2);
+    lua_remove(L, -2);
     return 1;
 }

@@ -98,7 +98,11 @@ do
   check_tensor(t:select(1, 2), {4, 5, 60})
   check_tensor(t:select(2, 1), {10, 4})
   check_error("reshape [2,3] (6 elements) to [4] (4 elements)", t.reshape, t, {4})
-  check_error("not contiguous", col.reshape, col, {4})
+  check_error("cannot be viewed as [4] without a copy", col.view, col, {4})
+  local flat = col:reshape({4}) -- PyTorch's reshape: a copy when no view exists
+  check_tensor(flat, {2, 3, 5, 60})
+  flat:set(1, -1)
+  assert(col:get(1, 1) == 2, "reshape of a non-viewable tensor copies")
   check_error("narrow: elements 2..4 out of range for dimension 2 of [2,3]", t.narrow, t, 2, 2, 3)
   check_error("select: index 3 out of range for dimension 1 of [2,3]", t.select, t, 1, 3)
 end
@@ -124,11 +128,14 @@ do
   assert(c ~= a and c ~= b, "arithmetic returns a new tensor")
   check_tensor(a, {{1, 2}, {3, 4}}, 0, "operands unchanged")
   assert((a:to("f64") + 1):dtype() == "f64")
-  check_error("arithmetic on tensors of shapes [2,2] and [3]",
-    function() return a + engine.ones({3}) end)
-  check_error("dtypes f32 and f64", function() return a + a:to("f64") end)
-  check_error("dtype i64 (f32 or f64 expected)", function() return engine.ones({2}, "i64") * 2 end)
-  check_error("arithmetic on an engine.Tensor and a string", function() return a + "x" end)
+  -- broadcasting and dtype promotion follow PyTorch (tests/lua/test_tensor_math.lua has more)
+  check_error("add: shapes [2,2] and [3] do not broadcast: dimension 1 (from the end) has " ..
+    "sizes 2 and 3", function() return a + engine.ones({3}) end)
+  assert((a + a:to("f64")):dtype() == "f64", "f32 + f64 promotes to f64")
+  check_tensor(engine.ones({2}, "i64") * 2, {2, 2})
+  assert((engine.ones({2}, "i64") * 2):dtype() == "i64")
+  check_error("argument #2 must be an engine.Tensor or a number, got string",
+    function() return a + "x" end)
 end
 
 H.section("reductions")
@@ -136,11 +143,13 @@ do
   local t = engine.tensor({{1, 5, 2}, {7, 0, 7}})
   assert(t:sum() == 22 and t:max() == 7 and t:min() == 0)
   near(t:mean(), 22 / 6, 1e-12, "mean")
-  local am = t:argmax()
+  local am = t:argmax(2)
   assert(am:dtype() == "i64")
   check_tensor(am, {2, 1}) -- 1-based; a tie goes to the first maximum
   assert(engine.tensor({3, 9, 1}):argmax() == 2)
-  check_error("argmax of a tensor [2,2,2]", function() return engine.zeros({2, 2, 2}):argmax() end)
+  assert(t:argmax() == 4, "argmax without a dim is the flat position, as torch.argmax")
+  check_error("argmax: dimension 3 out of range for [2,2]", function()
+    return engine.zeros({2, 2}):argmax(3) end)
   check_error("mean of an empty tensor", function() return engine.zeros({0}):mean() end)
   local tt = engine.tensor({{1, 2}, {3, 4}}, "i64"):totable()
   assert(#tt == 2 and tt[2][1] == 3 and math.type(tt[2][1]) == "integer")
