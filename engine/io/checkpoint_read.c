@@ -121,9 +121,17 @@ eng_status eng_checkpoint_open(const char *path, eng_checkpoint **out)
                        path);
         goto fail;
     }
-    /* The version first: an integer, safe to read from any file; a version 1 file keeps its
-     * strings in HDF5's global heap, which is not read at all. */
-    st = eng_h5_read_int64(ck->file, "version", &version);
+    /* The format first (a file that passed the header check was written by the engine, and
+     * the string reader refuses variable-length strings), then the version, then the audit of
+     * everything else before any of it is parsed. */
+    st = eng_h5_read_string(ck->file, "format", &format);
+    if (!st && strcmp(format, ENG_CHECKPOINT_FORMAT) != 0)
+        st = eng_error(ENG_EFORMAT,
+                       "%s: not an engine checkpoint: attribute 'format' is '%s', "
+                       "expected '%s'",
+                       path, format, ENG_CHECKPOINT_FORMAT);
+    if (!st)
+        st = eng_h5_read_int64(ck->file, "version", &version);
     if (!st && version >= 1 && version < ENG_CHECKPOINT_VERSION)
         st = eng_error(ENG_EFORMAT,
                        "%s: written by an older version of the engine (checkpoint format "
@@ -138,13 +146,6 @@ eng_status eng_checkpoint_open(const char *path, eng_checkpoint **out)
                        path, (long long)version, ENGINE_VERSION, ENG_CHECKPOINT_VERSION);
     if (!st)
         st = eng_h5_audit(ck->file, path, &eng_h5_checkpoint_limits);
-    if (!st)
-        st = eng_h5_read_string(ck->file, "format", &format);
-    if (!st && strcmp(format, ENG_CHECKPOINT_FORMAT) != 0)
-        st = eng_error(ENG_EFORMAT,
-                       "%s: not an engine checkpoint: attribute 'format' is '%s', "
-                       "expected '%s'",
-                       path, format, ENG_CHECKPOINT_FORMAT);
     if (!st)
         st = eng_h5_read_string(ck->file, "engine_version", &ck->engine_version);
     if (!st)

@@ -434,42 +434,31 @@ static eng_status read_string_values(hid_t obj, const char *name, hid_t attr, hi
     if (mtype < 0 || H5Tset_cset(mtype, H5Tget_cset(type)) < 0)
         goto h5fail;
     if (H5Tis_variable_str(type) > 0) {
-        char **tmp = calloc((size_t)(count ? count : 1), sizeof *tmp);
-        if (!tmp) {
-            st = eng_error(ENG_ENOMEM, "out of memory");
-            goto done;
-        }
-        if (H5Tset_size(mtype, H5T_VARIABLE) < 0 || H5Aread(attr, mtype, tmp) < 0) {
-            free(tmp);
-            goto h5fail;
-        }
-        for (hssize_t i = 0; i < count; i++) {
-            out[i] = strdup(tmp[i] ? tmp[i] : "");
-            H5free_memory(tmp[i]);
-            if (!out[i])
-                st = eng_error(ENG_ENOMEM, "out of memory");
-        }
-        free(tmp);
-    } else {
-        /* one byte more than stored: a NUL-padded string of the full size (h5py writes
-         * those) keeps its last character when converted to our NUL-terminated type */
-        size_t size = H5Tget_size(type) + 1;
-        char *tmp = calloc((size_t)(count ? count : 1), size);
-        if (!tmp) {
-            st = eng_error(ENG_ENOMEM, "out of memory");
-            goto done;
-        }
-        if (H5Tset_size(mtype, size) < 0 || H5Aread(attr, mtype, tmp) < 0) {
-            free(tmp);
-            goto h5fail;
-        }
-        for (hssize_t i = 0; i < count; i++) {
-            out[i] = strndup(tmp + (size_t)i * size, size);
-            if (!out[i])
-                st = eng_error(ENG_ENOMEM, "out of memory");
-        }
-        free(tmp);
+        /* their bytes live in HDF5's global heap, which carries no checksum */
+        st = eng_error(ENG_EFORMAT,
+                       "%s: attribute '%s' of %s is a variable-length string (this engine reads "
+                       "fixed-length strings only)",
+                       eng_h5_file_of(obj), name, eng_h5_path_of(obj));
+        goto done;
     }
+    /* one byte more than stored: a NUL-padded string of the full size (h5py writes
+     * those) keeps its last character when converted to our NUL-terminated type */
+    size_t size = H5Tget_size(type) + 1;
+    char *tmp = calloc((size_t)(count ? count : 1), size);
+    if (!tmp) {
+        st = eng_error(ENG_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (H5Tset_size(mtype, size) < 0 || H5Aread(attr, mtype, tmp) < 0) {
+        free(tmp);
+        goto h5fail;
+    }
+    for (hssize_t i = 0; i < count; i++) {
+        out[i] = strndup(tmp + (size_t)i * size, size);
+        if (!out[i])
+            st = eng_error(ENG_ENOMEM, "out of memory");
+    }
+    free(tmp);
     goto done;
 h5fail:
     st = eng_h5_error(ENG_EFORMAT, eng_h5_file_of(obj), "cannot read attribute '%s' of %s", name,
