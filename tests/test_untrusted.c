@@ -37,7 +37,7 @@ static const char *save(const char *name)
     eng_model *m = mlp();
     eng_optimizer *opt;
     eng_sgd_options o = {.lr = 0.1, .momentum = 0.9};
-    assert_ok(eng_sgd_new(m, &o, &opt));
+    assert_ok(eng_sgd_new(eng_model_params(m), &o, &opt));
     eng_meta *meta;
     assert_ok(eng_meta_new(&meta));
     assert_ok(eng_meta_add_string(meta, "note", "hello"));
@@ -80,7 +80,7 @@ static eng_status load_all(const char *path)
     eng_model *m = mlp();
     eng_optimizer *opt;
     eng_sgd_options o = {.lr = 0.1, .momentum = 0.9};
-    assert_ok(eng_sgd_new(m, &o, &opt));
+    assert_ok(eng_sgd_new(eng_model_params(m), &o, &opt));
     eng_meta *meta = NULL;
     eng_rng rng;
     st = eng_checkpoint_read_model(ck, m);
