@@ -272,6 +272,12 @@ static const struct builder {
     {"dropout", "Dropout", {"p"}, {0}, false},
     {"batchnorm1d", "BatchNorm1d", {"num_features"}, {"eps", "momentum", "affine"}, true},
     {"batchnorm2d", "BatchNorm2d", {"num_features"}, {"eps", "momentum", "affine"}, true},
+    {"layernorm", "LayerNorm", {"normalized_shape"}, {"eps", "elementwise_affine"}, true},
+    {"gelu", "GELU", {0}, {"approximate"}, false},
+    {"softmax", "Softmax", {0}, {"dim"}, false},
+    {"log_softmax", "LogSoftmax", {0}, {"dim"}, false},
+    {"embedding", "Embedding", {"num_embeddings", "embedding_dim"}, {"padding_idx"}, true},
+    {"adaptive_avgpool2d", "AdaptiveAvgPool2d", {"output_size"}, {0}, false},
 };
 
 /* Pushes the table the configuration literal evaluates to, in an empty environment, after
