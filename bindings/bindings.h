@@ -47,6 +47,10 @@ void lua_tometa(lua_State *L, int idx, eng_meta *t, const char *where);
 void lua_pushmeta(lua_State *L, const eng_meta *t);
 /* engine.sweep (l_sweep.c) */
 int luaopen_engine_sweep(lua_State *L);
+/* engine.train (l_train.c, bindings/train.lua): pushes the function */
+int luaopen_engine_train(lua_State *L);
+/* Pushes the C function runlog_read(path) -> the run log's table (l_train.c). */
+int lua_pushrunlogread(lua_State *L);
 /* engine.progress (l_progress.c) */
 int luaopen_engine_progress(lua_State *L);
 
@@ -141,5 +145,7 @@ eng_optimizer *lua_checkoptimizer(lua_State *L, int arg);
  * CosineAnnealingLR, LinearLR, scheduler) to the engine.optim table on the stack top
  * (l_schedule.c). */
 void lua_open_schedules(lua_State *L);
+/* The schedule in box arg (an engine.Scheduler); raises an argument error otherwise. */
+eng_schedule *lua_checkschedule(lua_State *L, int arg);
 
 #endif
