@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "../kernels/adaptive_pool.h"
+#include "../registry.h"
 #include "layers.h"
 
 typedef struct adaptive_avgpool2d {
@@ -69,10 +70,10 @@ static eng_status aap_clone(const eng_layer *layer, eng_dtype dtype, eng_layer *
     return eng_adaptive_avgpool2d_new(a->oh, a->ow, out);
 }
 
-static int aap_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status aap_describe(const eng_layer *layer, eng_settings *s)
 {
     const adaptive_avgpool2d *a = (const adaptive_avgpool2d *)layer;
-    return snprintf(buf, size, "{kind='adaptive_avgpool2d', output_size={%d,%d}}", a->oh, a->ow);
+    return eng_settings_set_int_list(s, "output_size", (int[]){a->oh, a->ow}, 2);
 }
 
 static const eng_layer_ops aap_ops = {
@@ -81,7 +82,6 @@ static const eng_layer_ops aap_ops = {
     .forward = aap_forward,
     .backward = aap_backward,
     .clone = aap_clone,
-    .describe = aap_describe,
     .batch_independent = true,
     .sample_by_sample = true,
 };
@@ -101,3 +101,27 @@ eng_status eng_adaptive_avgpool2d_new(int oh, int ow, eng_layer **out)
     *out = &a->base;
     return ENG_OK;
 }
+
+/* ---- kind ---- */
+
+static eng_status aap_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                             eng_layer **out)
+{
+    (void)dtype;
+    (void)rng;
+    int v[2];
+    eng_settings_ints(s, "output_size", v, 2);
+    return eng_adaptive_avgpool2d_new(v[0], v[1], out);
+}
+
+static const eng_setting aap_settings[] = {
+    {"output_size", ENG_SETTING_INTS,
+     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN, .min = 1,
+     .max = 1 << 20, .len = 2, .doc = "(oh, ow), or s for (s, s); 1 is global pooling"},
+    {0},
+};
+
+ENG_BUILTIN_KIND(adaptive_avgpool2d) = {
+    .name = "adaptive_avgpool2d", .ctor = "AdaptiveAvgPool2d", .ops = &aap_ops,
+    .settings = aap_settings, .create = aap_create, .describe = aap_describe,
+};

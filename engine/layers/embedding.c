@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../registry.h"
 #include "layers.h"
 
 typedef struct embedding {
@@ -111,15 +112,15 @@ static eng_status embedding_clone(const eng_layer *layer, eng_dtype dtype, eng_l
     return st;
 }
 
-static int embedding_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status embedding_describe(const eng_layer *layer, eng_settings *s)
 {
     const embedding *e = (const embedding *)layer;
-    if (e->padding_idx < 0)
-        return snprintf(buf, size, "{kind='embedding', num_embeddings=%d, embedding_dim=%d}",
-                        e->n, e->d);
-    return snprintf(buf, size,
-                    "{kind='embedding', num_embeddings=%d, embedding_dim=%d, padding_idx=%d}",
-                    e->n, e->d, e->padding_idx);
+    eng_status st = eng_settings_set_int(s, "num_embeddings", e->n);
+    if (!st)
+        st = eng_settings_set_int(s, "embedding_dim", e->d);
+    if (!st && e->padding_idx >= 0)
+        st = eng_settings_set_int(s, "padding_idx", e->padding_idx);
+    return st;
 }
 
 static const eng_layer_ops embedding_ops = {
@@ -128,7 +129,6 @@ static const eng_layer_ops embedding_ops = {
     .forward = embedding_forward,
     .backward = embedding_backward,
     .clone = embedding_clone,
-    .describe = embedding_describe,
     .batch_independent = true,
 };
 
@@ -170,3 +170,41 @@ eng_status eng_embedding_new(int num_embeddings, int embedding_dim, int padding_
     *out = &e->base;
     return ENG_OK;
 }
+
+/* ---- kind ---- */
+
+static eng_status embedding_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                   eng_layer **out)
+{
+    return eng_embedding_new(eng_settings_int(s, "num_embeddings"),
+                             eng_settings_int(s, "embedding_dim"),
+                             eng_settings_int(s, "padding_idx"), dtype, rng, out);
+}
+
+static eng_status embedding_param_shapes(const eng_settings *s, eng_param_shape *out, int *n)
+{
+    out[0] = (eng_param_shape){"weight", 2,
+                               {eng_settings_int(s, "num_embeddings"),
+                                eng_settings_int(s, "embedding_dim")}};
+    *n = 1;
+    return ENG_OK;
+}
+
+static const eng_setting embedding_settings[] = {
+    {"num_embeddings", ENG_SETTING_INT,
+     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE, .min = 1,
+     .max = ENG_SETTING_INT_MAX, .doc = "rows of the table"},
+    {"embedding_dim", ENG_SETTING_INT,
+     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE, .min = 1,
+     .max = ENG_SETTING_INT_MAX, .doc = "the size of each row"},
+    {"padding_idx", ENG_SETTING_INT, 0, .def = ENG_EMBEDDING_NO_PADDING,
+     .min = ENG_EMBEDDING_NO_PADDING, .max = ENG_SETTING_INT_MAX,
+     .doc = "0-based row kept at zero without gradient (negative: from the end); none by default"},
+    {0},
+};
+
+ENG_BUILTIN_KIND(embedding) = {
+    .name = "embedding", .ctor = "Embedding", .ops = &embedding_ops,
+    .settings = embedding_settings, .takes_dtype = true, .create = embedding_create,
+    .describe = embedding_describe, .param_shapes = embedding_param_shapes,
+};

@@ -2,8 +2,10 @@
  * signature; batch-independent and sample-by-sample like the other activations. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../kernels/gelu.h"
+#include "../registry.h"
 #include "layers.h"
 
 typedef struct gelu {
@@ -57,10 +59,10 @@ static eng_status gelu_clone(const eng_layer *layer, eng_dtype dtype, eng_layer 
     return eng_gelu_new(((const gelu *)layer)->tanh_approx, out);
 }
 
-static int gelu_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status gelu_describe(const eng_layer *layer, eng_settings *s)
 {
-    return snprintf(buf, size, "{kind='gelu', approximate='%s'}",
-                    ((const gelu *)layer)->tanh_approx ? "tanh" : "none");
+    return eng_settings_set_string(s, "approximate",
+                                   ((const gelu *)layer)->tanh_approx ? "tanh" : "none");
 }
 
 static const eng_layer_ops gelu_ops = {
@@ -69,7 +71,6 @@ static const eng_layer_ops gelu_ops = {
     .forward = gelu_forward,
     .backward = gelu_backward,
     .clone = gelu_clone,
-    .describe = gelu_describe,
     .batch_independent = true,
     .sample_by_sample = true,
 };
@@ -85,3 +86,27 @@ eng_status eng_gelu_new(bool tanh_approx, eng_layer **out)
     *out = &g->base;
     return ENG_OK;
 }
+
+/* ---- kind ---- */
+
+static eng_status gelu_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                              eng_layer **out)
+{
+    (void)dtype;
+    (void)rng;
+    const char *a = eng_settings_string(s, "approximate");
+    if (strcmp(a, "none") != 0 && strcmp(a, "tanh") != 0)
+        return eng_error(ENG_EARG, "gelu: approximate '%s' (expected 'none' or 'tanh')", a);
+    return eng_gelu_new(a[0] == 't', out);
+}
+
+static const eng_setting gelu_settings[] = {
+    {"approximate", ENG_SETTING_STRING, ENG_SETTING_SHOWN, .def_string = "none",
+     .doc = "'none' (the erf form) or 'tanh'"},
+    {0},
+};
+
+ENG_BUILTIN_KIND(gelu) = {
+    .name = "gelu", .ctor = "GELU", .ops = &gelu_ops, .settings = gelu_settings,
+    .create = gelu_create, .describe = gelu_describe,
+};

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../kernels/layernorm.h"
+#include "../registry.h"
 #include "layers.h"
 
 typedef struct layernorm {
@@ -91,16 +92,16 @@ static eng_status layernorm_clone(const eng_layer *layer, eng_dtype dtype, eng_l
     return st;
 }
 
-static int layernorm_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status layernorm_describe(const eng_layer *layer, eng_settings *s)
 {
     const layernorm *l = (const layernorm *)layer;
-    char dims[ENG_MAX_DIMS * 24] = "";
-    size_t n = 0;
+    int dims[ENG_MAX_DIMS];
     for (int i = 0; i < l->ndim; i++)
-        n += (size_t)snprintf(dims + n, sizeof dims - n, "%s%lld", i ? "," : "",
-                              (long long)l->shape[i]);
-    return snprintf(buf, size, "{kind='layernorm', normalized_shape={%s}, eps=%.17g, "
-                    "elementwise_affine=%s}", dims, l->eps, l->affine ? "true" : "false");
+        dims[i] = (int)l->shape[i];
+    eng_status st = eng_settings_set_int_list(s, "normalized_shape", dims, l->ndim);
+    if (!st)
+        st = eng_settings_set_number(s, "eps", l->eps);
+    return st ? st : eng_settings_set_bool(s, "elementwise_affine", l->affine);
 }
 
 static const eng_layer_ops layernorm_ops = {
@@ -109,7 +110,6 @@ static const eng_layer_ops layernorm_ops = {
     .forward = layernorm_forward,
     .backward = layernorm_backward,
     .clone = layernorm_clone,
-    .describe = layernorm_describe,
     .batch_independent = true,
 };
 
@@ -156,3 +156,55 @@ eng_status eng_layernorm_new(int ndim, const int64_t *shape, double eps, bool af
     *out = &l->base;
     return ENG_OK;
 }
+
+/* ---- kind ---- */
+
+static eng_status layernorm_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                   eng_layer **out)
+{
+    (void)rng;
+    int dims[ENG_SETTING_INTS_MAX];
+    int n = eng_settings_ints(s, "normalized_shape", dims, ENG_SETTING_INTS_MAX);
+    int64_t shape[ENG_SETTING_INTS_MAX];
+    for (int i = 0; i < n; i++)
+        shape[i] = dims[i];
+    return eng_layernorm_new(n, shape, eng_settings_number(s, "eps"),
+                             eng_settings_bool(s, "elementwise_affine"), dtype, out);
+}
+
+/* weight and bias of normalized_shape when affine */
+static eng_status layernorm_param_shapes(const eng_settings *s, eng_param_shape *out, int *n)
+{
+    int dims[ENG_SETTING_INTS_MAX];
+    int nd = eng_settings_ints(s, "normalized_shape", dims, ENG_SETTING_INTS_MAX);
+    *n = 0;
+    if (!eng_settings_bool(s, "elementwise_affine"))
+        return ENG_OK;
+    if (nd >= ENG_MAX_DIMS)
+        return eng_error(ENG_EARG, "layernorm: normalized_shape has %d dimensions (1 to %d)",
+                         nd, ENG_MAX_DIMS - 1);
+    for (int p = 0; p < 2; p++) {
+        out[p] = (eng_param_shape){p ? "bias" : "weight", nd, {0}};
+        for (int i = 0; i < nd; i++)
+            out[p].shape[i] = dims[i];
+    }
+    *n = 2;
+    return ENG_OK;
+}
+
+static const eng_setting layernorm_settings[] = {
+    {"normalized_shape", ENG_SETTING_INTS,
+     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE, .min = 1,
+     .max = 1 << 30, .len = 0, .doc = "the trailing dimensions normalised, e.g. {C,H,W} or d"},
+    {"eps", ENG_SETTING_NUMBER, ENG_SETTING_SHOWN, .def = 1e-5, .min = 0x1p-1074,
+     .max = INFINITY, .doc = "added to the variance (positive)"},
+    {"elementwise_affine", ENG_SETTING_BOOL, ENG_SETTING_SHOWN, .def = 1,
+     .doc = "whether the layer learns weight and bias"},
+    {0},
+};
+
+ENG_BUILTIN_KIND(layernorm) = {
+    .name = "layernorm", .ctor = "LayerNorm", .ops = &layernorm_ops,
+    .settings = layernorm_settings, .takes_dtype = true, .create = layernorm_create,
+    .describe = layernorm_describe, .param_shapes = layernorm_param_shapes,
+};

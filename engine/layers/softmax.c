@@ -4,8 +4,10 @@
  * CrossEntropyLoss's value. Each sample is normalised on its own when dim is not 0. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../kernels/softmax_dim.h"
+#include "../registry.h"
 #include "layers.h"
 
 typedef struct softmax {
@@ -93,14 +95,14 @@ static eng_status softmax_clone(const eng_layer *layer, eng_dtype dtype, eng_lay
     return softmax_make(s->log, s->implicit, s->dim, out);
 }
 
-static int softmax_describe(const eng_layer *layer, char *buf, size_t size)
+/* The setting is Lua's: dimensions 1-based (as t:size(d)), negative ones from the end, 0 for
+ * none given (PyTorch's dim=None). */
+static eng_status softmax_describe(const eng_layer *layer, eng_settings *st)
 {
     const softmax *s = (const softmax *)layer;
     if (s->implicit)
-        return snprintf(buf, size, "{kind='%s'}", layer->ops->kind);
-    /* The literal is Lua's: dimensions 1-based (as t:size(d)), negative ones from the end. */
-    return snprintf(buf, size, "{kind='%s', dim=%d}", layer->ops->kind,
-                    s->dim >= 0 ? s->dim + 1 : s->dim);
+        return ENG_OK;
+    return eng_settings_set_int(st, "dim", s->dim >= 0 ? s->dim + 1 : s->dim);
 }
 
 /* Batch-independent only when dim is not the batch's: a clone on another thread would
@@ -113,7 +115,6 @@ static int softmax_describe(const eng_layer *layer, char *buf, size_t size)
         .forward = softmax_forward,                                                             \
         .backward = softmax_backward,                                                           \
         .clone = softmax_clone,                                                                 \
-        .describe = softmax_describe,                                                           \
         .batch_independent = INDEPENDENT,                                                       \
         .sample_by_sample = INDEPENDENT,                                                        \
     };
@@ -149,3 +150,32 @@ eng_status eng_log_softmax_new(const int *dim, eng_layer **out)
 {
     return softmax_make(true, dim == NULL, dim ? *dim : 0, out);
 }
+
+/* ---- kinds ---- */
+
+static eng_status softmax_create(const eng_settings *st, eng_dtype dtype, eng_rng *rng,
+                                 eng_layer **out)
+{
+    (void)dtype;
+    (void)rng;
+    int d = eng_settings_int(st, "dim");
+    return softmax_make(strcmp(st->kind->name, "log_softmax") == 0, d == 0, d > 0 ? d - 1 : d,
+                        out);
+}
+
+static const eng_setting softmax_settings[] = {
+    {"dim", ENG_SETTING_INT, ENG_SETTING_POSITIONAL, .def = 0, .min = -ENG_MAX_DIMS,
+     .max = ENG_MAX_DIMS,
+     .doc = "1-based dimension (negative: from the end); 0: PyTorch's implicit choice"},
+    {0},
+};
+
+/* The kind of each pair of ops: both of a kind's ops declare the same settings. */
+ENG_BUILTIN_KIND(softmax) = {
+    .name = "softmax", .ctor = "Softmax", .ops = &softmax_ops, .settings = softmax_settings,
+    .create = softmax_create, .describe = softmax_describe,
+};
+ENG_BUILTIN_KIND(log_softmax) = {
+    .name = "log_softmax", .ctor = "LogSoftmax", .ops = &log_softmax_ops,
+    .settings = softmax_settings, .create = softmax_create, .describe = softmax_describe,
+};

@@ -39,7 +39,8 @@ do
   assert(tostring(b1) == "BatchNorm1d(4, eps=0.001, momentum=0.3, affine=false)", tostring(b1))
   assert(#b1:parameters() == 0 and #b1:buffers() == 2)
   check_error("BatchNorm2d: unknown option 'affin'", nn.BatchNorm2d, 3, {affin = false})
-  check_error("batchnorm2d: momentum (2) must be in [0, 1]", nn.BatchNorm2d, 3, {momentum = 2})
+  check_error("batchnorm2d: setting 'momentum' must be between 0 and 1, got 2", nn.BatchNorm2d, 3,
+    {momentum = 2})
 end
 
 H.section("training uses batch statistics and updates the running ones; evaluation uses them")
@@ -118,13 +119,14 @@ end
 H.section("LayerNorm, GELU, Softmax, LogSoftmax + NLLLoss, Embedding, AdaptiveAvgPool2d")
 do
   assert(tostring(nn.LayerNorm({3, 4})) == "LayerNorm((3, 4), eps=1e-05, elementwise_affine=true)")
-  assert(tostring(nn.GELU{approximate = "tanh"}) == "GELU(approximate='tanh')")
+  assert(tostring(nn.GELU{approximate = "tanh"}) == "GELU(approximate=tanh)")
   assert(tostring(nn.Softmax{dim = 2}) == "Softmax(dim=2)")
-  assert(tostring(nn.LogSoftmax()) == "LogSoftmax(dim=None)")
+  assert(tostring(nn.LogSoftmax()) == "LogSoftmax()")   -- PyTorch's dim=None
   assert(tostring(nn.Embedding(10, 4, {padding_idx = 0})) == "Embedding(10, 4, padding_idx=0)")
   assert(tostring(nn.AdaptiveAvgPool2d(1)) == "AdaptiveAvgPool2d(output_size=(1, 1))")
-  check_error("GELU: approximate 'fast'", nn.GELU, {approximate = "fast"})
-  check_error("Softmax: dim 0", nn.Softmax, {dim = 0})
+  check_error("gelu: approximate 'fast' (expected 'none' or 'tanh')", nn.GELU,
+    {approximate = "fast"})
+  check_error("softmax: setting 'dim' must be between -8 and 8, got 9", nn.Softmax, {dim = 9})
   check_error("NLLLoss: reduction 'none'", nn.NLLLoss, {reduction = "none"})
   -- Softmax{dim = 2} of [N,C] rows sum to 1 (dimensions are 1-based in Lua, as t:size(2))
   local p = nn.Softmax{dim = 2}:forward(engine.tensor({{1, 2, 3}, {0, 0, 0}}, "f64"))
