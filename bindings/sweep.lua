@@ -9,8 +9,8 @@
 --     run = function(settings, log)          -- one run; log(step, {loss = ...}) records curves
 --       ...; return {accuracy = 0.87}        -- final metrics
 --     end,
---     plot = "sweep.svg", curves = "curves.svg",   -- optional SVG plots (logy = true: log
---                                                  -- metric axis)
+--     plot = "sweep.svg", curves = "curves.svg",   -- optional SVG plots (logy = true, false or
+--                                                  -- "auto": log where values span decades)
 --   }
 -- A run that raises is recorded with status "error" and its message; one whose logged or
 -- final values become NaN or infinite is recorded as "diverged" (the log call stops it).
@@ -223,7 +223,7 @@ local function plot_metric(spec, records, path)
   end
   M.plot(path, {title = ("%s against %s (diverged runs left out)"):format(spec.metric, axis),
                 xlabel = axis, ylabel = spec.metric, logx = lo > 0 and hi / lo >= 100,
-                logy = spec.logy == true, series = series})
+                logy = spec.logy == nil and "auto" or spec.logy == true, series = series})
 end
 
 local function plot_curves(spec, records, path)
@@ -239,7 +239,7 @@ local function plot_curves(spec, records, path)
   end
   if #series > 0 then
     M.plot(path, {title = name .. " per logged step, one line per run", xlabel = "logged step",
-                  ylabel = name, logy = true, series = series})
+                  ylabel = name, logy = "auto", series = series})
   end
 end
 

@@ -5,6 +5,8 @@
 #ifndef ENGINE_LAYERS_LAYERS_H
 #define ENGINE_LAYERS_LAYERS_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "layer.h"
 
 typedef struct eng_conv2d_options {
@@ -73,5 +75,7 @@ eng_status eng_adaptive_avgpool2d_new(int oh, int ow, eng_layer **out);
 #define ENG_EMBEDDING_NO_PADDING (-2147483647 - 1)
 eng_status eng_embedding_new(int num_embeddings, int embedding_dim, int padding_idx,
                              eng_dtype dtype, eng_rng *rng, eng_layer **out);
+
+#pragma GCC visibility pop
 
 #endif
