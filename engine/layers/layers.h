@@ -14,9 +14,10 @@ typedef struct eng_conv2d_options {
     int padding_h, padding_w;   /* zero padding */
     int dilation_h, dilation_w; /* default 1 when 0 */
     bool no_bias;
+    int groups; /* default 1 when 0; divides in and out (in = out = groups: depthwise) */
 } eng_conv2d_options;
 
-/* x [N,in,H,W] -> y [N,out,oh,ow]; weight [out,in,kh,kw], bias [out].
+/* x [N,in,H,W] -> y [N,out,oh,ow]; weight [out,in/groups,kh,kw], bias [out].
  * opts [optional] NULL: stride 1, no padding, dilation 1, with bias. */
 eng_status eng_conv2d_new(int in_channels, int out_channels, int kh, int kw,
                           const eng_conv2d_options *opts, eng_dtype dtype, eng_rng *rng,

@@ -154,6 +154,7 @@ do
   engine.seed(5)
   local image = nn.Sequential{nn.Conv2d(1, 4, 3, {padding = 1, dtype = "f64"}),
     nn.BatchNorm2d(4, {dtype = "f64", momentum = 0.2, eps = 1e-4}), nn.GELU{approximate = "tanh"},
+    nn.Conv2d(4, 4, 3, {groups = 4, dilation = 2, padding = 2, dtype = "f64"}),
     nn.AdaptiveAvgPool2d({2, 1}), nn.Flatten(),
     nn.LayerNorm(8, {dtype = "f64", eps = 1e-6}), nn.Linear(8, 3, {dtype = "f64"}),
     nn.LogSoftmax{dim = -1}}
