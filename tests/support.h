@@ -514,8 +514,7 @@ static SUPPORT_UNUSED void check_layer_with_checker(eng_layer *layer, const eng_
 {
     eng_model *m;
     assert_ok(eng_model_new(&m));
-    eng_layer_retain(layer);
-    assert_ok(eng_model_add(m, layer));
+    assert_ok(eng_model_add(m, layer)); /* retains it */
     eng_model_set_training(m, training);
     const eng_tensor *y;
     assert_ok(eng_model_forward(m, x, &y));
