@@ -63,11 +63,7 @@ local function make_model(start)
   if start == "seed" then
     for _, p in ipairs(model:parameters()) do
       if p.name:match("^linear_%d%.weight$") then
-        local w = p.value
-        local scaled = w * config.tail_scale
-        for i = 1, w:size(1) do
-          for j = 1, w:size(2) do w:set(i, j, scaled:get(i, j)) end
-        end
+        p.value:copy_(p.value * config.tail_scale)
       end
     end
   end
