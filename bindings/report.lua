@@ -201,8 +201,41 @@ local function sorted_values(records, key)
   return list
 end
 
-function M.sweep_html(path, results, opts)
-  opts = opts or {}
+-- The heat map of the final metric over settings xk (columns) and yk (rows, optional); with
+-- more varying settings a cell holds the best of its runs. Cells without a finished run show
+-- the status of one of them (diverged, error).
+local function sweep_heatmap(records, metric, goal, xk, yk, extra)
+  local xs = sorted_values(records, xk)
+  local ys = yk and sorted_values(records, yk) or {"all runs"}
+  local better = goal == "max" and function(a, b) return a > b end
+                                or function(a, b) return a < b end
+  local values, status, cell = {}, {}, {}
+  for j, y in ipairs(ys) do
+    for i, x in ipairs(xs) do
+      local c = (j - 1) * #xs + i
+      values[c], status[c] = 0 / 0, ""
+      cell[value_text(x) .. "\0" .. value_text(y)] = c
+    end
+  end
+  for _, r in ipairs(records) do
+    local c = cell[value_text(r.settings[xk]) .. "\0" ..
+                   (yk and value_text(r.settings[yk]) or "all runs")]
+    local v = r.status == "completed" and r.final and r.final[metric]
+    if c and v and (values[c] ~= values[c] or better(v, values[c])) then
+      values[c], status[c] = v, ""
+    elseif c and not v and values[c] ~= values[c] then
+      status[c] = r.status
+    end
+  end
+  local xt, yt = {}, {}
+  for i, v in ipairs(xs) do xt[i] = value_text(v) end
+  for j, v in ipairs(ys) do yt[j] = value_text(v) end
+  return engine.sweep.heatmap{title = "final " .. metric .. extra, xlabel = xk, ylabel = yk or "",
+    value_label = metric, x = xt, y = yt, values = values, status = status,
+    low_is_good = goal ~= "max"}
+end
+
+local function sweep_records(results)
   local records = results
   if type(results) == "string" then
     local runs, keys = engine.sweep.read(results)
@@ -210,8 +243,14 @@ function M.sweep_html(path, results, opts)
     for _, k in ipairs(keys) do records[#records + 1] = runs[k] end
   end
   if type(records) ~= "table" or #records == 0 then
-    error("sweep.html: results must be a results file's path or sweep.run's records (none)", 2)
+    error("sweep.html: results must be a results file's path or sweep.run's records (none)", 3)
   end
+  return records
+end
+
+function M.sweep_html(path, results, opts)
+  opts = opts or {}
+  local records = sweep_records(results)
   local metric = opts.metric
   for _, r in ipairs(records) do
     if not metric and r.best then metric = next(r.best) end
@@ -226,32 +265,8 @@ function M.sweep_html(path, results, opts)
     if #sorted_values(records, k) > 1 then varying[#varying + 1] = k end
   end
   local xk, yk = opts.x or varying[1] or keys[1], opts.y or varying[2]
-  local xs = sorted_values(records, xk)
-  local ys = yk and sorted_values(records, yk) or {"all runs"}
-  local better = goal == "max" and function(a, b) return a > b end
-                                or function(a, b) return a < b end
-  local values, status, counts = {}, {}, {completed = 0, diverged = 0, error = 0}
-  for j = 1, #ys do
-    for i = 1, #xs do values[(j - 1) * #xs + i] = 0 / 0; status[(j - 1) * #xs + i] = "" end
-  end
-  local cell = {}
-  for j, y in ipairs(ys) do
-    for i, x in ipairs(xs) do cell[value_text(x) .. "\0" .. value_text(y)] = (j - 1) * #xs + i end
-  end
-  for _, r in ipairs(records) do
-    counts[r.status] = (counts[r.status] or 0) + 1
-    local c = cell[value_text(r.settings[xk]) .. "\0" ..
-                   (yk and value_text(r.settings[yk]) or "all runs")]
-    local v = r.status == "completed" and r.final and r.final[metric]
-    if c and v and (values[c] ~= values[c] or better(v, values[c])) then
-      values[c], status[c] = v, ""
-    elseif c and not v and values[c] ~= values[c] then
-      status[c] = r.status
-    end
-  end
-  local xt, yt = {}, {}
-  for i, v in ipairs(xs) do xt[i] = value_text(v) end
-  for j, v in ipairs(ys) do yt[j] = value_text(v) end
+  local counts = {}
+  for _, r in ipairs(records) do counts[r.status] = (counts[r.status] or 0) + 1 end
   local body = {}
   body[#body + 1] = ("<h2>Summary</h2>\n<p>%d runs: %d completed, %d diverged, %d crashed "
     .. "(error). Metric <b>%s</b>, %s is best.</p>"):format(#records, counts.completed or 0,
@@ -259,10 +274,8 @@ function M.sweep_html(path, results, opts)
   local extra = #varying > 2 and (" (best over " .. table.concat(varying, ", ", 3) .. ")") or ""
   body[#body + 1] = "<h2>Final " .. esc(metric) .. " over " .. esc(xk) ..
     (yk and (" and " .. esc(yk)) or "") .. esc(extra) .. "</h2>\n" ..
-    engine.sweep.heatmap{title = "final " .. metric .. extra, xlabel = xk, ylabel = yk or "",
-      value_label = metric, x = xt, y = yt, values = values, status = status,
-      low_is_good = goal ~= "max"}
-  -- curves per run: the first logged metric (loss preferred); diverged runs dashed by order
+    sweep_heatmap(records, metric, goal, xk, yk, extra)
+  -- curves per run (opts.curve, loss by default); a diverged run's curve ends where it blew up
   local curve = opts.curve or "loss"
   local series = {}
   for _, r in ipairs(records) do
