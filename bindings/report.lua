@@ -29,6 +29,7 @@ end
 
 local function num(v, fmt)
   if v == nil then return "" end
+  if type(v) == "boolean" then return v and "yes" or "no" end
   if type(v) ~= "number" then return esc(v) end
   if v ~= v then return "nan" end
   if math.type(v) == "integer" then return tostring(v) end
@@ -364,6 +365,20 @@ local function layers_table(report)
                             {left = {false, true, true, true, true}, marked = marked})
 end
 
+-- The plain (number, string, boolean) fields of t not in known and not hidden (_x), sorted.
+local function other_fields(t, known)
+  local keys = {}
+  for k, v in pairs(t) do
+    local kind = type(v)
+    if type(k) == "string" and not known[k] and k:sub(1, 1) ~= "_" and
+       (kind == "number" or kind == "string" or kind == "boolean") then
+      keys[#keys + 1] = k
+    end
+  end
+  table.sort(keys)
+  return keys
+end
+
 local function tensor_section(t)
   local out = {}
   out[#out + 1] = ("<h3>%s %s</h3>\n"):format(esc(t.name), verdict_cell(t.verdict))
@@ -379,8 +394,12 @@ local function tensor_section(t)
   }
   if t.chi2 then facts[#facts + 1] = {"chi-square (limit)", ("%s (%s), dof %s"):format(
     num(t.chi2), num(t.chi2_limit), num(t.dof))} end
-  for _, k in ipairs({"tensor_ratio", "tensor_ratio_error", "grad_rms"}) do
-    if t[k] ~= nil then facts[#facts + 1] = {k:gsub("_", " "), num(t[k])} end
+  for _, k in ipairs(other_fields(t, {name = true, verdict = true, shape = true, checked = true,
+      passed = true, failed = true, inconclusive = true, kinks = true, step = true,
+      noise_floor = true, max_rel = true, median_rel = true, ratio = true, ratio_error = true,
+      chi2 = true, chi2_limit = true, dof = true, diagnosis = true, advice = true,
+      layer_index = true})) do
+    facts[#facts + 1] = {esc((k:gsub("_", " "))), num(t[k])}
   end
   if t.diagnosis then facts[#facts + 1] = {"diagnosis", "<b>" .. esc(t.diagnosis) .. "</b>"} end
   if t.advice then facts[#facts + 1] = {"advice", esc(t.advice)} end
@@ -432,9 +451,12 @@ function M.gradcheck_html(report, path, opts)
   local facts = {{"mode", esc(report.mode or "")}, {"dtype", esc(report.dtype or "")},
                  {"loss", num(report.loss, "%.6g")}, {"loss noise", num(report.loss_noise, "%.2e")},
                  {"evaluations", num(report.evaluations)}, {"seconds", num(report.seconds, "%.2f")}}
-  for _, k in ipairs({"coverage", "estimated_seconds", "budget", "directions",
-                      "directions_failed"}) do
-    if report[k] ~= nil then facts[#facts + 1] = {k:gsub("_", " "), num(report[k])} end
+  -- every other plain field the checker sets (coverage of a sample, estimated time, the layer
+  -- named by bisection, ...) is shown too, so new fields appear without a change here
+  for _, k in ipairs(other_fields(report, {ok = true, verdict = true, mode = true, dtype = true,
+      loss = true, loss_noise = true, evaluations = true, seconds = true, summary = true,
+      warning = true, text = true})) do
+    facts[#facts + 1] = {esc((k:gsub("_", " "))), num(report[k])}
   end
   body[#body + 1] = html_table({"check", "value"}, facts, {left = {true, true}})
   local rows = {}
