@@ -11,8 +11,7 @@ local function set_param(layer, name, values)
     if p.name == name then
       local src = engine.tensor(values, p.value:dtype())
       assert(src:numel() == p.value:numel(), "set_param: wrong size for " .. name)
-      local flat, dst = src:view(-1), p.value:view(-1)
-      for i = 1, flat:numel() do dst:set(i, flat:get(i)) end
+      p.value:view(-1):copy_(src:view(-1))
       return p
     end
   end
