@@ -4,13 +4,13 @@
 #include "bindings.h"
 
 /* Pushes a box, then the result of op into it; raises the engine's message on failure. */
-#define PUSH_RESULT(L, call)                                                                    \
-    do {                                                                                        \
-        eng_tensor **slot_ = lua_newtensorbox(L);                                               \
-        eng_tensor **out = slot_;                                                               \
-        if (call)                                                                               \
-            return lua_engerror(L);                                                             \
-        (void)out;                                                                              \
+#define PUSH_RESULT(L, call)                                                                       \
+    do {                                                                                           \
+        eng_tensor **slot_ = lua_newtensorbox(L);                                                  \
+        eng_tensor **out = slot_;                                                                  \
+        if (call)                                                                                  \
+            return lua_engerror(L);                                                                \
+        (void)out;                                                                                 \
     } while (0)
 
 static int t_transpose(lua_State *L)
@@ -178,14 +178,17 @@ static int t_split(lua_State *L)
             lengths[k] = lua_tointegerx(L, -1, &isint);
             lua_pop(L, 1);
             if (!isint || lengths[k] < 0 || lengths[k] > size - sum)
-                return luaL_error(L, "split: sizes %s do not add up to %I, the size of dimension "
-                                  "%d of %s", "(given)", (lua_Integer)size, dim + 1,
-                                  eng_tensor_shape_str(t));
+                return luaL_error(L,
+                                  "split: sizes %s do not add up to %I, the size of dimension "
+                                  "%d of %s",
+                                  "(given)", (lua_Integer)size, dim + 1, eng_tensor_shape_str(t));
             sum += lengths[k];
         }
         if (sum != size)
-            return luaL_error(L, "split: sizes add up to %I, not %I, the size of dimension %d of "
-                              "%s", sum, (lua_Integer)size, dim + 1, eng_tensor_shape_str(t));
+            return luaL_error(L,
+                              "split: sizes add up to %I, not %I, the size of dimension %d of "
+                              "%s",
+                              sum, (lua_Integer)size, dim + 1, eng_tensor_shape_str(t));
         push_parts(L, t, dim, lengths, n);
         return 1;
     }
