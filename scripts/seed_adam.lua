@@ -29,20 +29,7 @@ local config = {
   std = 0.3530,
   data_dir = "/usr/share/datasets/fashion-mnist",
 }
-for _, a in ipairs(arg or {}) do
-  local key, value = a:match("^([%a_][%w_]*)=(.*)$")
-  if not key or config[key] == nil then
-    error(("unknown setting '%s' (settings: dtype, train, test, epochs, batch_size, seed, " ..
-      "tail_scale, mean, std, data_dir)"):format(a), 0)
-  end
-  config[key] = type(config[key]) == "number" and assert(tonumber(value),
-    ("setting %s: '%s' is not a number"):format(key, value)) or value
-end
-local keys = {}
-for k in pairs(config) do keys[#keys + 1] = k end
-table.sort(keys)
-print("config:")
-for _, k in ipairs(keys) do print(("  %-10s %s"):format(k, tostring(config[k]))) end
+engine.config(config, arg)
 
 -- name, start, optimizer, options
 local runs = {

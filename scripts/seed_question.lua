@@ -17,16 +17,7 @@ local config = {
   small_factor = 0.99,  -- the same bug at 1%: the seed's dilemma
   data_dir = "/usr/share/datasets/fashion-mnist",
 }
-for _, a in ipairs(arg or {}) do
-  local key, value = a:match("^([%a_][%w_]*)=(.*)$")
-  if not key or config[key] == nil then error(("unknown setting '%s'"):format(a), 0) end
-  config[key] = type(config[key]) == "number" and assert(tonumber(value)) or value
-end
-local keys = {}
-for k in pairs(config) do keys[#keys + 1] = k end
-table.sort(keys)
-print("config (all figures float64):")
-for _, k in ipairs(keys) do print(("  %-11s %s"):format(k, tostring(config[k]))) end
+engine.config(config, arg, "config (all figures float64):")
 
 engine.seed(config.seed)
 local test = data.fashion_mnist("test", config.data_dir)
