@@ -14,7 +14,8 @@
 #include "io/results.h"
 
 /* Writes data to a scratch file of this process and returns its path (static buffer). */
-__attribute__((unused)) static const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix)
+__attribute__((unused)) static const char *fuzz_file(const uint8_t *data, size_t size,
+                                                     const char *suffix)
 {
     static char path[128];
     snprintf(path, sizeof path, "/tmp/engine-fuzz-%d%s", (int)getpid(), suffix);
@@ -31,9 +32,14 @@ __attribute__((unused)) static const char *fuzz_file(const uint8_t *data, size_t
  * mutation breaks: refused before HDF5 reads a byte. So that mutations reach HDF5 and the
  * audit too, the header is rewritten over the mutated bytes unless byte 12 (reserved, 0 in
  * the seeds) is set, which keeps the header as mutated. */
-__attribute__((unused)) static void fuzz_fix_header(const char *path, const uint8_t *data, size_t size)
+__attribute__((unused)) static void fuzz_fix_header(const char *path, const uint8_t *data,
+                                                    size_t size)
 {
-    if (size >= ENG_H5_HEADER_SIZE && memcmp(data, "\x89" "ENG\r\n\x1a\n", 8) == 0 &&
+    if (size >= ENG_H5_HEADER_SIZE &&
+        memcmp(data,
+               "\x89"
+               "ENG\r\n\x1a\n",
+               8) == 0 &&
         data[12] == 0)
         eng_h5_header_rewrite(path);
 }
