@@ -51,6 +51,9 @@ int luaopen_engine_sweep(lua_State *L);
 int luaopen_engine_train(lua_State *L);
 /* Pushes the C function runlog_read(path) -> the run log's table (l_train.c). */
 int lua_pushrunlogread(lua_State *L);
+/* engine.report (l_report.c): with the engine table on top, pushes engine.report and sets
+ * engine.sweep.html and the gradient-check report's html method */
+int luaopen_engine_report(lua_State *L);
 /* engine.progress (l_progress.c) */
 int luaopen_engine_progress(lua_State *L);
 
@@ -102,6 +105,8 @@ double lua_checkelement(lua_State *L, int arg, eng_dtype dtype, const char *what
 void lua_tensor_create_open(lua_State *L);
 void lua_tensor_shape_open(lua_State *L);
 void lua_tensor_index_open(lua_State *L);
+/* __tostring of engine.Tensor (l_tensor_print.c): "tensor([[1.0000, 2.0000]], dtype=f32)". */
+int lua_tensor_tostring(lua_State *L);
 /* Pushes the shape as a Lua list of integers. */
 void lua_pushshape(lua_State *L, int ndim, const int64_t *shape);
 
