@@ -12,7 +12,7 @@
 #ifndef ENGINE_KERNELS_ELEMENTWISE_H
 #define ENGINE_KERNELS_ELEMENTWISE_H
 
-#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+#pragma GCC visibility push(default) /* public: its op enums are part of tensor_math.h's API */
 
 #include <stdint.h>
 
