@@ -9,14 +9,16 @@
 -- A step is model:forward(x, y) and model:backward(dy) of nn.Sequential{nn.Flatten(), layer}
 -- at batch 64: the Flatten (a copy, the same for both) makes the measured layer compute its
 -- input gradient, as it would inside a model. Each configuration runs `runs` times of `steps`
--- steps (after `warmup` steps); the median time per step is reported.
+-- steps (after `warmup` steps), the layers taking turns; the median time per step is reported.
 --
---   build/engine bench/lua_layer.lua [plugin_path]     (default build/plugins/libswish.so)
+--   build/engine bench/lua_layer.lua [plugin_path [features [dtype]]]
+--   (defaults: build/plugins/libswish.so, 1024, f32)
 local engine = require("engine")
 local nn = engine.nn
 
 local config = {
-  batch = 64, features = 1024, dtype = "f32", steps = 200, warmup = 20, runs = 7,
+  batch = 64, features = tonumber(arg[2]) or 1024, dtype = arg[3] or "f32", steps = 200,
+  warmup = 20, runs = 7,
   plugin = arg[1] or "build/plugins/libswish.so", max_ratio = 1.5,
 }
 print(("config: batch %d, features %d, dtype %s, %d runs of %d steps, plugin %s"):format(
@@ -113,27 +115,27 @@ local function median(t)
   return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
 end
 
--- Median seconds per step and tensor bytes allocated per step (after the warm-up).
-local function time_layer(layer)
-  local model = nn.Sequential{nn.Flatten(), layer}
-  local x = engine.randn({config.batch, config.features}, config.dtype)
-  local dy = engine.randn({config.batch, config.features}, config.dtype)
-  local y
+-- A model around the layer, its input, upstream gradient and output buffer, warmed up.
+local function setup(layer)
+  local m = {model = nn.Sequential{nn.Flatten(), layer},
+             x = engine.randn({config.batch, config.features}, config.dtype),
+             dy = engine.randn({config.batch, config.features}, config.dtype)}
   for _ = 1, config.warmup do
-    y = model:forward(x, y)
-    model:backward(dy)
+    m.y = m.model:forward(m.x, m.y)
+    m.model:backward(m.dy)
   end
-  local times, bytes = {}, engine.allocated_bytes()
-  for r = 1, config.runs do
-    local t0 = engine.clock()
-    for _ = 1, config.steps do
-      y = model:forward(x, y)
-      model:backward(dy)
-    end
-    times[r] = (engine.clock() - t0) / config.steps
+  return m
+end
+
+-- Seconds per step over config.steps steps, and tensor bytes allocated per step.
+local function time_steps(m)
+  local bytes, t0 = engine.allocated_bytes(), engine.clock()
+  for _ = 1, config.steps do
+    m.y = m.model:forward(m.x, m.y)
+    m.model:backward(m.dy)
   end
-  local per_step = (engine.allocated_bytes() - bytes) / (config.runs * config.steps)
-  return median(times), per_step, times
+  local t = (engine.clock() - t0) / config.steps
+  return t, (engine.allocated_bytes() - bytes) / config.steps
 end
 
 -- The two implementations agree (the comparison would mean nothing otherwise).
@@ -172,14 +174,25 @@ local rows = {
   {"layernorm (C built-in)", nn.LayerNorm(config.features, {dtype = config.dtype})},
   {"layernorm (Lua, tensor ops)", lua_layernorm(config.features, config.dtype)},
 }
+-- Runs interleave the layers, so that a slower moment of a shared machine hits them alike.
+local models, times, bytes = {}, {}, {}
+for i, row in ipairs(rows) do
+  models[i], times[i], bytes[i] = setup(row[2]), {}, 0
+end
+for r = 1, config.runs do
+  for i in ipairs(rows) do
+    local t, b = time_steps(models[i])
+    times[i][r], bytes[i] = t, math.max(bytes[i], b)
+  end
+end
 local results = {}
 print(("%-28s %12s %12s   %s"):format("layer", "median us", "bytes/step", "runs (us)"))
 for i, row in ipairs(rows) do
-  local t, b, times = time_layer(row[2])
-  results[i] = {t = t, b = b}
+  results[i] = {t = median(times[i]), b = bytes[i]}
   local each = {}
-  for k, v in ipairs(times) do each[k] = ("%.0f"):format(v * 1e6) end
-  print(("%-28s %12.1f %12.0f   %s"):format(row[1], t * 1e6, b, table.concat(each, " ")))
+  for k, v in ipairs(times[i]) do each[k] = ("%.0f"):format(v * 1e6) end
+  print(("%-28s %12.1f %12.0f   %s"):format(row[1], results[i].t * 1e6, bytes[i],
+    table.concat(each, " ")))
 end
 local swish_ratio = results[2].t / results[1].t
 local ln_ratio = results[4].t / results[3].t
