@@ -47,6 +47,8 @@ void lua_tometa(lua_State *L, int idx, eng_meta *t, const char *where);
 void lua_pushmeta(lua_State *L, const eng_meta *t);
 /* engine.sweep (l_sweep.c) */
 int luaopen_engine_sweep(lua_State *L);
+/* engine.progress (l_progress.c) */
+int luaopen_engine_progress(lua_State *L);
 
 /* ---- tensors (l_tensor.c) ---- */
 

@@ -261,6 +261,8 @@ int luaopen_engine(lua_State *L)
     lua_setfield(L, -2, "gradcheck");
     luaopen_engine_plugin(L);
     lua_setfield(L, -2, "plugin");
+    luaopen_engine_progress(L); /* before sweep: its Lua part uses engine.progress */
+    lua_setfield(L, -2, "progress");
     luaopen_engine_sweep(L);
     lua_setfield(L, -2, "sweep");
     luaopen_engine_io(L); /* engine.io; its save and load are engine.save, engine.load */

@@ -1,11 +1,14 @@
 /* nn.Lua: a layer whose forward and backward are Lua functions, usable inside Sequential, by
  * the gradient checker and in checkpoints like any built-in kind.
  *
- *   nn.Lua{ name = "swish",                     -- the layer's kind name ("lua" by default)
+ *   nn.Lua{ name = "swish",                     -- the layer's name (automatic lua_N if none)
  *           params = {weight = t, ...},         -- optional; shared with the given tensors
  *           forward = function(self, x) return y end,
- *           backward = function(self, x, y, dy) return dx, {weight = dweight, ...} end }
+ *           backward = function(self, x, y, dy) return dx, {weight = dweight, ...} end,
+ *           output_shape = function(self, shape) return shape end }   -- optional
  *
+ * Without output_shape the shape is learnt by running forward on the real input, once: the
+ * kind sets shape_needs_data so that containers never ask before that input is computed.
  * self is the spec table itself; self.params holds the parameters (views). backward returns
  * this call's parameter gradients, which the layer adds into its own (accumulation is the C
  * layer's contract). The C vtable below calls into Lua under lua_pcall and turns Lua errors
@@ -22,11 +25,15 @@ typedef struct lua_layer {
     int spec_ref;             /* the spec table (functions, params, user fields) */
     char kind[ENG_NAME_MAX];  /* shown by describe */
     char names[ENG_MAX_PARAMS][ENG_NAME_MAX];
-    eng_tensor *cached_x;     /* output_shape runs forward once; forward then reuses it */
+    /* Without an output_shape function the shape is known only by running forward; the
+     * output of that run is kept with a copy of the input it was computed from, and forward
+     * reuses it only for the same buffer holding the same values. */
+    eng_tensor *cached_x;
     eng_tensor *cached_y;
+    bool cache_valid;
 } lua_layer;
 
-static eng_layer_ops lua_layer_ops;
+static const eng_layer_ops lua_layer_ops, lua_layer_ops_shape_fn;
 
 /* The layer's name in a model, else the name given to nn.Lua. */
 static const char *label(const lua_layer *l)
@@ -59,9 +66,11 @@ static eng_status call(lua_layer *l, const char *method, const eng_tensor *const
     return ENG_OK;
 }
 
-static eng_status run_lua_forward(lua_layer *l, const eng_tensor *x, eng_tensor **y)
+/* Runs the Lua forward on x and copies its result into *y: into the given tensor when *y is
+ * set (its shape must match), else into a buffer made for it (eng_tensor_ensure). */
+static eng_status run_lua_forward(lua_layer *l, const eng_tensor *x, eng_tensor **y,
+                                  bool fixed_shape)
 {
-    *y = NULL;
     const eng_tensor *args[1] = {x};
     eng_status st = call(l, "forward", args, 1, 1);
     if (st)
@@ -74,17 +83,58 @@ static eng_status run_lua_forward(lua_layer *l, const eng_tensor *x, eng_tensor 
         st = eng_error(ENG_EDTYPE, "lua layer '%s': forward returned a %s tensor for a %s input",
                        label(l), eng_dtype_name(out->dtype),
                        eng_dtype_name(x->dtype));
-    else
-        st = eng_tensor_clone(out, y);
+    else if (fixed_shape && !eng_tensor_same_shape(out, *y))
+        st = eng_error(ENG_ESHAPE, "lua layer '%s': forward returned %s for x %s, but its "
+                       "output_shape said %s", label(l), eng_tensor_shape_str(out),
+                       eng_tensor_shape_str(x), eng_tensor_shape_str(*y));
+    else if (!fixed_shape)
+        st = eng_tensor_ensure(y, out->dtype, out->ndim, out->shape);
+    if (!st)
+        st = eng_tensor_copy(*y, out);
     lua_pop(l->L, 1);
     return st;
 }
 
-static void drop_cache(lua_layer *l)
+/* spec.output_shape(self, {sizes}) -> {sizes} */
+static eng_status shape_from_function(lua_layer *l, const eng_tensor *x, int *ndim,
+                                      int64_t *shape)
 {
-    eng_tensor_release(l->cached_x);
-    eng_tensor_release(l->cached_y);
-    l->cached_x = l->cached_y = NULL;
+    lua_State *L = l->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, l->spec_ref);
+    lua_getfield(L, -1, "output_shape");
+    lua_insert(L, -2);
+    lua_createtable(L, x->ndim, 0);
+    for (int d = 0; d < x->ndim; d++) {
+        lua_pushinteger(L, x->shape[d]);
+        lua_rawseti(L, -2, d + 1);
+    }
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        eng_status st = eng_error(ENG_ESTATE, "lua layer '%s': output_shape failed: %s",
+                                  label(l),
+                                  lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+        lua_pop(L, 1);
+        return st;
+    }
+    eng_status st = ENG_OK;
+    lua_Integer n = lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : -1;
+    if (n < 0 || n > ENG_MAX_DIMS)
+        st = eng_error(ENG_EARG, "lua layer '%s': output_shape must return a list of at most "
+                       "%d sizes, got %s", label(l), ENG_MAX_DIMS, luaL_typename(L, -1));
+    for (lua_Integer d = 0; d < n && !st; d++) {
+        int isint;
+        lua_rawgeti(L, -1, d + 1);
+        lua_Integer v = lua_tointegerx(L, -1, &isint);
+        if (!isint || v < 0)
+            st = eng_error(ENG_EARG, "lua layer '%s': output_shape returned size %d = %s for x "
+                           "%s, expected an integer >= 0", label(l), (int)d + 1,
+                           luaL_tolstring(L, -1, NULL), eng_tensor_shape_str(x));
+        else
+            shape[d] = v;
+        lua_pop(L, isint ? 1 : 2);
+    }
+    *ndim = (int)n;
+    lua_pop(L, 1);
+    return st;
 }
 
 static eng_status lua_layer_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
@@ -94,20 +144,31 @@ static eng_status lua_layer_output_shape(const eng_layer *layer, const eng_tenso
     eng_status st = eng_layer_check_input(layer, x, 0, "");
     if (st)
         return st;
-    drop_cache(l);
-    eng_tensor *y;
-    st = run_lua_forward(l, x, &y);
+    if (layer->ops == &lua_layer_ops_shape_fn)
+        return shape_from_function(l, x, ndim, shape);
+    /* Only containers that ask right before the forward, on the real input, reach here (the
+     * kind sets shape_needs_data). */
+    l->cache_valid = false;
+    st = run_lua_forward(l, x, &l->cached_y, false);
+    if (!st)
+        st = eng_tensor_ensure(&l->cached_x, x->dtype, x->ndim, x->shape);
+    if (!st)
+        st = eng_tensor_copy(l->cached_x, x);
     if (st)
         return st;
-    st = eng_tensor_view(x, &l->cached_x);
-    if (st) {
-        eng_tensor_release(y);
-        return st;
-    }
-    l->cached_y = y;
-    *ndim = y->ndim;
-    memcpy(shape, y->shape, sizeof(int64_t) * (size_t)y->ndim);
+    l->cache_valid = true;
+    *ndim = l->cached_y->ndim;
+    memcpy(shape, l->cached_y->shape, sizeof(int64_t) * (size_t)l->cached_y->ndim);
     return ENG_OK;
+}
+
+/* Whether the output kept by output_shape was computed from these very values. */
+static bool cache_matches(const lua_layer *l, const eng_tensor *x, const eng_tensor *y)
+{
+    return l->cache_valid && eng_tensor_same_shape(l->cached_x, x) &&
+           eng_tensor_same_shape(l->cached_y, y) && eng_tensor_is_contiguous(x) &&
+           memcmp(eng_tensor_data(l->cached_x), eng_tensor_data(x),
+                  (size_t)eng_tensor_numel(x) * eng_dtype_size(x->dtype)) == 0;
 }
 
 static eng_status lua_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
@@ -115,20 +176,11 @@ static eng_status lua_layer_forward(eng_layer *layer, const eng_tensor *x, eng_t
 {
     (void)training;
     lua_layer *l = (lua_layer *)layer;
-    eng_tensor *out = NULL;
-    eng_status st = ENG_OK;
-    /* every caller asks for the shape right before the forward, on the same x */
-    if (l->cached_y && l->cached_x->storage == x->storage && l->cached_x->offset == x->offset) {
-        out = l->cached_y;
-        l->cached_y = NULL;
-    } else {
-        st = run_lua_forward(l, x, &out);
-    }
-    drop_cache(l);
-    if (!st)
-        st = eng_tensor_copy(y, out);
-    eng_tensor_release(out);
-    return st;
+    bool reuse = layer->ops == &lua_layer_ops && cache_matches(l, x, y);
+    l->cache_valid = false;
+    if (reuse)
+        return eng_tensor_copy(y, l->cached_y);
+    return run_lua_forward(l, x, &y, true);
 }
 
 static eng_status lua_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
@@ -183,14 +235,15 @@ static eng_status lua_layer_backward(eng_layer *layer, const eng_tensor *x, cons
 }
 
 static eng_status new_lua_layer(lua_State *L, int spec_ref, const char *kind,
-                                const eng_layer *like, eng_dtype dtype, eng_layer **out);
+                                const eng_layer_ops *ops, const eng_layer *like,
+                                eng_dtype dtype, eng_layer **out);
 
 static eng_status lua_layer_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
     const lua_layer *l = (const lua_layer *)layer;
     lua_rawgeti(l->L, LUA_REGISTRYINDEX, l->spec_ref);
     int ref = luaL_ref(l->L, LUA_REGISTRYINDEX); /* the copy holds its own reference */
-    return new_lua_layer(l->L, ref, l->kind, layer, dtype, out);
+    return new_lua_layer(l->L, ref, l->kind, layer->ops, layer, dtype, out);
 }
 
 static int lua_layer_describe(const eng_layer *layer, char *buf, size_t size)
@@ -201,25 +254,25 @@ static int lua_layer_describe(const eng_layer *layer, char *buf, size_t size)
 static void lua_layer_destroy(eng_layer *layer)
 {
     lua_layer *l = (lua_layer *)layer;
-    drop_cache(l);
+    eng_tensor_release(l->cached_x);
+    eng_tensor_release(l->cached_y);
     luaL_unref(l->L, LUA_REGISTRYINDEX, l->spec_ref);
 }
 
-static eng_layer_ops lua_layer_ops = {
-    .kind = "lua",
-    .output_shape = lua_layer_output_shape,
-    .forward = lua_layer_forward,
-    .backward = lua_layer_backward,
-    .clone = lua_layer_clone,
-    .describe = lua_layer_describe,
-    .destroy = lua_layer_destroy,
-    .unknown_branches = true,
-};
+#define LUA_LAYER_OPS                                                                         \
+    .kind = "lua", .output_shape = lua_layer_output_shape, .forward = lua_layer_forward,     \
+    .backward = lua_layer_backward, .clone = lua_layer_clone,                                \
+    .describe = lua_layer_describe, .destroy = lua_layer_destroy, .unknown_branches = true
+
+/* Without an output_shape function the shape comes from running forward on the real input. */
+static const eng_layer_ops lua_layer_ops = {LUA_LAYER_OPS, .shape_needs_data = true};
+static const eng_layer_ops lua_layer_ops_shape_fn = {LUA_LAYER_OPS};
 
 /* A layer over the spec at spec_ref (the reference passes to the layer). Parameters: views of
  * like's parameters converted to dtype when like is given (a clone), else taken later. */
 static eng_status new_lua_layer(lua_State *L, int spec_ref, const char *kind,
-                                const eng_layer *like, eng_dtype dtype, eng_layer **out)
+                                const eng_layer_ops *ops, const eng_layer *like,
+                                eng_dtype dtype, eng_layer **out)
 {
     *out = NULL;
     lua_layer *l = calloc(1, sizeof *l);
@@ -227,7 +280,7 @@ static eng_status new_lua_layer(lua_State *L, int spec_ref, const char *kind,
         luaL_unref(L, LUA_REGISTRYINDEX, spec_ref);
         return eng_error(ENG_ENOMEM, "lua layer: out of memory");
     }
-    eng_layer_init(&l->base, &lua_layer_ops, dtype);
+    eng_layer_init(&l->base, ops, dtype);
     l->L = L;
     l->spec_ref = spec_ref;
     snprintf(l->kind, sizeof l->kind, "%s", kind);
@@ -260,6 +313,11 @@ int lua_nn_lua(lua_State *L)
         return luaL_error(L, "nn.Lua: field 'backward' must be a function, got %s",
                           luaL_typename(L, -1));
     lua_pop(L, 2);
+    int shape_fn = lua_getfield(L, 1, "output_shape");
+    if (shape_fn != LUA_TFUNCTION && shape_fn != LUA_TNIL)
+        return luaL_error(L, "nn.Lua: field 'output_shape' must be a function, got %s",
+                          luaL_typename(L, -1));
+    lua_pop(L, 1);
     const char *kind = "lua";
     if (lua_getfield(L, 1, "name") == LUA_TSTRING)
         kind = lua_tostring(L, -1);
@@ -311,9 +369,14 @@ int lua_nn_lua(lua_State *L)
     eng_layer **slot = lua_newlayerbox(L);
     lua_pushvalue(L, 1);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (new_lua_layer(L, ref, kind, NULL, dtype, slot))
+    const eng_layer_ops *ops = shape_fn == LUA_TFUNCTION ? &lua_layer_ops_shape_fn
+                                                         : &lua_layer_ops;
+    if (new_lua_layer(L, ref, kind, ops, NULL, dtype, slot))
         return lua_engerror(L);
     lua_layer *l = (lua_layer *)*slot;
+    /* a given name is the layer's name in models, reports and checkpoints, as for built-ins */
+    if (strcmp(kind, "lua") != 0 && eng_layer_set_name(&l->base, kind))
+        return lua_engerror(L);
     for (int i = 0; i < n; i++) {
         eng_param *p = &l->base.params[i];
         snprintf(l->names[i], sizeof l->names[i], "%s", names[i]);

@@ -101,14 +101,25 @@ local function lost_record(item, how, value, name, rss_kb, log)
   return r
 end
 
--- progress: a line each time a run ends: runs done, running, failed and queued
+-- progress (engine.progress, on stderr): runs done, running, failed and queued; a line on
+-- stdout as each run ends. show(counts[, record][, finished])
 local function progress_meter(spec, total)
+  if spec.quiet then return function() end end
+  local bar = require("engine").progress.new("sweep", total, {unit = "runs"})
   local last
-  return function(c)
-    if spec.quiet or c.done == last then return end
-    last = c.done
-    print(("sweep %s: %d/%d done, %d running, %d failed, %d queued"):format(
-      spec.results, c.done, total, c.running, c.failed, c.queued))
+  return function(c, record, finished)
+    if record then
+      bar:clear()
+      print(("run %d: %s ... %s%s"):format(record.index or 0, record.key or "?", record.status,
+        record.message and (": " .. record.message) or ""))
+    end
+    local state = ("%d running, %d failed, %d queued"):format(c.running, c.failed, c.queued)
+    if state ~= last or record then
+      bar:set(c.done)
+      bar:note(state)
+      last = state
+    end
+    if finished then bar:done() end
   end
 end
 
@@ -141,6 +152,7 @@ local function supervise(spec, todo, workers, out, show)
     os.remove(r.base .. ".log")
     counts.done = counts.done + 1
     if FAILED[record.status] then counts.failed = counts.failed + 1 end
+    return record
   end
   while next_item <= #todo or #running > 0 do
     while #running < workers and next_item <= #todo do
@@ -158,7 +170,9 @@ local function supervise(spec, todo, workers, out, show)
       end
       if how then
         table.remove(running, i)
-        finish(r, how, value, name, rss_kb)
+        local record = finish(r, how, value, name, rss_kb)
+        counts.running, counts.queued = #running, #todo - next_item + 1
+        if show then show(counts, record) end
         ended = true
       end
     end
@@ -166,6 +180,7 @@ local function supervise(spec, todo, workers, out, show)
     if show then show(counts) end
     if not ended then M.sleep(0.01) end
   end
+  if show then show(counts, nil, true) end
 end
 
 -- the process started by an executor for one run: run it, write its record, exit

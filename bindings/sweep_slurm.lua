@@ -130,6 +130,8 @@ function S.run(spec, todo)
     show({done = #records, running = counts.running, failed = failed,
           queued = counts.queued + #submit_now})
     if #pending == 0 or not spec.wait or (next(inflight) == nil and #submit_now == 0) then
+      show({done = #records, running = counts.running, failed = failed, queued = counts.queued
+            + #submit_now}, nil, true)
       if #records < #todo then
         records.partial = true
         if not spec.quiet then

@@ -30,6 +30,9 @@ local splits = {train = {prefix = "train", n = 60000}, test = {prefix = "t10k", 
 print(("config: out %s, dir %s, deflate level %d"):format(config.out, config.dir, config.level))
 local start = engine.clock()
 local tables, raw_bytes = {}, 0
+-- stderr: a bar with an ETA on a terminal, one line at the end otherwise
+local bar = engine.progress.new("import Fashion-MNIST", 70000 * 2, {unit = "images"})
+bar:note("reading IDX")
 for _, name in ipairs({"train", "test"}) do
   local s = splits[name]
   local images_path = ("%s/%s-images-idx3-ubyte.gz"):format(config.dir, s.prefix)
@@ -54,11 +57,18 @@ for _, name in ipairs({"train", "test"}) do
   -- IDX data as stored: the 4 bytes of magic, 4 per dimension, then the payload.
   raw_bytes = raw_bytes + 16 + images:numel() + 8 + labels:numel()
   tables[name] = {x = images:reshape({shape[1], 1, 28, 28}), y = labels:to("i64")}
+  bar:clear()
   print(("%s: images %s, labels %s"):format(name, images_path, labels_path))
+  bar:step(s.n) -- read; the second half of the count is the HDF5 write
 end
+bar:note("writing HDF5")
+bar:set(70000)
 
 data.write(config.out, tables, {classes = classes, level = config.level,
   source = "Fashion-MNIST (Xiao, Rasul and Vollgraf 2017), IDX files from " .. config.dir})
+bar:set(140000)
+bar:note("")
+bar:done()
 local seconds = engine.clock() - start
 
 local f = assert(io.open(config.out, "rb"))

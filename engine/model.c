@@ -95,6 +95,27 @@ eng_status eng_model_add(eng_model *model, eng_layer *layer)
     return ENG_OK;
 }
 
+static bool needs_data_for_shapes(const eng_model *model)
+{
+    for (int i = 0; i < model->nlayers; i++)
+        if (model->layers[i]->ops->shape_needs_data)
+            return true;
+    return false;
+}
+
+/* Checks layer i's input and makes its output buffer. */
+static eng_status prepare_output(eng_model *model, int i, const eng_tensor *in)
+{
+    int ndim;
+    int64_t shape[ENG_MAX_DIMS];
+    eng_status st = eng_layer_output_shape(model->layers[i], in, &ndim, shape);
+    if (!st)
+        st = eng_tensor_ensure(&model->outputs[i], in->dtype, ndim, shape);
+    if (st)
+        return eng_error_wrap(st, "layer %d of %d", i + 1, model->nlayers);
+    return ENG_OK;
+}
+
 eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_tensor **y)
 {
     *y = NULL;
@@ -108,19 +129,17 @@ eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_te
     eng_tensor_release(model->input);
     model->input = view;
     /* Shapes and buffers first, for every layer: a split forward needs them all before it
-     * starts. */
+     * starts. A layer whose shape needs its input's values gets it in the serial loop below,
+     * once the layers before it have run. */
+    bool shapes_later = needs_data_for_shapes(model);
     const eng_tensor *in = view;
-    for (int i = 0; i < model->nlayers; i++) {
-        int ndim;
-        int64_t shape[ENG_MAX_DIMS];
-        st = eng_layer_output_shape(model->layers[i], in, &ndim, shape);
-        if (!st)
-            st = eng_tensor_ensure(&model->outputs[i], in->dtype, ndim, shape);
+    for (int i = 0; i < model->nlayers && !shapes_later; i++) {
+        st = prepare_output(model, i, in);
         if (st)
-            return eng_error_wrap(st, "layer %d of %d", i + 1, model->nlayers);
+            return st;
         in = model->outputs[i];
     }
-    model->split = eng_model_split_count(model, view);
+    model->split = shapes_later ? 0 : eng_model_split_count(model, view);
     if (model->split >= 1) {
         st = eng_model_forward_split(model, model->split);
         if (st)
@@ -129,6 +148,8 @@ eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_te
         eng_blas_use_all_threads();
         in = view;
         for (int i = 0; i < model->nlayers; i++) {
+            if (shapes_later && (st = prepare_output(model, i, in)))
+                return st;
             st = model->layers[i]->ops->forward(model->layers[i], in, model->outputs[i],
                                                 model->training);
             if (st)

@@ -81,7 +81,7 @@ local loss = criterion:forward(asker:forward(x), y)
 asker:backward(criterion:backward())
 local computed
 for _, p in ipairs(asker:parameters()) do
-  if p.name == "lua_1.weight" then computed = p.grad end
+  if p.name == "conv2d_by_hand.weight" then computed = p.grad end
 end
 print(("\n1. The asker's check: cost %.16g at epoch 0, eps = %g"):format(loss, config.user_eps))
 print(("   %-12s %22s %22s %9s %7s"):format("weight", "numerical", "computed", "rel err",
@@ -114,8 +114,8 @@ local fine = gc.check(correct, criterion, x, y, {samples = config.samples, seed 
 print("3. engine.gradcheck on the correct network:")
 print(fine)
 
-local first = report.tensors["lua_1.weight"]
-print(("verdict: the planted bug is %s in lua_1.weight with diagnosis \"%s\";")
+local first = report.tensors["conv2d_by_hand.weight"]
+print(("verdict: the planted bug is %s in conv2d_by_hand.weight with diagnosis \"%s\";")
   :format(first.verdict, first.diagnosis or ""))
 print(("the correct network is %s; its first-layer gradients have rms %.2e (float64)."):format(
   fine.verdict, fine.tensors["conv2d_1.weight"].grad_rms))

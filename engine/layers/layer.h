@@ -71,6 +71,11 @@ typedef struct eng_layer_ops {
      * on many samples per call (conv2d's Winograd path gathers 8 images into each GEMM); the
      * model then gives it whole rows, ending the stretch there. */
     bool (*prefers_many_samples)(const eng_layer *layer, const eng_tensor *x);
+    /* Set when output_shape can only tell the shape by running the layer on x's values (a
+     * layer written in Lua without an output_shape function): a container then asks for it
+     * only once x holds the real input, right before the forward, never on a buffer that the
+     * layers before it have not filled yet. */
+    bool shape_needs_data;
 } eng_layer_ops;
 
 struct eng_layer {

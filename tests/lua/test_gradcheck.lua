@@ -203,7 +203,7 @@ assert(r.verdict == "FAIL", tostring(r))
 r:save(saved)
 again = gc.replay(saved, gated())
 assert(again.verdict == "FAIL" and again.replay.same_verdict and
-       again.tensors["lua_1.a"].diagnosis:find("scale 2", 1, true), tostring(again))
+       again.tensors["gate.a"].diagnosis:find("scale 2", 1, true), tostring(again))
 H.check_error("only the reports of gradcheck.check", report.save, report, saved)
 engine.save(saved, {model = model})
 H.check_error("not a saved gradient-check report", gc.replay, saved)

@@ -114,6 +114,9 @@ else
   local out, code = H.run(("'%sdatasets/fashion_mnist.lua' '%s'"):format(root, out_path))
   assert(code == 0, out)
   assert(out:match("ratio %d"), out)
+  -- off a tty the progress display writes one plain line when the import ends, no \r
+  assert(out:match("import Fashion%-MNIST: 140000/140000 images in %d+:%d%d"), out)
+  assert(not out:find("\r", 1, true), out)
   local test = data.open(out_path, "test")
   local reference = data.fashion_mnist("test")
   assert(test:size() == 10000 and test:shape()[1] == 1 and test:shape()[2] == 28)
