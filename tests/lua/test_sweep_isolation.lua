@@ -15,8 +15,11 @@ local script = assert(io.open("sweep_lr_eps.lua")) and "sweep_lr_eps.lua"
 
 local function run(...)
   local args = table.concat({...}, " ")
-  local p = assert(io.popen(("SWEEP_QUIET=1 '%s' '%s' %s 2>&1"):format(H.engine_bin, script,
-    args)))
+  -- under the sanitizers the crash must stay a SIGSEGV, not become their report
+  local asan = (os.getenv("ASAN_OPTIONS") and "ASAN_OPTIONS=$ASAN_OPTIONS:handle_segv=0 " or "")
+    .. (os.getenv("TSAN_OPTIONS") and "TSAN_OPTIONS=$TSAN_OPTIONS:handle_segv=0 " or "")
+  local p = assert(io.popen(("%sSWEEP_QUIET=1 '%s' '%s' %s 2>&1"):format(asan, H.engine_bin,
+    script, args)))
   local out = p:read("a")
   local _, how, code = p:close()
   return out, how, code

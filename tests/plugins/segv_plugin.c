@@ -21,7 +21,8 @@ static eng_status shape(const eng_layer *layer, const eng_tensor *x, int *ndim, 
 
 static int *volatile nowhere = NULL;
 
-static eng_status forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
+/* not instrumented: under the sanitizers the store must still fault, not be reported */
+__attribute__((no_sanitize("undefined", "address"))) static eng_status forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
 {
     (void)layer;
     (void)x;
