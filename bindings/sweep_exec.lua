@@ -291,6 +291,7 @@ function M._execute(spec, todo)
   end
   local pending = pending_of(spec, todo)
   supervise(spec, pending, spec.workers or 1, spec.results, progress_meter(spec, #pending))
+  os.remove(work_dir(spec)) -- when empty: nothing left of the runs but their records
   local records, done = {}, M.read(spec.results)
   local new = {}
   for _, item in ipairs(pending) do new[item.key] = true end
