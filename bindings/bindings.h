@@ -47,6 +47,10 @@ void lua_tometa(lua_State *L, int idx, eng_meta *t, const char *where);
 void lua_pushmeta(lua_State *L, const eng_meta *t);
 /* engine.sweep (l_sweep.c) */
 int luaopen_engine_sweep(lua_State *L);
+/* engine.train (l_train.c, bindings/train.lua): pushes the function */
+int luaopen_engine_train(lua_State *L);
+/* Pushes the C function runlog_read(path) -> the run log's table (l_train.c). */
+int lua_pushrunlogread(lua_State *L);
 /* engine.progress (l_progress.c) */
 int luaopen_engine_progress(lua_State *L);
 
@@ -120,6 +124,11 @@ eng_layer **lua_newlayerbox(lua_State *L);
 int lua_nn_lua(lua_State *L);
 /* nn.new(kind, options): a layer of a plugin's kind (l_plugin.c) */
 int lua_nn_new(lua_State *L);
+/* Adds the constructors of l_layers.c to the nn table on the stack top. */
+void lua_nn_open_layers(lua_State *L);
+/* For a kind of l_layers.c: writes its PyTorch-style description from its configuration
+ * table (on the stack top) into buf and returns true; false for other kinds. */
+bool lua_nn_layer_repr(lua_State *L, const char *kind, char *buf, size_t size);
 eng_model *lua_checkmodel(lua_State *L, int arg);
 eng_loss *lua_checkloss(lua_State *L, int arg);
 
@@ -136,5 +145,7 @@ eng_optimizer *lua_checkoptimizer(lua_State *L, int arg);
  * CosineAnnealingLR, LinearLR, scheduler) to the engine.optim table on the stack top
  * (l_schedule.c). */
 void lua_open_schedules(lua_State *L);
+/* The schedule in box arg (an engine.Scheduler); raises an argument error otherwise. */
+eng_schedule *lua_checkschedule(lua_State *L, int arg);
 
 #endif

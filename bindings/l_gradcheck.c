@@ -70,6 +70,8 @@ static void push_report(lua_State *L, const eng_gc_report *r)
     set_number(L, "loss_noise", r->loss_noise);
     lua_pushboolean(L, r->nondeterministic);
     lua_setfield(L, -2, "nondeterministic");
+    lua_pushboolean(L, r->kink_free);
+    lua_setfield(L, -2, "kink_free");
     set_string(L, "warning", r->warning);
     set_string(L, "summary", r->summary);
     set_string(L, "first_failing", r->first_failing);
@@ -99,6 +101,12 @@ static void push_report(lua_State *L, const eng_gc_report *r)
         set_number(L, "max_rel", t->max_rel);
         set_number(L, "median_rel", t->median_rel);
         set_number(L, "ratio", t->ratio);
+        set_number(L, "ratio_error", t->ratio_error);
+        set_number(L, "chi2", t->chi2);
+        set_number(L, "chi2_limit", t->chi2_limit);
+        set_integer(L, "dof", t->dof);
+        lua_pushboolean(L, t->tensor_level);
+        lua_setfield(L, -2, "tensor_level");
         set_number(L, "grad_rms", t->grad_rms);
         set_string(L, "diagnosis", t->diagnosis);
         set_string(L, "advice", t->advice);

@@ -197,10 +197,11 @@ static int get_part(lua_State *L, const char *name, const char *tname)
     return lua_gettop(L);
 }
 
-/* engine.save(path, {model=, optimizer=, meta=}) */
+/* engine.save(path, {model=, optimizer=, schedule=, meta=}); a schedule's counters go into the
+ * meta table "schedule" (eng_schedule_save_meta). */
 static int l_save(lua_State *L)
 {
-    static const char *const names[] = {"model", "optimizer", "meta", NULL};
+    static const char *const names[] = {"model", "optimizer", "schedule", "meta", NULL};
     const char *path = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_checkoptions(L, 2, "save", names);
@@ -208,6 +209,8 @@ static int l_save(lua_State *L)
     int opt_idx = get_part(L, "optimizer", ENG_LUA_OPTIMIZER);
     eng_model *model = model_idx ? lua_checkmodel(L, model_idx) : NULL;
     eng_optimizer *opt = opt_idx ? lua_checkoptimizer(L, opt_idx) : NULL;
+    int sched_idx = get_part(L, "schedule", ENG_LUA_SCHEDULER);
+    eng_schedule *sched = sched_idx ? lua_checkschedule(L, sched_idx) : NULL;
 
     metabox *mbox = push_metabox(L);
     if (eng_meta_new(&mbox->meta))
@@ -224,6 +227,10 @@ static int l_save(lua_State *L)
         st = eng_meta_add_integer(mbox->meta, "step", opt ? opt->steps : 0);
     if (!st && !eng_meta_get(mbox->meta, "epoch"))
         st = eng_meta_add_integer(mbox->meta, "epoch", 0);
+    if (!st && sched && eng_meta_get(mbox->meta, "schedule"))
+        return luaL_error(L, "save: meta.schedule is taken by the schedule's counters");
+    if (!st && sched)
+        st = eng_schedule_save_meta(sched, mbox->meta);
     if (st)
         return lua_engerror(L);
 
@@ -270,6 +277,8 @@ static const struct builder {
     {"flatten", "Flatten", {0}, {0}, false},
     {"leaky_relu", "LeakyReLU", {"negative_slope"}, {0}, false},
     {"dropout", "Dropout", {"p"}, {0}, false},
+    {"batchnorm1d", "BatchNorm1d", {"num_features"}, {"eps", "momentum", "affine"}, true},
+    {"batchnorm2d", "BatchNorm2d", {"num_features"}, {"eps", "momentum", "affine"}, true},
 };
 
 /* Pushes the table the configuration literal evaluates to, in an empty environment, after
@@ -435,6 +444,21 @@ static int optimizer_load(lua_State *L)
     return 1;
 }
 
+/* sched:load(path) -> sched: the counters saved by engine.save{..., schedule = sched}. */
+static int schedule_load(lua_State *L)
+{
+    eng_schedule *sched = lua_checkschedule(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    ckbox *box = push_ckbox(L);
+    metabox *mbox = push_metabox(L);
+    if (eng_checkpoint_open(path, &box->ck) || eng_checkpoint_read_meta(box->ck, &mbox->meta))
+        return lua_engerror(L);
+    if (eng_schedule_load_meta(sched, mbox->meta))
+        return luaL_error(L, "%s: %s", path, eng_errmsg());
+    lua_pushvalue(L, 1);
+    return 1;
+}
+
 /* Adds method name to the class tname: into its __index table, or into the method table that
  * is the first upvalue of an __index function (engine.Sequential's). */
 static void add_method(lua_State *L, const char *tname, const char *name, lua_CFunction f)
@@ -472,6 +496,7 @@ int luaopen_engine_io(lua_State *L)
 
     add_method(L, ENG_LUA_SEQUENTIAL, "load", model_load);
     add_method(L, ENG_LUA_OPTIMIZER, "load", optimizer_load);
+    add_method(L, ENG_LUA_SCHEDULER, "load", schedule_load);
 
     luaL_newlib(L, io_funcs);
     lua_getfield(L, -2, "nn"); /* the engine table, just below */

@@ -419,7 +419,7 @@ static void push_repr(lua_State *L, const eng_layer *layer)
         lua_getfield(L, -1, "name");
         snprintf(buf, sizeof buf, "Lua(%s)", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
         lua_pop(L, 1);
-    } else {
+    } else if (!lua_nn_layer_repr(L, kind, buf, sizeof buf)) {
         snprintf(buf, sizeof buf, "%s", kind); /* a kind from a plugin */
         for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
             if (strcmp(kind, plain[i][0]) == 0)
@@ -650,6 +650,13 @@ static int model_to(lua_State *L)
         lua_rawseti(L, -2, i + 1);
     }
     lua_pop(L, 1);
+    return 1;
+}
+
+/* model:is_training() -> whether forward runs in training mode */
+static int model_is_training(lua_State *L)
+{
+    lua_pushboolean(L, lua_checkmodel(L, 1)->training);
     return 1;
 }
 
@@ -901,6 +908,7 @@ static const luaL_Reg model_methods[] = {
     {"zero_grad", model_zero_grad},
     {"to", model_to},
     {"dtype", model_dtype},
+    {"is_training", model_is_training},
     {"num_parameters", model_num_parameters},
     {"check_finite", model_check_finite},
     {NULL, NULL},
@@ -949,10 +957,14 @@ int luaopen_engine_nn(lua_State *L)
     new_class(L, ENG_LUA_LAYER, layer_release, layer_tostring, layer_methods);
     set_closure(L, "train", layer_set_training, 1, 1);
     set_closure(L, "eval", layer_set_training, 1, 0);
+    set_closure(L, "training", layer_set_training, 1, 1); /* Torch7's names */
+    set_closure(L, "evaluate", layer_set_training, 1, 0);
     lua_setfield(L, -2, "__index");
     new_class(L, ENG_LUA_SEQUENTIAL, model_release, model_tostring, model_methods);
     set_closure(L, "train", model_set_training, 1, 1);
     set_closure(L, "eval", model_set_training, 1, 0);
+    set_closure(L, "training", model_set_training, 1, 1);
+    set_closure(L, "evaluate", model_set_training, 1, 0);
     lua_pushcclosure(L, model_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, model_len);
@@ -969,5 +981,6 @@ int luaopen_engine_nn(lua_State *L)
     set_closure(L, "CrossEntropyLoss", nn_loss, 1, 1);
     set_closure(L, "CrossEntropy", nn_loss, 1, 1);
     set_closure(L, "MSELoss", nn_loss, 1, 0);
+    lua_nn_open_layers(L);
     return 1;
 }

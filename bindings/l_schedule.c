@@ -20,6 +20,11 @@ static schedbox *check_schedbox(lua_State *L, int arg)
     return luaL_checkudata(L, arg, ENG_LUA_SCHEDULER);
 }
 
+eng_schedule *lua_checkschedule(lua_State *L, int arg)
+{
+    return &check_schedbox(L, arg)->sched;
+}
+
 /* Pushes a box for the optimizer at index 1 (kept as its user value). */
 static schedbox *new_schedbox(lua_State *L)
 {

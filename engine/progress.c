@@ -128,16 +128,22 @@ static void figures(const eng_progress *p, int64_t done, double elapsed, bool fi
         snprintf(out + n, size - (size_t)n, "  %s", p->note);
 }
 
-/* One redraw of the terminal line: "\r", label, bar, figures, clear to the end of line. */
+/* One redraw of the terminal line: "\r", label, bar, figures, note, clear to the end of line.
+ * The bar and the figures are kept; the note is cut to what the width leaves. The final line
+ * is not cut (a newline follows, so wrapping harms nothing). */
 static void draw_tty(eng_progress *p, int64_t done, double elapsed, bool final)
 {
     char fig[LINE_MAX_CHARS], bar[LINE_MAX_CHARS];
+    char note[NOTE_MAX];
+    memcpy(note, p->note, sizeof note);
+    p->note[0] = 0; /* the figures without the note; the note is written after them */
     figures(p, done, elapsed, final, fig, sizeof fig);
+    memcpy(p->note, note, sizeof note);
     int width = terminal_width(p->stream) - 1;
     if (width > LINE_MAX_CHARS - 1)
         width = LINE_MAX_CHARS - 1;
     int label_len = (int)strlen(p->label), fig_len = (int)strlen(fig);
-    int bar_len = width - label_len - fig_len - 5; /* " [" + "] " + spacing */
+    int bar_len = width - label_len - fig_len - 4; /* " [" + "] " */
     if (bar_len > 30)
         bar_len = 30;
     bar[0] = 0;
@@ -151,12 +157,15 @@ static void draw_tty(eng_progress *p, int64_t done, double elapsed, bool final)
     const char *bold = p->color ? "\033[1m" : "", *green = p->color ? "\033[32m" : "";
     const char *reset = p->color ? "\033[0m" : "";
     int room = width - label_len - (bar[0] ? bar_len + 3 : 0) - 1;
-    if (room < 0)
-        room = 0;
+    room = room < 0 ? 0 : room;
+    int note_room = final ? NOTE_MAX : room - fig_len - 2;
     fprintf(p->stream, "\r%s%s%s", bold, p->label, reset);
     if (bar[0])
         fprintf(p->stream, " [%s%s%s]", green, bar, reset);
-    fprintf(p->stream, " %.*s\033[K%s", room, fig, final ? "\n" : "");
+    fprintf(p->stream, " %.*s", final ? LINE_MAX_CHARS : room, fig);
+    if (note[0] && note_room > 0)
+        fprintf(p->stream, "  %.*s", note_room, note);
+    fprintf(p->stream, "\033[K%s", final ? "\n" : "");
     fflush(p->stream);
 }
 

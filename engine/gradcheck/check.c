@@ -166,7 +166,9 @@ static eng_status choose_step(gc_context *ctx, int t, const int64_t *indices, in
     double best = INFINITY, best_step = cbrt(ctx->u) * scale;
     /* From the scale down to 1e-8 of it (1e-4 in f32, whose round-off swamps smaller steps). */
     int last = ctx->u > 1e-10 ? 4 : 8;
-    for (int k = 0; k <= last; k++) {
+    /* Frozen branches leave no kink to step over: steps above the values' own scale are fair
+     * (tiny weights often sit in a wide, smooth basin). */
+    for (int k = ctx->frozen ? -2 : 0; k <= last; k++) {
         double h = scale * pow(10.0, -k), score = 0;
         int kinks = 0;
         for (int p = 0; p < nprobes; p++) {
@@ -222,6 +224,37 @@ static eng_status confirm_failure(gc_context *ctx, int t, eng_gc_element *el,
     return ENG_OK;
 }
 
+eng_status gc_freeze(gc_context *ctx, char *warning, size_t size)
+{
+    eng_gc_objective *obj = ctx->obj;
+    ctx->frozen = false;
+    if (!obj->freeze)
+        return ENG_OK;
+    double at;
+    eng_status st = obj->freeze(obj, true);
+    if (!st)
+        st = obj->loss(obj, &at);
+    ctx->evaluations++;
+    if (st)
+        return st;
+    if (at != ctx->loss) {
+        if (warning)
+            snprintf(warning, size, "the frozen-branch forward gives %.17g where the forward "
+                     "gives %.17g: checking with plain differences (kinks possible)", at,
+                     ctx->loss);
+        return obj->freeze(obj, false);
+    }
+    ctx->frozen = true;
+    return ENG_OK;
+}
+
+void gc_unfreeze(gc_context *ctx)
+{
+    if (ctx->frozen && ctx->obj->freeze)
+        ctx->obj->freeze(ctx->obj, false);
+    ctx->frozen = false;
+}
+
 static int element_rank(const eng_gc_element *e)
 {
     switch (e->verdict) {
@@ -262,8 +295,9 @@ static eng_status check_tensor(gc_context *ctx, int t, const eng_gc_options *opt
     int64_t *indices = malloc(sizeof *indices * (size_t)want);
     eng_gc_element *elements = malloc(sizeof *elements * (size_t)want);
     double *rels = malloc(sizeof *rels * (size_t)want);
+    gc_sample *samples = malloc(sizeof *samples * (size_t)want);
     eng_status st = ENG_OK;
-    if (!indices || !elements || !rels) {
+    if (!indices || !elements || !rels || !samples) {
         st = eng_error(ENG_ENOMEM, "gradcheck: out of memory for %lld elements", (long long)want);
         goto done;
     }
@@ -283,8 +317,7 @@ static eng_status check_tensor(gc_context *ctx, int t, const eng_gc_options *opt
     }
     r->step = step;
     r->noise_floor = 3 * ctx->loss_noise / step;
-    double saa = 0, san = 0, snn = 0;
-    int64_t nrel = 0;
+    int64_t nrel = 0, nsamples = 0;
     for (int64_t i = 0; i < count; i++) {
         gc_estimate e;
         eng_gc_element *el = &elements[i];
@@ -317,12 +350,9 @@ static eng_status check_tensor(gc_context *ctx, int t, const eng_gc_options *opt
         case ENG_GC_INCONCLUSIVE: r->inconclusive++; break;
         case ENG_GC_KINK: r->kinks++; break;
         }
-        /* estimates across a branch switch stay out of the fit of a constant factor */
-        if ((el->verdict == ENG_GC_PASS && !e.kink) || el->verdict == ENG_GC_FAIL) {
-            saa += el->analytic * el->analytic;
-            san += el->analytic * el->numerical;
-            snn += el->numerical * el->numerical;
-        }
+        /* estimates across a branch switch stay out of the tensor-level statistics */
+        if (el->verdict != ENG_GC_KINK && !e.kink)
+            samples[nsamples++] = (gc_sample){el->analytic, e.value, e.truncation, e.roundoff};
         if (el->verdict != ENG_GC_KINK) {
             rels[nrel++] = el->rel_error;
             r->max_rel = fmax(r->max_rel, el->rel_error);
@@ -332,15 +362,20 @@ static eng_status check_tensor(gc_context *ctx, int t, const eng_gc_options *opt
         qsort(rels, (size_t)nrel, sizeof *rels, cmp_double);
         r->median_rel = rels[nrel / 2];
     }
-    r->ratio = snn > 0 ? san / snn : NAN;
-    /* |a - ratio*n|^2 = saa - san^2/snn, relative to |a|^2 */
-    r->ratio_spread = snn > 0 && saa > 0 ? sqrt(fmax(0.0, saa - san * san / snn) / saa) : NAN;
-    if (r->failed > 0)
+    gc_tensor_statistics(ctx, samples, nsamples, r);
+    if (r->failed > 0) {
         r->verdict = ENG_GC_FAIL;
-    else if (r->passed > 0 && r->passed >= r->inconclusive)
+    } else if (gc_tensor_rejects(ctx, r)) {
+        r->verdict = ENG_GC_FAIL;
+        r->tensor_level = true;
+    } else if (r->passed > 0 && r->passed >= r->inconclusive) {
         r->verdict = ENG_GC_PASS;
-    else
+    } else if (gc_tensor_confirms(ctx, r)) {
+        r->verdict = ENG_GC_PASS;
+        r->tensor_level = true;
+    } else {
         r->verdict = ENG_GC_INCONCLUSIVE;
+    }
     st = gc_diagnose(ctx, t, r, elements, count, step);
     if (st)
         goto done;
@@ -358,6 +393,7 @@ done:
     free(indices);
     free(elements);
     free(rels);
+    free(samples);
     return st;
 }
 
@@ -464,9 +500,12 @@ eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
     }
     st = obj->gradient(obj);
     if (!st)
+        st = gc_freeze(&ctx, report->warning, sizeof report->warning);
+    if (!st)
         st = gc_calibrate_noise(&ctx, &rng);
     if (st)
         goto fail;
+    report->kink_free = ctx.frozen;
     report->loss_noise = ctx.loss_noise;
     double fallback = 0;
     int64_t total = 0;
@@ -507,12 +546,14 @@ eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
     }
     summarise(report, obj->batch);
 finish:
+    gc_unfreeze(&ctx);
     report->ok = report->verdict == ENG_GC_PASS;
     report->evaluations = ctx.evaluations;
     report->seconds = now() - start;
     *out = report;
     return ENG_OK;
 fail:
+    gc_unfreeze(&ctx);
     eng_gc_report_free(report);
     return st;
 }

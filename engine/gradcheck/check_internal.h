@@ -21,7 +21,14 @@ typedef struct gc_context {
     double loss_noise; /* round-off of one loss evaluation */
     double rtol, nsigma;
     int64_t evaluations;
+    bool frozen;       /* the objective's branches are frozen at the base point */
 } gc_context;
+
+/* Freezes the objective's branches at the current point when it can (obj->freeze), after
+ * checking that the frozen form reproduces the loss there exactly; sets ctx->frozen.
+ * warning [out, optional, size 256] says why not when the frozen loss differs. */
+eng_status gc_freeze(gc_context *ctx, char *warning, size_t size);
+void gc_unfreeze(gc_context *ctx);
 
 /* Sets ctx->loss_noise from the observed jitter of the loss (needs ctx->loss and the
  * analytic gradients). */
@@ -32,6 +39,22 @@ eng_status gc_estimate_at(gc_context *ctx, int t, int64_t index, double h, gc_es
 double gc_error_bar(const gc_estimate *e);
 eng_gc_verdict gc_verdict(const gc_context *ctx, double analytic, const gc_estimate *e,
                           double *rel_error);
+
+/* One checked element's raw evidence for the tensor-level statistics. */
+typedef struct gc_sample {
+    double analytic, numerical, truncation, roundoff;
+} gc_sample;
+
+/* Tensor-level statistics over count non-kink samples: fills r->ratio, ratio_error,
+ * ratio_spread, chi2, chi2_limit, fit_chi2, dof. */
+void gc_tensor_statistics(const gc_context *ctx, const gc_sample *s, int64_t count,
+                          eng_gc_tensor_report *r);
+/* Whether the tensor-level evidence rejects "analytic = numerical" (FAIL), or pins the ratio
+ * to 1 within 1% (an INCONCLUSIVE-by-elements tensor then PASSes). */
+bool gc_tensor_rejects(const gc_context *ctx, const eng_gc_tensor_report *r);
+bool gc_tensor_confirms(const gc_context *ctx, const eng_gc_tensor_report *r);
+/* The 1 - p quantile of chi-square with k degrees of freedom (Wilson-Hilferty). */
+double gc_chi2_quantile(int64_t k, double z);
 
 /* Fills report->diagnosis (and may evaluate more derivatives to test hypotheses such as a
  * transposed layout). elements: every checked element of the tensor. */

@@ -260,21 +260,32 @@ eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *r,
 {
     r->diagnosis[0] = r->advice[0] = '\0';
     bool is_input = strcmp(r->name, "input") == 0;
-    if (r->failed > 0) {
+    if (r->verdict == ENG_GC_FAIL) {
         bool all_zero = true;
         for (int64_t i = 0; i < count; i++)
             if (el[i].verdict != ENG_GC_KINK && el[i].analytic != 0)
                 all_zero = false;
         double ratio = r->ratio;
         int64_t n = ctx->obj->batch;
+        /* one constant factor explains every element: the relative residual is small, or the
+         * residual about the fit is within the elements' error bars */
+        bool constant = isfinite(ratio) &&
+                        (r->ratio_spread < 0.02 ||
+                         (r->dof >= 2 && r->fit_chi2 <= gc_chi2_quantile(r->dof - 1, 4.753)));
+        char over[96];
+        if (r->tensor_level)
+            snprintf(over, sizeof over, "over %lld elements together (each alone within its "
+                     "error bar)", (long long)r->dof);
+        else
+            snprintf(over, sizeof over, "on every checked element");
         if (all_zero) {
             append(r->diagnosis, sizeof r->diagnosis,
                    "zero: the analytic gradient is 0 where the numerical one is not (the "
                    "backward never wrote this gradient)");
-        } else if (isfinite(ratio) && r->ratio_spread < 0.02 && near(ratio, -1, 0.02)) {
+        } else if (constant && near(ratio, -1, 0.02)) {
             append(r->diagnosis, sizeof r->diagnosis,
-                   "sign: analytic = -numerical on every checked element (a sign flip)");
-        } else if (isfinite(ratio) && r->ratio_spread < 0.02 && !near(ratio, 1, 1e-3)) {
+                   "sign: analytic = -numerical %s (a sign flip)", over);
+        } else if (constant && (!near(ratio, 1, 1e-3) || r->tensor_level)) {
             char why[96] = "";
             if (n > 1 && near(ratio, (double)n, 0.01))
                 snprintf(why, sizeof why, " = the batch size %lld: a missing 1/N?", (long long)n);
@@ -286,8 +297,8 @@ eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *r,
             else if (near(ratio, 0.5, 0.01))
                 snprintf(why, sizeof why, ": halved");
             append(r->diagnosis, sizeof r->diagnosis,
-                   "scale %.3g: analytic = %.3g x numerical on every checked element%s",
-                   ratio, ratio, why);
+                   "scale %.3g: analytic = %.6g (+- %.2g) x numerical %s%s", ratio, ratio,
+                   r->ratio_error, over, why);
         } else {
             bool found = false;
             eng_status st = diagnose_layout(ctx, t, r, el, count, step, &found);

@@ -50,6 +50,12 @@ struct eng_gc_objective {
      * changed by delta: lets the diagnosis test "only one sample's gradient". */
     eng_status (*sample_loss_at)(eng_gc_objective *obj, int64_t s, int t, int64_t index,
                                  double delta, double *value);
+    /* [optional] on: takes the branches (ReLU masks, max-pool winners) at the current values as
+     * the reference, and from then on loss, loss_at and sample_loss_at evaluate the objective
+     * with those branches held: a smooth function, equal to the objective at the reference,
+     * whose derivative there is what a correct backward computes. off: plain evaluations.
+     * Set when some layer can freeze; the others keep their branches (and kinks). */
+    eng_status (*freeze)(eng_gc_objective *obj, bool on);
     void (*destroy)(eng_gc_objective *obj);
     void *ctx;
 };
@@ -92,8 +98,18 @@ typedef struct eng_gc_tensor_report {
     double noise_floor; /* smallest derivative the step can resolve: round-off / step */
     int64_t checked, passed, failed, inconclusive, kinks;
     double max_rel, median_rel; /* over elements that are not kinks */
-    double ratio;               /* least-squares fit of analytic / numerical */
+    /* Tensor-level evidence (all non-kink elements together, each weighted by its error
+     * bar): ratio is the weighted least-squares fit of analytic / numerical, ratio_error its
+     * standard error (round-off averaged over elements plus the truncation bound, which does
+     * not average); chi2 = sum ((a - n) / bar)^2 over dof elements tests "analytic =
+     * numerical" against chi2_limit (false-FAIL rate 1e-6); fit_chi2 is the same sum about
+     * the fitted ratio (small when one constant factor explains every element). */
+    double ratio;
+    double ratio_error;
     double ratio_spread;        /* relative residual of that fit (0 = exactly proportional) */
+    double chi2, chi2_limit, fit_chi2;
+    int64_t dof;
+    bool tensor_level;          /* the verdict rests on the tensor-level test */
     double grad_rms;            /* rms of the analytic gradient over the whole tensor */
     eng_gc_verdict verdict;
     char diagnosis[512];        /* "" when nothing to say */
@@ -113,6 +129,8 @@ typedef struct eng_gc_report {
     eng_gc_tensor_report *tensors;
     char first_failing[2 * ENG_NAME_MAX]; /* name of the first failing tensor, "" if none */
     char warning[256];       /* e.g. an f32 objective */
+    bool kink_free;          /* differences taken with the branches of the layers that can
+                              * freeze (ReLU, max-pool) held at the base point */
     char summary[384];       /* a conclusion across tensors, e.g. one factor everywhere */
     double seconds;
     int64_t evaluations;     /* loss evaluations used */

@@ -25,6 +25,10 @@ typedef struct chain {
     bool with_input;
     int8_t *delta_ok;     /* [nlayers] forward_delta: 0 untested, 1 verified, -1 unusable */
     int *param_of;        /* [ntensors] parameter index in its layer, -1 for the input */
+    /* Frozen branches (kink-free differences): the reference input and output of every layer
+     * with forward_frozen, taken when freezing; evaluations then hold its branches. */
+    bool frozen;
+    eng_tensor **ref_x, **ref_y; /* [nlayers], NULL for smooth layers */
 } chain;
 
 /* ---- the projection loss <r, y> used to check one layer alone ---- */
@@ -74,7 +78,9 @@ static const eng_tensor *layer_input(const chain *c, eng_tensor **outputs, int i
     return i == 0 ? c->x : outputs[i - 1];
 }
 
-static eng_status run_layer(chain *c, int i, const eng_tensor *in, eng_tensor **slot)
+/* Layer i on `in` into *slot; with frozen branches when ref_x (and its output ref_y) is given. */
+static eng_status run_layer_ref(chain *c, int i, const eng_tensor *in, eng_tensor **slot,
+                                const eng_tensor *ref_x, const eng_tensor *ref_y)
 {
     eng_layer *layer = c->layers[i];
     int ndim;
@@ -82,11 +88,20 @@ static eng_status run_layer(chain *c, int i, const eng_tensor *in, eng_tensor **
     eng_status st = eng_layer_output_shape(layer, in, &ndim, shape);
     if (!st)
         st = eng_tensor_ensure(slot, in->dtype, ndim, shape);
-    if (!st)
+    if (!st && ref_x)
+        st = layer->ops->forward_frozen(layer, ref_x, ref_y, in, *slot);
+    else if (!st)
         st = layer->ops->forward(layer, in, *slot, c->training);
     if (st)
         return eng_error_wrap(st, "gradcheck: layer %d (%s)", i + 1, eng_layer_label(layer));
     return ENG_OK;
+}
+
+static eng_status run_layer(chain *c, int i, const eng_tensor *in, eng_tensor **slot)
+{
+    bool frozen = c->frozen && c->ref_x[i];
+    return run_layer_ref(c, i, in, slot, frozen ? c->ref_x[i] : NULL,
+                         frozen ? c->ref_y[i] : NULL);
 }
 
 static eng_status forward_base(chain *c, double *value)
@@ -118,7 +133,7 @@ static eng_status forward_tail(chain *c, int from, bool done_from, double *value
             if (st)
                 return st;
         }
-        if (c->layers[i]->ops->signature) {
+        if (c->layers[i]->ops->signature && !(c->frozen && c->ref_x[i])) {
             uint64_t s = c->layers[i]->ops->signature(c->layers[i], in, c->scratch[i]);
             h = eng_hash_bytes(h, &s, sizeof s);
         }
@@ -265,8 +280,18 @@ static eng_status chain_sample_loss_at(eng_gc_objective *obj, int64_t s, int t, 
     eng_status st = eng_tensor_narrow(c->x, 0, s, 1, &x);
     if (!st)
         st = eng_tensor_narrow(c->target, 0, s, 1, &target);
-    for (int i = 0; !st && i < c->nlayers; i++)
-        st = run_layer(c, i, i == 0 ? x : outputs[i - 1], &outputs[i]);
+    for (int i = 0; !st && i < c->nlayers; i++) {
+        eng_tensor *rx = NULL, *ry = NULL;
+        if (c->frozen && c->ref_x[i]) {
+            st = eng_tensor_narrow(c->ref_x[i], 0, s, 1, &rx);
+            if (!st)
+                st = eng_tensor_narrow(c->ref_y[i], 0, s, 1, &ry);
+        }
+        if (!st)
+            st = run_layer_ref(c, i, i == 0 ? x : outputs[i - 1], &outputs[i], rx, ry);
+        eng_tensor_release(rx);
+        eng_tensor_release(ry);
+    }
     if (!st)
         st = eng_loss_forward(c->loss, outputs[c->nlayers - 1], target, value);
     eng_tensor_set_flat(v, index, old);
@@ -276,6 +301,34 @@ static eng_status chain_sample_loss_at(eng_gc_objective *obj, int64_t s, int t, 
     eng_tensor_release(x);
     eng_tensor_release(target);
     return st;
+}
+
+/* Takes the branches at the current values as the reference (on), or drops them (off). */
+static eng_status chain_freeze(eng_gc_objective *obj, bool on)
+{
+    chain *c = obj->ctx;
+    c->frozen = false;
+    if (!on)
+        return ENG_OK;
+    double value;
+    eng_status st = forward_base(c, &value);
+    for (int i = 0; !st && i < c->nlayers; i++) {
+        if (!c->layers[i]->ops->forward_frozen)
+            continue;
+        const eng_tensor *in = layer_input(c, c->base, i);
+        st = eng_tensor_ensure(&c->ref_x[i], in->dtype, in->ndim, in->shape);
+        if (!st)
+            st = eng_tensor_copy(c->ref_x[i], in);
+        if (!st)
+            st = eng_tensor_ensure(&c->ref_y[i], c->base[i]->dtype, c->base[i]->ndim,
+                                   c->base[i]->shape);
+        if (!st)
+            st = eng_tensor_copy(c->ref_y[i], c->base[i]);
+    }
+    if (st)
+        return st;
+    c->frozen = true;
+    return ENG_OK;
 }
 
 static void chain_destroy(eng_gc_objective *obj)
@@ -288,7 +341,13 @@ static void chain_destroy(eng_gc_objective *obj)
         eng_tensor_release(c->base[i]);
         eng_tensor_release(c->scratch[i]);
         eng_tensor_release(c->dinputs[i]);
+        if (c->ref_x) {
+            eng_tensor_release(c->ref_x[i]);
+            eng_tensor_release(c->ref_y[i]);
+        }
     }
+    free(c->ref_x);
+    free(c->ref_y);
     if (c->owns_loss)
         eng_loss_release(c->loss);
     eng_tensor_release(c->x);
@@ -350,6 +409,8 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
     c->scratch = calloc((size_t)n, sizeof *c->scratch);
     c->dinputs = calloc((size_t)n, sizeof *c->dinputs);
     c->delta_ok = calloc((size_t)n, sizeof *c->delta_ok);
+    c->ref_x = calloc((size_t)n, sizeof *c->ref_x);
+    c->ref_y = calloc((size_t)n, sizeof *c->ref_y);
     int ntensors = with_input;
     for (int i = 0; i < n; i++)
         ntensors += layers[i]->nparams;
@@ -357,10 +418,11 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
     c->param_of = calloc((size_t)(ntensors ? ntensors : 1), sizeof *c->param_of);
     eng_status st = ENG_OK;
     if (!c->layers || !c->base || !c->scratch || !c->dinputs || !c->delta_ok || !obj->tensors ||
-        !c->param_of) {
+        !c->param_of || !c->ref_x || !c->ref_y) {
         st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
         goto fail;
     }
+    bool freezable = false;
     for (int i = 0; i < n; i++) {
         eng_layer_retain(layers[i]);
         c->layers[i] = layers[i];
@@ -369,6 +431,8 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
         if (layers[i]->ops->unknown_branches ||
             (!layers[i]->ops->signature && eng_plugin_owns_ops(layers[i]->ops)))
             obj->has_signatures = false;
+        if (layers[i]->ops->forward_frozen)
+            freezable = true;
         if (layers[i]->nparams > 0 && layers[i]->dtype != dtype) {
             st = eng_error(ENG_EDTYPE, "gradcheck: layer %s is %s, others are %s (convert the model with :to())",
                            eng_layer_label(layers[i]), eng_dtype_name(layers[i]->dtype),
@@ -376,6 +440,10 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
             goto fail;
         }
     }
+    /* Layers that cannot freeze (Lua, plugins) keep their kinks, which the signatures or the
+     * five-point test still catch; those that can stop contributing any. */
+    if (freezable)
+        obj->freeze = chain_freeze;
     st = eng_tensor_to(x, dtype, &c->x);
     if (!st && target)
         st = eng_tensor_clone(target, &c->target);

@@ -53,6 +53,9 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
     if (report->directions)
         put(&w, "directions: %d checked, %d failed\n", report->directions,
             report->directions_failed);
+    if (report->kink_free)
+        put(&w, "differences with ReLU masks and max-pool winners frozen at the base point "
+                "(no kinks)\n");
     if (report->warning[0])
         put(&w, "warning: %s\n", report->warning);
     if (report->summary[0])
@@ -63,9 +66,12 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
             r->name, eng_shape_str(r->ndim, r->shape), eng_gc_verdict_name(r->verdict),
             (long long)r->checked, (long long)r->passed, (long long)r->failed,
             (long long)r->inconclusive, (long long)r->kinks);
-        put(&w, "  step %.1e, noise floor %.1e, rel error max %.2e median %.2e, "
-                "fit analytic/numerical %.6g\n",
-            r->step, r->noise_floor, r->max_rel, r->median_rel, r->ratio);
+        put(&w, "  step %.1e, noise floor %.1e, rel error max %.2e median %.2e\n", r->step,
+            r->noise_floor, r->max_rel, r->median_rel);
+        put(&w, "  tensor-level: analytic/numerical %.6g +- %.2g, chi2 %.3g over %lld elements "
+                "(limit %.3g)%s\n",
+            r->ratio, r->ratio_error, r->chi2, (long long)r->dof, r->chi2_limit,
+            r->tensor_level ? ": decides the verdict" : "");
         if (r->diagnosis[0])
             put(&w, "  diagnosis: %s\n", r->diagnosis);
         if (r->advice[0])

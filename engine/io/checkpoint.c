@@ -200,6 +200,8 @@ static eng_status write_layer(eng_checkpoint *ck, hid_t model_group, const eng_l
         st = eng_h5_write_string(g, "config", config);
     for (int p = 0; !st && p < layer->nparams; p++)
         st = write_tensor(ck, g, layer->params[p].name, layer->params[p].value);
+    for (int b = 0; !st && b < layer->nbuffers; b++)
+        st = write_tensor(ck, g, layer->buffers[b].name, layer->buffers[b].value);
     free(config);
     H5Gclose(g);
     return st;

@@ -193,17 +193,20 @@ static eng_status check_extra_params(eng_checkpoint *ck, hid_t g, const eng_laye
         bool known = false;
         for (int p = 0; p < layer->nparams && !known; p++)
             known = strcmp(layer->params[p].name, name) == 0;
+        for (int b = 0; b < layer->nbuffers && !known; b++)
+            known = strcmp(layer->buffers[b].name, name) == 0;
         if (!known)
             return eng_error(ENG_EFORMAT,
                              "%s: /model/%s/%s is in the file, but the model's %s "
-                             "(%s) has no parameter '%s'",
-                             ck->path, layer->name, name, layer->name, layer->ops->kind, name);
+                             "(%s) has no parameter%s '%s'",
+                             ck->path, layer->name, name, layer->name, layer->ops->kind,
+                             layer->nbuffers ? " or buffer" : "", name);
     }
     return ENG_OK;
 }
 
-/* Checks layer i of the model against the file and reads its parameters into new tensors
- * values[0..nparams). */
+/* Checks layer i of the model against the file and reads its parameters, then its buffers,
+ * into new tensors values[0..nparams + nbuffers). */
 static eng_status read_layer(eng_checkpoint *ck, hid_t model_group, int i, const eng_layer *layer,
                              eng_tensor **values)
 {
@@ -218,14 +221,18 @@ static eng_status read_layer(eng_checkpoint *ck, hid_t model_group, int i, const
     if (!st && strcmp(kind, layer->ops->kind) != 0)
         st = eng_error(ENG_EFORMAT, "%s: layer %d '%s' is %s in the model but %s in the file",
                        ck->path, i + 1, layer->name, layer->ops->kind, kind);
-    for (int p = 0; !st && p < layer->nparams; p++) {
-        const eng_param *param = &layer->params[p];
+    for (int p = 0; !st && p < layer->nparams + layer->nbuffers; p++) {
+        bool is_param = p < layer->nparams;
+        const char *name = is_param ? layer->params[p].name
+                                    : layer->buffers[p - layer->nparams].name;
+        eng_tensor *value = is_param ? layer->params[p].value
+                                     : layer->buffers[p - layer->nparams].value;
         char where[3 * ENG_NAME_MAX], what[3 * ENG_NAME_MAX];
-        snprintf(where, sizeof where, "/model/%s/%s", layer->name, param->name);
-        snprintf(what, sizeof what, "the model's %s.%s", layer->name, param->name);
+        snprintf(where, sizeof where, "/model/%s/%s", layer->name, name);
+        snprintf(what, sizeof what, "the model's %s.%s", layer->name, name);
         hid_t d;
-        st = open_checked(ck, g, param->name, where, param->value, what, &d);
-        if (!st && (st = eng_tensor_new_like(param->value, &values[p])))
+        st = open_checked(ck, g, name, where, value, what, &d);
+        if (!st && (st = eng_tensor_new_like(value, &values[p])))
             H5Dclose(d);
         else if (!st)
             st = read_into(ck, d, where, values[p]);
@@ -237,13 +244,16 @@ static eng_status read_layer(eng_checkpoint *ck, hid_t model_group, int i, const
     return st;
 }
 
+/* Tensors read per layer: parameters, then buffers. */
+#define SLOTS (ENG_MAX_PARAMS + ENG_MAX_BUFFERS)
+
 eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model)
 {
     if (!ck->has_model)
         return eng_error(ENG_EFORMAT, "%s: no model in this checkpoint (no /model group)",
                          ck->path);
     int n = model->nlayers < ck->nlayers ? model->nlayers : ck->nlayers;
-    eng_tensor **values = calloc((size_t)model->nlayers * ENG_MAX_PARAMS + 1, sizeof *values);
+    eng_tensor **values = calloc((size_t)model->nlayers * SLOTS + 1, sizeof *values);
     eng_rng *states = calloc((size_t)model->nlayers + 1, sizeof *states);
     bool *has_state = calloc((size_t)model->nlayers + 1, sizeof *has_state);
     hid_t g = -1, rg = -1;
@@ -257,7 +267,7 @@ eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model)
         goto done;
     }
     for (int i = 0; !st && i < n; i++)
-        st = read_layer(ck, g, i, model->layers[i], values + i * ENG_MAX_PARAMS);
+        st = read_layer(ck, g, i, model->layers[i], values + i * SLOTS);
     if (!st && model->nlayers != ck->nlayers)
         st = eng_error(ENG_EFORMAT, "%s: the model has %d layers, the file %d", ck->path,
                        model->nlayers, ck->nlayers);
@@ -279,15 +289,17 @@ eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model)
     /* Everything fits: only now does the model change. */
     for (int i = 0; i < model->nlayers; i++) {
         eng_layer *layer = model->layers[i];
-        for (int p = 0; p < layer->nparams; p++)
-            memcpy(eng_tensor_data(layer->params[p].value),
-                   eng_tensor_data(values[i * ENG_MAX_PARAMS + p]),
-                   (size_t)eng_tensor_numel(layer->params[p].value) * eng_dtype_size(layer->dtype));
+        for (int p = 0; p < layer->nparams + layer->nbuffers; p++) {
+            eng_tensor *v = p < layer->nparams ? layer->params[p].value
+                                               : layer->buffers[p - layer->nparams].value;
+            memcpy(eng_tensor_data(v), eng_tensor_data(values[i * SLOTS + p]),
+                   (size_t)eng_tensor_numel(v) * eng_dtype_size(layer->dtype));
+        }
         if (has_state[i])
             *layer->ops->rng(layer) = states[i];
     }
 done:
-    for (int i = 0; values && i < model->nlayers * ENG_MAX_PARAMS; i++)
+    for (int i = 0; values && i < model->nlayers * SLOTS; i++)
         eng_tensor_release(values[i]);
     free(values);
     free(states);

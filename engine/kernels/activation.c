@@ -42,6 +42,13 @@
         for (int64_t i = 0; i < n; i++)                                                         \
             dx[i] = dy[i] * ((T)1 - y[i] * y[i]);                                               \
     }                                                                                           \
+    void eng_relu_frozen_##SFX(T *restrict y, const T *restrict x_ref, const T *restrict x,       \
+                               int64_t n, double slope)                                         \
+    {                                                                                           \
+        T s = (T)slope;                                                                         \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            y[i] = x_ref[i] > 0 ? x[i] : x[i] * s;                                              \
+    }                                                                                           \
     void eng_sigmoid_forward_##SFX(T *restrict y, const T *restrict x, int64_t n)                                 \
     {                                                                                           \
         /* Two branches so that EXP never overflows. */                                         \

@@ -166,6 +166,32 @@ DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(double, f64)
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
+    void eng_maxpool_frozen_##SFX(T *y, const T *x_ref, const T *y_ref, const T *x,                \
+                                  const eng_pool_geometry *g)                                      \
+    {                                                                                              \
+        for (int64_t p = 0; p < g->planes; p++) {                                                  \
+            const T *rp = x_ref + p * g->h * g->w, *xp = x + p * g->h * g->w;                      \
+            for (int oy = 0; oy < g->oh; oy++) {                                                   \
+                int y0 = oy * g->sh - g->ph;                                                       \
+                int ya = imax(y0, 0), yb = imin(y0 + g->kh, g->h);                                 \
+                for (int ox = 0; ox < g->ow; ox++) {                                               \
+                    int x0 = ox * g->sw - g->pw;                                                   \
+                    int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                             \
+                    int64_t at = (p * g->oh + oy) * g->ow + ox;                                    \
+                    int best = -1;                                                                 \
+                    for (int iy = ya; iy < yb && best < 0; iy++)                                   \
+                        for (int ix = xa; ix < xb; ix++)                                           \
+                            if (rp[iy * g->w + ix] == y_ref[at]) {                                 \
+                                best = iy * g->w + ix;                                             \
+                                break;                                                             \
+                            }                                                                      \
+                    if (best < 0)                                                                  \
+                        best = ya * g->w + xa;                                                     \
+                    y[at] = xp[best];                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
     void eng_maxpool_backward_##SFX(T *dx, const T *dy, const int32_t *argmax,                     \
                                     const eng_pool_geometry *g)                                    \
     {                                                                                              \

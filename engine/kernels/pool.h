@@ -31,6 +31,13 @@ void eng_maxpool_backward_xy_f32(float *dx, const float *dy, const float *x, con
 void eng_maxpool_backward_xy_f64(double *dx, const double *dy, const double *x, const double *y,
                                  const eng_pool_geometry *g);
 
+/* Max pooling frozen at a reference point (the gradient checker's kink-free differences):
+ * each window takes the element of x at the position of x_ref's first maximum (y_ref). */
+void eng_maxpool_frozen_f32(float *y, const float *x_ref, const float *y_ref, const float *x,
+                            const eng_pool_geometry *g);
+void eng_maxpool_frozen_f64(double *y, const double *x_ref, const double *y_ref,
+                            const double *x, const eng_pool_geometry *g);
+
 void eng_avgpool_forward_f32(float *y, const float *x, const eng_pool_geometry *g);
 void eng_avgpool_forward_f64(double *y, const double *x, const eng_pool_geometry *g);
 void eng_avgpool_backward_f32(float *dx, const float *dy, const eng_pool_geometry *g);

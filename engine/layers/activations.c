@@ -117,7 +117,21 @@ static uint64_t relu_signature(const eng_layer *layer, const eng_tensor *x, cons
     return h;
 }
 
-#define ACTIVATION_OPS(NAME, KIND, SIGNATURE)                                                              \
+static eng_status relu_forward_frozen(eng_layer *layer, const eng_tensor *x_ref,
+                                      const eng_tensor *y_ref, const eng_tensor *x, eng_tensor *y)
+{
+    (void)y_ref;
+    const activation *a = (const activation *)layer;
+    double slope = a->fn == ACT_LEAKY_RELU ? a->slope : 0.0;
+    int64_t n = eng_tensor_numel(x);
+    if (x->dtype == ENG_F32)
+        eng_relu_frozen_f32(ENG_F32_DATA(y), ENG_F32_DATA(x_ref), ENG_F32_DATA(x), n, slope);
+    else
+        eng_relu_frozen_f64(ENG_F64_DATA(y), ENG_F64_DATA(x_ref), ENG_F64_DATA(x), n, slope);
+    return ENG_OK;
+}
+
+#define ACTIVATION_OPS(NAME, KIND, SIGNATURE, FROZEN)                                            \
     static const eng_layer_ops NAME = {                                                         \
         .kind = KIND,                                                                           \
         .output_shape = activation_output_shape,                                                \
@@ -126,14 +140,15 @@ static uint64_t relu_signature(const eng_layer *layer, const eng_tensor *x, cons
         .clone = activation_clone,                                                              \
         .describe = activation_describe,                                                        \
         .signature = SIGNATURE,                                                                 \
+        .forward_frozen = FROZEN,                                                                \
         .batch_independent = true,                                                              \
         .sample_by_sample = true,                                                               \
     };
 
-ACTIVATION_OPS(relu_ops, "relu", relu_signature)
-ACTIVATION_OPS(leaky_relu_ops, "leaky_relu", relu_signature)
-ACTIVATION_OPS(tanh_ops, "tanh", NULL)
-ACTIVATION_OPS(sigmoid_ops, "sigmoid", NULL)
+ACTIVATION_OPS(relu_ops, "relu", relu_signature, relu_forward_frozen)
+ACTIVATION_OPS(leaky_relu_ops, "leaky_relu", relu_signature, relu_forward_frozen)
+ACTIVATION_OPS(tanh_ops, "tanh", NULL, NULL)
+ACTIVATION_OPS(sigmoid_ops, "sigmoid", NULL, NULL)
 
 static eng_status activation_new(activation_fn fn, double slope, eng_layer **out)
 {

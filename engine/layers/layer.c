@@ -33,6 +33,22 @@ eng_status eng_layer_add_param(eng_layer *layer, const char *name, int ndim,
     return ENG_OK;
 }
 
+eng_status eng_layer_add_buffer(eng_layer *layer, const char *name, int ndim,
+                                const int64_t *shape, double value)
+{
+    if (layer->nbuffers == ENG_MAX_BUFFERS)
+        return eng_error(ENG_ESTATE, "%s: more than %d buffers", layer->ops->kind,
+                         ENG_MAX_BUFFERS);
+    eng_buffer *b = &layer->buffers[layer->nbuffers];
+    eng_status st = eng_tensor_new(layer->dtype, ndim, shape, &b->value);
+    if (st)
+        return st;
+    eng_tensor_fill(b->value, value);
+    b->name = name;
+    layer->nbuffers++;
+    return ENG_OK;
+}
+
 eng_param *eng_layer_param(eng_layer *layer, const char *name)
 {
     for (int i = 0; i < layer->nparams; i++)
@@ -54,6 +70,8 @@ void eng_layer_release(eng_layer *layer)
         eng_tensor_release(layer->params[i].value);
         eng_tensor_release(layer->params[i].grad);
     }
+    for (int i = 0; i < layer->nbuffers; i++)
+        eng_tensor_release(layer->buffers[i].value);
     if (layer->ops->destroy)
         layer->ops->destroy(layer);
     free(layer);
@@ -170,7 +188,7 @@ void eng_layer_zero_grad(eng_layer *layer)
 
 eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src)
 {
-    if (dst->ops != src->ops || dst->nparams != src->nparams)
+    if (dst->ops != src->ops || dst->nparams != src->nparams || dst->nbuffers != src->nbuffers)
         return eng_error(ENG_EARG, "cannot copy parameters of %s '%s' into %s '%s'",
                          src->ops->kind, eng_layer_label(src), dst->ops->kind,
                          eng_layer_label(dst));
@@ -181,6 +199,14 @@ eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src)
                              eng_layer_label(dst), dst->params[i].name,
                              eng_tensor_shape_str(dst->params[i].value),
                              eng_tensor_shape_str(src->params[i].value));
+    }
+    for (int i = 0; i < src->nbuffers; i++) {
+        eng_status st = eng_tensor_copy(dst->buffers[i].value, src->buffers[i].value);
+        if (st)
+            return eng_error(st, "%s '%s': buffer %s is %s, source has %s", dst->ops->kind,
+                             eng_layer_label(dst), dst->buffers[i].name,
+                             eng_tensor_shape_str(dst->buffers[i].value),
+                             eng_tensor_shape_str(src->buffers[i].value));
     }
     return ENG_OK;
 }

@@ -12,6 +12,7 @@
 #include "../tensor.h"
 
 #define ENG_MAX_PARAMS 4
+#define ENG_MAX_BUFFERS 2
 #define ENG_NAME_MAX 64
 
 typedef struct eng_layer eng_layer;
@@ -21,6 +22,13 @@ typedef struct eng_param {
     eng_tensor *value;
     eng_tensor *grad; /* same shape and dtype as value */
 } eng_param;
+
+/* State that is not a parameter (batchnorm's running statistics): saved in checkpoints and
+ * copied by clones, but never given a gradient or touched by an optimizer. */
+typedef struct eng_buffer {
+    const char *name; /* "running_mean": static strings */
+    eng_tensor *value;
+} eng_buffer;
 
 typedef struct eng_layer_ops {
     const char *kind; /* "conv2d", "relu", ...: also the prefix of automatic names */
@@ -50,6 +58,13 @@ typedef struct eng_layer_ops {
      * were positive, which max-pool element won). Two evaluations whose signatures differ
      * straddle a kink, where finite differences are meaningless. */
     uint64_t (*signature)(const eng_layer *layer, const eng_tensor *x, const eng_tensor *y);
+    /* [optional, with signature] The forward with its branches frozen at a reference point:
+     * writes into y (like y_ref) the output for x when every branch (ReLU mask, max-pool
+     * winner) is the one taken for x_ref, whose output was y_ref. A smooth function of x that
+     * equals forward at x_ref: the gradient checker differences it with large steps and no
+     * kinks. */
+    eng_status (*forward_frozen)(eng_layer *layer, const eng_tensor *x_ref,
+                                 const eng_tensor *y_ref, const eng_tensor *x, eng_tensor *y);
     /* Set when the kind may branch (kinks) without a signature to tell: layers written in Lua
      * or in plugins. Built-in kinds without a signature are smooth. */
     bool unknown_branches;
@@ -85,6 +100,8 @@ struct eng_layer {
     int refcount;
     int nparams;
     eng_param params[ENG_MAX_PARAMS];
+    int nbuffers;
+    eng_buffer buffers[ENG_MAX_BUFFERS];
 };
 
 /* Sets the common header: refcount 1, no parameters, no name. */
@@ -93,6 +110,9 @@ void eng_layer_init(eng_layer *layer, const eng_layer_ops *ops, eng_dtype dtype)
 eng_status eng_layer_add_param(eng_layer *layer, const char *name, int ndim,
                                const int64_t *shape);
 eng_param *eng_layer_param(eng_layer *layer, const char *name);
+/* Adds a buffer of this shape in the layer's dtype, filled with value. */
+eng_status eng_layer_add_buffer(eng_layer *layer, const char *name, int ndim,
+                                const int64_t *shape, double value);
 
 void eng_layer_retain(eng_layer *layer);
 /* Drops one reference; the last one destroys the layer and its parameters. NULL accepted. */
@@ -119,8 +139,8 @@ static inline uint64_t eng_hash_word(uint64_t h, uint64_t word)
     h ^= word + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
     return h * 0xff51afd7ed558ccdull;
 }
-/* Copies every parameter (not gradient) of src into dst, converting the dtype. Same kind and
- * parameter shapes required. */
+/* Copies every parameter (not gradient) and every buffer of src into dst, converting the
+ * dtype. Same kind and parameter shapes required. */
 eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src);
 
 /* Shared checks for kinds: x must be a contiguous float tensor of ndim dimensions and, when

@@ -44,4 +44,11 @@ eng_status eng_flatten_new(eng_layer **out);
  * at creation. 0 <= p < 1. */
 eng_status eng_dropout_new(double p, eng_rng *rng, eng_layer **out);
 
+/* Batch normalisation, torch.nn.BatchNorm1d (dims 1: x [N,C] or [N,C,L]) and BatchNorm2d
+ * (dims 2: x [N,C,H,W]); y like x. weight [C] = 1, bias [C] = 0 when affine; buffers
+ * running_mean [C] = 0, running_var [C] = 1. PyTorch's defaults: eps 1e-5, momentum 0.1.
+ * The running variance is the unbiased one, as PyTorch's. */
+eng_status eng_batchnorm_new(int dims, int num_features, double eps, double momentum,
+                             bool affine, eng_dtype dtype, eng_layer **out);
+
 #endif

@@ -102,7 +102,25 @@ static uint64_t maxpool2d_signature(const eng_layer *layer, const eng_tensor *x,
     return eng_hash_bytes(ENG_HASH_INIT, argmax, (size_t)eng_tensor_numel(y) * sizeof(int32_t));
 }
 
+static eng_status maxpool2d_forward_frozen(eng_layer *layer, const eng_tensor *x_ref,
+                                           const eng_tensor *y_ref, const eng_tensor *x,
+                                           eng_tensor *y)
+{
+    eng_pool_geometry g;
+    eng_status st = pool_geometry(layer, &((maxpool2d *)layer)->cfg, x, &g);
+    if (st)
+        return st;
+    if (x->dtype == ENG_F32)
+        eng_maxpool_frozen_f32(ENG_F32_DATA(y), ENG_F32_DATA(x_ref), ENG_F32_DATA(y_ref),
+                               ENG_F32_DATA(x), &g);
+    else
+        eng_maxpool_frozen_f64(ENG_F64_DATA(y), ENG_F64_DATA(x_ref), ENG_F64_DATA(y_ref),
+                               ENG_F64_DATA(x), &g);
+    return ENG_OK;
+}
+
 static const eng_layer_ops maxpool2d_ops = {
+    .forward_frozen = maxpool2d_forward_frozen,
     .batch_independent = true,
     .sample_by_sample = true,
     .signature = maxpool2d_signature,

@@ -1,0 +1,88 @@
+/* engine.train (bindings/train.lua, compiled in) and the run log it writes (engine/io/runlog.h):
+ * this file gives the Lua part the HDF5 run log and a clock. */
+#include <time.h>
+
+#include "bindings.h"
+#include "io/runlog.h"
+#include "train_lua.h"
+
+static int guard_gc(lua_State *L)
+{
+    eng_meta **box = lua_touserdata(L, 1);
+    eng_meta_free(*box);
+    *box = NULL;
+    return 0;
+}
+
+/* A box that frees the meta tree stored in it if a Lua error unwinds first. */
+static eng_meta **push_guard(lua_State *L)
+{
+    eng_meta **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    if (luaL_newmetatable(L, "engine.MetaGuard")) {
+        lua_pushcfunction(L, guard_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return box;
+}
+
+/* runlog_write(path, table) */
+static int l_runlog_write(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    eng_meta **box = push_guard(L);
+    if (eng_meta_new(box))
+        return lua_engerror(L);
+    lua_tometa(L, 2, *box, "log");
+    eng_status st = eng_runlog_write(path, *box);
+    eng_meta_free(*box);
+    *box = NULL;
+    if (st)
+        return lua_engerror(L);
+    return 0;
+}
+
+/* runlog_read(path) -> table */
+static int l_runlog_read(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    eng_meta **box = push_guard(L);
+    if (eng_runlog_read(path, box))
+        return lua_engerror(L);
+    lua_pushmeta(L, *box);
+    eng_meta_free(*box);
+    *box = NULL;
+    return 1;
+}
+
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + 1e-9 * (lua_Number)ts.tv_nsec);
+    return 1;
+}
+
+static const luaL_Reg train_funcs[] = {
+    {"runlog_write", l_runlog_write},
+    {"runlog_read", l_runlog_read},
+    {"clock", l_clock},
+    {NULL, NULL},
+};
+
+int lua_pushrunlogread(lua_State *L)
+{
+    lua_pushcfunction(L, l_runlog_read);
+    return 1;
+}
+
+int luaopen_engine_train(lua_State *L)
+{
+    if (luaL_loadbuffer(L, train_lua, sizeof train_lua - 1, "=engine.train"))
+        return lua_error(L);
+    luaL_newlib(L, train_funcs);
+    lua_call(L, 1, 1); /* the chunk returns the function engine.train */
+    return 1;
+}

@@ -1,0 +1,227 @@
+/* Batch normalisation, torch.nn.BatchNorm1d ([N,C] or [N,C,L]) and BatchNorm2d ([N,C,H,W]).
+ *
+ * Training normalises with the batch's own statistics and updates the running ones:
+ *   running_mean = (1 - momentum) * running_mean + momentum * mean
+ *   running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1)
+ * (M = values per channel: PyTorch keeps the unbiased variance while normalising with the
+ * biased one; see the BatchNorm2d documentation page.) Evaluation uses the running statistics.
+ * The running statistics are buffers: checkpoints save them, optimizers never see them.
+ *
+ * The layer mixes samples in training, so it is not batch_independent: a model never splits
+ * its batch between threads. Backward recomputes the statistics from x (one pass) rather than
+ * keeping them from forward, so that it is right for whatever forward ran last on x. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../kernels/batchnorm.h"
+#include "layers.h"
+
+typedef struct batchnorm {
+    eng_layer base;
+    int dims; /* 1 or 2 */
+    int features;
+    double eps, momentum;
+    bool affine;
+    bool batch_stats; /* the last forward normalised with the batch's statistics */
+    double *mean, *var, *invstd; /* [features] scratch */
+} batchnorm;
+
+static eng_status batchnorm_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
+                                         int64_t *shape)
+{
+    const batchnorm *b = (const batchnorm *)layer;
+    bool one = b->dims == 1;
+    eng_status st = eng_layer_check_input(layer, x, one ? 0 : 4, "[N,C,H,W]");
+    if (st)
+        return st;
+    if (x->dtype != layer->dtype)
+        return eng_error(ENG_EDTYPE, "%s '%s': x has dtype %s but the layer is %s",
+                         layer->ops->kind, eng_layer_label(layer), eng_dtype_name(x->dtype),
+                         eng_dtype_name(layer->dtype));
+    if ((one && x->ndim != 2 && x->ndim != 3) || x->shape[1] != b->features)
+        return eng_error(ENG_ESHAPE, "%s '%s': x %s, expected %s with C = %d", layer->ops->kind,
+                         eng_layer_label(layer), eng_tensor_shape_str(x),
+                         one ? "[N,C] or [N,C,L]" : "[N,C,H,W]", b->features);
+    *ndim = x->ndim;
+    for (int d = 0; d < x->ndim; d++)
+        shape[d] = x->shape[d];
+    return ENG_OK;
+}
+
+/* Values per channel in x (s: per sample). */
+static int64_t spatial(const eng_tensor *x)
+{
+    int64_t s = 1;
+    for (int d = 2; d < x->ndim; d++)
+        s *= x->shape[d];
+    return s;
+}
+
+static const void *param_data(eng_layer *layer, int i)
+{
+    return layer->nparams > i ? eng_tensor_data(layer->params[i].value) : NULL;
+}
+
+/* Fills b->mean and b->invstd: the batch's statistics (updating the running ones) when
+ * training, the running statistics otherwise. */
+static eng_status set_statistics(batchnorm *b, const eng_tensor *x, bool training, bool update)
+{
+    int64_t n = x->shape[0], c = b->features, s = spatial(x), m = n * s;
+    /* [C] each: get/set_flat round to the buffers' dtype as PyTorch stores them */
+    eng_tensor *rmean = b->base.buffers[0].value, *rvar = b->base.buffers[1].value;
+    if (!training) {
+        for (int64_t ch = 0; ch < c; ch++) {
+            b->mean[ch] = eng_tensor_get_flat(rmean, ch);
+            b->invstd[ch] = 1.0 / sqrt(eng_tensor_get_flat(rvar, ch) + b->eps);
+        }
+        return ENG_OK;
+    }
+    if (m < 2)
+        return eng_error(ENG_ESHAPE,
+                         "%s '%s': x %s has 1 value per channel: training needs more than 1 "
+                         "(a larger batch, or evaluation mode)",
+                         b->base.ops->kind, eng_layer_label(&b->base),
+                         eng_tensor_shape_str(x));
+    if (x->dtype == ENG_F32)
+        eng_batchnorm_stats_f32(b->mean, b->var, eng_tensor_data(x), n, c, s);
+    else
+        eng_batchnorm_stats_f64(b->mean, b->var, eng_tensor_data(x), n, c, s);
+    double mo = b->momentum, unbias = (double)m / (double)(m - 1);
+    for (int64_t ch = 0; ch < c; ch++) {
+        b->invstd[ch] = 1.0 / sqrt(b->var[ch] + b->eps);
+        if (!update)
+            continue;
+        eng_tensor_set_flat(rmean, ch, (1 - mo) * eng_tensor_get_flat(rmean, ch) + mo * b->mean[ch]);
+        eng_tensor_set_flat(rvar, ch,
+                            (1 - mo) * eng_tensor_get_flat(rvar, ch) + mo * b->var[ch] * unbias);
+    }
+    return ENG_OK;
+}
+
+static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                    bool training)
+{
+    batchnorm *b = (batchnorm *)layer;
+    eng_status st = set_statistics(b, x, training, true);
+    if (st)
+        return st;
+    b->batch_stats = training;
+    int64_t n = x->shape[0], c = b->features, s = spatial(x);
+    if (x->dtype == ENG_F32)
+        eng_batchnorm_forward_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd,
+                                  param_data(layer, 0), param_data(layer, 1), n, c, s);
+    else
+        eng_batchnorm_forward_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd,
+                                  param_data(layer, 0), param_data(layer, 1), n, c, s);
+    return ENG_OK;
+}
+
+static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                     const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)y;
+    batchnorm *b = (batchnorm *)layer;
+    eng_status st = set_statistics(b, x, b->batch_stats, false);
+    if (st)
+        return st;
+    int64_t n = x->shape[0], c = b->features, s = spatial(x);
+    void *dg = b->affine ? eng_tensor_data(layer->params[0].grad) : NULL;
+    void *db = b->affine ? eng_tensor_data(layer->params[1].grad) : NULL;
+    void *dxp = dx ? eng_tensor_data(dx) : NULL;
+    if (x->dtype == ENG_F32)
+        eng_batchnorm_backward_f32(dxp, dg, db, eng_tensor_data(dy), eng_tensor_data(x), b->mean,
+                                   b->invstd, param_data(layer, 0), n, c, s, b->batch_stats);
+    else
+        eng_batchnorm_backward_f64(dxp, dg, db, eng_tensor_data(dy), eng_tensor_data(x), b->mean,
+                                   b->invstd, param_data(layer, 0), n, c, s, b->batch_stats);
+    return ENG_OK;
+}
+
+static eng_status batchnorm_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
+{
+    const batchnorm *b = (const batchnorm *)layer;
+    eng_status st = eng_batchnorm_new(b->dims, b->features, b->eps, b->momentum, b->affine,
+                                      dtype, out);
+    if (st)
+        return st;
+    ((batchnorm *)*out)->batch_stats = b->batch_stats;
+    st = eng_layer_copy_params(*out, layer);
+    if (st) {
+        eng_layer_release(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static int batchnorm_describe(const eng_layer *layer, char *buf, size_t size)
+{
+    const batchnorm *b = (const batchnorm *)layer;
+    return snprintf(buf, size, "{kind='%s', num_features=%d, eps=%.17g, momentum=%.17g, affine=%s}",
+                    layer->ops->kind, b->features, b->eps, b->momentum,
+                    b->affine ? "true" : "false");
+}
+
+static void batchnorm_destroy(eng_layer *layer)
+{
+    free(((batchnorm *)layer)->mean);
+}
+
+#define BATCHNORM_OPS(name)                                                                    \
+    {                                                                                          \
+        .kind = name, .output_shape = batchnorm_output_shape, .forward = batchnorm_forward,    \
+        .backward = batchnorm_backward, .clone = batchnorm_clone,                              \
+        .describe = batchnorm_describe, .destroy = batchnorm_destroy,                          \
+    }
+
+static const eng_layer_ops batchnorm1d_ops = BATCHNORM_OPS("batchnorm1d");
+static const eng_layer_ops batchnorm2d_ops = BATCHNORM_OPS("batchnorm2d");
+
+eng_status eng_batchnorm_new(int dims, int num_features, double eps, double momentum,
+                             bool affine, eng_dtype dtype, eng_layer **out)
+{
+    *out = NULL;
+    const char *kind = dims == 1 ? "batchnorm1d" : "batchnorm2d";
+    if (dims != 1 && dims != 2)
+        return eng_error(ENG_EARG, "batchnorm: dims %d (1 or 2 expected)", dims);
+    if (num_features <= 0)
+        return eng_error(ENG_EARG, "%s: num_features (%d) must be positive", kind, num_features);
+    if (!(eps > 0) || !isfinite(eps))
+        return eng_error(ENG_EARG, "%s: eps (%g) must be positive and finite", kind, eps);
+    if (!(momentum >= 0 && momentum <= 1))
+        return eng_error(ENG_EARG, "%s: momentum (%g) must be in [0, 1]", kind, momentum);
+    if (!eng_dtype_is_float(dtype))
+        return eng_error(ENG_EDTYPE, "%s: dtype %s (f32 or f64 expected)", kind,
+                         eng_dtype_name(dtype));
+    batchnorm *b = calloc(1, sizeof *b);
+    if (!b)
+        return eng_error(ENG_ENOMEM, "%s: out of memory", kind);
+    eng_layer_init(&b->base, dims == 1 ? &batchnorm1d_ops : &batchnorm2d_ops, dtype);
+    b->dims = dims;
+    b->features = num_features;
+    b->eps = eps;
+    b->momentum = momentum;
+    b->affine = affine;
+    b->batch_stats = true;
+    b->mean = calloc(3 * (size_t)num_features, sizeof *b->mean);
+    b->var = b->mean + num_features;
+    b->invstd = b->var + num_features;
+    int64_t shape[1] = {num_features};
+    eng_status st = b->mean ? ENG_OK : eng_error(ENG_ENOMEM, "%s: out of memory", kind);
+    if (!st && affine)
+        st = eng_layer_add_param(&b->base, "weight", 1, shape);
+    if (!st && affine)
+        st = eng_layer_add_param(&b->base, "bias", 1, shape);
+    if (!st && affine)
+        eng_tensor_fill(b->base.params[0].value, 1.0);
+    if (!st)
+        st = eng_layer_add_buffer(&b->base, "running_mean", 1, shape, 0.0);
+    if (!st)
+        st = eng_layer_add_buffer(&b->base, "running_var", 1, shape, 1.0);
+    if (st) {
+        eng_layer_release(&b->base);
+        return st;
+    }
+    *out = &b->base;
+    return ENG_OK;
+}
