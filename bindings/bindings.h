@@ -122,13 +122,16 @@ eng_layer *lua_checklayer(lua_State *L, int arg);
 eng_layer **lua_newlayerbox(lua_State *L);
 /* nn.Lua{name=, params=, forward=, backward=} (l_lua_layer.c) */
 int lua_nn_lua(lua_State *L);
-/* nn.new(kind, options): a layer of a plugin's kind (l_plugin.c) */
+/* nn.new(kind, options): a layer of any registered kind, its settings by name (l_kinds.c) */
 int lua_nn_new(lua_State *L);
-/* Adds the constructors of l_layers.c to the nn table on the stack top. */
+/* Sets engine.nn.<Ctor> in the table on the stack top for every kind that names a
+ * constructor (l_kinds.c). */
+void l_set_kind_constructors(lua_State *L);
+/* Pushes the layer's settings as a table {kind = ..., <setting> = <value>, ...} (l_kinds.c). */
+void l_push_settings(lua_State *L, const eng_layer *layer);
+/* Adds layer:buffers() and model:buffers() (l_layers.c); the constructors of all kinds come
+ * from l_set_kind_constructors. */
 void lua_nn_open_layers(lua_State *L);
-/* For a kind of l_layers.c: writes its PyTorch-style description from its configuration
- * table (on the stack top) into buf and returns true; false for other kinds. */
-bool lua_nn_layer_repr(lua_State *L, const char *kind, char *buf, size_t size);
 eng_model *lua_checkmodel(lua_State *L, int arg);
 eng_loss *lua_checkloss(lua_State *L, int arg);
 

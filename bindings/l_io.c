@@ -254,121 +254,19 @@ static int l_save(lua_State *L)
     return 0;
 }
 
-/* ---- engine.load: rebuilding the model from the architecture ---- */
+/* ---- engine.load: rebuilding the model from its config ---- */
 
-/* How each built-in kind's configuration maps to its nn constructor: positional arguments,
- * then an options table with opts, the name and (for kinds with parameters) the dtype. */
-static const struct builder {
-    const char *kind, *ctor;
-    const char *args[4], *opts[5];
-    bool dtype;
-} builders[] = {
-    {"conv2d",
-     "Conv2d",
-     {"in_channels", "out_channels", "kernel_size"},
-     {"stride", "padding", "dilation", "bias"},
-     true},
-    {"linear", "Linear", {"in_features", "out_features"}, {"bias"}, true},
-    {"maxpool2d", "MaxPool2d", {"kernel_size"}, {"stride", "padding"}, false},
-    {"avgpool2d", "AvgPool2d", {"kernel_size"}, {"stride", "padding"}, false},
-    {"relu", "ReLU", {0}, {0}, false},
-    {"tanh", "Tanh", {0}, {0}, false},
-    {"sigmoid", "Sigmoid", {0}, {0}, false},
-    {"flatten", "Flatten", {0}, {0}, false},
-    {"leaky_relu", "LeakyReLU", {"negative_slope"}, {0}, false},
-    {"dropout", "Dropout", {"p"}, {0}, false},
-    {"batchnorm1d", "BatchNorm1d", {"num_features"}, {"eps", "momentum", "affine"}, true},
-    {"batchnorm2d", "BatchNorm2d", {"num_features"}, {"eps", "momentum", "affine"}, true},
-};
-
-/* Pushes the table the configuration literal evaluates to, in an empty environment, after
- * checking that it is a plain literal (a crafted file could hold code that never ends). */
-static void push_config(lua_State *L, const char *path, int i, const char *name,
-                        const char *literal)
-{
-    char *json;
-    if (eng_lua_literal_to_json(literal, &json))
-        luaL_error(L, "%s: layer %d '%s': bad configuration: %s", path, i + 1, name, eng_errmsg());
-    free(json);
-    const char *chunk = lua_pushfstring(L, "return %s", literal);
-    if (luaL_loadbufferx(L, chunk, strlen(chunk), "=config", "t") != LUA_OK)
-        luaL_error(L, "%s: layer %d '%s': bad configuration %s (%s)", path, i + 1, name, literal,
-                   lua_tostring(L, -1));
-    lua_newtable(L);
-    lua_setupvalue(L, -2, 1);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK || !lua_istable(L, -1))
-        luaL_error(L, "%s: layer %d '%s': bad configuration %s", path, i + 1, name, literal);
-    lua_remove(L, -2);
-}
-
-/* Pushes layer i of the checkpoint, built with the nn table at nn. */
-static void push_layer(lua_State *L, eng_checkpoint *ck, int i, int nn, const char *dtype)
-{
-    const char *path = eng_checkpoint_path(ck), *name = eng_checkpoint_layer_name(ck, i);
-    push_config(L, path, i, name, eng_checkpoint_layer_config(ck, i));
-    int cfg = lua_gettop(L);
-    lua_getfield(L, cfg, "kind");
-    const char *kind = lua_tostring(L, -1);
-    if (!kind)
-        luaL_error(L, "%s: layer %d '%s': its configuration has no kind", path, i + 1, name);
-    const struct builder *b = NULL;
-    for (size_t k = 0; k < sizeof builders / sizeof builders[0] && !b; k++)
-        if (strcmp(builders[k].kind, kind) == 0)
-            b = &builders[k];
-    if (strcmp(kind, "lua") == 0)
-        luaL_error(L,
-                   "%s: layer %d '%s' is an nn.Lua layer, whose functions a checkpoint cannot "
-                   "hold: build the model in Lua and call model:load",
-                   path, i + 1, name);
-    int nargs = 0;
-    if (b) {
-        lua_getfield(L, nn, b->ctor);
-        for (int a = 0; a < 4 && b->args[a]; a++, nargs++)
-            lua_getfield(L, cfg, b->args[a]);
-        lua_newtable(L);
-        for (int o = 0; o < 5 && b->opts[o]; o++) {
-            lua_getfield(L, cfg, b->opts[o]);
-            lua_setfield(L, -2, b->opts[o]);
-        }
-    } else {
-        /* A plugin's kind: nn.new(kind, settings), which says so when the plugin is missing. */
-        lua_getfield(L, nn, "new");
-        if (lua_isnil(L, -1))
-            luaL_error(L, "%s: layer %d '%s' has kind '%s', which engine.nn cannot build", path,
-                       i + 1, name, kind);
-        lua_pushvalue(L, -2);
-        nargs = 1;
-        lua_newtable(L);
-        lua_pushnil(L);
-        while (lua_next(L, cfg)) {
-            if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "kind") != 0) {
-                lua_pushvalue(L, -2);
-                lua_insert(L, -2);
-                lua_settable(L, -4);
-            } else {
-                lua_pop(L, 1);
-            }
-        }
-    }
-    lua_pushstring(L, name);
-    lua_setfield(L, -2, "name");
-    if (!b || b->dtype) {
-        lua_pushstring(L, dtype);
-        lua_setfield(L, -2, "dtype");
-    }
-    lua_call(L, nargs + 1, 1);
-    lua_replace(L, cfg);
-    lua_settop(L, cfg);
-}
-
-/* Pushes a new Sequential of the checkpoint's layers (parameters freshly initialised). */
+/* Pushes a new Sequential of the checkpoint's layers (parameters freshly initialised), each
+ * built by the library from the model config (eng_checkpoint_new_layer). */
 static void push_model(lua_State *L, eng_checkpoint *ck, int nn)
 {
     int n = eng_checkpoint_layer_count(ck);
     lua_getfield(L, nn, "Sequential");
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
-        push_layer(L, ck, i, nn, eng_checkpoint_model_dtype(ck));
+        eng_layer **slot = lua_newlayerbox(L);
+        if (eng_checkpoint_new_layer(ck, i, slot))
+            lua_engerror(L);
         lua_rawseti(L, -2, i + 1);
     }
     lua_call(L, 1, 1);

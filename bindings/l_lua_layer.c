@@ -246,9 +246,9 @@ static eng_status lua_layer_clone(const eng_layer *layer, eng_dtype dtype, eng_l
     return new_lua_layer(l->L, ref, l->kind, layer->ops, layer, dtype, out);
 }
 
-static int lua_layer_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status lua_layer_describe(const eng_layer *layer, eng_settings *s)
 {
-    return snprintf(buf, size, "{kind='lua', name='%s'}", ((const lua_layer *)layer)->kind);
+    return eng_settings_set_string(s, "lua_name", ((const lua_layer *)layer)->kind);
 }
 
 static void lua_layer_destroy(eng_layer *layer)
@@ -262,11 +262,28 @@ static void lua_layer_destroy(eng_layer *layer)
 #define LUA_LAYER_OPS                                                                         \
     .kind = "lua", .output_shape = lua_layer_output_shape, .forward = lua_layer_forward,     \
     .backward = lua_layer_backward, .clone = lua_layer_clone,                                \
-    .describe = lua_layer_describe, .destroy = lua_layer_destroy, .unknown_branches = true
+    .destroy = lua_layer_destroy, .unknown_branches = true
 
 /* Without an output_shape function the shape comes from running forward on the real input. */
 static const eng_layer_ops lua_layer_ops = {LUA_LAYER_OPS, .shape_needs_data = true};
 static const eng_layer_ops lua_layer_ops_shape_fn = {LUA_LAYER_OPS};
+
+/* The kind, registered by the first nn.Lua: printing and configs derive from it, and a
+ * checkpoint that holds such a layer is refused on load (it has no create). */
+static const eng_setting lua_layer_settings[] = {
+    {"lua_name", ENG_SETTING_STRING, ENG_SETTING_BARE, .def_string = "lua",
+     .doc = "the name given to nn.Lua"},
+    {0},
+};
+
+static const eng_layer_kind lua_layer_kind = {
+    .name = "lua",
+    .ctor = "Lua",
+    .ops = &lua_layer_ops,
+    .settings = lua_layer_settings,
+    .describe = lua_layer_describe,
+    .doc = "a layer whose forward and backward are Lua functions",
+};
 
 /* A layer over the spec at spec_ref (the reference passes to the layer). Parameters: views of
  * like's parameters converted to dtype when like is given (a clone), else taken later. */
@@ -306,6 +323,8 @@ static eng_status new_lua_layer(lua_State *L, int spec_ref, const char *kind,
 int lua_nn_lua(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
+    if (eng_kind_find("lua") != &lua_layer_kind && eng_kind_register(&lua_layer_kind))
+        return lua_engerror(L);
     if (lua_getfield(L, 1, "forward") != LUA_TFUNCTION)
         return luaL_error(L, "nn.Lua: field 'forward' must be a function, got %s",
                           luaL_typename(L, -1));

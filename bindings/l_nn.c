@@ -69,127 +69,6 @@ static int layer_release(lua_State *L)
     return 0;
 }
 
-/* ---- constructors ---- */
-
-static eng_dtype opt_dtype(lua_State *L, int opts, const char *fname)
-{
-    eng_dtype dtype;
-    if (eng_dtype_parse(lua_optstringfield(L, opts, fname, "dtype", "f32"), &dtype))
-        luaL_error(L, "%s: %s", fname, eng_errmsg());
-    return dtype;
-}
-
-/* Finishes a constructor: the C call's status, then the name (read from the options before
- * the box was pushed, since an absent options argument's index is the box's then). */
-static int finish_layer(lua_State *L, layerbox *box, eng_status st, const char *name)
-{
-    if (st)
-        return lua_engerror(L);
-    if (name && eng_layer_set_name(box->layer, name))
-        return lua_engerror(L);
-    return 1;
-}
-
-static int nn_conv2d(lua_State *L)
-{
-    static const char *const names[] = {"stride", "padding", "dilation", "bias",
-                                        "dtype",  "name",    NULL};
-    int in = lua_checkint(L, 1), out = lua_checkint(L, 2), kh, kw;
-    lua_checkpair(L, 3, "Conv2d", "kernel_size", 1, &kh, &kw);
-    lua_checkoptions(L, 4, "Conv2d", names);
-    eng_conv2d_options o = {0};
-    lua_optpairfield(L, 4, "Conv2d", "stride", 1, 1, &o.stride_h, &o.stride_w);
-    lua_optpairfield(L, 4, "Conv2d", "padding", 0, 0, &o.padding_h, &o.padding_w);
-    lua_optpairfield(L, 4, "Conv2d", "dilation", 1, 1, &o.dilation_h, &o.dilation_w);
-    o.no_bias = !lua_optbooleanfield(L, 4, "Conv2d", "bias", true);
-    eng_dtype dtype = opt_dtype(L, 4, "Conv2d");
-    const char *name = lua_optstringfield(L, 4, "Conv2d", "name", NULL);
-    layerbox *box = new_layerbox(L);
-    eng_status st = eng_conv2d_new(in, out, kh, kw, &o, dtype, NULL, &box->layer);
-    return finish_layer(L, box, st, name);
-}
-
-static int nn_linear(lua_State *L)
-{
-    static const char *const names[] = {"bias", "dtype", "name", NULL};
-    int in = lua_checkint(L, 1), out = lua_checkint(L, 2);
-    lua_checkoptions(L, 3, "Linear", names);
-    bool bias = lua_optbooleanfield(L, 3, "Linear", "bias", true);
-    eng_dtype dtype = opt_dtype(L, 3, "Linear");
-    const char *name = lua_optstringfield(L, 3, "Linear", "name", NULL);
-    layerbox *box = new_layerbox(L);
-    eng_status st = eng_linear_new(in, out, bias, dtype, NULL, &box->layer);
-    return finish_layer(L, box, st, name);
-}
-
-/* nn.MaxPool2d(k, opts), nn.AvgPool2d(k, opts); upvalue 1: whether max. */
-static int nn_pool2d(lua_State *L)
-{
-    static const char *const names[] = {"stride", "padding", "name", NULL};
-    bool max = lua_toboolean(L, lua_upvalueindex(1));
-    const char *fname = max ? "MaxPool2d" : "AvgPool2d";
-    int kh, kw, sh, sw, ph, pw;
-    lua_checkpair(L, 1, fname, "kernel_size", 1, &kh, &kw);
-    lua_checkoptions(L, 2, fname, names);
-    lua_optpairfield(L, 2, fname, "stride", 0, 1, &sh, &sw); /* 0: the kernel size */
-    lua_optpairfield(L, 2, fname, "padding", 0, 0, &ph, &pw);
-    const char *name = lua_optstringfield(L, 2, fname, "name", NULL);
-    layerbox *box = new_layerbox(L);
-    eng_status st = max ? eng_maxpool2d_new(kh, kw, sh, sw, ph, pw, &box->layer)
-                        : eng_avgpool2d_new(kh, kw, sh, sw, ph, pw, &box->layer);
-    return finish_layer(L, box, st, name);
-}
-
-/* Constructors without configuration, f({name=...}); upvalue 1 indexes plain_kinds. */
-static const struct {
-    const char *fname;
-    eng_status (*make)(eng_layer **);
-} plain_kinds[] = {
-    {"ReLU", eng_relu_new},
-    {"Tanh", eng_tanh_new},
-    {"Sigmoid", eng_sigmoid_new},
-    {"Flatten", eng_flatten_new},
-};
-
-static int nn_plain(lua_State *L)
-{
-    static const char *const names[] = {"name", NULL};
-    int k = (int)lua_tointeger(L, lua_upvalueindex(1));
-    lua_checkoptions(L, 1, plain_kinds[k].fname, names);
-    const char *name = lua_optstringfield(L, 1, plain_kinds[k].fname, "name", NULL);
-    layerbox *box = new_layerbox(L);
-    return finish_layer(L, box, plain_kinds[k].make(&box->layer), name);
-}
-
-/* f(v [, opts]) or f(opts) where v may also be given as opts[field]; returns the name option. */
-static const char *number_or_options(lua_State *L, const char *fname, const char *field, double def,
-                                     double *v)
-{
-    const char *const names[] = {field, "name", NULL};
-    int opts = lua_type(L, 1) == LUA_TTABLE ? 1 : 2;
-    lua_checkoptions(L, opts, fname, names);
-    *v = lua_optnumberfield(L, opts, fname, field, def);
-    if (opts == 2)
-        *v = luaL_optnumber(L, 1, *v);
-    return lua_optstringfield(L, opts, fname, "name", NULL);
-}
-
-static int nn_leaky_relu(lua_State *L)
-{
-    double slope;
-    const char *name = number_or_options(L, "LeakyReLU", "negative_slope", 0.01, &slope);
-    layerbox *box = new_layerbox(L);
-    return finish_layer(L, box, eng_leaky_relu_new(slope, &box->layer), name);
-}
-
-static int nn_dropout(lua_State *L)
-{
-    double p;
-    const char *name = number_or_options(L, "Dropout", "p", 0.5, &p);
-    layerbox *box = new_layerbox(L);
-    return finish_layer(L, box, eng_dropout_new(p, NULL, &box->layer), name);
-}
-
 /* ---- layer methods ---- */
 
 /* y = layer(x) into a new tensor; the box keeps x and y for backward. */
@@ -323,110 +202,19 @@ static int layer_to(lua_State *L)
     return 1;
 }
 
-/* Pushes the configuration table that the layer's describe() writes as a Lua literal. */
-static void push_config(lua_State *L, const eng_layer *layer)
+/* Pushes the PyTorch-style description, "Conv2d(1, 16, kernel_size=(5, 5), stride=(1, 1))",
+ * derived from the kind's declared settings (eng_layer_repr). */
+static void push_repr(lua_State *L, const eng_layer *layer)
 {
-    char buf[1024];
-    int n = layer->ops->describe ? layer->ops->describe(layer, buf, sizeof buf) : -1;
-    if (n > 0 && (size_t)n < sizeof buf) {
-        const char *chunk = lua_pushfstring(L, "return %s", buf);
-        if (luaL_loadbufferx(L, chunk, strlen(chunk), "=describe", "t") == LUA_OK) {
-            lua_newtable(L); /* an empty _ENV: the literal may not reach anything */
-            lua_setupvalue(L, -2, 1);
-            if (lua_pcall(L, 0, 1, 0) == LUA_OK && lua_istable(L, -1)) {
-                lua_remove(L, -2);
-                return;
-            }
-        }
-        lua_pop(L, 2);
-    }
-    lua_createtable(L, 0, 1);
-    lua_pushstring(L, layer->ops->kind);
-    lua_setfield(L, -2, "kind");
+    char buf[512];
+    eng_layer_repr(layer, buf, sizeof buf);
+    lua_pushstring(L, buf);
 }
 
 static int layer_config(lua_State *L)
 {
-    push_config(L, lua_checklayer(L, 1));
+    l_push_settings(L, lua_checklayer(L, 1));
     return 1;
-}
-
-static lua_Number cfg_number(lua_State *L, const char *name, lua_Number def)
-{
-    lua_getfield(L, -1, name);
-    lua_Number v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : def;
-    lua_pop(L, 1);
-    return v;
-}
-
-static void cfg_pair(lua_State *L, const char *name, int def, int *v)
-{
-    v[0] = v[1] = def;
-    if (lua_getfield(L, -1, name) == LUA_TTABLE) {
-        for (int i = 0; i < 2; i++) {
-            lua_geti(L, -1, i + 1);
-            v[i] = (int)lua_tointeger(L, -1);
-            lua_pop(L, 1);
-        }
-    }
-    lua_pop(L, 1);
-}
-
-/* Pushes the PyTorch-style description: "Conv2d(1, 16, kernel_size=(5, 5), stride=(1, 1))". */
-static void push_repr(lua_State *L, const eng_layer *layer)
-{
-    static const char *const plain[][2] = {
-        {"relu", "ReLU()"},
-        {"tanh", "Tanh()"},
-        {"sigmoid", "Sigmoid()"},
-        {"flatten", "Flatten()"},
-    };
-    const char *kind = layer->ops->kind;
-    char buf[512];
-    int k[2], s[2], p[2], d[2];
-    push_config(L, layer);
-    if (strcmp(kind, "conv2d") == 0) {
-        cfg_pair(L, "kernel_size", 1, k);
-        cfg_pair(L, "stride", 1, s);
-        cfg_pair(L, "padding", 0, p);
-        cfg_pair(L, "dilation", 1, d);
-        int n = snprintf(buf, sizeof buf, "Conv2d(%d, %d, kernel_size=(%d, %d), stride=(%d, %d)",
-                         (int)cfg_number(L, "in_channels", 0),
-                         (int)cfg_number(L, "out_channels", 0), k[0], k[1], s[0], s[1]);
-        if (p[0] || p[1])
-            n += snprintf(buf + n, sizeof buf - (size_t)n, ", padding=(%d, %d)", p[0], p[1]);
-        if (d[0] != 1 || d[1] != 1)
-            n += snprintf(buf + n, sizeof buf - (size_t)n, ", dilation=(%d, %d)", d[0], d[1]);
-        snprintf(buf + n, sizeof buf - (size_t)n, "%s)", layer->nparams < 2 ? ", bias=false" : "");
-    } else if (strcmp(kind, "linear") == 0) {
-        snprintf(buf, sizeof buf, "Linear(%d, %d%s)", (int)cfg_number(L, "in_features", 0),
-                 (int)cfg_number(L, "out_features", 0), layer->nparams < 2 ? ", bias=false" : "");
-    } else if (strcmp(kind, "leaky_relu") == 0) {
-        snprintf(buf, sizeof buf, "LeakyReLU(negative_slope=%g)",
-                 cfg_number(L, "negative_slope", 0));
-    } else if (strcmp(kind, "dropout") == 0) {
-        snprintf(buf, sizeof buf, "Dropout(p=%g)", cfg_number(L, "p", 0));
-    } else if (strcmp(kind, "maxpool2d") == 0 || strcmp(kind, "avgpool2d") == 0) {
-        cfg_pair(L, "kernel_size", 1, k);
-        cfg_pair(L, "stride", 1, s);
-        cfg_pair(L, "padding", 0, p);
-        int n = snprintf(buf, sizeof buf, "%s(kernel_size=(%d, %d), stride=(%d, %d)",
-                         kind[0] == 'm' ? "MaxPool2d" : "AvgPool2d", k[0], k[1], s[0], s[1]);
-        if (p[0] || p[1])
-            n += snprintf(buf + n, sizeof buf - (size_t)n, ", padding=(%d, %d)", p[0], p[1]);
-        snprintf(buf + n, sizeof buf - (size_t)n, ")");
-    } else if (strcmp(kind, "lua") == 0) {
-        lua_getfield(L, -1, "name");
-        snprintf(buf, sizeof buf, "Lua(%s)", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
-        lua_pop(L, 1);
-    } else if (!lua_nn_layer_repr(L, kind, buf, sizeof buf)) {
-        snprintf(buf, sizeof buf, "%s", kind); /* a kind from a plugin */
-        for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
-            if (strcmp(kind, plain[i][0]) == 0)
-                snprintf(buf, sizeof buf, "%s", plain[i][1]);
-    }
-    lua_pop(L, 1);
-    lua_pushstring(L, buf);
 }
 
 static int layer_tostring(lua_State *L)
@@ -921,9 +709,10 @@ static const luaL_Reg loss_methods[] = {
 };
 
 static const luaL_Reg nn_funcs[] = {
-    {"Conv2d", nn_conv2d},   {"Linear", nn_linear},         {"LeakyReLU", nn_leaky_relu},
-    {"Dropout", nn_dropout}, {"Sequential", nn_sequential}, {"Lua", lua_nn_lua},
-    {"new", lua_nn_new},     {NULL, NULL},
+    {"Sequential", nn_sequential},
+    {"Lua", lua_nn_lua},
+    {"new", lua_nn_new},
+    {NULL, NULL},
 };
 
 /* Sets t[name] = f with one boolean or integer upvalue, for the table on the stack top. */
@@ -974,10 +763,7 @@ int luaopen_engine_nn(lua_State *L)
     lua_pop(L, 3);
 
     luaL_newlib(L, nn_funcs);
-    set_closure(L, "MaxPool2d", nn_pool2d, 1, 1);
-    set_closure(L, "AvgPool2d", nn_pool2d, 1, 0);
-    for (int k = 0; k < (int)(sizeof plain_kinds / sizeof plain_kinds[0]); k++)
-        set_closure(L, plain_kinds[k].fname, nn_plain, 0, k);
+    l_set_kind_constructors(L); /* Conv2d, Linear, ...: from the kind registry */
     set_closure(L, "CrossEntropyLoss", nn_loss, 1, 1);
     set_closure(L, "CrossEntropy", nn_loss, 1, 1);
     set_closure(L, "MSELoss", nn_loss, 1, 0);

@@ -18,6 +18,7 @@
 #include "optim/optim.h"
 #include "optim/schedule.h"
 #include "parallel.h"
+#include "registry.h"
 #include "progress.h"
 #include "rng.h"
 #include "tensor.h"

@@ -18,10 +18,8 @@ struct eng_plugin_registry {
     eng_plugin *plugin;
 };
 
-/* Names a plugin may not take: the built-in kinds. */
-static const char *const builtin_kinds[] = {"conv2d", "linear", "maxpool2d", "avgpool2d",
-                                            "relu", "leaky_relu", "tanh", "sigmoid",
-                                            "flatten", "dropout", "lua", "sgd", NULL};
+/* Optimizer names a plugin may not take: the built-in optimizers. */
+static const char *const builtin_optimizers[] = {"sgd", NULL};
 
 double eng_plugin_config_get(const eng_plugin_config *config, const char *key, double def)
 {
@@ -29,15 +27,6 @@ double eng_plugin_config_get(const eng_plugin_config *config, const char *key, d
         if (strcmp(config->keys[i], key) == 0)
             return config->values[i];
     return def;
-}
-
-const eng_layer_kind *eng_plugin_find_layer(const char *name)
-{
-    for (int p = 0; p < nplugins; p++)
-        for (int i = 0; i < plugins[p].nlayers; i++)
-            if (strcmp(plugins[p].layers[i]->name, name) == 0)
-                return plugins[p].layers[i];
-    return NULL;
 }
 
 bool eng_plugin_owns_ops(const eng_layer_ops *ops)
@@ -63,10 +52,14 @@ static eng_status check_name(const eng_plugin *plugin, const char *what, const c
     if (!name || !name[0] || strlen(name) >= ENG_NAME_MAX)
         return eng_error(ENG_EARG, "plugin %s: a %s kind needs a name of 1 to %d characters",
                          plugin->path, what, ENG_NAME_MAX - 1);
-    for (int i = 0; builtin_kinds[i]; i++)
-        if (strcmp(builtin_kinds[i], name) == 0)
+    for (int i = 0; builtin_optimizers[i]; i++)
+        if (strcmp(builtin_optimizers[i], name) == 0)
             return eng_error(ENG_EARG, "plugin %s: %s kind '%s' is a built-in name", plugin->path,
                              what, name);
+    const eng_layer_kind *known = eng_kind_find(name);
+    if (known && !eng_plugin_owns_ops(known->ops))
+        return eng_error(ENG_EARG, "plugin %s: %s kind '%s' is a built-in name", plugin->path,
+                         what, name);
     for (int p = 0; p <= nplugins && p < MAX_PLUGINS; p++) {
         const eng_plugin *other = &plugins[p];
         for (int i = 0; i < other->nlayers; i++)
@@ -89,19 +82,8 @@ eng_status eng_plugin_register_layer(eng_plugin_registry *registry, const eng_la
     eng_status st = check_name(plugin, "layer", kind->name);
     if (st)
         return st;
-    const eng_layer_ops *ops = kind->ops;
-    const char *missing = !ops                 ? "ops"
-                          : !ops->kind         ? "ops->kind"
-                          : !ops->output_shape ? "ops->output_shape"
-                          : !ops->forward      ? "ops->forward"
-                          : !ops->backward     ? "ops->backward"
-                          : !ops->clone        ? "ops->clone"
-                          : !ops->describe     ? "ops->describe"
-                          : !kind->create      ? "create"
-                                               : NULL;
-    if (missing)
-        return eng_error(ENG_EARG, "plugin %s: layer kind '%s' has no %s (a required slot)",
-                         plugin->path, kind->name, missing);
+    if ((st = eng_kind_check(kind)))
+        return eng_error_wrap(st, "plugin %s", plugin->path);
     if (plugin->nlayers == (int)(sizeof plugin->layers / sizeof plugin->layers[0]))
         return eng_error(ENG_EARG, "plugin %s: more than %d layer kinds", plugin->path,
                          (int)(sizeof plugin->layers / sizeof plugin->layers[0]));
@@ -207,6 +189,14 @@ eng_status eng_plugin_load(const char *path, const eng_plugin **out)
         /* Its kinds were never published; the code stays mapped in case it kept pointers. */
         memset(plugin, 0, sizeof *plugin);
         return st;
+    }
+    /* Published only now: a failed init leaves no kind of it behind. */
+    for (int i = 0; i < plugin->nlayers; i++) {
+        if ((st = eng_kind_register(plugin->layers[i]))) {
+            st = eng_error_wrap(st, "plugin %s", real);
+            memset(plugin, 0, sizeof *plugin);
+            return st;
+        }
     }
     nplugins++;
     *out = plugin;

@@ -18,8 +18,9 @@
 
 #include "layers/layer.h"
 #include "optim/optim.h"
+#include "registry.h"
 
-#define ENG_PLUGIN_ABI_VERSION 1
+#define ENG_PLUGIN_ABI_VERSION 2 /* 2: layer kinds declare their settings (registry.h) */
 
 typedef struct eng_plugin_abi {
     uint32_t abi_version;      /* ENG_PLUGIN_ABI_VERSION when the plugin was built */
@@ -33,7 +34,8 @@ typedef struct eng_plugin_abi {
     __attribute__((visibility("default"))) const eng_plugin_abi engine_plugin_abi = {          \
         ENG_PLUGIN_ABI_VERSION, sizeof(eng_layer_ops), sizeof(eng_optimizer), plugin_name}
 
-/* Numeric settings of a layer being created, by name (from a Lua options table). */
+/* Numeric settings of an optimizer being created, by name (from a Lua options table). Layer
+ * kinds declare their settings instead (registry.h). */
 typedef struct eng_plugin_config {
     int count;
     const char *keys[16];
@@ -42,15 +44,6 @@ typedef struct eng_plugin_config {
 
 /* The value of key, or def when absent. */
 double eng_plugin_config_get(const eng_plugin_config *config, const char *key, double def);
-
-typedef struct eng_layer_kind {
-    const char *name;          /* unique among built-ins and loaded plugins: "swish" */
-    const eng_layer_ops *ops;  /* output_shape, forward, backward, clone, describe required */
-    /* A new layer (refcount 1) of this kind from its settings, in dtype (f32 or f64). */
-    eng_status (*create)(const eng_plugin_config *config, eng_dtype dtype, eng_rng *rng,
-                         eng_layer **out);
-    const char *doc;           /* [optional] one line for listings */
-} eng_layer_kind;
 
 typedef struct eng_optimizer_kind {
     const char *name;
@@ -62,8 +55,10 @@ typedef struct eng_optimizer_kind {
 typedef struct eng_plugin_registry eng_plugin_registry;
 
 /* Called by a plugin's engine_plugin_init. The kind structs must outlive the process (static
- * storage): the engine keeps pointers to them. A duplicate or empty name, or a layer vtable
- * with a required slot left NULL, is refused with a message naming it. */
+ * storage): the engine keeps pointers to them. A layer kind is checked as eng_kind_check does
+ * (registry.h); a duplicate or empty name, a required slot left NULL or a bad settings
+ * declaration is refused with a message naming it. The kinds are published in the registry
+ * once engine_plugin_init has succeeded. */
 eng_status eng_plugin_register_layer(eng_plugin_registry *registry, const eng_layer_kind *kind);
 eng_status eng_plugin_register_optimizer(eng_plugin_registry *registry,
                                          const eng_optimizer_kind *kind);
@@ -87,8 +82,7 @@ eng_status eng_plugin_load(const char *path, const eng_plugin **out);
  * possibly kinked unless they provide a signature). */
 bool eng_plugin_owns_ops(const eng_layer_ops *ops);
 
-/* A registered layer or optimizer kind by name, or NULL. */
-const eng_layer_kind *eng_plugin_find_layer(const char *name);
+/* A registered optimizer kind by name, or NULL (layer kinds: eng_kind_find). */
 const eng_optimizer_kind *eng_plugin_find_optimizer(const char *name);
 
 #endif

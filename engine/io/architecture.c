@@ -1,410 +1,235 @@
-/* A model's architecture as text for checkpoints: the Lua table literal (attribute
- * architecture) that the Lua binding evaluates to rebuild the model, and the same structure as
- * JSON (attribute model_config), so that readers without Lua (h5py, Keras-style tools) get it
- * too.
+/* A model's architecture as JSON (the /model attribute model_config), written and parsed with
+ * cJSON. Each layer's config holds its kind and every setting its kind declares
+ * (registry.h); reading checks every value against that declaration, exactly as the Lua
+ * constructors do, so a file cannot hold a value an argument could not:
  *
- * Grammar accepted: value = table | string | number | true | false; table = '{' [field
- * {(','|';') field} [','|';']] '}'; field = Name '=' value | value. A table of keyed fields is
- * an object, a table of positional ones an array; mixing the two is refused. */
-#include <ctype.h>
+ *   {"kind": "sequential", "dtype": "f32", "layers": [
+ *     {"name": "conv2d_1", "config": {"kind": "conv2d", "in_channels": 1, "out_channels": 4,
+ *      "kernel_size": [3, 3], "stride": [1, 1], "padding": [1, 1], "dilation": [1, 1],
+ *      "bias": true}}, ...]} */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "../registry.h"
 #include "checkpoint.h"
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n)
+/* Adds layer's settings to obj (a JSON object), after "kind". */
+static eng_status add_settings(cJSON *obj, const eng_layer *layer)
 {
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void puts_(sbuf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-typedef struct parser {
-    const char *s; /* the literal */
-    size_t i;
-    sbuf out;
-    const char *error; /* first error, static text */
-    size_t error_at;
-} parser;
-
-static bool fail(parser *p, const char *what)
-{
-    if (!p->error) {
-        p->error = what;
-        p->error_at = p->i;
-    }
-    return false;
-}
-
-static void skip_space(parser *p)
-{
-    while (isspace((unsigned char)p->s[p->i]))
-        p->i++;
-}
-
-static bool is_name_start(char c)
-{
-    return isalpha((unsigned char)c) || c == '_';
-}
-
-/* A Name at p->i: its length, 0 when none. */
-static size_t name_length(const parser *p)
-{
-    size_t n = 0;
-    if (!is_name_start(p->s[p->i]))
-        return 0;
-    while (isalnum((unsigned char)p->s[p->i + n]) || p->s[p->i + n] == '_')
-        n++;
-    return n;
-}
-
-/* Writes bytes as a JSON string. */
-static void put_json_string(sbuf *b, const char *s, size_t n)
-{
-    put(b, "\"", 1);
-    for (size_t k = 0; k < n; k++) {
-        unsigned char c = (unsigned char)s[k];
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            put(b, esc, 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            puts_(b, esc);
-        } else {
-            put(b, (const char *)&c, 1);
-        }
-    }
-    put(b, "\"", 1);
-}
-
-/* A quoted Lua string: the common escapes (\\ \' \" \n \t \r \ddd \xhh). */
-static bool parse_string(parser *p)
-{
-    char quote = p->s[p->i++];
-    sbuf raw = {0};
-    for (;;) {
-        char c = p->s[p->i];
-        if (c == '\0' || c == '\n') {
-            free(raw.p);
-            return fail(p, "unfinished string");
-        }
-        p->i++;
-        if (c == quote)
+    eng_settings s;
+    eng_status st = eng_layer_settings(layer, &s);
+    if (st)
+        return st;
+    if (!cJSON_AddStringToObject(obj, "kind", s.kind->name))
+        return ENG_ENOMEM;
+    for (int i = 0; i < s.count; i++) {
+        const eng_setting *d = &s.kind->settings[i];
+        const eng_setting_value *v = &s.values[i];
+        cJSON *item = NULL;
+        switch (d->type) {
+        case ENG_SETTING_INT:
+        case ENG_SETTING_NUMBER:
+            item = cJSON_CreateNumber(v->number);
             break;
-        if (c != '\\') {
-            put(&raw, &c, 1);
-            continue;
-        }
-        char e = p->s[p->i++], v;
-        switch (e) {
-        case 'n':
-            v = '\n';
+        case ENG_SETTING_BOOL:
+            item = cJSON_CreateBool(v->number != 0);
             break;
-        case 't':
-            v = '\t';
+        case ENG_SETTING_STRING:
+            item = cJSON_CreateString(v->string);
             break;
-        case 'r':
-            v = '\r';
-            break;
-        case '\\':
-        case '\'':
-        case '"':
-            v = e;
-            break;
-        case 'x': {
-            char hex[3] = {p->s[p->i], p->s[p->i] ? p->s[p->i + 1] : '\0', '\0'};
-            if (!isxdigit((unsigned char)hex[0]) || !isxdigit((unsigned char)hex[1])) {
-                free(raw.p);
-                return fail(p, "bad \\x escape");
-            }
-            v = (char)strtol(hex, NULL, 16);
-            p->i += 2;
-            break;
-        }
-        default:
-            if (isdigit((unsigned char)e)) {
-                int code = e - '0';
-                for (int k = 0; k < 2 && isdigit((unsigned char)p->s[p->i]); k++)
-                    code = 10 * code + (p->s[p->i++] - '0');
-                if (code > 255) {
-                    free(raw.p);
-                    return fail(p, "bad \\ddd escape");
+        case ENG_SETTING_INTS:
+            item = cJSON_CreateArray();
+            for (int k = 0; item && k < v->n; k++) {
+                cJSON *e = cJSON_CreateNumber((double)v->ints[k]);
+                if (!e || !cJSON_AddItemToArray(item, e)) {
+                    cJSON_Delete(e);
+                    cJSON_Delete(item);
+                    item = NULL;
                 }
-                v = (char)code;
-            } else {
-                free(raw.p);
-                return fail(p, "unsupported escape in a string");
             }
-        }
-        put(&raw, &v, 1);
-    }
-    put_json_string(&p->out, raw.p ? raw.p : "", raw.n);
-    bool oom = raw.oom;
-    free(raw.p);
-    return oom ? fail(p, "out of memory") : true;
-}
-
-/* Whether s[0..n) is a JSON number as written. */
-static bool is_json_number(const char *s, size_t n)
-{
-    size_t k = 0;
-    if (k < n && s[k] == '-')
-        k++;
-    if (k >= n || !isdigit((unsigned char)s[k]))
-        return false;
-    if (s[k] == '0')
-        k++;
-    else
-        while (k < n && isdigit((unsigned char)s[k]))
-            k++;
-    if (k < n && s[k] == '.') {
-        k++;
-        if (k >= n || !isdigit((unsigned char)s[k]))
-            return false;
-        while (k < n && isdigit((unsigned char)s[k]))
-            k++;
-    }
-    if (k < n && (s[k] == 'e' || s[k] == 'E')) {
-        k++;
-        if (k < n && (s[k] == '+' || s[k] == '-'))
-            k++;
-        if (k >= n || !isdigit((unsigned char)s[k]))
-            return false;
-        while (k < n && isdigit((unsigned char)s[k]))
-            k++;
-    }
-    return k == n;
-}
-
-static bool parse_number(parser *p)
-{
-    const char *start = p->s + p->i;
-    char *end;
-    double v = strtod(start, &end);
-    if (end == start || v != v || v - v != 0)
-        return fail(p, "bad or non-finite number");
-    size_t n = (size_t)(end - start);
-    p->i += n;
-    if (is_json_number(start, n)) {
-        put(&p->out, start, n);
-    } else {
-        char buf[40];
-        snprintf(buf, sizeof buf, "%.17g", v);
-        puts_(&p->out, buf);
-    }
-    return true;
-}
-
-static bool parse_value(parser *p, int depth);
-
-static bool parse_table(parser *p, int depth)
-{
-    if (depth > 32)
-        return fail(p, "tables nested too deep");
-    p->i++;         /* '{' */
-    int keyed = -1; /* unknown until the first field */
-    bool first = true;
-    for (;;) {
-        skip_space(p);
-        if (p->s[p->i] == '}') {
-            p->i++;
             break;
         }
-        if (!first) {
-            if (p->s[p->i] != ',' && p->s[p->i] != ';')
-                return fail(p, "expected ',' or '}'");
-            p->i++;
-            skip_space(p);
-            if (p->s[p->i] == '}') {
-                p->i++;
-                break;
-            }
+        if (!item || !cJSON_AddItemToObject(obj, d->name, item)) {
+            cJSON_Delete(item);
+            return ENG_ENOMEM;
         }
-        size_t n = name_length(p), save = p->i;
-        bool has_key = false;
-        if (n > 0) {
-            p->i += n;
-            skip_space(p);
-            has_key = p->s[p->i] == '=' && p->s[p->i + 1] != '=';
-            if (!has_key)
-                p->i = save;
-        }
-        if (keyed == -1) {
-            keyed = has_key;
-            put(&p->out, keyed ? "{" : "[", 1);
-        } else if (keyed != has_key) {
-            return fail(p, "a table mixes keyed and positional fields");
-        }
-        if (!first)
-            puts_(&p->out, ", ");
-        if (has_key) {
-            put_json_string(&p->out, p->s + save, n);
-            puts_(&p->out, ": ");
-            p->i++; /* '=' */
-        }
-        if (!parse_value(p, depth + 1))
-            return false;
-        first = false;
     }
-    puts_(&p->out, keyed == 0 ? "]" : keyed == 1 ? "}" : "{}");
-    return true;
-}
-
-static bool parse_value(parser *p, int depth)
-{
-    skip_space(p);
-    char c = p->s[p->i];
-    if (c == '{')
-        return parse_table(p, depth);
-    if (c == '\'' || c == '"')
-        return parse_string(p);
-    if (isdigit((unsigned char)c) || c == '-' || c == '.')
-        return parse_number(p);
-    size_t n = name_length(p);
-    if ((n == 4 && strncmp(p->s + p->i, "true", 4) == 0) ||
-        (n == 5 && strncmp(p->s + p->i, "false", 5) == 0)) {
-        put(&p->out, p->s + p->i, n);
-        p->i += n;
-        return true;
-    }
-    return fail(p, "expected a table, string, number or boolean");
-}
-
-eng_status eng_lua_literal_to_json(const char *literal, char **out)
-{
-    parser p = {.s = literal};
-    *out = NULL;
-    bool ok = parse_value(&p, 0);
-    skip_space(&p);
-    if (ok && p.s[p.i] != '\0')
-        ok = fail(&p, "trailing characters");
-    if (ok && p.out.oom)
-        ok = fail(&p, "out of memory");
-    if (!ok) {
-        free(p.out.p);
-        return eng_error(p.out.oom ? ENG_ENOMEM : ENG_EFORMAT,
-                         "configuration literal: %s at character %zu of \"%s\"", p.error,
-                         p.error_at + 1, literal);
-    }
-    *out = p.out.p;
     return ENG_OK;
+}
+
+/* Prints obj unformatted and frees it. */
+static eng_status print_json(cJSON *obj, eng_status st, const char *what, char **out)
+{
+    *out = NULL;
+    if (!st && !(*out = cJSON_PrintUnformatted(obj)))
+        st = ENG_ENOMEM;
+    cJSON_Delete(obj);
+    if (st == ENG_ENOMEM)
+        return eng_error(ENG_ENOMEM, "%s: out of memory for the config", what);
+    return st;
 }
 
 eng_status eng_layer_config(const eng_layer *layer, char **out)
 {
-    *out = NULL;
-    int n = layer->ops->describe ? layer->ops->describe(layer, NULL, 0) : -1;
-    char *buf = malloc(n > 0 ? (size_t)n + 1 : 64);
-    if (!buf)
-        return eng_error(ENG_ENOMEM, "%s: out of memory", eng_layer_label(layer));
-    if (n > 0)
-        layer->ops->describe(layer, buf, (size_t)n + 1);
-    else
-        snprintf(buf, 64, "{kind='%.40s'}", layer->ops->kind);
-    *out = buf;
-    return ENG_OK;
+    cJSON *obj = cJSON_CreateObject();
+    eng_status st = obj ? add_settings(obj, layer) : ENG_ENOMEM;
+    return print_json(obj, st, eng_layer_label(layer), out);
 }
 
-/* Writes s as a Lua string literal: '...' with \\, \' and control characters escaped. */
-static void put_lua_string(sbuf *b, const char *s)
+eng_status eng_model_config(const eng_model *model, char **out)
 {
-    put(b, "'", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[8];
-        if (c == '\\' || c == '\'') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            put(b, esc, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            snprintf(esc, sizeof esc, "\\%03d", c);
-            puts_(b, esc);
-        } else {
-            put(b, (const char *)&c, 1);
-        }
-    }
-    put(b, "'", 1);
-}
-
-eng_status eng_model_architecture(const eng_model *model, char **lua, char **json)
-{
-    sbuf l = {0}, j = {0};
-    const char *dtype = eng_dtype_name(eng_model_dtype(model));
-    *lua = *json = NULL;
-    puts_(&l, "{kind='sequential', dtype='");
-    puts_(&l, dtype);
-    puts_(&l, "', layers={\n");
-    puts_(&j, "{\"kind\": \"sequential\", \"dtype\": \"");
-    puts_(&j, dtype);
-    puts_(&j, "\", \"layers\": [\n");
-    for (int i = 0; i < model->nlayers; i++) {
+    cJSON *root = cJSON_CreateObject(), *layers = NULL;
+    eng_status st = ENG_OK;
+    if (!root || !cJSON_AddStringToObject(root, "kind", "sequential") ||
+        !cJSON_AddStringToObject(root, "dtype", eng_dtype_name(eng_model_dtype(model))) ||
+        !(layers = cJSON_AddArrayToObject(root, "layers")))
+        st = ENG_ENOMEM;
+    for (int i = 0; !st && i < model->nlayers; i++) {
         const eng_layer *layer = model->layers[i];
-        char *config, *config_json;
-        eng_status st = eng_layer_config(layer, &config);
-        if (st) {
-            free(l.p);
-            free(j.p);
-            return st;
-        }
-        puts_(&l, "  {name=");
-        put_lua_string(&l, layer->name);
-        puts_(&l, ", config=");
-        puts_(&l, config);
-        puts_(&l, "},\n");
-        puts_(&j, "  {\"name\": ");
-        put_json_string(&j, layer->name, strlen(layer->name));
-        puts_(&j, ", \"config\": ");
-        if (eng_lua_literal_to_json(config, &config_json) == ENG_OK) {
-            puts_(&j, config_json);
-            free(config_json);
+        cJSON *entry = cJSON_CreateObject(), *config = NULL;
+        if (!entry || !cJSON_AddItemToArray(layers, entry)) {
+            cJSON_Delete(entry);
+            st = ENG_ENOMEM;
+        } else if (!cJSON_AddStringToObject(entry, "name", layer->name) ||
+                   !(config = cJSON_AddObjectToObject(entry, "config"))) {
+            st = ENG_ENOMEM;
         } else {
-            /* A plugin's configuration the subset cannot hold: keep it as text. */
-            eng_error_clear();
-            puts_(&j, "{\"kind\": ");
-            put_json_string(&j, layer->ops->kind, strlen(layer->ops->kind));
-            puts_(&j, ", \"lua\": ");
-            put_json_string(&j, config, strlen(config));
-            puts_(&j, "}");
+            st = add_settings(config, layer);
         }
-        puts_(&j, i + 1 < model->nlayers ? "},\n" : "}\n");
-        free(config);
     }
-    puts_(&l, "}}");
-    puts_(&j, "]}");
-    if (l.oom || j.oom) {
-        free(l.p);
-        free(j.p);
-        return eng_error(ENG_ENOMEM, "sequential: out of memory for the architecture");
+    return print_json(root, st, "sequential", out);
+}
+
+/* ---- reading ---- */
+
+static const char *json_type(const cJSON *item)
+{
+    return cJSON_IsNumber(item)   ? "a number"
+           : cJSON_IsBool(item)   ? "a boolean"
+           : cJSON_IsString(item) ? "a string"
+           : cJSON_IsArray(item)  ? "a list"
+           : cJSON_IsObject(item) ? "an object"
+                                  : "null";
+}
+
+/* Sets one setting from its JSON value through the same checks as the Lua constructors. */
+static eng_status set_from_json(eng_settings *s, const cJSON *item)
+{
+    const char *key = item->string;
+    const eng_setting *d = eng_settings_find(s, key, NULL);
+    if (d && d->type == ENG_SETTING_INTS && cJSON_IsArray(item)) {
+        double v[ENG_SETTING_INTS_MAX];
+        int n = cJSON_GetArraySize(item), k = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, item)
+        {
+            if (!cJSON_IsNumber(e))
+                return eng_error(ENG_EARG, "%s: setting '%s' must be a list of integers, got "
+                                 "%s in it", s->kind->name, key, json_type(e));
+            if (k < ENG_SETTING_INTS_MAX)
+                v[k] = e->valuedouble;
+            k++;
+        }
+        return eng_settings_set_ints(s, key, v, n > ENG_SETTING_INTS_MAX ? n : k);
     }
-    *lua = l.p;
-    *json = j.p;
-    return ENG_OK;
+    if (cJSON_IsNumber(item))
+        return eng_settings_set_number(s, key, item->valuedouble);
+    if (cJSON_IsBool(item))
+        return eng_settings_set_bool(s, key, cJSON_IsTrue(item));
+    if (cJSON_IsString(item))
+        return eng_settings_set_string(s, key, item->valuestring);
+    if (!d) /* unknown key: let the setter name the kind's settings */
+        return eng_settings_set_bool(s, key, false);
+    return eng_error(ENG_EARG, "%s: setting '%s' cannot be %s", s->kind->name, key,
+                     json_type(item));
+}
+
+/* One layer entry {"name": ..., "config": {"kind": ..., settings}} into spec. */
+static eng_status parse_layer(const cJSON *entry, eng_layer_spec *spec)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(entry, "name");
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(entry, "config");
+    if (!cJSON_IsObject(entry) || !cJSON_IsString(name) || !cJSON_IsObject(config))
+        return eng_error(ENG_EFORMAT, "needs a string \"name\" and an object \"config\"");
+    if (!name->valuestring[0] || strlen(name->valuestring) >= ENG_NAME_MAX)
+        return eng_error(ENG_EFORMAT, "name must be 1 to %d bytes long", ENG_NAME_MAX - 1);
+    snprintf(spec->name, sizeof spec->name, "%s", name->valuestring);
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(config, "kind");
+    if (!cJSON_IsString(kind))
+        return eng_error(ENG_EFORMAT, "'%s': its config has no string \"kind\"", spec->name);
+    const eng_layer_kind *k = eng_kind_find(kind->valuestring);
+    if (!k)
+        return eng_error(ENG_EFORMAT, "'%s': unknown layer kind '%.64s' (a plugin's kind needs "
+                         "its plugin loaded first)", spec->name, kind->valuestring);
+    eng_settings_init(&spec->settings, k);
+    const cJSON *item;
+    eng_status st = ENG_OK;
+    cJSON_ArrayForEach(item, config)
+    {
+        if (strcmp(item->string, "kind") == 0)
+            continue;
+        if ((st = set_from_json(&spec->settings, item)))
+            break;
+    }
+    if (!st)
+        st = eng_settings_finish(&spec->settings);
+    return st ? eng_error_wrap(st, "'%s'", spec->name) : ENG_OK;
+}
+
+eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype *dtype,
+                                  eng_layer_spec **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    cJSON *root = cJSON_Parse(json);
+    eng_layer_spec *specs = NULL;
+    eng_status st = ENG_OK;
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(root, "dtype");
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+    if (!root) {
+        st = eng_error(ENG_EFORMAT, "%s: model_config is not valid JSON", where);
+        goto done;
+    }
+    if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "sequential") != 0 ||
+        !cJSON_IsString(dt) || !cJSON_IsArray(layers)) {
+        st = eng_error(ENG_EFORMAT, "%s: model_config needs \"kind\": \"sequential\", a string "
+                       "\"dtype\" and a list \"layers\"", where);
+        goto done;
+    }
+    if (eng_dtype_parse(dt->valuestring, dtype) || !eng_dtype_is_float(*dtype)) {
+        st = eng_error(ENG_EFORMAT, "%s: model_config: dtype '%.16s' (f32 or f64 expected)",
+                       where, dt->valuestring);
+        goto done;
+    }
+    int count = cJSON_GetArraySize(layers), i = 0;
+    if (count > ENG_MODEL_CONFIG_MAX_LAYERS) {
+        st = eng_error(ENG_EFORMAT, "%s: model_config has %d layers (at most %d)", where, count,
+                       ENG_MODEL_CONFIG_MAX_LAYERS);
+        goto done;
+    }
+    if (!(specs = calloc((size_t)count + 1, sizeof *specs))) {
+        st = eng_error(ENG_ENOMEM, "%s: out of memory", where);
+        goto done;
+    }
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, layers)
+    {
+        if ((st = parse_layer(entry, &specs[i]))) {
+            st = eng_error_wrap(st, "%s: model_config: layer %d", where, i + 1);
+            goto done;
+        }
+        i++;
+    }
+    *out = specs;
+    *n = count;
+    specs = NULL;
+done:
+    free(specs);
+    cJSON_Delete(root);
+    return st;
 }

@@ -51,9 +51,9 @@ const char *eng_checkpoint_layer_name(const eng_checkpoint *ck, int i)
     return i >= 0 && i < ck->nlayers ? ck->layer_names[i] : NULL;
 }
 
-const char *eng_checkpoint_layer_config(const eng_checkpoint *ck, int i)
+const char *eng_checkpoint_model_config(const eng_checkpoint *ck)
 {
-    return i >= 0 && i < ck->nlayers ? ck->layer_configs[i] : NULL;
+    return ck->model_config;
 }
 
 void eng_checkpoint_close(eng_checkpoint *ck)
@@ -69,7 +69,8 @@ void eng_checkpoint_close(eng_checkpoint *ck)
     free(ck->created);
     free(ck->dtype);
     eng_h5_free_strings(ck->layer_names, ck->nlayers);
-    eng_h5_free_strings(ck->layer_configs, ck->nlayers);
+    free(ck->model_config);
+    free(ck->specs);
     free(ck);
 }
 
@@ -189,20 +190,14 @@ static eng_status create_group(eng_checkpoint *ck, hid_t loc, const char *name, 
 static eng_status write_layer(eng_checkpoint *ck, hid_t model_group, const eng_layer *layer)
 {
     hid_t g;
-    char *config = NULL;
     eng_status st = create_group(ck, model_group, layer->name, &g);
     if (st)
         return st;
-    st = eng_layer_config(layer, &config);
-    if (!st)
-        st = eng_h5_write_string(g, "kind", layer->ops->kind);
-    if (!st)
-        st = eng_h5_write_string(g, "config", config);
+    st = eng_h5_write_string(g, "kind", layer->ops->kind);
     for (int p = 0; !st && p < layer->nparams; p++)
         st = write_tensor(ck, g, layer->params[p].name, layer->params[p].value);
     for (int b = 0; !st && b < layer->nbuffers; b++)
         st = write_tensor(ck, g, layer->buffers[b].name, layer->buffers[b].value);
-    free(config);
     H5Gclose(g);
     return st;
 }
@@ -216,13 +211,13 @@ eng_status eng_checkpoint_write_model(eng_checkpoint *ck, const eng_model *model
                              "group (empty, '.', or holding '/')",
                              ck->path, i + 1, model->layers[i]->name);
     const char **names = calloc((size_t)model->nlayers + 1, sizeof *names);
-    char *lua = NULL, *json = NULL;
+    char *json = NULL;
     if (!names)
         return eng_error(ENG_ENOMEM, "%s: out of memory", ck->path);
     for (int i = 0; i < model->nlayers; i++)
         names[i] = model->layers[i]->name;
     hid_t g = -1;
-    eng_status st = eng_model_architecture(model, &lua, &json);
+    eng_status st = eng_model_config(model, &json);
     if (!st)
         st = create_group(ck, ck->file, "model", &g);
     if (!st)
@@ -230,15 +225,12 @@ eng_status eng_checkpoint_write_model(eng_checkpoint *ck, const eng_model *model
     if (!st)
         st = eng_h5_write_strings(g, "layer_names", names, model->nlayers);
     if (!st)
-        st = eng_h5_write_string(g, "architecture", lua);
-    if (!st)
         st = eng_h5_write_string(g, "model_config", json);
     for (int i = 0; !st && i < model->nlayers; i++)
         st = write_layer(ck, g, model->layers[i]);
     if (g >= 0)
         H5Gclose(g);
     free(names);
-    free(lua);
     free(json);
     return st;
 }

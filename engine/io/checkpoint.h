@@ -2,9 +2,9 @@
  * table of user metadata in one file that h5py reads with no engine code. Layout (DESIGN.md,
  * "HDF5 formats"):
  *
- *   /                        attrs format="engine-checkpoint", version=1, engine_version, created
- *   /model                   attrs dtype, layer_names, architecture (Lua literal), model_config
- *                            (JSON); one group per layer in order, attrs kind, config
+ *   /                        attrs format="engine-checkpoint", version=2, engine_version, created
+ *   /model                   attrs dtype, layer_names, model_config (JSON, architecture.c);
+ *                            one group per layer in order, attr kind
  *   /model/<layer>/<param>   datasets, e.g. /model/conv2d_1/weight [16,1,5,5]
  *   /optimizer               attrs kind, steps, param_names, slot_names, each hyper-parameter
  *   /optimizer/<layer>/<param>/<slot>   datasets (only the slots that exist)
@@ -24,10 +24,15 @@
 
 #include "../model.h"
 #include "../optim/optim.h"
+#include "../registry.h"
 #include "../rng.h"
 
 #define ENG_CHECKPOINT_FORMAT "engine-checkpoint"
-#define ENG_CHECKPOINT_VERSION 1
+/* 2: the model config is JSON (model_config) checked against the kinds' declared settings;
+ * version 1 files (Lua-literal configs) are refused with a message saying so. */
+#define ENG_CHECKPOINT_VERSION 2
+/* The most layers a model_config may list. */
+#define ENG_MODEL_CONFIG_MAX_LAYERS 4096
 
 /* ---- metadata: a tree of named values (the /meta group) ---- */
 
@@ -103,12 +108,22 @@ const char *eng_checkpoint_engine_version(const eng_checkpoint *ck);
 const char *eng_checkpoint_created(const eng_checkpoint *ck);
 bool eng_checkpoint_has_model(const eng_checkpoint *ck);
 bool eng_checkpoint_has_optimizer(const eng_checkpoint *ck);
-/* The model's dtype ("f32"/"f64"), its layers (in order) and each one's configuration, the
- * Lua table literal its describe() gave: "{kind='conv2d', in_channels=1, ...}". */
+/* The model's dtype ("f32"/"f64"), its layers' names (in order) and the model_config JSON
+ * text (architecture.c). */
 const char *eng_checkpoint_model_dtype(const eng_checkpoint *ck);
 int eng_checkpoint_layer_count(const eng_checkpoint *ck);
 const char *eng_checkpoint_layer_name(const eng_checkpoint *ck, int i);
-const char *eng_checkpoint_layer_config(const eng_checkpoint *ck, int i);
+const char *eng_checkpoint_model_config(const eng_checkpoint *ck);
+
+/* A new layer i of the checkpoint's model (named, in the model's dtype, parameters freshly
+ * initialised): its config is parsed and checked against its kind's declared settings, and
+ * the parameter shapes those settings give against the datasets stored in the file, before
+ * anything is allocated. A plugin's kind must be loaded first. [out] *out owned by caller. */
+eng_status eng_checkpoint_new_layer(eng_checkpoint *ck, int i, eng_layer **out);
+/* Builds the model a checkpoint holds from the file alone, without Lua: every layer as
+ * eng_checkpoint_new_layer makes it, then the stored parameters (and layer generators) as
+ * eng_checkpoint_read_model reads them. [out] *out owned by the caller (eng_model_release). */
+eng_status eng_checkpoint_load_model(const char *path, eng_model **out);
 
 /* Copies the stored parameters into model after checking that the layers (count, names,
  * kinds) and every parameter (presence, dtype, shape) match; the model changes only when all
@@ -126,17 +141,25 @@ eng_status eng_checkpoint_read_meta(eng_checkpoint *ck, eng_meta **out);
  * [out] *out owned by the caller. */
 eng_status eng_checkpoint_read_optimizer_info(eng_checkpoint *ck, eng_meta **out);
 
-/* The layer's configuration, the Lua table literal its describe() writes ("{kind='relu'}" when
- * it has none). [out] *out malloc'ed. */
+/* ---- the model config (architecture.c) ---- */
+
+/* One layer of a parsed model config: its name and its checked, finished settings. */
+typedef struct eng_layer_spec {
+    char name[ENG_NAME_MAX];
+    eng_settings settings;
+} eng_layer_spec;
+
+/* The layer's config as a JSON object: {"kind": "linear", "in_features": 3, ...}, every
+ * declared setting present. [out] *out malloc'ed. */
 eng_status eng_layer_config(const eng_layer *layer, char **out);
-/* The model's architecture as a Lua table literal, {kind='sequential', dtype='f32', layers={
- * {name='conv2d_1', config={kind='conv2d', ...}}, ...}}, and as the same structure in JSON
- * (a configuration outside the JSON-convertible subset below becomes {"kind": ..., "lua":
- * "<literal>"}). [out] *lua and *json malloc'ed. */
-eng_status eng_model_architecture(const eng_model *model, char **lua, char **json);
-/* Converts the Lua table literals that describe() writes (tables, strings, numbers, booleans)
- * to JSON: keyed tables become objects, sequences arrays. [out] *out malloc'ed. ENG_EFORMAT when
- * the literal uses anything else. */
-eng_status eng_lua_literal_to_json(const char *literal, char **out);
+/* The model's config: {"kind": "sequential", "dtype": "f32", "layers": [{"name": "linear_1",
+ * "config": {...}}, ...]}. [out] *out malloc'ed. */
+eng_status eng_model_config(const eng_model *model, char **out);
+/* Parses a model config: every kind must be registered and every value pass its kind's
+ * declaration (unknown settings, wrong types, non-integers and out-of-bounds values are
+ * refused naming where, the layer, the setting and the value). Nothing is built.
+ * [out] *dtype, *specs (malloc'ed, *n entries). */
+eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype *dtype,
+                                  eng_layer_spec **specs, int *n);
 
 #endif

@@ -78,8 +78,8 @@ static eng_status read_layer_list(eng_checkpoint *ck)
     eng_status st = eng_h5_read_string(g, "dtype", &ck->dtype);
     if (!st)
         st = eng_h5_read_strings(g, "layer_names", &ck->layer_names, &ck->nlayers);
-    if (!st && !(ck->layer_configs = calloc((size_t)ck->nlayers + 1, sizeof(char *))))
-        st = eng_error(ENG_ENOMEM, "%s: out of memory", ck->path);
+    if (!st)
+        st = eng_h5_read_string(g, "model_config", &ck->model_config);
     for (int i = 0; !st && i < ck->nlayers; i++) {
         const char *name = ck->layer_names[i];
         if (!eng_checkpoint_valid_name(name) || !eng_h5_exists(g, name)) {
@@ -89,13 +89,6 @@ static eng_status read_layer_list(eng_checkpoint *ck)
                            ck->path, name, name);
             break;
         }
-        hid_t lg = H5Gopen2(g, name, H5P_DEFAULT);
-        if (lg < 0) {
-            st = eng_h5_error(ENG_EFORMAT, ck->path, "cannot open group /model/%s", name);
-            break;
-        }
-        st = eng_h5_read_string(lg, "config", &ck->layer_configs[i]);
-        H5Gclose(lg);
     }
     H5Gclose(g);
     return st;
@@ -128,7 +121,14 @@ eng_status eng_checkpoint_open(const char *path, eng_checkpoint **out)
                        path, format, ENG_CHECKPOINT_FORMAT);
     if (!st)
         st = eng_h5_read_int64(ck->file, "version", &version);
-    if (!st && version != ENG_CHECKPOINT_VERSION)
+    if (!st && version >= 1 && version < ENG_CHECKPOINT_VERSION)
+        st = eng_error(ENG_EFORMAT,
+                       "%s: written by an older version of the engine (checkpoint format "
+                       "version %lld, whose model config was a Lua literal); this engine (%s) "
+                       "reads version %d: load it with the engine that wrote it and save it "
+                       "again, or rebuild the model in Lua and copy the weights with h5py",
+                       path, (long long)version, ENGINE_VERSION, ENG_CHECKPOINT_VERSION);
+    else if (!st && version != ENG_CHECKPOINT_VERSION)
         st = eng_error(ENG_EFORMAT,
                        "%s: checkpoint format version %lld, this engine (%s) reads "
                        "version %d",

@@ -1,9 +1,11 @@
 /* Pointwise activations (relu, leaky_relu, tanh, sigmoid): one kind each, one shared body,
  * since they differ only in the kernel they call. */
-#include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../kernels/activation.h"
+#include "../registry.h"
 #include "layers.h"
 
 typedef enum activation_fn { ACT_RELU, ACT_LEAKY_RELU, ACT_TANH, ACT_SIGMOID } activation_fn;
@@ -90,12 +92,12 @@ static eng_status activation_clone(const eng_layer *layer, eng_dtype dtype, eng_
     return activation_new(a->fn, a->slope, out);
 }
 
-static int activation_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status activation_describe(const eng_layer *layer, eng_settings *s)
 {
     const activation *a = (const activation *)layer;
     if (a->fn == ACT_LEAKY_RELU)
-        return snprintf(buf, size, "{kind='leaky_relu', negative_slope=%.17g}", a->slope);
-    return snprintf(buf, size, "{kind='%s'}", layer->ops->kind);
+        return eng_settings_set_number(s, "negative_slope", a->slope);
+    return ENG_OK;
 }
 
 /* Which inputs lie on the positive branch, packed 64 to a word. */
@@ -138,7 +140,6 @@ static eng_status relu_forward_frozen(eng_layer *layer, const eng_tensor *x_ref,
         .forward = activation_forward,                                                          \
         .backward = activation_backward,                                                        \
         .clone = activation_clone,                                                              \
-        .describe = activation_describe,                                                        \
         .signature = SIGNATURE,                                                                 \
         .forward_frozen = FROZEN,                                                                \
         .batch_independent = true,                                                              \
@@ -184,3 +185,34 @@ eng_status eng_sigmoid_new(eng_layer **out)
 {
     return activation_new(ACT_SIGMOID, 0.0, out);
 }
+
+/* ---- kinds ---- */
+
+static eng_status activation_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                    eng_layer **out)
+{
+    (void)dtype;
+    (void)rng;
+    const char *kind = s->kind->name;
+    if (strcmp(kind, "leaky_relu") == 0)
+        return activation_new(ACT_LEAKY_RELU, eng_settings_number(s, "negative_slope"), out);
+    return activation_new(strcmp(kind, "relu") == 0   ? ACT_RELU
+                          : strcmp(kind, "tanh") == 0 ? ACT_TANH
+                                                      : ACT_SIGMOID,
+                          0.0, out);
+}
+
+static const eng_setting leaky_relu_settings[] = {
+    {"negative_slope", ENG_SETTING_NUMBER, ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN,
+     .def = 0.01, .min = -INFINITY, .max = INFINITY, .doc = "y = negative_slope * x for x < 0"},
+    {0},
+};
+
+#define ACTIVATION_KIND(KIND, CTOR, SETTINGS)                                                   \
+    {.name = #KIND, .ctor = CTOR, .ops = &KIND##_ops, .settings = SETTINGS,                    \
+     .create = activation_create, .describe = activation_describe}
+
+ENG_BUILTIN_KIND(relu) = ACTIVATION_KIND(relu, "ReLU", NULL);
+ENG_BUILTIN_KIND(leaky_relu) = ACTIVATION_KIND(leaky_relu, "LeakyReLU", leaky_relu_settings);
+ENG_BUILTIN_KIND(tanh) = ACTIVATION_KIND(tanh, "Tanh", NULL);
+ENG_BUILTIN_KIND(sigmoid) = ACTIVATION_KIND(sigmoid, "Sigmoid", NULL);

@@ -54,9 +54,9 @@ static eng_status avgpool2d_clone(const eng_layer *layer, eng_dtype dtype, eng_l
     return eng_avgpool2d_new(c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, out);
 }
 
-static int avgpool2d_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status avgpool2d_describe(const eng_layer *layer, eng_settings *s)
 {
-    return pool_describe(&((const avgpool2d *)layer)->cfg, "avgpool2d", buf, size);
+    return pool_describe(&((const avgpool2d *)layer)->cfg, s);
 }
 
 static const eng_layer_ops avgpool2d_ops = {
@@ -67,7 +67,6 @@ static const eng_layer_ops avgpool2d_ops = {
     .forward = avgpool2d_forward,
     .backward = avgpool2d_backward,
     .clone = avgpool2d_clone,
-    .describe = avgpool2d_describe,
 };
 
 eng_status eng_avgpool2d_new(int kh, int kw, int stride_h, int stride_w, int padding_h,
@@ -87,3 +86,22 @@ eng_status eng_avgpool2d_new(int kh, int kw, int stride_h, int stride_w, int pad
     *out = &a->base;
     return ENG_OK;
 }
+
+static eng_status avgpool2d_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                   eng_layer **out)
+{
+    (void)dtype;
+    (void)rng;
+    int v[6];
+    pool_settings_get(s, v);
+    return eng_avgpool2d_new(v[0], v[1], v[2], v[3], v[4], v[5], out);
+}
+
+ENG_BUILTIN_KIND(avgpool2d) = {
+    .name = "avgpool2d",
+    .ctor = "AvgPool2d",
+    .ops = &avgpool2d_ops,
+    .settings = pool_settings,
+    .create = avgpool2d_create,
+    .describe = avgpool2d_describe,
+};

@@ -13,8 +13,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../kernels/batchnorm.h"
+#include "../registry.h"
 #include "layers.h"
 
 typedef struct batchnorm {
@@ -154,12 +156,15 @@ static eng_status batchnorm_clone(const eng_layer *layer, eng_dtype dtype, eng_l
     return st;
 }
 
-static int batchnorm_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status batchnorm_describe(const eng_layer *layer, eng_settings *s)
 {
     const batchnorm *b = (const batchnorm *)layer;
-    return snprintf(buf, size, "{kind='%s', num_features=%d, eps=%.17g, momentum=%.17g, affine=%s}",
-                    layer->ops->kind, b->features, b->eps, b->momentum,
-                    b->affine ? "true" : "false");
+    eng_status st = eng_settings_set_int(s, "num_features", b->features);
+    if (!st)
+        st = eng_settings_set_number(s, "eps", b->eps);
+    if (!st)
+        st = eng_settings_set_number(s, "momentum", b->momentum);
+    return st ? st : eng_settings_set_bool(s, "affine", b->affine);
 }
 
 static void batchnorm_destroy(eng_layer *layer)
@@ -171,7 +176,7 @@ static void batchnorm_destroy(eng_layer *layer)
     {                                                                                          \
         .kind = name, .output_shape = batchnorm_output_shape, .forward = batchnorm_forward,    \
         .backward = batchnorm_backward, .clone = batchnorm_clone,                              \
-        .describe = batchnorm_describe, .destroy = batchnorm_destroy,                          \
+        .destroy = batchnorm_destroy,                                                          \
     }
 
 static const eng_layer_ops batchnorm1d_ops = BATCHNORM_OPS("batchnorm1d");
@@ -225,3 +230,50 @@ eng_status eng_batchnorm_new(int dims, int num_features, double eps, double mome
     *out = &b->base;
     return ENG_OK;
 }
+
+/* ---- kinds ---- */
+
+static eng_status batchnorm_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                   eng_layer **out)
+{
+    (void)rng;
+    return eng_batchnorm_new(strcmp(s->kind->name, "batchnorm1d") == 0 ? 1 : 2,
+                             eng_settings_int(s, "num_features"), eng_settings_number(s, "eps"),
+                             eng_settings_number(s, "momentum"), eng_settings_bool(s, "affine"),
+                             dtype, out);
+}
+
+/* weight and bias [C] when affine, then the buffers running_mean and running_var [C]. */
+static eng_status batchnorm_param_shapes(const eng_settings *s, eng_param_shape *out, int *n)
+{
+    static const char *const names[4] = {"weight", "bias", "running_mean", "running_var"};
+    int c = eng_settings_int(s, "num_features"), first = eng_settings_bool(s, "affine") ? 0 : 2;
+    *n = 0;
+    for (int i = first; i < 4; i++)
+        out[(*n)++] = (eng_param_shape){names[i], 1, {c}};
+    return ENG_OK;
+}
+
+static const eng_setting batchnorm_settings[] = {
+    {"num_features", ENG_SETTING_INT,
+     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE, .min = 1,
+     .max = ENG_SETTING_INT_MAX, .doc = "C, the number of channels (features)"},
+    {"eps", ENG_SETTING_NUMBER, ENG_SETTING_SHOWN, .def = 1e-5, .min = 0x1p-1074,
+     .max = INFINITY, .doc = "added to the variance (positive)"},
+    {"momentum", ENG_SETTING_NUMBER, ENG_SETTING_SHOWN, .def = 0.1, .min = 0, .max = 1,
+     .doc = "the running statistics' update factor"},
+    {"affine", ENG_SETTING_BOOL, ENG_SETTING_SHOWN, .def = 1,
+     .doc = "whether the layer learns weight and bias"},
+    {0},
+};
+
+ENG_BUILTIN_KIND(batchnorm1d) = {
+    .name = "batchnorm1d", .ctor = "BatchNorm1d", .ops = &batchnorm1d_ops,
+    .settings = batchnorm_settings, .takes_dtype = true, .create = batchnorm_create,
+    .describe = batchnorm_describe, .param_shapes = batchnorm_param_shapes,
+};
+ENG_BUILTIN_KIND(batchnorm2d) = {
+    .name = "batchnorm2d", .ctor = "BatchNorm2d", .ops = &batchnorm2d_ops,
+    .settings = batchnorm_settings, .takes_dtype = true, .create = batchnorm_create,
+    .describe = batchnorm_describe, .param_shapes = batchnorm_param_shapes,
+};

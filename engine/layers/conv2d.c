@@ -1,7 +1,6 @@
 /* 2-d convolution by im2col and one GEMM per image (Chellapilla et al. 2006), PyTorch's
  * torch.nn.Conv2d semantics: cross-correlation, zero padding, weight [out,in,kh,kw]. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +11,7 @@
 #include "../kernels/reduce.h"
 #include "../kernels/small_gemm.h"
 #include "../kernels/winograd.h"
+#include "../registry.h"
 #include "layers.h"
 
 typedef struct conv2d {
@@ -419,15 +419,20 @@ static eng_status conv2d_clone(const eng_layer *layer, eng_dtype dtype, eng_laye
     return eng_layer_copy_params(*out, layer);
 }
 
-static int conv2d_describe(const eng_layer *layer, char *buf, size_t size)
+static const char *const pair_names[4] = {"kernel_size", "stride", "padding", "dilation"};
+
+static eng_status conv2d_describe(const eng_layer *layer, eng_settings *s)
 {
     const conv2d *c = (const conv2d *)layer;
-    return snprintf(buf, size,
-                    "{kind='conv2d', in_channels=%d, out_channels=%d, kernel_size={%d,%d}, "
-                    "stride={%d,%d}, padding={%d,%d}, dilation={%d,%d}, bias=%s}",
-                    c->in_channels, c->out_channels, c->kh, c->kw, c->opts.stride_h,
-                    c->opts.stride_w, c->opts.padding_h, c->opts.padding_w, c->opts.dilation_h,
-                    c->opts.dilation_w, c->opts.no_bias ? "false" : "true");
+    const eng_conv2d_options *o = &c->opts;
+    const int pairs[4][2] = {{c->kh, c->kw}, {o->stride_h, o->stride_w},
+                             {o->padding_h, o->padding_w}, {o->dilation_h, o->dilation_w}};
+    eng_status st = eng_settings_set_int(s, "in_channels", c->in_channels);
+    if (!st)
+        st = eng_settings_set_int(s, "out_channels", c->out_channels);
+    for (int i = 0; !st && i < 4; i++)
+        st = eng_settings_set_int_list(s, pair_names[i], pairs[i], 2);
+    return st ? st : eng_settings_set_bool(s, "bias", !o->no_bias);
 }
 
 static void conv2d_destroy(eng_layer *layer)
@@ -500,7 +505,6 @@ static const eng_layer_ops conv2d_ops = {
     .forward = conv2d_forward,
     .backward = conv2d_backward,
     .clone = conv2d_clone,
-    .describe = conv2d_describe,
     .destroy = conv2d_destroy,
 };
 
@@ -510,10 +514,8 @@ eng_status eng_conv2d_new(int in_channels, int out_channels, int kh, int kw,
 {
     *out = NULL;
     eng_conv2d_options o = opts ? *opts : (eng_conv2d_options){0};
-    if (o.stride_h == 0) o.stride_h = 1;
-    if (o.stride_w == 0) o.stride_w = 1;
-    if (o.dilation_h == 0) o.dilation_h = 1;
-    if (o.dilation_w == 0) o.dilation_w = 1;
+    o.stride_h = o.stride_h ? o.stride_h : 1, o.stride_w = o.stride_w ? o.stride_w : 1;
+    o.dilation_h = o.dilation_h ? o.dilation_h : 1, o.dilation_w = o.dilation_w ? o.dilation_w : 1;
     if (in_channels <= 0 || out_channels <= 0 || kh <= 0 || kw <= 0)
         return eng_error(ENG_EARG, "conv2d: channels (%d, %d) and kernel size (%d, %d) must be positive",
                          in_channels, out_channels, kh, kw);
@@ -551,3 +553,47 @@ eng_status eng_conv2d_new(int in_channels, int out_channels, int kh, int kw,
     *out = &c->base;
     return ENG_OK;
 }
+
+static eng_status conv2d_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                eng_layer **out)
+{
+    int v[4][2];
+    for (int i = 0; i < 4; i++)
+        eng_settings_ints(s, pair_names[i], v[i], 2);
+    eng_conv2d_options o = {v[1][0], v[1][1], v[2][0], v[2][1], v[3][0], v[3][1],
+                            !eng_settings_bool(s, "bias")};
+    return eng_conv2d_new(eng_settings_int(s, "in_channels"), eng_settings_int(s, "out_channels"),
+                          v[0][0], v[0][1], &o, dtype, rng, out);
+}
+
+static eng_status conv2d_param_shapes(const eng_settings *s, eng_param_shape *out, int *n)
+{
+    int k[2], in = eng_settings_int(s, "in_channels"), o = eng_settings_int(s, "out_channels");
+    eng_settings_ints(s, "kernel_size", k, 2);
+    out[0] = (eng_param_shape){"weight", 4, {o, in, k[0], k[1]}};
+    out[1] = (eng_param_shape){"bias", 1, {o}};
+    *n = eng_settings_bool(s, "bias") ? 2 : 1;
+    return ENG_OK;
+}
+
+#define CHANNELS(NAME)                                                                         \
+    {NAME, ENG_SETTING_INT, ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE,   \
+     .min = 1, .max = ENG_SETTING_INT_MAX}
+#define PAIR(NAME, FLAGS, DEF, MIN, DOC)                                                       \
+    {NAME, ENG_SETTING_INTS, FLAGS, .def = DEF, .min = MIN, .max = 1 << 20, .len = 2, .doc = DOC}
+
+static const eng_setting conv2d_settings[] = {
+    CHANNELS("in_channels"), CHANNELS("out_channels"),
+    PAIR("kernel_size", ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN, 0, 1,
+         "(kh, kw), or k for (k, k)"),
+    PAIR("stride", ENG_SETTING_SHOWN, 1, 1, "(sh, sw)"),
+    PAIR("padding", 0, 0, 0, "zero padding (ph, pw)"),
+    PAIR("dilation", 0, 1, 1, "(dh, dw)"),
+    {"bias", ENG_SETTING_BOOL, 0, .def = 1, .doc = "whether the layer adds a learned bias"},
+    {0},
+};
+
+ENG_BUILTIN_KIND(conv2d) = {.name = "conv2d", .ctor = "Conv2d", .ops = &conv2d_ops,
+                            .settings = conv2d_settings, .takes_dtype = true,
+                            .create = conv2d_create, .describe = conv2d_describe,
+                            .param_shapes = conv2d_param_shapes};

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../registry.h"
 #include "layers.h"
 
 typedef struct dropout {
@@ -98,9 +99,9 @@ static eng_status dropout_clone(const eng_layer *layer, eng_dtype dtype, eng_lay
     return st;
 }
 
-static int dropout_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status dropout_describe(const eng_layer *layer, eng_settings *s)
 {
-    return snprintf(buf, size, "{kind='dropout', p=%.17g}", ((const dropout *)layer)->p);
+    return eng_settings_set_number(s, "p", ((const dropout *)layer)->p);
 }
 
 static eng_rng *dropout_rng(eng_layer *layer)
@@ -119,7 +120,6 @@ static const eng_layer_ops dropout_ops = {
     .forward = dropout_forward,
     .backward = dropout_backward,
     .clone = dropout_clone,
-    .describe = dropout_describe,
     .destroy = dropout_destroy,
     .rng = dropout_rng,
 };
@@ -138,3 +138,26 @@ eng_status eng_dropout_new(double p, eng_rng *rng, eng_layer **out)
     *out = &d->base;
     return ENG_OK;
 }
+
+static eng_status dropout_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                 eng_layer **out)
+{
+    (void)dtype;
+    return eng_dropout_new(eng_settings_number(s, "p"), rng, out);
+}
+
+static const eng_setting dropout_settings[] = {
+    /* 0 <= p < 1: the largest double below 1 bounds it. */
+    {"p", ENG_SETTING_NUMBER, ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN, .def = 0.5, .min = 0,
+     .max = 0x1.fffffffffffffp-1, .doc = "the probability of zeroing an element"},
+    {0},
+};
+
+ENG_BUILTIN_KIND(dropout) = {
+    .name = "dropout",
+    .ctor = "Dropout",
+    .ops = &dropout_ops,
+    .settings = dropout_settings,
+    .create = dropout_create,
+    .describe = dropout_describe,
+};

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../registry.h"
 #include "layers.h"
 
 static eng_status flatten_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
@@ -50,10 +51,11 @@ static eng_status flatten_clone(const eng_layer *layer, eng_dtype dtype, eng_lay
     return eng_flatten_new(out);
 }
 
-static int flatten_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status flatten_describe(const eng_layer *layer, eng_settings *s)
 {
     (void)layer;
-    return snprintf(buf, size, "{kind='flatten'}");
+    (void)s;
+    return ENG_OK;
 }
 
 static const eng_layer_ops flatten_ops = {
@@ -64,7 +66,6 @@ static const eng_layer_ops flatten_ops = {
     .forward = flatten_forward,
     .backward = flatten_backward,
     .clone = flatten_clone,
-    .describe = flatten_describe,
 };
 
 eng_status eng_flatten_new(eng_layer **out)
@@ -77,3 +78,20 @@ eng_status eng_flatten_new(eng_layer **out)
     *out = l;
     return ENG_OK;
 }
+
+static eng_status flatten_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                 eng_layer **out)
+{
+    (void)s;
+    (void)dtype;
+    (void)rng;
+    return eng_flatten_new(out);
+}
+
+ENG_BUILTIN_KIND(flatten) = {
+    .name = "flatten",
+    .ctor = "Flatten",
+    .ops = &flatten_ops,
+    .create = flatten_create,
+    .describe = flatten_describe,
+};

@@ -31,7 +31,8 @@ typedef struct eng_buffer {
 } eng_buffer;
 
 typedef struct eng_layer_ops {
-    const char *kind; /* "conv2d", "relu", ...: also the prefix of automatic names */
+    const char *kind; /* "conv2d", "relu", ...: also the prefix of automatic names; the kind's
+                       * settings are declared in its eng_layer_kind (registry.h) */
     /* Checks x (shape, dtype) and gives y's shape. The message names the layer and shapes. */
     eng_status (*output_shape)(const eng_layer *layer, const eng_tensor *x, int *ndim,
                                int64_t *shape);
@@ -44,8 +45,6 @@ typedef struct eng_layer_ops {
     /* A new layer of the same kind and configuration whose parameters are copies of these in
      * the given dtype (gradients zero). [out] *out owned by the caller. */
     eng_status (*clone)(const eng_layer *layer, eng_dtype dtype, eng_layer **out);
-    /* The configuration as a Lua table literal, e.g. "{kind='relu'}"; snprintf semantics. */
-    int (*describe)(const eng_layer *layer, char *buf, size_t size);
     /* Frees the kind's private fields (the common header is freed by eng_layer_release). */
     void (*destroy)(eng_layer *layer);
     /* [optional] Writes into y_out (like y) the output for x after element `index` (row-major)

@@ -7,6 +7,7 @@
 #include "../kernels/gemm.h"
 #include "../kernels/reduce.h"
 #include "../kernels/small_gemm.h"
+#include "../registry.h"
 #include "layers.h"
 
 typedef struct linear {
@@ -102,11 +103,15 @@ static eng_status linear_clone(const eng_layer *layer, eng_dtype dtype, eng_laye
     return eng_layer_copy_params(*out, layer);
 }
 
-static int linear_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status linear_describe(const eng_layer *layer, eng_settings *s)
 {
     const linear *l = (const linear *)layer;
-    return snprintf(buf, size, "{kind='linear', in_features=%d, out_features=%d, bias=%s}",
-                    l->in_features, l->out_features, layer->nparams == 2 ? "true" : "false");
+    eng_status st = eng_settings_set_int(s, "in_features", l->in_features);
+    if (!st)
+        st = eng_settings_set_int(s, "out_features", l->out_features);
+    if (!st)
+        st = eng_settings_set_bool(s, "bias", layer->nparams == 2);
+    return st;
 }
 
 /* weight[o,i] += delta changes column o by delta * x[:,i]; bias[o] += delta adds delta. */
@@ -141,7 +146,6 @@ static const eng_layer_ops linear_ops = {
     .forward = linear_forward,
     .backward = linear_backward,
     .clone = linear_clone,
-    .describe = linear_describe,
 };
 
 eng_status eng_linear_new(int in_features, int out_features, bool bias, eng_dtype dtype,
@@ -177,3 +181,41 @@ eng_status eng_linear_new(int in_features, int out_features, bool bias, eng_dtyp
     *out = &l->base;
     return ENG_OK;
 }
+
+static eng_status linear_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                eng_layer **out)
+{
+    return eng_linear_new(eng_settings_int(s, "in_features"), eng_settings_int(s, "out_features"),
+                          eng_settings_bool(s, "bias"), dtype, rng, out);
+}
+
+static eng_status linear_param_shapes(const eng_settings *s, eng_param_shape *out, int *n)
+{
+    int64_t in = eng_settings_int(s, "in_features"), o = eng_settings_int(s, "out_features");
+    out[0] = (eng_param_shape){"weight", 2, {o, in}};
+    out[1] = (eng_param_shape){"bias", 1, {o}};
+    *n = eng_settings_bool(s, "bias") ? 2 : 1;
+    return ENG_OK;
+}
+
+#define FEATURES(NAME, DOC)                                                                    \
+    {NAME, ENG_SETTING_INT, ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE,   \
+     .min = 1, .max = ENG_SETTING_INT_MAX, .doc = DOC}
+
+static const eng_setting linear_settings[] = {
+    FEATURES("in_features", "the size of each input sample"),
+    FEATURES("out_features", "the size of each output sample"),
+    {"bias", ENG_SETTING_BOOL, 0, .def = 1, .doc = "whether the layer adds a learned bias"},
+    {0},
+};
+
+ENG_BUILTIN_KIND(linear) = {
+    .name = "linear",
+    .ctor = "Linear",
+    .ops = &linear_ops,
+    .settings = linear_settings,
+    .takes_dtype = true,
+    .create = linear_create,
+    .describe = linear_describe,
+    .param_shapes = linear_param_shapes,
+};

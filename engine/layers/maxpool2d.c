@@ -81,9 +81,9 @@ static eng_status maxpool2d_clone(const eng_layer *layer, eng_dtype dtype, eng_l
     return eng_maxpool2d_new(c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, out);
 }
 
-static int maxpool2d_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status maxpool2d_describe(const eng_layer *layer, eng_settings *s)
 {
-    return pool_describe(&((const maxpool2d *)layer)->cfg, "maxpool2d", buf, size);
+    return pool_describe(&((const maxpool2d *)layer)->cfg, s);
 }
 
 static void maxpool2d_destroy(eng_layer *layer)
@@ -129,7 +129,6 @@ static const eng_layer_ops maxpool2d_ops = {
     .forward = maxpool2d_forward,
     .backward = maxpool2d_backward,
     .clone = maxpool2d_clone,
-    .describe = maxpool2d_describe,
     .destroy = maxpool2d_destroy,
 };
 
@@ -150,3 +149,22 @@ eng_status eng_maxpool2d_new(int kh, int kw, int stride_h, int stride_w, int pad
     *out = &m->base;
     return ENG_OK;
 }
+
+static eng_status maxpool2d_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                   eng_layer **out)
+{
+    (void)dtype;
+    (void)rng;
+    int v[6];
+    pool_settings_get(s, v);
+    return eng_maxpool2d_new(v[0], v[1], v[2], v[3], v[4], v[5], out);
+}
+
+ENG_BUILTIN_KIND(maxpool2d) = {
+    .name = "maxpool2d",
+    .ctor = "MaxPool2d",
+    .ops = &maxpool2d_ops,
+    .settings = pool_settings,
+    .create = maxpool2d_create,
+    .describe = maxpool2d_describe,
+};

@@ -54,8 +54,31 @@ eng_status pool_output_shape(const eng_layer *layer, const pool_config *cfg,
     return ENG_OK;
 }
 
-int pool_describe(const pool_config *cfg, const char *kind, char *buf, size_t size)
+const eng_setting pool_settings[] = {
+    {"kernel_size", ENG_SETTING_INTS,
+     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN, .min = 1,
+     .max = 1 << 20, .len = 2, .doc = "(kh, kw), or k for (k, k)"},
+    {"stride", ENG_SETTING_INTS, ENG_SETTING_SHOWN, .def = 0, .min = 0,
+     .max = 1 << 20, .len = 2, .doc = "(sh, sw); 0 means the kernel size"},
+    {"padding", ENG_SETTING_INTS, 0, .def = 0, .min = 0, .max = 1 << 20, .len = 2,
+     .doc = "(ph, pw), at most half the kernel size"},
+    {0},
+};
+
+eng_status pool_describe(const pool_config *cfg, eng_settings *s)
 {
-    return snprintf(buf, size, "{kind='%s', kernel_size={%d,%d}, stride={%d,%d}, padding={%d,%d}}",
-                    kind, cfg->kh, cfg->kw, cfg->sh, cfg->sw, cfg->ph, cfg->pw);
+    int k[2] = {cfg->kh, cfg->kw}, st2[2] = {cfg->sh, cfg->sw}, p[2] = {cfg->ph, cfg->pw};
+    eng_status st = eng_settings_set_int_list(s, "kernel_size", k, 2);
+    if (!st)
+        st = eng_settings_set_int_list(s, "stride", st2, 2);
+    if (!st)
+        st = eng_settings_set_int_list(s, "padding", p, 2);
+    return st;
+}
+
+void pool_settings_get(const eng_settings *s, int v[6])
+{
+    eng_settings_ints(s, "kernel_size", v, 2);
+    eng_settings_ints(s, "stride", v + 2, 2);
+    eng_settings_ints(s, "padding", v + 4, 2);
 }

@@ -3,6 +3,7 @@
 #define ENGINE_LAYERS_POOL_COMMON_H
 
 #include "../kernels/pool.h"
+#include "../registry.h"
 #include "layer.h"
 
 typedef struct pool_config {
@@ -17,6 +18,10 @@ eng_status pool_geometry(const eng_layer *layer, const pool_config *cfg, const e
                          eng_pool_geometry *g);
 eng_status pool_output_shape(const eng_layer *layer, const pool_config *cfg,
                              const eng_tensor *x, int *ndim, int64_t *shape);
-int pool_describe(const pool_config *cfg, const char *kind, char *buf, size_t size);
+/* The settings both kinds declare: kernel_size, stride (0: the kernel size), padding. */
+extern const eng_setting pool_settings[];
+eng_status pool_describe(const pool_config *cfg, eng_settings *s);
+/* The settings' kernel, stride and padding as {kh, kw, sh, sw, ph, pw}. */
+void pool_settings_get(const eng_settings *s, int v[6]);
 
 #endif

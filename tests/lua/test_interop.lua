@@ -45,7 +45,7 @@ do
     "linear_2", 1, true), out)
   assert(out:find("conv2d_1 (conv2d): weight [4, 1, 5, 5] float32, bias [4] float32", 1, true))
   assert(out:find("linear_1 (linear): weight [32, 784] float32, bias [32] float32", 1, true))
-  assert(out:find("format engine-checkpoint version 1", 1, true))
+  assert(out:find("format engine-checkpoint version 2", 1, true))
 end
 
 if not has_module("torch") then

@@ -39,7 +39,8 @@ do
   assert(tostring(b1) == "BatchNorm1d(4, eps=0.001, momentum=0.3, affine=false)", tostring(b1))
   assert(#b1:parameters() == 0 and #b1:buffers() == 2)
   check_error("BatchNorm2d: unknown option 'affin'", nn.BatchNorm2d, 3, {affin = false})
-  check_error("batchnorm2d: momentum (2) must be in [0, 1]", nn.BatchNorm2d, 3, {momentum = 2})
+  check_error("batchnorm2d: setting 'momentum' must be between 0 and 1, got 2", nn.BatchNorm2d, 3,
+    {momentum = 2})
 end
 
 H.section("training uses batch statistics and updates the running ones; evaluation uses them")

@@ -316,14 +316,19 @@ H.section("constructor errors")
 do
   check_error("Conv2d: unknown option 'strid' (expected stride, padding, dilation, bias, " ..
     "dtype, name)", nn.Conv2d, 1, 2, 3, {strid = 2})
-  check_error("Conv2d: kernel_size must be an integer or {h,w}", nn.Conv2d, 1, 2, "x")
-  check_error("Conv2d: stride 0 must be between 1", nn.Conv2d, 1, 2, 3, {stride = 0})
-  check_error("Linear: option 'bias' must be a boolean, got number", nn.Linear, 2, 3, {bias = 1})
+  check_error("Conv2d: kernel_size must be an integer or a list of 2 integers, got string",
+    nn.Conv2d, 1, 2, "x")
+  check_error("conv2d: setting 'stride' must be between 1 and 1048576, got 0", nn.Conv2d, 1, 2,
+    3, {stride = 0})
+  check_error("linear: setting 'bias' must be a boolean, got a number", nn.Linear, 2, 3,
+    {bias = 1})
   check_error("number expected, got string", nn.Linear, "a", 3)
-  check_error("linear: in_features (0) and out_features (3) must be positive", nn.Linear, 0, 3)
+  check_error("linear: setting 'in_features' must be between 1 and 2147483647, got 0", nn.Linear,
+    0, 3)
   check_error("Linear: unknown dtype 'f16'", nn.Linear, 2, 3, {dtype = "f16"})
   check_error("linear: dtype i64 (f32 or f64 expected)", nn.Linear, 2, 3, {dtype = "i64"})
-  check_error("dropout: p = 1.5, expected 0 <= p < 1", nn.Dropout, 1.5)
+  check_error("dropout: setting 'p' must be between 0 and 0.99999999999999989, got 1.5",
+    nn.Dropout, 1.5)
   check_error("may not contain '.'", nn.ReLU, {name = "a.b"})
   check_error("Sequential: element 2: engine.Layer expected, got engine.Tensor",
     nn.Sequential, {nn.ReLU(), engine.zeros({1})})

@@ -57,7 +57,7 @@ end
 assert(last < 0.5 * first, ("training: loss %g -> %g"):format(first, last))
 
 -- broken plugins
-H.check_error("built for plugin ABI version 2, this engine has version 1",
+H.check_error("built for plugin ABI version 3, this engine has version 2",
   engine.plugin.load, plugin_dir .. "/libplugin_bad_abi.so")
 H.check_error("no engine_plugin_init function", engine.plugin.load,
   plugin_dir .. "/libplugin_bad_no_init.so")
@@ -71,7 +71,24 @@ engine.plugin.load(plugin_dir .. "/libplugin_good.so")
 H.check_error("no layer kind 'nope'", nn.new, "nope")
 local three = nn.new("three", {dtype = "f64"})
 H.check_error("three: x [2,4], expected [N,3]", three.forward, three, engine.zeros({2, 4}, "f64"))
-H.check_error("option 'flag' must be a number or a boolean", nn.new, "three", {flag = "yes"})
+H.check_error("three: unknown setting 'flag' (its settings: none)", nn.new, "three", {flag = "yes"})
+
+-- a plugin kind's settings are checked against its declaration, from Lua and from a file
+H.check_error("scaled_linear: setting 'in_features' must be an integer, got 1.5", nn.new,
+  "scaled_linear", {in_features = 1.5, out_features = 2})
+H.check_error("swish: unknown setting 'bta' (its settings: beta)", nn.new, "swish", {bta = 1})
+H.check_error("scaled_linear: setting 'out_features' (an integer) is required", nn.new,
+  "scaled_linear", {in_features = 3})
+do
+  local path = os.tmpname()
+  local saved = net("")
+  engine.save(path, {model = saved})
+  local back = engine.load(path).model
+  assert(tostring(back) == tostring(saved), tostring(back))
+  local x4 = engine.randn({2, 6}, "f64")
+  H.near(back:forward(x4):get(2, 3), saved:forward(x4):get(2, 3), 0, "plugin model reloaded")
+  os.remove(path)
+end
 
 -- a plugin's optimizer kind, through optim.new: p -= lr * g
 local lin = nn.Linear(2, 1, {dtype = "f64", bias = false})

@@ -44,19 +44,21 @@ static eng_status doubled_clone(const eng_layer *layer, eng_dtype dtype, eng_lay
     return st;
 }
 
-static eng_status doubled_create(const eng_plugin_config *config, eng_dtype dtype, eng_rng *rng,
+static eng_status doubled_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
                                  eng_layer **out)
 {
-    int in = (int)eng_plugin_config_get(config, "in_features", 0);
-    int outf = (int)eng_plugin_config_get(config, "out_features", 0);
-    eng_status st = eng_linear_new(in, outf, true, dtype, rng, out);
+    eng_status st = eng_linear_new(eng_settings_int(s, "in_features"),
+                                   eng_settings_int(s, "out_features"),
+                                   eng_settings_bool(s, "bias"), dtype, rng, out);
     if (!st)
         (*out)->ops = &doubled_ops;
     return st;
 }
 
-static const eng_layer_kind doubled_kind = {"linear_dweight_x2", &doubled_ops, doubled_create,
-                                            "the built-in linear, weight gradient doubled"};
+/* The built-in linear's settings, description and parameter shapes (filled in at init). */
+static eng_layer_kind doubled_kind = {.name = "linear_dweight_x2", .ops = &doubled_ops,
+                                      .takes_dtype = true, .create = doubled_create,
+                                      .doc = "the built-in linear, weight gradient doubled"};
 
 __attribute__((visibility("default"))) eng_status engine_plugin_init(eng_plugin_registry *r)
 {
@@ -71,5 +73,9 @@ __attribute__((visibility("default"))) eng_status engine_plugin_init(eng_plugin_
     doubled_ops.kind = "linear_dweight_x2";
     doubled_ops.backward = doubled_backward;
     doubled_ops.clone = doubled_clone;
+    const eng_layer_kind *linear = eng_kind_find("linear");
+    doubled_kind.settings = linear->settings;
+    doubled_kind.describe = linear->describe;
+    doubled_kind.param_shapes = linear->param_shapes;
     return eng_plugin_register_layer(r, &doubled_kind);
 }

@@ -72,19 +72,33 @@ static eng_status swish_backward(eng_layer *layer, const eng_tensor *x, const en
     return ENG_OK;
 }
 
-static eng_status swish_create(const eng_plugin_config *config, eng_dtype dtype, eng_rng *rng,
+static eng_status swish_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
                                eng_layer **out);
+static const eng_layer_kind kinds[2];
 
 static eng_status swish_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
-    eng_status st = swish_create(NULL, dtype, NULL, out);
+    eng_settings s;
+    eng_settings_init(&s, &kinds[0]);
+    eng_status st = eng_layer_create(&s, dtype, NULL, out);
     return st ? st : eng_layer_copy_params(*out, layer);
 }
 
-static int swish_describe(const eng_layer *layer, char *buf, size_t size)
+/* beta is learned: its setting is only the initial value, which the stored parameter then
+ * replaces, so the config keeps the default. */
+static eng_status swish_describe(const eng_layer *layer, eng_settings *s)
 {
     (void)layer;
-    return snprintf(buf, size, "{kind='%s'}", KIND("swish"));
+    (void)s;
+    return ENG_OK;
+}
+
+static eng_status swish_param_shapes(const eng_settings *s, eng_param_shape *out, int *n)
+{
+    (void)s;
+    out[0] = (eng_param_shape){"beta", 1, {1}};
+    *n = 1;
+    return ENG_OK;
 }
 
 static const eng_layer_ops swish_ops = {
@@ -93,10 +107,9 @@ static const eng_layer_ops swish_ops = {
     .forward = swish_forward,
     .backward = swish_backward,
     .clone = swish_clone,
-    .describe = swish_describe,
 };
 
-static eng_status swish_create(const eng_plugin_config *config, eng_dtype dtype, eng_rng *rng,
+static eng_status swish_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
                                eng_layer **out)
 {
     (void)rng;
@@ -110,7 +123,7 @@ static eng_status swish_create(const eng_plugin_config *config, eng_dtype dtype,
         eng_layer_release(layer);
         return st;
     }
-    eng_tensor_fill(layer->params[0].value, eng_plugin_config_get(config, "beta", 1.0));
+    eng_tensor_fill(layer->params[0].value, eng_settings_number(s, "beta"));
     *out = layer;
     return ENG_OK;
 }
@@ -182,23 +195,37 @@ static eng_status scaled_linear_backward(eng_layer *layer, const eng_tensor *x,
     return ENG_OK;
 }
 
-static eng_status scaled_linear_create(const eng_plugin_config *config, eng_dtype dtype,
+static eng_status scaled_linear_create(const eng_settings *s, eng_dtype dtype,
                                        eng_rng *rng, eng_layer **out);
 
 static eng_status scaled_linear_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
-    const scaled_linear *l = (const scaled_linear *)layer;
-    eng_plugin_config config = {3, {"in_features", "out_features", "scale"},
-                                {l->in, l->out, l->scale}};
-    eng_status st = scaled_linear_create(&config, dtype, NULL, out);
+    eng_settings s;
+    eng_settings_init(&s, &kinds[1]);
+    eng_status st = kinds[1].describe(layer, &s);
+    if (!st)
+        st = eng_layer_create(&s, dtype, NULL, out);
     return st ? st : eng_layer_copy_params(*out, layer);
 }
 
-static int scaled_linear_describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status scaled_linear_describe(const eng_layer *layer, eng_settings *s)
 {
     const scaled_linear *l = (const scaled_linear *)layer;
-    return snprintf(buf, size, "{kind='%s', in_features=%d, out_features=%d, scale=%.17g}",
-                    KIND("scaled_linear"), l->in, l->out, l->scale);
+    eng_status st = eng_settings_set_int(s, "in_features", l->in);
+    if (!st)
+        st = eng_settings_set_int(s, "out_features", l->out);
+    if (!st)
+        st = eng_settings_set_number(s, "scale", l->scale);
+    return st;
+}
+
+static eng_status scaled_linear_param_shapes(const eng_settings *s, eng_param_shape *out, int *n)
+{
+    int64_t in = eng_settings_int(s, "in_features"), o = eng_settings_int(s, "out_features");
+    out[0] = (eng_param_shape){"weight", 2, {o, in}};
+    out[1] = (eng_param_shape){"bias", 1, {o}};
+    *n = 2;
+    return ENG_OK;
 }
 
 static const eng_layer_ops scaled_linear_ops = {
@@ -207,18 +234,13 @@ static const eng_layer_ops scaled_linear_ops = {
     .forward = scaled_linear_forward,
     .backward = scaled_linear_backward,
     .clone = scaled_linear_clone,
-    .describe = scaled_linear_describe,
 };
 
-static eng_status scaled_linear_create(const eng_plugin_config *config, eng_dtype dtype,
+static eng_status scaled_linear_create(const eng_settings *s, eng_dtype dtype,
                                        eng_rng *rng, eng_layer **out)
 {
-    int in = (int)eng_plugin_config_get(config, "in_features", 0);
-    int outf = (int)eng_plugin_config_get(config, "out_features", 0);
-    double scale = eng_plugin_config_get(config, "scale", 1.0);
-    if (in <= 0 || outf <= 0)
-        return eng_error(ENG_EARG, "%s: settings in_features (%d) and out_features (%d) must be "
-                         "positive", KIND("scaled_linear"), in, outf);
+    int in = eng_settings_int(s, "in_features"), outf = eng_settings_int(s, "out_features");
+    double scale = eng_settings_number(s, "scale");
     scaled_linear *l = calloc(1, sizeof *l);
     if (!l)
         return eng_error(ENG_ENOMEM, "scaled_linear: out of memory");
@@ -242,10 +264,31 @@ static eng_status scaled_linear_create(const eng_plugin_config *config, eng_dtyp
     return ENG_OK;
 }
 
-static const eng_layer_kind kinds[] = {
-    {KIND("swish"), &swish_ops, swish_create, "x * sigmoid(beta * x), learnable beta"},
-    {KIND("scaled_linear"), &scaled_linear_ops, scaled_linear_create,
-     "scale * (x @ weight^T + bias)"},
+/* The settings each kind declares: the engine checks every value given from Lua or read from
+ * a checkpoint against them before create sees it (engine/registry.h). */
+static const eng_setting swish_settings[] = {
+    {"beta", ENG_SETTING_NUMBER, 0, .def = 1.0, .min = -1e6, .max = 1e6,
+     .doc = "the initial value of the learned beta"},
+    {0},
+};
+
+static const eng_setting scaled_linear_settings[] = {
+    {"in_features", ENG_SETTING_INT, ENG_SETTING_REQUIRED | ENG_SETTING_BARE, .min = 1,
+     .max = 1 << 20},
+    {"out_features", ENG_SETTING_INT, ENG_SETTING_REQUIRED | ENG_SETTING_BARE, .min = 1,
+     .max = 1 << 20},
+    {"scale", ENG_SETTING_NUMBER, ENG_SETTING_SHOWN, .def = 1.0, .min = -1e6, .max = 1e6},
+    {0},
+};
+
+static const eng_layer_kind kinds[2] = {
+    {.name = KIND("swish"), .ops = &swish_ops, .settings = swish_settings, .takes_dtype = true,
+     .create = swish_create, .describe = swish_describe, .param_shapes = swish_param_shapes,
+     .doc = "x * sigmoid(beta * x), learnable beta"},
+    {.name = KIND("scaled_linear"), .ops = &scaled_linear_ops,
+     .settings = scaled_linear_settings, .takes_dtype = true, .create = scaled_linear_create,
+     .describe = scaled_linear_describe, .param_shapes = scaled_linear_param_shapes,
+     .doc = "scale * (x @ weight^T + bias)"},
 };
 
 __attribute__((visibility("default"))) eng_status engine_plugin_init(eng_plugin_registry *registry)
