@@ -43,7 +43,7 @@ static eng_status backward(eng_layer *layer, const eng_tensor *x, const eng_tens
     return dx ? eng_tensor_copy(dx, dy) : ENG_OK;
 }
 
-static eng_status create(const eng_plugin_config *config, eng_dtype dtype, eng_rng *rng,
+static eng_status create(const eng_settings *config, eng_dtype dtype, eng_rng *rng,
                          eng_layer **out);
 
 static eng_status clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
@@ -52,10 +52,11 @@ static eng_status clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out
     return create(NULL, dtype, NULL, out);
 }
 
-static int describe(const eng_layer *layer, char *buf, size_t size)
+static eng_status describe(const eng_layer *layer, eng_settings *s)
 {
     (void)layer;
-    return snprintf(buf, size, "{kind='segv'}");
+    (void)s;
+    return ENG_OK;
 }
 
 static const eng_layer_ops ops = {
@@ -64,10 +65,9 @@ static const eng_layer_ops ops = {
     .forward = forward,
     .backward = backward,
     .clone = clone,
-    .describe = describe,
 };
 
-static eng_status create(const eng_plugin_config *config, eng_dtype dtype, eng_rng *rng,
+static eng_status create(const eng_settings *config, eng_dtype dtype, eng_rng *rng,
                          eng_layer **out)
 {
     (void)config;
@@ -80,7 +80,14 @@ static eng_status create(const eng_plugin_config *config, eng_dtype dtype, eng_r
     return ENG_OK;
 }
 
-static const eng_layer_kind kind = {"segv", &ops, create, "crashes the process in forward"};
+static const eng_layer_kind kind = {
+    .name = "segv",
+    .ops = &ops,
+    .takes_dtype = true,
+    .create = create,
+    .describe = describe,
+    .doc = "crashes the process in forward",
+};
 
 __attribute__((visibility("default"))) eng_status engine_plugin_init(eng_plugin_registry *r)
 {
