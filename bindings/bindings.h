@@ -77,6 +77,10 @@ void lua_pushtensorview(lua_State *L, const eng_tensor *t);
 /* Pushes a new box holding a contiguous copy of t. */
 void lua_pushtensorcopy(lua_State *L, const eng_tensor *t);
 
+/* Adds the math of l_tensor_math.c: operators to the metatable, methods to the method table
+ * and functions (engine.exp, engine.where, ...) to the module table, at these indices. */
+void lua_open_tensor_math(lua_State *L, int meta, int methods, int funcs);
+
 /* A dtype name at arg ("f32", "f64", "u8", "i32", "i64"); def when arg is none or nil. */
 eng_dtype lua_optdtype(lua_State *L, int arg, eng_dtype def);
 /* A shape table {2,3} at arg into shape[ENG_MAX_DIMS]; returns the number of dimensions. */

@@ -496,146 +496,6 @@ static int t_select(lua_State *L)
     return 1;
 }
 
-/* ---- arithmetic: tensor op tensor, tensor op number, number op tensor ---- */
-
-static int arith(lua_State *L, eng_binary_op op)
-{
-    eng_tensor *a = lua_testtensor(L, 1), *b = lua_testtensor(L, 2);
-    eng_tensor *like = a ? a : b;
-    if (!like)
-        return luaL_error(L, "arithmetic on a closed tensor");
-    if ((!a && !lua_isnumber(L, 1)) || (!b && !lua_isnumber(L, 2)))
-        return luaL_error(L, "arithmetic on an engine.Tensor and a %s",
-                          luaL_typename(L, a ? 2 : 1));
-    eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_new_like(like, slot))
-        return lua_engerror(L);
-    eng_tensor *dst = *slot;
-    eng_status st;
-    if (a && b) {
-        st = eng_tensor_binary(dst, a, b, op);
-    } else if (a) {
-        st = eng_tensor_binary_scalar(dst, a, lua_tonumber(L, 2), op);
-    } else {
-        /* number op tensor: dst = s, then dst op b, so s - b and s / b need no special case. */
-        if (eng_dtype_is_float(dst->dtype))
-            eng_tensor_fill(dst, lua_tonumber(L, 1));
-        st = eng_tensor_binary(dst, dst, b, op);
-    }
-    if (st)
-        return lua_engerror(L);
-    return 1;
-}
-
-static int t_add(lua_State *L)
-{
-    return arith(L, ENG_ADD);
-}
-
-static int t_sub(lua_State *L)
-{
-    return arith(L, ENG_SUB);
-}
-
-static int t_mul(lua_State *L)
-{
-    return arith(L, ENG_MUL);
-}
-
-static int t_div(lua_State *L)
-{
-    return arith(L, ENG_DIV);
-}
-
-static int t_unm(lua_State *L)
-{
-    eng_tensor *t = lua_checktensor(L, 1);
-    eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_new_like(t, slot) || eng_tensor_binary_scalar(*slot, t, -1.0, ENG_MUL))
-        return lua_engerror(L);
-    return 1;
-}
-
-/* ---- reductions ---- */
-
-static int t_sum(lua_State *L)
-{
-    lua_pushnumber(L, eng_tensor_sum(lua_checktensor(L, 1)));
-    return 1;
-}
-
-static int t_mean(lua_State *L)
-{
-    eng_tensor *t = lua_checktensor(L, 1);
-    int64_t n = eng_tensor_numel(t);
-    if (n == 0)
-        return luaL_error(L, "mean of an empty tensor %s", eng_tensor_shape_str(t));
-    lua_pushnumber(L, eng_tensor_sum(t) / (double)n);
-    return 1;
-}
-
-/* Position of the largest (sign 1) or smallest (sign -1) of n elements from first, stepping by
- * step in row-major order; a NaN wins, as in torch.max. The C API has no such reduction: this
- * is a plain comparison scan, no arithmetic. */
-static int64_t extreme_at(const eng_tensor *t, int64_t first, int64_t n, double sign)
-{
-    int64_t best = 0;
-    double bv = eng_tensor_get_flat(t, first);
-    for (int64_t i = 1; i < n && bv == bv; i++) {
-        double v = eng_tensor_get_flat(t, first + i);
-        if (v != v || sign * v > sign * bv) {
-            bv = v;
-            best = i;
-        }
-    }
-    return best;
-}
-
-static int reduce_extreme(lua_State *L, double sign)
-{
-    eng_tensor *t = lua_checktensor(L, 1);
-    int64_t n = eng_tensor_numel(t);
-    if (n == 0)
-        return luaL_error(L, "%s of an empty tensor %s", sign > 0 ? "max" : "min",
-                          eng_tensor_shape_str(t));
-    push_element(L, t, eng_tensor_get_flat(t, extreme_at(t, 0, n, sign)));
-    return 1;
-}
-
-static int t_max(lua_State *L)
-{
-    return reduce_extreme(L, 1.0);
-}
-
-static int t_min(lua_State *L)
-{
-    return reduce_extreme(L, -1.0);
-}
-
-/* t:argmax(): for x [N,K] an i64 tensor [N] of the 1-based column of each row's maximum; for
- * a 1-d tensor the 1-based position of the maximum, as a number. */
-static int t_argmax(lua_State *L)
-{
-    eng_tensor *t = lua_checktensor(L, 1);
-    if (t->ndim == 1) {
-        if (t->shape[0] == 0)
-            return luaL_error(L, "argmax of an empty tensor %s", eng_tensor_shape_str(t));
-        lua_pushinteger(L, extreme_at(t, 0, t->shape[0], 1.0) + 1);
-        return 1;
-    }
-    if (t->ndim != 2 || t->shape[1] == 0)
-        return luaL_error(L, "argmax of a tensor %s (expected [N,K] with K > 0 or [K])",
-                          eng_tensor_shape_str(t));
-    int64_t rows = t->shape[0], cols = t->shape[1];
-    eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_new(ENG_I64, 1, &rows, slot))
-        return lua_engerror(L);
-    int64_t *out = eng_tensor_data(*slot);
-    for (int64_t r = 0; r < rows; r++)
-        out[r] = extreme_at(t, r * cols, cols, 1.0) + 1;
-    return 1;
-}
-
 /* ---- conversion to Lua ---- */
 
 static void push_table(lua_State *L, const eng_tensor *t, int d, int64_t *idx)
@@ -836,9 +696,7 @@ static const luaL_Reg tensor_methods[] = {
     {"to", t_to},           {"clone", t_clone},  {"fill", t_fill},
     {"zero", t_zero},       {"get", t_get},      {"set", t_set},
     {"reshape", t_reshape}, {"view", t_reshape}, {"narrow", t_narrow},
-    {"select", t_select},   {"sum", t_sum},      {"mean", t_mean},
-    {"max", t_max},         {"min", t_min},      {"argmax", t_argmax},
-    {"totable", t_totable}, {NULL, NULL},
+    {"select", t_select},   {"totable", t_totable}, {NULL, NULL},
 };
 
 static const luaL_Reg tensor_meta[] = {
@@ -846,11 +704,6 @@ static const luaL_Reg tensor_meta[] = {
     {"__close", tensor_release},
     {"__tostring", t_tostring},
     {"__len", t_len},
-    {"__add", t_add},
-    {"__sub", t_sub},
-    {"__mul", t_mul},
-    {"__div", t_div},
-    {"__unm", t_unm},
     {"__index", NULL},
     {NULL, NULL},
 };
@@ -865,8 +718,10 @@ int luaopen_engine_tensor(lua_State *L)
     luaL_newmetatable(L, ENG_LUA_TENSOR);
     luaL_setfuncs(L, tensor_meta, 0);
     luaL_newlib(L, tensor_methods);
+    luaL_newlib(L, tensor_funcs);
+    lua_open_tensor_math(L, -3, -2, -1);
+    lua_insert(L, -3);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
-    luaL_newlib(L, tensor_funcs);
     return 1;
 }

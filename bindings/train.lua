@@ -69,11 +69,7 @@ end
 -- The number of correct predictions of out [N,classes] against 0-based labels y [N] (i64).
 local function correct_count(out, y)
   if out:dim() ~= 2 or y:dim() ~= 1 or y:dtype() ~= "i64" then return nil end
-  local predicted, n = out:argmax(), 0
-  for i = 1, y:size(1) do
-    if predicted:get(i) - 1 == y:get(i) then n = n + 1 end
-  end
-  return n
+  return (out:argmax(2) - 1):eq(y):sum() -- argmax is 1-based, labels 0-based
 end
 
 local function batches_of(spec, set, shuffle)

@@ -22,5 +22,6 @@
 #include "progress.h"
 #include "rng.h"
 #include "tensor.h"
+#include "tensor_math.h"
 
 #endif

@@ -101,11 +101,8 @@ local correct, total, out = 0, 0, nil
 for x, y in test:batches(250, {shuffle = false, dtype = config.dtype, scale = 1 / 255,
                                  mean = config.mean, std = config.std, reuse = true}) do
   out = model:forward(x, out)
-  local predicted = out:argmax()
-  for i = 1, y:size(1) do
-    -- argmax is 1-based, labels are 0-based class indices
-    if predicted:get(i) - 1 == y:get(i) then correct = correct + 1 end
-  end
+  -- argmax is 1-based, labels are 0-based class indices
+  correct = correct + (out:argmax(2) - 1):eq(y):sum()
   total = total + y:size(1)
 end
 

@@ -104,10 +104,7 @@ local function accuracy(model)
   model:eval()
   local correct = 0
   for x, y in test:batches(500, {dtype = config.dtype}) do
-    local predicted = model:forward(x):argmax()
-    for i = 1, y:size(1) do
-      if predicted:get(i) - 1 == y:get(i) then correct = correct + 1 end
-    end
+    correct = correct + (model:forward(x):argmax(2) - 1):eq(y):sum()
   end
   model:train()
   return correct / test:size()

@@ -60,10 +60,7 @@ local function run(settings, log)
   model:eval()
   local correct, total = 0, 0
   for i = 1, #test_x do
-    local predicted = model:forward(test_x[i]):argmax()
-    for k = 1, test_y[i]:size(1) do
-      if predicted:get(k) - 1 == test_y[i]:get(k) then correct = correct + 1 end
-    end
+    correct = correct + (model:forward(test_x[i]):argmax(2) - 1):eq(test_y[i]):sum()
     total = total + test_y[i]:size(1)
   end
   return {accuracy = correct / total}

@@ -12,23 +12,15 @@ local function swish(factor, dtype)
     name = "swish",
     params = {beta = engine.tensor({1.3}, dtype or "f64")},
     forward = function(self, x)
-      local b, y = self.params.beta:get(1), x:clone()
-      local fx, fy = x:reshape({x:numel()}), y:reshape({y:numel()})
-      for i = 1, x:numel() do
-        local v = fx:get(i)
-        fy:set(i, v * sigmoid(b * v))
-      end
-      return y
+      local b = self.params.beta:get(1)
+      return x * (x * b):sigmoid()
     end,
     backward = function(self, x, y, dy)
-      local b, dx, db = self.params.beta:get(1), x:clone(), 0
-      local fx, fdy, fdx = x:reshape({x:numel()}), dy:reshape({dy:numel()}), dx:reshape({dx:numel()})
-      for i = 1, x:numel() do
-        local v, g = fx:get(i), fdy:get(i)
-        local s = sigmoid(b * v)
-        fdx:set(i, g * (s + b * v * s * (1 - s)))
-        db = db + g * v * v * s * (1 - s)
-      end
+      local b = self.params.beta:get(1)
+      local s = (x * b):sigmoid()
+      local ds = s * (1 - s)
+      local dx = dy * (s + x * ds * b)
+      local db = (dy * x * x * ds):sum()
       return dx, {beta = engine.tensor({db * factor}, dtype or "f64")}
     end,
   }
@@ -68,9 +60,7 @@ local scale = nn.Lua{
   name = "scale", params = {w = w},
   forward = function(self, input) return input * self.params.w:get(1) end,
   backward = function(self, input, output, dout)
-    local dw = 0
-    local fi, fd = input:reshape({input:numel()}), dout:reshape({dout:numel()})
-    for i = 1, input:numel() do dw = dw + fi:get(i) * fd:get(i) end
+    local dw = (input * dout):sum()
     return dout * self.params.w:get(1), {w = engine.tensor({dw}, "f64")}
   end,
 }

@@ -124,11 +124,14 @@ do
   assert(c ~= a and c ~= b, "arithmetic returns a new tensor")
   check_tensor(a, {{1, 2}, {3, 4}}, 0, "operands unchanged")
   assert((a:to("f64") + 1):dtype() == "f64")
-  check_error("arithmetic on tensors of shapes [2,2] and [3]",
-    function() return a + engine.ones({3}) end)
-  check_error("dtypes f32 and f64", function() return a + a:to("f64") end)
-  check_error("dtype i64 (f32 or f64 expected)", function() return engine.ones({2}, "i64") * 2 end)
-  check_error("arithmetic on an engine.Tensor and a string", function() return a + "x" end)
+  -- broadcasting and dtype promotion follow PyTorch (tests/lua/test_tensor_math.lua has more)
+  check_error("add: shapes [2,2] and [3] do not broadcast: dimension 1 (from the end) has " ..
+    "sizes 2 and 3", function() return a + engine.ones({3}) end)
+  assert((a + a:to("f64")):dtype() == "f64", "f32 + f64 promotes to f64")
+  check_tensor(engine.ones({2}, "i64") * 2, {2, 2})
+  assert((engine.ones({2}, "i64") * 2):dtype() == "i64")
+  check_error("argument #2 must be an engine.Tensor or a number, got string",
+    function() return a + "x" end)
 end
 
 H.section("reductions")
@@ -136,11 +139,13 @@ do
   local t = engine.tensor({{1, 5, 2}, {7, 0, 7}})
   assert(t:sum() == 22 and t:max() == 7 and t:min() == 0)
   near(t:mean(), 22 / 6, 1e-12, "mean")
-  local am = t:argmax()
+  local am = t:argmax(2)
   assert(am:dtype() == "i64")
   check_tensor(am, {2, 1}) -- 1-based; a tie goes to the first maximum
   assert(engine.tensor({3, 9, 1}):argmax() == 2)
-  check_error("argmax of a tensor [2,2,2]", function() return engine.zeros({2, 2, 2}):argmax() end)
+  assert(t:argmax() == 4, "argmax without a dim is the flat position, as torch.argmax")
+  check_error("argmax: dimension 3 out of range for [2,2]", function()
+    return engine.zeros({2, 2}):argmax(3) end)
   check_error("mean of an empty tensor", function() return engine.zeros({0}):mean() end)
   local tt = engine.tensor({{1, 2}, {3, 4}}, "i64"):totable()
   assert(#tt == 2 and tt[2][1] == 3 and math.type(tt[2][1]) == "integer")

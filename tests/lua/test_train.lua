@@ -68,7 +68,7 @@ model:eval()
 local out = model:forward(xs:narrow(1, 161, 40))
 local crit = nn.CrossEntropyLoss()
 H.near(e4.val_loss, crit:forward(out, ys:narrow(1, 161, 40)), 1e-6, "val_loss")
-local predicted, correct = out:argmax(), 0
+local predicted, correct = out:argmax(2), 0
 for i = 1, 40 do
   if predicted:get(i) - 1 == labels[160 + i] then correct = correct + 1 end
 end
