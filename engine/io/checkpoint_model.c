@@ -71,26 +71,23 @@ static eng_status check_stored_shape(eng_checkpoint *ck, const char *layer,
     hid_t space = H5Dget_space(d);
     int ndim = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     hsize_t dims[ENG_MAX_DIMS] = {0};
-    bool same = ndim == p->ndim && ndim >= 0 && ndim <= ENG_MAX_DIMS;
-    if (same)
+    bool readable = ndim >= 0 && ndim <= ENG_MAX_DIMS, same = readable && ndim == p->ndim;
+    if (readable)
         H5Sget_simple_extent_dims(space, dims, NULL);
     int64_t stored[ENG_MAX_DIMS] = {0};
-    for (int k = 0; same && k < ndim; k++) {
+    for (int k = 0; readable && k < ndim; k++) {
         stored[k] = (int64_t)dims[k];
-        same = stored[k] == p->shape[k];
+        same = same && stored[k] == p->shape[k];
     }
     if (space >= 0)
         H5Sclose(space);
     H5Dclose(d);
-    if (ndim < 0 || ndim > ENG_MAX_DIMS)
+    if (!readable)
         return eng_error(ENG_EFORMAT, "%s: cannot read the shape of %s", ck->path, where);
-    if (!same) {
-        for (int k = 0; k < ndim; k++)
-            stored[k] = (int64_t)dims[k];
+    if (!same)
         return eng_error(ENG_ESHAPE, "%s: model_config gives %s the shape %s, but the file "
                          "stores %s", ck->path, where, eng_shape_str(p->ndim, p->shape),
                          eng_shape_str(ndim, stored));
-    }
     return ENG_OK;
 }
 

@@ -337,4 +337,37 @@ do
   check_error("layer is closed", l.forward, l, engine.zeros({1}))
 end
 
+H.section("constructors, nn.new and printing derive from each kind's declared settings")
+do
+  check_error("linear: setting 'in_features' must be an integer, got 1.5", nn.Linear, 1.5, 2)
+  check_error("linear: setting 'in_features' must be between 1 and 2147483647, got 1e+22",
+    nn.Linear, 1e22, 2)
+  check_error("linear: setting 'out_features' (an integer) is required", nn.Linear, 3)
+  check_error("Linear: too many arguments", nn.Linear, 3, 2, {}, 5)
+  check_error("ReLU: unknown option 'dtype' (expected name)", nn.ReLU, {dtype = "f64"})
+  check_error("leaky_relu: setting 'negative_slope' must be finite", nn.LeakyReLU, 0 / 0)
+  check_error("linear: unknown setting 'bais' (its settings: in_features, out_features, bias)",
+    nn.new, "linear", {in_features = 3, out_features = 2, bais = false})
+  check_error("nn.new: layer kind 'relu' has no parameters, so no dtype", nn.new, "relu",
+    {dtype = "f64"})
+  local lin = nn.new("linear", {in_features = 3, out_features = 2, bias = false, dtype = "f64",
+                                name = "head"})
+  assert(tostring(lin) == "Linear(3, 2, bias=false)" and lin:name() == "head", tostring(lin))
+  assert(lin:parameters()[1].value:dtype() == "f64")
+  local cfg = lin:config()
+  assert(cfg.kind == "linear" and cfg.in_features == 3 and math.type(cfg.in_features) ==
+    "integer" and cfg.out_features == 2 and cfg.bias == false)
+  local a = nn.Conv2d(2, 3, {3, 1}, {padding = 1, dilation = {2, 1}})
+  local b = nn.new("conv2d", {in_channels = 2, out_channels = 3, kernel_size = {3, 1},
+                              padding = 1, dilation = {2, 1}})
+  assert(tostring(a) == tostring(b), tostring(b))
+  assert(tostring(a) == "Conv2d(2, 3, kernel_size=(3, 1), stride=(1, 1), padding=(1, 1), " ..
+    "dilation=(2, 1))", tostring(a))
+  assert(tostring(nn.LeakyReLU{negative_slope = 0.3}) == "LeakyReLU(negative_slope=0.3)")
+  assert(tostring(nn.Dropout{p = 0.1}) == "Dropout(p=0.1)")
+  assert(nn.MaxPool2d(2):config().stride[2] == 2, "stride 0 means the kernel size")
+  assert(tostring(nn.AvgPool2d({3, 2}, {stride = 1, padding = 1})) ==
+    "AvgPool2d(kernel_size=(3, 2), stride=(1, 1), padding=(1, 1))")
+end
+
 print("test_nn: ok")
