@@ -85,6 +85,23 @@ void lua_open_tensor_math(lua_State *L, int meta, int methods, int funcs);
 eng_dtype lua_optdtype(lua_State *L, int arg, eng_dtype def);
 /* A shape table {2,3} at arg into shape[ENG_MAX_DIMS]; returns the number of dimensions. */
 int lua_checkshape(lua_State *L, int arg, int64_t *shape);
+/* A dimension at arg into a 0-based one: 1..ndim + extra, or counted from the end with -1 the
+ * last (extra is 1 where a new dimension may go after the last, as in unsqueeze). Raises
+ * "dimension 4 out of range for [2,3] (1..2)" otherwise. */
+int lua_checkdim(lua_State *L, int arg, const eng_tensor *t, int extra);
+/* Raises "what: 4 arguments given, at most 3 expected ..." when more than n arguments are on
+ * the stack: extra arguments are errors, never ignored. */
+void lua_checknargs(lua_State *L, int n, const char *what);
+/* The number at arg as an element of dtype: raises "what: value 300 out of range for u8 ..."
+ * when an integer dtype cannot hold it. */
+double lua_checkelement(lua_State *L, int arg, eng_dtype dtype, const char *what);
+/* Tensor parts (l_tensor_create.c, l_tensor_shape.c, l_tensor_index.c): each adds its
+ * methods and functions to the tables on the stack (metatable, methods, functions, from
+ * bottom to top) and leaves the stack as it found it. The indexing part sets __index and
+ * __newindex on the metatable, so it runs last. */
+void lua_tensor_create_open(lua_State *L);
+void lua_tensor_shape_open(lua_State *L);
+void lua_tensor_index_open(lua_State *L);
 /* Pushes the shape as a Lua list of integers. */
 void lua_pushshape(lua_State *L, int ndim, const int64_t *shape);
 

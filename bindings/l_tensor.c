@@ -173,6 +173,11 @@ static double check_value(lua_State *L, int arg, eng_dtype dtype, const char *wh
     return check_range(L, luaL_checknumber(L, arg), dtype, what);
 }
 
+double lua_checkelement(lua_State *L, int arg, eng_dtype dtype, const char *what)
+{
+    return check_value(L, arg, dtype, what);
+}
+
 /* A 1-based position at arg into a 0-based index of dimension dim. */
 static int64_t check_index(lua_State *L, int arg, const eng_tensor *t, int dim)
 {
@@ -183,14 +188,27 @@ static int64_t check_index(lua_State *L, int arg, const eng_tensor *t, int dim)
     return i - 1;
 }
 
-/* A 1-based dimension at arg into a 0-based one. */
+int lua_checkdim(lua_State *L, int arg, const eng_tensor *t, int extra)
+{
+    lua_Integer d = luaL_checkinteger(L, arg), n = t->ndim + extra;
+    if (d < 0 && d >= -n)
+        d += n + 1;
+    if (d < 1 || d > n)
+        luaL_error(L, "dimension %I out of range for %s (1..%d)", luaL_checkinteger(L, arg),
+                   eng_tensor_shape_str(t), (int)n);
+    return (int)d - 1;
+}
+
 static int check_dim(lua_State *L, int arg, const eng_tensor *t)
 {
-    lua_Integer d = luaL_checkinteger(L, arg);
-    if (d < 1 || d > t->ndim)
-        luaL_error(L, "dimension %I out of range for %s (1..%d)", d, eng_tensor_shape_str(t),
-                   t->ndim);
-    return (int)d - 1;
+    return lua_checkdim(L, arg, t, 0);
+}
+
+void lua_checknargs(lua_State *L, int n, const char *what)
+{
+    if (lua_gettop(L) > n)
+        luaL_error(L, "%s: %d arguments given, at most %d expected (argument #%d is a %s)", what,
+                   lua_gettop(L), n, n + 1, luaL_typename(L, n + 1));
 }
 
 static void push_element(lua_State *L, const eng_tensor *t, double v)
@@ -279,52 +297,6 @@ static int l_tensor(lua_State *L)
     return 1;
 }
 
-/* Pushes a new zero tensor of the shape at arg 1 and the dtype at dtype_arg. */
-static eng_tensor *new_from_args(lua_State *L, int dtype_arg)
-{
-    int64_t shape[ENG_MAX_DIMS];
-    int ndim = lua_checkshape(L, 1, shape);
-    eng_dtype dtype = lua_optdtype(L, dtype_arg, ENG_F32);
-    eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_new(dtype, ndim, shape, slot))
-        lua_engerror(L);
-    return *slot;
-}
-
-static int l_zeros(lua_State *L)
-{
-    new_from_args(L, 2);
-    return 1;
-}
-
-static int l_ones(lua_State *L)
-{
-    eng_tensor_fill(new_from_args(L, 2), 1.0);
-    return 1;
-}
-
-static int l_full(lua_State *L)
-{
-    eng_dtype dtype = lua_optdtype(L, 3, ENG_F32);
-    double v = check_value(L, 2, dtype, "full");
-    eng_tensor_fill(new_from_args(L, 3), v);
-    return 1;
-}
-
-static int l_rand(lua_State *L)
-{
-    if (eng_tensor_uniform(new_from_args(L, 2), NULL, 0.0, 1.0))
-        return lua_engerror(L);
-    return 1;
-}
-
-static int l_randn(lua_State *L)
-{
-    if (eng_tensor_normal(new_from_args(L, 2), NULL, 0.0, 1.0))
-        return lua_engerror(L);
-    return 1;
-}
-
 /* ---- queries ---- */
 
 static int t_shape(lua_State *L)
@@ -398,6 +370,7 @@ static int t_clone(lua_State *L)
 static int t_fill(lua_State *L)
 {
     eng_tensor *t = lua_checktensor(L, 1);
+    lua_checknargs(L, 2, "fill");
     eng_tensor_fill(t, check_value(L, 2, t->dtype, "fill"));
     lua_settop(L, 1);
     return 1;
@@ -405,8 +378,8 @@ static int t_fill(lua_State *L)
 
 static int t_zero(lua_State *L)
 {
+    lua_checknargs(L, 1, "zero");
     eng_tensor_zero(lua_checktensor(L, 1));
-    lua_settop(L, 1);
     return 1;
 }
 
@@ -443,13 +416,15 @@ static int t_set(lua_State *L)
 
 /* ---- views ---- */
 
-/* t:reshape({2,3}) or t:reshape(2, 3); one size may be -1. */
-static int t_reshape(lua_State *L)
+/* t:view({2,3}) or t:view(2, 3) (one size may be -1): a view, or an error when t's strides
+ * admit none; t:reshape(...) copies then. */
+static int reshape(lua_State *L, bool copy_if_needed)
 {
     eng_tensor *t = lua_checktensor(L, 1);
     int64_t shape[ENG_MAX_DIMS];
     int ndim;
     if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_checknargs(L, 2, copy_if_needed ? "reshape" : "view");
         lua_Integer n = luaL_len(L, 2);
         luaL_argcheck(L, n <= ENG_MAX_DIMS, 2, "too many dimensions");
         for (int d = 0; d < (int)n; d++) {
@@ -467,19 +442,31 @@ static int t_reshape(lua_State *L)
             shape[d] = luaL_checkinteger(L, d + 2);
     }
     eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_reshape(t, ndim, shape, slot))
+    if ((copy_if_needed ? eng_tensor_reshaped : eng_tensor_reshape)(t, ndim, shape, slot))
         return lua_engerror(L);
     return 1;
+}
+
+static int t_reshape(lua_State *L)
+{
+    return reshape(L, true);
+}
+
+static int t_view(lua_State *L)
+{
+    return reshape(L, false);
 }
 
 /* t:narrow(dim, start, length), 1-based dim and start. */
 static int t_narrow(lua_State *L)
 {
     eng_tensor *t = lua_checktensor(L, 1);
+    lua_checknargs(L, 4, "narrow");
     int dim = check_dim(L, 2, t);
     lua_Integer start = luaL_checkinteger(L, 3), length = luaL_checkinteger(L, 4);
+    /* start - 1 would overflow for math.mininteger; 0 is out of range anyway. */
     eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_narrow(t, dim, start - 1, length, slot))
+    if (eng_tensor_narrow(t, dim, start < 1 ? -1 : start - 1, length, slot))
         return lua_engerror(L);
     return 1;
 }
@@ -488,10 +475,13 @@ static int t_narrow(lua_State *L)
 static int t_select(lua_State *L)
 {
     eng_tensor *t = lua_checktensor(L, 1);
+    lua_checknargs(L, 3, "select");
     int dim = check_dim(L, 2, t);
     lua_Integer i = luaL_checkinteger(L, 3);
+    if (i < 0 && i >= -t->shape[dim])
+        i += t->shape[dim] + 1; /* -1 is the last, as in Torch7 */
     eng_tensor **slot = lua_newtensorbox(L);
-    if (eng_tensor_select(t, dim, i - 1, slot))
+    if (eng_tensor_select(t, dim, i < 1 ? -1 : i - 1, slot))
         return lua_engerror(L);
     return 1;
 }
@@ -516,7 +506,12 @@ static void push_table(lua_State *L, const eng_tensor *t, int d, int64_t *idx)
 static int t_totable(lua_State *L)
 {
     eng_tensor *t = lua_checktensor(L, 1);
-    int64_t idx[ENG_MAX_DIMS];
+    lua_checknargs(L, 1, "totable");
+    int64_t idx[ENG_MAX_DIMS], tables = 1;
+    for (int d = 0; d < t->ndim - 1 && t->shape[d] > 0; d++)
+        if (__builtin_mul_overflow(tables, t->shape[d], &tables) || tables > (1 << 28))
+            return luaL_error(L, "totable: %s would need more than 2^28 tables",
+                              eng_tensor_shape_str(t));
     push_table(L, t, 0, idx);
     return 1;
 }
@@ -657,10 +652,13 @@ static int t_tostring(lua_State *L)
                  .summarize = eng_tensor_numel(t) > SUMMARIZE_ABOVE,
                  .abs_min = INFINITY,
                  .abs_max = 0};
-    visit(&p, 0, idx, collect_range);
+    /* No element: no walk (a shape like [2^62,2^62,0] would never end it). */
+    if (eng_tensor_numel(t) > 0)
+        visit(&p, 0, idx, collect_range);
     p.sci =
         p.abs_max > 0 && (p.abs_max / p.abs_min > 1000.0 || p.abs_max > 1e8 || p.abs_min < 1e-4);
-    visit(&p, 0, idx, collect_width);
+    if (eng_tensor_numel(t) > 0)
+        visit(&p, 0, idx, collect_width);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     p.b = &b;
@@ -695,8 +693,9 @@ static const luaL_Reg tensor_methods[] = {
     {"numel", t_numel},     {"dtype", t_dtype},  {"is_contiguous", t_is_contiguous},
     {"to", t_to},           {"clone", t_clone},  {"fill", t_fill},
     {"zero", t_zero},       {"get", t_get},      {"set", t_set},
-    {"reshape", t_reshape}, {"view", t_reshape}, {"narrow", t_narrow},
-    {"select", t_select},   {"totable", t_totable}, {NULL, NULL},
+    {"reshape", t_reshape}, {"view", t_view},       {"narrow", t_narrow},
+    {"select", t_select},   {"totable", t_totable}, {"fill_", t_fill},
+    {"zero_", t_zero},      {NULL, NULL},
 };
 
 static const luaL_Reg tensor_meta[] = {
@@ -709,8 +708,8 @@ static const luaL_Reg tensor_meta[] = {
 };
 
 static const luaL_Reg tensor_funcs[] = {
-    {"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full},
-    {"rand", l_rand},     {"randn", l_randn}, {NULL, NULL},
+    {"tensor", l_tensor},
+    {NULL, NULL},
 };
 
 int luaopen_engine_tensor(lua_State *L)
@@ -719,9 +718,14 @@ int luaopen_engine_tensor(lua_State *L)
     luaL_setfuncs(L, tensor_meta, 0);
     luaL_newlib(L, tensor_methods);
     luaL_newlib(L, tensor_funcs);
+    /* Stack: metatable, methods, functions. Each part adds its methods and functions; the
+     * indexing part also sets __index (methods by name, x[i] and x[{...}] by number or table)
+     * and __newindex, so it comes last. */
     lua_open_tensor_math(L, -3, -2, -1);
-    lua_insert(L, -3);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    lua_tensor_create_open(L);
+    lua_tensor_shape_open(L);
+    lua_tensor_index_open(L);
+    lua_remove(L, -2);
+    lua_remove(L, -2);
     return 1;
 }

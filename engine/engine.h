@@ -22,6 +22,8 @@
 #include "progress.h"
 #include "rng.h"
 #include "tensor.h"
+#include "tensor_index.h"
 #include "tensor_math.h"
+#include "tensor_shape.h"
 
 #endif

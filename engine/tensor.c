@@ -60,15 +60,24 @@ static void set_contiguous_strides(eng_tensor *t)
     }
 }
 
-static eng_status check_shape(int ndim, const int64_t *shape)
+eng_status eng_shape_numel(int ndim, const int64_t *shape, int64_t *numel)
 {
     if (ndim < 0 || ndim > ENG_MAX_DIMS)
         return eng_error(ENG_ESHAPE, "tensor of %d dimensions (at most %d)", ndim, ENG_MAX_DIMS);
+    /* The product of the non-zero sizes must fit too: a view of shape [2^62,2^62,0] has no
+     * element, but a loop over its first dimensions would never end. */
+    int64_t n = 1, nonzero = 1;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0)
             return eng_error(ENG_ESHAPE, "negative size %lld in dimension %d of %s",
                              (long long)shape[d], d + 1, eng_shape_str(ndim, shape));
+        if (shape[d] > 0 && __builtin_mul_overflow(nonzero, shape[d], &nonzero))
+            return eng_error(ENG_ENOMEM, "tensor %s is too large (its size overflows)",
+                             eng_shape_str(ndim, shape));
+        n *= shape[d];
     }
+    if (numel)
+        *numel = n;
     return ENG_OK;
 }
 
@@ -83,15 +92,12 @@ uint64_t eng_tensor_bytes_allocated(void)
 eng_status eng_tensor_new(eng_dtype dtype, int ndim, const int64_t *shape, eng_tensor **out)
 {
     *out = NULL;
-    eng_status st = check_shape(ndim, shape);
+    int64_t numel;
+    eng_status st = eng_shape_numel(ndim, shape, &numel);
     if (st)
         return st;
-    int64_t numel = 1;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] != 0 && numel > INT64_MAX / 16 / shape[d])
-            return eng_error(ENG_ENOMEM, "tensor %s is too large", eng_shape_str(ndim, shape));
-        numel *= shape[d];
-    }
+    if (numel > INT64_MAX / 16)
+        return eng_error(ENG_ENOMEM, "tensor %s is too large", eng_shape_str(ndim, shape));
     eng_tensor *t = calloc(1, sizeof *t);
     eng_storage *s = calloc(1, sizeof *s);
     size_t nbytes = (size_t)numel * eng_dtype_size(dtype);
@@ -144,10 +150,9 @@ eng_status eng_tensor_ensure(eng_tensor **slot, eng_dtype dtype, int ndim, const
     /* Another shape that fits the storage: reshape in place, so that buffers used at
      * alternating sizes (a last short batch, a thread's last few samples) are not
      * reallocated every time. */
-    if (t && t->dtype == dtype && t->offset == 0 && check_shape(ndim, shape) == ENG_OK) {
-        int64_t numel = 1;
-        for (int d = 0; d < ndim; d++)
-            numel *= shape[d];
+    int64_t numel;
+    if (t && t->dtype == dtype && t->offset == 0 && eng_shape_numel(ndim, shape, &numel) == 0 &&
+        numel <= INT64_MAX / 16) {
         if ((size_t)numel * eng_dtype_size(dtype) <= t->storage->nbytes) {
             t->ndim = ndim;
             memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
@@ -237,10 +242,18 @@ eng_status eng_tensor_narrow(const eng_tensor *t, int dim, int64_t start, int64_
     if (dim < 0 || dim >= t->ndim)
         return eng_error(ENG_EARG, "narrow: dimension %d out of range for %s", dim + 1,
                          eng_tensor_shape_str(t));
-    if (start < 0 || length < 0 || start + length > t->shape[dim])
-        return eng_error(ENG_EARG, "narrow: elements %lld..%lld out of range for dimension %d of %s",
-                         (long long)start + 1, (long long)(start + length), dim + 1,
-                         eng_tensor_shape_str(t));
+    /* length > size - start, not start + length > size: the sum overflows for start near
+     * INT64_MAX and the view would point outside the storage. */
+    if (start < 0 || length < 0 || start > t->shape[dim] || length > t->shape[dim] - start) {
+        int64_t last;
+        if (start >= 0 && length >= 0 && !__builtin_add_overflow(start, length, &last))
+            return eng_error(ENG_EARG, "narrow: elements %lld..%lld out of range for dimension "
+                             "%d of %s", (long long)start + 1, (long long)last, dim + 1,
+                             eng_tensor_shape_str(t));
+        return eng_error(ENG_EARG, "narrow: start %lld, length %lld out of range for dimension "
+                         "%d of %s", (long long)(start < INT64_MAX ? start + 1 : start),
+                         (long long)length, dim + 1, eng_tensor_shape_str(t));
+    }
     eng_status st = eng_tensor_view(t, out);
     if (st)
         return st;
@@ -279,33 +292,64 @@ eng_status eng_tensor_select(const eng_tensor *t, int dim, int64_t index, eng_te
     return ENG_OK;
 }
 
-eng_status eng_tensor_reshape(const eng_tensor *t, int ndim, const int64_t *shape,
-                              eng_tensor **out)
+/* Strides that let a tensor of shape old_shape/old_strides be read as new_shape without a
+ * copy, or false when none exist: PyTorch's computeStride (aten/src/ATen/TensorUtils.cpp),
+ * which walks the old dimensions in runs that are contiguous with each other. */
+static bool view_strides(const eng_tensor *t, int ndim, const int64_t *shape, int64_t numel,
+                         int64_t *strides)
 {
-    *out = NULL;
-    if (!eng_tensor_is_contiguous(t))
-        return eng_error(ENG_ESTATE, "reshape: tensor %s is not contiguous (clone it first)",
-                         eng_tensor_shape_str(t));
-    if (ndim < 0 || ndim > ENG_MAX_DIMS)
-        return eng_error(ENG_ESHAPE, "reshape to %d dimensions (at most %d)", ndim, ENG_MAX_DIMS);
-    int64_t resolved[ENG_MAX_DIMS];
-    int infer = -1;
-    int64_t known = 1;
-    for (int d = 0; d < ndim; d++) {
-        resolved[d] = shape[d];
-        if (shape[d] == -1) {
-            if (infer >= 0)
-                return eng_error(ENG_ESHAPE, "reshape to %s: only one size may be -1",
-                                 eng_shape_str(ndim, shape));
-            infer = d;
-        } else if (shape[d] < 0) {
-            return eng_error(ENG_ESHAPE, "reshape to %s: negative size",
-                             eng_shape_str(ndim, shape));
-        } else {
-            known *= shape[d];
+    if (t->ndim == 0 || numel == 0) {
+        int64_t stride = 1;
+        for (int d = ndim - 1; d >= 0; d--) {
+            strides[d] = stride;
+            stride *= shape[d] ? shape[d] : 1;
+        }
+        return true;
+    }
+    int view_d = ndim - 1;
+    int64_t base_stride = t->strides[t->ndim - 1], tensor_numel = 1, view_numel = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        tensor_numel *= t->shape[d];
+        if (d == 0 || (t->shape[d - 1] != 1 && t->strides[d - 1] != tensor_numel * base_stride)) {
+            while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
+                strides[view_d] = view_numel * base_stride;
+                view_numel *= shape[view_d];
+                view_d--;
+            }
+            if (view_numel != tensor_numel)
+                return false;
+            if (d > 0) {
+                base_stride = t->strides[d - 1];
+                tensor_numel = 1;
+                view_numel = 1;
+            }
         }
     }
-    int64_t numel = eng_tensor_numel(t);
+    return view_d == -1;
+}
+
+/* shape with its -1 (if any) resolved against numel into resolved. */
+static eng_status infer_shape(const eng_tensor *t, int ndim, const int64_t *shape,
+                              int64_t *resolved)
+{
+    if (ndim < 0 || ndim > ENG_MAX_DIMS)
+        return eng_error(ENG_ESHAPE, "reshape to %d dimensions (at most %d)", ndim, ENG_MAX_DIMS);
+    int infer = -1;
+    int64_t known = 1, numel = eng_tensor_numel(t);
+    for (int d = 0; d < ndim; d++) {
+        resolved[d] = shape[d];
+        if (shape[d] == -1 && infer >= 0)
+            return eng_error(ENG_ESHAPE, "reshape to %s: only one size may be -1",
+                             eng_shape_str(ndim, shape));
+        if (shape[d] == -1)
+            infer = d;
+        else if (shape[d] < 0)
+            return eng_error(ENG_ESHAPE, "reshape to %s: negative size",
+                             eng_shape_str(ndim, shape));
+        else if (__builtin_mul_overflow(known, shape[d], &known))
+            return eng_error(ENG_ESHAPE, "reshape %s to %s: too many elements (overflow)",
+                             eng_tensor_shape_str(t), eng_shape_str(ndim, shape));
+    }
     if (infer >= 0) {
         if (known == 0 || numel % known != 0)
             return eng_error(ENG_ESHAPE, "reshape %s to %s: sizes do not divide",
@@ -317,14 +361,48 @@ eng_status eng_tensor_reshape(const eng_tensor *t, int ndim, const int64_t *shap
         return eng_error(ENG_ESHAPE, "reshape %s (%lld elements) to %s (%lld elements)",
                          eng_tensor_shape_str(t), (long long)numel, eng_shape_str(ndim, shape),
                          (long long)known);
-    eng_status st = eng_tensor_view(t, out);
+    return eng_shape_numel(ndim, resolved, NULL);
+}
+
+eng_status eng_tensor_reshape(const eng_tensor *t, int ndim, const int64_t *shape,
+                              eng_tensor **out)
+{
+    *out = NULL;
+    int64_t resolved[ENG_MAX_DIMS], strides[ENG_MAX_DIMS];
+    eng_status st = infer_shape(t, ndim, shape, resolved);
+    if (st)
+        return st;
+    if (!view_strides(t, ndim, resolved, eng_tensor_numel(t), strides))
+        return eng_error(ENG_ESTATE, "view: tensor %s with strides %s cannot be viewed as %s "
+                         "without a copy (use reshape, or contiguous first)",
+                         eng_tensor_shape_str(t), eng_shape_str(t->ndim, t->strides),
+                         eng_shape_str(ndim, resolved));
+    st = eng_tensor_view(t, out);
     if (st)
         return st;
     (*out)->ndim = ndim;
-    for (int d = 0; d < ndim; d++)
-        (*out)->shape[d] = resolved[d];
-    set_contiguous_strides(*out);
+    memcpy((*out)->shape, resolved, sizeof(int64_t) * (size_t)ndim);
+    memcpy((*out)->strides, strides, sizeof(int64_t) * (size_t)ndim);
     return ENG_OK;
+}
+
+eng_status eng_tensor_reshaped(const eng_tensor *t, int ndim, const int64_t *shape,
+                               eng_tensor **out)
+{
+    *out = NULL;
+    int64_t resolved[ENG_MAX_DIMS], strides[ENG_MAX_DIMS];
+    eng_status st = infer_shape(t, ndim, shape, resolved);
+    if (st)
+        return st;
+    if (view_strides(t, ndim, resolved, eng_tensor_numel(t), strides))
+        return eng_tensor_reshape(t, ndim, resolved, out);
+    eng_tensor *copy;
+    st = eng_tensor_clone(t, &copy);
+    if (st)
+        return st;
+    st = eng_tensor_reshape(copy, ndim, resolved, out);
+    eng_tensor_release(copy);
+    return st;
 }
 
 /* Storage offset of the i-th element in row-major order. */
@@ -388,11 +466,65 @@ void eng_tensor_set(eng_tensor *t, const int64_t *index, double value)
     store(t->storage->data, t->dtype, off, value);
 }
 
+/* Whether v survives the C conversion to dtype (which is undefined behaviour out of range: C11
+ * 6.3.1.4 truncates toward zero, so the bounds are open one past the representable range). */
+static bool fits_dtype(double v, eng_dtype dtype)
+{
+    switch (dtype) {
+    case ENG_F32:
+    case ENG_F64: return true;
+    case ENG_U8: return v > -1.0 && v < 256.0;
+    case ENG_I32: return v > -2147483649.0 && v < 2147483648.0;
+    case ENG_I64: return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+    }
+    return false;
+}
+
+eng_status eng_value_check(double v, eng_dtype dtype, const char *what)
+{
+    if (!fits_dtype(v, dtype))
+        return eng_error(ENG_EARG, "%s: value %.17g is out of range for %s", what, v,
+                         eng_dtype_name(dtype));
+    return ENG_OK;
+}
+
+/* Refuses a copy that would convert an element out of the destination's range (1e40 or NaN
+ * into i32) before anything is written. */
+static eng_status check_convertible(const eng_tensor *dst, const eng_tensor *src)
+{
+    if (eng_dtype_is_float(dst->dtype) || src->dtype == ENG_U8 ||
+        (src->dtype == ENG_I32 && dst->dtype != ENG_U8) || src->dtype == dst->dtype)
+        return ENG_OK;
+    int64_t n = eng_tensor_numel(src);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t off = flat_offset(src, i);
+        bool ok;
+        double v;
+        if (src->dtype == ENG_I64) {
+            int64_t x = ((const int64_t *)src->storage->data)[off];
+            ok = dst->dtype == ENG_U8 ? x >= 0 && x <= 255 : x >= INT32_MIN && x <= INT32_MAX;
+            v = (double)x;
+        } else {
+            v = load(src->storage->data, src->dtype, off);
+            ok = fits_dtype(v, dst->dtype);
+        }
+        if (!ok)
+            return eng_error(ENG_EARG, "conversion to %s: value %.17g (element %lld of %s %s) "
+                             "is out of range for %s", eng_dtype_name(dst->dtype), v,
+                             (long long)i + 1, eng_dtype_name(src->dtype),
+                             eng_tensor_shape_str(src), eng_dtype_name(dst->dtype));
+    }
+    return ENG_OK;
+}
+
 eng_status eng_tensor_copy(eng_tensor *dst, const eng_tensor *src)
 {
     if (eng_tensor_numel(dst) != eng_tensor_numel(src) || !eng_tensor_same_shape(dst, src))
         return eng_error(ENG_ESHAPE, "copy: destination %s, source %s", eng_tensor_shape_str(dst),
                          eng_tensor_shape_str(src));
+    eng_status st = check_convertible(dst, src);
+    if (st)
+        return st;
     int64_t n = eng_tensor_numel(src);
     if (dst->dtype == src->dtype && eng_tensor_is_contiguous(dst) &&
         eng_tensor_is_contiguous(src)) {
@@ -417,7 +549,12 @@ eng_status eng_tensor_to(const eng_tensor *t, eng_dtype dtype, eng_tensor **out)
     eng_status st = eng_tensor_new(dtype, t->ndim, t->shape, out);
     if (st)
         return st;
-    return eng_tensor_copy(*out, t);
+    st = eng_tensor_copy(*out, t);
+    if (st) {
+        eng_tensor_release(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 eng_status eng_tensor_clone(const eng_tensor *t, eng_tensor **out)

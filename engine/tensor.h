@@ -45,6 +45,14 @@ eng_status eng_dtype_parse(const char *name, eng_dtype *out);
 size_t eng_dtype_size(eng_dtype dtype);
 bool eng_dtype_is_float(eng_dtype dtype);
 
+/* [out] *numel = the product of the sizes (numel may be NULL). ENG_ESHAPE when ndim is out of
+ * [0, ENG_MAX_DIMS] or a size is negative, ENG_ENOMEM when the product of the non-zero sizes
+ * overflows int64. */
+eng_status eng_shape_numel(int ndim, const int64_t *shape, int64_t *numel);
+/* ENG_EARG unless v converts to dtype without overflow (NaN fits only f32/f64); the message
+ * starts with what and names the value and the dtype. */
+eng_status eng_value_check(double v, eng_dtype dtype, const char *what);
+
 /* A new contiguous tensor filled with zeros. ndim in [0, ENG_MAX_DIMS], every size >= 0.
  * [out] *out is owned by the caller. */
 eng_status eng_tensor_new(eng_dtype dtype, int ndim, const int64_t *shape, eng_tensor **out);
@@ -86,11 +94,18 @@ eng_status eng_tensor_select(const eng_tensor *t, int dim, int64_t index, eng_te
  * threads that split a batch, which must not touch shared reference counts. start and length
  * must lie inside t (not checked). */
 eng_tensor eng_tensor_rows(const eng_tensor *t, int64_t start, int64_t length);
-/* Needs a contiguous tensor; one size may be -1 (inferred). */
+/* A view of t with another shape of as many elements; one size may be -1 (inferred). Fails
+ * with ENG_ESTATE when t's strides admit no such view (PyTorch's view rule), e.g. a narrowed
+ * column block read as one row. */
 eng_status eng_tensor_reshape(const eng_tensor *t, int ndim, const int64_t *shape,
                               eng_tensor **out);
+/* PyTorch's reshape: the view of eng_tensor_reshape when there is one, else a new contiguous
+ * copy. [out] *out owned by the caller. */
+eng_status eng_tensor_reshaped(const eng_tensor *t, int ndim, const int64_t *shape,
+                               eng_tensor **out);
 
-/* dst = src element by element, converting the dtype; shapes must be equal. */
+/* dst = src element by element, converting the dtype; shapes must be equal. A value out of the
+ * range of an integer dst (1e40 or NaN into i32) is refused before anything is written. */
 eng_status eng_tensor_copy(eng_tensor *dst, const eng_tensor *src);
 /* A new contiguous copy in the given dtype. */
 eng_status eng_tensor_to(const eng_tensor *t, eng_dtype dtype, eng_tensor **out);

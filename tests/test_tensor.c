@@ -211,9 +211,13 @@ static void test_copy_converts_dtypes_and_follows_strides(void **state)
     const float expected[4] = {-2.25f, 3, 5, 255};
     for (int i = 0; i < 4; i++)
         assert_true(ENG_F32_DATA(dst)[i] == expected[i]);
-    eng_tensor *u8 = tensor_to(src, ENG_U8);
+    /* Row 2 only: -2.25 has no u8 value (refused, see test_to_refuses_out_of_range_values). */
+    eng_tensor *row2, *u8;
+    assert_ok(eng_tensor_select(src, 0, 1, &row2));
+    u8 = tensor_to(row2, ENG_U8);
+    eng_tensor_release(row2);
     assert_int_equal(u8->dtype, ENG_U8);
-    assert_int_equal(((uint8_t *)eng_tensor_data(u8))[5], 255);
+    assert_int_equal(((uint8_t *)eng_tensor_data(u8))[2], 255);
     /* A copy into a strided destination writes only its elements. */
     eng_tensor *base = TENSOR(ENG_F64, 2, 3), *dcols;
     assert_ok(eng_tensor_narrow(base, 1, 0, 2, &dcols));
@@ -463,6 +467,92 @@ static void test_rng_is_reproducible_and_uniform_in_unit_interval(void **state)
     }
 }
 
+/* Issue 13: start + length overflowed for start near INT64_MAX and the check passed, giving a
+ * view outside the storage. */
+static void test_narrow_refuses_start_near_int64_max(void **state)
+{
+    (void)state;
+    eng_tensor *t = TENSOR(ENG_F32, 4), *v;
+    assert_error(eng_tensor_narrow(t, 0, INT64_MAX - 1, 2, &v), ENG_EARG, "out of range",
+                 "[4]");
+    assert_null(v);
+    assert_error(eng_tensor_narrow(t, 0, 2, INT64_MAX, &v), ENG_EARG, "out of range");
+    assert_error(eng_tensor_narrow(t, 0, 5, 0, &v), ENG_EARG, "out of range");
+    assert_ok(eng_tensor_narrow(t, 0, 4, 0, &v)); /* an empty view at the end is valid */
+    assert_int_equal(v->shape[0], 0);
+    eng_tensor_release(v);
+    eng_tensor_release(t);
+}
+
+/* Issue 13: the product of the sizes wrapped: [2^62+1,4] passed as 4 elements, and a view
+ * [2^62,2^62,0] of an empty tensor made every walk over it endless. */
+static void test_reshape_refuses_overflowing_sizes(void **state)
+{
+    (void)state;
+    eng_tensor *t = TENSOR(ENG_F32, 4), *e = TENSOR(ENG_F32, 0), *v;
+    const int64_t big = (int64_t)1 << 62;
+    assert_error(eng_tensor_reshape(t, 2, (int64_t[]){big + 1, 4}, &v), ENG_ESHAPE, "overflow");
+    assert_null(v);
+    assert_error(eng_tensor_reshape(e, 3, (int64_t[]){big, big, 0}, &v), ENG_ESHAPE, "overflow");
+    assert_error(eng_tensor_reshape(t, 2, (int64_t[]){big, -1}, &v), ENG_ESHAPE, "[4]");
+    assert_error(eng_tensor_reshaped(t, 2, (int64_t[]){big + 1, 4}, &v), ENG_ESHAPE,
+                 "overflow");
+    eng_tensor_release(e);
+    eng_tensor_release(t);
+}
+
+/* Issue 13: 1e40 became INT_MIN in i32 and NaN -2^63 in i64; now refused with the value and
+ * the dtype, before anything is written. */
+static void test_to_refuses_out_of_range_values(void **state)
+{
+    (void)state;
+    eng_tensor *t = TENSOR(ENG_F64, 3), *out;
+    tensor_set_values(t, (double[]){1, 1e40, 2});
+    assert_error(eng_tensor_to(t, ENG_I32, &out), ENG_EARG, "1e+40", "i32");
+    assert_null(out);
+    tensor_set_values(t, (double[]){1, 2, NAN});
+    assert_error(eng_tensor_to(t, ENG_I64, &out), ENG_EARG, "nan", "i64", "element 3");
+    tensor_set_values(t, (double[]){-2.25, 0, 0});
+    assert_error(eng_tensor_to(t, ENG_U8, &out), ENG_EARG, "-2.25", "u8");
+    tensor_set_values(t, (double[]){2147483647.9, -2147483648.9, 255.9});
+    eng_tensor *i32 = tensor_to(t, ENG_I32); /* truncation toward zero stays in range */
+    assert_int_equal(((int32_t *)eng_tensor_data(i32))[0], INT32_MAX);
+    assert_int_equal(((int32_t *)eng_tensor_data(i32))[1], INT32_MIN);
+    eng_tensor *i64 = TENSOR(ENG_I64, 2), *dst = TENSOR(ENG_I32, 2);
+    ((int64_t *)eng_tensor_data(i64))[1] = (int64_t)1 << 40;
+    assert_error(eng_tensor_copy(dst, i64), ENG_EARG, "1099511627776", "i32");
+    assert_int_equal(((int32_t *)eng_tensor_data(dst))[0], 0);
+    eng_tensor_release(dst);
+    eng_tensor_release(i64);
+    eng_tensor_release(i32);
+    eng_tensor_release(t);
+}
+
+/* PyTorch's view rule: a transposed matrix viewed back, a narrowed block refused. */
+static void test_reshape_views_compatible_strides_and_reshaped_copies(void **state)
+{
+    (void)state;
+    eng_tensor *t = TENSOR(ENG_F64, 2, 3, 4), *cols, *v, *c;
+    for (int i = 0; i < 24; i++)
+        ENG_F64_DATA(t)[i] = i;
+    assert_ok(eng_tensor_narrow(t, 2, 0, 2, &cols)); /* [2,3,2], strides 12,4,1 */
+    assert_ok(eng_tensor_reshape(cols, 3, (int64_t[]){2, 3, 2}, &v)); /* same shape: a view */
+    eng_tensor_release(v);
+    assert_ok(eng_tensor_reshape(cols, 2, (int64_t[]){6, 2}, &v)); /* dims 1,2 merge */
+    assert_int_equal(v->strides[0], 4);
+    assert_true(eng_tensor_get(v, (int64_t[]){5, 1}) == 21);
+    eng_tensor_release(v);
+    assert_error(eng_tensor_reshape(cols, 1, (int64_t[]){12}, &v), ENG_ESTATE, "[2,3,2]");
+    assert_ok(eng_tensor_reshaped(cols, 1, (int64_t[]){12}, &c));
+    assert_true(c->storage != t->storage && eng_tensor_is_contiguous(c));
+    const double expected[12] = {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21};
+    for (int i = 0; i < 12; i++)
+        assert_true(ENG_F64_DATA(c)[i] == expected[i]);
+    eng_tensor_release(c);
+    eng_tensor_release(cols);
+    eng_tensor_release(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -480,6 +570,10 @@ int main(void)
         cmocka_unit_test(test_reshape_infers_one_size_and_shares_storage),
         cmocka_unit_test(test_reshape_rejects_bad_sizes_and_non_contiguous_input),
         cmocka_unit_test(test_copy_converts_dtypes_and_follows_strides),
+        cmocka_unit_test(test_narrow_refuses_start_near_int64_max),
+        cmocka_unit_test(test_reshape_refuses_overflowing_sizes),
+        cmocka_unit_test(test_to_refuses_out_of_range_values),
+        cmocka_unit_test(test_reshape_views_compatible_strides_and_reshaped_copies),
         cmocka_unit_test(test_copy_keeps_large_int64_values_exact),
         cmocka_unit_test(test_copy_rejects_shape_mismatch),
         cmocka_unit_test(test_clone_is_a_deep_contiguous_copy),

@@ -98,7 +98,11 @@ do
   check_tensor(t:select(1, 2), {4, 5, 60})
   check_tensor(t:select(2, 1), {10, 4})
   check_error("reshape [2,3] (6 elements) to [4] (4 elements)", t.reshape, t, {4})
-  check_error("not contiguous", col.reshape, col, {4})
+  check_error("cannot be viewed as [4] without a copy", col.view, col, {4})
+  local flat = col:reshape({4}) -- PyTorch's reshape: a copy when no view exists
+  check_tensor(flat, {2, 3, 5, 60})
+  flat:set(1, -1)
+  assert(col:get(1, 1) == 2, "reshape of a non-viewable tensor copies")
   check_error("narrow: elements 2..4 out of range for dimension 2 of [2,3]", t.narrow, t, 2, 2, 3)
   check_error("select: index 3 out of range for dimension 1 of [2,3]", t.select, t, 1, 3)
 end
