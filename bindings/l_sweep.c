@@ -73,7 +73,9 @@ static int l_read(lua_State *L)
 
 static double *number_list(lua_State *L, int idx, const char *what, int *n)
 {
-    luaL_checktype(L, idx, LUA_TTABLE);
+    if (!lua_istable(L, idx))
+        luaL_error(L, "plot: '%s' must be a list of numbers, got %s", what,
+                   lua_typenameof(L, idx));
     *n = (int)luaL_len(L, idx);
     double *v = lua_newuserdatauv(L, sizeof *v * (size_t)(*n + 1), 0);
     for (int i = 0; i < *n; i++) {
@@ -81,46 +83,142 @@ static double *number_list(lua_State *L, int idx, const char *what, int *n)
         v[i] = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : NAN;
         lua_pop(L, 1);
     }
-    (void)what;
     return v; /* kept alive by the stack */
 }
 
-/* sweep.plot(path, {title=, xlabel=, ylabel=, logx=, logy=, series = {{label=, x=, y=}, ...},
- *                   marks = {{x=, label=}, ...}}) */
-static int l_plot(lua_State *L)
+/* An axis setting: true, false or "auto" (log when the values span two decades). */
+static void axis_option(lua_State *L, int arg, const char *name, bool *log, bool *autolog)
 {
-    const char *path = luaL_checkstring(L, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    eng_plot plot = {0};
-    plot.title = lua_optstringfield(L, 2, "plot", "title", "");
-    plot.xlabel = lua_optstringfield(L, 2, "plot", "xlabel", "");
-    plot.ylabel = lua_optstringfield(L, 2, "plot", "ylabel", "");
-    plot.logx = lua_optbooleanfield(L, 2, "plot", "logx", false);
-    plot.logy = lua_optbooleanfield(L, 2, "plot", "logy", false);
-    lua_getfield(L, 2, "series");
+    lua_getfield(L, arg, name);
+    if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "auto") == 0)
+        *autolog = true;
+    else if (lua_isboolean(L, -1) || lua_isnil(L, -1))
+        *log = lua_toboolean(L, -1);
+    else
+        luaL_error(L, "plot: option '%s' must be true, false or \"auto\", got %s", name,
+                   lua_typenameof(L, -1));
+    lua_pop(L, 1);
+}
+
+/* Reads the plot description at arg into plot; the series' values stay on the Lua stack. */
+static void read_plot(lua_State *L, int arg, eng_plot *plot)
+{
+    luaL_checktype(L, arg, LUA_TTABLE);
+    plot->title = lua_optstringfield(L, arg, "plot", "title", "");
+    plot->xlabel = lua_optstringfield(L, arg, "plot", "xlabel", "");
+    plot->ylabel = lua_optstringfield(L, arg, "plot", "ylabel", "");
+    axis_option(L, arg, "logx", &plot->logx, &plot->auto_logx);
+    axis_option(L, arg, "logy", &plot->logy, &plot->auto_logy);
+    plot->diagonal = lua_optbooleanfield(L, arg, "plot", "diagonal", false);
+    lua_getfield(L, arg, "series");
     int series_idx = lua_gettop(L);
     luaL_checktype(L, series_idx, LUA_TTABLE);
     int ns = (int)luaL_len(L, series_idx);
     eng_plot_series *series = lua_newuserdatauv(L, sizeof *series * (size_t)(ns + 1), 0);
+    memset(series, 0, sizeof *series * (size_t)(ns + 1));
     for (int i = 0; i < ns; i++) {
         luaL_checkstack(L, 8, "plot: too many series");
         lua_geti(L, series_idx, i + 1);
         int s = lua_gettop(L);
+        if (!lua_istable(L, s))
+            luaL_error(L, "plot: series %d must be a table {label=, x=, y=}", i + 1);
         lua_getfield(L, s, "label");
         series[i].label = lua_tostring(L, -1) ? lua_tostring(L, -1) : "";
         lua_getfield(L, s, "x");
-        int nx, ny;
+        int nx, ny, ne;
         series[i].x = number_list(L, lua_gettop(L), "x", &nx);
         lua_getfield(L, s, "y");
         series[i].y = number_list(L, lua_gettop(L), "y", &ny);
         series[i].n = nx < ny ? nx : ny;
+        if (lua_getfield(L, s, "yerr") != LUA_TNIL) {
+            series[i].yerr = number_list(L, lua_gettop(L), "yerr", &ne);
+            if (ne < series[i].n)
+                luaL_error(L, "plot: series %d has %d error bars for %d points", i + 1, ne,
+                           series[i].n);
+        }
+        lua_getfield(L, s, "points");
+        series[i].points_only = lua_toboolean(L, -1);
         /* the values stay referenced from the series table until the plot is written */
     }
-    plot.nseries = ns;
-    plot.series = series;
+    plot->nseries = ns;
+    plot->series = series;
+}
+
+/* sweep.plot(path, {title=, xlabel=, ylabel=, logx=, logy= (true, false or "auto"),
+ *                   diagonal=, series = {{label=, x=, y=, yerr=, points=}, ...}}) */
+static int l_plot(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    eng_plot plot = {0};
+    read_plot(L, 2, &plot);
     if (eng_plot_write_svg(&plot, path))
         return lua_engerror(L);
     return 0;
+}
+
+/* sweep.svg(plot) -> the SVG text of the same description (for HTML reports) */
+static int l_svg(lua_State *L)
+{
+    eng_plot plot = {0};
+    read_plot(L, 1, &plot);
+    char *svg;
+    if (eng_plot_svg(&plot, &svg))
+        return lua_engerror(L);
+    lua_pushstring(L, svg);
+    free(svg);
+    return 1;
+}
+
+/* A list of strings at field name of the table at arg, kept on the stack as userdata. */
+static const char **string_list(lua_State *L, int arg, const char *name, int n, bool optional)
+{
+    lua_getfield(L, arg, name);
+    if (optional && lua_isnil(L, -1))
+        return NULL;
+    if (!lua_istable(L, -1) || luaL_len(L, -1) != n)
+        luaL_error(L, "heatmap: '%s' must list %d strings", name, n);
+    int list = lua_gettop(L);
+    const char **out = lua_newuserdatauv(L, sizeof *out * (size_t)(n + 1), 0);
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, list, i + 1);
+        out[i] = lua_tostring(L, -1); /* NULL for nil: no status */
+        lua_pop(L, 1);                /* the string stays referenced by the list */
+    }
+    return out;
+}
+
+/* sweep.heatmap{title=, xlabel=, ylabel=, value_label=, x = {labels}, y = {labels},
+ *               values = {row-major, #y rows of #x}, status = {...}, low_is_good=} -> SVG */
+static int l_heatmap(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    eng_heatmap m = {0};
+    m.title = lua_optstringfield(L, 1, "heatmap", "title", "");
+    m.xlabel = lua_optstringfield(L, 1, "heatmap", "xlabel", "");
+    m.ylabel = lua_optstringfield(L, 1, "heatmap", "ylabel", "");
+    m.value_label = lua_optstringfield(L, 1, "heatmap", "value_label", "");
+    m.low_is_good = lua_optbooleanfield(L, 1, "heatmap", "low_is_good", false);
+    lua_getfield(L, 1, "x");
+    m.nx = lua_istable(L, -1) ? (int)luaL_len(L, -1) : 0;
+    lua_getfield(L, 1, "y");
+    m.ny = lua_istable(L, -1) ? (int)luaL_len(L, -1) : 0;
+    if (m.nx < 1 || m.ny < 1 || m.nx > 1000 || m.ny > 1000)
+        return luaL_error(L, "heatmap: 'x' and 'y' must list 1 to 1000 labels each");
+    m.xticks = string_list(L, 1, "x", m.nx, false);
+    m.yticks = string_list(L, 1, "y", m.ny, false);
+    m.status = string_list(L, 1, "status", m.nx * m.ny, true);
+    lua_getfield(L, 1, "values");
+    int nv;
+    m.values = number_list(L, lua_gettop(L), "values", &nv);
+    if (nv != m.nx * m.ny)
+        return luaL_error(L, "heatmap: 'values' has %d entries, expected %d x %d", nv, m.ny,
+                          m.nx);
+    char *svg;
+    if (eng_heatmap_svg(&m, &svg))
+        return lua_engerror(L);
+    lua_pushstring(L, svg);
+    free(svg);
+    return 1;
 }
 
 static int l_clock(lua_State *L)
@@ -248,6 +346,8 @@ static const luaL_Reg sweep_funcs[] = {
     {"append", l_append},
     {"read", l_read},
     {"plot", l_plot},
+    {"svg", l_svg},
+    {"heatmap", l_heatmap},
     {NULL, NULL},
 };
 

@@ -9,8 +9,8 @@
 --     run = function(settings, log)          -- one run; log(step, {loss = ...}) records curves
 --       ...; return {accuracy = 0.87}        -- final metrics
 --     end,
---     plot = "sweep.svg", curves = "curves.svg",   -- optional SVG plots (logy = true: log
---                                                  -- metric axis)
+--     plot = "sweep.svg", curves = "curves.svg",   -- optional SVG plots (logy = true, false or
+--                                                  -- "auto": log where values span decades)
 --     executor = "local", workers = 2,       -- or "slurm", "mpi", "inline" (bindings/sweep_exec.lua)
 --     seed = 1, time_limit = 600, memory_limit = 2^31,   -- per run
 --   }
@@ -246,7 +246,7 @@ local function plot_metric(spec, records, path)
   end
   M.plot(path, {title = ("%s against %s (diverged runs left out)"):format(spec.metric, axis),
                 xlabel = axis, ylabel = spec.metric, logx = lo > 0 and hi / lo >= 100,
-                logy = spec.logy == true, series = series})
+                logy = spec.logy == nil and "auto" or spec.logy == true, series = series})
 end
 
 local function plot_curves(spec, records, path)
@@ -262,7 +262,7 @@ local function plot_curves(spec, records, path)
   end
   if #series > 0 then
     M.plot(path, {title = name .. " per logged step, one line per run", xlabel = "logged step",
-                  ylabel = name, logy = true, series = series})
+                  ylabel = name, logy = "auto", series = series})
   end
 end
 
