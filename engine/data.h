@@ -3,6 +3,8 @@
 #ifndef ENGINE_DATA_H
 #define ENGINE_DATA_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "tensor.h"
 
 typedef struct eng_dataset {
@@ -27,5 +29,7 @@ void eng_permutation(int64_t *perm, int64_t n, eng_rng *rng);
 eng_status eng_dataset_gather(const eng_dataset *ds, const int64_t *indices, int64_t count,
                               double scale, double mean, double std, eng_tensor *x_out,
                               eng_tensor *y_out);
+
+#pragma GCC visibility pop
 
 #endif

@@ -5,6 +5,8 @@
 #ifndef ENGINE_ERROR_H
 #define ENGINE_ERROR_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 typedef enum eng_status {
     ENG_OK = 0,
     ENG_ESHAPE,  /* tensor shapes do not fit the operation */
@@ -33,5 +35,7 @@ eng_status eng_error_wrap(eng_status status, const char *fmt, ...)
 const char *eng_errmsg(void);
 
 void eng_error_clear(void);
+
+#pragma GCC visibility pop
 
 #endif

@@ -6,6 +6,8 @@
 #ifndef ENGINE_MODEL_H
 #define ENGINE_MODEL_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "layers/layer.h"
 
 typedef struct eng_model {
@@ -67,5 +69,7 @@ eng_dtype eng_model_dtype(const eng_model *model);
  * ENG_ENONFINITE with a message naming the step, the loss, the layer (position, name, kind),
  * the tensor, the value and its 0-based index. */
 eng_status eng_model_check_finite(const eng_model *model, int64_t step, double loss);
+
+#pragma GCC visibility pop
 
 #endif

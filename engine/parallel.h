@@ -8,6 +8,8 @@
 #ifndef ENGINE_PARALLEL_H
 #define ENGINE_PARALLEL_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include <stdint.h>
 
 #include "error.h"
@@ -37,5 +39,7 @@ static inline void eng_parallel_share(int64_t n, int t, int ntasks, int64_t *sta
 /* Gives OpenBLAS all eng_threads() threads again, for work that is not split (a model's
  * serial path). */
 void eng_blas_use_all_threads(void);
+
+#pragma GCC visibility pop
 
 #endif

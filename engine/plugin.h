@@ -13,6 +13,8 @@
 #ifndef ENGINE_PLUGIN_H
 #define ENGINE_PLUGIN_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,5 +86,7 @@ bool eng_plugin_owns_ops(const eng_layer_ops *ops);
 
 /* A registered optimizer kind by name, or NULL (layer kinds: eng_kind_find). */
 const eng_optimizer_kind *eng_plugin_find_optimizer(const char *name);
+
+#pragma GCC visibility pop
 
 #endif

@@ -23,6 +23,8 @@
 #ifndef ENGINE_PROGRESS_H
 #define ENGINE_PROGRESS_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -96,5 +98,7 @@ bool eng_progress_verbose(void);
 /* Formats seconds as "0:07", "12:34" or "1:02:03" into buf (size >= 16); "?" when not finite
  * or negative. Returns buf. */
 char *eng_progress_format_time(char *buf, double seconds);
+
+#pragma GCC visibility pop
 
 #endif

@@ -38,6 +38,8 @@
 #ifndef ENGINE_REGISTRY_H
 #define ENGINE_REGISTRY_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -182,5 +184,7 @@ eng_status eng_layer_create(eng_settings *s, eng_dtype dtype, eng_rng *rng, eng_
  * then SHOWN settings and those that differ from their defaults as name=value. snprintf
  * semantics: the length it needed. */
 int eng_layer_repr(const eng_layer *layer, char *buf, size_t size);
+
+#pragma GCC visibility pop
 
 #endif

@@ -3,6 +3,8 @@
 #ifndef ENGINE_RNG_H
 #define ENGINE_RNG_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include <stdint.h>
 
 typedef struct eng_rng {
@@ -27,5 +29,7 @@ uint64_t eng_rng_below(eng_rng *rng, uint64_t n);
 
 /* The process-wide generator used when a caller passes none; engine.seed(n) reseeds it. */
 eng_rng *eng_rng_global(void);
+
+#pragma GCC visibility pop
 
 #endif

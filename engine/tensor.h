@@ -6,22 +6,18 @@
 #ifndef ENGINE_TENSOR_H
 #define ENGINE_TENSOR_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dtype.h"
 #include "error.h"
 #include "rng.h"
 
 #define ENG_MAX_DIMS 8
 
-typedef enum eng_dtype {
-    ENG_F32 = 0,
-    ENG_F64,
-    ENG_U8,
-    ENG_I32,
-    ENG_I64,
-} eng_dtype;
 
 typedef struct eng_storage {
     void *data;
@@ -143,5 +139,7 @@ eng_status eng_tensor_binary_scalar(eng_tensor *dst, const eng_tensor *a, double
                                     eng_binary_op op);
 /* Sum of all elements, accumulated in double. */
 double eng_tensor_sum(const eng_tensor *t);
+
+#pragma GCC visibility pop
 
 #endif

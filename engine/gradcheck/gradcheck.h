@@ -8,6 +8,8 @@
 #ifndef ENGINE_GRADCHECK_GRADCHECK_H
 #define ENGINE_GRADCHECK_GRADCHECK_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "../loss/loss.h"
 #include "../model.h"
 
@@ -175,5 +177,7 @@ eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_
  * one_based (for Lua users), 0-based otherwise. */
 size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *buf,
                             size_t size);
+
+#pragma GCC visibility pop
 
 #endif

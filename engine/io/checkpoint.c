@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../engine.h"
+#include "version.h"
 #include "checkpoint_impl.h"
 
 const char *eng_checkpoint_path(const eng_checkpoint *ck)

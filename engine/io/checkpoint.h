@@ -19,6 +19,8 @@
 #ifndef ENGINE_IO_CHECKPOINT_H
 #define ENGINE_IO_CHECKPOINT_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -161,5 +163,7 @@ eng_status eng_model_config(const eng_model *model, char **out);
  * [out] *dtype, *specs (malloc'ed, *n entries). */
 eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype *dtype,
                                   eng_layer_spec **specs, int *n);
+
+#pragma GCC visibility pop
 
 #endif

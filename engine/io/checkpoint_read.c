@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine.h"
+#include "version.h"
 #include "checkpoint_impl.h"
 
 /* Opens dataset name of loc (its full path is where, for messages) after checking that it

@@ -9,6 +9,8 @@
 #ifndef ENGINE_IO_H5DATASET_H
 #define ENGINE_IO_H5DATASET_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,5 +85,7 @@ eng_status eng_h5stream_next(eng_h5stream *s, int64_t batch, bool drop_last, eng
 /* The buffer's capacity in samples (0 without shuffle). */
 int64_t eng_h5stream_buffer_rows(const eng_h5stream *s);
 void eng_h5stream_free(eng_h5stream *s);
+
+#pragma GCC visibility pop
 
 #endif

@@ -5,11 +5,15 @@
 #ifndef ENGINE_IO_IDX_H
 #define ENGINE_IO_IDX_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "../tensor.h"
 
 /* Reads the whole file into a new u8 tensor of the header's shape. Errors name the file and
  * what is wrong (bad magic, truncated data, trailing bytes, gzip corruption).
  * [out] *out owned by the caller. */
 eng_status eng_idx_read(const char *path, eng_tensor **out);
+
+#pragma GCC visibility pop
 
 #endif

@@ -13,7 +13,7 @@
 
 #include <stdbool.h>
 
-#include "../tensor.h"
+#include "../dtype.h"
 
 void eng_conv_direct_f32(float *y, const float *w, const float *xpad, int cin, int hp, int wp,
                          int out, int kh, int kw);

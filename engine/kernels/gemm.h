@@ -6,6 +6,8 @@
 #ifndef ENGINE_KERNELS_GEMM_H
 #define ENGINE_KERNELS_GEMM_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include <stdbool.h>
 
 void eng_gemm_f32(float *c, const float *a, const float *b, int m, int n, int k, bool trans_a,
@@ -17,5 +19,7 @@ void eng_gemm_f64(double *c, const double *a, const double *b, int m, int n, int
  * one thread at a time (the caller of eng_parallel_run). */
 void eng_blas_set_threads(int n);
 int eng_blas_get_threads(void);
+
+#pragma GCC visibility pop
 
 #endif

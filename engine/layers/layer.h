@@ -6,6 +6,8 @@
 #ifndef ENGINE_LAYERS_LAYER_H
 #define ENGINE_LAYERS_LAYER_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -146,5 +148,7 @@ eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src);
  * the layer has parameters, of the layer's dtype. */
 eng_status eng_layer_check_input(const eng_layer *layer, const eng_tensor *x, int ndim,
                                  const char *expected);
+
+#pragma GCC visibility pop
 
 #endif

@@ -5,6 +5,8 @@
 #ifndef ENGINE_LAYERS_LAYERS_H
 #define ENGINE_LAYERS_LAYERS_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "layer.h"
 
 typedef struct eng_conv2d_options {
@@ -50,5 +52,7 @@ eng_status eng_dropout_new(double p, eng_rng *rng, eng_layer **out);
  * The running variance is the unbiased one, as PyTorch's. */
 eng_status eng_batchnorm_new(int dims, int num_features, double eps, double momentum,
                              bool affine, eng_dtype dtype, eng_layer **out);
+
+#pragma GCC visibility pop
 
 #endif

@@ -5,6 +5,8 @@
 #ifndef ENGINE_LOSS_LOSS_H
 #define ENGINE_LOSS_LOSS_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "../tensor.h"
 
 typedef struct eng_loss eng_loss;
@@ -34,5 +36,7 @@ eng_status eng_loss_forward(eng_loss *loss, const eng_tensor *input, const eng_t
 eng_status eng_loss_backward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
                              eng_tensor *dinput);
 void eng_loss_release(eng_loss *loss);
+
+#pragma GCC visibility pop
 
 #endif

@@ -3,6 +3,8 @@
 #ifndef ENGINE_OPTIM_CLIP_H
 #define ENGINE_OPTIM_CLIP_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "../model.h"
 
 /* torch.nn.utils.clip_grad_norm_: total = the norm_type-norm of all gradient elements taken as
@@ -18,5 +20,7 @@ eng_status eng_clip_grad_norm(eng_model *model, double max_norm, double norm_typ
 /* torch.nn.utils.clip_grad_value_: every gradient element clamped to [-clip_value, clip_value]
  * (NaN stays NaN). clip_value >= 0. */
 eng_status eng_clip_grad_value(eng_model *model, double clip_value);
+
+#pragma GCC visibility pop
 
 #endif

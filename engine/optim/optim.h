@@ -6,6 +6,8 @@
 #ifndef ENGINE_OPTIM_OPTIM_H
 #define ENGINE_OPTIM_OPTIM_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "../model.h"
 
 typedef struct eng_optimizer eng_optimizer;
@@ -132,5 +134,7 @@ extern const char *const eng_adam_family_slots[3];
 /* Copies the n hyper-parameters (names, values) into the hyper() outputs, up to max; returns n. */
 int eng_optimizer_put_hyper(const char **names, double *values, int max, int n,
                             const char *const *src_names, const double *src_values);
+
+#pragma GCC visibility pop
 
 #endif

@@ -10,6 +10,8 @@
 #ifndef ENGINE_OPTIM_SCHEDULE_H
 #define ENGINE_OPTIM_SCHEDULE_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "optim.h"
 
 typedef enum eng_schedule_kind {
@@ -72,5 +74,7 @@ eng_status eng_schedule_load_meta(eng_schedule *s, const eng_meta *t);
 
 /* PyTorch's class name: "StepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR". */
 const char *eng_schedule_kind_name(eng_schedule_kind kind);
+
+#pragma GCC visibility pop
 
 #endif
