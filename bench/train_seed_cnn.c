@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     CHECK(eng_cross_entropy_new(&ce));
     eng_optimizer *opt;
     eng_sgd_options so = {.lr = 0.05, .momentum = 0.9};
-    CHECK(eng_sgd_new(m, &so, &opt));
+    CHECK(eng_sgd_new(eng_model_params(m), &so, &opt));
     int64_t n = train.x->shape[0];
     int64_t *perm = malloc(sizeof *perm * (size_t)n);
     eng_tensor *x = NULL, *y = NULL, *dy = NULL;

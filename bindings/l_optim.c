@@ -65,7 +65,7 @@ static int optim_sgd(lua_State *L)
         .nesterov = lua_optbooleanfield(L, 2, "SGD", "nesterov", false),
     };
     optimbox *box = new_optimbox(L);
-    if (eng_sgd_new(model, &o, &box->opt))
+    if (eng_sgd_new(eng_model_params(model), &o, &box->opt))
         return lua_engerror(L);
     return 1;
 }
@@ -88,7 +88,7 @@ static int optim_rmsprop(lua_State *L)
         .centered = lua_optbooleanfield(L, 2, "RMSprop", "centered", d.centered),
     };
     optimbox *box = new_optimbox(L);
-    if (eng_rmsprop_new(model, &o, &box->opt))
+    if (eng_rmsprop_new(eng_model_params(model), &o, &box->opt))
         return lua_engerror(L);
     return 1;
 }
@@ -131,7 +131,7 @@ static int optim_adam(lua_State *L)
     o.weight_decay = lua_optnumberfield(L, 2, fname, "weight_decay", d.weight_decay);
     o.amsgrad = lua_optbooleanfield(L, 2, fname, "amsgrad", d.amsgrad);
     optimbox *box = new_optimbox(L);
-    if ((decoupled ? eng_adamw_new : eng_adam_new)(model, &o, &box->opt))
+    if ((decoupled ? eng_adamw_new : eng_adam_new)(eng_model_params(model), &o, &box->opt))
         return lua_engerror(L);
     return 1;
 }
@@ -154,7 +154,7 @@ static int optim_adagrad(lua_State *L)
         .eps = lua_optnumberfield(L, 2, "Adagrad", "eps", d.eps),
     };
     optimbox *box = new_optimbox(L);
-    if (eng_adagrad_new(model, &o, &box->opt))
+    if (eng_adagrad_new(eng_model_params(model), &o, &box->opt))
         return lua_engerror(L);
     return 1;
 }
@@ -183,7 +183,7 @@ static int new_plugin_optimizer(lua_State *L, const eng_optimizer_kind *kind)
         }
     }
     optimbox *box = new_optimbox(L);
-    if (kind->create(model, &config, &box->opt))
+    if (kind->create(eng_model_params(model), &config, &box->opt))
         return lua_engerror(L);
     if (!box->opt)
         return luaL_error(L, "optim.new: plugin kind '%s' created no optimizer", kind->name);
@@ -375,7 +375,7 @@ static int optim_clip_grad_norm(lua_State *L)
     lua_Number norm_type = lua_optnumberfield(L, 3, "clip_grad_norm", "norm_type", 2);
     bool strict = lua_optbooleanfield(L, 3, "clip_grad_norm", "error_if_nonfinite", false);
     double total;
-    if (eng_clip_grad_norm(model, max_norm, norm_type, strict, &total))
+    if (eng_clip_grad_norm(eng_model_params(model), max_norm, norm_type, strict, &total))
         return lua_engerror(L);
     lua_pushnumber(L, total);
     return 1;
@@ -385,7 +385,7 @@ static int optim_clip_grad_norm(lua_State *L)
 static int optim_clip_grad_value(lua_State *L)
 {
     eng_model *model = lua_checkmodel(L, 1);
-    if (eng_clip_grad_value(model, luaL_checknumber(L, 2)))
+    if (eng_clip_grad_value(eng_model_params(model), luaL_checknumber(L, 2)))
         return lua_engerror(L);
     return 0;
 }

@@ -40,6 +40,7 @@ void eng_model_release(eng_model *model)
     free(model->layers);
     free(model->outputs);
     free(model->dinputs);
+    free(model->params.params);
     free(model);
 }
 
@@ -275,6 +276,24 @@ eng_param *eng_model_param(eng_model *model, int index, char *full_name, size_t 
         index -= layer->nparams;
     }
     return NULL;
+}
+
+const eng_param_list *eng_model_params(eng_model *model)
+{
+    int n = eng_model_param_count(model);
+    eng_named_param *params = realloc(model->params.params, sizeof *params * (size_t)(n ? n : 1));
+    if (!params) {
+        eng_error(ENG_ENOMEM, "sequential: out of memory");
+        return NULL;
+    }
+    model->params.params = params;
+    model->params.count = n;
+    for (int i = 0; i < n; i++) {
+        eng_param *p = eng_model_param(model, i, params[i].name, sizeof params[i].name);
+        params[i].value = p->value;
+        params[i].grad = p->grad;
+    }
+    return &model->params;
 }
 
 eng_dtype eng_model_dtype(const eng_model *model)

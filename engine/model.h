@@ -9,6 +9,7 @@
 #pragma GCC visibility push(default) /* public API: exported by libengine and the host */
 
 #include "layers/layer.h"
+#include "param_list.h"
 
 typedef struct eng_model {
     int nlayers, capacity;
@@ -28,6 +29,7 @@ typedef struct eng_model {
     /* Set to run every layer on the whole batch in turn (no threads, no stretches): the plain
      * path, kept as the reference the split one is tested against. */
     bool serial_only;
+    eng_param_list params; /* the list eng_model_params returns, rebuilt on each call */
 } eng_model;
 
 eng_status eng_model_new(eng_model **out);
@@ -58,6 +60,10 @@ eng_status eng_model_to(const eng_model *model, eng_dtype dtype, eng_model **out
  * "<layer>.<param>". */
 int eng_model_param_count(const eng_model *model);
 eng_param *eng_model_param(eng_model *model, int index, char *full_name, size_t size);
+/* Every parameter in order, as the list optimizers and clipping take. The list is the
+ * model's: valid until the next call or the model's release. NULL when out of memory (the
+ * message is set). */
+const eng_param_list *eng_model_params(eng_model *model);
 /* The dtype of the first layer with parameters (ENG_F32 when none has any). */
 eng_dtype eng_model_dtype(const eng_model *model);
 

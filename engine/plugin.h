@@ -49,7 +49,8 @@ double eng_plugin_config_get(const eng_plugin_config *config, const char *key, d
 
 typedef struct eng_optimizer_kind {
     const char *name;
-    eng_status (*create)(eng_model *model, const eng_plugin_config *config,
+    /* A new optimizer over the parameters of the list (a model's: eng_model_params). */
+    eng_status (*create)(const eng_param_list *params, const eng_plugin_config *config,
                          eng_optimizer **out);
     const char *doc;
 } eng_optimizer_kind;

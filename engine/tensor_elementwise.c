@@ -47,6 +47,7 @@ eng_status eng_broadcast_shape(int andim, const int64_t *ashape, int bndim,
                                const int64_t *bshape, int *ndim, int64_t *shape)
 {
     int nd = andim > bndim ? andim : bndim;
+    int64_t out[ENG_MAX_DIMS]; /* shape may be ashape or bshape itself */
     for (int d = 0; d < nd; d++) {
         int ea = d - (nd - andim), eb = d - (nd - bndim);
         int64_t sa = ea < 0 ? 1 : ashape[ea], sb = eb < 0 ? 1 : bshape[eb];
@@ -56,8 +57,9 @@ eng_status eng_broadcast_shape(int andim, const int64_t *ashape, int bndim,
                              "has sizes %lld and %lld",
                              eng_shape_str(andim, ashape), eng_shape_str(bndim, bshape), nd - d,
                              (long long)sa, (long long)sb);
-        shape[d] = sa == 1 ? sb : sa;
+        out[d] = sa == 1 ? sb : sa;
     }
+    memcpy(shape, out, sizeof(int64_t) * (size_t)nd);
     *ndim = nd;
     return ENG_OK;
 }

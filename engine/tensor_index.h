@@ -7,6 +7,8 @@
 #ifndef ENGINE_TENSOR_INDEX_H
 #define ENGINE_TENSOR_INDEX_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "tensor.h"
 
 /* out = t with dimension dim reduced to the positions in index [K]:
@@ -26,5 +28,7 @@ eng_status eng_tensor_scatter_add(eng_tensor *t, int dim, const eng_tensor *inde
  * [base, base + classes). */
 eng_status eng_tensor_one_hot(const eng_tensor *labels, int64_t classes, int64_t base,
                               eng_dtype dtype, eng_tensor **out);
+
+#pragma GCC visibility pop
 
 #endif

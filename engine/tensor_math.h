@@ -17,6 +17,8 @@
 #ifndef ENGINE_TENSOR_MATH_H
 #define ENGINE_TENSOR_MATH_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "kernels/elementwise.h"
 #include "tensor.h"
 
@@ -113,5 +115,7 @@ eng_status eng_tensor_mm(eng_tensor *y, const eng_tensor *a, const eng_tensor *b
 eng_status eng_tensor_bmm(eng_tensor *y, const eng_tensor *a, const eng_tensor *b);
 eng_status eng_tensor_outer(eng_tensor *y, const eng_tensor *a, const eng_tensor *b);
 eng_status eng_tensor_dot(double *value, const eng_tensor *a, const eng_tensor *b);
+
+#pragma GCC visibility pop
 
 #endif

@@ -7,6 +7,8 @@
 #ifndef ENGINE_TENSOR_SHAPE_H
 #define ENGINE_TENSOR_SHAPE_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "tensor.h"
 
 /* [ceil((end - start) / step)] with element i = start + i * step (computed in double, as
@@ -42,5 +44,7 @@ eng_status eng_tensor_flatten(const eng_tensor *t, int first, int last, eng_tens
 eng_status eng_tensor_cat(int n, const eng_tensor *const *ts, int dim, eng_tensor **out);
 /* n tensors of one dtype and shape, joined along a new dimension dim in [0, ndim]. */
 eng_status eng_tensor_stack(int n, const eng_tensor *const *ts, int dim, eng_tensor **out);
+
+#pragma GCC visibility pop
 
 #endif

@@ -353,7 +353,7 @@ static SUPPORT_UNUSED void check_layer_gradients(eng_layer *layer, eng_tensor *x
 
 /* ---- fixtures --------------------------------------------------------------------------- */
 
-#define FIXTURE_MAX_TENSORS 32
+#define FIXTURE_MAX_TENSORS 2048
 
 typedef struct fixture {
     int count;

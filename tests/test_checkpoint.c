@@ -169,8 +169,8 @@ static void test_checkpoint_restores_optimizer_slots_steps_and_lr(void **state)
     eng_model *a = small_cnn(ENG_F64, 4, 1), *b = small_cnn(ENG_F64, 4, 1);
     eng_sgd_options o = {.lr = 0.1, .momentum = 0.9};
     eng_optimizer *oa, *ob;
-    assert_ok(eng_sgd_new(a, &o, &oa));
-    assert_ok(eng_sgd_new(b, &o, &ob));
+    assert_ok(eng_sgd_new(eng_model_params(a), &o, &oa));
+    assert_ok(eng_sgd_new(eng_model_params(b), &o, &ob));
     sgd_steps(oa, 3, 5);
     oa->lr = 0.025; /* as a schedule would */
     save_model(scratch_path("opt.h5"), a, oa, NULL);
@@ -189,7 +189,7 @@ static void test_checkpoint_restores_optimizer_slots_steps_and_lr(void **state)
     }
     /* A checkpoint saved before the first step has no slots: loading it empties them. */
     eng_optimizer *fresh;
-    assert_ok(eng_sgd_new(a, &o, &fresh));
+    assert_ok(eng_sgd_new(eng_model_params(a), &o, &fresh));
     save_model(scratch_path("opt0.h5"), a, fresh, NULL);
     assert_ok(eng_checkpoint_open(scratch_path("opt0.h5"), &ck));
     assert_ok(eng_checkpoint_read_optimizer(ck, ob));
@@ -210,10 +210,10 @@ static void test_checkpoint_refuses_other_optimizer_settings(void **state)
     eng_model *m = small_cnn(ENG_F32, 4, 1);
     eng_sgd_options o = {.lr = 0.1, .momentum = 0.9}, other = {.lr = 0.1, .momentum = 0.5};
     eng_optimizer *a, *b, *adam;
-    assert_ok(eng_sgd_new(m, &o, &a));
-    assert_ok(eng_sgd_new(m, &other, &b));
+    assert_ok(eng_sgd_new(eng_model_params(m), &o, &a));
+    assert_ok(eng_sgd_new(eng_model_params(m), &other, &b));
     eng_adam_options ao = ENG_ADAM_DEFAULTS;
-    assert_ok(eng_adam_new(m, &ao, &adam));
+    assert_ok(eng_adam_new(eng_model_params(m), &ao, &adam));
     save_model(scratch_path("settings.h5"), m, a, NULL);
     eng_checkpoint *ck;
     assert_ok(eng_checkpoint_open(scratch_path("settings.h5"), &ck));

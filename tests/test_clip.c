@@ -23,13 +23,13 @@ static void test_clip_grad_norm_scales_by_max_norm_over_the_total_norm(void **st
     eng_layer *l;
     eng_model *m = model_with_grads(ENG_F64, 1, -2, &l);
     double total;
-    assert_ok(eng_clip_grad_norm(m, 1, 2, false, &total));
+    assert_ok(eng_clip_grad_norm(eng_model_params(m), 1, 2, false, &total));
     assert_true(total == sqrt(24));
     double coef = 1 / (sqrt(24) + 1e-6) * 1;
     assert_true(ENG_F64_DATA(l->params[0].grad)[11] == coef);
     assert_true(ENG_F64_DATA(l->params[1].grad)[2] == -2 * coef);
     /* Below max_norm nothing changes, to the bit. */
-    assert_ok(eng_clip_grad_norm(m, 10, 2, false, &total));
+    assert_ok(eng_clip_grad_norm(eng_model_params(m), 10, 2, false, &total));
     assert_double_close(total, 1, 1e-6);
     assert_true(ENG_F64_DATA(l->params[0].grad)[0] == coef);
     eng_model_release(m);
@@ -41,20 +41,20 @@ static void test_clip_grad_norm_other_norms_and_f32(void **state)
     eng_layer *l;
     eng_model *m = model_with_grads(ENG_F64, 1, -3, &l);
     double total;
-    assert_ok(eng_clip_grad_norm(m, 1.5, INFINITY, false, &total)); /* max |g| */
+    assert_ok(eng_clip_grad_norm(eng_model_params(m), 1.5, INFINITY, false, &total)); /* max |g| */
     assert_true(total == 3);
     assert_double_close(ENG_F64_DATA(l->params[1].grad)[0], -3 * 1.5 / (3 + 1e-6), 1e-15);
     eng_model_release(m);
     m = model_with_grads(ENG_F64, 1, -3, &l);
-    assert_ok(eng_clip_grad_norm(m, 100, 1, false, &total)); /* sum |g| = 12 + 9 */
+    assert_ok(eng_clip_grad_norm(eng_model_params(m), 100, 1, false, &total)); /* sum |g| = 12 + 9 */
     assert_true(total == 21);
-    assert_ok(eng_clip_grad_norm(m, 100, 3, false, &total)); /* (12 + 81)^(1/3) */
+    assert_ok(eng_clip_grad_norm(eng_model_params(m), 100, 3, false, &total)); /* (12 + 81)^(1/3) */
     assert_double_close(total, cbrt(93), 1e-15);
     eng_model_release(m);
     /* f32: the norm is rounded to float and the factor computed in float, as with PyTorch's
      * f32 tensors. */
     m = model_with_grads(ENG_F32, 1, -2, &l);
-    assert_ok(eng_clip_grad_norm(m, 1, 2, false, &total));
+    assert_ok(eng_clip_grad_norm(eng_model_params(m), 1, 2, false, &total));
     assert_true(total == (double)(float)sqrt(24));
     float coef = 1 / ((float)sqrt(24) + 1e-6f) * 1.0f;
     assert_true(ENG_F32_DATA(l->params[0].grad)[5] == coef);
@@ -69,18 +69,18 @@ static void test_clip_grad_norm_with_non_finite_gradients(void **state)
     eng_model *m = model_with_grads(ENG_F64, 1, 1, &l);
     ENG_F64_DATA(l->params[1].grad)[1] = NAN;
     double total;
-    assert_error(eng_clip_grad_norm(m, 1, 2, true, &total), ENG_ENONFINITE,
+    assert_error(eng_clip_grad_norm(eng_model_params(m), 1, 2, true, &total), ENG_ENONFINITE,
                  "clip_grad_norm: the total 2-norm of the gradients is nan",
                  "gradient of linear_1.bias has nan at flat index 1", "nothing was clipped");
     assert_true(ENG_F64_DATA(l->params[0].grad)[0] == 1);
     /* Without error_if_nonfinite, PyTorch scales by a NaN factor: every gradient is NaN. */
-    assert_ok(eng_clip_grad_norm(m, 1, 2, false, &total));
+    assert_ok(eng_clip_grad_norm(eng_model_params(m), 1, 2, false, &total));
     assert_true(isnan(total) && isnan(ENG_F64_DATA(l->params[0].grad)[0]));
     eng_model_release(m);
     /* An infinite gradient: the factor is 0, so finite gradients become 0 and inf * 0 NaN. */
     m = model_with_grads(ENG_F64, 1, 1, &l);
     ENG_F64_DATA(l->params[0].grad)[0] = -INFINITY;
-    assert_ok(eng_clip_grad_norm(m, 1, 2, false, &total));
+    assert_ok(eng_clip_grad_norm(eng_model_params(m), 1, 2, false, &total));
     assert_true(isinf(total));
     assert_true(ENG_F64_DATA(l->params[0].grad)[1] == 0);
     assert_true(isnan(ENG_F64_DATA(l->params[0].grad)[0]));
@@ -94,12 +94,12 @@ static void test_clip_grad_value_clamps_every_element(void **state)
     eng_model *m = model_with_grads(ENG_F32, 0.25, -7, &l);
     ENG_F32_DATA(l->params[0].grad)[3] = 3;
     ENG_F32_DATA(l->params[0].grad)[4] = NAN;
-    assert_ok(eng_clip_grad_value(m, 0.5));
+    assert_ok(eng_clip_grad_value(eng_model_params(m), 0.5));
     assert_true(ENG_F32_DATA(l->params[0].grad)[0] == 0.25f);
     assert_true(ENG_F32_DATA(l->params[0].grad)[3] == 0.5f);
     assert_true(isnan(ENG_F32_DATA(l->params[0].grad)[4])); /* clamp keeps NaN */
     assert_true(ENG_F32_DATA(l->params[1].grad)[2] == -0.5f);
-    assert_ok(eng_clip_grad_value(m, 0));
+    assert_ok(eng_clip_grad_value(eng_model_params(m), 0));
     assert_true(ENG_F32_DATA(l->params[1].grad)[0] == 0);
     eng_model_release(m);
 }
@@ -110,15 +110,15 @@ static void test_clipping_rejects_bad_settings(void **state)
     eng_layer *l;
     eng_model *m = model_with_grads(ENG_F64, 1, 1, &l);
     double total;
-    assert_error(eng_clip_grad_norm(m, -1, 2, false, &total), ENG_EARG, "max_norm = -1");
-    assert_error(eng_clip_grad_norm(m, NAN, 2, false, &total), ENG_EARG, "max_norm = nan");
-    assert_error(eng_clip_grad_norm(m, 1, 0, false, &total), ENG_EARG, "norm_type = 0");
-    assert_error(eng_clip_grad_value(m, -0.5), ENG_EARG, "clip_value = -0.5");
+    assert_error(eng_clip_grad_norm(eng_model_params(m), -1, 2, false, &total), ENG_EARG, "max_norm = -1");
+    assert_error(eng_clip_grad_norm(eng_model_params(m), NAN, 2, false, &total), ENG_EARG, "max_norm = nan");
+    assert_error(eng_clip_grad_norm(eng_model_params(m), 1, 0, false, &total), ENG_EARG, "norm_type = 0");
+    assert_error(eng_clip_grad_value(eng_model_params(m), -0.5), ENG_EARG, "clip_value = -0.5");
     assert_true(ENG_F64_DATA(l->params[0].grad)[0] == 1);
     eng_model_release(m);
     /* A model without parameters has a total norm of 0, as in PyTorch. */
     assert_ok(eng_model_new(&m));
-    assert_ok(eng_clip_grad_norm(m, 1, 2, false, &total));
+    assert_ok(eng_clip_grad_norm(eng_model_params(m), 1, 2, false, &total));
     assert_true(total == 0);
     eng_model_release(m);
 }

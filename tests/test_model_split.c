@@ -330,9 +330,9 @@ static eng_status make_optimizer(int kind, eng_model *m, eng_optimizer **out)
     eng_adam_options adam = {.lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
                              .weight_decay = 0.01, .amsgrad = true};
     switch (kind) {
-    case 0: return eng_sgd_new(m, &sgd, out);
-    case 1: return eng_adam_new(m, &adam, out);
-    default: return eng_adamw_new(m, &adam, out);
+    case 0: return eng_sgd_new(eng_model_params(m), &sgd, out);
+    case 1: return eng_adam_new(eng_model_params(m), &adam, out);
+    default: return eng_adamw_new(eng_model_params(m), &adam, out);
     }
 }
 

@@ -34,7 +34,7 @@ static void check_against_pytorch(const char *name, eng_dtype dtype, double tol)
     set_param(l, "weight", fixture_get(fx, "weight"));
     set_param(l, "bias", fixture_get(fx, "bias"));
     eng_optimizer *opt;
-    assert_ok(eng_sgd_new(m, &opts, &opt));
+    assert_ok(eng_sgd_new(eng_model_params(m), &opts, &opt));
     const eng_tensor *wt = fixture_get(fx, "weight_traj"), *bt = fixture_get(fx, "bias_traj");
     int64_t steps = wt->shape[0];
     assert_int_equal(steps, 20);
@@ -94,7 +94,7 @@ static void test_sgd_momentum_updates_by_hand(void **state)
     eng_tensor_fill(l->params[1].value, 2);
     eng_sgd_options o = {.lr = 0.5, .momentum = 0.5, .dampening = 0.5, .weight_decay = 0.25};
     eng_optimizer *opt;
-    assert_ok(eng_sgd_new(m, &o, &opt));
+    assert_ok(eng_sgd_new(eng_model_params(m), &o, &opt));
     assert_int_equal(opt->nparams, 2);
     assert_string_equal(opt->params[0].name, "linear_1.weight");
     assert_string_equal(opt->params[1].name, "linear_1.bias");
@@ -127,7 +127,7 @@ static void test_sgd_nesterov_updates_by_hand(void **state)
     eng_tensor_zero(l->params[0].value);
     eng_sgd_options o = {.lr = 1, .momentum = 0.5, .nesterov = true};
     eng_optimizer *opt;
-    assert_ok(eng_sgd_new(m, &o, &opt));
+    assert_ok(eng_sgd_new(eng_model_params(m), &o, &opt));
     for (int k = 0; k < 2; k++) {
         eng_tensor_fill(l->params[0].grad, 1);
         assert_ok(eng_optimizer_step(opt));
@@ -144,7 +144,7 @@ static void test_sgd_outlives_the_model_it_was_made_for(void **state)
     eng_model *m = linear_model(ENG_F64, &l);
     eng_sgd_options o = {.lr = 0.1, .momentum = 0.9};
     eng_optimizer *opt;
-    assert_ok(eng_sgd_new(m, &o, &opt));
+    assert_ok(eng_sgd_new(eng_model_params(m), &o, &opt));
     eng_model_release(m); /* frees the layer; the optimizer's views keep the storage */
     eng_tensor_fill(opt->params[0].grad, 1);
     eng_tensor_fill(opt->params[0].value, 1);
@@ -160,7 +160,7 @@ static void test_sgd_on_a_model_without_parameters_does_nothing(void **state)
     assert_ok(eng_model_new(&m));
     eng_sgd_options o = {.lr = 0.1};
     eng_optimizer *opt;
-    assert_ok(eng_sgd_new(m, &o, &opt));
+    assert_ok(eng_sgd_new(eng_model_params(m), &o, &opt));
     assert_int_equal(opt->nparams, 0);
     assert_ok(eng_optimizer_step(opt));
     eng_optimizer_release(opt);
@@ -173,19 +173,19 @@ static void test_sgd_rejects_bad_options(void **state)
     eng_layer *l;
     eng_model *m = linear_model(ENG_F32, &l);
     eng_optimizer *opt = (eng_optimizer *)1;
-    assert_error(eng_sgd_new(m, &(eng_sgd_options){.lr = 0}, &opt), ENG_EARG, "lr = 0");
+    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 0}, &opt), ENG_EARG, "lr = 0");
     assert_null(opt);
-    assert_error(eng_sgd_new(m, &(eng_sgd_options){.lr = -1}, &opt), ENG_EARG, "lr = -1");
-    assert_error(eng_sgd_new(m, &(eng_sgd_options){.lr = NAN}, &opt), ENG_EARG, "lr = nan");
-    assert_error(eng_sgd_new(m, &(eng_sgd_options){.lr = 1, .momentum = -0.5}, &opt), ENG_EARG,
+    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = -1}, &opt), ENG_EARG, "lr = -1");
+    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = NAN}, &opt), ENG_EARG, "lr = nan");
+    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .momentum = -0.5}, &opt), ENG_EARG,
                  "momentum (-0.5)");
-    assert_error(eng_sgd_new(m, &(eng_sgd_options){.lr = 1, .dampening = -1}, &opt), ENG_EARG,
+    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .dampening = -1}, &opt), ENG_EARG,
                  "dampening (-1)");
-    assert_error(eng_sgd_new(m, &(eng_sgd_options){.lr = 1, .weight_decay = -1e-4}, &opt),
+    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .weight_decay = -1e-4}, &opt),
                  ENG_EARG, "weight_decay (-0.0001)");
-    assert_error(eng_sgd_new(m, &(eng_sgd_options){.lr = 1, .nesterov = true}, &opt), ENG_EARG,
+    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .nesterov = true}, &opt), ENG_EARG,
                  "nesterov", "momentum > 0");
-    assert_error(eng_sgd_new(m, &(eng_sgd_options){.lr = 1, .momentum = 0.9, .dampening = 0.1,
+    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .momentum = 0.9, .dampening = 0.1,
                                                    .nesterov = true},
                              &opt),
                  ENG_EARG, "dampening = 0");
@@ -201,7 +201,7 @@ static eng_status make_rmsprop(eng_model *model, const double *o, eng_optimizer 
 {
     eng_rmsprop_options opts = {.lr = o[0], .alpha = o[1], .eps = o[2], .weight_decay = o[3],
                                 .momentum = o[4], .centered = o[5] != 0};
-    return eng_rmsprop_new(model, &opts, out);
+    return eng_rmsprop_new(eng_model_params(model), &opts, out);
 }
 
 static eng_adam_options adam_options(const double *o)
@@ -213,27 +213,27 @@ static eng_adam_options adam_options(const double *o)
 static eng_status make_adam(eng_model *model, const double *o, eng_optimizer **out)
 {
     eng_adam_options opts = adam_options(o);
-    return eng_adam_new(model, &opts, out);
+    return eng_adam_new(eng_model_params(model), &opts, out);
 }
 
 static eng_status make_adamw(eng_model *model, const double *o, eng_optimizer **out)
 {
     eng_adam_options opts = adam_options(o);
-    return eng_adamw_new(model, &opts, out);
+    return eng_adamw_new(eng_model_params(model), &opts, out);
 }
 
 static eng_status make_adagrad(eng_model *model, const double *o, eng_optimizer **out)
 {
     eng_adagrad_options opts = {.lr = o[0], .lr_decay = o[1], .weight_decay = o[2],
                                 .initial_accumulator_value = o[3], .eps = o[4]};
-    return eng_adagrad_new(model, &opts, out);
+    return eng_adagrad_new(eng_model_params(model), &opts, out);
 }
 
 static eng_status make_sgd(eng_model *model, const double *o, eng_optimizer **out)
 {
     eng_sgd_options opts = {.lr = o[0], .momentum = o[1], .dampening = o[2],
                             .weight_decay = o[3], .nesterov = o[4] != 0};
-    return eng_sgd_new(model, &opts, out);
+    return eng_sgd_new(eng_model_params(model), &opts, out);
 }
 
 /* The slot of parameter i named name, or NULL (absent or not created). */
@@ -457,7 +457,7 @@ static void test_adam_first_step_by_hand(void **state)
     eng_adam_options o = ENG_ADAM_DEFAULTS;
     o.lr = 0.1;
     eng_optimizer *opt;
-    assert_ok(eng_adam_new(m, &o, &opt));
+    assert_ok(eng_adam_new(eng_model_params(m), &o, &opt));
     assert_ok(eng_optimizer_step(opt));
     assert_double_close(ENG_F64_DATA(l->params[0].value)[3], 1 - 0.1 / (1 + 2e-8), 1e-15);
     /* a zero gradient leaves the bias where it was: m = v = 0, the update is 0 / eps */
@@ -485,7 +485,7 @@ static void test_adamw_decays_weights_without_touching_the_gradient(void **state
     o.lr = 0.1;
     o.weight_decay = 0.5;
     eng_optimizer *opt;
-    assert_ok(eng_adamw_new(m, &o, &opt));
+    assert_ok(eng_adamw_new(eng_model_params(m), &o, &opt));
     assert_ok(eng_optimizer_step(opt));
     assert_ok(eng_optimizer_step(opt));
     assert_double_close(ENG_F64_DATA(l->params[0].value)[0], 2 * 0.95 * 0.95, 1e-15);
@@ -495,7 +495,7 @@ static void test_adamw_decays_weights_without_touching_the_gradient(void **state
     o = ENG_ADAM_DEFAULTS;
     o.lr = 0.1;
     o.weight_decay = 0.5;
-    assert_ok(eng_adam_new(m, &o, &opt));
+    assert_ok(eng_adam_new(eng_model_params(m), &o, &opt));
     assert_ok(eng_optimizer_step(opt));
     assert_double_close(ENG_F64_DATA(l->params[0].value)[0], 2 - 0.1 / (1 + 1e-8), 1e-15);
     eng_optimizer_release(opt);
@@ -515,7 +515,7 @@ static void test_adagrad_and_rmsprop_steps_by_hand(void **state)
     ao.initial_accumulator_value = 5;
     ao.eps = 0;
     eng_optimizer *opt;
-    assert_ok(eng_adagrad_new(m, &ao, &opt));
+    assert_ok(eng_adagrad_new(eng_model_params(m), &ao, &opt));
     assert_ok(eng_optimizer_step(opt));
     assert_double_close(ENG_F64_DATA(l->params[0].value)[0], 1 - 1.0 / 3, 1e-15);
     assert_true(ENG_F64_DATA(opt->slots[0])[0] == 9);
@@ -527,14 +527,14 @@ static void test_adagrad_and_rmsprop_steps_by_hand(void **state)
     ro.lr = 0.1;
     ro.alpha = 0.75;
     ro.eps = 0;
-    assert_ok(eng_rmsprop_new(m, &ro, &opt));
+    assert_ok(eng_rmsprop_new(eng_model_params(m), &ro, &opt));
     assert_ok(eng_optimizer_step(opt));
     assert_double_close(ENG_F64_DATA(l->params[0].value)[0], 0.8, 1e-15);
     /* centered: grad_avg = 0.5, avg = sqrt(1 - 0.25) */
     eng_optimizer_release(opt);
     eng_tensor_fill(l->params[0].value, 1);
     ro.centered = true;
-    assert_ok(eng_rmsprop_new(m, &ro, &opt));
+    assert_ok(eng_rmsprop_new(eng_model_params(m), &ro, &opt));
     assert_ok(eng_optimizer_step(opt));
     assert_double_close(ENG_F64_DATA(l->params[0].value)[0], 1 - 0.2 / sqrt(0.75), 1e-15);
     assert_non_null(slot_named(opt, 0, "grad_avg"));
@@ -551,49 +551,49 @@ static void test_adaptive_optimizers_reject_bad_options(void **state)
     eng_optimizer *opt = (eng_optimizer *)1;
     eng_rmsprop_options r = ENG_RMSPROP_DEFAULTS;
     r.lr = -1;
-    assert_error(eng_rmsprop_new(m, &r, &opt), ENG_EARG, "rmsprop: lr = -1", "lr > 0");
+    assert_error(eng_rmsprop_new(eng_model_params(m), &r, &opt), ENG_EARG, "rmsprop: lr = -1", "lr > 0");
     assert_null(opt);
     r = ENG_RMSPROP_DEFAULTS;
     r.alpha = -0.5;
-    assert_error(eng_rmsprop_new(m, &r, &opt), ENG_EARG, "alpha = -0.5");
+    assert_error(eng_rmsprop_new(eng_model_params(m), &r, &opt), ENG_EARG, "alpha = -0.5");
     r = ENG_RMSPROP_DEFAULTS;
     r.eps = -1e-8;
-    assert_error(eng_rmsprop_new(m, &r, &opt), ENG_EARG, "eps = -1e-08");
+    assert_error(eng_rmsprop_new(eng_model_params(m), &r, &opt), ENG_EARG, "eps = -1e-08");
     r = ENG_RMSPROP_DEFAULTS;
     r.momentum = NAN;
-    assert_error(eng_rmsprop_new(m, &r, &opt), ENG_EARG, "momentum = nan");
+    assert_error(eng_rmsprop_new(eng_model_params(m), &r, &opt), ENG_EARG, "momentum = nan");
     r = ENG_RMSPROP_DEFAULTS;
     r.weight_decay = -1;
-    assert_error(eng_rmsprop_new(m, &r, &opt), ENG_EARG, "weight_decay = -1");
+    assert_error(eng_rmsprop_new(eng_model_params(m), &r, &opt), ENG_EARG, "weight_decay = -1");
 
     eng_adam_options a = ENG_ADAM_DEFAULTS;
     a.lr = 0;
-    assert_error(eng_adam_new(m, &a, &opt), ENG_EARG, "adam: lr = 0");
+    assert_error(eng_adam_new(eng_model_params(m), &a, &opt), ENG_EARG, "adam: lr = 0");
     a = ENG_ADAM_DEFAULTS;
     a.beta1 = 1;
-    assert_error(eng_adam_new(m, &a, &opt), ENG_EARG, "adam: beta1 (betas[1]) = 1");
+    assert_error(eng_adam_new(eng_model_params(m), &a, &opt), ENG_EARG, "adam: beta1 (betas[1]) = 1");
     a = ENG_ADAMW_DEFAULTS;
     a.beta2 = -0.1;
-    assert_error(eng_adamw_new(m, &a, &opt), ENG_EARG, "adamw: beta2 (betas[2]) = -0.1");
+    assert_error(eng_adamw_new(eng_model_params(m), &a, &opt), ENG_EARG, "adamw: beta2 (betas[2]) = -0.1");
     a = ENG_ADAMW_DEFAULTS;
     a.eps = -1;
-    assert_error(eng_adamw_new(m, &a, &opt), ENG_EARG, "adamw: eps = -1");
+    assert_error(eng_adamw_new(eng_model_params(m), &a, &opt), ENG_EARG, "adamw: eps = -1");
     a = ENG_ADAM_DEFAULTS;
     a.weight_decay = -0.01;
-    assert_error(eng_adam_new(m, &a, &opt), ENG_EARG, "weight_decay = -0.01");
+    assert_error(eng_adam_new(eng_model_params(m), &a, &opt), ENG_EARG, "weight_decay = -0.01");
 
     eng_adagrad_options g = ENG_ADAGRAD_DEFAULTS;
     g.lr = NAN;
-    assert_error(eng_adagrad_new(m, &g, &opt), ENG_EARG, "adagrad: lr = nan");
+    assert_error(eng_adagrad_new(eng_model_params(m), &g, &opt), ENG_EARG, "adagrad: lr = nan");
     g = ENG_ADAGRAD_DEFAULTS;
     g.lr_decay = -1;
-    assert_error(eng_adagrad_new(m, &g, &opt), ENG_EARG, "lr_decay = -1");
+    assert_error(eng_adagrad_new(eng_model_params(m), &g, &opt), ENG_EARG, "lr_decay = -1");
     g = ENG_ADAGRAD_DEFAULTS;
     g.initial_accumulator_value = -1;
-    assert_error(eng_adagrad_new(m, &g, &opt), ENG_EARG, "initial_accumulator_value = -1");
+    assert_error(eng_adagrad_new(eng_model_params(m), &g, &opt), ENG_EARG, "initial_accumulator_value = -1");
     g = ENG_ADAGRAD_DEFAULTS;
     g.eps = -1;
-    assert_error(eng_adagrad_new(m, &g, &opt), ENG_EARG, "adagrad: eps = -1");
+    assert_error(eng_adagrad_new(eng_model_params(m), &g, &opt), ENG_EARG, "adagrad: eps = -1");
     assert_null(opt);
     eng_model_release(m);
 }

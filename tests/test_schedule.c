@@ -17,7 +17,7 @@ static eng_model *linear_model(void)
 static eng_optimizer *sgd(eng_model *m, double lr)
 {
     eng_optimizer *opt;
-    assert_ok(eng_sgd_new(m, &(eng_sgd_options){.lr = lr}, &opt));
+    assert_ok(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = lr}, &opt));
     return opt;
 }
 

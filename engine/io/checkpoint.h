@@ -26,6 +26,7 @@
 
 #include "../model.h"
 #include "../optim/optim.h"
+#include "../optim/schedule.h"
 #include "../registry.h"
 #include "../rng.h"
 
@@ -163,6 +164,18 @@ eng_status eng_model_config(const eng_model *model, char **out);
  * [out] *dtype, *specs (malloc'ed, *n entries). */
 eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype *dtype,
                                   eng_layer_spec **specs, int *n);
+
+/* Learning-rate schedules in a checkpoint (io/schedule_meta.c). */
+/* Adds a table "schedule" to t (a checkpoint's meta): kind (PyTorch's class name), the
+ * settings, and the counters base_lr, last_epoch, last_lr that a resumed run needs. */
+eng_status eng_schedule_save_meta(const eng_schedule *s, eng_meta *t);
+
+/* Restores base_lr, last_epoch and last_lr from the table "schedule" of t. s must be of the
+ * same kind with the same settings (made the same way as the saved one); otherwise, or when
+ * the table is missing or malformed, ENG_EFORMAT naming the field, and s is unchanged.
+ * Restore the optimizer (its lr) from the same checkpoint: the next step reads both. */
+eng_status eng_schedule_load_meta(eng_schedule *s, const eng_meta *t);
+
 
 #pragma GCC visibility pop
 

@@ -83,7 +83,7 @@ static const eng_optim_ops adagrad_ops = {
     .hyper = adagrad_hyper,
 };
 
-eng_status eng_adagrad_new(eng_model *model, const eng_adagrad_options *opts,
+eng_status eng_adagrad_new(const eng_param_list *params, const eng_adagrad_options *opts,
                            eng_optimizer **out)
 {
     *out = NULL;
@@ -106,7 +106,7 @@ eng_status eng_adagrad_new(eng_model *model, const eng_adagrad_options *opts,
     a->base.ops = &adagrad_ops;
     a->base.lr = opts->lr;
     a->opts = *opts;
-    eng_status st = eng_optimizer_init_params(&a->base, model);
+    eng_status st = eng_optimizer_init_params(&a->base, params);
     if (st) {
         eng_optimizer_release(&a->base);
         return st;

@@ -146,7 +146,7 @@ static eng_status check_options(const char *kind, const eng_adam_options *opts)
     return ENG_OK;
 }
 
-eng_status eng_adam_family_new(eng_model *model, const eng_adam_options *opts,
+eng_status eng_adam_family_new(const eng_param_list *params, const eng_adam_options *opts,
                                const eng_optim_ops *ops, eng_optimizer **out)
 {
     *out = NULL;
@@ -159,7 +159,7 @@ eng_status eng_adam_family_new(eng_model *model, const eng_adam_options *opts,
     a->base.ops = ops;
     a->base.lr = opts->lr;
     a->opts = *opts;
-    st = eng_optimizer_init_params(&a->base, model);
+    st = eng_optimizer_init_params(&a->base, params);
     if (st) {
         eng_optimizer_release(&a->base);
         return st;
@@ -168,7 +168,7 @@ eng_status eng_adam_family_new(eng_model *model, const eng_adam_options *opts,
     return ENG_OK;
 }
 
-eng_status eng_adam_new(eng_model *model, const eng_adam_options *opts, eng_optimizer **out)
+eng_status eng_adam_new(const eng_param_list *params, const eng_adam_options *opts, eng_optimizer **out)
 {
-    return eng_adam_family_new(model, opts, &adam_ops, out);
+    return eng_adam_family_new(params, opts, &adam_ops, out);
 }

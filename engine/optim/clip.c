@@ -54,8 +54,8 @@ static eng_status check_grad(const eng_tensor *g, const char *name, const char *
     return ENG_OK;
 }
 
-eng_status eng_clip_grad_norm(eng_model *model, double max_norm, double norm_type,
-                              bool error_if_nonfinite, double *total_norm)
+eng_status eng_clip_grad_norm(const eng_param_list *params, double max_norm,
+                              double norm_type, bool error_if_nonfinite, double *total_norm)
 {
     *total_norm = 0;
     if (!(max_norm >= 0))
@@ -64,12 +64,14 @@ eng_status eng_clip_grad_norm(eng_model *model, double max_norm, double norm_typ
     if (!(norm_type > 0))
         return eng_error(ENG_EARG, "clip_grad_norm: norm_type = %g, expected > 0 (inf for the "
                          "largest |g|)", norm_type);
-    int n = eng_model_param_count(model);
-    char name[2 * ENG_NAME_MAX];
+    if (!params)
+        return eng_error(ENG_EARG, "clipping: no parameter list");
+    int n = params->count;
     double acc = 0;
     bool inf_norm = isinf(norm_type);
     for (int i = 0; i < n; i++) {
-        const eng_tensor *g = eng_model_param(model, i, name, sizeof name)->grad;
+        const eng_tensor *g = params->params[i].grad;
+        const char *name = params->params[i].name;
         eng_status st = check_grad(g, name, "clip_grad_norm");
         if (st)
             return st;
@@ -83,12 +85,13 @@ eng_status eng_clip_grad_norm(eng_model *model, double max_norm, double norm_typ
             acc += a;
     }
     double total = inf_norm ? acc : norm_type == 2 ? sqrt(acc) : pow(acc, 1 / norm_type);
-    if (n > 0 && eng_model_dtype(model) == ENG_F32)
+    if (n > 0 && params->params[0].grad->dtype == ENG_F32)
         total = (float)total;
     *total_norm = total;
     if (error_if_nonfinite && total - total != 0) {
         for (int i = 0; i < n; i++) {
-            const eng_tensor *g = eng_model_param(model, i, name, sizeof name)->grad;
+            const eng_tensor *g = params->params[i].grad;
+        const char *name = params->params[i].name;
             int64_t bad = g->dtype == ENG_F32
                               ? eng_find_nonfinite_f32(ENG_F32_DATA(g), eng_tensor_numel(g))
                               : eng_find_nonfinite_f64(ENG_F64_DATA(g), eng_tensor_numel(g));
@@ -102,7 +105,7 @@ eng_status eng_clip_grad_norm(eng_model *model, double max_norm, double norm_typ
                          "overflowed to %g; nothing was clipped", norm_type, total);
     }
     for (int i = 0; i < n; i++) {
-        eng_tensor *g = eng_model_param(model, i, NULL, 0)->grad;
+        eng_tensor *g = params->params[i].grad;
         int64_t numel = eng_tensor_numel(g);
         /* PyTorch evaluates max_norm / (total + 1e-6) as (total + 1e-6).reciprocal() * max_norm
          * (Tensor.__rtruediv__); torch.clamp(coef, max=1.0) keeps a NaN coefficient, and so
@@ -124,21 +127,22 @@ eng_status eng_clip_grad_norm(eng_model *model, double max_norm, double norm_typ
     return ENG_OK;
 }
 
-eng_status eng_clip_grad_value(eng_model *model, double clip_value)
+eng_status eng_clip_grad_value(const eng_param_list *params, double clip_value)
 {
     if (!(clip_value >= 0))
         return eng_error(ENG_EARG, "clip_grad_value: clip_value = %g, expected >= 0",
                          clip_value);
-    int n = eng_model_param_count(model);
-    char name[2 * ENG_NAME_MAX];
+    if (!params)
+        return eng_error(ENG_EARG, "clipping: no parameter list");
+    int n = params->count;
     for (int i = 0; i < n; i++) {
-        eng_status st = check_grad(eng_model_param(model, i, name, sizeof name)->grad, name,
+        eng_status st = check_grad(params->params[i].grad, params->params[i].name,
                                    "clip_grad_value");
         if (st)
             return st;
     }
     for (int i = 0; i < n; i++) {
-        eng_tensor *g = eng_model_param(model, i, NULL, 0)->grad;
+        eng_tensor *g = params->params[i].grad;
         int64_t numel = eng_tensor_numel(g);
         if (g->dtype == ENG_F32) {
             float hi = (float)clip_value, *d = ENG_F32_DATA(g);

@@ -1,13 +1,16 @@
 #include "optim.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../parallel.h"
 
-eng_status eng_optimizer_init_params(eng_optimizer *opt, eng_model *model)
+eng_status eng_optimizer_init_params(eng_optimizer *opt, const eng_param_list *params)
 {
-    int n = eng_model_param_count(model);
+    if (!params)
+        return eng_error(ENG_EARG, "optimizer: no parameter list");
+    int n = params->count;
     opt->params = calloc((size_t)(n ? n : 1), sizeof *opt->params);
     if (!opt->params)
         return eng_error(ENG_ENOMEM, "optimizer: out of memory");
@@ -17,7 +20,8 @@ eng_status eng_optimizer_init_params(eng_optimizer *opt, eng_model *model)
         return eng_error(ENG_ENOMEM, "optimizer: out of memory");
     for (int i = 0; i < n; i++) {
         eng_optim_param *p = &opt->params[i];
-        eng_param *src = eng_model_param(model, i, p->name, sizeof p->name);
+        const eng_named_param *src = &params->params[i];
+        snprintf(p->name, sizeof p->name, "%s", src->name);
         eng_status st = eng_tensor_view(src->value, &p->value);
         if (!st)
             st = eng_tensor_view(src->grad, &p->grad);

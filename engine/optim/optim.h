@@ -1,4 +1,5 @@
-/* Optimizers: update a model's parameters from their accumulated gradients.
+/* Optimizers: update a list of parameters (eng_param_list: a model's, from eng_model_params)
+ * from their accumulated gradients. They know nothing of models or layers.
  *
  * An optimizer holds views of the parameter and gradient tensors it was made for (so they stay
  * valid even if the model is freed first) and its own state slots, created at the first
@@ -8,7 +9,7 @@
 
 #pragma GCC visibility push(default) /* public API: exported by libengine and the host */
 
-#include "../model.h"
+#include "../param_list.h"
 
 typedef struct eng_optimizer eng_optimizer;
 
@@ -26,7 +27,7 @@ typedef struct eng_optim_ops {
 } eng_optim_ops;
 
 typedef struct eng_optim_param {
-    char name[2 * ENG_NAME_MAX]; /* "<layer>.<param>" */
+    char name[ENG_PARAM_NAME_MAX]; /* "<layer>.<param>" */
     eng_tensor *value;           /* views sharing the layer's storage */
     eng_tensor *grad;
 } eng_optim_param;
@@ -48,8 +49,8 @@ typedef struct eng_sgd_options {
     bool nesterov;       /* needs momentum > 0 and dampening = 0 */
 } eng_sgd_options;
 
-/* torch.optim.SGD over every parameter of model. */
-eng_status eng_sgd_new(eng_model *model, const eng_sgd_options *opts, eng_optimizer **out);
+/* torch.optim.SGD over every parameter of the list. */
+eng_status eng_sgd_new(const eng_param_list *params, const eng_sgd_options *opts, eng_optimizer **out);
 
 /* The adaptive kinds follow torch 1.13's single-tensor (for-loop) implementations operation
  * by operation. Their options carry PyTorch's names; the ENG_*_DEFAULTS initialisers hold
@@ -68,7 +69,7 @@ typedef struct eng_rmsprop_options {
 
 /* torch.optim.RMSprop. Slots: square_avg, momentum_buffer (momentum > 0), grad_avg
  * (centered). */
-eng_status eng_rmsprop_new(eng_model *model, const eng_rmsprop_options *opts,
+eng_status eng_rmsprop_new(const eng_param_list *params, const eng_rmsprop_options *opts,
                            eng_optimizer **out);
 
 typedef struct eng_adam_options {
@@ -85,8 +86,8 @@ typedef struct eng_adam_options {
 
 /* torch.optim.Adam and torch.optim.AdamW (decoupled weight decay). Slots: exp_avg, exp_avg_sq,
  * max_exp_avg_sq (amsgrad). */
-eng_status eng_adam_new(eng_model *model, const eng_adam_options *opts, eng_optimizer **out);
-eng_status eng_adamw_new(eng_model *model, const eng_adam_options *opts, eng_optimizer **out);
+eng_status eng_adam_new(const eng_param_list *params, const eng_adam_options *opts, eng_optimizer **out);
+eng_status eng_adamw_new(const eng_param_list *params, const eng_adam_options *opts, eng_optimizer **out);
 
 typedef struct eng_adagrad_options {
     double lr;                        /* > 0 */
@@ -98,15 +99,15 @@ typedef struct eng_adagrad_options {
 #define ENG_ADAGRAD_DEFAULTS ((eng_adagrad_options){.lr = 1e-2, .eps = 1e-10})
 
 /* torch.optim.Adagrad. Slot: sum, set to initial_accumulator_value when created. */
-eng_status eng_adagrad_new(eng_model *model, const eng_adagrad_options *opts,
+eng_status eng_adagrad_new(const eng_param_list *params, const eng_adagrad_options *opts,
                            eng_optimizer **out);
 
 eng_status eng_optimizer_step(eng_optimizer *opt);
 void eng_optimizer_release(eng_optimizer *opt);
 
-/* Shared by the kinds: fills opt->params from the model (views) and allocates the (empty)
+/* Shared by the kinds: fills opt->params from the list (views) and allocates the (empty)
  * slot table. */
-eng_status eng_optimizer_init_params(eng_optimizer *opt, eng_model *model);
+eng_status eng_optimizer_init_params(eng_optimizer *opt, const eng_param_list *params);
 /* Slot k of parameter i, created (zero, like the parameter) when absent; *created tells
  * whether it was. */
 eng_status eng_optimizer_slot(eng_optimizer *opt, int i, int k, eng_tensor **out, bool *created);
@@ -126,7 +127,7 @@ typedef struct eng_adam_family {
     eng_optimizer base;
     eng_adam_options opts;
 } eng_adam_family;
-eng_status eng_adam_family_new(eng_model *model, const eng_adam_options *opts,
+eng_status eng_adam_family_new(const eng_param_list *params, const eng_adam_options *opts,
                                const eng_optim_ops *ops, eng_optimizer **out);
 eng_status eng_adam_family_step(eng_optimizer *opt, bool decoupled);
 int eng_adam_family_hyper(const eng_optimizer *opt, const char **names, double *values, int max);

@@ -101,7 +101,7 @@ static const eng_optim_ops rmsprop_ops = {
     .hyper = rmsprop_hyper,
 };
 
-eng_status eng_rmsprop_new(eng_model *model, const eng_rmsprop_options *opts,
+eng_status eng_rmsprop_new(const eng_param_list *params, const eng_rmsprop_options *opts,
                            eng_optimizer **out)
 {
     *out = NULL;
@@ -123,7 +123,7 @@ eng_status eng_rmsprop_new(eng_model *model, const eng_rmsprop_options *opts,
     r->base.ops = &rmsprop_ops;
     r->base.lr = opts->lr;
     r->opts = *opts;
-    eng_status st = eng_optimizer_init_params(&r->base, model);
+    eng_status st = eng_optimizer_init_params(&r->base, params);
     if (st) {
         eng_optimizer_release(&r->base);
         return st;

@@ -60,18 +60,6 @@ eng_status eng_linear_lr_init(eng_schedule *s, eng_optimizer *opt, double start_
 /* scheduler.step(): last_epoch += 1, then opt->lr (and s->last_lr) = the new learning rate. */
 void eng_schedule_step(eng_schedule *s, eng_optimizer *opt);
 
-typedef struct eng_meta eng_meta; /* io/checkpoint.h */
-
-/* Adds a table "schedule" to t (a checkpoint's meta): kind (PyTorch's class name), the
- * settings, and the counters base_lr, last_epoch, last_lr that a resumed run needs. */
-eng_status eng_schedule_save_meta(const eng_schedule *s, eng_meta *t);
-
-/* Restores base_lr, last_epoch and last_lr from the table "schedule" of t. s must be of the
- * same kind with the same settings (made the same way as the saved one); otherwise, or when
- * the table is missing or malformed, ENG_EFORMAT naming the field, and s is unchanged.
- * Restore the optimizer (its lr) from the same checkpoint: the next step reads both. */
-eng_status eng_schedule_load_meta(eng_schedule *s, const eng_meta *t);
-
 /* PyTorch's class name: "StepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR". */
 const char *eng_schedule_kind_name(eng_schedule_kind kind);
 

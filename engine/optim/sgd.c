@@ -128,7 +128,7 @@ static const eng_optim_ops sgd_ops = {
     .hyper = sgd_hyper,
 };
 
-eng_status eng_sgd_new(eng_model *model, const eng_sgd_options *opts, eng_optimizer **out)
+eng_status eng_sgd_new(const eng_param_list *params, const eng_sgd_options *opts, eng_optimizer **out)
 {
     *out = NULL;
     if (!(opts->lr > 0))
@@ -144,7 +144,7 @@ eng_status eng_sgd_new(eng_model *model, const eng_sgd_options *opts, eng_optimi
     s->base.ops = &sgd_ops;
     s->base.lr = opts->lr;
     s->opts = *opts;
-    eng_status st = eng_optimizer_init_params(&s->base, model);
+    eng_status st = eng_optimizer_init_params(&s->base, params);
     if (!st && !(s->created = calloc((size_t)s->base.nparams + 1, sizeof *s->created)))
         st = eng_error(ENG_ENOMEM, "sgd: out of memory");
     if (st) {

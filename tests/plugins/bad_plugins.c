@@ -102,7 +102,7 @@ static eng_status plain_step(eng_optimizer *opt)
 
 static const eng_optim_ops plain_ops = {.kind = "plain_sgd", .step = plain_step};
 
-static eng_status plain_create(eng_model *model, const eng_plugin_config *config,
+static eng_status plain_create(const eng_param_list *params, const eng_plugin_config *config,
                                eng_optimizer **out)
 {
     eng_optimizer *opt = calloc(1, sizeof *opt);
@@ -110,7 +110,7 @@ static eng_status plain_create(eng_model *model, const eng_plugin_config *config
         return eng_error(ENG_ENOMEM, "plain_sgd: out of memory");
     opt->ops = &plain_ops;
     opt->lr = eng_plugin_config_get(config, "lr", 0.1);
-    eng_status st = eng_optimizer_init_params(opt, model);
+    eng_status st = eng_optimizer_init_params(opt, params);
     if (st) {
         eng_optimizer_release(opt);
         return st;
