@@ -254,6 +254,7 @@ local function mpi(spec, todo)
     os.remove(p)
     os.remove(p .. ".done")
   end
+  os.remove(dir) -- when empty
   return (recorded(spec.results, todo))
 end
 

@@ -93,14 +93,22 @@ local function collect(spec, todo, dir, jobs_path)
       for t = 0, tonumber(ntasks) - 1 do
         E.merge(spec.results, part_of(dir, id, t), todo)
         os.remove(part_of(dir, id, t))
+        local log = ("%s/slurm-%s_%d.log"):format(dir, id, t)
+        local f = io.open(log)
+        if f and f:seek("end") == 0 then os.remove(log) end -- kept when it says something
+        if f then f:close() end
       end
       os.remove(manifest)
       os.remove((manifest:gsub("%.keys$", ".sh")))
     end
   end
-  local f = assert(io.open(jobs_path, "w"))
-  for _, line in ipairs(live) do f:write(line, "\n") end
-  f:close()
+  if #live > 0 then
+    local f = assert(io.open(jobs_path, "w"))
+    for _, line in ipairs(live) do f:write(line, "\n") end
+    f:close()
+  else
+    os.remove(jobs_path)
+  end
   return inflight, counts
 end
 
@@ -132,6 +140,7 @@ function S.run(spec, todo)
     if #pending == 0 or not spec.wait or (next(inflight) == nil and #submit_now == 0) then
       show({done = #records, running = counts.running, failed = failed, queued = counts.queued
             + #submit_now}, nil, true)
+      if #records == #todo then os.remove(dir) end -- when empty
       if #records < #todo then
         records.partial = true
         if not spec.quiet then

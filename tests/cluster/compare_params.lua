@@ -11,7 +11,7 @@ for i = 1, #a do
   local diff = (a[i].value - b[i].value):abs():max()
   local scale = b[i].value:abs():max()
   local rel = diff / scale
-  if not (rel <= worst) then worst, worst_name = rel, a[i].name end
+  if worst_name == nil or not (rel <= worst) then worst, worst_name = rel, a[i].name end
 end
 print(("%s against %s: largest relative difference %.3g (%s), tolerance %g"):format(a_path,
   b_path, worst, worst_name, tol))
