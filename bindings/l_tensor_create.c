@@ -134,8 +134,8 @@ static int l_arange(lua_State *L)
 {
     int n = 0;
     bool integers = true;
-    while (n < 3 && lua_type(L, n + 1) == LUA_TNUMBER)
-        integers = integers && lua_isinteger(L, ++n);
+    for (; n < 3 && lua_type(L, n + 1) == LUA_TNUMBER; n++)
+        integers = integers && lua_isinteger(L, n + 1);
     if (n == 0)
         luaL_typeerror(L, 1, "number");
     double start = n > 1 ? lua_tonumber(L, 1) : 0, end = lua_tonumber(L, n > 1 ? 2 : 1);

@@ -39,7 +39,8 @@ def layer_names(f):
 
 
 def build_layer(config):
-    """The torch module of one engine layer configuration (attribute config / model_config)."""
+    """The torch module of one layer's config in model_config (format version 2: every
+    setting the kind declares is present)."""
     kind = config["kind"]
     pair = tuple
     if kind == "conv2d":

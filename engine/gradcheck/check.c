@@ -439,6 +439,73 @@ static void summarise(eng_gc_report *report, int64_t batch)
     }
 }
 
+/* Whether `name` (a tensor) or `layer` (its layer) is one of the names in list (separated by
+ * commas or spaces); marks the list entry used in *used (bit k for entry k < 64). */
+static bool listed(const char *list, const char *name, const char *layer, uint64_t *used)
+{
+    int k = 0;
+    for (const char *p = list; *p; k++) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len == 0)
+            break;
+        bool hit = (strlen(name) == len && strncmp(p, name, len) == 0) ||
+                   (layer[0] && strlen(layer) == len && strncmp(p, layer, len) == 0);
+        if (hit) {
+            if (k < 64)
+                *used |= 1ull << k;
+            return true;
+        }
+        p += len;
+    }
+    return false;
+}
+
+/* The first entry of list not in used, as an error naming it. */
+static eng_status check_list_used(const char *what, const char *list, uint64_t used,
+                                  const eng_gc_objective *obj)
+{
+    int k = 0;
+    for (const char *p = list; *p; k++) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len == 0)
+            break;
+        if (k < 64 && !(used & (1ull << k)))
+            return eng_error(ENG_EARG, "gradcheck: %s: no tensor named '%.*s', nor a layer (the "
+                             "first tensor is '%s')", what, (int)len, p,
+                             obj->ntensors ? obj->tensors[0].name : "none");
+        p += len;
+    }
+    return ENG_OK;
+}
+
+/* After a FAIL: the culprit, from each suspect layer checked alone. */
+static eng_status localise(eng_gc_objective *obj, const eng_gc_options *opts,
+                           eng_gc_report *report)
+{
+    int from = 0;
+    for (int i = 0; i < report->ntensors; i++)
+        if (report->tensors[i].verdict == ENG_GC_FAIL && report->tensors[i].layer_index > from)
+            from = report->tensors[i].layer_index;
+    eng_status st = obj->localise(obj, from, opts, report);
+    if (st)
+        return st;
+    if (report->culprit[0])
+        snprintf(report->summary, sizeof report->summary,
+                 "the backward of %.60s is wrong: %.150s (found by checking each suspect layer "
+                 "alone on its real input; evidence: %.60s fails in the whole model)",
+                 report->culprit, report->localisation, report->first_failing);
+    else
+        snprintf(report->summary, sizeof report->summary,
+                 "every suspect layer (from layer %d on) and the loss pass alone on their real "
+                 "inputs: the mismatch arises between layers (evidence: %.100s)",
+                 from + 1, report->first_failing);
+    return ENG_OK;
+}
+
 void eng_gc_report_free(eng_gc_report *report)
 {
     if (!report)
@@ -446,6 +513,7 @@ void eng_gc_report_free(eng_gc_report *report)
     for (int i = 0; i < report->ntensors; i++)
         free(report->tensors[i].worst);
     free(report->tensors);
+    eng_gc_report_free(report->localised);
     free(report);
 }
 
@@ -519,21 +587,24 @@ eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
         st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
         goto fail;
     }
-    bool found = !opts.only;
+    uint64_t only_used = 0, exclude_used = 0;
     for (int t = 0; t < obj->ntensors; t++) {
-        if (opts.only && strcmp(opts.only, obj->tensors[t].name) != 0)
+        const eng_gc_tensor *gt = &obj->tensors[t];
+        if (opts.only && !listed(opts.only, gt->name, gt->layer, &only_used))
             continue;
-        found = true;
+        if (opts.exclude && listed(opts.exclude, gt->name, gt->layer, &exclude_used))
+            continue;
         eng_gc_tensor_report *r = &report->tensors[report->ntensors++];
         st = check_tensor(&ctx, t, &opts, fallback, &rng, r);
         if (st)
             goto fail;
     }
-    if (!found) {
-        st = eng_error(ENG_EARG, "gradcheck: no tensor named '%s' (the first is '%s')", opts.only,
-                       obj->ntensors ? obj->tensors[0].name : "none");
+    if (opts.only)
+        st = check_list_used("only", opts.only, only_used, obj);
+    if (!st && opts.exclude)
+        st = check_list_used("exclude", opts.exclude, exclude_used, obj);
+    if (st)
         goto fail;
-    }
     report->verdict = ENG_GC_PASS;
     for (int i = 0; i < report->ntensors; i++) {
         eng_gc_tensor_report *r = &report->tensors[i];
@@ -545,6 +616,12 @@ eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
         }
     }
     summarise(report, obj->batch);
+    gc_unfreeze(&ctx);
+    if (report->verdict == ENG_GC_FAIL && obj->localise && !opts.no_localise) {
+        st = localise(obj, &opts, report);
+        if (st)
+            goto fail;
+    }
 finish:
     gc_unfreeze(&ctx);
     report->ok = report->verdict == ENG_GC_PASS;

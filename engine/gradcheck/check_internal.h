@@ -40,6 +40,15 @@ double gc_error_bar(const gc_estimate *e);
 eng_gc_verdict gc_verdict(const gc_context *ctx, double analytic, const gc_estimate *e,
                           double *rel_error);
 
+/* Elements per tensor in layer-wise checks by default (sampled, stratified). */
+#define GC_LAYER_SAMPLES 48
+
+/* Localisation over a chain: inputs[i] is the input layer i really receives (i < nlayers) and
+ * inputs[nlayers] the loss's input; suspects are layers from..nlayers-1 and the loss. */
+eng_status gc_localise(eng_layer **layers, int nlayers, const eng_tensor *const *inputs,
+                       eng_loss *loss, const eng_tensor *target, int from,
+                       const eng_gc_options *opts, eng_gc_report *report);
+
 /* One checked element's raw evidence for the tensor-level statistics. */
 typedef struct gc_sample {
     double analytic, numerical, truncation, roundoff;

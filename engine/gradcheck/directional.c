@@ -255,14 +255,22 @@ eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_op
         st = obj->loss(obj, &again);
     if (!st)
         st = obj->gradient(obj);
-    if (st)
+    eng_gc_report *report = st ? NULL : calloc(1, sizeof *report);
+    if (!st && !report)
+        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    /* Frozen branches make the function along a direction smooth: a direction that fails (at
+     * two steps) is then evidence of a wrong gradient, not of a kink. */
+    if (!st)
+        st = gc_freeze(&ctx, report->warning, sizeof report->warning);
+    if (!st)
+        st = gc_calibrate_noise(&ctx, &rng);
+    if (st) {
+        gc_unfreeze(&ctx);
+        free(report);
         return st;
-    st = gc_calibrate_noise(&ctx, &rng);
-    if (st)
-        return st;
-    eng_gc_report *report = calloc(1, sizeof *report);
-    if (!report)
-        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    }
+    report->kink_free = ctx.frozen;
+    bool smooth = ctx.frozen && obj->has_signatures;
     report->mode = "directional";
     report->dtype = obj->dtype;
     report->loss = ctx.loss;
@@ -281,7 +289,7 @@ eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_op
     int per_tensor = obj->ntensors ? (k + obj->ntensors - 1) / obj->ntensors : k;
     if (per_tensor < 2)
         per_tensor = 2;
-    int passed = 0, failed = 0, total = 0;
+    int passed = 0, failed = 0, total = 0, failed_tensors = 0;
     for (int t = 0; t < obj->ntensors; t++) {
         int tensor_failed = 0;
         for (int i = 0; i < per_tensor; i++) {
@@ -304,10 +312,14 @@ eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_op
             goto fail;
         eng_gc_options element_opts = opts;
         element_opts.only = obj->tensors[t].name;
+        element_opts.exclude = NULL;
+        element_opts.no_localise = true;
         if (element_opts.samples <= 0)
             element_opts.samples = 16;
         eng_gc_report *one;
         st = eng_gc_check(obj, &element_opts, &one);
+        if (!st && ctx.frozen)
+            st = obj->freeze(obj, true); /* the element-wise check unfroze it */
         if (st)
             goto fail;
         report->evaluations += one->evaluations;
@@ -322,8 +334,17 @@ eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_op
         report->tensors[report->ntensors] = one->tensors[0];
         one->tensors[0].worst = NULL;
         eng_gc_tensor_report *r = &report->tensors[report->ntensors++];
-        /* the directional evidence decides the tensor even when the sample missed it */
-        r->verdict = ENG_GC_FAIL;
+        /* Failed directions of a smooth (frozen) function decide the tensor even when the
+         * sampled elements missed the fault; otherwise a kink along a direction could explain
+         * them, and only failed elements make a FAIL. */
+        if (smooth) {
+            r->verdict = ENG_GC_FAIL;
+        } else if (r->verdict != ENG_GC_FAIL) {
+            r->verdict = ENG_GC_INCONCLUSIVE;
+            snprintf(r->diagnosis + strlen(r->diagnosis), sizeof r->diagnosis - strlen(r->diagnosis),
+                     "%sdirections failed but no element does: kinks along the directions (a "
+                     "layer without frozen branches) may explain it", r->diagnosis[0] ? "; " : "");
+        }
         if (nfound) {
             char list[160] = "";
             size_t used = 0;
@@ -333,14 +354,31 @@ eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_op
             snprintf(r->advice, sizeof r->advice,
                      "bisection isolated failing elements at flat positions %s (1-based)", list);
         }
-        if (!report->first_failing[0])
+        if (!report->first_failing[0] && r->verdict == ENG_GC_FAIL)
             snprintf(report->first_failing, sizeof report->first_failing, "%s", r->name);
+        failed_tensors += r->verdict == ENG_GC_FAIL;
         eng_gc_report_free(one);
     }
     report->directions = total;
     report->directions_failed = failed;
-    report->verdict = failed ? ENG_GC_FAIL : (passed == total ? ENG_GC_PASS : ENG_GC_INCONCLUSIVE);
+    report->verdict = failed_tensors ? ENG_GC_FAIL
+                                     : (passed == total ? ENG_GC_PASS : ENG_GC_INCONCLUSIVE);
+    gc_unfreeze(&ctx);
+    if (report->verdict == ENG_GC_FAIL && obj->localise && !opts.no_localise) {
+        int from = 0;
+        for (int i = 0; i < report->ntensors; i++)
+            if (report->tensors[i].verdict == ENG_GC_FAIL && report->tensors[i].layer_index > from)
+                from = report->tensors[i].layer_index;
+        st = obj->localise(obj, from, &opts, report);
+        if (st)
+            goto fail;
+        if (report->culprit[0])
+            snprintf(report->summary, sizeof report->summary,
+                     "the backward of %.60s is wrong: %.150s (found by checking each suspect "
+                     "layer alone on its real input)", report->culprit, report->localisation);
+    }
 finish:
+    gc_unfreeze(&ctx);
     report->ok = report->verdict == ENG_GC_PASS;
     report->loss_noise = ctx.loss_noise;
     report->evaluations += ctx.evaluations;
@@ -348,6 +386,7 @@ finish:
     *out = report;
     return ENG_OK;
 fail:
+    gc_unfreeze(&ctx);
     eng_gc_report_free(report);
     return st;
 }

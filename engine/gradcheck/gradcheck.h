@@ -32,6 +32,8 @@ typedef struct eng_gc_tensor {
 } eng_gc_tensor;
 
 typedef struct eng_gc_objective eng_gc_objective;
+typedef struct eng_gc_report eng_gc_report;
+typedef struct eng_gc_options eng_gc_options;
 
 struct eng_gc_objective {
     int ntensors;
@@ -58,6 +60,11 @@ struct eng_gc_objective {
      * whose derivative there is what a correct backward computes. off: plain evaluations.
      * Set when some layer can freeze; the others keep their branches (and kinks). */
     eng_status (*freeze)(eng_gc_objective *obj, bool on);
+    /* [optional] After a FAIL: checks each suspect layer (from layer `from` to the last, and
+     * the loss) alone on the input it really receives, and fills report->culprit,
+     * culprit_tensor, localisation and localised. */
+    eng_status (*localise)(eng_gc_objective *obj, int from, const eng_gc_options *opts,
+                           eng_gc_report *report);
     void (*destroy)(eng_gc_objective *obj);
     void *ctx;
 };
@@ -74,15 +81,18 @@ eng_status eng_gc_layer_objective(eng_layer *layer, const eng_tensor *x, eng_rng
                                   eng_gc_objective **out);
 void eng_gc_objective_release(eng_gc_objective *obj);
 
-typedef struct eng_gc_options {
+struct eng_gc_options {
     int64_t samples;  /* elements per tensor; 0 = all */
     uint64_t seed;    /* for sampling */
     double step;      /* 0 = chosen per tensor from the error model */
     double rtol;      /* 0 = default: 1e-6 in f64, 1e-3 in f32 */
     double nsigma;    /* error-bar multiple for PASS; 0 = default 4 */
     int worst;        /* worst elements kept per tensor; 0 = default 8 */
-    const char *only; /* [optional] check only the tensor of this name */
-} eng_gc_options;
+    const char *only; /* [optional] check only the tensors named in this list (names
+                         separated by commas or spaces; "conv2d_1.weight" or a layer "conv2d_1") */
+    const char *exclude; /* [optional] leave out the tensors named in this list (same form) */
+    bool no_localise;    /* do not bisect over layers after a FAIL */
+};
 
 typedef struct eng_gc_element {
     int64_t index; /* row-major, 0-based */
@@ -120,7 +130,7 @@ typedef struct eng_gc_tensor_report {
     eng_gc_element *worst;      /* [nworst], worst first */
 } eng_gc_tensor_report;
 
-typedef struct eng_gc_report {
+struct eng_gc_report {
     bool ok;                 /* every tensor PASS */
     eng_gc_verdict verdict;  /* FAIL if any tensor fails, else INCONCLUSIVE if any, else PASS */
     eng_dtype dtype;
@@ -133,12 +143,18 @@ typedef struct eng_gc_report {
     char warning[256];       /* e.g. an f32 objective */
     bool kink_free;          /* differences taken with the branches of the layers that can
                               * freeze (ReLU, max-pool) held at the base point */
-    char summary[384];       /* a conclusion across tensors, e.g. one factor everywhere */
+    char summary[512];       /* a conclusion across tensors, e.g. one factor everywhere */
     double seconds;
     int64_t evaluations;     /* loss evaluations used */
     const char *mode;        /* "element-wise", "directional", "layer-wise" */
     int directions, directions_failed; /* directional mode */
-} eng_gc_report;
+    /* Localisation after a whole-model FAIL (the failing tensors are evidence; the culprit is
+     * the layer whose backward is wrong, found by checking the suspects alone). */
+    char culprit[ENG_NAME_MAX];              /* "relu_1", "loss"; "" when none was found */
+    char culprit_tensor[2 * ENG_NAME_MAX];   /* "relu_1.input", "conv2d_1.weight" */
+    char localisation[600];                  /* "relu_1 (no parameters): input gradient ..." */
+    eng_gc_report *localised;                /* [optional, owned] the suspects' own checks */
+};
 
 /* Element-wise check. [out] *out owned by the caller (eng_gc_report_free). */
 eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts, eng_gc_report **out);

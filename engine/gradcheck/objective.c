@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../plugin.h"
-#include "gradcheck.h"
+#include "check_internal.h"
 
 typedef struct chain {
     int nlayers;
@@ -303,6 +303,31 @@ static eng_status chain_sample_loss_at(eng_gc_objective *obj, int64_t s, int t, 
     return st;
 }
 
+static eng_status chain_localise(eng_gc_objective *obj, int from, const eng_gc_options *opts,
+                                 eng_gc_report *report)
+{
+    chain *c = obj->ctx;
+    bool frozen = c->frozen;
+    c->frozen = false;
+    double value;
+    eng_status st = forward_base(c, &value);
+    const eng_tensor **inputs = calloc((size_t)c->nlayers + 1, sizeof *inputs);
+    if (!st && !inputs)
+        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    if (!st) {
+        for (int i = 0; i <= c->nlayers; i++)
+            inputs[i] = layer_input(c, c->base, i);
+        st = gc_localise(c->layers, c->nlayers, inputs, c->owns_loss ? NULL : c->loss,
+                         c->target, from, opts, report);
+    }
+    free(inputs);
+    /* the layers' own checks wrote their gradients: the objective's are restored */
+    if (!st)
+        st = chain_gradient(obj);
+    c->frozen = frozen;
+    return st;
+}
+
 /* Takes the branches at the current values as the reference (on), or drops them (off). */
 static eng_status chain_freeze(eng_gc_objective *obj, bool on)
 {
@@ -489,6 +514,7 @@ eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_te
         return st;
     chain *c = (*out)->ctx;
     c->loss = loss;
+    (*out)->localise = chain_localise;
     if (target && target->ndim >= 1 && x->ndim >= 1 && target->shape[0] == x->shape[0])
         (*out)->sample_loss_at = chain_sample_loss_at;
     double value;

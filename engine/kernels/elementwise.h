@@ -12,6 +12,8 @@
 #ifndef ENGINE_KERNELS_ELEMENTWISE_H
 #define ENGINE_KERNELS_ELEMENTWISE_H
 
+#pragma GCC visibility push(default) /* public: its op enums are part of tensor_math.h's API */
+
 #include <stdint.h>
 
 typedef enum eng_binop {
@@ -92,5 +94,7 @@ void eng_where_i32(int32_t *y, int64_t sy, const uint8_t *c, int64_t sc, const i
                    int64_t sa, const int32_t *b, int64_t sb, int64_t n);
 void eng_where_u8(uint8_t *y, int64_t sy, const uint8_t *c, int64_t sc, const uint8_t *a,
                   int64_t sa, const uint8_t *b, int64_t sb, int64_t n);
+
+#pragma GCC visibility pop
 
 #endif

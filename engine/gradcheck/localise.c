@@ -1,0 +1,227 @@
+/* Localisation: when a whole-model check FAILs, the failing tensors are only evidence. A wrong
+ * input gradient in layer k corrupts every parameter gradient below k, so the culprit sits at
+ * or above the deepest failing tensor's layer, or in the loss. Each suspect is checked alone on
+ * the input it really receives (taken from the objective's cached forward: the prefix is never
+ * recomputed), with sampled elements, and the report names the layer whose backward is wrong,
+ * parameter-free layers and input gradients included. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_internal.h"
+
+/* ---- the loss alone: its input (the logits) is the tensor under check ---- */
+
+typedef struct loss_alone {
+    eng_loss *loss;
+    eng_tensor *input, *target, *dinput;
+} loss_alone;
+
+static eng_status la_loss(eng_gc_objective *obj, double *value)
+{
+    loss_alone *la = obj->ctx;
+    return eng_loss_forward(la->loss, la->input, la->target, value);
+}
+
+static eng_status la_loss_at(eng_gc_objective *obj, int t, int64_t index, double delta,
+                             double *value, uint64_t *signature)
+{
+    (void)t;
+    loss_alone *la = obj->ctx;
+    double old = eng_tensor_get_flat(la->input, index);
+    eng_tensor_set_flat(la->input, index, old + delta);
+    eng_status st = eng_loss_forward(la->loss, la->input, la->target, value);
+    eng_tensor_set_flat(la->input, index, old);
+    if (signature)
+        *signature = 0;
+    return st;
+}
+
+static eng_status la_gradient(eng_gc_objective *obj)
+{
+    loss_alone *la = obj->ctx;
+    return eng_loss_backward(la->loss, la->input, la->target, la->dinput);
+}
+
+static void la_destroy(eng_gc_objective *obj)
+{
+    loss_alone *la = obj->ctx;
+    if (!la)
+        return;
+    eng_tensor_release(la->input);
+    eng_tensor_release(la->target);
+    eng_tensor_release(la->dinput);
+    free(la);
+}
+
+static eng_status loss_objective(eng_loss *loss, const eng_tensor *input,
+                                 const eng_tensor *target, eng_gc_objective **out)
+{
+    *out = NULL;
+    eng_gc_objective *obj = calloc(1, sizeof *obj);
+    loss_alone *la = calloc(1, sizeof *la);
+    eng_gc_tensor *gt = calloc(1, sizeof *gt);
+    if (!obj || !la || !gt) {
+        free(obj);
+        free(la);
+        free(gt);
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    }
+    obj->ctx = la;
+    obj->tensors = gt;
+    obj->destroy = la_destroy;
+    la->loss = loss;
+    eng_status st = eng_tensor_clone(input, &la->input);
+    if (!st && target)
+        st = eng_tensor_clone(target, &la->target);
+    if (!st)
+        st = eng_tensor_new(input->dtype, input->ndim, input->shape, &la->dinput);
+    if (st) {
+        eng_gc_objective_release(obj);
+        return st;
+    }
+    snprintf(gt->name, sizeof gt->name, "input");
+    snprintf(gt->layer, sizeof gt->layer, "loss");
+    gt->layer_index = -1;
+    gt->value = la->input;
+    gt->grad = la->dinput;
+    obj->ntensors = 1;
+    obj->dtype = input->dtype;
+    obj->loss = la_loss;
+    obj->loss_at = la_loss_at;
+    obj->gradient = la_gradient;
+    obj->has_signatures = true; /* the built-in losses are smooth */
+    obj->batch = input->ndim ? input->shape[0] : 0;
+    *out = obj;
+    return ENG_OK;
+}
+
+/* What is wrong with a parameter-free kind's input gradient, from its failing elements:
+ * with branches frozen, a masked-out input has numerical derivative exactly 0. */
+static const char *input_gradient_fault(const char *kind, const eng_gc_tensor_report *r)
+{
+    int64_t masked_nonzero = 0, failed = 0;
+    for (int k = 0; k < r->nworst; k++) {
+        const eng_gc_element *e = &r->worst[k];
+        if (e->verdict != ENG_GC_FAIL)
+            continue;
+        failed++;
+        masked_nonzero += e->numerical == 0 && e->analytic != 0;
+    }
+    bool relu = strcmp(kind, "relu") == 0 || strcmp(kind, "leaky_relu") == 0;
+    if (relu && failed && masked_nonzero == failed)
+        return "input gradient ignores the mask (passes the gradient where the input is <= 0)";
+    if (strcmp(kind, "maxpool2d") == 0 && masked_nonzero > 0)
+        return "input gradient routes to an element that is not the window's maximum";
+    return NULL;
+}
+
+static void describe_culprit(eng_gc_report *report, const char *layer, const char *kind,
+                             const eng_gc_tensor_report *r, bool param_free)
+{
+    const char *dot = strrchr(r->name, '.');
+    bool is_input = strcmp(r->name, "input") == 0 || (dot && strcmp(dot, ".input") == 0);
+    const char *fault = is_input ? input_gradient_fault(kind, r) : NULL;
+    char what[400];
+    if (fault)
+        snprintf(what, sizeof what, "%s", fault);
+    else if (is_input)
+        snprintf(what, sizeof what, "input gradient wrong%s%.250s", r->diagnosis[0] ? ": " : "",
+                 r->diagnosis);
+    else
+        snprintf(what, sizeof what, "%.20s gradient wrong%s%.250s", dot ? dot + 1 : r->name,
+                 r->diagnosis[0] ? ": " : "", r->diagnosis);
+    snprintf(report->culprit, sizeof report->culprit, "%s", layer);
+    snprintf(report->culprit_tensor, sizeof report->culprit_tensor, "%.60s.%.60s", layer,
+             is_input ? "input" : (dot ? dot + 1 : r->name));
+    snprintf(report->localisation, sizeof report->localisation, "%.60s%s: %s", layer,
+             param_free ? " (no parameters)" : "", what);
+}
+
+/* Moves the tensors of one into all (names prefixed by the layer), keeping the pointer to the
+ * failing one in *failing when there is none yet. */
+static eng_status absorb(eng_gc_report *all, eng_gc_report *one, const char *layer)
+{
+    eng_gc_tensor_report *grown = realloc(all->tensors, sizeof *grown *
+                                          (size_t)(all->ntensors + one->ntensors + 1));
+    if (!grown)
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    all->tensors = grown;
+    for (int i = 0; i < one->ntensors; i++) {
+        eng_gc_tensor_report *r = &all->tensors[all->ntensors++];
+        *r = one->tensors[i];
+        one->tensors[i].worst = NULL;
+        if (strcmp(r->name, "input") == 0)
+            snprintf(r->name, sizeof r->name, "%.60s.input", layer);
+        if (r->verdict == ENG_GC_FAIL && all->verdict != ENG_GC_FAIL) {
+            all->verdict = ENG_GC_FAIL;
+            snprintf(all->first_failing, sizeof all->first_failing, "%s", r->name);
+        }
+    }
+    all->evaluations += one->evaluations;
+    all->seconds += one->seconds;
+    return ENG_OK;
+}
+
+static eng_status check_one(eng_gc_objective *obj, const eng_gc_options *opts,
+                            eng_gc_report *all, const char *name, const char *kind,
+                            bool param_free, eng_gc_report *report)
+{
+    eng_gc_report *one = NULL;
+    eng_status st = eng_gc_check(obj, opts, &one);
+    if (st)
+        return st;
+    for (int k = 0; k < one->ntensors && !report->culprit[0]; k++)
+        if (one->tensors[k].verdict == ENG_GC_FAIL)
+            describe_culprit(report, name, kind, &one->tensors[k], param_free);
+    st = absorb(all, one, name);
+    eng_gc_report_free(one);
+    return st;
+}
+
+eng_status gc_localise(eng_layer **layers, int nlayers, const eng_tensor *const *inputs,
+                       eng_loss *loss, const eng_tensor *target, int from,
+                       const eng_gc_options *opts_in, eng_gc_report *report)
+{
+    eng_gc_options o = opts_in ? *opts_in : (eng_gc_options){0};
+    o.only = NULL;
+    o.exclude = NULL;
+    if (o.samples <= 0)
+        o.samples = GC_LAYER_SAMPLES;
+    eng_gc_report *all = calloc(1, sizeof *all);
+    if (!all)
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    all->mode = "layer-wise (localisation)";
+    all->dtype = report->dtype;
+    all->verdict = ENG_GC_PASS;
+    eng_status st = ENG_OK;
+    /* the loss first: a wrong loss backward makes every layer look wrong */
+    if (loss && target) {
+        eng_gc_objective *obj = NULL;
+        st = loss_objective(loss, inputs[nlayers], target, &obj);
+        if (!st)
+            st = check_one(obj, &o, all, "loss", loss->ops->kind, true, report);
+        eng_gc_objective_release(obj);
+    }
+    for (int i = nlayers - 1; !st && i >= (from > 0 ? from : 0); i--) {
+        eng_layer *layer = layers[i];
+        eng_rng rng;
+        eng_rng_seed(&rng, o.seed + 1000003u * (uint64_t)(i + 1));
+        eng_gc_objective *obj = NULL;
+        st = eng_gc_layer_objective(layer, inputs[i], &rng, &obj);
+        if (!st) {
+            obj->batch = inputs[i]->ndim ? inputs[i]->shape[0] : 0;
+            st = check_one(obj, &o, all, eng_layer_label(layer), layer->ops->kind,
+                           layer->nparams == 0, report);
+        }
+        eng_gc_objective_release(obj);
+    }
+    if (st) {
+        eng_gc_report_free(all);
+        return st;
+    }
+    all->ok = all->verdict == ENG_GC_PASS;
+    report->localised = all;
+    return ENG_OK;
+}

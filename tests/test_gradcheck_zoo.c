@@ -1,0 +1,266 @@
+/* The gradient checker's zoo, second part: bugs in parameter-free layers (ReLU, max-pool, the
+ * loss) and in input gradients, which the whole-model check must localise to the right layer
+ * in its first call; and correct nets with exact ReLU zeros and max-pool ties, which no mode
+ * may FAIL, at any forced step. Each wrong backward is a built-in layer (or loss) whose
+ * vtable's backward is replaced by one that changes the correct result. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine.h"
+#include "gradcheck/gradcheck.h"
+
+#define OK(call) assert_int_equal((call), ENG_OK)
+
+typedef enum bug { BUG_NONE, BUG_RELU_NO_MASK, BUG_POOL_TOP_LEFT, BUG_LOSS_TIMES_N,
+                   BUG_DX_SIGN } bug;
+
+static const eng_layer_ops *original_ops;
+static eng_layer_ops buggy_ops;
+static const eng_loss_ops *original_loss_ops;
+static eng_loss_ops buggy_loss_ops;
+static bug current_bug;
+
+static eng_status buggy_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                 const eng_tensor *dy, eng_tensor *dx)
+{
+    eng_status st = original_ops->backward(layer, x, y, dy, dx);
+    if (st || !dx)
+        return st;
+    switch (current_bug) {
+    case BUG_RELU_NO_MASK: /* dx = dy: the mask is forgotten */
+        return eng_tensor_copy(dx, dy);
+    case BUG_POOL_TOP_LEFT: { /* 2x2 windows: the gradient always goes to the top-left */
+        int64_t h = dx->shape[2], w = dx->shape[3], oh = h / 2, ow = w / 2;
+        int64_t planes = dx->shape[0] * dx->shape[1];
+        eng_tensor_zero(dx);
+        for (int64_t p = 0; p < planes; p++)
+            for (int64_t i = 0; i < oh; i++)
+                for (int64_t j = 0; j < ow; j++)
+                    eng_tensor_set_flat(dx, (p * h + 2 * i) * w + 2 * j,
+                                        eng_tensor_get_flat(dy, (p * oh + i) * ow + j));
+        return ENG_OK;
+    }
+    case BUG_DX_SIGN:
+        return eng_tensor_binary_scalar(dx, dx, -1.0, ENG_MUL);
+    default:
+        return ENG_OK;
+    }
+}
+
+static eng_status buggy_loss_backward(eng_loss *loss, const eng_tensor *input,
+                                      const eng_tensor *target, eng_tensor *dinput)
+{
+    eng_status st = original_loss_ops->backward(loss, input, target, dinput);
+    if (!st) /* the mean's 1/N is missing */
+        st = eng_tensor_binary_scalar(dinput, dinput, (double)input->shape[0], ENG_MUL);
+    return st;
+}
+
+static void plant(eng_layer *layer, bug kind)
+{
+    original_ops = layer->ops;
+    buggy_ops = *layer->ops;
+    buggy_ops.backward = buggy_backward;
+    layer->ops = &buggy_ops;
+    current_bug = kind;
+}
+
+static void add(eng_model *m, eng_layer *l, int position, int buggy, bug kind)
+{
+    if (position == buggy)
+        plant(l, kind);
+    OK(eng_model_add(m, l));
+    eng_layer_release(l);
+}
+
+/* conv(1->4, 3x3, pad 1) -> relu -> maxpool 2 -> flatten -> linear(64->16) -> relu ->
+ * linear(16->5), in f64; buggy: the 1-based position of the planted bug (0: none). */
+static eng_model *small_cnn(int buggy, bug kind)
+{
+    eng_model *m;
+    eng_layer *l;
+    OK(eng_model_new(&m));
+    eng_conv2d_options o = {.padding_h = 1, .padding_w = 1};
+    OK(eng_conv2d_new(1, 4, 3, 3, &o, ENG_F64, NULL, &l));
+    add(m, l, 1, buggy, kind);
+    OK(eng_relu_new(&l));
+    add(m, l, 2, buggy, kind);
+    OK(eng_maxpool2d_new(2, 2, 0, 0, 0, 0, &l));
+    add(m, l, 3, buggy, kind);
+    OK(eng_flatten_new(&l));
+    add(m, l, 4, buggy, kind);
+    OK(eng_linear_new(64, 16, true, ENG_F64, NULL, &l));
+    add(m, l, 5, buggy, kind);
+    OK(eng_relu_new(&l));
+    add(m, l, 6, buggy, kind);
+    OK(eng_linear_new(16, 5, true, ENG_F64, NULL, &l));
+    add(m, l, 7, buggy, kind);
+    return m;
+}
+
+/* Images whose left half is exactly zero and a conv bias of zero: the conv gives exact zeros
+ * there, so ReLU inputs sit on their kink and max-pool windows tie. */
+static void make_batch(uint64_t seed, bool zeros, eng_model *m, eng_tensor **x, eng_tensor **y)
+{
+    int64_t xs[4] = {4, 1, 8, 8}, ys[1] = {4};
+    eng_rng rng;
+    eng_rng_seed(&rng, seed);
+    OK(eng_tensor_new(ENG_F64, 4, xs, x));
+    OK(eng_tensor_new(ENG_I64, 1, ys, y));
+    OK(eng_tensor_normal(*x, &rng, 0.0, 1.0));
+    for (int i = 0; i < 4; i++)
+        eng_tensor_set_flat(*y, i, (double)eng_rng_below(&rng, 5));
+    if (!zeros)
+        return;
+    for (int64_t i = 0; i < eng_tensor_numel(*x); i++)
+        if (i % 8 < 4)
+            eng_tensor_set_flat(*x, i, 0.0);
+    eng_tensor_zero(m->layers[0]->params[1].value);
+}
+
+static void print_report(const eng_gc_report *r)
+{
+    static char text[1 << 16];
+    eng_gc_report_format(r, true, text, sizeof text);
+    fputs(text, stderr);
+}
+
+typedef enum mode { MODE_DEFAULT, MODE_INPUT, MODE_DIRECTIONAL, MODE_LAYERS } mode;
+static const char *const mode_names[] = {"default", "input", "directional", "layer-wise"};
+
+static eng_gc_report *run(eng_model *m, eng_loss *loss, eng_tensor *x, eng_tensor *y, mode md,
+                          const eng_gc_options *opts)
+{
+    eng_gc_report *r = NULL;
+    if (md == MODE_LAYERS) {
+        OK(eng_gc_check_layers(m, x, opts, &r));
+        return r;
+    }
+    eng_gc_objective *obj;
+    OK(eng_gc_model_objective(m, loss, x, y, md == MODE_INPUT, &obj));
+    if (md == MODE_DIRECTIONAL)
+        OK(eng_gc_check_directions(obj, 16, opts, &r));
+    else
+        OK(eng_gc_check(obj, opts, &r));
+    eng_gc_objective_release(obj);
+    return r;
+}
+
+/* Whether the report puts the bug on `culprit` with `phrase` in its localisation. */
+static bool names(const eng_gc_report *r, mode md, const char *culprit, const char *phrase)
+{
+    if (r->verdict != ENG_GC_FAIL)
+        return false;
+    if (md == MODE_LAYERS) /* each layer alone: the failing tensor is the culprit's */
+        return strncmp(r->first_failing, culprit, strlen(culprit)) == 0;
+    return strcmp(r->culprit, culprit) == 0 && strstr(r->localisation, phrase) != NULL;
+}
+
+static void expect_localised(int position, bug kind, bool on_loss, const char *culprit,
+                             const char *phrase)
+{
+    const mode modes[] = {MODE_DEFAULT, MODE_INPUT, MODE_DIRECTIONAL, MODE_LAYERS};
+    for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++) {
+        if (on_loss && modes[k] == MODE_LAYERS)
+            continue; /* layer-wise mode checks layers, not the loss */
+        eng_rng_seed(eng_rng_global(), 11);
+        eng_model *m = small_cnn(position, kind);
+        eng_tensor *x, *y;
+        make_batch(5, false, m, &x, &y);
+        eng_loss *ce;
+        OK(eng_cross_entropy_new(&ce));
+        if (on_loss) {
+            original_loss_ops = ce->ops;
+            buggy_loss_ops = *ce->ops;
+            buggy_loss_ops.backward = buggy_loss_backward;
+            ce->ops = &buggy_loss_ops;
+        }
+        eng_gc_options opts = {.seed = 3};
+        eng_gc_report *r = run(m, ce, x, y, modes[k], &opts);
+        if (!names(r, modes[k], culprit, phrase)) {
+            print_report(r);
+            fail_msg("%s mode: expected a FAIL localised to %s (%s); got %s, culprit '%s'",
+                     mode_names[modes[k]], culprit, phrase, eng_gc_verdict_name(r->verdict),
+                     r->culprit);
+        }
+        eng_gc_report_free(r);
+        eng_loss_release(ce);
+        eng_model_release(m);
+        eng_tensor_release(x);
+        eng_tensor_release(y);
+    }
+}
+
+static void test_zoo_localises_a_relu_backward_without_its_mask(void **state)
+{
+    (void)state;
+    expect_localised(2, BUG_RELU_NO_MASK, false, "relu_1", "ignores the mask");
+}
+
+static void test_zoo_localises_a_maxpool_routing_bug(void **state)
+{
+    (void)state;
+    expect_localised(3, BUG_POOL_TOP_LEFT, false, "maxpool2d_1", "not the window's maximum");
+}
+
+static void test_zoo_localises_a_loss_backward_without_its_one_over_n(void **state)
+{
+    (void)state;
+    expect_localised(0, BUG_NONE, true, "loss", "scale 4");
+}
+
+static void test_zoo_localises_an_input_gradient_sign_bug_in_layer_7(void **state)
+{
+    (void)state;
+    expect_localised(7, BUG_DX_SIGN, false, "linear_2", "input gradient wrong: sign");
+}
+
+/* Correct nets with ReLU zeros and pool ties: no mode FAILs, at the chosen step or at any
+ * forced step from 1e-7 to 1e-2. */
+static void test_zoo_never_fails_correct_nets_with_relu_zeros_and_pool_ties(void **state)
+{
+    (void)state;
+    const double steps[] = {0, 1e-7, 1e-5, 1e-3, 1e-2};
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        eng_rng_seed(eng_rng_global(), seed);
+        eng_model *m = small_cnn(0, BUG_NONE);
+        eng_tensor *x, *y;
+        make_batch(seed, true, m, &x, &y);
+        eng_loss *ce;
+        OK(eng_cross_entropy_new(&ce));
+        for (int md = MODE_DEFAULT; md <= MODE_LAYERS; md++) {
+            for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+                eng_gc_options opts = {.seed = seed, .step = steps[s]};
+                eng_gc_report *r = run(m, ce, x, y, (mode)md, &opts);
+                if (r->verdict == ENG_GC_FAIL) {
+                    print_report(r);
+                    fail_msg("seed %llu, %s mode, step %g: a correct net FAILed",
+                             (unsigned long long)seed, mode_names[md], steps[s]);
+                }
+                eng_gc_report_free(r);
+            }
+        }
+        eng_loss_release(ce);
+        eng_model_release(m);
+        eng_tensor_release(x);
+        eng_tensor_release(y);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_zoo_localises_a_relu_backward_without_its_mask),
+        cmocka_unit_test(test_zoo_localises_a_maxpool_routing_bug),
+        cmocka_unit_test(test_zoo_localises_a_loss_backward_without_its_one_over_n),
+        cmocka_unit_test(test_zoo_localises_an_input_gradient_sign_bug_in_layer_7),
+        cmocka_unit_test(test_zoo_never_fails_correct_nets_with_relu_zeros_and_pool_ties),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
