@@ -85,14 +85,29 @@ static void meta_from_table(lua_State *L, int idx, eng_meta *t, const char *wher
 
 void lua_tometa(lua_State *L, int idx, eng_meta *t, const char *where)
 {
+    idx = lua_absindex(L, idx);
+    lua_newtable(L); /* the tables on the current path, to refuse one that contains itself */
     meta_from_table(L, idx, t, where, 0);
+    lua_pop(L, 1);
 }
 
+/* Recursion over a user's table: a depth limit (the file's), room on the Lua stack at every
+ * level, and the tables on the current path kept in the table on top of the stack when the
+ * call starts, so that a table inside itself is refused instead of recursing. */
 static void meta_from_table(lua_State *L, int idx, eng_meta *t, const char *where, int depth)
 {
     idx = lua_absindex(L, idx);
-    if (depth > 16)
-        luaL_error(L, "save: %s is nested too deep (or refers to itself)", where);
+    int path = lua_gettop(L);
+    if (depth > ENG_META_MAX_DEPTH)
+        luaL_error(L, "save: %s is nested deeper than %d tables", where, ENG_META_MAX_DEPTH);
+    luaL_checkstack(L, 8, "save: meta");
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, path) != LUA_TNIL)
+        luaL_error(L, "save: %s contains itself (a table inside itself cannot be saved)", where);
+    lua_pop(L, 1);
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, path);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) != LUA_TSTRING)
@@ -126,9 +141,11 @@ static void meta_from_table(lua_State *L, int idx, eng_meta *t, const char *wher
                 eng_meta *sub;
                 st = eng_meta_add(t, key, ENG_META_TABLE, &sub);
                 if (!st) {
-                    const char *path = lua_pushfstring(L, "%s.%s", where, key);
-                    meta_from_table(L, -2, sub, path, depth + 1);
-                    lua_pop(L, 1);
+                    int value = lua_gettop(L);
+                    const char *sub_where = lua_pushfstring(L, "%s.%s", where, key);
+                    lua_pushvalue(L, path);
+                    meta_from_table(L, value, sub, sub_where, depth + 1);
+                    lua_pop(L, 2);
                 }
             }
             break;
@@ -140,6 +157,9 @@ static void meta_from_table(lua_State *L, int idx, eng_meta *t, const char *wher
             luaL_error(L, "save: %s", eng_errmsg());
         lua_pop(L, 1);
     }
+    lua_pushvalue(L, idx); /* off the path: a table may appear twice side by side */
+    lua_pushnil(L);
+    lua_rawset(L, path);
 }
 
 static void push_meta(lua_State *L, const eng_meta *t);
@@ -151,6 +171,8 @@ void lua_pushmeta(lua_State *L, const eng_meta *t)
 
 static void push_meta(lua_State *L, const eng_meta *t)
 {
+    /* the depth is bounded by the reader (ENG_META_MAX_DEPTH); the stack is checked anyway */
+    luaL_checkstack(L, 4, "load: meta");
     lua_createtable(L, 0, t->nitems);
     for (int i = 0; i < t->nitems; i++) {
         const eng_meta *m = t->items[i];
@@ -217,7 +239,7 @@ static int l_save(lua_State *L)
         return lua_engerror(L);
     int type = lua_getfield(L, 2, "meta");
     if (type == LUA_TTABLE)
-        meta_from_table(L, -1, mbox->meta, "meta", 0);
+        lua_tometa(L, -1, mbox->meta, "meta");
     else if (type != LUA_TNIL)
         return luaL_error(L, "save: 'meta' must be a table, got %s", luaL_typename(L, -1));
     lua_pop(L, 1);

@@ -207,6 +207,13 @@ enum { NKINDS = sizeof kinds / sizeof kinds[0] };
 static int optim_new(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
+    /* checked here: the kind's constructor, called below without a name, would say '?' */
+    if (!luaL_testudata(L, 2, ENG_LUA_SEQUENTIAL))
+        return luaL_error(L, "optim.new: argument 2 must be a model (%s), got %s",
+                          ENG_LUA_SEQUENTIAL, lua_typenameof(L, 2));
+    if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3))
+        return luaL_error(L, "optim.new: argument 3 must be a table of options, got %s",
+                          lua_typenameof(L, 3));
     for (int i = 0; i < NKINDS; i++) {
         if (strcmp(name, kinds[i].kind) == 0) {
             lua_remove(L, 1);
@@ -254,7 +261,7 @@ static int optim_set_lr(lua_State *L)
 {
     eng_optimizer *opt = check_optimbox(L, 1)->opt;
     lua_Number lr = luaL_checknumber(L, 2);
-    luaL_argcheck(L, lr > 0, 2, "learning rate must be > 0");
+    luaL_argcheck(L, lr > 0 && isfinite(lr), 2, "learning rate must be > 0 and finite");
     opt->lr = lr;
     lua_settop(L, 1);
     return 1;

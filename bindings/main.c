@@ -5,6 +5,7 @@
  *   engine [options] [script [args]]
  *
  * Exit status: 0, or 1 after an error (the message and a traceback on stderr). */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,10 +176,11 @@ typedef struct options {
 static bool parse_count(const char *s, unsigned long long max, unsigned long long *out)
 {
     char *end;
-    if (!s || !*s || *s == '-')
+    if (!s || !(*s >= '0' && *s <= '9')) /* strtoull would take spaces, '+' and '-' */
         return false;
+    errno = 0;
     *out = strtoull(s, &end, 10);
-    return *end == '\0' && *out <= max;
+    return *end == '\0' && errno == 0 && *out <= max; /* ERANGE: above 2^64-1 */
 }
 
 /* Scans the options before the script; returns 0, or 1 after printing an error. */
@@ -215,7 +217,7 @@ static int collect_args(int argc, char **argv, options *o)
             o->threads = (int)v;
         } else if (strcmp(a, "--seed") == 0) {
             if (!parse_count(argv[++i], ~0ULL, &v)) {
-                fprintf(stderr, "%s: '--seed' needs a non-negative integer\n", progname);
+                fprintf(stderr, "%s: '--seed' needs an integer in 0..18446744073709551615\n", progname);
                 return 1;
             }
             o->has_seed = true;
@@ -391,10 +393,16 @@ int main(int argc, char **argv)
     int threads = 1;
     unsigned long long env_threads;
     const char *env = getenv("ENGINE_THREADS");
-    if (env && parse_count(env, ENG_MAX_THREADS, &env_threads) && env_threads > 0)
-        threads = (int)env_threads;
-    if (o.threads)
+    if (o.threads) {
         threads = o.threads;
+    } else if (env) { /* checked as strictly as --threads */
+        if (!parse_count(env, ENG_MAX_THREADS, &env_threads) || env_threads == 0) {
+            fprintf(stderr, "%s: ENGINE_THREADS='%s' needs a count in 1..%d\n", progname, env,
+                    ENG_MAX_THREADS);
+            return EXIT_FAILURE;
+        }
+        threads = (int)env_threads;
+    }
     if (eng_set_threads(threads)) {
         fprintf(stderr, "%s: %s\n", progname, eng_errmsg());
         return 1;

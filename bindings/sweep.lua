@@ -28,16 +28,30 @@ local function sorted_keys(t)
   return keys
 end
 
+-- Floats in the shortest form that reads back as the same double (0.001, 0.0010000001), with
+-- ".0" when that looks like an integer, so that 1.0 and the integer 1 stay apart.
 local function value_text(v)
-  if math.type(v) == "float" then return ("%.6g"):format(v) end
-  return tostring(v)
+  if math.type(v) ~= "float" then return tostring(v) end
+  if v ~= v or v == math.huge or v == -math.huge then return tostring(v) end
+  for digits = 1, 17 do
+    local s = ("%." .. digits .. "g"):format(v)
+    if tonumber(s) == v then
+      return s:find("[%.eEn]") and s or s .. ".0"
+    end
+  end
+end
+
+-- '%', '/', ',' and '=' percent-encoded: a key names one set of settings and no other
+-- ("b/c" and "b_c" are two runs), and '/' cannot be in an HDF5 link name.
+local function escape(s)
+  return (tostring(s):gsub("[%%/,=]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
 
 -- "lr=0.001,optimizer=adam": the run's identity in the results file
 local function key_of(settings)
   local parts = {}
   for _, k in ipairs(sorted_keys(settings)) do
-    parts[#parts + 1] = k .. "=" .. value_text(settings[k]):gsub("/", "_")
+    parts[#parts + 1] = escape(k) .. "=" .. escape(value_text(settings[k]))
   end
   return table.concat(parts, ",")
 end

@@ -37,7 +37,7 @@ def main(path):
         if "optimizer" in f:
             opt = f["optimizer"]
             hyper = {k: v for k, v in opt.attrs.items()
-                     if k not in ("kind", "steps", "param_names", "slot_names")}
+                     if k not in ("kind", "steps", "param_names", "slot_names", "attrs_crc32")}
             print(f"optimizer: {text(opt.attrs['kind'])}, {int(opt.attrs['steps'])} steps, "
                   + ", ".join(f"{k}={float(v):g}" for k, v in hyper.items()))
 
@@ -50,6 +50,8 @@ def main(path):
         if "meta" in f:
             def show(group, prefix):
                 for k, v in group.attrs.items():
+                    if k == "attrs_crc32":  # the checksum of the other attributes
+                        continue
                     print(f"  {prefix}{k} = {text(v) if isinstance(v, (str, bytes)) else v}")
                 for k, sub in group.items():
                     show(sub, f"{prefix}{k}.")

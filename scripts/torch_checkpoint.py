@@ -87,11 +87,32 @@ def export(path, out, index_keys=False):
     torch.save(state, out)
 
 
+HEADER_SIZE = 512  # the engine's header: HDF5's user block (engine/io/hdf5_header.c)
+
+
+def write_header(path):
+    """The engine's header: magic, version 1, the file's length and the CRC-32 of the rest.
+    (Attributes keep their "attrs_crc32": the engine checksums their values, which h5py copies
+    unchanged; a dataset's "crc32" is rewritten below with its data.)"""
+    with open(path, "r+b") as f:
+        f.seek(HEADER_SIZE)
+        rest = f.read()
+        header = bytearray(HEADER_SIZE)
+        header[0:8] = b"\x89ENG\r\n\x1a\n"
+        header[8:12] = (1).to_bytes(4, "little")
+        header[16:24] = (HEADER_SIZE + len(rest)).to_bytes(8, "little")
+        header[24:28] = zlib.crc32(rest).to_bytes(4, "little")
+        header[32:32 + 33] = b"engine file; HDF5 from byte 512\n"
+        f.seek(0)
+        f.write(header)
+
+
 def import_(pt, template, out):
     state = torch.load(pt)
     tmp = out + ".tmp"
     with h5py.File(template, "r") as src, h5py.File(tmp, "w", libver=("v108", "latest"),
-                                                     track_order=True) as dst:
+                                                     track_order=True,
+                                                     userblock_size=HEADER_SIZE) as dst:
         for k, v in src.attrs.items():
             dst.attrs[k] = v
         for part in ("model", "rng", "meta"):
@@ -114,6 +135,7 @@ def import_(pt, template, out):
                 dst["model"][name][param].attrs["crc32"] = numpy.int64(crc)
         if state:
             raise SystemExit(f"{pt}: tensors not in the architecture: {', '.join(state)}")
+    write_header(tmp)
     # The engine's writes are atomic; so is this one.
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())

@@ -11,6 +11,8 @@
 
 #include <hdf5.h>
 
+#include "io/hdf5_util.h"
+
 /* The shared scratch directory, with HDF5's file locking at its default (a test locks a file
  * on purpose). */
 static int make_dir(void **state)
@@ -290,9 +292,9 @@ static void test_checkpoint_layout_is_readable_without_the_engine(void **state)
     assert_true(H5Lget_name_by_idx(g, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, 2, name, sizeof name,
                                    H5P_DEFAULT) > 0);
     assert_string_equal(name, "maxpool2d_1");
-    /* layer_names: variable-length UTF-8 strings */
+    /* layer_names: fixed-length UTF-8 strings (format 2: nothing in the global heap) */
     hid_t a = H5Aopen(g, "layer_names", H5P_DEFAULT), t = H5Aget_type(a);
-    assert_true(H5Tis_variable_str(t) > 0);
+    assert_true(H5Tis_variable_str(t) == 0);
     assert_int_equal(H5Tget_cset(t), H5T_CSET_UTF8);
     H5Tclose(t);
     H5Aclose(a);
@@ -314,6 +316,17 @@ static void test_checkpoint_layout_is_readable_without_the_engine(void **state)
 
 /* ---- validation ---- */
 
+/* Makes a file changed in place with HDF5 well-formed again: its objects' checksums and its
+ * header, as a tool that edits checkpoints would. */
+static void reseal(const char *path)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    assert_ok(eng_h5_seal(f, path));
+    H5Fclose(f);
+    assert_ok(eng_h5_header_rewrite(path));
+}
+
 /* Rewrites attribute name of object obj in path as a string or an integer. */
 static void set_attr(const char *path, const char *obj, const char *name, const char *s, int64_t v)
 {
@@ -331,6 +344,8 @@ static void set_attr(const char *path, const char *obj, const char *name, const 
     H5Sclose(space);
     H5Oclose(o);
     H5Fclose(f);
+    /* a well-formed file with other values: its checksums are rewritten too */
+    reseal(path);
 }
 
 static void test_checkpoint_checks_format_and_version(void **state)
@@ -354,7 +369,8 @@ static void test_checkpoint_checks_format_and_version(void **state)
     hid_t f = H5Fcreate(scratch_path("plain.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(f);
     assert_error(eng_checkpoint_open(scratch_path("plain.h5"), &ck), ENG_EFORMAT,
-                 "plain.h5: not an engine checkpoint: the root group has no 'format' attribute");
+                 "plain.h5: not an engine checkpoint of this format: an HDF5 file without the "
+                 "engine's header (written by an older version of the engine");
     eng_model_release(m);
 }
 
@@ -411,15 +427,20 @@ static void test_checkpoint_names_missing_and_extra_datasets(void **state)
     hid_t s = H5Screate_simple(1, &one, NULL);
     hid_t d = H5Dcreate2(f, "/model/conv2d_1/scale", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT,
                          H5P_DEFAULT);
+    float zero = 0;
+    assert_true(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, &zero) >= 0);
+    assert_ok(eng_h5_write_crc(d, &zero, sizeof zero));
     H5Dclose(d);
     H5Sclose(s);
     H5Fclose(f);
+    reseal(scratch_path("missing.h5"));
     assert_error(load_model(scratch_path("missing.h5"), m), ENG_EFORMAT,
                  "/model/conv2d_1/scale is in the file, but the model's conv2d_1 (conv2d) has no "
                  "parameter 'scale'");
     f = H5Fopen(scratch_path("missing.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
     assert_true(H5Ldelete(f, "/model/conv2d_1/scale", H5P_DEFAULT) >= 0);
     H5Fclose(f);
+    reseal(scratch_path("missing.h5"));
     assert_error(load_model(scratch_path("missing.h5"), m), ENG_EFORMAT,
                  "missing.h5: missing dataset /model/linear_1/bias (the model's linear_1.bias is "
                  "f32 [4])");
@@ -445,8 +466,8 @@ static void test_checkpoint_reports_bad_files_in_one_line(void **state)
     FILE *txt = fopen(scratch_path("text.h5"), "w");
     fputs("not hdf5\n", txt);
     fclose(txt);
-    assert_error(eng_checkpoint_open(scratch_path("text.h5"), &ck), ENG_EIO,
-                 "text.h5: cannot open the checkpoint: not an HDF5 file");
+    assert_error(eng_checkpoint_open(scratch_path("text.h5"), &ck), ENG_EFORMAT,
+                 "text.h5: not an engine checkpoint: it does not start with the engine's header");
     /* locked: another open file description holds an exclusive flock, as HDF5's own does */
     int fd = open(scratch_path("whole.h5"), O_RDONLY);
     assert_true(fd >= 0 && flock(fd, LOCK_EX) == 0);
@@ -480,6 +501,11 @@ static void test_checkpoint_detects_corrupt_weights(void **state)
     fclose(f);
     free(bytes);
     eng_model *into = small_cnn(ENG_F32, 4, 2);
+    /* the header's CRC-32 of the whole file sees it first, before HDF5 reads anything */
+    assert_error(load_model(scratch_path("flip.h5"), into), ENG_EFORMAT,
+                 "flip.h5: the checkpoint is corrupt: its bytes have CRC-32 ");
+    /* a header rewritten over the change: HDF5's Fletcher-32 of the chunk is next */
+    assert_ok(eng_h5_header_rewrite(scratch_path("flip.h5")));
     assert_error(load_model(scratch_path("flip.h5"), into), ENG_EFORMAT,
                  "flip.h5: cannot read /model/linear_1/bias: data error detected by Fletcher32 "
                  "checksum");

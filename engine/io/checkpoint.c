@@ -82,7 +82,7 @@ eng_status eng_checkpoint_new(const char *path, eng_checkpoint **out)
         free(ck);
         return eng_error(ENG_ENOMEM, "%s: out of memory", path);
     }
-    ck->file = ck->w.file = -1;
+    ck->file = ck->w.file = ck->w.fd = -1;
     *out = ck;
     return ENG_OK;
 }
@@ -362,7 +362,12 @@ eng_status eng_checkpoint_write_meta(eng_checkpoint *ck, const eng_meta *meta)
 
 eng_status eng_checkpoint_commit(eng_checkpoint *ck)
 {
-    eng_status st = eng_h5_commit(&ck->w);
+    eng_status st = eng_h5_seal(ck->file, ck->path);
+    if (st) {
+        eng_checkpoint_close(ck);
+        return st;
+    }
+    st = eng_h5_commit(&ck->w);
     ck->file = -1;
     eng_checkpoint_close(ck);
     return st;

@@ -13,7 +13,12 @@
  *
  * Writing is atomic: everything goes to "<path>.tmp", which eng_checkpoint_commit closes,
  * fsyncs and renames over path before fsyncing the directory, so path always holds a complete
- * checkpoint, the old or the new one. Loading checks the format, the version, every layer
+ * checkpoint, the old or the new one.
+ *
+ * Version 2 holds nothing HDF5 leaves unchecksummed: strings are fixed-length (no global heap),
+ * every dataset carries "crc32" (its data) and every object "attrs_crc32" (its attributes'
+ * names and values, hdf5_util.h). eng_checkpoint_open audits the whole file (links, storage,
+ * types, depth, counts, bytes, checksums: eng_h5_audit) before parsing anything in it. Loading checks the format, the version, every layer
  * name and kind, every shape and dtype, and names the first mismatch; it changes nothing
  * unless everything fits. */
 #ifndef ENGINE_IO_CHECKPOINT_H
@@ -32,10 +37,13 @@
 
 #define ENG_CHECKPOINT_FORMAT "engine-checkpoint"
 /* 2: the model config is JSON (model_config) checked against the kinds' declared settings;
- * version 1 files (Lua-literal configs) are refused with a message saying so. */
+ * nothing HDF5 leaves unchecksummed (fixed-length strings, the engine header, attrs_crc32 on
+ * every object, crc32 on every dataset). Version 1 files are refused with a message saying so. */
 #define ENG_CHECKPOINT_VERSION 2
 /* The most layers a model_config may list. */
 #define ENG_MODEL_CONFIG_MAX_LAYERS 4096
+/* The deepest /meta table a checkpoint holds (the root table is depth 0). */
+#define ENG_META_MAX_DEPTH 16
 
 /* ---- metadata: a tree of named values (the /meta group) ---- */
 
@@ -43,7 +51,7 @@ typedef enum eng_meta_type {
     ENG_META_INTEGER, /* int64 attribute */
     ENG_META_NUMBER,  /* float64 attribute */
     ENG_META_BOOLEAN, /* h5py's boolean enum */
-    ENG_META_STRING,  /* variable-length UTF-8 string */
+    ENG_META_STRING,  /* fixed-length UTF-8 string */
     ENG_META_NUMBERS, /* 1-D float64 attribute: a list of numbers */
     ENG_META_TABLE,   /* a subgroup */
 } eng_meta_type;

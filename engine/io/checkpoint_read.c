@@ -1,6 +1,7 @@
 /* Reading HDF5 checkpoints: open (format and version checks), then the model, optimizer,
  * generators and metadata, each checked against the objects it goes into before any of them
  * changes. See checkpoint.h. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,7 @@ static eng_status read_into(eng_checkpoint *ck, hid_t dset, const char *where, e
     eng_status st = r < 0 ? eng_h5_error(ENG_EFORMAT, ck->path, "cannot read %s", where) : ENG_OK;
     if (!st)
         st = eng_h5_check_crc(dset, ck->path, where, eng_tensor_data(t),
-                              (size_t)eng_tensor_numel(t) * eng_dtype_size(t->dtype));
+                              (size_t)eng_tensor_numel(t) * eng_dtype_size(t->dtype), true);
     H5Dclose(dset);
     return st;
 }
@@ -103,16 +104,26 @@ eng_status eng_checkpoint_open(const char *path, eng_checkpoint **out)
     eng_status st = eng_checkpoint_new(path, &ck);
     if (st)
         return st;
-    st = eng_h5_open(path, "checkpoint", &ck->file);
+    st = eng_h5_header_check(path, "checkpoint");
+    if (!st)
+        st = eng_h5_open(path, "checkpoint", &ck->file);
     if (st)
         goto fail;
-    if (H5Aexists(ck->file, "format") <= 0) {
+    htri_t has_format = H5Aexists(ck->file, "format");
+    if (has_format < 0) {
+        st = eng_h5_error(ENG_EFORMAT, path, "cannot read the root group's attributes");
+        goto fail;
+    }
+    if (!has_format) {
         st = eng_error(ENG_EFORMAT,
                        "%s: not an engine checkpoint: the root group has no "
                        "'format' attribute",
                        path);
         goto fail;
     }
+    /* The format first (a file that passed the header check was written by the engine, and
+     * the string reader refuses variable-length strings), then the version, then the audit of
+     * everything else before any of it is parsed. */
     st = eng_h5_read_string(ck->file, "format", &format);
     if (!st && strcmp(format, ENG_CHECKPOINT_FORMAT) != 0)
         st = eng_error(ENG_EFORMAT,
@@ -133,6 +144,8 @@ eng_status eng_checkpoint_open(const char *path, eng_checkpoint **out)
                        "%s: checkpoint format version %lld, this engine (%s) reads "
                        "version %d",
                        path, (long long)version, ENGINE_VERSION, ENG_CHECKPOINT_VERSION);
+    if (!st)
+        st = eng_h5_audit(ck->file, path, &eng_h5_checkpoint_limits);
     if (!st)
         st = eng_h5_read_string(ck->file, "engine_version", &ck->engine_version);
     if (!st)
@@ -169,7 +182,12 @@ static eng_status read_state(eng_checkpoint *ck, hid_t loc, const char *name, co
     else if (H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->s) < 0)
         st = eng_h5_error(ENG_EFORMAT, ck->path, "cannot read %s", where);
     else
-        st = eng_h5_check_crc(d, ck->path, where, out->s, sizeof out->s);
+        st = eng_h5_check_crc(d, ck->path, where, out->s, sizeof out->s, true);
+    if (!st && !(out->s[0] | out->s[1] | out->s[2] | out->s[3]))
+        st = eng_error(ENG_EFORMAT,
+                       "%s: %s is all zeros, which is not a state of xoshiro256** (it would "
+                       "only ever return zeros)",
+                       ck->path, where);
     if (type >= 0)
         H5Tclose(type);
     if (space >= 0)
@@ -398,6 +416,13 @@ eng_status eng_checkpoint_read_optimizer(eng_checkpoint *ck, eng_optimizer *opt)
         st = eng_h5_read_int64(g, "steps", &steps);
     if (!st)
         st = eng_h5_read_double(g, "lr", &lr);
+    /* as strictly as the same numbers given as arguments (set_lr, the constructors) */
+    if (!st && !(lr > 0 && isfinite(lr)))
+        st = eng_error(ENG_EFORMAT, "%s: /optimizer's lr is %g, expected a finite number > 0",
+                       ck->path, lr);
+    if (!st && steps < 0)
+        st = eng_error(ENG_EFORMAT, "%s: /optimizer's steps is %lld, expected >= 0", ck->path,
+                       (long long)steps);
     for (int i = 0; !st && i < opt->nparams; i++) {
         char layer[2 * ENG_NAME_MAX], param[2 * ENG_NAME_MAX];
         eng_checkpoint_split_name(opt->params[i].name, layer, param, sizeof layer);

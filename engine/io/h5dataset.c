@@ -273,7 +273,11 @@ eng_status eng_h5data_open(const char *path, const char *x_name, const char *y_n
     if (!d->path || !d->x_name || !d->y_name)
         st = eng_error(ENG_ENOMEM, "%s: out of memory", path);
     if (!st)
+        st = eng_h5_header_present(path) ? eng_h5_header_check(path, "dataset file") : ENG_OK;
+    if (!st)
         st = eng_h5_open(path, "dataset file", &d->file);
+    if (!st)
+        st = eng_h5_audit(d->file, path, &eng_h5_dataset_limits);
     if (!st)
         st = check_data(d);
     if (st) {

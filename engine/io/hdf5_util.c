@@ -25,21 +25,26 @@ static char *concat(const char *a, const char *b)
 
 static void writer_reset(eng_h5_writer *w)
 {
+    if (w->fd >= 0)
+        close(w->fd);
     free(w->path);
     free(w->tmp);
     w->path = w->tmp = NULL;
     w->file = -1;
+    w->fd = -1;
 }
 
 /* File access: format bounds V18..LATEST (compact storage of large attributes, checksummed
- * metadata), and a close that closes every object still open in the file. */
-static hid_t access_plist(void)
+ * metadata), and a close that closes every object still open in the file. memory: HDF5's core
+ * driver without a backing store, for files being written. */
+static hid_t access_plist(bool memory)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0)
         return -1;
     if (H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0 ||
-        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+        (memory && H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0)) {
         H5Pclose(fapl);
         return -1;
     }
@@ -49,9 +54,11 @@ static hid_t access_plist(void)
 eng_status eng_h5_create(eng_h5_writer *w, const char *path, const char *what)
 {
     eng_h5_quiet();
-    w->file = -1;
+    w->file = w->fd = -1;
     w->path = w->tmp = NULL;
     struct stat sb;
+    if (!path[0])
+        return eng_error(ENG_EARG, "cannot write the %s: the path is empty", what);
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return eng_error(ENG_EIO, "%s: cannot write the %s: is a directory", path, what);
     w->path = concat(path, "");
@@ -60,9 +67,21 @@ eng_status eng_h5_create(eng_h5_writer *w, const char *path, const char *what)
         writer_reset(w);
         return eng_error(ENG_ENOMEM, "%s: out of memory", path);
     }
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = access_plist();
+    /* The temporary file is created now, so that a path that cannot be written is reported
+     * before any work; HDF5 builds the file in memory and this code writes it at commit, so
+     * that every write error (a full disk, EFBIG) is ours to report and HDF5 never holds a file
+     * it failed to close. */
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        eng_status st = eng_error(ENG_EIO, "%s: cannot create the %s (writing %s): %s", path, what,
+                                  w->tmp, strerror(errno));
+        writer_reset(w);
+        return st;
+    }
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = access_plist(true);
     unsigned order = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
-    if (fcpl >= 0 && fapl >= 0 && H5Pset_link_creation_order(fcpl, order) >= 0 &&
+    if (fcpl >= 0 && fapl >= 0 && H5Pset_userblock(fcpl, ENG_H5_HEADER_SIZE) >= 0 &&
+        H5Pset_link_creation_order(fcpl, order) >= 0 &&
         H5Pset_attr_creation_order(fcpl, order) >= 0)
         w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
     eng_status st = ENG_OK;
@@ -72,8 +91,10 @@ eng_status eng_h5_create(eng_h5_writer *w, const char *path, const char *what)
         H5Pclose(fcpl);
     if (fapl >= 0)
         H5Pclose(fapl);
-    if (st)
+    if (st) {
+        unlink(w->tmp);
         writer_reset(w);
+    }
     return st;
 }
 
@@ -89,14 +110,70 @@ static eng_status fsync_path(const char *path, int flags, const char *what)
     return ENG_OK;
 }
 
-eng_status eng_h5_commit(eng_h5_writer *w)
+/* HDF5's metadata checksum (Jenkins' lookup3), exported by libhdf5 but not declared in its
+ * public headers. */
+uint32_t H5_checksum_metadata(const void *data, size_t len, uint32_t initval);
+
+/* H5Fget_file_image of a file open for writing clears the superblock's status flags in the image
+ * without recomputing the superblock's checksum (HDF5 1.10); a version 2 or 3 superblock (what
+ * libver V18 gives) is 44 bytes followed by that checksum. */
+static void fix_superblock(unsigned char *image, size_t size)
 {
+    if (size < 48 || memcmp(image, "\211HDF\r\n\032\n", 8) != 0 || (image[8] != 2 && image[8] != 3) ||
+        image[9] != 8)
+        return;
+    uint32_t sum = H5_checksum_metadata(image, 44, 0);
+    for (int i = 0; i < 4; i++)
+        image[44 + i] = (unsigned char)(sum >> (8 * i));
+}
+
+/* Takes the in-memory file's image, closes it and writes the image to the temporary file. */
+static eng_status write_image(eng_h5_writer *w)
+{
+    char *image = NULL;
     eng_status st = ENG_OK;
-    if (H5Fclose(w->file) < 0)
+    ssize_t size = H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0
+                       ? -1
+                       : H5Fget_file_image(w->file, NULL, 0);
+    if (size < 0 || !(image = malloc((size_t)size + 1)) ||
+        H5Fget_file_image(w->file, image, (size_t)size) != size)
+        st = image || size < 0
+                 ? eng_h5_error(ENG_EIO, w->path, "cannot finish writing %s", w->tmp)
+                 : eng_error(ENG_ENOMEM, "%s: out of memory (%lld bytes)", w->path,
+                             (long long)size);
+    if (H5Fclose(w->file) < 0 && !st)
         st = eng_h5_error(ENG_EIO, w->path, "cannot finish writing %s", w->tmp);
     w->file = -1;
-    if (!st)
-        st = fsync_path(w->tmp, O_RDONLY, "the new file");
+    unsigned char header[ENG_H5_HEADER_SIZE];
+    if (!st) {
+        fix_superblock((unsigned char *)image, (size_t)size);
+        eng_h5_header_fill(header, (unsigned char *)image, (size_t)size);
+    }
+    /* the header (HDF5's user block, which the image leaves out), then the image */
+    for (ssize_t done = 0, total = size + ENG_H5_HEADER_SIZE; !st && done < total;) {
+        ssize_t n = done < ENG_H5_HEADER_SIZE
+                        ? write(w->fd, header + done, (size_t)(ENG_H5_HEADER_SIZE - done))
+                        : write(w->fd, image + done - ENG_H5_HEADER_SIZE, (size_t)(total - done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            st = eng_error(ENG_EIO, "%s: cannot write %s: %s", w->path, w->tmp,
+                           n < 0 ? strerror(errno) : "nothing written");
+        else
+            done += n;
+    }
+    free(image);
+    if (!st && fsync(w->fd) != 0)
+        st = eng_error(ENG_EIO, "%s: fsync of the new file failed: %s", w->path, strerror(errno));
+    if (close(w->fd) != 0 && !st)
+        st = eng_error(ENG_EIO, "%s: cannot write %s: %s", w->path, w->tmp, strerror(errno));
+    w->fd = -1;
+    return st;
+}
+
+eng_status eng_h5_commit(eng_h5_writer *w)
+{
+    eng_status st = write_image(w);
     if (!st && rename(w->tmp, w->path) != 0)
         st = eng_error(ENG_EIO, "%s: cannot rename %s over it: %s", w->path, w->tmp,
                        strerror(errno));
@@ -139,7 +216,7 @@ void eng_h5_abort(eng_h5_writer *w)
 eng_status eng_h5_open(const char *path, const char *what, hid_t *file)
 {
     eng_h5_quiet();
-    hid_t fapl = access_plist();
+    hid_t fapl = access_plist(false);
     *file = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
     eng_status st = *file < 0 ? eng_h5_error(ENG_EIO, path, "cannot open the %s", what) : ENG_OK;
     if (fapl >= 0)
@@ -200,10 +277,12 @@ const char *eng_h5_path_of(hid_t obj)
 
 /* ---- attribute writers ---------------------------------------------------------------- */
 
-static hid_t string_type(void)
+/* A fixed-length UTF-8 string type of size bytes, NUL-terminated. */
+static hid_t string_type(size_t size)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
-    if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
+    if (t >= 0 && (H5Tset_size(t, size ? size : 1) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0 ||
+                   H5Tset_strpad(t, H5T_STR_NULLTERM) < 0)) {
         H5Tclose(t);
         return -1;
     }
@@ -246,19 +325,28 @@ static eng_status write_attr(hid_t obj, const char *name, hid_t ftype, hid_t mty
 
 eng_status eng_h5_write_string(hid_t obj, const char *name, const char *value)
 {
-    hid_t t = string_type();
-    eng_status st = write_attr(obj, name, t, t, -1, &value);
-    if (t >= 0)
-        H5Tclose(t);
-    return st;
+    return eng_h5_write_strings(obj, name, &value, -1);
 }
 
+/* n < 0: one scalar string. The n strings are packed into one buffer of the longest one's size
+ * (plus its NUL), the layout of a fixed-length string attribute. */
 eng_status eng_h5_write_strings(hid_t obj, const char *name, const char *const *values, int n)
 {
-    hid_t t = string_type();
-    eng_status st = write_attr(obj, name, t, t, n, values);
+    int count = n < 0 ? 1 : n;
+    size_t size = 1;
+    for (int i = 0; i < count; i++)
+        if (strlen(values[i]) + 1 > size)
+            size = strlen(values[i]) + 1;
+    char *buf = calloc((size_t)count ? (size_t)count : 1, size);
+    if (!buf)
+        return eng_error(ENG_ENOMEM, "%s: out of memory", eng_h5_file_of(obj));
+    for (int i = 0; i < count; i++)
+        memcpy(buf + (size_t)i * size, values[i], strlen(values[i]));
+    hid_t t = string_type(size);
+    eng_status st = write_attr(obj, name, t, t, n, buf);
     if (t >= 0)
         H5Tclose(t);
+    free(buf);
     return st;
 }
 
@@ -346,40 +434,31 @@ static eng_status read_string_values(hid_t obj, const char *name, hid_t attr, hi
     if (mtype < 0 || H5Tset_cset(mtype, H5Tget_cset(type)) < 0)
         goto h5fail;
     if (H5Tis_variable_str(type) > 0) {
-        char **tmp = calloc((size_t)(count ? count : 1), sizeof *tmp);
-        if (!tmp) {
-            st = eng_error(ENG_ENOMEM, "out of memory");
-            goto done;
-        }
-        if (H5Tset_size(mtype, H5T_VARIABLE) < 0 || H5Aread(attr, mtype, tmp) < 0) {
-            free(tmp);
-            goto h5fail;
-        }
-        for (hssize_t i = 0; i < count; i++) {
-            out[i] = strdup(tmp[i] ? tmp[i] : "");
-            H5free_memory(tmp[i]);
-            if (!out[i])
-                st = eng_error(ENG_ENOMEM, "out of memory");
-        }
-        free(tmp);
-    } else {
-        size_t size = H5Tget_size(type);
-        char *tmp = malloc(size * (size_t)(count ? count : 1) + 1);
-        if (!tmp) {
-            st = eng_error(ENG_ENOMEM, "out of memory");
-            goto done;
-        }
-        if (H5Tset_size(mtype, size) < 0 || H5Aread(attr, mtype, tmp) < 0) {
-            free(tmp);
-            goto h5fail;
-        }
-        for (hssize_t i = 0; i < count; i++) {
-            out[i] = strndup(tmp + (size_t)i * size, size);
-            if (!out[i])
-                st = eng_error(ENG_ENOMEM, "out of memory");
-        }
-        free(tmp);
+        /* their bytes live in HDF5's global heap, which carries no checksum */
+        st = eng_error(ENG_EFORMAT,
+                       "%s: attribute '%s' of %s is a variable-length string (this engine reads "
+                       "fixed-length strings only)",
+                       eng_h5_file_of(obj), name, eng_h5_path_of(obj));
+        goto done;
     }
+    /* one byte more than stored: a NUL-padded string of the full size (h5py writes
+     * those) keeps its last character when converted to our NUL-terminated type */
+    size_t size = H5Tget_size(type) + 1;
+    char *tmp = calloc((size_t)(count ? count : 1), size);
+    if (!tmp) {
+        st = eng_error(ENG_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (H5Tset_size(mtype, size) < 0 || H5Aread(attr, mtype, tmp) < 0) {
+        free(tmp);
+        goto h5fail;
+    }
+    for (hssize_t i = 0; i < count; i++) {
+        out[i] = strndup(tmp + (size_t)i * size, size);
+        if (!out[i])
+            st = eng_error(ENG_ENOMEM, "out of memory");
+    }
+    free(tmp);
     goto done;
 h5fail:
     st = eng_h5_error(ENG_EFORMAT, eng_h5_file_of(obj), "cannot read attribute '%s' of %s", name,
@@ -478,11 +557,13 @@ eng_status eng_h5_write_crc(hid_t dset, const void *data, size_t nbytes)
 }
 
 eng_status eng_h5_check_crc(hid_t dset, const char *path, const char *where, const void *data,
-                            size_t nbytes)
+                            size_t nbytes, bool required)
 {
     if (H5Aexists(dset, "crc32") <= 0) {
         H5Eclear2(H5E_DEFAULT);
-        return ENG_OK;
+        return required ? eng_error(ENG_EFORMAT, "%s: %s has no checksum of its data ('crc32')",
+                                    path, where)
+                        : ENG_OK;
     }
     int64_t stored;
     eng_status st = eng_h5_read_int64(dset, "crc32", &stored);

@@ -1,6 +1,6 @@
 /* HDF5 plumbing shared by checkpoints and datasets (internal to engine/io): atomic file
  * creation, opening with clear errors, groups with creation order tracked, attributes
- * (variable-length UTF-8 strings, numbers, h5py-compatible booleans) and dtype mapping.
+ * (fixed-length UTF-8 strings, numbers, h5py-compatible booleans) and dtype mapping.
  *
  * Every function reports failures through eng_h5_error (one line naming the file and object). */
 #ifndef ENGINE_IO_HDF5_UTIL_H
@@ -16,7 +16,8 @@
 
 /* A file being written under a temporary name. */
 typedef struct eng_h5_writer {
-    hid_t file; /* < 0 when none */
+    hid_t file; /* < 0 when none: an in-memory HDF5 file (core driver) */
+    int fd;     /* the temporary file, written from the file's image at commit */
     char *path; /* the real name */
     char *tmp;  /* "<path>.tmp" */
 } eng_h5_writer;
@@ -25,8 +26,9 @@ typedef struct eng_h5_writer {
  * creation order tracked on the root group. what names the file's role in messages
  * ("checkpoint"). On failure the writer is left empty. */
 eng_status eng_h5_create(eng_h5_writer *w, const char *path, const char *what);
-/* Closes the file, fsyncs it, renames it over path and fsyncs the directory (HDF5 itself never
- * fsyncs), so that path holds either its old content or the complete new file. The writer is
+/* Closes the file, writes its image to "<path>.tmp", fsyncs it, renames it over path and fsyncs
+ * the directory (HDF5 itself never fsyncs), so that path holds either its old content or the
+ * complete new file. The image is held in memory twice meanwhile (HDF5's and the copy). The writer is
  * emptied in every case; on failure the temporary file is removed. */
 eng_status eng_h5_commit(eng_h5_writer *w);
 /* Closes and removes the temporary file; nothing on an empty writer. */
@@ -45,7 +47,8 @@ bool eng_h5_exists(hid_t loc, const char *name);
 const char *eng_h5_file_of(hid_t obj);
 const char *eng_h5_path_of(hid_t obj);
 
-/* Attribute writers: scalar or 1-D attributes on obj. Strings are variable-length UTF-8;
+/* Attribute writers: scalar or 1-D attributes on obj. Strings are fixed-length UTF-8 (no
+ * global heap: its objects carry no checksum), NUL-terminated and sized to the longest one;
  * booleans use h5py's enum (int8, FALSE = 0, TRUE = 1) so that h5py reads numpy.bool_. */
 eng_status eng_h5_write_string(hid_t obj, const char *name, const char *value);
 eng_status eng_h5_write_strings(hid_t obj, const char *name, const char *const *values, int n);
@@ -68,10 +71,11 @@ eng_status eng_h5_read_double(hid_t obj, const char *name, double *value);
 /* Our own end-to-end check of a dataset's bytes: attribute crc32 (zlib's CRC-32 of the
  * little-endian data). HDF5's chunk index (a version 1 B-tree in V18 files) has no checksum,
  * and a flipped bit there can point a read elsewhere or turn the Fletcher-32 filter off; the
- * CRC catches that too. eng_h5_check_crc passes datasets without the attribute. */
+ * CRC catches that too. eng_h5_check_crc refuses a dataset without the attribute when required,
+ * and passes it otherwise. */
 eng_status eng_h5_write_crc(hid_t dset, const void *data, size_t nbytes);
 eng_status eng_h5_check_crc(hid_t dset, const char *path, const char *where, const void *data,
-                            size_t nbytes);
+                            size_t nbytes, bool required);
 
 /* The HDF5 memory type of a dtype (predefined, do not close). */
 hid_t eng_h5_native(eng_dtype dtype);
@@ -80,6 +84,46 @@ hid_t eng_h5_file_type(eng_dtype dtype);
 /* The dtype a stored type maps to exactly; false when none (then *name says what it is:
  * "int16", "string", ...). name [optional] receives a short description either way. */
 bool eng_h5_dtype_of(hid_t type, eng_dtype *dtype, char *name, size_t size);
+
+/* ---- the engine's header (hdf5_header.c): the 512-byte HDF5 user block of every file the
+ * engine writes, holding the file's length and the CRC-32 of the rest ---- */
+#define ENG_H5_HEADER_SIZE 512
+/* Fills header (ENG_H5_HEADER_SIZE bytes) for a file made of it and the HDF5 image that follows
+ * (size bytes: what H5Fget_file_image gives, from the superblock on). */
+void eng_h5_header_fill(unsigned char *header, const unsigned char *image, size_t size);
+/* Whether path starts with the header's magic bytes. */
+bool eng_h5_header_present(const char *path);
+/* Checks path's header, length and CRC-32 before HDF5 reads it; one line naming path and what
+ * ("checkpoint") on failure. */
+eng_status eng_h5_header_check(const char *path, const char *what);
+/* Recomputes the header of a file changed in place (tools and tests that edit a file with HDF5
+ * and want it to stay loadable: together with eng_h5_seal). */
+eng_status eng_h5_header_rewrite(const char *path);
+
+/* ---- untrusted files (hdf5_audit.c) ---- */
+
+/* What a reader accepts from a file it did not write. */
+typedef struct eng_h5_limits {
+    int max_depth;          /* groups below the root */
+    int64_t max_objects;    /* groups and datasets; also links per group, attributes per object */
+    int64_t max_attr_bytes; /* one attribute's values */
+    int64_t max_bytes;      /* all datasets and attributes together (uncompressed files: at
+                             * most the file's size too) */
+    bool digests;           /* every object carries "attrs_crc32", every dataset "crc32" */
+    bool compression;       /* shuffle and deflate allowed (else only Fletcher-32) */
+} eng_h5_limits;
+extern const eng_h5_limits eng_h5_checkpoint_limits, eng_h5_dataset_limits;
+
+/* Walks every object of file once before anything is read from it, and refuses (ENG_EFORMAT,
+ * one line naming path and the object) soft, external and user-defined links, an object reached
+ * twice, external storage, virtual datasets, committed datatypes, other filters, variable-length
+ * and other unused types, anything beyond lim, and (lim->digests) a missing or wrong checksum. */
+eng_status eng_h5_audit(hid_t file, const char *path, const eng_h5_limits *lim);
+/* Writes attribute "attrs_crc32" on every object of file being written (replacing any): the
+ * CRC-32 of its attributes other than "crc32" and itself, in name order, each as its name, NUL,
+ * a type letter (s, i, f, b), the uint64 count and the values (strings up to their NUL then a
+ * NUL, integers as int64, floats as float64, booleans as one byte), all little-endian. */
+eng_status eng_h5_seal(hid_t file, const char *path);
 
 /* Metadata trees (meta.c): writes table t into group g (values as attributes, tables as
  * subgroups), or adds g's attributes (and with recurse its subgroups) to t; attribute types a

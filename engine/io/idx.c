@@ -1,7 +1,10 @@
 #include "idx.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+
 #include <zlib.h>
 
 /* gzread reads plain files too, so one path serves .gz and uncompressed IDX. */
@@ -22,6 +25,29 @@ static eng_status read_exact(gzFile f, const char *path, void *buf, size_t n, co
                              path, what, n, got);
         got += (size_t)r;
     }
+    return ENG_OK;
+}
+
+/* The header's shape against what the file can hold, before anything is allocated for it:
+ * the bytes after the header, or for gzip (zlib's deflate expands at most 1032:1) that many
+ * times its size. */
+static eng_status check_claim(gzFile f, const char *path, int ndim, const int64_t *shape)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return eng_error(ENG_EIO, "%s: cannot stat (%s)", path, strerror(errno));
+    uint64_t need = 1, most = (uint64_t)sb.st_size;
+    for (int d = 0; d < ndim; d++)
+        if (__builtin_mul_overflow(need, (uint64_t)shape[d], &need))
+            need = UINT64_MAX;
+    if (!gzdirect(f) && __builtin_mul_overflow(most, 1032u, &most))
+        most = UINT64_MAX;
+    if (need > most)
+        return eng_error(ENG_EFORMAT,
+                         "%s: the header claims %s (%llu bytes), more than the file can hold "
+                         "(%lld bytes%s)",
+                         path, eng_shape_str(ndim, shape), (unsigned long long)need,
+                         (long long)sb.st_size, gzdirect(f) ? "" : " of gzip");
     return ENG_OK;
 }
 
@@ -55,7 +81,9 @@ eng_status eng_idx_read(const char *path, eng_tensor **out)
             goto fail;
         shape[d] = (int64_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
     }
-    st = eng_tensor_new(ENG_U8, ndim, shape, &t);
+    st = check_claim(f, path, ndim, shape);
+    if (!st)
+        st = eng_tensor_new(ENG_U8, ndim, shape, &t);
     if (st)
         goto fail;
     st = read_exact(f, path, eng_tensor_data(t), (size_t)eng_tensor_numel(t),

@@ -13,11 +13,31 @@ static eng_status check_format(hid_t file, const char *path)
         return eng_error(ENG_EFORMAT, "%s: not a sweep results file (no 'format' attribute)",
                          path);
     char *format = NULL;
+    int64_t version = 0;
     eng_status st = eng_h5_read_string(file, "format", &format);
     if (!st && strcmp(format, ENG_RESULTS_FORMAT) != 0)
         st = eng_error(ENG_EFORMAT, "%s: not a sweep results file: 'format' is '%s', expected "
                        "'%s'", path, format, ENG_RESULTS_FORMAT);
+    if (!st)
+        st = eng_h5_read_int64(file, "version", &version);
+    if (!st && version != ENG_RESULTS_VERSION)
+        st = eng_error(ENG_EFORMAT, "%s: sweep results format version %lld, this engine reads %d",
+                       path, (long long)version, ENG_RESULTS_VERSION);
     free(format);
+    return st;
+}
+
+/* Opens an existing results file after checking its header, structure and checksums. */
+static eng_status open_results(const char *path, hid_t *file)
+{
+    *file = -1;
+    eng_status st = eng_h5_header_check(path, "sweep results file");
+    if (!st)
+        st = eng_h5_open(path, "sweep results", file);
+    if (!st)
+        st = eng_h5_audit(*file, path, &eng_h5_checkpoint_limits);
+    if (!st)
+        st = check_format(*file, path);
     return st;
 }
 
@@ -68,7 +88,7 @@ eng_status eng_results_append(const char *path, const char *key, const eng_meta 
     hid_t runs = -1, old = -1, old_runs = -1, g = -1;
     st = eng_h5_write_string(w.file, "format", ENG_RESULTS_FORMAT);
     if (!st)
-        st = eng_h5_write_int64(w.file, "version", 1);
+        st = eng_h5_write_int64(w.file, "version", ENG_RESULTS_VERSION);
     if (st)
         goto fail;
     runs = eng_h5_group_create(w.file, "runs");
@@ -77,9 +97,7 @@ eng_status eng_results_append(const char *path, const char *key, const eng_meta 
         goto fail;
     }
     if (access(path, F_OK) == 0) {
-        st = eng_h5_open(path, "sweep results", &old);
-        if (!st)
-            st = check_format(old, path);
+        st = open_results(path, &old);
         if (st)
             goto fail;
         if (eng_h5_exists(old, "runs")) {
@@ -109,6 +127,11 @@ eng_status eng_results_append(const char *path, const char *key, const eng_meta 
         H5Gclose(old_runs);
     if (old >= 0)
         H5Fclose(old);
+    st = eng_h5_seal(w.file, path);
+    if (st) {
+        eng_h5_abort(&w);
+        return st;
+    }
     return eng_h5_commit(&w);
 fail:
     if (g >= 0)
@@ -153,9 +176,7 @@ eng_status eng_results_read(const char *path, eng_meta **out)
     if (st || access(path, F_OK) != 0)
         return st;
     hid_t file = -1, runs = -1;
-    st = eng_h5_open(path, "sweep results", &file);
-    if (!st)
-        st = check_format(file, path);
+    st = open_results(path, &file);
     if (!st && eng_h5_exists(file, "runs")) {
         runs = H5Gopen2(file, "runs", H5P_DEFAULT);
         read_ctx ctx = {*out, ENG_OK};

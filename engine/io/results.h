@@ -1,7 +1,10 @@
 /* A sweep's results file: one group per run, /runs/<key>, holding the run's table (settings,
  * status, metrics, curves, wall time) in the checkpoint meta layout, so h5py reads it too.
  *
- *   /            attrs format="engine-sweep", version=1
+ *   /            attrs format="engine-sweep", version=2
+ *
+ * Version 2 is written and checked as checkpoints are (hdf5_util.h): the engine header,
+ * fixed-length strings, attrs_crc32 on every object, the audit before anything is parsed.
  *   /runs/<key>  one run (groups in the order the runs finished)
  *
  * Appending rewrites the file through a temporary copy that is fsynced and renamed over it:
@@ -13,6 +16,7 @@
 #include "checkpoint.h"
 
 #define ENG_RESULTS_FORMAT "engine-sweep"
+#define ENG_RESULTS_VERSION 2
 
 /* Appends run under key (1 to 255 characters, no '/'; an existing key is an ENG_EARG error). */
 eng_status eng_results_append(const char *path, const char *key, const eng_meta *run);

@@ -6,7 +6,7 @@
     void eng_relu_forward_##SFX(T *restrict y, const T *restrict x, int64_t n)                                    \
     {                                                                                           \
         for (int64_t i = 0; i < n; i++)                                                         \
-            y[i] = x[i] > 0 ? x[i] : (T)0;                                                      \
+            y[i] = x[i] > 0 || x[i] != x[i] ? x[i] : (T)0; /* NaN stays NaN, as in PyTorch */   \
     }                                                                                           \
     void eng_relu_backward_##SFX(T *restrict dx, const T *restrict dy, const T *restrict x, int64_t n)                     \
     {                                                                                           \

@@ -173,6 +173,10 @@ eng_status eng_relu_new(eng_layer **out)
 
 eng_status eng_leaky_relu_new(double negative_slope, eng_layer **out)
 {
+    *out = NULL;
+    if (!isfinite(negative_slope)) /* as the registry's settings refuse it from Lua */
+        return eng_error(ENG_EARG, "leaky_relu: negative_slope = %g, expected a finite number",
+                         negative_slope);
     return activation_new(ACT_LEAKY_RELU, negative_slope, out);
 }
 

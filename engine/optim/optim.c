@@ -1,13 +1,35 @@
 #include "optim.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../parallel.h"
 
+/* Every setting a kind reports must be a finite number: each kind checks its own bounds, and
+ * an infinite lr or momentum satisfies "> 0" (PyTorch refuses neither; one step would turn the
+ * parameters into inf and NaN). */
+static eng_status check_finite(const eng_optimizer *opt)
+{
+    const char *names[32];
+    double values[32];
+    int n = opt->ops->hyper ? opt->ops->hyper(opt, names, values, 32) : 0;
+    for (int h = 0; h < n && h < 32; h++)
+        if (!isfinite(values[h]))
+            return eng_error(ENG_EARG, "%s: %s = %g, expected a finite number", opt->ops->kind,
+                             names[h], values[h]);
+    if (!isfinite(opt->lr))
+        return eng_error(ENG_EARG, "%s: lr = %g, expected a finite number", opt->ops->kind,
+                         opt->lr);
+    return ENG_OK;
+}
+
 eng_status eng_optimizer_init_params(eng_optimizer *opt, const eng_param_list *params)
 {
+    eng_status bad = check_finite(opt);
+    if (bad)
+        return bad;
     if (!params)
         return eng_error(ENG_EARG, "optimizer: no parameter list");
     int n = params->count;

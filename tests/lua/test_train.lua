@@ -78,7 +78,7 @@ model:train()
 local py = ([[/usr/bin/python3 -c "
 import h5py
 f = h5py.File('%s', 'r')
-assert f.attrs['format'] == 'engine-runlog', f.attrs['format']
+assert f.attrs['format'] == b'engine-runlog', f.attrs['format']  # fixed-length: bytes
 e = f['log/epochs'].attrs
 s = f['log/steps'].attrs
 print(len(s['loss']), ' '.join('%%.17g' %% v for v in e['val_accuracy']))
