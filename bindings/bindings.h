@@ -173,4 +173,13 @@ void lua_open_schedules(lua_State *L);
 /* The schedule in box arg (an engine.Scheduler); raises an argument error otherwise. */
 eng_schedule *lua_checkschedule(lua_State *L, int arg);
 
+/* ds:batches for both dataset kinds (l_batches.c): the options of the call whose batch size
+ * is argument size_arg (options table after it); a box for the C iterator (push it before
+ * creating the iterator); the Lua iterator over it, keeping the dataset at index `dataset`
+ * alive. */
+eng_batch_options l_check_batch_options(lua_State *L, int size_arg, eng_dtype sample_dtype,
+                                        bool *reuse);
+eng_batches **l_new_batches_box(lua_State *L);
+int l_push_batch_iterator(lua_State *L, int dataset, int iterbox, bool reuse);
+
 #endif

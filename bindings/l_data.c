@@ -92,111 +92,16 @@ static int data_tostring(lua_State *L)
     return 1;
 }
 
-/* ---- batches ---- */
-
-typedef struct batch_state {
-    int64_t n, batch, pos;
-    eng_dtype dtype;
-    double scale, mean, std;
-    bool drop_last, reuse;
-    int64_t order[]; /* [n] sample order */
-} batch_state;
-
-/* The reused box in upvalue `index` when it still holds a tensor of this shape, else a new box
- * (with a new tensor) kept there for the next batch. Leaves the box on the stack. */
-static eng_tensor *batch_tensor(lua_State *L, int index, bool reuse, eng_dtype dtype, int ndim,
-                                const int64_t *shape)
-{
-    if (reuse && lua_touserdata(L, lua_upvalueindex(index))) {
-        eng_tensor **box = lua_touserdata(L, lua_upvalueindex(index));
-        if (*box && (*box)->dtype == dtype && (*box)->ndim == ndim &&
-            memcmp((*box)->shape, shape, sizeof(int64_t) * (size_t)ndim) == 0) {
-            lua_pushvalue(L, lua_upvalueindex(index));
-            return *box;
-        }
-    }
-    eng_tensor **box = lua_newtensorbox(L);
-    if (eng_tensor_new(dtype, ndim, shape, box))
-        return NULL;
-    if (reuse) {
-        lua_pushvalue(L, -1);
-        lua_replace(L, lua_upvalueindex(index));
-    }
-    return *box;
-}
-
-/* The iterator: upvalue 1 the dataset box, upvalue 2 the state, upvalues 3 and 4 the x and y
- * boxes handed out last (with reuse). Returns x, y or nothing. */
-static int next_batch(lua_State *L)
-{
-    eng_dataset *ds = &((databox *)lua_touserdata(L, lua_upvalueindex(1)))->ds;
-    if (!ds->x)
-        return luaL_error(L, "batches: the dataset was closed during the loop");
-    batch_state *s = lua_touserdata(L, lua_upvalueindex(2));
-    int64_t count = s->n - s->pos < s->batch ? s->n - s->pos : s->batch;
-    if (count == 0 || (s->drop_last && count < s->batch))
-        return 0;
-    int64_t xshape[ENG_MAX_DIMS];
-    memcpy(xshape, ds->x->shape, sizeof xshape);
-    xshape[0] = count;
-    eng_tensor *x = batch_tensor(L, 3, s->reuse, s->dtype, ds->x->ndim, xshape);
-    eng_tensor *y = x ? batch_tensor(L, 4, s->reuse, ENG_I64, 1, &count) : NULL;
-    if (!x || !y ||
-        eng_dataset_gather(ds, s->order + s->pos, count, s->scale, s->mean, s->std, x, y))
-        return lua_engerror(L);
-    s->pos += count;
-    return 2;
-}
-
-/* ds:batches(size, {shuffle=false, dtype="f32", scale=, mean=0, std=1, drop_last=false,
- * reuse=false}) -> iterator of x [B,...] = (sample * scale - mean) / std and y [B] i64. scale
- * defaults to 1/255 for u8 samples (pixels to [0,1]) and 1 otherwise. With shuffle the order
- * is a permutation drawn from the global generator (engine.seed) when the loop starts. With
- * reuse every batch of the same size comes in the same two tensors, overwritten by the next
- * iteration: a training loop then allocates nothing per step. */
+/* ds:batches(size, {...}): see l_batches.c. */
 static int data_batches(lua_State *L)
 {
-    static const char *const names[] = {"shuffle",   "dtype", "scale", "mean", "std",
-                                        "drop_last", "reuse", NULL};
     eng_dataset *ds = check_dataset(L, 1);
-    lua_Integer batch = luaL_checkinteger(L, 2);
-    luaL_argcheck(L, batch >= 1, 2, "batch size must be >= 1");
-    lua_checkoptions(L, 3, "batches", names);
-    eng_dtype dtype;
-    if (eng_dtype_parse(lua_optstringfield(L, 3, "batches", "dtype", "f32"), &dtype))
-        return luaL_error(L, "batches: %s", eng_errmsg());
-    if (!eng_dtype_is_float(dtype))
-        return luaL_error(L, "batches: dtype %s (f32 or f64 expected)", eng_dtype_name(dtype));
-    double scale =
-        lua_optnumberfield(L, 3, "batches", "scale", ds->x->dtype == ENG_U8 ? 1.0 / 255.0 : 1.0);
-    double mean = lua_optnumberfield(L, 3, "batches", "mean", 0.0);
-    double std = lua_optnumberfield(L, 3, "batches", "std", 1.0);
-    bool drop_last = lua_optbooleanfield(L, 3, "batches", "drop_last", false);
-    bool shuffle = lua_optbooleanfield(L, 3, "batches", "shuffle", false);
-    bool reuse = lua_optbooleanfield(L, 3, "batches", "reuse", false);
-    if (!(std > 0))
-        return luaL_error(L, "batches: std = %f, expected std > 0", (lua_Number)std);
-    int64_t n = ds->x->shape[0];
-    lua_settop(L, 1);
-    batch_state *s = lua_newuserdatauv(L, sizeof *s + (size_t)n * sizeof s->order[0], 0);
-    *s = (batch_state){.n = n,
-                       .batch = batch,
-                       .dtype = dtype,
-                       .scale = scale,
-                       .mean = mean,
-                       .std = std,
-                       .drop_last = drop_last,
-                       .reuse = reuse};
-    if (shuffle) {
-        eng_permutation(s->order, n, NULL);
-    } else {
-        for (int64_t i = 0; i < n; i++)
-            s->order[i] = i;
-    }
-    lua_pushnil(L);
-    lua_pushnil(L);
-    lua_pushcclosure(L, next_batch, 4);
-    return 1;
+    bool reuse;
+    eng_batch_options o = l_check_batch_options(L, 2, ds->x->dtype, &reuse);
+    eng_batches **it = l_new_batches_box(L);
+    if (eng_batches_new_memory(ds, &o, NULL, it))
+        return lua_engerror(L);
+    return l_push_batch_iterator(L, 1, -1, reuse);
 }
 
 static const luaL_Reg data_methods[] = {

@@ -15,7 +15,6 @@
 #include "bindings.h"
 
 #define ENG_LUA_STREAM_DATASET "engine.StreamDataset"
-#define ENG_LUA_STREAM "engine.Stream"
 #define DEFAULT_MEMORY_LIMIT ((lua_Integer)1 << 30)
 
 typedef struct streambox {
@@ -23,9 +22,6 @@ typedef struct streambox {
     size_t memory_limit;
 } streambox;
 
-typedef struct iterbox {
-    eng_h5stream *s;
-} iterbox;
 
 static streambox *check_stream(lua_State *L, int arg)
 {
@@ -42,13 +38,6 @@ static int stream_release(lua_State *L)
     return 0;
 }
 
-static int iter_release(lua_State *L)
-{
-    iterbox *box = luaL_checkudata(L, 1, ENG_LUA_STREAM);
-    eng_h5stream_free(box->s);
-    box->s = NULL;
-    return 0;
-}
 
 /* ---- data.open ---- */
 
@@ -135,59 +124,17 @@ static int stream_tostring(lua_State *L)
     return 1;
 }
 
-typedef struct batch_options {
-    int64_t batch;
-    eng_dtype dtype;
-    double scale, mean, std;
-    bool drop_last;
-} batch_options;
-
-/* The iterator: upvalue 1 the dataset box, 2 the stream box, 3 the options (userdata). */
-static int next_batch(lua_State *L)
-{
-    streambox *box = lua_touserdata(L, lua_upvalueindex(1));
-    iterbox *it = lua_touserdata(L, lua_upvalueindex(2));
-    const batch_options *o = lua_touserdata(L, lua_upvalueindex(3));
-    if (!box->d || !it->s)
-        return luaL_error(L, "batches: the dataset was closed during the loop");
-    eng_tensor **x = lua_newtensorbox(L), **y = lua_newtensorbox(L);
-    if (eng_h5stream_next(it->s, o->batch, o->drop_last, o->dtype, o->scale, o->mean, o->std, x, y))
-        return lua_engerror(L);
-    return *x ? 2 : 0;
-}
-
-/* ds:batches(size, {shuffle=false, dtype="f32", scale=, mean=0, std=1, drop_last=false}),
- * as engine.Dataset's; the shuffle buffer holds at most the dataset's memory_limit. */
+/* ds:batches(size, {...}), as engine.Dataset's (l_batches.c); the shuffle buffer holds at
+ * most the dataset's memory_limit. */
 static int stream_batches(lua_State *L)
 {
-    static const char *const names[] = {"shuffle", "dtype",     "scale", "mean",
-                                        "std",     "drop_last", NULL};
     streambox *box = check_stream(L, 1);
-    const eng_h5data_info *in = eng_h5data_info_of(box->d);
-    lua_Integer batch = luaL_checkinteger(L, 2);
-    luaL_argcheck(L, batch >= 1, 2, "batch size must be >= 1");
-    lua_checkoptions(L, 3, "batches", names);
-    batch_options o = {.batch = batch};
-    if (eng_dtype_parse(lua_optstringfield(L, 3, "batches", "dtype", "f32"), &o.dtype))
-        return luaL_error(L, "batches: %s", eng_errmsg());
-    if (!eng_dtype_is_float(o.dtype))
-        return luaL_error(L, "batches: dtype %s (f32 or f64 expected)", eng_dtype_name(o.dtype));
-    o.scale = lua_optnumberfield(L, 3, "batches", "scale", in->dtype == ENG_U8 ? 1.0 / 255.0 : 1.0);
-    o.mean = lua_optnumberfield(L, 3, "batches", "mean", 0.0);
-    o.std = lua_optnumberfield(L, 3, "batches", "std", 1.0);
-    o.drop_last = lua_optbooleanfield(L, 3, "batches", "drop_last", false);
-    bool shuffle = lua_optbooleanfield(L, 3, "batches", "shuffle", false);
-    if (!(o.std > 0))
-        return luaL_error(L, "batches: std = %f, expected std > 0", (lua_Number)o.std);
-    lua_settop(L, 1);
-    iterbox *it = lua_newuserdatauv(L, sizeof *it, 0);
-    it->s = NULL;
-    luaL_setmetatable(L, ENG_LUA_STREAM);
-    if (eng_h5stream_new(box->d, shuffle, box->memory_limit, NULL, &it->s))
+    bool reuse;
+    eng_batch_options o = l_check_batch_options(L, 2, eng_h5data_info_of(box->d)->dtype, &reuse);
+    eng_batches **it = l_new_batches_box(L);
+    if (eng_batches_new_stream(box->d, box->memory_limit, &o, NULL, it))
         return lua_engerror(L);
-    *(batch_options *)lua_newuserdatauv(L, sizeof o, 0) = o;
-    lua_pushcclosure(L, next_batch, 3);
-    return 1;
+    return l_push_batch_iterator(L, 1, -1, reuse);
 }
 
 /* ---- data.write, data.read_idx ---- */
@@ -293,10 +240,7 @@ void lua_open_h5data(lua_State *L)
     luaL_setfuncs(L, stream_meta, 0);
     luaL_newlib(L, stream_methods);
     lua_setfield(L, -2, "__index");
-    luaL_newmetatable(L, ENG_LUA_STREAM);
-    lua_pushcfunction(L, iter_release);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 2);
+    lua_pop(L, 1);
 
     lua_getfield(L, -1, "dataset");
     lua_pushcclosure(L, l_open, 1);

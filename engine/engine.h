@@ -10,6 +10,7 @@
 #include "data.h"
 #include "error.h"
 #include "gradcheck/gradcheck.h"
+#include "io/batches.h"
 #include "io/checkpoint.h"
 #include "io/h5dataset.h"
 #include "io/idx.h"

@@ -2,6 +2,7 @@
  * Operands of another dtype than the computation's are converted first (a temporary); the
  * arithmetic itself is in kernels/elementwise.c. */
 #include "tensor_math.h"
+#include "kernels/elementwise.h"
 
 #include <math.h>
 #include <string.h>

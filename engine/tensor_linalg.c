@@ -1,6 +1,7 @@
 /* Matrix products of tensors through OpenBLAS (tensor_math.h). A view whose last two
  * dimensions are row- or column-major goes to BLAS as it is; any other is copied first. */
 #include "tensor_math.h"
+#include "kernels/elementwise.h"
 
 #include <limits.h>
 #include <string.h>

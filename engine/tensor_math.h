@@ -19,7 +19,7 @@
 
 #pragma GCC visibility push(default) /* public API: exported by libengine and the host */
 
-#include "kernels/elementwise.h"
+#include "elementwise_ops.h"
 #include "tensor.h"
 
 /* A Lua/Python number operand: an integer (exact in int64) or a float. */

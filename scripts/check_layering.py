@@ -19,7 +19,7 @@ ENGINE = os.path.join(ROOT, "engine")
 # Lowest first. A pattern names a file stem in engine/ ("tensor", "tensor_*") or a folder
 # ("kernels/"). The one declaration of the layering: docs/ARCHITECTURE.md describes it.
 LEVELS = [
-    ("base", ["error", "dtype", "version", "rng", "progress"]),
+    ("base", ["error", "dtype", "elementwise_ops", "version", "rng", "progress"]),
     ("kernels", ["kernels/"]),
     ("threads", ["parallel"]),
     ("tensors", ["tensor", "tensor_*", "param_list"]),

@@ -367,6 +367,9 @@ struct eng_h5stream {
     int64_t cap, count;
     int64_t *picks;     /* [cap] buffer rows of one batch */
     unsigned char *tmp; /* one sample, for swaps */
+    eng_dataset rows;   /* without shuffle: the raw rows of the last batch, kept for the next */
+    int64_t *identity;  /* [identity_len] 0, 1, 2, ...: the gather of rows in order */
+    int64_t identity_len;
 };
 
 int64_t eng_h5stream_buffer_rows(const eng_h5stream *s)
@@ -379,6 +382,9 @@ void eng_h5stream_free(eng_h5stream *s)
     if (!s)
         return;
     eng_dataset_free(&s->buf);
+    eng_tensor_release(s->rows.x);
+    eng_tensor_release(s->rows.y);
+    free(s->identity);
     free(s->order);
     free(s->picks);
     free(s->tmp);
@@ -476,6 +482,67 @@ static void draw(eng_h5stream *s, int64_t k)
     }
 }
 
+int64_t eng_h5stream_next_size(const eng_h5stream *s, int64_t batch, bool drop_last)
+{
+    int64_t left = s->d->info.n - s->consumed;
+    int64_t b = left < batch ? left : batch;
+    return b == 0 || (drop_last && b < batch) ? 0 : b;
+}
+
+eng_status eng_h5stream_next_into(eng_h5stream *s, double scale, double mean, double std,
+                                  eng_tensor *x, eng_tensor *y)
+{
+    const eng_h5data_info *in = &s->d->info;
+    int64_t b = x->ndim >= 1 ? x->shape[0] : 0;
+    if (b < 1 || b > in->n - s->consumed)
+        return eng_error(ENG_EARG, "%s: a batch of %lld samples with %lld left in the pass",
+                         s->d->path, (long long)b, (long long)(in->n - s->consumed));
+    eng_status st = ENG_OK;
+    if (!s->shuffle) {
+        /* In order: read the rows into the stream's own buffer (kept across batches) and
+         * normalise them with the in-memory gather. */
+        int64_t shape[ENG_MAX_DIMS];
+        memcpy(shape, in->shape, sizeof shape);
+        shape[0] = b;
+        st = eng_tensor_ensure(&s->rows.x, in->dtype, in->ndim, shape);
+        if (!st)
+            st = eng_tensor_ensure(&s->rows.y, ENG_I64, 1, &b);
+        if (!st && s->identity_len < b) {
+            int64_t *identity = realloc(s->identity, sizeof *identity * (size_t)b);
+            if (!identity)
+                return eng_error(ENG_ENOMEM, "%s: out of memory", s->d->path);
+            for (int64_t j = s->identity_len; j < b; j++)
+                identity[j] = j;
+            s->identity = identity;
+            s->identity_len = b;
+        }
+        if (!st)
+            st = eng_h5data_read(s->d, s->consumed, b, eng_tensor_data(s->rows.x),
+                                 eng_tensor_data(s->rows.y));
+        if (!st)
+            st = eng_dataset_gather(&s->rows, s->identity, b, scale, mean, std, x, y);
+        if (!st)
+            s->consumed += b;
+        return st;
+    }
+    /* Shuffled: draw from the buffer, refilling it between draws, until the batch is full. */
+    for (int64_t done = 0; done < b;) {
+        if ((st = refill(s)))
+            return st;
+        int64_t k = b - done < s->count ? b - done : s->count;
+        if (k == 0) /* cannot happen: the size counted what the chunks still hold */
+            return eng_error(ENG_ESTATE, "%s: stream of %s ran dry", s->d->path, s->d->x_name);
+        draw(s, k);
+        eng_tensor part_x = eng_tensor_rows(x, done, k), part_y = eng_tensor_rows(y, done, k);
+        st = eng_dataset_gather(&s->buf, s->picks, k, scale, mean, std, &part_x, &part_y);
+        if (st)
+            return st;
+        done += k;
+    }
+    s->consumed += b;
+    return ENG_OK;
+}
+
 eng_status eng_h5stream_next(eng_h5stream *s, int64_t batch, bool drop_last, eng_dtype dtype,
                              double scale, double mean, double std, eng_tensor **x, eng_tensor **y)
 {
@@ -484,75 +551,21 @@ eng_status eng_h5stream_next(eng_h5stream *s, int64_t batch, bool drop_last, eng
     if (batch < 1 || !eng_dtype_is_float(dtype))
         return eng_error(ENG_EARG, "%s: batch %lld of %s (expected >= 1, f32 or f64)", s->d->path,
                          (long long)batch, eng_dtype_name(dtype));
-    int64_t left = in->n - s->consumed;
-    int64_t b = left < batch ? left : batch;
-    if (b == 0 || (drop_last && b < batch))
+    int64_t b = eng_h5stream_next_size(s, batch, drop_last);
+    if (b == 0)
         return ENG_OK;
     int64_t shape[ENG_MAX_DIMS];
     memcpy(shape, in->shape, sizeof shape);
     shape[0] = b;
-    eng_tensor *raw_x = NULL, *raw_y = NULL, *part_x = NULL, *part_y = NULL;
     eng_status st = eng_tensor_new(dtype, in->ndim, shape, x);
     if (!st)
         st = eng_tensor_new(ENG_I64, 1, &b, y);
-    if (st)
-        goto fail;
-    if (!s->shuffle) {
-        /* In order: read the rows and normalise them with the in-memory gather. */
-        eng_dataset rows = {0};
-        st = new_rows(in, b, &raw_x, &raw_y);
-        if (!st)
-            st = eng_h5data_read(s->d, s->consumed, b, eng_tensor_data(raw_x),
-                                 eng_tensor_data(raw_y));
-        if (!st) {
-            rows.x = raw_x;
-            rows.y = raw_y;
-            int64_t *identity = malloc(sizeof *identity * (size_t)b);
-            if (!identity) {
-                st = eng_error(ENG_ENOMEM, "%s: out of memory", s->d->path);
-            } else {
-                for (int64_t j = 0; j < b; j++)
-                    identity[j] = j;
-                st = eng_dataset_gather(&rows, identity, b, scale, mean, std, *x, *y);
-                free(identity);
-            }
-        }
-        if (st)
-            goto fail;
-        s->consumed += b;
-        eng_tensor_release(raw_x);
-        eng_tensor_release(raw_y);
-        return ENG_OK;
+    if (!st)
+        st = eng_h5stream_next_into(s, scale, mean, std, *x, *y);
+    if (st) {
+        eng_tensor_release(*x);
+        eng_tensor_release(*y);
+        *x = *y = NULL;
     }
-    /* Shuffled: draw from the buffer, refilling it between draws, until the batch is full. */
-    for (int64_t done = 0; done < b;) {
-        if ((st = refill(s)))
-            goto fail;
-        int64_t k = b - done < s->count ? b - done : s->count;
-        if (k == 0) { /* cannot happen: left counted what the chunks still hold */
-            st = eng_error(ENG_ESTATE, "%s: stream of %s ran dry", s->d->path, s->d->x_name);
-            goto fail;
-        }
-        draw(s, k);
-        st = eng_tensor_narrow(*x, 0, done, k, &part_x);
-        if (!st)
-            st = eng_tensor_narrow(*y, 0, done, k, &part_y);
-        if (!st)
-            st = eng_dataset_gather(&s->buf, s->picks, k, scale, mean, std, part_x, part_y);
-        eng_tensor_release(part_x);
-        eng_tensor_release(part_y);
-        part_x = part_y = NULL;
-        if (st)
-            goto fail;
-        done += k;
-    }
-    s->consumed += b;
-    return ENG_OK;
-fail:
-    eng_tensor_release(raw_x);
-    eng_tensor_release(raw_y);
-    eng_tensor_release(*x);
-    eng_tensor_release(*y);
-    *x = *y = NULL;
     return st;
 }

@@ -82,6 +82,13 @@ eng_status eng_h5stream_new(eng_h5data *d, bool shuffle, size_t memory_limit, en
  * instead of a final short one when drop_last). */
 eng_status eng_h5stream_next(eng_h5stream *s, int64_t batch, bool drop_last, eng_dtype dtype,
                              double scale, double mean, double std, eng_tensor **x, eng_tensor **y);
+/* The size of the next batch of at most batch samples: 0 when the pass is over (or, with
+ * drop_last, when only a short batch is left). */
+int64_t eng_h5stream_next_size(const eng_h5stream *s, int64_t batch, bool drop_last);
+/* Fills x [B,...] (f32 or f64, contiguous) and y [B] i64 with the next B samples, B = x's first
+ * size (at most what is left: see eng_h5stream_next_size); allocates nothing once warm. */
+eng_status eng_h5stream_next_into(eng_h5stream *s, double scale, double mean, double std,
+                                  eng_tensor *x, eng_tensor *y);
 /* The buffer's capacity in samples (0 without shuffle). */
 int64_t eng_h5stream_buffer_rows(const eng_h5stream *s);
 void eng_h5stream_free(eng_h5stream *s);

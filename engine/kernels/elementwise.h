@@ -16,37 +16,8 @@
 
 #include <stdint.h>
 
-typedef enum eng_binop {
-    ENG_OP_ADD,
-    ENG_OP_SUB,
-    ENG_OP_MUL,
-    ENG_OP_DIV,
-    ENG_OP_POW,
-    ENG_OP_MAXIMUM,
-    ENG_OP_MINIMUM,
-    ENG_OP_EQ,
-    ENG_OP_NE,
-    ENG_OP_LT,
-    ENG_OP_LE,
-    ENG_OP_GT,
-    ENG_OP_GE,
-} eng_binop;
+#include "../elementwise_ops.h"
 
-typedef enum eng_unop {
-    ENG_OP_NEG,
-    ENG_OP_ABS,
-    ENG_OP_SIGN,
-    ENG_OP_RELU,
-    /* floats only from here on */
-    ENG_OP_EXP,
-    ENG_OP_LOG,
-    ENG_OP_LOG1P,
-    ENG_OP_EXPM1,
-    ENG_OP_SQRT,
-    ENG_OP_RSQRT,
-    ENG_OP_TANH,
-    ENG_OP_SIGMOID,
-} eng_unop;
 
 void eng_binary_f32(eng_binop op, float *y, int64_t sy, const float *a, int64_t sa,
                     const float *b, int64_t sb, int64_t n);

@@ -93,7 +93,7 @@ do
   check_error("batch size must be >= 1", ds.batches, ds, 0)
   check_error("batches: unknown option 'shufle'", ds.batches, ds, 2, {shufle = true})
   check_error("batches: dtype i32 (f32 or f64 expected)", ds.batches, ds, 2, {dtype = "i32"})
-  check_error("batches: std = 0.0, expected std > 0", ds.batches, ds, 2, {std = 0})
+  check_error("batches: std = 0, expected std > 0", ds.batches, ds, 2, {std = 0})
   check_error("mnist: split 'valid' (expected 'train' or 'test')", data.fashion_mnist, "valid")
   check_error("/nonexistent/t10k-images-idx3-ubyte.gz", data.fashion_mnist, "test", "/nonexistent")
 end

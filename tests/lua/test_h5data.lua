@@ -75,6 +75,15 @@ do
     near(x:get(1, 1, 1, 1), ((1 % 200 + 1) - 1) / 2, 1e-12, "normalised")
     break
   end
+  -- the stream takes the in-memory dataset's options, reuse included: every full batch in
+  -- the same two tensors; non-finite normalisation refused for both kinds
+  local seen_x, seen_y = {}, {}
+  for x, y in stream:batches(100, {reuse = true, shuffle = true}) do
+    seen_x[#seen_x + 1], seen_y[#seen_y + 1] = x, y
+  end
+  assert(rawequal(seen_x[1], seen_x[2]) and rawequal(seen_y[1], seen_y[2]), "stream reuses")
+  check_error("expected a finite number", stream.batches, stream, 4, {mean = 0 / 0})
+  check_error("batches: scale = inf", mem.batches, mem, 4, {scale = math.huge})
   -- auto mode streams when the split is larger than the bound
   local auto = data.open(path, "train", {memory_limit = 4000})
   assert(tostring(auto):match("^StreamDataset"), "auto streams above memory_limit")
