@@ -591,15 +591,30 @@ static int loss_release(lua_State *L)
     return 0;
 }
 
-/* nn.CrossEntropyLoss(), nn.MSELoss(); upvalue 1: whether cross-entropy. */
+/* nn.CrossEntropyLoss(), nn.MSELoss(), nn.NLLLoss{reduction=, ignore_index=}; upvalue 1:
+ * 1 cross-entropy, 0 MSE, 2 NLL. */
 static int nn_loss(lua_State *L)
 {
-    bool xent = lua_toboolean(L, lua_upvalueindex(1));
+    static const char *const names[] = {"reduction", "ignore_index", NULL};
+    int kind = (int)lua_tointeger(L, lua_upvalueindex(1));
+    bool sum = false;
+    lua_Integer ignore = -100;
+    if (kind == 2) {
+        lua_checkoptions(L, 1, "NLLLoss", names);
+        const char *red = lua_optstringfield(L, 1, "NLLLoss", "reduction", "mean");
+        if (strcmp(red, "mean") != 0 && strcmp(red, "sum") != 0)
+            return luaL_error(L, "NLLLoss: reduction '%s' (expected 'mean' or 'sum')", red);
+        sum = red[0] == 's';
+        ignore = lua_optintegerfield(L, 1, "NLLLoss", "ignore_index", -100);
+    }
     lossbox *box = lua_newuserdatauv(L, sizeof *box, 0);
     memset(box, 0, sizeof *box);
-    box->cls = xent ? "CrossEntropyLoss" : "MSELoss";
+    box->cls = kind == 1 ? "CrossEntropyLoss" : kind == 2 ? "NLLLoss" : "MSELoss";
     luaL_setmetatable(L, ENG_LUA_LOSS);
-    if ((xent ? eng_cross_entropy_new : eng_mse_new)(&box->loss))
+    eng_status st = kind == 1   ? eng_cross_entropy_new(&box->loss)
+                    : kind == 2 ? eng_nll_new(sum, ignore, &box->loss)
+                                : eng_mse_new(&box->loss);
+    if (st)
         return lua_engerror(L);
     return 1;
 }
@@ -609,7 +624,8 @@ static int nn_loss(lua_State *L)
 static eng_tensor *check_target(lua_State *L, lossbox *box)
 {
     eng_tensor *t = lua_testtensor(L, 3);
-    if (t || lua_type(L, 3) != LUA_TTABLE || strcmp(box->loss->ops->kind, "cross_entropy"))
+    if (t || lua_type(L, 3) != LUA_TTABLE ||
+        (strcmp(box->loss->ops->kind, "cross_entropy") && strcmp(box->loss->ops->kind, "nll")))
         return lua_checktensor(L, 3);
     int64_t n = (int64_t)luaL_len(L, 3);
     eng_tensor **slot = lua_newtensorbox(L);
@@ -764,9 +780,10 @@ int luaopen_engine_nn(lua_State *L)
 
     luaL_newlib(L, nn_funcs);
     l_set_kind_constructors(L); /* Conv2d, Linear, ...: from the kind registry */
-    set_closure(L, "CrossEntropyLoss", nn_loss, 1, 1);
-    set_closure(L, "CrossEntropy", nn_loss, 1, 1);
-    set_closure(L, "MSELoss", nn_loss, 1, 0);
+    set_closure(L, "CrossEntropyLoss", nn_loss, 0, 1);
+    set_closure(L, "CrossEntropy", nn_loss, 0, 1);
+    set_closure(L, "MSELoss", nn_loss, 0, 0);
+    set_closure(L, "NLLLoss", nn_loss, 0, 2);
     lua_nn_open_layers(L);
     return 1;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "gradcheck/gradcheck.h"
 
 #ifndef FIXTURE_DIR
 #error "FIXTURE_DIR must be defined (tests/CMakeLists.txt does)"
@@ -501,5 +502,45 @@ static SUPPORT_UNUSED void support_param_uniform(eng_tensor *t, uint64_t stream,
         eng_tensor_set_flat(t, i, (2.0 * u - 1.0) * bound);
     }
 }
+
+/* ---- the gradient checker on one layer ------------------------------------------------- */
+
+/* Runs the engine's checker (engine/gradcheck, element-wise, every element) on the f64 layer
+ * alone at x: its parameters and (with_input) its input, under an MSE loss against a random
+ * target; asserts PASS, printing the report otherwise. training: the mode of the layer's
+ * forward (a one-layer model). */
+static SUPPORT_UNUSED void check_layer_with_checker(eng_layer *layer, const eng_tensor *x,
+                                                   bool training, bool with_input)
+{
+    eng_model *m;
+    assert_ok(eng_model_new(&m));
+    assert_ok(eng_model_add(m, layer)); /* retains it */
+    eng_model_set_training(m, training);
+    const eng_tensor *y;
+    assert_ok(eng_model_forward(m, x, &y));
+    eng_tensor *target = tensor_new(ENG_F64, y->ndim, y->shape);
+    tensor_randn(target, 77, 1.0);
+    eng_loss *mse;
+    assert_ok(eng_mse_new(&mse));
+    eng_gc_objective *obj;
+    eng_gc_report *r;
+    assert_ok(eng_gc_model_objective(m, mse, x, target, with_input, &obj));
+    eng_gc_options opts = {.seed = 3};
+    assert_ok(eng_gc_check(obj, &opts, &r));
+    if (r->verdict != ENG_GC_PASS) {
+        static char text[1 << 16];
+        eng_gc_report_format(r, true, text, sizeof text);
+        fputs(text, stderr);
+    }
+    assert_int_equal(r->verdict, ENG_GC_PASS);
+    eng_gc_report_free(r);
+    eng_gc_objective_release(obj);
+    eng_loss_release(mse);
+    eng_tensor_release(target);
+    eng_model_release(m);
+}
+
+#define assert_checker_passes_layer(layer, x, training)                                         \
+    check_layer_with_checker(layer, x, training, true)
 
 #endif

@@ -122,7 +122,7 @@ static eng_layer *every_kind(int k)
 
 static const char *const descriptions[10] = {
     "{\"kind\":\"conv2d\",\"in_channels\":2,\"out_channels\":3,\"kernel_size\":[3,2],"
-    "\"stride\":[2,1],\"padding\":[0,1],\"dilation\":[2,1],\"bias\":false}",
+    "\"stride\":[2,1],\"padding\":[0,1],\"dilation\":[2,1],\"groups\":1,\"bias\":false}",
     "{\"kind\":\"linear\",\"in_features\":4,\"out_features\":5,\"bias\":true}",
     "{\"kind\":\"maxpool2d\",\"kernel_size\":[3,2],\"stride\":[3,1],\"padding\":[1,0]}",
     "{\"kind\":\"avgpool2d\",\"kernel_size\":[2,2],\"stride\":[2,2],\"padding\":[0,0]}",

@@ -112,7 +112,7 @@ static void test_a_parsed_config_builds_the_layer_it_describes(void **state)
     assert_ok(eng_layer_config(layer, &config));
     assert_string_equal(config, "{\"kind\":\"conv2d\",\"in_channels\":2,\"out_channels\":3,"
                                 "\"kernel_size\":[3,3],\"stride\":[1,1],\"padding\":[1,0],"
-                                "\"dilation\":[1,1],\"bias\":false}");
+                                "\"dilation\":[1,1],\"groups\":1,\"bias\":false}");
     free(config);
     char repr[256];
     eng_layer_repr(layer, repr, sizeof repr);

@@ -94,7 +94,8 @@ static eng_status set_statistics(batchnorm *b, const eng_tensor *x, bool trainin
         b->invstd[ch] = 1.0 / sqrt(b->var[ch] + b->eps);
         if (!update)
             continue;
-        eng_tensor_set_flat(rmean, ch, (1 - mo) * eng_tensor_get_flat(rmean, ch) + mo * b->mean[ch]);
+        eng_tensor_set_flat(rmean, ch,
+                            (1 - mo) * eng_tensor_get_flat(rmean, ch) + mo * b->mean[ch]);
         eng_tensor_set_flat(rvar, ch,
                             (1 - mo) * eng_tensor_get_flat(rvar, ch) + mo * b->var[ch] * unbias);
     }

@@ -12,21 +12,11 @@
 #include "../kernels/small_gemm.h"
 #include "../kernels/winograd.h"
 #include "../registry.h"
-#include "layers.h"
+#include "conv2d_impl.h"
 
-typedef struct conv2d {
-    eng_layer base;
-    int in_channels, out_channels, kh, kw;
-    eng_conv2d_options opts;
-    eng_tensor *col;  /* workspace [in*kh*kw, oh*ow], reused across calls */
-    eng_tensor *xpad; /* workspace [in, h+2ph, w+2pw] for the direct path */
-    /* workspaces of the Winograd path: transformed weights (and their gradient), input tiles
-     * and output tiles of one group of images */
-    eng_tensor *wino_u, *wino_ut, *wino_du, *wino_v, *wino_m;
-} conv2d;
 
-static eng_status conv2d_geometry(const eng_layer *layer, const eng_tensor *x,
-                                  eng_conv_geometry *g)
+eng_status eng_conv2d_geometry(const eng_layer *layer, const eng_tensor *x,
+                               eng_conv_geometry *g)
 {
     const conv2d *c = (const conv2d *)layer;
     eng_status st = eng_layer_check_input(layer, x, 4, "[N,C,H,W]");
@@ -61,7 +51,7 @@ static eng_status conv2d_output_shape(const eng_layer *layer, const eng_tensor *
                                       int64_t *shape)
 {
     eng_conv_geometry g = {0};
-    eng_status st = conv2d_geometry(layer, x, &g);
+    eng_status st = eng_conv2d_geometry(layer, x, &g);
     if (st)
         return st;
     *ndim = 4;
@@ -82,7 +72,7 @@ static eng_status ensure_col(conv2d *c, const eng_conv_geometry *g, eng_dtype dt
  * im2col matrix; the GEMM's inner dimension would be too short to run at speed). */
 static bool use_direct(const conv2d *c, const eng_tensor *x)
 {
-    return eng_conv_direct_is_fast(x->dtype) && c->opts.stride_h == 1 &&
+    return eng_conv_direct_is_fast(x->dtype) && c->opts.groups == 1 && c->opts.stride_h == 1 &&
            c->opts.stride_w == 1 && c->opts.dilation_h == 1 && c->opts.dilation_w == 1 &&
            c->in_channels * c->kh * c->kw <= 64;
 }
@@ -138,8 +128,9 @@ static eng_status conv2d_forward_direct(conv2d *c, const eng_tensor *x, eng_tens
  * im2col path, which sums exactly as the definition does. */
 static bool use_winograd(const conv2d *c, const eng_tensor *x)
 {
-    return x->dtype == ENG_F32 && c->kh == 3 && c->kw == 3 && c->opts.stride_h == 1 &&
-           c->opts.stride_w == 1 && c->opts.dilation_h == 1 && c->opts.dilation_w == 1 &&
+    return x->dtype == ENG_F32 && c->opts.groups == 1 && c->kh == 3 && c->kw == 3 &&
+           c->opts.stride_h == 1 && c->opts.stride_w == 1 && c->opts.dilation_h == 1 &&
+           c->opts.dilation_w == 1 &&
            x->shape[3] + 2 * c->opts.padding_w <= ENG_WINOGRAD_MAX_WIDTH && !use_direct(c, x);
 }
 
@@ -263,9 +254,11 @@ static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tens
     (void)training;
     conv2d *c = (conv2d *)layer;
     eng_conv_geometry g = {0};
-    eng_status st = conv2d_geometry(layer, x, &g);
+    eng_status st = eng_conv2d_geometry(layer, x, &g);
     if (st)
         return st;
+    if (c->opts.groups > 1)
+        return eng_conv2d_grouped_forward(c, x, y, &g);
     if (use_direct(c, x))
         return conv2d_forward_direct(c, x, y, &g);
     if (use_winograd(c, x))
@@ -354,9 +347,11 @@ static eng_status conv2d_backward(eng_layer *layer, const eng_tensor *x, const e
     (void)y;
     conv2d *c = (conv2d *)layer;
     eng_conv_geometry g = {0};
-    eng_status st = conv2d_geometry(layer, x, &g);
+    eng_status st = eng_conv2d_geometry(layer, x, &g);
     if (st)
         return st;
+    if (c->opts.groups > 1)
+        return eng_conv2d_grouped_backward(c, x, dy, dx, &g);
     if (!dx && use_direct(c, x))
         return conv2d_backward_direct(c, x, dy, &g);
     if (use_winograd(c, x))
@@ -432,6 +427,8 @@ static eng_status conv2d_describe(const eng_layer *layer, eng_settings *s)
         st = eng_settings_set_int(s, "out_channels", c->out_channels);
     for (int i = 0; !st && i < 4; i++)
         st = eng_settings_set_int_list(s, pair_names[i], pairs[i], 2);
+    if (!st)
+        st = eng_settings_set_int(s, "groups", o->groups);
     return st ? st : eng_settings_set_bool(s, "bias", !o->no_bias);
 }
 
@@ -447,49 +444,6 @@ static void conv2d_destroy(eng_layer *layer)
     eng_tensor_release(c->wino_m);
 }
 
-/* weight[o,c,i,j] += delta adds delta * x[n, c, oy*sh - ph + i*dh, ox*sw - pw + j*dw] to
- * y[n,o,oy,ox] wherever that input lies inside the image; bias[o] += delta adds delta to the
- * whole plane o. */
-static eng_status conv2d_forward_delta(eng_layer *layer, const eng_tensor *x,
-                                       const eng_tensor *y, int param, int64_t index,
-                                       double delta, eng_tensor *y_out)
-{
-    const conv2d *c = (const conv2d *)layer;
-    eng_conv_geometry g = {0};
-    eng_status st = conv2d_geometry(layer, x, &g);
-    if (!st)
-        st = eng_tensor_copy(y_out, y);
-    if (st)
-        return st;
-    int64_t per_out = (int64_t)c->in_channels * c->kh * c->kw;
-    int64_t o = param == 0 ? index / per_out : index;
-    int64_t rest = index % per_out;
-    int ch = (int)(rest / (c->kh * c->kw)), ki = (int)(rest / c->kw % c->kh), kj = (int)(rest % c->kw);
-    int64_t plane = (int64_t)g.oh * g.ow;
-    for (int64_t n = 0; n < x->shape[0]; n++) {
-        int64_t ybase = (n * c->out_channels + o) * plane;
-        int64_t xbase = (n * c->in_channels + ch) * (int64_t)g.height * g.width;
-        for (int oy = 0; oy < g.oh; oy++) {
-            for (int ox = 0; ox < g.ow; ox++) {
-                double v = 1.0;
-                if (param == 0) {
-                    int iy = oy * g.sh - g.ph + ki * g.dh, ix = ox * g.sw - g.pw + kj * g.dw;
-                    if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width)
-                        continue;
-                    int64_t at = xbase + (int64_t)iy * g.width + ix;
-                    v = x->dtype == ENG_F32 ? ENG_F32_DATA(x)[at] : ENG_F64_DATA(x)[at];
-                }
-                int64_t at = ybase + (int64_t)oy * g.ow + ox;
-                if (x->dtype == ENG_F32)
-                    ENG_F32_DATA(y_out)[at] += (float)delta * (float)v;
-                else
-                    ENG_F64_DATA(y_out)[at] += delta * v;
-            }
-        }
-    }
-    return ENG_OK;
-}
-
 static bool conv2d_prefers_many_samples(const eng_layer *layer, const eng_tensor *x)
 {
     return use_winograd((const conv2d *)layer, x);
@@ -499,7 +453,7 @@ static const eng_layer_ops conv2d_ops = {
     .prefers_many_samples = conv2d_prefers_many_samples,
     .batch_independent = true,
     .sample_by_sample = true,
-    .forward_delta = conv2d_forward_delta,
+    .forward_delta = eng_conv2d_forward_delta,
     .kind = "conv2d",
     .output_shape = conv2d_output_shape,
     .forward = conv2d_forward,
@@ -516,6 +470,7 @@ eng_status eng_conv2d_new(int in_channels, int out_channels, int kh, int kw,
     eng_conv2d_options o = opts ? *opts : (eng_conv2d_options){0};
     o.stride_h = o.stride_h ? o.stride_h : 1, o.stride_w = o.stride_w ? o.stride_w : 1;
     o.dilation_h = o.dilation_h ? o.dilation_h : 1, o.dilation_w = o.dilation_w ? o.dilation_w : 1;
+    o.groups = o.groups ? o.groups : 1;
     if (in_channels <= 0 || out_channels <= 0 || kh <= 0 || kw <= 0)
         return eng_error(ENG_EARG, "conv2d: channels (%d, %d) and kernel size (%d, %d) must be positive",
                          in_channels, out_channels, kh, kw);
@@ -524,6 +479,9 @@ eng_status eng_conv2d_new(int in_channels, int out_channels, int kh, int kw,
         return eng_error(ENG_EARG, "conv2d: stride (%d,%d), padding (%d,%d) and dilation (%d,%d) "
                          "may not be negative", o.stride_h, o.stride_w, o.padding_h,
                          o.padding_w, o.dilation_h, o.dilation_w);
+    if (o.groups < 1 || in_channels % o.groups || out_channels % o.groups)
+        return eng_error(ENG_EARG, "conv2d: groups (%d) must divide in_channels (%d) and "
+                         "out_channels (%d)", o.groups, in_channels, out_channels);
     if (!eng_dtype_is_float(dtype))
         return eng_error(ENG_EDTYPE, "conv2d: dtype %s (f32 or f64 expected)",
                          eng_dtype_name(dtype));
@@ -536,14 +494,15 @@ eng_status eng_conv2d_new(int in_channels, int out_channels, int kh, int kw,
     c->kh = kh;
     c->kw = kw;
     c->opts = o;
-    int64_t wshape[4] = {out_channels, in_channels, kh, kw}, bshape[1] = {out_channels};
+    int cin = in_channels / o.groups; /* input channels each output sees */
+    int64_t wshape[4] = {out_channels, cin, kh, kw}, bshape[1] = {out_channels};
     eng_status st = eng_layer_add_param(&c->base, "weight", 4, wshape);
     if (!st && !o.no_bias)
         st = eng_layer_add_param(&c->base, "bias", 1, bshape);
     if (!st)
         st = eng_tensor_kaiming_uniform(c->base.params[0].value, rng);
     if (!st && !o.no_bias) {
-        double bound = 1.0 / sqrt((double)in_channels * kh * kw);
+        double bound = 1.0 / sqrt((double)cin * kh * kw); /* fan_in, as PyTorch */
         st = eng_tensor_uniform(c->base.params[1].value, rng, -bound, bound);
     }
     if (st) {
@@ -561,7 +520,7 @@ static eng_status conv2d_create(const eng_settings *s, eng_dtype dtype, eng_rng 
     for (int i = 0; i < 4; i++)
         eng_settings_ints(s, pair_names[i], v[i], 2);
     eng_conv2d_options o = {v[1][0], v[1][1], v[2][0], v[2][1], v[3][0], v[3][1],
-                            !eng_settings_bool(s, "bias")};
+                            !eng_settings_bool(s, "bias"), eng_settings_int(s, "groups")};
     return eng_conv2d_new(eng_settings_int(s, "in_channels"), eng_settings_int(s, "out_channels"),
                           v[0][0], v[0][1], &o, dtype, rng, out);
 }
@@ -570,7 +529,11 @@ static eng_status conv2d_param_shapes(const eng_settings *s, eng_param_shape *ou
 {
     int k[2], in = eng_settings_int(s, "in_channels"), o = eng_settings_int(s, "out_channels");
     eng_settings_ints(s, "kernel_size", k, 2);
-    out[0] = (eng_param_shape){"weight", 4, {o, in, k[0], k[1]}};
+    int groups = eng_settings_int(s, "groups");
+    if (groups < 1 || in % groups || o % groups)
+        return eng_error(ENG_EARG, "conv2d: groups (%d) must divide in_channels (%d) and "
+                         "out_channels (%d)", groups, in, o);
+    out[0] = (eng_param_shape){"weight", 4, {o, in / groups, k[0], k[1]}};
     out[1] = (eng_param_shape){"bias", 1, {o}};
     *n = eng_settings_bool(s, "bias") ? 2 : 1;
     return ENG_OK;
@@ -589,6 +552,8 @@ static const eng_setting conv2d_settings[] = {
     PAIR("stride", ENG_SETTING_SHOWN, 1, 1, "(sh, sw)"),
     PAIR("padding", 0, 0, 0, "zero padding (ph, pw)"),
     PAIR("dilation", 0, 1, 1, "(dh, dw)"),
+    {"groups", ENG_SETTING_INT, 0, .def = 1, .min = 1, .max = ENG_SETTING_INT_MAX,
+     .doc = "channel groups: each output sees in_channels/groups inputs"},
     {"bias", ENG_SETTING_BOOL, 0, .def = 1, .doc = "whether the layer adds a learned bias"},
     {0},
 };

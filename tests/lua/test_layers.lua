@@ -116,4 +116,65 @@ do
     io.write(("  ok   %s\n"):format(dtype))
   end
 end
+H.section("LayerNorm, GELU, Softmax, LogSoftmax + NLLLoss, Embedding, AdaptiveAvgPool2d")
+do
+  assert(tostring(nn.LayerNorm({3, 4})) == "LayerNorm((3, 4), eps=1e-05, elementwise_affine=true)")
+  assert(tostring(nn.GELU{approximate = "tanh"}) == "GELU(approximate=tanh)")
+  assert(tostring(nn.Softmax{dim = 2}) == "Softmax(dim=2)")
+  assert(tostring(nn.LogSoftmax()) == "LogSoftmax()")   -- PyTorch's dim=None
+  assert(tostring(nn.Embedding(10, 4, {padding_idx = 0})) == "Embedding(10, 4, padding_idx=0)")
+  assert(tostring(nn.AdaptiveAvgPool2d(1)) == "AdaptiveAvgPool2d(output_size=(1, 1))")
+  check_error("gelu: approximate 'fast' (expected 'none' or 'tanh')", nn.GELU,
+    {approximate = "fast"})
+  check_error("softmax: setting 'dim' must be between -8 and 8, got 9", nn.Softmax, {dim = 9})
+  check_error("NLLLoss: reduction 'none'", nn.NLLLoss, {reduction = "none"})
+  -- Softmax{dim = 2} of [N,C] rows sum to 1 (dimensions are 1-based in Lua, as t:size(2))
+  local p = nn.Softmax{dim = 2}:forward(engine.tensor({{1, 2, 3}, {0, 0, 0}}, "f64"))
+  H.near(p:get(1, 1) + p:get(1, 2) + p:get(1, 3), 1, 1e-15, "row sum")
+  H.near(p:get(2, 1), 1 / 3, 1e-15, "uniform row")
+  -- LogSoftmax + NLLLoss is CrossEntropyLoss, labels given as 1-based lists as for it
+  local logits = engine.randn({4, 5}):to("f64")
+  local labels = {2, 5, 1, 3}
+  local ls, nll, ce = nn.LogSoftmax{dim = 2}, nn.NLLLoss(), nn.CrossEntropyLoss()
+  H.near(nll:forward(ls:forward(logits), labels), ce:forward(logits, labels), 1e-14, "nll")
+  local d1, d2 = ls:backward(logits, nll:backward()), ce:backward()
+  for i = 1, 4 do
+    for j = 1, 5 do H.near(d1:get(i, j), d2:get(i, j), 1e-15, "dlogits") end
+  end
+  -- Embedding: 0-based indices as floats of the layer's dtype
+  local emb = nn.Embedding(10, 3, {dtype = "f64"})
+  local y = emb:forward(engine.tensor({{0, 9}}, "f64"))
+  H.shape_is(y, {1, 2, 3})
+  H.near(y:get(1, 2, 3), emb:parameters()[1].value:get(10, 3), 0, "row 9")
+  check_error("is not an index in [0, 10)", function() emb:forward(engine.tensor({{10}}, "f64")) end)
+end
+
+H.section("every new kind rebuilt from a checkpoint: same printing, same bits, same outputs")
+do
+  engine.seed(5)
+  local image = nn.Sequential{nn.Conv2d(1, 4, 3, {padding = 1, dtype = "f64"}),
+    nn.BatchNorm2d(4, {dtype = "f64", momentum = 0.2, eps = 1e-4}), nn.GELU{approximate = "tanh"},
+    nn.Conv2d(4, 4, 3, {groups = 4, dilation = 2, padding = 2, dtype = "f64"}),
+    nn.AdaptiveAvgPool2d({2, 1}), nn.Flatten(),
+    nn.LayerNorm(8, {dtype = "f64", eps = 1e-6}), nn.Linear(8, 3, {dtype = "f64"}),
+    nn.LogSoftmax{dim = -1}}
+  local tokens = nn.Sequential{nn.Embedding(10, 4, {padding_idx = 2}), nn.Flatten(),
+    nn.Linear(12, 5), nn.GELU(), nn.Softmax{dim = 2}}
+  local cases = {{image, engine.randn({3, 1, 5, 5}):to("f64")},
+                 {tokens, engine.tensor({{1, 2, 3}, {9, 0, 2}})}}
+  for k, c in ipairs(cases) do
+    local model, x = c[1], c[2]
+    model:forward(x) -- moves the running statistics away from their start
+    model:evaluate()
+    local path = ("%s/kinds_%d.h5"):format(dir, k)
+    engine.save(path, {model = model})
+    local loaded = engine.load(path).model
+    loaded:evaluate()
+    assert(tostring(loaded) == tostring(model), tostring(loaded) .. "\n" .. tostring(model))
+    assert(dump(loaded) == dump(model), "parameters or buffers differ")
+    local a, b = model:forward(x), loaded:forward(x)
+    local ta, tb = a:reshape({a:numel()}):totable(), b:reshape({b:numel()}):totable()
+    for i = 1, #ta do assert(ta[i] == tb[i], "outputs differ at " .. i) end
+  end
+end
 print("test_layers: ok")

@@ -310,7 +310,7 @@ end
 
 H.section("constructor errors")
 do
-  check_error("Conv2d: unknown option 'strid' (expected stride, padding, dilation, bias, " ..
+  check_error("Conv2d: unknown option 'strid' (expected stride, padding, dilation, groups, bias, " ..
     "dtype, name)", nn.Conv2d, 1, 2, 3, {strid = 2})
   check_error("Conv2d: kernel_size must be an integer or a list of 2 integers, got string",
     nn.Conv2d, 1, 2, "x")
