@@ -182,4 +182,7 @@ eng_batch_options l_check_batch_options(lua_State *L, int size_arg, eng_dtype sa
 eng_batches **l_new_batches_box(lua_State *L);
 int l_push_batch_iterator(lua_State *L, int dataset, int iterbox, bool reuse);
 
+/* engine.clock(): monotonic seconds (l_engine.c); the Lua parts (sweep, train) get it too. */
+int l_clock(lua_State *L);
+
 #endif

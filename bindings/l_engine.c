@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "bindings.h"
+#include "config_lua.h"
 
 int lua_engerror(lua_State *L)
 {
@@ -215,7 +216,7 @@ static int l_allocated_bytes(lua_State *L)
 }
 
 /* engine.clock(): monotonic seconds, for timing. */
-static int l_clock(lua_State *L)
+int l_clock(lua_State *L)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -240,6 +241,11 @@ int luaopen_engine(lua_State *L)
     luaL_newlib(L, engine_funcs);
     lua_pushliteral(L, ENGINE_VERSION);
     lua_setfield(L, -2, "version");
+
+    if (luaL_loadbuffer(L, config_lua, sizeof config_lua - 1, "=engine.config"))
+        return lua_error(L);
+    lua_call(L, 0, 1); /* the chunk returns the function engine.config */
+    lua_setfield(L, -2, "config");
 
     /* The tensor constructors live in `engine` itself: engine.zeros, engine.tensor, ... */
     luaopen_engine_tensor(L);

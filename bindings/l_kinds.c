@@ -142,6 +142,8 @@ static int l_construct(lua_State *L)
             break; /* the rest come from the options or their defaults */
         set_positional(L, &s, d, arg++, fname);
     }
+    while (arg < top && lua_isnil(L, arg))
+        arg++; /* optional positional settings left nil: nn.Dropout(nil, {name = "d"}) */
     if (arg <= top && !lua_isnil(L, arg)) {
         luaL_checktype(L, arg, LUA_TTABLE);
         opts = arg++;

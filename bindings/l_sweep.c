@@ -221,15 +221,6 @@ static int l_heatmap(lua_State *L)
     return 1;
 }
 
-static int l_clock(lua_State *L)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + 1e-9 * (lua_Number)ts.tv_nsec);
-    return 1;
-}
-
-
 /* sweep.spawn({program, arg1, ...}, {env = {"NAME=value", ...}, log = path, memory = bytes})
  * -> pid */
 static int l_spawn(lua_State *L)

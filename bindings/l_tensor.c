@@ -283,6 +283,7 @@ static void fill_nested(lua_State *L, eng_tensor *t, int d, int64_t *idx, int64_
 /* engine.tensor(nested [, dtype]) */
 static int l_tensor(lua_State *L)
 {
+    lua_checknargs(L, 2, "tensor");
     eng_dtype dtype = lua_optdtype(L, 2, ENG_F32);
     int64_t shape[ENG_MAX_DIMS], idx[ENG_MAX_DIMS], flat = 0;
     if (lua_type(L, 1) != LUA_TTABLE && lua_type(L, 1) != LUA_TNUMBER)
@@ -302,6 +303,7 @@ static int l_tensor(lua_State *L)
 static int t_shape(lua_State *L)
 {
     eng_tensor *t = lua_checktensor(L, 1);
+    lua_checknargs(L, 1, "shape");
     lua_pushshape(L, t->ndim, t->shape);
     return 1;
 }
@@ -309,20 +311,25 @@ static int t_shape(lua_State *L)
 static int t_size(lua_State *L)
 {
     eng_tensor *t = lua_checktensor(L, 1);
-    if (lua_isnoneornil(L, 2))
-        return t_shape(L);
+    lua_checknargs(L, 2, "size");
+    if (lua_isnoneornil(L, 2)) {
+        lua_pushshape(L, t->ndim, t->shape);
+        return 1;
+    }
     lua_pushinteger(L, t->shape[check_dim(L, 2, t)]);
     return 1;
 }
 
 static int t_dim(lua_State *L)
 {
+    lua_checknargs(L, 1, "dim");
     lua_pushinteger(L, lua_checktensor(L, 1)->ndim);
     return 1;
 }
 
 static int t_numel(lua_State *L)
 {
+    lua_checknargs(L, 1, "numel");
     lua_pushinteger(L, eng_tensor_numel(lua_checktensor(L, 1)));
     return 1;
 }
@@ -338,12 +345,14 @@ static int t_len(lua_State *L)
 
 static int t_dtype(lua_State *L)
 {
+    lua_checknargs(L, 1, "dtype");
     lua_pushstring(L, eng_dtype_name(lua_checktensor(L, 1)->dtype));
     return 1;
 }
 
 static int t_is_contiguous(lua_State *L)
 {
+    lua_checknargs(L, 1, "is_contiguous");
     lua_pushboolean(L, eng_tensor_is_contiguous(lua_checktensor(L, 1)));
     return 1;
 }
@@ -353,6 +362,7 @@ static int t_is_contiguous(lua_State *L)
 static int t_to(lua_State *L)
 {
     eng_tensor *t = lua_checktensor(L, 1);
+    lua_checknargs(L, 2, "to");
     eng_dtype dtype = lua_optdtype(L, 2, t->dtype);
     luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "dtype expected");
     eng_tensor **slot = lua_newtensorbox(L);
@@ -363,6 +373,7 @@ static int t_to(lua_State *L)
 
 static int t_clone(lua_State *L)
 {
+    lua_checknargs(L, 1, "clone");
     lua_pushtensorcopy(L, lua_checktensor(L, 1));
     return 1;
 }
@@ -464,6 +475,8 @@ static int t_narrow(lua_State *L)
     lua_checknargs(L, 4, "narrow");
     int dim = check_dim(L, 2, t);
     lua_Integer start = luaL_checkinteger(L, 3), length = luaL_checkinteger(L, 4);
+    if (start < 0 && start >= -t->shape[dim])
+        start += t->shape[dim] + 1; /* -1 is the last, as in PyTorch */
     /* start - 1 would overflow for math.mininteger; 0 is out of range anyway. */
     eng_tensor **slot = lua_newtensorbox(L);
     if (eng_tensor_narrow(t, dim, start < 1 ? -1 : start - 1, length, slot))

@@ -57,14 +57,6 @@ static int l_runlog_read(lua_State *L)
     return 1;
 }
 
-static int l_clock(lua_State *L)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + 1e-9 * (lua_Number)ts.tv_nsec);
-    return 1;
-}
-
 static const luaL_Reg train_funcs[] = {
     {"runlog_write", l_runlog_write},
     {"runlog_read", l_runlog_read},

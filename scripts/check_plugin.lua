@@ -8,15 +8,7 @@ local nn, gc = engine.nn, engine.gradcheck
 
 local root = (arg and arg[0] or ""):match("^(.*)/scripts/[^/]*$") or "."
 local config = {plugin_dir = root .. "/build/plugins", seed = 3, samples = 0}
-for _, a in ipairs(arg or {}) do
-  local key, value = a:match("^([%a_][%w_]*)=(.*)$")
-  if not key or config[key] == nil then error(("unknown setting '%s'"):format(a), 0) end
-  config[key] = type(config[key]) == "number" and assert(tonumber(value)) or value
-end
-print("config (all checks in float64):")
-for _, k in ipairs({"plugin_dir", "samples", "seed"}) do
-  print(("  %-10s %s"):format(k, tostring(config[k])))
-end
+engine.config(config, arg, "config (all checks in float64):")
 
 engine.plugin.load(config.plugin_dir .. "/libswish.so")
 engine.plugin.load(config.plugin_dir .. "/libswish_buggy.so")

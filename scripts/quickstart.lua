@@ -18,21 +18,7 @@ local config = {
   data_dir = "/usr/share/datasets/fashion-mnist",
 }
 
-for _, a in ipairs(arg or {}) do
-  local key, value = a:match("^([%a_][%w_]*)=(.*)$")
-  if not key or config[key] == nil then
-    error(("unknown setting '%s' (settings: %s)"):format(a,
-      "dtype, epochs, batch_size, lr, momentum, seed, mean, std, data_dir"), 0)
-  end
-  config[key] = type(config[key]) == "number" and assert(tonumber(value),
-    ("setting %s: '%s' is not a number"):format(key, value)) or value
-end
-
-local keys = {}
-for k in pairs(config) do keys[#keys + 1] = k end
-table.sort(keys)
-print("config:")
-for _, k in ipairs(keys) do print(("  %-10s %s"):format(k, tostring(config[k]))) end
+engine.config(config, arg)
 
 engine.seed(config.seed)
 local train = data.fashion_mnist("train", config.data_dir)

@@ -29,20 +29,7 @@ local config = {
   std = 0.3530,
   data_dir = "/usr/share/datasets/fashion-mnist",
 }
-for _, a in ipairs(arg or {}) do
-  local key, value = a:match("^([%a_][%w_]*)=(.*)$")
-  if not key or config[key] == nil then
-    error(("unknown setting '%s' (settings: dtype, train, test, epochs, batch_size, seed, " ..
-      "tail_scale, mean, std, data_dir)"):format(a), 0)
-  end
-  config[key] = type(config[key]) == "number" and assert(tonumber(value),
-    ("setting %s: '%s' is not a number"):format(key, value)) or value
-end
-local keys = {}
-for k in pairs(config) do keys[#keys + 1] = k end
-table.sort(keys)
-print("config:")
-for _, k in ipairs(keys) do print(("  %-10s %s"):format(k, tostring(config[k]))) end
+engine.config(config, arg)
 
 -- name, start, optimizer, options
 local runs = {
@@ -76,11 +63,7 @@ local function make_model(start)
   if start == "seed" then
     for _, p in ipairs(model:parameters()) do
       if p.name:match("^linear_%d%.weight$") then
-        local w = p.value
-        local scaled = w * config.tail_scale
-        for i = 1, w:size(1) do
-          for j = 1, w:size(2) do w:set(i, j, scaled:get(i, j)) end
-        end
+        p.value:copy_(p.value * config.tail_scale)
       end
     end
   end

@@ -17,16 +17,7 @@ local config = {
   small_factor = 0.99,  -- the same bug at 1%: the seed's dilemma
   data_dir = "/usr/share/datasets/fashion-mnist",
 }
-for _, a in ipairs(arg or {}) do
-  local key, value = a:match("^([%a_][%w_]*)=(.*)$")
-  if not key or config[key] == nil then error(("unknown setting '%s'"):format(a), 0) end
-  config[key] = type(config[key]) == "number" and assert(tonumber(value)) or value
-end
-local keys = {}
-for k in pairs(config) do keys[#keys + 1] = k end
-table.sort(keys)
-print("config (all figures float64):")
-for _, k in ipairs(keys) do print(("  %-11s %s"):format(k, tostring(config[k]))) end
+engine.config(config, arg, "config (all figures float64):")
 
 engine.seed(config.seed)
 local test = data.fashion_mnist("test", config.data_dir)
@@ -66,14 +57,9 @@ for _, p in ipairs(correct:parameters()) do by_name[p.name] = p end
 -- reaches the first layer vanish: the seed's situation at epoch 0.
 for _, name in ipairs({"linear_1.weight", "linear_2.weight"}) do
   local w = by_name[name].value
-  local scaled = w * config.tail_scale
-  for i = 1, w:size(1) do
-    for j = 1, w:size(2) do w:set(i, j, scaled:get(i, j)) end
-  end
+  w:copy_(w * config.tail_scale)
 end
-local b = by_name["linear_2.bias"].value
-local spread = engine.randn({10}, "f64") * config.logit_bias
-for i = 1, 10 do b:set(i, spread:get(i)) end
+by_name["linear_2.bias"].value:copy_(engine.randn({10}, "f64") * config.logit_bias)
 
 -- 1. What the asker printed: the first 10 weights of the first layer, perturbed by +-eps.
 local weight = conv_params[1].value

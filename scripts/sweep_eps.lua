@@ -17,15 +17,7 @@ local config = {
   seed = 1,
   data_dir = "/usr/share/datasets/fashion-mnist",
 }
-for _, a in ipairs(arg or {}) do
-  local key, value = a:match("^([%a_][%w_]*)=(.*)$")
-  if not key or config[key] == nil then error(("unknown setting '%s'"):format(a), 0) end
-  config[key] = type(config[key]) == "number" and assert(tonumber(value)) or value
-end
-print("config (float64):")
-for _, k in ipairs({"batch", "data_dir", "plot", "results", "samples", "seed", "sweep_plot"}) do
-  print(("  %-10s %s"):format(k, tostring(config[k])))
-end
+engine.config(config, arg, "config (float64):")
 
 engine.seed(config.seed)
 local x, y

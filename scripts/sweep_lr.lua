@@ -17,16 +17,7 @@ local config = {
   seed = 1,
   data_dir = "/usr/share/datasets/fashion-mnist",
 }
-for _, a in ipairs(arg or {}) do
-  local key, value = a:match("^([%a_][%w_]*)=(.*)$")
-  if not key or config[key] == nil then error(("unknown setting '%s'"):format(a), 0) end
-  config[key] = type(config[key]) == "number" and assert(tonumber(value)) or value
-end
-print("config:")
-for _, k in ipairs({"batch", "curves", "data_dir", "dtype", "plot", "results", "seed", "test",
-                    "train"}) do
-  print(("  %-9s %s"):format(k, tostring(config[k])))
-end
+engine.config(config, arg)
 
 local normalise = {dtype = config.dtype, scale = 1 / 255, mean = 0.2860, std = 0.3530}
 local function first(dataset, n, batch)

@@ -11,8 +11,7 @@ local function set_param(layer, name, values)
     if p.name == name then
       local src = engine.tensor(values, p.value:dtype())
       assert(src:numel() == p.value:numel(), "set_param: wrong size for " .. name)
-      local flat, dst = src:view(-1), p.value:view(-1)
-      for i = 1, flat:numel() do dst:set(i, flat:get(i)) end
+      p.value:view(-1):copy_(src:view(-1))
       return p
     end
   end
@@ -365,6 +364,7 @@ do
     "dilation=(2, 1))", tostring(a))
   assert(tostring(nn.LeakyReLU{negative_slope = 0.3}) == "LeakyReLU(negative_slope=0.3)")
   assert(tostring(nn.Dropout{p = 0.1}) == "Dropout(p=0.1)")
+  assert(nn.Dropout(nil, {name = "d"}):name() == "d", "options after a nil positional")
   assert(nn.MaxPool2d(2):config().stride[2] == 2, "stride 0 means the kernel size")
   assert(tostring(nn.AvgPool2d({3, 2}, {stride = 1, padding = 1})) ==
     "AvgPool2d(kernel_size=(3, 2), stride=(1, 1), padding=(1, 1))")

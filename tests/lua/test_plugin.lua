@@ -87,6 +87,12 @@ do
   assert(tostring(back) == tostring(saved), tostring(back))
   local x4 = engine.randn({2, 6}, "f64")
   H.near(back:forward(x4):get(2, 3), saved:forward(x4):get(2, 3), 0, "plugin model reloaded")
+  -- a process that has not loaded the plugin is told what is missing, in one line, exit 1
+  local pipe = assert(io.popen(("'%s' -e \"engine.load('%s')\" 2>&1"):format(H.engine_bin, path)))
+  local out = pipe:read("a")
+  local _, _, code = pipe:close()
+  assert(code == 1 and out:find("model_config: layer 1: 'scaled_linear_1': unknown layer kind " ..
+    "'scaled_linear' (a plugin's kind needs its plugin loaded first)", 1, true), out)
   os.remove(path)
 end
 

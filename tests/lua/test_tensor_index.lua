@@ -127,6 +127,22 @@ do
   assert(t:get(1, 1) == 1, "clone copies")
 end
 
+H.section("extra arguments are errors; negative positions in narrow and select")
+do
+  local x = engine.arange(6, "f64"):view(2, 3)
+  check_error("numel: 2 arguments given, at most 1 expected", x.numel, x, 1)
+  check_error("size: 3 arguments given", x.size, x, 1, 2)
+  check_error("to: 3 arguments given", x.to, x, "f32", 1)
+  check_error("clone: 2 arguments given", x.clone, x, true)
+  check_error("tensor: 3 arguments given", engine.tensor, {1}, "f32", 1)
+  check_error("narrow: 5 arguments given", x.narrow, x, 1, 1, 1, 1)
+  check_error("unsqueeze: 3 arguments given", x.unsqueeze, x, 1, 1)
+  check_tensor(x:narrow(2, -2, 2), {{1, 2}, {4, 5}})
+  check_tensor(x:select(2, -1), {2, 5})
+  assert(x:size(-1) == 3 and x:size(-2) == 2)
+  check_error("dimension -3 out of range for [2,3] (1..2)", x.size, x, -3)
+end
+
 H.section("issue 13: overflowing sizes and positions, out-of-range conversions")
 do
   local t = engine.zeros(4)
