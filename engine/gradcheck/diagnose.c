@@ -159,10 +159,12 @@ static eng_status diagnose_one_sample(gc_context *ctx, int t, eng_gc_tensor_repo
             snn += d * d;
             used++;
         }
-        if (used == 0 || snn == 0 || saa == 0)
+        /* One failing element fits any sample's gradient by some factor: the decomposition
+         * needs several elements, and a factor that a dropped sum explains (1 or 1/N). */
+        if (used < 2 || snn == 0 || saa == 0)
             continue;
         double ratio = san / snn, spread = sqrt(fmax(0.0, saa - san * san / snn) / saa);
-        if (spread < 0.02) {
+        if (spread < 0.02 && (near(ratio, 1, 0.02) || near(ratio, 1.0 / (double)n, 0.02))) {
             char factor[64] = "";
             if (near(ratio, 1.0 / (double)n, 0.01))
                 snprintf(factor, sizeof factor, " divided by the batch size");
@@ -179,80 +181,154 @@ static eng_status diagnose_one_sample(gc_context *ctx, int t, eng_gc_tensor_repo
     return ENG_OK;
 }
 
-/* Failures confined to some leading indices (rows, channels, samples) or to the spatial
- * border. */
+/* "(i,j,k)" 1-based for flat index `flat` of the tensor r. */
+static void format_index(const eng_gc_tensor_report *r, int64_t flat, char *buf, size_t size)
+{
+    int64_t coord[ENG_MAX_DIMS];
+    for (int d = r->ndim - 1; d >= 0; d--) {
+        coord[d] = flat % r->shape[d];
+        flat /= r->shape[d];
+    }
+    size_t used = (size_t)snprintf(buf, size, "(");
+    for (int d = 0; d < r->ndim && used + 24 < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld", d ? "," : "",
+                                 (long long)coord[d] + 1);
+    snprintf(buf + used, size - used, ")");
+}
+
+/* A hypothesis "the failures are confined to some groups" (rows, channels, spatial rows or
+ * columns, the border, one element): group(index) names each element's group. */
+typedef struct grouping {
+    const char *what; /* plural noun, "output channels" */
+    int64_t ngroups;
+    int64_t div, mod; /* group = index / div % mod (mod = ngroups) */
+    bool border;      /* group 1 = the spatial border, 0 = the interior */
+} grouping;
+
+static int64_t group_of(const grouping *g, const eng_gc_tensor_report *r, int64_t index)
+{
+    if (g->border) {
+        int64_t h = r->shape[r->ndim - 2], w = r->shape[r->ndim - 1];
+        int64_t y = index / w % h, x = index % w;
+        return y == 0 || x == 0 || y == h - 1 || x == w - 1;
+    }
+    return index / g->div % g->mod;
+}
+
+static int groupings(const eng_gc_tensor_report *r, bool is_input, grouping *out)
+{
+    int n = 0, d = r->ndim;
+    int64_t numel = 1;
+    for (int k = 0; k < d; k++)
+        numel *= r->shape[k];
+    if (d >= 1 && r->shape[0] > 1)
+        out[n++] = (grouping){is_input ? "samples" : (d == 4 ? "output channels" : "rows"),
+                              r->shape[0], numel / r->shape[0], r->shape[0], false};
+    if (d >= 2 && r->shape[1] > 1)
+        out[n++] = (grouping){is_input ? "channels" : (d == 4 ? "input channels" : "columns"),
+                              r->shape[1], numel / r->shape[0] / r->shape[1], r->shape[1], false};
+    if (d >= 3) {
+        int64_t h = r->shape[d - 2], w = r->shape[d - 1];
+        if (h > 1)
+            out[n++] = (grouping){"rows of the spatial plane", h, w, h, false};
+        if (w > 1)
+            out[n++] = (grouping){"columns of the spatial plane", w, 1, w, false};
+        if (h > 2 && w > 2)
+            out[n++] = (grouping){"the spatial border", 2, 1, 2, true};
+    }
+    return n;
+}
+
+/* Scores one grouping over the checked elements: the failing groups, the passes inside them
+ * and outside. */
+static bool score_grouping(const grouping *g, const eng_gc_tensor_report *r,
+                           const eng_gc_element *el, int64_t count, double *score,
+                           double *coverage, char *list, size_t size)
+{
+    uint8_t *failing = calloc((size_t)g->ngroups, 1);
+    if (!failing)
+        return false;
+    int64_t failed = 0, inside = 0, outside = 0, nfailing = 0;
+    for (int64_t i = 0; i < count; i++)
+        if (el[i].verdict == ENG_GC_FAIL) {
+            int64_t k = group_of(g, r, el[i].index);
+            nfailing += !failing[k];
+            failing[k] = 1;
+            failed++;
+        }
+    for (int64_t i = 0; i < count; i++)
+        if (el[i].verdict == ENG_GC_PASS)
+            failing[group_of(g, r, el[i].index)] ? inside++ : outside++;
+    bool ok = failed > 0 && outside > 0 && nfailing < g->ngroups && (!g->border || failing[1]);
+    if (g->border && failing[0])
+        ok = false;
+    *score = failed ? (double)inside / (double)(inside + failed) : 1.0;
+    *coverage = (double)nfailing / (double)g->ngroups;
+    size_t used = 0;
+    list[0] = '\0';
+    for (int64_t k = 0, shown = 0; ok && !g->border && k < g->ngroups && used + 16 < size; k++) {
+        if (!failing[k])
+            continue;
+        if (shown++ == 6) {
+            used += (size_t)snprintf(list + used, size - used, ", ...");
+            break;
+        }
+        used += (size_t)snprintf(list + used, size - used, "%s%lld", shown > 1 ? ", " : "",
+                                 (long long)k + 1);
+    }
+    free(failing);
+    return ok;
+}
+
+/* Failures confined to part of the tensor: one element, some rows, columns, channels, samples,
+ * spatial rows or columns, or the border. The failed set decides; passes are allowed inside
+ * the failing groups (elements whose gradient is zero both ways) as long as failures dominate
+ * there, and must exist outside. The most specific grouping that explains the failures wins. */
 static bool diagnose_partial(eng_gc_tensor_report *r, const eng_gc_element *el, int64_t count,
                              bool is_input)
 {
-    int64_t numel = 1;
-    for (int d = 0; d < r->ndim; d++)
-        numel *= r->shape[d];
-    if (r->ndim >= 3) {
-        int64_t h = r->shape[r->ndim - 2], w = r->shape[r->ndim - 1];
-        int64_t border_fail = 0, border_pass = 0, inner_fail = 0, inner_pass = 0;
-        for (int64_t i = 0; i < count; i++) {
-            int64_t y = el[i].index / w % h, x = el[i].index % w;
-            bool border = y == 0 || x == 0 || y == h - 1 || x == w - 1;
-            if (el[i].verdict == ENG_GC_FAIL)
-                border ? border_fail++ : inner_fail++;
-            else if (el[i].verdict == ENG_GC_PASS)
-                border ? border_pass++ : inner_pass++;
-        }
-        if (h > 2 && w > 2 && border_fail > 0 && inner_fail == 0 && inner_pass > 0) {
-            append(r->diagnosis, sizeof r->diagnosis,
-                   "partial: only elements on the spatial border fail (%lld failed, %lld "
-                   "passed there; the interior passes): padding or bounds in the backward?",
-                   (long long)border_fail, (long long)border_pass);
-            return true;
+    int64_t failed = 0, passed = 0, one = -1;
+    for (int64_t i = 0; i < count; i++) {
+        failed += el[i].verdict == ENG_GC_FAIL;
+        passed += el[i].verdict == ENG_GC_PASS;
+        if (el[i].verdict == ENG_GC_FAIL)
+            one = el[i].index;
+    }
+    if (failed == 1 && passed >= 3) {
+        char idx[96];
+        format_index(r, one, idx, sizeof idx);
+        append(r->diagnosis, sizeof r->diagnosis,
+               "partial: only element %s (1-based) is wrong; the other %lld checked elements "
+               "pass", idx, (long long)passed);
+        return true;
+    }
+    grouping g[5];
+    int n = groupings(r, is_input, g), best = -1;
+    double best_score = 0.5, best_cov = 2;
+    char best_list[96] = "";
+    for (int k = 0; k < n; k++) {
+        double score, cov;
+        char list[96];
+        if (!score_grouping(&g[k], r, el, count, &score, &cov, list, sizeof list))
+            continue;
+        if (score < best_score - 1e-12 || (score <= best_score + 1e-12 && cov < best_cov)) {
+            best = k;
+            best_score = score;
+            best_cov = cov;
+            snprintf(best_list, sizeof best_list, "%s", list);
         }
     }
-    if (r->ndim >= 1 && r->shape[0] > 1) {
-        int64_t rows = r->shape[0], per_row = numel / rows;
-        int64_t *fail = calloc((size_t)rows, sizeof *fail), *pass = calloc((size_t)rows, sizeof *pass);
-        bool confined = false;
-        if (fail && pass) {
-            for (int64_t i = 0; i < count; i++) {
-                int64_t row = el[i].index / per_row;
-                if (el[i].verdict == ENG_GC_FAIL)
-                    fail[row]++;
-                else if (el[i].verdict == ENG_GC_PASS)
-                    pass[row]++;
-            }
-            int64_t bad = 0, mixed = 0, good = 0;
-            for (int64_t k = 0; k < rows; k++) {
-                if (fail[k] && pass[k])
-                    mixed++;
-                else if (fail[k])
-                    bad++;
-                else if (pass[k])
-                    good++;
-            }
-            if (bad > 0 && mixed == 0 && good > 0) {
-                char list[96] = "";
-                size_t used = 0;
-                for (int64_t k = 0, shown = 0; k < rows && used < sizeof list - 16; k++) {
-                    if (!fail[k])
-                        continue;
-                    if (shown++ == 6) {
-                        used += (size_t)snprintf(list + used, sizeof list - used, ", ...");
-                        break;
-                    }
-                    used += (size_t)snprintf(list + used, sizeof list - used, "%s%lld",
-                                             shown > 1 ? ", " : "", (long long)k + 1);
-                }
-                const char *what = is_input ? "samples" : (r->ndim == 4 ? "output channels" : "rows");
-                append(r->diagnosis, sizeof r->diagnosis,
-                       "partial: only %s %s (1-based, %lld of %lld with failures) are wrong",
-                       what, list, (long long)bad, (long long)rows);
-                confined = true;
-            }
-        }
-        free(fail);
-        free(pass);
-        if (confined)
-            return true;
-    }
-    return false;
+    if (best < 0)
+        return false;
+    if (g[best].border)
+        append(r->diagnosis, sizeof r->diagnosis,
+               "partial: only elements on the spatial border fail (the interior passes): "
+               "padding or bounds in the backward?");
+    else
+        append(r->diagnosis, sizeof r->diagnosis,
+               "partial: only %s %s (1-based, of %lld) are wrong; the others pass",
+               g[best].what, best_list, (long long)g[best].ngroups);
+    return true;
 }
 
 eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *r,
@@ -315,6 +391,30 @@ eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *r,
                        ratio, 100 * r->ratio_spread);
         }
     }
+    if (r->verdict != ENG_GC_FAIL && count > r->kinks) {
+        bool zero = true;
+        double largest = 0, bar = 0;
+        for (int64_t i = 0; i < count && zero; i++) {
+            if (el[i].verdict == ENG_GC_KINK)
+                continue;
+            zero = el[i].analytic == 0;
+            if (fabs(el[i].numerical) >= largest) {
+                largest = fabs(el[i].numerical);
+                bar = el[i].error;
+            }
+        }
+        if (zero && largest == 0)
+            append(r->diagnosis, sizeof r->diagnosis,
+                   "zero both ways: the analytic gradient is exactly 0 on all %lld checked "
+                   "elements and so is every numerical derivative (the loss does not depend on "
+                   "this tensor at this point)", (long long)(count - r->kinks));
+        else if (zero)
+            append(r->diagnosis, sizeof r->diagnosis,
+                   "zero both ways: the analytic gradient is exactly 0 on all %lld checked "
+                   "elements and the largest numerical derivative, %.2e, is within its error "
+                   "bar %.2e (a gradient below that would go unseen)",
+                   (long long)(count - r->kinks), largest, bar);
+    }
     if (r->kinks > 0)
         append(r->diagnosis, sizeof r->diagnosis,
                "kink: %lld of %lld elements straddle a branch switch (ReLU sign or max-pool "
@@ -325,7 +425,25 @@ eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *r,
                "vanishing: rms gradient %.2e against a loss of %.4g; the signal hardly reaches "
                "this tensor (look at the initialisation)",
                r->grad_rms, ctx->loss);
-    if (r->verdict == ENG_GC_INCONCLUSIVE) {
+    if (r->verdict == ENG_GC_INCONCLUSIVE && r->kinks > 0 &&
+        2 * r->kinks >= r->checked - r->passed) {
+        char list[160] = "";
+        size_t used = 0;
+        int shown = 0;
+        for (int64_t i = 0; i < count && shown < 4 && used + 40 < sizeof list; i++) {
+            if (el[i].verdict != ENG_GC_KINK)
+                continue;
+            char idx[64];
+            format_index(r, el[i].index, idx, sizeof idx);
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", shown++ ? ", " : "",
+                                     idx);
+        }
+        snprintf(r->advice, sizeof r->advice,
+                 "%lld of %lld elements are kinks (a branch switches between the evaluation "
+                 "points), e.g. %s (1-based): a layer that cannot freeze its branches (Lua, "
+                 "plugin) sits on them; check it alone (gc.check_layer) or add forward_frozen",
+                 (long long)r->kinks, (long long)r->checked, list);
+    } else if (r->verdict == ENG_GC_INCONCLUSIVE) {
         if (ctx->u > 1e-10)
             snprintf(r->advice, sizeof r->advice,
                      "decide it in float64: model:to('f64') (float32 round-off hides gradients "

@@ -166,7 +166,8 @@ static eng_status test_direction(gc_context *ctx, int only, int64_t lo, int64_t 
     double a = directional_analytic(ctx->obj, &d), scale = value_scale(ctx->obj, only);
     gc_estimate best = {0};
     double best_bar = INFINITY, best_h = scale;
-    for (int k = 1; k <= 6; k += 2) {
+    /* frozen branches: no kink to step over, so steps up to the values' scale are fair */
+    for (int k = ctx->frozen ? -1 : 1; k <= 6; k += 2) {
         gc_estimate e;
         double h = scale * pow(10.0, -k);
         st = estimate_along(ctx, &d, h, &e);
