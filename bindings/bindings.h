@@ -52,6 +52,9 @@ int luaopen_engine_dist(lua_State *L);
 int luaopen_engine_train(lua_State *L);
 /* Pushes the C function runlog_read(path) -> the run log's table (l_train.c). */
 int lua_pushrunlogread(lua_State *L);
+/* engine.report (l_report.c): with the engine table on top, pushes engine.report and sets
+ * engine.sweep.html and the gradient-check report's html method */
+int luaopen_engine_report(lua_State *L);
 /* engine.progress (l_progress.c) */
 int luaopen_engine_progress(lua_State *L);
 

@@ -275,6 +275,8 @@ int luaopen_engine(lua_State *L)
     lua_setfield(L, -2, "dist");
     luaopen_engine_train(L);
     lua_setfield(L, -2, "train");
+    luaopen_engine_report(L);
+    lua_setfield(L, -2, "report");
     luaopen_engine_io(L); /* engine.io; its save and load are engine.save, engine.load */
     lua_getfield(L, -1, "save");
     lua_setfield(L, -3, "save");

@@ -547,13 +547,15 @@ static int l_sweep(lua_State *L)
             st = eng_error(ENG_ENOMEM, "sweep: out of memory");
         } else {
             for (int t = 0; t < nt; t++) {
-                series[t] = (eng_plot_series){obj->tensors[t].name, nsteps, steps,
-                                              errors + (size_t)t * nsteps};
+                series[t] = (eng_plot_series){.label = obj->tensors[t].name, .n = nsteps,
+                                              .x = steps, .y = errors + (size_t)t * nsteps};
                 snprintf(marks[t], sizeof marks[t], "chosen step %.1e (dashed)", chosen[t]);
                 labels[t] = marks[t];
             }
-            eng_plot plot = {title, "step h", "median relative error |D(h) - g| / |g|", true,
-                             true, nt, series, nt, chosen, labels};
+            eng_plot plot = {.title = title, .xlabel = "step h",
+                             .ylabel = "median relative error |D(h) - g| / |g|", .logx = true,
+                             .logy = true, .nseries = nt, .series = series, .nmarks = nt,
+                             .mark_x = chosen, .mark_label = labels};
             st = eng_plot_write_svg(&plot, plot_path);
         }
         free(series);

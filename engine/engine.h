@@ -14,6 +14,8 @@
 #include "io/checkpoint.h"
 #include "io/h5dataset.h"
 #include "io/idx.h"
+#include "io/plot.h"
+#include "io/runlog.h"
 #include "kernels/gemm.h"
 #include "layers/layer.h"
 #include "layers/layers.h"

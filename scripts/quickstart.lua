@@ -40,21 +40,16 @@ print(model)
 local batch_options = {shuffle = true, dtype = config.dtype, scale = 1 / 255,
                        mean = config.mean, std = config.std, reuse = true}
 local steps_per_epoch = math.ceil(train:size() / config.batch_size)
-local interactive = engine.isatty()
-
-local function progress(epoch, step, loss, rate)
-  local width = 30
-  local filled = math.floor(width * step / steps_per_epoch)
-  io.write(("\repoch %d [%s%s] %d/%d  loss %.4f  %.0f img/s "):format(epoch,
-    ("#"):rep(filled), ("."):rep(width - filled), step, steps_per_epoch, loss, rate))
-  io.flush()
-end
 
 local images, seconds = 0, 0
 for epoch = 1, config.epochs do
   model:train()
   local loss_sum, step = 0, 0
   local start = engine.clock()
+  -- stderr: on a terminal a bar with rate and ETA; otherwise one line when the epoch ends,
+  -- with this epoch's time
+  local bar = engine.progress.new(("epoch %d/%d"):format(epoch, config.epochs), steps_per_epoch,
+                                  {unit = "steps"})
   -- out and dout are overwritten at every step (as are x and y: batch_options.reuse), so a
   -- step allocates no tensor.
   local out, dout
@@ -66,20 +61,21 @@ for epoch = 1, config.epochs do
     model:backward(dout)
     opt:step()
     if loss ~= loss or loss == math.huge then
+      bar:done()
       error(("epoch %d step %d: the loss is %s (lr %g too high?)"):format(epoch, step + 1,
         tostring(loss), config.lr))
     end
     step = step + 1
     loss_sum = loss_sum + loss
     images = images + x:size(1)
-    if interactive and (step % 10 == 0 or step == steps_per_epoch) then
-      progress(epoch, step, loss_sum / step, images / (seconds + engine.clock() - start))
-    end
+    bar:note(("loss %.4f"):format(loss_sum / step))
+    bar:step()
   end
-  seconds = seconds + engine.clock() - start
-  if interactive then io.write("\n") end
-  print(("epoch %d: mean training loss %.4f (%s), %.1f s"):format(epoch, loss_sum / step,
-    config.dtype, seconds))
+  bar:done()
+  local epoch_seconds = engine.clock() - start
+  seconds = seconds + epoch_seconds
+  print(("epoch %d: mean training loss %.4f (%s), %.1f s this epoch, %.1f s in all"):format(
+    epoch, loss_sum / step, config.dtype, epoch_seconds, seconds))
 end
 
 model:eval()

@@ -182,6 +182,7 @@ static void test_progress_color_follows_no_color_and_dumb_term(void **state)
     fclose(f);
     /* TERM=dumb in auto mode: plain lines, whatever the stream */
     f = tmpfile();
+    o.stream = f;
     setenv("TERM", "dumb", 1);
     o.mode = ENG_PROGRESS_AUTO;
     assert_ok(eng_progress_begin(&p, "c", 10, &o));

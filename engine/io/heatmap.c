@@ -41,10 +41,14 @@ static void draw_cell(eng_svg *o, const eng_heatmap *m, int i, int j, double x, 
     const char *status = m->status ? m->status[(size_t)j * m->nx + i] : NULL;
     char fill[8] = "#bbbbbb", text[32];
     bool dark = false;
+    /* positive values spanning two decades or more are coloured on a log scale */
+    bool log_scale = lo > 0 && hi / lo >= 100;
     if (status && status[0]) {
         snprintf(text, sizeof text, "%s", status);
     } else if (isfinite(v)) {
         double t = hi > lo ? (v - lo) / (hi - lo) : 0.5;
+        if (log_scale)
+            t = (log10(v) - log10(lo)) / (log10(hi) - log10(lo));
         color_at(t, fill);
         dark = t < 0.55;
         snprintf(text, sizeof text, "%.3g", v);
@@ -81,7 +85,7 @@ eng_status eng_heatmap_svg(const eng_heatmap *m, char **svg)
     double cw = m->nx > 8 ? 64 : 84, ch = 34;
     int left = 40 + longest(m->yticks, m->ny) * 7, top = 48;
     double gw = cw * m->nx, gh = ch * m->ny;
-    int width = left + (int)gw + 110, height = top + (int)gh + 64;
+    int width = left + (int)gw + 160, height = top + (int)gh + 64;
     eng_svg o;
     eng_svg_begin(&o, width, height);
     eng_svg_printf(&o, "<text x=\"%d\" y=\"24\" font-size=\"15\">", left);
@@ -125,7 +129,7 @@ eng_status eng_heatmap_svg(const eng_heatmap *m, char **svg)
                        top + gh, lo, m->low_is_good ? " (best)" : "");
         eng_svg_printf(&o, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\">", bx, top - 6);
         eng_svg_text_cut(&o, m->value_label, 14);
-        eng_svg_printf(&o, "</text>\n");
+        eng_svg_printf(&o, "%s</text>\n", lo > 0 && hi / lo >= 100 ? " (log scale)" : "");
     }
     return eng_svg_end(&o, m->title, svg);
 }

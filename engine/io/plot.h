@@ -11,6 +11,8 @@
 #ifndef ENGINE_IO_PLOT_H
 #define ENGINE_IO_PLOT_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include <stdbool.h>
 
 #include "../error.h"
@@ -59,5 +61,7 @@ typedef struct eng_heatmap {
 } eng_heatmap;
 
 eng_status eng_heatmap_svg(const eng_heatmap *map, char **svg);
+
+#pragma GCC visibility pop
 
 #endif

@@ -11,6 +11,8 @@
 #ifndef ENGINE_IO_RUNLOG_H
 #define ENGINE_IO_RUNLOG_H
 
+#pragma GCC visibility push(default) /* public API: exported by libengine and the host */
+
 #include "checkpoint.h"
 
 #define ENG_RUNLOG_FORMAT "engine-runlog"
@@ -20,5 +22,7 @@ eng_status eng_runlog_write(const char *path, const eng_meta *log);
 /* The table written by eng_runlog_write. [out] *out owned by the caller. Errors name the file
  * and what is wrong (not a run log, a missing /log). */
 eng_status eng_runlog_read(const char *path, eng_meta **out);
+
+#pragma GCC visibility pop
 
 #endif
