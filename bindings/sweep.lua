@@ -183,8 +183,9 @@ local function one_run(spec, settings, index, key)
                                                         tostring(result.step))
   else
     record.status, record.message = "error", tostring(result)
-    if record.message:find("out of memory", 1, true) or record.message:find("not enough memory",
-                                                                              1, true) then
+    -- under a memory limit, an allocation that fails is the limit's doing
+    if spec.memory_limit and (record.message:find("out of memory", 1, true)
+                              or record.message:find("not enough memory", 1, true)) then
       record.status = "oom"
     end
   end

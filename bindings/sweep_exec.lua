@@ -12,6 +12,12 @@
 -- per-rank files while the sweep runs; it is shared by the processes of a cluster run.
 local M = ...
 
+-- whether this process was started by an executor (for one run, or as a Slurm task): a script
+-- guards what must happen once (removing old results, writing other files) with it
+function M.in_run()
+  return os.getenv("ENGINE_SWEEP_CHILD") ~= nil or os.getenv("ENGINE_SWEEP_TASK") ~= nil
+end
+
 local EXECUTORS = {["local"] = true, slurm = true, mpi = true, inline = true}
 
 function M._check_executor(spec, level)
