@@ -106,6 +106,8 @@ double lua_checkelement(lua_State *L, int arg, eng_dtype dtype, const char *what
 void lua_tensor_create_open(lua_State *L);
 void lua_tensor_shape_open(lua_State *L);
 void lua_tensor_index_open(lua_State *L);
+/* __tostring of engine.Tensor (l_tensor_print.c): "tensor([[1.0000, 2.0000]], dtype=f32)". */
+int lua_tensor_tostring(lua_State *L);
 /* Pushes the shape as a Lua list of integers. */
 void lua_pushshape(lua_State *L, int ndim, const int64_t *shape);
 

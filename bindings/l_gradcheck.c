@@ -10,7 +10,8 @@
 
 static const char *const check_options[] = {
     "samples", "seed", "step", "rtol", "nsigma", "worst", "only", "input", "mode",
-    "directions", "names", "batch", "sample_loss", NULL};
+    "directions", "names", "batch", "sample_loss", "exclude", "full", "localise",
+    "loss_scale", NULL};
 
 static eng_gc_options read_options(lua_State *L, int arg, const char *fname)
 {
@@ -23,6 +24,9 @@ static eng_gc_options read_options(lua_State *L, int arg, const char *fname)
     o.nsigma = lua_optnumberfield(L, arg, fname, "nsigma", 0);
     o.worst = (int)lua_optintegerfield(L, arg, fname, "worst", 0);
     o.only = lua_optstringfield(L, arg, fname, "only", NULL);
+    o.exclude = lua_optstringfield(L, arg, fname, "exclude", NULL);
+    o.full = lua_optbooleanfield(L, arg, fname, "full", false);
+    o.no_localise = !lua_optbooleanfield(L, arg, fname, "localise", true);
     if (o.samples < 0)
         luaL_error(L, "%s: option 'samples' must be >= 0 (0 = every element), got %I", fname,
                    (lua_Integer)o.samples);
@@ -58,6 +62,8 @@ static int report_tostring(lua_State *L)
 }
 
 /* Pushes the report as a table (the caller still owns r). */
+static void push_report(lua_State *L, const eng_gc_report *r);
+
 static void push_report(lua_State *L, const eng_gc_report *r)
 {
     lua_createtable(L, 0, 16);
@@ -72,6 +78,13 @@ static void push_report(lua_State *L, const eng_gc_report *r)
     lua_setfield(L, -2, "nondeterministic");
     lua_pushboolean(L, r->kink_free);
     lua_setfield(L, -2, "kink_free");
+    set_string(L, "culprit", r->culprit);
+    set_string(L, "culprit_tensor", r->culprit_tensor);
+    set_string(L, "localisation", r->localisation);
+    if (r->localised) {
+        push_report(L, r->localised);
+        lua_setfield(L, -2, "localised");
+    }
     set_string(L, "warning", r->warning);
     set_string(L, "summary", r->summary);
     set_string(L, "first_failing", r->first_failing);
@@ -190,22 +203,141 @@ static mode read_mode(lua_State *L, int arg, const char *fname, int *directions)
     return MODE_ELEMENT;
 }
 
+/* ---- criteria written in Lua: a table with forward(self, input, target) -> number and
+ * backward(self, input, target) -> dinput ---- */
+
+typedef struct lua_loss {
+    eng_loss base;
+    lua_State *L;
+    int ref; /* the table */
+} lua_loss;
+
+/* Calls criterion[method](criterion, input, target), leaving one result on the stack. */
+static eng_status call_lua_loss(lua_loss *ll, const char *method, const eng_tensor *input,
+                                const eng_tensor *target)
+{
+    lua_State *L = ll->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ll->ref);
+    lua_getfield(L, -1, method);
+    lua_insert(L, -2);
+    lua_pushtensorview(L, input);
+    if (target)
+        lua_pushtensorview(L, target);
+    else
+        lua_pushnil(L);
+    if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
+        eng_status st = eng_error(ENG_ESTATE, "gradcheck: the criterion's %s failed: %s", method,
+                                  lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+        lua_pop(L, 1);
+        return st;
+    }
+    return ENG_OK;
+}
+
+static eng_status lua_loss_forward(eng_loss *loss, const eng_tensor *input,
+                                   const eng_tensor *target, double *value)
+{
+    lua_loss *ll = (lua_loss *)loss;
+    eng_status st = call_lua_loss(ll, "forward", input, target);
+    if (st)
+        return st;
+    int isnum = 0;
+    *value = lua_tonumberx(ll->L, -1, &isnum);
+    if (!isnum)
+        st = eng_error(ENG_EARG, "gradcheck: the criterion's forward returned %s, expected a "
+                       "number", luaL_typename(ll->L, -1));
+    lua_pop(ll->L, 1);
+    return st;
+}
+
+static eng_status lua_loss_backward(eng_loss *loss, const eng_tensor *input,
+                                    const eng_tensor *target, eng_tensor *dinput)
+{
+    lua_loss *ll = (lua_loss *)loss;
+    eng_status st = call_lua_loss(ll, "backward", input, target);
+    if (st)
+        return st;
+    eng_tensor *g = lua_testtensor(ll->L, -1);
+    if (!g)
+        st = eng_error(ENG_EARG, "gradcheck: the criterion's backward returned %s, expected an "
+                       "engine.Tensor like its input", luaL_typename(ll->L, -1));
+    else if (!eng_tensor_same_shape(g, dinput))
+        st = eng_error(ENG_ESHAPE, "gradcheck: the criterion's backward returned %s, its input "
+                       "is %s", eng_tensor_shape_str(g), eng_tensor_shape_str(dinput));
+    else
+        st = eng_tensor_copy(dinput, g);
+    lua_pop(ll->L, 1);
+    return st;
+}
+
+static void lua_loss_destroy(eng_loss *loss)
+{
+    lua_loss *ll = (lua_loss *)loss;
+    luaL_unref(ll->L, LUA_REGISTRYINDEX, ll->ref);
+}
+
+static const eng_loss_ops lua_loss_ops = {
+    .kind = "lua",
+    .forward = lua_loss_forward,
+    .backward = lua_loss_backward,
+    .destroy = lua_loss_destroy,
+};
+
+/* The criterion at arg: an engine.Loss (borrowed) or a Lua table with forward and backward
+ * (wrapped; *owned set). */
+static eng_loss *check_criterion(lua_State *L, int arg, eng_loss **owned)
+{
+    *owned = NULL;
+    if (!lua_istable(L, arg))
+        return lua_checkloss(L, arg);
+    for (int k = 0; k < 2; k++) {
+        const char *method = k ? "backward" : "forward";
+        if (lua_getfield(L, arg, method) != LUA_TFUNCTION)
+            luaL_error(L, "check: the criterion table has no function '%s' (a Lua criterion "
+                       "needs forward(self, input, target) and backward(self, input, target))",
+                       method);
+        lua_pop(L, 1);
+    }
+    lua_loss *ll = calloc(1, sizeof *ll);
+    if (!ll)
+        luaL_error(L, "check: out of memory");
+    ll->base.ops = &lua_loss_ops;
+    ll->L = L;
+    lua_pushvalue(L, arg);
+    ll->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    *owned = &ll->base;
+    return *owned;
+}
+
 /* gradcheck.check(model, criterion, x, target [, options]) */
 static int l_check(lua_State *L)
 {
     lua_settop(L, 5); /* absent options become nil, not whatever is pushed later */
     eng_model *model = lua_checkmodel(L, 1);
-    eng_loss *loss = lua_checkloss(L, 2);
     eng_tensor *x = lua_checktensor(L, 3), *target = lua_checktensor(L, 4);
     eng_gc_options o = read_options(L, 5, "check");
     int directions;
     mode m = read_mode(L, 5, "check", &directions);
     bool with_input = lua_optbooleanfield(L, 5, "check", "input", false);
-    eng_gc_objective *obj;
-    if (eng_gc_model_objective(model, loss, x, target, with_input, &obj))
+    double scale = lua_optnumberfield(L, 5, "check", "loss_scale", 1.0);
+    eng_loss *owned, *scaled = NULL;
+    eng_loss *loss = check_criterion(L, 2, &owned);
+    eng_status st = scale != 1.0 ? eng_gc_scaled_loss(loss, scale, &scaled) : ENG_OK;
+    eng_gc_objective *obj = NULL;
+    eng_gc_report *r = NULL;
+    if (!st)
+        st = eng_gc_model_objective(model, scaled ? scaled : loss, x, target, with_input, &obj);
+    if (!st)
+        st = m == MODE_DIRECTIONAL ? eng_gc_check_directions(obj, directions, &o, &r)
+                                   : eng_gc_check(obj, &o, &r);
+    eng_gc_objective_release(obj);
+    eng_loss_release(scaled);
+    eng_loss_release(owned);
+    if (st)
         return lua_engerror(L);
-    run_and_push(L, obj, &o, m, directions);
-    keep_inputs(L, 1, 2, 3, 4, 5);
+    push_report(L, r);
+    eng_gc_report_free(r);
+    keep_inputs(L, 1, owned ? 0 : 2, 3, 4, 5);
     return 1;
 }
 

@@ -11,8 +11,8 @@
 
 /* A 1-based position, negative counting from the end, into [0, size + extra) of dimension dim
  * of t (extra 1 admits the position just past the end, for an empty range). */
-static int64_t position(lua_State *L, lua_Integer i, const eng_tensor *t, int dim,
-                        int64_t size, int extra)
+static int64_t position(lua_State *L, lua_Integer i, const eng_tensor *t, int dim, int64_t size,
+                        int extra)
 {
     if (i < 0 && i >= -size)
         i += size + 1;
@@ -47,13 +47,14 @@ static void select_dim(eng_tensor *v, int d, int64_t p)
 static void apply_entry(lua_State *L, const eng_tensor *t, eng_tensor *v, int *d, int od, int k)
 {
     if (lua_type(L, -1) == LUA_TNUMBER) {
-        select_dim(v, *d, position(L, entry_integer(L, -1, k, "position"), t, od,
-                                   v->shape[*d], 0));
+        select_dim(v, *d, position(L, entry_integer(L, -1, k, "position"), t, od, v->shape[*d], 0));
         return;
     }
     if (lua_type(L, -1) != LUA_TTABLE)
-        luaL_error(L, "tensor index: entry %d is a %s (an integer, {} or {first, last} "
-                   "expected)", k, luaL_typename(L, -1));
+        luaL_error(L,
+                   "tensor index: entry %d is a %s (an integer, {} or {first, last} "
+                   "expected)",
+                   k, luaL_typename(L, -1));
     lua_Integer n = luaL_len(L, -1);
     if (n > 2)
         luaL_error(L, "tensor index: entry %d has %I elements ({first, last} expected)", k, n);
@@ -66,8 +67,10 @@ static void apply_entry(lua_State *L, const eng_tensor *t, eng_tensor *v, int *d
         int64_t last = last_i == 0 && first == 0 ? -1 : position(L, last_i, t, od, size, 0);
         lua_pop(L, 2);
         if (last < first - 1)
-            luaL_error(L, "tensor index: entry %d: range %I..%I is reversed for dimension %d "
-                       "of %s", k, (lua_Integer)first + 1, (lua_Integer)last + 1, od + 1,
+            luaL_error(L,
+                       "tensor index: entry %d: range %I..%I is reversed for dimension %d "
+                       "of %s",
+                       k, (lua_Integer)first + 1, (lua_Integer)last + 1, od + 1,
                        eng_tensor_shape_str(t));
         v->offset += first * v->strides[*d];
         v->shape[*d] = last - first + 1;
@@ -165,8 +168,10 @@ static int t_newindex(lua_State *L)
         return 0;
     }
     if (lua_type(L, 3) != LUA_TNUMBER)
-        return luaL_error(L, "tensor assignment: value is a %s (a number or an engine.Tensor "
-                          "expected)", luaL_typename(L, 3));
+        return luaL_error(L,
+                          "tensor assignment: value is a %s (a number or an engine.Tensor "
+                          "expected)",
+                          luaL_typename(L, 3));
     eng_tensor_fill(&v, lua_checkelement(L, 3, t->dtype, "tensor assignment"));
     return 0;
 }

@@ -4,13 +4,13 @@
 #include "bindings.h"
 
 /* Pushes a box, then the result of op into it; raises the engine's message on failure. */
-#define PUSH_RESULT(L, call)                                                                    \
-    do {                                                                                        \
-        eng_tensor **slot_ = lua_newtensorbox(L);                                               \
-        eng_tensor **out = slot_;                                                               \
-        if (call)                                                                               \
-            return lua_engerror(L);                                                             \
-        (void)out;                                                                              \
+#define PUSH_RESULT(L, call)                                                                       \
+    do {                                                                                           \
+        eng_tensor **slot_ = lua_newtensorbox(L);                                                  \
+        eng_tensor **out = slot_;                                                                  \
+        if (call)                                                                                  \
+            return lua_engerror(L);                                                                \
+        (void)out;                                                                                 \
     } while (0)
 
 static int t_transpose(lua_State *L)
@@ -178,21 +178,24 @@ static int t_split(lua_State *L)
             lengths[k] = lua_tointegerx(L, -1, &isint);
             lua_pop(L, 1);
             if (!isint || lengths[k] < 0 || lengths[k] > size - sum)
-                return luaL_error(L, "split: sizes %s do not add up to %I, the size of dimension "
-                                  "%d of %s", "(given)", (lua_Integer)size, dim + 1,
+                return luaL_error(L, "split: size %I in the list is not a non-negative integer "
+                                  "that fits in %I, the size of dimension %d of %s",
+                                  (lua_Integer)k + 1, (lua_Integer)size, dim + 1,
                                   eng_tensor_shape_str(t));
             sum += lengths[k];
         }
         if (sum != size)
-            return luaL_error(L, "split: sizes add up to %I, not %I, the size of dimension %d of "
-                              "%s", sum, (lua_Integer)size, dim + 1, eng_tensor_shape_str(t));
+            return luaL_error(L,
+                              "split: sizes add up to %I, not %I, the size of dimension %d of "
+                              "%s",
+                              sum, (lua_Integer)size, dim + 1, eng_tensor_shape_str(t));
         push_parts(L, t, dim, lengths, n);
         return 1;
     }
     lua_Integer piece = luaL_checkinteger(L, 2);
     if (piece < 1)
         return luaL_error(L, "split: piece size %I must be positive", piece);
-    int64_t count = size == 0 ? 1 : (size + piece - 1) / piece;
+    int64_t count = size == 0 ? 1 : size / piece + (size % piece != 0); /* no overflow */
     int64_t *lengths = lua_newuserdatauv(L, sizeof(int64_t) * (size_t)count, 0);
     for (int64_t k = 0; k < count; k++)
         lengths[k] = size - k * piece < piece ? size - k * piece : piece;

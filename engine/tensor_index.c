@@ -46,8 +46,8 @@ static eng_status check_index_dtype(const eng_tensor *index, const char *what)
 static eng_status check_dim(const eng_tensor *t, int dim, const char *what)
 {
     if (dim < 0 || dim >= t->ndim)
-        return eng_error(ENG_EARG, "%s: dimension %d out of range for %s (1..%d)", what,
-                         dim + 1, eng_tensor_shape_str(t), t->ndim);
+        return eng_error(ENG_EARG, "%s: dimension %d out of range for %s (1..%d)", what, dim + 1,
+                         eng_tensor_shape_str(t), t->ndim);
     return ENG_OK;
 }
 
@@ -63,15 +63,17 @@ static eng_status check_positions(const eng_tensor *index, int64_t base, int64_t
     do {
         int64_t p = position(index, offset_of(index, idx));
         if ((p < base || p - base >= size) && !t)
-            return eng_error(ENG_EARG, "%s: label %lld (element %lld of labels %s) out of range "
-                             "for %lld classes (%lld..%lld)", what, (long long)p,
-                             (long long)k + 1, eng_tensor_shape_str(index), (long long)size,
-                             (long long)base, (long long)(base + size - 1));
+            return eng_error(ENG_EARG,
+                             "%s: label %lld (element %lld of labels %s) out of range "
+                             "for %lld classes (%lld..%lld)",
+                             what, (long long)p, (long long)k + 1, eng_tensor_shape_str(index),
+                             (long long)size, (long long)base, (long long)(base + size - 1));
         if (p < base || p - base >= size)
-            return eng_error(ENG_EARG, "%s: index %lld (element %lld of index %s) out of range "
-                             "for dimension %d of %s (%lld..%lld)", what, (long long)p,
-                             (long long)k + 1, eng_tensor_shape_str(index), dim + 1,
-                             eng_tensor_shape_str(t), (long long)base,
+            return eng_error(ENG_EARG,
+                             "%s: index %lld (element %lld of index %s) out of range "
+                             "for dimension %d of %s (%lld..%lld)",
+                             what, (long long)p, (long long)k + 1, eng_tensor_shape_str(index),
+                             dim + 1, eng_tensor_shape_str(t), (long long)base,
                              (long long)(base + size - 1));
         k++;
     } while (next_index(idx, index->shape, index->ndim));
@@ -85,8 +87,7 @@ eng_status eng_tensor_index_select(const eng_tensor *t, int dim, const eng_tenso
 {
     *out = NULL;
     eng_status st;
-    if ((st = check_dim(t, dim, "index_select")) ||
-        (st = check_index_dtype(index, "index_select")))
+    if ((st = check_dim(t, dim, "index_select")) || (st = check_index_dtype(index, "index_select")))
         return st;
     if (index->ndim > 1)
         return eng_error(ENG_ESHAPE, "index_select: index %s must have at most 1 dimension",
@@ -121,18 +122,18 @@ static eng_status check_gather_shapes(const eng_tensor *t, int dim, const eng_te
     if ((st = check_dim(t, dim, what)) || (st = check_index_dtype(index, what)))
         return st;
     if (index->ndim != t->ndim || (src && src->ndim != t->ndim))
-        return eng_error(ENG_ESHAPE, "%s: index %s%s%s and tensor %s need one number of "
-                         "dimensions", what, eng_tensor_shape_str(index), src ? ", source " : "",
+        return eng_error(ENG_ESHAPE,
+                         "%s: index %s%s%s and tensor %s need one number of "
+                         "dimensions",
+                         what, eng_tensor_shape_str(index), src ? ", source " : "",
                          src ? eng_tensor_shape_str(src) : "", eng_tensor_shape_str(t));
     for (int d = 0; d < t->ndim; d++) {
-        if ((d != dim && index->shape[d] > t->shape[d]) ||
-            (src && index->shape[d] > src->shape[d]))
-            return eng_error(ENG_ESHAPE, "%s: index %s is larger than %s %s in dimension %d",
-                             what, eng_tensor_shape_str(index),
-                             d != dim && index->shape[d] > t->shape[d] ? "tensor" : "source",
-                             eng_tensor_shape_str(d != dim && index->shape[d] > t->shape[d]
-                                                      ? t : src),
-                             d + 1);
+        if ((d != dim && index->shape[d] > t->shape[d]) || (src && index->shape[d] > src->shape[d]))
+            return eng_error(
+                ENG_ESHAPE, "%s: index %s is larger than %s %s in dimension %d", what,
+                eng_tensor_shape_str(index),
+                d != dim && index->shape[d] > t->shape[d] ? "tensor" : "source",
+                eng_tensor_shape_str(d != dim && index->shape[d] > t->shape[d] ? t : src), d + 1);
     }
     if (src && src->dtype != t->dtype)
         return eng_error(ENG_EDTYPE, "%s: source has dtype %s, tensor %s", what,
@@ -140,8 +141,8 @@ static eng_status check_gather_shapes(const eng_tensor *t, int dim, const eng_te
     return ENG_OK;
 }
 
-eng_status eng_tensor_gather(const eng_tensor *t, int dim, const eng_tensor *index,
-                             int64_t base, eng_tensor **out)
+eng_status eng_tensor_gather(const eng_tensor *t, int dim, const eng_tensor *index, int64_t base,
+                             eng_tensor **out)
 {
     *out = NULL;
     eng_status st;
@@ -165,14 +166,22 @@ eng_status eng_tensor_gather(const eng_tensor *t, int dim, const eng_tensor *ind
 static void add_element(char *dst, const char *src, eng_dtype dtype)
 {
     switch (dtype) {
-    case ENG_F32: *(float *)dst += *(const float *)src; break;
-    case ENG_F64: *(double *)dst += *(const double *)src; break;
-    case ENG_U8: *(uint8_t *)dst = (uint8_t)(*(uint8_t *)dst + *(const uint8_t *)src); break;
+    case ENG_F32:
+        *(float *)dst += *(const float *)src;
+        break;
+    case ENG_F64:
+        *(double *)dst += *(const double *)src;
+        break;
+    case ENG_U8:
+        *(uint8_t *)dst = (uint8_t)(*(uint8_t *)dst + *(const uint8_t *)src);
+        break;
     case ENG_I32:
-        *(int32_t *)dst = (int32_t)((uint32_t) * (int32_t *)dst + (uint32_t) * (const int32_t *)src);
+        *(int32_t *)dst =
+            (int32_t)((uint32_t) * (int32_t *)dst + (uint32_t) * (const int32_t *)src);
         break;
     case ENG_I64:
-        *(int64_t *)dst = (int64_t)((uint64_t) * (int64_t *)dst + (uint64_t) * (const int64_t *)src);
+        *(int64_t *)dst =
+            (int64_t)((uint64_t) * (int64_t *)dst + (uint64_t) * (const int64_t *)src);
         break;
     }
 }

@@ -17,8 +17,8 @@ eng_status eng_tensor_index_select(const eng_tensor *t, int dim, const eng_tenso
                                    int64_t base, eng_tensor **out);
 /* out [shape of index] with out[i] = t[i with i[dim] replaced by index[i]]. index has t's
  * number of dimensions and no larger size than t outside dim (torch.gather). */
-eng_status eng_tensor_gather(const eng_tensor *t, int dim, const eng_tensor *index,
-                             int64_t base, eng_tensor **out);
+eng_status eng_tensor_gather(const eng_tensor *t, int dim, const eng_tensor *index, int64_t base,
+                             eng_tensor **out);
 /* In place: t[i with i[dim] replaced by index[i]] += src[i] for every i of index, which has
  * t's number of dimensions, sizes no larger than src's, and than t's outside dim
  * (torch.Tensor.scatter_add_). src has t's dtype. */

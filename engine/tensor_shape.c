@@ -17,16 +17,18 @@ eng_status eng_tensor_arange(eng_dtype dtype, double start, double end, double s
 {
     *out = NULL;
     if (!isfinite(start) || !isfinite(end) || !isfinite(step) || step == 0)
-        return eng_error(ENG_EARG, "arange: start %g, end %g and step %g must be finite, step "
-                         "non-zero", start, end, step);
+        return eng_error(ENG_EARG,
+                         "arange: start %g, end %g and step %g must be finite, step "
+                         "non-zero",
+                         start, end, step);
     if ((step > 0 && end < start) || (step < 0 && end > start))
-        return eng_error(ENG_EARG, "arange: step %g does not lead from start %g to end %g",
-                         step, start, end);
+        return eng_error(ENG_EARG, "arange: step %g does not lead from start %g to end %g", step,
+                         start, end);
     /* The size as aten/src/ATen/native/RangeFactories.cpp computes it. */
     double size = ceil((end - start) / step);
     if (!(size < 9007199254740992.0))
-        return eng_error(ENG_EARG, "arange(%g, %g, %g): %g elements are too many", start, end,
-                         step, size);
+        return eng_error(ENG_EARG, "arange(%g, %g, %g): %g elements are too many", start, end, step,
+                         size);
     int64_t n = (int64_t)size;
     eng_status st;
     if (n > 0 && ((st = eng_value_check(start, dtype, "arange")) ||
@@ -86,11 +88,124 @@ eng_status eng_tensor_eye(eng_dtype dtype, int64_t n, int64_t m, eng_tensor **ou
 
 /* ---- views ---- */
 
+/* Strides that let a tensor of shape old_shape/old_strides be read as new_shape without a
+ * copy, or false when none exist: PyTorch's computeStride (aten/src/ATen/TensorUtils.cpp),
+ * which walks the old dimensions in runs that are contiguous with each other. */
+static bool view_strides(const eng_tensor *t, int ndim, const int64_t *shape, int64_t numel,
+                         int64_t *strides)
+{
+    if (t->ndim == 0 || numel == 0) {
+        int64_t stride = 1;
+        for (int d = ndim - 1; d >= 0; d--) {
+            strides[d] = stride;
+            stride *= shape[d] ? shape[d] : 1;
+        }
+        return true;
+    }
+    int view_d = ndim - 1;
+    int64_t base_stride = t->strides[t->ndim - 1], tensor_numel = 1, view_numel = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        tensor_numel *= t->shape[d];
+        if (d == 0 || (t->shape[d - 1] != 1 && t->strides[d - 1] != tensor_numel * base_stride)) {
+            while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
+                strides[view_d] = view_numel * base_stride;
+                view_numel *= shape[view_d];
+                view_d--;
+            }
+            if (view_numel != tensor_numel)
+                return false;
+            if (d > 0) {
+                base_stride = t->strides[d - 1];
+                tensor_numel = 1;
+                view_numel = 1;
+            }
+        }
+    }
+    return view_d == -1;
+}
+
+/* shape with its -1 (if any) resolved against numel into resolved. */
+static eng_status infer_shape(const eng_tensor *t, int ndim, const int64_t *shape,
+                              int64_t *resolved)
+{
+    if (ndim < 0 || ndim > ENG_MAX_DIMS)
+        return eng_error(ENG_ESHAPE, "reshape to %d dimensions (at most %d)", ndim, ENG_MAX_DIMS);
+    int infer = -1;
+    int64_t known = 1, numel = eng_tensor_numel(t);
+    for (int d = 0; d < ndim; d++) {
+        resolved[d] = shape[d];
+        if (shape[d] == -1 && infer >= 0)
+            return eng_error(ENG_ESHAPE, "reshape to %s: only one size may be -1",
+                             eng_shape_str(ndim, shape));
+        if (shape[d] == -1)
+            infer = d;
+        else if (shape[d] < 0)
+            return eng_error(ENG_ESHAPE, "reshape to %s: negative size",
+                             eng_shape_str(ndim, shape));
+        else if (__builtin_mul_overflow(known, shape[d], &known))
+            return eng_error(ENG_ESHAPE, "reshape %s to %s: too many elements (overflow)",
+                             eng_tensor_shape_str(t), eng_shape_str(ndim, shape));
+    }
+    if (infer >= 0) {
+        if (known == 0 || numel % known != 0)
+            return eng_error(ENG_ESHAPE, "reshape %s to %s: sizes do not divide",
+                             eng_tensor_shape_str(t), eng_shape_str(ndim, shape));
+        resolved[infer] = numel / known;
+        known = numel;
+    }
+    if (known != numel)
+        return eng_error(ENG_ESHAPE, "reshape %s (%lld elements) to %s (%lld elements)",
+                         eng_tensor_shape_str(t), (long long)numel, eng_shape_str(ndim, shape),
+                         (long long)known);
+    return eng_shape_numel(ndim, resolved, NULL);
+}
+
+eng_status eng_tensor_reshape(const eng_tensor *t, int ndim, const int64_t *shape, eng_tensor **out)
+{
+    *out = NULL;
+    int64_t resolved[ENG_MAX_DIMS], strides[ENG_MAX_DIMS];
+    eng_status st = infer_shape(t, ndim, shape, resolved);
+    if (st)
+        return st;
+    if (!view_strides(t, ndim, resolved, eng_tensor_numel(t), strides))
+        return eng_error(ENG_ESTATE,
+                         "view: tensor %s with strides %s cannot be viewed as %s "
+                         "without a copy (use reshape, or contiguous first)",
+                         eng_tensor_shape_str(t), eng_shape_str(t->ndim, t->strides),
+                         eng_shape_str(ndim, resolved));
+    st = eng_tensor_view(t, out);
+    if (st)
+        return st;
+    (*out)->ndim = ndim;
+    memcpy((*out)->shape, resolved, sizeof(int64_t) * (size_t)ndim);
+    memcpy((*out)->strides, strides, sizeof(int64_t) * (size_t)ndim);
+    return ENG_OK;
+}
+
+eng_status eng_tensor_reshaped(const eng_tensor *t, int ndim, const int64_t *shape,
+                               eng_tensor **out)
+{
+    *out = NULL;
+    int64_t resolved[ENG_MAX_DIMS], strides[ENG_MAX_DIMS];
+    eng_status st = infer_shape(t, ndim, shape, resolved);
+    if (st)
+        return st;
+    if (view_strides(t, ndim, resolved, eng_tensor_numel(t), strides))
+        return eng_tensor_reshape(t, ndim, resolved, out);
+    eng_tensor *copy;
+    st = eng_tensor_clone(t, &copy);
+    if (st)
+        return st;
+    st = eng_tensor_reshape(copy, ndim, resolved, out);
+    eng_tensor_release(copy);
+    return st;
+}
+
 static eng_status check_dim(const eng_tensor *t, int dim, int ndim, const char *what)
 {
     if (dim < 0 || dim >= ndim)
-        return eng_error(ENG_EARG, "%s: dimension %d out of range for %s (1..%d)", what,
-                         dim + 1, eng_tensor_shape_str(t), ndim);
+        return eng_error(ENG_EARG, "%s: dimension %d out of range for %s (1..%d)", what, dim + 1,
+                         eng_tensor_shape_str(t), ndim);
     return ENG_OK;
 }
 
@@ -115,8 +230,8 @@ eng_status eng_tensor_permute(const eng_tensor *t, const int *dims, eng_tensor *
         if (st)
             return st;
         if (seen[dims[d]])
-            return eng_error(ENG_EARG, "permute: dimension %d appears twice for %s",
-                             dims[d] + 1, eng_tensor_shape_str(t));
+            return eng_error(ENG_EARG, "permute: dimension %d appears twice for %s", dims[d] + 1,
+                             eng_tensor_shape_str(t));
         seen[dims[d]] = true;
     }
     eng_status st = eng_tensor_view(t, out);
@@ -173,8 +288,7 @@ eng_status eng_tensor_unsqueeze(const eng_tensor *t, int dim, eng_tensor **out)
     return ENG_OK;
 }
 
-eng_status eng_tensor_expand(const eng_tensor *t, int ndim, const int64_t *shape,
-                             eng_tensor **out)
+eng_status eng_tensor_expand(const eng_tensor *t, int ndim, const int64_t *shape, eng_tensor **out)
 {
     *out = NULL;
     if (ndim < t->ndim || ndim > ENG_MAX_DIMS)
@@ -188,11 +302,12 @@ eng_status eng_tensor_expand(const eng_tensor *t, int ndim, const int64_t *shape
         sizes[d] = shape[d] == -1 && d >= lead ? old : shape[d];
         strides[d] = d >= lead && sizes[d] == old ? t->strides[d - lead] : 0;
         if (sizes[d] < 0 || (d >= lead && old != 1 && sizes[d] != old))
-            return eng_error(ENG_ESHAPE, "expand: %s to %s: size %lld in dimension %d must be "
-                             "%s", eng_tensor_shape_str(t), eng_shape_str(ndim, shape),
-                             (long long)shape[d], d + 1,
-                             d >= lead ? "the existing size (or the existing size is 1)"
-                                       : "non-negative");
+            return eng_error(
+                ENG_ESHAPE,
+                "expand: %s to %s: size %lld in dimension %d must be "
+                "%s",
+                eng_tensor_shape_str(t), eng_shape_str(ndim, shape), (long long)shape[d], d + 1,
+                d >= lead ? "the existing size (or the existing size is 1)" : "non-negative");
     }
     eng_status st;
     if ((st = eng_shape_numel(ndim, sizes, NULL)) || (st = eng_tensor_view(t, out)))
@@ -249,17 +364,19 @@ eng_status eng_tensor_cat(int n, const eng_tensor *const *ts, int dim, eng_tenso
     for (int k = 1; k < n; k++) {
         const eng_tensor *b = ts[k];
         if (b->dtype != a->dtype)
-            return eng_error(ENG_EDTYPE, "cat: tensor %d has dtype %s, tensor 1 %s (convert "
-                             "with :to())", k + 1, eng_dtype_name(b->dtype),
-                             eng_dtype_name(a->dtype));
+            return eng_error(ENG_EDTYPE,
+                             "cat: tensor %d has dtype %s, tensor 1 %s (convert "
+                             "with :to())",
+                             k + 1, eng_dtype_name(b->dtype), eng_dtype_name(a->dtype));
         int bad = b->ndim != a->ndim ? -2 : -1;
         for (int d = 0; d < a->ndim && bad == -1; d++)
             if (d != dim && b->shape[d] != a->shape[d])
                 bad = d;
         if (bad != -1)
-            return eng_error(ENG_ESHAPE, "cat along dimension %d: tensor %d is %s, tensor 1 "
-                             "is %s (they differ in %s %d)", dim + 1, k + 1,
-                             eng_tensor_shape_str(b), eng_tensor_shape_str(a),
+            return eng_error(ENG_ESHAPE,
+                             "cat along dimension %d: tensor %d is %s, tensor 1 "
+                             "is %s (they differ in %s %d)",
+                             dim + 1, k + 1, eng_tensor_shape_str(b), eng_tensor_shape_str(a),
                              bad == -2 ? "number of dimensions," : "dimension",
                              bad == -2 ? b->ndim : bad + 1);
         if (__builtin_add_overflow(shape[dim], b->shape[dim], &shape[dim]))
@@ -289,9 +406,10 @@ eng_status eng_tensor_stack(int n, const eng_tensor *const *ts, int dim, eng_ten
         return eng_error(ENG_EARG, "stack: no tensors to join");
     for (int k = 1; k < n; k++)
         if (!eng_tensor_same_shape(ts[k], ts[0]))
-            return eng_error(ENG_ESHAPE, "stack: tensor %d is %s, tensor 1 is %s (all must have "
-                             "one shape)", k + 1, eng_tensor_shape_str(ts[k]),
-                             eng_tensor_shape_str(ts[0]));
+            return eng_error(ENG_ESHAPE,
+                             "stack: tensor %d is %s, tensor 1 is %s (all must have "
+                             "one shape)",
+                             k + 1, eng_tensor_shape_str(ts[k]), eng_tensor_shape_str(ts[0]));
     eng_tensor **parts = calloc((size_t)n, sizeof *parts);
     if (!parts)
         return eng_error(ENG_ENOMEM, "stack: out of memory for %d tensors", n);

@@ -33,8 +33,7 @@ eng_status eng_tensor_squeeze(const eng_tensor *t, int dim, eng_tensor **out);
 eng_status eng_tensor_unsqueeze(const eng_tensor *t, int dim, eng_tensor **out);
 /* View of t broadcast to shape (ndim >= t->ndim): sizes of 1 repeat with stride 0, -1 keeps
  * t's size; new leading dimensions are added. Writing through it writes shared elements. */
-eng_status eng_tensor_expand(const eng_tensor *t, int ndim, const int64_t *shape,
-                             eng_tensor **out);
+eng_status eng_tensor_expand(const eng_tensor *t, int ndim, const int64_t *shape, eng_tensor **out);
 /* t itself as a view when contiguous, else a contiguous copy. */
 eng_status eng_tensor_contiguous(const eng_tensor *t, eng_tensor **out);
 /* Dimensions first..last (inclusive) merged into one: a view when possible, else a copy. */

@@ -199,14 +199,18 @@ static void expect_diagnosis(int position, bug kind, const char *tensor, const c
         make_batch(5, false, m, &x, &y);
         eng_loss *ce;
         OK(eng_cross_entropy_new(&ce));
-        eng_gc_options opts = {.seed = 3};
+        /* layer-wise mode samples by default: one wrong element needs full = true */
+        eng_gc_options opts = {.seed = 3, .full = kind == BUG_ONE_ELEMENT};
         eng_gc_report *r = run(m, ce, x, y, modes[k], &opts);
         const eng_gc_tensor_report *t = find(r, tensor);
+        char layer[64];
+        snprintf(layer, sizeof layer, "%.*s", (int)(strchr(tensor, '.') - tensor), tensor);
         /* directional mode diagnoses from a sample of 16 elements: a scale or sign shows
          * there, a confined bug may only show as the failing tensor */
         bool sampled = modes[k] == MODE_DIRECTIONAL && kind != BUG_SCALE;
         bool right = r->verdict == ENG_GC_FAIL && t && t->verdict == ENG_GC_FAIL &&
-                     (sampled || strstr(t->diagnosis, phrase));
+                     (sampled || strstr(t->diagnosis, phrase)) &&
+                     (modes[k] == MODE_LAYERS || strcmp(r->culprit, layer) == 0);
         if (!right) {
             print_report(r);
             fail_msg("%s mode: expected %s to FAIL with '%s'", mode_names[modes[k]], tensor,

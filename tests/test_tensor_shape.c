@@ -83,8 +83,7 @@ static void test_view_ops_reject_bad_dimensions(void **state)
 {
     (void)state;
     eng_tensor *t = iota23(ENG_F32), *v;
-    assert_error(eng_tensor_transpose(t, 0, 2, &v), ENG_EARG, "transpose", "dimension 3",
-                 "[2,3]");
+    assert_error(eng_tensor_transpose(t, 0, 2, &v), ENG_EARG, "transpose", "dimension 3", "[2,3]");
     assert_null(v);
     assert_error(eng_tensor_permute(t, (int[]){0, 0}, &v), ENG_EARG, "dimension 1 appears twice");
     assert_error(eng_tensor_permute(t, (int[]){0, 5}, &v), ENG_EARG, "dimension 6");
@@ -113,8 +112,7 @@ static void test_expand_repeats_with_stride_zero_and_names_both_shapes(void **st
                  "dimension 2");
     assert_error(eng_tensor_expand(row, 1, (int64_t[]){3}, &v), ENG_ESHAPE, "[1,3]", "[3]");
     const int64_t big = (int64_t)1 << 40;
-    assert_error(eng_tensor_expand(row, 3, (int64_t[]){big, big, 3}, &v), ENG_ENOMEM,
-                 "too large");
+    assert_error(eng_tensor_expand(row, 3, (int64_t[]){big, big, 3}, &v), ENG_ENOMEM, "too large");
     eng_tensor_release(row);
 }
 
@@ -177,15 +175,15 @@ static void test_label_ops_refuse_bad_positions_shapes_and_dtypes(void **state)
     (void)state;
     eng_tensor *t = iota23(ENG_F32), *ix = TENSOR(ENG_I64, 2), *out;
     ((int64_t *)eng_tensor_data(ix))[1] = 3;
-    assert_error(eng_tensor_index_select(t, 1, ix, 0, &out), ENG_EARG, "index 3",
-                 "element 2", "dimension 2 of [2,3]", "(0..2)");
+    assert_error(eng_tensor_index_select(t, 1, ix, 0, &out), ENG_EARG, "index 3", "element 2",
+                 "dimension 2 of [2,3]", "(0..2)");
     assert_null(out);
     assert_error(eng_tensor_index_select(t, 2, ix, 0, &out), ENG_EARG, "dimension 3");
     eng_tensor *fl = TENSOR(ENG_F32, 2);
     assert_error(eng_tensor_index_select(t, 0, fl, 0, &out), ENG_EDTYPE, "f32", "i64 or i32");
     eng_tensor *g = TENSOR(ENG_I64, 3, 1);
-    assert_error(eng_tensor_gather(t, 1, g, 0, &out), ENG_ESHAPE, "index [3,1]",
-                 "tensor [2,3]", "dimension 1");
+    assert_error(eng_tensor_gather(t, 1, g, 0, &out), ENG_ESHAPE, "index [3,1]", "tensor [2,3]",
+                 "dimension 1");
     eng_tensor *g1 = TENSOR(ENG_I64, 2);
     assert_error(eng_tensor_gather(t, 1, g1, 0, &out), ENG_ESHAPE, "index [2]", "[2,3]");
     eng_tensor *acc = TENSOR(ENG_F32, 2, 3), *src = TENSOR(ENG_F64, 3, 1);
@@ -196,8 +194,7 @@ static void test_label_ops_refuse_bad_positions_shapes_and_dtypes(void **state)
     eng_tensor *src3 = TENSOR(ENG_F32, 2, 1);
     assert_error(eng_tensor_scatter_add(acc, 1, g2, src3, 0), ENG_EARG, "index -1");
     assert_values(acc, (double[]){0, 0, 0, 0, 0, 0}, 6); /* nothing written */
-    assert_error(eng_tensor_one_hot(ix, 3, 0, ENG_F32, &out), ENG_EARG, "label 3",
-                 "3 classes");
+    assert_error(eng_tensor_one_hot(ix, 3, 0, ENG_F32, &out), ENG_EARG, "label 3", "3 classes");
     assert_error(eng_tensor_one_hot(ix, 0, 0, ENG_F32, &out), ENG_EARG, "0 classes");
     eng_tensor *list[] = {src3, g2, src2, src, acc, g1, g, fl, ix, t};
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++)

@@ -243,7 +243,7 @@ static int groupings(const eng_gc_tensor_report *r, bool is_input, grouping *out
  * and outside. */
 static bool score_grouping(const grouping *g, const eng_gc_tensor_report *r,
                            const eng_gc_element *el, int64_t count, double *score,
-                           double *coverage, char *list, size_t size)
+                           int64_t *groups, double *coverage, char *list, size_t size)
 {
     uint8_t *failing = calloc((size_t)g->ngroups, 1);
     if (!failing)
@@ -264,6 +264,7 @@ static bool score_grouping(const grouping *g, const eng_gc_tensor_report *r,
         ok = false;
     *score = failed ? (double)inside / (double)(inside + failed) : 1.0;
     *coverage = (double)nfailing / (double)g->ngroups;
+    *groups = nfailing;
     size_t used = 0;
     list[0] = '\0';
     for (int64_t k = 0, shown = 0; ok && !g->border && k < g->ngroups && used + 16 < size; k++) {
@@ -305,15 +306,22 @@ static bool diagnose_partial(eng_gc_tensor_report *r, const eng_gc_element *el, 
     grouping g[5];
     int n = groupings(r, is_input, g), best = -1;
     double best_score = 0.5, best_cov = 2;
+    int64_t best_groups = INT64_MAX;
     char best_list[96] = "";
+    /* the fewest inside passes, then the fewest failing groups (one row rather than three
+     * columns), then the smallest part of the tensor */
     for (int k = 0; k < n; k++) {
         double score, cov;
+        int64_t groups;
         char list[96];
-        if (!score_grouping(&g[k], r, el, count, &score, &cov, list, sizeof list))
+        if (!score_grouping(&g[k], r, el, count, &score, &groups, &cov, list, sizeof list))
             continue;
-        if (score < best_score - 1e-12 || (score <= best_score + 1e-12 && cov < best_cov)) {
+        bool tie = fabs(score - best_score) <= 1e-12;
+        if ((score < best_score && !tie) || (tie && groups < best_groups) ||
+            (tie && groups == best_groups && cov < best_cov)) {
             best = k;
             best_score = score;
+            best_groups = groups;
             best_cov = cov;
             snprintf(best_list, sizeof best_list, "%s", list);
         }

@@ -80,6 +80,10 @@ eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_te
 eng_status eng_gc_layer_objective(eng_layer *layer, const eng_tensor *x, eng_rng *rng,
                                   eng_gc_objective **out);
 void eng_gc_objective_release(eng_gc_objective *obj);
+/* A loss whose value and input gradient are inner's times scale (loss scaling, as mixed
+ * precision training does). inner is borrowed: it must outlive *out. [out] *out owned by the
+ * caller (eng_loss_release). */
+eng_status eng_gc_scaled_loss(eng_loss *inner, double scale, eng_loss **out);
 
 struct eng_gc_options {
     int64_t samples;  /* elements per tensor; 0 = all */
@@ -92,6 +96,7 @@ struct eng_gc_options {
                          separated by commas or spaces; "conv2d_1.weight" or a layer "conv2d_1") */
     const char *exclude; /* [optional] leave out the tensors named in this list (same form) */
     bool no_localise;    /* do not bisect over layers after a FAIL */
+    bool full;           /* layer-wise: every element, not the default sample */
 };
 
 typedef struct eng_gc_element {

@@ -71,6 +71,55 @@ static const eng_loss_ops projection_ops = {
     .destroy = projection_destroy,
 };
 
+/* ---- a scaled loss: inner times a constant ---- */
+
+typedef struct scaled_loss {
+    eng_loss base;
+    eng_loss *inner;
+    double scale;
+} scaled_loss;
+
+static eng_status scaled_forward(eng_loss *loss, const eng_tensor *input,
+                                 const eng_tensor *target, double *value)
+{
+    scaled_loss *s = (scaled_loss *)loss;
+    eng_status st = eng_loss_forward(s->inner, input, target, value);
+    *value *= s->scale;
+    return st;
+}
+
+static eng_status scaled_backward(eng_loss *loss, const eng_tensor *input,
+                                  const eng_tensor *target, eng_tensor *dinput)
+{
+    scaled_loss *s = (scaled_loss *)loss;
+    eng_status st = eng_loss_backward(s->inner, input, target, dinput);
+    if (!st)
+        st = eng_tensor_binary_scalar(dinput, dinput, s->scale, ENG_MUL);
+    return st;
+}
+
+static const eng_loss_ops scaled_ops = {
+    .kind = "scaled",
+    .forward = scaled_forward,
+    .backward = scaled_backward,
+};
+
+eng_status eng_gc_scaled_loss(eng_loss *inner, double scale, eng_loss **out)
+{
+    *out = NULL;
+    if (!isfinite(scale) || scale == 0)
+        return eng_error(ENG_EARG, "gradcheck: loss_scale = %g (a finite nonzero number expected)",
+                         scale);
+    scaled_loss *s = calloc(1, sizeof *s);
+    if (!s)
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    s->base.ops = &scaled_ops;
+    s->inner = inner;
+    s->scale = scale;
+    *out = &s->base;
+    return ENG_OK;
+}
+
 /* ---- evaluation ---- */
 
 static const eng_tensor *layer_input(const chain *c, eng_tensor **outputs, int i)

@@ -230,4 +230,35 @@ H.check_error("the objective function failed", gc.check_function,
   function() error("boom") end, {engine.zeros({2}, "f64")})
 H.check_error("expected a list of gradient tensors", gc.check_function,
   function() return 1.0, 5 end, {engine.zeros({2}, "f64")})
+
+-- Any criterion: a Lua table with forward and backward, and loss scaling; only / exclude.
+do
+  engine.seed(3)
+  local net = nn.Sequential{nn.Linear(6, 5, {dtype = "f64"}), nn.ReLU(),
+                            nn.Linear(5, 3, {dtype = "f64"})}
+  local xin = engine.randn({4, 6}, "f64")
+  local tgt = engine.randn({4, 3}, "f64")
+  local half_sq = {
+    forward = function(_, input, target) local d = input - target; return (d * d):sum() / 2 end,
+    backward = function(_, input, target) return input - target end,
+  }
+  local ok_report = gc.check(net, half_sq, xin, tgt)
+  assert(ok_report.verdict == "PASS" and ok_report.kink_free, ok_report.text)
+  local doubled = {forward = half_sq.forward,
+                   backward = function(_, input, target) return (input - target) * 2 end}
+  local bad = gc.check(net, doubled, xin, tgt)
+  assert(bad.verdict == "FAIL" and bad.culprit == "loss", bad.text)
+  assert(bad.localisation:find("scale 2", 1, true), bad.localisation)
+  for _, s in ipairs({1e4, 1e-8}) do
+    local scaled = gc.check(net, nn.MSELoss(), xin, tgt, {loss_scale = s})
+    assert(scaled.verdict == "PASS", scaled.text)
+  end
+  local some = gc.check(net, nn.MSELoss(), xin, tgt, {exclude = "linear_2"})
+  assert(some.tensors["linear_2.weight"] == nil and some.tensors["linear_1.weight"], some.text)
+  local one = gc.check(net, nn.MSELoss(), xin, tgt, {only = "linear_2.bias, linear_1.weight"})
+  assert(one.tensors["linear_2.bias"] and one.tensors["linear_1.weight"]
+         and not one.tensors["linear_1.bias"], one.text)
+  H.check_error("the criterion table has no function 'backward'", gc.check, net,
+              {forward = half_sq.forward}, xin, tgt)
+end
 print("test_gradcheck.lua: ok")

@@ -7,12 +7,13 @@
 -- `scripts/dev test`, `cmake` or `ctest` (they rebuild and rerun this very suite), the plugin C fragment (scripts/plugins/swish is
 -- the complete, built example), the layout listing (not code); lines needing python3-torch
 -- are skipped with a message when it is not installed. Blocks marked slow in SLOW below (a
--- whole epoch of training) are skipped in the -O0 sanitizer build.
+-- whole epoch of training) and the quickstart are skipped in the sanitizer builds (ASan at -O0,
+-- TSan), where an epoch takes many minutes; the plain build runs them.
 local engine = require("engine")
 
 local root = assert(os.getenv("REPO_ROOT"), "REPO_ROOT not set (run through ctest)")
 local build = assert(os.getenv("BUILD_DIR"), "BUILD_DIR not set (run through ctest)")
-local fast_build = os.getenv("BUILD_TYPE") ~= "Debug"
+local fast_build = os.getenv("BUILD_TYPE") ~= "Debug" and not os.getenv("README_SANITIZER_BUILD")
 local SLOW = {"data.fashion_mnist(\"train\"):batches", "data = data.fashion_mnist(\"train\")"}
 
 local function sh(cmd)
@@ -123,7 +124,7 @@ for _, b in ipairs(blocks) do
       -- a chunk runs once its last continuation is known: run at its first block, whole
       done_chunks[c] = true
       if is_slow(c.text) and not fast_build then
-        print("README.md line " .. c.lines .. ": skipped in this -O0 build (a whole epoch)")
+        print("README.md line " .. c.lines .. ": skipped in this sanitizer build (a whole epoch)")
         skipped = skipped + 1
       else
         local path = dir .. "/block_" .. b.line .. ".lua"
@@ -144,7 +145,7 @@ for _, b in ipairs(blocks) do
       if bare:match("^scripts/dev test") or bare:match("^cmake ") or bare:match("^ctest ") then
         skipped = skipped + 1
       elseif quick and not fast_build then
-        print("README.md line " .. b.line .. ": skipped in this -O0 build (a whole epoch)")
+        print("README.md line " .. b.line .. ": skipped in this sanitizer build (a whole epoch)")
         skipped = skipped + 1
       elseif bare:find("torch_checkpoint.py", 1, true) and not has_torch then
         print("README.md line " .. b.line .. ": skipped without python3-torch: " .. bare)

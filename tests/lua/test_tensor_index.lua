@@ -141,6 +141,9 @@ do
   check_tensor(x:select(2, -1), {2, 5})
   assert(x:size(-1) == 3 and x:size(-2) == 2)
   check_error("dimension -3 out of range for [2,3] (1..2)", x.size, x, -3)
+  assert(#x:split(math.maxinteger, 2) == 1, "a piece larger than the dimension")
+  check_error("split: size 2 in the list is not a non-negative integer", x.split, x, {1, -1}, 2)
+  check_error("split: sizes add up to 2, not 3", x.split, x, {1, 1}, 2)
 end
 
 H.section("issue 13: overflowing sizes and positions, out-of-range conversions")
