@@ -90,7 +90,7 @@ struct eng_gc_options {
     uint64_t seed;    /* for sampling */
     double step;      /* 0 = chosen per tensor from the error model */
     double rtol;      /* 0 = default: 1e-6 in f64, 1e-3 in f32 */
-    double nsigma;    /* error-bar multiple for PASS; 0 = default 4 */
+    double nsigma;    /* error-bar multiple for PASS; 0 = default 3 */
     int worst;        /* worst elements kept per tensor; 0 = default 8 */
     const char *only; /* [optional] check only the tensors named in this list (names
                          separated by commas or spaces; "conv2d_1.weight" or a layer "conv2d_1") */

@@ -1,5 +1,9 @@
-/* 2-d convolution by im2col and one GEMM per image (Chellapilla et al. 2006), PyTorch's
- * torch.nn.Conv2d semantics: cross-correlation, zero padding, weight [out,in,kh,kw]. */
+/* 2-d convolution with PyTorch's torch.nn.Conv2d semantics: cross-correlation, zero padding,
+ * weight [out,in,kh,kw]. Three paths, chosen per layer and input: a direct convolution
+ * (kernels/conv_direct*, AVX-512 or AVX2 at run time) for layers with few input taps; Winograd
+ * F(2x2,3x3) (Lavin and Gray 2015, kernels/winograd.c) for f32 3x3 layers with many input
+ * channels; im2col and one GEMM per image (Chellapilla et al. 2006) otherwise, dilated ones
+ * included. Grouped convolutions (depthwise too) are in conv2d_grouped.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
