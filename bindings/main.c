@@ -217,7 +217,8 @@ static int collect_args(int argc, char **argv, options *o)
             o->threads = (int)v;
         } else if (strcmp(a, "--seed") == 0) {
             if (!parse_count(argv[++i], ~0ULL, &v)) {
-                fprintf(stderr, "%s: '--seed' needs an integer in 0..18446744073709551615\n", progname);
+                fprintf(stderr, "%s: '--seed' needs an integer in 0..18446744073709551615\n",
+                        progname);
                 return 1;
             }
             o->has_seed = true;

@@ -139,8 +139,8 @@ static void test_checkpoint_refuses_external_storage(void **state)
     assert_true(H5Pset_external(dcpl, scratch_path("secret.bin"), 0, sizeof values) >= 0);
     hsize_t two = 2;
     hid_t s = H5Screate_simple(1, &two, NULL);
-    hid_t d = H5Dcreate2(f, "/model/linear_1/bias", H5T_IEEE_F32LE, s, H5P_DEFAULT, dcpl,
-                         H5P_DEFAULT);
+    hid_t d =
+        H5Dcreate2(f, "/model/linear_1/bias", H5T_IEEE_F32LE, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     assert_true(d >= 0);
     assert_ok(eng_h5_write_crc(d, values, sizeof values));
     H5Dclose(d);
@@ -346,8 +346,8 @@ static void test_a_small_crafted_file_costs_little(void **state)
     hsize_t dims[2] = {(hsize_t)1 << 20, (hsize_t)1 << 20}, chunk[2] = {1, 1 << 10};
     hid_t s = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, 2, chunk);
-    hid_t d = H5Dcreate2(f, "/model/linear_1/weight", H5T_IEEE_F32LE, s, H5P_DEFAULT, dcpl,
-                         H5P_DEFAULT);
+    hid_t d =
+        H5Dcreate2(f, "/model/linear_1/weight", H5T_IEEE_F32LE, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     assert_true(d >= 0);
     assert_ok(eng_h5_write_crc(d, "", 0));
     H5Dclose(d);
@@ -366,8 +366,8 @@ static void test_a_small_crafted_file_costs_little(void **state)
     double seconds = now() - t0;
     getrusage(RUSAGE_SELF, &after);
     long grew_kb = after.ru_maxrss - before.ru_maxrss;
-    print_message("crafted %ld-byte file: refused in %.3f s, peak RSS grew %ld KB\n", size,
-                  seconds, grew_kb);
+    print_message("crafted %ld-byte file: refused in %.3f s, peak RSS grew %ld KB\n", size, seconds,
+                  grew_kb);
     assert_true(seconds <= 2 && grew_kb <= 256 * 1024);
 }
 

@@ -18,9 +18,10 @@
  * Version 2 holds nothing HDF5 leaves unchecksummed: strings are fixed-length (no global heap),
  * every dataset carries "crc32" (its data) and every object "attrs_crc32" (its attributes'
  * names and values, hdf5_util.h). eng_checkpoint_open audits the whole file (links, storage,
- * types, depth, counts, bytes, checksums: eng_h5_audit) before parsing anything in it. Loading checks the format, the version, every layer
- * name and kind, every shape and dtype, and names the first mismatch; it changes nothing
- * unless everything fits. */
+ * types, depth, counts, bytes, checksums: eng_h5_audit) before parsing anything in it. Every
+ * file also starts with the engine header (its length and CRC-32, hdf5_util.h), checked before
+ * HDF5 reads it. Loading checks the format, the version, every layer name and kind, every shape
+ * and dtype, and names the first mismatch; it changes nothing unless everything fits. */
 #ifndef ENGINE_IO_CHECKPOINT_H
 #define ENGINE_IO_CHECKPOINT_H
 

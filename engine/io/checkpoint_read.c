@@ -375,6 +375,22 @@ static eng_status check_names(eng_checkpoint *ck, hid_t g, const char *name, con
     return st;
 }
 
+/* The step count and the learning rate of /optimizer, checked as strictly as the same numbers
+ * given as arguments (set_lr, the constructors). */
+static eng_status read_counters(eng_checkpoint *ck, hid_t g, int64_t *steps, double *lr)
+{
+    eng_status st = eng_h5_read_int64(g, "steps", steps);
+    if (!st)
+        st = eng_h5_read_double(g, "lr", lr);
+    if (!st && !(*lr > 0 && isfinite(*lr)))
+        st = eng_error(ENG_EFORMAT, "%s: /optimizer's lr is %g, expected a finite number > 0",
+                       ck->path, *lr);
+    if (!st && *steps < 0)
+        st = eng_error(ENG_EFORMAT, "%s: /optimizer's steps is %lld, expected >= 0", ck->path,
+                       (long long)*steps);
+    return st;
+}
+
 eng_status eng_checkpoint_read_optimizer(eng_checkpoint *ck, eng_optimizer *opt)
 {
     if (!ck->has_optimizer)
@@ -413,16 +429,7 @@ eng_status eng_checkpoint_read_optimizer(eng_checkpoint *ck, eng_optimizer *opt)
     if (!st)
         st = check_hyper(ck, g, opt);
     if (!st)
-        st = eng_h5_read_int64(g, "steps", &steps);
-    if (!st)
-        st = eng_h5_read_double(g, "lr", &lr);
-    /* as strictly as the same numbers given as arguments (set_lr, the constructors) */
-    if (!st && !(lr > 0 && isfinite(lr)))
-        st = eng_error(ENG_EFORMAT, "%s: /optimizer's lr is %g, expected a finite number > 0",
-                       ck->path, lr);
-    if (!st && steps < 0)
-        st = eng_error(ENG_EFORMAT, "%s: /optimizer's steps is %lld, expected >= 0", ck->path,
-                       (long long)steps);
+        st = read_counters(ck, g, &steps, &lr);
     for (int i = 0; !st && i < opt->nparams; i++) {
         char layer[2 * ENG_NAME_MAX], param[2 * ENG_NAME_MAX];
         eng_checkpoint_split_name(opt->params[i].name, layer, param, sizeof layer);

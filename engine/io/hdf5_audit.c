@@ -30,8 +30,8 @@
 typedef struct audit {
     const char *path;
     const eng_h5_limits *lim;
-    bool seal;        /* writing digests instead of checking them */
-    haddr_t *seen;    /* open-addressing set of object addresses; HADDR_UNDEF marks free */
+    bool seal;     /* writing digests instead of checking them */
+    haddr_t *seen; /* open-addressing set of object addresses; HADDR_UNDEF marks free */
     size_t cap;
     int64_t objects, bytes, limit_bytes;
     eng_status st;
@@ -80,7 +80,8 @@ static eng_status digest_values(digest *d, const char *name, hid_t attr, hid_t t
                          "variable-length, compound or other type)",
                          d->a->path, name, d->where);
     size_t elem = cls == H5T_STRING || cls == H5T_ENUM ? size : 8, total;
-    if (__builtin_mul_overflow((size_t)n, elem, &total) || total > (size_t)d->a->lim->max_attr_bytes)
+    if (__builtin_mul_overflow((size_t)n, elem, &total) ||
+        total > (size_t)d->a->lim->max_attr_bytes)
         return eng_error(ENG_EFORMAT, "%s: attribute '%s' of %s is larger than %lld bytes",
                          d->a->path, name, d->where, (long long)d->a->lim->max_attr_bytes);
     d->a->bytes += (int64_t)total;
@@ -90,7 +91,7 @@ static eng_status digest_values(digest *d, const char *name, hid_t attr, hid_t t
     char *buf = malloc(total ? total : 1);
     if (!buf)
         return eng_error(ENG_ENOMEM, "%s: out of memory", d->a->path);
-    hid_t mtype = cls == H5T_INTEGER   ? H5Tcopy(H5T_NATIVE_INT64)
+    hid_t mtype = cls == H5T_INTEGER ? H5Tcopy(H5T_NATIVE_INT64)
                   : cls == H5T_FLOAT ? H5Tcopy(H5T_NATIVE_DOUBLE)
                                      : H5Tcopy(type);
     eng_status st = ENG_OK;
@@ -99,7 +100,10 @@ static eng_status digest_values(digest *d, const char *name, hid_t attr, hid_t t
                           d->where);
     } else {
         uint64_t count = (uint64_t)n;
-        char tag = cls == H5T_STRING ? 's' : cls == H5T_INTEGER ? 'i' : cls == H5T_FLOAT ? 'f' : 'b';
+        char tag = cls == H5T_STRING    ? 's'
+                   : cls == H5T_INTEGER ? 'i'
+                   : cls == H5T_FLOAT   ? 'f'
+                                        : 'b';
         add_bytes(d, name, strlen(name) + 1);
         add_bytes(d, &tag, 1);
         add_bytes(d, &count, sizeof count);
@@ -206,7 +210,8 @@ static eng_status check_dataset(audit *a, hid_t d, const char *where)
                        "%s: %s is stored in an external file (refused: only data inside the "
                        "file is read)",
                        a->path, where);
-    } else if (a->lim->digests && !((cls == H5T_INTEGER || cls == H5T_FLOAT) && size >= 1 && size <= 8)) {
+    } else if (a->lim->digests &&
+               !((cls == H5T_INTEGER || cls == H5T_FLOAT) && size >= 1 && size <= 8)) {
         st = eng_error(ENG_EFORMAT, "%s: %s has a type this engine never writes", a->path, where);
     } else if (ndims > ENG_MAX_DIMS) {
         st = eng_error(ENG_EFORMAT, "%s: %s has %d dimensions (at most %d)", a->path, where, ndims,
@@ -246,8 +251,7 @@ static eng_status check_dataset(audit *a, hid_t d, const char *where)
                        a->path, where, (unsigned long long)bytes, (unsigned long long)stored);
     if (!st && a->lim->digests && !a->seal && H5Aexists(d, "crc32") <= 0) {
         H5Eclear2(H5E_DEFAULT);
-        st = eng_error(ENG_EFORMAT, "%s: %s has no checksum of its data ('crc32')", a->path,
-                       where);
+        st = eng_error(ENG_EFORMAT, "%s: %s has no checksum of its data ('crc32')", a->path, where);
     }
 done:
     if (dcpl >= 0)

@@ -108,15 +108,16 @@ eng_status eng_h5_header_check(const char *path, const char *what)
                        path, what);
     else if (n < (ssize_t)sizeof h || memcmp(h, magic, 8) != 0)
         st = eng_error(ENG_EFORMAT,
-                       "%s: not an engine %s: it does not start with the engine's header",
-                       path, what);
+                       "%s: not an engine %s: it does not start with the engine's header", path,
+                       what);
     else if (get_le(h + 8, 4) != 1)
         st = eng_error(ENG_EFORMAT, "%s: engine header version %llu, this engine reads 1", path,
                        (unsigned long long)get_le(h + 8, 4));
     else if ((uint64_t)sb.st_size < get_le(h + 16, 8))
-        st = eng_error(ENG_EIO, "%s: cannot open the %s: truncated file (%lld bytes, the header "
-                       "says %llu)", path, what, (long long)sb.st_size,
-                       (unsigned long long)get_le(h + 16, 8));
+        st = eng_error(ENG_EIO,
+                       "%s: cannot open the %s: truncated file (%lld bytes, the header "
+                       "says %llu)",
+                       path, what, (long long)sb.st_size, (unsigned long long)get_le(h + 16, 8));
     else if ((uint64_t)sb.st_size != get_le(h + 16, 8))
         st = eng_error(ENG_EFORMAT, "%s: the %s is %lld bytes, its header says %llu", path, what,
                        (long long)sb.st_size, (unsigned long long)get_le(h + 16, 8));

@@ -28,8 +28,8 @@ typedef struct eng_h5_writer {
 eng_status eng_h5_create(eng_h5_writer *w, const char *path, const char *what);
 /* Closes the file, writes its image to "<path>.tmp", fsyncs it, renames it over path and fsyncs
  * the directory (HDF5 itself never fsyncs), so that path holds either its old content or the
- * complete new file. The image is held in memory twice meanwhile (HDF5's and the copy). The writer is
- * emptied in every case; on failure the temporary file is removed. */
+ * complete new file. The image is held in memory twice meanwhile (HDF5's and the copy). The
+ * writer is emptied in every case; on failure the temporary file is removed. */
 eng_status eng_h5_commit(eng_h5_writer *w);
 /* Closes and removes the temporary file; nothing on an empty writer. */
 void eng_h5_abort(eng_h5_writer *w);
