@@ -142,10 +142,32 @@ static void read_plot(lua_State *L, int arg, eng_plot *plot)
     }
     plot->nseries = ns;
     plot->series = series;
+    /* marks = {{x=, label=}, ...}: vertical lines, mark m in series m's colour */
+    if (lua_getfield(L, arg, "marks") == LUA_TNIL)
+        return;
+    int marks_idx = lua_gettop(L);
+    luaL_checktype(L, marks_idx, LUA_TTABLE);
+    int nm = (int)luaL_len(L, marks_idx);
+    double *xs = lua_newuserdatauv(L, sizeof *xs * (size_t)(nm + 1), 0);
+    const char **labels = lua_newuserdatauv(L, sizeof *labels * (size_t)(nm + 1), 0);
+    for (int m = 0; m < nm; m++) {
+        luaL_checkstack(L, 4, "plot: too many marks");
+        if (lua_geti(L, marks_idx, m + 1) != LUA_TTABLE)
+            luaL_error(L, "plot: marks[%d] must be a table {x=, label=}", m + 1);
+        lua_getfield(L, -1, "x");
+        xs[m] = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : NAN;
+        lua_getfield(L, -2, "label");
+        labels[m] = lua_tostring(L, -1); /* referenced by the marks table */
+        lua_pop(L, 3);
+    }
+    plot->nmarks = nm;
+    plot->mark_x = xs;
+    plot->mark_label = labels;
 }
 
 /* sweep.plot(path, {title=, xlabel=, ylabel=, logx=, logy= (true, false or "auto"),
- *                   diagonal=, series = {{label=, x=, y=, yerr=, points=}, ...}}) */
+ *                   diagonal=, series = {{label=, x=, y=, yerr=, points=}, ...},
+ *                   marks = {{x=, label=}, ...}}) */
 static int l_plot(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);

@@ -317,13 +317,14 @@ local function v_curves(report, opts)
     sweep = ok and result or nil
   end
   if type(sweep) ~= "table" then return nil end
-  local series, marks, labels = {}, {}, {}
+  local series, marks = {}, {}
   for k, t in ipairs(sweep.tensors) do
     series[k] = {label = t.name, x = sweep.steps, y = t.errors}
-    marks[k], labels[k] = t.chosen, ("chosen step %.1e"):format(t.chosen or 0 / 0)
+    marks[k] = {x = t.chosen, label = ("chosen step %.1e (dashed)"):format(t.chosen or 0 / 0)}
   end
   return plot{title = "Central-difference error against the step (V-curves)", xlabel = "step h",
-              ylabel = "median relative error", logx = true, logy = true, series = series}
+              ylabel = "median relative error", logx = true, logy = true, series = series,
+              marks = marks}
 end
 
 local function layers_table(report)

@@ -245,7 +245,14 @@ static int legend_width(const eng_plot *p)
     }
     if (longest > 44)
         longest = 44;
-    return p->nseries ? 40 + (int)longest * 7 : 0;
+    int width = p->nseries ? 40 + (int)longest * 7 : 0;
+    /* marker labels, in a 10 px font (about 6 px a character), cut at 52 characters */
+    for (int m = 0; m < p->nmarks && m < p->nseries && p->mark_label; m++) {
+        size_t n = p->mark_label[m] ? strlen(p->mark_label[m]) : 0;
+        int w = 40 + (int)(n > 52 ? 52 : n) * 6;
+        width = w > width ? w : width;
+    }
+    return width;
 }
 
 eng_status eng_plot_svg(const eng_plot *plot, char **svg)

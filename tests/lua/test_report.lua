@@ -60,6 +60,19 @@ assert(s:find(">diverged</text>", 1, true))
 assert(s:find("&lt;adam&gt;", 1, true) and not s:find("<adam>", 1, true))
 assert(s:find(">1.2</text>", 1, true), "the finished run lr=0.1,<adam>: 1 + 2/10")
 
+H.section("plot marks and options through engine.sweep.svg")
+local svg = engine.sweep.svg{title = "v", logx = true, logy = "auto",
+  series = {{label = "w", x = {1e-6, 1e-4, 1e-2}, y = {1e-3, 1e-8, 1e-4}},
+            {label = "b", x = {1e-6, 1e-4, 1e-2}, y = {1e-4, 1e-9, 1e-5}}},
+  marks = {{x = 1e-4, label = "chosen step 1.0e-04"}, {x = 1e-5, label = "other"}}}
+assert(count(svg, 'stroke%-dasharray="5,4"') == 2, "one dashed line per mark")
+assert(svg:find(">chosen step 1.0e-04</text>", 1, true) and svg:find(">other</text>", 1, true))
+assert(svg:find(">1e-9</text>", 1, true) or svg:find(">1e-10</text>", 1, true), "log y axis")
+H.check_error("logy' must be true, false or \"auto\"", engine.sweep.svg,
+              {logy = "yes", series = {}})
+H.check_error("marks%[1%] must be a table", engine.sweep.svg,
+              {series = {{label = "a", x = {1}, y = {1}}}, marks = {3}})
+
 H.section("errors")
 H.check_error("run log", engine.report.html, dir .. "/x.html", dir .. "/missing.h5")
 H.check_error("run_log must be a run log's path or engine.train's history",
