@@ -8,6 +8,8 @@
 #include "gradcheck/gradcheck.h"
 #include "io/plot.h"
 
+#define CHECK_FUNCTION_SAMPLES 32 /* elements per tensor that check_function checks by default */
+
 static const char *const check_options[] = {
     "samples", "seed", "step", "rtol", "nsigma", "worst", "only", "input", "mode",
     "directions", "names", "batch", "sample_loss", "exclude", "full", "localise",
@@ -89,6 +91,8 @@ static void push_report(lua_State *L, const eng_gc_report *r)
     set_string(L, "summary", r->summary);
     set_string(L, "first_failing", r->first_failing);
     set_integer(L, "evaluations", r->evaluations);
+    set_integer(L, "elements_checked", r->elements_checked);
+    set_integer(L, "elements_total", r->elements_total);
     set_number(L, "seconds", r->seconds);
     if (r->directions) {
         set_integer(L, "directions", r->directions);
@@ -573,6 +577,11 @@ static int l_check_function(lua_State *L)
     obj->loss_at = lua_obj_loss_at;
     obj->gradient = lua_obj_gradient;
     obj->has_signatures = false;
+    /* Every evaluation runs f whole (no prefix caching, no one-element update): by default a
+     * stratified sample of each tensor, decided by the tensor-level statistics; the report
+     * states the coverage. full = true (or samples) checks more. */
+    if (o.samples == 0 && !o.full)
+        o.samples = CHECK_FUNCTION_SAMPLES;
     /* the batch size, if the caller names it, lets a factor N be recognised */
     obj->batch = lua_optintegerfield(L, 3, "check_function", "batch", 0);
     return run_and_push(L, obj, &o, m, directions);

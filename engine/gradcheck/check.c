@@ -607,6 +607,13 @@ eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
         goto fail;
     report->verdict = ENG_GC_PASS;
     for (int i = 0; i < report->ntensors; i++) {
+        int64_t n = 1;
+        for (int d = 0; d < report->tensors[i].ndim; d++)
+            n *= report->tensors[i].shape[d];
+        report->elements_checked += report->tensors[i].checked;
+        report->elements_total += n;
+    }
+    for (int i = 0; i < report->ntensors; i++) {
         eng_gc_tensor_report *r = &report->tensors[i];
         if (r->verdict == ENG_GC_FAIL && report->verdict != ENG_GC_FAIL) {
             report->verdict = ENG_GC_FAIL;

@@ -150,6 +150,7 @@ struct eng_gc_report {
                               * freeze (ReLU, max-pool) held at the base point */
     char summary[512];       /* a conclusion across tensors, e.g. one factor everywhere */
     double seconds;
+    int64_t elements_checked, elements_total; /* coverage over the tensors checked */
     int64_t evaluations;     /* loss evaluations used */
     const char *mode;        /* "element-wise", "directional", "layer-wise" */
     int directions, directions_failed; /* directional mode */

@@ -58,6 +58,11 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
                 "(no kinks)\n");
     if (report->warning[0])
         put(&w, "warning: %s\n", report->warning);
+    if (report->elements_checked < report->elements_total)
+        put(&w, "coverage: %lld of %lld elements (%.2f%%), a stratified sample per tensor "
+                "decided with the tensor-level statistics\n",
+            (long long)report->elements_checked, (long long)report->elements_total,
+            100.0 * (double)report->elements_checked / (double)report->elements_total);
     if (report->summary[0])
         put(&w, "%s\n", report->summary);
     for (int i = 0; i < report->ntensors; i++) {
