@@ -208,8 +208,8 @@ static eng_status check_out(const char *what, const eng_tensor *y, eng_dtype dty
 eng_status eng_tensor_reduce(eng_tensor *y, eng_reduce_op op, const eng_tensor *x, int dim,
                              bool keepdim, double param)
 {
-    eng_dtype dtype;
-    int ndim;
+    eng_dtype dtype = ENG_F32;
+    int ndim = 0;
     int64_t shape[ENG_MAX_DIMS];
     eng_status st = eng_reduce_result(op, x, dim, keepdim, &dtype, &ndim, shape);
     if (!st)
@@ -227,8 +227,8 @@ eng_status eng_tensor_reduce(eng_tensor *y, eng_reduce_op op, const eng_tensor *
 eng_status eng_tensor_argext(eng_tensor *idx, const eng_tensor *x, int dim, bool keepdim,
                              bool max, int64_t base)
 {
-    eng_dtype dtype;
-    int ndim;
+    eng_dtype dtype = ENG_F32;
+    int ndim = 0;
     int64_t shape[ENG_MAX_DIMS];
     const char *what = max ? "argmax" : "argmin";
     eng_status st = eng_reduce_result(max ? ENG_REDUCE_MAX : ENG_REDUCE_MIN, x, dim, keepdim,

@@ -47,7 +47,7 @@ def build_layer(config):
         return nn.Conv2d(config["in_channels"], config["out_channels"],
                          pair(config["kernel_size"]), stride=pair(config["stride"]),
                          padding=pair(config["padding"]), dilation=pair(config["dilation"]),
-                         bias=config["bias"])
+                         groups=config.get("groups", 1), bias=config["bias"])
     if kind == "linear":
         return nn.Linear(config["in_features"], config["out_features"], bias=config["bias"])
     if kind == "maxpool2d":
@@ -63,6 +63,26 @@ def build_layer(config):
         return nn.LeakyReLU(config["negative_slope"])
     if kind == "dropout":
         return nn.Dropout(config["p"])
+    if kind in ("batchnorm1d", "batchnorm2d"):
+        cls = nn.BatchNorm1d if kind == "batchnorm1d" else nn.BatchNorm2d
+        return cls(config["num_features"], eps=config["eps"], momentum=config["momentum"],
+                   affine=config["affine"])
+    if kind == "layernorm":
+        return nn.LayerNorm(tuple(config["normalized_shape"]), eps=config["eps"],
+                            elementwise_affine=config["elementwise_affine"])
+    if kind == "gelu":
+        return nn.GELU(approximate=config["approximate"])
+    if kind in ("softmax", "log_softmax"):
+        # the engine's dim is Lua's: 1-based, negative from the end, 0 for PyTorch's None
+        d = config["dim"]
+        dim = None if d == 0 else d - 1 if d > 0 else d
+        return nn.Softmax(dim=dim) if kind == "softmax" else nn.LogSoftmax(dim=dim)
+    if kind == "embedding":
+        pad = config["padding_idx"]
+        return nn.Embedding(config["num_embeddings"], config["embedding_dim"],
+                            padding_idx=None if pad == -2**31 else pad)
+    if kind == "adaptive_avgpool2d":
+        return nn.AdaptiveAvgPool2d(pair(config["output_size"]))
     raise SystemExit(f"layer kind '{kind}' has no torch equivalent here")
 
 
@@ -80,10 +100,15 @@ def export(path, out, index_keys=False):
     state = collections.OrderedDict()
     with h5py.File(path, "r") as f:
         for i, name in enumerate(layer_names(f)):
-            for param, data in f["model"][name].items():
+            group = f["model"][name]
+            for param, data in group.items():
                 key = f"{i if index_keys else name}.{param}"
                 state[key] = torch.from_numpy(data[()])
                 print(f"{name}.{param} -> {key} {list(data.shape)} {data.dtype}")
+            if text(group.attrs["kind"]) in ("batchnorm1d", "batchnorm2d"):
+                # a buffer torch keeps and the engine does not (it only matters for
+                # momentum=None, which the engine does not offer)
+                state[f"{i if index_keys else name}.num_batches_tracked"] = torch.tensor(0)
     torch.save(state, out)
 
 
@@ -133,6 +158,8 @@ def import_(pt, template, out):
                 # the engine's end-to-end check: CRC-32 of the little-endian bytes
                 crc = zlib.crc32(value.astype(value.dtype.newbyteorder("<")).tobytes())
                 dst["model"][name][param].attrs["crc32"] = numpy.int64(crc)
+        for key in [k for k in state if k.endswith(".num_batches_tracked")]:
+            del state[key]  # torch's BatchNorm counter: the engine keeps none
         if state:
             raise SystemExit(f"{pt}: tensors not in the architecture: {', '.join(state)}")
     write_header(tmp)

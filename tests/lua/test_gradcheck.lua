@@ -22,63 +22,35 @@ local function new_params(tail)
   return p
 end
 
+-- the MLP's forward: z1 = x W1^T + b1 [N,H], a1 = relu(z1), logits = a1 W2^T + b2 [N,C] and
+-- their log-sum-exp per sample [N,1]
+local onehot = engine.tensor(labels, "i64"):one_hot(C):to("f64") -- [N,C]
+local function forward(p)
+  local z1 = x:matmul(p.W1:t()) + p.b1
+  local a1 = z1:relu()
+  local logits = a1:matmul(p.W2:t()) + p.b2
+  return z1, a1, logits, logits:logsumexp(2, {keepdim = true})
+end
+
 -- loss and gradients of the MLP, with the named bug planted in the backward
 local function objective(p, bug)
   return function()
-    local W1, b1, W2, b2 = p.W1, p.b1, p.W2, p.b2
-    local z1, a1, probs, loss = {}, {}, {}, 0
-    for n = 1, N do
-      z1[n], a1[n] = {}, {}
-      for h = 1, Hn do
-        local s = b1:get(h)
-        for d = 1, D do s = s + W1:get(h, d) * x:get(n, d) end
-        z1[n][h], a1[n][h] = s, math.max(s, 0)
-      end
-      local logits, m = {}, -math.huge
-      for c = 1, C do
-        local s = b2:get(c)
-        for h = 1, Hn do s = s + W2:get(c, h) * a1[n][h] end
-        logits[c] = s
-        m = math.max(m, s)
-      end
-      local sum = 0
-      for c = 1, C do sum = sum + math.exp(logits[c] - m) end
-      probs[n] = {}
-      for c = 1, C do probs[n][c] = math.exp(logits[c] - m) / sum end
-      loss = loss + (m + math.log(sum) - logits[labels[n]]) / N
-    end
-    local dW1, db1 = engine.zeros({Hn, D}, "f64"), engine.zeros({Hn}, "f64")
-    local dW2, db2 = engine.zeros({C, Hn}, "f64"), engine.zeros({C}, "f64")
+    local z1, a1, logits, lse = forward(p)
+    local loss = (lse:sum() - (logits * onehot):sum()) / N
     local scale = bug == "missing_mean" and 1 or 1 / N
-    for n = 1, N do
-      local dz2 = {}
-      for c = 1, C do dz2[c] = (probs[n][c] - (c == labels[n] and 1 or 0)) * scale end
-      local times = bug == "doubled" and 2 or 1
-      for c = 1, C do
-        db2:set(c, db2:get(c) + dz2[c])
-        if bug ~= "first_sample" or n == 1 then
-          for h = 1, Hn do dW2:set(c, h, dW2:get(c, h) + times * dz2[c] * a1[n][h]) end
-        end
-      end
-      for h = 1, Hn do
-        local da = 0
-        for c = 1, C do da = da + dz2[c] * W2:get(c, h) end
-        local dz = z1[n][h] > 0 and da or 0
-        if bug ~= "bias_not_summed" or n == 1 then db1:set(h, db1:get(h) + dz) end
-        for d = 1, D do
-          local g = dz * x:get(n, d)
-          if bug == "sign" then g = -g end
-          if bug == "scale_086" then g = 0.86 * g end
-          if bug == "transposed" then
-            -- dW1 computed as [D,H] and written into the [H,D] buffer row by row
-            local flat = (d - 1) * Hn + (h - 1)
-            local r, q = flat // D + 1, flat % D + 1
-            dW1:set(r, q, dW1:get(r, q) + g)
-          else
-            dW1:set(h, d, dW1:get(h, d) + g)
-          end
-        end
-      end
+    local dz2 = ((logits - lse):exp() - onehot) * scale -- dloss/dlogits [N,C]
+    local db2 = dz2:sum(1)
+    local dW2 = bug == "first_sample" and dz2:narrow(1, 1, 1):t():matmul(a1:narrow(1, 1, 1))
+      or dz2:t():matmul(a1)
+    if bug == "doubled" then dW2 = dW2 * 2 end
+    local dz = engine.where(z1:gt(0), dz2:matmul(p.W2), 0) -- through the ReLU [N,H]
+    local db1 = bug == "bias_not_summed" and dz:select(1, 1):clone() or dz:sum(1)
+    local dW1 = dz:t():matmul(x)
+    if bug == "sign" then dW1 = -dW1 end
+    if bug == "scale_086" then dW1 = dW1 * 0.86 end
+    if bug == "transposed" then
+      -- dW1 computed as [D,H] and written into the [H,D] buffer row by row
+      dW1 = dW1:t():contiguous():reshape({Hn, D})
     end
     return loss, {dW1, db1, dW2, db2}
   end
@@ -89,20 +61,8 @@ local names = {"W1", "b1", "W2", "b2"}
 -- the loss of sample s alone, so that the checker can test "only one sample's gradient"
 local function sample_loss(p)
   return function(s)
-    local logits, m = {}, -math.huge
-    for c = 1, C do
-      local v = p.b2:get(c)
-      for h = 1, Hn do
-        local z = p.b1:get(h)
-        for d = 1, D do z = z + p.W1:get(h, d) * x:get(s, d) end
-        v = v + p.W2:get(c, h) * math.max(z, 0)
-      end
-      logits[c] = v
-      m = math.max(m, v)
-    end
-    local sum = 0
-    for c = 1, C do sum = sum + math.exp(logits[c] - m) end
-    return m + math.log(sum) - logits[labels[s]]
+    local _, _, logits, lse = forward(p)
+    return lse[{s, 1}] - logits[{s, labels[s]}]
   end
 end
 
