@@ -47,6 +47,7 @@ void lua_tometa(lua_State *L, int idx, eng_meta *t, const char *where);
 void lua_pushmeta(lua_State *L, const eng_meta *t);
 /* engine.sweep (l_sweep.c) */
 int luaopen_engine_sweep(lua_State *L);
+int luaopen_engine_dist(lua_State *L);
 /* engine.train (l_train.c, bindings/train.lua): pushes the function */
 int luaopen_engine_train(lua_State *L);
 /* Pushes the C function runlog_read(path) -> the run log's table (l_train.c). */

@@ -271,6 +271,8 @@ int luaopen_engine(lua_State *L)
     lua_setfield(L, -2, "progress");
     luaopen_engine_sweep(L);
     lua_setfield(L, -2, "sweep");
+    luaopen_engine_dist(L);
+    lua_setfield(L, -2, "dist");
     luaopen_engine_train(L);
     lua_setfield(L, -2, "train");
     luaopen_engine_report(L);

@@ -1,16 +1,24 @@
-/* engine.sweep: runs of an experiment over a grid or a random draw of settings, each in a
- * protected call, recorded in an HDF5 results file after every run (engine/io/results.h) so
- * that a restarted sweep skips what is done. The orchestration is Lua (bindings/sweep.lua,
- * compiled in); this file gives it the results file and the SVG plot. */
+/* engine.sweep: runs of an experiment over a grid or a random draw of settings, each in its
+ * own process, recorded in an HDF5 results file after every run (engine/io/results.h) so
+ * that a restarted sweep skips what is done. The orchestration is Lua (bindings/sweep.lua and
+ * bindings/sweep_exec.lua, compiled in); this file gives it the results file, the SVG plot
+ * and the child processes (engine/proc.h). */
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bindings.h"
 #include "io/plot.h"
 #include "io/results.h"
+#include "proc.h"
+#include "sweep_exec_lua.h"
 #include "sweep_lua.h"
+#include "sweep_slurm_lua.h"
 
 static int guard_gc(lua_State *L)
 {
@@ -235,7 +243,118 @@ static int l_heatmap(lua_State *L)
     return 1;
 }
 
+/* sweep.spawn({program, arg1, ...}, {env = {"NAME=value", ...}, log = path, memory = bytes})
+ * -> pid */
+static int l_spawn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int nargs = (int)luaL_len(L, 1);
+    luaL_argcheck(L, nargs >= 1, 1, "the program and its arguments");
+    const char **argv = lua_newuserdatauv(L, sizeof *argv * (size_t)(nargs + 1), 0);
+    for (int i = 0; i < nargs; i++) {
+        lua_geti(L, 1, i + 1);
+        argv[i] = luaL_checkstring(L, -1); /* kept alive by the table */
+        lua_pop(L, 1);
+    }
+    argv[nargs] = NULL;
+    eng_proc_options opt = {0};
+    const char **env = NULL;
+    if (lua_istable(L, 2)) {
+        opt.log_path = lua_optstringfield(L, 2, "spawn", "log", NULL);
+        opt.memory_bytes = lua_optintegerfield(L, 2, "spawn", "memory", 0);
+        lua_getfield(L, 2, "env");
+        if (lua_istable(L, -1)) {
+            int t = lua_gettop(L), n = (int)luaL_len(L, t);
+            env = lua_newuserdatauv(L, sizeof *env * (size_t)(n + 1), 0);
+            for (int i = 0; i < n; i++) {
+                lua_geti(L, t, i + 1);
+                env[i] = luaL_checkstring(L, -1);
+                lua_pop(L, 1);
+            }
+            env[n] = NULL;
+        }
+    }
+    opt.env = env;
+    pid_t pid;
+    if (eng_proc_spawn(argv, &opt, &pid))
+        return lua_engerror(L);
+    lua_pushinteger(L, pid);
+    return 1;
+}
+
+/* sweep.poll(pid) -> nil while running; "exited", code, max_rss_kb; "signaled", signal,
+ * name, max_rss_kb */
+static int l_poll(lua_State *L)
+{
+    pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+    eng_proc_status st;
+    if (eng_proc_poll(pid, &st))
+        return lua_engerror(L);
+    if (st.state == ENG_PROC_RUNNING) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (st.state == ENG_PROC_EXITED) {
+        lua_pushliteral(L, "exited");
+        lua_pushinteger(L, st.code);
+        lua_pushnil(L);
+    } else {
+        char buf[32];
+        lua_pushliteral(L, "signaled");
+        lua_pushinteger(L, st.signal);
+        lua_pushstring(L, eng_proc_signal_name(st.signal, buf));
+    }
+    lua_pushinteger(L, st.max_rss_kb);
+    return 4;
+}
+
+/* sweep.kill(pid, "TERM" | "KILL") */
+static int l_kill(lua_State *L)
+{
+    static const char *const names[] = {"TERM", "KILL", NULL};
+    static const int sigs[] = {SIGTERM, SIGKILL};
+    pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+    int which = luaL_checkoption(L, 2, "TERM", names);
+    if (eng_proc_kill(pid, sigs[which]))
+        return lua_engerror(L);
+    return 0;
+}
+
+/* sweep.sleep(seconds) */
+static int l_sleep(lua_State *L)
+{
+    double s = luaL_checknumber(L, 1);
+    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+    while (s > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+    return 0;
+}
+
+/* sweep.executable() -> the absolute path of this host program (/proc/self/exe) or nil */
+static int l_executable(lua_State *L)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0)
+        return 0;
+    lua_pushlstring(L, buf, (size_t)n);
+    return 1;
+}
+
+/* sweep.pid() -> this process' id */
+static int l_pid(lua_State *L)
+{
+    lua_pushinteger(L, getpid());
+    return 1;
+}
+
 static const luaL_Reg sweep_funcs[] = {
+    {"spawn", l_spawn},
+    {"poll", l_poll},
+    {"kill", l_kill},
+    {"sleep", l_sleep},
+    {"executable", l_executable},
+    {"pid", l_pid},
     {"clock", l_clock},
     {"append", l_append},
     {"read", l_read},
@@ -249,6 +368,14 @@ int luaopen_engine_sweep(lua_State *L)
 {
     luaL_newlib(L, sweep_funcs);
     if (luaL_loadbuffer(L, sweep_lua, sizeof sweep_lua - 1, "=engine.sweep"))
+        return lua_error(L);
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 0);
+    if (luaL_loadbuffer(L, sweep_exec_lua, sizeof sweep_exec_lua - 1, "=engine.sweep_exec"))
+        return lua_error(L);
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 0);
+    if (luaL_loadbuffer(L, sweep_slurm_lua, sizeof sweep_slurm_lua - 1, "=engine.sweep_slurm"))
         return lua_error(L);
     lua_pushvalue(L, -2);
     lua_call(L, 1, 0);

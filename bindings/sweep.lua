@@ -11,9 +11,14 @@
 --     end,
 --     plot = "sweep.svg", curves = "curves.svg",   -- optional SVG plots (logy = true, false or
 --                                                  -- "auto": log where values span decades)
+--     executor = "local", workers = 2,       -- or "slurm", "mpi", "inline" (bindings/sweep_exec.lua)
+--     seed = 1, time_limit = 600, memory_limit = 2^31,   -- per run
 --   }
--- A run that raises is recorded with status "error" and its message; one whose logged or
--- final values become NaN or infinite is recorded as "diverged" (the log call stops it).
+-- Each run is its own process, seeded from `seed` and its settings (never its order). A run
+-- that raises is recorded with status "error" and its message; one whose logged or final
+-- values become NaN or infinite is recorded as "diverged" (the log call stops it); one that
+-- crashes as "crashed" with its signal, one past its time limit as "timeout", one out of
+-- memory as "oom".
 local M = ...
 
 local function sorted_keys(t)
@@ -178,9 +183,28 @@ local function one_run(spec, settings, index, key)
                                                         tostring(result.step))
   else
     record.status, record.message = "error", tostring(result)
+    -- under a memory limit, an allocation that fails is the limit's doing
+    if spec.memory_limit and (record.message:find("out of memory", 1, true)
+                              or record.message:find("not enough memory", 1, true)) then
+      record.status = "oom"
+    end
   end
   if best ~= nil then record.best = {[spec.metric] = best} end
   return record
+end
+
+-- The run's seed: FNV-1a (64 bits) of the sweep's seed and the run's settings written exactly
+-- (%q gives floats in hexadecimal), so it depends on what the run is, never on when it runs.
+local function seed_of(sweep_seed, settings)
+  local text = {tostring(sweep_seed)}
+  for _, k in ipairs(sorted_keys(settings)) do
+    text[#text + 1] = ("%s=%s:%q"):format(k, type(settings[k]), settings[k])
+  end
+  local h = -3750763034362895579 -- 0xcbf29ce484222325, the FNV offset basis
+  for c in table.concat(text, "\0"):gmatch(".") do
+    h = (h ~ c:byte()) * 1099511628211 -- the FNV prime; integer multiplication wraps
+  end
+  return h & 0x7fffffffffffffff
 end
 
 local function summary(spec, records)
@@ -257,15 +281,18 @@ local function plot_curves(spec, records, path)
   end
 end
 
+local KNOWN = {"chunk", "curve", "curves", "executor", "goal", "grid", "logy", "memory_limit",
+               "metric", "plot", "quiet", "random", "results", "retries", "run", "seed",
+               "slurm", "time_limit", "wait", "work_dir", "workers"}
+
 function M.run(spec)
   if type(spec) ~= "table" then error("sweep.run: expected a table of settings", 2) end
-  local known = {results = true, grid = true, random = true, metric = true, goal = true,
-                 run = true, plot = true, curves = true, curve = true, quiet = true,
-                 logy = true}
+  local known = {}
+  for _, k in ipairs(KNOWN) do known[k] = true end
   for k in pairs(spec) do
     if not known[k] then
-      error(("sweep.run: unknown setting '%s' (expected results, grid, random, metric, goal, "
-             .. "run, plot, curves, curve, logy, quiet)"):format(tostring(k)), 2)
+      error(("sweep.run: unknown setting '%s' (expected %s)"):format(tostring(k),
+        table.concat(KNOWN, ", ")), 2)
     end
   end
   if type(spec.run) ~= "function" then error("sweep.run: setting 'run' must be a function", 2) end
@@ -283,41 +310,27 @@ function M.run(spec)
   if (spec.grid == nil) == (spec.random == nil) then
     error("sweep.run: give exactly one of 'grid' and 'random'", 2)
   end
-  local settings_list = spec.grid and grid_runs(spec.grid) or random_runs(spec.random)
-  local done = M.read(spec.results)
-  local records = {}
-  -- a progress display over the runs (stderr; a bar with an ETA on a terminal)
-  local bar = not spec.quiet and require("engine").progress.new("sweep", #settings_list,
-                                                                {unit = "runs"})
-  for i, settings in ipairs(settings_list) do
-    local key = key_of(settings)
-    local record = done[key]
-    if record then
-      record.skipped = true
-    else
-      if bar then
-        bar:note("running " .. key)
-        bar:set(i - 1)
-      end
-      record = one_run(spec, settings, i, key)
-      M.append(spec.results, key, record)
-      if bar then
-        bar:clear()
-        print(("run %d/%d: %s ... %s%s"):format(i, #settings_list, key, record.status,
-          record.message and (": " .. record.message) or ""))
-      end
-    end
-    if bar then bar:set(i) end
-    records[#records + 1] = record
+  M._check_executor(spec, 3)
+  local todo = {}
+  for i, settings in ipairs(spec.grid and grid_runs(spec.grid) or random_runs(spec.random)) do
+    todo[i] = {index = i, key = key_of(settings), settings = settings,
+               seed = seed_of(spec.seed or 0, settings)}
   end
-  if bar then
-    bar:note("")
-    bar:done()
-  end
+  local records = M._execute(spec, todo)
+  if records.partial then return records end
   if not spec.quiet then summary(spec, records) end
   if spec.plot then plot_metric(spec, records, spec.plot) end
   if spec.curves then plot_curves(spec, records, spec.curves) end
   return records
 end
 
+-- one run in this process: the generator seeded from the run, then the protected call
+function M._one_run(spec, item)
+  require("engine").seed(item.seed)
+  local record = one_run(spec, item.settings, item.index, item.key)
+  record.seed = item.seed
+  return record
+end
+
 M.key = key_of
+M.seed_of = seed_of

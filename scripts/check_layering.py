@@ -23,6 +23,7 @@ LEVELS = [
     ("kernels", ["kernels/"]),
     ("threads", ["parallel"]),
     ("tensors", ["tensor", "tensor_*", "param_list"]),
+    ("processes", ["proc", "dist"]),
     ("layers", ["registry", "settings", "layers/", "loss/"]),
     ("models", ["model", "model_split"]),
     ("optim", ["optim/"]),

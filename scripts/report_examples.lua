@@ -41,8 +41,10 @@ local results = config.dir .. "/sweep_results.h5"
 os.remove(results)
 local x = engine.randn({64, 6})
 local w_true = engine.randn({6, 1})
+-- (inline: in this process; the default executor would start each run in a process of its own
+-- that runs this script again up to here, training above and removing the results file included)
 local records = engine.sweep.run{
-  results = results, quiet = true, metric = "loss", goal = "min",
+  results = results, quiet = true, metric = "loss", goal = "min", executor = "inline",
   grid = {lr = {1e-3, 1e-2, 1e-1, 1, 10}, optimizer = {"sgd", "adam"}},
   run = function(s, log)
     if s.optimizer == "adam" and s.lr == 10 then error("simulated crash: out of memory") end

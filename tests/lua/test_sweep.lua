@@ -17,23 +17,27 @@ f:write([[
 local engine = require("engine")
 local nn, optim = engine.nn, engine.optim
 local results, calls, kill_at = ...
-local function pid()
+-- each run is its own process: the sweep is the run's parent
+local function parent_pid()
   local f = assert(io.open("/proc/self/stat"))
-  local id = f:read("n")
+  local stat = f:read("a")
   f:close()
-  return id
+  return stat:match("^%d+ %b() %S+ (%d+)")
 end
-local count = 0
 return engine.sweep.run{
   results = results,
   grid = {lr = {1e-3, 1e-2, 1e-1, 1, 1e3, 1e6}, optimizer = {"sgd", "adam"}},
   metric = "loss", goal = "min", quiet = true,
   run = function(settings, log)
-    count = count + 1
     local c = assert(io.open(calls, "a"))
     c:write(engine.sweep.key(settings), "\n")
     c:close()
-    if kill_at and count == tonumber(kill_at) then os.execute("kill -9 " .. pid()) end
+    local count = 0
+    for _ in io.lines(calls) do count = count + 1 end
+    if kill_at and count == tonumber(kill_at) then
+      os.execute("kill -9 " .. parent_pid())
+      engine.sweep.sleep(5) -- ended by its parent's death
+    end
     engine.seed(7)
     local x = engine.randn({16, 5}, "f64") * 3
     local y = engine.randn({16, 3}, "f64")
@@ -107,9 +111,11 @@ assert(recorded[sweep.key{lr = 1e6, optimizer = "sgd"}].status == "diverged")
 assert(recorded[sweep.key{lr = 1e-2, optimizer = "sgd"}].status == "completed")
 assert(diverged >= 2 and completed >= 6, ("%d diverged, %d completed"):format(diverged, completed))
 
--- in-process: every run skipped now, plots written; errors in a run are recorded, not raised
+-- in-process (executor "inline": the other executors re-run the script, this test): every run
+-- skipped now, plots written; errors in a run are recorded, not raised
 local plot, curves = dir .. "/sweep.svg", dir .. "/curves.svg"
 local again = sweep.run{results = results, metric = "loss", quiet = true, plot = plot,
+  executor = "inline",
   curves = curves, grid = {lr = {1e-3, 1e-2, 1e-1, 1, 1e3, 1e6}, optimizer = {"sgd", "adam"}},
   run = function() error("must not run") end}
 assert(#again == 12 and again[1].skipped)
@@ -118,6 +124,7 @@ for _, path in ipairs({plot, curves}) do
   assert(svg:find("<svg", 1, true) and svg:find("optimizer=adam", 1, true), path)
 end
 local errs = sweep.run{results = dir .. "/errors.h5", metric = "loss", quiet = true,
+  executor = "inline",
   grid = {lr = {-1, 0.1}},
   run = function(s)
     optim.SGD(nn.Sequential{nn.Linear(2, 2)}, {lr = s.lr})
@@ -144,10 +151,10 @@ H.check_error("not a sweep results file", sweep.read, (function()
 end)())
 
 -- random search draws the same settings again
-local a = sweep.run{results = dir .. "/r1.h5", metric = "m", quiet = true,
+local a = sweep.run{results = dir .. "/r1.h5", metric = "m", quiet = true, executor = "inline",
   random = {n = 4, seed = 3, lr = {log_uniform = {1e-4, 1}}, opt = {"sgd", "adam"}},
   run = function() return {m = 1} end}
-local b = sweep.run{results = dir .. "/r2.h5", metric = "m", quiet = true,
+local b = sweep.run{results = dir .. "/r2.h5", metric = "m", quiet = true, executor = "inline",
   random = {n = 4, seed = 3, lr = {log_uniform = {1e-4, 1}}, opt = {"sgd", "adam"}},
   run = function() return {m = 1} end}
 for i = 1, 4 do

@@ -147,8 +147,10 @@ do
   end
   local results = dir .. "/sweep.h5"
   local seen = {}
+  -- executor "inline": the runs count themselves in this process (the default executor starts
+  -- each run in a process of its own)
   sweep.run{
-    results = results, quiet = true, metric = "m", goal = "min",
+    results = results, quiet = true, metric = "m", goal = "min", executor = "inline",
     grid = {x = {"b/c", "b_c"}, lr = {0.001, 0.0010000001}},
     run = function(s) seen[#seen + 1] = s.x .. " " .. s.lr return {m = 1} end,
   }
@@ -158,7 +160,7 @@ do
   -- a restart skips the four, and only them
   local again = 0
   sweep.run{
-    results = results, quiet = true, metric = "m", goal = "min",
+    results = results, quiet = true, metric = "m", goal = "min", executor = "inline",
     grid = {x = {"b/c", "b_c"}, lr = {0.001, 0.0010000001, 0.002}},
     run = function() again = again + 1 return {m = 1} end,
   }
