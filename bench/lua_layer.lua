@@ -11,7 +11,7 @@
 -- input gradient, as it would inside a model. Each configuration runs `runs` times of `steps`
 -- steps (after `warmup` steps), the layers taking turns; the median time per step is reported.
 --
---   build/engine bench/script_layer.lua [plugin_path [features [dtype]]]
+--   build/engine bench/lua_layer.lua [plugin_path [features [dtype]]]
 --   (defaults: build/plugins/libswish.so, 1024, f32)
 local engine = require("engine")
 local nn = engine.nn
