@@ -7,7 +7,7 @@
  *
  * Indices: Lua sees 1-based dimensions and positions; conversion to 0-based happens only here.
  * Errors: a C call that fails leaves its message in eng_errmsg(); the binding frees its C
- * temporaries first and then raises lua_engerror(L). */
+ * temporaries first and then raises l_engine_error(L). */
 #ifndef ENGINE_BINDINGS_H
 #define ENGINE_BINDINGS_H
 
@@ -43,15 +43,15 @@ int luaopen_engine_plugin(lua_State *L);
 int luaopen_engine_io(lua_State *L);
 /* Lua tables <-> eng_meta trees (l_io.c): numbers, strings, booleans, lists of numbers and
  * nested tables with string keys; where names the table in error messages. */
-void lua_tometa(lua_State *L, int idx, eng_meta *t, const char *where);
-void lua_pushmeta(lua_State *L, const eng_meta *t);
+void l_to_meta(lua_State *L, int idx, eng_meta *t, const char *where);
+void l_push_meta(lua_State *L, const eng_meta *t);
 /* engine.sweep (l_sweep.c) */
 int luaopen_engine_sweep(lua_State *L);
 int luaopen_engine_dist(lua_State *L);
 /* engine.train (l_train.c, bindings/train.lua): pushes the function */
 int luaopen_engine_train(lua_State *L);
 /* Pushes the C function runlog_read(path) -> the run log's table (l_train.c). */
-int lua_pushrunlogread(lua_State *L);
+int l_push_runlog_read(lua_State *L);
 /* engine.report (l_report.c): with the engine table on top, pushes engine.report and sets
  * engine.sweep.html and the gradient-check report's html method */
 int luaopen_engine_report(lua_State *L);
@@ -61,96 +61,96 @@ int luaopen_engine_progress(lua_State *L);
 /* ---- tensors (l_tensor.c) ---- */
 
 /* The tensor in box arg; raises a Lua argument error when arg is not a live engine.Tensor. */
-eng_tensor *lua_checktensor(lua_State *L, int arg);
+eng_tensor *l_check_tensor(lua_State *L, int arg);
 /* The tensor in box arg, or NULL when arg is not an engine.Tensor (or a closed one). */
-eng_tensor *lua_testtensor(lua_State *L, int arg);
+eng_tensor *l_test_tensor(lua_State *L, int arg);
 /* Pushes a new, empty tensor box and returns its slot: store the tensor there as soon as it
  * exists, and the box owns it from then on. */
-eng_tensor **lua_newtensorbox(lua_State *L);
+eng_tensor **l_new_tensor_box(lua_State *L);
 /* For functions taking an optional destination `out` (arg): when arg is a live, contiguous
  * tensor of this dtype and shape that does not share storage with `avoid` [optional], pushes
  * it again and returns it (to be overwritten); otherwise pushes a new box with a new zero
  * tensor. Lets loops write `y = model:forward(x, y)` without allocating per step. */
-eng_tensor *lua_reusetensor(lua_State *L, int arg, eng_dtype dtype, int ndim,
+eng_tensor *l_reuse_tensor(lua_State *L, int arg, eng_dtype dtype, int ndim,
                             const int64_t *shape, const eng_tensor *avoid);
 /* Pushes a box owning t (ownership passes to Lua). Only a memory error of Lua itself while
- * creating the box would lose t: prefer lua_newtensorbox before creating the tensor. */
-void lua_pushtensor(lua_State *L, eng_tensor *t);
+ * creating the box would lose t: prefer l_new_tensor_box before creating the tensor. */
+void l_push_tensor(lua_State *L, eng_tensor *t);
 /* Pushes a new box holding a view of t (sharing t's storage). */
-void lua_pushtensorview(lua_State *L, const eng_tensor *t);
+void l_push_tensor_view(lua_State *L, const eng_tensor *t);
 /* Pushes a new box holding a contiguous copy of t. */
-void lua_pushtensorcopy(lua_State *L, const eng_tensor *t);
+void l_push_tensor_copy(lua_State *L, const eng_tensor *t);
 
 /* Adds the math of l_tensor_math.c: operators to the metatable, methods to the method table
  * and functions (engine.exp, engine.where, ...) to the module table, at these indices. */
-void lua_open_tensor_math(lua_State *L, int meta, int methods, int funcs);
+void l_open_tensor_math(lua_State *L, int meta, int methods, int funcs);
 
 /* A dtype name at arg ("f32", "f64", "u8", "i32", "i64"); def when arg is none or nil. */
-eng_dtype lua_optdtype(lua_State *L, int arg, eng_dtype def);
+eng_dtype l_opt_dtype(lua_State *L, int arg, eng_dtype def);
 /* A shape table {2,3} at arg into shape[ENG_MAX_DIMS]; returns the number of dimensions. */
-int lua_checkshape(lua_State *L, int arg, int64_t *shape);
+int l_check_shape(lua_State *L, int arg, int64_t *shape);
 /* A dimension at arg into a 0-based one: 1..ndim + extra, or counted from the end with -1 the
  * last (extra is 1 where a new dimension may go after the last, as in unsqueeze). Raises
  * "dimension 4 out of range for [2,3] (1..2)" otherwise. */
-int lua_checkdim(lua_State *L, int arg, const eng_tensor *t, int extra);
+int l_check_dim(lua_State *L, int arg, const eng_tensor *t, int extra);
 /* Raises "what: 4 arguments given, at most 3 expected ..." when more than n arguments are on
  * the stack: extra arguments are errors, never ignored. */
-void lua_checknargs(lua_State *L, int n, const char *what);
+void l_check_nargs(lua_State *L, int n, const char *what);
 /* The number at arg as an element of dtype: raises "what: value 300 out of range for u8 ..."
  * when an integer dtype cannot hold it. */
-double lua_checkelement(lua_State *L, int arg, eng_dtype dtype, const char *what);
+double l_check_element(lua_State *L, int arg, eng_dtype dtype, const char *what);
 /* Tensor parts (l_tensor_create.c, l_tensor_shape.c, l_tensor_index.c): each adds its
  * methods and functions to the tables on the stack (metatable, methods, functions, from
  * bottom to top) and leaves the stack as it found it. The indexing part sets __index and
  * __newindex on the metatable, so it runs last. */
-void lua_tensor_create_open(lua_State *L);
-void lua_tensor_shape_open(lua_State *L);
-void lua_tensor_index_open(lua_State *L);
+void l_tensor_create_open(lua_State *L);
+void l_tensor_shape_open(lua_State *L);
+void l_tensor_index_open(lua_State *L);
 /* __tostring of engine.Tensor (l_tensor_print.c): "tensor([[1.0000, 2.0000]], dtype=f32)". */
-int lua_tensor_tostring(lua_State *L);
+int l_tensor_tostring(lua_State *L);
 /* Pushes the shape as a Lua list of integers. */
-void lua_pushshape(lua_State *L, int ndim, const int64_t *shape);
+void l_push_shape(lua_State *L, int ndim, const int64_t *shape);
 
 /* ---- shared helpers (l_engine.c) ---- */
 
 /* Raises the C library's last message as a Lua error. Never returns. */
-int lua_engerror(lua_State *L);
+int l_engine_error(lua_State *L);
 
 /* Checks that the options table at arg (absolute index; none or nil accepted) has no keys
  * outside names (NULL-terminated); raises "<fname>: unknown option 'x' (expected a, b, c)". */
-void lua_checkoptions(lua_State *L, int arg, const char *fname, const char *const *names);
+void l_check_options(lua_State *L, int arg, const char *fname, const char *const *names);
 /* Reads one field of the options table at arg (absolute index; none or nil gives def). A
  * field of the wrong type raises "<fname>: option 'name' must be a <type>, got <type>". */
-lua_Number lua_optnumberfield(lua_State *L, int arg, const char *fname, const char *name,
+lua_Number l_opt_number_field(lua_State *L, int arg, const char *fname, const char *name,
                               lua_Number def);
-lua_Integer lua_optintegerfield(lua_State *L, int arg, const char *fname, const char *name,
+lua_Integer l_opt_integer_field(lua_State *L, int arg, const char *fname, const char *name,
                                 lua_Integer def);
-bool lua_optbooleanfield(lua_State *L, int arg, const char *fname, const char *name, bool def);
-const char *lua_optstringfield(lua_State *L, int arg, const char *fname, const char *name,
+bool l_opt_boolean_field(lua_State *L, int arg, const char *fname, const char *name, bool def);
+const char *l_opt_string_field(lua_State *L, int arg, const char *fname, const char *name,
                                const char *def);
 /* Whether the field is present (not nil) in the options table at arg. */
-bool lua_hasfield(lua_State *L, int arg, const char *name);
+bool l_has_field(lua_State *L, int arg, const char *name);
 /* An integer argument that must fit a C int. */
-int lua_checkint(lua_State *L, int arg);
+int l_check_int(lua_State *L, int arg);
 /* A size given as an integer n (meaning {n,n}) or a table {h,w}, at idx; each in
  * [min, 2^20]. Errors read "<fname>: <what> must be ...". */
-void lua_checkpair(lua_State *L, int idx, const char *fname, const char *what, int min, int *h,
+void l_check_pair(lua_State *L, int idx, const char *fname, const char *what, int min, int *h,
                    int *w);
 /* The same for field name of the options table at arg; def for both when absent. */
-void lua_optpairfield(lua_State *L, int arg, const char *fname, const char *name, int def, int min,
+void l_opt_pair_field(lua_State *L, int arg, const char *fname, const char *name, int def, int min,
                       int *h, int *w);
 /* The value's type for messages: its metatable's __name ("engine.Tensor") or its Lua type. */
-const char *lua_typenameof(lua_State *L, int idx);
+const char *l_typename_of(lua_State *L, int idx);
 
 /* ---- layers and models (l_nn.c) ---- */
 
-eng_layer *lua_checklayer(lua_State *L, int arg);
+eng_layer *l_check_layer_arg(lua_State *L, int arg);
 /* Pushes a new, empty layer box and returns its slot (the box owns what is stored there). */
-eng_layer **lua_newlayerbox(lua_State *L);
+eng_layer **l_new_layer_box(lua_State *L);
 /* nn.Lua{name=, params=, forward=, backward=} (l_lua_layer.c) */
-int lua_nn_lua(lua_State *L);
+int l_nn_lua(lua_State *L);
 /* nn.new(kind, options): a layer of any registered kind, its settings by name (l_kinds.c) */
-int lua_nn_new(lua_State *L);
+int l_nn_new(lua_State *L);
 /* Sets engine.nn.<Ctor> in the table on the stack top for every kind that names a
  * constructor (l_kinds.c). */
 void l_set_kind_constructors(lua_State *L);
@@ -158,25 +158,25 @@ void l_set_kind_constructors(lua_State *L);
 void l_push_settings(lua_State *L, const eng_layer *layer);
 /* Adds layer:buffers() and model:buffers() (l_layers.c); the constructors of all kinds come
  * from l_set_kind_constructors. */
-void lua_nn_open_layers(lua_State *L);
-eng_model *lua_checkmodel(lua_State *L, int arg);
-eng_loss *lua_checkloss(lua_State *L, int arg);
+void l_nn_open_layers(lua_State *L);
+eng_model *l_check_model(lua_State *L, int arg);
+eng_loss *l_check_loss(lua_State *L, int arg);
 
 /* ---- datasets (l_data.c, l_h5data.c) ---- */
 
 /* Adds open, write and read_idx (HDF5 datasets, IDX files) and the metatable
  * engine.StreamDataset to the engine.data table on the stack top (l_h5data.c). */
-void lua_open_h5data(lua_State *L);
+void l_open_h5data(lua_State *L);
 
 /* ---- optimizers (l_optim.c) ---- */
 
-eng_optimizer *lua_checkoptimizer(lua_State *L, int arg);
+eng_optimizer *l_check_optimizer(lua_State *L, int arg);
 /* Adds the metatable engine.Scheduler and the schedule constructors (StepLR, ExponentialLR,
  * CosineAnnealingLR, LinearLR, scheduler) to the engine.optim table on the stack top
  * (l_schedule.c). */
-void lua_open_schedules(lua_State *L);
+void l_open_schedules(lua_State *L);
 /* The schedule in box arg (an engine.Scheduler); raises an argument error otherwise. */
-eng_schedule *lua_checkschedule(lua_State *L, int arg);
+eng_schedule *l_check_schedule(lua_State *L, int arg);
 
 /* ds:batches for both dataset kinds (l_batches.c): the options of the call whose batch size
  * is argument size_arg (options table after it); a box for the C iterator (push it before

@@ -35,16 +35,16 @@ eng_batch_options l_check_batch_options(lua_State *L, int size_arg, eng_dtype sa
     int opts = size_arg + 1;
     lua_Integer batch = luaL_checkinteger(L, size_arg);
     luaL_argcheck(L, batch >= 1, size_arg, "batch size must be >= 1");
-    lua_checkoptions(L, opts, "batches", names);
+    l_check_options(L, opts, "batches", names);
     eng_batch_options o = eng_batch_options_default(batch, sample_dtype);
-    if (eng_dtype_parse(lua_optstringfield(L, opts, "batches", "dtype", "f32"), &o.dtype))
+    if (eng_dtype_parse(l_opt_string_field(L, opts, "batches", "dtype", "f32"), &o.dtype))
         luaL_error(L, "batches: %s", eng_errmsg());
-    o.scale = lua_optnumberfield(L, opts, "batches", "scale", o.scale);
-    o.mean = lua_optnumberfield(L, opts, "batches", "mean", o.mean);
-    o.std = lua_optnumberfield(L, opts, "batches", "std", o.std);
-    o.drop_last = lua_optbooleanfield(L, opts, "batches", "drop_last", false);
-    o.shuffle = lua_optbooleanfield(L, opts, "batches", "shuffle", false);
-    *reuse = lua_optbooleanfield(L, opts, "batches", "reuse", false);
+    o.scale = l_opt_number_field(L, opts, "batches", "scale", o.scale);
+    o.mean = l_opt_number_field(L, opts, "batches", "mean", o.mean);
+    o.std = l_opt_number_field(L, opts, "batches", "std", o.std);
+    o.drop_last = l_opt_boolean_field(L, opts, "batches", "drop_last", false);
+    o.shuffle = l_opt_boolean_field(L, opts, "batches", "shuffle", false);
+    *reuse = l_opt_boolean_field(L, opts, "batches", "reuse", false);
     if (eng_batch_options_check(&o))
         luaL_error(L, "%s", eng_errmsg());
     return o;
@@ -75,7 +75,7 @@ static eng_tensor *batch_tensor(lua_State *L, int index, bool reuse, eng_dtype d
             return *box;
         }
     }
-    eng_tensor **box = lua_newtensorbox(L);
+    eng_tensor **box = l_new_tensor_box(L);
     if (eng_tensor_new(dtype, ndim, shape, box))
         return NULL;
     if (reuse) {
@@ -102,7 +102,7 @@ static int next_batch(lua_State *L)
     eng_tensor *x = batch_tensor(L, 4, reuse, o.dtype, ndim, shape);
     eng_tensor *y = x ? batch_tensor(L, 5, reuse, ENG_I64, 1, &n) : NULL;
     if (!x || !y || eng_batches_next(box->it, x, y))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 2;
 }
 

@@ -42,7 +42,7 @@ static int data_fashion_mnist(lua_State *L)
     const char *dir = luaL_optstring(L, 2, DEFAULT_MNIST_DIR);
     databox *box = new_databox(L);
     if (eng_dataset_load_mnist(&box->ds, dir, split))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -50,18 +50,18 @@ static int data_fashion_mnist(lua_State *L)
  * shares their storage (views), so later writes to x or y show in it. */
 static int data_dataset(lua_State *L)
 {
-    eng_tensor *x = lua_checktensor(L, 1), *y = lua_checktensor(L, 2), *xv = NULL, *yv = NULL;
+    eng_tensor *x = l_check_tensor(L, 1), *y = l_check_tensor(L, 2), *xv = NULL, *yv = NULL;
     databox *box = new_databox(L);
     eng_status st = eng_tensor_view(x, &xv);
     if (!st)
         st = eng_tensor_view(y, &yv);
     if (st) {
         eng_tensor_release(xv);
-        return lua_engerror(L);
+        return l_engine_error(L);
     }
     /* Takes xv and yv, also on failure. */
     if (eng_dataset_init(&box->ds, xv, yv))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -75,7 +75,7 @@ static int data_size(lua_State *L)
 static int data_shape(lua_State *L)
 {
     eng_tensor *x = check_dataset(L, 1)->x;
-    lua_pushshape(L, x->ndim - 1, x->shape + 1);
+    l_push_shape(L, x->ndim - 1, x->shape + 1);
     return 1;
 }
 
@@ -100,7 +100,7 @@ static int data_batches(lua_State *L)
     eng_batch_options o = l_check_batch_options(L, 2, ds->x->dtype, &reuse);
     eng_batches **it = l_new_batches_box(L);
     if (eng_batches_new_memory(ds, &o, NULL, it))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return l_push_batch_iterator(L, 1, -1, reuse);
 }
 
@@ -130,6 +130,6 @@ int luaopen_engine_data(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     luaL_newlib(L, data_funcs);
-    lua_open_h5data(L);
+    l_open_h5data(L);
     return 1;
 }

@@ -13,7 +13,7 @@ static bool exit_hook;
 static void init_or_raise(lua_State *L, int *rank, int *size)
 {
     if (eng_dist_init(rank, size))
-        lua_engerror(L);
+        l_engine_error(L);
     if (!exit_hook) {
         atexit(eng_dist_finalize);
         exit_hook = true;
@@ -61,12 +61,12 @@ static eng_tensor **tensors_of(lua_State *L, int arg, bool grads, int *n)
         eng_tensor **t = lua_newuserdatauv(L, sizeof *t * (size_t)(*n + 1), 0);
         for (int i = 0; i < *n; i++) {
             lua_geti(L, arg, i + 1);
-            t[i] = lua_checktensor(L, -1);
+            t[i] = l_check_tensor(L, -1);
             lua_pop(L, 1);
         }
         return t;
     }
-    eng_model *model = lua_checkmodel(L, arg);
+    eng_model *model = l_check_model(L, arg);
     *n = eng_model_param_count(model);
     eng_tensor **t = lua_newuserdatauv(L, sizeof *t * (size_t)(*n + 1), 0);
     for (int i = 0; i < *n; i++) {
@@ -83,7 +83,7 @@ static int l_broadcast(lua_State *L)
     init_or_raise(L, NULL, NULL);
     eng_tensor **t = tensors_of(L, 1, false, &n);
     if (eng_dist_broadcast(t, n, root))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 0;
 }
 
@@ -94,12 +94,12 @@ static int l_allreduce(lua_State *L)
     int n;
     double mb = 4;
     if (lua_istable(L, 2))
-        mb = lua_optnumberfield(L, 2, "allreduce", "bucket_mb", 4);
+        mb = l_opt_number_field(L, 2, "allreduce", "bucket_mb", 4);
     luaL_argcheck(L, mb > 0 && mb <= 1024, 2, "bucket_mb must be in (0, 1024]");
     init_or_raise(L, NULL, NULL);
     eng_tensor **t = tensors_of(L, 1, true, &n);
     if (eng_dist_allreduce_mean(t, n, (size_t)(mb * 1024 * 1024)))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 0;
 }
 
@@ -107,7 +107,7 @@ static int l_barrier(lua_State *L)
 {
     init_or_raise(L, NULL, NULL);
     if (eng_dist_barrier())
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 0;
 }
 

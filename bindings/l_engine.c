@@ -7,12 +7,12 @@
 #include "bindings.h"
 #include "config_lua.h"
 
-int lua_engerror(lua_State *L)
+int l_engine_error(lua_State *L)
 {
     return luaL_error(L, "%s", eng_errmsg());
 }
 
-void lua_checkoptions(lua_State *L, int arg, const char *fname, const char *const *names)
+void l_check_options(lua_State *L, int arg, const char *fname, const char *const *names)
 {
     if (lua_isnoneornil(L, arg))
         return;
@@ -58,14 +58,14 @@ static int field_error(lua_State *L, const char *fname, const char *name, const 
                       luaL_typename(L, -1));
 }
 
-bool lua_hasfield(lua_State *L, int arg, const char *name)
+bool l_has_field(lua_State *L, int arg, const char *name)
 {
     bool present = push_field(L, arg, name) != LUA_TNIL;
     lua_pop(L, 1);
     return present;
 }
 
-lua_Number lua_optnumberfield(lua_State *L, int arg, const char *fname, const char *name,
+lua_Number l_opt_number_field(lua_State *L, int arg, const char *fname, const char *name,
                               lua_Number def)
 {
     int type = push_field(L, arg, name);
@@ -80,7 +80,7 @@ lua_Number lua_optnumberfield(lua_State *L, int arg, const char *fname, const ch
     return v;
 }
 
-lua_Integer lua_optintegerfield(lua_State *L, int arg, const char *fname, const char *name,
+lua_Integer l_opt_integer_field(lua_State *L, int arg, const char *fname, const char *name,
                                 lua_Integer def)
 {
     int type = push_field(L, arg, name);
@@ -96,7 +96,7 @@ lua_Integer lua_optintegerfield(lua_State *L, int arg, const char *fname, const 
     return v;
 }
 
-bool lua_optbooleanfield(lua_State *L, int arg, const char *fname, const char *name, bool def)
+bool l_opt_boolean_field(lua_State *L, int arg, const char *fname, const char *name, bool def)
 {
     int type = push_field(L, arg, name);
     if (type == LUA_TNIL) {
@@ -110,7 +110,7 @@ bool lua_optbooleanfield(lua_State *L, int arg, const char *fname, const char *n
     return v;
 }
 
-const char *lua_optstringfield(lua_State *L, int arg, const char *fname, const char *name,
+const char *l_opt_string_field(lua_State *L, int arg, const char *fname, const char *name,
                                const char *def)
 {
     int type = push_field(L, arg, name);
@@ -126,14 +126,14 @@ const char *lua_optstringfield(lua_State *L, int arg, const char *fname, const c
     return v;
 }
 
-int lua_checkint(lua_State *L, int arg)
+int l_check_int(lua_State *L, int arg)
 {
     lua_Integer v = luaL_checkinteger(L, arg);
     luaL_argcheck(L, v >= -2147483647 && v <= 2147483647, arg, "value out of range");
     return (int)v;
 }
 
-const char *lua_typenameof(lua_State *L, int idx)
+const char *l_typename_of(lua_State *L, int idx)
 {
     const char *name = luaL_typename(L, idx);
     int type = luaL_getmetafield(L, idx, "__name");
@@ -144,7 +144,7 @@ const char *lua_typenameof(lua_State *L, int idx)
     return name;
 }
 
-void lua_checkpair(lua_State *L, int idx, const char *fname, const char *what, int min, int *h,
+void l_check_pair(lua_State *L, int idx, const char *fname, const char *what, int min, int *h,
                    int *w)
 {
     enum { MAX = 1 << 20 };
@@ -166,7 +166,7 @@ void lua_checkpair(lua_State *L, int idx, const char *fname, const char *what, i
     }
     if (!isint)
         luaL_error(L, "%s: %s must be an integer or {h,w} of integers, got %s", fname, what,
-                   lua_typenameof(L, idx));
+                   l_typename_of(L, idx));
     for (int i = 0; i < 2; i++)
         if (v[i] < min || v[i] > MAX)
             luaL_error(L, "%s: %s %I must be between %d and %d", fname, what, v[i], min, MAX);
@@ -174,14 +174,14 @@ void lua_checkpair(lua_State *L, int idx, const char *fname, const char *what, i
     *w = (int)v[1];
 }
 
-void lua_optpairfield(lua_State *L, int arg, const char *fname, const char *name, int def, int min,
+void l_opt_pair_field(lua_State *L, int arg, const char *fname, const char *name, int def, int min,
                       int *h, int *w)
 {
     *h = *w = def;
-    if (!lua_hasfield(L, arg, name))
+    if (!l_has_field(L, arg, name))
         return;
     lua_getfield(L, arg, name);
-    lua_checkpair(L, -1, fname, name, min, h, w);
+    l_check_pair(L, -1, fname, name, min, h, w);
     lua_pop(L, 1);
 }
 

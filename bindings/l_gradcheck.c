@@ -17,18 +17,18 @@ static const char *const check_options[] = {
 
 static eng_gc_options read_options(lua_State *L, int arg, const char *fname)
 {
-    lua_checkoptions(L, arg, fname, check_options);
+    l_check_options(L, arg, fname, check_options);
     eng_gc_options o = {0};
-    o.samples = lua_optintegerfield(L, arg, fname, "samples", 0);
-    o.seed = (uint64_t)lua_optintegerfield(L, arg, fname, "seed", 0);
-    o.step = lua_optnumberfield(L, arg, fname, "step", 0);
-    o.rtol = lua_optnumberfield(L, arg, fname, "rtol", 0);
-    o.nsigma = lua_optnumberfield(L, arg, fname, "nsigma", 0);
-    o.worst = (int)lua_optintegerfield(L, arg, fname, "worst", 0);
-    o.only = lua_optstringfield(L, arg, fname, "only", NULL);
-    o.exclude = lua_optstringfield(L, arg, fname, "exclude", NULL);
-    o.full = lua_optbooleanfield(L, arg, fname, "full", false);
-    o.no_localise = !lua_optbooleanfield(L, arg, fname, "localise", true);
+    o.samples = l_opt_integer_field(L, arg, fname, "samples", 0);
+    o.seed = (uint64_t)l_opt_integer_field(L, arg, fname, "seed", 0);
+    o.step = l_opt_number_field(L, arg, fname, "step", 0);
+    o.rtol = l_opt_number_field(L, arg, fname, "rtol", 0);
+    o.nsigma = l_opt_number_field(L, arg, fname, "nsigma", 0);
+    o.worst = (int)l_opt_integer_field(L, arg, fname, "worst", 0);
+    o.only = l_opt_string_field(L, arg, fname, "only", NULL);
+    o.exclude = l_opt_string_field(L, arg, fname, "exclude", NULL);
+    o.full = l_opt_boolean_field(L, arg, fname, "full", false);
+    o.no_localise = !l_opt_boolean_field(L, arg, fname, "localise", true);
     if (o.samples < 0)
         luaL_error(L, "%s: option 'samples' must be >= 0 (0 = every element), got %I", fname,
                    (lua_Integer)o.samples);
@@ -105,7 +105,7 @@ static void push_report(lua_State *L, const eng_gc_report *r)
         set_string(L, "name", t->name);
         set_string(L, "layer", t->layer);
         set_integer(L, "layer_index", t->layer_index + 1);
-        lua_pushshape(L, t->ndim, t->shape);
+        l_push_shape(L, t->ndim, t->shape);
         lua_setfield(L, -2, "shape");
         set_string(L, "verdict", eng_gc_verdict_name(t->verdict));
         set_number(L, "step", t->step);
@@ -136,7 +136,7 @@ static void push_report(lua_State *L, const eng_gc_report *r)
                 idx[d] = t->shape[d] ? flat % t->shape[d] + 1 : 1;
                 flat = t->shape[d] ? flat / t->shape[d] : 0;
             }
-            lua_pushshape(L, t->ndim, idx);
+            l_push_shape(L, t->ndim, idx);
             lua_setfield(L, -2, "index");
             set_number(L, "numerical", e->numerical);
             set_number(L, "error", e->error);
@@ -175,7 +175,7 @@ static int run_and_push(lua_State *L, eng_gc_objective *obj, const eng_gc_option
                                           : eng_gc_check(obj, o, &r);
     eng_gc_objective_release(obj);
     if (st)
-        return lua_engerror(L);
+        return l_engine_error(L);
     push_report(L, r);
     eng_gc_report_free(r);
     return 1;
@@ -197,8 +197,8 @@ static void keep_inputs(lua_State *L, int model, int criterion, int x, int targe
 
 static mode read_mode(lua_State *L, int arg, const char *fname, int *directions)
 {
-    const char *m = lua_optstringfield(L, arg, fname, "mode", "element");
-    *directions = (int)lua_optintegerfield(L, arg, fname, "directions", 16);
+    const char *m = l_opt_string_field(L, arg, fname, "mode", "element");
+    *directions = (int)l_opt_integer_field(L, arg, fname, "directions", 16);
     if (strcmp(m, "element") == 0)
         return MODE_ELEMENT;
     if (strcmp(m, "directional") == 0)
@@ -210,23 +210,23 @@ static mode read_mode(lua_State *L, int arg, const char *fname, int *directions)
 /* ---- criteria written in Lua: a table with forward(self, input, target) -> number and
  * backward(self, input, target) -> dinput ---- */
 
-typedef struct lua_loss {
+typedef struct l_loss {
     eng_loss base;
     lua_State *L;
     int ref; /* the table */
-} lua_loss;
+} l_loss;
 
 /* Calls criterion[method](criterion, input, target), leaving one result on the stack. */
-static eng_status call_lua_loss(lua_loss *ll, const char *method, const eng_tensor *input,
+static eng_status call_lua_loss(l_loss *ll, const char *method, const eng_tensor *input,
                                 const eng_tensor *target)
 {
     lua_State *L = ll->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, ll->ref);
     lua_getfield(L, -1, method);
     lua_insert(L, -2);
-    lua_pushtensorview(L, input);
+    l_push_tensor_view(L, input);
     if (target)
-        lua_pushtensorview(L, target);
+        l_push_tensor_view(L, target);
     else
         lua_pushnil(L);
     if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
@@ -238,10 +238,10 @@ static eng_status call_lua_loss(lua_loss *ll, const char *method, const eng_tens
     return ENG_OK;
 }
 
-static eng_status lua_loss_forward(eng_loss *loss, const eng_tensor *input,
+static eng_status l_loss_forward(eng_loss *loss, const eng_tensor *input,
                                    const eng_tensor *target, double *value)
 {
-    lua_loss *ll = (lua_loss *)loss;
+    l_loss *ll = (l_loss *)loss;
     eng_status st = call_lua_loss(ll, "forward", input, target);
     if (st)
         return st;
@@ -254,14 +254,14 @@ static eng_status lua_loss_forward(eng_loss *loss, const eng_tensor *input,
     return st;
 }
 
-static eng_status lua_loss_backward(eng_loss *loss, const eng_tensor *input,
+static eng_status l_loss_backward(eng_loss *loss, const eng_tensor *input,
                                     const eng_tensor *target, eng_tensor *dinput)
 {
-    lua_loss *ll = (lua_loss *)loss;
+    l_loss *ll = (l_loss *)loss;
     eng_status st = call_lua_loss(ll, "backward", input, target);
     if (st)
         return st;
-    eng_tensor *g = lua_testtensor(ll->L, -1);
+    eng_tensor *g = l_test_tensor(ll->L, -1);
     if (!g)
         st = eng_error(ENG_EARG, "gradcheck: the criterion's backward returned %s, expected an "
                        "engine.Tensor like its input", luaL_typename(ll->L, -1));
@@ -274,17 +274,17 @@ static eng_status lua_loss_backward(eng_loss *loss, const eng_tensor *input,
     return st;
 }
 
-static void lua_loss_destroy(eng_loss *loss)
+static void l_loss_destroy(eng_loss *loss)
 {
-    lua_loss *ll = (lua_loss *)loss;
+    l_loss *ll = (l_loss *)loss;
     luaL_unref(ll->L, LUA_REGISTRYINDEX, ll->ref);
 }
 
-static const eng_loss_ops lua_loss_ops = {
+static const eng_loss_ops l_loss_ops = {
     .kind = "lua",
-    .forward = lua_loss_forward,
-    .backward = lua_loss_backward,
-    .destroy = lua_loss_destroy,
+    .forward = l_loss_forward,
+    .backward = l_loss_backward,
+    .destroy = l_loss_destroy,
 };
 
 /* The criterion at arg: an engine.Loss (borrowed) or a Lua table with forward and backward
@@ -293,7 +293,7 @@ static eng_loss *check_criterion(lua_State *L, int arg, eng_loss **owned)
 {
     *owned = NULL;
     if (!lua_istable(L, arg))
-        return lua_checkloss(L, arg);
+        return l_check_loss(L, arg);
     for (int k = 0; k < 2; k++) {
         const char *method = k ? "backward" : "forward";
         if (lua_getfield(L, arg, method) != LUA_TFUNCTION)
@@ -302,10 +302,10 @@ static eng_loss *check_criterion(lua_State *L, int arg, eng_loss **owned)
                        method);
         lua_pop(L, 1);
     }
-    lua_loss *ll = calloc(1, sizeof *ll);
+    l_loss *ll = calloc(1, sizeof *ll);
     if (!ll)
         luaL_error(L, "check: out of memory");
-    ll->base.ops = &lua_loss_ops;
+    ll->base.ops = &l_loss_ops;
     ll->L = L;
     lua_pushvalue(L, arg);
     ll->ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -317,13 +317,13 @@ static eng_loss *check_criterion(lua_State *L, int arg, eng_loss **owned)
 static int l_check(lua_State *L)
 {
     lua_settop(L, 5); /* absent options become nil, not whatever is pushed later */
-    eng_model *model = lua_checkmodel(L, 1);
-    eng_tensor *x = lua_checktensor(L, 3), *target = lua_checktensor(L, 4);
+    eng_model *model = l_check_model(L, 1);
+    eng_tensor *x = l_check_tensor(L, 3), *target = l_check_tensor(L, 4);
     eng_gc_options o = read_options(L, 5, "check");
     int directions;
     mode m = read_mode(L, 5, "check", &directions);
-    bool with_input = lua_optbooleanfield(L, 5, "check", "input", false);
-    double scale = lua_optnumberfield(L, 5, "check", "loss_scale", 1.0);
+    bool with_input = l_opt_boolean_field(L, 5, "check", "input", false);
+    double scale = l_opt_number_field(L, 5, "check", "loss_scale", 1.0);
     eng_loss *owned, *scaled = NULL;
     eng_loss *loss = check_criterion(L, 2, &owned);
     eng_status st = scale != 1.0 ? eng_gc_scaled_loss(loss, scale, &scaled) : ENG_OK;
@@ -338,7 +338,7 @@ static int l_check(lua_State *L)
     eng_loss_release(scaled);
     eng_loss_release(owned);
     if (st)
-        return lua_engerror(L);
+        return l_engine_error(L);
     push_report(L, r);
     eng_gc_report_free(r);
     keep_inputs(L, 1, owned ? 0 : 2, 3, 4, 5);
@@ -348,8 +348,8 @@ static int l_check(lua_State *L)
 /* gradcheck.check_layer(layer, x [, options]): the layer alone, <r, layer(x)> for a random r */
 static int l_check_layer(lua_State *L)
 {
-    eng_layer *layer = lua_checklayer(L, 1);
-    eng_tensor *x = lua_checktensor(L, 2);
+    eng_layer *layer = l_check_layer_arg(L, 1);
+    eng_tensor *x = l_check_tensor(L, 2);
     eng_gc_options o = read_options(L, 3, "check_layer");
     int directions;
     mode m = read_mode(L, 3, "check_layer", &directions);
@@ -357,7 +357,7 @@ static int l_check_layer(lua_State *L)
     eng_rng_seed(&rng, o.seed + 17);
     eng_gc_objective *obj;
     if (eng_gc_layer_objective(layer, x, &rng, &obj))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return run_and_push(L, obj, &o, m, directions);
 }
 
@@ -365,12 +365,12 @@ static int l_check_layer(lua_State *L)
 static int l_check_layers(lua_State *L)
 {
     lua_settop(L, 3);
-    eng_model *model = lua_checkmodel(L, 1);
-    eng_tensor *x = lua_checktensor(L, 2);
+    eng_model *model = l_check_model(L, 1);
+    eng_tensor *x = l_check_tensor(L, 2);
     eng_gc_options o = read_options(L, 3, "check_layers");
     eng_gc_report *r;
     if (eng_gc_check_layers(model, x, &o, &r))
-        return lua_engerror(L);
+        return l_engine_error(L);
     push_report(L, r);
     eng_gc_report_free(r);
     keep_inputs(L, 1, 0, 2, 0, 3);
@@ -379,17 +379,17 @@ static int l_check_layers(lua_State *L)
 
 /* ---- objectives written in Lua: f() returns loss, {grad1, grad2, ...} ---- */
 
-typedef struct lua_objective {
+typedef struct l_objective {
     lua_State *L;
     int fn_ref;
     int sample_ref; /* options.sample_loss, LUA_NOREF when absent */
     int ntensors;
     eng_tensor **grads; /* owned copies of the last gradients */
-} lua_objective;
+} l_objective;
 
 /* Calls f and leaves its results on the stack (2 values); on an error, leaves the message in
  * eng_errmsg and pops it. */
-static eng_status call_objective(lua_objective *lo, bool want_grads, double *loss)
+static eng_status call_objective(l_objective *lo, bool want_grads, double *loss)
 {
     lua_State *L = lo->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, lo->fn_ref);
@@ -411,7 +411,7 @@ static eng_status call_objective(lua_objective *lo, bool want_grads, double *los
     if (!st && want_grads) {
         for (int i = 0; i < lo->ntensors && !st; i++) {
             lua_geti(L, -1, i + 1);
-            eng_tensor *g = lua_testtensor(L, -1);
+            eng_tensor *g = l_test_tensor(L, -1);
             if (!g)
                 st = eng_error(ENG_EARG, "gradcheck: gradient %d is %s, expected an engine.Tensor",
                                i + 1, luaL_typename(L, -1));
@@ -427,12 +427,12 @@ static eng_status call_objective(lua_objective *lo, bool want_grads, double *los
     return st;
 }
 
-static eng_status lua_obj_loss(eng_gc_objective *obj, double *value)
+static eng_status l_obj_loss(eng_gc_objective *obj, double *value)
 {
     return call_objective(obj->ctx, false, value);
 }
 
-static eng_status lua_obj_loss_at(eng_gc_objective *obj, int t, int64_t index, double delta,
+static eng_status l_obj_loss_at(eng_gc_objective *obj, int t, int64_t index, double delta,
                                   double *value, uint64_t *signature)
 {
     eng_tensor *v = obj->tensors[t].value;
@@ -445,17 +445,17 @@ static eng_status lua_obj_loss_at(eng_gc_objective *obj, int t, int64_t index, d
     return st;
 }
 
-static eng_status lua_obj_gradient(eng_gc_objective *obj)
+static eng_status l_obj_gradient(eng_gc_objective *obj)
 {
     double loss;
     return call_objective(obj->ctx, true, &loss);
 }
 
 /* options.sample_loss(s): the loss of sample s (1-based) alone, at the current values. */
-static eng_status lua_obj_sample_loss_at(eng_gc_objective *obj, int64_t s, int t, int64_t index,
+static eng_status l_obj_sample_loss_at(eng_gc_objective *obj, int64_t s, int t, int64_t index,
                                          double delta, double *value)
 {
-    lua_objective *lo = obj->ctx;
+    l_objective *lo = obj->ctx;
     lua_State *L = lo->L;
     eng_tensor *v = obj->tensors[t].value;
     double old = eng_tensor_get_flat(v, index);
@@ -476,9 +476,9 @@ static eng_status lua_obj_sample_loss_at(eng_gc_objective *obj, int64_t s, int t
     return st;
 }
 
-static void lua_obj_destroy(eng_gc_objective *obj)
+static void l_obj_destroy(eng_gc_objective *obj)
 {
-    lua_objective *lo = obj->ctx;
+    l_objective *lo = obj->ctx;
     if (!lo)
         return;
     luaL_unref(lo->L, LUA_REGISTRYINDEX, lo->fn_ref);
@@ -505,17 +505,17 @@ static int l_check_function(lua_State *L)
         return luaL_error(L, "check_function: no tensors to check (argument 2 is an empty list)");
     for (int i = 1; i <= n; i++) {
         lua_geti(L, 2, i);
-        if (!lua_testtensor(L, -1))
+        if (!l_test_tensor(L, -1))
             return luaL_error(L, "check_function: tensors[%d] is %s, expected an engine.Tensor", i,
-                              lua_typenameof(L, -1));
+                              l_typename_of(L, -1));
         lua_pop(L, 1);
     }
     eng_gc_objective *obj = calloc(1, sizeof *obj);
-    lua_objective *lo = calloc(1, sizeof *lo);
+    l_objective *lo = calloc(1, sizeof *lo);
     if (obj) {
         obj->tensors = calloc((size_t)n, sizeof *obj->tensors);
         obj->ctx = lo;
-        obj->destroy = lua_obj_destroy;
+        obj->destroy = l_obj_destroy;
     }
     if (lo)
         lo->grads = calloc((size_t)n, sizeof *lo->grads);
@@ -533,7 +533,7 @@ static int l_check_function(lua_State *L)
         int type = lua_getfield(L, 3, "sample_loss");
         if (type == LUA_TFUNCTION) {
             lo->sample_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-            obj->sample_loss_at = lua_obj_sample_loss_at;
+            obj->sample_loss_at = l_obj_sample_loss_at;
         } else {
             lua_pop(L, 1);
             if (type != LUA_TNIL) {
@@ -547,14 +547,14 @@ static int l_check_function(lua_State *L)
     obj->dtype = ENG_F32;
     for (int i = 0; i < n; i++) {
         lua_geti(L, 2, i + 1);
-        eng_tensor *t = lua_testtensor(L, -1);
+        eng_tensor *t = l_test_tensor(L, -1);
         lua_pop(L, 1); /* the list keeps the box alive during the check */
         if (!eng_dtype_is_float(t->dtype) || eng_tensor_new_like(t, &lo->grads[i])) {
             eng_gc_objective_release(obj);
             if (!eng_dtype_is_float(t->dtype))
                 return luaL_error(L, "check_function: tensors[%d] has dtype %s (f32 or f64 expected)",
                                   i + 1, eng_dtype_name(t->dtype));
-            return lua_engerror(L);
+            return l_engine_error(L);
         }
         lo->ntensors = i + 1;
         snprintf(obj->tensors[i].name, sizeof obj->tensors[i].name, "tensor_%d", i + 1);
@@ -573,9 +573,9 @@ static int l_check_function(lua_State *L)
         if (t->dtype == ENG_F64)
             obj->dtype = ENG_F64;
     }
-    obj->loss = lua_obj_loss;
-    obj->loss_at = lua_obj_loss_at;
-    obj->gradient = lua_obj_gradient;
+    obj->loss = l_obj_loss;
+    obj->loss_at = l_obj_loss_at;
+    obj->gradient = l_obj_gradient;
     obj->has_signatures = false;
     /* Every evaluation runs f whole (no prefix caching, no one-element update): by default a
      * stratified sample of each tensor, decided by the tensor-level statistics; the report
@@ -583,7 +583,7 @@ static int l_check_function(lua_State *L)
     if (o.samples == 0 && !o.full)
         o.samples = CHECK_FUNCTION_SAMPLES;
     /* the batch size, if the caller names it, lets a factor N be recognised */
-    obj->batch = lua_optintegerfield(L, 3, "check_function", "batch", 0);
+    obj->batch = l_opt_integer_field(L, 3, "check_function", "batch", 0);
     return run_and_push(L, obj, &o, m, directions);
 }
 
@@ -592,19 +592,19 @@ static int l_check_function(lua_State *L)
 static int l_taylor(lua_State *L)
 {
     static const char *const names[] = {"tensor", "h0", "n", "seed", NULL};
-    eng_model *model = lua_checkmodel(L, 1);
-    eng_loss *loss = lua_checkloss(L, 2);
-    eng_tensor *x = lua_checktensor(L, 3), *target = lua_checktensor(L, 4);
-    lua_checkoptions(L, 5, "taylor", names);
-    const char *name = lua_optstringfield(L, 5, "taylor", "tensor", NULL);
-    double h0 = lua_optnumberfield(L, 5, "taylor", "h0", 1e-2);
-    int n = (int)lua_optintegerfield(L, 5, "taylor", "n", 8);
-    uint64_t seed = (uint64_t)lua_optintegerfield(L, 5, "taylor", "seed", 0);
+    eng_model *model = l_check_model(L, 1);
+    eng_loss *loss = l_check_loss(L, 2);
+    eng_tensor *x = l_check_tensor(L, 3), *target = l_check_tensor(L, 4);
+    l_check_options(L, 5, "taylor", names);
+    const char *name = l_opt_string_field(L, 5, "taylor", "tensor", NULL);
+    double h0 = l_opt_number_field(L, 5, "taylor", "h0", 1e-2);
+    int n = (int)l_opt_integer_field(L, 5, "taylor", "n", 8);
+    uint64_t seed = (uint64_t)l_opt_integer_field(L, 5, "taylor", "seed", 0);
     if (n < 2 || n > 60)
         return luaL_error(L, "taylor: option 'n' must be between 2 and 60, got %d", n);
     eng_gc_objective *obj;
     if (eng_gc_model_objective(model, loss, x, target, false, &obj))
-        return lua_engerror(L);
+        return l_engine_error(L);
     int t = 0;
     if (name) {
         for (t = 0; t < obj->ntensors && strcmp(obj->tensors[t].name, name); t++)
@@ -618,7 +618,7 @@ static int l_taylor(lua_State *L)
     eng_status st = eng_gc_taylor(obj, t, h0, n, seed, &slope, remainders);
     eng_gc_objective_release(obj);
     if (st)
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_pushnumber(L, slope);
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
@@ -633,14 +633,14 @@ static int l_taylor(lua_State *L)
 static int l_sweep(lua_State *L)
 {
     static const char *const names[] = {"steps", "samples", "seed", "plot", "title", NULL};
-    eng_model *model = lua_checkmodel(L, 1);
-    eng_loss *loss = lua_checkloss(L, 2);
-    eng_tensor *x = lua_checktensor(L, 3), *target = lua_checktensor(L, 4);
-    lua_checkoptions(L, 5, "sweep", names);
-    int64_t samples = lua_optintegerfield(L, 5, "sweep", "samples", 8);
-    uint64_t seed = (uint64_t)lua_optintegerfield(L, 5, "sweep", "seed", 0);
-    const char *plot_path = lua_optstringfield(L, 5, "sweep", "plot", NULL);
-    const char *title = lua_optstringfield(L, 5, "sweep", "title",
+    eng_model *model = l_check_model(L, 1);
+    eng_loss *loss = l_check_loss(L, 2);
+    eng_tensor *x = l_check_tensor(L, 3), *target = l_check_tensor(L, 4);
+    l_check_options(L, 5, "sweep", names);
+    int64_t samples = l_opt_integer_field(L, 5, "sweep", "samples", 8);
+    uint64_t seed = (uint64_t)l_opt_integer_field(L, 5, "sweep", "seed", 0);
+    const char *plot_path = l_opt_string_field(L, 5, "sweep", "plot", NULL);
+    const char *title = l_opt_string_field(L, 5, "sweep", "title",
                                            "central-difference error against the step (f64)");
     double steps[64];
     int nsteps = 0;
@@ -665,7 +665,7 @@ static int l_sweep(lua_State *L)
     }
     eng_gc_objective *obj;
     if (eng_gc_model_objective(model, loss, x, target, false, &obj))
-        return lua_engerror(L);
+        return l_engine_error(L);
     int nt = obj->ntensors;
     double *errors = calloc((size_t)nt * (size_t)nsteps + 1, sizeof *errors);
     double *chosen = calloc((size_t)nt + 1, sizeof *chosen);
@@ -708,7 +708,7 @@ static int l_sweep(lua_State *L)
         eng_gc_objective_release(obj);
         free(errors);
         free(chosen);
-        return lua_engerror(L);
+        return l_engine_error(L);
     }
     lua_createtable(L, 0, 2);
     lua_createtable(L, nsteps, 0);

@@ -45,10 +45,10 @@ static int stream_release(lua_State *L)
 static int push_loaded(lua_State *L, eng_h5data *d)
 {
     lua_pushvalue(L, lua_upvalueindex(1));
-    eng_tensor **x = lua_newtensorbox(L), **y = lua_newtensorbox(L);
+    eng_tensor **x = l_new_tensor_box(L), **y = l_new_tensor_box(L);
     eng_dataset ds = {0};
     if (eng_h5data_load(d, &ds))
-        return lua_engerror(L);
+        return l_engine_error(L);
     *x = ds.x;
     *y = ds.y;
     lua_call(L, 2, 1);
@@ -62,11 +62,11 @@ static int l_open(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     int opts = lua_istable(L, 2) ? 2 : 3;
     const char *split = opts == 3 ? luaL_optstring(L, 2, NULL) : NULL;
-    lua_checkoptions(L, opts, "open", names);
-    const char *x_name = lua_optstringfield(L, opts, "open", "x", NULL);
-    const char *y_name = lua_optstringfield(L, opts, "open", "y", NULL);
-    lua_Integer limit = lua_optintegerfield(L, opts, "open", "memory_limit", DEFAULT_MEMORY_LIMIT);
-    const char *mode = lua_optstringfield(L, opts, "open", "mode", "auto");
+    l_check_options(L, opts, "open", names);
+    const char *x_name = l_opt_string_field(L, opts, "open", "x", NULL);
+    const char *y_name = l_opt_string_field(L, opts, "open", "y", NULL);
+    lua_Integer limit = l_opt_integer_field(L, opts, "open", "memory_limit", DEFAULT_MEMORY_LIMIT);
+    const char *mode = l_opt_string_field(L, opts, "open", "mode", "auto");
     if (limit < 1)
         return luaL_error(L, "open: memory_limit %I bytes, expected > 0", limit);
     if (strcmp(mode, "auto") && strcmp(mode, "memory") && strcmp(mode, "stream"))
@@ -83,7 +83,7 @@ static int l_open(lua_State *L)
     box->memory_limit = (size_t)limit;
     luaL_setmetatable(L, ENG_LUA_STREAM_DATASET);
     if (eng_h5data_open(path, x_name, y_name, &box->d))
-        return lua_engerror(L);
+        return l_engine_error(L);
     const eng_h5data_info *in = eng_h5data_info_of(box->d);
     bool in_memory =
         strcmp(mode, "memory") == 0 || (strcmp(mode, "auto") == 0 && in->bytes <= (size_t)limit);
@@ -106,7 +106,7 @@ static int stream_size(lua_State *L)
 static int stream_shape(lua_State *L)
 {
     const eng_h5data_info *in = eng_h5data_info_of(check_stream(L, 1)->d);
-    lua_pushshape(L, in->ndim - 1, in->shape + 1);
+    l_push_shape(L, in->ndim - 1, in->shape + 1);
     return 1;
 }
 
@@ -133,7 +133,7 @@ static int stream_batches(lua_State *L)
     eng_batch_options o = l_check_batch_options(L, 2, eng_h5data_info_of(box->d)->dtype, &reuse);
     eng_batches **it = l_new_batches_box(L);
     if (eng_batches_new_stream(box->d, box->memory_limit, &o, NULL, it))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return l_push_batch_iterator(L, 1, -1, reuse);
 }
 
@@ -143,10 +143,10 @@ static int stream_batches(lua_State *L)
 static eng_tensor *split_tensor(lua_State *L, int idx, const char *split, const char *name)
 {
     lua_getfield(L, idx, name);
-    eng_tensor *t = lua_testtensor(L, -1);
+    eng_tensor *t = l_test_tensor(L, -1);
     if (!t)
         luaL_error(L, "write: splits.%s.%s must be an engine.Tensor, got %s", split, name,
-                   lua_typenameof(L, -1));
+                   l_typename_of(L, -1));
     lua_pop(L, 1); /* the splits table keeps it alive */
     return t;
 }
@@ -162,17 +162,17 @@ static int l_write(lua_State *L)
     static const char *const names[] = {"classes", "source", "level", "chunk_rows", NULL};
     const char *path = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_checkoptions(L, 3, "write", names);
+    l_check_options(L, 3, "write", names);
     eng_h5data_write_options o = {
-        .source = lua_optstringfield(L, 3, "write", "source", NULL),
-        .level = (int)lua_optintegerfield(L, 3, "write", "level", 4),
-        .chunk_rows = lua_optintegerfield(L, 3, "write", "chunk_rows", 0),
+        .source = l_opt_string_field(L, 3, "write", "source", NULL),
+        .level = (int)l_opt_integer_field(L, 3, "write", "level", 4),
+        .chunk_rows = l_opt_integer_field(L, 3, "write", "chunk_rows", 0),
     };
     if (o.level < 1 || o.level > 9)
         return luaL_error(L, "write: level %d, expected 1..9", o.level);
     int nclasses = 0;
     const char **classes = NULL;
-    if (lua_hasfield(L, 3, "classes")) {
+    if (l_has_field(L, 3, "classes")) {
         lua_getfield(L, 3, "classes");
         luaL_argcheck(L, lua_istable(L, -1), 3, "classes must be a list of strings");
         nclasses = (int)luaL_len(L, -1);
@@ -208,7 +208,7 @@ static int l_write(lua_State *L)
     }
     qsort(splits, (size_t)nsplits, sizeof *splits, compare_names);
     if (eng_h5data_write(path, splits, nsplits, &o))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 0;
 }
 
@@ -216,9 +216,9 @@ static int l_write(lua_State *L)
 static int l_read_idx(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_idx_read(path, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -234,7 +234,7 @@ static const luaL_Reg stream_meta[] = {
     {"__len", stream_size},   {"__index", NULL},           {NULL, NULL},
 };
 
-void lua_open_h5data(lua_State *L)
+void l_open_h5data(lua_State *L)
 {
     luaL_newmetatable(L, ENG_LUA_STREAM_DATASET);
     luaL_setfuncs(L, stream_meta, 0);

@@ -83,7 +83,7 @@ static bool is_number_list(lua_State *L, int idx)
 /* Adds the entries of the Lua table at idx to t; where names it in messages ("meta.a"). */
 static void meta_from_table(lua_State *L, int idx, eng_meta *t, const char *where, int depth);
 
-void lua_tometa(lua_State *L, int idx, eng_meta *t, const char *where)
+void l_to_meta(lua_State *L, int idx, eng_meta *t, const char *where)
 {
     idx = lua_absindex(L, idx);
     lua_newtable(L); /* the tables on the current path, to refuse one that contains itself */
@@ -164,7 +164,7 @@ static void meta_from_table(lua_State *L, int idx, eng_meta *t, const char *wher
 
 static void push_meta(lua_State *L, const eng_meta *t);
 
-void lua_pushmeta(lua_State *L, const eng_meta *t)
+void l_push_meta(lua_State *L, const eng_meta *t)
 {
     push_meta(L, t);
 }
@@ -215,7 +215,7 @@ static int get_part(lua_State *L, const char *name, const char *tname)
         return 0;
     }
     if (!luaL_testudata(L, -1, tname))
-        luaL_error(L, "save: '%s' must be an %s, got %s", name, tname, lua_typenameof(L, -1));
+        luaL_error(L, "save: '%s' must be an %s, got %s", name, tname, l_typename_of(L, -1));
     return lua_gettop(L);
 }
 
@@ -226,20 +226,20 @@ static int l_save(lua_State *L)
     static const char *const names[] = {"model", "optimizer", "schedule", "meta", NULL};
     const char *path = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_checkoptions(L, 2, "save", names);
+    l_check_options(L, 2, "save", names);
     int model_idx = get_part(L, "model", ENG_LUA_SEQUENTIAL);
     int opt_idx = get_part(L, "optimizer", ENG_LUA_OPTIMIZER);
-    eng_model *model = model_idx ? lua_checkmodel(L, model_idx) : NULL;
-    eng_optimizer *opt = opt_idx ? lua_checkoptimizer(L, opt_idx) : NULL;
+    eng_model *model = model_idx ? l_check_model(L, model_idx) : NULL;
+    eng_optimizer *opt = opt_idx ? l_check_optimizer(L, opt_idx) : NULL;
     int sched_idx = get_part(L, "schedule", ENG_LUA_SCHEDULER);
-    eng_schedule *sched = sched_idx ? lua_checkschedule(L, sched_idx) : NULL;
+    eng_schedule *sched = sched_idx ? l_check_schedule(L, sched_idx) : NULL;
 
     metabox *mbox = push_metabox(L);
     if (eng_meta_new(&mbox->meta))
-        return lua_engerror(L);
+        return l_engine_error(L);
     int type = lua_getfield(L, 2, "meta");
     if (type == LUA_TTABLE)
-        lua_tometa(L, -1, mbox->meta, "meta");
+        l_to_meta(L, -1, mbox->meta, "meta");
     else if (type != LUA_TNIL)
         return luaL_error(L, "save: 'meta' must be a table, got %s", luaL_typename(L, -1));
     lua_pop(L, 1);
@@ -254,7 +254,7 @@ static int l_save(lua_State *L)
     if (!st && sched)
         st = eng_schedule_save_meta(sched, mbox->meta);
     if (st)
-        return lua_engerror(L);
+        return l_engine_error(L);
 
     ckbox *box = push_ckbox(L);
     st = eng_checkpoint_create(path, &box->ck);
@@ -272,7 +272,7 @@ static int l_save(lua_State *L)
         st = eng_checkpoint_commit(ck);
     }
     if (st)
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 0;
 }
 
@@ -286,9 +286,9 @@ static void push_model(lua_State *L, eng_checkpoint *ck, int nn)
     lua_getfield(L, nn, "Sequential");
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
-        eng_layer **slot = lua_newlayerbox(L);
+        eng_layer **slot = l_new_layer_box(L);
         if (eng_checkpoint_new_layer(ck, i, slot))
-            lua_engerror(L);
+            l_engine_error(L);
         lua_rawseti(L, -2, i + 1);
     }
     lua_call(L, 1, 1);
@@ -300,13 +300,13 @@ static int l_load(lua_State *L)
 {
     static const char *const names[] = {"model", "rng", NULL};
     const char *path = luaL_checkstring(L, 1);
-    lua_checkoptions(L, 2, "load", names);
-    bool want_model = lua_optbooleanfield(L, 2, "load", "model", true);
-    bool want_rng = lua_optbooleanfield(L, 2, "load", "rng", true);
+    l_check_options(L, 2, "load", names);
+    bool want_model = l_opt_boolean_field(L, 2, "load", "model", true);
+    bool want_rng = l_opt_boolean_field(L, 2, "load", "rng", true);
     lua_settop(L, 2);
     ckbox *box = push_ckbox(L);
     if (eng_checkpoint_open(path, &box->ck))
-        return lua_engerror(L);
+        return l_engine_error(L);
     eng_checkpoint *ck = box->ck;
     lua_createtable(L, 0, 6);
     int result = lua_gettop(L);
@@ -317,25 +317,25 @@ static int l_load(lua_State *L)
 
     metabox *mbox = push_metabox(L);
     if (eng_checkpoint_read_meta(ck, &mbox->meta))
-        return lua_engerror(L);
+        return l_engine_error(L);
     push_meta(L, mbox->meta);
     lua_setfield(L, result, "meta");
     if (eng_checkpoint_has_optimizer(ck)) {
         metabox *obox = push_metabox(L);
         if (eng_checkpoint_read_optimizer_info(ck, &obox->meta))
-            return lua_engerror(L);
+            return l_engine_error(L);
         push_meta(L, obox->meta);
         lua_setfield(L, result, "optimizer");
     }
     if (want_model && eng_checkpoint_has_model(ck)) {
         push_model(L, ck, lua_upvalueindex(1));
-        if (eng_checkpoint_read_model(ck, lua_checkmodel(L, -1)))
-            return lua_engerror(L);
+        if (eng_checkpoint_read_model(ck, l_check_model(L, -1)))
+            return l_engine_error(L);
         lua_setfield(L, result, "model");
     }
     /* After the rebuild, whose initialisation drew from the generator. */
     if (want_rng && eng_checkpoint_read_rng(ck, eng_rng_global()))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_pushvalue(L, result);
     return 1;
 }
@@ -343,11 +343,11 @@ static int l_load(lua_State *L)
 /* model:load(path) -> model */
 static int model_load(lua_State *L)
 {
-    eng_model *model = lua_checkmodel(L, 1);
+    eng_model *model = l_check_model(L, 1);
     const char *path = luaL_checkstring(L, 2);
     ckbox *box = push_ckbox(L);
     if (eng_checkpoint_open(path, &box->ck) || eng_checkpoint_read_model(box->ck, model))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_pushvalue(L, 1);
     return 1;
 }
@@ -355,11 +355,11 @@ static int model_load(lua_State *L)
 /* opt:load(path) -> opt */
 static int optimizer_load(lua_State *L)
 {
-    eng_optimizer *opt = lua_checkoptimizer(L, 1);
+    eng_optimizer *opt = l_check_optimizer(L, 1);
     const char *path = luaL_checkstring(L, 2);
     ckbox *box = push_ckbox(L);
     if (eng_checkpoint_open(path, &box->ck) || eng_checkpoint_read_optimizer(box->ck, opt))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_pushvalue(L, 1);
     return 1;
 }
@@ -367,12 +367,12 @@ static int optimizer_load(lua_State *L)
 /* sched:load(path) -> sched: the counters saved by engine.save{..., schedule = sched}. */
 static int schedule_load(lua_State *L)
 {
-    eng_schedule *sched = lua_checkschedule(L, 1);
+    eng_schedule *sched = l_check_schedule(L, 1);
     const char *path = luaL_checkstring(L, 2);
     ckbox *box = push_ckbox(L);
     metabox *mbox = push_metabox(L);
     if (eng_checkpoint_open(path, &box->ck) || eng_checkpoint_read_meta(box->ck, &mbox->meta))
-        return lua_engerror(L);
+        return l_engine_error(L);
     if (eng_schedule_load_meta(sched, mbox->meta))
         return luaL_error(L, "%s: %s", path, eng_errmsg());
     lua_pushvalue(L, 1);

@@ -74,7 +74,7 @@ static void check_option_keys(lua_State *L, int opts, const eng_layer_kind *kind
         names[n++] = "dtype";
     names[n++] = "name";
     names[n] = NULL;
-    lua_checkoptions(L, opts, fname, names);
+    l_check_options(L, opts, fname, names);
 }
 
 /* Sets every setting named in the options table at opts. */
@@ -84,7 +84,7 @@ static void settings_from_options(lua_State *L, int opts, eng_settings *s)
     while (lua_next(L, opts)) {
         const char *key = lua_tostring(L, -2); /* keys checked to be strings */
         if (strcmp(key, "dtype") != 0 && strcmp(key, "name") != 0 && set_from_lua(L, s, key, -1))
-            lua_engerror(L);
+            l_engine_error(L);
         lua_pop(L, 1);
     }
 }
@@ -93,15 +93,15 @@ static void settings_from_options(lua_State *L, int opts, eng_settings *s)
 static int push_layer(lua_State *L, eng_settings *s, int opts, const char *fname)
 {
     eng_dtype dtype = ENG_F32;
-    const char *dname = opts ? lua_optstringfield(L, opts, fname, "dtype", "f32") : "f32";
+    const char *dname = opts ? l_opt_string_field(L, opts, fname, "dtype", "f32") : "f32";
     if (eng_dtype_parse(dname, &dtype))
         return luaL_error(L, "%s: %s", fname, eng_errmsg());
-    const char *name = opts ? lua_optstringfield(L, opts, fname, "name", NULL) : NULL;
-    eng_layer **slot = lua_newlayerbox(L);
+    const char *name = opts ? l_opt_string_field(L, opts, fname, "name", NULL) : NULL;
+    eng_layer **slot = l_new_layer_box(L);
     if (eng_layer_create(s, dtype, NULL, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     if (name && eng_layer_set_name(*slot, name))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -121,7 +121,7 @@ static void set_positional(lua_State *L, eng_settings *s, const eng_setting *d, 
     if (d->type == ENG_SETTING_STRING && type != LUA_TSTRING)
         luaL_typeerror(L, arg, "string");
     if (set_from_lua(L, s, d->name, arg))
-        lua_engerror(L);
+        l_engine_error(L);
 }
 
 /* engine.nn.<Ctor>(positional..., [options]); upvalue 1: the kind (light userdata). */
@@ -157,7 +157,7 @@ static int l_construct(lua_State *L)
     return push_layer(L, &s, opts, fname);
 }
 
-int lua_nn_new(lua_State *L)
+int l_nn_new(lua_State *L)
 {
     const char *kind_name = luaL_checkstring(L, 1);
     const eng_layer_kind *kind = eng_kind_find(kind_name);
@@ -192,7 +192,7 @@ void l_push_settings(lua_State *L, const eng_layer *layer)
 {
     eng_settings s;
     if (eng_layer_settings(layer, &s)) {
-        lua_engerror(L);
+        l_engine_error(L);
         return;
     }
     lua_createtable(L, 0, s.count + 1);

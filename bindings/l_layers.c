@@ -15,7 +15,7 @@ static void push_buffers(lua_State *L, const eng_layer *layer, bool prefix)
         else
             lua_pushstring(L, layer->buffers[b].name);
         lua_setfield(L, -2, "name");
-        lua_pushtensorview(L, layer->buffers[b].value);
+        l_push_tensor_view(L, layer->buffers[b].value);
         lua_setfield(L, -2, "value");
         lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
     }
@@ -24,7 +24,7 @@ static void push_buffers(lua_State *L, const eng_layer *layer, bool prefix)
 /* layer:buffers() -> {{name=, value=}, ...}: state that is not a parameter (running statistics) */
 static int layer_buffers(lua_State *L)
 {
-    eng_layer *layer = lua_checklayer(L, 1);
+    eng_layer *layer = l_check_layer_arg(L, 1);
     lua_newtable(L);
     push_buffers(L, layer, false);
     return 1;
@@ -33,7 +33,7 @@ static int layer_buffers(lua_State *L)
 /* model:buffers() -> the same for every layer, named "<layer>.<buffer>" */
 static int model_buffers(lua_State *L)
 {
-    eng_model *model = lua_checkmodel(L, 1);
+    eng_model *model = l_check_model(L, 1);
     lua_newtable(L);
     for (int i = 0; i < model->nlayers; i++)
         push_buffers(L, model->layers[i], true);
@@ -58,7 +58,7 @@ static void add_method(lua_State *L, const char *tname, const char *name, lua_CF
     lua_pop(L, 2);
 }
 
-void lua_nn_open_layers(lua_State *L)
+void l_nn_open_layers(lua_State *L)
 {
     add_method(L, ENG_LUA_LAYER, "buffers", layer_buffers);
     add_method(L, ENG_LUA_SEQUENTIAL, "buffers", model_buffers);

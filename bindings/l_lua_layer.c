@@ -19,7 +19,7 @@
 
 #include "bindings.h"
 
-typedef struct lua_layer {
+typedef struct script_layer {
     eng_layer base;
     lua_State *L;
     int spec_ref;             /* the spec table (functions, params, user fields) */
@@ -31,19 +31,19 @@ typedef struct lua_layer {
     eng_tensor *cached_x;
     eng_tensor *cached_y;
     bool cache_valid;
-} lua_layer;
+} script_layer;
 
-static const eng_layer_ops lua_layer_ops, lua_layer_ops_shape_fn;
+static const eng_layer_ops script_layer_ops, script_layer_ops_shape_fn;
 
 /* The layer's name in a model, else the name given to nn.Lua. */
-static const char *label(const lua_layer *l)
+static const char *label(const script_layer *l)
 {
     return l->base.name[0] ? l->base.name : l->kind;
 }
 
 /* Calls spec[method](spec, args...) with nargs tensors (views) and leaves nresults on the
  * stack; on a Lua error sets the engine message. */
-static eng_status call(lua_layer *l, const char *method, const eng_tensor *const *args,
+static eng_status call(script_layer *l, const char *method, const eng_tensor *const *args,
                        int nargs, int nresults)
 {
     lua_State *L = l->L;
@@ -52,7 +52,7 @@ static eng_status call(lua_layer *l, const char *method, const eng_tensor *const
     lua_insert(L, -2); /* function, spec */
     for (int i = 0; i < nargs; i++) {
         if (args[i])
-            lua_pushtensorview(L, args[i]);
+            l_push_tensor_view(L, args[i]);
         else
             lua_pushnil(L);
     }
@@ -68,14 +68,14 @@ static eng_status call(lua_layer *l, const char *method, const eng_tensor *const
 
 /* Runs the Lua forward on x and copies its result into *y: into the given tensor when *y is
  * set (its shape must match), else into a buffer made for it (eng_tensor_ensure). */
-static eng_status run_lua_forward(lua_layer *l, const eng_tensor *x, eng_tensor **y,
+static eng_status run_lua_forward(script_layer *l, const eng_tensor *x, eng_tensor **y,
                                   bool fixed_shape)
 {
     const eng_tensor *args[1] = {x};
     eng_status st = call(l, "forward", args, 1, 1);
     if (st)
         return st;
-    eng_tensor *out = lua_testtensor(l->L, -1);
+    eng_tensor *out = l_test_tensor(l->L, -1);
     if (!out)
         st = eng_error(ENG_EARG, "lua layer '%s': forward returned %s, expected an engine.Tensor",
                        label(l), luaL_typename(l->L, -1));
@@ -96,7 +96,7 @@ static eng_status run_lua_forward(lua_layer *l, const eng_tensor *x, eng_tensor 
 }
 
 /* spec.output_shape(self, {sizes}) -> {sizes} */
-static eng_status shape_from_function(lua_layer *l, const eng_tensor *x, int *ndim,
+static eng_status shape_from_function(script_layer *l, const eng_tensor *x, int *ndim,
                                       int64_t *shape)
 {
     lua_State *L = l->L;
@@ -137,14 +137,14 @@ static eng_status shape_from_function(lua_layer *l, const eng_tensor *x, int *nd
     return st;
 }
 
-static eng_status lua_layer_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
+static eng_status script_layer_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
                                          int64_t *shape)
 {
-    lua_layer *l = (lua_layer *)layer;
+    script_layer *l = (script_layer *)layer;
     eng_status st = eng_layer_check_input(layer, x, 0, "");
     if (st)
         return st;
-    if (layer->ops == &lua_layer_ops_shape_fn)
+    if (layer->ops == &script_layer_ops_shape_fn)
         return shape_from_function(l, x, ndim, shape);
     /* Only containers that ask right before the forward, on the real input, reach here (the
      * kind sets shape_needs_data). */
@@ -163,7 +163,7 @@ static eng_status lua_layer_output_shape(const eng_layer *layer, const eng_tenso
 }
 
 /* Whether the output kept by output_shape was computed from these very values. */
-static bool cache_matches(const lua_layer *l, const eng_tensor *x, const eng_tensor *y)
+static bool cache_matches(const script_layer *l, const eng_tensor *x, const eng_tensor *y)
 {
     return l->cache_valid && eng_tensor_same_shape(l->cached_x, x) &&
            eng_tensor_same_shape(l->cached_y, y) && eng_tensor_is_contiguous(x) &&
@@ -171,22 +171,22 @@ static bool cache_matches(const lua_layer *l, const eng_tensor *x, const eng_ten
                   (size_t)eng_tensor_numel(x) * eng_dtype_size(x->dtype)) == 0;
 }
 
-static eng_status lua_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+static eng_status script_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
                                     bool training)
 {
     (void)training;
-    lua_layer *l = (lua_layer *)layer;
-    bool reuse = layer->ops == &lua_layer_ops && cache_matches(l, x, y);
+    script_layer *l = (script_layer *)layer;
+    bool reuse = layer->ops == &script_layer_ops && cache_matches(l, x, y);
     l->cache_valid = false;
     if (reuse)
         return eng_tensor_copy(y, l->cached_y);
     return run_lua_forward(l, x, &y, true);
 }
 
-static eng_status lua_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+static eng_status script_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
                                      const eng_tensor *dy, eng_tensor *dx)
 {
-    lua_layer *l = (lua_layer *)layer;
+    script_layer *l = (script_layer *)layer;
     lua_State *L = l->L;
     const eng_tensor *args[3] = {x, y, dy};
     eng_status st = call(l, "backward", args, 3, 2);
@@ -194,7 +194,7 @@ static eng_status lua_layer_backward(eng_layer *layer, const eng_tensor *x, cons
         return st;
     const char *name = label(l);
     if (dx) {
-        eng_tensor *g = lua_testtensor(L, -2);
+        eng_tensor *g = l_test_tensor(L, -2);
         if (!g)
             st = eng_error(ENG_EARG, "lua layer '%s': backward returned %s as dx, expected an "
                            "engine.Tensor like x %s", name, luaL_typename(L, -2),
@@ -213,7 +213,7 @@ static eng_status lua_layer_backward(eng_layer *layer, const eng_tensor *x, cons
             break;
         }
         lua_getfield(L, -1, layer->params[i].name);
-        eng_tensor *g = lua_testtensor(L, -1);
+        eng_tensor *g = l_test_tensor(L, -1);
         eng_tensor *grad = layer->params[i].grad;
         if (!g)
             st = eng_error(ENG_EARG, "lua layer '%s': no gradient for parameter '%s' (got %s)",
@@ -238,50 +238,50 @@ static eng_status new_lua_layer(lua_State *L, int spec_ref, const char *kind,
                                 const eng_layer_ops *ops, const eng_layer *like,
                                 eng_dtype dtype, eng_layer **out);
 
-static eng_status lua_layer_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
+static eng_status script_layer_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
-    const lua_layer *l = (const lua_layer *)layer;
+    const script_layer *l = (const script_layer *)layer;
     lua_rawgeti(l->L, LUA_REGISTRYINDEX, l->spec_ref);
     int ref = luaL_ref(l->L, LUA_REGISTRYINDEX); /* the copy holds its own reference */
     return new_lua_layer(l->L, ref, l->kind, layer->ops, layer, dtype, out);
 }
 
-static eng_status lua_layer_describe(const eng_layer *layer, eng_settings *s)
+static eng_status script_layer_describe(const eng_layer *layer, eng_settings *s)
 {
-    return eng_settings_set_string(s, "lua_name", ((const lua_layer *)layer)->kind);
+    return eng_settings_set_string(s, "lua_name", ((const script_layer *)layer)->kind);
 }
 
-static void lua_layer_destroy(eng_layer *layer)
+static void script_layer_destroy(eng_layer *layer)
 {
-    lua_layer *l = (lua_layer *)layer;
+    script_layer *l = (script_layer *)layer;
     eng_tensor_release(l->cached_x);
     eng_tensor_release(l->cached_y);
     luaL_unref(l->L, LUA_REGISTRYINDEX, l->spec_ref);
 }
 
 #define LUA_LAYER_OPS                                                                         \
-    .kind = "lua", .output_shape = lua_layer_output_shape, .forward = lua_layer_forward,     \
-    .backward = lua_layer_backward, .clone = lua_layer_clone,                                \
-    .destroy = lua_layer_destroy, .unknown_branches = true
+    .kind = "lua", .output_shape = script_layer_output_shape, .forward = script_layer_forward,     \
+    .backward = script_layer_backward, .clone = script_layer_clone,                                \
+    .destroy = script_layer_destroy, .unknown_branches = true
 
 /* Without an output_shape function the shape comes from running forward on the real input. */
-static const eng_layer_ops lua_layer_ops = {LUA_LAYER_OPS, .shape_needs_data = true};
-static const eng_layer_ops lua_layer_ops_shape_fn = {LUA_LAYER_OPS};
+static const eng_layer_ops script_layer_ops = {LUA_LAYER_OPS, .shape_needs_data = true};
+static const eng_layer_ops script_layer_ops_shape_fn = {LUA_LAYER_OPS};
 
 /* The kind, registered by the first nn.Lua: printing and configs derive from it, and a
  * checkpoint that holds such a layer is refused on load (it has no create). */
-static const eng_setting lua_layer_settings[] = {
+static const eng_setting script_layer_settings[] = {
     {"lua_name", ENG_SETTING_STRING, ENG_SETTING_BARE, .def_string = "lua",
      .doc = "the name given to nn.Lua"},
     {0},
 };
 
-static const eng_layer_kind lua_layer_kind = {
+static const eng_layer_kind script_layer_kind = {
     .name = "lua",
     .ctor = "Lua",
-    .ops = &lua_layer_ops,
-    .settings = lua_layer_settings,
-    .describe = lua_layer_describe,
+    .ops = &script_layer_ops,
+    .settings = script_layer_settings,
+    .describe = script_layer_describe,
     .doc = "a layer whose forward and backward are Lua functions",
 };
 
@@ -292,7 +292,7 @@ static eng_status new_lua_layer(lua_State *L, int spec_ref, const char *kind,
                                 eng_dtype dtype, eng_layer **out)
 {
     *out = NULL;
-    lua_layer *l = calloc(1, sizeof *l);
+    script_layer *l = calloc(1, sizeof *l);
     if (!l) {
         luaL_unref(L, LUA_REGISTRYINDEX, spec_ref);
         return eng_error(ENG_ENOMEM, "lua layer: out of memory");
@@ -320,11 +320,11 @@ static eng_status new_lua_layer(lua_State *L, int spec_ref, const char *kind,
 }
 
 /* nn.Lua(spec) */
-int lua_nn_lua(lua_State *L)
+int l_nn_lua(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (eng_kind_find("lua") != &lua_layer_kind && eng_kind_register(&lua_layer_kind))
-        return lua_engerror(L);
+    if (eng_kind_find("lua") != &script_layer_kind && eng_kind_register(&script_layer_kind))
+        return l_engine_error(L);
     if (lua_getfield(L, 1, "forward") != LUA_TFUNCTION)
         return luaL_error(L, "nn.Lua: field 'forward' must be a function, got %s",
                           luaL_typename(L, -1));
@@ -358,10 +358,10 @@ int lua_nn_lua(lua_State *L)
             if (lua_type(L, -2) != LUA_TSTRING)
                 return luaL_error(L, "nn.Lua: params must map names to tensors");
             const char *name = lua_tostring(L, -2);
-            eng_tensor *t = lua_testtensor(L, -1);
+            eng_tensor *t = l_test_tensor(L, -1);
             if (!t || !eng_dtype_is_float(t->dtype) || !eng_tensor_is_contiguous(t))
                 return luaL_error(L, "nn.Lua: params.%s must be a contiguous f32 or f64 "
-                                  "engine.Tensor, got %s", name, lua_typenameof(L, -1));
+                                  "engine.Tensor, got %s", name, l_typename_of(L, -1));
             if (strlen(name) >= ENG_NAME_MAX || strchr(name, '.') || strchr(name, '/'))
                 return luaL_error(L, "nn.Lua: parameter name '%s' is too long or has '.' or '/'",
                                   name);
@@ -385,30 +385,30 @@ int lua_nn_lua(lua_State *L)
             return luaL_error(L, "nn.Lua: params.%s is %s but params.%s is %s", names[i],
                               eng_dtype_name(values[i]->dtype), names[0],
                               eng_dtype_name(dtype));
-    eng_layer **slot = lua_newlayerbox(L);
+    eng_layer **slot = l_new_layer_box(L);
     lua_pushvalue(L, 1);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    const eng_layer_ops *ops = shape_fn == LUA_TFUNCTION ? &lua_layer_ops_shape_fn
-                                                         : &lua_layer_ops;
+    const eng_layer_ops *ops = shape_fn == LUA_TFUNCTION ? &script_layer_ops_shape_fn
+                                                         : &script_layer_ops;
     if (new_lua_layer(L, ref, kind, ops, NULL, dtype, slot))
-        return lua_engerror(L);
-    lua_layer *l = (lua_layer *)*slot;
+        return l_engine_error(L);
+    script_layer *l = (script_layer *)*slot;
     /* a given name is the layer's name in models, reports and checkpoints, as for built-ins */
     if (strcmp(kind, "lua") != 0 && eng_layer_set_name(&l->base, kind))
-        return lua_engerror(L);
+        return l_engine_error(L);
     for (int i = 0; i < n; i++) {
         eng_param *p = &l->base.params[i];
         snprintf(l->names[i], sizeof l->names[i], "%s", names[i]);
         p->name = l->names[i];
         /* shared: perturbing or updating the layer's parameter changes the given tensor */
         if (eng_tensor_view(values[i], &p->value) || eng_tensor_new_like(values[i], &p->grad))
-            return lua_engerror(L);
+            return l_engine_error(L);
         l->base.nparams = i + 1;
     }
     /* self.params: the same views, for the Lua functions */
     lua_createtable(L, 0, n);
     for (int i = 0; i < n; i++) {
-        lua_pushtensorview(L, l->base.params[i].value);
+        l_push_tensor_view(L, l->base.params[i].value);
         lua_setfield(L, -2, names[i]);
     }
     lua_setfield(L, 1, "params");

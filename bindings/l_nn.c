@@ -42,7 +42,7 @@ static layerbox *new_layerbox(lua_State *L)
     return box;
 }
 
-eng_layer **lua_newlayerbox(lua_State *L)
+eng_layer **l_new_layer_box(lua_State *L)
 {
     return &new_layerbox(L)->layer;
 }
@@ -54,7 +54,7 @@ static layerbox *check_layerbox(lua_State *L, int arg)
     return box;
 }
 
-eng_layer *lua_checklayer(lua_State *L, int arg)
+eng_layer *l_check_layer_arg(lua_State *L, int arg)
 {
     return check_layerbox(L, arg)->layer;
 }
@@ -100,10 +100,10 @@ static eng_status run_forward(layerbox *box, const eng_tensor *x, eng_tensor **y
 static int layer_forward(lua_State *L)
 {
     layerbox *box = check_layerbox(L, 1);
-    eng_tensor *x = lua_checktensor(L, 2), *y;
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor *x = l_check_tensor(L, 2), *y;
+    eng_tensor **slot = l_new_tensor_box(L);
     if (run_forward(box, x, &y) || eng_tensor_clone(y, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -123,14 +123,14 @@ static bool same_view(const eng_tensor *a, const eng_tensor *b)
 static int layer_backward(lua_State *L)
 {
     layerbox *box = check_layerbox(L, 1);
-    eng_tensor *x = lua_checktensor(L, 2), *dy = lua_checktensor(L, 3), *y;
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor *x = l_check_tensor(L, 2), *dy = l_check_tensor(L, 3), *y;
+    eng_tensor **slot = l_new_tensor_box(L);
     if (!box->x || !same_view(box->x, x)) {
         if (run_forward(box, x, &y))
-            return lua_engerror(L);
+            return l_engine_error(L);
     }
     if (eng_tensor_new_like(x, slot) || eng_layer_backward(box->layer, x, box->y, dy, *slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -140,15 +140,15 @@ static void push_param(lua_State *L, const char *name, const eng_param *p)
     lua_createtable(L, 0, 3);
     lua_pushstring(L, name);
     lua_setfield(L, -2, "name");
-    lua_pushtensorview(L, p->value);
+    l_push_tensor_view(L, p->value);
     lua_setfield(L, -2, "value");
-    lua_pushtensorview(L, p->grad);
+    l_push_tensor_view(L, p->grad);
     lua_setfield(L, -2, "grad");
 }
 
 static int layer_parameters(lua_State *L)
 {
-    eng_layer *layer = lua_checklayer(L, 1);
+    eng_layer *layer = l_check_layer_arg(L, 1);
     lua_createtable(L, layer->nparams, 0);
     for (int i = 0; i < layer->nparams; i++) {
         push_param(L, layer->params[i].name, &layer->params[i]);
@@ -159,19 +159,19 @@ static int layer_parameters(lua_State *L)
 
 static int layer_zero_grad(lua_State *L)
 {
-    eng_layer_zero_grad(lua_checklayer(L, 1));
+    eng_layer_zero_grad(l_check_layer_arg(L, 1));
     return 0;
 }
 
 static int layer_kind(lua_State *L)
 {
-    lua_pushstring(L, lua_checklayer(L, 1)->ops->kind);
+    lua_pushstring(L, l_check_layer_arg(L, 1)->ops->kind);
     return 1;
 }
 
 static int layer_name(lua_State *L)
 {
-    eng_layer *layer = lua_checklayer(L, 1);
+    eng_layer *layer = l_check_layer_arg(L, 1);
     if (layer->name[0])
         lua_pushstring(L, layer->name);
     else
@@ -192,13 +192,13 @@ static int layer_to(lua_State *L)
 {
     layerbox *src = check_layerbox(L, 1);
     luaL_checkstring(L, 2);
-    eng_dtype dtype = lua_optdtype(L, 2, ENG_F32);
+    eng_dtype dtype = l_opt_dtype(L, 2, ENG_F32);
     layerbox *box = new_layerbox(L);
     box->training = src->training;
     if (src->layer->ops->clone(src->layer, dtype, &box->layer))
-        return lua_engerror(L);
+        return l_engine_error(L);
     if (src->layer->name[0] && eng_layer_set_name(box->layer, src->layer->name))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -213,7 +213,7 @@ static void push_repr(lua_State *L, const eng_layer *layer)
 
 static int layer_config(lua_State *L)
 {
-    l_push_settings(L, lua_checklayer(L, 1));
+    l_push_settings(L, l_check_layer_arg(L, 1));
     return 1;
 }
 
@@ -244,7 +244,7 @@ static modelbox *check_modelbox(lua_State *L, int arg)
     return box;
 }
 
-eng_model *lua_checkmodel(lua_State *L, int arg)
+eng_model *l_check_model(lua_State *L, int arg)
 {
     return check_modelbox(L, arg)->model;
 }
@@ -275,12 +275,12 @@ static void add_layer(lua_State *L, int model_idx, int idx, const char *where)
     layerbox *lbox = luaL_testudata(L, idx, ENG_LUA_LAYER);
     if (!lbox)
         luaL_error(L, "Sequential: %s: engine.Layer expected, got %s", where,
-                   lua_typenameof(L, idx));
+                   l_typename_of(L, idx));
     if (!lbox->layer)
         luaL_error(L, "Sequential: %s is a closed layer", where);
     modelbox *box = check_modelbox(L, model_idx);
     if (eng_model_add(box->model, lbox->layer))
-        lua_engerror(L);
+        l_engine_error(L);
     lua_getiuservalue(L, model_idx, 1);
     lua_pushvalue(L, idx);
     lua_rawseti(L, -2, box->model->nlayers);
@@ -295,7 +295,7 @@ static int nn_sequential(lua_State *L)
     modelbox *box = new_modelbox(L);
     int model_idx = lua_gettop(L);
     if (eng_model_new(&box->model))
-        return lua_engerror(L);
+        return l_engine_error(L);
     if (list) {
         lua_Integer count = luaL_len(L, 1);
         for (lua_Integer i = 1; i <= count; i++) {
@@ -342,15 +342,15 @@ static void stamp_layers(lua_State *L, modelbox *box)
 static int model_forward(lua_State *L)
 {
     modelbox *box = check_modelbox(L, 1);
-    eng_tensor *x = lua_checktensor(L, 2);
+    eng_tensor *x = l_check_tensor(L, 2);
     const eng_tensor *y;
     box->stamp = ++forward_stamp;
     stamp_layers(L, box);
     if (eng_model_forward(box->model, x, &y))
-        return lua_engerror(L);
-    eng_tensor *out = lua_reusetensor(L, 3, y->dtype, y->ndim, y->shape, x);
+        return l_engine_error(L);
+    eng_tensor *out = l_reuse_tensor(L, 3, y->dtype, y->ndim, y->shape, x);
     if (eng_tensor_copy(out, y))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -358,7 +358,7 @@ static int model_forward(lua_State *L)
 static int model_backward(lua_State *L)
 {
     modelbox *box = check_modelbox(L, 1);
-    eng_tensor *dy = lua_checktensor(L, 2);
+    eng_tensor *dy = l_check_tensor(L, 2);
     bool want_dx = lua_toboolean(L, 3);
     lua_getiuservalue(L, 1, 1);
     /* Without a forward the C call below says so itself. */
@@ -375,18 +375,18 @@ static int model_backward(lua_State *L)
     const eng_tensor *dx;
     if (!want_dx) {
         if (eng_model_backward(box->model, dy, NULL))
-            return lua_engerror(L);
+            return l_engine_error(L);
         return 0;
     }
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_model_backward(box->model, dy, &dx) || eng_tensor_clone(dx, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
 static int model_parameters(lua_State *L)
 {
-    eng_model *model = lua_checkmodel(L, 1);
+    eng_model *model = l_check_model(L, 1);
     int n = eng_model_param_count(model);
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
@@ -399,7 +399,7 @@ static int model_parameters(lua_State *L)
 
 static int model_zero_grad(lua_State *L)
 {
-    eng_model_zero_grad(lua_checkmodel(L, 1));
+    eng_model_zero_grad(l_check_model(L, 1));
     return 0;
 }
 
@@ -407,7 +407,7 @@ static int model_zero_grad(lua_State *L)
  * the mode. */
 static int model_set_training(lua_State *L)
 {
-    eng_model *model = lua_checkmodel(L, 1);
+    eng_model *model = l_check_model(L, 1);
     bool training = lua_toboolean(L, lua_upvalueindex(1));
     eng_model_set_training(model, training);
     lua_getiuservalue(L, 1, 1);
@@ -423,12 +423,12 @@ static int model_set_training(lua_State *L)
 /* model:to(dtype) -> a new model of cloned layers with converted parameters. */
 static int model_to(lua_State *L)
 {
-    eng_model *src = lua_checkmodel(L, 1);
+    eng_model *src = l_check_model(L, 1);
     luaL_checkstring(L, 2);
-    eng_dtype dtype = lua_optdtype(L, 2, ENG_F32);
+    eng_dtype dtype = l_opt_dtype(L, 2, ENG_F32);
     modelbox *box = new_modelbox(L);
     if (eng_model_to(src, dtype, &box->model))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_getiuservalue(L, -1, 1);
     for (int i = 0; i < box->model->nlayers; i++) {
         layerbox *lbox = new_layerbox(L);
@@ -444,13 +444,13 @@ static int model_to(lua_State *L)
 /* model:is_training() -> whether forward runs in training mode */
 static int model_is_training(lua_State *L)
 {
-    lua_pushboolean(L, lua_checkmodel(L, 1)->training);
+    lua_pushboolean(L, l_check_model(L, 1)->training);
     return 1;
 }
 
 static int model_dtype(lua_State *L)
 {
-    lua_pushstring(L, eng_dtype_name(eng_model_dtype(lua_checkmodel(L, 1))));
+    lua_pushstring(L, eng_dtype_name(eng_model_dtype(l_check_model(L, 1))));
     return 1;
 }
 
@@ -464,7 +464,7 @@ static int64_t count_parameters(eng_model *model)
 
 static int model_num_parameters(lua_State *L)
 {
-    lua_pushinteger(L, count_parameters(lua_checkmodel(L, 1)));
+    lua_pushinteger(L, count_parameters(l_check_model(L, 1)));
     return 1;
 }
 
@@ -474,18 +474,18 @@ static int model_num_parameters(lua_State *L)
  * eng_model_check_finite); returns the model otherwise. */
 static int model_check_finite(lua_State *L)
 {
-    eng_model *model = lua_checkmodel(L, 1);
+    eng_model *model = l_check_model(L, 1);
     lua_Integer step = luaL_checkinteger(L, 2);
     lua_Number loss = luaL_checknumber(L, 3);
     if (eng_model_check_finite(model, step, loss))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_settop(L, 1);
     return 1;
 }
 
 static int model_len(lua_State *L)
 {
-    lua_pushinteger(L, lua_checkmodel(L, 1)->nlayers);
+    lua_pushinteger(L, l_check_model(L, 1)->nlayers);
     return 1;
 }
 
@@ -575,7 +575,7 @@ static lossbox *check_lossbox(lua_State *L, int arg)
     return box;
 }
 
-eng_loss *lua_checkloss(lua_State *L, int arg)
+eng_loss *l_check_loss(lua_State *L, int arg)
 {
     return check_lossbox(L, arg)->loss;
 }
@@ -600,12 +600,12 @@ static int nn_loss(lua_State *L)
     bool sum = false;
     lua_Integer ignore = -100;
     if (kind == 2) {
-        lua_checkoptions(L, 1, "NLLLoss", names);
-        const char *red = lua_optstringfield(L, 1, "NLLLoss", "reduction", "mean");
+        l_check_options(L, 1, "NLLLoss", names);
+        const char *red = l_opt_string_field(L, 1, "NLLLoss", "reduction", "mean");
         if (strcmp(red, "mean") != 0 && strcmp(red, "sum") != 0)
             return luaL_error(L, "NLLLoss: reduction '%s' (expected 'mean' or 'sum')", red);
         sum = red[0] == 's';
-        ignore = lua_optintegerfield(L, 1, "NLLLoss", "ignore_index", -100);
+        ignore = l_opt_integer_field(L, 1, "NLLLoss", "ignore_index", -100);
     }
     lossbox *box = lua_newuserdatauv(L, sizeof *box, 0);
     memset(box, 0, sizeof *box);
@@ -615,7 +615,7 @@ static int nn_loss(lua_State *L)
                     : kind == 2 ? eng_nll_new(sum, ignore, &box->loss)
                                 : eng_mse_new(&box->loss);
     if (st)
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -623,14 +623,14 @@ static int nn_loss(lua_State *L)
  * is converted (in a new box pushed on the stack) to the i64 0-based indices the C loss takes. */
 static eng_tensor *check_target(lua_State *L, lossbox *box)
 {
-    eng_tensor *t = lua_testtensor(L, 3);
+    eng_tensor *t = l_test_tensor(L, 3);
     if (t || lua_type(L, 3) != LUA_TTABLE ||
         (strcmp(box->loss->ops->kind, "cross_entropy") && strcmp(box->loss->ops->kind, "nll")))
-        return lua_checktensor(L, 3);
+        return l_check_tensor(L, 3);
     int64_t n = (int64_t)luaL_len(L, 3);
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_new(ENG_I64, 1, &n, slot))
-        lua_engerror(L);
+        l_engine_error(L);
     int64_t *labels = eng_tensor_data(*slot);
     for (int64_t i = 0; i < n; i++) {
         lua_geti(L, 3, i + 1);
@@ -649,7 +649,7 @@ static eng_tensor *check_target(lua_State *L, lossbox *box)
 static int loss_forward(lua_State *L)
 {
     lossbox *box = check_lossbox(L, 1);
-    eng_tensor *input = lua_checktensor(L, 2), *target = check_target(L, box);
+    eng_tensor *input = l_check_tensor(L, 2), *target = check_target(L, box);
     eng_tensor *iv = NULL, *tv = NULL;
     double value;
     eng_status st = eng_loss_forward(box->loss, input, target, &value);
@@ -659,7 +659,7 @@ static int loss_forward(lua_State *L)
         st = eng_tensor_view(target, &tv);
     if (st) {
         eng_tensor_release(iv);
-        return lua_engerror(L);
+        return l_engine_error(L);
     }
     eng_tensor_release(box->input);
     eng_tensor_release(box->target);
@@ -677,9 +677,9 @@ static int loss_backward(lua_State *L)
     if (!box->input)
         return luaL_error(L, "%s: backward before forward", box->cls);
     const eng_tensor *in = box->input;
-    eng_tensor *out = lua_reusetensor(L, 2, in->dtype, in->ndim, in->shape, in);
+    eng_tensor *out = l_reuse_tensor(L, 2, in->dtype, in->ndim, in->shape, in);
     if (eng_loss_backward(box->loss, box->input, box->target, out))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -726,8 +726,8 @@ static const luaL_Reg loss_methods[] = {
 
 static const luaL_Reg nn_funcs[] = {
     {"Sequential", nn_sequential},
-    {"Lua", lua_nn_lua},
-    {"new", lua_nn_new},
+    {"Lua", l_nn_lua},
+    {"new", l_nn_new},
     {NULL, NULL},
 };
 
@@ -784,6 +784,6 @@ int luaopen_engine_nn(lua_State *L)
     set_closure(L, "CrossEntropy", nn_loss, 0, 1);
     set_closure(L, "MSELoss", nn_loss, 0, 0);
     set_closure(L, "NLLLoss", nn_loss, 0, 2);
-    lua_nn_open_layers(L);
+    l_nn_open_layers(L);
     return 1;
 }

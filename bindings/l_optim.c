@@ -22,7 +22,7 @@ static optimbox *check_optimbox(lua_State *L, int arg)
     return box;
 }
 
-eng_optimizer *lua_checkoptimizer(lua_State *L, int arg)
+eng_optimizer *l_check_optimizer(lua_State *L, int arg)
 {
     return check_optimbox(L, arg)->opt;
 }
@@ -52,21 +52,21 @@ static int optim_sgd(lua_State *L)
 {
     static const char *const names[] = {"lr",           "momentum", "dampening",
                                         "weight_decay", "nesterov", NULL};
-    eng_model *model = lua_checkmodel(L, 1);
+    eng_model *model = l_check_model(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_checkoptions(L, 2, "SGD", names);
-    if (!lua_hasfield(L, 2, "lr"))
+    l_check_options(L, 2, "SGD", names);
+    if (!l_has_field(L, 2, "lr"))
         return luaL_error(L, "SGD: option 'lr' is required");
     eng_sgd_options o = {
-        .lr = lua_optnumberfield(L, 2, "SGD", "lr", 0),
-        .momentum = lua_optnumberfield(L, 2, "SGD", "momentum", 0),
-        .dampening = lua_optnumberfield(L, 2, "SGD", "dampening", 0),
-        .weight_decay = lua_optnumberfield(L, 2, "SGD", "weight_decay", 0),
-        .nesterov = lua_optbooleanfield(L, 2, "SGD", "nesterov", false),
+        .lr = l_opt_number_field(L, 2, "SGD", "lr", 0),
+        .momentum = l_opt_number_field(L, 2, "SGD", "momentum", 0),
+        .dampening = l_opt_number_field(L, 2, "SGD", "dampening", 0),
+        .weight_decay = l_opt_number_field(L, 2, "SGD", "weight_decay", 0),
+        .nesterov = l_opt_boolean_field(L, 2, "SGD", "nesterov", false),
     };
     optimbox *box = new_optimbox(L);
     if (eng_sgd_new(eng_model_params(model), &o, &box->opt))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -76,27 +76,27 @@ static int optim_rmsprop(lua_State *L)
 {
     static const char *const names[] = {"lr",       "alpha",    "eps", "weight_decay",
                                         "momentum", "centered", NULL};
-    eng_model *model = lua_checkmodel(L, 1);
-    lua_checkoptions(L, 2, "RMSprop", names);
+    eng_model *model = l_check_model(L, 1);
+    l_check_options(L, 2, "RMSprop", names);
     eng_rmsprop_options d = ENG_RMSPROP_DEFAULTS;
     eng_rmsprop_options o = {
-        .lr = lua_optnumberfield(L, 2, "RMSprop", "lr", d.lr),
-        .alpha = lua_optnumberfield(L, 2, "RMSprop", "alpha", d.alpha),
-        .eps = lua_optnumberfield(L, 2, "RMSprop", "eps", d.eps),
-        .weight_decay = lua_optnumberfield(L, 2, "RMSprop", "weight_decay", d.weight_decay),
-        .momentum = lua_optnumberfield(L, 2, "RMSprop", "momentum", d.momentum),
-        .centered = lua_optbooleanfield(L, 2, "RMSprop", "centered", d.centered),
+        .lr = l_opt_number_field(L, 2, "RMSprop", "lr", d.lr),
+        .alpha = l_opt_number_field(L, 2, "RMSprop", "alpha", d.alpha),
+        .eps = l_opt_number_field(L, 2, "RMSprop", "eps", d.eps),
+        .weight_decay = l_opt_number_field(L, 2, "RMSprop", "weight_decay", d.weight_decay),
+        .momentum = l_opt_number_field(L, 2, "RMSprop", "momentum", d.momentum),
+        .centered = l_opt_boolean_field(L, 2, "RMSprop", "centered", d.centered),
     };
     optimbox *box = new_optimbox(L);
     if (eng_rmsprop_new(eng_model_params(model), &o, &box->opt))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
 /* betas = {beta1, beta2}, as PyTorch's tuple. */
 static void opt_betas(lua_State *L, int arg, const char *fname, eng_adam_options *o)
 {
-    if (!lua_hasfield(L, arg, "betas"))
+    if (!l_has_field(L, arg, "betas"))
         return;
     lua_getfield(L, arg, "betas");
     bool ok = lua_istable(L, -1) && luaL_len(L, -1) == 2;
@@ -108,7 +108,7 @@ static void opt_betas(lua_State *L, int arg, const char *fname, eng_adam_options
     }
     if (!ok)
         luaL_error(L, "%s: option 'betas' must be a table of two numbers {beta1, beta2}, got %s",
-                   fname, lua_typenameof(L, -1));
+                   fname, l_typename_of(L, -1));
     lua_pop(L, 1);
     o->beta1 = b[0];
     o->beta2 = b[1];
@@ -121,18 +121,18 @@ static int optim_adam(lua_State *L)
     static const char *const names[] = {"lr", "betas", "eps", "weight_decay", "amsgrad", NULL};
     bool decoupled = lua_toboolean(L, lua_upvalueindex(1));
     const char *fname = decoupled ? "AdamW" : "Adam";
-    eng_model *model = lua_checkmodel(L, 1);
-    lua_checkoptions(L, 2, fname, names);
+    eng_model *model = l_check_model(L, 1);
+    l_check_options(L, 2, fname, names);
     eng_adam_options d = decoupled ? ENG_ADAMW_DEFAULTS : ENG_ADAM_DEFAULTS;
     eng_adam_options o = d;
-    o.lr = lua_optnumberfield(L, 2, fname, "lr", d.lr);
+    o.lr = l_opt_number_field(L, 2, fname, "lr", d.lr);
     opt_betas(L, 2, fname, &o);
-    o.eps = lua_optnumberfield(L, 2, fname, "eps", d.eps);
-    o.weight_decay = lua_optnumberfield(L, 2, fname, "weight_decay", d.weight_decay);
-    o.amsgrad = lua_optbooleanfield(L, 2, fname, "amsgrad", d.amsgrad);
+    o.eps = l_opt_number_field(L, 2, fname, "eps", d.eps);
+    o.weight_decay = l_opt_number_field(L, 2, fname, "weight_decay", d.weight_decay);
+    o.amsgrad = l_opt_boolean_field(L, 2, fname, "amsgrad", d.amsgrad);
     optimbox *box = new_optimbox(L);
     if ((decoupled ? eng_adamw_new : eng_adam_new)(eng_model_params(model), &o, &box->opt))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -142,27 +142,27 @@ static int optim_adagrad(lua_State *L)
 {
     static const char *const names[] = {"lr", "lr_decay", "weight_decay",
                                         "initial_accumulator_value", "eps", NULL};
-    eng_model *model = lua_checkmodel(L, 1);
-    lua_checkoptions(L, 2, "Adagrad", names);
+    eng_model *model = l_check_model(L, 1);
+    l_check_options(L, 2, "Adagrad", names);
     eng_adagrad_options d = ENG_ADAGRAD_DEFAULTS;
     eng_adagrad_options o = {
-        .lr = lua_optnumberfield(L, 2, "Adagrad", "lr", d.lr),
-        .lr_decay = lua_optnumberfield(L, 2, "Adagrad", "lr_decay", d.lr_decay),
-        .weight_decay = lua_optnumberfield(L, 2, "Adagrad", "weight_decay", d.weight_decay),
-        .initial_accumulator_value = lua_optnumberfield(
+        .lr = l_opt_number_field(L, 2, "Adagrad", "lr", d.lr),
+        .lr_decay = l_opt_number_field(L, 2, "Adagrad", "lr_decay", d.lr_decay),
+        .weight_decay = l_opt_number_field(L, 2, "Adagrad", "weight_decay", d.weight_decay),
+        .initial_accumulator_value = l_opt_number_field(
             L, 2, "Adagrad", "initial_accumulator_value", d.initial_accumulator_value),
-        .eps = lua_optnumberfield(L, 2, "Adagrad", "eps", d.eps),
+        .eps = l_opt_number_field(L, 2, "Adagrad", "eps", d.eps),
     };
     optimbox *box = new_optimbox(L);
     if (eng_adagrad_new(eng_model_params(model), &o, &box->opt))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
 /* An optimizer kind of a loaded plugin: numeric and boolean options go to its create. */
 static int new_plugin_optimizer(lua_State *L, const eng_optimizer_kind *kind)
 {
-    eng_model *model = lua_checkmodel(L, 1);
+    eng_model *model = l_check_model(L, 1);
     eng_plugin_config config = {0};
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
@@ -184,7 +184,7 @@ static int new_plugin_optimizer(lua_State *L, const eng_optimizer_kind *kind)
     }
     optimbox *box = new_optimbox(L);
     if (kind->create(eng_model_params(model), &config, &box->opt))
-        return lua_engerror(L);
+        return l_engine_error(L);
     if (!box->opt)
         return luaL_error(L, "optim.new: plugin kind '%s' created no optimizer", kind->name);
     return 1;
@@ -210,10 +210,10 @@ static int optim_new(lua_State *L)
     /* checked here: the kind's constructor, called below without a name, would say '?' */
     if (!luaL_testudata(L, 2, ENG_LUA_SEQUENTIAL))
         return luaL_error(L, "optim.new: argument 2 must be a model (%s), got %s",
-                          ENG_LUA_SEQUENTIAL, lua_typenameof(L, 2));
+                          ENG_LUA_SEQUENTIAL, l_typename_of(L, 2));
     if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3))
         return luaL_error(L, "optim.new: argument 3 must be a table of options, got %s",
-                          lua_typenameof(L, 3));
+                          l_typename_of(L, 3));
     for (int i = 0; i < NKINDS; i++) {
         if (strcmp(name, kinds[i].kind) == 0) {
             lua_remove(L, 1);
@@ -238,7 +238,7 @@ static int optim_new(lua_State *L)
 static int optim_step(lua_State *L)
 {
     if (eng_optimizer_step(check_optimbox(L, 1)->opt))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 0;
 }
 
@@ -323,7 +323,7 @@ static int optim_state(lua_State *L)
         for (int k = 0; k < opt->ops->nslots; k++) {
             const eng_tensor *slot = opt->slots[i * opt->ops->nslots + k];
             if (slot) {
-                lua_pushtensorcopy(L, slot);
+                l_push_tensor_copy(L, slot);
                 lua_setfield(L, -2, opt->ops->slot_names[k]);
             }
         }
@@ -376,14 +376,14 @@ static int optim_tostring(lua_State *L)
 static int optim_clip_grad_norm(lua_State *L)
 {
     static const char *const names[] = {"norm_type", "error_if_nonfinite", NULL};
-    eng_model *model = lua_checkmodel(L, 1);
+    eng_model *model = l_check_model(L, 1);
     lua_Number max_norm = luaL_checknumber(L, 2);
-    lua_checkoptions(L, 3, "clip_grad_norm", names);
-    lua_Number norm_type = lua_optnumberfield(L, 3, "clip_grad_norm", "norm_type", 2);
-    bool strict = lua_optbooleanfield(L, 3, "clip_grad_norm", "error_if_nonfinite", false);
+    l_check_options(L, 3, "clip_grad_norm", names);
+    lua_Number norm_type = l_opt_number_field(L, 3, "clip_grad_norm", "norm_type", 2);
+    bool strict = l_opt_boolean_field(L, 3, "clip_grad_norm", "error_if_nonfinite", false);
     double total;
     if (eng_clip_grad_norm(eng_model_params(model), max_norm, norm_type, strict, &total))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_pushnumber(L, total);
     return 1;
 }
@@ -391,9 +391,9 @@ static int optim_clip_grad_norm(lua_State *L)
 /* optim.clip_grad_value(model, clip_value) */
 static int optim_clip_grad_value(lua_State *L)
 {
-    eng_model *model = lua_checkmodel(L, 1);
+    eng_model *model = l_check_model(L, 1);
     if (eng_clip_grad_value(eng_model_params(model), luaL_checknumber(L, 2)))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 0;
 }
 
@@ -431,6 +431,6 @@ int luaopen_engine_optim(lua_State *L)
         lua_pushcclosure(L, kinds[i].make, 1);
         lua_setfield(L, -2, kinds[i].display);
     }
-    lua_open_schedules(L);
+    l_open_schedules(L);
     return 1;
 }

@@ -39,7 +39,7 @@ static int l_load(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     const eng_plugin *p;
     if (eng_plugin_load(path, &p))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_createtable(L, 0, 5);
     lua_pushstring(L, p->name);
     lua_setfield(L, -2, "name");

@@ -57,14 +57,14 @@ static int l_new(lua_State *L)
 {
     const char *label = luaL_checkstring(L, 1);
     lua_Integer total = luaL_optinteger(L, 2, 0);
-    lua_checkoptions(L, 3, "progress.new", new_options);
+    l_check_options(L, 3, "progress.new", new_options);
     eng_progress_opts o = {0};
-    o.unit = lua_optstringfield(L, 3, "progress.new", "unit", NULL);
-    o.interval = lua_optnumberfield(L, 3, "progress.new", "interval", 0);
-    if (lua_hasfield(L, 3, "verbose"))
-        o.verbose = lua_optbooleanfield(L, 3, "progress.new", "verbose", true)
+    o.unit = l_opt_string_field(L, 3, "progress.new", "unit", NULL);
+    o.interval = l_opt_number_field(L, 3, "progress.new", "interval", 0);
+    if (l_has_field(L, 3, "verbose"))
+        o.verbose = l_opt_boolean_field(L, 3, "progress.new", "verbose", true)
                         ? ENG_PROGRESS_VERBOSE : ENG_PROGRESS_QUIET;
-    const char *mode = lua_optstringfield(L, 3, "progress.new", "mode", "auto");
+    const char *mode = l_opt_string_field(L, 3, "progress.new", "mode", "auto");
     if (strcmp(mode, "auto") == 0)
         o.mode = ENG_PROGRESS_AUTO;
     else if (strcmp(mode, "tty") == 0)
@@ -78,7 +78,7 @@ static int l_new(lua_State *L)
     *box = NULL;
     luaL_setmetatable(L, ENG_LUA_PROGRESS);
     if (eng_progress_begin(box, label, total, &o))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 

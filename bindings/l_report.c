@@ -13,7 +13,7 @@ int luaopen_engine_report(lua_State *L)
     if (luaL_loadbuffer(L, report_lua, sizeof report_lua - 1, "=engine.report"))
         return lua_error(L);
     lua_pushvalue(L, engine);
-    lua_pushrunlogread(L);
+    l_push_runlog_read(L);
     lua_call(L, 2, 1);
     int m = lua_gettop(L);
     lua_getfield(L, engine, "sweep");
@@ -29,7 +29,7 @@ int luaopen_engine_report(lua_State *L)
     lua_createtable(L, 0, 2);
     lua_getfield(L, m, "run_html");
     lua_setfield(L, -2, "html");
-    lua_pushrunlogread(L);
+    l_push_runlog_read(L);
     lua_setfield(L, -2, "read_log");
     lua_remove(L, m);
     return 1;

@@ -20,7 +20,7 @@ static schedbox *check_schedbox(lua_State *L, int arg)
     return luaL_checkudata(L, arg, ENG_LUA_SCHEDULER);
 }
 
-eng_schedule *lua_checkschedule(lua_State *L, int arg)
+eng_schedule *l_check_schedule(lua_State *L, int arg)
 {
     return &check_schedbox(L, arg)->sched;
 }
@@ -40,16 +40,16 @@ static schedbox *new_schedbox(lua_State *L)
 static int sched_step_lr(lua_State *L)
 {
     static const char *const names[] = {"step_size", "gamma", NULL};
-    eng_optimizer *opt = lua_checkoptimizer(L, 1);
+    eng_optimizer *opt = l_check_optimizer(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_checkoptions(L, 2, "StepLR", names);
-    if (!lua_hasfield(L, 2, "step_size"))
+    l_check_options(L, 2, "StepLR", names);
+    if (!l_has_field(L, 2, "step_size"))
         return luaL_error(L, "StepLR: option 'step_size' is required");
-    lua_Integer step_size = lua_optintegerfield(L, 2, "StepLR", "step_size", 0);
-    lua_Number gamma = lua_optnumberfield(L, 2, "StepLR", "gamma", 0.1);
+    lua_Integer step_size = l_opt_integer_field(L, 2, "StepLR", "step_size", 0);
+    lua_Number gamma = l_opt_number_field(L, 2, "StepLR", "gamma", 0.1);
     schedbox *box = new_schedbox(L);
     if (eng_step_lr_init(&box->sched, opt, step_size, gamma))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -57,15 +57,15 @@ static int sched_step_lr(lua_State *L)
 static int sched_exponential_lr(lua_State *L)
 {
     static const char *const names[] = {"gamma", NULL};
-    eng_optimizer *opt = lua_checkoptimizer(L, 1);
+    eng_optimizer *opt = l_check_optimizer(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_checkoptions(L, 2, "ExponentialLR", names);
-    if (!lua_hasfield(L, 2, "gamma"))
+    l_check_options(L, 2, "ExponentialLR", names);
+    if (!l_has_field(L, 2, "gamma"))
         return luaL_error(L, "ExponentialLR: option 'gamma' is required");
-    lua_Number gamma = lua_optnumberfield(L, 2, "ExponentialLR", "gamma", 0);
+    lua_Number gamma = l_opt_number_field(L, 2, "ExponentialLR", "gamma", 0);
     schedbox *box = new_schedbox(L);
     if (eng_exponential_lr_init(&box->sched, opt, gamma))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -73,16 +73,16 @@ static int sched_exponential_lr(lua_State *L)
 static int sched_cosine_lr(lua_State *L)
 {
     static const char *const names[] = {"T_max", "eta_min", NULL};
-    eng_optimizer *opt = lua_checkoptimizer(L, 1);
+    eng_optimizer *opt = l_check_optimizer(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_checkoptions(L, 2, "CosineAnnealingLR", names);
-    if (!lua_hasfield(L, 2, "T_max"))
+    l_check_options(L, 2, "CosineAnnealingLR", names);
+    if (!l_has_field(L, 2, "T_max"))
         return luaL_error(L, "CosineAnnealingLR: option 'T_max' is required");
-    lua_Integer t_max = lua_optintegerfield(L, 2, "CosineAnnealingLR", "T_max", 0);
-    lua_Number eta_min = lua_optnumberfield(L, 2, "CosineAnnealingLR", "eta_min", 0);
+    lua_Integer t_max = l_opt_integer_field(L, 2, "CosineAnnealingLR", "T_max", 0);
+    lua_Number eta_min = l_opt_number_field(L, 2, "CosineAnnealingLR", "eta_min", 0);
     schedbox *box = new_schedbox(L);
     if (eng_cosine_lr_init(&box->sched, opt, t_max, eta_min))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -90,14 +90,14 @@ static int sched_cosine_lr(lua_State *L)
 static int sched_linear_lr(lua_State *L)
 {
     static const char *const names[] = {"start_factor", "end_factor", "total_iters", NULL};
-    eng_optimizer *opt = lua_checkoptimizer(L, 1);
-    lua_checkoptions(L, 2, "LinearLR", names);
-    lua_Number start = lua_optnumberfield(L, 2, "LinearLR", "start_factor", 1.0 / 3);
-    lua_Number end = lua_optnumberfield(L, 2, "LinearLR", "end_factor", 1.0);
-    lua_Integer iters = lua_optintegerfield(L, 2, "LinearLR", "total_iters", 5);
+    eng_optimizer *opt = l_check_optimizer(L, 1);
+    l_check_options(L, 2, "LinearLR", names);
+    lua_Number start = l_opt_number_field(L, 2, "LinearLR", "start_factor", 1.0 / 3);
+    lua_Number end = l_opt_number_field(L, 2, "LinearLR", "end_factor", 1.0);
+    lua_Integer iters = l_opt_integer_field(L, 2, "LinearLR", "total_iters", 5);
     schedbox *box = new_schedbox(L);
     if (eng_linear_lr_init(&box->sched, opt, start, end, iters))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -134,7 +134,7 @@ static int sched_step(lua_State *L)
 {
     schedbox *box = check_schedbox(L, 1);
     lua_getiuservalue(L, 1, 1);
-    eng_optimizer *opt = lua_checkoptimizer(L, lua_absindex(L, -1));
+    eng_optimizer *opt = l_check_optimizer(L, lua_absindex(L, -1));
     eng_schedule_step(&box->sched, opt);
     lua_pushnumber(L, opt->lr);
     return 1;
@@ -196,7 +196,7 @@ static const luaL_Reg sched_meta[] = {
     {NULL, NULL},
 };
 
-void lua_open_schedules(lua_State *L)
+void l_open_schedules(lua_State *L)
 {
     luaL_newmetatable(L, ENG_LUA_SCHEDULER);
     luaL_setfuncs(L, sched_meta, 0);

@@ -43,14 +43,14 @@ static int l_append(lua_State *L)
     lua_setmetatable(L, -2);
     eng_meta *run;
     if (eng_meta_new(&run))
-        return lua_engerror(L);
+        return l_engine_error(L);
     *box = run;
-    lua_tometa(L, 3, run, "run");
+    l_to_meta(L, 3, run, "run");
     eng_status st = eng_results_append(path, key, run);
     eng_meta_free(run);
     *box = NULL;
     if (st)
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 0;
 }
 
@@ -60,8 +60,8 @@ static int l_read(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     eng_meta *runs;
     if (eng_results_read(path, &runs))
-        return lua_engerror(L);
-    lua_pushmeta(L, runs);
+        return l_engine_error(L);
+    l_push_meta(L, runs);
     lua_createtable(L, runs->nitems, 0);
     for (int i = 0; i < runs->nitems; i++) {
         lua_pushstring(L, runs->items[i]->key);
@@ -75,7 +75,7 @@ static double *number_list(lua_State *L, int idx, const char *what, int *n)
 {
     if (!lua_istable(L, idx))
         luaL_error(L, "plot: '%s' must be a list of numbers, got %s", what,
-                   lua_typenameof(L, idx));
+                   l_typename_of(L, idx));
     *n = (int)luaL_len(L, idx);
     double *v = lua_newuserdatauv(L, sizeof *v * (size_t)(*n + 1), 0);
     for (int i = 0; i < *n; i++) {
@@ -96,7 +96,7 @@ static void axis_option(lua_State *L, int arg, const char *name, bool *log, bool
         *log = lua_toboolean(L, -1);
     else
         luaL_error(L, "plot: option '%s' must be true, false or \"auto\", got %s", name,
-                   lua_typenameof(L, -1));
+                   l_typename_of(L, -1));
     lua_pop(L, 1);
 }
 
@@ -104,12 +104,12 @@ static void axis_option(lua_State *L, int arg, const char *name, bool *log, bool
 static void read_plot(lua_State *L, int arg, eng_plot *plot)
 {
     luaL_checktype(L, arg, LUA_TTABLE);
-    plot->title = lua_optstringfield(L, arg, "plot", "title", "");
-    plot->xlabel = lua_optstringfield(L, arg, "plot", "xlabel", "");
-    plot->ylabel = lua_optstringfield(L, arg, "plot", "ylabel", "");
+    plot->title = l_opt_string_field(L, arg, "plot", "title", "");
+    plot->xlabel = l_opt_string_field(L, arg, "plot", "xlabel", "");
+    plot->ylabel = l_opt_string_field(L, arg, "plot", "ylabel", "");
     axis_option(L, arg, "logx", &plot->logx, &plot->auto_logx);
     axis_option(L, arg, "logy", &plot->logy, &plot->auto_logy);
-    plot->diagonal = lua_optbooleanfield(L, arg, "plot", "diagonal", false);
+    plot->diagonal = l_opt_boolean_field(L, arg, "plot", "diagonal", false);
     lua_getfield(L, arg, "series");
     int series_idx = lua_gettop(L);
     luaL_checktype(L, series_idx, LUA_TTABLE);
@@ -174,7 +174,7 @@ static int l_plot(lua_State *L)
     eng_plot plot = {0};
     read_plot(L, 2, &plot);
     if (eng_plot_write_svg(&plot, path))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 0;
 }
 
@@ -185,7 +185,7 @@ static int l_svg(lua_State *L)
     read_plot(L, 1, &plot);
     char *svg;
     if (eng_plot_svg(&plot, &svg))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_pushstring(L, svg);
     free(svg);
     return 1;
@@ -215,11 +215,11 @@ static int l_heatmap(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     eng_heatmap m = {0};
-    m.title = lua_optstringfield(L, 1, "heatmap", "title", "");
-    m.xlabel = lua_optstringfield(L, 1, "heatmap", "xlabel", "");
-    m.ylabel = lua_optstringfield(L, 1, "heatmap", "ylabel", "");
-    m.value_label = lua_optstringfield(L, 1, "heatmap", "value_label", "");
-    m.low_is_good = lua_optbooleanfield(L, 1, "heatmap", "low_is_good", false);
+    m.title = l_opt_string_field(L, 1, "heatmap", "title", "");
+    m.xlabel = l_opt_string_field(L, 1, "heatmap", "xlabel", "");
+    m.ylabel = l_opt_string_field(L, 1, "heatmap", "ylabel", "");
+    m.value_label = l_opt_string_field(L, 1, "heatmap", "value_label", "");
+    m.low_is_good = l_opt_boolean_field(L, 1, "heatmap", "low_is_good", false);
     lua_getfield(L, 1, "x");
     m.nx = lua_istable(L, -1) ? (int)luaL_len(L, -1) : 0;
     lua_getfield(L, 1, "y");
@@ -237,7 +237,7 @@ static int l_heatmap(lua_State *L)
                           m.nx);
     char *svg;
     if (eng_heatmap_svg(&m, &svg))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_pushstring(L, svg);
     free(svg);
     return 1;
@@ -260,8 +260,8 @@ static int l_spawn(lua_State *L)
     eng_proc_options opt = {0};
     const char **env = NULL;
     if (lua_istable(L, 2)) {
-        opt.log_path = lua_optstringfield(L, 2, "spawn", "log", NULL);
-        opt.memory_bytes = lua_optintegerfield(L, 2, "spawn", "memory", 0);
+        opt.log_path = l_opt_string_field(L, 2, "spawn", "log", NULL);
+        opt.memory_bytes = l_opt_integer_field(L, 2, "spawn", "memory", 0);
         lua_getfield(L, 2, "env");
         if (lua_istable(L, -1)) {
             int t = lua_gettop(L), n = (int)luaL_len(L, t);
@@ -277,7 +277,7 @@ static int l_spawn(lua_State *L)
     opt.env = env;
     pid_t pid;
     if (eng_proc_spawn(argv, &opt, &pid))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_pushinteger(L, pid);
     return 1;
 }
@@ -289,7 +289,7 @@ static int l_poll(lua_State *L)
     pid_t pid = (pid_t)luaL_checkinteger(L, 1);
     eng_proc_status st;
     if (eng_proc_poll(pid, &st))
-        return lua_engerror(L);
+        return l_engine_error(L);
     if (st.state == ENG_PROC_RUNNING) {
         lua_pushnil(L);
         return 1;
@@ -316,7 +316,7 @@ static int l_kill(lua_State *L)
     pid_t pid = (pid_t)luaL_checkinteger(L, 1);
     int which = luaL_checkoption(L, 2, "TERM", names);
     if (eng_proc_kill(pid, sigs[which]))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 0;
 }
 

@@ -29,7 +29,7 @@ static void pace_collector(lua_State *L)
     }
 }
 
-eng_tensor **lua_newtensorbox(lua_State *L)
+eng_tensor **l_new_tensor_box(lua_State *L)
 {
     pace_collector(L);
     tensorbox *box = lua_newuserdatauv(L, sizeof *box, 0);
@@ -38,50 +38,50 @@ eng_tensor **lua_newtensorbox(lua_State *L)
     return &box->t;
 }
 
-eng_tensor *lua_reusetensor(lua_State *L, int arg, eng_dtype dtype, int ndim,
+eng_tensor *l_reuse_tensor(lua_State *L, int arg, eng_dtype dtype, int ndim,
                             const int64_t *shape, const eng_tensor *avoid)
 {
-    eng_tensor *t = lua_testtensor(L, arg);
+    eng_tensor *t = l_test_tensor(L, arg);
     if (t && t->dtype == dtype && t->ndim == ndim && eng_tensor_is_contiguous(t) &&
         memcmp(t->shape, shape, sizeof(int64_t) * (size_t)ndim) == 0 &&
         (!avoid || avoid->storage != t->storage)) {
         lua_pushvalue(L, arg);
         return t;
     }
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_new(dtype, ndim, shape, slot))
-        lua_engerror(L);
+        l_engine_error(L);
     return *slot;
 }
 
-void lua_pushtensor(lua_State *L, eng_tensor *t)
+void l_push_tensor(lua_State *L, eng_tensor *t)
 {
     /* Only if Lua itself runs out of memory creating the box is t lost: prefer
-     * lua_newtensorbox before creating the tensor. */
-    *lua_newtensorbox(L) = t;
+     * l_new_tensor_box before creating the tensor. */
+    *l_new_tensor_box(L) = t;
 }
 
-void lua_pushtensorview(lua_State *L, const eng_tensor *t)
+void l_push_tensor_view(lua_State *L, const eng_tensor *t)
 {
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_view(t, slot))
-        lua_engerror(L);
+        l_engine_error(L);
 }
 
-void lua_pushtensorcopy(lua_State *L, const eng_tensor *t)
+void l_push_tensor_copy(lua_State *L, const eng_tensor *t)
 {
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_clone(t, slot))
-        lua_engerror(L);
+        l_engine_error(L);
 }
 
-eng_tensor *lua_testtensor(lua_State *L, int arg)
+eng_tensor *l_test_tensor(lua_State *L, int arg)
 {
     tensorbox *box = luaL_testudata(L, arg, ENG_LUA_TENSOR);
     return box ? box->t : NULL;
 }
 
-eng_tensor *lua_checktensor(lua_State *L, int arg)
+eng_tensor *l_check_tensor(lua_State *L, int arg)
 {
     tensorbox *box = luaL_checkudata(L, arg, ENG_LUA_TENSOR);
     luaL_argcheck(L, box->t != NULL, arg, "tensor is closed");
@@ -99,7 +99,7 @@ static int tensor_release(lua_State *L)
 
 /* ---- argument helpers ---- */
 
-eng_dtype lua_optdtype(lua_State *L, int arg, eng_dtype def)
+eng_dtype l_opt_dtype(lua_State *L, int arg, eng_dtype def)
 {
     if (lua_isnoneornil(L, arg))
         return def;
@@ -109,7 +109,7 @@ eng_dtype lua_optdtype(lua_State *L, int arg, eng_dtype def)
     return dtype;
 }
 
-int lua_checkshape(lua_State *L, int arg, int64_t *shape)
+int l_check_shape(lua_State *L, int arg, int64_t *shape)
 {
     if (lua_isinteger(L, arg)) {
         shape[0] = lua_tointeger(L, arg);
@@ -131,7 +131,7 @@ int lua_checkshape(lua_State *L, int arg, int64_t *shape)
     return (int)n;
 }
 
-void lua_pushshape(lua_State *L, int ndim, const int64_t *shape)
+void l_push_shape(lua_State *L, int ndim, const int64_t *shape)
 {
     lua_createtable(L, ndim, 0);
     for (int d = 0; d < ndim; d++) {
@@ -173,7 +173,7 @@ static double check_value(lua_State *L, int arg, eng_dtype dtype, const char *wh
     return check_range(L, luaL_checknumber(L, arg), dtype, what);
 }
 
-double lua_checkelement(lua_State *L, int arg, eng_dtype dtype, const char *what)
+double l_check_element(lua_State *L, int arg, eng_dtype dtype, const char *what)
 {
     return check_value(L, arg, dtype, what);
 }
@@ -188,7 +188,7 @@ static int64_t check_index(lua_State *L, int arg, const eng_tensor *t, int dim)
     return i - 1;
 }
 
-int lua_checkdim(lua_State *L, int arg, const eng_tensor *t, int extra)
+int l_check_dim(lua_State *L, int arg, const eng_tensor *t, int extra)
 {
     lua_Integer d = luaL_checkinteger(L, arg), n = t->ndim + extra;
     if (d < 0 && d >= -n)
@@ -201,10 +201,10 @@ int lua_checkdim(lua_State *L, int arg, const eng_tensor *t, int extra)
 
 static int check_dim(lua_State *L, int arg, const eng_tensor *t)
 {
-    return lua_checkdim(L, arg, t, 0);
+    return l_check_dim(L, arg, t, 0);
 }
 
-void lua_checknargs(lua_State *L, int n, const char *what)
+void l_check_nargs(lua_State *L, int n, const char *what)
 {
     if (lua_gettop(L) > n)
         luaL_error(L, "%s: %d arguments given, at most %d expected (argument #%d is a %s)", what,
@@ -283,15 +283,15 @@ static void fill_nested(lua_State *L, eng_tensor *t, int d, int64_t *idx, int64_
 /* engine.tensor(nested [, dtype]) */
 static int l_tensor(lua_State *L)
 {
-    lua_checknargs(L, 2, "tensor");
-    eng_dtype dtype = lua_optdtype(L, 2, ENG_F32);
+    l_check_nargs(L, 2, "tensor");
+    eng_dtype dtype = l_opt_dtype(L, 2, ENG_F32);
     int64_t shape[ENG_MAX_DIMS], idx[ENG_MAX_DIMS], flat = 0;
     if (lua_type(L, 1) != LUA_TTABLE && lua_type(L, 1) != LUA_TNUMBER)
         luaL_typeerror(L, 1, "table or number");
     int ndim = nested_shape(L, 1, shape);
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_new(dtype, ndim, shape, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_pushvalue(L, 1);
     fill_nested(L, *slot, 0, idx, &flat);
     lua_pop(L, 1);
@@ -302,18 +302,18 @@ static int l_tensor(lua_State *L)
 
 static int t_shape(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 1, "shape");
-    lua_pushshape(L, t->ndim, t->shape);
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 1, "shape");
+    l_push_shape(L, t->ndim, t->shape);
     return 1;
 }
 
 static int t_size(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 2, "size");
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 2, "size");
     if (lua_isnoneornil(L, 2)) {
-        lua_pushshape(L, t->ndim, t->shape);
+        l_push_shape(L, t->ndim, t->shape);
         return 1;
     }
     lua_pushinteger(L, t->shape[check_dim(L, 2, t)]);
@@ -322,21 +322,21 @@ static int t_size(lua_State *L)
 
 static int t_dim(lua_State *L)
 {
-    lua_checknargs(L, 1, "dim");
-    lua_pushinteger(L, lua_checktensor(L, 1)->ndim);
+    l_check_nargs(L, 1, "dim");
+    lua_pushinteger(L, l_check_tensor(L, 1)->ndim);
     return 1;
 }
 
 static int t_numel(lua_State *L)
 {
-    lua_checknargs(L, 1, "numel");
-    lua_pushinteger(L, eng_tensor_numel(lua_checktensor(L, 1)));
+    l_check_nargs(L, 1, "numel");
+    lua_pushinteger(L, eng_tensor_numel(l_check_tensor(L, 1)));
     return 1;
 }
 
 static int t_len(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
+    eng_tensor *t = l_check_tensor(L, 1);
     if (t->ndim == 0)
         return luaL_error(L, "length of a 0-dimensional tensor");
     lua_pushinteger(L, t->shape[0]);
@@ -345,15 +345,15 @@ static int t_len(lua_State *L)
 
 static int t_dtype(lua_State *L)
 {
-    lua_checknargs(L, 1, "dtype");
-    lua_pushstring(L, eng_dtype_name(lua_checktensor(L, 1)->dtype));
+    l_check_nargs(L, 1, "dtype");
+    lua_pushstring(L, eng_dtype_name(l_check_tensor(L, 1)->dtype));
     return 1;
 }
 
 static int t_is_contiguous(lua_State *L)
 {
-    lua_checknargs(L, 1, "is_contiguous");
-    lua_pushboolean(L, eng_tensor_is_contiguous(lua_checktensor(L, 1)));
+    l_check_nargs(L, 1, "is_contiguous");
+    lua_pushboolean(L, eng_tensor_is_contiguous(l_check_tensor(L, 1)));
     return 1;
 }
 
@@ -361,27 +361,27 @@ static int t_is_contiguous(lua_State *L)
 
 static int t_to(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 2, "to");
-    eng_dtype dtype = lua_optdtype(L, 2, t->dtype);
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 2, "to");
+    eng_dtype dtype = l_opt_dtype(L, 2, t->dtype);
     luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "dtype expected");
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_to(t, dtype, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
 static int t_clone(lua_State *L)
 {
-    lua_checknargs(L, 1, "clone");
-    lua_pushtensorcopy(L, lua_checktensor(L, 1));
+    l_check_nargs(L, 1, "clone");
+    l_push_tensor_copy(L, l_check_tensor(L, 1));
     return 1;
 }
 
 static int t_fill(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 2, "fill");
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 2, "fill");
     eng_tensor_fill(t, check_value(L, 2, t->dtype, "fill"));
     lua_settop(L, 1);
     return 1;
@@ -389,8 +389,8 @@ static int t_fill(lua_State *L)
 
 static int t_zero(lua_State *L)
 {
-    lua_checknargs(L, 1, "zero");
-    eng_tensor_zero(lua_checktensor(L, 1));
+    l_check_nargs(L, 1, "zero");
+    eng_tensor_zero(l_check_tensor(L, 1));
     return 1;
 }
 
@@ -407,7 +407,7 @@ static void check_indices(lua_State *L, const eng_tensor *t, int first, int coun
 
 static int t_get(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
+    eng_tensor *t = l_check_tensor(L, 1);
     int64_t idx[ENG_MAX_DIMS];
     check_indices(L, t, 2, lua_gettop(L) - 1, idx);
     push_element(L, t, eng_tensor_get(t, idx));
@@ -416,7 +416,7 @@ static int t_get(lua_State *L)
 
 static int t_set(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
+    eng_tensor *t = l_check_tensor(L, 1);
     int top = lua_gettop(L);
     int64_t idx[ENG_MAX_DIMS];
     check_indices(L, t, 2, top - 2, idx);
@@ -431,11 +431,11 @@ static int t_set(lua_State *L)
  * admit none; t:reshape(...) copies then. */
 static int reshape(lua_State *L, bool copy_if_needed)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
+    eng_tensor *t = l_check_tensor(L, 1);
     int64_t shape[ENG_MAX_DIMS];
     int ndim;
     if (lua_type(L, 2) == LUA_TTABLE) {
-        lua_checknargs(L, 2, copy_if_needed ? "reshape" : "view");
+        l_check_nargs(L, 2, copy_if_needed ? "reshape" : "view");
         lua_Integer n = luaL_len(L, 2);
         luaL_argcheck(L, n <= ENG_MAX_DIMS, 2, "too many dimensions");
         for (int d = 0; d < (int)n; d++) {
@@ -452,9 +452,9 @@ static int reshape(lua_State *L, bool copy_if_needed)
         for (int d = 0; d < ndim; d++)
             shape[d] = luaL_checkinteger(L, d + 2);
     }
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if ((copy_if_needed ? eng_tensor_reshaped : eng_tensor_reshape)(t, ndim, shape, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -471,31 +471,31 @@ static int t_view(lua_State *L)
 /* t:narrow(dim, start, length), 1-based dim and start. */
 static int t_narrow(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 4, "narrow");
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 4, "narrow");
     int dim = check_dim(L, 2, t);
     lua_Integer start = luaL_checkinteger(L, 3), length = luaL_checkinteger(L, 4);
     if (start < 0 && start >= -t->shape[dim])
         start += t->shape[dim] + 1; /* -1 is the last, as in PyTorch */
     /* start - 1 would overflow for math.mininteger; 0 is out of range anyway. */
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_narrow(t, dim, start < 1 ? -1 : start - 1, length, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
 /* t:select(dim, i), 1-based: drops dimension dim. */
 static int t_select(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 3, "select");
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 3, "select");
     int dim = check_dim(L, 2, t);
     lua_Integer i = luaL_checkinteger(L, 3);
     if (i < 0 && i >= -t->shape[dim])
         i += t->shape[dim] + 1; /* -1 is the last, as in Torch7 */
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_select(t, dim, i < 1 ? -1 : i - 1, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -518,8 +518,8 @@ static void push_table(lua_State *L, const eng_tensor *t, int d, int64_t *idx)
 
 static int t_totable(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 1, "totable");
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 1, "totable");
     int64_t idx[ENG_MAX_DIMS], tables = 1;
     for (int d = 0; d < t->ndim - 1 && t->shape[d] > 0; d++)
         if (__builtin_mul_overflow(tables, t->shape[d], &tables) || tables > (1 << 28))
@@ -544,7 +544,7 @@ static const luaL_Reg tensor_methods[] = {
 static const luaL_Reg tensor_meta[] = {
     {"__gc", tensor_release},
     {"__close", tensor_release},
-    {"__tostring", lua_tensor_tostring},
+    {"__tostring", l_tensor_tostring},
     {"__len", t_len},
     {"__index", NULL},
     {NULL, NULL},
@@ -564,10 +564,10 @@ int luaopen_engine_tensor(lua_State *L)
     /* Stack: metatable, methods, functions. Each part adds its methods and functions; the
      * indexing part also sets __index (methods by name, x[i] and x[{...}] by number or table)
      * and __newindex, so it comes last. */
-    lua_open_tensor_math(L, -3, -2, -1);
-    lua_tensor_create_open(L);
-    lua_tensor_shape_open(L);
-    lua_tensor_index_open(L);
+    l_open_tensor_math(L, -3, -2, -1);
+    l_tensor_create_open(L);
+    l_tensor_shape_open(L);
+    l_tensor_index_open(L);
     lua_remove(L, -2);
     lua_remove(L, -2);
     return 1;

@@ -10,7 +10,7 @@ static int shape_args(lua_State *L, int arg, int64_t *shape, int *next)
 {
     if (lua_type(L, arg) != LUA_TNUMBER) {
         *next = arg + 1;
-        return lua_checkshape(L, arg, shape);
+        return l_check_shape(L, arg, shape);
     }
     int ndim = 0;
     while (lua_type(L, arg + ndim) == LUA_TNUMBER) {
@@ -33,11 +33,11 @@ static eng_tensor *new_from_args(lua_State *L, const char *what)
     int64_t shape[ENG_MAX_DIMS];
     int next;
     int ndim = shape_args(L, 1, shape, &next);
-    eng_dtype dtype = lua_optdtype(L, next, ENG_F32);
-    lua_checknargs(L, next, what);
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_dtype dtype = l_opt_dtype(L, next, ENG_F32);
+    l_check_nargs(L, next, what);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_new(dtype, ndim, shape, slot))
-        lua_engerror(L);
+        l_engine_error(L);
     return *slot;
 }
 
@@ -45,12 +45,12 @@ static eng_tensor *new_from_args(lua_State *L, const char *what)
  * that tensor's, refusing anything after. */
 static eng_tensor *new_like(lua_State *L, int dtype_arg, const char *what)
 {
-    eng_tensor *like = lua_checktensor(L, 1);
-    eng_dtype dtype = lua_optdtype(L, dtype_arg, like->dtype);
-    lua_checknargs(L, dtype_arg, what);
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor *like = l_check_tensor(L, 1);
+    eng_dtype dtype = l_opt_dtype(L, dtype_arg, like->dtype);
+    l_check_nargs(L, dtype_arg, what);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_new(dtype, like->ndim, like->shape, slot))
-        lua_engerror(L);
+        l_engine_error(L);
     return *slot;
 }
 
@@ -69,14 +69,14 @@ static int l_ones(lua_State *L)
 static int l_rand(lua_State *L)
 {
     if (eng_tensor_uniform(new_from_args(L, "rand"), NULL, 0.0, 1.0))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
 static int l_randn(lua_State *L)
 {
     if (eng_tensor_normal(new_from_args(L, "randn"), NULL, 0.0, 1.0))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -84,13 +84,13 @@ static int l_randn(lua_State *L)
 static int l_full(lua_State *L)
 {
     int64_t shape[ENG_MAX_DIMS];
-    int ndim = lua_checkshape(L, 1, shape);
-    eng_dtype dtype = lua_optdtype(L, 3, ENG_F32);
-    double v = lua_checkelement(L, 2, dtype, "full");
-    lua_checknargs(L, 3, "full");
-    eng_tensor **slot = lua_newtensorbox(L);
+    int ndim = l_check_shape(L, 1, shape);
+    eng_dtype dtype = l_opt_dtype(L, 3, ENG_F32);
+    double v = l_check_element(L, 2, dtype, "full");
+    l_check_nargs(L, 3, "full");
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_new(dtype, ndim, shape, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     eng_tensor_fill(*slot, v);
     return 1;
 }
@@ -109,8 +109,8 @@ static int l_ones_like(lua_State *L)
 
 static int l_full_like(lua_State *L)
 {
-    eng_tensor *like = lua_checktensor(L, 1);
-    double v = lua_checkelement(L, 2, lua_optdtype(L, 3, like->dtype), "full_like");
+    eng_tensor *like = l_check_tensor(L, 1);
+    double v = l_check_element(L, 2, l_opt_dtype(L, 3, like->dtype), "full_like");
     eng_tensor_fill(new_like(L, 3, "full_like"), v);
     return 1;
 }
@@ -118,14 +118,14 @@ static int l_full_like(lua_State *L)
 static int l_rand_like(lua_State *L)
 {
     if (eng_tensor_uniform(new_like(L, 2, "rand_like"), NULL, 0.0, 1.0))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
 static int l_randn_like(lua_State *L)
 {
     if (eng_tensor_normal(new_like(L, 2, "randn_like"), NULL, 0.0, 1.0))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -140,11 +140,11 @@ static int l_arange(lua_State *L)
         luaL_typeerror(L, 1, "number");
     double start = n > 1 ? lua_tonumber(L, 1) : 0, end = lua_tonumber(L, n > 1 ? 2 : 1);
     double step = n > 2 ? lua_tonumber(L, 3) : 1;
-    eng_dtype dtype = lua_optdtype(L, n + 1, integers ? ENG_I64 : ENG_F32);
-    lua_checknargs(L, n + 1, "arange");
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_dtype dtype = l_opt_dtype(L, n + 1, integers ? ENG_I64 : ENG_F32);
+    l_check_nargs(L, n + 1, "arange");
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_arange(dtype, start, end, step, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -153,11 +153,11 @@ static int l_linspace(lua_State *L)
 {
     double start = luaL_checknumber(L, 1), end = luaL_checknumber(L, 2);
     lua_Integer steps = luaL_checkinteger(L, 3);
-    eng_dtype dtype = lua_optdtype(L, 4, ENG_F32);
-    lua_checknargs(L, 4, "linspace");
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_dtype dtype = l_opt_dtype(L, 4, ENG_F32);
+    l_check_nargs(L, 4, "linspace");
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_linspace(dtype, start, end, steps, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -167,11 +167,11 @@ static int l_eye(lua_State *L)
     lua_Integer n = luaL_checkinteger(L, 1);
     int dtype_arg = lua_type(L, 2) == LUA_TNUMBER ? 3 : 2;
     lua_Integer m = dtype_arg == 3 ? luaL_checkinteger(L, 2) : n;
-    eng_dtype dtype = lua_optdtype(L, dtype_arg, ENG_F32);
-    lua_checknargs(L, dtype_arg, "eye");
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_dtype dtype = l_opt_dtype(L, dtype_arg, ENG_F32);
+    l_check_nargs(L, dtype_arg, "eye");
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_eye(dtype, n, m, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -192,7 +192,7 @@ static const luaL_Reg create_funcs[] = {
     {NULL, NULL},
 };
 
-void lua_tensor_create_open(lua_State *L)
+void l_tensor_create_open(lua_State *L)
 {
     luaL_setfuncs(L, create_funcs, 0);
 }

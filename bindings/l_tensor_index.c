@@ -130,14 +130,14 @@ static int t_index(lua_State *L)
         lua_rawget(L, lua_upvalueindex(1));
         return 1;
     }
-    eng_tensor *t = lua_checktensor(L, 1);
+    eng_tensor *t = l_check_tensor(L, 1);
     key_kind(L, 2);
     eng_tensor v = resolve(L, t, 2);
     if (v.ndim == 0 && t->ndim > 0) {
         push_element(L, &v);
         return 1;
     }
-    lua_pushtensorview(L, &v);
+    l_push_tensor_view(L, &v);
     return 1;
 }
 
@@ -151,18 +151,18 @@ static void copy_into(lua_State *L, eng_tensor *dst, const eng_tensor *src)
     eng_status st = eng_tensor_copy(dst, wide);
     eng_tensor_release(wide);
     if (st)
-        lua_engerror(L);
+        l_engine_error(L);
 }
 
 /* __newindex: x[key] = number or tensor. */
 static int t_newindex(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
+    eng_tensor *t = l_check_tensor(L, 1);
     if (lua_type(L, 2) == LUA_TSTRING)
         return luaL_error(L, "cannot set field '%s' of an engine.Tensor", lua_tostring(L, 2));
     key_kind(L, 2);
     eng_tensor v = resolve(L, t, 2);
-    eng_tensor *src = lua_testtensor(L, 3);
+    eng_tensor *src = l_test_tensor(L, 3);
     if (src) {
         copy_into(L, &v, src);
         return 0;
@@ -172,15 +172,15 @@ static int t_newindex(lua_State *L)
                           "tensor assignment: value is a %s (a number or an engine.Tensor "
                           "expected)",
                           luaL_typename(L, 3));
-    eng_tensor_fill(&v, lua_checkelement(L, 3, t->dtype, "tensor assignment"));
+    eng_tensor_fill(&v, l_check_element(L, 3, t->dtype, "tensor assignment"));
     return 0;
 }
 
 /* t:copy_(src): src broadcast into t, converting the dtype; returns t. */
 static int t_copy_(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1), *src = lua_checktensor(L, 2);
-    lua_checknargs(L, 2, "copy_");
+    eng_tensor *t = l_check_tensor(L, 1), *src = l_check_tensor(L, 2);
+    l_check_nargs(L, 2, "copy_");
     copy_into(L, t, src);
     lua_settop(L, 1);
     return 1;
@@ -190,45 +190,45 @@ static int t_copy_(lua_State *L)
 
 static int t_index_select(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    int dim = lua_checkdim(L, 2, t, 0);
-    eng_tensor *index = lua_checktensor(L, 3);
-    lua_checknargs(L, 3, "index_select");
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor *t = l_check_tensor(L, 1);
+    int dim = l_check_dim(L, 2, t, 0);
+    eng_tensor *index = l_check_tensor(L, 3);
+    l_check_nargs(L, 3, "index_select");
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_index_select(t, dim, index, 1, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
 static int t_gather(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    int dim = lua_checkdim(L, 2, t, 0);
-    eng_tensor *index = lua_checktensor(L, 3);
-    lua_checknargs(L, 3, "gather");
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor *t = l_check_tensor(L, 1);
+    int dim = l_check_dim(L, 2, t, 0);
+    eng_tensor *index = l_check_tensor(L, 3);
+    l_check_nargs(L, 3, "gather");
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_gather(t, dim, index, 1, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
 static int scatter_add(lua_State *L, bool in_place)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    int dim = lua_checkdim(L, 2, t, 0);
-    eng_tensor *index = lua_checktensor(L, 3), *src = lua_checktensor(L, 4);
-    lua_checknargs(L, 4, in_place ? "scatter_add_" : "scatter_add");
+    eng_tensor *t = l_check_tensor(L, 1);
+    int dim = l_check_dim(L, 2, t, 0);
+    eng_tensor *index = l_check_tensor(L, 3), *src = l_check_tensor(L, 4);
+    l_check_nargs(L, 4, in_place ? "scatter_add_" : "scatter_add");
     eng_tensor *dst = t;
     if (!in_place) {
-        eng_tensor **slot = lua_newtensorbox(L);
+        eng_tensor **slot = l_new_tensor_box(L);
         if (eng_tensor_clone(t, slot))
-            return lua_engerror(L);
+            return l_engine_error(L);
         dst = *slot;
     } else {
         lua_settop(L, 1);
     }
     if (eng_tensor_scatter_add(dst, dim, index, src, 1))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -245,7 +245,7 @@ static int t_scatter_add_(lua_State *L)
 /* engine.one_hot(labels [, classes] [, dtype]): classes defaults to the largest label. */
 static int l_one_hot(lua_State *L)
 {
-    eng_tensor *labels = lua_checktensor(L, 1);
+    eng_tensor *labels = l_check_tensor(L, 1);
     int dtype_arg = lua_type(L, 2) == LUA_TNUMBER ? 3 : 2;
     lua_Integer classes = 0;
     if (dtype_arg == 3) {
@@ -260,11 +260,11 @@ static int l_one_hot(lua_State *L)
             classes = c > (double)classes && c < 9e15 ? (lua_Integer)c : classes;
         }
     }
-    eng_dtype dtype = lua_optdtype(L, dtype_arg, ENG_I64);
-    lua_checknargs(L, dtype_arg, "one_hot");
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_dtype dtype = l_opt_dtype(L, dtype_arg, ENG_I64);
+    l_check_nargs(L, dtype_arg, "one_hot");
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_one_hot(labels, classes, 1, dtype, slot))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -283,7 +283,7 @@ static const luaL_Reg index_funcs[] = {
     {NULL, NULL},
 };
 
-void lua_tensor_index_open(lua_State *L)
+void l_tensor_index_open(lua_State *L)
 {
     luaL_setfuncs(L, index_funcs, 0);
     lua_pushvalue(L, -2);

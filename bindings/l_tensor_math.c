@@ -33,10 +33,10 @@ static const eng_tensor *check_operand(lua_State *L, int idx, const char *fname,
 {
     *s = eng_scalar_int(0);
     if (luaL_testudata(L, idx, ENG_LUA_TENSOR))
-        return lua_checktensor(L, idx);
+        return l_check_tensor(L, idx);
     if (!test_scalar(L, idx, s))
         luaL_error(L, "%s: argument #%d must be an engine.Tensor or a number, got %s", fname,
-                   idx, lua_typenameof(L, idx));
+                   idx, l_typename_of(L, idx));
     return NULL;
 }
 
@@ -49,20 +49,20 @@ static int opts_arg(lua_State *L, int idx, const char *fname, const char *const 
         return 0;
     if (!lua_istable(L, idx))
         luaL_error(L, "%s: argument #%d must be an options table, got %s", fname, idx,
-                   lua_typenameof(L, idx));
-    lua_checkoptions(L, idx, fname, names);
+                   l_typename_of(L, idx));
+    l_check_options(L, idx, fname, names);
     return idx;
 }
 
 /* Fields of the options table opts (0: none, giving def). */
 static bool opt_bool(lua_State *L, int opts, const char *fname, const char *name, bool def)
 {
-    return opts ? lua_optbooleanfield(L, opts, fname, name, def) : def;
+    return opts ? l_opt_boolean_field(L, opts, fname, name, def) : def;
 }
 
 static double opt_number(lua_State *L, int opts, const char *fname, const char *name, double def)
 {
-    return opts ? lua_optnumberfield(L, opts, fname, name, def) : def;
+    return opts ? l_opt_number_field(L, opts, fname, name, def) : def;
 }
 
 /* Pushes the destination and returns it: option out (pushed again) or a new tensor. */
@@ -72,14 +72,14 @@ static eng_tensor *push_dst(lua_State *L, int opts, const char *fname, eng_dtype
     if (opts && lua_getfield(L, opts, "out") != LUA_TNIL) {
         if (!luaL_testudata(L, -1, ENG_LUA_TENSOR))
             luaL_error(L, "%s: option 'out' must be an engine.Tensor, got %s", fname,
-                       lua_typenameof(L, -1));
-        return lua_checktensor(L, lua_gettop(L));
+                       l_typename_of(L, -1));
+        return l_check_tensor(L, lua_gettop(L));
     }
     if (opts)
         lua_pop(L, 1);
-    eng_tensor **slot = lua_newtensorbox(L);
+    eng_tensor **slot = l_new_tensor_box(L);
     if (eng_tensor_new(dtype, ndim, shape, slot))
-        lua_engerror(L);
+        l_engine_error(L);
     return *slot;
 }
 
@@ -87,7 +87,7 @@ static eng_tensor *push_dst(lua_State *L, int opts, const char *fname, eng_dtype
 static int check_dim(lua_State *L, int idx, const eng_tensor *t, const char *fname)
 {
     if (!lua_isinteger(L, idx))
-        luaL_error(L, "%s: dimension must be an integer, got %s", fname, lua_typenameof(L, idx));
+        luaL_error(L, "%s: dimension must be an integer, got %s", fname, l_typename_of(L, idx));
     lua_Integer d = lua_tointeger(L, idx);
     if (d < 0)
         d += t->ndim + 1;
@@ -113,12 +113,12 @@ static void push_scalar(lua_State *L, eng_scalar v)
 static int binary(lua_State *L, eng_binop op, const char *fname, bool inplace)
 {
     check_nargs(L, inplace ? 2 : 3, fname);
-    eng_tensor *x = lua_checktensor(L, 1);
+    eng_tensor *x = l_check_tensor(L, 1);
     eng_scalar s;
     const eng_tensor *y = check_operand(L, 2, fname, &s);
     if (inplace) {
         if (eng_tensor_binop(x, op, x, y, s))
-            return lua_engerror(L);
+            return l_engine_error(L);
         lua_settop(L, 1);
         return 1;
     }
@@ -127,10 +127,10 @@ static int binary(lua_State *L, eng_binop op, const char *fname, bool inplace)
     int ndim;
     int64_t shape[ENG_MAX_DIMS];
     if (eng_binop_result(op, x, y, s, &dtype, &ndim, shape))
-        return lua_engerror(L);
+        return l_engine_error(L);
     eng_tensor *dst = push_dst(L, opts, fname, dtype, ndim, shape);
     if (eng_tensor_binop(dst, op, x, y, s))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -144,26 +144,26 @@ static int arith(lua_State *L, eng_binop op, const char *fname)
     int64_t shape[ENG_MAX_DIMS];
     eng_scalar s = a ? sb : sa;
     if (eng_binop_result(op, a, b, s, &dtype, &ndim, shape))
-        return lua_engerror(L);
+        return l_engine_error(L);
     eng_tensor *dst = push_dst(L, 0, fname, dtype, ndim, shape);
     if (eng_tensor_binop(dst, op, a, b, s))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
 static int unary(lua_State *L, eng_unop op, const char *fname, bool inplace)
 {
     check_nargs(L, inplace ? 1 : 2, fname);
-    eng_tensor *x = lua_checktensor(L, 1);
+    eng_tensor *x = l_check_tensor(L, 1);
     if (inplace) {
         if (eng_tensor_unop(x, op, x))
-            return lua_engerror(L);
+            return l_engine_error(L);
         return 1;
     }
     int opts = opts_arg(L, 2, fname, OUT_ONLY);
     eng_tensor *dst = push_dst(L, opts, fname, eng_unop_result(op, x->dtype), x->ndim, x->shape);
     if (eng_tensor_unop(dst, op, x))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -235,17 +235,17 @@ static int clamp(lua_State *L, bool inplace)
 {
     const char *fname = inplace ? "clamp_" : "clamp";
     check_nargs(L, inplace ? 3 : 4, fname);
-    eng_tensor *x = lua_checktensor(L, 1);
+    eng_tensor *x = l_check_tensor(L, 1);
     eng_scalar lo, hi;
     bool has_lo = test_scalar(L, 2, &lo), has_hi = test_scalar(L, 3, &hi);
     for (int i = 2; i <= 3; i++)
         if (!lua_isnoneornil(L, i) && lua_type(L, i) != LUA_TNUMBER)
             luaL_error(L, "%s: argument #%d must be a number or nil, got %s", fname, i,
-                       lua_typenameof(L, i));
+                       l_typename_of(L, i));
     const eng_scalar *plo = has_lo ? &lo : NULL, *phi = has_hi ? &hi : NULL;
     if (inplace) {
         if (eng_tensor_clamp(x, x, plo, phi))
-            return lua_engerror(L);
+            return l_engine_error(L);
         lua_settop(L, 1);
         return 1;
     }
@@ -257,7 +257,7 @@ static int clamp(lua_State *L, bool inplace)
         dtype = eng_promote_scalar(dtype, hi);
     eng_tensor *dst = push_dst(L, opts, fname, dtype, x->ndim, x->shape);
     if (eng_tensor_clamp(dst, x, plo, phi))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -274,17 +274,17 @@ static int t_clamp_(lua_State *L)
 /* cond ? a : b with cond, a, b at the given stack positions; opts 0 or a table. */
 static int where(lua_State *L, const char *fname, int ic, int ia, int ib, int opts)
 {
-    eng_tensor *cond = lua_checktensor(L, ic);
+    eng_tensor *cond = l_check_tensor(L, ic);
     eng_scalar sa, sb;
     const eng_tensor *a = check_operand(L, ia, fname, &sa), *b = check_operand(L, ib, fname, &sb);
     eng_dtype dtype;
     int ndim;
     int64_t shape[ENG_MAX_DIMS];
     if (eng_where_result(cond, a, sa, b, sb, &dtype, &ndim, shape))
-        return lua_engerror(L);
+        return l_engine_error(L);
     eng_tensor *dst = push_dst(L, opts, fname, dtype, ndim, shape);
     if (eng_tensor_where(dst, cond, a, sa, b, sb))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -307,7 +307,7 @@ static eng_scalar fill_value(lua_State *L, const eng_tensor *x, const char *fnam
 {
     eng_scalar v;
     if (!test_scalar(L, 3, &v))
-        luaL_error(L, "%s: the value must be a number, got %s", fname, lua_typenameof(L, 3));
+        luaL_error(L, "%s: the value must be a number, got %s", fname, l_typename_of(L, 3));
     if (!eng_dtype_is_float(x->dtype) && !v.is_int) {
         if (v.f != floor(v.f) || !(fabs(v.f) < 9.2e18))
             luaL_error(L, "%s: value %f does not fit %s", fname, v.f, eng_dtype_name(x->dtype));
@@ -322,27 +322,27 @@ static eng_scalar fill_value(lua_State *L, const eng_tensor *x, const char *fnam
 static int t_masked_fill(lua_State *L)
 {
     check_nargs(L, 4, "masked_fill");
-    eng_tensor *x = lua_checktensor(L, 1), *mask = lua_checktensor(L, 2);
+    eng_tensor *x = l_check_tensor(L, 1), *mask = l_check_tensor(L, 2);
     eng_scalar v = fill_value(L, x, "masked_fill");
     int opts = opts_arg(L, 4, "masked_fill", OUT_ONLY);
     eng_dtype dtype;
     int ndim;
     int64_t shape[ENG_MAX_DIMS];
     if (eng_where_result(mask, NULL, v, x, v, &dtype, &ndim, shape))
-        return lua_engerror(L);
+        return l_engine_error(L);
     eng_tensor *dst = push_dst(L, opts, "masked_fill", dtype, ndim, shape);
     if (eng_tensor_where(dst, mask, NULL, v, x, v))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
 static int t_masked_fill_(lua_State *L)
 {
     check_nargs(L, 3, "masked_fill_");
-    eng_tensor *x = lua_checktensor(L, 1), *mask = lua_checktensor(L, 2);
+    eng_tensor *x = l_check_tensor(L, 1), *mask = l_check_tensor(L, 2);
     eng_scalar v = fill_value(L, x, "masked_fill_");
     if (eng_tensor_where(x, mask, NULL, v, x, v))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_settop(L, 1);
     return 1;
 }
@@ -370,7 +370,7 @@ static int reduce_args(lua_State *L, const eng_tensor *x, const char *fname,
             *dim = check_dim(L, 2, x, fname);
         opts = opts_arg(L, 3, fname, names);
     }
-    if (*dim < 0 && opts && (lua_hasfield(L, opts, "keepdim") || lua_hasfield(L, opts, "out")))
+    if (*dim < 0 && opts && (l_has_field(L, opts, "keepdim") || l_has_field(L, opts, "out")))
         luaL_error(L, "%s: options keepdim and out need a dimension", fname);
     return opts;
 }
@@ -378,7 +378,7 @@ static int reduce_args(lua_State *L, const eng_tensor *x, const char *fname,
 static int reduce(lua_State *L, eng_reduce_op op)
 {
     const char *fname = eng_reduce_name(op);
-    eng_tensor *x = lua_checktensor(L, 1);
+    eng_tensor *x = l_check_tensor(L, 1);
     bool var = op == ENG_REDUCE_VAR || op == ENG_REDUCE_STD, norm = op == ENG_REDUCE_NORM;
     int dim, opts = reduce_args(L, x, fname, var ? VAR_OPTS : norm ? NORM_OPTS : RED_OPTS, &dim);
     double param = 0;
@@ -393,7 +393,7 @@ static int reduce(lua_State *L, eng_reduce_op op)
         if (op == ENG_REDUCE_MEAN && eng_tensor_numel(x) == 0)
             return luaL_error(L, "mean of an empty tensor %s", eng_tensor_shape_str(x));
         if (eng_tensor_reduce_all(&v, op, x, param))
-            return lua_engerror(L);
+            return l_engine_error(L);
         push_scalar(L, v);
         return 1;
     }
@@ -402,10 +402,10 @@ static int reduce(lua_State *L, eng_reduce_op op)
     int ndim;
     int64_t shape[ENG_MAX_DIMS];
     if (eng_reduce_result(op, x, dim, keepdim, &dtype, &ndim, shape))
-        return lua_engerror(L);
+        return l_engine_error(L);
     eng_tensor *y = push_dst(L, opts, fname, dtype, ndim, shape);
     if (eng_tensor_reduce(y, op, x, dim, keepdim, param))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -429,13 +429,13 @@ static int extreme(lua_State *L, bool max)
     const char *fname = max ? "max" : "min";
     if (luaL_testudata(L, 2, ENG_LUA_TENSOR))
         return binary(L, max ? ENG_OP_MAXIMUM : ENG_OP_MINIMUM, fname, false);
-    eng_tensor *x = lua_checktensor(L, 1);
+    eng_tensor *x = l_check_tensor(L, 1);
     int dim, opts = reduce_args(L, x, fname, EXT_OPTS, &dim);
     eng_reduce_op op = max ? ENG_REDUCE_MAX : ENG_REDUCE_MIN;
     if (dim < 0) {
         eng_scalar v;
         if (eng_tensor_reduce_all(&v, op, x, 0))
-            return lua_engerror(L);
+            return l_engine_error(L);
         push_scalar(L, v);
         return 1;
     }
@@ -444,12 +444,12 @@ static int extreme(lua_State *L, bool max)
     int ndim;
     int64_t shape[ENG_MAX_DIMS];
     if (eng_reduce_result(op, x, dim, keepdim, &dtype, &ndim, shape))
-        return lua_engerror(L);
+        return l_engine_error(L);
     eng_tensor *values = push_dst(L, 0, fname, dtype, ndim, shape);
     eng_tensor *idx = push_dst(L, 0, fname, ENG_I64, ndim, shape);
     if (eng_tensor_reduce(values, op, x, dim, keepdim, 0) ||
         eng_tensor_argext(idx, x, dim, keepdim, max, 1))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 2;
 }
 
@@ -467,12 +467,12 @@ static int t_min(lua_State *L)
 static int argext(lua_State *L, bool max)
 {
     const char *fname = max ? "argmax" : "argmin";
-    eng_tensor *x = lua_checktensor(L, 1);
+    eng_tensor *x = l_check_tensor(L, 1);
     int dim, opts = reduce_args(L, x, fname, RED_OPTS, &dim);
     if (dim < 0) {
         int64_t pos;
         if (eng_tensor_argext_all(&pos, x, max))
-            return lua_engerror(L);
+            return l_engine_error(L);
         lua_pushinteger(L, pos + 1);
         return 1;
     }
@@ -482,10 +482,10 @@ static int argext(lua_State *L, bool max)
     int64_t shape[ENG_MAX_DIMS];
     if (eng_reduce_result(max ? ENG_REDUCE_MAX : ENG_REDUCE_MIN, x, dim, keepdim, &dtype, &ndim,
                           shape))
-        return lua_engerror(L);
+        return l_engine_error(L);
     eng_tensor *idx = push_dst(L, opts, fname, ENG_I64, ndim, shape);
     if (eng_tensor_argext(idx, x, dim, keepdim, max, 1))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -506,7 +506,7 @@ typedef eng_status (*product_fn)(eng_tensor *, const eng_tensor *, const eng_ten
 static int product(lua_State *L, const char *fname, product_fn fn)
 {
     check_nargs(L, 3, fname);
-    eng_tensor *a = lua_checktensor(L, 1), *b = lua_checktensor(L, 2);
+    eng_tensor *a = l_check_tensor(L, 1), *b = l_check_tensor(L, 2);
     int opts = opts_arg(L, 3, fname, OUT_ONLY);
     eng_dtype dtype;
     int ndim;
@@ -517,11 +517,11 @@ static int product(lua_State *L, const char *fname, product_fn fn)
         shape[0] = a->ndim == 1 ? a->shape[0] : 0;
         shape[1] = b->ndim == 1 ? b->shape[0] : 0;
     } else if (eng_matmul_result(fname, a, b, &dtype, &ndim, shape)) {
-        return lua_engerror(L);
+        return l_engine_error(L);
     }
     eng_tensor *y = push_dst(L, opts, fname, dtype, ndim, shape);
     if (fn(y, a, b))
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 1;
 }
 
@@ -548,10 +548,10 @@ static int t_outer(lua_State *L)
 static int t_dot(lua_State *L)
 {
     check_nargs(L, 2, "dot");
-    eng_tensor *a = lua_checktensor(L, 1), *b = lua_checktensor(L, 2);
+    eng_tensor *a = l_check_tensor(L, 1), *b = l_check_tensor(L, 2);
     double v;
     if (eng_tensor_dot(&v, a, b))
-        return lua_engerror(L);
+        return l_engine_error(L);
     lua_pushnumber(L, v);
     return 1;
 }
@@ -598,7 +598,7 @@ static const luaL_Reg math_meta[] = {
     {"__pow", m_pow}, {"__unm", m_unm}, {NULL, NULL},
 };
 
-void lua_open_tensor_math(lua_State *L, int meta, int methods, int funcs)
+void l_open_tensor_math(lua_State *L, int meta, int methods, int funcs)
 {
     meta = lua_absindex(L, meta);
     methods = lua_absindex(L, methods);

@@ -128,10 +128,10 @@ static void emit(printer *p, int d, int indent, int64_t *idx)
     luaL_addchar(p->b, ']');
 }
 
-int lua_tensor_tostring(lua_State *L)
+int l_tensor_tostring(lua_State *L)
 {
     luaL_checkudata(L, 1, ENG_LUA_TENSOR);
-    const eng_tensor *t = lua_testtensor(L, 1);
+    const eng_tensor *t = l_test_tensor(L, 1);
     if (!t) {
         lua_pushliteral(L, "tensor(closed)");
         return 1;

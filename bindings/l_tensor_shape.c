@@ -6,18 +6,18 @@
 /* Pushes a box, then the result of op into it; raises the engine's message on failure. */
 #define PUSH_RESULT(L, call)                                                                       \
     do {                                                                                           \
-        eng_tensor **slot_ = lua_newtensorbox(L);                                                  \
+        eng_tensor **slot_ = l_new_tensor_box(L);                                                  \
         eng_tensor **out = slot_;                                                                  \
         if (call)                                                                                  \
-            return lua_engerror(L);                                                                \
+            return l_engine_error(L);                                                                \
         (void)out;                                                                                 \
     } while (0)
 
 static int t_transpose(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    int d0 = lua_checkdim(L, 2, t, 0), d1 = lua_checkdim(L, 3, t, 0);
-    lua_checknargs(L, 3, "transpose");
+    eng_tensor *t = l_check_tensor(L, 1);
+    int d0 = l_check_dim(L, 2, t, 0), d1 = l_check_dim(L, 3, t, 0);
+    l_check_nargs(L, 3, "transpose");
     PUSH_RESULT(L, eng_tensor_transpose(t, d0, d1, out));
     return 1;
 }
@@ -25,8 +25,8 @@ static int t_transpose(lua_State *L)
 /* t:t(): the transpose of a tensor of at most 2 dimensions. */
 static int t_t(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 1, "t");
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 1, "t");
     if (t->ndim > 2)
         return luaL_error(L, "t: %s has %d dimensions (at most 2; use transpose)",
                           eng_tensor_shape_str(t), t->ndim);
@@ -38,12 +38,12 @@ static int t_t(lua_State *L)
 static int dims_args(lua_State *L, int arg, const eng_tensor *t, int *dims, const char *what)
 {
     if (lua_type(L, arg) == LUA_TTABLE) {
-        lua_checknargs(L, arg, what);
+        l_check_nargs(L, arg, what);
         int n = (int)luaL_len(L, arg);
         luaL_argcheck(L, n <= ENG_MAX_DIMS, arg, "too many dimensions");
         for (int k = 0; k < n; k++) {
             lua_geti(L, arg, k + 1);
-            dims[k] = lua_checkdim(L, -1, t, 0);
+            dims[k] = l_check_dim(L, -1, t, 0);
             lua_pop(L, 1);
         }
         return n;
@@ -51,13 +51,13 @@ static int dims_args(lua_State *L, int arg, const eng_tensor *t, int *dims, cons
     int n = lua_gettop(L) - arg + 1;
     luaL_argcheck(L, n <= ENG_MAX_DIMS, arg + ENG_MAX_DIMS, "too many dimensions");
     for (int k = 0; k < n; k++)
-        dims[k] = lua_checkdim(L, arg + k, t, 0);
+        dims[k] = l_check_dim(L, arg + k, t, 0);
     return n;
 }
 
 static int t_permute(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
+    eng_tensor *t = l_check_tensor(L, 1);
     int dims[ENG_MAX_DIMS];
     int n = dims_args(L, 2, t, dims, "permute");
     if (n != t->ndim)
@@ -69,8 +69,8 @@ static int t_permute(lua_State *L)
 
 static int t_contiguous(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 1, "contiguous");
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 1, "contiguous");
     if (eng_tensor_is_contiguous(t))
         return 1; /* t itself, as in PyTorch */
     PUSH_RESULT(L, eng_tensor_clone(t, out));
@@ -79,18 +79,18 @@ static int t_contiguous(lua_State *L)
 
 static int t_squeeze(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 2, "squeeze");
-    int dim = lua_isnoneornil(L, 2) ? -1 : lua_checkdim(L, 2, t, 0);
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 2, "squeeze");
+    int dim = lua_isnoneornil(L, 2) ? -1 : l_check_dim(L, 2, t, 0);
     PUSH_RESULT(L, eng_tensor_squeeze(t, dim, out));
     return 1;
 }
 
 static int t_unsqueeze(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    int dim = lua_checkdim(L, 2, t, 1);
-    lua_checknargs(L, 2, "unsqueeze");
+    eng_tensor *t = l_check_tensor(L, 1);
+    int dim = l_check_dim(L, 2, t, 1);
+    l_check_nargs(L, 2, "unsqueeze");
     PUSH_RESULT(L, eng_tensor_unsqueeze(t, dim, out));
     return 1;
 }
@@ -98,11 +98,11 @@ static int t_unsqueeze(lua_State *L)
 /* t:expand(sizes) or t:expand(s1, s2, ...); -1 keeps a size. */
 static int t_expand(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
+    eng_tensor *t = l_check_tensor(L, 1);
     int64_t shape[ENG_MAX_DIMS];
     int n;
     if (lua_type(L, 2) == LUA_TTABLE) {
-        lua_checknargs(L, 2, "expand");
+        l_check_nargs(L, 2, "expand");
         n = (int)luaL_len(L, 2);
         luaL_argcheck(L, n <= ENG_MAX_DIMS, 2, "too many dimensions");
         for (int k = 0; k < n; k++) {
@@ -124,8 +124,8 @@ static int t_expand(lua_State *L)
 
 static int t_expand_as(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1), *other = lua_checktensor(L, 2);
-    lua_checknargs(L, 2, "expand_as");
+    eng_tensor *t = l_check_tensor(L, 1), *other = l_check_tensor(L, 2);
+    l_check_nargs(L, 2, "expand_as");
     PUSH_RESULT(L, eng_tensor_expand(t, other->ndim, other->shape, out));
     return 1;
 }
@@ -133,12 +133,12 @@ static int t_expand_as(lua_State *L)
 /* t:flatten([first [, last]]), dimensions first..last (default all) merged. */
 static int t_flatten(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 3, "flatten");
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 3, "flatten");
     int first = 0, last = t->ndim - 1;
     if (t->ndim > 0) {
-        first = lua_isnoneornil(L, 2) ? 0 : lua_checkdim(L, 2, t, 0);
-        last = lua_isnoneornil(L, 3) ? t->ndim - 1 : lua_checkdim(L, 3, t, 0);
+        first = lua_isnoneornil(L, 2) ? 0 : l_check_dim(L, 2, t, 0);
+        last = lua_isnoneornil(L, 3) ? t->ndim - 1 : l_check_dim(L, 3, t, 0);
     }
     PUSH_RESULT(L, eng_tensor_flatten(t, first, last, out));
     return 1;
@@ -151,9 +151,9 @@ static void push_parts(lua_State *L, const eng_tensor *t, int dim, const int64_t
     lua_createtable(L, (int)count, 0);
     int64_t at = 0;
     for (int64_t k = 0; k < count; k++) {
-        eng_tensor **slot = lua_newtensorbox(L);
+        eng_tensor **slot = l_new_tensor_box(L);
         if (eng_tensor_narrow(t, dim, at, lengths[k], slot))
-            lua_engerror(L);
+            l_engine_error(L);
         lua_rawseti(L, -2, k + 1);
         at += lengths[k];
     }
@@ -163,9 +163,9 @@ static void push_parts(lua_State *L, const eng_tensor *t, int dim, const int64_t
  * [, dim]) in pieces of those sizes, which must add up to the dimension's size. */
 static int t_split(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
-    lua_checknargs(L, 3, "split");
-    int dim = lua_isnoneornil(L, 3) ? 0 : lua_checkdim(L, 3, t, 0);
+    eng_tensor *t = l_check_tensor(L, 1);
+    l_check_nargs(L, 3, "split");
+    int dim = lua_isnoneornil(L, 3) ? 0 : l_check_dim(L, 3, t, 0);
     if (t->ndim == 0)
         return luaL_error(L, "split: a 0-dimensional tensor cannot be split");
     int64_t size = t->shape[dim];
@@ -206,10 +206,10 @@ static int t_split(lua_State *L)
 /* t:chunk(n [, dim]): at most n pieces of ceil(size / n), as torch.chunk. */
 static int t_chunk(lua_State *L)
 {
-    eng_tensor *t = lua_checktensor(L, 1);
+    eng_tensor *t = l_check_tensor(L, 1);
     lua_Integer n = luaL_checkinteger(L, 2);
-    lua_checknargs(L, 3, "chunk");
-    int dim = lua_isnoneornil(L, 3) ? 0 : lua_checkdim(L, 3, t, 0);
+    l_check_nargs(L, 3, "chunk");
+    int dim = lua_isnoneornil(L, 3) ? 0 : l_check_dim(L, 3, t, 0);
     if (n < 1)
         return luaL_error(L, "chunk: number of chunks %I must be positive", n);
     if (t->ndim == 0)
@@ -232,7 +232,7 @@ static const eng_tensor **list_args(lua_State *L, int *n, const char *what)
     const eng_tensor **ts = lua_newuserdatauv(L, sizeof *ts * (size_t)count, 0);
     for (lua_Integer k = 0; k < count; k++) {
         lua_geti(L, 1, k + 1);
-        ts[k] = lua_testtensor(L, -1);
+        ts[k] = l_test_tensor(L, -1);
         if (!ts[k])
             luaL_error(L, "%s: element %I of the list is a %s, expected an engine.Tensor", what,
                        k + 1, luaL_typename(L, -1));
@@ -246,7 +246,7 @@ static const eng_tensor **list_args(lua_State *L, int *n, const char *what)
 static int join(lua_State *L, bool stack)
 {
     const char *what = stack ? "stack" : "cat";
-    lua_checknargs(L, 2, what);
+    l_check_nargs(L, 2, what);
     int n;
     lua_Integer d = luaL_optinteger(L, 2, 1);
     const eng_tensor **ts = list_args(L, &n, what);
@@ -285,7 +285,7 @@ static const luaL_Reg shape_funcs[] = {
     {NULL, NULL},
 };
 
-void lua_tensor_shape_open(lua_State *L)
+void l_tensor_shape_open(lua_State *L)
 {
     luaL_setfuncs(L, shape_funcs, 0);
     lua_pushvalue(L, -2);

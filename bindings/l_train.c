@@ -34,13 +34,13 @@ static int l_runlog_write(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     eng_meta **box = push_guard(L);
     if (eng_meta_new(box))
-        return lua_engerror(L);
-    lua_tometa(L, 2, *box, "log");
+        return l_engine_error(L);
+    l_to_meta(L, 2, *box, "log");
     eng_status st = eng_runlog_write(path, *box);
     eng_meta_free(*box);
     *box = NULL;
     if (st)
-        return lua_engerror(L);
+        return l_engine_error(L);
     return 0;
 }
 
@@ -50,8 +50,8 @@ static int l_runlog_read(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     eng_meta **box = push_guard(L);
     if (eng_runlog_read(path, box))
-        return lua_engerror(L);
-    lua_pushmeta(L, *box);
+        return l_engine_error(L);
+    l_push_meta(L, *box);
     eng_meta_free(*box);
     *box = NULL;
     return 1;
@@ -64,7 +64,7 @@ static const luaL_Reg train_funcs[] = {
     {NULL, NULL},
 };
 
-int lua_pushrunlogread(lua_State *L)
+int l_push_runlog_read(lua_State *L)
 {
     lua_pushcfunction(L, l_runlog_read);
     return 1;

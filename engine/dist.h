@@ -29,16 +29,16 @@ typedef struct eng_dist_stats {
 bool eng_dist_compiled(void);
 /* Initialises MPI when this process was started by an MPI launcher (once; later calls only
  * report). [out] *rank, *size (0 and 1 outside MPI). */
-eng_status eng_dist_init(int *rank, int *size);
+ENG_MUST_CHECK eng_status eng_dist_init(int *rank, int *size);
 /* Copies the tensors of root into the same tensors of every other process (initial
  * parameters). Each tensor contiguous f32 or f64, the same shapes on every process. */
-eng_status eng_dist_broadcast(eng_tensor *const *t, int n, int root);
+ENG_MUST_CHECK eng_status eng_dist_broadcast(eng_tensor *const *t, int n, int root);
 /* Replaces each tensor by its mean over the processes (gradients), in buckets of at most
  * bucket_bytes (consecutive tensors of one dtype packed into one buffer per MPI_Allreduce;
  * a tensor larger than a bucket goes alone, in place). Contiguous f32 or f64 tensors. */
-eng_status eng_dist_allreduce_mean(eng_tensor *const *t, int n, size_t bucket_bytes);
+ENG_MUST_CHECK eng_status eng_dist_allreduce_mean(eng_tensor *const *t, int n, size_t bucket_bytes);
 /* Waits until every process has called it. */
-eng_status eng_dist_barrier(void);
+ENG_MUST_CHECK eng_status eng_dist_barrier(void);
 /* [out] *stats: the counters; reset sets them to zero. */
 void eng_dist_stats_get(eng_dist_stats *stats);
 void eng_dist_stats_reset(void);

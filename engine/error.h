@@ -7,6 +7,10 @@
 
 #pragma GCC visibility push(default) /* public API: exported by libengine and the host */
 
+/* On every function that returns an eng_status (except eng_error, which returns the code
+ * it was given): a result that is not looked at is a compile error (-Werror=unused-result). */
+#define ENG_MUST_CHECK __attribute__((warn_unused_result))
+
 typedef enum eng_status {
     ENG_OK = 0,
     ENG_ESHAPE,  /* tensor shapes do not fit the operation */

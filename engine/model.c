@@ -66,7 +66,9 @@ eng_status eng_model_add(eng_model *model, eng_layer *layer)
         do
             snprintf(name, sizeof name, "%s_%d", layer->ops->kind, k++);
         while (name_taken(model, name));
-        eng_layer_set_name(layer, name);
+        eng_status st = eng_layer_set_name(layer, name);
+        if (st)
+            return st;
     } else if (name_taken(model, layer->name)) {
         return eng_error(ENG_EARG, "sequential: two layers named '%s'", layer->name);
     }

@@ -32,12 +32,12 @@ typedef struct eng_model {
     eng_param_list params; /* the list eng_model_params returns, rebuilt on each call */
 } eng_model;
 
-eng_status eng_model_new(eng_model **out);
+ENG_MUST_CHECK eng_status eng_model_new(eng_model **out);
 void eng_model_retain(eng_model *model);
 void eng_model_release(eng_model *model);
 
 /* Appends a layer (retained). Unnamed layers are named as above; a duplicate name is refused. */
-eng_status eng_model_add(eng_model *model, eng_layer *layer);
+ENG_MUST_CHECK eng_status eng_model_add(eng_model *model, eng_layer *layer);
 
 /* Runs every layer. When every layer is batch-independent, the batch is split between the
  * engine's threads (eng_set_threads), each running every layer on its rows, and stretches of
@@ -45,16 +45,16 @@ eng_status eng_model_add(eng_model *model, eng_layer *layer);
  * plain path's up to the order of floating-point sums in the parameter gradients (and exactly
  * with one thread). [out] *y points at the model's own output buffer, valid until the next
  * forward. x is kept (as a view) for backward. */
-eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_tensor **y);
+ENG_MUST_CHECK eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_tensor **y);
 /* Backpropagates dy (like the last output), accumulating parameter gradients. dx [optional,
  * out]: when non-NULL, *dx points at the model's buffer for d(loss)/d(x); when NULL the first
  * layer's input gradient is not computed at all. */
-eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_tensor **dx);
+ENG_MUST_CHECK eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_tensor **dx);
 
 void eng_model_zero_grad(eng_model *model);
 void eng_model_set_training(eng_model *model, bool training);
 /* Converts every layer's parameters; a new model with cloned layers. */
-eng_status eng_model_to(const eng_model *model, eng_dtype dtype, eng_model **out);
+ENG_MUST_CHECK eng_status eng_model_to(const eng_model *model, eng_dtype dtype, eng_model **out);
 
 /* Iterates parameters in order: index in [0, eng_model_param_count). full_name receives
  * "<layer>.<param>". */
@@ -74,7 +74,7 @@ eng_dtype eng_model_dtype(const eng_model *model);
  * at only after a successful forward. Returns ENG_OK when everything and loss are finite, else
  * ENG_ENONFINITE with a message naming the step, the loss, the layer (position, name, kind),
  * the tensor, the value and its 0-based index. */
-eng_status eng_model_check_finite(const eng_model *model, int64_t step, double loss);
+ENG_MUST_CHECK eng_status eng_model_check_finite(const eng_model *model, int64_t step, double loss);
 
 #pragma GCC visibility pop
 

@@ -17,7 +17,7 @@
 /* n in 1..ENG_MAX_THREADS. Starting threads can fail (ENG_ENOMEM, message names the count);
  * the pool then keeps its previous size. */
 #define ENG_MAX_THREADS 64
-eng_status eng_set_threads(int n);
+ENG_MUST_CHECK eng_status eng_set_threads(int n);
 int eng_threads(void);
 
 /* Runs task(ctx, t, ntasks) for t = 0 .. ntasks-1, each on its own thread, t = 0 on the

@@ -62,8 +62,8 @@ typedef struct eng_plugin_registry eng_plugin_registry;
  * (registry.h); a duplicate or empty name, a required slot left NULL or a bad settings
  * declaration is refused with a message naming it. The kinds are published in the registry
  * once engine_plugin_init has succeeded. */
-eng_status eng_plugin_register_layer(eng_plugin_registry *registry, const eng_layer_kind *kind);
-eng_status eng_plugin_register_optimizer(eng_plugin_registry *registry,
+ENG_MUST_CHECK eng_status eng_plugin_register_layer(eng_plugin_registry *registry, const eng_layer_kind *kind);
+ENG_MUST_CHECK eng_status eng_plugin_register_optimizer(eng_plugin_registry *registry,
                                          const eng_optimizer_kind *kind);
 
 typedef struct eng_plugin {
@@ -79,7 +79,7 @@ typedef struct eng_plugin {
  * A path without '/' is searched in the colon-separated directories of ENGINE_PLUGIN_PATH
  * (then the current directory), as given, then with "lib" before and ".so" after. Loading
  * the same file twice returns the first load. [out] *out stays owned by the engine. */
-eng_status eng_plugin_load(const char *path, const eng_plugin **out);
+ENG_MUST_CHECK eng_status eng_plugin_load(const char *path, const eng_plugin **out);
 
 /* Whether a loaded plugin registered this vtable (the gradient checker treats such layers as
  * possibly kinked unless they provide a signature). */

@@ -32,12 +32,12 @@ typedef struct eng_proc_status {
 
 /* Starts argv[0] (looked up in PATH when it has no '/') with argv; [out] *pid. A program that
  * cannot be executed exits with status 127 and its log says why. */
-eng_status eng_proc_spawn(const char *const *argv, const eng_proc_options *opt, pid_t *pid);
+ENG_MUST_CHECK eng_status eng_proc_spawn(const char *const *argv, const eng_proc_options *opt, pid_t *pid);
 /* [out] *st: the child's state now, without blocking; once it has ended the child is reaped
  * and pid must not be polled again. */
-eng_status eng_proc_poll(pid_t pid, eng_proc_status *st);
+ENG_MUST_CHECK eng_status eng_proc_poll(pid_t pid, eng_proc_status *st);
 /* Sends sig to the child (ENG_EARG for an unknown signal). */
-eng_status eng_proc_kill(pid_t pid, int sig);
+ENG_MUST_CHECK eng_status eng_proc_kill(pid_t pid, int sig);
 /* "SIGSEGV" for 11, ...; "signal N" for one without a name here. */
 const char *eng_proc_signal_name(int sig, char buf[32]);
 

@@ -64,7 +64,7 @@ typedef struct eng_progress_opts {
 /* Starts a display of `label` (copied) counting to total (<= 0: unknown, no ETA or bar) and
  * stores it in *out. Fails only on allocation (ENG_ENOMEM) or a NULL out/label (ENG_EARG).
  * A silenced display is still a valid object; every call on it is cheap and prints nothing. */
-eng_status eng_progress_begin(eng_progress **out, const char *label, int64_t total,
+ENG_MUST_CHECK eng_status eng_progress_begin(eng_progress **out, const char *label, int64_t total,
                               const eng_progress_opts *opts);
 
 /* Adds n (>= 0) to the count and redraws if it is time. Safe from several threads. */

@@ -135,15 +135,15 @@ void eng_settings_init(eng_settings *s, const eng_layer_kind *kind);
  * set_number serves INT, NUMBER and INTS (a lone value); set_ints takes n numbers (they must
  * be integers); set_bool only BOOL, set_string only STRING. An unknown key is refused with
  * the list of the kind's settings. Setting a key twice is refused. */
-eng_status eng_settings_set_number(eng_settings *s, const char *key, double value);
-eng_status eng_settings_set_ints(eng_settings *s, const char *key, const double *values, int n);
-eng_status eng_settings_set_bool(eng_settings *s, const char *key, bool value);
-eng_status eng_settings_set_string(eng_settings *s, const char *key, const char *value);
+ENG_MUST_CHECK eng_status eng_settings_set_number(eng_settings *s, const char *key, double value);
+ENG_MUST_CHECK eng_status eng_settings_set_ints(eng_settings *s, const char *key, const double *values, int n);
+ENG_MUST_CHECK eng_status eng_settings_set_bool(eng_settings *s, const char *key, bool value);
+ENG_MUST_CHECK eng_status eng_settings_set_string(eng_settings *s, const char *key, const char *value);
 /* For describe functions: the same as set_number/set_ints with C integers. */
-eng_status eng_settings_set_int(eng_settings *s, const char *key, int64_t value);
-eng_status eng_settings_set_int_list(eng_settings *s, const char *key, const int *values, int n);
+ENG_MUST_CHECK eng_status eng_settings_set_int(eng_settings *s, const char *key, int64_t value);
+ENG_MUST_CHECK eng_status eng_settings_set_int_list(eng_settings *s, const char *key, const int *values, int n);
 /* Checks that every required setting was given and fills the others with their defaults. */
-eng_status eng_settings_finish(eng_settings *s);
+ENG_MUST_CHECK eng_status eng_settings_finish(eng_settings *s);
 /* The declaration of key in s's kind (NULL when it has none) and its index there. */
 const eng_setting *eng_settings_find(const eng_settings *s, const char *key, int *index);
 
@@ -160,11 +160,11 @@ int eng_settings_ints(const eng_settings *s, const char *key, int *out, int max)
 
 /* Checks a kind's declaration (name, required slots, reserved or repeated setting names,
  * defaults within bounds) without registering it. */
-eng_status eng_kind_check(const eng_layer_kind *kind);
+ENG_MUST_CHECK eng_status eng_kind_check(const eng_layer_kind *kind);
 /* Adds a kind (static storage: the registry keeps the pointer) after eng_kind_check and a
  * check that no kind, built in or registered, has its name. Plugins go through
  * eng_plugin_register_layer; the host registers its own kinds (the Lua layer) here. */
-eng_status eng_kind_register(const eng_layer_kind *kind);
+ENG_MUST_CHECK eng_status eng_kind_register(const eng_layer_kind *kind);
 /* The kind called name, or NULL. */
 const eng_layer_kind *eng_kind_find(const char *name);
 /* The kind whose ops the layer uses (else the kind named ops->kind), or NULL. */
@@ -176,9 +176,9 @@ const eng_layer_kind *eng_kind_at(int i);
 /* ---- layers from settings ---- */
 
 /* The layer's settings (finished). A layer of an unregistered kind is an ENG_EARG error. */
-eng_status eng_layer_settings(const eng_layer *layer, eng_settings *out);
+ENG_MUST_CHECK eng_status eng_layer_settings(const eng_layer *layer, eng_settings *out);
 /* A new layer from settings of a kind that can be created; finishes s first. */
-eng_status eng_layer_create(eng_settings *s, eng_dtype dtype, eng_rng *rng, eng_layer **out);
+ENG_MUST_CHECK eng_status eng_layer_create(eng_settings *s, eng_dtype dtype, eng_rng *rng, eng_layer **out);
 /* The PyTorch-style description, "Conv2d(1, 16, kernel_size=(5, 5), stride=(1, 1))", built
  * from the declaration: the constructor name (the kind when none), BARE settings as values,
  * then SHOWN settings and those that differ from their defaults as name=value. snprintf

@@ -235,7 +235,7 @@ static void test_conv2d_rejects_wrong_rank_and_dtype(void **state)
     (void)state;
     eng_layer *l;
     assert_ok(eng_conv2d_new(3, 2, 3, 3, NULL, ENG_F64, NULL, &l));
-    eng_layer_set_name(l, "conv1");
+    assert_ok(eng_layer_set_name(l, "conv1"));
     int ndim;
     int64_t shape[ENG_MAX_DIMS];
     eng_tensor *x3 = TENSOR(ENG_F64, 3, 8, 8), *x32 = TENSOR(ENG_F32, 2, 3, 8, 8),

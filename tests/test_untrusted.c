@@ -387,9 +387,9 @@ static void test_a_save_failing_with_efbig_exits_cleanly(void **state)
         eng_rng_seed(&rng, 1);
         eng_model *m;
         eng_layer *l;
-        eng_model_new(&m);
-        eng_linear_new(200, 200, true, ENG_F32, &rng, &l);
-        eng_model_add(m, l);
+        if (eng_model_new(&m) || eng_linear_new(200, 200, true, ENG_F32, &rng, &l) ||
+            eng_model_add(m, l))
+            _exit(3); /* the parent sees an unexpected status */
         eng_layer_release(l);
         eng_checkpoint *ck;
         eng_status st = eng_checkpoint_create(path, &ck);

@@ -110,9 +110,14 @@ static eng_status loss_along(gc_context *ctx, const direction *d, double h, doub
     }
     eng_status st = obj->loss(obj, value);
     ctx->evaluations++;
-    for (int t = 0; t < obj->ntensors; t++)
-        if (d->v[t])
-            eng_tensor_copy(obj->tensors[t].value, d->saved[t]);
+    /* the parameters must come back even when the loss failed; a failed restore is the error
+     * to report, since the model is then left perturbed */
+    for (int t = 0; t < obj->ntensors; t++) {
+        eng_status restored = d->v[t] ? eng_tensor_copy(obj->tensors[t].value, d->saved[t])
+                                      : ENG_OK;
+        if (restored)
+            st = restored;
+    }
     return st;
 }
 

@@ -72,18 +72,18 @@ struct eng_gc_objective {
 /* A model with its loss on one batch: tensors are every parameter, plus the input when
  * with_input. The model's parameters are perturbed in place; x and target are copied.
  * Perturbing a parameter of layer k re-runs only layers k.. from cached activations. */
-eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_tensor *x,
+ENG_MUST_CHECK eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_tensor *x,
                                   const eng_tensor *target, bool with_input,
                                   eng_gc_objective **out);
 /* One layer in isolation: scalar = <r, layer(x)> for a fixed random r drawn from rng (NULL:
  * global); tensors are the layer's parameters and its input x (copied). */
-eng_status eng_gc_layer_objective(eng_layer *layer, const eng_tensor *x, eng_rng *rng,
+ENG_MUST_CHECK eng_status eng_gc_layer_objective(eng_layer *layer, const eng_tensor *x, eng_rng *rng,
                                   eng_gc_objective **out);
 void eng_gc_objective_release(eng_gc_objective *obj);
 /* A loss whose value and input gradient are inner's times scale (loss scaling, as mixed
  * precision training does). inner is borrowed: it must outlive *out. [out] *out owned by the
  * caller (eng_loss_release). */
-eng_status eng_gc_scaled_loss(eng_loss *inner, double scale, eng_loss **out);
+ENG_MUST_CHECK eng_status eng_gc_scaled_loss(eng_loss *inner, double scale, eng_loss **out);
 
 struct eng_gc_options {
     int64_t samples;  /* elements per tensor; 0 = all */
@@ -163,7 +163,7 @@ struct eng_gc_report {
 };
 
 /* Element-wise check. [out] *out owned by the caller (eng_gc_report_free). */
-eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts, eng_gc_report **out);
+ENG_MUST_CHECK eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts, eng_gc_report **out);
 void eng_gc_report_free(eng_gc_report *report);
 
 /* Directional mode: random unit directions v, about k in all, shared out over the tensors
@@ -172,27 +172,27 @@ void eng_gc_report_free(eng_gc_report *report);
  * over its elements down to single elements, then checked and diagnosed element-wise
  * (opts->samples elements, default 16). Directions within one tensor keep a wrong tensor with
  * tiny gradients from hiding behind the others. */
-eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_options *opts,
+ENG_MUST_CHECK eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_options *opts,
                                    eng_gc_report **out);
 
 /* Taylor remainder test for one tensor (index t): r(h) = |L(x + h d) - L(x) - h g.d| over a
  * random direction d and steps h = h0 * 2^-i, i < n. Returns the fitted slope of log r
  * against log h: about 2 when g is the gradient, about 1 when it is not (a step-free second
  * opinion). remainders [optional, out] receives the n remainders. */
-eng_status eng_gc_taylor(eng_gc_objective *obj, int t, double h0, int n, uint64_t seed,
+ENG_MUST_CHECK eng_status eng_gc_taylor(eng_gc_objective *obj, int t, double h0, int n, uint64_t seed,
                          double *slope, double *remainders);
 
 /* Epsilon sweep for one tensor: for each of nsteps steps the median, over `samples` sampled
  * elements, of the relative error |D(h) - g| / |g| of the plain central difference
  * D(h) = (L(x+h) - L(x-h)) / 2h: the V-shaped curve of truncation against round-off. */
-eng_status eng_gc_sweep(eng_gc_objective *obj, int t, const double *steps, int nsteps,
+ENG_MUST_CHECK eng_status eng_gc_sweep(eng_gc_objective *obj, int t, const double *steps, int nsteps,
                         int64_t samples, uint64_t seed, double *errors);
 
 /* Layer-wise mode: runs the model on the batch, then checks every layer alone on its real
  * input with a random upstream gradient (eng_gc_layer_objective), parameters and input. The
  * report's tensors are named "<layer>.<param>" and "<layer>.input"; first_failing names the
  * first failing one. The model is left in its state after the forward. */
-eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_gc_options *opts,
+ENG_MUST_CHECK eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_gc_options *opts,
                                eng_gc_report **out);
 
 /* A readable multi-line table of the report; snprintf semantics. Indices print 1-based when

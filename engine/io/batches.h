@@ -29,17 +29,17 @@ typedef struct eng_batch_options {
  * float ones. */
 eng_batch_options eng_batch_options_default(int64_t batch, eng_dtype sample_dtype);
 /* Refuses a bad option with its name and value ("batches: std = 0, expected std > 0"). */
-eng_status eng_batch_options_check(const eng_batch_options *o);
+ENG_MUST_CHECK eng_status eng_batch_options_check(const eng_batch_options *o);
 
 typedef struct eng_batches eng_batches;
 
 /* One pass over ds (borrowed: it must outlive the iterator; a dataset whose x was freed is
  * reported by eng_batches_next). rng NULL: the global generator. [out] *out. */
-eng_status eng_batches_new_memory(const eng_dataset *ds, const eng_batch_options *o,
+ENG_MUST_CHECK eng_status eng_batches_new_memory(const eng_dataset *ds, const eng_batch_options *o,
                                   eng_rng *rng, eng_batches **out);
 /* One pass over an HDF5 split, read chunk by chunk through a shuffle buffer of at most
  * memory_limit bytes (eng_h5stream). d must outlive the iterator. */
-eng_status eng_batches_new_stream(eng_h5data *d, size_t memory_limit,
+ENG_MUST_CHECK eng_status eng_batches_new_stream(eng_h5data *d, size_t memory_limit,
                                   const eng_batch_options *o, eng_rng *rng, eng_batches **out);
 /* The options the iterator was made with. */
 eng_batch_options eng_batches_options(const eng_batches *b);
@@ -49,7 +49,7 @@ int64_t eng_batches_next_size(const eng_batches *b);
 int eng_batches_x_shape(const eng_batches *b, int64_t n, int64_t *shape);
 /* Fills the next batch into x [n,...] (the options' dtype, contiguous) and y [n] i64, where
  * n = eng_batches_next_size: the caller may hand the same tensors every time. */
-eng_status eng_batches_next(eng_batches *b, eng_tensor *x, eng_tensor *y);
+ENG_MUST_CHECK eng_status eng_batches_next(eng_batches *b, eng_tensor *x, eng_tensor *y);
 void eng_batches_free(eng_batches *b);
 
 #pragma GCC visibility pop

@@ -72,15 +72,15 @@ struct eng_meta {
 };
 
 /* A new empty table; [out] *out owned by the caller (eng_meta_free). */
-eng_status eng_meta_new(eng_meta **out);
+ENG_MUST_CHECK eng_status eng_meta_new(eng_meta **out);
 /* Adds an entry to table t (a key may appear once; it may not be empty or hold '/'). Strings and
  * number lists are copied. [out] *out [optional]: the entry, owned by t. */
-eng_status eng_meta_add(eng_meta *t, const char *key, eng_meta_type type, eng_meta **out);
-eng_status eng_meta_add_integer(eng_meta *t, const char *key, int64_t value);
-eng_status eng_meta_add_number(eng_meta *t, const char *key, double value);
-eng_status eng_meta_add_boolean(eng_meta *t, const char *key, bool value);
-eng_status eng_meta_add_string(eng_meta *t, const char *key, const char *value);
-eng_status eng_meta_add_numbers(eng_meta *t, const char *key, const double *values, int64_t n);
+ENG_MUST_CHECK eng_status eng_meta_add(eng_meta *t, const char *key, eng_meta_type type, eng_meta **out);
+ENG_MUST_CHECK eng_status eng_meta_add_integer(eng_meta *t, const char *key, int64_t value);
+ENG_MUST_CHECK eng_status eng_meta_add_number(eng_meta *t, const char *key, double value);
+ENG_MUST_CHECK eng_status eng_meta_add_boolean(eng_meta *t, const char *key, bool value);
+ENG_MUST_CHECK eng_status eng_meta_add_string(eng_meta *t, const char *key, const char *value);
+ENG_MUST_CHECK eng_status eng_meta_add_numbers(eng_meta *t, const char *key, const double *values, int64_t n);
 /* The entry of t named key, or NULL. */
 const eng_meta *eng_meta_get(const eng_meta *t, const char *key);
 /* Frees the tree. NULL accepted. */
@@ -93,24 +93,24 @@ typedef struct eng_checkpoint eng_checkpoint;
 /* Starts writing a checkpoint to "<path>.tmp" (root attributes only). A directory at path, or
  * a path that cannot be created, is an ENG_EIO error naming it. [out] *out: finish with
  * eng_checkpoint_commit, or eng_checkpoint_close to discard. */
-eng_status eng_checkpoint_create(const char *path, eng_checkpoint **out);
+ENG_MUST_CHECK eng_status eng_checkpoint_create(const char *path, eng_checkpoint **out);
 /* /model: every layer's group, configuration and parameters. Layer names must be valid HDF5
  * link names (no '/', not "." ). */
-eng_status eng_checkpoint_write_model(eng_checkpoint *ck, const eng_model *model);
+ENG_MUST_CHECK eng_status eng_checkpoint_write_model(eng_checkpoint *ck, const eng_model *model);
 /* /optimizer: kind, steps, hyper-parameters and every existing slot. */
-eng_status eng_checkpoint_write_optimizer(eng_checkpoint *ck, const eng_optimizer *opt);
+ENG_MUST_CHECK eng_status eng_checkpoint_write_optimizer(eng_checkpoint *ck, const eng_optimizer *opt);
 /* /rng: the state of rng (usually eng_rng_global()) and of every layer of model [optional]
  * that has its own generator. */
-eng_status eng_checkpoint_write_rng(eng_checkpoint *ck, const eng_rng *rng, const eng_model *model);
+ENG_MUST_CHECK eng_status eng_checkpoint_write_rng(eng_checkpoint *ck, const eng_rng *rng, const eng_model *model);
 /* /meta from a table (eng_meta_new). */
-eng_status eng_checkpoint_write_meta(eng_checkpoint *ck, const eng_meta *meta);
+ENG_MUST_CHECK eng_status eng_checkpoint_write_meta(eng_checkpoint *ck, const eng_meta *meta);
 /* Closes, fsyncs and renames the file over its path, fsyncs the directory; frees ck in every
  * case (on failure the temporary file is removed and path is untouched). */
-eng_status eng_checkpoint_commit(eng_checkpoint *ck);
+ENG_MUST_CHECK eng_status eng_checkpoint_commit(eng_checkpoint *ck);
 
 /* Opens a checkpoint for reading and checks its format and version attributes. The layer list
  * (names and configurations) is read here. [out] *out: free with eng_checkpoint_close. */
-eng_status eng_checkpoint_open(const char *path, eng_checkpoint **out);
+ENG_MUST_CHECK eng_status eng_checkpoint_open(const char *path, eng_checkpoint **out);
 /* Frees ck; a checkpoint being written is discarded. NULL accepted. */
 void eng_checkpoint_close(eng_checkpoint *ck);
 
@@ -131,27 +131,27 @@ const char *eng_checkpoint_model_config(const eng_checkpoint *ck);
  * initialised): its config is parsed and checked against its kind's declared settings, and
  * the parameter shapes those settings give against the datasets stored in the file, before
  * anything is allocated. A plugin's kind must be loaded first. [out] *out owned by caller. */
-eng_status eng_checkpoint_new_layer(eng_checkpoint *ck, int i, eng_layer **out);
+ENG_MUST_CHECK eng_status eng_checkpoint_new_layer(eng_checkpoint *ck, int i, eng_layer **out);
 /* Builds the model a checkpoint holds from the file alone, without Lua: every layer as
  * eng_checkpoint_new_layer makes it, then the stored parameters (and layer generators) as
  * eng_checkpoint_read_model reads them. [out] *out owned by the caller (eng_model_release). */
-eng_status eng_checkpoint_load_model(const char *path, eng_model **out);
+ENG_MUST_CHECK eng_status eng_checkpoint_load_model(const char *path, eng_model **out);
 
 /* Copies the stored parameters into model after checking that the layers (count, names,
  * kinds) and every parameter (presence, dtype, shape) match; the model changes only when all
  * do. The layers' own generators are restored too when the file has them. */
-eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model);
+ENG_MUST_CHECK eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model);
 /* Restores opt's slots, step count and learning rate after checking the kind, the parameter
  * names, every slot's dtype and shape, and that the other hyper-parameters equal opt's (a
  * different momentum would not resume the same run). All or nothing. */
-eng_status eng_checkpoint_read_optimizer(eng_checkpoint *ck, eng_optimizer *opt);
+ENG_MUST_CHECK eng_status eng_checkpoint_read_optimizer(eng_checkpoint *ck, eng_optimizer *opt);
 /* Restores rng from /rng/global. */
-eng_status eng_checkpoint_read_rng(eng_checkpoint *ck, eng_rng *rng);
+ENG_MUST_CHECK eng_status eng_checkpoint_read_rng(eng_checkpoint *ck, eng_rng *rng);
 /* The /meta tree (an empty table when the file has none). [out] *out owned by the caller. */
-eng_status eng_checkpoint_read_meta(eng_checkpoint *ck, eng_meta **out);
+ENG_MUST_CHECK eng_status eng_checkpoint_read_meta(eng_checkpoint *ck, eng_meta **out);
 /* The scalar attributes of /optimizer (kind, steps, the hyper-parameters) as a table.
  * [out] *out owned by the caller. */
-eng_status eng_checkpoint_read_optimizer_info(eng_checkpoint *ck, eng_meta **out);
+ENG_MUST_CHECK eng_status eng_checkpoint_read_optimizer_info(eng_checkpoint *ck, eng_meta **out);
 
 /* ---- the model config (architecture.c) ---- */
 
@@ -163,27 +163,27 @@ typedef struct eng_layer_spec {
 
 /* The layer's config as a JSON object: {"kind": "linear", "in_features": 3, ...}, every
  * declared setting present. [out] *out malloc'ed. */
-eng_status eng_layer_config(const eng_layer *layer, char **out);
+ENG_MUST_CHECK eng_status eng_layer_config(const eng_layer *layer, char **out);
 /* The model's config: {"kind": "sequential", "dtype": "f32", "layers": [{"name": "linear_1",
  * "config": {...}}, ...]}. [out] *out malloc'ed. */
-eng_status eng_model_config(const eng_model *model, char **out);
+ENG_MUST_CHECK eng_status eng_model_config(const eng_model *model, char **out);
 /* Parses a model config: every kind must be registered and every value pass its kind's
  * declaration (unknown settings, wrong types, non-integers and out-of-bounds values are
  * refused naming where, the layer, the setting and the value). Nothing is built.
  * [out] *dtype, *specs (malloc'ed, *n entries). */
-eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype *dtype,
+ENG_MUST_CHECK eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype *dtype,
                                   eng_layer_spec **specs, int *n);
 
 /* Learning-rate schedules in a checkpoint (io/schedule_meta.c). */
 /* Adds a table "schedule" to t (a checkpoint's meta): kind (PyTorch's class name), the
  * settings, and the counters base_lr, last_epoch, last_lr that a resumed run needs. */
-eng_status eng_schedule_save_meta(const eng_schedule *s, eng_meta *t);
+ENG_MUST_CHECK eng_status eng_schedule_save_meta(const eng_schedule *s, eng_meta *t);
 
 /* Restores base_lr, last_epoch and last_lr from the table "schedule" of t. s must be of the
  * same kind with the same settings (made the same way as the saved one); otherwise, or when
  * the table is missing or malformed, ENG_EFORMAT naming the field, and s is unchanged.
  * Restore the optimizer (its lr) from the same checkpoint: the next step reads both. */
-eng_status eng_schedule_load_meta(eng_schedule *s, const eng_meta *t);
+ENG_MUST_CHECK eng_status eng_schedule_load_meta(eng_schedule *s, const eng_meta *t);
 
 
 #pragma GCC visibility pop

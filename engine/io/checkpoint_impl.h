@@ -23,7 +23,7 @@ struct eng_checkpoint {
 };
 
 /* A checkpoint with nothing open, for path. [out] *out. */
-eng_status eng_checkpoint_new(const char *path, eng_checkpoint **out);
+ENG_MUST_CHECK eng_status eng_checkpoint_new(const char *path, eng_checkpoint **out);
 /* Whether name can name an HDF5 group: not empty, not ".", no '/'. */
 bool eng_checkpoint_valid_name(const char *name);
 /* Splits "<layer>.<param>" at its last dot into layer and param (each of size bytes). */

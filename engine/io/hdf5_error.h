@@ -14,7 +14,7 @@ void eng_h5_quiet(void);
 
 /* Sets the message "<path>: <what>: <cause>" (what is printf-style), the cause read from the
  * current HDF5 error stack, which is then cleared. Returns status. */
-eng_status eng_h5_error(eng_status status, const char *path, const char *fmt, ...)
+ENG_MUST_CHECK eng_status eng_h5_error(eng_status status, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #endif

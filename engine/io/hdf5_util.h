@@ -25,18 +25,18 @@ typedef struct eng_h5_writer {
 /* Creates "<path>.tmp" (replacing a leftover one) with library format bounds V18..LATEST and
  * creation order tracked on the root group. what names the file's role in messages
  * ("checkpoint"). On failure the writer is left empty. */
-eng_status eng_h5_create(eng_h5_writer *w, const char *path, const char *what);
+ENG_MUST_CHECK eng_status eng_h5_create(eng_h5_writer *w, const char *path, const char *what);
 /* Closes the file, writes its image to "<path>.tmp", fsyncs it, renames it over path and fsyncs
  * the directory (HDF5 itself never fsyncs), so that path holds either its old content or the
  * complete new file. The image is held in memory twice meanwhile (HDF5's and the copy). The
  * writer is emptied in every case; on failure the temporary file is removed. */
-eng_status eng_h5_commit(eng_h5_writer *w);
+ENG_MUST_CHECK eng_status eng_h5_commit(eng_h5_writer *w);
 /* Closes and removes the temporary file; nothing on an empty writer. */
 void eng_h5_abort(eng_h5_writer *w);
 
 /* Opens an existing file read-only. A missing path, a directory, a truncated, corrupt or
  * locked file each give one clear line. [out] *file. */
-eng_status eng_h5_open(const char *path, const char *what, hid_t *file);
+ENG_MUST_CHECK eng_status eng_h5_open(const char *path, const char *what, hid_t *file);
 
 /* A new group with link and attribute creation order tracked and indexed; < 0 on failure. */
 hid_t eng_h5_group_create(hid_t loc, const char *name);
@@ -50,31 +50,31 @@ const char *eng_h5_path_of(hid_t obj);
 /* Attribute writers: scalar or 1-D attributes on obj. Strings are fixed-length UTF-8 (no
  * global heap: its objects carry no checksum), NUL-terminated and sized to the longest one;
  * booleans use h5py's enum (int8, FALSE = 0, TRUE = 1) so that h5py reads numpy.bool_. */
-eng_status eng_h5_write_string(hid_t obj, const char *name, const char *value);
-eng_status eng_h5_write_strings(hid_t obj, const char *name, const char *const *values, int n);
-eng_status eng_h5_write_int64(hid_t obj, const char *name, int64_t value);
-eng_status eng_h5_write_double(hid_t obj, const char *name, double value);
-eng_status eng_h5_write_doubles(hid_t obj, const char *name, const double *values, int64_t n);
-eng_status eng_h5_write_bool(hid_t obj, const char *name, bool value);
+ENG_MUST_CHECK eng_status eng_h5_write_string(hid_t obj, const char *name, const char *value);
+ENG_MUST_CHECK eng_status eng_h5_write_strings(hid_t obj, const char *name, const char *const *values, int n);
+ENG_MUST_CHECK eng_status eng_h5_write_int64(hid_t obj, const char *name, int64_t value);
+ENG_MUST_CHECK eng_status eng_h5_write_double(hid_t obj, const char *name, double value);
+ENG_MUST_CHECK eng_status eng_h5_write_doubles(hid_t obj, const char *name, const double *values, int64_t n);
+ENG_MUST_CHECK eng_status eng_h5_write_bool(hid_t obj, const char *name, bool value);
 /* The enum type used for booleans (close with H5Tclose). */
 hid_t eng_h5_bool_type(void);
 
 /* Attribute readers. A missing attribute or one of the wrong kind is ENG_EFORMAT with a message
  * naming the file, object and attribute. Strings may be variable or fixed length.
  * [out] *value malloc'ed (free()); string lists: free with eng_h5_free_strings. */
-eng_status eng_h5_read_string(hid_t obj, const char *name, char **value);
-eng_status eng_h5_read_strings(hid_t obj, const char *name, char ***values, int *n);
+ENG_MUST_CHECK eng_status eng_h5_read_string(hid_t obj, const char *name, char **value);
+ENG_MUST_CHECK eng_status eng_h5_read_strings(hid_t obj, const char *name, char ***values, int *n);
 void eng_h5_free_strings(char **values, int n);
-eng_status eng_h5_read_int64(hid_t obj, const char *name, int64_t *value);
-eng_status eng_h5_read_double(hid_t obj, const char *name, double *value);
+ENG_MUST_CHECK eng_status eng_h5_read_int64(hid_t obj, const char *name, int64_t *value);
+ENG_MUST_CHECK eng_status eng_h5_read_double(hid_t obj, const char *name, double *value);
 
 /* Our own end-to-end check of a dataset's bytes: attribute crc32 (zlib's CRC-32 of the
  * little-endian data). HDF5's chunk index (a version 1 B-tree in V18 files) has no checksum,
  * and a flipped bit there can point a read elsewhere or turn the Fletcher-32 filter off; the
  * CRC catches that too. eng_h5_check_crc refuses a dataset without the attribute when required,
  * and passes it otherwise. */
-eng_status eng_h5_write_crc(hid_t dset, const void *data, size_t nbytes);
-eng_status eng_h5_check_crc(hid_t dset, const char *path, const char *where, const void *data,
+ENG_MUST_CHECK eng_status eng_h5_write_crc(hid_t dset, const void *data, size_t nbytes);
+ENG_MUST_CHECK eng_status eng_h5_check_crc(hid_t dset, const char *path, const char *where, const void *data,
                             size_t nbytes, bool required);
 
 /* The HDF5 memory type of a dtype (predefined, do not close). */
@@ -95,10 +95,10 @@ void eng_h5_header_fill(unsigned char *header, const unsigned char *image, size_
 bool eng_h5_header_present(const char *path);
 /* Checks path's header, length and CRC-32 before HDF5 reads it; one line naming path and what
  * ("checkpoint") on failure. */
-eng_status eng_h5_header_check(const char *path, const char *what);
+ENG_MUST_CHECK eng_status eng_h5_header_check(const char *path, const char *what);
 /* Recomputes the header of a file changed in place (tools and tests that edit a file with HDF5
  * and want it to stay loadable: together with eng_h5_seal). */
-eng_status eng_h5_header_rewrite(const char *path);
+ENG_MUST_CHECK eng_status eng_h5_header_rewrite(const char *path);
 
 /* ---- untrusted files (hdf5_audit.c) ---- */
 
@@ -118,18 +118,18 @@ extern const eng_h5_limits eng_h5_checkpoint_limits, eng_h5_dataset_limits;
  * one line naming path and the object) soft, external and user-defined links, an object reached
  * twice, external storage, virtual datasets, committed datatypes, other filters, variable-length
  * and other unused types, anything beyond lim, and (lim->digests) a missing or wrong checksum. */
-eng_status eng_h5_audit(hid_t file, const char *path, const eng_h5_limits *lim);
+ENG_MUST_CHECK eng_status eng_h5_audit(hid_t file, const char *path, const eng_h5_limits *lim);
 /* Writes attribute "attrs_crc32" on every object of file being written (replacing any): the
  * CRC-32 of its attributes other than "crc32" and itself, in name order, each as its name, NUL,
  * a type letter (s, i, f, b), the uint64 count and the values (strings up to their NUL then a
  * NUL, integers as int64, floats as float64, booleans as one byte), all little-endian. */
-eng_status eng_h5_seal(hid_t file, const char *path);
+ENG_MUST_CHECK eng_status eng_h5_seal(hid_t file, const char *path);
 
 /* Metadata trees (meta.c): writes table t into group g (values as attributes, tables as
  * subgroups), or adds g's attributes (and with recurse its subgroups) to t; attribute types a
  * tree cannot hold are skipped. */
 typedef struct eng_meta eng_meta;
-eng_status eng_h5_write_meta(hid_t g, const eng_meta *t);
-eng_status eng_h5_read_meta(hid_t g, eng_meta *t, bool recurse);
+ENG_MUST_CHECK eng_status eng_h5_write_meta(hid_t g, const eng_meta *t);
+ENG_MUST_CHECK eng_status eng_h5_read_meta(hid_t g, eng_meta *t, bool recurse);
 
 #endif

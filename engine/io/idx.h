@@ -12,7 +12,7 @@
 /* Reads the whole file into a new u8 tensor of the header's shape. Errors name the file and
  * what is wrong (bad magic, truncated data, trailing bytes, gzip corruption).
  * [out] *out owned by the caller. */
-eng_status eng_idx_read(const char *path, eng_tensor **out);
+ENG_MUST_CHECK eng_status eng_idx_read(const char *path, eng_tensor **out);
 
 #pragma GCC visibility pop
 

@@ -41,10 +41,10 @@ typedef struct eng_plot {
 
 /* The plot as SVG text; [out] *svg is malloc'ed, owned by the caller. Errors (nothing to
  * plot, no memory) name the plot's title. */
-eng_status eng_plot_svg(const eng_plot *plot, char **svg);
+ENG_MUST_CHECK eng_status eng_plot_svg(const eng_plot *plot, char **svg);
 
 /* Writes the plot to path (overwriting it). Errors name the file. */
-eng_status eng_plot_write_svg(const eng_plot *plot, const char *path);
+ENG_MUST_CHECK eng_status eng_plot_write_svg(const eng_plot *plot, const char *path);
 
 /* A heat map of values [ny][nx] (row-major, row j = y category j): each cell coloured on a
  * sequential scale (viridis) between the finite minimum and maximum, its value printed in it;
@@ -60,7 +60,7 @@ typedef struct eng_heatmap {
     bool low_is_good;
 } eng_heatmap;
 
-eng_status eng_heatmap_svg(const eng_heatmap *map, char **svg);
+ENG_MUST_CHECK eng_status eng_heatmap_svg(const eng_heatmap *map, char **svg);
 
 #pragma GCC visibility pop
 

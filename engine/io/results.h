@@ -19,9 +19,9 @@
 #define ENG_RESULTS_VERSION 2
 
 /* Appends run under key (1 to 255 characters, no '/'; an existing key is an ENG_EARG error). */
-eng_status eng_results_append(const char *path, const char *key, const eng_meta *run);
+ENG_MUST_CHECK eng_status eng_results_append(const char *path, const char *key, const eng_meta *run);
 /* Every run recorded in path as a table key -> run table, in the order they were appended;
  * an empty table when the file does not exist. [out] *out owned by the caller. */
-eng_status eng_results_read(const char *path, eng_meta **out);
+ENG_MUST_CHECK eng_status eng_results_read(const char *path, eng_meta **out);
 
 #endif

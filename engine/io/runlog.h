@@ -18,10 +18,10 @@
 #define ENG_RUNLOG_FORMAT "engine-runlog"
 
 /* Writes log (a table) to path, replacing it atomically. */
-eng_status eng_runlog_write(const char *path, const eng_meta *log);
+ENG_MUST_CHECK eng_status eng_runlog_write(const char *path, const eng_meta *log);
 /* The table written by eng_runlog_write. [out] *out owned by the caller. Errors name the file
  * and what is wrong (not a run log, a missing /log). */
-eng_status eng_runlog_read(const char *path, eng_meta **out);
+ENG_MUST_CHECK eng_status eng_runlog_read(const char *path, eng_meta **out);
 
 #pragma GCC visibility pop
 

@@ -26,8 +26,8 @@ void eng_svg_text(eng_svg *o, const char *s);
 void eng_svg_text_cut(eng_svg *o, const char *s, int max);
 /* Closes the document and hands over the text ([out] *svg, malloc'ed); ENG_ENOMEM naming what
  * when an allocation failed (the buffer is freed then). */
-eng_status eng_svg_end(eng_svg *o, const char *what, char **svg);
+ENG_MUST_CHECK eng_status eng_svg_end(eng_svg *o, const char *what, char **svg);
 /* Writes text to path; ENG_EIO naming the file. */
-eng_status eng_svg_write_file(const char *path, const char *text);
+ENG_MUST_CHECK eng_status eng_svg_write_file(const char *path, const char *text);
 
 #endif

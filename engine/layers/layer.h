@@ -108,27 +108,27 @@ struct eng_layer {
 /* Sets the common header: refcount 1, no parameters, no name. */
 void eng_layer_init(eng_layer *layer, const eng_layer_ops *ops, eng_dtype dtype);
 /* Adds a zero parameter of this shape (and its zero gradient) in the layer's dtype. */
-eng_status eng_layer_add_param(eng_layer *layer, const char *name, int ndim,
+ENG_MUST_CHECK eng_status eng_layer_add_param(eng_layer *layer, const char *name, int ndim,
                                const int64_t *shape);
 eng_param *eng_layer_param(eng_layer *layer, const char *name);
 /* Adds a buffer of this shape in the layer's dtype, filled with value. */
-eng_status eng_layer_add_buffer(eng_layer *layer, const char *name, int ndim,
+ENG_MUST_CHECK eng_status eng_layer_add_buffer(eng_layer *layer, const char *name, int ndim,
                                 const int64_t *shape, double value);
 
 void eng_layer_retain(eng_layer *layer);
 /* Drops one reference; the last one destroys the layer and its parameters. NULL accepted. */
 void eng_layer_release(eng_layer *layer);
 
-eng_status eng_layer_set_name(eng_layer *layer, const char *name);
+ENG_MUST_CHECK eng_status eng_layer_set_name(eng_layer *layer, const char *name);
 /* The name, or the kind when the layer has none yet: for messages. */
 const char *eng_layer_label(const eng_layer *layer);
 
 /* Checked entry points: they verify dtypes and shapes, then call the vtable. */
-eng_status eng_layer_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
+ENG_MUST_CHECK eng_status eng_layer_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
                                   int64_t *shape);
-eng_status eng_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+ENG_MUST_CHECK eng_status eng_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
                              bool training);
-eng_status eng_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+ENG_MUST_CHECK eng_status eng_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
                               const eng_tensor *dy, eng_tensor *dx);
 void eng_layer_zero_grad(eng_layer *layer);
 /* A hash of n bytes continuing from h (start with ENG_HASH_INIT): signatures use it. */
@@ -142,11 +142,11 @@ static inline uint64_t eng_hash_word(uint64_t h, uint64_t word)
 }
 /* Copies every parameter (not gradient) and every buffer of src into dst, converting the
  * dtype. Same kind and parameter shapes required. */
-eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src);
+ENG_MUST_CHECK eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src);
 
 /* Shared checks for kinds: x must be a contiguous float tensor of ndim dimensions and, when
  * the layer has parameters, of the layer's dtype. */
-eng_status eng_layer_check_input(const eng_layer *layer, const eng_tensor *x, int ndim,
+ENG_MUST_CHECK eng_status eng_layer_check_input(const eng_layer *layer, const eng_tensor *x, int ndim,
                                  const char *expected);
 
 #pragma GCC visibility pop

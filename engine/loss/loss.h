@@ -26,17 +26,17 @@ struct eng_loss {
 
 /* torch.nn.CrossEntropyLoss(): input [N,K] logits (f32/f64), target [N] i64 class indices in
  * [0,K); mean over the batch. */
-eng_status eng_cross_entropy_new(eng_loss **out);
+ENG_MUST_CHECK eng_status eng_cross_entropy_new(eng_loss **out);
 /* torch.nn.MSELoss(): mean of (input - target)^2 over all elements; same shape and dtype. */
-eng_status eng_mse_new(eng_loss **out);
+ENG_MUST_CHECK eng_status eng_mse_new(eng_loss **out);
 /* torch.nn.NLLLoss(reduction='mean' or, with sum, 'sum'; ignore_index, PyTorch's default
  * -100): input [N,C] log-probabilities, target [N] i64; mean over the samples not ignored. */
-eng_status eng_nll_new(bool sum, int64_t ignore_index, eng_loss **out);
+ENG_MUST_CHECK eng_status eng_nll_new(bool sum, int64_t ignore_index, eng_loss **out);
 
-eng_status eng_loss_forward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
+ENG_MUST_CHECK eng_status eng_loss_forward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
                             double *value);
 /* dinput: same shape and dtype as input, contiguous. */
-eng_status eng_loss_backward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
+ENG_MUST_CHECK eng_status eng_loss_backward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
                              eng_tensor *dinput);
 void eng_loss_release(eng_loss *loss);
 

@@ -50,7 +50,7 @@ typedef struct eng_sgd_options {
 } eng_sgd_options;
 
 /* torch.optim.SGD over every parameter of the list. */
-eng_status eng_sgd_new(const eng_param_list *params, const eng_sgd_options *opts, eng_optimizer **out);
+ENG_MUST_CHECK eng_status eng_sgd_new(const eng_param_list *params, const eng_sgd_options *opts, eng_optimizer **out);
 
 /* The adaptive kinds follow torch 1.13's single-tensor (for-loop) implementations operation
  * by operation. Their options carry PyTorch's names; the ENG_*_DEFAULTS initialisers hold
@@ -69,7 +69,7 @@ typedef struct eng_rmsprop_options {
 
 /* torch.optim.RMSprop. Slots: square_avg, momentum_buffer (momentum > 0), grad_avg
  * (centered). */
-eng_status eng_rmsprop_new(const eng_param_list *params, const eng_rmsprop_options *opts,
+ENG_MUST_CHECK eng_status eng_rmsprop_new(const eng_param_list *params, const eng_rmsprop_options *opts,
                            eng_optimizer **out);
 
 typedef struct eng_adam_options {
@@ -86,8 +86,8 @@ typedef struct eng_adam_options {
 
 /* torch.optim.Adam and torch.optim.AdamW (decoupled weight decay). Slots: exp_avg, exp_avg_sq,
  * max_exp_avg_sq (amsgrad). */
-eng_status eng_adam_new(const eng_param_list *params, const eng_adam_options *opts, eng_optimizer **out);
-eng_status eng_adamw_new(const eng_param_list *params, const eng_adam_options *opts, eng_optimizer **out);
+ENG_MUST_CHECK eng_status eng_adam_new(const eng_param_list *params, const eng_adam_options *opts, eng_optimizer **out);
+ENG_MUST_CHECK eng_status eng_adamw_new(const eng_param_list *params, const eng_adam_options *opts, eng_optimizer **out);
 
 typedef struct eng_adagrad_options {
     double lr;                        /* > 0 */
@@ -99,21 +99,21 @@ typedef struct eng_adagrad_options {
 #define ENG_ADAGRAD_DEFAULTS ((eng_adagrad_options){.lr = 1e-2, .eps = 1e-10})
 
 /* torch.optim.Adagrad. Slot: sum, set to initial_accumulator_value when created. */
-eng_status eng_adagrad_new(const eng_param_list *params, const eng_adagrad_options *opts,
+ENG_MUST_CHECK eng_status eng_adagrad_new(const eng_param_list *params, const eng_adagrad_options *opts,
                            eng_optimizer **out);
 
-eng_status eng_optimizer_step(eng_optimizer *opt);
+ENG_MUST_CHECK eng_status eng_optimizer_step(eng_optimizer *opt);
 void eng_optimizer_release(eng_optimizer *opt);
 
 /* Shared by the kinds: fills opt->params from the list (views) and allocates the (empty)
  * slot table. */
-eng_status eng_optimizer_init_params(eng_optimizer *opt, const eng_param_list *params);
+ENG_MUST_CHECK eng_status eng_optimizer_init_params(eng_optimizer *opt, const eng_param_list *params);
 /* Slot k of parameter i, created (zero, like the parameter) when absent; *created tells
  * whether it was. */
-eng_status eng_optimizer_slot(eng_optimizer *opt, int i, int k, eng_tensor **out, bool *created);
+ENG_MUST_CHECK eng_status eng_optimizer_slot(eng_optimizer *opt, int i, int k, eng_tensor **out, bool *created);
 /* Checks that every parameter and gradient is a contiguous f32 or f64 tensor, so that a step
  * either updates everything or nothing. */
-eng_status eng_optimizer_check_params(const eng_optimizer *opt);
+ENG_MUST_CHECK eng_status eng_optimizer_check_params(const eng_optimizer *opt);
 
 /* Calls update(ctx, i, start, length) over every parameter i, its elements cut into one
  * contiguous range per engine thread (eng_threads), the ranges run in parallel: element-wise
@@ -127,9 +127,9 @@ typedef struct eng_adam_family {
     eng_optimizer base;
     eng_adam_options opts;
 } eng_adam_family;
-eng_status eng_adam_family_new(const eng_param_list *params, const eng_adam_options *opts,
+ENG_MUST_CHECK eng_status eng_adam_family_new(const eng_param_list *params, const eng_adam_options *opts,
                                const eng_optim_ops *ops, eng_optimizer **out);
-eng_status eng_adam_family_step(eng_optimizer *opt, bool decoupled);
+ENG_MUST_CHECK eng_status eng_adam_family_step(eng_optimizer *opt, bool decoupled);
 int eng_adam_family_hyper(const eng_optimizer *opt, const char **names, double *values, int max);
 extern const char *const eng_adam_family_slots[3];
 /* Copies the n hyper-parameters (names, values) into the hyper() outputs, up to max; returns n. */
