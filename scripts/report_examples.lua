@@ -78,9 +78,7 @@ local scale = nn.Lua{
   params = {a = engine.tensor({1.3}, "f64")},
   forward = function(self, input) return input * self.params.a:get(1) end,
   backward = function(self, input, y, dy)
-    local a, da = self.params.a:get(1), 0
-    local fx, fd = input:reshape({input:numel()}), dy:reshape({dy:numel()})
-    for i = 1, input:numel() do da = da + fx:get(i) * fd:get(i) end
+    local a, da = self.params.a:get(1), (input * dy):sum()
     return dy * a, {a = engine.tensor({0.8 * da}, "f64")} -- the planted bug: 0.8 times
   end,
 }
