@@ -35,6 +35,7 @@ typedef struct audit {
     size_t cap;
     int64_t objects, bytes, limit_bytes;
     eng_status st;
+    hsize_t file_size; /* 0 when unknown */
 } audit;
 
 /* ---- the set of objects already reached ---- */
@@ -190,6 +191,50 @@ static bool filter_allowed(const audit *a, H5Z_filter_t f)
            (a->lim->compression && (f == H5Z_FILTER_SHUFFLE || f == H5Z_FILTER_DEFLATE));
 }
 
+/* Every chunk of a chunked dataset must lie inside the file and be no larger than a chunk can
+ * be (its uncompressed bytes, plus what deflate may add to incompressible data): HDF5 trusts a
+ * chunk's stored size and allocates it before reading, so a claimed 4 GB chunk in a small file
+ * is refused here, before any read (found by fuzz_h5dataset). */
+static eng_status check_chunks(audit *a, hid_t d, hid_t dcpl, hid_t space, size_t elem,
+                               const char *where)
+{
+    hsize_t cdims[ENG_MAX_DIMS];
+    int n = H5Pget_chunk(dcpl, ENG_MAX_DIMS, cdims);
+    if (n < 0 || n > ENG_MAX_DIMS)
+        return eng_h5_error(ENG_EFORMAT, a->path, "cannot read the chunk shape of %s", where);
+    uint64_t chunk_bytes = elem;
+    for (int i = 0; i < n; i++)
+        if (__builtin_mul_overflow(chunk_bytes, (uint64_t)cdims[i], &chunk_bytes))
+            return eng_error(ENG_EFORMAT, "%s: %s has chunks of more than 2^64 bytes", a->path,
+                             where);
+    uint64_t most = chunk_bytes + chunk_bytes / 1000 + 4096;
+    hsize_t nchunks = 0;
+    if (H5Dget_num_chunks(d, space, &nchunks) < 0)
+        return eng_h5_error(ENG_EFORMAT, a->path, "cannot read the chunk index of %s", where);
+    if (a->file_size > 0 && nchunks > a->file_size)
+        return eng_error(ENG_EFORMAT, "%s: %s claims %llu chunks in a file of %llu bytes", a->path,
+                         where, (unsigned long long)nchunks, (unsigned long long)a->file_size);
+    for (hsize_t i = 0; i < nchunks; i++) {
+        hsize_t offset[ENG_MAX_DIMS];
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0;
+        if (H5Dget_chunk_info(d, space, i, offset, &mask, &addr, &size) < 0)
+            return eng_h5_error(ENG_EFORMAT, a->path, "cannot read chunk %llu of %s",
+                                (unsigned long long)i, where);
+        bool outside = addr == HADDR_UNDEF || (a->file_size > 0 &&
+                                                (addr > a->file_size || size > a->file_size - addr));
+        if (outside || size > most)
+            return eng_error(ENG_EFORMAT,
+                             "%s: chunk %llu of %s claims %llu bytes at offset %llu (the file "
+                             "has %llu bytes, a chunk at most %llu)",
+                             a->path, (unsigned long long)i, where, (unsigned long long)size,
+                             (unsigned long long)addr, (unsigned long long)a->file_size,
+                             (unsigned long long)most);
+    }
+    return ENG_OK;
+}
+
 static eng_status check_dataset(audit *a, hid_t d, const char *where)
 {
     hid_t dcpl = H5Dget_create_plist(d), type = H5Dget_type(d), space = H5Dget_space(d);
@@ -249,6 +294,8 @@ static eng_status check_dataset(audit *a, hid_t d, const char *where)
     if (!st && layout != H5D_COMPACT && bytes > most)
         st = eng_error(ENG_EFORMAT, "%s: %s claims %llu bytes but the file stores %llu for it",
                        a->path, where, (unsigned long long)bytes, (unsigned long long)stored);
+    if (!st && layout == H5D_CHUNKED)
+        st = check_chunks(a, d, dcpl, space, size, where);
     if (!st && a->lim->digests && !a->seal && H5Aexists(d, "crc32") <= 0) {
         H5Eclear2(H5E_DEFAULT);
         st = eng_error(ENG_EFORMAT, "%s: %s has no checksum of its data ('crc32')", a->path, where);
@@ -347,7 +394,9 @@ static eng_status visit(audit *a, hid_t obj, const char *where, int depth)
 
 static eng_status walk(hid_t file, const char *path, const eng_h5_limits *lim, bool seal)
 {
-    audit a = {path, lim, seal, NULL, 0, 0, 0, lim->max_bytes, ENG_OK};
+    audit a = {path, lim, seal, NULL, 0, 0, 0, lim->max_bytes, ENG_OK, 0};
+    if (H5Fget_filesize(file, &a.file_size) < 0)
+        a.file_size = 0;
     if (!lim->compression && !seal) {
         /* uncompressed: the data cannot be larger than the file holding it */
         hsize_t size = 0;
