@@ -101,6 +101,22 @@ DEFINE_MAXPOOL2X2_BACKWARD_XY(double, f64)
 DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(float, f32)
 DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(double, f64)
 
+/* The first element of the window [ya,yb) x [xa,xb) of plane xp (width w) equal to the window's
+ * maximum ymax: the winner a forward kept. When ymax is a NaN none is equal, and the forward
+ * kept the first element. */
+#define DEFINE_WINDOW_WINNER(T, SFX)                                                               \
+    static inline int window_winner_##SFX(const T *xp, T ymax, int w, int ya, int yb, int xa,      \
+                                          int xb)                                                  \
+    {                                                                                              \
+        for (int iy = ya; iy < yb; iy++)                                                           \
+            for (int ix = xa; ix < xb; ix++)                                                       \
+                if (xp[iy * w + ix] == ymax)                                                       \
+                    return iy * w + ix;                                                            \
+        return ya * w + xa;                                                                        \
+    }
+DEFINE_WINDOW_WINNER(float, f32)
+DEFINE_WINDOW_WINNER(double, f64)
+
 #define DEFINE_POOL(T, SFX)                                                                        \
     void eng_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x,                              \
                                    const eng_pool_geometry *g)                                     \
@@ -152,15 +168,7 @@ DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(double, f64)
                     int x0 = ox * g->sw - g->pw;                                                   \
                     int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                             \
                     int64_t at = (p * g->oh + oy) * g->ow + ox;                                    \
-                    int best = -1;                                                                 \
-                    for (int iy = ya; iy < yb && best < 0; iy++)                                   \
-                        for (int ix = xa; ix < xb; ix++)                                           \
-                            if (xp[iy * g->w + ix] == y[at]) {                                     \
-                                best = iy * g->w + ix;                                             \
-                                break;                                                             \
-                            }                                                                      \
-                    if (best < 0) /* y is a NaN: the forward kept the first element */             \
-                        best = ya * g->w + xa;                                                     \
+                    int best = window_winner_##SFX(xp, y[at], g->w, ya, yb, xa, xb);               \
                     dxp[best] += dy[at];                                                           \
                 }                                                                                  \
             }                                                                                      \
@@ -178,15 +186,7 @@ DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(double, f64)
                     int x0 = ox * g->sw - g->pw;                                                   \
                     int xa = imax(x0, 0), xb = imin(x0 + g->kw, g->w);                             \
                     int64_t at = (p * g->oh + oy) * g->ow + ox;                                    \
-                    int best = -1;                                                                 \
-                    for (int iy = ya; iy < yb && best < 0; iy++)                                   \
-                        for (int ix = xa; ix < xb; ix++)                                           \
-                            if (rp[iy * g->w + ix] == y_ref[at]) {                                 \
-                                best = iy * g->w + ix;                                             \
-                                break;                                                             \
-                            }                                                                      \
-                    if (best < 0)                                                                  \
-                        best = ya * g->w + xa;                                                     \
+                    int best = window_winner_##SFX(rp, y_ref[at], g->w, ya, yb, xa, xb);           \
                     y[at] = xp[best];                                                              \
                 }                                                                                  \
             }                                                                                      \
