@@ -9,27 +9,8 @@
 #include <string.h>
 
 #include "../plugin.h"
-#include "check_internal.h"
+#include "chain.h"
 
-typedef struct chain {
-    int nlayers;
-    eng_layer **layers;   /* retained */
-    bool training;
-    eng_loss *loss;       /* not owned (the model objective) or owned (projection) */
-    bool owns_loss;
-    eng_tensor *x, *target;
-    eng_tensor **base;    /* [nlayers] outputs at the unperturbed point */
-    eng_tensor **scratch; /* [nlayers] outputs of perturbed evaluations */
-    eng_tensor **dinputs; /* [nlayers] gradients w.r.t. each layer's input */
-    eng_tensor *dloss;
-    bool with_input;
-    int8_t *delta_ok;     /* [nlayers] forward_delta: 0 untested, 1 verified, -1 unusable */
-    int *param_of;        /* [ntensors] parameter index in its layer, -1 for the input */
-    /* Frozen branches (kink-free differences): the reference input and output of every layer
-     * with forward_frozen, taken when freezing; evaluations then hold its branches. */
-    bool frozen;
-    eng_tensor **ref_x, **ref_y; /* [nlayers], NULL for smooth layers */
-} chain;
 
 /* ---- the projection loss <r, y> used to check one layer alone ---- */
 
@@ -122,41 +103,11 @@ eng_status eng_gc_scaled_loss(eng_loss *inner, double scale, eng_loss **out)
 
 /* ---- evaluation ---- */
 
-static const eng_tensor *layer_input(const chain *c, eng_tensor **outputs, int i)
-{
-    return i == 0 ? c->x : outputs[i - 1];
-}
-
-/* Layer i on `in` into *slot; with frozen branches when ref_x (and its output ref_y) is given. */
-static eng_status run_layer_ref(chain *c, int i, const eng_tensor *in, eng_tensor **slot,
-                                const eng_tensor *ref_x, const eng_tensor *ref_y)
-{
-    eng_layer *layer = c->layers[i];
-    int ndim;
-    int64_t shape[ENG_MAX_DIMS];
-    eng_status st = eng_layer_output_shape(layer, in, &ndim, shape);
-    if (!st)
-        st = eng_tensor_ensure(slot, in->dtype, ndim, shape);
-    if (!st && ref_x)
-        st = layer->ops->forward_frozen(layer, ref_x, ref_y, in, *slot);
-    else if (!st)
-        st = layer->ops->forward(layer, in, *slot, c->training);
-    if (st)
-        return eng_error_wrap(st, "gradcheck: layer %d (%s)", i + 1, eng_layer_label(layer));
-    return ENG_OK;
-}
-
-static eng_status run_layer(chain *c, int i, const eng_tensor *in, eng_tensor **slot)
-{
-    bool frozen = c->frozen && c->ref_x[i];
-    return run_layer_ref(c, i, in, slot, frozen ? c->ref_x[i] : NULL,
-                         frozen ? c->ref_y[i] : NULL);
-}
-
 static eng_status forward_base(chain *c, double *value)
 {
+    gc_chain_scratch_stale(c);
     for (int i = 0; i < c->nlayers; i++) {
-        eng_status st = run_layer(c, i, layer_input(c, c->base, i), &c->base[i]);
+        eng_status st = gc_chain_run_layer(c, i, gc_chain_input(c, c->base, i), &c->base[i]);
         if (st)
             return st;
     }
@@ -168,71 +119,10 @@ static eng_status chain_loss(eng_gc_objective *obj, double *value)
     return forward_base(obj->ctx, value);
 }
 
-/* Runs layers from..end on scratch buffers (layer `from` already in scratch[from] when
- * done_from), hashing the signatures of the layers that have one. */
-static eng_status forward_tail(chain *c, int from, bool done_from, double *value,
-                               uint64_t *signature)
-{
-    uint64_t h = ENG_HASH_INIT;
-    for (int i = from; i < c->nlayers; i++) {
-        const eng_tensor *in = i == 0 ? c->x : (i == from && !done_from ? c->base[i - 1]
-                                                                         : c->scratch[i - 1]);
-        if (i > from || !done_from) {
-            eng_status st = run_layer(c, i, in, &c->scratch[i]);
-            if (st)
-                return st;
-        }
-        if (c->layers[i]->ops->signature && !(c->frozen && c->ref_x[i])) {
-            uint64_t s = c->layers[i]->ops->signature(c->layers[i], in, c->scratch[i]);
-            h = eng_hash_bytes(h, &s, sizeof s);
-        }
-    }
-    if (signature)
-        *signature = h;
-    return eng_loss_forward(c->loss, c->scratch[c->nlayers - 1], c->target, value);
-}
-
-static double max_abs(const eng_tensor *t)
-{
-    double m = 0;
-    int64_t n = eng_tensor_numel(t);
-    for (int64_t i = 0; i < n; i++)
-        m = fmax(m, fabs(eng_tensor_get_flat(t, i)));
-    return m;
-}
-
 static eng_status ensure_scratch_like_base(chain *c, int k)
 {
     return eng_tensor_ensure(&c->scratch[k], c->base[k]->dtype, c->base[k]->ndim,
                              c->base[k]->shape);
-}
-
-/* Checks a layer's forward_delta once against a full forward; a layer whose incremental path
- * disagrees is always recomputed in full from then on. */
-static eng_status verify_delta(chain *c, int k, int param, int64_t index, double delta)
-{
-    eng_layer *layer = c->layers[k];
-    const eng_tensor *in = layer_input(c, c->base, k);
-    eng_tensor *full = NULL;
-    eng_tensor *value = layer->params[param].value;
-    double old = eng_tensor_get_flat(value, index);
-    eng_tensor_set_flat(value, index, old + delta);
-    eng_status st = run_layer(c, k, in, &full);
-    eng_tensor_set_flat(value, index, old);
-    if (!st)
-        st = layer->ops->forward_delta(layer, in, c->base[k], param, index, delta, c->scratch[k]);
-    if (st) {
-        eng_tensor_release(full);
-        return st;
-    }
-    double u = c->x->dtype == ENG_F32 ? 0x1p-24 : 0x1p-53;
-    double scale = max_abs(full) + fabs(delta) * max_abs(in);
-    double diff = 0;
-    for (int64_t i = 0, n = eng_tensor_numel(full); i < n; i++)
-        diff = fmax(diff, fabs(eng_tensor_get_flat(full, i) - eng_tensor_get_flat(c->scratch[k], i)));
-    c->delta_ok[k] = diff <= 256 * u * scale ? 1 : -1;
-    eng_tensor_release(full);
-    return ENG_OK;
 }
 
 static eng_status chain_loss_at(eng_gc_objective *obj, int t, int64_t index, double delta,
@@ -245,7 +135,7 @@ static eng_status chain_loss_at(eng_gc_objective *obj, int t, int64_t index, dou
         /* The input: everything downstream changes. */
         double old = eng_tensor_get_flat(v, index);
         eng_tensor_set_flat(v, index, old + delta);
-        eng_status st = forward_tail(c, 0, false, value, signature);
+        eng_status st = gc_chain_tail(c, 0, false, value, signature);
         eng_tensor_set_flat(v, index, old);
         return st;
     }
@@ -254,22 +144,22 @@ static eng_status chain_loss_at(eng_gc_objective *obj, int t, int64_t index, dou
     if (layer->ops->forward_delta && c->delta_ok[k] == 0) {
         eng_status st = ensure_scratch_like_base(c, k);
         if (!st)
-            st = verify_delta(c, k, param, index, delta);
+            st = gc_chain_verify_delta(c, k, param, index, delta);
         if (st)
             return st;
     }
     if (layer->ops->forward_delta && c->delta_ok[k] == 1) {
         eng_status st = ensure_scratch_like_base(c, k);
         if (!st)
-            st = layer->ops->forward_delta(layer, layer_input(c, c->base, k), c->base[k], param,
+            st = layer->ops->forward_delta(layer, gc_chain_input(c, c->base, k), c->base[k], param,
                                            index, delta, c->scratch[k]);
         if (st)
             return st;
-        return forward_tail(c, k, true, value, signature);
+        return gc_chain_tail(c, k, true, value, signature);
     }
     double old = eng_tensor_get_flat(v, index);
     eng_tensor_set_flat(v, index, old + delta);
-    eng_status st = forward_tail(c, k, false, value, signature);
+    eng_status st = gc_chain_tail(c, k, false, value, signature);
     eng_tensor_set_flat(v, index, old);
     return st;
 }
@@ -291,7 +181,7 @@ static eng_status chain_gradient(eng_gc_objective *obj)
         eng_layer_zero_grad(c->layers[i]);
     const eng_tensor *grad = c->dloss;
     for (int i = c->nlayers - 1; i >= 0; i--) {
-        const eng_tensor *in = layer_input(c, c->base, i);
+        const eng_tensor *in = gc_chain_input(c, c->base, i);
         eng_tensor *din = NULL;
         if (i > 0 || c->with_input) {
             st = eng_tensor_ensure(&c->dinputs[i], in->dtype, in->ndim, in->shape);
@@ -337,7 +227,7 @@ static eng_status chain_sample_loss_at(eng_gc_objective *obj, int64_t s, int t, 
                 st = eng_tensor_narrow(c->ref_y[i], 0, s, 1, &ry);
         }
         if (!st)
-            st = run_layer_ref(c, i, i == 0 ? x : outputs[i - 1], &outputs[i], rx, ry);
+            st = gc_chain_run_layer_ref(c, i, i == 0 ? x : outputs[i - 1], &outputs[i], rx, ry);
         eng_tensor_release(rx);
         eng_tensor_release(ry);
     }
@@ -365,7 +255,7 @@ static eng_status chain_localise(eng_gc_objective *obj, int from, const eng_gc_o
         st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
     if (!st) {
         for (int i = 0; i <= c->nlayers; i++)
-            inputs[i] = layer_input(c, c->base, i);
+            inputs[i] = gc_chain_input(c, c->base, i);
         st = gc_localise(c->layers, c->nlayers, inputs, c->owns_loss ? NULL : c->loss,
                          c->target, from, opts, report);
     }
@@ -389,7 +279,7 @@ static eng_status chain_freeze(eng_gc_objective *obj, bool on)
     for (int i = 0; !st && i < c->nlayers; i++) {
         if (!c->layers[i]->ops->forward_frozen)
             continue;
-        const eng_tensor *in = layer_input(c, c->base, i);
+        const eng_tensor *in = gc_chain_input(c, c->base, i);
         st = eng_tensor_ensure(&c->ref_x[i], in->dtype, in->ndim, in->shape);
         if (!st)
             st = eng_tensor_copy(c->ref_x[i], in);
@@ -422,6 +312,7 @@ static void chain_destroy(eng_gc_objective *obj)
     }
     free(c->ref_x);
     free(c->ref_y);
+    gc_chain_sparse_free(c);
     if (c->owns_loss)
         eng_loss_release(c->loss);
     eng_tensor_release(c->x);
@@ -496,6 +387,9 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
         st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
         goto fail;
     }
+    st = gc_chain_sparse_alloc(c);
+    if (st)
+        goto fail;
     bool freezable = false;
     for (int i = 0; i < n; i++) {
         eng_layer_retain(layers[i]);

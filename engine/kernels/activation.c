@@ -46,6 +46,15 @@
                                int64_t n, double slope)                                         \
     {                                                                                           \
         T s = (T)slope;                                                                         \
+        if (s == 0) {                                                                           \
+            /* a select between a load and zero vectorises (no branch to mispredict on a     \
+             * random mask); a NaN stays NaN, as in the forward */                              \
+            for (int64_t i = 0; i < n; i++) {                                                   \
+                T v = x[i];                                                                     \
+                y[i] = x_ref[i] > 0 || v != v ? v : (T)0;                                       \
+            }                                                                                   \
+            return;                                                                             \
+        }                                                                                       \
         for (int64_t i = 0; i < n; i++)                                                         \
             y[i] = x_ref[i] > 0 ? x[i] : x[i] * s;                                              \
     }                                                                                           \

@@ -94,8 +94,39 @@ static int imin(int a, int b) { return a < b ? a : b; }
         }                                                                                          \
     }
 
+/* The frozen forward over 2x2 windows with stride 2: each output takes the input element at
+ * the reference winner's place (the first element of x_ref's window equal to y_ref, or the
+ * first when none is: the rule of window_winner), chosen without a branch (the winners of
+ * random data are unpredictable). */
+#define DEFINE_MAXPOOL2X2_FROZEN(T, SFX)                                                           \
+    static void maxpool2x2_frozen_##SFX(T *restrict y, const T *restrict x_ref,                    \
+                                        const T *restrict y_ref, const T *restrict x,              \
+                                        const eng_pool_geometry *g)                                \
+    {                                                                                              \
+        for (int64_t p = 0; p < g->planes; p++) {                                                  \
+            const T *rp = x_ref + p * g->h * g->w, *xp = x + p * g->h * g->w;                      \
+            const T *ryp = y_ref + p * g->oh * g->ow;                                              \
+            T *yp = y + p * g->oh * g->ow;                                                         \
+            for (int oy = 0; oy < g->oh; oy++) {                                                   \
+                const T *q0 = rp + 2 * oy * g->w, *q1 = q0 + g->w;                                 \
+                const T *x0 = xp + 2 * oy * g->w, *x1 = x0 + g->w;                                 \
+                for (int ox = 0; ox < g->ow; ox++) {                                               \
+                    T m = ryp[oy * g->ow + ox];                                                    \
+                    int eb = q0[2 * ox + 1] == m, ec = q1[2 * ox] == m;                            \
+                    int ed = q1[2 * ox + 1] == m;                                                  \
+                    int wa = (q0[2 * ox] == m) | (1 - (eb | ec | ed));                             \
+                    T v = ec ? x1[2 * ox] : x1[2 * ox + 1];                                        \
+                    v = eb ? x0[2 * ox + 1] : v;                                                   \
+                    yp[oy * g->ow + ox] = wa ? x0[2 * ox] : v;                                     \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
 DEFINE_MAXPOOL2X2(float, f32)
 DEFINE_MAXPOOL2X2(double, f64)
+DEFINE_MAXPOOL2X2_FROZEN(float, f32)
+DEFINE_MAXPOOL2X2_FROZEN(double, f64)
 DEFINE_MAXPOOL2X2_BACKWARD_XY(float, f32)
 DEFINE_MAXPOOL2X2_BACKWARD_XY(double, f64)
 DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(float, f32)
@@ -177,6 +208,10 @@ DEFINE_WINDOW_WINNER(double, f64)
     void eng_maxpool_frozen_##SFX(T *y, const T *x_ref, const T *y_ref, const T *x,                \
                                   const eng_pool_geometry *g)                                      \
     {                                                                                              \
+        if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0) {    \
+            maxpool2x2_frozen_##SFX(y, x_ref, y_ref, x, g);                                        \
+            return;                                                                                \
+        }                                                                                          \
         for (int64_t p = 0; p < g->planes; p++) {                                                  \
             const T *rp = x_ref + p * g->h * g->w, *xp = x + p * g->h * g->w;                      \
             for (int oy = 0; oy < g->oh; oy++) {                                                   \

@@ -133,6 +133,35 @@ static eng_status relu_forward_frozen(eng_layer *layer, const eng_tensor *x_ref,
     return ENG_OK;
 }
 
+/* Elementwise: the changed positions are the input's; each through the kernel the full
+ * forward (frozen, for the ReLUs) uses, on one element. */
+static eng_status activation_forward_sparse(eng_layer *layer, const eng_tensor *x_ref,
+                                            const eng_tensor *y_ref, const eng_tensor *x,
+                                            const int64_t *in, int64_t n, eng_tensor *y,
+                                            int64_t *out, int64_t cap, int64_t *nout)
+{
+    (void)y_ref;
+    const activation *a = (const activation *)layer;
+    if (n > cap || x->dtype != ENG_F64) {
+        *nout = -1;
+        return ENG_OK;
+    }
+    double *yp = ENG_F64_DATA(y);
+    const double *xp = ENG_F64_DATA(x), *rp = ENG_F64_DATA(x_ref);
+    for (int64_t k = 0; k < n; k++) {
+        int64_t i = in[k];
+        switch (a->fn) {
+        case ACT_RELU: eng_relu_frozen_f64(yp + i, rp + i, xp + i, 1, 0.0); break;
+        case ACT_LEAKY_RELU: eng_relu_frozen_f64(yp + i, rp + i, xp + i, 1, a->slope); break;
+        case ACT_TANH: eng_tanh_forward_f64(yp + i, xp + i, 1); break;
+        case ACT_SIGMOID: eng_sigmoid_forward_f64(yp + i, xp + i, 1); break;
+        }
+        out[k] = i;
+    }
+    *nout = n;
+    return ENG_OK;
+}
+
 #define ACTIVATION_OPS(NAME, KIND, SIGNATURE, FROZEN)                                            \
     static const eng_layer_ops NAME = {                                                         \
         .kind = KIND,                                                                           \
@@ -142,6 +171,7 @@ static eng_status relu_forward_frozen(eng_layer *layer, const eng_tensor *x_ref,
         .clone = activation_clone,                                                              \
         .signature = SIGNATURE,                                                                 \
         .forward_frozen = FROZEN,                                                                \
+        .forward_sparse = activation_forward_sparse,                                            \
         .batch_independent = true,                                                              \
         .sample_by_sample = true,                                                               \
     };

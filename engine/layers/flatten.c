@@ -58,7 +58,29 @@ static eng_status flatten_describe(const eng_layer *layer, eng_settings *s)
     return ENG_OK;
 }
 
+/* The same flat layout: the changed positions pass through. */
+static eng_status flatten_forward_sparse(eng_layer *layer, const eng_tensor *x_ref,
+                                         const eng_tensor *y_ref, const eng_tensor *x,
+                                         const int64_t *in, int64_t n, eng_tensor *y,
+                                         int64_t *out, int64_t cap, int64_t *nout)
+{
+    (void)layer;
+    (void)x_ref;
+    (void)y_ref;
+    if (n > cap || x->dtype != ENG_F64) {
+        *nout = -1;
+        return ENG_OK;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        ENG_F64_DATA(y)[in[k]] = ENG_F64_DATA(x)[in[k]];
+        out[k] = in[k];
+    }
+    *nout = n;
+    return ENG_OK;
+}
+
 static const eng_layer_ops flatten_ops = {
+    .forward_sparse = flatten_forward_sparse,
     .batch_independent = true,
     .sample_by_sample = true,
     .kind = "flatten",

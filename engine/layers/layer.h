@@ -66,6 +66,17 @@ typedef struct eng_layer_ops {
      * kinks. */
     eng_status (*forward_frozen)(eng_layer *layer, const eng_tensor *x_ref,
                                  const eng_tensor *y_ref, const eng_tensor *x, eng_tensor *y);
+    /* [optional] The gradient checker's sparse tail. x equals x_ref (whose output is y_ref)
+     * except at the n flat indices in[] (ascending, distinct); y holds y_ref except where
+     * this call writes. Writes into y the output for x at every position that may differ,
+     * lists those positions in out[] (ascending, distinct, at most cap) and sets *nout; sets
+     * *nout = -1 (y then unspecified) when more than cap would be needed or a full forward
+     * is cheaper. Branches (ReLU masks, max-pool winners) are those taken at x_ref, as in
+     * forward_frozen. The checker verifies it once against a full forward. */
+    eng_status (*forward_sparse)(eng_layer *layer, const eng_tensor *x_ref,
+                                 const eng_tensor *y_ref, const eng_tensor *x,
+                                 const int64_t *in, int64_t n, eng_tensor *y, int64_t *out,
+                                 int64_t cap, int64_t *nout);
     /* Set when the kind may branch (kinks) without a signature to tell: layers written in Lua
      * or in plugins. Built-in kinds without a signature are smooth. */
     bool unknown_branches;

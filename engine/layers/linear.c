@@ -138,7 +138,56 @@ static eng_status linear_forward_delta(eng_layer *layer, const eng_tensor *x,
     return ENG_OK;
 }
 
+/* Input element (r, i) changed by d adds d * weight[:, i] to row r: rows with changes get
+ * y_ref's row plus those terms. Cheaper than a full forward while fewer than half of x's
+ * elements change. */
+static eng_status linear_forward_sparse(eng_layer *layer, const eng_tensor *x_ref,
+                                        const eng_tensor *y_ref, const eng_tensor *x,
+                                        const int64_t *in, int64_t n, eng_tensor *y,
+                                        int64_t *out, int64_t cap, int64_t *nout)
+{
+    const linear *l = (const linear *)layer;
+    int64_t inf = l->in_features, outf = l->out_features;
+    *nout = -1;
+    if (x->dtype != ENG_F64 || 2 * n > eng_tensor_numel(x))
+        return ENG_OK;
+    const double *xp = ENG_F64_DATA(x), *rp = ENG_F64_DATA(x_ref), *yr = ENG_F64_DATA(y_ref);
+    const double *w = ENG_F64_DATA(layer->params[0].value);
+    double *yp = ENG_F64_DATA(y);
+    int64_t count = 0;
+    for (int64_t k = 0; k < n;) {
+        int64_t r = in[k] / inf;
+        if (count + outf > cap)
+            return ENG_OK;
+        double *row = yp + r * outf;
+        for (int64_t o = 0; o < outf; o++)
+            row[o] = yr[r * outf + o];
+        while (k < n && in[k] / inf == r) {
+            /* a chunk of this row's changes: each weight row read along its own columns */
+            double d[256];
+            int64_t col[256];
+            int m = 0;
+            for (; m < 256 && k < n && in[k] / inf == r; k++, m++) {
+                d[m] = xp[in[k]] - rp[in[k]];
+                col[m] = in[k] % inf;
+            }
+            for (int64_t o = 0; o < outf; o++) {
+                const double *wo = w + o * inf;
+                double acc = 0;
+                for (int j = 0; j < m; j++)
+                    acc += d[j] * wo[col[j]];
+                row[o] += acc;
+            }
+        }
+        for (int64_t o = 0; o < outf; o++)
+            out[count++] = r * outf + o;
+    }
+    *nout = count;
+    return ENG_OK;
+}
+
 static const eng_layer_ops linear_ops = {
+    .forward_sparse = linear_forward_sparse,
     .batch_independent = true,
     .forward_delta = linear_forward_delta,
     .kind = "linear",

@@ -119,7 +119,59 @@ static eng_status maxpool2d_forward_frozen(eng_layer *layer, const eng_tensor *x
     return ENG_OK;
 }
 
+static int cmp_index(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Windows that do not overlap (kernel no larger than stride): each changed input lies in at
+ * most one window, which takes x at x_ref's winner (the first element equal to y_ref, or the
+ * first when none is, as in forward_frozen). */
+static eng_status maxpool2d_forward_sparse(eng_layer *layer, const eng_tensor *x_ref,
+                                           const eng_tensor *y_ref, const eng_tensor *x,
+                                           const int64_t *in, int64_t n, eng_tensor *y,
+                                           int64_t *out, int64_t cap, int64_t *nout)
+{
+    eng_pool_geometry g;
+    *nout = -1;
+    eng_status st = pool_geometry(layer, &((maxpool2d *)layer)->cfg, x, &g);
+    if (st || x->dtype != ENG_F64 || g.kh > g.sh || g.kw > g.sw || n > cap)
+        return st;
+    int64_t plane = (int64_t)g.h * g.w, count = 0;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t p = in[k] / plane, iy = in[k] % plane / g.w, ix = in[k] % g.w;
+        int64_t oy = (iy + g.ph) / g.sh, ox = (ix + g.pw) / g.sw;
+        if (oy < g.oh && ox < g.ow && iy < oy * g.sh - g.ph + g.kh && ix < ox * g.sw - g.pw + g.kw)
+            out[count++] = (p * g.oh + oy) * g.ow + ox;
+    }
+    qsort(out, (size_t)count, sizeof *out, cmp_index);
+    int64_t distinct = 0;
+    const double *xp = ENG_F64_DATA(x), *rp = ENG_F64_DATA(x_ref), *yr = ENG_F64_DATA(y_ref);
+    for (int64_t k = 0; k < count; k++) {
+        if (distinct && out[distinct - 1] == out[k])
+            continue;
+        int64_t at = out[k], p = at / ((int64_t)g.oh * g.ow);
+        int64_t oy = at / g.ow % g.oh, ox = at % g.ow;
+        int64_t y0 = oy * g.sh - g.ph, x0 = ox * g.sw - g.pw;
+        int64_t ya = y0 > 0 ? y0 : 0, yb = y0 + g.kh < g.h ? y0 + g.kh : g.h;
+        int64_t xa = x0 > 0 ? x0 : 0, xb = x0 + g.kw < g.w ? x0 + g.kw : g.w;
+        int64_t best = ya * g.w + xa;
+        for (int64_t iy = ya, found = 0; iy < yb && !found; iy++)
+            for (int64_t ix = xa; ix < xb && !found; ix++)
+                if (rp[p * plane + iy * g.w + ix] == yr[at]) {
+                    best = iy * g.w + ix;
+                    found = 1;
+                }
+        ENG_F64_DATA(y)[at] = xp[p * plane + best];
+        out[distinct++] = at;
+    }
+    *nout = distinct;
+    return ENG_OK;
+}
+
 static const eng_layer_ops maxpool2d_ops = {
+    .forward_sparse = maxpool2d_forward_sparse,
     .forward_frozen = maxpool2d_forward_frozen,
     .batch_independent = true,
     .sample_by_sample = true,
