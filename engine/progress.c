@@ -293,6 +293,24 @@ void eng_progress_note(eng_progress *p, const char *fmt, ...)
     atomic_store(&p->busy, 0);
 }
 
+void eng_progress_message(eng_progress *p, const char *fmt, ...)
+{
+    if (!p || p->quiet)
+        return;
+    lock(p);
+    if (p->tty && atomic_load(&p->draws) > 0)
+        fputs("\r\033[K", p->stream);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(p->stream, fmt, ap);
+    va_end(ap);
+    fputc('\n', p->stream);
+    fflush(p->stream);
+    if (p->tty)
+        atomic_store(&p->next_draw_us, 0); /* redraw at the next step */
+    atomic_store(&p->busy, 0);
+}
+
 void eng_progress_clear(eng_progress *p)
 {
     if (!p || p->quiet || !p->tty)

@@ -78,6 +78,12 @@ void eng_progress_set(eng_progress *p, int64_t done);
 void eng_progress_note(eng_progress *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Writes one line of its own (printf-style, a newline added) on the display's stream, unless
+ * the display is silenced; on a terminal above the bar, which the next step redraws. Owner
+ * thread only. */
+void eng_progress_message(eng_progress *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* On a terminal, erases the current line so that the caller can print a line of its own; the
  * next step redraws the display below it. Off a terminal it does nothing. Owner thread only. */
 void eng_progress_clear(eng_progress *p);

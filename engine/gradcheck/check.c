@@ -37,224 +37,6 @@ static double rms(const eng_tensor *t)
     return n ? sqrt(acc / (double)n) : 0.0;
 }
 
-static int cmp_int64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Stratified sample of `want` distinct flat indices of a tensor of this shape: one element in
- * every leading index (row, output channel, sample) while they fit, the first and last
- * elements, the corners of a spatial plane, then uniform draws. Sorted on return. */
-static int64_t choose_indices(const eng_tensor *t, int64_t want, eng_rng *rng, int64_t *out)
-{
-    int64_t n = eng_tensor_numel(t);
-    if (want <= 0 || want >= n) {
-        for (int64_t i = 0; i < n; i++)
-            out[i] = i;
-        return n;
-    }
-    int64_t count = 0;
-    /* membership by a small open-addressing table of twice the capacity */
-    int64_t cap = 1;
-    while (cap < 4 * want)
-        cap <<= 1;
-    int64_t *table = malloc(sizeof *table * (size_t)cap);
-    if (!table)
-        return -1;
-    for (int64_t i = 0; i < cap; i++)
-        table[i] = -1;
-#define ADD(idx)                                                                               \
-    do {                                                                                       \
-        int64_t v_ = (idx), s_ = (int64_t)(((uint64_t)v_ * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1); \
-        while (table[s_] != -1 && table[s_] != v_)                                             \
-            s_ = (s_ + 1) & (cap - 1);                                                         \
-        if (table[s_] == -1 && count < want) {                                                 \
-            table[s_] = v_;                                                                    \
-            out[count++] = v_;                                                                 \
-        }                                                                                      \
-    } while (0)
-    int64_t rows = t->ndim >= 2 ? t->shape[0] : 0, per_row = rows ? n / rows : 0;
-    if (rows && rows <= want / 2)
-        for (int64_t r = 0; r < rows; r++)
-            ADD(r * per_row + (int64_t)eng_rng_below(rng, (uint64_t)per_row));
-    ADD(0);
-    ADD(n - 1);
-    if (t->ndim >= 3) {
-        int64_t h = t->shape[t->ndim - 2], w = t->shape[t->ndim - 1], plane = h * w;
-        int64_t base = (int64_t)eng_rng_below(rng, (uint64_t)(n / plane)) * plane;
-        ADD(base);
-        ADD(base + w - 1);
-        ADD(base + (h - 1) * w);
-        ADD(base + plane - 1);
-    }
-    while (count < want)
-        ADD((int64_t)eng_rng_below(rng, (uint64_t)n));
-#undef ADD
-    free(table);
-    qsort(out, (size_t)count, sizeof *out, cmp_int64);
-    return count;
-}
-
-/* Round-off of one loss evaluation, observed: nudging an element by a few ulps changes the
- * loss by gradient * nudge (negligible) plus the rounding jitter of the whole computation. */
-eng_status gc_calibrate_noise(gc_context *ctx, eng_rng *rng)
-{
-    eng_gc_objective *obj = ctx->obj;
-    double noise = 2 * ctx->u * fabs(ctx->loss);
-    for (int k = 0; k < 8 && obj->ntensors > 0; k++) {
-        int t = (int)eng_rng_below(rng, (uint64_t)obj->ntensors);
-        const eng_tensor *v = obj->tensors[t].value;
-        int64_t n = eng_tensor_numel(v);
-        if (n == 0)
-            continue;
-        int64_t i = (int64_t)eng_rng_below(rng, (uint64_t)n);
-        double x0 = eng_tensor_get_flat(v, i);
-        double a = eng_tensor_get_flat(obj->tensors[t].grad, i);
-        double nudge = 4 * ctx->u * fmax(fabs(x0), ctx->u);
-        if (v->dtype == ENG_F32)
-            nudge = (double)(float)(x0 + nudge) - x0;
-        double value;
-        eng_status st = obj->loss_at(obj, t, i, nudge, &value, NULL);
-        ctx->evaluations++;
-        if (st)
-            return st;
-        noise = fmax(noise, fabs(value - ctx->loss - a * nudge));
-    }
-    ctx->loss_noise = 1.5 * noise;
-    return ENG_OK;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The step for one tensor: among steps scale * 10^-k, the one whose error bar (truncation +
- * round-off) is smallest on a few probe elements, preferring those without kinks. */
-static eng_status choose_step(gc_context *ctx, int t, const int64_t *indices, int64_t count,
-                              double scale, double *step)
-{
-    int64_t probes[4];
-    int nprobes = 0;
-    /* the probes with the largest analytic gradients carry the most signal */
-    const eng_tensor *grad = ctx->obj->tensors[t].grad;
-    for (int64_t i = 0; i < count; i++) {
-        double g = fabs(eng_tensor_get_flat(grad, indices[i]));
-        if (nprobes < 4) {
-            probes[nprobes++] = indices[i];
-            continue;
-        }
-        int smallest = 0;
-        for (int p = 1; p < 4; p++)
-            if (fabs(eng_tensor_get_flat(grad, probes[p])) <
-                fabs(eng_tensor_get_flat(grad, probes[smallest])))
-                smallest = p;
-        if (g > fabs(eng_tensor_get_flat(grad, probes[smallest])))
-            probes[smallest] = indices[i];
-    }
-    /* Probes whose analytic gradient is exactly zero (dead units) say nothing about the
-     * step; the others are scored by their error bar relative to their own size. */
-    double weight[4], largest = 0;
-    for (int p = 0; p < nprobes; p++)
-        largest = fmax(largest, fabs(eng_tensor_get_flat(grad, probes[p])));
-    for (int p = 0; p < nprobes; p++) {
-        double g = fabs(eng_tensor_get_flat(grad, probes[p]));
-        weight[p] = largest == 0 ? 1.0 : (g == 0 ? 0.0 : 1 / fmax(g, 1e-3 * largest));
-    }
-    double best = INFINITY, best_step = cbrt(ctx->u) * scale;
-    /* From the scale down to 1e-8 of it (1e-4 in f32, whose round-off swamps smaller steps). */
-    int last = ctx->u > 1e-10 ? 4 : 8;
-    /* Frozen branches leave no kink to step over: steps above the values' own scale are fair
-     * (tiny weights often sit in a wide, smooth basin). */
-    for (int k = ctx->frozen ? -2 : 0; k <= last; k++) {
-        double h = scale * pow(10.0, -k), score = 0;
-        int kinks = 0;
-        for (int p = 0; p < nprobes; p++) {
-            gc_estimate e, half;
-            eng_status st = gc_estimate_at(ctx, t, probes[p], h, &e);
-            if (!st)
-                st = gc_estimate_at(ctx, t, probes[p], h / 2, &half);
-            if (st)
-                return st;
-            if (e.kink || half.kink) {
-                kinks++;
-                continue;
-            }
-            /* Outside the asymptotic range the truncation estimate cannot be trusted: the
-             * differences at h, h/2, h/4 must shrink about fourfold once above round-off. */
-            double t1 = 3 * e.truncation, t2 = 3 * half.truncation;
-            double floor = 4 * half.roundoff;
-            bool asymptotic = t1 <= floor || (t1 >= 2 * t2 && t1 <= 8 * t2 + floor);
-            double bar = asymptotic ? gc_error_bar(&e) : INFINITY;
-            score = fmax(score, weight[p] * bar);
-        }
-        if (2 * kinks > nprobes)
-            score = INFINITY;
-        if (score < best) {
-            best = score;
-            best_step = h;
-        }
-    }
-    *step = best_step;
-    return ENG_OK;
-}
-
-/* A FAIL must survive a second step, h/4: many small kinks that no signature reports (a layer
- * without one, an objective written in Lua) can bend a difference quotient at one step while
- * h and h/2 still agree. Estimates that disagree between the steps mark a kink; a mismatch
- * that the second step cannot confirm is INCONCLUSIVE. */
-static eng_status confirm_failure(gc_context *ctx, int t, eng_gc_element *el,
-                                  const gc_estimate *first, double step)
-{
-    gc_estimate second;
-    eng_status st = gc_estimate_at(ctx, t, el->index, step / 4, &second);
-    if (st)
-        return st;
-    double bars = ctx->nsigma * (gc_error_bar(first) + gc_error_bar(&second));
-    double magnitude = fmax(fabs(first->value), fabs(second.value));
-    if (fabs(second.value - first->value) > bars + ctx->rtol * magnitude) {
-        el->verdict = ENG_GC_KINK;
-        return ENG_OK;
-    }
-    double rel;
-    if (gc_verdict(ctx, el->analytic, &second, &rel) != ENG_GC_FAIL)
-        el->verdict = ENG_GC_INCONCLUSIVE;
-    return ENG_OK;
-}
-
-eng_status gc_freeze(gc_context *ctx, char *warning, size_t size)
-{
-    eng_gc_objective *obj = ctx->obj;
-    ctx->frozen = false;
-    if (!obj->freeze)
-        return ENG_OK;
-    double at;
-    eng_status st = obj->freeze(obj, true);
-    if (!st)
-        st = obj->loss(obj, &at);
-    ctx->evaluations++;
-    if (st)
-        return st;
-    if (at != ctx->loss) {
-        if (warning)
-            snprintf(warning, size, "the frozen-branch forward gives %.17g where the forward "
-                     "gives %.17g: checking with plain differences (kinks possible)", at,
-                     ctx->loss);
-        return obj->freeze(obj, false);
-    }
-    ctx->frozen = true;
-    return ENG_OK;
-}
-
-void gc_unfreeze(gc_context *ctx)
-{
-    if (ctx->frozen && ctx->obj->freeze)
-        ctx->obj->freeze(ctx->obj, false);
-    ctx->frozen = false;
-}
-
 static int element_rank(const eng_gc_element *e)
 {
     switch (e->verdict) {
@@ -275,94 +57,118 @@ static int cmp_worst(const void *a, const void *b)
     return (x->rel_error < y->rel_error) - (x->rel_error > y->rel_error);
 }
 
-static eng_status check_tensor(gc_context *ctx, int t, const eng_gc_options *opts,
-                               double fallback_scale, eng_rng *rng, eng_gc_tensor_report *r)
+/* The value of rank k (0-based) in ascending order of v[0..n) (reordered): quickselect. */
+static double select_rank(double *v, int64_t n, int64_t k)
 {
-    eng_gc_tensor *gt = &ctx->obj->tensors[t];
-    const eng_tensor *value = gt->value;
-    int64_t n = eng_tensor_numel(value);
-    snprintf(r->name, sizeof r->name, "%s", gt->name);
-    snprintf(r->layer, sizeof r->layer, "%s", gt->layer);
-    r->layer_index = gt->layer_index;
-    r->ndim = value->ndim;
-    memcpy(r->shape, value->shape, sizeof r->shape);
-    r->grad_rms = rms(gt->grad);
-    if (n == 0) {
-        r->verdict = ENG_GC_PASS;
-        return ENG_OK;
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = v[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                double tmp = v[i];
+                v[i++] = v[j];
+                v[j--] = tmp;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
     }
-    int64_t want = opts->samples > 0 && opts->samples < n ? opts->samples : n;
-    int64_t *indices = malloc(sizeof *indices * (size_t)want);
-    eng_gc_element *elements = malloc(sizeof *elements * (size_t)want);
-    double *rels = malloc(sizeof *rels * (size_t)want);
-    gc_sample *samples = malloc(sizeof *samples * (size_t)want);
-    eng_status st = ENG_OK;
-    if (!indices || !elements || !rels || !samples) {
-        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory for %lld elements", (long long)want);
-        goto done;
+    return v[k];
+}
+
+/* r->worst: the first `keep` elements in cmp_worst order, ties in checking order (what a
+ * stable sort of all of them gives, without sorting them all). */
+static eng_status keep_worst(eng_gc_tensor_report *r, const eng_gc_element *elements,
+                             int64_t count, int keep)
+{
+    r->nworst = (int)(count < keep ? count : keep);
+    r->worst = malloc(sizeof *r->worst * (size_t)(r->nworst ? r->nworst : 1));
+    if (!r->worst) {
+        r->nworst = 0;
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
     }
-    int64_t count = choose_indices(value, want, rng, indices);
-    if (count < 0) {
-        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
-        goto done;
+    int filled = 0;
+    for (int64_t i = 0; i < count && r->nworst; i++) {
+        const eng_gc_element *e = &elements[i];
+        if (filled == r->nworst && cmp_worst(e, &r->worst[filled - 1]) >= 0)
+            continue;
+        int at = filled < r->nworst ? filled : r->nworst - 1;
+        while (at > 0 && cmp_worst(e, &r->worst[at - 1]) < 0) {
+            r->worst[at] = r->worst[at - 1];
+            at--;
+        }
+        r->worst[at] = *e;
+        if (filled < r->nworst)
+            filled++;
     }
-    double scale = rms(value);
-    if (!(scale > 0))
-        scale = fallback_scale;
-    double step = opts->step;
-    if (!(step > 0)) {
-        st = choose_step(ctx, t, indices, count, scale, &step);
-        if (st)
-            goto done;
-    }
-    r->step = step;
-    r->noise_floor = 3 * ctx->loss_noise / step;
-    int64_t nrel = 0, nsamples = 0;
-    for (int64_t i = 0; i < count; i++) {
-        gc_estimate e;
-        eng_gc_element *el = &elements[i];
-        el->index = indices[i];
-        el->analytic = eng_tensor_get_flat(gt->grad, indices[i]);
-        st = gc_estimate_at(ctx, t, indices[i], step, &e);
+    return ENG_OK;
+}
+
+/* One element: its estimate at the tensor's step (smaller steps for a kink, a second step to
+ * confirm a FAIL) and its verdict. */
+static eng_status check_element(gc_context *ctx, int t, double step, eng_gc_element *el,
+                                gc_estimate *e)
+{
+    el->analytic = eng_tensor_get_flat(ctx->obj->tensors[t].grad, el->index);
+    eng_status st = gc_estimate_at(ctx, t, el->index, step, e);
+    if (!st)
+        el->verdict = gc_verdict(ctx, el->analytic, e, &el->rel_error);
+    /* A branch switch inside [x-h, x+h] may vanish with a smaller step; an element that
+     * sits exactly on a kink stays one. */
+    for (double h = step / 10; !st && el->verdict == ENG_GC_KINK && h >= step * 1e-3; h /= 10) {
+        st = gc_estimate_at(ctx, t, el->index, h, e);
         if (!st)
-            el->verdict = gc_verdict(ctx, el->analytic, &e, &el->rel_error);
-        /* A branch switch inside [x-h, x+h] may vanish with a smaller step; an element that
-         * sits exactly on a kink stays one. */
-        for (double h = step / 10; !st && el->verdict == ENG_GC_KINK && h >= step * 1e-3;
-             h /= 10) {
-            st = gc_estimate_at(ctx, t, indices[i], h, &e);
-            if (!st)
-                el->verdict = gc_verdict(ctx, el->analytic, &e, &el->rel_error);
-        }
-        if (st)
-            goto done;
-        el->numerical = e.value;
-        el->error = gc_error_bar(&e);
-        if (el->verdict == ENG_GC_FAIL) {
-            st = confirm_failure(ctx, t, el, &e, step);
-            if (st)
-                goto done;
-        }
-        r->checked++;
-        switch (el->verdict) {
-        case ENG_GC_PASS: r->passed++; break;
-        case ENG_GC_FAIL: r->failed++; break;
-        case ENG_GC_INCONCLUSIVE: r->inconclusive++; break;
-        case ENG_GC_KINK: r->kinks++; break;
-        }
-        /* estimates across a branch switch stay out of the tensor-level statistics */
-        if (el->verdict != ENG_GC_KINK && !e.kink)
-            samples[nsamples++] = (gc_sample){el->analytic, e.value, e.truncation, e.roundoff};
-        if (el->verdict != ENG_GC_KINK) {
-            rels[nrel++] = el->rel_error;
-            r->max_rel = fmax(r->max_rel, el->rel_error);
-        }
+            el->verdict = gc_verdict(ctx, el->analytic, e, &el->rel_error);
     }
-    if (nrel) {
-        qsort(rels, (size_t)nrel, sizeof *rels, cmp_double);
-        r->median_rel = rels[nrel / 2];
+    if (st)
+        return st;
+    el->numerical = e->value;
+    el->error = gc_error_bar(e);
+    if (el->verdict == ENG_GC_FAIL)
+        return gc_confirm_failure(ctx, t, el, e, step);
+    return ENG_OK;
+}
+
+/* What one tensor's check works with. */
+typedef struct tensor_work {
+    int64_t *indices;
+    eng_gc_element *elements;
+    double *rels;       /* relative errors of the elements that are not kinks */
+    gc_sample *samples; /* evidence for the tensor-level statistics */
+    int64_t count, nrel, nsamples;
+} tensor_work;
+
+static void tally(eng_gc_tensor_report *r, tensor_work *w, const eng_gc_element *el,
+                  const gc_estimate *e)
+{
+    r->checked++;
+    switch (el->verdict) {
+    case ENG_GC_PASS: r->passed++; break;
+    case ENG_GC_FAIL: r->failed++; break;
+    case ENG_GC_INCONCLUSIVE: r->inconclusive++; break;
+    case ENG_GC_KINK: r->kinks++; break;
     }
-    gc_tensor_statistics(ctx, samples, nsamples, r);
+    /* estimates across a branch switch stay out of the tensor-level statistics */
+    if (el->verdict != ENG_GC_KINK && !e->kink)
+        w->samples[w->nsamples++] = (gc_sample){el->analytic, e->value, e->truncation,
+                                                e->roundoff};
+    if (el->verdict != ENG_GC_KINK) {
+        w->rels[w->nrel++] = el->rel_error;
+        r->max_rel = fmax(r->max_rel, el->rel_error);
+    }
+}
+
+static void tensor_verdict(const gc_context *ctx, eng_gc_tensor_report *r)
+{
     if (r->failed > 0) {
         r->verdict = ENG_GC_FAIL;
     } else if (gc_tensor_rejects(ctx, r)) {
@@ -376,24 +182,88 @@ static eng_status check_tensor(gc_context *ctx, int t, const eng_gc_options *opt
     } else {
         r->verdict = ENG_GC_INCONCLUSIVE;
     }
-    st = gc_diagnose(ctx, t, r, elements, count, step);
-    if (st)
-        goto done;
-    qsort(elements, (size_t)count, sizeof *elements, cmp_worst);
-    int keep = opts->worst > 0 ? opts->worst : 8;
-    r->nworst = (int)(count < keep ? count : keep);
-    r->worst = malloc(sizeof *r->worst * (size_t)(r->nworst ? r->nworst : 1));
-    if (!r->worst) {
-        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
-        r->nworst = 0;
-        goto done;
+}
+
+static void describe(eng_gc_tensor_report *r, const eng_gc_tensor *gt)
+{
+    snprintf(r->name, sizeof r->name, "%s", gt->name);
+    snprintf(r->layer, sizeof r->layer, "%s", gt->layer);
+    r->layer_index = gt->layer_index;
+    r->ndim = gt->value->ndim;
+    memcpy(r->shape, gt->value->shape, sizeof r->shape);
+    r->grad_rms = rms(gt->grad);
+}
+
+/* The elements of tensor t (the plan's i-th): `want` of them (0 = all), stratified. */
+static eng_status check_elements(gc_context *ctx, int t, int64_t want, double fallback_scale,
+                                 eng_rng *rng, gc_plan *plan, int i, tensor_work *w,
+                                 eng_gc_tensor_report *r)
+{
+    const eng_tensor *value = ctx->obj->tensors[t].value;
+    w->count = gc_choose_indices(value, want, rng, w->indices);
+    if (w->count < 0)
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    double scale = rms(value), step = r->step;
+    if (!(scale > 0))
+        scale = fallback_scale;
+    if (!(step > 0)) {
+        eng_status st = gc_choose_step(ctx, t, w->indices, w->count, scale, &step);
+        if (st)
+            return st;
     }
-    memcpy(r->worst, elements, sizeof *r->worst * (size_t)r->nworst);
-done:
-    free(indices);
-    free(elements);
-    free(rels);
-    free(samples);
+    r->step = step;
+    r->noise_floor = 3 * ctx->loss_noise / step;
+    gc_plan_advance(plan, i, ctx->evaluations);
+    for (int64_t k = 0; k < w->count; k++) {
+        gc_estimate e;
+        eng_gc_element *el = &w->elements[k];
+        el->index = w->indices[k];
+        eng_status st = check_element(ctx, t, step, el, &e);
+        if (st)
+            return st;
+        tally(r, w, el, &e);
+        gc_plan_advance(plan, i, ctx->evaluations);
+    }
+    return ENG_OK;
+}
+
+static eng_status check_tensor(gc_context *ctx, int i, const eng_gc_options *opts,
+                               double fallback_scale, eng_rng *rng, gc_plan *plan,
+                               eng_gc_tensor_report *r)
+{
+    int t = plan->tensors[i];
+    describe(r, &ctx->obj->tensors[t]);
+    int64_t n = eng_tensor_numel(ctx->obj->tensors[t].value);
+    if (n == 0) {
+        r->verdict = ENG_GC_PASS;
+        return ENG_OK;
+    }
+    int64_t want = plan->samples[i] > 0 && plan->samples[i] < n ? plan->samples[i] : n;
+    tensor_work w = {
+        .indices = malloc(sizeof *w.indices * (size_t)want),
+        .elements = malloc(sizeof *w.elements * (size_t)want),
+        .rels = malloc(sizeof *w.rels * (size_t)want),
+        .samples = malloc(sizeof *w.samples * (size_t)want),
+    };
+    eng_status st = ENG_OK;
+    if (!w.indices || !w.elements || !w.rels || !w.samples)
+        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory for %lld elements", (long long)want);
+    r->step = opts->step;
+    if (!st)
+        st = check_elements(ctx, t, want, fallback_scale, rng, plan, i, &w, r);
+    if (!st) {
+        if (w.nrel)
+            r->median_rel = select_rank(w.rels, w.nrel, w.nrel / 2);
+        gc_tensor_statistics(ctx, w.samples, w.nsamples, r);
+        tensor_verdict(ctx, r);
+        st = gc_diagnose(ctx, t, r, w.elements, w.count, r->step);
+    }
+    if (!st)
+        st = keep_worst(r, w.elements, w.count, opts->worst > 0 ? opts->worst : 8);
+    free(w.indices);
+    free(w.elements);
+    free(w.rels);
+    free(w.samples);
     return st;
 }
 
@@ -439,49 +309,6 @@ static void summarise(eng_gc_report *report, int64_t batch)
     }
 }
 
-/* Whether `name` (a tensor) or `layer` (its layer) is one of the names in list (separated by
- * commas or spaces); marks the list entry used in *used (bit k for entry k < 64). */
-static bool listed(const char *list, const char *name, const char *layer, uint64_t *used)
-{
-    int k = 0;
-    for (const char *p = list; *p; k++) {
-        while (*p == ',' || *p == ' ')
-            p++;
-        size_t len = strcspn(p, ", ");
-        if (len == 0)
-            break;
-        bool hit = (strlen(name) == len && strncmp(p, name, len) == 0) ||
-                   (layer[0] && strlen(layer) == len && strncmp(p, layer, len) == 0);
-        if (hit) {
-            if (k < 64)
-                *used |= 1ull << k;
-            return true;
-        }
-        p += len;
-    }
-    return false;
-}
-
-/* The first entry of list not in used, as an error naming it. */
-static eng_status check_list_used(const char *what, const char *list, uint64_t used,
-                                  const eng_gc_objective *obj)
-{
-    int k = 0;
-    for (const char *p = list; *p; k++) {
-        while (*p == ',' || *p == ' ')
-            p++;
-        size_t len = strcspn(p, ", ");
-        if (len == 0)
-            break;
-        if (k < 64 && !(used & (1ull << k)))
-            return eng_error(ENG_EARG, "gradcheck: %s: no tensor named '%.*s', nor a layer (the "
-                             "first tensor is '%s')", what, (int)len, p,
-                             obj->ntensors ? obj->tensors[0].name : "none");
-        p += len;
-    }
-    return ENG_OK;
-}
-
 /* After a FAIL: the culprit, from each suspect layer checked alone. */
 static eng_status localise(eng_gc_objective *obj, const eng_gc_options *opts,
                            eng_gc_report *report)
@@ -517,6 +344,122 @@ void eng_gc_report_free(eng_gc_report *report)
     free(report);
 }
 
+/* The loss twice at the base point: a nondeterministic or non-finite loss ends the check
+ * (*done) with a warning. */
+static eng_status base_point(gc_context *ctx, eng_gc_report *report, bool *done)
+{
+    eng_gc_objective *obj = ctx->obj;
+    double again;
+    eng_status st = obj->loss(obj, &ctx->loss);
+    if (!st)
+        st = obj->loss(obj, &again);
+    ctx->evaluations += 2;
+    if (st)
+        return st;
+    report->loss = ctx->loss;
+    if (obj->dtype == ENG_F32)
+        snprintf(report->warning, sizeof report->warning,
+                 "the objective is float32: error bars are about 1e9 times wider than in "
+                 "float64; for a decisive check convert it with :to('f64')");
+    *done = again != ctx->loss || !isfinite(ctx->loss);
+    if (!*done)
+        return ENG_OK;
+    report->nondeterministic = again != ctx->loss;
+    report->verdict = ENG_GC_INCONCLUSIVE;
+    if (report->nondeterministic)
+        snprintf(report->warning, sizeof report->warning,
+                 "nondeterministic forward: two evaluations at the same point gave %.17g "
+                 "and %.17g (dropout in training mode? call :eval() before checking)",
+                 ctx->loss, again);
+    else
+        snprintf(report->warning, sizeof report->warning,
+                 "the loss is %g: nothing can be checked", ctx->loss);
+    return ENG_OK;
+}
+
+/* The tensors the only / exclude lists leave, into plan->tensors. */
+static eng_status select_tensors(const eng_gc_objective *obj, const eng_gc_options *opts,
+                                 gc_plan *plan)
+{
+    plan->tensors = malloc(sizeof *plan->tensors * (size_t)(obj->ntensors ? obj->ntensors : 1));
+    if (!plan->tensors)
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    uint64_t only_used = 0, exclude_used = 0;
+    for (int t = 0; t < obj->ntensors; t++) {
+        const eng_gc_tensor *gt = &obj->tensors[t];
+        if (opts->only && !gc_listed(opts->only, gt->name, gt->layer, &only_used))
+            continue;
+        if (opts->exclude && gc_listed(opts->exclude, gt->name, gt->layer, &exclude_used))
+            continue;
+        plan->tensors[plan->n++] = t;
+    }
+    eng_status st = ENG_OK;
+    if (opts->only)
+        st = gc_check_list_used("only", opts->only, only_used, obj);
+    if (!st && opts->exclude)
+        st = gc_check_list_used("exclude", opts->exclude, exclude_used, obj);
+    return st;
+}
+
+/* The rms of all values together: the step's scale for a tensor that is all zero. */
+static double fallback_scale(const eng_gc_objective *obj)
+{
+    double acc = 0;
+    int64_t total = 0;
+    for (int t = 0; t < obj->ntensors; t++) {
+        acc += pow(rms(obj->tensors[t].value), 2) * (double)eng_tensor_numel(obj->tensors[t].value);
+        total += eng_tensor_numel(obj->tensors[t].value);
+    }
+    return total && acc > 0 ? sqrt(acc / (double)total) : 1.0;
+}
+
+/* Coverage and the verdict over the tensors checked. */
+static void conclude(eng_gc_report *report)
+{
+    report->verdict = ENG_GC_PASS;
+    for (int i = 0; i < report->ntensors; i++) {
+        eng_gc_tensor_report *r = &report->tensors[i];
+        int64_t n = 1;
+        for (int d = 0; d < r->ndim; d++)
+            n *= r->shape[d];
+        report->elements_checked += r->checked;
+        report->elements_total += n;
+        if (r->verdict == ENG_GC_FAIL && report->verdict != ENG_GC_FAIL) {
+            report->verdict = ENG_GC_FAIL;
+            snprintf(report->first_failing, sizeof report->first_failing, "%s", r->name);
+        } else if (r->verdict == ENG_GC_INCONCLUSIVE && report->verdict == ENG_GC_PASS) {
+            report->verdict = ENG_GC_INCONCLUSIVE;
+        }
+    }
+}
+
+/* Plans the check (time estimate, budget) and checks every selected tensor. */
+static eng_status check_tensors(gc_context *ctx, const eng_gc_options *opts, eng_rng *rng,
+                                gc_plan *plan, eng_gc_report *report)
+{
+    eng_gc_objective *obj = ctx->obj;
+    double fallback = fallback_scale(obj);
+    eng_status st = select_tensors(obj, opts, plan);
+    if (!st)
+        st = gc_plan_check(ctx, opts, plan);
+    if (st)
+        return st;
+    report->estimated_seconds = plan->full_seconds;
+    report->budget = plan->budget;
+    report->budget_sampled = plan->sampled;
+    report->tensors = calloc((size_t)(plan->n ? plan->n : 1), sizeof *report->tensors);
+    if (!report->tensors)
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    for (int i = 0; i < plan->n; i++) {
+        gc_plan_tensor(plan, obj->tensors[plan->tensors[i]].name);
+        eng_gc_tensor_report *r = &report->tensors[report->ntensors++];
+        st = check_tensor(ctx, i, opts, fallback, rng, plan, r);
+        if (st)
+            return st;
+    }
+    return ENG_OK;
+}
+
 eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
                         eng_gc_report **out)
 {
@@ -525,8 +468,10 @@ eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
     if (opts.samples < 0)
         return eng_error(ENG_EARG, "gradcheck: samples = %lld, expected >= 0 (0 = all)",
                          (long long)opts.samples);
-    if (opts.step < 0 || opts.rtol < 0 || opts.nsigma < 0)
-        return eng_error(ENG_EARG, "gradcheck: step, rtol and nsigma may not be negative");
+    if (opts.step < 0 || opts.rtol < 0 || opts.nsigma < 0 || opts.budget < 0 ||
+        isnan(opts.budget))
+        return eng_error(ENG_EARG, "gradcheck: step, rtol, nsigma and budget may not be "
+                         "negative");
     double start = now();
     gc_context ctx = {
         .obj = obj,
@@ -539,105 +484,41 @@ eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
         return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
     report->dtype = obj->dtype;
     report->mode = "element-wise";
+    gc_plan plan = {0};
     eng_rng rng;
     eng_rng_seed(&rng, opts.seed);
-    double again;
-    eng_status st = obj->loss(obj, &ctx.loss);
-    if (!st)
-        st = obj->loss(obj, &again);
-    ctx.evaluations += 2;
-    if (st)
-        goto fail;
-    report->loss = ctx.loss;
-    if (obj->dtype == ENG_F32)
-        snprintf(report->warning, sizeof report->warning,
-                 "the objective is float32: error bars are about 1e9 times wider than in "
-                 "float64; for a decisive check convert it with :to('f64')");
-    if (again != ctx.loss || !isfinite(ctx.loss)) {
-        report->nondeterministic = again != ctx.loss;
-        report->verdict = ENG_GC_INCONCLUSIVE;
-        if (report->nondeterministic)
-            snprintf(report->warning, sizeof report->warning,
-                     "nondeterministic forward: two evaluations at the same point gave %.17g "
-                     "and %.17g (dropout in training mode? call :eval() before checking)",
-                     ctx.loss, again);
-        else
-            snprintf(report->warning, sizeof report->warning,
-                     "the loss is %g: nothing can be checked", ctx.loss);
+    bool done = false;
+    eng_status st = base_point(&ctx, report, &done);
+    if (st || done)
         goto finish;
-    }
     st = obj->gradient(obj);
     if (!st)
         st = gc_freeze(&ctx, report->warning, sizeof report->warning);
     if (!st)
         st = gc_calibrate_noise(&ctx, &rng);
     if (st)
-        goto fail;
+        goto finish;
     report->kink_free = ctx.frozen;
     report->loss_noise = ctx.loss_noise;
-    double fallback = 0;
-    int64_t total = 0;
-    for (int t = 0; t < obj->ntensors; t++) {
-        fallback += pow(rms(obj->tensors[t].value), 2) * (double)eng_tensor_numel(obj->tensors[t].value);
-        total += eng_tensor_numel(obj->tensors[t].value);
-    }
-    fallback = total && fallback > 0 ? sqrt(fallback / (double)total) : 1.0;
-    report->tensors = calloc((size_t)(obj->ntensors ? obj->ntensors : 1), sizeof *report->tensors);
-    if (!report->tensors) {
-        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
-        goto fail;
-    }
-    uint64_t only_used = 0, exclude_used = 0;
-    for (int t = 0; t < obj->ntensors; t++) {
-        const eng_gc_tensor *gt = &obj->tensors[t];
-        if (opts.only && !listed(opts.only, gt->name, gt->layer, &only_used))
-            continue;
-        if (opts.exclude && listed(opts.exclude, gt->name, gt->layer, &exclude_used))
-            continue;
-        eng_gc_tensor_report *r = &report->tensors[report->ntensors++];
-        st = check_tensor(&ctx, t, &opts, fallback, &rng, r);
-        if (st)
-            goto fail;
-    }
-    if (opts.only)
-        st = check_list_used("only", opts.only, only_used, obj);
-    if (!st && opts.exclude)
-        st = check_list_used("exclude", opts.exclude, exclude_used, obj);
+    st = check_tensors(&ctx, &opts, &rng, &plan, report);
     if (st)
-        goto fail;
-    report->verdict = ENG_GC_PASS;
-    for (int i = 0; i < report->ntensors; i++) {
-        int64_t n = 1;
-        for (int d = 0; d < report->tensors[i].ndim; d++)
-            n *= report->tensors[i].shape[d];
-        report->elements_checked += report->tensors[i].checked;
-        report->elements_total += n;
-    }
-    for (int i = 0; i < report->ntensors; i++) {
-        eng_gc_tensor_report *r = &report->tensors[i];
-        if (r->verdict == ENG_GC_FAIL && report->verdict != ENG_GC_FAIL) {
-            report->verdict = ENG_GC_FAIL;
-            snprintf(report->first_failing, sizeof report->first_failing, "%s", r->name);
-        } else if (r->verdict == ENG_GC_INCONCLUSIVE && report->verdict == ENG_GC_PASS) {
-            report->verdict = ENG_GC_INCONCLUSIVE;
-        }
-    }
+        goto finish;
+    conclude(report);
     summarise(report, obj->batch);
     gc_unfreeze(&ctx);
-    if (report->verdict == ENG_GC_FAIL && obj->localise && !opts.no_localise) {
+    gc_plan_free(&plan, true);
+    if (report->verdict == ENG_GC_FAIL && obj->localise && !opts.no_localise)
         st = localise(obj, &opts, report);
-        if (st)
-            goto fail;
-    }
 finish:
     gc_unfreeze(&ctx);
+    gc_plan_free(&plan, !st);
+    if (st) {
+        eng_gc_report_free(report);
+        return st;
+    }
     report->ok = report->verdict == ENG_GC_PASS;
     report->evaluations = ctx.evaluations;
     report->seconds = now() - start;
     *out = report;
     return ENG_OK;
-fail:
-    gc_unfreeze(&ctx);
-    eng_gc_report_free(report);
-    return st;
 }

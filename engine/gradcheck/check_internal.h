@@ -40,6 +40,60 @@ double gc_error_bar(const gc_estimate *e);
 eng_gc_verdict gc_verdict(const gc_context *ctx, double analytic, const gc_estimate *e,
                           double *rel_error);
 
+/* Stratified sample of `want` distinct flat indices of a tensor of this shape (all when want
+ * is 0 or at least its size), sorted; returns the count, -1 when out of memory. */
+int64_t gc_choose_indices(const eng_tensor *t, int64_t want, eng_rng *rng, int64_t *out);
+/* Whether `name` (a tensor) or `layer` (its layer) is one of the names in list (separated by
+ * commas or spaces); marks the list entry used in *used (bit k for entry k < 64). */
+bool gc_listed(const char *list, const char *name, const char *layer, uint64_t *used);
+/* The first entry of list not in used, as an error naming it. */
+eng_status gc_check_list_used(const char *what, const char *list, uint64_t used,
+                              const eng_gc_objective *obj);
+
+/* The step for tensor t: among steps scale * 10^-k, the one whose error bar is smallest on a
+ * few probe elements (of indices), preferring those without kinks. */
+eng_status gc_choose_step(gc_context *ctx, int t, const int64_t *indices, int64_t count,
+                          double scale, double *step);
+/* Evaluations gc_choose_step spends at most (probes x steps x 2 estimates x 4). */
+#define GC_STEP_EVALUATIONS 352
+/* A FAIL must survive a second step, h/4 (else KINK or INCONCLUSIVE): updates el->verdict. */
+eng_status gc_confirm_failure(gc_context *ctx, int t, eng_gc_element *el,
+                              const gc_estimate *first, double step);
+
+/* The cost of an element-wise check, known before it starts (budget.c): each tensor's
+ * evaluations are timed, a full check's time estimated, and above the budget each tensor gets
+ * a stratified sample that fits. Long checks show a progress bar counting the estimated work
+ * in milliseconds. */
+typedef struct gc_plan {
+    int n;                  /* tensors to check */
+    int *tensors;           /* [n] their indices in the objective */
+    double *cost;           /* [n] seconds per evaluation, timed */
+    int64_t *samples;       /* [n] elements to check (0 = all) */
+    double full_seconds;    /* a full check, estimated */
+    double planned_seconds; /* the check as planned, estimated */
+    double budget;          /* 0: none applied */
+    bool sampled;           /* the budget made it a sample */
+    struct eng_progress *progress; /* NULL for short or silent checks */
+    double done_seconds;    /* estimated work done, for the bar */
+    int64_t counted;        /* evaluations counted into done_seconds */
+} gc_plan;
+
+/* Elements every tensor keeps in a budget sample: enough for the tensor-level statistics. */
+#define GC_BUDGET_MIN_SAMPLES 256
+/* Checks planned to take at least this many seconds show a progress bar. */
+#define GC_PROGRESS_SECONDS 1.0
+
+/* Plans the check of plan->tensors[0..n) (set by the caller) after timing their evaluations
+ * (the smaller of wall-clock and CPU time); says on stderr when the budget makes it a
+ * sample. */
+eng_status gc_plan_check(gc_context *ctx, const eng_gc_options *opts, gc_plan *plan);
+/* Counts the evaluations made since the last call as work on the plan's tensor i. */
+void gc_plan_advance(gc_plan *plan, int i, int64_t evaluations);
+/* Names the tensor being checked on the bar. */
+void gc_plan_tensor(gc_plan *plan, const char *name);
+/* Ends the bar (ok: its final line; else it is abandoned) and frees the plan's arrays. */
+void gc_plan_free(gc_plan *plan, bool ok);
+
 /* Elements per tensor in layer-wise checks by default (sampled, stratified). */
 #define GC_LAYER_SAMPLES 48
 

@@ -96,8 +96,17 @@ struct eng_gc_options {
                          separated by commas or spaces; "conv2d_1.weight" or a layer "conv2d_1") */
     const char *exclude; /* [optional] leave out the tensors named in this list (same form) */
     bool no_localise;    /* do not bisect over layers after a FAIL */
-    bool full;           /* layer-wise: every element, not the default sample */
+    bool full;           /* every element: never a sample (element-wise: whatever the
+                          * budget; layer-wise: not the default sample) */
+    /* Element-wise, samples = 0: the check first estimates the time of a full check; above
+     * this many seconds (0 = default ENG_GC_BUDGET; infinity: none) it says so on stderr and
+     * checks a stratified sample that fits, unless full. */
+    double budget;
+    int verbose; /* an eng_progress_verbosity: the estimate's notice and the progress bar of
+                  * long checks (0: the process default; 1: silent; 2: always) */
 };
+
+#define ENG_GC_BUDGET 30.0 /* seconds */
 
 typedef struct eng_gc_element {
     int64_t index; /* row-major, 0-based */
@@ -152,6 +161,12 @@ struct eng_gc_report {
     double seconds;
     int64_t elements_checked, elements_total; /* coverage over the tensors checked */
     int64_t evaluations;     /* loss evaluations used */
+    /* Element-wise: the estimated time of a full check (every element of the tensors
+     * checked), from timed evaluations of each tensor; the budget it was held to (0: none, a
+     * sample or full was asked for); whether the budget made it a sample (coverage: the
+     * tensors' checked counts against elements_total). */
+    double estimated_seconds, budget;
+    bool budget_sampled;
     const char *mode;        /* "element-wise", "directional", "layer-wise" */
     int directions, directions_failed; /* directional mode */
     /* Localisation after a whole-model FAIL (the failing tensors are evidence; the culprit is

@@ -58,18 +58,35 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
                 "(no kinks)\n");
     if (report->warning[0])
         put(&w, "warning: %s\n", report->warning);
+    if (report->estimated_seconds > 0 && report->budget > 0)
+        put(&w, "estimated time of a full check: %.3g s, %s the budget of %g s%s\n",
+            report->estimated_seconds, report->budget_sampled ? "over" : "within",
+            report->budget, report->budget_sampled ? ": a stratified sample was checked "
+            "(full = true checks every element)" : ": every element checked");
+    else if (report->estimated_seconds > 0)
+        put(&w, "estimated time of a full check: %.3g s\n", report->estimated_seconds);
     if (report->elements_checked < report->elements_total)
         put(&w, "coverage: %lld of %lld elements (%.2f%%), a stratified sample per tensor "
                 "decided with the tensor-level statistics\n",
             (long long)report->elements_checked, (long long)report->elements_total,
             100.0 * (double)report->elements_checked / (double)report->elements_total);
+    else if (report->elements_total > 0)
+        put(&w, "coverage: every element (%lld)\n", (long long)report->elements_total);
     if (report->summary[0])
         put(&w, "%s\n", report->summary);
     for (int i = 0; i < report->ntensors; i++) {
         const eng_gc_tensor_report *r = &report->tensors[i];
-        put(&w, "\n%s %s  %s  checked %lld: %lld pass, %lld fail, %lld inconclusive, %lld kink\n",
+        int64_t n = 1;
+        for (int d = 0; d < r->ndim; d++)
+            n *= r->shape[d];
+        char of[64] = "";
+        if (r->checked < n)
+            snprintf(of, sizeof of, " of %lld (%.2f%%)", (long long)n,
+                     100.0 * (double)r->checked / (double)(n ? n : 1));
+        put(&w, "\n%s %s  %s  checked %lld%s: %lld pass, %lld fail, %lld inconclusive, "
+                "%lld kink\n",
             r->name, eng_shape_str(r->ndim, r->shape), eng_gc_verdict_name(r->verdict),
-            (long long)r->checked, (long long)r->passed, (long long)r->failed,
+            (long long)r->checked, of, (long long)r->passed, (long long)r->failed,
             (long long)r->inconclusive, (long long)r->kinks);
         put(&w, "  step %.1e, noise floor %.1e, rel error max %.2e median %.2e\n", r->step,
             r->noise_floor, r->max_rel, r->median_rel);
