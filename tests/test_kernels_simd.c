@@ -5,6 +5,7 @@
 #include "support.h"
 
 #include "kernels/activation.h"
+#include "kernels/batchnorm.h"
 #include "kernels/cpu.h"
 #include "kernels/pool.h"
 #include "kernels/winograd.h"
@@ -334,12 +335,112 @@ static void test_winograd_transform_bodies_match_the_definition(void **state)
     }
 }
 
+/* ---- batch normalisation ------------------------------------------------------------------ */
+
+/* Every output of the three kernels against batchnorm.h's formulas in long double, for one
+ * dtype at the current SIMD level; err receives the largest relative error. */
+static double check_batchnorm(eng_dtype dtype, int n, int c, int s, bool batch_stats)
+{
+    int64_t total = (int64_t)n * c * s;
+    double *x = malloc(sizeof(double) * (size_t)total), *dy = malloc(sizeof(double) * (size_t)total);
+    double *y = malloc(sizeof(double) * (size_t)total), *dx = malloc(sizeof(double) * (size_t)total);
+    float *x32 = malloc(sizeof(float) * (size_t)total), *dy32 = malloc(sizeof(float) * (size_t)total);
+    float *y32 = malloc(sizeof(float) * (size_t)total), *dx32 = malloc(sizeof(float) * (size_t)total);
+    double mean[8], var[8], invstd[8], gamma[8], beta[8], dgamma[8] = {0}, dbeta[8] = {0};
+    float gamma32[8], beta32[8], dgamma32[8] = {0}, dbeta32[8] = {0};
+    eng_rng rng;
+    eng_rng_seed(&rng, 7 + (uint64_t)s);
+    for (int64_t i = 0; i < total; i++) { /* an offset mean, as after a ReLU */
+        x[i] = (float)(3 + 2 * eng_rng_uniform(&rng)), dy[i] = (float)(eng_rng_uniform(&rng) - 0.3);
+        x32[i] = (float)x[i], dy32[i] = (float)dy[i];
+    }
+    for (int ch = 0; ch < c; ch++)
+        gamma[ch] = gamma32[ch] = (float)(0.5 + ch), beta[ch] = beta32[ch] = (float)(ch - 1);
+    if (dtype == ENG_F64)
+        eng_batchnorm_stats_f64(mean, var, x, n, c, s);
+    else
+        eng_batchnorm_stats_f32(mean, var, x32, n, c, s);
+    for (int ch = 0; ch < c; ch++)
+        invstd[ch] = 1 / sqrt(var[ch] + 1e-5);
+    if (dtype == ENG_F64) {
+        eng_batchnorm_forward_f64(y, x, mean, invstd, gamma, beta, n, c, s);
+        eng_batchnorm_backward_f64(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, n, c, s,
+                                   batch_stats);
+    } else {
+        eng_batchnorm_forward_f32(y32, x32, mean, invstd, gamma32, beta32, n, c, s);
+        eng_batchnorm_backward_f32(dx32, dgamma32, dbeta32, dy32, x32, mean, invstd, gamma32, n,
+                                   c, s, batch_stats);
+        for (int64_t i = 0; i < total; i++)
+            y[i] = y32[i], dx[i] = dx32[i];
+        for (int ch = 0; ch < c; ch++)
+            dgamma[ch] = dgamma32[ch], dbeta[ch] = dbeta32[ch];
+    }
+    double err = 0;
+    for (int ch = 0; ch < c; ch++) {
+        long double sum = 0, sq = 0, sg = 0, sgx = 0, m = (long double)n * s;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < s; k++)
+                sum += x[((int64_t)i * c + ch) * s + k];
+        long double mu = sum / m;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < s; k++) {
+                long double d = x[((int64_t)i * c + ch) * s + k] - mu;
+                sq += d * d;
+            }
+        err = fmax(err, fabs((double)(mean[ch] - mu)) / fabs((double)mu));
+        err = fmax(err, fabs((double)(var[ch] - sq / m)) / (double)(sq / m));
+        long double is = invstd[ch]; /* from the kernel's variance, checked above */
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < s; k++) {
+                int64_t at = ((int64_t)i * c + ch) * s + k;
+                sg += dy[at], sgx += dy[at] * (x[at] - mu) * is;
+            }
+        err = fmax(err, fabs((double)(dbeta[ch] - sg)) / (double)fabsl(sg));
+        err = fmax(err, fabs((double)(dgamma[ch] - sgx)) / (double)fabsl(sgx));
+        long double mg = batch_stats ? sg / m : 0, mgx = batch_stats ? sgx / m : 0;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < s; k++) {
+                int64_t at = ((int64_t)i * c + ch) * s + k;
+                long double xhat = (x[at] - mu) * is;
+                long double ey = xhat * gamma[ch] + beta[ch];
+                long double edx = gamma[ch] * is * (dy[at] - mg - xhat * mgx);
+                err = fmax(err, fabs((double)(y[at] - ey)) / (1 + fabs((double)ey)));
+                err = fmax(err, fabs((double)(dx[at] - edx)) / (1 + fabs((double)edx)));
+            }
+    }
+    free(x), free(dy), free(y), free(dx), free(x32), free(dy32), free(y32), free(dx32);
+    return err;
+}
+
+static void test_batchnorm_bodies_match_the_definition(void **state)
+{
+    (void)state;
+    const int shapes[][3] = {{2, 3, 1}, {4, 2, 7}, {3, 3, 16}, {2, 4, 49}, {5, 2, 196},
+                             {1, 8, 33}};
+    for (size_t l = 0; l < LEVELS; l++) {
+        eng_simd old = eng_simd_cap(levels[l]);
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+            for (int train = 0; train < 2; train++) {
+                double e64 = check_batchnorm(ENG_F64, shapes[k][0], shapes[k][1], shapes[k][2],
+                                             train);
+                double e32 = check_batchnorm(ENG_F32, shapes[k][0], shapes[k][1], shapes[k][2],
+                                             train);
+                if (!(e64 <= 1e-13 && e32 <= 1e-6))
+                    print_message("simd %d n %d c %d s %d: f64 %g f32 %g\n", (int)eng_simd_level(),
+                                  shapes[k][0], shapes[k][1], shapes[k][2], e64, e32);
+                assert_true(e64 <= 1e-13 && e32 <= 1e-6);
+            }
+        eng_simd_cap(old);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relu_bodies_match_the_definition_bit_for_bit),
         cmocka_unit_test(test_maxpool_2x2_bodies_match_the_definition_bit_for_bit),
         cmocka_unit_test(test_winograd_transform_bodies_match_the_definition),
+        cmocka_unit_test(test_batchnorm_bodies_match_the_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
