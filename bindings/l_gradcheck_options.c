@@ -3,12 +3,13 @@
  * silently). */
 #include <string.h>
 
+#include "progress.h"
 #include "l_gradcheck.h"
 
 static const char *const check_options[] = {
     "samples", "seed", "step", "rtol", "nsigma", "worst", "only", "input", "mode",
     "directions", "names", "batch", "sample_loss", "exclude", "full", "localise",
-    "loss_scale", NULL};
+    "loss_scale", "budget", "verbose", NULL};
 
 eng_gc_options l_gc_read_options(lua_State *L, int arg, const char *fname)
 {
@@ -24,6 +25,19 @@ eng_gc_options l_gc_read_options(lua_State *L, int arg, const char *fname)
     o.exclude = l_opt_string_field(L, arg, fname, "exclude", NULL);
     o.full = l_opt_boolean_field(L, arg, fname, "full", false);
     o.no_localise = !l_opt_boolean_field(L, arg, fname, "localise", true);
+    o.budget = l_opt_number_field(L, arg, fname, "budget", 0);
+    if (lua_istable(L, arg)) {
+        lua_getfield(L, arg, "verbose");
+        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+            luaL_error(L, "%s: option 'verbose' must be a boolean, got %s", fname,
+                       luaL_typename(L, -1));
+        if (!lua_isnil(L, -1))
+            o.verbose = lua_toboolean(L, -1) ? ENG_PROGRESS_VERBOSE : ENG_PROGRESS_QUIET;
+        lua_pop(L, 1);
+    }
+    if (o.budget < 0 || o.budget != o.budget)
+        luaL_error(L, "%s: option 'budget' must be a number of seconds >= 0 (math.huge: no "
+                   "budget), got %f", fname, o.budget);
     if (o.samples < 0)
         luaL_error(L, "%s: option 'samples' must be >= 0 (0 = every element), got %I", fname,
                    (lua_Integer)o.samples);

@@ -67,6 +67,11 @@ static void push_tensor_report(lua_State *L, const eng_gc_tensor_report *t)
     set_number(L, "step", t->step);
     set_number(L, "noise_floor", t->noise_floor);
     set_integer(L, "checked", t->checked);
+    int64_t numel = 1;
+    for (int d = 0; d < t->ndim; d++)
+        numel *= t->shape[d];
+    set_integer(L, "elements", numel);
+    set_number(L, "coverage", numel ? (double)t->checked / (double)numel : 1.0);
     set_integer(L, "passed", t->passed);
     set_integer(L, "failed", t->failed);
     set_integer(L, "inconclusive", t->inconclusive);
@@ -114,6 +119,14 @@ void l_gc_push_report(lua_State *L, const eng_gc_report *r)
     set_integer(L, "evaluations", r->evaluations);
     set_integer(L, "elements_checked", r->elements_checked);
     set_integer(L, "elements_total", r->elements_total);
+    set_number(L, "coverage", r->elements_total ? (double)r->elements_checked /
+                                                  (double)r->elements_total : 1.0);
+    if (r->estimated_seconds > 0) {
+        set_number(L, "estimated_seconds", r->estimated_seconds);
+        set_number(L, "budget", r->budget);
+        lua_pushboolean(L, r->budget_sampled);
+        lua_setfield(L, -2, "sampled");
+    }
     set_number(L, "seconds", r->seconds);
     if (r->directions) {
         set_integer(L, "directions", r->directions);
@@ -166,7 +179,7 @@ static const char replay_source[] =
     "  return out\n"
     "end\n"
     "local option_names = {'samples', 'seed', 'step', 'rtol', 'nsigma', 'worst', 'only', 'input',\n"
-    "                      'mode', 'directions'}\n"
+    "                      'mode', 'directions', 'full'}\n"
     "function methods.save(report, path)\n"
     "  local engine = require('engine')\n"
     "  if type(path) ~= 'string' then\n"

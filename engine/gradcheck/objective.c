@@ -300,7 +300,7 @@ static void chain_destroy(eng_gc_objective *obj)
     chain *c = obj->ctx;
     if (!c)
         return;
-    for (int i = 0; i < c->nlayers; i++) {
+    for (int i = 0; c->layers && c->base && c->scratch && c->dinputs && i < c->nlayers; i++) {
         eng_layer_release(c->layers[i]);
         eng_tensor_release(c->base[i]);
         eng_tensor_release(c->scratch[i]);
@@ -337,6 +337,52 @@ void eng_gc_objective_release(eng_gc_objective *obj)
     free(obj);
 }
 
+static eng_status chain_alloc(eng_gc_objective *obj, chain *c, int n, int ntensors)
+{
+    c->layers = calloc((size_t)n, sizeof *c->layers);
+    c->base = calloc((size_t)n, sizeof *c->base);
+    c->scratch = calloc((size_t)n, sizeof *c->scratch);
+    c->dinputs = calloc((size_t)n, sizeof *c->dinputs);
+    c->delta_ok = calloc((size_t)n, sizeof *c->delta_ok);
+    c->ref_x = calloc((size_t)n, sizeof *c->ref_x);
+    c->ref_y = calloc((size_t)n, sizeof *c->ref_y);
+    obj->tensors = calloc((size_t)(ntensors ? ntensors : 1), sizeof *obj->tensors);
+    c->param_of = calloc((size_t)(ntensors ? ntensors : 1), sizeof *c->param_of);
+    if (!c->layers || !c->base || !c->scratch || !c->dinputs || !c->delta_ok || !obj->tensors ||
+        !c->param_of || !c->ref_x || !c->ref_y)
+        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    return gc_chain_sparse_alloc(c);
+}
+
+/* The objective's tensors: every parameter ("<layer>.<param>"), then the input. */
+static void name_tensors(eng_gc_objective *obj, chain *c, eng_layer **layers, int n,
+                         bool with_input)
+{
+    int t = 0;
+    for (int i = 0; i < n; i++) {
+        for (int p = 0; p < layers[i]->nparams; p++, t++) {
+            eng_gc_tensor *gt = &obj->tensors[t];
+            snprintf(gt->name, sizeof gt->name, "%s.%s", eng_layer_label(layers[i]),
+                     layers[i]->params[p].name);
+            snprintf(gt->layer, sizeof gt->layer, "%s", eng_layer_label(layers[i]));
+            gt->layer_index = i;
+            gt->value = layers[i]->params[p].value;
+            gt->grad = layers[i]->params[p].grad;
+            c->param_of[t] = p;
+        }
+    }
+    if (with_input) {
+        eng_gc_tensor *gt = &obj->tensors[t];
+        snprintf(gt->name, sizeof gt->name, "input");
+        gt->layer_index = 0;
+        snprintf(gt->layer, sizeof gt->layer, "%s", eng_layer_label(layers[0]));
+        gt->value = c->x;
+        c->param_of[t] = -1;
+        t++;
+    }
+    obj->ntensors = t;
+}
+
 /* Builds the objective over layers[0..n) (retained), copying x and target. */
 static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_tensor *x,
                             const eng_tensor *target, bool with_input, eng_gc_objective **out)
@@ -369,25 +415,10 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
     c->nlayers = n;
     c->training = training;
     c->with_input = with_input;
-    c->layers = calloc((size_t)n, sizeof *c->layers);
-    c->base = calloc((size_t)n, sizeof *c->base);
-    c->scratch = calloc((size_t)n, sizeof *c->scratch);
-    c->dinputs = calloc((size_t)n, sizeof *c->dinputs);
-    c->delta_ok = calloc((size_t)n, sizeof *c->delta_ok);
-    c->ref_x = calloc((size_t)n, sizeof *c->ref_x);
-    c->ref_y = calloc((size_t)n, sizeof *c->ref_y);
     int ntensors = with_input;
     for (int i = 0; i < n; i++)
         ntensors += layers[i]->nparams;
-    obj->tensors = calloc((size_t)(ntensors ? ntensors : 1), sizeof *obj->tensors);
-    c->param_of = calloc((size_t)(ntensors ? ntensors : 1), sizeof *c->param_of);
-    eng_status st = ENG_OK;
-    if (!c->layers || !c->base || !c->scratch || !c->dinputs || !c->delta_ok || !obj->tensors ||
-        !c->param_of || !c->ref_x || !c->ref_y) {
-        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
-        goto fail;
-    }
-    st = gc_chain_sparse_alloc(c);
+    eng_status st = chain_alloc(obj, c, n, ntensors);
     if (st)
         goto fail;
     bool freezable = false;
@@ -417,29 +448,7 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
         st = eng_tensor_clone(target, &c->target);
     if (st)
         goto fail;
-    int t = 0;
-    for (int i = 0; i < n; i++) {
-        for (int p = 0; p < layers[i]->nparams; p++, t++) {
-            eng_gc_tensor *gt = &obj->tensors[t];
-            snprintf(gt->name, sizeof gt->name, "%s.%s", eng_layer_label(layers[i]),
-                     layers[i]->params[p].name);
-            snprintf(gt->layer, sizeof gt->layer, "%s", eng_layer_label(layers[i]));
-            gt->layer_index = i;
-            gt->value = layers[i]->params[p].value;
-            gt->grad = layers[i]->params[p].grad;
-            c->param_of[t] = p;
-        }
-    }
-    if (with_input) {
-        eng_gc_tensor *gt = &obj->tensors[t];
-        snprintf(gt->name, sizeof gt->name, "input");
-        gt->layer_index = 0;
-        snprintf(gt->layer, sizeof gt->layer, "%s", eng_layer_label(layers[0]));
-        gt->value = c->x;
-        c->param_of[t] = -1;
-        t++;
-    }
-    obj->ntensors = t;
+    name_tensors(obj, c, layers, n, with_input);
     *out = obj;
     return ENG_OK;
 fail:
