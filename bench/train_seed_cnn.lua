@@ -1,6 +1,7 @@
--- Benchmark: training steps (or inference) of the seed CNN, or the LeNet-style net, on
--- Fashion-MNIST in this engine.
---   engine bench/train_seed_cnn.lua [steps] [batch] [dtype] [net=seed|lenet] [mode=train|infer]
+-- Benchmark: training steps (or inference) of the seed CNN, the LeNet-style net or a small
+-- ResNet on Fashion-MNIST in this engine.
+--   engine bench/train_seed_cnn.lua [steps] [batch] [dtype] [net=seed|lenet|resnet]
+--                                   [mode=train|infer]
 -- Prints one line "engine <net> <mode> <dtype> threads=<n> batch=<b> steps=<s>
 -- images_per_s=<x> cpu_images_per_s=<y> ...": y counts the process's CPU time (os.clock)
 -- instead of wall time, the fairer figure while other jobs share the cores.
@@ -37,8 +38,33 @@ local nets = {
       nn.Linear(64 * 7 * 7, 128, {dtype = d}), nn.ReLU(), nn.Linear(128, 10, {dtype = d}),
     }
   end,
+  -- conv-BN-ReLU stem (1->16), three residual stages of one basic block each (16 at 28x28,
+  -- 32 at 14x14, 64 at 7x7; the first convolution of a stage strides, a 1x1 convolution with
+  -- BatchNorm projects the shortcut), global average pooling, linear 64->10
+  resnet = function(d)
+    local function stage(cin, cout, stride)
+      local block = nn.Sequential{
+        nn.Conv2d(cin, cout, 3, {stride = stride, padding = 1, bias = false, dtype = d}),
+        nn.BatchNorm2d(cout, {dtype = d}), nn.ReLU(),
+        nn.Conv2d(cout, cout, 3, {padding = 1, bias = false, dtype = d}),
+        nn.BatchNorm2d(cout, {dtype = d}),
+      }
+      local shortcut = nn.Sequential{
+        nn.Conv2d(cin, cout, 1, {stride = stride, bias = false, dtype = d}),
+        nn.BatchNorm2d(cout, {dtype = d}),
+      }
+      return nn.Residual(block, shortcut)
+    end
+    return nn.Sequential{
+      nn.Conv2d(1, 16, 3, {padding = 1, bias = false, dtype = d}),
+      nn.BatchNorm2d(16, {dtype = d}), nn.ReLU(),
+      stage(16, 16, 1), nn.ReLU(), stage(16, 32, 2), nn.ReLU(), stage(32, 64, 2), nn.ReLU(),
+      nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10, {dtype = d}),
+    }
+  end,
 }
-local model = assert(nets[config.net], "net must be seed or lenet")(config.dtype)
+local model = assert(nets[config.net], "net must be seed, lenet or resnet")(config.dtype)
+if config.mode == "infer" then model:evaluate() end
 local criterion = nn.CrossEntropyLoss()
 local opt = optim.SGD(model, {lr = 0.05, momentum = 0.9})
 -- reuse: the batches come in the same two tensors every step (no allocation per step).

@@ -1,5 +1,5 @@
-"""Benchmark: training steps (or inference) of the seed CNN or the LeNet-style net on
-Fashion-MNIST in PyTorch (the reference).
+"""Benchmark: training steps (or inference) of the seed CNN, the LeNet-style net or the small
+ResNet on Fashion-MNIST in PyTorch (the reference).
 
     /usr/bin/python3 bench/train_seed_cnn.py [steps] [batch] [dtype] [threads] [net] [mode]
 
@@ -27,6 +27,34 @@ def read_idx(path):
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
+class Residual(nn.Module):
+    """y = block(x) + shortcut(x), as the engine's nn.Residual."""
+
+    def __init__(self, block, shortcut):
+        super().__init__()
+        self.block, self.shortcut = block, shortcut
+
+    def forward(self, x):
+        return self.block(x) + self.shortcut(x)
+
+
+def stage(cin, cout, stride):
+    block = nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout),
+        nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout))
+    shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
+                             nn.BatchNorm2d(cout))
+    return Residual(block, shortcut)
+
+
+def resnet():
+    """The engine's bench resnet, layer for layer (bench/train_seed_cnn.lua)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        stage(16, 16, 1), nn.ReLU(), stage(16, 32, 2), nn.ReLU(), stage(32, 64, 2), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
 def main():
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     batch = int(sys.argv[2]) if len(sys.argv) > 2 else 64
@@ -49,6 +77,8 @@ def main():
         model = nn.Sequential(
             nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
             nn.Linear(16 * 14 * 14, 128), nn.ReLU(), nn.Linear(128, 10)).to(tdtype)
+    elif net == "resnet":
+        model = resnet().to(tdtype)
     else:
         model = nn.Sequential(
             nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
