@@ -33,12 +33,16 @@ static bool small_gemm_f32(float *c, const float *a, const float *b, int m, int 
             eng_small_gemm_nn_f32(c, n, a, b, n, m, n, k);
         return true;
     }
+    if (trans_a) {
+        if (accumulate)
+            eng_small_gemm_tn_acc_f32(c, n, a, m, b, n, m, n, k);
+        else
+            eng_small_gemm_tn_f32(c, n, a, m, b, n, m, n, k);
+        return true;
+    }
     if (!accumulate) /* beta 0: c's old contents, NaNs included, do not count */
         memset(c, 0, sizeof(float) * (size_t)m * (size_t)n);
-    if (trans_a)
-        eng_small_gemm_tn_acc_f32(c, n, a, m, b, n, m, n, k);
-    else
-        eng_small_gemm_nt_f32(c, n, a, k, b, k, m, n, k);
+    eng_small_gemm_nt_f32(c, n, a, k, b, k, m, n, k);
     return true;
 }
 
