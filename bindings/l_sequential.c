@@ -13,14 +13,20 @@ typedef struct modelbox {
     uint64_t stamp;   /* of the last model:forward */
 } modelbox;
 
+static void modelbox_free(void *box)
+{
+    eng_model_release(((modelbox *)box)->model);
+}
+
+static const l_boxclass model_class = {ENG_LUA_SEQUENTIAL, "model is closed",
+                                       sizeof(modelbox), modelbox_free};
+
 /* The box's uservalue 1 is the list of its layer boxes, so that model[i] returns the same
  * box that was added and the layers' boxes live as long as the model's. */
 
 static modelbox *check_modelbox(lua_State *L, int arg)
 {
-    modelbox *box = luaL_checkudata(L, arg, ENG_LUA_SEQUENTIAL);
-    luaL_argcheck(L, box->model != NULL, arg, "model is closed");
-    return box;
+    return l_box_check(L, arg, &model_class);
 }
 
 eng_model *l_check_model(lua_State *L, int arg)
@@ -28,21 +34,10 @@ eng_model *l_check_model(lua_State *L, int arg)
     return check_modelbox(L, arg)->model;
 }
 
-static int model_release(lua_State *L)
-{
-    modelbox *box = luaL_checkudata(L, 1, ENG_LUA_SEQUENTIAL);
-    eng_model_release(box->model);
-    box->model = NULL;
-    return 0;
-}
-
 /* Pushes a new model box with an empty layer list. */
 static modelbox *new_modelbox(lua_State *L)
 {
-    modelbox *box = lua_newuserdatauv(L, sizeof *box, 1);
-    box->model = NULL;
-    box->stamp = 0;
-    luaL_setmetatable(L, ENG_LUA_SEQUENTIAL);
+    modelbox *box = l_box_push(L, &model_class, 1);
     lua_newtable(L);
     lua_setiuservalue(L, -2, 1);
     return box;
@@ -51,6 +46,10 @@ static modelbox *new_modelbox(lua_State *L)
 /* Appends the layer box at idx to the model box at model_idx. */
 static void add_layer(lua_State *L, int model_idx, int idx, const char *where)
 {
+    if (luaL_testudata(L, idx, ENG_LUA_SEQUENTIAL)) {
+        l_push_sequential_layer(L, idx); /* a Sequential inside a Sequential */
+        idx = lua_gettop(L);
+    }
     l_layerbox *lbox = luaL_testudata(L, idx, ENG_LUA_LAYER);
     if (!lbox)
         luaL_error(L, "Sequential: %s: engine.Layer expected, got %s", where,
@@ -306,34 +305,13 @@ static int model_tostring(lua_State *L)
     eng_model *m = box->model;
     char count[32];
     format_count(count, sizeof count, count_parameters(m));
-    int name_width = 0;
-    for (int i = 0; i < m->nlayers; i++) {
-        int n = (int)strlen(m->layers[i]->name);
-        name_width = n > name_width ? n : name_width;
-    }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     lua_pushfstring(L, "Sequential (%d layer%s, %s parameter%s, %s)", m->nlayers,
                     m->nlayers == 1 ? "" : "s", count, strcmp(count, "1") ? "s" : "",
                     eng_dtype_name(eng_model_dtype(m)));
     luaL_addvalue(&b);
-    for (int i = 0; i < m->nlayers; i++) {
-        const eng_layer *layer = m->layers[i];
-        /* "\u251c\u2500" and "\u2514\u2500" in UTF-8: the tree's branches */
-        luaL_addstring(&b, i + 1 < m->nlayers ? "\n\xe2\x94\x9c\xe2\x94\x80 "
-                                              : "\n\xe2\x94\x94\xe2\x94\x80 ");
-        luaL_addstring(&b, layer->name);
-        for (int j = (int)strlen(layer->name); j < name_width + 2; j++)
-            luaL_addchar(&b, ' ');
-        l_push_repr(L, layer);
-        luaL_addvalue(&b);
-        for (int p = 0; p < layer->nparams; p++) {
-            luaL_addstring(&b, p ? "  " : "   ");
-            lua_pushfstring(L, "%s %s", layer->params[p].name,
-                            eng_tensor_shape_str(layer->params[p].value));
-            luaL_addvalue(&b);
-        }
-    }
+    l_add_model_tree(L, &b, m);
     luaL_pushresult(&b);
     return 1;
 }
@@ -355,7 +333,7 @@ static const luaL_Reg model_methods[] = {
 
 void l_open_sequential(lua_State *L)
 {
-    l_new_class(L, ENG_LUA_SEQUENTIAL, model_release, model_tostring, model_methods);
+    l_new_class(L, &model_class, model_tostring, model_methods);
     l_set_closure(L, "train", model_set_training, 1, 1);
     l_set_closure(L, "eval", model_set_training, 1, 0);
     l_set_closure(L, "training", model_set_training, 1, 1);
