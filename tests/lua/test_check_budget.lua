@@ -102,8 +102,13 @@ assert(bad.tensors["linear_1.weight"].verdict == "FAIL")
 local good = gc.check(planted(1), criterion, x, y, {budget = 0.2, verbose = false})
 assert(good.sampled and good.verdict == "PASS", "correct net under a budget: " .. good.verdict)
 
--- 4. full = true: every element, whatever the budget.
-local full = gc.check(model, criterion, x, y, {budget = 0.2, full = true, verbose = false})
+-- 4. full = true: every element, whatever the budget (a small net: quick in every build).
+local mlp = nn.Sequential{nn.Linear(300, 20, {dtype = "f64"}), nn.Tanh(),
+                          nn.Linear(20, 3, {dtype = "f64"})}
+local xm, ym = engine.randn({4, 300}, "f64"), engine.tensor({0, 1, 2, 1}, "i64")
+local over = gc.check(mlp, criterion, xm, ym, {budget = 1e-6, verbose = false})
+assert(over.sampled == true and over.coverage < 1, "a budget of 1 us samples")
+local full = gc.check(mlp, criterion, xm, ym, {budget = 1e-6, full = true, verbose = false})
 assert(full.sampled == false and full.coverage == 1 and full.verdict == "PASS")
 H.check_error("option 'budget' must be a number of seconds >= 0",
               gc.check, model, criterion, x, y, {budget = -1})
