@@ -118,6 +118,13 @@ static int64_t capacity(const chain *c, int i)
     return eng_tensor_numel(c->base[i]);
 }
 
+static inline uint64_t bits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
 /* Lists where scratch[i] differs from base[i] (nchanged[i] = -1 when more than capacity). */
 static eng_status mark_changes(chain *c, int i)
 {
@@ -128,14 +135,14 @@ static eng_status mark_changes(chain *c, int i)
     if (eng_tensor_numel(c->scratch[i]) != n)
         return ENG_OK;
     /* bit patterns, 8 at a time (a -0 for a 0 or a NaN counts as changed: harmless) */
-    const uint64_t *a = eng_tensor_data(c->scratch[i]), *b = eng_tensor_data(c->base[i]);
+    const double *a = ENG_F64_DATA(c->scratch[i]), *b = ENG_F64_DATA(c->base[i]);
     for (int64_t j0 = 0; j0 < n; j0 += 8) {
         int64_t end = j0 + 8 < n ? j0 + 8 : n;
         uint64_t any = 0;
         for (int64_t j = j0; j < end; j++)
-            any |= a[j] ^ b[j];
+            any |= bits(a[j]) ^ bits(b[j]);
         for (int64_t j = j0; any && j < end; j++) {
-            if (a[j] == b[j])
+            if (bits(a[j]) == bits(b[j]))
                 continue;
             if (count == cap)
                 return ENG_OK;
