@@ -45,8 +45,15 @@ static eng_status projection_forward(eng_loss *loss, const eng_tensor *input,
     const eng_tensor *r = ((projection *)loss)->r;
     int64_t n = eng_tensor_numel(input);
     double acc = 0;
-    for (int64_t i = 0; i < n; i++)
-        acc += eng_tensor_get_flat(r, i) * eng_tensor_get_flat(input, i);
+    /* every evaluation of a layer-wise check sums over the whole output: typed loops */
+    if (r->dtype == ENG_F64 && input->dtype == ENG_F64 && eng_tensor_is_contiguous(input)) {
+        const double *a = eng_tensor_data(r), *b = eng_tensor_data(input);
+        for (int64_t i = 0; i < n; i++)
+            acc += a[i] * b[i];
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            acc += eng_tensor_get_flat(r, i) * eng_tensor_get_flat(input, i);
+    }
     *value = acc;
     return ENG_OK;
 }
