@@ -3,6 +3,7 @@
  * in its first call; and correct nets with exact ReLU zeros and max-pool ties, which no mode
  * may FAIL, at any forced step. Each wrong backward is a built-in layer (or loss) whose
  * vtable's backward is replaced by one that changes the correct result. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -403,6 +404,165 @@ static void test_zoo_never_fails_200_correct_nets_in_any_mode(void **state)
     assert_true(passes >= runs / 2);
 }
 
+/* The Taylor test at normal gradients and at gradients around 1e-10 and 1e-12: slope 1 for a
+ * 14% and a 1% scale bug, 2 for the correct backward, or a stated "undecided"; never the
+ * wrong one of the two. */
+static void test_zoo_taylor_decides_at_tiny_magnitudes_or_says_it_cannot(void **state)
+{
+    (void)state;
+    const double factors[] = {0.86, 0.99, 1.0};
+    const double tails[] = {1.0, 1e-4, 1e-5};
+    for (int t = 0; t < 3; t++) {
+        for (int f = 0; f < 3; f++) {
+            bug_factor = factors[f];
+            tail_scale = tails[t];
+            eng_rng_seed(eng_rng_global(), 11);
+            eng_model *m = small_cnn(factors[f] == 1.0 ? 0 : 1, BUG_SCALE);
+            eng_tensor *x, *y;
+            make_batch(5, false, m, &x, &y);
+            eng_loss *ce;
+            OK(eng_cross_entropy_new(&ce));
+            eng_gc_objective *obj;
+            OK(eng_gc_model_objective(m, ce, x, y, false, &obj));
+            eng_gc_taylor_result r;
+            OK(eng_gc_taylor_test(obj, 0 /* conv2d_1.weight */, 1e-2, 8, 3, &r));
+            print_message("tail %g, x%g: %s: %s\n", tails[t], factors[f],
+                          eng_gc_verdict_name(r.verdict), r.conclusion);
+            eng_gc_verdict want = factors[f] == 1.0 ? ENG_GC_PASS : ENG_GC_FAIL;
+            if (r.verdict != want) {
+                for (int i = 0; i < r.nsteps; i++)
+                    print_message("  h %.3g  r %.3g%s\n", r.steps[i], r.remainders[i],
+                                  i >= r.first && i <= r.last ? "  *" : "");
+                fail_msg("tail %g, x%g: expected %s", tails[t], factors[f],
+                         eng_gc_verdict_name(want));
+            }
+            eng_gc_objective_release(obj);
+            eng_loss_release(ce);
+            eng_model_release(m);
+            eng_tensor_release(x);
+            eng_tensor_release(y);
+        }
+    }
+    tail_scale = 1.0;
+    bug_factor = 1.0;
+}
+
+/* BatchNorm in training mode, whose backward forgets that the batch's mean and variance
+ * depend on x (dx = gamma * invstd * dy, right only in evaluation mode): a training-only bug
+ * in the middle of a model. */
+static const eng_layer_ops *bn_original_ops;
+static eng_layer_ops bn_buggy_ops;
+static bool bn_training;
+
+static eng_status bn_buggy_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                    const eng_tensor *dy, eng_tensor *dx)
+{
+    eng_status st = bn_original_ops->backward(layer, x, y, dy, dx);
+    if (st || !dx || !bn_training)
+        return st;
+    int64_t n = x->shape[0], c = x->shape[1], plane = eng_tensor_numel(x) / n / c;
+    for (int64_t ch = 0; ch < c; ch++) {
+        double mean = 0, var = 0;
+        for (int64_t s = 0; s < n; s++)
+            for (int64_t p = 0; p < plane; p++)
+                mean += eng_tensor_get_flat(x, (s * c + ch) * plane + p);
+        mean /= (double)(n * plane);
+        for (int64_t s = 0; s < n; s++)
+            for (int64_t p = 0; p < plane; p++) {
+                double d = eng_tensor_get_flat(x, (s * c + ch) * plane + p) - mean;
+                var += d * d;
+            }
+        var /= (double)(n * plane);
+        double gamma = eng_tensor_get_flat(layer->params[0].value, ch);
+        for (int64_t s = 0; s < n; s++)
+            for (int64_t p = 0; p < plane; p++) {
+                int64_t i = (s * c + ch) * plane + p;
+                eng_tensor_set_flat(dx, i, gamma / sqrt(var + 1e-5) * eng_tensor_get_flat(dy, i));
+            }
+    }
+    return ENG_OK;
+}
+
+/* conv(1->4) -> batchnorm2d -> relu -> maxpool -> flatten -> linear(64->5) */
+static eng_model *bn_cnn(bool buggy)
+{
+    eng_model *m;
+    eng_layer *l;
+    OK(eng_model_new(&m));
+    eng_conv2d_options o = {.padding_h = 1, .padding_w = 1};
+    OK(eng_conv2d_new(1, 4, 3, 3, &o, ENG_F64, NULL, &l));
+    add(m, l, 1, 0, BUG_NONE);
+    OK(eng_batchnorm_new(2, 4, 1e-5, 0.1, true, ENG_F64, &l));
+    OK(eng_tensor_normal(l->params[0].value, eng_rng_global(), 1.0, 0.3));
+    OK(eng_tensor_normal(l->params[1].value, eng_rng_global(), 0.0, 0.3));
+    if (buggy) {
+        bn_original_ops = l->ops;
+        bn_buggy_ops = *l->ops;
+        bn_buggy_ops.backward = bn_buggy_backward;
+        l->ops = &bn_buggy_ops;
+    }
+    add(m, l, 2, 0, BUG_NONE);
+    OK(eng_relu_new(&l));
+    add(m, l, 3, 0, BUG_NONE);
+    OK(eng_maxpool2d_new(2, 2, 0, 0, 0, 0, &l));
+    add(m, l, 4, 0, BUG_NONE);
+    OK(eng_flatten_new(&l));
+    add(m, l, 5, 0, BUG_NONE);
+    OK(eng_linear_new(64, 5, true, ENG_F64, NULL, &l));
+    add(m, l, 6, 0, BUG_NONE);
+    return m;
+}
+
+static void test_zoo_checks_batchnorm_in_the_mode_the_model_is_in(void **state)
+{
+    (void)state;
+    for (int buggy = 0; buggy <= 1; buggy++) {
+        for (int training = 0; training <= 1; training++) {
+            eng_rng_seed(eng_rng_global(), 21);
+            eng_model *m = bn_cnn(buggy);
+            eng_model_set_training(m, training);
+            bn_training = training;
+            eng_tensor *x, *y;
+            make_batch(9, false, m, &x, &y);
+            eng_loss *ce;
+            OK(eng_cross_entropy_new(&ce));
+            eng_tensor *mean0;
+            OK(eng_tensor_clone(m->layers[1]->buffers[0].value, &mean0));
+            bool bug_shows = buggy && training;
+            for (int md = MODE_DEFAULT; md <= MODE_LAYERS; md++) {
+                eng_gc_options opts = {.seed = 3};
+                eng_gc_report *r = run(m, ce, x, y, (mode)md, &opts);
+                bool right = bug_shows ? names(r, (mode)md, "batchnorm2d_1", "input gradient")
+                                       : r->verdict != ENG_GC_FAIL;
+                if (md == MODE_DIRECTIONAL && bug_shows) /* names the layer, any diagnosis */
+                    right = r->verdict == ENG_GC_FAIL && strcmp(r->culprit, "batchnorm2d_1") == 0;
+                if (!right) {
+                    print_report(r);
+                    fail_msg("buggy %d, training %d, %s mode: %s", buggy, training,
+                             mode_names[md], eng_gc_verdict_name(r->verdict));
+                }
+                print_message("buggy %d, training %d, %s: %s %s\n", buggy, training,
+                              mode_names[md], eng_gc_verdict_name(r->verdict), r->localisation);
+                eng_gc_report_free(r);
+                /* the running statistics the training-mode forwards moved are put back */
+                assert_true(eng_tensor_get_flat(m->layers[1]->buffers[0].value, 1) ==
+                            eng_tensor_get_flat(mean0, 1));
+            }
+            /* a batch-coupled layer: no "one sample" decomposition */
+            eng_gc_objective *obj;
+            OK(eng_gc_model_objective(m, ce, x, y, false, &obj));
+            assert_null(obj->sample_loss_at);
+            eng_gc_objective_release(obj);
+            eng_tensor_release(mean0);
+            eng_loss_release(ce);
+            eng_model_release(m);
+            eng_tensor_release(x);
+            eng_tensor_release(y);
+        }
+    }
+    bn_training = false;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +576,8 @@ int main(void)
         cmocka_unit_test(test_zoo_names_small_scale_bugs_at_normal_and_tiny_magnitudes),
         cmocka_unit_test(test_zoo_never_fails_correct_nets_with_relu_zeros_and_pool_ties),
         cmocka_unit_test(test_zoo_never_fails_200_correct_nets_in_any_mode),
+        cmocka_unit_test(test_zoo_taylor_decides_at_tiny_magnitudes_or_says_it_cannot),
+        cmocka_unit_test(test_zoo_checks_batchnorm_in_the_mode_the_model_is_in),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

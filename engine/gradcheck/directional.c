@@ -8,13 +8,7 @@
 
 #include "check_internal.h"
 
-typedef struct direction {
-    int ntensors;
-    eng_tensor **v;     /* [ntensors] like each value (NULL where zero) */
-    eng_tensor **saved; /* [ntensors] copies of the values */
-} direction;
-
-static void direction_free(direction *d)
+void gc_direction_free(gc_direction *d)
 {
     for (int i = 0; i < d->ntensors; i++) {
         eng_tensor_release(d->v[i]);
@@ -26,8 +20,8 @@ static void direction_free(direction *d)
 
 /* A random unit direction supported on tensor `only` (all when -1) and, within it, on the
  * flat range [lo, hi) (all when hi <= lo). */
-static eng_status direction_new(eng_gc_objective *obj, int only, int64_t lo, int64_t hi,
-                                eng_rng *rng, direction *d)
+eng_status gc_direction_new(eng_gc_objective *obj, int only, int64_t lo, int64_t hi,
+                            eng_rng *rng, gc_direction *d)
 {
     d->ntensors = obj->ntensors;
     d->v = calloc((size_t)obj->ntensors + 1, sizeof *d->v);
@@ -65,7 +59,7 @@ static eng_status direction_new(eng_gc_objective *obj, int only, int64_t lo, int
 }
 
 /* g.v over the analytic gradients. */
-static double directional_analytic(const eng_gc_objective *obj, const direction *d)
+double gc_directional_analytic(const eng_gc_objective *obj, const gc_direction *d)
 {
     double acc = 0;
     for (int t = 0; t < obj->ntensors; t++) {
@@ -88,7 +82,7 @@ static double directional_analytic(const eng_gc_objective *obj, const direction 
 }
 
 /* L(x + h v), restoring x exactly afterwards. */
-static eng_status loss_along(gc_context *ctx, const direction *d, double h, double *value)
+eng_status gc_loss_along(gc_context *ctx, const gc_direction *d, double h, double *value)
 {
     eng_gc_objective *obj = ctx->obj;
     for (int t = 0; t < obj->ntensors; t++) {
@@ -123,11 +117,11 @@ static eng_status loss_along(gc_context *ctx, const direction *d, double h, doub
 
 /* The directional derivative with its error bar, as gc_estimate_at does for one element. The
  * step is relative to the rms of the values along the direction's support. */
-static eng_status estimate_along(gc_context *ctx, const direction *d, double h, gc_estimate *e)
+static eng_status estimate_along(gc_context *ctx, const gc_direction *d, double h, gc_estimate *e)
 {
     double loss[4], steps[4] = {h, -h, h / 2, -h / 2};
     for (int i = 0; i < 4; i++) {
-        eng_status st = loss_along(ctx, d, steps[i], &loss[i]);
+        eng_status st = gc_loss_along(ctx, d, steps[i], &loss[i]);
         if (st)
             return st;
     }
@@ -140,7 +134,7 @@ static eng_status estimate_along(gc_context *ctx, const direction *d, double h, 
     return ENG_OK;
 }
 
-static double value_scale(const eng_gc_objective *obj, int only)
+double gc_value_scale(const eng_gc_objective *obj, int only)
 {
     double acc = 0;
     int64_t count = 0;
@@ -162,13 +156,13 @@ static double value_scale(const eng_gc_objective *obj, int only)
 static eng_status test_direction(gc_context *ctx, int only, int64_t lo, int64_t hi,
                                  eng_rng *rng, eng_gc_verdict *verdict)
 {
-    direction d = {0};
-    eng_status st = direction_new(ctx->obj, only, lo, hi, rng, &d);
+    gc_direction d = {0};
+    eng_status st = gc_direction_new(ctx->obj, only, lo, hi, rng, &d);
     if (st) {
-        direction_free(&d);
+        gc_direction_free(&d);
         return st;
     }
-    double a = directional_analytic(ctx->obj, &d), scale = value_scale(ctx->obj, only);
+    double a = gc_directional_analytic(ctx->obj, &d), scale = gc_value_scale(ctx->obj, only);
     gc_estimate best = {0};
     double best_bar = INFINITY, best_h = scale;
     /* frozen branches: no kink to step over, so steps up to the values' scale are fair */
@@ -202,7 +196,7 @@ static eng_status test_direction(gc_context *ctx, int only, int64_t lo, int64_t 
                 *verdict = ENG_GC_INCONCLUSIVE;
         }
     }
-    direction_free(&d);
+    gc_direction_free(&d);
     return st;
 }
 
@@ -395,56 +389,6 @@ fail:
     gc_unfreeze(&ctx);
     eng_gc_report_free(report);
     return st;
-}
-
-eng_status eng_gc_taylor(eng_gc_objective *obj, int t, double h0, int n, uint64_t seed,
-                         double *slope, double *remainders)
-{
-    if (t < 0 || t >= obj->ntensors)
-        return eng_error(ENG_EARG, "gradcheck: no tensor %d (the objective has %d)", t + 1,
-                         obj->ntensors);
-    if (n < 2 || !(h0 > 0))
-        return eng_error(ENG_EARG, "gradcheck: the Taylor test needs n >= 2 steps and h0 > 0");
-    gc_context ctx = {.obj = obj};
-    eng_rng rng;
-    eng_rng_seed(&rng, seed);
-    double base;
-    eng_status st = obj->loss(obj, &base);
-    if (!st)
-        st = obj->gradient(obj);
-    if (st)
-        return st;
-    direction d = {0};
-    st = direction_new(obj, t, 0, 0, &rng, &d);
-    if (st) {
-        direction_free(&d);
-        return st;
-    }
-    double gd = directional_analytic(obj, &d);
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    int used = 0;
-    for (int i = 0; i < n; i++) {
-        double h = h0 * pow(2.0, -i), value;
-        st = loss_along(&ctx, &d, h, &value);
-        if (st)
-            break;
-        double r = fabs(value - base - h * gd);
-        if (remainders)
-            remainders[i] = r;
-        if (r > 0) {
-            double lx = log(h), ly = log(r);
-            sx += lx;
-            sy += ly;
-            sxx += lx * lx;
-            sxy += lx * ly;
-            used++;
-        }
-    }
-    direction_free(&d);
-    if (st)
-        return st;
-    *slope = used >= 2 ? (used * sxy - sx * sy) / (used * sxx - sx * sx) : NAN;
-    return ENG_OK;
 }
 
 static int cmp_double(const void *a, const void *b)

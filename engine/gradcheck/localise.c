@@ -237,14 +237,15 @@ static eng_status check_deepest(eng_gc_objective *obj, const eng_gc_options *o,
 }
 
 /* Layer i alone on the input it really receives, with a fixed random projection. */
-static eng_status check_suspect(eng_layer *layer, int i, const eng_tensor *input,
-                                const eng_gc_options *o, const eng_gc_report *whole,
-                                eng_gc_report *all, eng_gc_report *report)
+static eng_status check_suspect(eng_layer *layer, int i, bool training,
+                                const eng_tensor *input, const eng_gc_options *o,
+                                const eng_gc_report *whole, eng_gc_report *all,
+                                eng_gc_report *report)
 {
     eng_rng rng;
     eng_rng_seed(&rng, o->seed + 1000003u * (uint64_t)(i + 1));
     eng_gc_objective *obj = NULL;
-    eng_status st = eng_gc_layer_objective(layer, input, &rng, &obj);
+    eng_status st = eng_gc_layer_objective_mode(layer, input, training, &rng, &obj);
     if (st)
         return st;
     obj->batch = input->ndim ? input->shape[0] : 0;
@@ -259,9 +260,10 @@ static eng_status check_suspect(eng_layer *layer, int i, const eng_tensor *input
     return st;
 }
 
-eng_status gc_localise(eng_layer **layers, int nlayers, const eng_tensor *const *inputs,
-                       eng_loss *loss, const eng_tensor *target, int from,
-                       const eng_gc_options *opts_in, eng_gc_report *report)
+eng_status gc_localise(eng_layer **layers, int nlayers, bool training,
+                       const eng_tensor *const *inputs, eng_loss *loss,
+                       const eng_tensor *target, int from, const eng_gc_options *opts_in,
+                       eng_gc_report *report)
 {
     eng_gc_options o = opts_in ? *opts_in : (eng_gc_options){0};
     o.only = NULL;
@@ -284,7 +286,7 @@ eng_status gc_localise(eng_layer **layers, int nlayers, const eng_tensor *const 
         eng_gc_objective_release(obj);
     }
     for (int i = nlayers - 1; !st && i >= (from > 0 ? from : 0); i--)
-        st = check_suspect(layers[i], i, inputs[i], &o, report, all, report);
+        st = check_suspect(layers[i], i, training, inputs[i], &o, report, all, report);
     if (st) {
         eng_gc_report_free(all);
         return st;
