@@ -299,7 +299,7 @@ static eng_status run_directions(gc_context *ctx, int k, const eng_gc_options *o
                                  eng_rng *rng, eng_gc_report *report)
 {
     eng_gc_objective *obj = ctx->obj;
-    bool smooth = ctx->frozen && obj->has_signatures;
+    bool smooth = ctx->frozen && obj->has_signatures && obj->all_branches_freeze;
     /* Directions per tensor: one joint direction over everything would be dominated by the
      * tensors with the largest gradients and hide a wrong one whose gradients are tiny (the
      * seed question's first layer). Each tensor gets its share of the k directions. */

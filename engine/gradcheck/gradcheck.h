@@ -49,6 +49,9 @@ struct eng_gc_objective {
     eng_status (*gradient)(eng_gc_objective *obj);
     /* Whether loss_at's signatures can tell kinks (else the five-point test is used). */
     bool has_signatures;
+    /* Whether every layer that branches can freeze: with freeze on, the objective is then a
+     * smooth function, and a difference at any step is free of kinks. */
+    bool all_branches_freeze;
     int64_t batch; /* samples in the batch (for naming a 1/N scale), 0 if unknown */
     /* [optional] The loss of sample s alone (a batch of one), with element `index` of tensor t
      * changed by delta: lets the diagnosis test "only one sample's gradient". */

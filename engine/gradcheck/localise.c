@@ -92,6 +92,7 @@ static eng_status loss_objective(eng_loss *loss, const eng_tensor *input,
     obj->loss_at = la_loss_at;
     obj->gradient = la_gradient;
     obj->has_signatures = true; /* the built-in losses are smooth */
+    obj->all_branches_freeze = true;
     obj->batch = input->ndim ? input->shape[0] : 0;
     *out = obj;
     return ENG_OK;

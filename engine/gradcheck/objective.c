@@ -483,6 +483,7 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
     obj->gradient = chain_gradient;
     obj->dtype = dtype;
     obj->has_signatures = true;
+    obj->all_branches_freeze = true;
     obj->batch = x->ndim > 0 ? x->shape[0] : 0;
     c->nlayers = n;
     c->training = training;
@@ -511,11 +512,14 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
         c->layers[i] = layers[i];
         /* one layer that may branch unseen (written in Lua, or a plugin's without a
          * signature) sends every element through the five-point test */
-        if (layers[i]->ops->unknown_branches ||
-            (!layers[i]->ops->signature && eng_plugin_owns_ops(layers[i]->ops)))
+        bool unseen = layers[i]->ops->unknown_branches ||
+                      (!layers[i]->ops->signature && eng_plugin_owns_ops(layers[i]->ops));
+        if (unseen)
             obj->has_signatures = false;
         if (layers[i]->ops->forward_frozen)
             freezable = true;
+        else if (unseen || layers[i]->ops->signature) /* a container, Lua, a plugin */
+            obj->all_branches_freeze = false;
         if (layers[i]->nparams > 0 && layers[i]->dtype != dtype) {
             st = eng_error(ENG_EDTYPE, "gradcheck: layer %s is %s, others are %s (convert the model with :to())",
                            eng_layer_label(layers[i]), eng_dtype_name(layers[i]->dtype),

@@ -176,7 +176,8 @@ static eng_status taylor_prepare(taylor_state *s, eng_gc_objective *obj, int t, 
     if (!st)
         st = gc_direction_new(obj, t, 0, 0, &rng, &s->d);
     s->gd = st ? 0 : gc_directional_analytic(obj, &s->d);
-    s->smooth = obj->has_signatures && (!obj->freeze || s->ctx.frozen);
+    s->smooth = obj->has_signatures && obj->all_branches_freeze &&
+                (!obj->freeze || s->ctx.frozen);
     return st;
 }
 
