@@ -23,6 +23,7 @@ typedef struct chain {
      * with forward_frozen, taken when freezing; evaluations then hold its branches. */
     bool frozen;
     eng_tensor **ref_x, **ref_y; /* [nlayers], NULL for smooth layers */
+    gc_saved_buffers buffers;    /* training mode: restored when the objective goes */
     /* Sparse tail: scratch[i] equals base[i] except at the changed[i][0..nchanged[i])
      * positions (nchanged[i] = -1: not known), which layer i+1's forward_sparse takes. */
     int64_t **changed;    /* [nlayers], capacity numel(base[i]) */
