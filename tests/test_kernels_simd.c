@@ -6,6 +6,8 @@
 
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
+#include "kernels/broadcast.h"
+#include "kernels/conv_direct.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
 #include "kernels/pool.h"
@@ -481,6 +483,54 @@ static void test_gemm_f32_small_products_match_the_naive_sum(void **state)
     }
 }
 
+/* ---- direct convolution starting from the bias -------------------------------------------- */
+
+/* eng_conv_direct_bias_* against the bias broadcast by eng_fill_planes_* and the accumulating
+ * eng_conv_direct_* (checked against the definition in test_kernels.c): the same sums in the
+ * same order, so bit for bit, including over a y full of NaNs, at every SIMD level. */
+static void test_direct_convolution_from_the_bias_equals_fill_then_add(void **state)
+{
+    (void)state;
+    const int cases[][5] = {{1, 32, 30, 30, 3}, {3, 5, 9, 20, 5}, {2, 17, 12, 37, 3},
+                            {1, 4, 7, 7, 7}};
+    for (size_t l = 0; l < LEVELS; l++) {
+        eng_simd old = eng_simd_cap(levels[l]);
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            int cin = cases[k][0], out = cases[k][1], hp = cases[k][2], wp = cases[k][3];
+            int kk = cases[k][4], oh = hp - kk + 1, ow = wp - kk + 1, ny = out * oh * ow;
+            float *xp = frand((int64_t)cin * hp * wp, 40 + k), *w = frand(out * cin * kk * kk, 50);
+            float *b = frand(out, 60), *y = frand(ny, 0), *ref = frand(ny, 0);
+            double *xp64 = malloc(sizeof(double) * (size_t)cin * hp * wp);
+            double *w64 = malloc(sizeof(double) * (size_t)out * cin * kk * kk), b64[32];
+            double *y64 = malloc(sizeof(double) * (size_t)ny), *ref64 = malloc(sizeof(double) * (size_t)ny);
+            for (int i = 0; i < cin * hp * wp; i++)
+                xp64[i] = xp[i];
+            for (int i = 0; i < out * cin * kk * kk; i++)
+                w64[i] = w[i];
+            for (int i = 0; i < out; i++)
+                b64[i] = b[i];
+            for (int i = 0; i < ny; i++)
+                y[i] = NAN, y64[i] = NAN;
+            eng_conv_direct_bias_f32(y, b, w, xp, cin, hp, wp, out, kk, kk);
+            eng_conv_direct_bias_f64(y64, b64, w64, xp64, cin, hp, wp, out, kk, kk);
+            eng_fill_planes_f32(ref, b, out, (int64_t)oh * ow);
+            eng_fill_planes_f64(ref64, b64, out, (int64_t)oh * ow);
+            eng_conv_direct_f32(ref, w, xp, cin, hp, wp, out, kk, kk);
+            eng_conv_direct_f64(ref64, w64, xp64, cin, hp, wp, out, kk, kk);
+            for (int i = 0; i < ny; i++) {
+                if (!same_bits_f32(y[i], ref[i]) || !same_bits_f64(y64[i], ref64[i]))
+                    print_message("simd %d case %zu at %d: %g/%g against %g/%g\n",
+                                  (int)eng_simd_level(), k, i, (double)y[i], y64[i],
+                                  (double)ref[i], ref64[i]);
+                assert_true(same_bits_f32(y[i], ref[i]) && same_bits_f64(y64[i], ref64[i]));
+            }
+            free(xp), free(w), free(b), free(y), free(ref), free(xp64), free(w64), free(y64);
+            free(ref64);
+        }
+        eng_simd_cap(old);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_winograd_transform_bodies_match_the_definition),
         cmocka_unit_test(test_batchnorm_bodies_match_the_definition),
         cmocka_unit_test(test_gemm_f32_small_products_match_the_naive_sum),
+        cmocka_unit_test(test_direct_convolution_from_the_bias_equals_fill_then_add),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
