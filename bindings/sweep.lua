@@ -316,12 +316,39 @@ function M.run(spec)
     todo[i] = {index = i, key = key_of(settings), settings = settings,
                seed = seed_of(spec.seed or 0, settings)}
   end
+  local found
+  if not (os.getenv("ENGINE_SWEEP_CHILD") or os.getenv("ENGINE_SWEEP_TASK")) then
+    found = select(3, M.read(spec.results))
+  end
   local records = M._execute(spec, todo)
   if records.partial then return records end
+  if found and found.version > 0 then records.resumed_from = found end
   if not spec.quiet then summary(spec, records) end
   if spec.plot then plot_metric(spec, records, spec.plot) end
   if spec.curves then plot_curves(spec, records, spec.curves) end
   return records
+end
+
+local warned = {}
+
+-- sweep.read(path) -> {key = run}, {keys in order}, file: file.version is 2, or 1 for a file
+-- written before results format 2 (30 Nov 2026). Such a file still reads, after the same audit
+-- of structure, types and sizes, but its runs carry no checksums: file.checksummed is false,
+-- file.warning says so, and so does one line on stderr (once per file). Appending rewrites it
+-- in format 2.
+function M.read(path)
+  local runs, keys, file = M._read(path)
+  if file.version == 1 then
+    file.warning = ("%s is a sweep results file of format 1 (written before 30 Nov 2026): it "
+      .. "passed the structural audit, but its runs carry no checksums%s; the next append "
+      .. "rewrites it in format 2"):format(path, file.file_crc
+        and " (the CRC-32 of the whole file matched)" or ", nor does the file")
+    if not warned[path] then
+      warned[path] = true
+      io.stderr:write("engine.sweep: warning: ", file.warning, "\n")
+    end
+  end
+  return runs, keys, file
 end
 
 -- one run in this process: the generator seeded from the run, then the protected call
