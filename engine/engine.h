@@ -9,6 +9,7 @@
 
 #include "data.h"
 #include "error.h"
+#include "gradcheck/eps_sweep.h"
 #include "gradcheck/gradcheck.h"
 #include "io/batches.h"
 #include "io/checkpoint.h"

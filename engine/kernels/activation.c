@@ -2,14 +2,32 @@
 
 #include <math.h>
 
+#include "cpu.h"
+#include "pointwise_avx512.h"
+
+/* ReLU runs its AVX-512 body where the processor has one (the build targets baseline x86-64,
+ * whose plain loops run 4 lanes). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define RELU_AVX512(call)                                                                       \
+    if (eng_simd_level() == ENG_SIMD_AVX512) {                                                  \
+        call;                                                                                   \
+        return;                                                                                 \
+    }
+#else
+#define RELU_AVX512(call)
+#endif
+
 #define DEFINE_ACTIVATIONS(T, SFX, TANH, EXP)                                                   \
-    void eng_relu_forward_##SFX(T *restrict y, const T *restrict x, int64_t n)                                    \
+    void eng_relu_forward_##SFX(T *restrict y, const T *restrict x, int64_t n)                \
     {                                                                                           \
+        RELU_AVX512(eng_relu_forward_avx512_##SFX(y, x, n))                                     \
         for (int64_t i = 0; i < n; i++)                                                         \
             y[i] = x[i] > 0 || x[i] != x[i] ? x[i] : (T)0; /* NaN stays NaN, as in PyTorch */   \
     }                                                                                           \
-    void eng_relu_backward_##SFX(T *restrict dx, const T *restrict dy, const T *restrict x, int64_t n)                     \
+    void eng_relu_backward_##SFX(T *restrict dx, const T *restrict dy, const T *restrict x,   \
+                                 int64_t n)                                                     \
     {                                                                                           \
+        RELU_AVX512(eng_relu_backward_avx512_##SFX(dx, dy, x, n))                               \
         /* Both operands loaded unconditionally so that the select vectorises (no branch on  \
          * random signs). */                                                                    \
         for (int64_t i = 0; i < n; i++) {                                                       \

@@ -3,6 +3,21 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "cpu.h"
+#include "pointwise_avx512.h"
+
+/* The 2x2 f32 bodies run on AVX-512 where the processor has it (pointwise_avx512.c). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define POOL_AVX512_f32(call)                                                                   \
+    if (eng_simd_level() == ENG_SIMD_AVX512) {                                                  \
+        call;                                                                                   \
+        return;                                                                                 \
+    }
+#else
+#define POOL_AVX512_f32(call)
+#endif
+#define POOL_AVX512_f64(call)
+
 static int imax(int a, int b) { return a > b ? a : b; }
 static int imin(int a, int b) { return a < b ? a : b; }
 
@@ -122,6 +137,7 @@ DEFINE_WINDOW_WINNER(double, f64)
                                    const eng_pool_geometry *g)                                     \
     {                                                                                              \
         if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0) {    \
+            POOL_AVX512_##SFX(eng_maxpool2x2_forward_avx512_f32(y, argmax, x, g))                  \
             maxpool2x2_forward_##SFX(y, argmax, x, g);                                             \
             return;                                                                                \
         }                                                                                          \
@@ -197,6 +213,7 @@ DEFINE_WINDOW_WINNER(double, f64)
     {                                                                                              \
         if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&    \
             g->h % 2 == 0 && g->w % 2 == 0) {                                                      \
+            POOL_AVX512_##SFX(eng_maxpool2x2_backward_avx512_f32(dx, dy, argmax, g))               \
             maxpool2x2_backward_argmax_##SFX(dx, dy, argmax, g);                                   \
             return;                                                                                \
         }                                                                                          \

@@ -42,7 +42,7 @@ eng_status pool_geometry(const eng_layer *layer, const pool_config *cfg, const e
 eng_status pool_output_shape(const eng_layer *layer, const pool_config *cfg,
                              const eng_tensor *x, int *ndim, int64_t *shape)
 {
-    eng_pool_geometry g;
+    eng_pool_geometry g = {0}; /* set on success; the zero quiets -Wmaybe-uninitialized */
     eng_status st = pool_geometry(layer, cfg, x, &g);
     if (st)
         return st;

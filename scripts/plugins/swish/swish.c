@@ -43,14 +43,56 @@ static eng_status same_shape(const eng_layer *layer, const eng_tensor *x, int *n
     return ENG_OK;
 }
 
+/* The element loops run over raw pointers: the model hands a layer contiguous tensors (rows
+ * of its batch), and a plugin that reads each element through eng_tensor_get_flat pays a call
+ * and a dtype switch per element. A strided view (a layer called directly on one) takes the
+ * generic path. f32 computes in float, f64 in double. */
+#define SWISH_LOOPS(T, SFX, EXP)                                                               \
+    static T sigmoid_##SFX(T v)                                                                \
+    {                                                                                          \
+        return v >= 0 ? 1 / (1 + EXP(-v)) : EXP(v) / (1 + EXP(v));                             \
+    }                                                                                          \
+    static void swish_forward_##SFX(T *y, const T *x, int64_t n, T beta)                       \
+    {                                                                                          \
+        for (int64_t i = 0; i < n; i++)                                                        \
+            y[i] = x[i] * sigmoid_##SFX(beta * x[i]);                                          \
+    }                                                                                          \
+    /* dx [optional]; returns dbeta, summed in double */                                       \
+    static double swish_backward_##SFX(T *dx, const T *dy, const T *x, int64_t n, T beta)      \
+    {                                                                                          \
+        double dbeta = 0;                                                                      \
+        for (int64_t i = 0; i < n; i++) {                                                      \
+            T v = x[i], g = dy[i], s = sigmoid_##SFX(beta * v);                                \
+            if (dx)                                                                            \
+                dx[i] = g * (s + beta * v * s * (1 - s));                                      \
+            dbeta += (double)(g * v * v * s * (1 - s));                                        \
+        }                                                                                      \
+        return dbeta;                                                                          \
+    }
+SWISH_LOOPS(float, f32, expf)
+SWISH_LOOPS(double, f64, exp)
+
+static bool contiguous(const eng_tensor *a, const eng_tensor *b, const eng_tensor *c)
+{
+    return eng_tensor_is_contiguous(a) && eng_tensor_is_contiguous(b) &&
+           (!c || eng_tensor_is_contiguous(c));
+}
+
 static eng_status swish_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
                                 bool training)
 {
     (void)training;
     double beta = eng_tensor_get_flat(layer->params[0].value, 0);
-    for (int64_t i = 0, n = eng_tensor_numel(x); i < n; i++) {
-        double v = eng_tensor_get_flat(x, i);
-        eng_tensor_set_flat(y, i, v * sigmoid(beta * v));
+    int64_t n = eng_tensor_numel(x);
+    if (contiguous(x, y, NULL) && x->dtype == ENG_F32) {
+        swish_forward_f32(ENG_F32_DATA(y), ENG_F32_DATA(x), n, (float)beta);
+    } else if (contiguous(x, y, NULL) && x->dtype == ENG_F64) {
+        swish_forward_f64(ENG_F64_DATA(y), ENG_F64_DATA(x), n, beta);
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            double v = eng_tensor_get_flat(x, i);
+            eng_tensor_set_flat(y, i, v * sigmoid(beta * v));
+        }
     }
     return ENG_OK;
 }
@@ -60,12 +102,21 @@ static eng_status swish_backward(eng_layer *layer, const eng_tensor *x, const en
 {
     (void)y;
     double beta = eng_tensor_get_flat(layer->params[0].value, 0), dbeta = 0;
-    for (int64_t i = 0, n = eng_tensor_numel(x); i < n; i++) {
-        double v = eng_tensor_get_flat(x, i), g = eng_tensor_get_flat(dy, i);
-        double s = sigmoid(beta * v);
-        if (dx)
-            eng_tensor_set_flat(dx, i, g * (s + beta * v * s * (1 - s)));
-        dbeta += g * v * v * s * (1 - s);
+    int64_t n = eng_tensor_numel(x);
+    if (contiguous(x, dy, dx) && x->dtype == ENG_F32) {
+        dbeta = swish_backward_f32(dx ? ENG_F32_DATA(dx) : NULL, ENG_F32_DATA(dy),
+                                   ENG_F32_DATA(x), n, (float)beta);
+    } else if (contiguous(x, dy, dx) && x->dtype == ENG_F64) {
+        dbeta = swish_backward_f64(dx ? ENG_F64_DATA(dx) : NULL, ENG_F64_DATA(dy),
+                                   ENG_F64_DATA(x), n, beta);
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            double v = eng_tensor_get_flat(x, i), g = eng_tensor_get_flat(dy, i);
+            double s = sigmoid(beta * v);
+            if (dx)
+                eng_tensor_set_flat(dx, i, g * (s + beta * v * s * (1 - s)));
+            dbeta += g * v * v * s * (1 - s);
+        }
     }
     eng_tensor *grad = layer->params[0].grad;
     eng_tensor_set_flat(grad, 0, eng_tensor_get_flat(grad, 0) + BETA_GRAD_FACTOR * dbeta);

@@ -1,0 +1,32 @@
+/* AVX-512F bodies of the batch-normalisation kernels, for batchnorm.c's dispatch: same
+ * contracts as eng_batchnorm_stats/forward/backward_f32 and _f64 in batchnorm.h. Sums still
+ * accumulate in double, in 8-lane partial sums (the plain loops' single running sum is a chain
+ * of dependent additions, 4 cycles an element): the statistics and the gradients' sums differ
+ * from the plain bodies' by double rounding, the per-element arithmetic is the same. Defined
+ * on x86-64 only; call them only when eng_simd_level() is ENG_SIMD_AVX512. */
+#ifndef ENGINE_KERNELS_BATCHNORM_AVX512_H
+#define ENGINE_KERNELS_BATCHNORM_AVX512_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+void eng_batchnorm_stats_avx512_f32(double *mean, double *var, const float *x, int64_t n,
+                                    int64_t c, int64_t s);
+void eng_batchnorm_stats_avx512_f64(double *mean, double *var, const double *x, int64_t n,
+                                    int64_t c, int64_t s);
+void eng_batchnorm_forward_avx512_f32(float *y, const float *x, const double *mean,
+                                      const double *invstd, const float *gamma,
+                                      const float *beta, int64_t n, int64_t c, int64_t s);
+void eng_batchnorm_forward_avx512_f64(double *y, const double *x, const double *mean,
+                                      const double *invstd, const double *gamma,
+                                      const double *beta, int64_t n, int64_t c, int64_t s);
+void eng_batchnorm_backward_avx512_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                       const float *x, const double *mean, const double *invstd,
+                                       const float *gamma, int64_t n, int64_t c, int64_t s,
+                                       bool batch_stats);
+void eng_batchnorm_backward_avx512_f64(double *dx, double *dgamma, double *dbeta,
+                                       const double *dy, const double *x, const double *mean,
+                                       const double *invstd, const double *gamma, int64_t n,
+                                       int64_t c, int64_t s, bool batch_stats);
+
+#endif

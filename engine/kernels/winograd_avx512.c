@@ -1,0 +1,242 @@
+/* AVX-512 bodies of the Winograd F(2x2, 3x3) transforms (winograd.c dispatches to them when
+ * the processor has AVX-512F). The plain bodies stage every row through memcpy and memset
+ * and run 7-tile rows (a 14-wide LeNet layer) in 4-lane vectors; here a vector holds 16
+ * consecutive image columns (7 input windows, which overlap by 2 columns) or 16 consecutive
+ * tiles of a transformed matrix, loaded and stored with masks, and the even and odd columns
+ * of the windows are split and joined by lane permutations. Formulas as in winograd.c
+ * (Lavin and Gray 2016). */
+#include "winograd_avx512.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f")))
+
+/* Tiles per chunk: an input chunk spans 16 image columns (7 windows of 4 columns, stride 2);
+ * an output chunk 16 tiles (32 output columns, two vectors per row). */
+#define IN_TILES 7
+#define OUT_TILES 16
+
+/* Lanes l of [lo, hi) (clipped to 0..16). */
+static inline __mmask16 lanes(int lo, int hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo)
+        return 0;
+    return (__mmask16)((((uint32_t)1 << hi) - 1) & ~(((uint32_t)1 << lo) - 1));
+}
+
+AVX512 static inline __m512 neg(__m512 a)
+{
+    return _mm512_castsi512_ps(
+        _mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32((int)0x80000000u)));
+}
+
+/* The 16 transformed elements of up to 7 tiles of one tile row: out[4i + j] lane l is element
+ * (i, j) of B^T d B for the window at columns col0 + 2l .. col0 + 2l + 3 (col0 = 2 tj0 - pw)
+ * and rows row0 .. row0 + 3 of plane p (h x w), zero outside the image. */
+AVX512 static inline void input_chunk(__m512 out[16], const float *p, int h, int w, int row0,
+                                      int col0)
+{
+    const __m512i two_l = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    __mmask16 cols = lanes(-col0, w - col0);
+    __m512 r[4];
+    for (int i = 0; i < 4; i++) {
+        int row = row0 + i;
+        r[i] = row >= 0 && row < h ? _mm512_maskz_loadu_ps(cols, p + (int64_t)row * w + col0)
+                                   : _mm512_setzero_ps();
+    }
+    __m512 t[4] = {_mm512_sub_ps(r[0], r[2]), _mm512_add_ps(r[1], r[2]),
+                   _mm512_sub_ps(r[2], r[1]), _mm512_sub_ps(r[1], r[3])}; /* B^T d */
+    for (int i = 0; i < 4; i++) {                                        /* (B^T d) B */
+        __m512 e0 = _mm512_permutexvar_ps(two_l, t[i]);
+        __m512 e1 = _mm512_permutexvar_ps(_mm512_add_epi32(two_l, _mm512_set1_epi32(1)), t[i]);
+        __m512 e2 = _mm512_permutexvar_ps(_mm512_add_epi32(two_l, _mm512_set1_epi32(2)), t[i]);
+        __m512 e3 = _mm512_permutexvar_ps(_mm512_add_epi32(two_l, _mm512_set1_epi32(3)), t[i]);
+        out[4 * i] = _mm512_sub_ps(e0, e2);
+        out[4 * i + 1] = _mm512_add_ps(e1, e2);
+        out[4 * i + 2] = _mm512_sub_ps(e2, e1);
+        out[4 * i + 3] = _mm512_sub_ps(e1, e3);
+    }
+}
+
+AVX512 void eng_winograd_input_avx512_f32(float *v, int64_t ld, int64_t plane, const float *x,
+                                          int n, int c, int h, int w, int ph, int pw, int oh,
+                                          int ow)
+{
+    int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
+    __m512 out[16];
+    for (int k = 0; k < n; k++)
+        for (int ch = 0; ch < c; ch++) {
+            const float *p = x + ((int64_t)k * c + ch) * h * w;
+            for (int ti = 0; ti < th; ti++)
+                for (int tj0 = 0; tj0 < tw; tj0 += IN_TILES) {
+                    input_chunk(out, p, h, w, 2 * ti - ph, 2 * tj0 - pw);
+                    __mmask16 m = lanes(0, tw - tj0 < IN_TILES ? tw - tj0 : IN_TILES);
+                    float *dst = v + ch * ld + (int64_t)k * per_image + (int64_t)ti * tw + tj0;
+                    for (int xi = 0; xi < 16; xi++)
+                        _mm512_mask_storeu_ps(dst + xi * plane, m, out[xi]);
+                }
+        }
+}
+
+/* The transposed layout puts a tile's channels together: the chunk's tiles are scattered
+ * c floats apart. */
+AVX512 void eng_winograd_input_t_avx512_f32(float *vt, int64_t plane, const float *x, int n,
+                                            int c, int h, int w, int ph, int pw, int oh, int ow)
+{
+    int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
+    __m512i apart = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(c));
+    __m512 out[16];
+    for (int k = 0; k < n; k++)
+        for (int ch = 0; ch < c; ch++) {
+            const float *p = x + ((int64_t)k * c + ch) * h * w;
+            for (int ti = 0; ti < th; ti++)
+                for (int tj0 = 0; tj0 < tw; tj0 += IN_TILES) {
+                    input_chunk(out, p, h, w, 2 * ti - ph, 2 * tj0 - pw);
+                    __mmask16 m = lanes(0, tw - tj0 < IN_TILES ? tw - tj0 : IN_TILES);
+                    int64_t t = (int64_t)k * per_image + (int64_t)ti * tw + tj0;
+                    float *dst = vt + t * c + ch;
+                    for (int xi = 0; xi < 16; xi++)
+                        _mm512_mask_i32scatter_ps(dst + xi * plane, m, apart, out[xi], 4);
+                }
+        }
+}
+
+/* dx += B dv B^T for up to 7 tiles of one tile row: the windows' columns overlap by two, so
+ * column 2l of the chunk gathers (B dv B^T)(., 0) of window l and (., 2) of window l - 1. */
+AVX512 void eng_winograd_input_grad_avx512_f32(float *dx, const float *dv, int64_t ld,
+                                               int64_t plane, int n, int c, int h, int w, int ph,
+                                               int pw, int oh, int ow)
+{
+    int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
+    const __m512i prev = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+    const __m512i lo_ix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                            23);
+    for (int k = 0; k < n; k++)
+        for (int ch = 0; ch < c; ch++) {
+            float *p = dx + ((int64_t)k * c + ch) * h * w;
+            for (int ti = 0; ti < th; ti++)
+                for (int tj0 = 0; tj0 < tw; tj0 += IN_TILES) {
+                    int nt = tw - tj0 < IN_TILES ? tw - tj0 : IN_TILES, col0 = 2 * tj0 - pw;
+                    const float *a = dv + ch * ld + (int64_t)k * per_image + (int64_t)ti * tw + tj0;
+                    __mmask16 m = lanes(0, nt);
+                    __m512 s[4][4];
+                    for (int j = 0; j < 4; j++) { /* s = B a */
+                        __m512 a0 = _mm512_maskz_loadu_ps(m, a + j * plane);
+                        __m512 a1 = _mm512_maskz_loadu_ps(m, a + (4 + j) * plane);
+                        __m512 a2 = _mm512_maskz_loadu_ps(m, a + (8 + j) * plane);
+                        __m512 a3 = _mm512_maskz_loadu_ps(m, a + (12 + j) * plane);
+                        s[0][j] = a0;
+                        s[1][j] = _mm512_add_ps(_mm512_sub_ps(a1, a2), a3);
+                        s[2][j] = _mm512_sub_ps(_mm512_add_ps(a1, a2), a0);
+                        s[3][j] = neg(a3);
+                    }
+                    __mmask16 cols = lanes(-col0, w - col0) & lanes(0, 2 * nt + 2);
+                    for (int i = 0; i < 4; i++) { /* s B^T, the windows' columns joined */
+                        int row = 2 * ti - ph + i;
+                        if (row < 0 || row >= h)
+                            continue;
+                        __m512 c0 = s[i][0];
+                        __m512 c1 = _mm512_add_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]);
+                        __m512 c2 = _mm512_sub_ps(_mm512_add_ps(s[i][1], s[i][2]), s[i][0]);
+                        __m512 c3 = neg(s[i][3]);
+                        __m512 even = _mm512_add_ps(c0, _mm512_maskz_permutexvar_ps(0xfffe, prev, c2));
+                        __m512 odd = _mm512_add_ps(c1, _mm512_maskz_permutexvar_ps(0xfffe, prev, c3));
+                        float *r = p + (int64_t)row * w + col0;
+                        __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(cols, r),
+                                                   _mm512_permutex2var_ps(even, lo_ix, odd));
+                        _mm512_mask_storeu_ps(r, cols, sum);
+                    }
+                }
+        }
+}
+
+AVX512 void eng_winograd_output_avx512_f32(float *y, const float *m, int64_t ld, int64_t plane,
+                                           const float *bias, int n, int out, int oh, int ow)
+{
+    int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
+    const __m512i lo_ix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                            23);
+    const __m512i hi_ix = _mm512_add_epi32(lo_ix, _mm512_set1_epi32(8));
+    for (int k = 0; k < n; k++)
+        for (int o = 0; o < out; o++) {
+            float *p = y + ((int64_t)k * out + o) * oh * ow;
+            __m512 b = _mm512_set1_ps(bias ? bias[o] : 0.0f);
+            for (int ti = 0; ti < th; ti++)
+                for (int tj0 = 0; tj0 < tw; tj0 += OUT_TILES) {
+                    int nt = tw - tj0 < OUT_TILES ? tw - tj0 : OUT_TILES;
+                    const float *a = m + o * ld + (int64_t)k * per_image + (int64_t)ti * tw + tj0;
+                    __mmask16 mt = lanes(0, nt);
+                    __m512 s[2][4];
+                    for (int j = 0; j < 4; j++) { /* s = A^T a */
+                        __m512 a0 = _mm512_maskz_loadu_ps(mt, a + j * plane);
+                        __m512 a1 = _mm512_maskz_loadu_ps(mt, a + (4 + j) * plane);
+                        __m512 a2 = _mm512_maskz_loadu_ps(mt, a + (8 + j) * plane);
+                        __m512 a3 = _mm512_maskz_loadu_ps(mt, a + (12 + j) * plane);
+                        s[0][j] = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
+                        s[1][j] = _mm512_sub_ps(_mm512_sub_ps(a1, a2), a3);
+                    }
+                    int cols = ow - 2 * tj0;
+                    for (int i = 0; i < 2 && 2 * ti + i < oh; i++) { /* y = s A + b */
+                        __m512 ev = _mm512_add_ps(
+                            _mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]), b);
+                        __m512 od = _mm512_add_ps(
+                            _mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]), b);
+                        float *r = p + (int64_t)(2 * ti + i) * ow + 2 * tj0;
+                        _mm512_mask_storeu_ps(r, lanes(0, cols), _mm512_permutex2var_ps(ev, lo_ix, od));
+                        _mm512_mask_storeu_ps(r + 16, lanes(0, cols - 16),
+                                              _mm512_permutex2var_ps(ev, hi_ix, od));
+                    }
+                }
+        }
+}
+
+AVX512 void eng_winograd_output_grad_avx512_f32(float *dm, int64_t ld, int64_t plane,
+                                                const float *dy, int n, int out, int oh, int ow)
+{
+    int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int k = 0; k < n; k++)
+        for (int o = 0; o < out; o++) {
+            const float *p = dy + ((int64_t)k * out + o) * oh * ow;
+            for (int ti = 0; ti < th; ti++)
+                for (int tj0 = 0; tj0 < tw; tj0 += OUT_TILES) {
+                    int nt = tw - tj0 < OUT_TILES ? tw - tj0 : OUT_TILES, cols = ow - 2 * tj0;
+                    __m512 g[2][2]; /* rows 2 ti + i: even and odd columns */
+                    for (int i = 0; i < 2; i++) {
+                        __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+                        if (2 * ti + i < oh) {
+                            const float *r = p + (int64_t)(2 * ti + i) * ow + 2 * tj0;
+                            lo = _mm512_maskz_loadu_ps(lanes(0, cols), r);
+                            hi = _mm512_maskz_loadu_ps(lanes(0, cols - 16), r + 16);
+                        }
+                        g[i][0] = _mm512_permutex2var_ps(lo, even, hi);
+                        g[i][1] = _mm512_permutex2var_ps(lo, odd, hi);
+                    }
+                    /* s = A g: (a, b), (a + c, b + d), (a - c, b - d), (-c, -d) */
+                    __m512 sr[4][2] = {
+                        {g[0][0], g[0][1]},
+                        {_mm512_add_ps(g[0][0], g[1][0]), _mm512_add_ps(g[0][1], g[1][1])},
+                        {_mm512_sub_ps(g[0][0], g[1][0]), _mm512_sub_ps(g[0][1], g[1][1])},
+                        {neg(g[1][0]), neg(g[1][1])}};
+                    float *mt = dm + o * ld + (int64_t)k * per_image + (int64_t)ti * tw + tj0;
+                    __mmask16 m = lanes(0, nt);
+                    for (int i = 0; i < 4; i++) { /* dm = s A^T */
+                        _mm512_mask_storeu_ps(mt + (4 * i) * plane, m, sr[i][0]);
+                        _mm512_mask_storeu_ps(mt + (4 * i + 1) * plane, m,
+                                              _mm512_add_ps(sr[i][0], sr[i][1]));
+                        _mm512_mask_storeu_ps(mt + (4 * i + 2) * plane, m,
+                                              _mm512_sub_ps(sr[i][0], sr[i][1]));
+                        _mm512_mask_storeu_ps(mt + (4 * i + 3) * plane, m, neg(sr[i][1]));
+                    }
+                }
+        }
+}
+
+#endif
