@@ -3,9 +3,11 @@
  * that a restarted sweep skips what is done. The orchestration is Lua (bindings/sweep.lua and
  * bindings/sweep_exec.lua, compiled in); this file gives it the results file, the SVG plot
  * and the child processes (engine/proc.h). */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,7 +359,18 @@ static int l_pid(lua_State *L)
     return 1;
 }
 
+/* sweep.cores() -> the CPUs this process may run on */
+static int l_cores(lua_State *L)
+{
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                         : sysconf(_SC_NPROCESSORS_ONLN);
+    lua_pushinteger(L, n > 0 ? n : 1);
+    return 1;
+}
+
 static const luaL_Reg sweep_funcs[] = {
+    {"cores", l_cores},
     {"spawn", l_spawn},
     {"poll", l_poll},
     {"kill", l_kill},

@@ -6,7 +6,9 @@
 --     grid = {lr = {1e-3, 1e-2, 1e-1}, optimizer = {"sgd", "adam"}},
 --       -- or random = {n = 12, seed = 1, lr = {log_uniform = {1e-5, 1}}, optimizer = {"sgd"}}
 --     metric = "accuracy", goal = "max",     -- what "best" means
---     run = function(settings, log)          -- one run; log(step, {loss = ...}) records curves
+--     setup = function() return data end,     -- optional: once per process that runs runs,
+--                                            -- never in the supervisor; data is run's 3rd arg
+--     run = function(settings, log, data)    -- one run; log(step, {loss = ...}) records curves
 --       ...; return {accuracy = 0.87}        -- final metrics
 --     end,
 --     plot = "sweep.svg", curves = "curves.svg",   -- optional SVG plots (logy = true, false or
@@ -154,7 +156,12 @@ local function one_run(spec, settings, index, key)
     end
   end
   local start = M.clock()
-  local ok, result = pcall(spec.run, settings, log)
+  local ok, result
+  if spec._setup and not spec._setup[1] then
+    ok, result = false, "setup: " .. tostring(spec._setup[2])
+  else
+    ok, result = pcall(spec.run, settings, log, spec._setup and spec._setup[2])
+  end
   local record = {index = index, key = key, settings = settings, curves = curves,
                   seconds = M.clock() - start}
   if ok then
@@ -283,7 +290,7 @@ end
 
 local KNOWN = {"chunk", "curve", "curves", "executor", "goal", "grid", "logy", "memory_limit",
                "metric", "plot", "quiet", "random", "results", "retries", "run", "seed",
-               "slurm", "time_limit", "wait", "work_dir", "workers"}
+               "setup", "slurm", "time_limit", "wait", "work_dir", "workers"}
 
 function M.run(spec)
   if type(spec) ~= "table" then error("sweep.run: expected a table of settings", 2) end
@@ -296,6 +303,9 @@ function M.run(spec)
     end
   end
   if type(spec.run) ~= "function" then error("sweep.run: setting 'run' must be a function", 2) end
+  if spec.setup ~= nil and type(spec.setup) ~= "function" then
+    error("sweep.run: setting 'setup' must be a function", 2)
+  end
   if type(spec.results) ~= "string" then
     error("sweep.run: setting 'results' must be the path of the HDF5 results file", 2)
   end
@@ -351,8 +361,14 @@ function M.read(path)
   return runs, keys, file
 end
 
--- one run in this process: the generator seeded from the run, then the protected call
+-- one run in this process: setup once per process (seeded from the sweep's seed alone, so
+-- that what it draws is the same in every process and on every executor), the generator
+-- seeded from the run, then the protected call
 function M._one_run(spec, item)
+  if spec.setup and not spec._setup then
+    require("engine").seed(seed_of(spec.seed or 0, {}))
+    spec._setup = table.pack(pcall(spec.setup))
+  end
   require("engine").seed(item.seed)
   local record = one_run(spec, item.settings, item.index, item.key)
   record.seed = item.seed
