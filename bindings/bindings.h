@@ -12,6 +12,7 @@
 #define ENGINE_BINDINGS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -84,6 +85,31 @@ void l_push_tensor_copy(lua_State *L, const eng_tensor *t);
 /* Adds the math of l_tensor_math.c: operators to the metatable, methods to the method table
  * and functions (engine.exp, engine.where, ...) to the module table, at these indices. */
 void l_open_tensor_math(lua_State *L, int meta, int methods, int funcs);
+/* The reductions and products of l_tensor_reduce.c, as methods and functions (called by
+ * l_open_tensor_math). */
+void l_open_tensor_reduce(lua_State *L, int methods, int funcs);
+/* x:op(y [, {out=}]) and x:op_(y) (inplace), y a tensor or a number (l_tensor_math.c). */
+int l_math_binary(lua_State *L, eng_binop op, const char *fname, bool inplace);
+
+/* Arguments of the tensor math (l_tensor_args.c); fname names the function in messages. */
+/* Raises "fname: too many arguments (4 given, at most 3 expected)". */
+void l_math_nargs(lua_State *L, int max, const char *fname);
+/* Whether idx holds a number; if so *s is it, integer or float as Lua has it. */
+bool l_math_test_scalar(lua_State *L, int idx, eng_scalar *s);
+/* A tensor (returned) or a number (NULL, in *s) at idx. */
+const eng_tensor *l_math_operand(lua_State *L, int idx, const char *fname, eng_scalar *s);
+/* The options table at idx (0 when none or nil), checked against names (NULL-terminated). */
+int l_math_opts(lua_State *L, int idx, const char *fname, const char *const *names);
+/* Fields of the options table opts (0: none, giving def). */
+bool l_math_opt_bool(lua_State *L, int opts, const char *fname, const char *name, bool def);
+double l_math_opt_number(lua_State *L, int opts, const char *fname, const char *name, double def);
+/* Pushes the destination and returns it: option out (pushed again) or a new tensor. */
+eng_tensor *l_math_push_dst(lua_State *L, int opts, const char *fname, eng_dtype dtype, int ndim,
+                            const int64_t *shape);
+/* A 1-based dimension at idx (negative counts from the end: -1 is the last) to 0-based. */
+int l_math_dim(lua_State *L, int idx, const eng_tensor *t, const char *fname);
+/* A whole-tensor result as a Lua number (f32 results keep their double accumulation). */
+void l_math_push_scalar(lua_State *L, eng_scalar v);
 
 /* A dtype name at arg ("f32", "f64", "u8", "i32", "i64"); def when arg is none or nil. */
 eng_dtype l_opt_dtype(lua_State *L, int arg, eng_dtype def);
@@ -142,11 +168,46 @@ void l_opt_pair_field(lua_State *L, int arg, const char *fname, const char *name
 /* The value's type for messages: its metatable's __name ("engine.Tensor") or its Lua type. */
 const char *l_typename_of(lua_State *L, int idx);
 
-/* ---- layers and models (l_nn.c) ---- */
+/* ---- boxes and classes (l_box.c) ---- */
 
+/* Pushes a metatable `name` (created) with __gc and __close = release, __tostring, and a new
+ * table of methods above it: set more methods in it, then store it as __index and pop both. */
+void l_new_class(lua_State *L, const char *name, lua_CFunction release, lua_CFunction tostring,
+                 const luaL_Reg *methods);
+/* Sets t[name] = f with one upvalue, a boolean (when boolean) or an integer, in the table on
+ * the stack top. */
+void l_set_closure(lua_State *L, const char *name, lua_CFunction f, int boolean, int value);
+
+/* ---- layers (l_nn.c), models (l_sequential.c), losses (l_loss.c) ---- */
+
+/* The box of an engine.Layer. A model holds the boxes of its layers too: it stamps them at
+ * each forward and sets their mode. */
+typedef struct l_layerbox {
+    eng_layer *layer; /* one reference; NULL once released */
+    bool training;    /* mode of layer:forward (a model uses its own) */
+    uint64_t stamp;   /* the forward that produced the C layer's current state */
+    eng_tensor *x;    /* view of the last layer:forward's input, for backward */
+    eng_tensor *y;    /* that forward's output */
+} l_layerbox;
+
+/* Pushes a new, empty layer box (training mode) and returns it. */
+l_layerbox *l_push_layerbox(lua_State *L);
+/* Drops the box's saved layer:forward input and output. */
+void l_layerbox_clear(l_layerbox *box);
+/* A new stamp for a forward of a layer or a model (a process-wide counter). */
+uint64_t l_next_forward_stamp(void);
 eng_layer *l_check_layer_arg(lua_State *L, int arg);
 /* Pushes a new, empty layer box and returns its slot (the box owns what is stored there). */
 eng_layer **l_new_layer_box(lua_State *L);
+/* Pushes {name=, value=, grad=} with views of the parameter. */
+void l_push_param(lua_State *L, const char *name, const eng_param *p);
+/* Pushes the PyTorch-style description, "Conv2d(1, 16, kernel_size=(5, 5), stride=(1, 1))",
+ * derived from the kind's declared settings (eng_layer_repr). */
+void l_push_repr(lua_State *L, const eng_layer *layer);
+/* Add the metatable and constructors of engine.Sequential (l_sequential.c) and of the losses
+ * (l_loss.c) to the engine.nn table on the stack top. */
+void l_open_sequential(lua_State *L);
+void l_open_losses(lua_State *L);
 /* nn.Lua{name=, params=, forward=, backward=} (l_lua_layer.c) */
 int l_nn_lua(lua_State *L);
 /* nn.new(kind, options): a layer of any registered kind, its settings by name (l_kinds.c) */

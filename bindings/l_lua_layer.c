@@ -319,35 +319,11 @@ static eng_status new_lua_layer(lua_State *L, int spec_ref, const char *kind,
     return ENG_OK;
 }
 
-/* nn.Lua(spec) */
-int l_nn_lua(lua_State *L)
+/* spec.params of nn.Lua's spec (at 1): name -> tensor, into names and values in sorted name
+ * order, so that the order is reproducible; returns their number. The field stays on the stack
+ * (the names are its keys). */
+static int check_params(lua_State *L, const char **names, eng_tensor **values)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    if (eng_kind_find("lua") != &script_layer_kind && eng_kind_register(&script_layer_kind))
-        return l_engine_error(L);
-    if (lua_getfield(L, 1, "forward") != LUA_TFUNCTION)
-        return luaL_error(L, "nn.Lua: field 'forward' must be a function, got %s",
-                          luaL_typename(L, -1));
-    if (lua_getfield(L, 1, "backward") != LUA_TFUNCTION)
-        return luaL_error(L, "nn.Lua: field 'backward' must be a function, got %s",
-                          luaL_typename(L, -1));
-    lua_pop(L, 2);
-    int shape_fn = lua_getfield(L, 1, "output_shape");
-    if (shape_fn != LUA_TFUNCTION && shape_fn != LUA_TNIL)
-        return luaL_error(L, "nn.Lua: field 'output_shape' must be a function, got %s",
-                          luaL_typename(L, -1));
-    lua_pop(L, 1);
-    const char *kind = "lua";
-    if (lua_getfield(L, 1, "name") == LUA_TSTRING)
-        kind = lua_tostring(L, -1);
-    else if (!lua_isnil(L, -1))
-        return luaL_error(L, "nn.Lua: field 'name' must be a string, got %s", luaL_typename(L, -1));
-    if (strlen(kind) >= ENG_NAME_MAX || strpbrk(kind, "./'\\\n"))
-        return luaL_error(L, "nn.Lua: name '%s' must be under %d characters without . / ' or \\",
-                          kind, ENG_NAME_MAX);
-    /* parameters: name -> tensor, in sorted name order so that the order is reproducible */
-    const char *names[ENG_MAX_PARAMS];
-    eng_tensor *values[ENG_MAX_PARAMS];
     int n = 0;
     int type = lua_getfield(L, 1, "params");
     if (type == LUA_TTABLE) {
@@ -379,6 +355,38 @@ int l_nn_lua(lua_State *L)
         return luaL_error(L, "nn.Lua: field 'params' must be a table, got %s",
                           lua_typename(L, type));
     }
+    return n;
+}
+
+/* nn.Lua(spec) */
+int l_nn_lua(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (eng_kind_find("lua") != &script_layer_kind && eng_kind_register(&script_layer_kind))
+        return l_engine_error(L);
+    if (lua_getfield(L, 1, "forward") != LUA_TFUNCTION)
+        return luaL_error(L, "nn.Lua: field 'forward' must be a function, got %s",
+                          luaL_typename(L, -1));
+    if (lua_getfield(L, 1, "backward") != LUA_TFUNCTION)
+        return luaL_error(L, "nn.Lua: field 'backward' must be a function, got %s",
+                          luaL_typename(L, -1));
+    lua_pop(L, 2);
+    int shape_fn = lua_getfield(L, 1, "output_shape");
+    if (shape_fn != LUA_TFUNCTION && shape_fn != LUA_TNIL)
+        return luaL_error(L, "nn.Lua: field 'output_shape' must be a function, got %s",
+                          luaL_typename(L, -1));
+    lua_pop(L, 1);
+    const char *kind = "lua";
+    if (lua_getfield(L, 1, "name") == LUA_TSTRING)
+        kind = lua_tostring(L, -1);
+    else if (!lua_isnil(L, -1))
+        return luaL_error(L, "nn.Lua: field 'name' must be a string, got %s", luaL_typename(L, -1));
+    if (strlen(kind) >= ENG_NAME_MAX || strpbrk(kind, "./'\\\n"))
+        return luaL_error(L, "nn.Lua: name '%s' must be under %d characters without . / ' or \\",
+                          kind, ENG_NAME_MAX);
+    const char *names[ENG_MAX_PARAMS];
+    eng_tensor *values[ENG_MAX_PARAMS];
+    int n = check_params(L, names, values);
     eng_dtype dtype = n ? values[0]->dtype : ENG_F32;
     for (int i = 1; i < n; i++)
         if (values[i]->dtype != dtype)

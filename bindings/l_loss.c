@@ -1,0 +1,155 @@
+/* engine.nn losses (engine.Loss): nn.CrossEntropyLoss, nn.MSELoss, nn.NLLLoss.
+ *
+ * The box keeps views of the last forward's input and target, so crit:backward() needs no
+ * arguments (Torch7's criterion:backward takes them again; PyTorch's loss.backward() does
+ * not). */
+#include <string.h>
+
+#include "bindings.h"
+
+typedef struct lossbox {
+    eng_loss *loss;    /* NULL once released */
+    const char *cls;   /* "CrossEntropyLoss", "MSELoss" */
+    eng_tensor *input; /* views of the last forward's arguments, for backward */
+    eng_tensor *target;
+} lossbox;
+
+static lossbox *check_lossbox(lua_State *L, int arg)
+{
+    lossbox *box = luaL_checkudata(L, arg, ENG_LUA_LOSS);
+    luaL_argcheck(L, box->loss != NULL, arg, "loss is closed");
+    return box;
+}
+
+eng_loss *l_check_loss(lua_State *L, int arg)
+{
+    return check_lossbox(L, arg)->loss;
+}
+
+static int loss_release(lua_State *L)
+{
+    lossbox *box = luaL_checkudata(L, 1, ENG_LUA_LOSS);
+    eng_tensor_release(box->input);
+    eng_tensor_release(box->target);
+    eng_loss_release(box->loss);
+    box->input = box->target = NULL;
+    box->loss = NULL;
+    return 0;
+}
+
+/* nn.CrossEntropyLoss(), nn.MSELoss(), nn.NLLLoss{reduction=, ignore_index=}; upvalue 1:
+ * 1 cross-entropy, 0 MSE, 2 NLL. */
+static int nn_loss(lua_State *L)
+{
+    static const char *const names[] = {"reduction", "ignore_index", NULL};
+    int kind = (int)lua_tointeger(L, lua_upvalueindex(1));
+    bool sum = false;
+    lua_Integer ignore = -100;
+    if (kind == 2) {
+        l_check_options(L, 1, "NLLLoss", names);
+        const char *red = l_opt_string_field(L, 1, "NLLLoss", "reduction", "mean");
+        if (strcmp(red, "mean") != 0 && strcmp(red, "sum") != 0)
+            return luaL_error(L, "NLLLoss: reduction '%s' (expected 'mean' or 'sum')", red);
+        sum = red[0] == 's';
+        ignore = l_opt_integer_field(L, 1, "NLLLoss", "ignore_index", -100);
+    }
+    lossbox *box = lua_newuserdatauv(L, sizeof *box, 0);
+    memset(box, 0, sizeof *box);
+    box->cls = kind == 1 ? "CrossEntropyLoss" : kind == 2 ? "NLLLoss" : "MSELoss";
+    luaL_setmetatable(L, ENG_LUA_LOSS);
+    eng_status st = kind == 1   ? eng_cross_entropy_new(&box->loss)
+                    : kind == 2 ? eng_nll_new(sum, ignore, &box->loss)
+                                : eng_mse_new(&box->loss);
+    if (st)
+        return l_engine_error(L);
+    return 1;
+}
+
+/* The target at arg 3: a tensor, or for cross-entropy a list of 1-based class numbers, which
+ * is converted (in a new box pushed on the stack) to the i64 0-based indices the C loss takes. */
+static eng_tensor *check_target(lua_State *L, lossbox *box)
+{
+    eng_tensor *t = l_test_tensor(L, 3);
+    if (t || lua_type(L, 3) != LUA_TTABLE ||
+        (strcmp(box->loss->ops->kind, "cross_entropy") && strcmp(box->loss->ops->kind, "nll")))
+        return l_check_tensor(L, 3);
+    int64_t n = (int64_t)luaL_len(L, 3);
+    eng_tensor **slot = l_new_tensor_box(L);
+    if (eng_tensor_new(ENG_I64, 1, &n, slot))
+        l_engine_error(L);
+    int64_t *labels = eng_tensor_data(*slot);
+    for (int64_t i = 0; i < n; i++) {
+        lua_geti(L, 3, i + 1);
+        int isint = 0;
+        lua_Integer k = lua_tointegerx(L, -1, &isint);
+        if (!isint || k < 1)
+            luaL_error(L, "%s: labels[%I] is %s, expected a 1-based class number", box->cls,
+                       (lua_Integer)i + 1, luaL_tolstring(L, -1, NULL));
+        labels[i] = k - 1;
+        lua_pop(L, 1);
+    }
+    return *slot;
+}
+
+/* crit:forward(input, target) -> the loss as a number. */
+static int loss_forward(lua_State *L)
+{
+    lossbox *box = check_lossbox(L, 1);
+    eng_tensor *input = l_check_tensor(L, 2), *target = check_target(L, box);
+    eng_tensor *iv = NULL, *tv = NULL;
+    double value;
+    eng_status st = eng_loss_forward(box->loss, input, target, &value);
+    if (!st)
+        st = eng_tensor_view(input, &iv);
+    if (!st)
+        st = eng_tensor_view(target, &tv);
+    if (st) {
+        eng_tensor_release(iv);
+        return l_engine_error(L);
+    }
+    eng_tensor_release(box->input);
+    eng_tensor_release(box->target);
+    box->input = iv;
+    box->target = tv;
+    lua_pushnumber(L, value);
+    return 1;
+}
+
+/* crit:backward([out]) -> d(loss)/d(input) for the last forward: written into out when out is
+ * a tensor like the input (not sharing its storage), else a new tensor. */
+static int loss_backward(lua_State *L)
+{
+    lossbox *box = check_lossbox(L, 1);
+    if (!box->input)
+        return luaL_error(L, "%s: backward before forward", box->cls);
+    const eng_tensor *in = box->input;
+    eng_tensor *out = l_reuse_tensor(L, 2, in->dtype, in->ndim, in->shape, in);
+    if (eng_loss_backward(box->loss, box->input, box->target, out))
+        return l_engine_error(L);
+    return 1;
+}
+
+static int loss_tostring(lua_State *L)
+{
+    lossbox *box = luaL_checkudata(L, 1, ENG_LUA_LOSS);
+    lua_pushfstring(L, "%s()", box->cls);
+    return 1;
+}
+
+
+static const luaL_Reg loss_methods[] = {
+    {"forward", loss_forward},
+    {"backward", loss_backward},
+    {NULL, NULL},
+};
+
+void l_open_losses(lua_State *L)
+{
+    l_new_class(L, ENG_LUA_LOSS, loss_release, loss_tostring, loss_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    l_set_closure(L, "CrossEntropyLoss", nn_loss, 0, 1);
+    l_set_closure(L, "CrossEntropy", nn_loss, 0, 1);
+    l_set_closure(L, "MSELoss", nn_loss, 0, 0);
+    l_set_closure(L, "NLLLoss", nn_loss, 0, 2);
+}
