@@ -221,6 +221,12 @@ void l_push_settings(lua_State *L, const eng_layer *layer);
  * from l_set_kind_constructors. */
 void l_nn_open_layers(lua_State *L);
 eng_model *l_check_model(lua_State *L, int arg);
+/* Containers (l_containers.c): sets nn.Residual and nn.Concat in the table on the stack top;
+ * pushes a layer box holding the Sequential at idx as one layer; appends the tree of m's
+ * layers (containers opened) to b, one line per layer. */
+void l_nn_open_containers(lua_State *L);
+void l_push_sequential_layer(lua_State *L, int idx);
+void l_add_model_tree(lua_State *L, luaL_Buffer *b, const eng_model *m);
 eng_loss *l_check_loss(lua_State *L, int arg);
 
 /* ---- datasets (l_data.c, l_h5data.c) ---- */

@@ -258,5 +258,6 @@ int luaopen_engine_nn(lua_State *L)
     l_set_kind_constructors(L); /* Conv2d, Linear, ...: from the kind registry */
     l_open_losses(L);
     l_nn_open_layers(L);
+    l_nn_open_containers(L);
     return 1;
 }

@@ -51,6 +51,10 @@ static modelbox *new_modelbox(lua_State *L)
 /* Appends the layer box at idx to the model box at model_idx. */
 static void add_layer(lua_State *L, int model_idx, int idx, const char *where)
 {
+    if (luaL_testudata(L, idx, ENG_LUA_SEQUENTIAL)) {
+        l_push_sequential_layer(L, idx); /* a Sequential inside a Sequential */
+        idx = lua_gettop(L);
+    }
     l_layerbox *lbox = luaL_testudata(L, idx, ENG_LUA_LAYER);
     if (!lbox)
         luaL_error(L, "Sequential: %s: engine.Layer expected, got %s", where,
@@ -306,34 +310,13 @@ static int model_tostring(lua_State *L)
     eng_model *m = box->model;
     char count[32];
     format_count(count, sizeof count, count_parameters(m));
-    int name_width = 0;
-    for (int i = 0; i < m->nlayers; i++) {
-        int n = (int)strlen(m->layers[i]->name);
-        name_width = n > name_width ? n : name_width;
-    }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     lua_pushfstring(L, "Sequential (%d layer%s, %s parameter%s, %s)", m->nlayers,
                     m->nlayers == 1 ? "" : "s", count, strcmp(count, "1") ? "s" : "",
                     eng_dtype_name(eng_model_dtype(m)));
     luaL_addvalue(&b);
-    for (int i = 0; i < m->nlayers; i++) {
-        const eng_layer *layer = m->layers[i];
-        /* "\u251c\u2500" and "\u2514\u2500" in UTF-8: the tree's branches */
-        luaL_addstring(&b, i + 1 < m->nlayers ? "\n\xe2\x94\x9c\xe2\x94\x80 "
-                                              : "\n\xe2\x94\x94\xe2\x94\x80 ");
-        luaL_addstring(&b, layer->name);
-        for (int j = (int)strlen(layer->name); j < name_width + 2; j++)
-            luaL_addchar(&b, ' ');
-        l_push_repr(L, layer);
-        luaL_addvalue(&b);
-        for (int p = 0; p < layer->nparams; p++) {
-            luaL_addstring(&b, p ? "  " : "   ");
-            lua_pushfstring(L, "%s %s", layer->params[p].name,
-                            eng_tensor_shape_str(layer->params[p].value));
-            luaL_addvalue(&b);
-        }
-    }
+    l_add_model_tree(L, &b, m);
     luaL_pushresult(&b);
     return 1;
 }

@@ -20,6 +20,7 @@
 #include "kernels/gemm.h"
 #include "layers/layer.h"
 #include "layers/layers.h"
+#include "model_container.h"
 #include "loss/loss.h"
 #include "model.h"
 #include "optim/clip.h"

@@ -381,3 +381,71 @@ eng_status eng_model_check_finite(const eng_model *model, int64_t step, double l
                          "output and gradient is", (long long)step, unsigned_nan(loss));
     return ENG_OK;
 }
+
+eng_status eng_model_output_shape(const eng_model *model, const eng_tensor *x, int *ndim,
+                                  int64_t *shape)
+{
+    if (model->nlayers == 0)
+        return eng_error(ENG_ESTATE, "sequential: no layers");
+    /* A shape-only descriptor: output_shape reads shapes and dtypes, never values. */
+    eng_tensor in = *x;
+    for (int i = 0; i < model->nlayers; i++) {
+        int n;
+        int64_t s[ENG_MAX_DIMS];
+        eng_status st = eng_layer_output_shape(model->layers[i], &in, &n, s);
+        if (st)
+            return st;
+        in.ndim = n;
+        in.offset = 0;
+        int64_t stride = 1;
+        for (int d = n - 1; d >= 0; d--) {
+            in.shape[d] = s[d];
+            in.strides[d] = stride;
+            stride *= s[d];
+        }
+    }
+    *ndim = in.ndim;
+    memcpy(shape, in.shape, sizeof in.shape[0] * (size_t)in.ndim);
+    return ENG_OK;
+}
+
+eng_status eng_model_forward_nested(eng_model *model, const eng_tensor *x, bool training,
+                                    const eng_tensor **y)
+{
+    *y = NULL;
+    model->training = training;
+    const eng_tensor *in = x;
+    for (int i = 0; i < model->nlayers; i++) {
+        eng_status st = prepare_output(model, i, in);
+        if (!st)
+            st = model->layers[i]->ops->forward(model->layers[i], in, model->outputs[i],
+                                                training);
+        if (st)
+            return st;
+        in = model->outputs[i];
+    }
+    *y = in;
+    return ENG_OK;
+}
+
+eng_status eng_model_backward_nested(eng_model *model, const eng_tensor *x,
+                                     const eng_tensor *dy, eng_tensor *dx)
+{
+    const eng_tensor *grad = dy;
+    for (int i = model->nlayers - 1; i >= 0; i--) {
+        eng_layer *layer = model->layers[i];
+        const eng_tensor *in = i == 0 ? x : model->outputs[i - 1];
+        eng_tensor *din = dx;
+        if (i > 0) {
+            eng_status st = eng_tensor_ensure(&model->dinputs[i], in->dtype, in->ndim, in->shape);
+            if (st)
+                return st;
+            din = model->dinputs[i];
+        }
+        eng_status st = layer->ops->backward(layer, in, model->outputs[i], grad, din);
+        if (st)
+            return eng_error_wrap(st, "%s", eng_layer_label(layer));
+        grad = din;
+    }
+    return ENG_OK;
+}

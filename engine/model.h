@@ -51,6 +51,21 @@ ENG_MUST_CHECK eng_status eng_model_forward(eng_model *model, const eng_tensor *
  * layer's input gradient is not computed at all. */
 ENG_MUST_CHECK eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_tensor **dx);
 
+/* For containers (engine/model_container.h), whose layers hold models: the shape the layers
+ * would give for x, computed without running them (x's values are not read; it may be a
+ * shape-only descriptor). */
+ENG_MUST_CHECK eng_status eng_model_output_shape(const eng_model *model, const eng_tensor *x,
+                                                 int *ndim, int64_t *shape);
+/* The layers on x in turn, on the calling thread, with no batch split and without changing
+ * OpenBLAS's threads or keeping x (so that a container may run inside a split model's
+ * thread). [out] *y points at the model's buffer for the last output. */
+ENG_MUST_CHECK eng_status eng_model_forward_nested(eng_model *model, const eng_tensor *x,
+                                                   bool training, const eng_tensor **y);
+/* Backward after eng_model_forward_nested on the same x: dx [optional, out] like x is
+ * overwritten; parameter gradients accumulate. */
+ENG_MUST_CHECK eng_status eng_model_backward_nested(eng_model *model, const eng_tensor *x,
+                                                    const eng_tensor *dy, eng_tensor *dx);
+
 void eng_model_zero_grad(eng_model *model);
 void eng_model_set_training(eng_model *model, bool training);
 /* Converts every layer's parameters; a new model with cloned layers. */

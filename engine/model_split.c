@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_container.h"
 #include "parallel.h"
 
 /* Where each thread keeps its error until the caller reports the first one. */
@@ -70,6 +71,34 @@ static eng_status share_param(eng_param *clone, const eng_param *param)
     return ENG_OK;
 }
 
+/* Points every parameter of the clone (inside containers too) at the layer's storage. */
+static eng_status share_params(eng_layer *clone, const eng_layer *layer)
+{
+    if (eng_layer_is_container(layer)) {
+        bool shared = clone->nparams == layer->nparams;
+        for (int p = 0; shared && p < layer->nparams; p++)
+            shared = clone->params[p].value->storage == layer->params[p].value->storage;
+        if (shared)
+            return ENG_OK;
+        for (int k = 0; k < eng_container_count(layer); k++) {
+            const eng_model *m = eng_container_child(layer, k);
+            const eng_model *cm = eng_container_child(clone, k);
+            for (int i = 0; i < m->nlayers; i++) {
+                eng_status st = share_params(cm->layers[i], m->layers[i]);
+                if (st)
+                    return st;
+            }
+        }
+        return eng_container_refresh(clone);
+    }
+    for (int p = 0; p < layer->nparams; p++) {
+        eng_status st = share_param(&clone->params[p], &layer->params[p]);
+        if (st)
+            return st;
+    }
+    return ENG_OK;
+}
+
 static eng_status ensure_replicas(eng_model *model, int nsplit)
 {
     int need = nsplit - 1;
@@ -96,12 +125,9 @@ static eng_status ensure_replicas(eng_model *model, int nsplit)
     }
     for (int r = 0; r < need; r++)
         for (int i = 0; i < model->nlayers; i++) {
-            eng_layer *layer = model->layers[i], *clone = layer_for(model, r + 1, i);
-            for (int p = 0; p < layer->nparams; p++) {
-                eng_status st = share_param(&clone->params[p], &layer->params[p]);
-                if (st)
-                    return st;
-            }
+            eng_status st = share_params(layer_for(model, r + 1, i), model->layers[i]);
+            if (st)
+                return st;
         }
     return ENG_OK;
 }

@@ -22,7 +22,8 @@
 #include "optim/optim.h"
 #include "registry.h"
 
-#define ENG_PLUGIN_ABI_VERSION 2 /* 2: layer kinds declare their settings (registry.h) */
+#define ENG_PLUGIN_ABI_VERSION 3 /* 2: layer kinds declare their settings (registry.h); 3:
+                                  * eng_layer.params and .buffers are pointers (containers) */
 
 typedef struct eng_plugin_abi {
     uint32_t abi_version;      /* ENG_PLUGIN_ABI_VERSION when the plugin was built */

@@ -25,7 +25,7 @@ LEVELS = [
     ("tensors", ["tensor", "tensor_*", "param_list"]),
     ("processes", ["proc", "dist"]),
     ("layers", ["registry", "settings", "layers/", "loss/"]),
-    ("models", ["model", "model_split"]),
+    ("models", ["model", "model_*"]),
     ("optim", ["optim/"]),
     ("io", ["io/", "data", "data_*"]),
     ("plugins", ["plugin"]),

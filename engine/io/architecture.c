@@ -80,17 +80,13 @@ eng_status eng_layer_config(const eng_layer *layer, char **out)
     return print_json(obj, st, eng_layer_label(layer), out);
 }
 
-eng_status eng_model_config(const eng_model *model, char **out)
+/* Appends an entry {"name", "config"[, "children"]} per layer of model to the list layers. */
+static eng_status add_entries(cJSON *layers, const eng_model *model)
 {
-    cJSON *root = cJSON_CreateObject(), *layers = NULL;
     eng_status st = ENG_OK;
-    if (!root || !cJSON_AddStringToObject(root, "kind", "sequential") ||
-        !cJSON_AddStringToObject(root, "dtype", eng_dtype_name(eng_model_dtype(model))) ||
-        !(layers = cJSON_AddArrayToObject(root, "layers")))
-        st = ENG_ENOMEM;
     for (int i = 0; !st && i < model->nlayers; i++) {
         const eng_layer *layer = model->layers[i];
-        cJSON *entry = cJSON_CreateObject(), *config = NULL;
+        cJSON *entry = cJSON_CreateObject(), *config = NULL, *children = NULL;
         if (!entry || !cJSON_AddItemToArray(layers, entry)) {
             cJSON_Delete(entry);
             st = ENG_ENOMEM;
@@ -100,7 +96,32 @@ eng_status eng_model_config(const eng_model *model, char **out)
         } else {
             st = add_settings(config, layer);
         }
+        if (!st && eng_layer_is_container(layer) &&
+            !(children = cJSON_AddArrayToObject(entry, "children")))
+            st = ENG_ENOMEM;
+        for (int k = 0; !st && k < eng_container_count(layer); k++) {
+            cJSON *list = cJSON_CreateArray();
+            if (!list || !cJSON_AddItemToArray(children, list)) {
+                cJSON_Delete(list);
+                st = ENG_ENOMEM;
+            } else {
+                st = add_entries(list, eng_container_child(layer, k));
+            }
+        }
     }
+    return st;
+}
+
+eng_status eng_model_config(const eng_model *model, char **out)
+{
+    cJSON *root = cJSON_CreateObject(), *layers = NULL;
+    eng_status st = ENG_OK;
+    if (!root || !cJSON_AddStringToObject(root, "kind", "sequential") ||
+        !cJSON_AddStringToObject(root, "dtype", eng_dtype_name(eng_model_dtype(model))) ||
+        !(layers = cJSON_AddArrayToObject(root, "layers")))
+        st = ENG_ENOMEM;
+    if (!st)
+        st = add_entries(layers, model);
     return print_json(root, st, "sequential", out);
 }
 
@@ -148,8 +169,70 @@ static eng_status set_from_json(eng_settings *s, const cJSON *item)
                      json_type(item));
 }
 
-/* One layer entry {"name": ..., "config": {"kind": ..., settings}} into spec. */
-static eng_status parse_layer(const cJSON *entry, eng_layer_spec *spec)
+void eng_layer_specs_free(eng_layer_spec *specs, int n)
+{
+    for (int i = 0; specs && i < n; i++) {
+        int total = 0;
+        for (int k = 0; k < specs[i].nchildren; k++)
+            total += specs[i].child_sizes[k];
+        eng_layer_specs_free(specs[i].children, total);
+    }
+    free(specs);
+}
+
+static eng_status parse_layer(const cJSON *entry, eng_layer_spec *spec, int depth, int *budget);
+
+/* The "children" of a container's entry (a list of lists of entries) into spec. */
+static eng_status parse_children(const cJSON *entry, eng_layer_spec *spec, int depth,
+                                 int *budget)
+{
+    const cJSON *children = cJSON_GetObjectItemCaseSensitive(entry, "children");
+    bool container = eng_kind_is_container(spec->settings.kind);
+    if (!container && !children)
+        return ENG_OK;
+    if (!container)
+        return eng_error(ENG_EFORMAT, "'%s': a %s has no \"children\"", spec->name,
+                         spec->settings.kind->name);
+    int n = cJSON_GetArraySize(children), total = 0;
+    if (!cJSON_IsArray(children) || n < 1 || n > ENG_CONTAINER_MAX_CHILDREN)
+        return eng_error(ENG_EFORMAT, "'%s': a %s needs \"children\", a list of 1 to %d lists "
+                         "of layers", spec->name, spec->settings.kind->name,
+                         ENG_CONTAINER_MAX_CHILDREN);
+    if (depth >= ENG_CONTAINER_MAX_DEPTH)
+        return eng_error(ENG_EFORMAT, "'%s': containers nested more than %d deep", spec->name,
+                         ENG_CONTAINER_MAX_DEPTH);
+    const cJSON *list;
+    cJSON_ArrayForEach(list, children)
+    {
+        int size = cJSON_GetArraySize(list);
+        if (!cJSON_IsArray(list) || size < 1 || size > *budget)
+            return eng_error(ENG_EFORMAT, "'%s': model %d of its \"children\" must be a list "
+                             "of 1 to %d layers", spec->name, spec->nchildren + 1, *budget);
+        *budget -= size;
+        spec->child_sizes[spec->nchildren++] = size;
+        total += size;
+    }
+    spec->children = calloc((size_t)total, sizeof *spec->children);
+    if (!spec->children)
+        return eng_error(ENG_ENOMEM, "'%s': out of memory", spec->name);
+    int i = 0, k = 0;
+    cJSON_ArrayForEach(list, children)
+    {
+        const cJSON *e;
+        k++;
+        cJSON_ArrayForEach(e, list)
+        {
+            eng_status st = parse_layer(e, &spec->children[i++], depth + 1, budget);
+            if (st)
+                return eng_error_wrap(st, "'%s': model %d", spec->name, k);
+        }
+    }
+    return ENG_OK;
+}
+
+/* One layer entry {"name": ..., "config": {"kind": ..., settings}} into spec; *budget: how
+ * many more layers the whole config may hold. */
+static eng_status parse_layer(const cJSON *entry, eng_layer_spec *spec, int depth, int *budget)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(entry, "name");
     const cJSON *config = cJSON_GetObjectItemCaseSensitive(entry, "config");
@@ -177,7 +260,9 @@ static eng_status parse_layer(const cJSON *entry, eng_layer_spec *spec)
     }
     if (!st)
         st = eng_settings_finish(&spec->settings);
-    return st ? eng_error_wrap(st, "'%s'", spec->name) : ENG_OK;
+    if (st)
+        return eng_error_wrap(st, "'%s'", spec->name);
+    return parse_children(entry, spec, depth, budget);
 }
 
 eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype *dtype,
@@ -187,6 +272,7 @@ eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype
     *n = 0;
     cJSON *root = cJSON_Parse(json);
     eng_layer_spec *specs = NULL;
+    int i = 0;
     eng_status st = ENG_OK;
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(root, "dtype");
@@ -206,7 +292,7 @@ eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype
                        where, dt->valuestring);
         goto done;
     }
-    int count = cJSON_GetArraySize(layers), i = 0;
+    int count = cJSON_GetArraySize(layers);
     if (count > ENG_MODEL_CONFIG_MAX_LAYERS) {
         st = eng_error(ENG_EFORMAT, "%s: model_config has %d layers (at most %d)", where, count,
                        ENG_MODEL_CONFIG_MAX_LAYERS);
@@ -217,10 +303,12 @@ eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype
         goto done;
     }
     const cJSON *entry;
+    int budget = ENG_MODEL_CONFIG_MAX_LAYERS - count;
     cJSON_ArrayForEach(entry, layers)
     {
-        if ((st = parse_layer(entry, &specs[i]))) {
+        if ((st = parse_layer(entry, &specs[i], 0, &budget))) {
             st = eng_error_wrap(st, "%s: model_config: layer %d", where, i + 1);
+            i++; /* freed with the others */
             goto done;
         }
         i++;
@@ -229,7 +317,7 @@ eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype
     *n = count;
     specs = NULL;
 done:
-    free(specs);
+    eng_layer_specs_free(specs, i);
     cJSON_Delete(root);
     return st;
 }

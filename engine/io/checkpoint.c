@@ -70,7 +70,7 @@ void eng_checkpoint_close(eng_checkpoint *ck)
     free(ck->dtype);
     eng_h5_free_strings(ck->layer_names, ck->nlayers);
     free(ck->model_config);
-    free(ck->specs);
+    eng_layer_specs_free(ck->specs, ck->nspecs);
     free(ck);
 }
 

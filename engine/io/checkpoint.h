@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "../model.h"
+#include "../model_container.h"
 #include "../optim/optim.h"
 #include "../optim/schedule.h"
 #include "../registry.h"
@@ -155,17 +156,26 @@ ENG_MUST_CHECK eng_status eng_checkpoint_read_optimizer_info(eng_checkpoint *ck,
 
 /* ---- the model config (architecture.c) ---- */
 
-/* One layer of a parsed model config: its name and its checked, finished settings. */
+/* One layer of a parsed model config: its name and its checked, finished settings; for a
+ * container (model_container.h), its models: nchildren lists of layer specs, list k holding
+ * child_sizes[k] entries, one after the other in children. */
 typedef struct eng_layer_spec {
     char name[ENG_NAME_MAX];
     eng_settings settings;
+    int nchildren;
+    int child_sizes[ENG_CONTAINER_MAX_CHILDREN];
+    struct eng_layer_spec *children; /* malloc'ed; NULL when nchildren is 0 */
 } eng_layer_spec;
+
+/* Frees n specs and their children (recursively). NULL accepted. */
+void eng_layer_specs_free(eng_layer_spec *specs, int n);
 
 /* The layer's config as a JSON object: {"kind": "linear", "in_features": 3, ...}, every
  * declared setting present. [out] *out malloc'ed. */
 ENG_MUST_CHECK eng_status eng_layer_config(const eng_layer *layer, char **out);
 /* The model's config: {"kind": "sequential", "dtype": "f32", "layers": [{"name": "linear_1",
- * "config": {...}}, ...]}. [out] *out malloc'ed. */
+ * "config": {...}}, ...]}; a container's entry has "children" beside "config": one list of
+ * such entries per model it holds. [out] *out malloc'ed. */
 ENG_MUST_CHECK eng_status eng_model_config(const eng_model *model, char **out);
 /* Parses a model config: every kind must be registered and every value pass its kind's
  * declaration (unknown settings, wrong types, non-integers and out-of-bounds values are

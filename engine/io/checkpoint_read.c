@@ -262,21 +262,26 @@ static eng_status read_layer(eng_checkpoint *ck, hid_t model_group, int i, const
     return st;
 }
 
-/* Tensors read per layer: parameters, then buffers. */
-#define SLOTS (ENG_MAX_PARAMS + ENG_MAX_BUFFERS)
-
 eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model)
 {
     if (!ck->has_model)
         return eng_error(ENG_EFORMAT, "%s: no model in this checkpoint (no /model group)",
                          ck->path);
     int n = model->nlayers < ck->nlayers ? model->nlayers : ck->nlayers;
-    eng_tensor **values = calloc((size_t)model->nlayers * SLOTS + 1, sizeof *values);
+    /* Tensors read per layer: parameters, then buffers; layer i's from values + first[i] (a
+     * container lists those of every layer inside it). */
+    int64_t total = 0;
+    int64_t *first = calloc((size_t)model->nlayers + 1, sizeof *first);
+    for (int i = 0; first && i < model->nlayers; i++) {
+        first[i] = total;
+        total += model->layers[i]->nparams + model->layers[i]->nbuffers;
+    }
+    eng_tensor **values = calloc((size_t)total + 1, sizeof *values);
     eng_rng *states = calloc((size_t)model->nlayers + 1, sizeof *states);
     bool *has_state = calloc((size_t)model->nlayers + 1, sizeof *has_state);
     hid_t g = -1, rg = -1;
     eng_status st = ENG_OK;
-    if (!values || !states || !has_state) {
+    if (!first || !values || !states || !has_state) {
         st = eng_error(ENG_ENOMEM, "%s: out of memory", ck->path);
         goto done;
     }
@@ -285,7 +290,7 @@ eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model)
         goto done;
     }
     for (int i = 0; !st && i < n; i++)
-        st = read_layer(ck, g, i, model->layers[i], values + i * SLOTS);
+        st = read_layer(ck, g, i, model->layers[i], values + first[i]);
     if (!st && model->nlayers != ck->nlayers)
         st = eng_error(ENG_EFORMAT, "%s: the model has %d layers, the file %d", ck->path,
                        model->nlayers, ck->nlayers);
@@ -310,16 +315,17 @@ eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model)
         for (int p = 0; p < layer->nparams + layer->nbuffers; p++) {
             eng_tensor *v = p < layer->nparams ? layer->params[p].value
                                                : layer->buffers[p - layer->nparams].value;
-            memcpy(eng_tensor_data(v), eng_tensor_data(values[i * SLOTS + p]),
+            memcpy(eng_tensor_data(v), eng_tensor_data(values[first[i] + p]),
                    (size_t)eng_tensor_numel(v) * eng_dtype_size(layer->dtype));
         }
         if (has_state[i])
             *layer->ops->rng(layer) = states[i];
     }
 done:
-    for (int i = 0; values && i < model->nlayers * SLOTS; i++)
+    for (int64_t i = 0; values && i < total; i++)
         eng_tensor_release(values[i]);
     free(values);
+    free(first);
     free(states);
     free(has_state);
     if (rg >= 0)

@@ -10,6 +10,8 @@ void eng_layer_init(eng_layer *layer, const eng_layer_ops *ops, eng_dtype dtype)
     layer->ops = ops;
     layer->dtype = dtype;
     layer->refcount = 1;
+    layer->params = layer->param_slots;
+    layer->buffers = layer->buffer_slots;
 }
 
 eng_status eng_layer_add_param(eng_layer *layer, const char *name, int ndim,

@@ -99,10 +99,16 @@ struct eng_layer {
     char name[ENG_NAME_MAX]; /* "" until named by the user or by a container */
     eng_dtype dtype;         /* parameters' dtype; parameter-free layers accept f32 and f64 */
     int refcount;
+    /* params and buffers point at the slots below (eng_layer_init), except in a container
+     * (engine/model_container.h), which lists there every parameter and buffer of the layers
+     * it holds, with names relative to it ("shortcut.conv2d_1.weight"), each entry holding
+     * references of its own. Code that walks a layer's parameters needs no other case. */
     int nparams;
-    eng_param params[ENG_MAX_PARAMS];
+    eng_param *params;
     int nbuffers;
-    eng_buffer buffers[ENG_MAX_BUFFERS];
+    eng_buffer *buffers;
+    eng_param param_slots[ENG_MAX_PARAMS];
+    eng_buffer buffer_slots[ENG_MAX_BUFFERS];
 };
 
 /* Sets the common header: refcount 1, no parameters, no name. */

@@ -57,7 +57,7 @@ end
 assert(last < 0.5 * first, ("training: loss %g -> %g"):format(first, last))
 
 -- broken plugins
-H.check_error("built for plugin ABI version 3, this engine has version 2",
+H.check_error("built for plugin ABI version 4, this engine has version 3",
   engine.plugin.load, plugin_dir .. "/libplugin_bad_abi.so")
 H.check_error("no engine_plugin_init function", engine.plugin.load,
   plugin_dir .. "/libplugin_bad_no_init.so")

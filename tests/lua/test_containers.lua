@@ -1,0 +1,131 @@
+-- nn.Residual, nn.Concat and nested Sequentials: the results against the same computation
+-- done by hand from their parts, parameter names, printing, checkpoints of nested models,
+-- thread splitting, the training mode, and the errors. (Values against PyTorch:
+-- test_containers_torch.lua.)
+local H = dofile((arg[0]:match("(.*/)") or "") .. "helpers.lua")
+local engine = require("engine")
+local nn = engine.nn
+local check_error = H.check_error
+
+local function max_diff(a, b)
+  local m = (a - b):abs():max()
+  return type(m) == "number" and m or m:item()
+end
+
+H.section("residual: y = block(x) + shortcut(x), gradients summed")
+do
+  local conv = nn.Conv2d(3, 3, 3, {padding = 1, dtype = "f64"})
+  local res = nn.Residual(nn.Sequential{conv, nn.Tanh()})
+  local x = engine.randn({2, 3, 5, 5}, "f64")
+  local y = res:forward(x)
+  local alone = nn.Sequential{conv, nn.Tanh()}
+  local expected = alone:forward(x) + x
+  assert(max_diff(y, expected) == 0, "residual forward")
+  local dy = engine.randn({2, 3, 5, 5}, "f64")
+  res:zero_grad()
+  local dx = res:backward(x, dy)
+  local g_res = conv:parameters()[1].grad:clone()
+  conv:zero_grad()
+  local dx_block = alone:backward(dy, true)
+  assert(max_diff(dx, dx_block + dy) < 1e-15, "residual input gradient")
+  assert(max_diff(g_res, conv:parameters()[1].grad) < 1e-15, "residual weight gradient")
+  local names = {}
+  for _, p in ipairs(res:parameters()) do names[#names + 1] = p.name end
+  assert(table.concat(names, " ") == "conv2d_1.weight conv2d_1.bias", table.concat(names, " "))
+end
+
+H.section("residual with a projection shortcut; concat; names through nesting")
+do
+  local block = nn.Sequential{nn.Conv2d(2, 4, 3, {stride = 2, padding = 1}), nn.BatchNorm2d(4),
+    nn.ReLU()}
+  local proj = nn.Sequential{nn.Conv2d(2, 4, 1, {stride = 2, bias = false}), nn.BatchNorm2d(4)}
+  local model = nn.Sequential{nn.Residual(block, proj),
+    nn.Concat(2, nn.Conv2d(4, 3, 1), nn.Sequential{nn.ReLU(), nn.Conv2d(4, 5, 1)}),
+    nn.Sequential{nn.Flatten(), nn.Linear(8 * 2 * 2, 3)}}
+  local names = {}
+  for _, p in ipairs(model:parameters()) do names[#names + 1] = p.name end
+  local expected = {"residual_1.conv2d_1.weight", "residual_1.conv2d_1.bias",
+    "residual_1.batchnorm2d_1.weight", "residual_1.batchnorm2d_1.bias",
+    "residual_1.shortcut.conv2d_1.weight", "residual_1.shortcut.batchnorm2d_1.weight",
+    "residual_1.shortcut.batchnorm2d_1.bias", "concat_1.branch_1.conv2d_1.weight",
+    "concat_1.branch_1.conv2d_1.bias", "concat_1.branch_2.conv2d_1.weight",
+    "concat_1.branch_2.conv2d_1.bias", "sequential_1.linear_1.weight",
+    "sequential_1.linear_1.bias"}
+  assert(table.concat(names, " ") == table.concat(expected, " "), table.concat(names, " "))
+  assert(model:buffers()[1].name == "residual_1.batchnorm2d_1.running_mean")
+  local text = tostring(model)
+  assert(text:find("residual_1 +Residual%(%)") and text:find("shortcut:", 1, true) and
+    text:find("branch_2:", 1, true), text)
+  local x = engine.randn({3, 2, 4, 4})
+  local y = model:forward(x)
+  H.shape_is(y, {3, 3})
+  -- concat joins the branches' outputs in order along dim 2
+  local mid = model[1]:forward(x)
+  local c = model[2]:forward(mid)
+  local b1 = nn.Sequential{model[2]}  -- the same layers, run again as a nested model
+  assert(max_diff(b1:forward(mid), c) == 0)
+  -- a checkpoint rebuilds the nested structure in C and gives the same outputs bit for bit
+  local path = os.tmpname()
+  engine.save(path, {model = model})
+  local loaded = engine.load(path).model
+  model:eval(); loaded:eval()
+  assert(max_diff(model:forward(x), loaded:forward(x)) == 0, "reloaded outputs")
+  assert(tostring(loaded) == tostring(model))
+  -- and model:load fills a freshly built twin
+  os.remove(path)
+end
+
+H.section("training mode reaches the layers inside: batchnorm's statistics")
+do
+  local bn = nn.BatchNorm2d(2)
+  local model = nn.Sequential{nn.Residual(nn.Sequential{bn})}
+  local x = engine.randn({4, 2, 3, 3}) * 3 + 1
+  model:train()
+  model:forward(x)
+  local after_train = bn:buffers()[1].value:clone()
+  assert(max_diff(after_train, after_train * 0) > 0, "running mean updated in training")
+  model:eval()
+  model:forward(x)
+  assert(max_diff(after_train, bn:buffers()[1].value) == 0, "eval leaves running stats")
+  assert(not model:is_training())
+end
+
+H.section("a batch split between threads gives the one-thread results")
+do
+  local model = nn.Sequential{nn.Conv2d(1, 4, 3, {padding = 1, dtype = "f64"}),
+    nn.Residual(nn.Sequential{nn.Conv2d(4, 4, 3, {padding = 1, dtype = "f64"}), nn.ReLU()}),
+    nn.Concat(2, nn.ReLU(), nn.Tanh()), nn.Flatten(), nn.Linear(8 * 6 * 6, 2, {dtype = "f64"})}
+  local x = engine.randn({6, 1, 6, 6}, "f64")
+  local function run(threads)
+    engine.threads(threads)
+    model:zero_grad()
+    local y = model:forward(x)
+    local dx = model:backward(engine.ones({6, 2}, "f64"), true)
+    local grads = {}
+    for i, p in ipairs(model:parameters()) do grads[i] = p.grad:clone() end
+    engine.threads(1)
+    return y, dx, grads
+  end
+  local y1, dx1, g1 = run(1)
+  local y2, dx2, g2 = run(3)
+  assert(max_diff(y1, y2) == 0 and max_diff(dx1, dx2) == 0, "split forward/backward")
+  for i = 1, #g1 do
+    assert(max_diff(g1[i], g2[i]) < 1e-12, "split gradient " .. i)
+  end
+end
+
+H.section("errors name the container")
+do
+  check_error("residual: a model with no layers", nn.Residual, nn.Sequential())
+  check_error("must be an engine.Sequential or an engine.Layer, got number", nn.Residual, 3)
+  check_error("concat: dim 1", nn.Concat, 1, nn.ReLU())
+  check_error("Concat: 0 branches", nn.Concat, 2)
+  local bad = nn.Residual(nn.Sequential{nn.Conv2d(2, 3, 1)})
+  check_error("residual 'residual': for x [1,2,4,4] the block gives [1,3,4,4] but the " ..
+    "identity shortcut gives [1,2,4,4]", function() return bad:forward(engine.randn({1, 2, 4, 4})) end)
+  local cat = nn.Concat(2, nn.Conv2d(2, 3, 1), nn.MaxPool2d(2))
+  check_error("concat 'concat': branch 2 gives [1,2,2,2], branch 1 gives [1,3,4,4]",
+    function() return cat:forward(engine.randn({1, 2, 4, 4})) end)
+end
+
+print("test_containers: ok")
