@@ -3,7 +3,7 @@
 --   build/engine fuzz/make_corpus.lua
 local nn, optim = engine.nn, engine.optim
 local root = "fuzz/corpus/"
-for _, d in ipairs{"checkpoint", "h5dataset", "idx", "config", "results"} do
+for _, d in ipairs{"checkpoint", "h5dataset", "idx", "config", "results", "report"} do
   assert(os.execute("mkdir -p " .. root .. d))
 end
 local function write(path, s)
@@ -37,7 +37,30 @@ write("config/cnn.json", '{"kind": "sequential", "dtype": "f64", "layers": [' ..
   '"kernel_size": [3, 3], "stride": [1, 1], "padding": [0, 0], "dilation": [1, 1], ' ..
   '"bias": true}}, {"name": "dropout_1", "config": {"kind": "dropout", "p": 0.5}}, ' ..
   '{"name": "leaky_relu_1", "config": {"kind": "leaky_relu", "negative_slope": 0.01}}]}')
+os.remove(root .. "results/two.h5") -- appended to: made anew
 engine.sweep.append(root .. "results/two.h5", "lr=0.1", {status = "completed",
   settings = {lr = 0.1}, final = {loss = 0.5}, curves = {loss = {1, 0.7, 0.5}}})
 engine.sweep.append(root .. "results/two.h5", "lr=1", {status = "diverged", message = "nan"})
+-- saved gradient-check reports: each kind of check, each option saved, a Lua criterion
+local gc = engine.gradcheck
+local g = nn.Sequential{nn.Linear(3, 2, {dtype = "f64"}), nn.ReLU(), nn.Linear(2, 2, {dtype = "f64"})}
+local gx, gy = engine.randn({2, 3}, "f64"), engine.tensor({0, 1}, "i64")
+gc.check(g, nn.CrossEntropyLoss(), gx, gy, {samples = 2, seed = 3, worst = 2, only = "linear_2",
+  step = 1e-6, rtol = 1e-5, nsigma = 4}):save(root .. "report/element.h5")
+gc.check(g, nn.MSELoss(), gx, engine.randn({2, 2}, "f64"), {mode = "directional", directions = 3,
+  input = true, exclude = "linear_1.bias", loss_scale = 4, localise = false})
+  :save(root .. "report/directional.h5")
+gc.check_layers(g, gx, {full = true}):save(root .. "report/layers.h5")
+gc.check(g, {forward = function(_, i) return (i * i):sum() end,
+             backward = function(_, i) return i * 2 end}, gx, gy):save(root .. "report/lua.h5")
+-- nested containers: a residual inside a concat inside a sequential layer
+local block = nn.Sequential{nn.Linear(2, 2), nn.ReLU()}
+local nested = nn.Sequential{nn.Linear(3, 2), nn.Sequential{nn.Concat(2, nn.Residual(block),
+  nn.Linear(2, 2))}, nn.Linear(4, 2)}
+engine.save(root .. "checkpoint/nested.h5", {model = nested})
+write("config/nested.json", '{"kind": "sequential", "dtype": "f32", "layers": [' ..
+  '{"name": "sequential_1", "config": {"kind": "sequential"}, "children": [[' ..
+  '{"name": "residual_1", "config": {"kind": "residual"}, "children": [[' ..
+  '{"name": "linear_1", "config": {"kind": "linear", "in_features": 2, "out_features": 2, ' ..
+  '"bias": true}}], [{"name": "relu_1", "config": {"kind": "relu"}}]]}]]}]}')
 print("corpus written under " .. root)
