@@ -113,19 +113,6 @@ static bool write_json_report(const char *path, const uint8_t *data, size_t size
     return st == ENG_OK;
 }
 
-/* HDF5 keeps freed blocks on free lists and hands them out again, so the one HDF5 leak that
- * lsan.supp suppresses (an object header H5O_protect loads) would be reported with the stack
- * of the block's first use, here the writing of a JSON input's file. Without the free lists
- * every block has its own stack. */
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    if (H5set_free_list_limits(0, 0, 0, 0, 0, 0) < 0)
-        abort();
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_file(data, size, ".h5");
