@@ -364,6 +364,7 @@ eng_status eng_residual_new(const eng_model *block, const eng_model *shortcut, e
 {
     const eng_model *children[2] = {block, shortcut};
     const char *names[2] = {"", "shortcut"};
+    *out = NULL;
     if (block)
         for (int i = 0; i < block->nlayers; i++)
             if (strcmp(block->layers[i]->name, "shortcut") == 0)

@@ -18,9 +18,12 @@ local config = {
   lr = 0.1,
   momentum = 0.9,
   weight_decay = 5e-4,
-  width1 = 8,
-  width2 = 16,
-  width3 = 32,
+  width1 = 16,
+  width2 = 32,
+  width3 = 64,
+  stride1 = 2,
+  stride2 = 2,
+  stride3 = 2,
   threads = 1,
   seed = 1,
   -- Fashion-MNIST's training-set pixel mean and standard deviation (after scaling to [0,1]).
@@ -37,6 +40,7 @@ engine.threads(config.threads)
 local train = data.fashion_mnist("train", config.data_dir)
 local test = data.fashion_mnist("test", config.data_dir)
 local model = resnet.build{widths = {config.width1, config.width2, config.width3},
+                           strides = {config.stride1, config.stride2, config.stride3},
                            dtype = config.dtype}
 print(model)
 local criterion = nn.CrossEntropyLoss()

@@ -174,20 +174,21 @@ def resnet_block(cin, cout, stride):
     ])))
 
 
-def resnet(widths=(8, 16, 32), in_channels=1, classes=10):
+def resnet(widths=(16, 32, 64), strides=(2, 2, 2), in_channels=1, classes=10):
     """The ResNet of scripts/resnet.lua (resnet_fmnist.lua) in torch, its state_dict keys the
     engine's parameter names: an engine checkpoint of it, exported, loads with
     load_state_dict. For benchmarks and checks against the engine."""
     w1, w2, w3 = widths
+    s1, s2, s3 = strides
     return nn.Sequential(collections.OrderedDict([
         ("conv2d_1", nn.Conv2d(in_channels, w1, 3, padding=1, bias=False)),
         ("batchnorm2d_1", nn.BatchNorm2d(w1)),
         ("relu_1", nn.ReLU()),
-        ("residual_1", resnet_block(w1, w1, 1)),
+        ("residual_1", resnet_block(w1, w1, s1)),
         ("relu_2", nn.ReLU()),
-        ("residual_2", resnet_block(w1, w2, 2)),
+        ("residual_2", resnet_block(w1, w2, s2)),
         ("relu_3", nn.ReLU()),
-        ("residual_3", resnet_block(w2, w3, 2)),
+        ("residual_3", resnet_block(w2, w3, s3)),
         ("relu_4", nn.ReLU()),
         ("adaptive_avgpool2d_1", nn.AdaptiveAvgPool2d(1)),
         ("flatten_1", nn.Flatten()),

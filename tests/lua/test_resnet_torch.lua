@@ -54,12 +54,12 @@ H.section("the checkpoint reloads bit for bit")
 do
   local loaded = engine.load(ckpt).model
   local a, b = model:parameters(), loaded:parameters()
-  assert(#a == #b and #a == 29, #a .. " " .. #b)
+  assert(#a == #b and #a == 32, #a .. " " .. #b)
   for i = 1, #a do
     assert(a[i].name == b[i].name and same(a[i].value, b[i].value), a[i].name)
   end
   local ab, bb = model:buffers(), loaded:buffers()
-  assert(#ab == #bb and #ab == 18)
+  assert(#ab == #bb and #ab == 20)
   for i = 1, #ab do
     assert(ab[i].name == bb[i].name and same(ab[i].value, bb[i].value), ab[i].name)
   end
