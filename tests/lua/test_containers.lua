@@ -114,6 +114,39 @@ do
   end
 end
 
+H.section("the checker: a whole model with containers PASSes; a bug inside one is localised")
+do
+  local gc = engine.gradcheck
+  engine.seed(4)
+  -- (no bias before a batchnorm in training: its true gradient is 0, below the noise floor)
+  local block = nn.Sequential{nn.Conv2d(2, 3, 3, {stride = 2, padding = 1, bias = false}),
+    nn.BatchNorm2d(3), nn.Tanh(), nn.Conv2d(3, 3, 3, {padding = 1, bias = false}),
+    nn.BatchNorm2d(3)}
+  local proj = nn.Sequential{nn.Conv2d(2, 3, 1, {stride = 2, bias = false}), nn.BatchNorm2d(3)}
+  local model = nn.Sequential{nn.Residual(block, proj), nn.Tanh(),
+    nn.Concat(2, nn.Conv2d(3, 2, 1), nn.Sigmoid()), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+    nn.Linear(5, 3)}:to("f64")
+  local x, y = engine.randn({4, 2, 6, 6}, "f64"), engine.tensor({0, 1, 2, 1}, "i64")
+  local r = gc.check(model, nn.CrossEntropyLoss(), x, y, {input = true})
+  assert(r.verdict == "PASS", r.summary)
+  assert(r.tensors["concat_1.branch_1.conv2d_1.weight"] and r.tensors["input"])
+  assert(gc.check_layers(model, x).verdict == "PASS")
+
+  local half = nn.Lua{name = "half", params = {a = engine.tensor({2}, "f64")},
+    forward = function(self, v) return v * self.params.a:get(1) end,
+    output_shape = function(self, shape) return shape end,
+    backward = function(self, v, _, dy)  -- planted: the input gradient halved
+      return dy * self.params.a:get(1) * 0.5, {a = engine.tensor({(v * dy):sum()}, "f64")}
+    end}
+  local bad = nn.Sequential{nn.Linear(4, 4, {dtype = "f64"}),
+    nn.Residual(nn.Sequential{nn.Linear(4, 4, {dtype = "f64"}), nn.Tanh(), half}),
+    nn.Linear(4, 2, {dtype = "f64"})}
+  local b = gc.check(bad, nn.CrossEntropyLoss(), engine.randn({5, 4}, "f64"),
+    engine.tensor({0, 1, 0, 1, 1}, "i64"))
+  assert(b.verdict == "FAIL" and b.culprit == "residual_1", tostring(b.culprit))
+  assert(b.culprit_tensor == "residual_1.linear_1.weight", b.culprit_tensor)
+end
+
 H.section("errors name the container")
 do
   check_error("residual: a model with no layers", nn.Residual, nn.Sequential())
