@@ -7,6 +7,8 @@
 #include "kernels/elementwise.h"
 #include "model_container_impl.h"
 
+extern const eng_layer_kind eng_kind_residual; /* defined below */
+
 /* ---- the lists of parameters and buffers ----
  * Each entry holds views of the tensors of a layer inside (sharing their storage), so that
  * writing through either changes both, and each is released on its own. */
@@ -363,13 +365,15 @@ static const eng_layer_ops residual_variants[4] = {
 eng_status eng_residual_new(const eng_model *block, const eng_model *shortcut, eng_layer **out)
 {
     const eng_model *children[2] = {block, shortcut};
-    const char *names[2] = {"", "shortcut"};
+    char shortcut_name[ENG_NAME_MAX];
+    eng_container_child_name_of(&eng_kind_residual, 1, shortcut_name, sizeof shortcut_name);
+    const char *names[2] = {"", shortcut_name};
     *out = NULL;
     if (block)
         for (int i = 0; i < block->nlayers; i++)
-            if (strcmp(block->layers[i]->name, "shortcut") == 0)
-                return eng_error(ENG_EARG, "residual: the block has a layer named 'shortcut' "
-                                 "(the shortcut's parameters are named so)");
+            if (strcmp(block->layers[i]->name, shortcut_name) == 0)
+                return eng_error(ENG_EARG, "residual: the block has a layer named '%s' "
+                                 "(the shortcut's parameters are named so)", shortcut_name);
     return container_make(CONTAINER_RESIDUAL, residual_variants, 0, children, names,
                           shortcut ? 2 : 1, out);
 }

@@ -71,7 +71,20 @@ do
   model:eval(); loaded:eval()
   assert(max_diff(model:forward(x), loaded:forward(x)) == 0, "reloaded outputs")
   assert(tostring(loaded) == tostring(model))
-  -- and model:load fills a freshly built twin
+  -- an optimizer's state for parameters inside containers saves and resumes
+  local opt = engine.optim.Adam(model, {lr = 1e-3})
+  model:train()
+  local dy = engine.ones({3, 3})
+  model:forward(x); model:backward(dy); opt:step()
+  engine.save(path, {model = model, optimizer = opt})
+  local again = engine.optim.Adam(loaded, {lr = 1e-3}):load(path)
+  loaded:load(path)
+  assert(again:steps() == 1)
+  opt:zero_grad(); model:forward(x); model:backward(dy); opt:step()
+  loaded:train()
+  again:zero_grad(); loaded:forward(x); loaded:backward(dy); again:step()
+  local a, b = model:parameters(), loaded:parameters()
+  for i = 1, #a do assert(max_diff(a[i].value, b[i].value) == 0, "resumed " .. a[i].name) end
   os.remove(path)
 end
 
