@@ -107,6 +107,39 @@ eng_status eng_container_refresh(eng_layer *layer)
     return ENG_OK;
 }
 
+static int list_rngs(eng_layer *layer, const char *prefix, eng_rng **rngs,
+                     char (*paths)[ENG_PARAM_NAME_MAX], int n, int max)
+{
+    const container *c = (const container *)layer;
+    for (int k = 0; k < c->nchildren; k++) {
+        const eng_model *m = c->children[k];
+        for (int i = 0; i < m->nlayers; i++) {
+            eng_layer *l = m->layers[i];
+            char path[ENG_PARAM_NAME_MAX];
+            snprintf(path, sizeof path, "%s%s%s%s", prefix, c->child_names[k],
+                     c->child_names[k][0] ? "." : "", l->name);
+            if (l->ops->rng && n < max) {
+                rngs[n] = l->ops->rng(l);
+                memcpy(paths[n], path, sizeof path);
+            }
+            n += l->ops->rng != NULL;
+            if (eng_layer_is_container(l)) {
+                size_t len = strlen(path);
+                if (len + 2 < sizeof path)
+                    memcpy(path + len, ".", 2);
+                n = list_rngs(l, path, rngs, paths, n, max);
+            }
+        }
+    }
+    return n;
+}
+
+int eng_container_rngs(eng_layer *layer, eng_rng **rngs, char (*paths)[ENG_PARAM_NAME_MAX],
+                       int max)
+{
+    return eng_layer_is_container(layer) ? list_rngs(layer, "", rngs, paths, 0, max) : 0;
+}
+
 /* ---- making, cloning, destroying ---- */
 
 bool eng_layer_is_container(const eng_layer *layer)

@@ -88,6 +88,26 @@ do
   os.remove(path)
 end
 
+H.section("a Dropout's generator inside a container is saved: a resumed run draws the same masks")
+do
+  local function build()
+    return nn.Sequential{nn.Linear(6, 6), nn.Residual(nn.Sequential{nn.Dropout(0.5),
+      nn.Concat(2, nn.Dropout(0.3), nn.Linear(6, 2))}, nn.Linear(6, 8))}
+  end
+  local model = build()
+  local x = engine.randn({4, 6})
+  model:forward(x)
+  local path = os.tmpname()
+  engine.save(path, {model = model})
+  local again = build()
+  again:load(path)
+  local c = engine.load(path).model
+  local y = model:forward(x)
+  assert(max_diff(y, again:forward(x)) == 0 and max_diff(y, c:forward(x)) == 0, "masks")
+  assert(max_diff(model:forward(x), y) > 0, "a new mask at each forward")
+  os.remove(path)
+end
+
 H.section("training mode reaches the layers inside: batchnorm's statistics")
 do
   local bn = nn.BatchNorm2d(2)
