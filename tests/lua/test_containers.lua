@@ -180,6 +180,16 @@ do
   assert(b.culprit_tensor == "residual_1.linear_1.weight", b.culprit_tensor)
 end
 
+H.section("a container named by the user names its parameters: block_2.conv2d_1.weight")
+do
+  local model = nn.Sequential{nn.Conv2d(1, 2, 1),
+    nn.Residual(nn.Sequential{nn.Conv2d(2, 2, 3, {padding = 1})}, {name = "block_2"}),
+    nn.Concat(2, nn.ReLU(), nn.Tanh(), {name = "both"})}
+  assert(model:parameters()[3].name == "block_2.conv2d_1.weight")
+  assert(model[3]:name() == "both" and model:forward(engine.randn({1, 1, 3, 3})):size(2) == 4)
+  check_error("Residual: unknown option 'nmae'", nn.Residual, nn.ReLU(), {nmae = "x"})
+end
+
 H.section("errors name the container")
 do
   check_error("residual: a model with no layers", nn.Residual, nn.Sequential())
