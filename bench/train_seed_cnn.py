@@ -1,11 +1,12 @@
-"""Benchmark: training steps (or inference) of the seed CNN or the LeNet-style net on
-Fashion-MNIST in PyTorch (the reference).
+"""Benchmark: training steps (or inference) of the seed CNN, the LeNet-style net or the small
+ResNet on Fashion-MNIST in PyTorch (the reference).
 
     /usr/bin/python3 bench/train_seed_cnn.py [steps] [batch] [dtype] [threads] [net] [mode]
 
 Same network, data, preprocessing, batch and optimizer as bench/train_seed_cnn.lua; batches
 are gathered from an in-memory tensor through a random permutation, as the engine does.
-Prints one line "torch <net> <mode> <dtype> threads=<n> batch=<b> steps=<s> images_per_s=<x>".
+Prints one line "torch <net> <mode> <dtype> threads=<n> batch=<b> steps=<s> images_per_s=<x>
+cpu_images_per_s=<y>": y counts the process's CPU time (time.process_time) instead of wall time.
 """
 import gzip
 import sys
@@ -24,6 +25,34 @@ def read_idx(path):
     ndim = raw[3]
     shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+class Residual(nn.Module):
+    """y = block(x) + shortcut(x), as the engine's nn.Residual."""
+
+    def __init__(self, block, shortcut):
+        super().__init__()
+        self.block, self.shortcut = block, shortcut
+
+    def forward(self, x):
+        return self.block(x) + self.shortcut(x)
+
+
+def stage(cin, cout, stride):
+    block = nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout),
+        nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout))
+    shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
+                             nn.BatchNorm2d(cout))
+    return Residual(block, shortcut)
+
+
+def resnet():
+    """The engine's bench resnet, layer for layer (bench/train_seed_cnn.lua)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        stage(16, 16, 1), nn.ReLU(), stage(16, 32, 2), nn.ReLU(), stage(32, 64, 2), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
 
 def main():
@@ -48,6 +77,8 @@ def main():
         model = nn.Sequential(
             nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
             nn.Linear(16 * 14 * 14, 128), nn.ReLU(), nn.Linear(128, 10)).to(tdtype)
+    elif net == "resnet":
+        model = resnet().to(tdtype)
     else:
         model = nn.Sequential(
             nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -59,12 +90,12 @@ def main():
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
     n = x_all.shape[0]
-    done, start = 0, None
+    done, start, cpu_start = 0, None, None
     while done < steps + warmup:
         perm = torch.randperm(n)
         for i in range(0, n, batch):
             if done == warmup:
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
             idx = perm[i:i + batch]
             x, y = x_all[idx], y_all[idx]
             if mode == "infer":
@@ -78,9 +109,10 @@ def main():
             done += 1
             if done == steps + warmup:
                 break
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     print(f"torch {net} {mode} {dtype} threads={threads} batch={batch} steps={steps} "
-          f"images_per_s={steps * batch / seconds:.1f}")
+          f"images_per_s={steps * batch / seconds:.1f} "
+          f"cpu_images_per_s={steps * batch / cpu_seconds:.1f}")
 
 
 if __name__ == "__main__":

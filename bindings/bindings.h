@@ -46,6 +46,9 @@ int luaopen_engine_io(lua_State *L);
  * nested tables with string keys; where names the table in error messages. */
 void l_to_meta(lua_State *L, int idx, eng_meta *t, const char *where);
 void l_push_meta(lua_State *L, const eng_meta *t);
+/* Pushes an empty engine.Meta box and returns its slot: a tree stored there is freed by the
+ * box's __gc (or __close) unless taken out again (set the slot to NULL). */
+eng_meta **l_push_meta_box(lua_State *L);
 /* engine.sweep (l_sweep.c) */
 int luaopen_engine_sweep(lua_State *L);
 int luaopen_engine_dist(lua_State *L);
@@ -170,10 +173,37 @@ const char *l_typename_of(lua_State *L, int idx);
 
 /* ---- boxes and classes (l_box.c) ---- */
 
-/* Pushes a metatable `name` (created) with __gc and __close = release, __tostring, and a new
- * table of methods above it: set more methods in it, then store it as __index and pop both. */
-void l_new_class(lua_State *L, const char *name, lua_CFunction release, lua_CFunction tostring,
+/* A class of boxes: a full userdata whose FIRST member is the pointer to the C object (NULL
+ * before it exists and once released: the box is then "closed"). Declare one static const per
+ * type: {ENG_LUA_OPTIMIZER, "optimizer is closed", sizeof(optimbox), optimbox_free}. */
+typedef struct l_boxclass {
+    const char *name;        /* metatable name, "engine.Tensor": type errors name it */
+    const char *closed;      /* [optional] the argument error for an empty box, "tensor is
+                              * closed"; NULL: a box that is never closed (and may hold a
+                              * value, not a pointer) */
+    size_t size;             /* bytes of the box */
+    void (*free)(void *box); /* [optional] frees what the box holds; __gc and __close call it
+                              * once, when the object pointer is not NULL, then set it NULL */
+} l_boxclass;
+
+/* Pushes the class's metatable, creating it (with __gc and __close) on first use. */
+void l_box_class(lua_State *L, const l_boxclass *cls);
+/* Pushes a new zeroed box of the class with nuv user values and returns it: push it BEFORE
+ * creating the C object, then store the object in it, so an error frees it through __gc. */
+void *l_box_push(lua_State *L, const l_boxclass *cls, int nuv);
+/* The box at arg. Raises "bad argument #2 to 'forward' (engine.Tensor expected, got nil)"
+ * when arg is not a box of the class, and "bad argument #1 to 'numel' (tensor is closed)"
+ * when it is empty. */
+void *l_box_check(lua_State *L, int arg, const l_boxclass *cls);
+/* The box at arg, or NULL when arg is not a box of the class or is a closed one. */
+void *l_box_test(lua_State *L, int arg, const l_boxclass *cls);
+/* Pushes the class's metatable with __tostring [optional], then a new table of methods above
+ * it: set more methods in it, then store it as __index and pop both. */
+void l_new_class(lua_State *L, const l_boxclass *cls, lua_CFunction tostring,
                  const luaL_Reg *methods);
+/* Adds method name to the class tname: into its __index table, or into the method table that
+ * is the first upvalue of an __index function (engine.Sequential's). */
+void l_add_method(lua_State *L, const char *tname, const char *name, lua_CFunction f);
 /* Sets t[name] = f with one upvalue, a boolean (when boolean) or an integer, in the table on
  * the stack top. */
 void l_set_closure(lua_State *L, const char *name, lua_CFunction f, int boolean, int value);

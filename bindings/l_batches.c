@@ -19,13 +19,13 @@ typedef struct batchesbox {
     eng_batches *it; /* NULL once released */
 } batchesbox;
 
-static int batches_release(lua_State *L)
+static void batchesbox_free(void *box)
 {
-    batchesbox *box = luaL_checkudata(L, 1, ENG_LUA_BATCHES);
-    eng_batches_free(box->it);
-    box->it = NULL;
-    return 0;
+    eng_batches_free(((batchesbox *)box)->it);
 }
+
+static const l_boxclass batches_class = {ENG_LUA_BATCHES, "iterator is closed",
+                                         sizeof(batchesbox), batchesbox_free};
 
 eng_batch_options l_check_batch_options(lua_State *L, int size_arg, eng_dtype sample_dtype,
                                         bool *reuse)
@@ -52,13 +52,7 @@ eng_batch_options l_check_batch_options(lua_State *L, int size_arg, eng_dtype sa
 
 eng_batches **l_new_batches_box(lua_State *L)
 {
-    batchesbox *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->it = NULL;
-    if (luaL_newmetatable(L, ENG_LUA_BATCHES)) {
-        lua_pushcfunction(L, batches_release);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    batchesbox *box = l_box_push(L, &batches_class, 0);
     return &box->it;
 }
 

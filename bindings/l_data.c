@@ -12,27 +12,23 @@ typedef struct databox {
     eng_dataset ds; /* x NULL once released */
 } databox;
 
-static eng_dataset *check_dataset(lua_State *L, int arg)
+static void databox_free(void *box)
 {
-    databox *box = luaL_checkudata(L, arg, ENG_LUA_DATASET);
-    luaL_argcheck(L, box->ds.x != NULL, arg, "dataset is closed");
-    return &box->ds;
+    eng_dataset_free(&((databox *)box)->ds);
 }
 
-/* __gc and __close. */
-static int data_release(lua_State *L)
+/* the box's first member is ds.x */
+static const l_boxclass data_class = {ENG_LUA_DATASET, "dataset is closed",
+                                      sizeof(databox), databox_free};
+
+static eng_dataset *check_dataset(lua_State *L, int arg)
 {
-    databox *box = luaL_checkudata(L, 1, ENG_LUA_DATASET);
-    eng_dataset_free(&box->ds);
-    return 0;
+    return &((databox *)l_box_check(L, arg, &data_class))->ds;
 }
 
 static databox *new_databox(lua_State *L)
 {
-    databox *box = lua_newuserdatauv(L, sizeof *box, 0);
-    memset(box, 0, sizeof *box);
-    luaL_setmetatable(L, ENG_LUA_DATASET);
-    return box;
+    return l_box_push(L, &data_class, 0);
 }
 
 /* data.fashion_mnist(split [, dir]): split "train" or "test". */
@@ -112,8 +108,7 @@ static const luaL_Reg data_methods[] = {
 };
 
 static const luaL_Reg data_meta[] = {
-    {"__gc", data_release}, {"__close", data_release}, {"__tostring", data_tostring},
-    {"__len", data_size},   {"__index", NULL},         {NULL, NULL},
+    {"__tostring", data_tostring}, {"__len", data_size}, {"__index", NULL}, {NULL, NULL},
 };
 
 static const luaL_Reg data_funcs[] = {
@@ -124,7 +119,7 @@ static const luaL_Reg data_funcs[] = {
 
 int luaopen_engine_data(lua_State *L)
 {
-    luaL_newmetatable(L, ENG_LUA_DATASET);
+    l_box_class(L, &data_class);
     luaL_setfuncs(L, data_meta, 0);
     luaL_newlib(L, data_methods);
     lua_setfield(L, -2, "__index");

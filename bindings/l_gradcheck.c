@@ -28,23 +28,22 @@ static int l_check(lua_State *L)
     l_gc_mode m = l_gc_read_mode(L, 5, "check", &directions);
     bool with_input = l_opt_boolean_field(L, 5, "check", "input", false);
     double scale = l_opt_number_field(L, 5, "check", "loss_scale", 1.0);
+    eng_gc_report **r = l_gc_new_report_box(L); /* before the C objects: it may raise */
     eng_loss *owned, *scaled = NULL;
     eng_loss *loss = l_gc_check_criterion(L, 2, &owned);
     eng_status st = scale != 1.0 ? eng_gc_scaled_loss(loss, scale, &scaled) : ENG_OK;
     eng_gc_objective *obj = NULL;
-    eng_gc_report *r = NULL;
     if (!st)
         st = eng_gc_model_objective(model, scaled ? scaled : loss, x, target, with_input, &obj);
     if (!st)
-        st = m == L_GC_DIRECTIONAL ? eng_gc_check_directions(obj, directions, &o, &r)
-                                   : eng_gc_check(obj, &o, &r);
+        st = m == L_GC_DIRECTIONAL ? eng_gc_check_directions(obj, directions, &o, r)
+                                   : eng_gc_check(obj, &o, r);
     eng_gc_objective_release(obj);
     eng_loss_release(scaled);
     eng_loss_release(owned);
     if (st)
         return l_engine_error(L);
-    l_gc_push_report(L, r);
-    eng_gc_report_free(r);
+    l_gc_push_boxed_report(L);
     l_gc_keep_inputs(L, 1, owned ? 0 : 2, 3, 4, 5);
     return 1;
 }
@@ -72,11 +71,10 @@ static int l_check_layers(lua_State *L)
     eng_model *model = l_check_model(L, 1);
     eng_tensor *x = l_check_tensor(L, 2);
     eng_gc_options o = l_gc_read_options(L, 3, "check_layers");
-    eng_gc_report *r;
-    if (eng_gc_check_layers(model, x, &o, &r))
+    eng_gc_report **r = l_gc_new_report_box(L);
+    if (eng_gc_check_layers(model, x, &o, r))
         return l_engine_error(L);
-    l_gc_push_report(L, r);
-    eng_gc_report_free(r);
+    l_gc_push_boxed_report(L);
     l_gc_keep_inputs(L, 1, 0, 2, 0, 3);
     return 1;
 }

@@ -31,6 +31,12 @@ void l_gc_push_report(lua_State *L, const eng_gc_report *r);
 /* Records what the report on the stack top was computed from (argument positions, 0 for
  * none) in its hidden fields _model, _criterion, _x, _y and _options, for report:save. */
 void l_gc_keep_inputs(lua_State *L, int model, int criterion, int x, int target, int options);
+/* Pushes an empty box for a C report (freed by __gc) and returns its slot: store the report
+ * there as soon as it exists. */
+eng_gc_report **l_gc_new_report_box(lua_State *L);
+/* With such a box on top: replaces it with the report table (l_gc_push_report), which keeps
+ * the box in its hidden field _report (for report:save). */
+void l_gc_push_boxed_report(lua_State *L);
 /* With the module table on top: creates the report metatable (with its save method) and
  * adds gradcheck.replay to the module. */
 void l_gc_open_reports(lua_State *L);

@@ -1,8 +1,10 @@
 /* engine.gradcheck: reports as plain Lua tables (a person can read them with print, a script
  * can test report.ok), with 1-based indices; report:save(path) and gradcheck.replay(path). */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradcheck/report_io.h"
 #include "l_gradcheck.h"
 
 static void set_number(lua_State *L, const char *key, double v)
@@ -152,101 +154,164 @@ void l_gc_keep_inputs(lua_State *L, int model, int criterion, int x, int target,
     }
 }
 
-/* report:save(path) and gradcheck.replay(path). A saved report is a checkpoint (engine.save)
- * of the model, whose meta.gradcheck holds the batch, the options, the criterion and the
- * stored verdicts; replay rebuilds the model from the file alone, checks it again with the
- * same options and says whether the verdicts agree. Plumbing over engine.save and
- * engine.load, so it is written in Lua. */
-static const char replay_source[] =
-    "local gc, methods = ...\n"
-    "local function flat(t)\n"
-    "  local n, out = t:numel(), {}\n"
-    "  local v = t:reshape({n})\n"
-    "  for i = 1, n do out[i] = v:get(i) end\n"
-    "  return out\n"
-    "end\n"
-    "local option_names = {'samples', 'seed', 'step', 'rtol', 'nsigma', 'worst', 'only', 'input',\n"
-    "                      'mode', 'directions'}\n"
-    "function methods.save(report, path)\n"
-    "  local engine = require('engine')\n"
-    "  if type(path) ~= 'string' then\n"
-    "    error(('report:save: path must be a string, got %s'):format(type(path)), 2)\n"
-    "  end\n"
-    "  if not report._model or not report._x then\n"
-    "    error('report:save: only the reports of gradcheck.check and gradcheck.check_layers '\n"
-    "          .. 'can be saved (they hold the model and the batch)', 2)\n"
-    "  end\n"
-    "  local g = {mode = report.mode, verdict = report.verdict, loss = report.loss,\n"
-    "             dtype = report.dtype, x = flat(report._x), x_shape = report._x:shape(),\n"
-    "             x_dtype = report._x:dtype(), options = {}, tensors = {}}\n"
-    "  if report._criterion then\n"
-    "    g.criterion = tostring(report._criterion):match('^(%w+)')\n"
-    "    g.y, g.y_shape, g.y_dtype = flat(report._y), report._y:shape(), report._y:dtype()\n"
-    "  end\n"
-    "  for _, k in ipairs(option_names) do\n"
-    "    local v = report._options and report._options[k]\n"
-    "    if v ~= nil then g.options[k] = v end\n"
-    "  end\n"
-    "  for _, t in ipairs(report.tensors) do\n"
-    "    local e = {verdict = t.verdict, diagnosis = t.diagnosis or '', step = t.step,\n"
-    "               numerical = {}, analytic = {}, error = {}, index = {}}\n"
-    "    for k, w in ipairs(t.worst) do\n"
-    "      e.numerical[k], e.analytic[k], e.error[k] = w.numerical, w.analytic, w.error\n"
-    "      for d = 1, #w.index do e.index[#e.index + 1] = w.index[d] end\n"
-    "    end\n"
-    "    g.tensors[t.name] = e\n"
-    "  end\n"
-    "  engine.save(path, {model = report._model, meta = {gradcheck = g}})\n"
-    "  return report\n"
-    "end\n"
-    "function gc.replay(path, model)\n"
-    "  local engine = require('engine')\n"
-    "  if type(path) ~= 'string' then\n"
-    "    error(('gradcheck.replay: path must be a string, got %s'):format(type(path)), 2)\n"
-    "  end\n"
-    "  -- a model with layers written in Lua cannot be rebuilt from the file: pass one of the\n"
-    "  -- same architecture, and the file's weights are loaded into it\n"
-    "  local ok, ck = pcall(engine.load, path, model and {model = false} or nil)\n"
-    "  if not ok then error((tostring(ck):gsub('^gradcheck_replay:%d+: ', '')), 2) end\n"
-    "  if model then\n"
-    "    local loaded, err = pcall(model.load, model, path)\n"
-    "    if not loaded then error((tostring(err):gsub('^gradcheck_replay:%d+: ', '')), 2) end\n"
-    "    ck.model = model\n"
-    "  end\n"
-    "  local g = ck.meta and ck.meta.gradcheck\n"
-    "  if not g then error(path .. ': not a saved gradient-check report (no meta.gradcheck)', 2) end\n"
-    "  local x = engine.tensor(g.x, g.x_dtype):reshape(g.x_shape)\n"
-    "  local options = {}\n"
-    "  for k, v in pairs(g.options or {}) do options[k] = v end\n"
-    "  local report\n"
-    "  if g.mode == 'layer-wise' then\n"
-    "    report = gc.check_layers(ck.model, x, options)\n"
-    "  else\n"
-    "    local criteria = {CrossEntropyLoss = engine.nn.CrossEntropyLoss, MSELoss = engine.nn.MSELoss}\n"
-    "    local make = criteria[g.criterion]\n"
-    "    if not make then error(path .. ': unknown criterion ' .. tostring(g.criterion), 2) end\n"
-    "    local y = engine.tensor(g.y, g.y_dtype):reshape(g.y_shape)\n"
-    "    report = gc.check(ck.model, make(), x, y, options)\n"
-    "  end\n"
-    "  report.replay = {path = path, stored_verdict = g.verdict, same_verdict = report.verdict == g.verdict,\n"
-    "                   stored = g}\n"
-    "  return report\n"
-    "end\n";
+/* ---- the C objects behind a report table: the report (_report), kept for report:save, and
+ * for a replayed report the saved report it came from (_saved, whose spec a save reuses) ---- */
+
+#define ENG_LUA_GRADCHECK_DATA "engine.GradcheckReportData"
+#define ENG_LUA_GRADCHECK_SAVED "engine.GradcheckSaved"
+
+typedef struct report_box {
+    eng_gc_report *report;
+} report_box;
+
+typedef struct saved_box {
+    eng_gc_saved_report *saved;
+} saved_box;
+
+static int report_box_release(lua_State *L)
+{
+    report_box *box = luaL_checkudata(L, 1, ENG_LUA_GRADCHECK_DATA);
+    eng_gc_report_free(box->report);
+    box->report = NULL;
+    return 0;
+}
+
+static int saved_box_release(lua_State *L)
+{
+    saved_box *box = luaL_checkudata(L, 1, ENG_LUA_GRADCHECK_SAVED);
+    eng_gc_saved_report_free(box->saved);
+    box->saved = NULL;
+    return 0;
+}
+
+eng_gc_report **l_gc_new_report_box(lua_State *L)
+{
+    report_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->report = NULL;
+    luaL_setmetatable(L, ENG_LUA_GRADCHECK_DATA);
+    return &box->report;
+}
+
+void l_gc_push_boxed_report(lua_State *L)
+{
+    report_box *box = luaL_checkudata(L, -1, ENG_LUA_GRADCHECK_DATA);
+    l_gc_push_report(L, box->report);
+    lua_rotate(L, -2, 1);
+    lua_setfield(L, -2, "_report");
+}
+
+/* The spec of a report made by gradcheck.check or check_layers, from its hidden fields (the
+ * values stay on the stack while the spec is used). */
+static void read_spec(lua_State *L, int report, eng_gc_check_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    lua_getfield(L, report, "_model");
+    spec->model = l_check_model(L, lua_gettop(L));
+    lua_getfield(L, report, "_x");
+    spec->x = l_check_tensor(L, lua_gettop(L));
+    if (lua_getfield(L, report, "_criterion") != LUA_TNIL) {
+        const char *name = luaL_tolstring(L, -1, NULL); /* "CrossEntropyLoss()" */
+        size_t n = 0;
+        while (isalnum((unsigned char)name[n]) && n < sizeof spec->criterion - 1)
+            n++;
+        memcpy(spec->criterion, name, n);
+        lua_getfield(L, report, "_y");
+        spec->y = l_check_tensor(L, lua_gettop(L));
+    }
+    lua_getfield(L, report, "_options");
+    int options = lua_gettop(L), directions;
+    spec->options = l_gc_read_options(L, options, "report:save");
+    spec->directional = l_gc_read_mode(L, options, "report:save", &directions) == L_GC_DIRECTIONAL;
+    spec->directions = directions;
+    spec->input = l_opt_boolean_field(L, options, "report:save", "input", false);
+}
+
+/* report:save(path) -> report */
+static int report_save(lua_State *L)
+{
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return luaL_error(L, "report:save: path must be a string, got %s", luaL_typename(L, 2));
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    lua_getfield(L, 1, "_report");
+    report_box *rbox = luaL_testudata(L, 3, ENG_LUA_GRADCHECK_DATA);
+    lua_getfield(L, 1, "_saved");
+    saved_box *sbox = luaL_testudata(L, 4, ENG_LUA_GRADCHECK_SAVED);
+    bool has_inputs = l_has_field(L, 1, "_model") && l_has_field(L, 1, "_x");
+    if (!rbox || !rbox->report || !(has_inputs || (sbox && sbox->saved)))
+        return luaL_error(L, "report:save: only the reports of gradcheck.check and "
+                          "gradcheck.check_layers can be saved (they hold the model and the "
+                          "batch)");
+    eng_gc_check_spec spec;
+    if (sbox && sbox->saved)
+        spec = sbox->saved->spec;
+    else
+        read_spec(L, 1, &spec);
+    if (eng_gc_report_save(lua_tostring(L, 2), &spec, rbox->report))
+        return l_engine_error(L);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* gradcheck.replay(path [, model]) -> the new report, with report.replay = {path=,
+ * stored_verdict=, same_verdict=, stored=} */
+static int l_replay(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return luaL_error(L, "gradcheck.replay: path must be a string, got %s",
+                          luaL_typename(L, 1));
+    eng_model *model = lua_isnoneornil(L, 2) ? NULL : l_check_model(L, 2);
+    lua_settop(L, 2);
+    saved_box *sbox = lua_newuserdatauv(L, sizeof *sbox, 0); /* 3 */
+    sbox->saved = NULL;
+    luaL_setmetatable(L, ENG_LUA_GRADCHECK_SAVED);
+    if (eng_gc_report_load(lua_tostring(L, 1), model, &sbox->saved))
+        return l_engine_error(L);
+    eng_gc_report **r = l_gc_new_report_box(L);
+    if (eng_gc_replay(sbox->saved, r))
+        return l_engine_error(L);
+    bool same = (*r)->verdict == sbox->saved->verdict;
+    l_gc_push_boxed_report(L); /* 4 */
+    lua_pushvalue(L, 3);
+    lua_setfield(L, 4, "_saved");
+    if (model) { /* keeps the model the saved spec borrows alive */
+        lua_pushvalue(L, 2);
+        lua_setfield(L, 4, "_model");
+    }
+    lua_createtable(L, 0, 4);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "path");
+    lua_pushstring(L, eng_gc_verdict_name(sbox->saved->verdict));
+    lua_setfield(L, -2, "stored_verdict");
+    lua_pushboolean(L, same);
+    lua_setfield(L, -2, "same_verdict");
+    l_push_meta(L, sbox->saved->stored);
+    lua_setfield(L, -2, "stored");
+    lua_setfield(L, 4, "replay");
+    return 1;
+}
+
+static void new_box_metatable(lua_State *L, const char *name, lua_CFunction release)
+{
+    luaL_newmetatable(L, name);
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+}
 
 void l_gc_open_reports(lua_State *L)
 {
+    new_box_metatable(L, ENG_LUA_GRADCHECK_DATA, report_box_release);
+    new_box_metatable(L, ENG_LUA_GRADCHECK_SAVED, saved_box_release);
     if (luaL_newmetatable(L, ENG_LUA_GRADCHECK_REPORT)) {
         lua_pushcfunction(L, report_tostring);
         lua_setfield(L, -2, "__tostring");
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -3, "__index"); /* methods: save */
-        if (luaL_loadbuffer(L, replay_source, sizeof replay_source - 1, "=gradcheck_replay"))
-            lua_error(L);
-        lua_pushvalue(L, -4); /* the module */
-        lua_pushvalue(L, -3); /* the methods */
-        lua_call(L, 2, 0);
-        lua_pop(L, 1);
+        lua_newtable(L); /* methods: save (and html, from engine.report) */
+        lua_pushcfunction(L, report_save);
+        lua_setfield(L, -2, "save");
+        lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);
+    lua_pushcfunction(L, l_replay);
+    lua_setfield(L, -2, "replay");
 }

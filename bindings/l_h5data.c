@@ -23,19 +23,17 @@ typedef struct streambox {
 } streambox;
 
 
-static streambox *check_stream(lua_State *L, int arg)
+static void streambox_free(void *box)
 {
-    streambox *box = luaL_checkudata(L, arg, ENG_LUA_STREAM_DATASET);
-    luaL_argcheck(L, box->d != NULL, arg, "dataset is closed");
-    return box;
+    eng_h5data_close(((streambox *)box)->d);
 }
 
-static int stream_release(lua_State *L)
+static const l_boxclass stream_class = {ENG_LUA_STREAM_DATASET, "dataset is closed",
+                                        sizeof(streambox), streambox_free};
+
+static streambox *check_stream(lua_State *L, int arg)
 {
-    streambox *box = luaL_checkudata(L, 1, ENG_LUA_STREAM_DATASET);
-    eng_h5data_close(box->d);
-    box->d = NULL;
-    return 0;
+    return l_box_check(L, arg, &stream_class);
 }
 
 
@@ -78,10 +76,8 @@ static int l_open(lua_State *L)
     if (!y_name)
         y_name = lua_pushfstring(L, "/%s/y", split);
 
-    streambox *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->d = NULL;
+    streambox *box = l_box_push(L, &stream_class, 0);
     box->memory_limit = (size_t)limit;
-    luaL_setmetatable(L, ENG_LUA_STREAM_DATASET);
     if (eng_h5data_open(path, x_name, y_name, &box->d))
         return l_engine_error(L);
     const eng_h5data_info *in = eng_h5data_info_of(box->d);
@@ -230,13 +226,12 @@ static const luaL_Reg stream_methods[] = {
 };
 
 static const luaL_Reg stream_meta[] = {
-    {"__gc", stream_release}, {"__close", stream_release}, {"__tostring", stream_tostring},
-    {"__len", stream_size},   {"__index", NULL},           {NULL, NULL},
+    {"__tostring", stream_tostring}, {"__len", stream_size}, {"__index", NULL}, {NULL, NULL},
 };
 
 void l_open_h5data(lua_State *L)
 {
-    luaL_newmetatable(L, ENG_LUA_STREAM_DATASET);
+    l_box_class(L, &stream_class);
     luaL_setfuncs(L, stream_meta, 0);
     luaL_newlib(L, stream_methods);
     lua_setfield(L, -2, "__index");

@@ -24,37 +24,38 @@ typedef struct metabox {
     eng_meta *meta;
 } metabox;
 
-static int checkpoint_release(lua_State *L)
+static void ckbox_free(void *box)
 {
-    ckbox *box = luaL_checkudata(L, 1, ENG_LUA_CHECKPOINT);
-    eng_checkpoint_close(box->ck);
-    box->ck = NULL;
-    return 0;
+    eng_checkpoint_close(((ckbox *)box)->ck);
 }
 
-static int meta_release(lua_State *L)
+static void metabox_free(void *box)
 {
-    metabox *box = luaL_checkudata(L, 1, ENG_LUA_META);
-    eng_meta_free(box->meta);
-    box->meta = NULL;
-    return 0;
+    eng_meta_free(((metabox *)box)->meta);
 }
+
+static const l_boxclass ck_class = {ENG_LUA_CHECKPOINT, "checkpoint is closed",
+                                    sizeof(ckbox), ckbox_free};
+static const l_boxclass meta_class = {ENG_LUA_META, "meta is closed",
+                                      sizeof(metabox), metabox_free};
 
 /* Pushes an empty checkpoint box, to be closed when the calling function returns or fails. */
 static ckbox *push_ckbox(lua_State *L)
 {
-    ckbox *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->ck = NULL;
-    luaL_setmetatable(L, ENG_LUA_CHECKPOINT);
+    ckbox *box = l_box_push(L, &ck_class, 0);
     lua_toclose(L, -1);
     return box;
 }
 
+eng_meta **l_push_meta_box(lua_State *L)
+{
+    return &((metabox *)l_box_push(L, &meta_class, 0))->meta;
+}
+
+/* The same, to be freed when the calling function returns or fails. */
 static metabox *push_metabox(lua_State *L)
 {
-    metabox *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->meta = NULL;
-    luaL_setmetatable(L, ENG_LUA_META);
+    metabox *box = l_box_push(L, &meta_class, 0);
     lua_toclose(L, -1);
     return box;
 }
@@ -379,21 +380,6 @@ static int schedule_load(lua_State *L)
     return 1;
 }
 
-/* Adds method name to the class tname: into its __index table, or into the method table that
- * is the first upvalue of an __index function (engine.Sequential's). */
-static void add_method(lua_State *L, const char *tname, const char *name, lua_CFunction f)
-{
-    luaL_getmetatable(L, tname);
-    int type = lua_getfield(L, -1, "__index");
-    if (type == LUA_TFUNCTION && lua_getupvalue(L, -1, 1))
-        lua_remove(L, -2);
-    if (lua_istable(L, -1)) {
-        lua_pushcfunction(L, f);
-        lua_setfield(L, -2, name);
-    }
-    lua_pop(L, 2);
-}
-
 static const luaL_Reg io_funcs[] = {
     {"save", l_save},
     {"load", NULL},
@@ -402,21 +388,9 @@ static const luaL_Reg io_funcs[] = {
 
 int luaopen_engine_io(lua_State *L)
 {
-    luaL_newmetatable(L, ENG_LUA_CHECKPOINT);
-    lua_pushcfunction(L, checkpoint_release);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, checkpoint_release);
-    lua_setfield(L, -2, "__close");
-    luaL_newmetatable(L, ENG_LUA_META);
-    lua_pushcfunction(L, meta_release);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, meta_release);
-    lua_setfield(L, -2, "__close");
-    lua_pop(L, 2);
-
-    add_method(L, ENG_LUA_SEQUENTIAL, "load", model_load);
-    add_method(L, ENG_LUA_OPTIMIZER, "load", optimizer_load);
-    add_method(L, ENG_LUA_SCHEDULER, "load", schedule_load);
+    l_add_method(L, ENG_LUA_SEQUENTIAL, "load", model_load);
+    l_add_method(L, ENG_LUA_OPTIMIZER, "load", optimizer_load);
+    l_add_method(L, ENG_LUA_SCHEDULER, "load", schedule_load);
 
     luaL_newlib(L, io_funcs);
     lua_getfield(L, -2, "nn"); /* the engine table, just below */

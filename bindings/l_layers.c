@@ -40,26 +40,8 @@ static int model_buffers(lua_State *L)
     return 1;
 }
 
-/* Adds method f to the __index table of metatable tname. */
-static void add_method(lua_State *L, const char *tname, const char *name, lua_CFunction f)
-{
-    luaL_getmetatable(L, tname);
-    lua_getfield(L, -1, "__index");
-    if (lua_istable(L, -1)) {
-        lua_pushcfunction(L, f);
-        lua_setfield(L, -2, name);
-    } else {
-        /* a function __index (Sequential's): keep methods in its upvalue table */
-        lua_getupvalue(L, -1, 1);
-        lua_pushcfunction(L, f);
-        lua_setfield(L, -2, name);
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 2);
-}
-
 void l_nn_open_layers(lua_State *L)
 {
-    add_method(L, ENG_LUA_LAYER, "buffers", layer_buffers);
-    add_method(L, ENG_LUA_SEQUENTIAL, "buffers", model_buffers);
+    l_add_method(L, ENG_LUA_LAYER, "buffers", layer_buffers);
+    l_add_method(L, ENG_LUA_SEQUENTIAL, "buffers", model_buffers);
 }

@@ -14,27 +14,26 @@ typedef struct lossbox {
     eng_tensor *target;
 } lossbox;
 
+static void lossbox_free(void *p)
+{
+    lossbox *box = p;
+    eng_tensor_release(box->input);
+    eng_tensor_release(box->target);
+    eng_loss_release(box->loss);
+    box->input = box->target = NULL;
+}
+
+static const l_boxclass loss_class = {ENG_LUA_LOSS, "loss is closed",
+                                      sizeof(lossbox), lossbox_free};
+
 static lossbox *check_lossbox(lua_State *L, int arg)
 {
-    lossbox *box = luaL_checkudata(L, arg, ENG_LUA_LOSS);
-    luaL_argcheck(L, box->loss != NULL, arg, "loss is closed");
-    return box;
+    return l_box_check(L, arg, &loss_class);
 }
 
 eng_loss *l_check_loss(lua_State *L, int arg)
 {
     return check_lossbox(L, arg)->loss;
-}
-
-static int loss_release(lua_State *L)
-{
-    lossbox *box = luaL_checkudata(L, 1, ENG_LUA_LOSS);
-    eng_tensor_release(box->input);
-    eng_tensor_release(box->target);
-    eng_loss_release(box->loss);
-    box->input = box->target = NULL;
-    box->loss = NULL;
-    return 0;
 }
 
 /* nn.CrossEntropyLoss(), nn.MSELoss(), nn.NLLLoss{reduction=, ignore_index=}; upvalue 1:
@@ -53,10 +52,8 @@ static int nn_loss(lua_State *L)
         sum = red[0] == 's';
         ignore = l_opt_integer_field(L, 1, "NLLLoss", "ignore_index", -100);
     }
-    lossbox *box = lua_newuserdatauv(L, sizeof *box, 0);
-    memset(box, 0, sizeof *box);
+    lossbox *box = l_box_push(L, &loss_class, 0);
     box->cls = kind == 1 ? "CrossEntropyLoss" : kind == 2 ? "NLLLoss" : "MSELoss";
-    luaL_setmetatable(L, ENG_LUA_LOSS);
     eng_status st = kind == 1   ? eng_cross_entropy_new(&box->loss)
                     : kind == 2 ? eng_nll_new(sum, ignore, &box->loss)
                                 : eng_mse_new(&box->loss);
@@ -145,7 +142,7 @@ static const luaL_Reg loss_methods[] = {
 
 void l_open_losses(lua_State *L)
 {
-    l_new_class(L, ENG_LUA_LOSS, loss_release, loss_tostring, loss_methods);
+    l_new_class(L, &loss_class, loss_tostring, loss_methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     l_set_closure(L, "CrossEntropyLoss", nn_loss, 0, 1);

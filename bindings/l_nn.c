@@ -32,12 +32,19 @@ void l_layerbox_clear(layerbox *box)
     box->x = box->y = NULL;
 }
 
+static void layerbox_free(void *box)
+{
+    l_layerbox_clear(box);
+    eng_layer_release(((layerbox *)box)->layer);
+}
+
+static const l_boxclass layer_class = {ENG_LUA_LAYER, "layer is closed",
+                                       sizeof(layerbox), layerbox_free};
+
 layerbox *l_push_layerbox(lua_State *L)
 {
-    layerbox *box = lua_newuserdatauv(L, sizeof *box, 0);
-    memset(box, 0, sizeof *box);
+    layerbox *box = l_box_push(L, &layer_class, 0);
     box->training = true;
-    luaL_setmetatable(L, ENG_LUA_LAYER);
     return box;
 }
 
@@ -48,24 +55,12 @@ eng_layer **l_new_layer_box(lua_State *L)
 
 static layerbox *check_layerbox(lua_State *L, int arg)
 {
-    layerbox *box = luaL_checkudata(L, arg, ENG_LUA_LAYER);
-    luaL_argcheck(L, box->layer != NULL, arg, "layer is closed");
-    return box;
+    return l_box_check(L, arg, &layer_class);
 }
 
 eng_layer *l_check_layer_arg(lua_State *L, int arg)
 {
     return check_layerbox(L, arg)->layer;
-}
-
-/* __gc and __close. */
-static int layer_release(lua_State *L)
-{
-    layerbox *box = luaL_checkudata(L, 1, ENG_LUA_LAYER);
-    l_layerbox_clear(box);
-    eng_layer_release(box->layer);
-    box->layer = NULL;
-    return 0;
 }
 
 /* ---- layer methods ---- */
@@ -245,7 +240,7 @@ static const luaL_Reg nn_funcs[] = {
 
 int luaopen_engine_nn(lua_State *L)
 {
-    l_new_class(L, ENG_LUA_LAYER, layer_release, layer_tostring, layer_methods);
+    l_new_class(L, &layer_class, layer_tostring, layer_methods);
     l_set_closure(L, "train", layer_set_training, 1, 1);
     l_set_closure(L, "eval", layer_set_training, 1, 0);
     l_set_closure(L, "training", layer_set_training, 1, 1); /* Torch7's names */

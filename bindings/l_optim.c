@@ -15,11 +15,17 @@ typedef struct optimbox {
     eng_optimizer *opt; /* NULL once released */
 } optimbox;
 
+static void optimbox_free(void *box)
+{
+    eng_optimizer_release(((optimbox *)box)->opt);
+}
+
+static const l_boxclass optim_class = {ENG_LUA_OPTIMIZER, "optimizer is closed",
+                                       sizeof(optimbox), optimbox_free};
+
 static optimbox *check_optimbox(lua_State *L, int arg)
 {
-    optimbox *box = luaL_checkudata(L, arg, ENG_LUA_OPTIMIZER);
-    luaL_argcheck(L, box->opt != NULL, arg, "optimizer is closed");
-    return box;
+    return l_box_check(L, arg, &optim_class);
 }
 
 eng_optimizer *l_check_optimizer(lua_State *L, int arg)
@@ -27,22 +33,10 @@ eng_optimizer *l_check_optimizer(lua_State *L, int arg)
     return check_optimbox(L, arg)->opt;
 }
 
-/* __gc and __close. */
-static int optim_release(lua_State *L)
-{
-    optimbox *box = luaL_checkudata(L, 1, ENG_LUA_OPTIMIZER);
-    eng_optimizer_release(box->opt);
-    box->opt = NULL;
-    return 0;
-}
-
 /* Pushes an empty box; the constructor stores the optimizer in it. */
 static optimbox *new_optimbox(lua_State *L)
 {
-    optimbox *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->opt = NULL;
-    luaL_setmetatable(L, ENG_LUA_OPTIMIZER);
-    return box;
+    return l_box_push(L, &optim_class, 0);
 }
 
 /* ---- constructors: optim.<Kind>(model, options) ---- */
@@ -404,8 +398,6 @@ static const luaL_Reg optim_methods[] = {
 };
 
 static const luaL_Reg optim_meta[] = {
-    {"__gc", optim_release},
-    {"__close", optim_release},
     {"__tostring", optim_tostring},
     {"__index", NULL},
     {NULL, NULL},
@@ -420,7 +412,7 @@ static const luaL_Reg optim_funcs[] = {
 
 int luaopen_engine_optim(lua_State *L)
 {
-    luaL_newmetatable(L, ENG_LUA_OPTIMIZER);
+    l_box_class(L, &optim_class);
     luaL_setfuncs(L, optim_meta, 0);
     luaL_newlib(L, optim_methods);
     lua_setfield(L, -2, "__index");

@@ -16,6 +16,15 @@
 
 #define ENG_LUA_PROGRESS "engine.Progress"
 
+/* __gc: a display dropped without p:done() is ended with no final line. */
+static void progress_free(void *box)
+{
+    eng_progress_abandon(*(eng_progress **)box);
+}
+
+static const l_boxclass progress_class = {ENG_LUA_PROGRESS, "progress display already finished",
+                                          sizeof(eng_progress *), progress_free};
+
 static eng_progress **check_box(lua_State *L)
 {
     return luaL_checkudata(L, 1, ENG_LUA_PROGRESS);
@@ -23,19 +32,7 @@ static eng_progress **check_box(lua_State *L)
 
 static eng_progress *check_progress(lua_State *L)
 {
-    eng_progress **box = check_box(L);
-    if (!*box)
-        luaL_argerror(L, 1, "progress display already finished");
-    return *box;
-}
-
-/* __gc: a display dropped without p:done() is ended with no final line. */
-static int l_release(lua_State *L)
-{
-    eng_progress **box = check_box(L);
-    eng_progress_abandon(*box);
-    *box = NULL;
-    return 0;
+    return *(eng_progress **)l_box_check(L, 1, &progress_class);
 }
 
 /* __close (a `local p <close>`): the final line on a normal exit, none when an error unwinds */
@@ -74,9 +71,7 @@ static int l_new(lua_State *L)
     else
         return luaL_error(L, "progress.new: option 'mode' must be auto, tty or plain, got '%s'",
                           mode);
-    eng_progress **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = NULL;
-    luaL_setmetatable(L, ENG_LUA_PROGRESS);
+    eng_progress **box = l_box_push(L, &progress_class, 0);
     if (eng_progress_begin(box, label, total, &o))
         return l_engine_error(L);
     return 1;
@@ -149,14 +144,11 @@ static const luaL_Reg progress_funcs[] = {
 
 int luaopen_engine_progress(lua_State *L)
 {
-    if (luaL_newmetatable(L, ENG_LUA_PROGRESS)) {
-        luaL_newlib(L, progress_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, l_release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, l_close);
-        lua_setfield(L, -2, "__close");
-    }
+    l_box_class(L, &progress_class);
+    luaL_newlib(L, progress_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_close); /* in place of the class's: ends with a final line */
+    lua_setfield(L, -2, "__close");
     lua_pop(L, 1);
     luaL_newlib(L, progress_funcs);
     return 1;

@@ -15,9 +15,12 @@ typedef struct schedbox {
     eng_schedule sched;
 } schedbox;
 
+/* a value in the box, never closed; nothing to free */
+static const l_boxclass sched_class = {ENG_LUA_SCHEDULER, NULL, sizeof(schedbox), NULL};
+
 static schedbox *check_schedbox(lua_State *L, int arg)
 {
-    return luaL_checkudata(L, arg, ENG_LUA_SCHEDULER);
+    return l_box_check(L, arg, &sched_class);
 }
 
 eng_schedule *l_check_schedule(lua_State *L, int arg)
@@ -28,9 +31,7 @@ eng_schedule *l_check_schedule(lua_State *L, int arg)
 /* Pushes a box for the optimizer at index 1 (kept as its user value). */
 static schedbox *new_schedbox(lua_State *L)
 {
-    schedbox *box = lua_newuserdatauv(L, sizeof *box, 1);
-    memset(box, 0, sizeof *box);
-    luaL_setmetatable(L, ENG_LUA_SCHEDULER);
+    schedbox *box = l_box_push(L, &sched_class, 1);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
     return box;
@@ -198,7 +199,7 @@ static const luaL_Reg sched_meta[] = {
 
 void l_open_schedules(lua_State *L)
 {
-    luaL_newmetatable(L, ENG_LUA_SCHEDULER);
+    l_box_class(L, &sched_class);
     luaL_setfuncs(L, sched_meta, 0);
     luaL_newlib(L, sched_methods);
     lua_setfield(L, -2, "__index");

@@ -13,14 +13,20 @@ typedef struct modelbox {
     uint64_t stamp;   /* of the last model:forward */
 } modelbox;
 
+static void modelbox_free(void *box)
+{
+    eng_model_release(((modelbox *)box)->model);
+}
+
+static const l_boxclass model_class = {ENG_LUA_SEQUENTIAL, "model is closed",
+                                       sizeof(modelbox), modelbox_free};
+
 /* The box's uservalue 1 is the list of its layer boxes, so that model[i] returns the same
  * box that was added and the layers' boxes live as long as the model's. */
 
 static modelbox *check_modelbox(lua_State *L, int arg)
 {
-    modelbox *box = luaL_checkudata(L, arg, ENG_LUA_SEQUENTIAL);
-    luaL_argcheck(L, box->model != NULL, arg, "model is closed");
-    return box;
+    return l_box_check(L, arg, &model_class);
 }
 
 eng_model *l_check_model(lua_State *L, int arg)
@@ -28,21 +34,10 @@ eng_model *l_check_model(lua_State *L, int arg)
     return check_modelbox(L, arg)->model;
 }
 
-static int model_release(lua_State *L)
-{
-    modelbox *box = luaL_checkudata(L, 1, ENG_LUA_SEQUENTIAL);
-    eng_model_release(box->model);
-    box->model = NULL;
-    return 0;
-}
-
 /* Pushes a new model box with an empty layer list. */
 static modelbox *new_modelbox(lua_State *L)
 {
-    modelbox *box = lua_newuserdatauv(L, sizeof *box, 1);
-    box->model = NULL;
-    box->stamp = 0;
-    luaL_setmetatable(L, ENG_LUA_SEQUENTIAL);
+    modelbox *box = l_box_push(L, &model_class, 1);
     lua_newtable(L);
     lua_setiuservalue(L, -2, 1);
     return box;
@@ -338,7 +333,7 @@ static const luaL_Reg model_methods[] = {
 
 void l_open_sequential(lua_State *L)
 {
-    l_new_class(L, ENG_LUA_SEQUENTIAL, model_release, model_tostring, model_methods);
+    l_new_class(L, &model_class, model_tostring, model_methods);
     l_set_closure(L, "train", model_set_training, 1, 1);
     l_set_closure(L, "eval", model_set_training, 1, 0);
     l_set_closure(L, "training", model_set_training, 1, 1);

@@ -20,27 +20,13 @@
 #include "sweep_lua.h"
 #include "sweep_slurm_lua.h"
 
-static int guard_gc(lua_State *L)
-{
-    eng_meta **box = lua_touserdata(L, 1);
-    eng_meta_free(*box);
-    *box = NULL;
-    return 0;
-}
-
 /* sweep.append(path, key, run_table) */
 static int l_append(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1), *key = luaL_checkstring(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
     /* the tree is freed by the box's __gc if the conversion raises */
-    eng_meta **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = NULL;
-    if (luaL_newmetatable(L, "engine.MetaGuard")) {
-        lua_pushcfunction(L, guard_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    eng_meta **box = l_push_meta_box(L);
     eng_meta *run;
     if (eng_meta_new(&run))
         return l_engine_error(L);

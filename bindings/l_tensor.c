@@ -13,6 +13,14 @@ typedef struct tensorbox {
     eng_tensor *t; /* NULL once released */
 } tensorbox;
 
+static void tensorbox_free(void *box)
+{
+    eng_tensor_release(((tensorbox *)box)->t);
+}
+
+static const l_boxclass tensor_class = {ENG_LUA_TENSOR, "tensor is closed",
+                                        sizeof(tensorbox), tensorbox_free};
+
 /* ---- boxes ---- */
 
 /* Lua sees a tensor box as a few bytes, not the storage behind it, and would let thousands of
@@ -32,9 +40,7 @@ static void pace_collector(lua_State *L)
 eng_tensor **l_new_tensor_box(lua_State *L)
 {
     pace_collector(L);
-    tensorbox *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->t = NULL;
-    luaL_setmetatable(L, ENG_LUA_TENSOR);
+    tensorbox *box = l_box_push(L, &tensor_class, 0);
     return &box->t;
 }
 
@@ -77,25 +83,15 @@ void l_push_tensor_copy(lua_State *L, const eng_tensor *t)
 
 eng_tensor *l_test_tensor(lua_State *L, int arg)
 {
-    tensorbox *box = luaL_testudata(L, arg, ENG_LUA_TENSOR);
+    tensorbox *box = l_box_test(L, arg, &tensor_class);
     return box ? box->t : NULL;
 }
 
 eng_tensor *l_check_tensor(lua_State *L, int arg)
 {
-    tensorbox *box = luaL_checkudata(L, arg, ENG_LUA_TENSOR);
-    luaL_argcheck(L, box->t != NULL, arg, "tensor is closed");
-    return box->t;
+    return ((tensorbox *)l_box_check(L, arg, &tensor_class))->t;
 }
 
-/* __gc and __close. */
-static int tensor_release(lua_State *L)
-{
-    tensorbox *box = luaL_checkudata(L, 1, ENG_LUA_TENSOR);
-    eng_tensor_release(box->t);
-    box->t = NULL;
-    return 0;
-}
 
 /* ---- argument helpers ---- */
 
@@ -542,8 +538,6 @@ static const luaL_Reg tensor_methods[] = {
 };
 
 static const luaL_Reg tensor_meta[] = {
-    {"__gc", tensor_release},
-    {"__close", tensor_release},
     {"__tostring", l_tensor_tostring},
     {"__len", t_len},
     {"__index", NULL},
@@ -557,7 +551,7 @@ static const luaL_Reg tensor_funcs[] = {
 
 int luaopen_engine_tensor(lua_State *L)
 {
-    luaL_newmetatable(L, ENG_LUA_TENSOR);
+    l_box_class(L, &tensor_class);
     luaL_setfuncs(L, tensor_meta, 0);
     luaL_newlib(L, tensor_methods);
     luaL_newlib(L, tensor_funcs);

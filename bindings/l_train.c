@@ -6,33 +6,12 @@
 #include "io/runlog.h"
 #include "train_lua.h"
 
-static int guard_gc(lua_State *L)
-{
-    eng_meta **box = lua_touserdata(L, 1);
-    eng_meta_free(*box);
-    *box = NULL;
-    return 0;
-}
-
-/* A box that frees the meta tree stored in it if a Lua error unwinds first. */
-static eng_meta **push_guard(lua_State *L)
-{
-    eng_meta **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = NULL;
-    if (luaL_newmetatable(L, "engine.MetaGuard")) {
-        lua_pushcfunction(L, guard_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return box;
-}
-
 /* runlog_write(path, table) */
 static int l_runlog_write(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    eng_meta **box = push_guard(L);
+    eng_meta **box = l_push_meta_box(L);
     if (eng_meta_new(box))
         return l_engine_error(L);
     l_to_meta(L, 2, *box, "log");
@@ -48,7 +27,7 @@ static int l_runlog_write(lua_State *L)
 static int l_runlog_read(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    eng_meta **box = push_guard(L);
+    eng_meta **box = l_push_meta_box(L);
     if (eng_runlog_read(path, box))
         return l_engine_error(L);
     l_push_meta(L, *box);

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "gradcheck/eps_sweep.h"
 #include "gradcheck/gradcheck.h"
+#include "gradcheck/report_io.h"
 #include "io/batches.h"
 #include "io/checkpoint.h"
 #include "io/h5dataset.h"

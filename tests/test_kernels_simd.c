@@ -7,6 +7,7 @@
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
 #include "kernels/cpu.h"
+#include "kernels/gemm.h"
 #include "kernels/pool.h"
 #include "kernels/winograd.h"
 
@@ -434,6 +435,52 @@ static void test_batchnorm_bodies_match_the_definition(void **state)
     }
 }
 
+/* ---- eng_gemm_f32 through the small products ---------------------------------------------- */
+
+/* eng_gemm_f32 with alpha 1 and beta 0 or 1 at the sizes of a convolution's per-image
+ * products (they take the AVX-512 small-product bodies; others OpenBLAS), against the naive
+ * sum in long double: every transpose, beta 0 over a c full of NaNs, beta 1 adding. */
+static void test_gemm_f32_small_products_match_the_naive_sum(void **state)
+{
+    (void)state;
+    const int sizes[][3] = {{32, 196, 144}, {144, 196, 32}, {32, 144, 196}, {7, 130, 5},
+                            {9, 128, 300}, {64, 49, 288}, {3, 1000, 17}};
+    for (size_t l = 0; l < LEVELS; l++) {
+        eng_simd old = eng_simd_cap(levels[l]);
+        for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+            for (int t = 0; t < 3; t++) /* nn, tn, nt */
+                for (int beta = 0; beta < 2; beta++) {
+                    int m = sizes[z][0], n = sizes[z][1], k = sizes[z][2];
+                    bool ta = t == 1, tb = t == 2;
+                    float *a = frand((int64_t)m * k, 10 + z), *b = frand((int64_t)k * n, 20 + z);
+                    float *c = frand((int64_t)m * n, 30 + z), *c0 = frand((int64_t)m * n, 30 + z);
+                    if (!beta)
+                        for (int64_t i = 0; i < (int64_t)m * n; i++)
+                            c[i] = NAN;
+                    eng_gemm_f32(c, a, b, m, n, k, ta, tb, 1.0f, (float)beta);
+                    double err = 0;
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < n; j++) {
+                            long double acc = beta ? c0[(int64_t)i * n + j] : 0, mag = fabsl(acc);
+                            for (int p = 0; p < k; p++) {
+                                long double term = (long double)(ta ? a[(int64_t)p * m + i]
+                                                                    : a[(int64_t)i * k + p]) *
+                                                   (tb ? b[(int64_t)j * k + p] : b[(int64_t)p * n + j]);
+                                acc += term, mag += fabsl(term);
+                            }
+                            double e = fabs((double)(c[(int64_t)i * n + j] - acc)) / (double)mag;
+                            err = isnan(e) ? INFINITY : fmax(err, e);
+                        }
+                    if (!(err <= 1e-6))
+                        print_message("simd %d %dx%dx%d trans %d beta %d: error %g\n",
+                                      (int)eng_simd_level(), m, n, k, t, beta, err);
+                    assert_true(err <= 1e-6);
+                    free(a), free(b), free(c), free(c0);
+                }
+        eng_simd_cap(old);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_maxpool_2x2_bodies_match_the_definition_bit_for_bit),
         cmocka_unit_test(test_winograd_transform_bodies_match_the_definition),
         cmocka_unit_test(test_batchnorm_bodies_match_the_definition),
+        cmocka_unit_test(test_gemm_f32_small_products_match_the_naive_sum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,56 @@
 #include "gemm.h"
 
 #include <cblas.h>
+#include <string.h>
 
+#include "cpu.h"
+#include "small_gemm.h"
+
+
+/* f32 products with alpha 1, beta 0 or 1, every dimension at most SMALL_DIM and the vector
+ * dimension at least LONG_ROW (what a convolution's im2col path makes per image: 32 x 144 by
+ * 196 for a ResNet's strided layer on 28x28) go to the AVX-512 small-product bodies
+ * (small_gemm.c) where the processor has AVX-512F: OpenBLAS's packing and per-call overheads
+ * dominate at these sizes (that layer's backward took 3x longer). The bodies' vectors run
+ * along c's rows (nn, tn) or along the inner dimension (nt, then summed across lanes): with
+ * rows shorter than LONG_ROW (a 7x7 plane) masked lanes and the lane sums cost more than
+ * OpenBLAS's overheads, and OpenBLAS keeps them. */
+#define SMALL_DIM 1024
+#define LONG_ROW 128
+
+static bool small_gemm_f32(float *c, const float *a, const float *b, int m, int n, int k,
+                           bool trans_a, bool trans_b, float alpha, float beta)
+{
+    if (eng_simd_level() != ENG_SIMD_AVX512 || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) ||
+        (trans_a && trans_b) || m > SMALL_DIM || n > SMALL_DIM || k > SMALL_DIM ||
+        (trans_b ? k : n) < LONG_ROW)
+        return false;
+    bool accumulate = beta == 1.0f;
+    if (!trans_a && !trans_b) {
+        if (accumulate)
+            eng_small_gemm_nn_acc_f32(c, n, a, k, b, n, m, n, k);
+        else
+            eng_small_gemm_nn_f32(c, n, a, b, n, m, n, k);
+        return true;
+    }
+    if (trans_a) {
+        if (accumulate)
+            eng_small_gemm_tn_acc_f32(c, n, a, m, b, n, m, n, k);
+        else
+            eng_small_gemm_tn_f32(c, n, a, m, b, n, m, n, k);
+        return true;
+    }
+    if (!accumulate) /* beta 0: c's old contents, NaNs included, do not count */
+        memset(c, 0, sizeof(float) * (size_t)m * (size_t)n);
+    eng_small_gemm_nt_f32(c, n, a, k, b, k, m, n, k);
+    return true;
+}
 
 void eng_gemm_f32(float *c, const float *a, const float *b, int m, int n, int k, bool trans_a,
                   bool trans_b, float alpha, float beta)
 {
+    if (small_gemm_f32(c, a, b, m, n, k, trans_a, trans_b, alpha, beta))
+        return;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, trans_a ? m : k, b,
                 trans_b ? k : n, beta, c, n);

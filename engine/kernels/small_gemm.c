@@ -159,6 +159,19 @@ void eng_small_gemm_nn_acc_f32(float *c, int64_t ldc, const float *a, int64_t ld
                 (int)ldb, 1.0f, c, (int)ldc);
 }
 
+void eng_small_gemm_tn_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
+                           int64_t ldb, int m, int n, int k)
+{
+#ifdef HAVE_AVX512_BODIES
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        nn_f32(c, ldc, a, lda, true, b, ldb, m, n, k, false);
+        return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0f, a, (int)lda, b,
+                (int)ldb, 0.0f, c, (int)ldc);
+}
+
 void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
                                const float *b, int64_t ldb, int m, int n, int k)
 {

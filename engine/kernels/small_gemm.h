@@ -7,7 +7,8 @@
  *   nn:     c [m][ldc]  = a [m][k] (lda = k) @ b [k][ldb]      (n columns of b and c)
  *   nn_acc: c [m][ldc] += a [m][lda] @ b [k][ldb]
  *   nt:     c [m][ldc] += a [m][lda] @ b [n][ldb]^T            (rows of length k)
- *   tn_acc: c [m][ldc] += a [k][lda]^T @ b [k][ldb]            (a's first m columns) */
+ *   tn_acc: c [m][ldc] += a [k][lda]^T @ b [k][ldb]            (a's first m columns)
+ *   tn:     c [m][ldc]  = a [k][lda]^T @ b [k][ldb] */
 #ifndef ENGINE_KERNELS_SMALL_GEMM_H
 #define ENGINE_KERNELS_SMALL_GEMM_H
 
@@ -19,6 +20,8 @@ void eng_small_gemm_nn_f64(double *c, int64_t ldc, const double *a, const double
                            int64_t ldb, int m, int n, int k);
 void eng_small_gemm_nn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
                                const float *b, int64_t ldb, int m, int n, int k);
+void eng_small_gemm_tn_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
+                           int64_t ldb, int m, int n, int k);
 void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
                                const float *b, int64_t ldb, int m, int n, int k);
 void eng_small_gemm_tn_acc_f64(double *c, int64_t ldc, const double *a, int64_t lda,

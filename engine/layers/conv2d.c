@@ -227,14 +227,13 @@ static eng_status conv2d_backward_winograd(conv2d *c, const eng_tensor *x, const
         int64_t tiles = count * per_image;
         int64_t vp = winograd_plane(in, tiles), mp = winograd_plane(out, tiles);
         const float *dyg = ENG_F32_DATA(dy) + first * y_stride;
-        /* V transposed ([tiles][in]) so that dU += dM V^T is a product with a short output
-         * row and a long inner dimension that the nn body runs at full speed */
-        eng_winograd_input_t_f32(v, vp, ENG_F32_DATA(x) + first * x_stride, count, in,
-                                 g->height, g->width, g->ph, g->pw, g->oh, g->ow);
+        /* dU += dM V^T: an nt product summed along the tiles (a long inner dimension) */
+        eng_winograd_input_f32(v, tiles, vp, ENG_F32_DATA(x) + first * x_stride, count, in,
+                               g->height, g->width, g->ph, g->pw, g->oh, g->ow);
         eng_winograd_output_grad_f32(m, tiles, mp, dyg, count, out, g->oh, g->ow);
         for (int xi = 0; xi < 16; xi++)
-            eng_small_gemm_nn_acc_f32(du + xi * out * in, in, m + xi * mp, tiles, v + xi * vp,
-                                      in, out, in, (int)tiles);
+            eng_small_gemm_nt_f32(du + xi * out * in, in, m + xi * mp, tiles, v + xi * vp,
+                                  tiles, out, in, (int)tiles);
         if (dx) {
             /* v is free again: it takes dV = U^T dM */
             for (int xi = 0; xi < 16; xi++)
