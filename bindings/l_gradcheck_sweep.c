@@ -6,8 +6,36 @@
 #include "gradcheck/eps_sweep.h"
 #include "l_gradcheck.h"
 
+/* The Taylor test's full result as a table: verdict, conclusion, every step evaluated. */
+static void push_taylor(lua_State *L, const eng_gc_taylor_result *r)
+{
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, eng_gc_verdict_name(r->verdict));
+    lua_setfield(L, -2, "verdict");
+    lua_pushstring(L, r->conclusion);
+    lua_setfield(L, -2, "conclusion");
+    lua_pushboolean(L, r->frozen);
+    lua_setfield(L, -2, "frozen");
+    lua_pushnumber(L, r->noise);
+    lua_setfield(L, -2, "noise");
+    lua_pushinteger(L, r->first + 1);
+    lua_setfield(L, -2, "first");
+    lua_pushinteger(L, r->last + 1);
+    lua_setfield(L, -2, "last");
+    const double *lists[2] = {r->steps, r->remainders};
+    const char *fields[2] = {"steps", "remainders"};
+    for (int k = 0; k < 2; k++) {
+        lua_createtable(L, r->nsteps, 0);
+        for (int i = 0; i < r->nsteps; i++) {
+            lua_pushnumber(L, lists[k][i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, fields[k]);
+    }
+}
+
 /* gradcheck.taylor(model, criterion, x, target, {tensor=name, h0=1e-2, n=8, seed=0})
- * -> slope, {remainders} */
+ * -> slope, {remainders at h0 * 2^-i}, {verdict=, conclusion=, steps=, remainders=, ...} */
 int l_gc_taylor(lua_State *L)
 {
     static const char *const names[] = {"tensor", "h0", "n", "seed", NULL};
@@ -33,18 +61,19 @@ int l_gc_taylor(lua_State *L)
             return luaL_error(L, "taylor: no tensor named '%s'", name);
         }
     }
-    double slope, remainders[60];
-    eng_status st = eng_gc_taylor(obj, t, h0, n, seed, &slope, remainders);
+    eng_gc_taylor_result *r = lua_newuserdatauv(L, sizeof *r, 0); /* freed by Lua's GC */
+    eng_status st = eng_gc_taylor_test(obj, t, h0, n, seed, r);
     eng_gc_objective_release(obj);
     if (st)
         return l_engine_error(L);
-    lua_pushnumber(L, slope);
+    lua_pushnumber(L, r->slope);
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
-        lua_pushnumber(L, remainders[i]);
+        lua_pushnumber(L, r->remainders[r->asked + i]);
         lua_rawseti(L, -2, i + 1);
     }
-    return 2;
+    push_taylor(L, r);
+    return 3;
 }
 
 /* options.steps (arg 5) into steps; returns their number, 0 when absent (the default steps). */

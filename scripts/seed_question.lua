@@ -137,3 +137,21 @@ print(("\n3. directional mode (8 random directions shared out over the tensors):
   wrong_directional.first_failing and (" (bisected to " .. wrong_directional.first_failing .. ")")
     or ""))
 if directional.verdict == "FAIL" then error("directional mode failed the correct network", 0) end
+
+-- 4. The Taylor test on the first layer's weights: slope 1 (wrong) or 2 (right), read above
+-- round-off on the frozen-branch function, or a stated "undecided". The asker's conv is a Lua
+-- layer, whose branches the checker cannot freeze: it does not take the large steps that tiny
+-- gradients need there, and says so.
+print("\n4. gc.taylor(model, criterion, x, y, {tensor = first layer's weight}):")
+for _, case in ipairs({{"x" .. config.factor, config.factor, asker, "conv2d_by_hand.weight"},
+                       {"x" .. config.small_factor, config.small_factor, asker,
+                        "conv2d_by_hand.weight"},
+                       {"correct", 1, correct, "conv2d_1.weight"}}) do
+  factor = case[2]
+  local slope, _, test = gc.taylor(case[3], criterion, x, y, {tensor = case[4]})
+  print(("  %-8s %-12s slope %.2f: %s"):format(case[1], test.verdict, slope, test.conclusion))
+  if (case[2] == 1 and test.verdict == "FAIL") or (case[2] ~= 1 and test.verdict == "PASS") then
+    error("the Taylor test decided the " .. case[1] .. " network the wrong way", 0)
+  end
+end
+factor = config.factor

@@ -16,207 +16,21 @@
 
 #define OK(call) assert_int_equal((call), ENG_OK)
 
-typedef enum bug {
-    BUG_NONE,
-    BUG_DOUBLED,
-    BUG_SIGN,
-    BUG_SCALE_086,
-    BUG_TRANSPOSED,
-    BUG_BORDER_DX,
-    BUG_BIAS_FIRST_SAMPLE,
-    BUG_FIRST_SAMPLE_ONLY,
-} bug;
-
-static bug current_bug;
-static const eng_layer_ops *original_ops;
-static eng_layer_ops buggy_ops;
-
-/* Replaces g with saved + f(g - saved): the bug acts on this call's contribution only. */
-static void transform_contribution(eng_tensor *g, const eng_tensor *saved, double factor)
-{
-    for (int64_t i = 0, n = eng_tensor_numel(g); i < n; i++) {
-        double before = eng_tensor_get_flat(saved, i);
-        eng_tensor_set_flat(g, i, before + factor * (eng_tensor_get_flat(g, i) - before));
-    }
-}
-
-static eng_status buggy_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
-                                 const eng_tensor *dy, eng_tensor *dx)
-{
-    eng_tensor *w = layer->params[0].grad, *b = layer->params[1].grad;
-    eng_tensor *saved_w, *saved_b;
-    assert_int_equal(eng_tensor_clone(w, &saved_w), ENG_OK);
-    assert_int_equal(eng_tensor_clone(b, &saved_b), ENG_OK);
-    eng_status st;
-    if (current_bug == BUG_FIRST_SAMPLE_ONLY) {
-        /* weight gradient from sample 1 alone; the rest as usual */
-        eng_tensor *x0, *y0, *dy0;
-        OK(eng_tensor_narrow(x, 0, 0, 1, &x0));
-        OK(eng_tensor_narrow(y, 0, 0, 1, &y0));
-        OK(eng_tensor_narrow(dy, 0, 0, 1, &dy0));
-        eng_tensor *keep_b;
-        OK(eng_tensor_clone(b, &keep_b));
-        st = original_ops->backward(layer, x0, y0, dy0, NULL);
-        OK(eng_tensor_copy(b, keep_b));
-        eng_tensor *after_w;
-        OK(eng_tensor_clone(w, &after_w));
-        OK(eng_tensor_copy(w, saved_w));
-        st = original_ops->backward(layer, x, y, dy, dx);
-        OK(eng_tensor_copy(w, after_w));
-        eng_tensor_release(after_w);
-        eng_tensor_release(keep_b);
-        eng_tensor_release(x0);
-        eng_tensor_release(y0);
-        eng_tensor_release(dy0);
-    } else {
-        st = original_ops->backward(layer, x, y, dy, dx);
-    }
-    switch (current_bug) {
-    case BUG_DOUBLED:
-        transform_contribution(w, saved_w, 2.0);
-        break;
-    case BUG_SIGN:
-        transform_contribution(w, saved_w, -1.0);
-        break;
-    case BUG_SCALE_086:
-        transform_contribution(w, saved_w, 0.86);
-        break;
-    case BUG_TRANSPOSED: {
-        /* dweight written as x^T dy, [in,out], into the [out,in] buffer */
-        int64_t out = w->shape[0], in = w->shape[1];
-        eng_tensor *g;
-        OK(eng_tensor_clone(w, &g));
-        for (int64_t o = 0; o < out; o++)
-            for (int64_t i = 0; i < in; i++)
-                eng_tensor_set_flat(w, i * out + o,
-                                    eng_tensor_get_flat(saved_w, i * out + o) +
-                                        eng_tensor_get_flat(g, o * in + i) -
-                                        eng_tensor_get_flat(saved_w, o * in + i));
-        eng_tensor_release(g);
-        break;
-    }
-    case BUG_BORDER_DX: {
-        /* loops that start one row/column late and stop one early */
-        int64_t h = dx->shape[2], wd = dx->shape[3];
-        for (int64_t i = 0, n = eng_tensor_numel(dx); i < n; i++) {
-            int64_t yy = i / wd % h, xx = i % wd;
-            if (yy == 0 || xx == 0 || yy == h - 1 || xx == wd - 1)
-                eng_tensor_set_flat(dx, i, 0.0);
-        }
-        break;
-    }
-    case BUG_BIAS_FIRST_SAMPLE: {
-        /* dbias = dy[0] summed over its positions, not over the batch */
-        int64_t per_sample = eng_tensor_numel(dy) / dy->shape[0], channels = b->shape[0];
-        int64_t plane = per_sample / channels;
-        for (int64_t c = 0; c < channels; c++) {
-            double acc = 0;
-            for (int64_t p = 0; p < plane; p++)
-                acc += eng_tensor_get_flat(dy, c * plane + p);
-            eng_tensor_set_flat(b, c, eng_tensor_get_flat(saved_b, c) + acc);
-        }
-        break;
-    }
-    default:
-        break;
-    }
-    eng_tensor_release(saved_w);
-    eng_tensor_release(saved_b);
-    return st;
-}
-
-static void make_buggy(eng_layer *layer, bug kind)
-{
-    original_ops = layer->ops;
-    buggy_ops = *layer->ops;
-    buggy_ops.backward = buggy_backward;
-    layer->ops = &buggy_ops;
-    current_bug = kind;
-}
-
-/* A small seed-like CNN in f64: conv(1->4, 3x3, pad 1) -> relu -> maxpool 2 -> flatten ->
- * linear(64->16) -> relu -> linear(16->5). buggy_layer: 0 none, 1 conv, 5 linear_1, 7
- * linear_2 (1-based positions). */
-static eng_model *small_cnn(eng_dtype dtype, int buggy_layer, bug kind, double tail_scale)
-{
-    eng_model *m;
-    eng_layer *l;
-    OK(eng_model_new(&m));
-    eng_conv2d_options o = {.padding_h = 1, .padding_w = 1};
-    OK(eng_conv2d_new(1, 4, 3, 3, &o, dtype, NULL, &l));
-    if (buggy_layer == 1)
-        make_buggy(l, kind);
-    OK(eng_model_add(m, l));
-    eng_layer_release(l);
-    OK(eng_relu_new(&l));
-    OK(eng_model_add(m, l));
-    eng_layer_release(l);
-    OK(eng_maxpool2d_new(2, 2, 0, 0, 0, 0, &l));
-    OK(eng_model_add(m, l));
-    eng_layer_release(l);
-    OK(eng_flatten_new(&l));
-    OK(eng_model_add(m, l));
-    eng_layer_release(l);
-    OK(eng_linear_new(64, 16, true, dtype, NULL, &l));
-    if (buggy_layer == 5)
-        make_buggy(l, kind);
-    OK(eng_model_add(m, l));
-    eng_layer_release(l);
-    OK(eng_relu_new(&l));
-    OK(eng_model_add(m, l));
-    eng_layer_release(l);
-    OK(eng_linear_new(16, 5, true, dtype, NULL, &l));
-    if (buggy_layer == 7)
-        make_buggy(l, kind);
-    OK(eng_model_add(m, l));
-    eng_layer_release(l);
-    /* Shrinking the later weights (not biases) makes earlier gradients tiny without moving
-     * the ReLUs onto their kinks: the seed question's situation. */
-    for (int i = 4; i < m->nlayers; i++)
-        if (m->layers[i]->nparams)
-            OK(eng_tensor_binary_scalar(m->layers[i]->params[0].value,
-                                        m->layers[i]->params[0].value, tail_scale, ENG_MUL));
-    return m;
-}
-
-typedef struct batch {
-    eng_tensor *x, *y;
-} batch;
+#include "gradcheck_nets.h"
 
 static batch make_batch(eng_dtype dtype, uint64_t seed)
 {
-    batch b;
-    int64_t xs[4] = {4, 1, 8, 8}, ys[1] = {4};
-    eng_rng rng;
-    eng_rng_seed(&rng, seed);
-    OK(eng_tensor_new(dtype, 4, xs, &b.x));
-    OK(eng_tensor_new(ENG_I64, 1, ys, &b.y));
-    OK(eng_tensor_normal(b.x, &rng, 0.0, 1.0));
-    for (int i = 0; i < 4; i++)
-        eng_tensor_set_flat(b.y, i, (double)eng_rng_below(&rng, 5));
-    return b;
+    return make_batch_of(dtype, seed, false, NULL);
 }
 
-static void free_batch(batch *b)
+static const eng_gc_tensor_report *find_tensor(const eng_gc_report *r, const char *name)
 {
-    eng_tensor_release(b->x);
-    eng_tensor_release(b->y);
-}
-
-static const eng_gc_tensor_report *find(const eng_gc_report *r, const char *name)
-{
-    for (int i = 0; i < r->ntensors; i++)
-        if (strcmp(r->tensors[i].name, name) == 0)
-            return &r->tensors[i];
-    fail_msg("no tensor %s in the report", name);
-    return NULL;
-}
-
-static void print_report(const eng_gc_report *r)
-{
-    static char text[1 << 16];
-    eng_gc_report_format(r, true, text, sizeof text);
-    fputs(text, stderr);
+    const eng_gc_tensor_report *t = find(r, name);
+    if (!t) {
+        print_report(r);
+        fail_msg("no tensor %s in the report", name);
+    }
+    return t;
 }
 
 /* Runs a whole-model check of small_cnn with the bug in one layer; returns the report. */
@@ -233,7 +47,7 @@ static eng_gc_report *check_model(eng_model *m, eng_loss *loss, batch *b, int64_
 
 static void expect_failure(eng_gc_report *r, const char *tensor, const char *diagnosis)
 {
-    const eng_gc_tensor_report *t = find(r, tensor);
+    const eng_gc_tensor_report *t = find_tensor(r, tensor);
     if (r->verdict != ENG_GC_FAIL || strcmp(r->first_failing, tensor) != 0 ||
         t->verdict != ENG_GC_FAIL || !strstr(t->diagnosis, diagnosis)) {
         print_report(r);
@@ -298,17 +112,19 @@ static void test_gradcheck_names_a_086_factor_on_tiny_gradients(void **state)
 {
     (void)state;
     eng_rng_seed(eng_rng_global(), 11);
-    eng_model *m = small_cnn(ENG_F64, 1, BUG_SCALE_086, 1e-4);
+    bug_factor = 0.86;
+    eng_model *m = small_cnn(ENG_F64, 1, BUG_SCALE, 1e-4);
     batch b = make_batch(ENG_F64, 5);
     eng_loss *ce;
     OK(eng_cross_entropy_new(&ce));
     eng_gc_report *r = check_model(m, ce, &b, 24);
-    const eng_gc_tensor_report *t = find(r, "conv2d_1.weight");
+    const eng_gc_tensor_report *t = find_tensor(r, "conv2d_1.weight");
     if (!(t->grad_rms > 1e-12 && t->grad_rms < 1e-8)) {
         print_report(r);
         fail_msg("conv2d_1.weight gradients should be tiny, rms %g", t->grad_rms);
     }
     expect_failure(r, "conv2d_1.weight", "scale 0.86");
+    bug_factor = 1.0;
     if (!strstr(t->diagnosis, "vanishing")) {
         print_report(r);
         fail_msg("tiny gradients should be called vanishing");
@@ -345,7 +161,7 @@ static void test_gradcheck_names_a_missing_one_over_n_in_the_loss(void **state)
     missing_mean_ops.backward = missing_mean_backward;
     ce->ops = &missing_mean_ops;
     eng_gc_report *r = check_model(m, ce, &b, 16);
-    const eng_gc_tensor_report *t = find(r, "linear_2.bias");
+    const eng_gc_tensor_report *t = find_tensor(r, "linear_2.bias");
     if (r->verdict != ENG_GC_FAIL || !strstr(t->diagnosis, "batch size 4") ||
         !strstr(r->summary, "missing 1/N") || !strstr(r->summary, "loss")) {
         print_report(r);
@@ -400,7 +216,7 @@ static void test_gradcheck_reports_kinks_at_relu_zeros_and_pool_ties(void **stat
         eng_gc_options opts = {.seed = 1};
         /* With branches frozen at the base point there is no kink: every element decides. */
         OK(eng_gc_check(obj, &opts, &r));
-        const eng_gc_tensor_report *t = find(r, "input");
+        const eng_gc_tensor_report *t = find_tensor(r, "input");
         if (r->verdict != ENG_GC_PASS || !r->kink_free || t->kinks != 0 ||
             t->passed != t->checked) {
             print_report(r);
@@ -411,7 +227,7 @@ static void test_gradcheck_reports_kinks_at_relu_zeros_and_pool_ties(void **stat
         /* Plain differences (as for a layer that cannot freeze): kinks, never FAIL. */
         obj->freeze = NULL;
         OK(eng_gc_check(obj, &opts, &r));
-        t = find(r, "input");
+        t = find_tensor(r, "input");
         if (r->verdict == ENG_GC_FAIL || r->kink_free || t->kinks == 0 || t->passed == 0) {
             print_report(r);
             fail_msg("%s: kinks must be reported, not failed", layers[k]->ops->kind);

@@ -44,9 +44,11 @@ eng_gc_verdict gc_verdict(const gc_context *ctx, double analytic, const gc_estim
 #define GC_LAYER_SAMPLES 48
 
 /* Localisation over a chain: inputs[i] is the input layer i really receives (i < nlayers) and
- * inputs[nlayers] the loss's input; suspects are layers from..nlayers-1 and the loss. */
-eng_status gc_localise(eng_layer **layers, int nlayers, const eng_tensor *const *inputs,
-                       eng_loss *loss, const eng_tensor *target, int from,
+ * inputs[nlayers] the loss's input; suspects are layers from..nlayers-1 and the loss, each
+ * checked in the mode (training or evaluation) the chain runs in. */
+eng_status gc_localise(eng_layer **layers, int nlayers, bool training,
+                       const eng_tensor *const *inputs, eng_loss *loss,
+                       const eng_tensor *target, int from,
                        const eng_gc_options *opts, eng_gc_report *report);
 
 /* One checked element's raw evidence for the tensor-level statistics. */
@@ -69,5 +71,33 @@ double gc_chi2_quantile(int64_t k, double z);
  * transposed layout). elements: every checked element of the tensor. */
 eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *report,
                        const eng_gc_element *elements, int64_t count, double step);
+
+/* A random unit direction over the objective's tensors (directional mode, the Taylor test). */
+typedef struct gc_direction {
+    int ntensors;
+    eng_tensor **v;     /* [ntensors] like each value (NULL where zero) */
+    eng_tensor **saved; /* [ntensors] copies of the values */
+} gc_direction;
+
+/* A random unit direction supported on tensor `only` (all when -1) and, within it, on the
+ * flat range [lo, hi) (all when hi <= lo). Free with gc_direction_free even on failure. */
+eng_status gc_direction_new(eng_gc_objective *obj, int only, int64_t lo, int64_t hi,
+                            eng_rng *rng, gc_direction *d);
+void gc_direction_free(gc_direction *d);
+/* g.v over the analytic gradients. */
+double gc_directional_analytic(const eng_gc_objective *obj, const gc_direction *d);
+/* L(x + h v), restoring x exactly afterwards. */
+eng_status gc_loss_along(gc_context *ctx, const gc_direction *d, double h, double *value);
+/* The rms of the values of tensor `only` (all when -1); 1 when they are all zero. */
+double gc_value_scale(const eng_gc_objective *obj, int only);
+
+/* Copies of layers' buffers (running statistics), which training-mode forwards update. */
+typedef struct gc_saved_buffers {
+    int count;
+    eng_tensor **copies, **targets;
+} gc_saved_buffers;
+eng_status gc_buffers_save(eng_layer *const *layers, int n, gc_saved_buffers *out);
+/* Puts the saved values back and frees the copies (also after a partial save). */
+eng_status gc_buffers_restore(gc_saved_buffers *s);
 
 #endif

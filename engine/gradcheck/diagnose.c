@@ -339,100 +339,98 @@ static bool diagnose_partial(eng_gc_tensor_report *r, const eng_gc_element *el, 
     return true;
 }
 
-eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *r,
-                       const eng_gc_element *el, int64_t count, double step)
+/* A FAILed tensor: a constant factor (sign, batch size, 2), nothing written, a layout, one
+ * sample's gradient, or a part of the tensor. */
+static eng_status diagnose_failure(gc_context *ctx, int t, eng_gc_tensor_report *r,
+                                   const eng_gc_element *el, int64_t count, double step,
+                                   bool is_input)
 {
-    r->diagnosis[0] = r->advice[0] = '\0';
-    bool is_input = strcmp(r->name, "input") == 0;
-    if (r->verdict == ENG_GC_FAIL) {
-        bool all_zero = true;
-        for (int64_t i = 0; i < count; i++)
-            if (el[i].verdict != ENG_GC_KINK && el[i].analytic != 0)
-                all_zero = false;
-        double ratio = r->ratio;
-        int64_t n = ctx->obj->batch;
-        /* one constant factor explains every element: the relative residual is small, or the
-         * residual about the fit is within the elements' error bars */
-        bool constant = isfinite(ratio) &&
-                        (r->ratio_spread < 0.02 ||
-                         (r->dof >= 2 && r->fit_chi2 <= gc_chi2_quantile(r->dof - 1, 4.753)));
-        char over[96];
-        if (r->tensor_level)
-            snprintf(over, sizeof over, "over %lld elements together (each alone within its "
-                     "error bar)", (long long)r->dof);
-        else
-            snprintf(over, sizeof over, "on every checked element");
-        if (all_zero) {
+    bool all_zero = true;
+    for (int64_t i = 0; i < count; i++)
+        if (el[i].verdict != ENG_GC_KINK && el[i].analytic != 0)
+            all_zero = false;
+    double ratio = r->ratio;
+    int64_t n = ctx->obj->batch;
+    /* one constant factor explains every element: the relative residual is small, or the
+     * residual about the fit is within the elements' error bars */
+    bool constant = isfinite(ratio) &&
+                    (r->ratio_spread < 0.02 ||
+                     (r->dof >= 2 && r->fit_chi2 <= gc_chi2_quantile(r->dof - 1, 4.753)));
+    char over[96];
+    if (r->tensor_level)
+        snprintf(over, sizeof over, "over %lld elements together (each alone within its "
+                 "error bar)", (long long)r->dof);
+    else
+        snprintf(over, sizeof over, "on every checked element");
+    if (all_zero) {
+        append(r->diagnosis, sizeof r->diagnosis,
+               "zero: the analytic gradient is 0 where the numerical one is not (the "
+               "backward never wrote this gradient)");
+    } else if (constant && near(ratio, -1, 0.02)) {
+        append(r->diagnosis, sizeof r->diagnosis, "sign: analytic = -numerical %s (a sign flip)",
+               over);
+    } else if (constant && (!near(ratio, 1, 1e-3) || r->tensor_level)) {
+        char why[96] = "";
+        if (n > 1 && near(ratio, (double)n, 0.01))
+            snprintf(why, sizeof why, " = the batch size %lld: a missing 1/N?", (long long)n);
+        else if (n > 1 && near(ratio, 1.0 / (double)n, 0.01))
+            snprintf(why, sizeof why, " = 1/batch size (1/%lld): divided by N twice?",
+                     (long long)n);
+        else if (near(ratio, 2, 0.01))
+            snprintf(why, sizeof why, ": doubled, accumulated twice?");
+        else if (near(ratio, 0.5, 0.01))
+            snprintf(why, sizeof why, ": halved");
+        append(r->diagnosis, sizeof r->diagnosis,
+               "scale %.3g: analytic = %.6g (+- %.2g) x numerical %s%s", ratio, ratio,
+               r->ratio_error, over, why);
+    } else {
+        bool found = false;
+        eng_status st = diagnose_layout(ctx, t, r, el, count, step, &found);
+        if (!st && !found && !is_input)
+            st = diagnose_one_sample(ctx, t, r, el, count, step, &found);
+        if (st)
+            return st;
+        if (!found && !diagnose_partial(r, el, count, is_input))
             append(r->diagnosis, sizeof r->diagnosis,
-                   "zero: the analytic gradient is 0 where the numerical one is not (the "
-                   "backward never wrote this gradient)");
-        } else if (constant && near(ratio, -1, 0.02)) {
-            append(r->diagnosis, sizeof r->diagnosis,
-                   "sign: analytic = -numerical %s (a sign flip)", over);
-        } else if (constant && (!near(ratio, 1, 1e-3) || r->tensor_level)) {
-            char why[96] = "";
-            if (n > 1 && near(ratio, (double)n, 0.01))
-                snprintf(why, sizeof why, " = the batch size %lld: a missing 1/N?", (long long)n);
-            else if (n > 1 && near(ratio, 1.0 / (double)n, 0.01))
-                snprintf(why, sizeof why, " = 1/batch size (1/%lld): divided by N twice?",
-                         (long long)n);
-            else if (near(ratio, 2, 0.01))
-                snprintf(why, sizeof why, ": doubled, accumulated twice?");
-            else if (near(ratio, 0.5, 0.01))
-                snprintf(why, sizeof why, ": halved");
-            append(r->diagnosis, sizeof r->diagnosis,
-                   "scale %.3g: analytic = %.6g (+- %.2g) x numerical %s%s", ratio, ratio,
-                   r->ratio_error, over, why);
-        } else {
-            bool found = false;
-            eng_status st = diagnose_layout(ctx, t, r, el, count, step, &found);
-            if (st)
-                return st;
-            if (!found && !is_input)
-                st = diagnose_one_sample(ctx, t, r, el, count, step, &found);
-            if (st)
-                return st;
-            if (!found && !diagnose_partial(r, el, count, is_input))
-                append(r->diagnosis, sizeof r->diagnosis,
-                       "mismatch not explained by a constant factor (best fit %.4g x, "
-                       "residual %.0f%%), a layout or a subset",
-                       ratio, 100 * r->ratio_spread);
+                   "mismatch not explained by a constant factor (best fit %.4g x, "
+                   "residual %.0f%%), a layout or a subset",
+                   ratio, 100 * r->ratio_spread);
+    }
+    return ENG_OK;
+}
+
+/* A tensor that did not FAIL and whose analytic gradient is exactly zero: says so, with the
+ * largest numerical derivative and its error bar as the evidence. */
+static void diagnose_zero(eng_gc_tensor_report *r, const eng_gc_element *el, int64_t count)
+{
+    bool zero = true;
+    double largest = 0, bar = 0;
+    for (int64_t i = 0; i < count && zero; i++) {
+        if (el[i].verdict == ENG_GC_KINK)
+            continue;
+        zero = el[i].analytic == 0;
+        if (fabs(el[i].numerical) >= largest) {
+            largest = fabs(el[i].numerical);
+            bar = el[i].error;
         }
     }
-    if (r->verdict != ENG_GC_FAIL && count > r->kinks) {
-        bool zero = true;
-        double largest = 0, bar = 0;
-        for (int64_t i = 0; i < count && zero; i++) {
-            if (el[i].verdict == ENG_GC_KINK)
-                continue;
-            zero = el[i].analytic == 0;
-            if (fabs(el[i].numerical) >= largest) {
-                largest = fabs(el[i].numerical);
-                bar = el[i].error;
-            }
-        }
-        if (zero && largest == 0)
-            append(r->diagnosis, sizeof r->diagnosis,
-                   "zero both ways: the analytic gradient is exactly 0 on all %lld checked "
-                   "elements and so is every numerical derivative (the loss does not depend on "
-                   "this tensor at this point)", (long long)(count - r->kinks));
-        else if (zero)
-            append(r->diagnosis, sizeof r->diagnosis,
-                   "zero both ways: the analytic gradient is exactly 0 on all %lld checked "
-                   "elements and the largest numerical derivative, %.2e, is within its error "
-                   "bar %.2e (a gradient below that would go unseen)",
-                   (long long)(count - r->kinks), largest, bar);
-    }
-    if (r->kinks > 0)
+    if (zero && largest == 0)
         append(r->diagnosis, sizeof r->diagnosis,
-               "kink: %lld of %lld elements straddle a branch switch (ReLU sign or max-pool "
-               "winner) and are not counted",
-               (long long)r->kinks, (long long)r->checked);
-    if (r->grad_rms < 1e-7 * fabs(ctx->loss))
+               "zero both ways: the analytic gradient is exactly 0 on all %lld checked "
+               "elements and so is every numerical derivative (the loss does not depend on "
+               "this tensor at this point)", (long long)(count - r->kinks));
+    else if (zero)
         append(r->diagnosis, sizeof r->diagnosis,
-               "vanishing: rms gradient %.2e against a loss of %.4g; the signal hardly reaches "
-               "this tensor (look at the initialisation)",
-               r->grad_rms, ctx->loss);
+               "zero both ways: the analytic gradient is exactly 0 on all %lld checked "
+               "elements and the largest numerical derivative, %.2e, is within its error "
+               "bar %.2e (a gradient below that would go unseen)",
+               (long long)(count - r->kinks), largest, bar);
+}
+
+/* What would decide an INCONCLUSIVE tensor: the kinks named, float64, or a larger step. */
+static void advise(const gc_context *ctx, eng_gc_tensor_report *r, const eng_gc_element *el,
+                   int64_t count, double step)
+{
     if (r->verdict == ENG_GC_INCONCLUSIVE && r->kinks > 0 &&
         2 * r->kinks >= r->checked - r->passed) {
         char list[160] = "";
@@ -462,5 +460,30 @@ eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *r,
                      "a larger step, scale the loss up, or a random-projection objective",
                      r->grad_rms, r->noise_floor, step);
     }
+}
+
+eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *r,
+                       const eng_gc_element *el, int64_t count, double step)
+{
+    r->diagnosis[0] = r->advice[0] = '\0';
+    bool is_input = strcmp(r->name, "input") == 0;
+    if (r->verdict == ENG_GC_FAIL) {
+        eng_status st = diagnose_failure(ctx, t, r, el, count, step, is_input);
+        if (st)
+            return st;
+    }
+    if (r->verdict != ENG_GC_FAIL && count > r->kinks)
+        diagnose_zero(r, el, count);
+    if (r->kinks > 0)
+        append(r->diagnosis, sizeof r->diagnosis,
+               "kink: %lld of %lld elements straddle a branch switch (ReLU sign or max-pool "
+               "winner) and are not counted",
+               (long long)r->kinks, (long long)r->checked);
+    if (r->grad_rms < 1e-7 * fabs(ctx->loss))
+        append(r->diagnosis, sizeof r->diagnosis,
+               "vanishing: rms gradient %.2e against a loss of %.4g; the signal hardly reaches "
+               "this tensor (look at the initialisation)",
+               r->grad_rms, ctx->loss);
+    advise(ctx, r, el, count, step);
     return ENG_OK;
 }

@@ -8,13 +8,7 @@
 
 #include "check_internal.h"
 
-typedef struct direction {
-    int ntensors;
-    eng_tensor **v;     /* [ntensors] like each value (NULL where zero) */
-    eng_tensor **saved; /* [ntensors] copies of the values */
-} direction;
-
-static void direction_free(direction *d)
+void gc_direction_free(gc_direction *d)
 {
     for (int i = 0; i < d->ntensors; i++) {
         eng_tensor_release(d->v[i]);
@@ -26,8 +20,8 @@ static void direction_free(direction *d)
 
 /* A random unit direction supported on tensor `only` (all when -1) and, within it, on the
  * flat range [lo, hi) (all when hi <= lo). */
-static eng_status direction_new(eng_gc_objective *obj, int only, int64_t lo, int64_t hi,
-                                eng_rng *rng, direction *d)
+eng_status gc_direction_new(eng_gc_objective *obj, int only, int64_t lo, int64_t hi,
+                            eng_rng *rng, gc_direction *d)
 {
     d->ntensors = obj->ntensors;
     d->v = calloc((size_t)obj->ntensors + 1, sizeof *d->v);
@@ -65,7 +59,7 @@ static eng_status direction_new(eng_gc_objective *obj, int only, int64_t lo, int
 }
 
 /* g.v over the analytic gradients. */
-static double directional_analytic(const eng_gc_objective *obj, const direction *d)
+double gc_directional_analytic(const eng_gc_objective *obj, const gc_direction *d)
 {
     double acc = 0;
     for (int t = 0; t < obj->ntensors; t++) {
@@ -88,7 +82,7 @@ static double directional_analytic(const eng_gc_objective *obj, const direction 
 }
 
 /* L(x + h v), restoring x exactly afterwards. */
-static eng_status loss_along(gc_context *ctx, const direction *d, double h, double *value)
+eng_status gc_loss_along(gc_context *ctx, const gc_direction *d, double h, double *value)
 {
     eng_gc_objective *obj = ctx->obj;
     for (int t = 0; t < obj->ntensors; t++) {
@@ -123,11 +117,11 @@ static eng_status loss_along(gc_context *ctx, const direction *d, double h, doub
 
 /* The directional derivative with its error bar, as gc_estimate_at does for one element. The
  * step is relative to the rms of the values along the direction's support. */
-static eng_status estimate_along(gc_context *ctx, const direction *d, double h, gc_estimate *e)
+static eng_status estimate_along(gc_context *ctx, const gc_direction *d, double h, gc_estimate *e)
 {
     double loss[4], steps[4] = {h, -h, h / 2, -h / 2};
     for (int i = 0; i < 4; i++) {
-        eng_status st = loss_along(ctx, d, steps[i], &loss[i]);
+        eng_status st = gc_loss_along(ctx, d, steps[i], &loss[i]);
         if (st)
             return st;
     }
@@ -140,7 +134,7 @@ static eng_status estimate_along(gc_context *ctx, const direction *d, double h, 
     return ENG_OK;
 }
 
-static double value_scale(const eng_gc_objective *obj, int only)
+double gc_value_scale(const eng_gc_objective *obj, int only)
 {
     double acc = 0;
     int64_t count = 0;
@@ -162,13 +156,13 @@ static double value_scale(const eng_gc_objective *obj, int only)
 static eng_status test_direction(gc_context *ctx, int only, int64_t lo, int64_t hi,
                                  eng_rng *rng, eng_gc_verdict *verdict)
 {
-    direction d = {0};
-    eng_status st = direction_new(ctx->obj, only, lo, hi, rng, &d);
+    gc_direction d = {0};
+    eng_status st = gc_direction_new(ctx->obj, only, lo, hi, rng, &d);
     if (st) {
-        direction_free(&d);
+        gc_direction_free(&d);
         return st;
     }
-    double a = directional_analytic(ctx->obj, &d), scale = value_scale(ctx->obj, only);
+    double a = gc_directional_analytic(ctx->obj, &d), scale = gc_value_scale(ctx->obj, only);
     gc_estimate best = {0};
     double best_bar = INFINITY, best_h = scale;
     /* frozen branches: no kink to step over, so steps up to the values' scale are fair */
@@ -202,7 +196,7 @@ static eng_status test_direction(gc_context *ctx, int only, int64_t lo, int64_t 
                 *verdict = ENG_GC_INCONCLUSIVE;
         }
     }
-    direction_free(&d);
+    gc_direction_free(&d);
     return st;
 }
 
@@ -239,6 +233,121 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* A tensor with a failed direction: bisection to failing elements, then the element-wise
+ * check and diagnosis on a sample; its report goes into report. */
+static eng_status examine_tensor(gc_context *ctx, int t, const eng_gc_options *opts,
+                                 eng_rng *rng, bool smooth, eng_gc_report *report)
+{
+    eng_gc_objective *obj = ctx->obj;
+    int64_t found[8];
+    int nfound = 0;
+    eng_status st = bisect(ctx, t, 0, eng_tensor_numel(obj->tensors[t].value), rng, found,
+                           &nfound, 8);
+    if (st)
+        return st;
+    eng_gc_options element_opts = *opts;
+    element_opts.only = obj->tensors[t].name;
+    element_opts.exclude = NULL;
+    element_opts.no_localise = true;
+    if (element_opts.samples <= 0)
+        element_opts.samples = 16;
+    eng_gc_report *one = NULL;
+    st = eng_gc_check(obj, &element_opts, &one);
+    if (!st && ctx->frozen)
+        st = obj->freeze(obj, true); /* the element-wise check unfroze it */
+    eng_gc_tensor_report *grown = st ? NULL : realloc(report->tensors, sizeof *grown *
+                                                      (size_t)(report->ntensors + 1));
+    if (!st && !grown)
+        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    if (st) {
+        eng_gc_report_free(one);
+        return st;
+    }
+    report->evaluations += one->evaluations;
+    report->tensors = grown;
+    report->tensors[report->ntensors] = one->tensors[0];
+    one->tensors[0].worst = NULL;
+    eng_gc_report_free(one);
+    eng_gc_tensor_report *r = &report->tensors[report->ntensors++];
+    /* Failed directions of a smooth (frozen) function decide the tensor even when the
+     * sampled elements missed the fault; otherwise a kink along a direction could explain
+     * them, and only failed elements make a FAIL. */
+    if (smooth) {
+        r->verdict = ENG_GC_FAIL;
+    } else if (r->verdict != ENG_GC_FAIL) {
+        r->verdict = ENG_GC_INCONCLUSIVE;
+        snprintf(r->diagnosis + strlen(r->diagnosis), sizeof r->diagnosis - strlen(r->diagnosis),
+                 "%sdirections failed but no element does: kinks along the directions (a "
+                 "layer without frozen branches) may explain it", r->diagnosis[0] ? "; " : "");
+    }
+    if (nfound) {
+        char list[160] = "";
+        size_t used = 0;
+        for (int i = 0; i < nfound && used < sizeof list - 24; i++)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%lld", i ? ", " : "",
+                                     (long long)found[i] + 1);
+        snprintf(r->advice, sizeof r->advice,
+                 "bisection isolated failing elements at flat positions %s (1-based)", list);
+    }
+    if (!report->first_failing[0] && r->verdict == ENG_GC_FAIL)
+        snprintf(report->first_failing, sizeof report->first_failing, "%s", r->name);
+    return ENG_OK;
+}
+
+/* Each tensor's share of the k directions, and the failing tensors examined. */
+static eng_status run_directions(gc_context *ctx, int k, const eng_gc_options *opts,
+                                 eng_rng *rng, eng_gc_report *report)
+{
+    eng_gc_objective *obj = ctx->obj;
+    bool smooth = ctx->frozen && obj->has_signatures && obj->all_branches_freeze;
+    /* Directions per tensor: one joint direction over everything would be dominated by the
+     * tensors with the largest gradients and hide a wrong one whose gradients are tiny (the
+     * seed question's first layer). Each tensor gets its share of the k directions. */
+    int per_tensor = obj->ntensors ? (k + obj->ntensors - 1) / obj->ntensors : k;
+    if (per_tensor < 2)
+        per_tensor = 2;
+    int passed = 0, failed = 0, total = 0, failed_tensors = 0;
+    for (int t = 0; t < obj->ntensors; t++) {
+        int tensor_failed = 0;
+        for (int i = 0; i < per_tensor; i++) {
+            eng_gc_verdict v;
+            eng_status st = test_direction(ctx, t, 0, 0, rng, &v);
+            if (st)
+                return st;
+            total++;
+            passed += v == ENG_GC_PASS;
+            tensor_failed += v == ENG_GC_FAIL;
+        }
+        failed += tensor_failed;
+        if (!tensor_failed)
+            continue;
+        eng_status st = examine_tensor(ctx, t, opts, rng, smooth, report);
+        if (st)
+            return st;
+        failed_tensors += report->tensors[report->ntensors - 1].verdict == ENG_GC_FAIL;
+    }
+    report->directions = total;
+    report->directions_failed = failed;
+    report->verdict = failed_tensors ? ENG_GC_FAIL
+                                     : (passed == total ? ENG_GC_PASS : ENG_GC_INCONCLUSIVE);
+    return ENG_OK;
+}
+
+static eng_status localise_directions(eng_gc_objective *obj, const eng_gc_options *opts,
+                                      eng_gc_report *report)
+{
+    int from = 0;
+    for (int i = 0; i < report->ntensors; i++)
+        if (report->tensors[i].verdict == ENG_GC_FAIL && report->tensors[i].layer_index > from)
+            from = report->tensors[i].layer_index;
+    eng_status st = obj->localise(obj, from, opts, report);
+    if (!st && report->culprit[0])
+        snprintf(report->summary, sizeof report->summary,
+                 "the backward of %.60s is wrong: %.150s (found by checking each suspect "
+                 "layer alone on its real input)", report->culprit, report->localisation);
+    return st;
+}
+
 eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_options *opts_in,
                                    eng_gc_report **out)
 {
@@ -270,13 +379,9 @@ eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_op
         st = gc_freeze(&ctx, report->warning, sizeof report->warning);
     if (!st)
         st = gc_calibrate_noise(&ctx, &rng);
-    if (st) {
-        gc_unfreeze(&ctx);
-        free(report);
-        return st;
-    }
+    if (st)
+        goto fail;
     report->kink_free = ctx.frozen;
-    bool smooth = ctx.frozen && obj->has_signatures;
     report->mode = "directional";
     report->dtype = obj->dtype;
     report->loss = ctx.loss;
@@ -287,103 +392,14 @@ eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_op
                  "nondeterministic forward: two evaluations at the same point gave %.17g and "
                  "%.17g (dropout in training mode? call :eval() before checking)",
                  ctx.loss, again);
-        goto finish;
-    }
-    /* Directions per tensor: one joint direction over everything would be dominated by the
-     * tensors with the largest gradients and hide a wrong one whose gradients are tiny (the
-     * seed question's first layer). Each tensor gets its share of the k directions. */
-    int per_tensor = obj->ntensors ? (k + obj->ntensors - 1) / obj->ntensors : k;
-    if (per_tensor < 2)
-        per_tensor = 2;
-    int passed = 0, failed = 0, total = 0, failed_tensors = 0;
-    for (int t = 0; t < obj->ntensors; t++) {
-        int tensor_failed = 0;
-        for (int i = 0; i < per_tensor; i++) {
-            eng_gc_verdict v;
-            st = test_direction(&ctx, t, 0, 0, &rng, &v);
-            if (st)
-                goto fail;
-            total++;
-            passed += v == ENG_GC_PASS;
-            tensor_failed += v == ENG_GC_FAIL;
-        }
-        failed += tensor_failed;
-        if (!tensor_failed)
-            continue;
-        /* Which elements: bisection, then the element-wise check and diagnosis. */
-        int64_t found[8];
-        int nfound = 0;
-        st = bisect(&ctx, t, 0, eng_tensor_numel(obj->tensors[t].value), &rng, found, &nfound, 8);
+    } else {
+        st = run_directions(&ctx, k, &opts, &rng, report);
+        gc_unfreeze(&ctx);
+        if (!st && report->verdict == ENG_GC_FAIL && obj->localise && !opts.no_localise)
+            st = localise_directions(obj, &opts, report);
         if (st)
             goto fail;
-        eng_gc_options element_opts = opts;
-        element_opts.only = obj->tensors[t].name;
-        element_opts.exclude = NULL;
-        element_opts.no_localise = true;
-        if (element_opts.samples <= 0)
-            element_opts.samples = 16;
-        eng_gc_report *one;
-        st = eng_gc_check(obj, &element_opts, &one);
-        if (!st && ctx.frozen)
-            st = obj->freeze(obj, true); /* the element-wise check unfroze it */
-        if (st)
-            goto fail;
-        report->evaluations += one->evaluations;
-        eng_gc_tensor_report *grown = realloc(report->tensors, sizeof *grown *
-                                              (size_t)(report->ntensors + 1));
-        if (!grown) {
-            eng_gc_report_free(one);
-            st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
-            goto fail;
-        }
-        report->tensors = grown;
-        report->tensors[report->ntensors] = one->tensors[0];
-        one->tensors[0].worst = NULL;
-        eng_gc_tensor_report *r = &report->tensors[report->ntensors++];
-        /* Failed directions of a smooth (frozen) function decide the tensor even when the
-         * sampled elements missed the fault; otherwise a kink along a direction could explain
-         * them, and only failed elements make a FAIL. */
-        if (smooth) {
-            r->verdict = ENG_GC_FAIL;
-        } else if (r->verdict != ENG_GC_FAIL) {
-            r->verdict = ENG_GC_INCONCLUSIVE;
-            snprintf(r->diagnosis + strlen(r->diagnosis), sizeof r->diagnosis - strlen(r->diagnosis),
-                     "%sdirections failed but no element does: kinks along the directions (a "
-                     "layer without frozen branches) may explain it", r->diagnosis[0] ? "; " : "");
-        }
-        if (nfound) {
-            char list[160] = "";
-            size_t used = 0;
-            for (int i = 0; i < nfound && used < sizeof list - 24; i++)
-                used += (size_t)snprintf(list + used, sizeof list - used, "%s%lld",
-                                         i ? ", " : "", (long long)found[i] + 1);
-            snprintf(r->advice, sizeof r->advice,
-                     "bisection isolated failing elements at flat positions %s (1-based)", list);
-        }
-        if (!report->first_failing[0] && r->verdict == ENG_GC_FAIL)
-            snprintf(report->first_failing, sizeof report->first_failing, "%s", r->name);
-        failed_tensors += r->verdict == ENG_GC_FAIL;
-        eng_gc_report_free(one);
     }
-    report->directions = total;
-    report->directions_failed = failed;
-    report->verdict = failed_tensors ? ENG_GC_FAIL
-                                     : (passed == total ? ENG_GC_PASS : ENG_GC_INCONCLUSIVE);
-    gc_unfreeze(&ctx);
-    if (report->verdict == ENG_GC_FAIL && obj->localise && !opts.no_localise) {
-        int from = 0;
-        for (int i = 0; i < report->ntensors; i++)
-            if (report->tensors[i].verdict == ENG_GC_FAIL && report->tensors[i].layer_index > from)
-                from = report->tensors[i].layer_index;
-        st = obj->localise(obj, from, &opts, report);
-        if (st)
-            goto fail;
-        if (report->culprit[0])
-            snprintf(report->summary, sizeof report->summary,
-                     "the backward of %.60s is wrong: %.150s (found by checking each suspect "
-                     "layer alone on its real input)", report->culprit, report->localisation);
-    }
-finish:
     gc_unfreeze(&ctx);
     report->ok = report->verdict == ENG_GC_PASS;
     report->loss_noise = ctx.loss_noise;
@@ -395,56 +411,6 @@ fail:
     gc_unfreeze(&ctx);
     eng_gc_report_free(report);
     return st;
-}
-
-eng_status eng_gc_taylor(eng_gc_objective *obj, int t, double h0, int n, uint64_t seed,
-                         double *slope, double *remainders)
-{
-    if (t < 0 || t >= obj->ntensors)
-        return eng_error(ENG_EARG, "gradcheck: no tensor %d (the objective has %d)", t + 1,
-                         obj->ntensors);
-    if (n < 2 || !(h0 > 0))
-        return eng_error(ENG_EARG, "gradcheck: the Taylor test needs n >= 2 steps and h0 > 0");
-    gc_context ctx = {.obj = obj};
-    eng_rng rng;
-    eng_rng_seed(&rng, seed);
-    double base;
-    eng_status st = obj->loss(obj, &base);
-    if (!st)
-        st = obj->gradient(obj);
-    if (st)
-        return st;
-    direction d = {0};
-    st = direction_new(obj, t, 0, 0, &rng, &d);
-    if (st) {
-        direction_free(&d);
-        return st;
-    }
-    double gd = directional_analytic(obj, &d);
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    int used = 0;
-    for (int i = 0; i < n; i++) {
-        double h = h0 * pow(2.0, -i), value;
-        st = loss_along(&ctx, &d, h, &value);
-        if (st)
-            break;
-        double r = fabs(value - base - h * gd);
-        if (remainders)
-            remainders[i] = r;
-        if (r > 0) {
-            double lx = log(h), ly = log(r);
-            sx += lx;
-            sy += ly;
-            sxx += lx * lx;
-            sxy += lx * ly;
-            used++;
-        }
-    }
-    direction_free(&d);
-    if (st)
-        return st;
-    *slope = used >= 2 ? (used * sxy - sx * sy) / (used * sxx - sx * sx) : NAN;
-    return ENG_OK;
 }
 
 static int cmp_double(const void *a, const void *b)

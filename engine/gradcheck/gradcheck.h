@@ -49,6 +49,9 @@ struct eng_gc_objective {
     eng_status (*gradient)(eng_gc_objective *obj);
     /* Whether loss_at's signatures can tell kinks (else the five-point test is used). */
     bool has_signatures;
+    /* Whether every layer that branches can freeze: with freeze on, the objective is then a
+     * smooth function, and a difference at any step is free of kinks. */
+    bool all_branches_freeze;
     int64_t batch; /* samples in the batch (for naming a 1/N scale), 0 if unknown */
     /* [optional] The loss of sample s alone (a batch of one), with element `index` of tensor t
      * changed by delta: lets the diagnosis test "only one sample's gradient". */
@@ -71,7 +74,10 @@ struct eng_gc_objective {
 
 /* A model with its loss on one batch: tensors are every parameter, plus the input when
  * with_input. The model's parameters are perturbed in place; x and target are copied.
- * Perturbing a parameter of layer k re-runs only layers k.. from cached activations. */
+ * Perturbing a parameter of layer k re-runs only layers k.. from cached activations. The
+ * layers run in the model's mode; in training mode the buffers they update (running
+ * statistics) are put back when the objective is released. sample_loss_at (the "one sample"
+ * diagnosis) is set only when every layer is batch_independent. */
 ENG_MUST_CHECK eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_tensor *x,
                                   const eng_tensor *target, bool with_input,
                                   eng_gc_objective **out);
@@ -79,6 +85,11 @@ ENG_MUST_CHECK eng_status eng_gc_model_objective(eng_model *model, eng_loss *los
  * global); tensors are the layer's parameters and its input x (copied). */
 ENG_MUST_CHECK eng_status eng_gc_layer_objective(eng_layer *layer, const eng_tensor *x, eng_rng *rng,
                                   eng_gc_objective **out);
+/* The same in training mode when `training` (BatchNorm normalises with the batch's own
+ * statistics; the running statistics it updates are put back when the objective goes). */
+ENG_MUST_CHECK eng_status eng_gc_layer_objective_mode(eng_layer *layer, const eng_tensor *x,
+                                                      bool training, eng_rng *rng,
+                                                      eng_gc_objective **out);
 void eng_gc_objective_release(eng_gc_objective *obj);
 /* A loss whose value and input gradient are inner's times scale (loss scaling, as mixed
  * precision training does). inner is borrowed: it must outlive *out. [out] *out owned by the
@@ -176,9 +187,37 @@ ENG_MUST_CHECK eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, 
                                    eng_gc_report **out);
 
 /* Taylor remainder test for one tensor (index t): r(h) = |L(x + h d) - L(x) - h g.d| over a
- * random direction d and steps h = h0 * 2^-i, i < n. Returns the fitted slope of log r
- * against log h: about 2 when g is the gradient, about 1 when it is not (a step-free second
- * opinion). remainders [optional, out] receives the n remainders. */
+ * random unit direction d. The remainder falls as h^2 when g is the gradient and as h when it
+ * is not, once h is small enough for the gradient's error to outweigh the curvature and large
+ * enough for r to stand above the loss's round-off. The test evaluates steps h0 * 2^-i
+ * (i < n; h0 <= 0: the rms of the tensor's values), on the frozen-branch function where the
+ * layers can freeze. Remainders below 100 times their round-off are not used; where too few
+ * stand above it and the function is smooth (every branch frozen), the test adds larger
+ * steps, then smaller ones while they stay above it. The verdict rests on the local slopes
+ * over the smallest usable steps (3 to 5 of them): PASS when each is about 2 or more, FAIL
+ * when each is about 1, INCONCLUSIVE otherwise, the conclusion saying why (round-off at every
+ * step, a remainder between h and h^2). */
+#define ENG_GC_TAYLOR_MAX_STEPS 128
+
+typedef struct eng_gc_taylor_result {
+    eng_gc_verdict verdict; /* PASS: slope about 2; FAIL: about 1; INCONCLUSIVE: cannot say */
+    double slope;           /* least-squares slope over the decisive steps; NaN if < 2 usable */
+    int nsteps;             /* steps evaluated, largest first */
+    double steps[ENG_GC_TAYLOR_MAX_STEPS];
+    double remainders[ENG_GC_TAYLOR_MAX_STEPS];
+    int first, last;        /* the decisive steps: steps[first..last]; -1 when none */
+    int asked;              /* index of h0 among the steps (steps added above it come first) */
+    double noise;           /* round-off of one remainder at the smallest decisive step */
+    double gd;              /* g.d, the analytic directional derivative */
+    bool frozen;            /* evaluated with the branches frozen at the base point */
+    char conclusion[320];
+} eng_gc_taylor_result;
+
+ENG_MUST_CHECK eng_status eng_gc_taylor_test(eng_gc_objective *obj, int t, double h0, int n,
+                                             uint64_t seed, eng_gc_taylor_result *out);
+
+/* The same test, as a slope: *slope is the result's (NaN when fewer than 2 steps stand above
+ * the round-off) and remainders [optional, out] receives the remainders at h0 * 2^-i, i < n. */
 ENG_MUST_CHECK eng_status eng_gc_taylor(eng_gc_objective *obj, int t, double h0, int n, uint64_t seed,
                          double *slope, double *remainders);
 

@@ -29,80 +29,51 @@ static eng_status append_report(eng_gc_report *all, eng_gc_report *one, const ch
     return ENG_OK;
 }
 
-eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_gc_options *opts,
-                               eng_gc_report **out)
+/* Layer i alone on its copied real input, in the model's mode, into all. */
+static eng_status check_layer(eng_model *model, int i, const eng_tensor *input,
+                              const eng_gc_options *o, eng_gc_report *all)
 {
-    *out = NULL;
-    const eng_tensor *y;
-    eng_status st = eng_model_forward(model, x, &y);
+    eng_layer *layer = model->layers[i];
+    eng_rng rng;
+    eng_rng_seed(&rng, o->seed + 1000003u * (uint64_t)(i + 1));
+    eng_gc_objective *obj = NULL;
+    eng_gc_report *one = NULL;
+    eng_status st = eng_gc_layer_objective_mode(layer, input, model->training, &rng, &obj);
+    if (!st) {
+        obj->batch = input->ndim ? input->shape[0] : 0;
+        st = eng_gc_check(obj, o, &one);
+    }
+    if (!st) {
+        for (int k = 0; k < one->ntensors; k++)
+            one->tensors[k].layer_index = i;
+        st = append_report(all, one, eng_layer_label(layer));
+        all->seconds += one->seconds;
+        if (!all->loss_noise || one->loss_noise > all->loss_noise)
+            all->loss_noise = one->loss_noise;
+    }
+    eng_gc_report_free(one);
+    eng_gc_objective_release(obj);
     if (st)
-        return st;
-    eng_gc_report *all = calloc(1, sizeof *all);
-    if (!all)
-        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
-    all->dtype = eng_model_dtype(model);
-    all->mode = "layer-wise";
-    all->verdict = ENG_GC_PASS;
-    /* Inputs are copied first: checking a layer must not see buffers the model reuses. */
-    eng_tensor **inputs = calloc((size_t)model->nlayers, sizeof *inputs);
-    if (!inputs) {
-        free(all);
-        return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
-    }
-    for (int i = 0; i < model->nlayers && !st; i++)
-        st = eng_tensor_clone(i == 0 ? model->input : model->outputs[i - 1], &inputs[i]);
-    eng_gc_options o = opts ? *opts : (eng_gc_options){0};
-    /* Sampled by default (stratified: every row or channel while they fit), with the coverage
-     * stated; opts->full checks every element. */
-    bool sampled = o.samples == 0 && !o.full;
-    if (sampled)
-        o.samples = GC_LAYER_SAMPLES;
-    for (int i = 0; i < model->nlayers && !st; i++) {
-        eng_layer *layer = model->layers[i];
-        eng_rng rng;
-        eng_rng_seed(&rng, o.seed + 1000003u * (uint64_t)(i + 1));
-        eng_gc_objective *obj = NULL;
-        eng_gc_report *one = NULL;
-        st = eng_gc_layer_objective(layer, inputs[i], &rng, &obj);
-        if (!st) {
-            obj->batch = inputs[i]->ndim ? inputs[i]->shape[0] : 0;
-            st = eng_gc_check(obj, &o, &one);
-        }
-        if (!st) {
-            for (int k = 0; k < one->ntensors; k++)
-                one->tensors[k].layer_index = i;
-            st = append_report(all, one, eng_layer_label(layer));
-            all->seconds += one->seconds;
-            if (!all->loss_noise || one->loss_noise > all->loss_noise)
-                all->loss_noise = one->loss_noise;
-        }
-        eng_gc_report_free(one);
-        eng_gc_objective_release(obj);
-        if (st)
-            st = eng_error_wrap(st, "layer-wise check of layer %d (%s)", i + 1,
-                                eng_layer_label(layer));
-    }
-    for (int i = 0; i < model->nlayers; i++)
-        eng_tensor_release(inputs[i]);
-    free(inputs);
-    if (st) {
-        eng_gc_report_free(all);
-        return st;
-    }
+        st = eng_error_wrap(st, "layer-wise check of layer %d (%s)", i + 1,
+                            eng_layer_label(layer));
+    return st;
+}
+
+/* The verdict over the layers, the first failing tensor and the summary with the coverage. */
+static void summarise_layers(eng_gc_report *all, bool sampled)
+{
     for (int i = 0; i < all->ntensors; i++) {
         eng_gc_tensor_report *r = &all->tensors[i];
         if (r->verdict == ENG_GC_FAIL && all->verdict != ENG_GC_FAIL) {
             all->verdict = ENG_GC_FAIL;
             snprintf(all->first_failing, sizeof all->first_failing, "%s", r->name);
+            snprintf(all->summary, sizeof all->summary,
+                     "layer-wise: the first failing layer is %.63s (layer %d, tensor %.127s)",
+                     r->layer, r->layer_index + 1, r->name);
         } else if (r->verdict == ENG_GC_INCONCLUSIVE && all->verdict == ENG_GC_PASS) {
             all->verdict = ENG_GC_INCONCLUSIVE;
         }
     }
-    for (int i = 0; i < all->ntensors; i++)
-        if (strcmp(all->tensors[i].name, all->first_failing) == 0)
-            snprintf(all->summary, sizeof all->summary,
-                     "layer-wise: the first failing layer is %.63s (layer %d, tensor %.127s)",
-                     all->tensors[i].layer, all->tensors[i].layer_index + 1, all->first_failing);
     int64_t checked = 0, total = 0;
     for (int i = 0; i < all->ntensors; i++) {
         int64_t n = 1;
@@ -111,6 +82,8 @@ eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_
         checked += all->tensors[i].checked;
         total += n;
     }
+    all->elements_checked = checked;
+    all->elements_total = total;
     if (sampled && !all->summary[0])
         snprintf(all->summary, sizeof all->summary,
                  "layer-wise: every layer passes alone on its real input; sampled %d elements per "
@@ -119,6 +92,49 @@ eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_
                  GC_LAYER_SAMPLES, (long long)checked, (long long)total,
                  total ? 100.0 * (double)checked / (double)total : 100.0);
     all->ok = all->verdict == ENG_GC_PASS;
+}
+
+eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_gc_options *opts,
+                               eng_gc_report **out)
+{
+    *out = NULL;
+    /* a training-mode forward updates running statistics: the check puts them back */
+    gc_saved_buffers saved;
+    eng_status st = gc_buffers_save(model->layers, model->nlayers, &saved);
+    const eng_tensor *y;
+    if (!st)
+        st = eng_model_forward(model, x, &y);
+    eng_gc_report *all = st ? NULL : calloc(1, sizeof *all);
+    /* Inputs are copied first: checking a layer must not see buffers the model reuses. */
+    eng_tensor **inputs = st ? NULL : calloc((size_t)model->nlayers, sizeof *inputs);
+    if (!st && (!all || !inputs))
+        st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
+    for (int i = 0; i < model->nlayers && !st; i++)
+        st = eng_tensor_clone(i == 0 ? model->input : model->outputs[i - 1], &inputs[i]);
+    eng_gc_options o = opts ? *opts : (eng_gc_options){0};
+    /* Sampled by default (stratified: every row or channel while they fit), with the coverage
+     * stated; opts->full checks every element. */
+    bool sampled = o.samples == 0 && !o.full;
+    if (sampled)
+        o.samples = GC_LAYER_SAMPLES;
+    if (all) {
+        all->dtype = eng_model_dtype(model);
+        all->mode = "layer-wise";
+        all->verdict = ENG_GC_PASS;
+    }
+    for (int i = 0; i < model->nlayers && !st; i++)
+        st = check_layer(model, i, inputs[i], &o, all);
+    for (int i = 0; inputs && i < model->nlayers; i++)
+        eng_tensor_release(inputs[i]);
+    free(inputs);
+    eng_status restored = gc_buffers_restore(&saved);
+    if (!st)
+        st = restored;
+    if (st) {
+        eng_gc_report_free(all);
+        return st;
+    }
+    summarise_layers(all, sampled);
     *out = all;
     return ENG_OK;
 }

@@ -92,6 +92,7 @@ static eng_status loss_objective(eng_loss *loss, const eng_tensor *input,
     obj->loss_at = la_loss_at;
     obj->gradient = la_gradient;
     obj->has_signatures = true; /* the built-in losses are smooth */
+    obj->all_branches_freeze = true;
     obj->batch = input->ndim ? input->shape[0] : 0;
     *out = obj;
     return ENG_OK;
@@ -169,6 +170,19 @@ static eng_status absorb(eng_gc_report *all, eng_gc_report *one, const char *lay
     return ENG_OK;
 }
 
+/* Takes one suspect's own check into all, naming the culprit after its first failing tensor
+ * when none is named yet. */
+static eng_status take(eng_gc_report *one, eng_gc_report *all, const char *name,
+                       const char *kind, bool param_free, eng_gc_report *report)
+{
+    for (int k = 0; k < one->ntensors && !report->culprit[0]; k++)
+        if (one->tensors[k].verdict == ENG_GC_FAIL)
+            describe_culprit(report, name, kind, &one->tensors[k], param_free);
+    eng_status st = absorb(all, one, name);
+    eng_gc_report_free(one);
+    return st;
+}
+
 static eng_status check_one(eng_gc_objective *obj, const eng_gc_options *opts,
                             eng_gc_report *all, const char *name, const char *kind,
                             bool param_free, eng_gc_report *report)
@@ -177,17 +191,85 @@ static eng_status check_one(eng_gc_objective *obj, const eng_gc_options *opts,
     eng_status st = eng_gc_check(obj, opts, &one);
     if (st)
         return st;
-    for (int k = 0; k < one->ntensors && !report->culprit[0]; k++)
-        if (one->tensors[k].verdict == ENG_GC_FAIL)
-            describe_culprit(report, name, kind, &one->tensors[k], param_free);
-    st = absorb(all, one, name);
-    eng_gc_report_free(one);
+    return take(one, all, name, kind, param_free, report);
+}
+
+/* The whole-model report's failing parameter tensors of layer i, as an `only` list. */
+static void failing_params(const eng_gc_report *report, int i, char *list, size_t size)
+{
+    size_t used = 0;
+    list[0] = '\0';
+    for (int k = 0; k < report->ntensors; k++) {
+        const eng_gc_tensor_report *r = &report->tensors[k];
+        if (r->verdict != ENG_GC_FAIL || r->layer_index != i || strcmp(r->name, "input") == 0)
+            continue;
+        size_t len = strlen(r->name);
+        if (used + len + 2 >= size)
+            break;
+        used += (size_t)snprintf(list + used, size - used, "%s%s", used ? "," : "", r->name);
+    }
+}
+
+/* The deepest layer with a failing tensor: its failing parameter tensors are checked on the
+ * sample first, and whole only when the sample passes them (a fault in one element must not
+ * slip through); its other tensors (the input above all, the costly one) on the sample. */
+static eng_status check_deepest(eng_gc_objective *obj, const eng_gc_options *o,
+                                const char *failing, eng_gc_report *all, const char *name,
+                                const char *kind, eng_gc_report *report)
+{
+    eng_gc_options of = *o;
+    of.only = failing;
+    eng_gc_report *one = NULL;
+    eng_status st = eng_gc_check(obj, &of, &one);
+    if (st)
+        return st;
+    bool failed = false;
+    for (int k = 0; k < one->ntensors; k++)
+        failed |= one->tensors[k].verdict == ENG_GC_FAIL;
+    if (!failed) {
+        eng_gc_report_free(one);
+        one = NULL;
+        of.samples = 0;
+        st = eng_gc_check(obj, &of, &one);
+        if (st)
+            return st;
+    }
+    st = take(one, all, name, kind, false, report);
+    if (st)
+        return st;
+    eng_gc_options oe = *o;
+    oe.exclude = failing;
+    return check_one(obj, &oe, all, name, kind, false, report);
+}
+
+/* Layer i alone on the input it really receives, with a fixed random projection. */
+static eng_status check_suspect(eng_layer *layer, int i, bool training,
+                                const eng_tensor *input, const eng_gc_options *o,
+                                const eng_gc_report *whole, eng_gc_report *all,
+                                eng_gc_report *report)
+{
+    eng_rng rng;
+    eng_rng_seed(&rng, o->seed + 1000003u * (uint64_t)(i + 1));
+    eng_gc_objective *obj = NULL;
+    eng_status st = eng_gc_layer_objective_mode(layer, input, training, &rng, &obj);
+    if (st)
+        return st;
+    obj->batch = input->ndim ? input->shape[0] : 0;
+    char failing[512];
+    failing_params(whole, i, failing, sizeof failing);
+    const char *label = eng_layer_label(layer), *kind = layer->ops->kind;
+    if (failing[0])
+        st = check_deepest(obj, o, failing, all, label, kind, report);
+    else
+        st = check_one(obj, o, all, label, kind, layer->nparams == 0, report);
+    eng_gc_objective_release(obj);
     return st;
 }
 
-eng_status gc_localise(eng_layer **layers, int nlayers, const eng_tensor *const *inputs,
-                       eng_loss *loss, const eng_tensor *target, int from,
-                       const eng_gc_options *opts_in, eng_gc_report *report)
+eng_status gc_localise(eng_layer **layers, int nlayers, bool training,
+                       const eng_tensor *const *inputs, eng_loss *loss,
+                       const eng_tensor *target, int from, const eng_gc_options *opts_in,
+                       eng_gc_report *report)
 {
     eng_gc_options o = opts_in ? *opts_in : (eng_gc_options){0};
     o.only = NULL;
@@ -209,24 +291,8 @@ eng_status gc_localise(eng_layer **layers, int nlayers, const eng_tensor *const 
             st = check_one(obj, &o, all, "loss", loss->ops->kind, true, report);
         eng_gc_objective_release(obj);
     }
-    for (int i = nlayers - 1; !st && i >= (from > 0 ? from : 0); i--) {
-        eng_layer *layer = layers[i];
-        eng_rng rng;
-        eng_rng_seed(&rng, o.seed + 1000003u * (uint64_t)(i + 1));
-        eng_gc_objective *obj = NULL;
-        /* the deepest layer with a failing tensor is checked whole: a fault in one element
-         * must not slip through the sample */
-        eng_gc_options oi = o;
-        if (i == from && layer->nparams > 0)
-            oi.samples = 0;
-        st = eng_gc_layer_objective(layer, inputs[i], &rng, &obj);
-        if (!st) {
-            obj->batch = inputs[i]->ndim ? inputs[i]->shape[0] : 0;
-            st = check_one(obj, &oi, all, eng_layer_label(layer), layer->ops->kind,
-                           layer->nparams == 0, report);
-        }
-        eng_gc_objective_release(obj);
-    }
+    for (int i = nlayers - 1; !st && i >= (from > 0 ? from : 0); i--)
+        st = check_suspect(layers[i], i, training, inputs[i], &o, report, all, report);
     if (st) {
         eng_gc_report_free(all);
         return st;

@@ -29,6 +29,7 @@ typedef struct chain {
      * with forward_frozen, taken when freezing; evaluations then hold its branches. */
     bool frozen;
     eng_tensor **ref_x, **ref_y; /* [nlayers], NULL for smooth layers */
+    gc_saved_buffers buffers;    /* training mode: restored when the objective goes */
 } chain;
 
 /* ---- the projection loss <r, y> used to check one layer alone ---- */
@@ -45,8 +46,15 @@ static eng_status projection_forward(eng_loss *loss, const eng_tensor *input,
     const eng_tensor *r = ((projection *)loss)->r;
     int64_t n = eng_tensor_numel(input);
     double acc = 0;
-    for (int64_t i = 0; i < n; i++)
-        acc += eng_tensor_get_flat(r, i) * eng_tensor_get_flat(input, i);
+    /* every evaluation of a layer-wise check sums over the whole output: typed loops */
+    if (r->dtype == ENG_F64 && input->dtype == ENG_F64 && eng_tensor_is_contiguous(input)) {
+        const double *a = eng_tensor_data(r), *b = eng_tensor_data(input);
+        for (int64_t i = 0; i < n; i++)
+            acc += a[i] * b[i];
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            acc += eng_tensor_get_flat(r, i) * eng_tensor_get_flat(input, i);
+    }
     *value = acc;
     return ENG_OK;
 }
@@ -366,8 +374,8 @@ static eng_status chain_localise(eng_gc_objective *obj, int from, const eng_gc_o
     if (!st) {
         for (int i = 0; i <= c->nlayers; i++)
             inputs[i] = layer_input(c, c->base, i);
-        st = gc_localise(c->layers, c->nlayers, inputs, c->owns_loss ? NULL : c->loss,
-                         c->target, from, opts, report);
+        st = gc_localise(c->layers, c->nlayers, c->training, inputs,
+                         c->owns_loss ? NULL : c->loss, c->target, from, opts, report);
     }
     free(inputs);
     /* the layers' own checks wrote their gradients: the objective's are restored */
@@ -410,6 +418,7 @@ static void chain_destroy(eng_gc_objective *obj)
     chain *c = obj->ctx;
     if (!c)
         return;
+    (void)gc_buffers_restore(&c->buffers); /* copies of what was there: cannot fail */
     for (int i = 0; i < c->nlayers; i++) {
         eng_layer_release(c->layers[i]);
         eng_tensor_release(c->base[i]);
@@ -474,6 +483,7 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
     obj->gradient = chain_gradient;
     obj->dtype = dtype;
     obj->has_signatures = true;
+    obj->all_branches_freeze = true;
     obj->batch = x->ndim > 0 ? x->shape[0] : 0;
     c->nlayers = n;
     c->training = training;
@@ -502,11 +512,14 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
         c->layers[i] = layers[i];
         /* one layer that may branch unseen (written in Lua, or a plugin's without a
          * signature) sends every element through the five-point test */
-        if (layers[i]->ops->unknown_branches ||
-            (!layers[i]->ops->signature && eng_plugin_owns_ops(layers[i]->ops)))
+        bool unseen = layers[i]->ops->unknown_branches ||
+                      (!layers[i]->ops->signature && eng_plugin_owns_ops(layers[i]->ops));
+        if (unseen)
             obj->has_signatures = false;
         if (layers[i]->ops->forward_frozen)
             freezable = true;
+        else if (unseen || layers[i]->ops->signature) /* a container, Lua, a plugin */
+            obj->all_branches_freeze = false;
         if (layers[i]->nparams > 0 && layers[i]->dtype != dtype) {
             st = eng_error(ENG_EDTYPE, "gradcheck: layer %s is %s, others are %s (convert the model with :to())",
                            eng_layer_label(layers[i]), eng_dtype_name(layers[i]->dtype),
@@ -564,11 +577,19 @@ eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_te
     chain *c = (*out)->ctx;
     c->loss = loss;
     (*out)->localise = chain_localise;
-    if (target && target->ndim >= 1 && x->ndim >= 1 && target->shape[0] == x->shape[0])
+    /* the loss of one sample alone means something only when no layer mixes samples */
+    bool independent = true;
+    for (int i = 0; i < model->nlayers; i++)
+        independent = independent && model->layers[i]->ops->batch_independent;
+    if (independent && target && target->ndim >= 1 && x->ndim >= 1 &&
+        target->shape[0] == x->shape[0])
         (*out)->sample_loss_at = chain_sample_loss_at;
     double value;
+    if (model->training)
+        st = gc_buffers_save(model->layers, model->nlayers, &c->buffers);
     /* One forward now: shape errors surface here, with the layer named. */
-    st = forward_base(c, &value);
+    if (!st)
+        st = forward_base(c, &value);
     if (st) {
         eng_gc_objective_release(*out);
         *out = NULL;
@@ -579,10 +600,21 @@ eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_te
 eng_status eng_gc_layer_objective(eng_layer *layer, const eng_tensor *x, eng_rng *rng,
                                   eng_gc_objective **out)
 {
-    eng_status st = chain_new(&layer, 1, false, x, NULL, true, out);
+    return eng_gc_layer_objective_mode(layer, x, false, rng, out);
+}
+
+eng_status eng_gc_layer_objective_mode(eng_layer *layer, const eng_tensor *x, bool training,
+                                       eng_rng *rng, eng_gc_objective **out)
+{
+    eng_status st = chain_new(&layer, 1, training, x, NULL, true, out);
     if (st)
         return st;
     chain *c = (*out)->ctx;
+    if (training) {
+        st = gc_buffers_save(&layer, 1, &c->buffers);
+        if (st)
+            goto fail;
+    }
     projection *p = calloc(1, sizeof *p);
     if (!p) {
         st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");

@@ -1,0 +1,60 @@
+-- The checker on models holding containers (nn.Residual, nn.Concat): a container's inner ReLUs
+-- cannot freeze their branches, so no mode may treat the model as smooth. A correct model
+-- with exact zeros inside a residual block never FAILs (default, input, directional,
+-- layer-wise, forced steps, the Taylor test); a model in training mode with BatchNorm inside a
+-- residual block gets its running statistics back after every check.
+local engine = require("engine")
+local nn, gc = engine.nn, engine.gradcheck
+
+engine.seed(5)
+local function zero_bias(layer)
+  for _, p in ipairs(layer:parameters()) do
+    if p.name:find("bias") then p.value:zero_() end
+  end
+  return layer
+end
+local model = nn.Sequential{
+  zero_bias(nn.Conv2d(1, 3, 3, {padding = 1, dtype = "f64"})), nn.ReLU(),
+  nn.Residual(nn.Sequential{zero_bias(nn.Conv2d(3, 3, 3, {padding = 1, dtype = "f64"})),
+                            nn.ReLU()}),
+  nn.Concat(2, nn.ReLU(), nn.Tanh()), nn.MaxPool2d(2), nn.Flatten(),
+  nn.Linear(6 * 3 * 3, 4, {dtype = "f64"})}
+local x = engine.randn({4, 1, 6, 6}, "f64")
+for n = 1, 4 do for i = 1, 6 do for j = 1, 3 do x:set(n, 1, i, j, 0) end end end
+local y = engine.tensor({0, 1, 2, 3}, "i64")
+local ce = nn.CrossEntropyLoss()
+
+for _, step in ipairs({0, 1e-7, 1e-5, 1e-3, 1e-2}) do
+  local opts = step > 0 and {step = step} or {}
+  for _, mode in ipairs({"default", "input", "directional"}) do
+    local o = {step = opts.step, seed = 3}
+    if mode == "input" then o.input = true end
+    if mode == "directional" then o.mode = "directional" end
+    local r = gc.check(model, ce, x, y, o)
+    assert(r.verdict ~= "FAIL", ("%s mode, step %g FAILed a correct model:\n%s"):format(
+      mode, step, r.text))
+  end
+  local r = gc.check_layers(model, x, {step = opts.step})
+  assert(r.verdict ~= "FAIL", "layer-wise FAILed a correct model:\n" .. r.text)
+end
+for _, name in ipairs({"conv2d_1.weight", "linear_1.weight"}) do
+  local _, _, t = gc.taylor(model, ce, x, y, {tensor = name})
+  assert(t.verdict ~= "FAIL", name .. ": " .. t.conclusion)
+end
+
+-- BatchNorm inside a residual block, in training mode: the running statistics come back
+local bn_model = nn.Sequential{nn.Conv2d(1, 3, 3, {padding = 1, dtype = "f64"}),
+  nn.Residual(nn.Sequential{nn.BatchNorm2d(3, {dtype = "f64"}), nn.ReLU()}), nn.Flatten(),
+  nn.Linear(3 * 6 * 6, 4, {dtype = "f64"})}
+bn_model:train()
+local before = {}
+for _, b in ipairs(bn_model:buffers()) do before[#before + 1] = b.value:clone() end
+assert(#before == 2, "the residual block's BatchNorm has two buffers")
+local r = gc.check(bn_model, ce, x, y, {samples = 8})
+assert(r.verdict ~= "FAIL", r.text)
+r = gc.check_layers(bn_model, x)
+assert(r.verdict ~= "FAIL", r.text)
+for i, b in ipairs(bn_model:buffers()) do
+  assert((b.value - before[i]):abs():max() == 0, "running statistics moved: " .. b.name)
+end
+print("test_gradcheck_containers.lua: ok")
