@@ -3,9 +3,11 @@
  * that a restarted sweep skips what is done. The orchestration is Lua (bindings/sweep.lua and
  * bindings/sweep_exec.lua, compiled in); this file gives it the results file, the SVG plot
  * and the child processes (engine/proc.h). */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +42,14 @@ static int l_append(lua_State *L)
     return 0;
 }
 
-/* sweep.read(path) -> {key = run table, ...}, {keys in order} */
+/* sweep._read(path) -> {key = run table, ...}, {keys in order},
+ *                      {version =, checksummed =, file_crc =} (version 0: no file) */
 static int l_read(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     eng_meta *runs;
-    if (eng_results_read(path, &runs))
+    eng_results_info info;
+    if (eng_results_read_info(path, &runs, &info))
         return l_engine_error(L);
     l_push_meta(L, runs);
     lua_createtable(L, runs->nitems, 0);
@@ -54,7 +58,14 @@ static int l_read(lua_State *L)
         lua_rawseti(L, -2, i + 1);
     }
     eng_meta_free(runs);
-    return 2;
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, info.version);
+    lua_setfield(L, -2, "version");
+    lua_pushboolean(L, info.checksummed);
+    lua_setfield(L, -2, "checksummed");
+    lua_pushboolean(L, info.file_crc);
+    lua_setfield(L, -2, "file_crc");
+    return 3;
 }
 
 static double *number_list(lua_State *L, int idx, const char *what, int *n)
@@ -334,7 +345,18 @@ static int l_pid(lua_State *L)
     return 1;
 }
 
+/* sweep.cores() -> the CPUs this process may run on */
+static int l_cores(lua_State *L)
+{
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                         : sysconf(_SC_NPROCESSORS_ONLN);
+    lua_pushinteger(L, n > 0 ? n : 1);
+    return 1;
+}
+
 static const luaL_Reg sweep_funcs[] = {
+    {"cores", l_cores},
     {"spawn", l_spawn},
     {"poll", l_poll},
     {"kill", l_kill},
@@ -343,7 +365,7 @@ static const luaL_Reg sweep_funcs[] = {
     {"pid", l_pid},
     {"clock", l_clock},
     {"append", l_append},
-    {"read", l_read},
+    {"_read", l_read},
     {"plot", l_plot},
     {"svg", l_svg},
     {"heatmap", l_heatmap},

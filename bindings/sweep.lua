@@ -6,7 +6,9 @@
 --     grid = {lr = {1e-3, 1e-2, 1e-1}, optimizer = {"sgd", "adam"}},
 --       -- or random = {n = 12, seed = 1, lr = {log_uniform = {1e-5, 1}}, optimizer = {"sgd"}}
 --     metric = "accuracy", goal = "max",     -- what "best" means
---     run = function(settings, log)          -- one run; log(step, {loss = ...}) records curves
+--     setup = function() return data end,     -- optional: once per process that runs runs,
+--                                            -- never in the supervisor; data is run's 3rd arg
+--     run = function(settings, log, data)    -- one run; log(step, {loss = ...}) records curves
 --       ...; return {accuracy = 0.87}        -- final metrics
 --     end,
 --     plot = "sweep.svg", curves = "curves.svg",   -- optional SVG plots (logy = true, false or
@@ -154,7 +156,12 @@ local function one_run(spec, settings, index, key)
     end
   end
   local start = M.clock()
-  local ok, result = pcall(spec.run, settings, log)
+  local ok, result
+  if spec._setup and not spec._setup[1] then
+    ok, result = false, "setup: " .. tostring(spec._setup[2])
+  else
+    ok, result = pcall(spec.run, settings, log, spec._setup and spec._setup[2])
+  end
   local record = {index = index, key = key, settings = settings, curves = curves,
                   seconds = M.clock() - start}
   if ok then
@@ -283,7 +290,7 @@ end
 
 local KNOWN = {"chunk", "curve", "curves", "executor", "goal", "grid", "logy", "memory_limit",
                "metric", "plot", "quiet", "random", "results", "retries", "run", "seed",
-               "slurm", "time_limit", "wait", "work_dir", "workers"}
+               "setup", "slurm", "time_limit", "wait", "work_dir", "workers"}
 
 function M.run(spec)
   if type(spec) ~= "table" then error("sweep.run: expected a table of settings", 2) end
@@ -296,6 +303,9 @@ function M.run(spec)
     end
   end
   if type(spec.run) ~= "function" then error("sweep.run: setting 'run' must be a function", 2) end
+  if spec.setup ~= nil and type(spec.setup) ~= "function" then
+    error("sweep.run: setting 'setup' must be a function", 2)
+  end
   if type(spec.results) ~= "string" then
     error("sweep.run: setting 'results' must be the path of the HDF5 results file", 2)
   end
@@ -316,16 +326,49 @@ function M.run(spec)
     todo[i] = {index = i, key = key_of(settings), settings = settings,
                seed = seed_of(spec.seed or 0, settings)}
   end
+  local found
+  if not (os.getenv("ENGINE_SWEEP_CHILD") or os.getenv("ENGINE_SWEEP_TASK")) then
+    found = select(3, M.read(spec.results))
+  end
   local records = M._execute(spec, todo)
   if records.partial then return records end
+  if found and found.version > 0 then records.resumed_from = found end
   if not spec.quiet then summary(spec, records) end
   if spec.plot then plot_metric(spec, records, spec.plot) end
   if spec.curves then plot_curves(spec, records, spec.curves) end
   return records
 end
 
--- one run in this process: the generator seeded from the run, then the protected call
+local warned = {}
+
+-- sweep.read(path) -> {key = run}, {keys in order}, file: file.version is 2, or 1 for a file
+-- written before results format 2 (30 Nov 2026). Such a file still reads, after the same audit
+-- of structure, types and sizes, but its runs carry no checksums: file.checksummed is false,
+-- file.warning says so, and so does one line on stderr (once per file). Appending rewrites it
+-- in format 2.
+function M.read(path)
+  local runs, keys, file = M._read(path)
+  if file.version == 1 then
+    file.warning = ("%s is a sweep results file of format 1 (written before 30 Nov 2026): it "
+      .. "passed the structural audit, but its runs carry no checksums%s; the next append "
+      .. "rewrites it in format 2"):format(path, file.file_crc
+        and " (the CRC-32 of the whole file matched)" or ", nor does the file")
+    if not warned[path] then
+      warned[path] = true
+      io.stderr:write("engine.sweep: warning: ", file.warning, "\n")
+    end
+  end
+  return runs, keys, file
+end
+
+-- one run in this process: setup once per process (seeded from the sweep's seed alone, so
+-- that what it draws is the same in every process and on every executor), the generator
+-- seeded from the run, then the protected call
 function M._one_run(spec, item)
+  if spec.setup and not spec._setup then
+    require("engine").seed(seed_of(spec.seed or 0, {}))
+    spec._setup = table.pack(pcall(spec.setup))
+  end
   require("engine").seed(item.seed)
   local record = one_run(spec, item.settings, item.index, item.key)
   record.seed = item.seed

@@ -56,8 +56,9 @@ local function exists(path)
   return f ~= nil
 end
 
--- the command line that started this script, with this host's absolute path first
-local function script_argv()
+-- the command line that started this script, with this host's absolute path first (and
+-- threads, when given, as the value of the host's own --threads option)
+local function script_argv(threads)
   if type(arg) ~= "table" or type(arg[0]) ~= "string" then
     error("sweep.run: executors re-run the script, so the sweep must be started from a script "
           .. "file (or use executor = 'inline')", 0)
@@ -65,8 +66,20 @@ local function script_argv()
   local lo = 0
   while arg[lo - 1] ~= nil do lo = lo - 1 end
   local argv = {M.executable() or arg[lo]}
-  for i = lo + 1, #arg do argv[#argv + 1] = arg[i] end
+  for i = lo + 1, #arg do
+    argv[#argv + 1] = arg[i]
+    if threads and i < 0 and arg[i - 1] == "--threads" then argv[#argv] = tostring(threads) end
+  end
   return argv
+end
+
+-- The engine threads of each run of a pool of `workers`: this process's count, unless the
+-- pool would then run more threads than there are cores; then cores // workers, at least 1
+-- (2 workers of 2 threads on 2 cores only take turns, and each pays for the splits).
+function M.run_threads(workers)
+  local asked, cores = require("engine").threads(), M.cores()
+  if workers * asked <= cores then return asked end
+  return math.max(1, cores // workers)
 end
 
 local function tail(path, n)
@@ -135,14 +148,20 @@ local FAILED = {crashed = true, timeout = true, oom = true, error = true}
 -- run ends. The child writes its record to a file of its own; one that ends without one is
 -- recorded from how it ended.
 local function supervise(spec, todo, workers, out, show)
-  local dir, argv = work_dir(spec), script_argv()
+  local threads = M.run_threads(math.min(workers, math.max(#todo, 1)))
+  local dir, argv = work_dir(spec), script_argv(threads)
+  if threads ~= require("engine").threads() and not spec.quiet then
+    io.stderr:write(("engine.sweep: %d workers on %d cores: each run at %d thread(s), not %d\n")
+      :format(workers, M.cores(), threads, require("engine").threads()))
+  end
   local running, next_item, serial = {}, 1, 0
   local counts = {done = 0, failed = 0, running = 0, queued = #todo}
   local function start(item)
     serial = serial + 1
     local base = ("%s/run-%d-%d"):format(dir, M.pid(), serial)
     local pid = M.spawn(argv, {log = base .. ".log", memory = spec.memory_limit and
-      math.floor(spec.memory_limit) or nil, env = {"ENGINE_SWEEP_CHILD=" .. spec.results,
+      math.floor(spec.memory_limit) or nil, env = {"ENGINE_THREADS=" .. threads,
+      "ENGINE_SWEEP_CHILD=" .. spec.results,
       "ENGINE_SWEEP_KEY=" .. item.key, "ENGINE_SWEEP_OUT=" .. base .. ".h5"}})
     running[#running + 1] = {item = item, pid = pid, base = base, start = M.clock()}
   end

@@ -40,4 +40,10 @@ write("config/cnn.json", '{"kind": "sequential", "dtype": "f64", "layers": [' ..
 engine.sweep.append(root .. "results/two.h5", "lr=0.1", {status = "completed",
   settings = {lr = 0.1}, final = {loss = 0.5}, curves = {loss = {1, 0.7, 0.5}}})
 engine.sweep.append(root .. "results/two.h5", "lr=1", {status = "diverged", message = "nan"})
+-- format 1 results files, as the engine wrote them before format 2 (tests/fixtures/legacy_results)
+for _, pair in ipairs{{"v1_1b0e256.h5", "legacy_vlen.h5"}, {"v1_133b663.h5", "legacy_header.h5"}} do
+  local f = assert(io.open("tests/fixtures/legacy_results/" .. pair[1], "rb"))
+  write("results/" .. pair[2], f:read("a"))
+  f:close()
+end
 print("corpus written under " .. root)

@@ -7,11 +7,14 @@
  *   - external storage (a dataset read from another local file), virtual datasets, committed
  *     datatypes, filters other than those allowed;
  *   - variable-length types anywhere: their bytes live in HDF5's global heap, which has no
- *     checksum and whose object sizes H5HG_read trusts;
+ *     checksum and whose object sizes H5HG_read trusts (the one exception, lim->vlen_strings
+ *     for files written before fixed-length strings: string attributes whose every heap
+ *     reference hdf5_vlen.c has checked first);
  *   - more depth, objects, attributes or bytes than the limits say; an uncompressed file cannot
  *     hold more data than its own size, so a small file cannot make a reader allocate much.
  *
- * With digests on (checkpoints), every object also carries attribute "attrs_crc32": the CRC-32
+ * With attributes on, every attribute's type and size is checked (digest_values); with digests
+ * on too (checkpoints, results files of format 2), every object also carries attribute "attrs_crc32": the CRC-32
  * of its attributes' names and values (the "digest" below), written by eng_h5_seal at commit and
  * compared here before any attribute is parsed. HDF5 checksums V18 object headers itself; this
  * is our own end-to-end check, as "crc32" is for a dataset's data. */
@@ -66,12 +69,32 @@ static void add_bytes(digest *d, const void *p, size_t n)
     d->crc = crc32_z(d->crc, p, n);
 }
 
+/* A variable-length string attribute of an older file (lim->vlen_strings): its references
+ * checked against the global heap before anything reads it; no digest to add to. */
+static eng_status vlen_values(digest *d, const char *name, hid_t attr)
+{
+    char what[NAME_MAX_BYTES + 64];
+    snprintf(what, sizeof what, "attribute '%.*s' of %s", NAME_MAX_BYTES, name, d->where);
+    int64_t total = 0;
+    eng_status st = eng_h5_vlen_check(attr, d->a->path, what, d->a->lim->max_attr_bytes, &total);
+    if (st)
+        return st;
+    d->a->bytes += total;
+    if (d->a->bytes > d->a->limit_bytes)
+        return eng_error(ENG_EFORMAT, "%s: its objects hold more than %lld bytes", d->a->path,
+                         (long long)d->a->limit_bytes);
+    return ENG_OK;
+}
+
 /* Adds one attribute's values to the digest: strings up to their first NUL, integers as
  * int64, floats as float64, booleans as their byte. Refuses every other type. */
 static eng_status digest_values(digest *d, const char *name, hid_t attr, hid_t type, hssize_t n)
 {
     H5T_class_t cls = H5Tget_class(type);
     size_t size = H5Tget_size(type);
+    if (cls == H5T_STRING && H5Tis_variable_str(type) > 0 && d->a->lim->vlen_strings &&
+        !d->a->lim->digests && !d->a->seal)
+        return vlen_values(d, name, attr);
     bool ok = (cls == H5T_STRING && H5Tis_variable_str(type) == 0) ||
               (cls == H5T_INTEGER && size <= 8) || (cls == H5T_FLOAT && (size == 4 || size == 8)) ||
               (cls == H5T_ENUM && size == 1);
@@ -157,12 +180,12 @@ static eng_status check_digest(audit *a, hid_t obj, const char *where)
 {
     digest d = {a, where, crc32_z(0, NULL, 0), ENG_OK};
     hsize_t idx = 0;
-    if (!(a->lim->digests || a->seal))
+    if (!(a->lim->digests || a->lim->attributes || a->seal))
         return ENG_OK; /* dataset files: their readers read no attribute */
     if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &idx, digest_attr, &d) < 0 && !d.st)
         d.st = eng_h5_error(ENG_EFORMAT, a->path, "cannot list the attributes of %s", where);
-    if (d.st)
-        return d.st;
+    if (d.st || !(a->lim->digests || a->seal))
+        return d.st; /* older files: types and sizes checked, no digest to compare */
     if (a->seal) {
         if (H5Aexists(obj, DIGEST_ATTR) > 0 && H5Adelete(obj, DIGEST_ATTR) < 0)
             return eng_h5_error(ENG_EIO, a->path, "cannot rewrite the digest of %s", where);
@@ -255,7 +278,7 @@ static eng_status check_dataset(audit *a, hid_t d, const char *where)
                        "%s: %s is stored in an external file (refused: only data inside the "
                        "file is read)",
                        a->path, where);
-    } else if (a->lim->digests &&
+    } else if ((a->lim->digests || a->lim->attributes) &&
                !((cls == H5T_INTEGER || cls == H5T_FLOAT) && size >= 1 && size <= 8)) {
         st = eng_error(ENG_EFORMAT, "%s: %s has a type this engine never writes", a->path, where);
     } else if (ndims > ENG_MAX_DIMS) {
@@ -426,6 +449,8 @@ const eng_h5_limits eng_h5_checkpoint_limits = {
     .max_bytes = INT64_MAX / 2,
     .digests = true,
     .compression = false,
+    .attributes = true,
+    .vlen_strings = false,
 };
 
 const eng_h5_limits eng_h5_dataset_limits = {

@@ -111,6 +111,10 @@ typedef struct eng_h5_limits {
                              * most the file's size too) */
     bool digests;           /* every object carries "attrs_crc32", every dataset "crc32" */
     bool compression;       /* shuffle and deflate allowed (else only Fletcher-32) */
+    bool attributes;        /* every attribute's type and size checked as with digests, but
+                             * no digest required (files written before the digests) */
+    bool vlen_strings;      /* with attributes: variable-length string attributes allowed,
+                             * each reference checked against the global heap (hdf5_vlen.c) */
 } eng_h5_limits;
 extern const eng_h5_limits eng_h5_checkpoint_limits, eng_h5_dataset_limits;
 
@@ -125,11 +129,26 @@ ENG_MUST_CHECK eng_status eng_h5_audit(hid_t file, const char *path, const eng_h
  * NUL, integers as int64, floats as float64, booleans as one byte), all little-endian. */
 ENG_MUST_CHECK eng_status eng_h5_seal(hid_t file, const char *path);
 
+/* ---- variable-length strings of older files (hdf5_vlen.c) ---- */
+
+/* Checks every reference of variable-length string attribute attr against the global heap of
+ * the file at path (the collection it names parses as HDF5 will parse it and holds an object of
+ * exactly the stored length); *bytes receives the strings' total size, at most max_bytes. what
+ * names the attribute in messages. */
+ENG_MUST_CHECK eng_status eng_h5_vlen_check(hid_t attr, const char *path, const char *what,
+                                            int64_t max_bytes, int64_t *bytes);
+/* Reads scalar variable-length string attribute name of obj: only after eng_h5_vlen_check (the
+ * audit with vlen_strings) passed it. [out] *value malloc'ed. */
+ENG_MUST_CHECK eng_status eng_h5_read_vlen_string(hid_t obj, const char *name, char **value);
+
 /* Metadata trees (meta.c): writes table t into group g (values as attributes, tables as
  * subgroups), or adds g's attributes (and with recurse its subgroups) to t; attribute types a
  * tree cannot hold are skipped. */
 typedef struct eng_meta eng_meta;
 ENG_MUST_CHECK eng_status eng_h5_write_meta(hid_t g, const eng_meta *t);
 ENG_MUST_CHECK eng_status eng_h5_read_meta(hid_t g, eng_meta *t, bool recurse);
+/* The same for a file that passed the audit with vlen_strings: variable-length string
+ * attributes are read too. */
+ENG_MUST_CHECK eng_status eng_h5_read_meta_vlen(hid_t g, eng_meta *t, bool recurse);
 
 #endif

@@ -162,6 +162,7 @@ eng_status eng_h5_write_meta(hid_t g, const eng_meta *t)
 typedef struct meta_walk {
     eng_meta *table;
     eng_status st;
+    bool vlen; /* variable-length strings allowed (the file passed the audit for them) */
 } meta_walk;
 
 /* One attribute of a /meta group as an entry; types the tree cannot hold are skipped. */
@@ -214,7 +215,10 @@ static herr_t read_meta_attr(hid_t loc, const char *name, const H5A_info_t *info
         }
     } else if (cls == H5T_STRING && scalar) {
         char *s = NULL;
-        w->st = eng_h5_read_string(loc, name, &s);
+        if (w->vlen && H5Tis_variable_str(type) > 0)
+            w->st = eng_h5_read_vlen_string(loc, name, &s);
+        else
+            w->st = eng_h5_read_string(loc, name, &s);
         if (!w->st)
             w->st = eng_meta_add_string(w->table, name, s);
         free(s);
@@ -229,9 +233,9 @@ done:
     return w->st ? -1 : 0;
 }
 
-static eng_status read_meta_group(hid_t g, eng_meta *t, int depth, bool recurse)
+static eng_status read_meta_group(hid_t g, eng_meta *t, int depth, bool recurse, bool vlen)
 {
-    meta_walk w = {t, ENG_OK};
+    meta_walk w = {t, ENG_OK, vlen};
     hsize_t idx = 0;
     if (depth > ENG_META_MAX_DEPTH)
         return eng_error(ENG_EFORMAT, "%s: %s is nested deeper than %d tables",
@@ -255,7 +259,7 @@ static eng_status read_meta_group(hid_t g, eng_meta *t, int depth, bool recurse)
             eng_meta *sub;
             w.st = eng_meta_add(t, name, ENG_META_TABLE, &sub);
             if (!w.st)
-                w.st = read_meta_group(obj, sub, depth + 1, true);
+                w.st = read_meta_group(obj, sub, depth + 1, true, vlen);
         }
         if (obj >= 0)
             H5Oclose(obj);
@@ -265,5 +269,10 @@ static eng_status read_meta_group(hid_t g, eng_meta *t, int depth, bool recurse)
 
 eng_status eng_h5_read_meta(hid_t g, eng_meta *t, bool recurse)
 {
-    return read_meta_group(g, t, 0, recurse);
+    return read_meta_group(g, t, 0, recurse, false);
+}
+
+eng_status eng_h5_read_meta_vlen(hid_t g, eng_meta *t, bool recurse)
+{
+    return read_meta_group(g, t, 0, recurse, true);
 }

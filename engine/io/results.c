@@ -5,41 +5,7 @@
 #include <unistd.h>
 
 #include "hdf5_util.h"
-
-/* Checks the root attributes of an existing results file. */
-static eng_status check_format(hid_t file, const char *path)
-{
-    if (H5Aexists(file, "format") <= 0)
-        return eng_error(ENG_EFORMAT, "%s: not a sweep results file (no 'format' attribute)",
-                         path);
-    char *format = NULL;
-    int64_t version = 0;
-    eng_status st = eng_h5_read_string(file, "format", &format);
-    if (!st && strcmp(format, ENG_RESULTS_FORMAT) != 0)
-        st = eng_error(ENG_EFORMAT, "%s: not a sweep results file: 'format' is '%s', expected "
-                       "'%s'", path, format, ENG_RESULTS_FORMAT);
-    if (!st)
-        st = eng_h5_read_int64(file, "version", &version);
-    if (!st && version != ENG_RESULTS_VERSION)
-        st = eng_error(ENG_EFORMAT, "%s: sweep results format version %lld, this engine reads %d",
-                       path, (long long)version, ENG_RESULTS_VERSION);
-    free(format);
-    return st;
-}
-
-/* Opens an existing results file after checking its header, structure and checksums. */
-static eng_status open_results(const char *path, hid_t *file)
-{
-    *file = -1;
-    eng_status st = eng_h5_header_check(path, "sweep results file");
-    if (!st)
-        st = eng_h5_open(path, "sweep results", file);
-    if (!st)
-        st = eng_h5_audit(*file, path, &eng_h5_checkpoint_limits);
-    if (!st)
-        st = check_format(*file, path);
-    return st;
-}
+#include "results_impl.h"
 
 typedef struct copy_ctx {
     hid_t dst;
@@ -74,6 +40,32 @@ static herr_t iterate_runs(hid_t runs, H5L_iterate_t fn, void *data)
     return H5Literate(runs, index, H5_ITER_INC, NULL, fn, data);
 }
 
+static eng_status read_runs(hid_t file, const char *path, eng_meta *out, bool vlen);
+
+/* Writes the runs of format 1 file path into group runs of the file being written. */
+static eng_status copy_legacy(const char *path, hid_t runs, const char *key)
+{
+    eng_meta *old;
+    eng_results_info info;
+    eng_status st = eng_results_read_info(path, &old, &info);
+    for (int i = 0; !st && i < old->nitems; i++) {
+        const eng_meta *run = old->items[i];
+        if (strcmp(run->key, key) == 0) {
+            st = eng_error(ENG_EARG, "%s: a run '%s' is already recorded", path, key);
+            break;
+        }
+        hid_t g = eng_h5_group_create(runs, run->key);
+        if (g < 0) {
+            st = eng_h5_error(ENG_EIO, path, "creating /runs/%s", run->key);
+            break;
+        }
+        st = eng_h5_write_meta(g, run);
+        H5Gclose(g);
+    }
+    eng_meta_free(old);
+    return st;
+}
+
 eng_status eng_results_append(const char *path, const char *key, const eng_meta *run)
 {
     eng_h5_quiet();
@@ -97,10 +89,18 @@ eng_status eng_results_append(const char *path, const char *key, const eng_meta 
         goto fail;
     }
     if (access(path, F_OK) == 0) {
-        st = open_results(path, &old);
+        eng_results_info info;
+        st = eng_results_open(path, &old, &info);
         if (st)
             goto fail;
-        if (eng_h5_exists(old, "runs")) {
+        if (info.version == 1) {
+            /* its strings may be variable-length: copied through the tree, not H5Ocopy */
+            H5Fclose(old);
+            old = -1;
+            st = copy_legacy(path, runs, key);
+            if (st)
+                goto fail;
+        } else if (eng_h5_exists(old, "runs")) {
             old_runs = H5Gopen2(old, "runs", H5P_DEFAULT);
             copy_ctx ctx = {runs, key, false, ENG_OK};
             if (old_runs < 0 || iterate_runs(old_runs, copy_run, &ctx) < 0) {
@@ -148,6 +148,7 @@ fail:
 
 typedef struct read_ctx {
     eng_meta *out;
+    bool vlen;
     eng_status st;
 } read_ctx;
 
@@ -164,27 +165,37 @@ static herr_t read_run(hid_t runs, const char *name, const H5L_info_t *info, voi
         ctx->st = eng_h5_error(ENG_EFORMAT, eng_h5_file_of(runs), "opening run '%s'", name);
         return -1;
     }
-    ctx->st = eng_h5_read_meta(g, sub, true);
+    ctx->st = ctx->vlen ? eng_h5_read_meta_vlen(g, sub, true) : eng_h5_read_meta(g, sub, true);
     H5Gclose(g);
     return ctx->st ? -1 : 0;
 }
 
-eng_status eng_results_read(const char *path, eng_meta **out)
+/* Every run of an opened file into out (vlen: a format 1 file). */
+static eng_status read_runs(hid_t file, const char *path, eng_meta *out, bool vlen)
+{
+    if (!eng_h5_exists(file, "runs"))
+        return ENG_OK;
+    hid_t runs = H5Gopen2(file, "runs", H5P_DEFAULT);
+    read_ctx ctx = {out, vlen, ENG_OK};
+    eng_status st = ENG_OK;
+    if (runs < 0 || iterate_runs(runs, read_run, &ctx) < 0)
+        st = ctx.st ? ctx.st : eng_h5_error(ENG_EFORMAT, path, "reading /runs");
+    if (runs >= 0)
+        H5Gclose(runs);
+    return st;
+}
+
+eng_status eng_results_read_info(const char *path, eng_meta **out, eng_results_info *info)
 {
     eng_h5_quiet();
+    memset(info, 0, sizeof *info);
     eng_status st = eng_meta_new(out);
     if (st || access(path, F_OK) != 0)
         return st;
-    hid_t file = -1, runs = -1;
-    st = open_results(path, &file);
-    if (!st && eng_h5_exists(file, "runs")) {
-        runs = H5Gopen2(file, "runs", H5P_DEFAULT);
-        read_ctx ctx = {*out, ENG_OK};
-        if (runs < 0 || iterate_runs(runs, read_run, &ctx) < 0)
-            st = ctx.st ? ctx.st : eng_h5_error(ENG_EFORMAT, path, "reading /runs");
-    }
-    if (runs >= 0)
-        H5Gclose(runs);
+    hid_t file = -1;
+    st = eng_results_open(path, &file, info);
+    if (!st)
+        st = read_runs(file, path, *out, info->version == 1);
     if (file >= 0)
         H5Fclose(file);
     if (st) {
@@ -192,4 +203,10 @@ eng_status eng_results_read(const char *path, eng_meta **out)
         *out = NULL;
     }
     return st;
+}
+
+eng_status eng_results_read(const char *path, eng_meta **out)
+{
+    eng_results_info info;
+    return eng_results_read_info(path, out, &info);
 }

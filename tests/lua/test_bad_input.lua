@@ -69,6 +69,27 @@ engine.sweep.append(D .. "/results.h5", "lr=0.1", {status = "completed"})
 local results = read(D .. "/results.h5")
 variant("results_flip.h5", results:sub(1, 900) .. string.char(results:byte(901) ~ 4) ..
   results:sub(902))
+-- format 1 results files (tests/fixtures/legacy_results): no checksums, and the older kind keeps
+-- its strings in HDF5's global heap, whose object sizes HDF5 trusts
+local function le_put(s, at, n, v)
+  local bytes = {}
+  for i = 1, n do bytes[i], v = string.char(v & 0xff), v >> 8 end
+  return s:sub(1, at - 1) .. table.concat(bytes) .. s:sub(at + n)
+end
+local legacy = read("../fixtures/legacy_results/v1_1b0e256.h5")
+variant("legacy.h5", legacy)
+local gcol = assert(legacy:find("GCOL", 1, true))
+local obj = assert(legacy:find("completed", gcol, true)) - 16 -- its heap object's header
+variant("legacy_heap_len.h5", le_put(legacy, obj + 8, 8, 15)) -- 9 bytes claimed as 15
+variant("legacy_heap_huge.h5", le_put(legacy, obj + 8, 8, 1 << 40))
+variant("legacy_heap_index.h5", le_put(legacy, obj, 2, 900)) -- the object renumbered
+variant("legacy_gcol_size.h5", le_put(legacy, gcol + 8, 8, 1 << 40))
+variant("legacy_gcol_magic.h5", le_put(legacy, gcol, 4, 0x4c4f4358))
+variant("legacy_cut.h5", legacy:sub(1, #legacy // 2))
+local legacy2 = read("../fixtures/legacy_results/v1_133b663.h5")
+variant("legacy2.h5", legacy2)
+variant("legacy2_flip.h5", legacy2:sub(1, 1000) .. string.char(legacy2:byte(1001) ~ 4) ..
+  legacy2:sub(1002))
 write(D .. "/syntax.lua", "local x = = 1\n")
 
 -- ---- the cases ----
@@ -301,6 +322,36 @@ case("sweeps", "results file is a checkpoint", S .. "sweep.read(D .. '/good.h5')
   {"good.h5", "not a sweep results file"})
 case("sweeps", "results file with a flipped bit", S .. "sweep.read(D .. '/results_flip.h5')",
   {"results_flip.h5", "corrupt"})
+local warning = "engine.sweep: warning: %s/%s is a sweep results file of format 1 (written " ..
+  "before 30 Nov 2026): it passed the structural audit, but its runs carry no checksums%s; the " ..
+  "next append rewrites it in format 2\n"
+case("sweeps", "a format 1 results file reads, with a warning", S ..
+  "local r, k, f = sweep.read(D .. '/legacy.h5') print(#k, f.version, f.checksummed)",
+  {ok = warning:format(D, "legacy.h5", ", nor does the file") .. "6\t1\tfalse\n"})
+case("sweeps", "a format 1 results file with its header reads", S ..
+  "local r, k, f = sweep.read(D .. '/legacy2.h5') print(#k, f.version, f.file_crc)",
+  {ok = warning:format(D, "legacy2.h5", " (the CRC-32 of the whole file matched)") ..
+   "6\t1\ttrue\n"})
+case("sweeps", "format 1: a heap string longer than its stored length",
+  S .. "sweep.read(D .. '/legacy_heap_len.h5')",
+  {"legacy_heap_len.h5", "attribute 'status'", "a string of 9 bytes is stored as a heap object of 15"})
+case("sweeps", "format 1: a heap object of 2^40 bytes", S .. "sweep.read(D .. '/legacy_heap_huge.h5')",
+  {"legacy_heap_huge.h5", "is corrupt"})
+case("sweeps", "format 1: a heap object renumbered", S .. "sweep.read(D .. '/legacy_heap_index.h5')",
+  {"legacy_heap_index.h5", "does not hold"})
+case("sweeps", "format 1: a heap collection of 2^40 bytes",
+  S .. "sweep.read(D .. '/legacy_gcol_size.h5')", {"legacy_gcol_size.h5", "claims 1099511627776 bytes"})
+case("sweeps", "format 1: no heap collection where one is named",
+  S .. "sweep.read(D .. '/legacy_gcol_magic.h5')", {"legacy_gcol_magic.h5", "holds no heap collection"})
+case("sweeps", "format 1: cut in half", S .. "sweep.read(D .. '/legacy_cut.h5')",
+  {"legacy_cut.h5"})
+case("sweeps", "format 1 with its header: a flipped bit", S .. "sweep.read(D .. '/legacy2_flip.h5')",
+  {"legacy2_flip.h5", "CRC"})
+case("sweeps", "format 1: appended to, it becomes format 2", S ..
+  "os.execute('cp ' .. D .. '/legacy.h5 ' .. D .. '/legacy_app.h5') " ..
+  "sweep.append(D .. '/legacy_app.h5', 'x=1', {status = 'completed'}) " ..
+  "local r, k, f = sweep.read(D .. '/legacy_app.h5') print(#k, f.version, f.checksummed)",
+  {ok = "7\t2\ttrue\n"})
 case("sweeps", "append a key with '/'", S .. "sweep.append(D .. '/s2.h5', 'a/b', {})",
   {"s2.h5", "run key 'a/b'"})
 case("sweeps", "append an empty key", S .. "sweep.append(D .. '/s2.h5', '', {})", {"run key ''"})
