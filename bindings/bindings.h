@@ -245,6 +245,12 @@ int l_nn_new(lua_State *L);
 /* Sets engine.nn.<Ctor> in the table on the stack top for every kind that names a
  * constructor (l_kinds.c). */
 void l_set_kind_constructors(lua_State *L);
+/* Fills s (initialised for its kind) from the arguments of a constructor named fname: the
+ * POSITIONAL settings in declaration order, then an options table whose keys are the other
+ * settings or one of extra (NULL-terminated, read by the caller). Returns the options' index,
+ * 0 when none (l_kinds.c). */
+int l_settings_from_args(lua_State *L, eng_settings *s, const char *fname,
+                         const char *const *extra);
 /* Pushes the layer's settings as a table {kind = ..., <setting> = <value>, ...} (l_kinds.c). */
 void l_push_settings(lua_State *L, const eng_layer *layer);
 /* Adds layer:buffers() and model:buffers() (l_layers.c); the constructors of all kinds come

@@ -1,5 +1,5 @@
-/* engine.nn's containers (engine/model_container.h): nn.Residual(block [, shortcut]) and
- * nn.Concat(dim, branch, ...), each an engine.Layer that a Sequential holds like any other;
+/* engine.nn's containers (engine/model_container.h): nn.Residual(block [, shortcut] [, {name}])
+ * and nn.Concat(dim, branch, ... [, {name}]), each an engine.Layer that a Sequential holds like any other;
  * a block, shortcut or branch is a Sequential or a single layer. Also the nested tree that
  * printing a model shows for them. */
 #include <stdio.h>
@@ -41,9 +41,28 @@ static eng_model *model_arg(lua_State *L, int arg)
     return m;
 }
 
-/* nn.Residual(block [, shortcut]) */
+static const char *const options[] = {"name", NULL};
+
+/* When the last argument is an options table (a plain table), checks it and removes it from
+ * the stack, returning its name (NULL when none); the caller sets it once the layer exists. */
+static const char *take_options(lua_State *L, const char *fname, char *name, size_t size)
+{
+    int top = lua_gettop(L);
+    if (top == 0 || lua_type(L, top) != LUA_TTABLE || lua_getmetatable(L, top))
+        return NULL;
+    l_check_options(L, top, fname, options);
+    const char *given = l_opt_string_field(L, top, fname, "name", NULL);
+    if (given)
+        snprintf(name, size, "%s", given);
+    lua_settop(L, top - 1);
+    return given ? name : NULL;
+}
+
+/* nn.Residual(block [, shortcut] [, {name}]) */
 static int nn_residual(lua_State *L)
 {
+    char buf[ENG_NAME_MAX];
+    const char *name = take_options(L, "Residual", buf, sizeof buf);
     l_check_nargs(L, 2, "Residual");
     bool has_shortcut = !lua_isnoneornil(L, 2);
     check_args(L, 1, has_shortcut ? 2 : 1, "Residual");
@@ -59,14 +78,18 @@ static int nn_residual(lua_State *L)
     eng_status st = eng_residual_new(block, shortcut, slot);
     eng_model_release(block);
     eng_model_release(shortcut);
+    if (!st && name)
+        st = eng_layer_set_name(*slot, name);
     if (st)
         return l_engine_error(L);
     return 1;
 }
 
-/* nn.Concat(dim, branch_1, ..., branch_k) with dim 1-based (negative from the end) */
+/* nn.Concat(dim, branch_1, ..., branch_k [, {name}]) with dim 1-based (negative from the end) */
 static int nn_concat(lua_State *L)
 {
+    char buf[ENG_NAME_MAX];
+    const char *name = take_options(L, "Concat", buf, sizeof buf);
     int dim = l_check_int(L, 1), n = lua_gettop(L) - 1;
     if (n < 1 || n > ENG_CONTAINER_MAX_CHILDREN)
         return luaL_error(L, "Concat: %d branches given (1 to %d expected)", n,
@@ -82,6 +105,8 @@ static int nn_concat(lua_State *L)
         st = eng_concat_new(dim, (const eng_model *const *)branches, n, slot);
     for (int k = 0; k < n; k++)
         eng_model_release(branches[k]);
+    if (!st && name)
+        st = eng_layer_set_name(*slot, name);
     if (st)
         return l_engine_error(L);
     return 1;

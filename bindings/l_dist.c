@@ -131,11 +131,13 @@ static int l_stats(lua_State *L)
     return 1;
 }
 
+/* clang-format off */
 static const luaL_Reg dist_funcs[] = {
     {"init", l_init},           {"rank", l_rank},       {"size", l_size},
     {"compiled", l_compiled},   {"broadcast", l_broadcast}, {"allreduce", l_allreduce},
     {"barrier", l_barrier},     {"stats", l_stats},     {NULL, NULL},
 };
+/* clang-format on */
 
 int luaopen_engine_dist(lua_State *L)
 {

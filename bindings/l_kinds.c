@@ -35,7 +35,7 @@ static eng_status set_from_lua(lua_State *L, eng_settings *s, const char *key, i
                 lua_pop(L, 1);
                 if (type != LUA_TNUMBER)
                     return eng_error(ENG_EARG, "%s: setting '%s' must be a list of integers, "
-                                     "got a %s in it", s->kind->name, key, lua_typename(L, type));
+                                     "got a %s in it", s->name, key, lua_typename(L, type));
             }
             return eng_settings_set_ints(s, key, v, (int)(n > ENG_SETTING_INTS_MAX + 1
                                                               ? ENG_SETTING_INTS_MAX + 1 : n));
@@ -48,7 +48,7 @@ static eng_status set_from_lua(lua_State *L, eng_settings *s, const char *key, i
     {
         if (!eng_settings_find(s, key, NULL))
             return eng_settings_set_bool(s, key, false); /* names the kind's settings */
-        return eng_error(ENG_EARG, "%s: setting '%s' cannot be a %s", s->kind->name, key,
+        return eng_error(ENG_EARG, "%s: setting '%s' cannot be a %s", s->name, key,
                          luaL_typename(L, idx));
     }
 }
@@ -60,30 +60,39 @@ static bool in_options(const eng_setting *d)
     return !(d->flags & ENG_SETTING_REQUIRED);
 }
 
-/* Checks the option keys of the table at opts against the kind; unknown ones raise
- * "<Ctor>: unknown option 'x' (expected a, b, dtype, name)". */
-static void check_option_keys(lua_State *L, int opts, const eng_layer_kind *kind,
-                              const char *fname, bool all)
+/* Whether key is one of names (NULL-terminated). */
+static bool is_extra(const char *key, const char *const *extra)
 {
-    const char *names[ENG_SETTINGS_MAX + 3];
+    for (; extra && *extra; extra++)
+        if (strcmp(key, *extra) == 0)
+            return true;
+    return false;
+}
+
+/* Checks the option keys of the table at opts against s's declaration and extra; unknown ones
+ * raise "<Ctor>: unknown option 'x' (expected a, b, dtype, name)". */
+static void check_option_keys(lua_State *L, int opts, const eng_settings *s, const char *fname,
+                              const char *const *extra)
+{
+    const char *names[ENG_SETTINGS_MAX + 4];
     int n = 0;
-    for (const eng_setting *d = kind->settings; d && d->name; d++)
-        if (all || in_options(d))
+    for (const eng_setting *d = s->decl; d && d->name; d++)
+        if (in_options(d))
             names[n++] = d->name;
-    if (kind->takes_dtype)
-        names[n++] = "dtype";
-    names[n++] = "name";
+    for (; extra && *extra && n < ENG_SETTINGS_MAX + 3; extra++)
+        names[n++] = *extra;
     names[n] = NULL;
     l_check_options(L, opts, fname, names);
 }
 
-/* Sets every setting named in the options table at opts. */
-static void settings_from_options(lua_State *L, int opts, eng_settings *s)
+/* Sets every setting named in the options table at opts, but the keys in extra. */
+static void settings_from_options(lua_State *L, int opts, eng_settings *s,
+                                  const char *const *extra)
 {
     lua_pushnil(L);
     while (lua_next(L, opts)) {
         const char *key = lua_tostring(L, -2); /* keys checked to be strings */
-        if (strcmp(key, "dtype") != 0 && strcmp(key, "name") != 0 && set_from_lua(L, s, key, -1))
+        if (!is_extra(key, extra) && set_from_lua(L, s, key, -1))
             l_engine_error(L);
         lua_pop(L, 1);
     }
@@ -124,15 +133,11 @@ static void set_positional(lua_State *L, eng_settings *s, const eng_setting *d, 
         l_engine_error(L);
 }
 
-/* engine.nn.<Ctor>(positional..., [options]); upvalue 1: the kind (light userdata). */
-static int l_construct(lua_State *L)
+int l_settings_from_args(lua_State *L, eng_settings *s, const char *fname,
+                         const char *const *extra)
 {
-    const eng_layer_kind *kind = lua_touserdata(L, lua_upvalueindex(1));
-    const char *fname = kind->ctor;
-    eng_settings s;
-    eng_settings_init(&s, kind);
     int top = lua_gettop(L), arg = 1, opts = 0;
-    for (const eng_setting *d = kind->settings; d && d->name; d++) {
+    for (const eng_setting *d = s->decl; d && d->name; d++) {
         if (!(d->flags & ENG_SETTING_POSITIONAL))
             continue;
         bool is_list = d->type == ENG_SETTING_INTS && lua_istable(L, arg) &&
@@ -140,7 +145,7 @@ static int l_construct(lua_State *L)
         if (arg > top || (lua_istable(L, arg) && !is_list) ||
             (lua_isnil(L, arg) && !(d->flags & ENG_SETTING_REQUIRED)))
             break; /* the rest come from the options or their defaults */
-        set_positional(L, &s, d, arg++, fname);
+        set_positional(L, s, d, arg++, fname);
     }
     while (arg < top && lua_isnil(L, arg))
         arg++; /* optional positional settings left nil: nn.Dropout(nil, {name = "d"}) */
@@ -151,10 +156,21 @@ static int l_construct(lua_State *L)
     if (arg <= top && !lua_isnoneornil(L, arg))
         return luaL_error(L, "%s: too many arguments (%d)", fname, top);
     if (opts) {
-        check_option_keys(L, opts, kind, fname, false);
-        settings_from_options(L, opts, &s);
+        check_option_keys(L, opts, s, fname, extra);
+        settings_from_options(L, opts, s, extra);
     }
-    return push_layer(L, &s, opts, fname);
+    return opts;
+}
+
+/* engine.nn.<Ctor>(positional..., [options]); upvalue 1: the kind (light userdata). */
+static int l_construct(lua_State *L)
+{
+    static const char *const with_dtype[] = {"dtype", "name", NULL};
+    const eng_layer_kind *kind = lua_touserdata(L, lua_upvalueindex(1));
+    eng_settings s;
+    eng_settings_init(&s, kind);
+    int opts = l_settings_from_args(L, &s, kind->ctor, with_dtype + !kind->takes_dtype);
+    return push_layer(L, &s, opts, kind->ctor);
 }
 
 int l_nn_new(lua_State *L)
@@ -181,7 +197,7 @@ int l_nn_new(lua_State *L)
                                   kind_name);
             lua_pop(L, 1);
         }
-        settings_from_options(L, 2, &s);
+        settings_from_options(L, 2, &s, (const char *const[]){"dtype", "name", NULL});
     }
     return push_layer(L, &s, opts, "nn.new");
 }

@@ -1,4 +1,5 @@
-/* engine.nn losses (engine.Loss): nn.CrossEntropyLoss, nn.MSELoss, nn.NLLLoss.
+/* engine.nn losses (engine.Loss): a constructor nn.<Ctor> for every loss kind of the registry
+ * (engine/loss/loss.h: nn.CrossEntropyLoss, nn.MSELoss, nn.NLLLoss, nn.HuberLoss, ...).
  *
  * The box keeps views of the last forward's input and target, so crit:backward() needs no
  * arguments (Torch7's criterion:backward takes them again; PyTorch's loss.backward() does
@@ -9,7 +10,7 @@
 
 typedef struct lossbox {
     eng_loss *loss;    /* NULL once released */
-    const char *cls;   /* "CrossEntropyLoss", "MSELoss" */
+    const eng_loss_kind *kind;
     eng_tensor *input; /* views of the last forward's arguments, for backward */
     eng_tensor *target;
 } lossbox;
@@ -36,28 +37,17 @@ eng_loss *l_check_loss(lua_State *L, int arg)
     return check_lossbox(L, arg)->loss;
 }
 
-/* nn.CrossEntropyLoss(), nn.MSELoss(), nn.NLLLoss{reduction=, ignore_index=}; upvalue 1:
- * 1 cross-entropy, 0 MSE, 2 NLL. */
+/* engine.nn.<Ctor>(positional..., [options]) for every loss kind, from its declared settings:
+ * nn.NLLLoss{reduction = "sum"}, nn.HuberLoss(0.5); upvalue 1: the kind (light userdata). */
 static int nn_loss(lua_State *L)
 {
-    static const char *const names[] = {"reduction", "ignore_index", NULL};
-    int kind = (int)lua_tointeger(L, lua_upvalueindex(1));
-    bool sum = false;
-    lua_Integer ignore = -100;
-    if (kind == 2) {
-        l_check_options(L, 1, "NLLLoss", names);
-        const char *red = l_opt_string_field(L, 1, "NLLLoss", "reduction", "mean");
-        if (strcmp(red, "mean") != 0 && strcmp(red, "sum") != 0)
-            return luaL_error(L, "NLLLoss: reduction '%s' (expected 'mean' or 'sum')", red);
-        sum = red[0] == 's';
-        ignore = l_opt_integer_field(L, 1, "NLLLoss", "ignore_index", -100);
-    }
+    const eng_loss_kind *kind = lua_touserdata(L, lua_upvalueindex(1));
+    eng_settings s;
+    eng_loss_settings_init(&s, kind);
+    l_settings_from_args(L, &s, kind->ctor, NULL);
     lossbox *box = l_box_push(L, &loss_class, 0);
-    box->cls = kind == 1 ? "CrossEntropyLoss" : kind == 2 ? "NLLLoss" : "MSELoss";
-    eng_status st = kind == 1   ? eng_cross_entropy_new(&box->loss)
-                    : kind == 2 ? eng_nll_new(sum, ignore, &box->loss)
-                                : eng_mse_new(&box->loss);
-    if (st)
+    box->kind = kind;
+    if (eng_loss_create(&s, &box->loss))
         return l_engine_error(L);
     return 1;
 }
@@ -67,8 +57,7 @@ static int nn_loss(lua_State *L)
 static eng_tensor *check_target(lua_State *L, lossbox *box)
 {
     eng_tensor *t = l_test_tensor(L, 3);
-    if (t || lua_type(L, 3) != LUA_TTABLE ||
-        (strcmp(box->loss->ops->kind, "cross_entropy") && strcmp(box->loss->ops->kind, "nll")))
+    if (t || lua_type(L, 3) != LUA_TTABLE || !box->kind->class_targets)
         return l_check_tensor(L, 3);
     int64_t n = (int64_t)luaL_len(L, 3);
     eng_tensor **slot = l_new_tensor_box(L);
@@ -80,7 +69,7 @@ static eng_tensor *check_target(lua_State *L, lossbox *box)
         int isint = 0;
         lua_Integer k = lua_tointegerx(L, -1, &isint);
         if (!isint || k < 1)
-            luaL_error(L, "%s: labels[%I] is %s, expected a 1-based class number", box->cls,
+            luaL_error(L, "%s: labels[%I] is %s, expected a 1-based class number", box->kind->ctor,
                        (lua_Integer)i + 1, luaL_tolstring(L, -1, NULL));
         labels[i] = k - 1;
         lua_pop(L, 1);
@@ -118,7 +107,7 @@ static int loss_backward(lua_State *L)
 {
     lossbox *box = check_lossbox(L, 1);
     if (!box->input)
-        return luaL_error(L, "%s: backward before forward", box->cls);
+        return luaL_error(L, "%s: backward before forward", box->kind->ctor);
     const eng_tensor *in = box->input;
     eng_tensor *out = l_reuse_tensor(L, 2, in->dtype, in->ndim, in->shape, in);
     if (eng_loss_backward(box->loss, box->input, box->target, out))
@@ -129,7 +118,7 @@ static int loss_backward(lua_State *L)
 static int loss_tostring(lua_State *L)
 {
     lossbox *box = luaL_checkudata(L, 1, ENG_LUA_LOSS);
-    lua_pushfstring(L, "%s()", box->cls);
+    lua_pushfstring(L, "%s()", box->kind->ctor);
     return 1;
 }
 
@@ -145,8 +134,12 @@ void l_open_losses(lua_State *L)
     l_new_class(L, &loss_class, loss_tostring, loss_methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
-    l_set_closure(L, "CrossEntropyLoss", nn_loss, 0, 1);
-    l_set_closure(L, "CrossEntropy", nn_loss, 0, 1);
-    l_set_closure(L, "MSELoss", nn_loss, 0, 0);
-    l_set_closure(L, "NLLLoss", nn_loss, 0, 2);
+    for (int i = 0, n = eng_loss_kind_count(); i < n; i++) {
+        const eng_loss_kind *kind = eng_loss_kind_at(i);
+        lua_pushlightuserdata(L, (void *)kind);
+        lua_pushcclosure(L, nn_loss, 1);
+        lua_setfield(L, -2, kind->ctor);
+    }
+    lua_getfield(L, -1, "CrossEntropyLoss");
+    lua_setfield(L, -2, "CrossEntropy"); /* Torch7's name */
 }

@@ -185,6 +185,7 @@ static int new_plugin_optimizer(lua_State *L, const eng_optimizer_kind *kind)
 }
 
 /* The built-in kinds by name (optim.new) and their display names (tostring). */
+/* clang-format off */
 static const struct {
     const char *kind, *display;
     lua_CFunction make;
@@ -194,6 +195,7 @@ static const struct {
     {"adam", "Adam", optim_adam, false},       {"adamw", "AdamW", optim_adam, true},
     {"adagrad", "Adagrad", optim_adagrad, false},
 };
+/* clang-format on */
 enum { NKINDS = sizeof kinds / sizeof kinds[0] };
 
 /* optim.new(name, model, options): a built-in kind by its lower-case name ("adam"), or a
@@ -391,11 +393,13 @@ static int optim_clip_grad_value(lua_State *L)
     return 0;
 }
 
+/* clang-format off */
 static const luaL_Reg optim_methods[] = {
     {"step", optim_step},     {"zero_grad", optim_zero_grad}, {"lr", optim_lr},
     {"set_lr", optim_set_lr}, {"steps", optim_steps},         {"kind", optim_kind},
     {"settings", optim_settings}, {"state", optim_state},     {NULL, NULL},
 };
+/* clang-format on */
 
 static const luaL_Reg optim_meta[] = {
     {"__tostring", optim_tostring},

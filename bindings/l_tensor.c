@@ -527,6 +527,7 @@ static int t_totable(lua_State *L)
 
 /* ---- registration ---- */
 
+/* clang-format off */
 static const luaL_Reg tensor_methods[] = {
     {"shape", t_shape},     {"size", t_size},    {"dim", t_dim},
     {"numel", t_numel},     {"dtype", t_dtype},  {"is_contiguous", t_is_contiguous},
@@ -536,6 +537,7 @@ static const luaL_Reg tensor_methods[] = {
     {"select", t_select},   {"totable", t_totable}, {"fill_", t_fill},
     {"zero_", t_zero},      {NULL, NULL},
 };
+/* clang-format on */
 
 static const luaL_Reg tensor_meta[] = {
     {"__tostring", l_tensor_tostring},

@@ -2,7 +2,6 @@
  * options tables, destinations and dimensions, with messages that name the function. */
 #include "bindings.h"
 
-
 void l_math_nargs(lua_State *L, int max, const char *fname)
 {
     if (lua_gettop(L) > max)
@@ -26,8 +25,8 @@ const eng_tensor *l_math_operand(lua_State *L, int idx, const char *fname, eng_s
     if (luaL_testudata(L, idx, ENG_LUA_TENSOR))
         return l_check_tensor(L, idx);
     if (!l_math_test_scalar(L, idx, s))
-        luaL_error(L, "%s: argument #%d must be an engine.Tensor or a number, got %s", fname,
-                   idx, l_typename_of(L, idx));
+        luaL_error(L, "%s: argument #%d must be an engine.Tensor or a number, got %s", fname, idx,
+                   l_typename_of(L, idx));
     return NULL;
 }
 

@@ -67,36 +67,37 @@ static int unary(lua_State *L, eng_unop op, const char *fname, bool inplace)
         return 1;
     }
     int opts = l_math_opts(L, 2, fname, OUT_ONLY);
-    eng_tensor *dst = l_math_push_dst(L, opts, fname, eng_unop_result(op, x->dtype), x->ndim, x->shape);
+    eng_tensor *dst =
+        l_math_push_dst(L, opts, fname, eng_unop_result(op, x->dtype), x->ndim, x->shape);
     if (eng_tensor_unop(dst, op, x))
         return l_engine_error(L);
     return 1;
 }
 
-#define BINARY(NAME, OP)                                                                      \
-    static int t_##NAME(lua_State *L)                                                         \
-    {                                                                                         \
-        return l_math_binary(L, OP, #NAME, false);                                                   \
+#define BINARY(NAME, OP)                                                                           \
+    static int t_##NAME(lua_State *L)                                                              \
+    {                                                                                              \
+        return l_math_binary(L, OP, #NAME, false);                                                 \
     }
-#define BINARY_(NAME, OP)                                                                     \
-    BINARY(NAME, OP)                                                                          \
-    static int t_##NAME##_(lua_State *L)                                                      \
-    {                                                                                         \
-        return l_math_binary(L, OP, #NAME "_", true);                                                \
+#define BINARY_(NAME, OP)                                                                          \
+    BINARY(NAME, OP)                                                                               \
+    static int t_##NAME##_(lua_State *L)                                                           \
+    {                                                                                              \
+        return l_math_binary(L, OP, #NAME "_", true);                                              \
     }
-#define OPERATOR(NAME, OP, FNAME)                                                             \
-    static int m_##NAME(lua_State *L)                                                         \
-    {                                                                                         \
-        return arith(L, OP, FNAME);                                                           \
+#define OPERATOR(NAME, OP, FNAME)                                                                  \
+    static int m_##NAME(lua_State *L)                                                              \
+    {                                                                                              \
+        return arith(L, OP, FNAME);                                                                \
     }
-#define UNARY(NAME, OP)                                                                       \
-    static int t_##NAME(lua_State *L)                                                         \
-    {                                                                                         \
-        return unary(L, OP, #NAME, false);                                                    \
-    }                                                                                         \
-    static int t_##NAME##_(lua_State *L)                                                      \
-    {                                                                                         \
-        return unary(L, OP, #NAME "_", true);                                                 \
+#define UNARY(NAME, OP)                                                                            \
+    static int t_##NAME(lua_State *L)                                                              \
+    {                                                                                              \
+        return unary(L, OP, #NAME, false);                                                         \
+    }                                                                                              \
+    static int t_##NAME##_(lua_State *L)                                                           \
+    {                                                                                              \
+        return unary(L, OP, #NAME "_", true);                                                      \
     }
 
 BINARY_(add, ENG_OP_ADD)
@@ -255,6 +256,7 @@ static int t_masked_fill_(lua_State *L)
 
 /* ---- registration ---- */
 
+/* clang-format off */
 static const luaL_Reg math_methods[] = {
     {"add", t_add},         {"add_", t_add_},
     {"sub", t_sub},         {"sub_", t_sub_},
@@ -281,6 +283,7 @@ static const luaL_Reg math_methods[] = {
     {"masked_fill", t_masked_fill}, {"masked_fill_", t_masked_fill_},
     {NULL, NULL},
 };
+/* clang-format on */
 
 static const luaL_Reg math_meta[] = {
     {"__add", m_add}, {"__sub", m_sub}, {"__mul", m_mul}, {"__div", m_div},

@@ -68,10 +68,10 @@ static int reduce(lua_State *L, eng_reduce_op op)
     return 1;
 }
 
-#define REDUCE(NAME, OP)                                                                      \
-    static int t_##NAME(lua_State *L)                                                         \
-    {                                                                                         \
-        return reduce(L, OP);                                                                 \
+#define REDUCE(NAME, OP)                                                                           \
+    static int t_##NAME(lua_State *L)                                                              \
+    {                                                                                              \
+        return reduce(L, OP);                                                                      \
     }
 REDUCE(sum, ENG_REDUCE_SUM)
 REDUCE(mean, ENG_REDUCE_MEAN)
@@ -217,6 +217,7 @@ static int t_dot(lua_State *L)
 
 /* ---- registration ---- */
 
+/* clang-format off */
 static const luaL_Reg reduce_methods[] = {
     {"sum", t_sum},         {"mean", t_mean},
     {"prod", t_prod},       {"var", t_var},
@@ -228,6 +229,7 @@ static const luaL_Reg reduce_methods[] = {
     {"bmm", t_bmm},         {"outer", t_outer},
     {"dot", t_dot},         {NULL, NULL},
 };
+/* clang-format on */
 
 void l_open_tensor_reduce(lua_State *L, int methods, int funcs)
 {

@@ -5,6 +5,8 @@
 
 #include "model_container_impl.h"
 
+extern const eng_layer_kind eng_kind_concat; /* defined at the end */
+
 /* dim (1-based or negative) as a 0-based dimension of an ndim-dimensional output, -1 when out
  * of range or the batch's. */
 static int resolve_dim(int dim, int ndim)
@@ -130,10 +132,10 @@ eng_status eng_concat_new(int dim, const eng_model *const *branches, int n, eng_
     if (n < 1 || n > ENG_CONTAINER_MAX_CHILDREN)
         return eng_error(ENG_EARG, "concat: %d branches (1 to %d)", n,
                          ENG_CONTAINER_MAX_CHILDREN);
-    char names[ENG_CONTAINER_MAX_CHILDREN][16];
+    char names[ENG_CONTAINER_MAX_CHILDREN][ENG_NAME_MAX];
     const char *pointers[ENG_CONTAINER_MAX_CHILDREN];
     for (int k = 0; k < n; k++) {
-        snprintf(names[k], sizeof names[k], "branch_%d", k + 1);
+        eng_container_child_name_of(&eng_kind_concat, k, names[k], sizeof names[k]);
         pointers[k] = names[k];
     }
     return container_make(CONTAINER_CONCAT, eng_concat_variants, dim, branches, pointers, n,

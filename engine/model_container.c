@@ -7,6 +7,8 @@
 #include "kernels/elementwise.h"
 #include "model_container_impl.h"
 
+extern const eng_layer_kind eng_kind_residual; /* defined below */
+
 /* ---- the lists of parameters and buffers ----
  * Each entry holds views of the tensors of a layer inside (sharing their storage), so that
  * writing through either changes both, and each is released on its own. */
@@ -103,6 +105,39 @@ eng_status eng_container_refresh(eng_layer *layer)
         }
     }
     return ENG_OK;
+}
+
+static int list_rngs(eng_layer *layer, const char *prefix, eng_rng **rngs,
+                     char (*paths)[ENG_PARAM_NAME_MAX], int n, int max)
+{
+    const container *c = (const container *)layer;
+    for (int k = 0; k < c->nchildren; k++) {
+        const eng_model *m = c->children[k];
+        for (int i = 0; i < m->nlayers; i++) {
+            eng_layer *l = m->layers[i];
+            char path[ENG_PARAM_NAME_MAX];
+            snprintf(path, sizeof path, "%s%s%s%s", prefix, c->child_names[k],
+                     c->child_names[k][0] ? "." : "", l->name);
+            if (l->ops->rng && n < max) {
+                rngs[n] = l->ops->rng(l);
+                memcpy(paths[n], path, sizeof path);
+            }
+            n += l->ops->rng != NULL;
+            if (eng_layer_is_container(l)) {
+                size_t len = strlen(path);
+                if (len + 2 < sizeof path)
+                    memcpy(path + len, ".", 2);
+                n = list_rngs(l, path, rngs, paths, n, max);
+            }
+        }
+    }
+    return n;
+}
+
+int eng_container_rngs(eng_layer *layer, eng_rng **rngs, char (*paths)[ENG_PARAM_NAME_MAX],
+                       int max)
+{
+    return eng_layer_is_container(layer) ? list_rngs(layer, "", rngs, paths, 0, max) : 0;
 }
 
 /* ---- making, cloning, destroying ---- */
@@ -363,12 +398,15 @@ static const eng_layer_ops residual_variants[4] = {
 eng_status eng_residual_new(const eng_model *block, const eng_model *shortcut, eng_layer **out)
 {
     const eng_model *children[2] = {block, shortcut};
-    const char *names[2] = {"", "shortcut"};
+    char shortcut_name[ENG_NAME_MAX];
+    eng_container_child_name_of(&eng_kind_residual, 1, shortcut_name, sizeof shortcut_name);
+    const char *names[2] = {"", shortcut_name};
+    *out = NULL;
     if (block)
         for (int i = 0; i < block->nlayers; i++)
-            if (strcmp(block->layers[i]->name, "shortcut") == 0)
-                return eng_error(ENG_EARG, "residual: the block has a layer named 'shortcut' "
-                                 "(the shortcut's parameters are named so)");
+            if (strcmp(block->layers[i]->name, shortcut_name) == 0)
+                return eng_error(ENG_EARG, "residual: the block has a layer named '%s' "
+                                 "(the shortcut's parameters are named so)", shortcut_name);
     return container_make(CONTAINER_RESIDUAL, residual_variants, 0, children, names,
                           shortcut ? 2 : 1, out);
 }

@@ -52,6 +52,11 @@ ENG_MUST_CHECK eng_status eng_container_create(const eng_settings *s,
 int eng_container_count(const eng_layer *layer);
 eng_model *eng_container_child(const eng_layer *layer, int i);
 const char *eng_container_child_name(const eng_layer *layer, int i);
+/* The generators of the layers inside (a Dropout's), at any depth, in order, with their paths
+ * relative to the container ("shortcut.dropout_1"), for checkpoints. Writes at most max;
+ * returns how many there are. */
+int eng_container_rngs(eng_layer *layer, eng_rng **rngs, char (*paths)[ENG_PARAM_NAME_MAX],
+                       int max);
 /* The name child k of a container of this kind has (as eng_container_child_name). */
 void eng_container_child_name_of(const eng_layer_kind *kind, int k, char *buf, size_t size);
 /* Lists again the parameters and buffers of the layers inside, after one of their tensors was

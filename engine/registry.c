@@ -58,36 +58,51 @@ static bool is_identifier(const char *s)
 }
 
 /* One setting's declaration: name, type, bounds, default. */
-static eng_status check_setting(const eng_layer_kind *kind, const eng_setting *d, int i)
+static eng_status check_setting(const char *kind, const eng_setting *decl, const eng_setting *d,
+                                int i)
 {
     if (!is_identifier(d->name) || strlen(d->name) >= ENG_NAME_MAX)
         return eng_error(ENG_EARG, "kind '%s': setting %d needs a name (a Lua identifier)",
-                         kind->name, i + 1);
+                         kind, i + 1);
     if (!strcmp(d->name, "kind") || !strcmp(d->name, "name") || !strcmp(d->name, "dtype"))
-        return eng_error(ENG_EARG, "kind '%s': setting name '%s' is reserved", kind->name,
+        return eng_error(ENG_EARG, "kind '%s': setting name '%s' is reserved", kind,
                          d->name);
     for (int k = 0; k < i; k++)
-        if (strcmp(kind->settings[k].name, d->name) == 0)
-            return eng_error(ENG_EARG, "kind '%s': setting '%s' declared twice", kind->name,
+        if (strcmp(decl[k].name, d->name) == 0)
+            return eng_error(ENG_EARG, "kind '%s': setting '%s' declared twice", kind,
                              d->name);
     if ((unsigned)d->type > ENG_SETTING_INTS)
-        return eng_error(ENG_EARG, "kind '%s': setting '%s' has an unknown type %d", kind->name,
+        return eng_error(ENG_EARG, "kind '%s': setting '%s' has an unknown type %d", kind,
                          d->name, (int)d->type);
     bool numeric = d->type == ENG_SETTING_INT || d->type == ENG_SETTING_NUMBER ||
                    d->type == ENG_SETTING_INTS;
     bool integral = d->type != ENG_SETTING_NUMBER;
     if (numeric && !(d->min <= d->max))
-        return eng_error(ENG_EARG, "kind '%s': setting '%s' has bounds [%g, %g]", kind->name,
+        return eng_error(ENG_EARG, "kind '%s': setting '%s' has bounds [%g, %g]", kind,
                          d->name, d->min, d->max);
     if (numeric && integral && (d->min < -ENG_SETTING_INT_MAX || d->max > ENG_SETTING_INT_MAX))
         return eng_error(ENG_EARG, "kind '%s': setting '%s' has bounds beyond an int",
-                         kind->name, d->name);
+                         kind, d->name);
     if (d->type == ENG_SETTING_INTS && (d->len < 0 || d->len > ENG_SETTING_INTS_MAX))
         return eng_error(ENG_EARG, "kind '%s': setting '%s' has length %d (0 to %d)",
-                         kind->name, d->name, d->len, ENG_SETTING_INTS_MAX);
+                         kind, d->name, d->len, ENG_SETTING_INTS_MAX);
     if (numeric && !(d->flags & ENG_SETTING_REQUIRED) && !(d->def >= d->min && d->def <= d->max))
         return eng_error(ENG_EARG, "kind '%s': setting '%s' defaults to %g, outside [%g, %g]",
-                         kind->name, d->name, d->def, d->min, d->max);
+                         kind, d->name, d->def, d->min, d->max);
+    return ENG_OK;
+}
+
+eng_status eng_settings_check_decl(const char *name, const eng_setting *decl)
+{
+    int n = 0;
+    for (const eng_setting *d = decl; d && d->name; d++, n++) {
+        if (n == ENG_SETTINGS_MAX)
+            return eng_error(ENG_EARG, "kind '%s': more than %d settings", name,
+                             ENG_SETTINGS_MAX);
+        eng_status st = check_setting(name, decl, d, n);
+        if (st)
+            return st;
+    }
     return ENG_OK;
 }
 
@@ -113,16 +128,7 @@ eng_status eng_kind_check(const eng_layer_kind *kind)
     if (strcmp(ops->kind, kind->name) != 0)
         return eng_error(ENG_EARG, "layer kind '%s' has ops->kind '%s' (they must be equal)",
                          kind->name, ops->kind);
-    int n = 0;
-    for (const eng_setting *d = kind->settings; d && d->name; d++, n++) {
-        if (n == ENG_SETTINGS_MAX)
-            return eng_error(ENG_EARG, "kind '%s': more than %d settings", kind->name,
-                             ENG_SETTINGS_MAX);
-        eng_status st = check_setting(kind, d, n);
-        if (st)
-            return st;
-    }
-    return ENG_OK;
+    return eng_settings_check_decl(kind->name, kind->settings);
 }
 
 eng_status eng_kind_register(const eng_layer_kind *kind)

@@ -89,9 +89,12 @@ typedef struct eng_setting_value {
 
 typedef struct eng_layer_kind eng_layer_kind;
 
-/* A kind's settings with their values, in the order of its declaration. */
+/* A kind's settings with their values, in the order of its declaration. The declaration may
+ * also be a loss kind's (loss/loss.h): then kind is NULL. */
 typedef struct eng_settings {
-    const eng_layer_kind *kind;
+    const eng_layer_kind *kind; /* NULL for a loss kind's settings */
+    const char *name;           /* the kind's name, for messages: "linear", "huber" */
+    const eng_setting *decl;    /* the declaration (kind->settings for a layer kind) */
     int count;
     eng_setting_value values[ENG_SETTINGS_MAX];
 } eng_settings;
@@ -130,6 +133,12 @@ struct eng_layer_kind {
 
 /* s holds kind's settings, none given yet. */
 void eng_settings_init(eng_settings *s, const eng_layer_kind *kind);
+/* The same for any declaration decl [optional] (ended by a NULL name) of the kind called name
+ * (a loss kind's). */
+void eng_settings_init_decl(eng_settings *s, const char *name, const eng_setting *decl);
+/* Checks a declaration of settings (names, types, bounds, defaults) for the kind called name:
+ * what eng_kind_check checks of a layer kind's settings. */
+ENG_MUST_CHECK eng_status eng_settings_check_decl(const char *name, const eng_setting *decl);
 /* Sets a setting after checking it as its declaration says; a refusal names the kind, the
  * setting and the value: "linear: setting 'in_features' must be an integer, got 1.5".
  * set_number serves INT, NUMBER and INTS (a lone value); set_ints takes n numbers (they must

@@ -11,21 +11,28 @@
 static const char *const type_names[] = {"an integer", "a number", "a boolean", "a string",
                                          "a list of integers"};
 
-void eng_settings_init(eng_settings *s, const eng_layer_kind *kind)
+void eng_settings_init_decl(eng_settings *s, const char *name, const eng_setting *decl)
 {
     memset(s, 0, sizeof *s);
-    s->kind = kind;
-    for (const eng_setting *d = kind->settings; d && d->name; d++)
+    s->name = name;
+    s->decl = decl;
+    for (const eng_setting *d = decl; d && d->name; d++)
         s->count++;
+}
+
+void eng_settings_init(eng_settings *s, const eng_layer_kind *kind)
+{
+    eng_settings_init_decl(s, kind->name, kind->settings);
+    s->kind = kind;
 }
 
 const eng_setting *eng_settings_find(const eng_settings *s, const char *key, int *index)
 {
     for (int i = 0; i < s->count; i++) {
-        if (strcmp(s->kind->settings[i].name, key) == 0) {
+        if (strcmp(s->decl[i].name, key) == 0) {
             if (index)
                 *index = i;
-            return &s->kind->settings[i];
+            return &s->decl[i];
         }
     }
     return NULL;
@@ -37,7 +44,7 @@ static void list_names(const eng_settings *s, char *buf, size_t size)
     size_t n = 0;
     buf[0] = '\0';
     for (int i = 0; i < s->count && n < size; i++)
-        n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", s->kind->settings[i].name);
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", s->decl[i].name);
     if (s->count == 0)
         snprintf(buf, size, "none");
 }
@@ -51,12 +58,12 @@ static const eng_setting *lookup(eng_settings *s, const char *key, eng_setting_v
     if (!d) {
         char names[512];
         list_names(s, names, sizeof names);
-        eng_error(ENG_EARG, "%s: unknown setting '%s' (its settings: %s)", s->kind->name, key,
+        eng_error(ENG_EARG, "%s: unknown setting '%s' (its settings: %s)", s->name, key,
                   names);
         return NULL;
     }
     if (s->values[i].given) {
-        eng_error(ENG_EARG, "%s: setting '%s' given twice", s->kind->name, key);
+        eng_error(ENG_EARG, "%s: setting '%s' given twice", s->name, key);
         return NULL;
     }
     *v = &s->values[i];
@@ -65,7 +72,7 @@ static const eng_setting *lookup(eng_settings *s, const char *key, eng_setting_v
 
 static eng_status wrong_type(const eng_settings *s, const eng_setting *d, const char *got)
 {
-    return eng_error(ENG_EARG, "%s: setting '%s' must be %s, got %s", s->kind->name, d->name,
+    return eng_error(ENG_EARG, "%s: setting '%s' must be %s, got %s", s->name, d->name,
                      type_names[d->type], got);
 }
 
@@ -74,14 +81,14 @@ static eng_status check_number(const eng_settings *s, const eng_setting *d, doub
 {
     bool integral = d->type == ENG_SETTING_INT || d->type == ENG_SETTING_INTS;
     if (!isfinite(v))
-        return eng_error(ENG_EARG, "%s: setting '%s' must be finite, got %g", s->kind->name,
+        return eng_error(ENG_EARG, "%s: setting '%s' must be finite, got %g", s->name,
                          d->name, v);
     if (integral && v != floor(v))
         return eng_error(ENG_EARG, "%s: setting '%s' must be an integer, got %.17g",
-                         s->kind->name, d->name, v);
+                         s->name, d->name, v);
     if (v < d->min || v > d->max)
         return eng_error(ENG_EARG, "%s: setting '%s' must be between %.17g and %.17g, got %.17g",
-                         s->kind->name, d->name, d->min, d->max, v);
+                         s->name, d->name, d->min, d->max, v);
     return ENG_OK;
 }
 
@@ -114,10 +121,10 @@ eng_status eng_settings_set_ints(eng_settings *s, const char *key, const double 
     int want = d->len ? d->len : n;
     if (n < 1 || n > ENG_SETTING_INTS_MAX || (n != want && n != 1))
         return d->len ? eng_error(ENG_EARG, "%s: setting '%s' must be an integer or a list of "
-                                  "%d integers, got a list of %d", s->kind->name, d->name,
+                                  "%d integers, got a list of %d", s->name, d->name,
                                   d->len, n)
                       : eng_error(ENG_EARG, "%s: setting '%s' must be a list of 1 to %d "
-                                  "integers, got %d", s->kind->name, d->name,
+                                  "integers, got %d", s->name, d->name,
                                   ENG_SETTING_INTS_MAX, n);
     for (int k = 0; k < n; k++) {
         eng_status st = check_number(s, d, values[k]);
@@ -155,7 +162,7 @@ eng_status eng_settings_set_string(eng_settings *s, const char *key, const char 
     size_t n = strlen(value);
     if (n == 0 || n >= ENG_NAME_MAX)
         return eng_error(ENG_EARG, "%s: setting '%s' must be 1 to %d bytes long, got %zu",
-                         s->kind->name, d->name, ENG_NAME_MAX - 1, n);
+                         s->name, d->name, ENG_NAME_MAX - 1, n);
     memcpy(v->string, value, n + 1);
     v->given = true;
     return ENG_OK;
@@ -179,12 +186,12 @@ eng_status eng_settings_set_int_list(eng_settings *s, const char *key, const int
 eng_status eng_settings_finish(eng_settings *s)
 {
     for (int i = 0; i < s->count; i++) {
-        const eng_setting *d = &s->kind->settings[i];
+        const eng_setting *d = &s->decl[i];
         eng_setting_value *v = &s->values[i];
         if (v->given)
             continue;
         if (d->flags & ENG_SETTING_REQUIRED)
-            return eng_error(ENG_EARG, "%s: setting '%s' (%s) is required", s->kind->name,
+            return eng_error(ENG_EARG, "%s: setting '%s' (%s) is required", s->name,
                              d->name, type_names[d->type]);
         switch (d->type) {
         case ENG_SETTING_INTS:

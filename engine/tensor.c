@@ -19,12 +19,14 @@ const char *eng_dtype_name(eng_dtype dtype)
 
 eng_status eng_dtype_parse(const char *name, eng_dtype *out)
 {
+    /* clang-format off */
     static const struct { const char *name; eng_dtype dtype; } names[] = {
         {"f32", ENG_F32}, {"float32", ENG_F32}, {"float", ENG_F32},
         {"f64", ENG_F64}, {"float64", ENG_F64}, {"double", ENG_F64},
         {"u8", ENG_U8},   {"uint8", ENG_U8},    {"i32", ENG_I32},
         {"int32", ENG_I32}, {"i64", ENG_I64},   {"int64", ENG_I64},
     };
+    /* clang-format on */
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(name, names[i].name) == 0) {
             *out = names[i].dtype;

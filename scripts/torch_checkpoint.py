@@ -15,6 +15,11 @@
         state_dict and prints the mean cross-entropy over a dataset file's split, its samples
         transformed as the engine's batches do: (x * scale - mean) / std.
 
+Containers (nn.Residual, nn.Concat, a Sequential inside a Sequential) become the modules
+Residual, Concat and nn.Sequential below, their layers named as in the engine, so that the
+keys agree at every depth ("residual_1.shortcut.conv2d_1.weight"). resnet() builds the ResNet
+of scripts/resnet_fmnist.lua directly (for benchmarks: import torch_checkpoint).
+
 Layouts need no conversion: the engine stores conv2d weights [out,in,kh,kw] and linear
 weights [out,in], as torch does. Needs Debian's python3-h5py and python3-torch.
 """
@@ -86,29 +91,141 @@ def build_layer(config):
     raise SystemExit(f"layer kind '{kind}' has no torch equivalent here")
 
 
+class Residual(nn.Module):
+    """The engine's residual container: y = block(x) + shortcut(x), the shortcut the identity
+    when absent. The block's layers are the module's own children (state_dict keys
+    "residual_1.conv2d_1.weight"); the shortcut's are under "shortcut" ("residual_1.shortcut.
+    conv2d_1.weight"), as the engine names them."""
+
+    def __init__(self, block, shortcut=None):
+        super().__init__()
+        self.body = []
+        for name, module in block.items():
+            self.add_module(name, module)
+            self.body.append(name)
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        y = x
+        for name in self.body:
+            y = getattr(self, name)(y)
+        return y + (self.shortcut(x) if self.shortcut is not None else x)
+
+
+class Concat(nn.Module):
+    """The engine's concat container: the branches' outputs joined along dim (the engine's
+    dim is 1-based); branch k's layers under "branch_k"."""
+
+    def __init__(self, dim, branches):
+        super().__init__()
+        self.dim = dim - 1 if dim > 0 else dim
+        self.names = []
+        for k, branch in enumerate(branches):
+            self.add_module(f"branch_{k + 1}", branch)
+            self.names.append(f"branch_{k + 1}")
+
+    def forward(self, x):
+        return torch.cat([getattr(self, n)(x) for n in self.names], dim=self.dim)
+
+
+def named(entries):
+    """An ordered dict name -> module of a list of layer entries of model_config."""
+    return collections.OrderedDict((e["name"], build_entry(e)) for e in entries)
+
+
+def build_entry(entry):
+    """The torch module of one entry {"name", "config"[, "children"]} of model_config."""
+    kind = entry["config"]["kind"]
+    children = entry.get("children", [])
+    if kind == "sequential":
+        return nn.Sequential(named(children[0]))
+    if kind == "residual":
+        return Residual(named(children[0]),
+                        nn.Sequential(named(children[1])) if len(children) > 1 else None)
+    if kind == "concat":
+        return Concat(entry["config"]["dim"], [nn.Sequential(named(c)) for c in children])
+    return build_layer(entry["config"])
+
+
 def build_model(path):
     """nn.Sequential of named modules from the checkpoint's model_config: its state_dict keys
     are the engine's parameter names."""
     with h5py.File(path, "r") as f:
         config = json.loads(text(f["model"].attrs["model_config"]))
-    model = nn.Sequential(collections.OrderedDict(
-        (layer["name"], build_layer(layer["config"])) for layer in config["layers"]))
+    model = nn.Sequential(named(config["layers"]))
     return model.double() if config["dtype"] == "f64" else model
+
+
+def resnet_block(cin, cout, stride):
+    """A block of scripts/resnet.lua: conv3x3(stride) - BN - ReLU - conv3x3 - BN plus the
+    shortcut (the identity, or conv1x1(stride) - BN where the shape changes)."""
+    body = collections.OrderedDict([
+        ("conv2d_1", nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)),
+        ("batchnorm2d_1", nn.BatchNorm2d(cout)),
+        ("relu_1", nn.ReLU()),
+        ("conv2d_2", nn.Conv2d(cout, cout, 3, padding=1, bias=False)),
+        ("batchnorm2d_2", nn.BatchNorm2d(cout)),
+    ])
+    if stride == 1 and cin == cout:
+        return Residual(body)
+    return Residual(body, nn.Sequential(collections.OrderedDict([
+        ("conv2d_1", nn.Conv2d(cin, cout, 1, stride=stride, bias=False)),
+        ("batchnorm2d_1", nn.BatchNorm2d(cout)),
+    ])))
+
+
+def resnet(widths=(16, 32, 64), strides=(2, 2, 2), in_channels=1, classes=10):
+    """The ResNet of scripts/resnet.lua (resnet_fmnist.lua) in torch, its state_dict keys the
+    engine's parameter names: an engine checkpoint of it, exported, loads with
+    load_state_dict. For benchmarks and checks against the engine."""
+    w1, w2, w3 = widths
+    s1, s2, s3 = strides
+    return nn.Sequential(collections.OrderedDict([
+        ("conv2d_1", nn.Conv2d(in_channels, w1, 3, padding=1, bias=False)),
+        ("batchnorm2d_1", nn.BatchNorm2d(w1)),
+        ("relu_1", nn.ReLU()),
+        ("residual_1", resnet_block(w1, w1, s1)),
+        ("relu_2", nn.ReLU()),
+        ("residual_2", resnet_block(w1, w2, s2)),
+        ("relu_3", nn.ReLU()),
+        ("residual_3", resnet_block(w2, w3, s3)),
+        ("relu_4", nn.ReLU()),
+        ("adaptive_avgpool2d_1", nn.AdaptiveAvgPool2d(1)),
+        ("flatten_1", nn.Flatten()),
+        ("linear_1", nn.Linear(w3, classes)),
+    ]))
+
+
+def batchnorm_paths(entries, prefix=""):
+    """The dotted paths ("residual_1.shortcut.batchnorm2d_1") of every batchnorm in a list of
+    model_config entries, containers opened."""
+    for e in entries:
+        kind = e["config"]["kind"]
+        if kind in ("batchnorm1d", "batchnorm2d"):
+            yield prefix + e["name"]
+        for k, child in enumerate(e.get("children", [])):
+            sub = {"residual": ["", "shortcut"][k] if k < 2 else "",
+                   "concat": f"branch_{k + 1}"}.get(kind, "")
+            yield from batchnorm_paths(child, f"{prefix}{e['name']}.{sub + '.' if sub else ''}")
 
 
 def export(path, out, index_keys=False):
     state = collections.OrderedDict()
     with h5py.File(path, "r") as f:
+        config = json.loads(text(f["model"].attrs["model_config"]))
         for i, name in enumerate(layer_names(f)):
             group = f["model"][name]
             for param, data in group.items():
                 key = f"{i if index_keys else name}.{param}"
                 state[key] = torch.from_numpy(data[()])
                 print(f"{name}.{param} -> {key} {list(data.shape)} {data.dtype}")
-            if text(group.attrs["kind"]) in ("batchnorm1d", "batchnorm2d"):
-                # a buffer torch keeps and the engine does not (it only matters for
-                # momentum=None, which the engine does not offer)
-                state[f"{i if index_keys else name}.num_batches_tracked"] = torch.tensor(0)
+    # a buffer torch keeps and the engine does not (it only matters for momentum=None, which
+    # the engine does not offer), for every batchnorm, inside containers too
+    for bn in batchnorm_paths(config["layers"]):
+        top, _, rest = bn.partition(".")
+        if index_keys:
+            top = str([e["name"] for e in config["layers"]].index(top))
+        state[f"{top}{'.' + rest if rest else ''}.num_batches_tracked"] = torch.tensor(0)
     torch.save(state, out)
 
 

@@ -14,11 +14,13 @@ typedef struct seed_param {
     int64_t fan_in;
 } seed_param;
 
+/* clang-format off */
 static const seed_param params[6] = {
     {"conv1.weight", 0, "weight", 1, 25},  {"conv1.bias", 0, "bias", 2, 25},
     {"fc1.weight", 4, "weight", 3, 3136},  {"fc1.bias", 4, "bias", 4, 3136},
     {"fc2.weight", 6, "weight", 5, 128},   {"fc2.bias", 6, "bias", 6, 128},
 };
+/* clang-format on */
 
 static eng_model *seed_cnn(eng_dtype dtype)
 {

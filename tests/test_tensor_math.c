@@ -23,6 +23,7 @@ typedef struct opinfo {
     bool exact;
 } opinfo;
 
+/* clang-format off */
 static const opinfo OPS[] = {
     {"add", BINARY, ENG_OP_ADD, true},        {"sub", BINARY, ENG_OP_SUB, true},
     {"mul", BINARY, ENG_OP_MUL, true},        {"div", BINARY, ENG_OP_DIV, true},
@@ -48,6 +49,7 @@ static const opinfo OPS[] = {
     {"matmul", LINALG, 2, false},             {"dot", LINALG, 3, false},
     {"outer", LINALG, 4, true},
 };
+/* clang-format on */
 #define NOPS ((int)(sizeof OPS / sizeof OPS[0]))
 
 /* ---- inputs in three layouts ---- */

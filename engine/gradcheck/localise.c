@@ -134,8 +134,13 @@ static void describe_culprit(eng_gc_report *report, const char *layer, const cha
         snprintf(what, sizeof what, "%.20s gradient wrong%s%.250s", dot ? dot + 1 : r->name,
                  r->diagnosis[0] ? ": " : "", r->diagnosis);
     snprintf(report->culprit, sizeof report->culprit, "%s", layer);
+    /* the tensor's name in the layer: "weight", or "conv2d_1.weight" inside a container */
+    size_t n = strlen(layer);
+    const char *param = strncmp(r->name, layer, n) == 0 && r->name[n] == '.' ? r->name + n + 1
+                        : dot                                                 ? dot + 1
+                                                                              : r->name;
     snprintf(report->culprit_tensor, sizeof report->culprit_tensor, "%.60s.%.60s", layer,
-             is_input ? "input" : (dot ? dot + 1 : r->name));
+             is_input ? "input" : param);
     snprintf(report->localisation, sizeof report->localisation, "%.60s%s: %s", layer,
              param_free ? " (no parameters)" : "", what);
 }

@@ -336,12 +336,27 @@ eng_status eng_checkpoint_write_rng(eng_checkpoint *ck, const eng_rng *rng, cons
         st = write_state(ck, g, "global", rng);
     for (int i = 0; !st && model && i < model->nlayers; i++) {
         eng_layer *layer = model->layers[i];
-        if (!layer->ops->rng)
+        /* a container's: one per generator inside it, "/rng/layers/residual_1.dropout_1" */
+        int n = eng_container_rngs(layer, NULL, NULL, 0);
+        if (!layer->ops->rng && n == 0)
             continue;
         if (lg < 0)
             st = create_group(ck, g, "layers", &lg);
-        if (!st)
+        if (!st && layer->ops->rng)
             st = write_state(ck, lg, layer->name, layer->ops->rng(layer));
+        eng_rng **rngs = n ? calloc((size_t)n, sizeof *rngs) : NULL;
+        char (*paths)[ENG_PARAM_NAME_MAX] = n ? calloc((size_t)n, sizeof *paths) : NULL;
+        if (!st && n && (!rngs || !paths))
+            st = eng_error(ENG_ENOMEM, "%s: out of memory", ck->path);
+        if (!st && n)
+            eng_container_rngs(layer, rngs, paths, n);
+        for (int k = 0; !st && k < n; k++) {
+            char name[ENG_NAME_MAX + ENG_PARAM_NAME_MAX];
+            snprintf(name, sizeof name, "%s.%s", layer->name, paths[k]);
+            st = write_state(ck, lg, name, rngs[k]);
+        }
+        free(rngs);
+        free(paths);
     }
     if (lg >= 0)
         H5Gclose(lg);

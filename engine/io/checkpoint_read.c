@@ -262,6 +262,50 @@ static eng_status read_layer(eng_checkpoint *ck, hid_t model_group, int i, const
     return st;
 }
 
+/* The generators inside the model's containers with the states the file holds for them. */
+typedef struct rng_list {
+    int n;
+    eng_rng **rngs;
+    eng_rng *states;
+    bool *found;
+} rng_list;
+
+/* Reads /rng/layers/<layer>.<path> for every generator inside a container (rg: /rng/layers,
+ * -1 when the file has none), into out, changing nothing. */
+static eng_status read_container_rngs(eng_checkpoint *ck, hid_t rg, const eng_model *model,
+                                      rng_list *out)
+{
+    int total = 0;
+    for (int i = 0; i < model->nlayers; i++)
+        total += eng_container_rngs(model->layers[i], NULL, NULL, 0);
+    if (total == 0 || rg < 0)
+        return ENG_OK;
+    char (*paths)[ENG_PARAM_NAME_MAX] = calloc((size_t)total, sizeof *paths);
+    out->rngs = calloc((size_t)total, sizeof *out->rngs);
+    out->states = calloc((size_t)total, sizeof *out->states);
+    out->found = calloc((size_t)total, sizeof *out->found);
+    eng_status st = ENG_OK;
+    if (!paths || !out->rngs || !out->states || !out->found)
+        st = eng_error(ENG_ENOMEM, "%s: out of memory", ck->path);
+    for (int i = 0, at = 0; !st && i < model->nlayers; i++) {
+        eng_layer *layer = model->layers[i];
+        int n = eng_container_rngs(layer, out->rngs + at, paths + at, total - at);
+        for (int k = at; !st && k < at + n; k++) {
+            char name[ENG_NAME_MAX + ENG_PARAM_NAME_MAX], where[sizeof name + 16];
+            snprintf(name, sizeof name, "%s.%s", layer->name, paths[k]);
+            snprintf(where, sizeof where, "/rng/layers/%s", name);
+            if (eng_h5_exists(rg, name)) {
+                st = read_state(ck, rg, name, where, &out->states[k]);
+                out->found[k] = true;
+            }
+        }
+        at += n;
+    }
+    out->n = total;
+    free(paths);
+    return st;
+}
+
 eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model)
 {
     if (!ck->has_model)
@@ -280,6 +324,7 @@ eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model)
     eng_rng *states = calloc((size_t)model->nlayers + 1, sizeof *states);
     bool *has_state = calloc((size_t)model->nlayers + 1, sizeof *has_state);
     hid_t g = -1, rg = -1;
+    rng_list inside = {0};
     eng_status st = ENG_OK;
     if (!first || !values || !states || !has_state) {
         st = eng_error(ENG_ENOMEM, "%s: out of memory", ck->path);
@@ -307,6 +352,8 @@ eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model)
             }
         }
     }
+    if (!st)
+        st = read_container_rngs(ck, rg, model, &inside);
     if (st)
         goto done;
     /* Everything fits: only now does the model change. */
@@ -321,7 +368,13 @@ eng_status eng_checkpoint_read_model(eng_checkpoint *ck, eng_model *model)
         if (has_state[i])
             *layer->ops->rng(layer) = states[i];
     }
+    for (int k = 0; k < inside.n; k++)
+        if (inside.found[k])
+            *inside.rngs[k] = inside.states[k];
 done:
+    free(inside.rngs);
+    free(inside.states);
+    free(inside.found);
     for (int64_t i = 0; values && i < total; i++)
         eng_tensor_release(values[i]);
     free(values);

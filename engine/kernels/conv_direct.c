@@ -1,5 +1,6 @@
 #include "conv_direct.h"
 
+#include "broadcast.h"
 #include "conv_direct_avx512.h"
 #include "cpu.h"
 
@@ -198,7 +199,7 @@ void eng_conv_direct_f32(float *y, const float *w, const float *xpad, int cin, i
 {
 #ifdef HAVE_X86_DISPATCH
     if (eng_simd_level() == ENG_SIMD_AVX512) {
-        eng_conv_direct_avx512_f32(y, w, xpad, cin, hp, wp, out, kh, kw);
+        eng_conv_direct_avx512_f32(y, NULL, w, xpad, cin, hp, wp, out, kh, kw);
         return;
     }
     if (eng_simd_level() >= ENG_SIMD_AVX2) {
@@ -214,11 +215,39 @@ void eng_conv_direct_f64(double *y, const double *w, const double *xpad, int cin
 {
 #ifdef HAVE_X86_DISPATCH
     if (eng_simd_level() == ENG_SIMD_AVX512) {
-        eng_conv_direct_avx512_f64(y, w, xpad, cin, hp, wp, out, kh, kw);
+        eng_conv_direct_avx512_f64(y, NULL, w, xpad, cin, hp, wp, out, kh, kw);
         return;
     }
 #endif
     conv_direct_generic_f64(y, w, xpad, cin, hp, wp, out, kh, kw);
+}
+
+/* With AVX-512 the accumulators start at the bias: no pass that fills y first. */
+void eng_conv_direct_bias_f32(float *y, const float *bias, const float *w, const float *xpad,
+                              int cin, int hp, int wp, int out, int kh, int kw)
+{
+#ifdef HAVE_X86_DISPATCH
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        eng_conv_direct_avx512_f32(y, bias, w, xpad, cin, hp, wp, out, kh, kw);
+        return;
+    }
+#endif
+    eng_fill_planes_f32(y, bias, out, (int64_t)(hp - kh + 1) * (wp - kw + 1));
+    eng_conv_direct_f32(y, w, xpad, cin, hp, wp, out, kh, kw);
+}
+
+void eng_conv_direct_bias_f64(double *y, const double *bias, const double *w,
+                              const double *xpad, int cin, int hp, int wp, int out, int kh,
+                              int kw)
+{
+#ifdef HAVE_X86_DISPATCH
+    if (eng_simd_level() == ENG_SIMD_AVX512) {
+        eng_conv_direct_avx512_f64(y, bias, w, xpad, cin, hp, wp, out, kh, kw);
+        return;
+    }
+#endif
+    eng_fill_planes_f64(y, bias, out, (int64_t)(hp - kh + 1) * (wp - kw + 1));
+    eng_conv_direct_f64(y, w, xpad, cin, hp, wp, out, kh, kw);
 }
 
 void eng_conv_direct_dweight_f32(float *dw, const float *dy, const float *xpad, int cin, int hp,

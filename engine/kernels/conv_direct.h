@@ -20,6 +20,13 @@ void eng_conv_direct_f32(float *y, const float *w, const float *xpad, int cin, i
 void eng_conv_direct_f64(double *y, const double *w, const double *xpad, int cin, int hp,
                          int wp, int out, int kh, int kw);
 
+/* y [out, oh, ow] = bias [out] (broadcast over each plane) + the convolution: overwrites y. */
+void eng_conv_direct_bias_f32(float *y, const float *bias, const float *w, const float *xpad,
+                              int cin, int hp, int wp, int out, int kh, int kw);
+void eng_conv_direct_bias_f64(double *y, const double *bias, const double *w,
+                              const double *xpad, int cin, int hp, int wp, int out, int kh,
+                              int kw);
+
 /* The weight gradient of the same convolution, ADDED into dw [out, cin, kh, kw]:
  *   dw[o,c,i,j] += sum over oy, ox of dy[o,oy,ox] * xpad[c, oy+i, ox+j]
  * dy [out, oh, ow] with oh = hp - kh + 1, ow = wp - kw + 1. */

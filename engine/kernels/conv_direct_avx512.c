@@ -19,8 +19,8 @@ static inline unsigned lane_mask(int left, int lanes)
  * Output channels past the last whole tile go through a one-channel tile. */
 #define DEFINE_FORWARD(SFX, T, VT, MT, LANES, Q, V, LOAD, STORE, FMA, SET1)                      \
     static inline __attribute__((always_inline, target("avx512f"))) void forward_tile_##SFX(    \
-        T *y, const T *w, const T *xpad, int cin, int hp, int wp, int kh, int kw, int oh,      \
-        int ow, int q_count, int o)                                                             \
+        T *y, const T *bias, const T *w, const T *xpad, int cin, int hp, int wp, int kh,       \
+        int kw, int oh, int ow, int q_count, int o)                                             \
     {                                                                                           \
         long wstride = (long)cin * kh * kw;                                                     \
         for (int oy = 0; oy < oh; oy++) {                                                       \
@@ -31,8 +31,9 @@ static inline unsigned lane_mask(int left, int lanes)
                     m[v] = (MT)lane_mask(ow - ox - v * LANES, LANES);                           \
                 for (int q = 0; q < q_count; q++)                                               \
                     for (int v = 0; v < V; v++)                                                 \
-                        acc[q][v] = LOAD(m[v], y + ((long)(o + q) * oh + oy) * ow + ox +        \
-                                                   v * LANES);                                  \
+                        acc[q][v] = bias ? SET1(bias[o + q])                                    \
+                                         : LOAD(m[v], y + ((long)(o + q) * oh + oy) * ow + ox + \
+                                                      v * LANES);                               \
                 for (int c = 0; c < cin; c++) {                                                 \
                     for (int i = 0; i < kh; i++) {                                              \
                         const T *xr = xpad + ((long)c * hp + oy + i) * wp + ox;                 \
@@ -58,13 +59,14 @@ static inline unsigned lane_mask(int left, int lanes)
     }                                                                                           \
                                                                                                 \
     __attribute__((target("avx512f"))) void eng_conv_direct_avx512_##SFX(                       \
-        T *y, const T *w, const T *xpad, int cin, int hp, int wp, int out, int kh, int kw)      \
+        T *y, const T *bias, const T *w, const T *xpad, int cin, int hp, int wp, int out,       \
+        int kh, int kw)                                                                         \
     {                                                                                           \
         int oh = hp - kh + 1, ow = wp - kw + 1, o = 0;                                          \
         for (; o + Q <= out; o += Q)                                                            \
-            forward_tile_##SFX(y, w, xpad, cin, hp, wp, kh, kw, oh, ow, Q, o);                  \
+            forward_tile_##SFX(y, bias, w, xpad, cin, hp, wp, kh, kw, oh, ow, Q, o);            \
         for (; o < out; o++)                                                                    \
-            forward_tile_##SFX(y, w, xpad, cin, hp, wp, kh, kw, oh, ow, 1, o);                  \
+            forward_tile_##SFX(y, bias, w, xpad, cin, hp, wp, kh, kw, oh, ow, 1, o);            \
     }
 
 /* Weight-gradient tile: QN output channels x the KW taps of one kernel row, QN * KW

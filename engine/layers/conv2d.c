@@ -97,24 +97,30 @@ static eng_status conv2d_forward_direct(conv2d *c, const eng_tensor *x, eng_tens
         switch (x->dtype) {
         case ENG_F32: {
             float *yi = ENG_F32_DATA(y) + i * y_stride;
-            if (bias)
-                eng_fill_planes_f32(yi, ENG_F32_DATA(bias->value), c->out_channels, plane);
-            else
-                memset(yi, 0, sizeof(float) * (size_t)y_stride);
             eng_pad_f32(ENG_F32_DATA(c->xpad), ENG_F32_DATA(x) + i * x_stride, g->channels,
                         g->height, g->width, g->ph, g->pw);
+            if (bias) { /* y = bias + conv in one pass */
+                eng_conv_direct_bias_f32(yi, ENG_F32_DATA(bias->value), ENG_F32_DATA(w),
+                                         ENG_F32_DATA(c->xpad), g->channels, hp, wp,
+                                         c->out_channels, c->kh, c->kw);
+                break;
+            }
+            memset(yi, 0, sizeof(float) * (size_t)y_stride);
             eng_conv_direct_f32(yi, ENG_F32_DATA(w), ENG_F32_DATA(c->xpad), g->channels, hp, wp,
                                 c->out_channels, c->kh, c->kw);
             break;
         }
         case ENG_F64: {
             double *yi = ENG_F64_DATA(y) + i * y_stride;
-            if (bias)
-                eng_fill_planes_f64(yi, ENG_F64_DATA(bias->value), c->out_channels, plane);
-            else
-                memset(yi, 0, sizeof(double) * (size_t)y_stride);
             eng_pad_f64(ENG_F64_DATA(c->xpad), ENG_F64_DATA(x) + i * x_stride, g->channels,
                         g->height, g->width, g->ph, g->pw);
+            if (bias) {
+                eng_conv_direct_bias_f64(yi, ENG_F64_DATA(bias->value), ENG_F64_DATA(w),
+                                         ENG_F64_DATA(c->xpad), g->channels, hp, wp,
+                                         c->out_channels, c->kh, c->kw);
+                break;
+            }
+            memset(yi, 0, sizeof(double) * (size_t)y_stride);
             eng_conv_direct_f64(yi, ENG_F64_DATA(w), ENG_F64_DATA(c->xpad), g->channels, hp, wp,
                                 c->out_channels, c->kh, c->kw);
             break;

@@ -96,3 +96,17 @@ eng_status eng_cross_entropy_new(eng_loss **out)
     *out = &ce->base;
     return ENG_OK;
 }
+
+static eng_status cross_entropy_create(const eng_settings *s, eng_loss **out)
+{
+    (void)s;
+    return eng_cross_entropy_new(out);
+}
+
+ENG_BUILTIN_LOSS(cross_entropy) = {
+    .name = "cross_entropy",
+    .ctor = "CrossEntropyLoss",
+    .create = cross_entropy_create,
+    .class_targets = true,
+    .doc = "softmax and negative log-likelihood of [N,K] logits and [N] class indices",
+};

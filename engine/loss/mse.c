@@ -75,3 +75,16 @@ eng_status eng_mse_new(eng_loss **out)
     *out = l;
     return ENG_OK;
 }
+
+static eng_status mse_create(const eng_settings *s, eng_loss **out)
+{
+    (void)s;
+    return eng_mse_new(out);
+}
+
+ENG_BUILTIN_LOSS(mse) = {
+    .name = "mse",
+    .ctor = "MSELoss",
+    .create = mse_create,
+    .doc = "mean of (input - target)^2",
+};

@@ -3,6 +3,7 @@
  *   loss = -sum_i input[i, target_i], over the samples whose target is not ignore_index,
  *   divided by their count for 'mean' (NaN when every sample is ignored, as PyTorch). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "loss.h"
 
@@ -96,3 +97,27 @@ eng_status eng_nll_new(bool sum, int64_t ignore_index, eng_loss **out)
     *out = &l->base;
     return ENG_OK;
 }
+
+static const eng_setting nll_settings[] = {
+    {"reduction", ENG_SETTING_STRING, 0, .def_string = "mean", .doc = "'mean' or 'sum'"},
+    {"ignore_index", ENG_SETTING_INT, 0, .def = -100, .min = -ENG_SETTING_INT_MAX,
+     .max = ENG_SETTING_INT_MAX, .doc = "a target value that counts for nothing"},
+    {0},
+};
+
+static eng_status nll_create(const eng_settings *s, eng_loss **out)
+{
+    const char *red = eng_settings_string(s, "reduction");
+    if (strcmp(red, "mean") != 0 && strcmp(red, "sum") != 0)
+        return eng_error(ENG_EARG, "NLLLoss: reduction '%s' (expected 'mean' or 'sum')", red);
+    return eng_nll_new(red[0] == 's', eng_settings_int(s, "ignore_index"), out);
+}
+
+ENG_BUILTIN_LOSS(nll) = {
+    .name = "nll",
+    .ctor = "NLLLoss",
+    .settings = nll_settings,
+    .create = nll_create,
+    .class_targets = true,
+    .doc = "negative log-likelihood of [N,C] log-probabilities and [N] class indices",
+};

@@ -58,6 +58,7 @@ static eng_status rmsprop_step(eng_optimizer *opt)
 {
     const rmsprop *r = (const rmsprop *)opt;
     eng_status st = eng_optimizer_check_params(opt);
+    /* clang-format off */
     for (int i = 0; i < opt->nparams && !st; i++) {
         eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
         eng_tensor *sa = NULL, *ga = NULL, *buf = NULL;
@@ -100,6 +101,7 @@ static const eng_optim_ops rmsprop_ops = {
     .slot_names = rmsprop_slots,
     .hyper = rmsprop_hyper,
 };
+    /* clang-format on */
 
 eng_status eng_rmsprop_new(const eng_param_list *params, const eng_rmsprop_options *opts,
                            eng_optimizer **out)

@@ -71,7 +71,40 @@ do
   model:eval(); loaded:eval()
   assert(max_diff(model:forward(x), loaded:forward(x)) == 0, "reloaded outputs")
   assert(tostring(loaded) == tostring(model))
-  -- and model:load fills a freshly built twin
+  -- an optimizer's state for parameters inside containers saves and resumes
+  local opt = engine.optim.Adam(model, {lr = 1e-3})
+  model:train()
+  local dy = engine.ones({3, 3})
+  model:forward(x); model:backward(dy); opt:step()
+  engine.save(path, {model = model, optimizer = opt})
+  local again = engine.optim.Adam(loaded, {lr = 1e-3}):load(path)
+  loaded:load(path)
+  assert(again:steps() == 1)
+  opt:zero_grad(); model:forward(x); model:backward(dy); opt:step()
+  loaded:train()
+  again:zero_grad(); loaded:forward(x); loaded:backward(dy); again:step()
+  local a, b = model:parameters(), loaded:parameters()
+  for i = 1, #a do assert(max_diff(a[i].value, b[i].value) == 0, "resumed " .. a[i].name) end
+  os.remove(path)
+end
+
+H.section("a Dropout's generator inside a container is saved: a resumed run draws the same masks")
+do
+  local function build()
+    return nn.Sequential{nn.Linear(6, 6), nn.Residual(nn.Sequential{nn.Dropout(0.5),
+      nn.Concat(2, nn.Dropout(0.3), nn.Linear(6, 2))}, nn.Linear(6, 8))}
+  end
+  local model = build()
+  local x = engine.randn({4, 6})
+  model:forward(x)
+  local path = os.tmpname()
+  engine.save(path, {model = model})
+  local again = build()
+  again:load(path)
+  local c = engine.load(path).model
+  local y = model:forward(x)
+  assert(max_diff(y, again:forward(x)) == 0 and max_diff(y, c:forward(x)) == 0, "masks")
+  assert(max_diff(model:forward(x), y) > 0, "a new mask at each forward")
   os.remove(path)
 end
 
@@ -112,6 +145,49 @@ do
   for i = 1, #g1 do
     assert(max_diff(g1[i], g2[i]) < 1e-12, "split gradient " .. i)
   end
+end
+
+H.section("the checker: a whole model with containers PASSes; a bug inside one is localised")
+do
+  local gc = engine.gradcheck
+  engine.seed(4)
+  -- (no bias before a batchnorm in training: its true gradient is 0, below the noise floor)
+  local block = nn.Sequential{nn.Conv2d(2, 3, 3, {stride = 2, padding = 1, bias = false}),
+    nn.BatchNorm2d(3), nn.Tanh(), nn.Conv2d(3, 3, 3, {padding = 1, bias = false}),
+    nn.BatchNorm2d(3)}
+  local proj = nn.Sequential{nn.Conv2d(2, 3, 1, {stride = 2, bias = false}), nn.BatchNorm2d(3)}
+  local model = nn.Sequential{nn.Residual(block, proj), nn.Tanh(),
+    nn.Concat(2, nn.Conv2d(3, 2, 1), nn.Sigmoid()), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+    nn.Linear(5, 3)}:to("f64")
+  local x, y = engine.randn({4, 2, 6, 6}, "f64"), engine.tensor({0, 1, 2, 1}, "i64")
+  local r = gc.check(model, nn.CrossEntropyLoss(), x, y, {input = true})
+  assert(r.verdict == "PASS", r.summary)
+  assert(r.tensors["concat_1.branch_1.conv2d_1.weight"] and r.tensors["input"])
+  assert(gc.check_layers(model, x).verdict == "PASS")
+
+  local half = nn.Lua{name = "half", params = {a = engine.tensor({2}, "f64")},
+    forward = function(self, v) return v * self.params.a:get(1) end,
+    output_shape = function(self, shape) return shape end,
+    backward = function(self, v, _, dy)  -- planted: the input gradient halved
+      return dy * self.params.a:get(1) * 0.5, {a = engine.tensor({(v * dy):sum()}, "f64")}
+    end}
+  local bad = nn.Sequential{nn.Linear(4, 4, {dtype = "f64"}),
+    nn.Residual(nn.Sequential{nn.Linear(4, 4, {dtype = "f64"}), nn.Tanh(), half}),
+    nn.Linear(4, 2, {dtype = "f64"})}
+  local b = gc.check(bad, nn.CrossEntropyLoss(), engine.randn({5, 4}, "f64"),
+    engine.tensor({0, 1, 0, 1, 1}, "i64"))
+  assert(b.verdict == "FAIL" and b.culprit == "residual_1", tostring(b.culprit))
+  assert(b.culprit_tensor == "residual_1.linear_1.weight", b.culprit_tensor)
+end
+
+H.section("a container named by the user names its parameters: block_2.conv2d_1.weight")
+do
+  local model = nn.Sequential{nn.Conv2d(1, 2, 1),
+    nn.Residual(nn.Sequential{nn.Conv2d(2, 2, 3, {padding = 1})}, {name = "block_2"}),
+    nn.Concat(2, nn.ReLU(), nn.Tanh(), {name = "both"})}
+  assert(model:parameters()[3].name == "block_2.conv2d_1.weight")
+  assert(model[3]:name() == "both" and model:forward(engine.randn({1, 1, 3, 3})):size(2) == 4)
+  check_error("Residual: unknown option 'nmae'", nn.Residual, nn.ReLU(), {nmae = "x"})
 end
 
 H.section("errors name the container")

@@ -48,9 +48,11 @@ static eng_status same_shape(const eng_layer *layer, const eng_tensor *x, int *n
  * and a dtype switch per element. A strided view (a layer called directly on one) takes the
  * generic path. f32 computes in float, f64 in double. */
 #define SWISH_LOOPS(T, SFX, EXP)                                                               \
+    /* no branch on the sign (random signs mispredict): for v far below 0, EXP(-v) overflows \
+     * to infinity and 1 / (1 + inf) is the right limit, 0 */                                  \
     static T sigmoid_##SFX(T v)                                                                \
     {                                                                                          \
-        return v >= 0 ? 1 / (1 + EXP(-v)) : EXP(v) / (1 + EXP(v));                             \
+        return 1 / (1 + EXP(-v));                                                              \
     }                                                                                          \
     static void swish_forward_##SFX(T *y, const T *x, int64_t n, T beta)                       \
     {                                                                                          \
