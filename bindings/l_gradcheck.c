@@ -44,7 +44,7 @@ static int l_check(lua_State *L)
     if (st)
         return l_engine_error(L);
     l_gc_push_boxed_report(L);
-    l_gc_keep_inputs(L, 1, owned ? 0 : 2, 3, 4, 5);
+    l_gc_keep_inputs(L, 1, 2, 3, 4, 5);
     return 1;
 }
 

@@ -209,8 +209,10 @@ static void read_spec(lua_State *L, int report, eng_gc_check_spec *spec)
     spec->model = l_check_model(L, lua_gettop(L));
     lua_getfield(L, report, "_x");
     spec->x = l_check_tensor(L, lua_gettop(L));
-    if (lua_getfield(L, report, "_criterion") != LUA_TNIL) {
-        const char *name = luaL_tolstring(L, -1, NULL); /* "CrossEntropyLoss()" */
+    int type = lua_getfield(L, report, "_criterion");
+    if (type != LUA_TNIL) {
+        const char *name = type == LUA_TTABLE ? ENG_GC_CRITERION_LUA /* written in Lua */
+                                              : luaL_tolstring(L, -1, NULL); /* "MSELoss()" */
         size_t n = 0;
         while (isalnum((unsigned char)name[n]) && n < sizeof spec->criterion - 1)
             n++;
@@ -224,6 +226,7 @@ static void read_spec(lua_State *L, int report, eng_gc_check_spec *spec)
     spec->directional = l_gc_read_mode(L, options, "report:save", &directions) == L_GC_DIRECTIONAL;
     spec->directions = directions;
     spec->input = l_opt_boolean_field(L, options, "report:save", "input", false);
+    spec->loss_scale = l_opt_number_field(L, options, "report:save", "loss_scale", 1.0);
 }
 
 /* report:save(path) -> report */
@@ -253,30 +256,39 @@ static int report_save(lua_State *L)
     return 1;
 }
 
-/* gradcheck.replay(path [, model]) -> the new report, with report.replay = {path=,
- * stored_verdict=, same_verdict=, stored=} */
+/* gradcheck.replay(path [, model [, criterion]]) -> the new report, with report.replay =
+ * {path=, stored_verdict=, same_verdict=, stored=}; criterion: in place of the saved one (a
+ * criterion written in Lua must be given) */
 static int l_replay(lua_State *L)
 {
     if (lua_type(L, 1) != LUA_TSTRING)
         return luaL_error(L, "gradcheck.replay: path must be a string, got %s",
                           luaL_typename(L, 1));
     eng_model *model = lua_isnoneornil(L, 2) ? NULL : l_check_model(L, 2);
-    lua_settop(L, 2);
-    saved_box *sbox = lua_newuserdatauv(L, sizeof *sbox, 0); /* 3 */
+    lua_settop(L, 3);
+    saved_box *sbox = lua_newuserdatauv(L, sizeof *sbox, 0); /* 4 */
     sbox->saved = NULL;
     luaL_setmetatable(L, ENG_LUA_GRADCHECK_SAVED);
-    if (eng_gc_report_load(lua_tostring(L, 1), model, &sbox->saved))
-        return l_engine_error(L);
-    eng_gc_report **r = l_gc_new_report_box(L);
-    if (eng_gc_replay(sbox->saved, r))
+    eng_gc_report **r = l_gc_new_report_box(L); /* 5 */
+    eng_loss *owned = NULL; /* last: nothing may raise while it is held */
+    eng_loss *criterion = lua_isnil(L, 3) ? NULL : l_gc_check_criterion(L, 3, &owned);
+    eng_status st = eng_gc_report_load(lua_tostring(L, 1), model, &sbox->saved);
+    if (!st)
+        st = eng_gc_replay_with(sbox->saved, criterion, r);
+    eng_loss_release(owned);
+    if (st)
         return l_engine_error(L);
     bool same = (*r)->verdict == sbox->saved->verdict;
-    l_gc_push_boxed_report(L); /* 4 */
-    lua_pushvalue(L, 3);
-    lua_setfield(L, 4, "_saved");
+    l_gc_push_boxed_report(L); /* 5 */
+    lua_pushvalue(L, 4);
+    lua_setfield(L, 5, "_saved");
     if (model) { /* keeps the model the saved spec borrows alive */
         lua_pushvalue(L, 2);
-        lua_setfield(L, 4, "_model");
+        lua_setfield(L, 5, "_model");
+    }
+    if (criterion) {
+        lua_pushvalue(L, 3);
+        lua_setfield(L, 5, "_criterion");
     }
     lua_createtable(L, 0, 4);
     lua_pushvalue(L, 1);
@@ -287,7 +299,7 @@ static int l_replay(lua_State *L)
     lua_setfield(L, -2, "same_verdict");
     l_push_meta(L, sbox->saved->stored);
     lua_setfield(L, -2, "stored");
-    lua_setfield(L, 4, "replay");
+    lua_setfield(L, 5, "replay");
     return 1;
 }
 

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     eng_layer_spec *specs = NULL;
     int n = 0;
     if (eng_model_config_parse(json, "fuzz", &dtype, &specs, &n) == ENG_OK)
-        free(specs);
+        eng_layer_specs_free(specs, n);
     free(json);
     return 0;
 }

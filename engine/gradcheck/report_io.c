@@ -62,6 +62,14 @@ static eng_status add_options(eng_meta *g, const eng_gc_check_spec *s)
         st = eng_meta_add_string(o, "mode", "directional");
     if (!st && s->directional)
         st = eng_meta_add_integer(o, "directions", s->directions);
+    if (!st && p->exclude)
+        st = eng_meta_add_string(o, "exclude", p->exclude);
+    if (!st && p->full)
+        st = eng_meta_add_boolean(o, "full", true);
+    if (!st && p->no_localise)
+        st = eng_meta_add_boolean(o, "localise", false);
+    if (!st && s->loss_scale != 0 && s->loss_scale != 1)
+        st = eng_meta_add_number(o, "loss_scale", s->loss_scale);
     return st;
 }
 
@@ -177,29 +185,64 @@ eng_status eng_gc_report_save(const char *path, const eng_gc_check_spec *spec,
 /* The criterion a saved report names (those Lua's nn constructs without settings). */
 static eng_status new_criterion(const eng_gc_saved_report *s, eng_loss **out)
 {
-    if (strcmp(s->spec.criterion, "CrossEntropyLoss") == 0)
+    const char *c = s->spec.criterion;
+    if (strcmp(c, "CrossEntropyLoss") == 0)
         return eng_cross_entropy_new(out);
-    if (strcmp(s->spec.criterion, "MSELoss") == 0)
+    if (strcmp(c, "MSELoss") == 0)
         return eng_mse_new(out);
-    return eng_error(ENG_EFORMAT, "%s: unknown criterion %s", s->path,
-                     s->spec.criterion[0] ? s->spec.criterion : "(none saved)");
+    if (strcmp(c, ENG_GC_CRITERION_LUA) == 0)
+        return eng_error(ENG_EARG, "%s: meta.gradcheck.criterion is '%s': the check's criterion "
+                         "was written in Lua, which a file cannot hold; give it to the replay "
+                         "(gradcheck.replay(path, model or nil, criterion) in Lua)", s->path, c);
+    if (!c[0] && !s->spec.y)
+        return eng_error(ENG_EFORMAT, "%s: meta.gradcheck.criterion and y are missing: unknown "
+                         "criterion and target (a check with a criterion written in Lua, saved "
+                         "before such checks recorded both: check again and save)", s->path);
+    if (!c[0])
+        return eng_error(ENG_EFORMAT, "%s: meta.gradcheck.criterion is missing: unknown "
+                         "criterion (give it to the replay: gradcheck.replay(path, model or nil, "
+                         "criterion) in Lua)", s->path);
+    return eng_error(ENG_EFORMAT, "%s: meta.gradcheck.criterion: unknown criterion '%s' "
+                     "(CrossEntropyLoss, MSELoss or lua)", s->path, c);
 }
 
 eng_status eng_gc_replay(eng_gc_saved_report *saved, eng_gc_report **out)
 {
+    return eng_gc_replay_with(saved, NULL, out);
+}
+
+eng_status eng_gc_replay_with(eng_gc_saved_report *saved, eng_loss *criterion,
+                              eng_gc_report **out)
+{
     const eng_gc_check_spec *p = &saved->spec;
     *out = NULL;
-    if (strcmp(saved->mode, "layer-wise") == 0)
-        return eng_gc_check_layers(p->model, p->x, &p->options, out);
-    eng_loss *loss = NULL;
+    if (strcmp(saved->mode, "layer-wise") == 0) {
+        eng_status st = eng_gc_check_layers(p->model, p->x, &p->options, out);
+        return st ? eng_error_wrap(st, "%s: replaying the saved layer-wise check (meta.gradcheck."
+                                   "x and options on the saved model)", saved->path)
+                  : ENG_OK;
+    }
+    eng_loss *owned = NULL, *scaled = NULL;
     eng_gc_objective *obj = NULL;
-    eng_status st = new_criterion(saved, &loss);
-    if (!st)
-        st = eng_gc_model_objective(p->model, loss, p->x, p->y, p->input, &obj);
+    eng_status st = criterion ? ENG_OK : new_criterion(saved, &owned);
+    if (!st && !p->y)
+        st = eng_error(ENG_EFORMAT, "%s: meta.gradcheck.y is missing (the check's target)",
+                       saved->path);
+    if (!st && p->loss_scale != 0 && p->loss_scale != 1)
+        st = eng_gc_scaled_loss(criterion ? criterion : owned, p->loss_scale, &scaled);
+    eng_loss *loss = scaled ? scaled : criterion ? criterion : owned;
+    if (st)
+        goto done;
+    st = eng_gc_model_objective(p->model, loss, p->x, p->y, p->input, &obj);
     if (!st)
         st = p->directional ? eng_gc_check_directions(obj, p->directions, &p->options, out)
                             : eng_gc_check(obj, &p->options, out);
+    if (st)
+        st = eng_error_wrap(st, "%s: replaying the saved check (meta.gradcheck.x, y, criterion "
+                            "and options on the saved model)", saved->path);
+done:
     eng_gc_objective_release(obj);
-    eng_loss_release(loss);
+    eng_loss_release(scaled);
+    eng_loss_release(owned);
     return st;
 }

@@ -8,10 +8,15 @@
  *   mode, verdict, dtype    strings: the report's ("element-wise", "PASS", "f64")
  *   loss                    number
  *   x, x_shape, x_dtype     the batch: its values in row-major order, shape and dtype
- *   criterion               [optional] the loss: "CrossEntropyLoss" or "MSELoss"
+ *   criterion               [optional] the loss: "CrossEntropyLoss" or "MSELoss", or "lua"
+ *                           for a criterion written in Lua (which a file cannot hold: the
+ *                           replay needs it given, eng_gc_replay_with)
  *   y, y_shape, y_dtype     [with criterion] the target
  *   options                 table of the options given: samples, seed, step, rtol, nsigma,
- *                           worst, only, input, mode ("element", "directional"), directions
+ *                           worst, only, input, mode ("element", "directional"), directions;
+ *                           since the C writer also exclude, full, localise (false only) and
+ *                           loss_scale (when not 1). Only options that differ from their
+ *                           defaults are written; an unknown one is refused.
  *   tensors/<name>          verdict, diagnosis ("" for none), step, and the worst elements as
  *                           lists numerical, analytic, error and index (their 1-based
  *                           coordinates, one after the other)
@@ -26,15 +31,18 @@
 #include "gradcheck.h"
 
 #define ENG_GC_CRITERION_MAX 32
+#define ENG_GC_CRITERION_LUA "lua" /* spec.criterion of a criterion written in Lua */
+#define ENG_GC_DIRECTIONS_MAX (1 << 20) /* directions a saved directional check may ask for */
 
 /* What a check is computed from. */
 typedef struct eng_gc_check_spec {
     eng_model *model;
     eng_tensor *x;                        /* the batch */
     eng_tensor *y;                        /* [optional] the target (NULL: layer-wise) */
-    char criterion[ENG_GC_CRITERION_MAX]; /* "CrossEntropyLoss", "MSELoss"; "" for none */
-    eng_gc_options options;               /* saved: samples, seed, step, rtol, nsigma, worst,
-                                             only (exclude, full, no_localise are not) */
+    char criterion[ENG_GC_CRITERION_MAX]; /* "CrossEntropyLoss", "MSELoss", "lua"
+                                             (ENG_GC_CRITERION_LUA); "" for none */
+    eng_gc_options options;               /* every field saved */
+    double loss_scale;                    /* the criterion times this (0 or 1: unscaled) */
     bool input;                           /* the model's input was checked too */
     bool directional;                     /* eng_gc_check_directions, else eng_gc_check */
     int directions;                       /* directional: its k (Lua's default 16) */
@@ -64,7 +72,7 @@ typedef struct eng_gc_saved_report {
     eng_meta *meta;         /* the file's /meta tree */
     const eng_meta *stored; /* its gradcheck table, as stored */
     bool owns_model;
-    char *only;             /* spec.options.only's storage */
+    char *only, *exclude;   /* spec.options.only's and exclude's storage */
 } eng_gc_saved_report;
 
 /* Saves report (computed from spec; mode "layer-wise" for eng_gc_check_layers) to path, an
@@ -81,6 +89,11 @@ ENG_MUST_CHECK eng_status eng_gc_report_load(const char *path, eng_model *model,
  * report agrees with the stored one when (*out)->verdict == saved->verdict. The model's
  * parameters are perturbed and restored. [out] *out owned by the caller (eng_gc_report_free). */
 ENG_MUST_CHECK eng_status eng_gc_replay(eng_gc_saved_report *saved, eng_gc_report **out);
+/* eng_gc_replay with criterion [optional] in place of the saved one: required when the check's
+ * criterion was written in Lua (spec.criterion "lua"), which a file cannot hold. The saved
+ * loss_scale still applies. */
+ENG_MUST_CHECK eng_status eng_gc_replay_with(eng_gc_saved_report *saved, eng_loss *criterion,
+                                             eng_gc_report **out);
 /* Frees saved, its tensors and its model (unless borrowed). NULL accepted. */
 void eng_gc_saved_report_free(eng_gc_saved_report *saved);
 

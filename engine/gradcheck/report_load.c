@@ -35,8 +35,9 @@ static eng_status get(const char *path, const eng_meta *t, const char *where, co
     if (m->type == type || (type == ENG_META_NUMBER && m->type == ENG_META_INTEGER) ||
         (type == ENG_META_NUMBERS && m->type == ENG_META_TABLE && m->nitems == 0))
         return ENG_OK;
-    return eng_error(ENG_EFORMAT, "%s: %s.%s is a %s, expected a %s", path, where, key,
-                     type_name(m->type), type_name(type));
+    return eng_error(ENG_EFORMAT, "%s: %s.%s is %s %s, expected a %s", path, where, key,
+                     m->type == ENG_META_INTEGER ? "an" : "a", type_name(m->type),
+                     type_name(type));
 }
 
 static double number_of(const eng_meta *m)
@@ -126,8 +127,12 @@ static eng_status read_integer_option(const char *path, const eng_meta *m, eng_g
     const char *k = m->key;
     bool seed = strcmp(k, "seed") == 0, samples = strcmp(k, "samples") == 0;
     int64_t v = 0;
-    eng_status st = integer_of(path, "meta.gradcheck.options", m, seed ? -9e15 : 0,
-                               seed || samples ? 9e15 : 1 << 30, &v);
+    bool directions = strcmp(k, "directions") == 0;
+    eng_status st = integer_of(path, "meta.gradcheck.options", m, seed ? -9e15 : directions,
+                               seed || samples ? 9e15
+                               : directions   ? ENG_GC_DIRECTIONS_MAX
+                                              : 1 << 30,
+                               &v);
     if (st)
         return st;
     if (samples)
@@ -149,6 +154,14 @@ static eng_status read_option(const char *path, const eng_meta *m, eng_gc_saved_
     if (!strcmp(k, "samples") || !strcmp(k, "seed") || !strcmp(k, "worst") ||
         !strcmp(k, "directions"))
         return read_integer_option(path, m, p);
+    if (!strcmp(k, "loss_scale")) {
+        double x = m->type == ENG_META_INTEGER || m->type == ENG_META_NUMBER ? number_of(m) : NAN;
+        if (!(isfinite(x) && x != 0))
+            return eng_error(ENG_EFORMAT, "%s: %s.loss_scale must be a finite nonzero number",
+                             path, where);
+        p->loss_scale = x;
+        return ENG_OK;
+    }
     if (!strcmp(k, "step") || !strcmp(k, "rtol") || !strcmp(k, "nsigma")) {
         double x = m->type == ENG_META_INTEGER || m->type == ENG_META_NUMBER ? number_of(m) : NAN;
         if (!(x >= 0 && isfinite(x)))
@@ -156,22 +169,24 @@ static eng_status read_option(const char *path, const eng_meta *m, eng_gc_saved_
         *(k[0] == 's' ? &p->options.step : k[0] == 'r' ? &p->options.rtol : &p->options.nsigma) = x;
         return ENG_OK;
     }
-    if (strcmp(k, "input") == 0) {
+    if (!strcmp(k, "input") || !strcmp(k, "full") || !strcmp(k, "localise")) {
         if (m->type != ENG_META_BOOLEAN)
-            return eng_error(ENG_EFORMAT, "%s: %s.input must be a boolean", path, where);
-        p->input = m->boolean;
+            return eng_error(ENG_EFORMAT, "%s: %s.%s must be a boolean", path, where, k);
+        *(k[0] == 'i' ? &p->input : k[0] == 'f' ? &p->options.full : &p->options.no_localise) =
+            k[0] == 'l' ? !m->boolean : m->boolean;
         return ENG_OK;
     }
-    if (strcmp(k, "only") && strcmp(k, "mode"))
+    if (strcmp(k, "only") && strcmp(k, "exclude") && strcmp(k, "mode"))
         return eng_error(ENG_EFORMAT, "%s: %s.%s is not an option of the checker", path, where,
                          k);
     if (m->type != ENG_META_STRING)
         return eng_error(ENG_EFORMAT, "%s: %s.%s must be a string", path, where, k);
-    if (k[0] == 'o') {
-        free(s->only);
-        if (!(s->only = strdup(m->string)))
+    if (k[0] == 'o' || k[0] == 'e') {
+        char **own = k[0] == 'o' ? &s->only : &s->exclude;
+        free(*own);
+        if (!(*own = strdup(m->string)))
             return eng_error(ENG_ENOMEM, "%s: out of memory", path);
-        p->options.only = s->only;
+        *(k[0] == 'o' ? &p->options.only : &p->options.exclude) = *own;
     } else if (!strcmp(m->string, "element") || !strcmp(m->string, "directional")) {
         p->directional = strcmp(m->string, "directional") == 0;
     } else {
@@ -203,6 +218,9 @@ static eng_status read_saved_tensor(const char *path, const eng_meta *e, eng_gc_
         st = verdict_of(path, where, mv->string, &t->verdict);
     if (st)
         return st;
+    if (strlen(md->string) >= sizeof t->diagnosis)
+        return eng_error(ENG_EFORMAT, "%s: %s.diagnosis is too long (%zu bytes, at most %zu)",
+                         path, where, strlen(md->string), sizeof t->diagnosis - 1);
     snprintf(t->diagnosis, sizeof t->diagnosis, "%s", md->string);
     t->step = number_of(ms);
     const double *v[4];
@@ -350,6 +368,7 @@ void eng_gc_saved_report_free(eng_gc_saved_report *saved)
     eng_tensor_release(saved->spec.y);
     eng_meta_free(saved->meta);
     free(saved->only);
+    free(saved->exclude);
     free(saved->path);
     free(saved);
 }

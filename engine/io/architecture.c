@@ -265,6 +265,27 @@ static eng_status parse_layer(const cJSON *entry, eng_layer_spec *spec, int dept
     return parse_children(entry, spec, depth, budget);
 }
 
+/* The deepest nesting of arrays and objects in json (strings skipped): cJSON refuses more than
+ * CJSON_NESTING_LIMIT levels, which its message would not say. */
+static long json_depth(const char *json)
+{
+    long depth = 0, deepest = 0;
+    for (const char *p = json; *p; p++) {
+        if (*p == '"') {
+            while (*++p && *p != '"')
+                if (*p == '\\' && !*++p)
+                    return deepest;
+            if (!*p)
+                break;
+        } else if (*p == '[' || *p == '{') {
+            deepest = ++depth > deepest ? depth : deepest;
+        } else if (*p == ']' || *p == '}') {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
 eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype *dtype,
                                   eng_layer_spec **out, int *n)
 {
@@ -278,7 +299,12 @@ eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(root, "dtype");
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
     if (!root) {
-        st = eng_error(ENG_EFORMAT, "%s: model_config is not valid JSON", where);
+        long depth = json_depth(json);
+        if (depth > CJSON_NESTING_LIMIT)
+            st = eng_error(ENG_EFORMAT, "%s: model_config is nested %ld deep (JSON arrays and "
+                           "objects, at most %d)", where, depth, CJSON_NESTING_LIMIT);
+        else
+            st = eng_error(ENG_EFORMAT, "%s: model_config is not valid JSON", where);
         goto done;
     }
     if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "sequential") != 0 ||

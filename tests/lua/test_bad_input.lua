@@ -91,6 +91,71 @@ variant("legacy2.h5", legacy2)
 variant("legacy2_flip.h5", legacy2:sub(1, 1000) .. string.char(legacy2:byte(1001) ~ 4) ..
   legacy2:sub(1002))
 write(D .. "/syntax.lua", "local x = = 1\n")
+-- saved gradient-check reports (engine/gradcheck/report_load.c): a good one, cut, and forged
+-- ones, each with one field of /meta/gradcheck changed (written with a valid checksum)
+engine.seed(7)
+engine.gradcheck.check(model, nn.CrossEntropyLoss(), engine.randn({2, 4}),
+  engine.tensor({0, 1}, "i64"), {samples = 2, exclude = "linear_1.bias", loss_scale = 2})
+  :save(D .. "/report.h5")
+local report = read(D .. "/report.h5")
+variant("report_cut.h5", report:sub(1, #report // 2))
+local function forge(name, edit)
+  local meta = engine.load(D .. "/report.h5").meta
+  edit(meta.gradcheck, meta.gradcheck.tensors["linear_2.weight"], meta)
+  engine.save(D .. "/" .. name .. ".h5", {model = model, meta = meta})
+end
+local huge = string.rep("z", 100000)
+local forged = { -- name, edit(g = meta.gradcheck, t = its tensors["linear_2.weight"]), expected
+  {"no_gradcheck", function(_, _, m) m.gradcheck = 5 end, "not a saved gradient-check report"},
+  {"x_missing", function(g) g.x = nil end, "meta.gradcheck.x is missing"},
+  {"x_string", function(g) g.x = "1,2" end, "meta.gradcheck.x is a string, expected a list"},
+  {"x_shape_absurd", function(g) g.x_shape = {1e15, 1e15} end,
+   "meta.gradcheck.x holds 8 values, not the more"},
+  {"x_shape_nan", function(g) g.x_shape = {0 / 0, 4} end, "meta.gradcheck.x_shape[1] is"},
+  {"x_shape_inf", function(g) g.x_shape = {2, math.huge} end,
+   "meta.gradcheck.x_shape[2] is inf, not a size"},
+  {"x_shape_9d", function(g) g.x_shape = {1, 1, 1, 1, 1, 1, 1, 2, 4} end,
+   "meta.gradcheck.x_shape has 9 dimensions"},
+  {"x_dtype", function(g) g.x_dtype = "f128" end, "meta.gradcheck.x_dtype is 'f128'"},
+  {"x_width", function(g) g.x_shape = {4, 2} end, "replaying the saved check"},
+  {"y_count", function(g) g.y, g.y_shape = {0, 1, 1}, {3} end, "replaying the saved check"},
+  {"y_missing", function(g) g.y = nil end, "meta.gradcheck.y is missing"},
+  {"loss_missing", function(g) g.loss = nil end, "meta.gradcheck.loss is missing"},
+  {"loss_string", function(g) g.loss = "low" end, "meta.gradcheck.loss is a string"},
+  {"verdict", function(g) g.verdict = "MAYBE" end, "meta.gradcheck.verdict is 'MAYBE'"},
+  {"dtype", function(g) g.dtype = "" end, "meta.gradcheck.dtype is ''"},
+  {"mode_huge", function(g) g.mode = huge end, "meta.gradcheck.mode is too long"},
+  {"criterion_huge", function(g) g.criterion = huge end, "meta.gradcheck.criterion is too long"},
+  {"criterion_unknown", function(g) g.criterion = "HingeLoss" end,
+   "meta.gradcheck.criterion: unknown criterion 'HingeLoss'"},
+  {"criterion_lua", function(g) g.criterion = "lua" end, "meta.gradcheck.criterion is 'lua'"},
+  {"options_number", function(g) g.options = 3 end, "meta.gradcheck.options is a"},
+  {"samples_nan", function(g) g.options.samples = 0 / 0 end, "options.samples must be an integer"},
+  {"samples_negative", function(g) g.options.samples = -1 end, "options.samples must be an"},
+  {"seed_inf", function(g) g.options.seed = math.huge end, "options.seed must be an integer"},
+  {"worst_fraction", function(g) g.options.worst = 2.5 end, "options.worst must be an integer"},
+  {"directions_huge", function(g) g.options.mode, g.options.directions = "directional", 1e12 end,
+   "options.directions must be an integer in [1, 1048576]"},
+  {"directions_zero", function(g) g.options.directions = 0 end, "options.directions must be"},
+  {"step_negative", function(g) g.options.step = -1 end, "options.step must be a number >= 0"},
+  {"rtol_nan", function(g) g.options.rtol = 0 / 0 end, "options.rtol must be a number >= 0"},
+  {"loss_scale_zero", function(g) g.options.loss_scale = 0 end, "options.loss_scale must be a"},
+  {"loss_scale_inf", function(g) g.options.loss_scale = -math.huge end, "options.loss_scale"},
+  {"exclude_number", function(g) g.options.exclude = 5 end, "options.exclude must be a string"},
+  {"exclude_unknown", function(g) g.options.exclude = "linear_9" end, "linear_9"},
+  {"full_string", function(g) g.options.full = "yes" end, "options.full must be a boolean"},
+  {"mode_both", function(g) g.options.mode = "both" end, "options.mode is 'both'"},
+  {"option_unknown", function(g) g.options.bogus = 1 end, "options.bogus is not an option"},
+  {"tensors_missing", function(g) g.tensors = nil end, "meta.gradcheck.tensors is missing"},
+  {"tensor_number", function(g) g.tensors.w = 1 end, "meta.gradcheck.tensors.w is not a tensor"},
+  {"index_nan", function(_, t) t.index[1] = 0 / 0 end, "linear_2.weight.index[1] is"},
+  {"index_zero", function(_, t) t.index[2] = 0 end, "not a 1-based coordinate"},
+  {"lists_differ", function(_, t) t.numerical = {1} end, "do not make a list of elements"},
+  {"tensor_verdict", function(_, t) t.verdict = nil end, "linear_2.weight.verdict is missing"},
+  {"tensor_step", function(_, t) t.step = {1, 2} end, "linear_2.weight.step is a list"},
+  {"diagnosis_huge", function(_, t) t.diagnosis = huge end, "diagnosis is too long"},
+}
+for _, f in ipairs(forged) do forge("rep_" .. f[1], f[2]) end
 
 -- ---- the cases ----
 local P = ("local D = %q\nlocal nn, optim, data, sweep = engine.nn, engine.optim, engine.data, " ..
@@ -360,6 +425,24 @@ case("sweeps", "append a key twice", S .. "sweep.append(D .. '/s3.h5', 'k', {}) 
 case("sweeps", "keys are exact", S ..
   "print(sweep.key{lr = 0.0010000001}, sweep.key{lr = 0.001}, sweep.key{x = 'b/c'})",
   {ok = "lr=0.0010000001\tlr=0.001\tx=b%2Fc\n"})
+
+-- gradient-check reports
+local G = P .. "local gc = engine.gradcheck\n"
+case("gradcheck reports", "cut in half", G .. "gc.replay(D .. '/report_cut.h5')",
+  {"report_cut.h5", "truncated"})
+case("gradcheck reports", "a checkpoint", G .. "gc.replay(D .. '/good.h5')",
+  {"good.h5", "not a saved gradient-check report"})
+for _, f in ipairs(forged) do
+  case("gradcheck reports", f[1], G .. ("gc.replay(D .. '/rep_%s.h5')"):format(f[1]),
+    {"rep_" .. f[1] .. ".h5", f[3]})
+end
+case("gradcheck reports", "a Lua criterion given to the replay", G ..
+  "local c = {forward = function(_, i) return (i * i):sum() end, backward = function(_, i) " ..
+  "return i * 2 end}\nprint(gc.replay(D .. '/rep_criterion_lua.h5', nil, c).replay.stored_verdict)",
+  {ok = "PASS\n"})
+case("gradcheck reports", "the good one", G ..
+  "local r = gc.replay(D .. '/report.h5') print(r.verdict, r.replay.same_verdict)",
+  {ok = "PASS\ttrue\n"})
 
 -- plugins
 local L = P .. ("local plugins, bad = %q, %q\n"):format(plugins, bad_plugins)
