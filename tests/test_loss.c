@@ -227,6 +227,53 @@ static void test_losses_reject_non_contiguous_input(void **state)
     eng_loss_release(l);
 }
 
+/* Every loss kind is declared validly and made by name from its settings; a bad value is
+ * refused with the loss, the setting and the value; Huber's value by hand. */
+static void test_loss_kinds_are_made_by_name_from_their_declared_settings(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"cross_entropy", "huber", "mse", "nll"};
+    assert_int_equal(eng_loss_kind_count(), 4);
+    for (int i = 0; i < 4; i++) {
+        const eng_loss_kind *kind = eng_loss_kind_find(names[i]);
+        assert_non_null(kind);
+        assert_ok(eng_settings_check_decl(kind->name, kind->settings));
+        eng_settings s;
+        eng_loss *l = NULL;
+        eng_loss_settings_init(&s, kind);
+        assert_ok(eng_loss_create(&s, &l));
+        assert_string_equal(l->ops->kind, names[i]);
+        eng_loss_release(l);
+    }
+    assert_null(eng_loss_kind_find("nope"));
+
+    eng_settings s;
+    eng_loss *l = NULL;
+    eng_loss_settings_init(&s, eng_loss_kind_find("huber"));
+    assert_error(eng_settings_set_number(&s, "delta", 0), ENG_EARG,
+                 "huber: setting 'delta' must be", "got 0");
+    assert_error(eng_settings_set_number(&s, "beta", 1), ENG_EARG, "huber: unknown setting 'beta'",
+                 "delta, reduction");
+    assert_ok(eng_settings_set_number(&s, "delta", 0.5));
+    assert_ok(eng_settings_set_string(&s, "reduction", "sum"));
+    assert_ok(eng_loss_create(&s, &l));
+    /* d = 0.1, 3, -2 with delta 0.5: 0.005 + 0.5 * (3 - 0.25) + 0.5 * (2 - 0.25) */
+    eng_tensor *x = TENSOR(ENG_F64, 3), *y = TENSOR(ENG_F64, 3);
+    double *xd = ENG_F64_DATA(x);
+    xd[0] = 0.1, xd[1] = 3, xd[2] = -2;
+    double value;
+    assert_ok(eng_loss_forward(l, x, y, &value));
+    assert_true(fabs(value - (0.005 + 1.375 + 0.875)) <= 1e-15);
+    eng_loss_release(l);
+
+    eng_loss_settings_init(&s, eng_loss_kind_find("nll"));
+    assert_ok(eng_settings_set_string(&s, "reduction", "none"));
+    assert_error(eng_loss_create(&s, &l), ENG_EARG, "NLLLoss: reduction 'none'");
+    assert_null(l);
+    eng_tensor_release(x);
+    eng_tensor_release(y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_losses_reject_dinput_of_another_shape_or_dtype),
         cmocka_unit_test(test_mse_rejects_shape_and_dtype_mismatch),
         cmocka_unit_test(test_losses_reject_non_contiguous_input),
+        cmocka_unit_test(test_loss_kinds_are_made_by_name_from_their_declared_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
