@@ -116,8 +116,9 @@ static bool names(const eng_gc_report *r, mode md, const char *culprit, const ch
 {
     if (r->verdict != ENG_GC_FAIL)
         return false;
-    if (md == MODE_LAYERS) /* each layer alone: the failing tensor is the culprit's */
-        return strncmp(r->first_failing, culprit, strlen(culprit)) == 0;
+    /* layer-wise, each layer alone: the first failing tensor is also the culprit's */
+    if (md == MODE_LAYERS && strncmp(r->first_failing, culprit, strlen(culprit)) != 0)
+        return false;
     return strcmp(r->culprit, culprit) == 0 && strstr(r->localisation, phrase) != NULL;
 }
 

@@ -51,6 +51,12 @@ eng_status gc_localise(eng_layer **layers, int nlayers, bool training,
                        const eng_tensor *target, int from,
                        const eng_gc_options *opts, eng_gc_report *report);
 
+/* Names the layer whose backward is wrong from its failing tensor r (checked alone): sets
+ * report->culprit, culprit_tensor and localisation ("relu_1 (no parameters): input gradient
+ * ignores the mask ..."). kind: the layer's kind, for faults particular to it. */
+void gc_describe_culprit(eng_gc_report *report, const char *layer, const char *kind,
+                         const eng_gc_tensor_report *r, bool param_free);
+
 /* One checked element's raw evidence for the tensor-level statistics. */
 typedef struct gc_sample {
     double analytic, numerical, truncation, roundoff;

@@ -433,10 +433,10 @@ static void advise(const gc_context *ctx, eng_gc_tensor_report *r, const eng_gc_
 {
     if (r->verdict == ENG_GC_INCONCLUSIVE && r->kinks > 0 &&
         2 * r->kinks >= r->checked - r->passed) {
-        char list[160] = "";
+        char list[64] = "";
         size_t used = 0;
         int shown = 0;
-        for (int64_t i = 0; i < count && shown < 4 && used + 40 < sizeof list; i++) {
+        for (int64_t i = 0; i < count && shown < 3 && used + 24 < sizeof list; i++) {
             if (el[i].verdict != ENG_GC_KINK)
                 continue;
             char idx[64];
@@ -445,10 +445,10 @@ static void advise(const gc_context *ctx, eng_gc_tensor_report *r, const eng_gc_
                                      idx);
         }
         snprintf(r->advice, sizeof r->advice,
-                 "%lld of %lld elements are kinks (a branch switches between the evaluation "
-                 "points), e.g. %s (1-based): a layer that cannot freeze its branches (Lua, "
-                 "plugin) sits on them; check it alone (gc.check_layer) or add forward_frozen",
-                 (long long)r->kinks, (long long)r->checked, list);
+                 "%d of %d elements are kinks (a branch switches between the steps), e.g. "
+                 "%.40s (1-based): a layer that cannot freeze its branches sits on them; "
+                 "check it alone (gc.check_layer) or give it forward_frozen",
+                 (int)r->kinks, (int)r->checked, list);
     } else if (r->verdict == ENG_GC_INCONCLUSIVE) {
         if (ctx->u > 1e-10)
             snprintf(r->advice, sizeof r->advice,

@@ -230,7 +230,9 @@ ENG_MUST_CHECK eng_status eng_gc_sweep(eng_gc_objective *obj, int t, const doubl
 /* Layer-wise mode: runs the model on the batch, then checks every layer alone on its real
  * input with a random upstream gradient (eng_gc_layer_objective), parameters and input. The
  * report's tensors are named "<layer>.<param>" and "<layer>.input"; first_failing names the
- * first failing one. The model is left in its state after the forward. */
+ * first failing one, and culprit, culprit_tensor and localisation its layer and what is wrong
+ * with it. Each layer runs in the model's mode (training: batch statistics); the buffers the
+ * forwards update are put back. The model is left in its state after the forward. */
 ENG_MUST_CHECK eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_gc_options *opts,
                                eng_gc_report **out);
 

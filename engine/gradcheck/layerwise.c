@@ -59,17 +59,21 @@ static eng_status check_layer(eng_model *model, int i, const eng_tensor *input,
     return st;
 }
 
-/* The verdict over the layers, the first failing tensor and the summary with the coverage. */
-static void summarise_layers(eng_gc_report *all, bool sampled)
+/* The verdict over the layers, the first failing tensor (its layer named as the culprit, with
+ * what is wrong) and the summary with the coverage. */
+static void summarise_layers(const eng_model *model, eng_gc_report *all, bool sampled)
 {
     for (int i = 0; i < all->ntensors; i++) {
         eng_gc_tensor_report *r = &all->tensors[i];
         if (r->verdict == ENG_GC_FAIL && all->verdict != ENG_GC_FAIL) {
             all->verdict = ENG_GC_FAIL;
             snprintf(all->first_failing, sizeof all->first_failing, "%s", r->name);
+            const eng_layer *layer = model->layers[r->layer_index];
+            gc_describe_culprit(all, eng_layer_label(layer), layer->ops->kind, r,
+                                layer->nparams == 0);
             snprintf(all->summary, sizeof all->summary,
-                     "layer-wise: the first failing layer is %.63s (layer %d, tensor %.127s)",
-                     r->layer, r->layer_index + 1, r->name);
+                     "layer-wise: the first failing layer is %.63s (layer %d): %.300s",
+                     all->culprit, r->layer_index + 1, all->localisation);
         } else if (r->verdict == ENG_GC_INCONCLUSIVE && all->verdict == ENG_GC_PASS) {
             all->verdict = ENG_GC_INCONCLUSIVE;
         }
@@ -134,7 +138,7 @@ eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_
         eng_gc_report_free(all);
         return st;
     }
-    summarise_layers(all, sampled);
+    summarise_layers(model, all, sampled);
     *out = all;
     return ENG_OK;
 }

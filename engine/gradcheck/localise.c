@@ -118,8 +118,8 @@ static const char *input_gradient_fault(const char *kind, const eng_gc_tensor_re
     return NULL;
 }
 
-static void describe_culprit(eng_gc_report *report, const char *layer, const char *kind,
-                             const eng_gc_tensor_report *r, bool param_free)
+void gc_describe_culprit(eng_gc_report *report, const char *layer, const char *kind,
+                         const eng_gc_tensor_report *r, bool param_free)
 {
     const char *dot = strrchr(r->name, '.');
     bool is_input = strcmp(r->name, "input") == 0 || (dot && strcmp(dot, ".input") == 0);
@@ -177,7 +177,7 @@ static eng_status take(eng_gc_report *one, eng_gc_report *all, const char *name,
 {
     for (int k = 0; k < one->ntensors && !report->culprit[0]; k++)
         if (one->tensors[k].verdict == ENG_GC_FAIL)
-            describe_culprit(report, name, kind, &one->tensors[k], param_free);
+            gc_describe_culprit(report, name, kind, &one->tensors[k], param_free);
     eng_status st = absorb(all, one, name);
     eng_gc_report_free(one);
     return st;
