@@ -202,6 +202,65 @@ static void test_container_clones_are_independent(void **state)
     eng_layer_release(l);
 }
 
+/* A model holding batch-independent containers splits its batch between threads, the
+ * containers' clones running on the other threads, and gives the serial path's results (the
+ * parameter gradients up to the order of the sums). A batchnorm inside prevents the split. */
+static void test_containers_split_between_threads(void **state)
+{
+    (void)state;
+    eng_model *m[2];
+    for (int k = 0; k < 2; k++) {
+        eng_layer *res, *cat;
+        eng_model *b = model_of(2, conv(2, 2, 3, 1, 1, true, ENG_F64), act(eng_tanh_new));
+        assert_ok(eng_residual_new(b, NULL, &res));
+        eng_model_release(b);
+        eng_model *br[2] = {model_of(1, conv(2, 3, 1, 1, 0, true, ENG_F64)),
+                            model_of(1, act(eng_sigmoid_new))};
+        assert_ok(eng_concat_new(2, (const eng_model *const *)br, 2, &cat));
+        eng_model_release(br[0]);
+        eng_model_release(br[1]);
+        m[k] = model_of(2, res, cat);
+    }
+    for (int p = 0; p < m[0]->layers[0]->nparams; p++) /* the same parameters in both */
+        assert_ok(eng_tensor_copy(m[1]->layers[0]->params[p].value,
+                                  m[0]->layers[0]->params[p].value));
+    for (int p = 0; p < m[0]->layers[1]->nparams; p++)
+        assert_ok(eng_tensor_copy(m[1]->layers[1]->params[p].value,
+                                  m[0]->layers[1]->params[p].value));
+    assert_true(m[0]->layers[0]->ops->batch_independent);
+    m[0]->serial_only = true;
+    eng_tensor *x = tensor_new(ENG_F64, 4, (int64_t[]){6, 2, 4, 4});
+    tensor_randn(x, 11, 1.0);
+    const eng_tensor *y[2], *dx[2];
+    eng_tensor *dy = tensor_new(ENG_F64, 4, (int64_t[]){6, 5, 4, 4});
+    tensor_randn(dy, 12, 1.0);
+    for (int k = 0; k < 2; k++) {
+        assert_ok(eng_set_threads(k ? 3 : 1));
+        eng_model_zero_grad(m[k]);
+        assert_ok(eng_model_forward(m[k], x, &y[k]));
+        assert_ok(eng_model_backward(m[k], dy, &dx[k]));
+    }
+    assert_int_equal(m[1]->split, 3);
+    assert_tensor_close(y[1], y[0], 0, "split y");
+    assert_tensor_close(dx[1], dx[0], 0, "split dx");
+    for (int i = 0; i < 2; i++)
+        for (int p = 0; p < m[0]->layers[i]->nparams; p++)
+            assert_tensor_close(m[1]->layers[i]->params[p].grad, m[0]->layers[i]->params[p].grad,
+                                1e-14, m[0]->layers[i]->params[p].name);
+    assert_ok(eng_set_threads(1));
+    eng_tensor_release(x);
+    eng_tensor_release(dy);
+    eng_model_release(m[0]);
+    eng_model_release(m[1]);
+    /* with a batchnorm inside, no split */
+    eng_layer *res;
+    eng_model *b = model_of(1, bn2d(2, ENG_F64));
+    assert_ok(eng_residual_new(b, NULL, &res));
+    assert_false(res->ops->batch_independent);
+    eng_layer_release(res);
+    eng_model_release(b);
+}
+
 static void test_containers_reject_bad_models_and_shapes(void **state)
 {
     (void)state;
@@ -234,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_containers_match_pytorch_in_f32_and_f64),
         cmocka_unit_test(test_containers_pass_the_checker_in_f64),
         cmocka_unit_test(test_container_clones_are_independent),
+        cmocka_unit_test(test_containers_split_between_threads),
         cmocka_unit_test(test_containers_reject_bad_models_and_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
