@@ -202,8 +202,9 @@ static eng_status new_criterion(const eng_gc_saved_report *s, eng_loss **out)
         return eng_error(ENG_EFORMAT, "%s: meta.gradcheck.criterion is missing: unknown "
                          "criterion (give it to the replay: gradcheck.replay(path, model or nil, "
                          "criterion) in Lua)", s->path);
-    return eng_error(ENG_EFORMAT, "%s: meta.gradcheck.criterion: unknown criterion '%s' "
-                     "(CrossEntropyLoss, MSELoss or lua)", s->path, c);
+    return eng_error(ENG_EFORMAT, "%s: meta.gradcheck.criterion: unknown criterion '%s' (the "
+                     "replay rebuilds CrossEntropyLoss and MSELoss; give any other to it: "
+                     "gradcheck.replay(path, model or nil, criterion) in Lua)", s->path, c);
 }
 
 eng_status eng_gc_replay(eng_gc_saved_report *saved, eng_gc_report **out)

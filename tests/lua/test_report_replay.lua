@@ -74,5 +74,14 @@ H.near(again.loss, 2 * expected, 1e-12, "the replayed Lua criterion's loss")
 again:save(path) -- saved again from the saved report it holds: still a Lua criterion
 assert(engine.load(path).meta.gradcheck.criterion == "lua")
 H.check_error("no function 'backward'", gc.replay, path, nil, {forward = half_sq.forward})
+
+-- a criterion with settings the replay cannot rebuild: named, and used when given
+local nll = nn.NLLLoss{reduction = "sum"}
+r = gc.check(model, nll, x, y)
+r:save(path)
+H.check_error("unknown criterion 'NLLLoss'", gc.replay, path)
+again = gc.replay(path, nil, nll)
+assert(again.replay.same_verdict, tostring(again))
+H.near(again.loss, r.loss, 0, "NLLLoss{reduction = 'sum'} replayed")
 os.remove(path)
 print("test_report_replay: exclude, full, localise, loss_scale and Lua criteria replay")
