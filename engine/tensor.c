@@ -5,54 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *eng_dtype_name(eng_dtype dtype)
-{
-    switch (dtype) {
-    case ENG_F32: return "f32";
-    case ENG_F64: return "f64";
-    case ENG_U8: return "u8";
-    case ENG_I32: return "i32";
-    case ENG_I64: return "i64";
-    }
-    return "?";
-}
-
-eng_status eng_dtype_parse(const char *name, eng_dtype *out)
-{
-    /* clang-format off */
-    static const struct { const char *name; eng_dtype dtype; } names[] = {
-        {"f32", ENG_F32}, {"float32", ENG_F32}, {"float", ENG_F32},
-        {"f64", ENG_F64}, {"float64", ENG_F64}, {"double", ENG_F64},
-        {"u8", ENG_U8},   {"uint8", ENG_U8},    {"i32", ENG_I32},
-        {"int32", ENG_I32}, {"i64", ENG_I64},   {"int64", ENG_I64},
-    };
-    /* clang-format on */
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(name, names[i].name) == 0) {
-            *out = names[i].dtype;
-            return ENG_OK;
-        }
-    }
-    return eng_error(ENG_EDTYPE, "unknown dtype '%s' (expected f32, f64, u8, i32 or i64)", name);
-}
-
-size_t eng_dtype_size(eng_dtype dtype)
-{
-    switch (dtype) {
-    case ENG_F32: return 4;
-    case ENG_F64: return 8;
-    case ENG_U8: return 1;
-    case ENG_I32: return 4;
-    case ENG_I64: return 8;
-    }
-    return 0;
-}
-
-bool eng_dtype_is_float(eng_dtype dtype)
-{
-    return dtype == ENG_F32 || dtype == ENG_F64;
-}
-
 static void set_contiguous_strides(eng_tensor *t)
 {
     int64_t stride = 1;
@@ -249,12 +201,16 @@ eng_status eng_tensor_narrow(const eng_tensor *t, int dim, int64_t start, int64_
     if (start < 0 || length < 0 || start > t->shape[dim] || length > t->shape[dim] - start) {
         int64_t last;
         if (start >= 0 && length >= 0 && !__builtin_add_overflow(start, length, &last))
-            return eng_error(ENG_EARG, "narrow: elements %lld..%lld out of range for dimension "
-                             "%d of %s", (long long)start + 1, (long long)last, dim + 1,
+            return eng_error(ENG_EARG,
+                             "narrow: elements %lld..%lld out of range for dimension "
+                             "%d of %s",
+                             (long long)start + 1, (long long)last, dim + 1,
                              eng_tensor_shape_str(t));
-        return eng_error(ENG_EARG, "narrow: start %lld, length %lld out of range for dimension "
-                         "%d of %s", (long long)(start < INT64_MAX ? start + 1 : start),
-                         (long long)length, dim + 1, eng_tensor_shape_str(t));
+        return eng_error(ENG_EARG,
+                         "narrow: start %lld, length %lld out of range for dimension "
+                         "%d of %s",
+                         (long long)(start < INT64_MAX ? start + 1 : start), (long long)length,
+                         dim + 1, eng_tensor_shape_str(t));
     }
     eng_status st = eng_tensor_view(t, out);
     if (st)
@@ -398,10 +354,12 @@ static eng_status check_convertible(const eng_tensor *dst, const eng_tensor *src
             ok = fits_dtype(v, dst->dtype);
         }
         if (!ok)
-            return eng_error(ENG_EARG, "conversion to %s: value %.17g (element %lld of %s %s) "
-                             "is out of range for %s", eng_dtype_name(dst->dtype), v,
-                             (long long)i + 1, eng_dtype_name(src->dtype),
-                             eng_tensor_shape_str(src), eng_dtype_name(dst->dtype));
+            return eng_error(ENG_EARG,
+                             "conversion to %s: value %.17g (element %lld of %s %s) "
+                             "is out of range for %s",
+                             eng_dtype_name(dst->dtype), v, (long long)i + 1,
+                             eng_dtype_name(src->dtype), eng_tensor_shape_str(src),
+                             eng_dtype_name(dst->dtype));
     }
     return ENG_OK;
 }
@@ -417,8 +375,7 @@ eng_status eng_tensor_copy(eng_tensor *dst, const eng_tensor *src)
     int64_t n = eng_tensor_numel(src);
     if (dst->dtype == src->dtype && eng_tensor_is_contiguous(dst) &&
         eng_tensor_is_contiguous(src)) {
-        memmove(eng_tensor_data(dst), eng_tensor_data(src),
-                (size_t)n * eng_dtype_size(src->dtype));
+        memmove(eng_tensor_data(dst), eng_tensor_data(src), (size_t)n * eng_dtype_size(src->dtype));
         return ENG_OK;
     }
     if (dst->dtype == ENG_I64 && src->dtype == ENG_I64) {
@@ -567,11 +524,13 @@ eng_status eng_tensor_binary(eng_tensor *dst, const eng_tensor *a, const eng_ten
         return eng_error(ENG_ESHAPE, "arithmetic on tensors of shapes %s and %s",
                          eng_tensor_shape_str(a), eng_tensor_shape_str(b));
     if (a->dtype != b->dtype || a->dtype != dst->dtype)
-        return eng_error(ENG_EDTYPE, "arithmetic on tensors of dtypes %s and %s (convert one with :to())",
+        return eng_error(ENG_EDTYPE,
+                         "arithmetic on tensors of dtypes %s and %s (convert one with :to())",
                          eng_dtype_name(a->dtype), eng_dtype_name(b->dtype));
     int64_t n = eng_tensor_numel(a);
     for (int64_t i = 0; i < n; i++)
-        eng_tensor_set_flat(dst, i, apply(op, eng_tensor_get_flat(a, i), eng_tensor_get_flat(b, i)));
+        eng_tensor_set_flat(dst, i,
+                            apply(op, eng_tensor_get_flat(a, i), eng_tensor_get_flat(b, i)));
     return ENG_OK;
 }
 
