@@ -10,12 +10,12 @@
 
 #include "engine.h"
 
-#define CHECK(call)                                                                            \
-    do {                                                                                       \
-        if (call) {                                                                            \
-            fprintf(stderr, "bench_train_c: %s\n", eng_errmsg());                              \
-            return 1;                                                                          \
-        }                                                                                      \
+#define CHECK(call)                                                                                \
+    do {                                                                                           \
+        if (call) {                                                                                \
+            fprintf(stderr, "bench_train_c: %s\n", eng_errmsg());                                  \
+            return 1;                                                                              \
+        }                                                                                          \
     } while (0)
 
 static double now(void)

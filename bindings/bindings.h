@@ -75,8 +75,8 @@ eng_tensor **l_new_tensor_box(lua_State *L);
  * tensor of this dtype and shape that does not share storage with `avoid` [optional], pushes
  * it again and returns it (to be overwritten); otherwise pushes a new box with a new zero
  * tensor. Lets loops write `y = model:forward(x, y)` without allocating per step. */
-eng_tensor *l_reuse_tensor(lua_State *L, int arg, eng_dtype dtype, int ndim,
-                            const int64_t *shape, const eng_tensor *avoid);
+eng_tensor *l_reuse_tensor(lua_State *L, int arg, eng_dtype dtype, int ndim, const int64_t *shape,
+                           const eng_tensor *avoid);
 /* Pushes a box owning t (ownership passes to Lua). Only a memory error of Lua itself while
  * creating the box would lose t: prefer l_new_tensor_box before creating the tensor. */
 void l_push_tensor(lua_State *L, eng_tensor *t);
@@ -164,7 +164,7 @@ int l_check_int(lua_State *L, int arg);
 /* A size given as an integer n (meaning {n,n}) or a table {h,w}, at idx; each in
  * [min, 2^20]. Errors read "<fname>: <what> must be ...". */
 void l_check_pair(lua_State *L, int idx, const char *fname, const char *what, int min, int *h,
-                   int *w);
+                  int *w);
 /* The same for field name of the options table at arg; def for both when absent. */
 void l_opt_pair_field(lua_State *L, int arg, const char *fname, const char *name, int def, int min,
                       int *h, int *w);

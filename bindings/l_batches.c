@@ -24,14 +24,14 @@ static void batchesbox_free(void *box)
     eng_batches_free(((batchesbox *)box)->it);
 }
 
-static const l_boxclass batches_class = {ENG_LUA_BATCHES, "iterator is closed",
-                                         sizeof(batchesbox), batchesbox_free};
+static const l_boxclass batches_class = {ENG_LUA_BATCHES, "iterator is closed", sizeof(batchesbox),
+                                         batchesbox_free};
 
 eng_batch_options l_check_batch_options(lua_State *L, int size_arg, eng_dtype sample_dtype,
                                         bool *reuse)
 {
-    static const char *const names[] = {"shuffle",   "dtype", "scale", "mean", "std",
-                                        "drop_last", "reuse", NULL};
+    static const char *const names[] = {"shuffle", "dtype",     "scale", "mean",
+                                        "std",     "drop_last", "reuse", NULL};
     int opts = size_arg + 1;
     lua_Integer batch = luaL_checkinteger(L, size_arg);
     luaL_argcheck(L, batch >= 1, size_arg, "batch size must be >= 1");

@@ -1,6 +1,6 @@
 /* engine.nn's containers (engine/model_container.h): nn.Residual(block [, shortcut] [, {name}])
- * and nn.Concat(dim, branch, ... [, {name}]), each an engine.Layer that a Sequential holds like any other;
- * a block, shortcut or branch is a Sequential or a single layer. Also the nested tree that
+ * and nn.Concat(dim, branch, ... [, {name}]), each an engine.Layer that a Sequential holds like any
+ * other; a block, shortcut or branch is a Sequential or a single layer. Also the nested tree that
  * printing a model shows for them. */
 #include <stdio.h>
 #include <string.h>
@@ -16,8 +16,10 @@ static void check_args(lua_State *L, int first, int last, const char *fname)
         else if (luaL_testudata(L, arg, ENG_LUA_LAYER))
             l_check_layer_arg(L, arg);
         else
-            luaL_error(L, "%s: argument #%d must be an engine.Sequential or an engine.Layer, "
-                       "got %s", fname, arg, l_typename_of(L, arg));
+            luaL_error(L,
+                       "%s: argument #%d must be an engine.Sequential or an engine.Layer, "
+                       "got %s",
+                       fname, arg, l_typename_of(L, arg));
     }
 }
 

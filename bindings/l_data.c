@@ -18,8 +18,8 @@ static void databox_free(void *box)
 }
 
 /* the box's first member is ds.x */
-static const l_boxclass data_class = {ENG_LUA_DATASET, "dataset is closed",
-                                      sizeof(databox), databox_free};
+static const l_boxclass data_class = {ENG_LUA_DATASET, "dataset is closed", sizeof(databox),
+                                      databox_free};
 
 static eng_dataset *check_dataset(lua_State *L, int arg)
 {
@@ -108,7 +108,10 @@ static const luaL_Reg data_methods[] = {
 };
 
 static const luaL_Reg data_meta[] = {
-    {"__tostring", data_tostring}, {"__len", data_size}, {"__index", NULL}, {NULL, NULL},
+    {"__tostring", data_tostring},
+    {"__len", data_size},
+    {"__index", NULL},
+    {NULL, NULL},
 };
 
 static const luaL_Reg data_funcs[] = {

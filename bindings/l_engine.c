@@ -145,7 +145,7 @@ const char *l_typename_of(lua_State *L, int idx)
 }
 
 void l_check_pair(lua_State *L, int idx, const char *fname, const char *what, int min, int *h,
-                   int *w)
+                  int *w)
 {
     enum { MAX = 1 << 20 };
     idx = lua_absindex(L, idx);
@@ -232,8 +232,12 @@ static int l_isatty(lua_State *L)
 }
 
 static const luaL_Reg engine_funcs[] = {
-    {"seed", l_seed},     {"threads", l_threads}, {"clock", l_clock},
-    {"isatty", l_isatty}, {"allocated_bytes", l_allocated_bytes}, {NULL, NULL},
+    {"seed", l_seed},
+    {"threads", l_threads},
+    {"clock", l_clock},
+    {"isatty", l_isatty},
+    {"allocated_bytes", l_allocated_bytes},
+    {NULL, NULL},
 };
 
 int luaopen_engine(lua_State *L)

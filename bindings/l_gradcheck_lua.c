@@ -40,8 +40,8 @@ static eng_status call_lua_loss(l_loss *ll, const char *method, const eng_tensor
     return ENG_OK;
 }
 
-static eng_status l_loss_forward(eng_loss *loss, const eng_tensor *input,
-                                   const eng_tensor *target, double *value)
+static eng_status l_loss_forward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
+                                 double *value)
 {
     l_loss *ll = (l_loss *)loss;
     eng_status st = call_lua_loss(ll, "forward", input, target);
@@ -50,14 +50,16 @@ static eng_status l_loss_forward(eng_loss *loss, const eng_tensor *input,
     int isnum = 0;
     *value = lua_tonumberx(ll->L, -1, &isnum);
     if (!isnum)
-        st = eng_error(ENG_EARG, "gradcheck: the criterion's forward returned %s, expected a "
-                       "number", luaL_typename(ll->L, -1));
+        st = eng_error(ENG_EARG,
+                       "gradcheck: the criterion's forward returned %s, expected a "
+                       "number",
+                       luaL_typename(ll->L, -1));
     lua_pop(ll->L, 1);
     return st;
 }
 
-static eng_status l_loss_backward(eng_loss *loss, const eng_tensor *input,
-                                    const eng_tensor *target, eng_tensor *dinput)
+static eng_status l_loss_backward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
+                                  eng_tensor *dinput)
 {
     l_loss *ll = (l_loss *)loss;
     eng_status st = call_lua_loss(ll, "backward", input, target);
@@ -65,11 +67,15 @@ static eng_status l_loss_backward(eng_loss *loss, const eng_tensor *input,
         return st;
     eng_tensor *g = l_test_tensor(ll->L, -1);
     if (!g)
-        st = eng_error(ENG_EARG, "gradcheck: the criterion's backward returned %s, expected an "
-                       "engine.Tensor like its input", luaL_typename(ll->L, -1));
+        st = eng_error(ENG_EARG,
+                       "gradcheck: the criterion's backward returned %s, expected an "
+                       "engine.Tensor like its input",
+                       luaL_typename(ll->L, -1));
     else if (!eng_tensor_same_shape(g, dinput))
-        st = eng_error(ENG_ESHAPE, "gradcheck: the criterion's backward returned %s, its input "
-                       "is %s", eng_tensor_shape_str(g), eng_tensor_shape_str(dinput));
+        st = eng_error(ENG_ESHAPE,
+                       "gradcheck: the criterion's backward returned %s, its input "
+                       "is %s",
+                       eng_tensor_shape_str(g), eng_tensor_shape_str(dinput));
     else
         st = eng_tensor_copy(dinput, g);
     lua_pop(ll->L, 1);
@@ -98,7 +104,8 @@ eng_loss *l_gc_check_criterion(lua_State *L, int arg, eng_loss **owned)
     for (int k = 0; k < 2; k++) {
         const char *method = k ? "backward" : "forward";
         if (lua_getfield(L, arg, method) != LUA_TFUNCTION)
-            luaL_error(L, "check: the criterion table has no function '%s' (a Lua criterion "
+            luaL_error(L,
+                       "check: the criterion table has no function '%s' (a Lua criterion "
                        "needs forward(self, input, target) and backward(self, input, target))",
                        method);
         lua_pop(L, 1);
@@ -140,11 +147,15 @@ static eng_status call_objective(l_objective *lo, bool want_grads, double *loss)
     *loss = lua_tonumberx(L, -2, &isnum);
     eng_status st = ENG_OK;
     if (!isnum)
-        st = eng_error(ENG_EARG, "gradcheck: the objective function returned %s instead of a "
-                       "number (the loss)", luaL_typename(L, -2));
+        st = eng_error(ENG_EARG,
+                       "gradcheck: the objective function returned %s instead of a "
+                       "number (the loss)",
+                       luaL_typename(L, -2));
     else if (want_grads && !lua_istable(L, -1))
-        st = eng_error(ENG_EARG, "gradcheck: the objective function's second result is %s, "
-                       "expected a list of gradient tensors", luaL_typename(L, -1));
+        st = eng_error(ENG_EARG,
+                       "gradcheck: the objective function's second result is %s, "
+                       "expected a list of gradient tensors",
+                       luaL_typename(L, -1));
     if (!st && want_grads) {
         for (int i = 0; i < lo->ntensors && !st; i++) {
             lua_geti(L, -1, i + 1);
@@ -170,7 +181,7 @@ static eng_status l_obj_loss(eng_gc_objective *obj, double *value)
 }
 
 static eng_status l_obj_loss_at(eng_gc_objective *obj, int t, int64_t index, double delta,
-                                  double *value, uint64_t *signature)
+                                double *value, uint64_t *signature)
 {
     eng_tensor *v = obj->tensors[t].value;
     double old = eng_tensor_get_flat(v, index);
@@ -190,7 +201,7 @@ static eng_status l_obj_gradient(eng_gc_objective *obj)
 
 /* options.sample_loss(s): the loss of sample s (1-based) alone, at the current values. */
 static eng_status l_obj_sample_loss_at(eng_gc_objective *obj, int64_t s, int t, int64_t index,
-                                         double delta, double *value)
+                                       double delta, double *value)
 {
     l_objective *lo = obj->ctx;
     lua_State *L = lo->L;

@@ -7,9 +7,9 @@
 #include "l_gradcheck.h"
 
 static const char *const check_options[] = {
-    "samples", "seed", "step", "rtol", "nsigma", "worst", "only", "input", "mode",
-    "directions", "names", "batch", "sample_loss", "exclude", "full", "localise",
-    "loss_scale", "budget", "verbose", NULL};
+    "samples", "seed",     "step",       "rtol",   "nsigma",  "worst",       "only",
+    "input",   "mode",     "directions", "names",  "batch",   "sample_loss", "exclude",
+    "full",    "localise", "loss_scale", "budget", "verbose", NULL};
 
 eng_gc_options l_gc_read_options(lua_State *L, int arg, const char *fname)
 {
@@ -36,8 +36,10 @@ eng_gc_options l_gc_read_options(lua_State *L, int arg, const char *fname)
         lua_pop(L, 1);
     }
     if (o.budget < 0 || o.budget != o.budget)
-        luaL_error(L, "%s: option 'budget' must be a number of seconds >= 0 (math.huge: no "
-                   "budget), got %f", fname, o.budget);
+        luaL_error(L,
+                   "%s: option 'budget' must be a number of seconds >= 0 (math.huge: no "
+                   "budget), got %f",
+                   fname, o.budget);
     if (o.samples < 0)
         luaL_error(L, "%s: option 'samples' must be >= 0 (0 = every element), got %I", fname,
                    (lua_Integer)o.samples);

@@ -121,8 +121,8 @@ void l_gc_push_report(lua_State *L, const eng_gc_report *r)
     set_integer(L, "evaluations", r->evaluations);
     set_integer(L, "elements_checked", r->elements_checked);
     set_integer(L, "elements_total", r->elements_total);
-    set_number(L, "coverage", r->elements_total ? (double)r->elements_checked /
-                                                  (double)r->elements_total : 1.0);
+    set_number(L, "coverage",
+               r->elements_total ? (double)r->elements_checked / (double)r->elements_total : 1.0);
     if (r->estimated_seconds > 0) {
         set_number(L, "estimated_seconds", r->estimated_seconds);
         set_number(L, "budget", r->budget);
@@ -224,7 +224,7 @@ static void read_spec(lua_State *L, int report, eng_gc_check_spec *spec)
     spec->x = l_check_tensor(L, lua_gettop(L));
     int type = lua_getfield(L, report, "_criterion");
     if (type != LUA_TNIL) {
-        const char *name = type == LUA_TTABLE ? ENG_GC_CRITERION_LUA /* written in Lua */
+        const char *name = type == LUA_TTABLE ? ENG_GC_CRITERION_LUA         /* written in Lua */
                                               : luaL_tolstring(L, -1, NULL); /* "MSELoss()" */
         size_t n = 0;
         while (isalnum((unsigned char)name[n]) && n < sizeof spec->criterion - 1)
@@ -256,8 +256,8 @@ static int report_save(lua_State *L)
     bool has_inputs = l_has_field(L, 1, "_model") && l_has_field(L, 1, "_x");
     if (!rbox || !rbox->report || !(has_inputs || (sbox && sbox->saved)))
         return luaL_error(L, "report:save: only the reports of gradcheck.check and "
-                          "gradcheck.check_layers can be saved (they hold the model and the "
-                          "batch)");
+                             "gradcheck.check_layers can be saved (they hold the model and the "
+                             "batch)");
     eng_gc_check_spec spec;
     if (sbox && sbox->saved)
         spec = sbox->saved->spec;
@@ -283,7 +283,7 @@ static int l_replay(lua_State *L)
     sbox->saved = NULL;
     luaL_setmetatable(L, ENG_LUA_GRADCHECK_SAVED);
     eng_gc_report **r = l_gc_new_report_box(L); /* 5 */
-    eng_loss *owned = NULL; /* last: nothing may raise while it is held */
+    eng_loss *owned = NULL;                     /* last: nothing may raise while it is held */
     eng_loss *criterion = lua_isnil(L, 3) ? NULL : l_gc_check_criterion(L, 3, &owned);
     eng_status st = eng_gc_report_load(lua_tostring(L, 1), model, &sbox->saved);
     if (!st)

@@ -22,7 +22,6 @@ typedef struct streambox {
     size_t memory_limit;
 } streambox;
 
-
 static void streambox_free(void *box)
 {
     eng_h5data_close(((streambox *)box)->d);
@@ -35,7 +34,6 @@ static streambox *check_stream(lua_State *L, int arg)
 {
     return l_box_check(L, arg, &stream_class);
 }
-
 
 /* ---- data.open ---- */
 
@@ -226,7 +224,10 @@ static const luaL_Reg stream_methods[] = {
 };
 
 static const luaL_Reg stream_meta[] = {
-    {"__tostring", stream_tostring}, {"__len", stream_size}, {"__index", NULL}, {NULL, NULL},
+    {"__tostring", stream_tostring},
+    {"__len", stream_size},
+    {"__index", NULL},
+    {NULL, NULL},
 };
 
 void l_open_h5data(lua_State *L)

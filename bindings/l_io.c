@@ -34,10 +34,10 @@ static void metabox_free(void *box)
     eng_meta_free(((metabox *)box)->meta);
 }
 
-static const l_boxclass ck_class = {ENG_LUA_CHECKPOINT, "checkpoint is closed",
-                                    sizeof(ckbox), ckbox_free};
-static const l_boxclass meta_class = {ENG_LUA_META, "meta is closed",
-                                      sizeof(metabox), metabox_free};
+static const l_boxclass ck_class = {ENG_LUA_CHECKPOINT, "checkpoint is closed", sizeof(ckbox),
+                                    ckbox_free};
+static const l_boxclass meta_class = {ENG_LUA_META, "meta is closed", sizeof(metabox),
+                                      metabox_free};
 
 /* Pushes an empty checkpoint box, to be closed when the calling function returns or fails. */
 static ckbox *push_ckbox(lua_State *L)
@@ -121,12 +121,8 @@ static void meta_from_table(lua_State *L, int idx, eng_meta *t, const char *wher
             st = lua_isinteger(L, -1) ? eng_meta_add_integer(t, key, lua_tointeger(L, -1))
                                       : eng_meta_add_number(t, key, lua_tonumber(L, -1));
             break;
-        case LUA_TBOOLEAN:
-            st = eng_meta_add_boolean(t, key, lua_toboolean(L, -1));
-            break;
-        case LUA_TSTRING:
-            st = eng_meta_add_string(t, key, lua_tostring(L, -1));
-            break;
+        case LUA_TBOOLEAN: st = eng_meta_add_boolean(t, key, lua_toboolean(L, -1)); break;
+        case LUA_TSTRING: st = eng_meta_add_string(t, key, lua_tostring(L, -1)); break;
         case LUA_TTABLE:
             if (is_number_list(L, lua_gettop(L))) {
                 lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
@@ -178,18 +174,10 @@ static void push_meta(lua_State *L, const eng_meta *t)
     for (int i = 0; i < t->nitems; i++) {
         const eng_meta *m = t->items[i];
         switch (m->type) {
-        case ENG_META_INTEGER:
-            lua_pushinteger(L, (lua_Integer)m->integer);
-            break;
-        case ENG_META_NUMBER:
-            lua_pushnumber(L, m->number);
-            break;
-        case ENG_META_BOOLEAN:
-            lua_pushboolean(L, m->boolean);
-            break;
-        case ENG_META_STRING:
-            lua_pushstring(L, m->string);
-            break;
+        case ENG_META_INTEGER: lua_pushinteger(L, (lua_Integer)m->integer); break;
+        case ENG_META_NUMBER: lua_pushnumber(L, m->number); break;
+        case ENG_META_BOOLEAN: lua_pushboolean(L, m->boolean); break;
+        case ENG_META_STRING: lua_pushstring(L, m->string); break;
         case ENG_META_NUMBERS:
             lua_createtable(L, (int)m->count, 0);
             for (int64_t k = 0; k < m->count; k++) {
@@ -197,9 +185,7 @@ static void push_meta(lua_State *L, const eng_meta *t)
                 lua_rawseti(L, -2, k + 1);
             }
             break;
-        case ENG_META_TABLE:
-            push_meta(L, m);
-            break;
+        case ENG_META_TABLE: push_meta(L, m); break;
         }
         lua_setfield(L, -2, m->key);
     }

@@ -18,12 +18,9 @@ static eng_status set_from_lua(lua_State *L, eng_settings *s, const char *key, i
 {
     idx = lua_absindex(L, idx);
     switch (lua_type(L, idx)) {
-    case LUA_TNUMBER:
-        return eng_settings_set_number(s, key, lua_tonumber(L, idx));
-    case LUA_TBOOLEAN:
-        return eng_settings_set_bool(s, key, lua_toboolean(L, idx));
-    case LUA_TSTRING:
-        return eng_settings_set_string(s, key, lua_tostring(L, idx));
+    case LUA_TNUMBER: return eng_settings_set_number(s, key, lua_tonumber(L, idx));
+    case LUA_TBOOLEAN: return eng_settings_set_bool(s, key, lua_toboolean(L, idx));
+    case LUA_TSTRING: return eng_settings_set_string(s, key, lua_tostring(L, idx));
     case LUA_TTABLE: {
         const eng_setting *d = eng_settings_find(s, key, NULL);
         lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
@@ -34,16 +31,17 @@ static eng_status set_from_lua(lua_State *L, eng_settings *s, const char *key, i
                 v[k] = lua_tonumber(L, -1);
                 lua_pop(L, 1);
                 if (type != LUA_TNUMBER)
-                    return eng_error(ENG_EARG, "%s: setting '%s' must be a list of integers, "
-                                     "got a %s in it", s->name, key, lua_typename(L, type));
+                    return eng_error(ENG_EARG,
+                                     "%s: setting '%s' must be a list of integers, "
+                                     "got a %s in it",
+                                     s->name, key, lua_typename(L, type));
             }
-            return eng_settings_set_ints(s, key, v, (int)(n > ENG_SETTING_INTS_MAX + 1
-                                                              ? ENG_SETTING_INTS_MAX + 1 : n));
+            return eng_settings_set_ints(
+                s, key, v, (int)(n > ENG_SETTING_INTS_MAX + 1 ? ENG_SETTING_INTS_MAX + 1 : n));
         }
         break; /* a table for anything else */
     }
-    default:
-        break;
+    default: break;
     }
     {
         if (!eng_settings_find(s, key, NULL))
@@ -86,8 +84,7 @@ static void check_option_keys(lua_State *L, int opts, const eng_settings *s, con
 }
 
 /* Sets every setting named in the options table at opts, but the keys in extra. */
-static void settings_from_options(lua_State *L, int opts, eng_settings *s,
-                                  const char *const *extra)
+static void settings_from_options(lua_State *L, int opts, eng_settings *s, const char *const *extra)
 {
     lua_pushnil(L);
     while (lua_next(L, opts)) {
@@ -121,8 +118,8 @@ static void set_positional(lua_State *L, eng_settings *s, const eng_setting *d, 
 {
     int type = lua_type(L, arg);
     if (d->type == ENG_SETTING_INTS && type != LUA_TNUMBER && type != LUA_TTABLE)
-        luaL_error(L, "%s: %s must be an integer or a list of %d integers, got %s", fname,
-                   d->name, d->len, luaL_typename(L, arg));
+        luaL_error(L, "%s: %s must be an integer or a list of %d integers, got %s", fname, d->name,
+                   d->len, luaL_typename(L, arg));
     if ((d->type == ENG_SETTING_INT || d->type == ENG_SETTING_NUMBER) && type != LUA_TNUMBER)
         luaL_typeerror(L, arg, "number");
     if (d->type == ENG_SETTING_BOOL && type != LUA_TBOOLEAN)
@@ -133,15 +130,13 @@ static void set_positional(lua_State *L, eng_settings *s, const eng_setting *d, 
         l_engine_error(L);
 }
 
-int l_settings_from_args(lua_State *L, eng_settings *s, const char *fname,
-                         const char *const *extra)
+int l_settings_from_args(lua_State *L, eng_settings *s, const char *fname, const char *const *extra)
 {
     int top = lua_gettop(L), arg = 1, opts = 0;
     for (const eng_setting *d = s->decl; d && d->name; d++) {
         if (!(d->flags & ENG_SETTING_POSITIONAL))
             continue;
-        bool is_list = d->type == ENG_SETTING_INTS && lua_istable(L, arg) &&
-                       lua_rawlen(L, arg) > 0;
+        bool is_list = d->type == ENG_SETTING_INTS && lua_istable(L, arg) && lua_rawlen(L, arg) > 0;
         if (arg > top || (lua_istable(L, arg) && !is_list) ||
             (lua_isnil(L, arg) && !(d->flags & ENG_SETTING_REQUIRED)))
             break; /* the rest come from the options or their defaults */
@@ -178,8 +173,10 @@ int l_nn_new(lua_State *L)
     const char *kind_name = luaL_checkstring(L, 1);
     const eng_layer_kind *kind = eng_kind_find(kind_name);
     if (!kind)
-        return luaL_error(L, "nn.new: no layer kind '%s' (a plugin's kind needs its plugin "
-                          "loaded first with engine.plugin.load)", kind_name);
+        return luaL_error(L,
+                          "nn.new: no layer kind '%s' (a plugin's kind needs its plugin "
+                          "loaded first with engine.plugin.load)",
+                          kind_name);
     if (!kind->create)
         return luaL_error(L, "nn.new: layer kind '%s' cannot be made from settings", kind_name);
     eng_settings s;
@@ -218,18 +215,10 @@ void l_push_settings(lua_State *L, const eng_layer *layer)
         const eng_setting *d = &s.kind->settings[i];
         const eng_setting_value *v = &s.values[i];
         switch (d->type) {
-        case ENG_SETTING_INT:
-            lua_pushinteger(L, (lua_Integer)v->number);
-            break;
-        case ENG_SETTING_NUMBER:
-            lua_pushnumber(L, v->number);
-            break;
-        case ENG_SETTING_BOOL:
-            lua_pushboolean(L, v->number != 0);
-            break;
-        case ENG_SETTING_STRING:
-            lua_pushstring(L, v->string);
-            break;
+        case ENG_SETTING_INT: lua_pushinteger(L, (lua_Integer)v->number); break;
+        case ENG_SETTING_NUMBER: lua_pushnumber(L, v->number); break;
+        case ENG_SETTING_BOOL: lua_pushboolean(L, v->number != 0); break;
+        case ENG_SETTING_STRING: lua_pushstring(L, v->string); break;
         case ENG_SETTING_INTS:
             lua_createtable(L, v->n, 0);
             for (int k = 0; k < v->n; k++) {

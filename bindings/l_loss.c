@@ -9,7 +9,7 @@
 #include "bindings.h"
 
 typedef struct lossbox {
-    eng_loss *loss;    /* NULL once released */
+    eng_loss *loss; /* NULL once released */
     const eng_loss_kind *kind;
     eng_tensor *input; /* views of the last forward's arguments, for backward */
     eng_tensor *target;
@@ -24,8 +24,8 @@ static void lossbox_free(void *p)
     box->input = box->target = NULL;
 }
 
-static const l_boxclass loss_class = {ENG_LUA_LOSS, "loss is closed",
-                                      sizeof(lossbox), lossbox_free};
+static const l_boxclass loss_class = {ENG_LUA_LOSS, "loss is closed", sizeof(lossbox),
+                                      lossbox_free};
 
 static lossbox *check_lossbox(lua_State *L, int arg)
 {
@@ -121,7 +121,6 @@ static int loss_tostring(lua_State *L)
     lua_pushfstring(L, "%s()", box->kind->ctor);
     return 1;
 }
-
 
 static const luaL_Reg loss_methods[] = {
     {"forward", loss_forward},

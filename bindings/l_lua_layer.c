@@ -22,8 +22,8 @@
 typedef struct script_layer {
     eng_layer base;
     lua_State *L;
-    int spec_ref;             /* the spec table (functions, params, user fields) */
-    char kind[ENG_NAME_MAX];  /* shown by describe */
+    int spec_ref;            /* the spec table (functions, params, user fields) */
+    char kind[ENG_NAME_MAX]; /* shown by describe */
     char names[ENG_MAX_PARAMS][ENG_NAME_MAX];
     /* Without an output_shape function the shape is known only by running forward; the
      * output of that run is kept with a copy of the input it was computed from, and forward
@@ -57,8 +57,7 @@ static eng_status call(script_layer *l, const char *method, const eng_tensor *co
             lua_pushnil(L);
     }
     if (lua_pcall(L, nargs + 1, nresults, 0) != LUA_OK) {
-        eng_status st = eng_error(ENG_ESTATE, "lua layer '%s': %s failed: %s",
-                                  label(l), method,
+        eng_status st = eng_error(ENG_ESTATE, "lua layer '%s': %s failed: %s", label(l), method,
                                   lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
         lua_pop(L, 1);
         return st;
@@ -81,12 +80,13 @@ static eng_status run_lua_forward(script_layer *l, const eng_tensor *x, eng_tens
                        label(l), luaL_typename(l->L, -1));
     else if (out->dtype != x->dtype)
         st = eng_error(ENG_EDTYPE, "lua layer '%s': forward returned a %s tensor for a %s input",
-                       label(l), eng_dtype_name(out->dtype),
-                       eng_dtype_name(x->dtype));
+                       label(l), eng_dtype_name(out->dtype), eng_dtype_name(x->dtype));
     else if (fixed_shape && !eng_tensor_same_shape(out, *y))
-        st = eng_error(ENG_ESHAPE, "lua layer '%s': forward returned %s for x %s, but its "
-                       "output_shape said %s", label(l), eng_tensor_shape_str(out),
-                       eng_tensor_shape_str(x), eng_tensor_shape_str(*y));
+        st = eng_error(ENG_ESHAPE,
+                       "lua layer '%s': forward returned %s for x %s, but its "
+                       "output_shape said %s",
+                       label(l), eng_tensor_shape_str(out), eng_tensor_shape_str(x),
+                       eng_tensor_shape_str(*y));
     else if (!fixed_shape)
         st = eng_tensor_ensure(y, out->dtype, out->ndim, out->shape);
     if (!st)
@@ -109,8 +109,7 @@ static eng_status shape_from_function(script_layer *l, const eng_tensor *x, int 
         lua_rawseti(L, -2, d + 1);
     }
     if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-        eng_status st = eng_error(ENG_ESTATE, "lua layer '%s': output_shape failed: %s",
-                                  label(l),
+        eng_status st = eng_error(ENG_ESTATE, "lua layer '%s': output_shape failed: %s", label(l),
                                   lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
         lua_pop(L, 1);
         return st;
@@ -118,16 +117,20 @@ static eng_status shape_from_function(script_layer *l, const eng_tensor *x, int 
     eng_status st = ENG_OK;
     lua_Integer n = lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : -1;
     if (n < 0 || n > ENG_MAX_DIMS)
-        st = eng_error(ENG_EARG, "lua layer '%s': output_shape must return a list of at most "
-                       "%d sizes, got %s", label(l), ENG_MAX_DIMS, luaL_typename(L, -1));
+        st = eng_error(ENG_EARG,
+                       "lua layer '%s': output_shape must return a list of at most "
+                       "%d sizes, got %s",
+                       label(l), ENG_MAX_DIMS, luaL_typename(L, -1));
     for (lua_Integer d = 0; d < n && !st; d++) {
         int isint;
         lua_rawgeti(L, -1, d + 1);
         lua_Integer v = lua_tointegerx(L, -1, &isint);
         if (!isint || v < 0)
-            st = eng_error(ENG_EARG, "lua layer '%s': output_shape returned size %d = %s for x "
-                           "%s, expected an integer >= 0", label(l), (int)d + 1,
-                           luaL_tolstring(L, -1, NULL), eng_tensor_shape_str(x));
+            st = eng_error(ENG_EARG,
+                           "lua layer '%s': output_shape returned size %d = %s for x "
+                           "%s, expected an integer >= 0",
+                           label(l), (int)d + 1, luaL_tolstring(L, -1, NULL),
+                           eng_tensor_shape_str(x));
         else
             shape[d] = v;
         lua_pop(L, isint ? 1 : 2);
@@ -138,7 +141,7 @@ static eng_status shape_from_function(script_layer *l, const eng_tensor *x, int 
 }
 
 static eng_status script_layer_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
-                                         int64_t *shape)
+                                            int64_t *shape)
 {
     script_layer *l = (script_layer *)layer;
     eng_status st = eng_layer_check_input(layer, x, 0, "");
@@ -172,7 +175,7 @@ static bool cache_matches(const script_layer *l, const eng_tensor *x, const eng_
 }
 
 static eng_status script_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                                    bool training)
+                                       bool training)
 {
     (void)training;
     script_layer *l = (script_layer *)layer;
@@ -184,7 +187,7 @@ static eng_status script_layer_forward(eng_layer *layer, const eng_tensor *x, en
 }
 
 static eng_status script_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
-                                     const eng_tensor *dy, eng_tensor *dx)
+                                        const eng_tensor *dy, eng_tensor *dx)
 {
     script_layer *l = (script_layer *)layer;
     lua_State *L = l->L;
@@ -196,9 +199,10 @@ static eng_status script_layer_backward(eng_layer *layer, const eng_tensor *x, c
     if (dx) {
         eng_tensor *g = l_test_tensor(L, -2);
         if (!g)
-            st = eng_error(ENG_EARG, "lua layer '%s': backward returned %s as dx, expected an "
-                           "engine.Tensor like x %s", name, luaL_typename(L, -2),
-                           eng_tensor_shape_str(x));
+            st = eng_error(ENG_EARG,
+                           "lua layer '%s': backward returned %s as dx, expected an "
+                           "engine.Tensor like x %s",
+                           name, luaL_typename(L, -2), eng_tensor_shape_str(x));
         else if (!eng_tensor_same_shape(g, x))
             st = eng_error(ENG_ESHAPE, "lua layer '%s': backward returned dx %s for x %s", name,
                            eng_tensor_shape_str(g), eng_tensor_shape_str(x));
@@ -207,9 +211,10 @@ static eng_status script_layer_backward(eng_layer *layer, const eng_tensor *x, c
     }
     for (int i = 0; i < layer->nparams && !st; i++) {
         if (!lua_istable(L, -1)) {
-            st = eng_error(ENG_EARG, "lua layer '%s': backward must return the parameter "
-                           "gradients as a second result {%s = ..., ...}", name,
-                           layer->params[i].name);
+            st = eng_error(ENG_EARG,
+                           "lua layer '%s': backward must return the parameter "
+                           "gradients as a second result {%s = ..., ...}",
+                           name, layer->params[i].name);
             break;
         }
         lua_getfield(L, -1, layer->params[i].name);
@@ -219,12 +224,16 @@ static eng_status script_layer_backward(eng_layer *layer, const eng_tensor *x, c
             st = eng_error(ENG_EARG, "lua layer '%s': no gradient for parameter '%s' (got %s)",
                            name, layer->params[i].name, luaL_typename(L, -1));
         else if (!eng_tensor_same_shape(g, grad))
-            st = eng_error(ENG_ESHAPE, "lua layer '%s': gradient of '%s' is %s, the parameter "
-                           "is %s", name, layer->params[i].name, eng_tensor_shape_str(g),
+            st = eng_error(ENG_ESHAPE,
+                           "lua layer '%s': gradient of '%s' is %s, the parameter "
+                           "is %s",
+                           name, layer->params[i].name, eng_tensor_shape_str(g),
                            eng_tensor_shape_str(grad));
         else if (g->dtype != grad->dtype)
-            st = eng_error(ENG_EDTYPE, "lua layer '%s': gradient of '%s' is %s, the parameter "
-                           "is %s", name, layer->params[i].name, eng_dtype_name(g->dtype),
+            st = eng_error(ENG_EDTYPE,
+                           "lua layer '%s': gradient of '%s' is %s, the parameter "
+                           "is %s",
+                           name, layer->params[i].name, eng_dtype_name(g->dtype),
                            eng_dtype_name(grad->dtype));
         else
             st = eng_tensor_binary(grad, grad, g, ENG_ADD);
@@ -235,8 +244,8 @@ static eng_status script_layer_backward(eng_layer *layer, const eng_tensor *x, c
 }
 
 static eng_status new_lua_layer(lua_State *L, int spec_ref, const char *kind,
-                                const eng_layer_ops *ops, const eng_layer *like,
-                                eng_dtype dtype, eng_layer **out);
+                                const eng_layer_ops *ops, const eng_layer *like, eng_dtype dtype,
+                                eng_layer **out);
 
 static eng_status script_layer_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
@@ -259,7 +268,7 @@ static void script_layer_destroy(eng_layer *layer)
     luaL_unref(l->L, LUA_REGISTRYINDEX, l->spec_ref);
 }
 
-#define LUA_LAYER_OPS                                                                         \
+#define LUA_LAYER_OPS                                                                              \
     .kind = "lua", .output_shape = script_layer_output_shape, .forward = script_layer_forward,     \
     .backward = script_layer_backward, .clone = script_layer_clone,                                \
     .destroy = script_layer_destroy, .unknown_branches = true
@@ -288,8 +297,8 @@ static const eng_layer_kind script_layer_kind = {
 /* A layer over the spec at spec_ref (the reference passes to the layer). Parameters: views of
  * like's parameters converted to dtype when like is given (a clone), else taken later. */
 static eng_status new_lua_layer(lua_State *L, int spec_ref, const char *kind,
-                                const eng_layer_ops *ops, const eng_layer *like,
-                                eng_dtype dtype, eng_layer **out)
+                                const eng_layer_ops *ops, const eng_layer *like, eng_dtype dtype,
+                                eng_layer **out)
 {
     *out = NULL;
     script_layer *l = calloc(1, sizeof *l);
@@ -336,8 +345,10 @@ static int check_params(lua_State *L, const char **names, eng_tensor **values)
             const char *name = lua_tostring(L, -2);
             eng_tensor *t = l_test_tensor(L, -1);
             if (!t || !eng_dtype_is_float(t->dtype) || !eng_tensor_is_contiguous(t))
-                return luaL_error(L, "nn.Lua: params.%s must be a contiguous f32 or f64 "
-                                  "engine.Tensor, got %s", name, l_typename_of(L, -1));
+                return luaL_error(L,
+                                  "nn.Lua: params.%s must be a contiguous f32 or f64 "
+                                  "engine.Tensor, got %s",
+                                  name, l_typename_of(L, -1));
             if (strlen(name) >= ENG_NAME_MAX || strchr(name, '.') || strchr(name, '/'))
                 return luaL_error(L, "nn.Lua: parameter name '%s' is too long or has '.' or '/'",
                                   name);
@@ -391,13 +402,12 @@ int l_nn_lua(lua_State *L)
     for (int i = 1; i < n; i++)
         if (values[i]->dtype != dtype)
             return luaL_error(L, "nn.Lua: params.%s is %s but params.%s is %s", names[i],
-                              eng_dtype_name(values[i]->dtype), names[0],
-                              eng_dtype_name(dtype));
+                              eng_dtype_name(values[i]->dtype), names[0], eng_dtype_name(dtype));
     eng_layer **slot = l_new_layer_box(L);
     lua_pushvalue(L, 1);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    const eng_layer_ops *ops = shape_fn == LUA_TFUNCTION ? &script_layer_ops_shape_fn
-                                                         : &script_layer_ops;
+    const eng_layer_ops *ops =
+        shape_fn == LUA_TFUNCTION ? &script_layer_ops_shape_fn : &script_layer_ops;
     if (new_lua_layer(L, ref, kind, ops, NULL, dtype, slot))
         return l_engine_error(L);
     script_layer *l = (script_layer *)*slot;

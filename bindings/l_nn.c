@@ -38,8 +38,8 @@ static void layerbox_free(void *box)
     eng_layer_release(((layerbox *)box)->layer);
 }
 
-static const l_boxclass layer_class = {ENG_LUA_LAYER, "layer is closed",
-                                       sizeof(layerbox), layerbox_free};
+static const l_boxclass layer_class = {ENG_LUA_LAYER, "layer is closed", sizeof(layerbox),
+                                       layerbox_free};
 
 layerbox *l_push_layerbox(lua_State *L)
 {
@@ -72,7 +72,8 @@ static eng_status run_forward(layerbox *box, const eng_tensor *x, eng_tensor **y
     int64_t shape[ENG_MAX_DIMS];
     eng_tensor *xv = NULL;
     *y = NULL;
-    box->stamp = l_next_forward_stamp(); /* even a failed forward may have touched the layer's state */
+    box->stamp =
+        l_next_forward_stamp(); /* even a failed forward may have touched the layer's state */
     eng_status st = eng_layer_output_shape(box->layer, x, &ndim, shape);
     if (!st)
         st = eng_tensor_new(x->dtype, ndim, shape, y);

@@ -20,8 +20,8 @@ static void optimbox_free(void *box)
     eng_optimizer_release(((optimbox *)box)->opt);
 }
 
-static const l_boxclass optim_class = {ENG_LUA_OPTIMIZER, "optimizer is closed",
-                                       sizeof(optimbox), optimbox_free};
+static const l_boxclass optim_class = {ENG_LUA_OPTIMIZER, "optimizer is closed", sizeof(optimbox),
+                                       optimbox_free};
 
 static optimbox *check_optimbox(lua_State *L, int arg)
 {
@@ -134,8 +134,8 @@ static int optim_adam(lua_State *L)
  * eps=1e-10}) */
 static int optim_adagrad(lua_State *L)
 {
-    static const char *const names[] = {"lr", "lr_decay", "weight_decay",
-                                        "initial_accumulator_value", "eps", NULL};
+    static const char *const names[] = {
+        "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", NULL};
     eng_model *model = l_check_model(L, 1);
     l_check_options(L, 2, "Adagrad", names);
     eng_adagrad_options d = ENG_ADAGRAD_DEFAULTS;
@@ -166,8 +166,10 @@ static int new_plugin_optimizer(lua_State *L, const eng_optimizer_kind *kind)
                 return luaL_error(L, "optim.new: option keys must be strings");
             int type = lua_type(L, -1);
             if (type != LUA_TNUMBER && type != LUA_TBOOLEAN)
-                return luaL_error(L, "optim.new: option '%s' must be a number or a boolean, "
-                                  "got %s", lua_tostring(L, -2), luaL_typename(L, -1));
+                return luaL_error(L,
+                                  "optim.new: option '%s' must be a number or a boolean, "
+                                  "got %s",
+                                  lua_tostring(L, -2), luaL_typename(L, -1));
             if (config.count == 16)
                 return luaL_error(L, "optim.new: at most 16 settings");
             config.keys[config.count] = lua_tostring(L, -2); /* kept alive by the table */
@@ -225,8 +227,10 @@ static int optim_new(lua_State *L)
         lua_remove(L, 1);
         return new_plugin_optimizer(L, kind);
     }
-    return luaL_error(L, "optim.new: unknown optimizer '%s' (expected sgd, rmsprop, adam, "
-                      "adamw, adagrad, or a kind of a loaded plugin)", name);
+    return luaL_error(L,
+                      "optim.new: unknown optimizer '%s' (expected sgd, rmsprop, adam, "
+                      "adamw, adagrad, or a kind of a loaded plugin)",
+                      name);
 }
 
 /* ---- methods ---- */
@@ -358,8 +362,7 @@ static int optim_tostring(lua_State *L)
         luaL_addstring(&b, item);
     }
     char tail[96];
-    snprintf(tail, sizeof tail, "; %d tensors, %lld steps)", opt->nparams,
-             (long long)opt->steps);
+    snprintf(tail, sizeof tail, "; %d tensors, %lld steps)", opt->nparams, (long long)opt->steps);
     luaL_addstring(&b, tail);
     luaL_pushresult(&b);
     return 1;

@@ -60,7 +60,8 @@ static int l_new(lua_State *L)
     o.interval = l_opt_number_field(L, 3, "progress.new", "interval", 0);
     if (l_has_field(L, 3, "verbose"))
         o.verbose = l_opt_boolean_field(L, 3, "progress.new", "verbose", true)
-                        ? ENG_PROGRESS_VERBOSE : ENG_PROGRESS_QUIET;
+                        ? ENG_PROGRESS_VERBOSE
+                        : ENG_PROGRESS_QUIET;
     const char *mode = l_opt_string_field(L, 3, "progress.new", "mode", "auto");
     if (strcmp(mode, "auto") == 0)
         o.mode = ENG_PROGRESS_AUTO;
@@ -134,12 +135,15 @@ static int l_format_time(lua_State *L)
 }
 
 static const luaL_Reg progress_methods[] = {
-    {"step", l_step}, {"set", l_set}, {"note", l_note}, {"clear", l_clear},
-    {"done", l_done}, {NULL, NULL},
+    {"step", l_step},   {"set", l_set},   {"note", l_note},
+    {"clear", l_clear}, {"done", l_done}, {NULL, NULL},
 };
 
 static const luaL_Reg progress_funcs[] = {
-    {"new", l_new}, {"verbose", l_verbose}, {"format_time", l_format_time}, {NULL, NULL},
+    {"new", l_new},
+    {"verbose", l_verbose},
+    {"format_time", l_format_time},
+    {NULL, NULL},
 };
 
 int luaopen_engine_progress(lua_State *L)

@@ -126,8 +126,10 @@ static int sched_new(lua_State *L)
             return 1;
         }
     }
-    return luaL_error(L, "optim.scheduler: unknown schedule '%s' (expected step, exponential, "
-                      "cosine, linear)", name);
+    return luaL_error(L,
+                      "optim.scheduler: unknown schedule '%s' (expected step, exponential, "
+                      "cosine, linear)",
+                      name);
 }
 
 /* sched:step() -> the new learning rate, also set on the optimizer. */
@@ -172,8 +174,7 @@ static int sched_tostring(lua_State *L)
         break;
     case ENG_SCHEDULE_LINEAR:
         snprintf(args, sizeof args, "start_factor=%g, end_factor=%g, total_iters=%lld",
-                 s->linear.start_factor, s->linear.end_factor,
-                 (long long)s->linear.total_iters);
+                 s->linear.start_factor, s->linear.end_factor, (long long)s->linear.total_iters);
         break;
     }
     char buf[320];

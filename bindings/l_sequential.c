@@ -18,8 +18,8 @@ static void modelbox_free(void *box)
     eng_model_release(((modelbox *)box)->model);
 }
 
-static const l_boxclass model_class = {ENG_LUA_SEQUENTIAL, "model is closed",
-                                       sizeof(modelbox), modelbox_free};
+static const l_boxclass model_class = {ENG_LUA_SEQUENTIAL, "model is closed", sizeof(modelbox),
+                                       modelbox_free};
 
 /* The box's uservalue 1 is the list of its layer boxes, so that model[i] returns the same
  * box that was added and the layers' boxes live as long as the model's. */
@@ -315,7 +315,6 @@ static int model_tostring(lua_State *L)
     luaL_pushresult(&b);
     return 1;
 }
-
 
 static const luaL_Reg model_methods[] = {
     {"add", model_add},

@@ -71,8 +71,7 @@ static int l_read(lua_State *L)
 static double *number_list(lua_State *L, int idx, const char *what, int *n)
 {
     if (!lua_istable(L, idx))
-        luaL_error(L, "plot: '%s' must be a list of numbers, got %s", what,
-                   l_typename_of(L, idx));
+        luaL_error(L, "plot: '%s' must be a list of numbers, got %s", what, l_typename_of(L, idx));
     *n = (int)luaL_len(L, idx);
     double *v = lua_newuserdatauv(L, sizeof *v * (size_t)(*n + 1), 0);
     for (int i = 0; i < *n; i++) {
@@ -230,8 +229,7 @@ static int l_heatmap(lua_State *L)
     int nv;
     m.values = number_list(L, lua_gettop(L), "values", &nv);
     if (nv != m.nx * m.ny)
-        return luaL_error(L, "heatmap: 'values' has %d entries, expected %d x %d", nv, m.ny,
-                          m.nx);
+        return luaL_error(L, "heatmap: 'values' has %d entries, expected %d x %d", nv, m.ny, m.nx);
     char *svg;
     if (eng_heatmap_svg(&m, &svg))
         return l_engine_error(L);
@@ -356,20 +354,11 @@ static int l_cores(lua_State *L)
 }
 
 static const luaL_Reg sweep_funcs[] = {
-    {"cores", l_cores},
-    {"spawn", l_spawn},
-    {"poll", l_poll},
-    {"kill", l_kill},
-    {"sleep", l_sleep},
-    {"executable", l_executable},
-    {"pid", l_pid},
-    {"clock", l_clock},
-    {"append", l_append},
-    {"_read", l_read},
-    {"plot", l_plot},
-    {"svg", l_svg},
-    {"heatmap", l_heatmap},
-    {NULL, NULL},
+    {"cores", l_cores},     {"spawn", l_spawn}, {"poll", l_poll},
+    {"kill", l_kill},       {"sleep", l_sleep}, {"executable", l_executable},
+    {"pid", l_pid},         {"clock", l_clock}, {"append", l_append},
+    {"_read", l_read},      {"plot", l_plot},   {"svg", l_svg},
+    {"heatmap", l_heatmap}, {NULL, NULL},
 };
 
 int luaopen_engine_sweep(lua_State *L)

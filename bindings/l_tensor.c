@@ -18,8 +18,8 @@ static void tensorbox_free(void *box)
     eng_tensor_release(((tensorbox *)box)->t);
 }
 
-static const l_boxclass tensor_class = {ENG_LUA_TENSOR, "tensor is closed",
-                                        sizeof(tensorbox), tensorbox_free};
+static const l_boxclass tensor_class = {ENG_LUA_TENSOR, "tensor is closed", sizeof(tensorbox),
+                                        tensorbox_free};
 
 /* ---- boxes ---- */
 
@@ -44,8 +44,8 @@ eng_tensor **l_new_tensor_box(lua_State *L)
     return &box->t;
 }
 
-eng_tensor *l_reuse_tensor(lua_State *L, int arg, eng_dtype dtype, int ndim,
-                            const int64_t *shape, const eng_tensor *avoid)
+eng_tensor *l_reuse_tensor(lua_State *L, int arg, eng_dtype dtype, int ndim, const int64_t *shape,
+                           const eng_tensor *avoid)
 {
     eng_tensor *t = l_test_tensor(L, arg);
     if (t && t->dtype == dtype && t->ndim == ndim && eng_tensor_is_contiguous(t) &&
@@ -91,7 +91,6 @@ eng_tensor *l_check_tensor(lua_State *L, int arg)
 {
     return ((tensorbox *)l_box_check(L, arg, &tensor_class))->t;
 }
-
 
 /* ---- argument helpers ---- */
 
@@ -143,17 +142,10 @@ static double check_range(lua_State *L, double v, eng_dtype dtype, const char *w
     double lo = 0, hi = 0;
     switch (dtype) {
     case ENG_F32:
-    case ENG_F64:
-        return v;
-    case ENG_U8:
-        lo = 0, hi = 255;
-        break;
-    case ENG_I32:
-        lo = -2147483648.0, hi = 2147483647.0;
-        break;
-    case ENG_I64:
-        lo = -9223372036854775808.0, hi = 9223372036854774784.0;
-        break;
+    case ENG_F64: return v;
+    case ENG_U8: lo = 0, hi = 255; break;
+    case ENG_I32: lo = -2147483648.0, hi = 2147483647.0; break;
+    case ENG_I64: lo = -9223372036854775808.0, hi = 9223372036854774784.0; break;
     }
     if (!(v >= lo && v <= hi)) {
         char buf[128];

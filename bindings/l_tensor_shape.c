@@ -9,7 +9,7 @@
         eng_tensor **slot_ = l_new_tensor_box(L);                                                  \
         eng_tensor **out = slot_;                                                                  \
         if (call)                                                                                  \
-            return l_engine_error(L);                                                                \
+            return l_engine_error(L);                                                              \
         (void)out;                                                                                 \
     } while (0)
 
@@ -178,7 +178,8 @@ static int t_split(lua_State *L)
             lengths[k] = lua_tointegerx(L, -1, &isint);
             lua_pop(L, 1);
             if (!isint || lengths[k] < 0 || lengths[k] > size - sum)
-                return luaL_error(L, "split: size %I in the list is not a non-negative integer "
+                return luaL_error(L,
+                                  "split: size %I in the list is not a non-negative integer "
                                   "that fits in %I, the size of dimension %d of %s",
                                   (lua_Integer)k + 1, (lua_Integer)size, dim + 1,
                                   eng_tensor_shape_str(t));

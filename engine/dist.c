@@ -49,8 +49,8 @@ eng_status eng_dist_init(int *rank, int *size)
         if (launched_by_mpi() || already) {
             /* the engine's own threads never call MPI: FUNNELED is enough */
             int provided;
-            if (!already && MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) !=
-                                MPI_SUCCESS)
+            if (!already &&
+                MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
                 return eng_error(ENG_ESTATE, "dist: MPI_Init_thread failed");
             dist.mpi = !already;
             MPI_Comm_rank(MPI_COMM_WORLD, &dist.rank);
@@ -115,8 +115,10 @@ static eng_status reduce_bucket(eng_tensor *const *t, int first, int last, size_
         if (bytes > dist.cap) {
             void *p = realloc(dist.buf, bytes);
             if (!p)
-                return eng_error(ENG_ENOMEM, "dist.allreduce: out of memory for a %zu-byte "
-                                 "bucket", bytes);
+                return eng_error(ENG_ENOMEM,
+                                 "dist.allreduce: out of memory for a %zu-byte "
+                                 "bucket",
+                                 bytes);
             dist.buf = p;
             dist.cap = bytes;
         }
@@ -128,8 +130,8 @@ static eng_status reduce_bucket(eng_tensor *const *t, int first, int last, size_
             at += nb;
         }
     }
-    if (MPI_Allreduce(MPI_IN_PLACE, buf, (int)(bytes / esize), type, MPI_SUM, MPI_COMM_WORLD)
-        != MPI_SUCCESS)
+    if (MPI_Allreduce(MPI_IN_PLACE, buf, (int)(bytes / esize), type, MPI_SUM, MPI_COMM_WORLD) !=
+        MPI_SUCCESS)
         return eng_error(ENG_EIO, "dist.allreduce: MPI_Allreduce failed");
     dist.stats.allreduce_calls++;
     dist.stats.allreduce_bytes += (int64_t)bytes;

@@ -19,9 +19,9 @@
 
 /* Traffic counters since the start (or the last eng_dist_stats_reset). */
 typedef struct eng_dist_stats {
-    int64_t allreduce_calls;   /* MPI_Allreduce calls (one per bucket) */
-    int64_t allreduce_bytes;   /* bytes handed to MPI_Allreduce (per process) */
-    double allreduce_seconds;  /* wall time inside MPI_Allreduce, packing included */
+    int64_t allreduce_calls;  /* MPI_Allreduce calls (one per bucket) */
+    int64_t allreduce_bytes;  /* bytes handed to MPI_Allreduce (per process) */
+    double allreduce_seconds; /* wall time inside MPI_Allreduce, packing included */
     int64_t broadcast_bytes;
 } eng_dist_stats;
 

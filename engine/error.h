@@ -13,13 +13,13 @@
 
 typedef enum eng_status {
     ENG_OK = 0,
-    ENG_ESHAPE,  /* tensor shapes do not fit the operation */
-    ENG_EDTYPE,  /* dtype mismatch or unsupported dtype */
-    ENG_EARG,    /* bad argument value (negative size, unknown name, ...) */
-    ENG_ENOMEM,  /* allocation failed */
-    ENG_EIO,     /* file could not be opened, read or written */
-    ENG_EFORMAT, /* file content is not what it claims to be */
-    ENG_ESTATE,  /* call made in the wrong state (backward before forward, ...) */
+    ENG_ESHAPE,     /* tensor shapes do not fit the operation */
+    ENG_EDTYPE,     /* dtype mismatch or unsupported dtype */
+    ENG_EARG,       /* bad argument value (negative size, unknown name, ...) */
+    ENG_ENOMEM,     /* allocation failed */
+    ENG_EIO,        /* file could not be opened, read or written */
+    ENG_EFORMAT,    /* file content is not what it claims to be */
+    ENG_ESTATE,     /* call made in the wrong state (backward before forward, ...) */
     ENG_ENONFINITE, /* a NaN or infinite value where finite ones are needed (training) */
 } eng_status;
 
@@ -28,8 +28,7 @@ const char *eng_status_to_string(eng_status status);
 
 /* Formats the message (printf-style) into this thread's buffer and returns status unchanged,
  * so that a failing path reads `return eng_error(ENG_ESHAPE, "...", ...);`. */
-eng_status eng_error(eng_status status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+eng_status eng_error(eng_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prefixes the current message: "<prefix>: <message>" and returns status. */
 eng_status eng_error_wrap(eng_status status, const char *fmt, ...)

@@ -174,9 +174,9 @@ eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_
     const eng_tensor *out = model->outputs[model->nlayers - 1];
     if (!eng_tensor_same_shape(dy, out) || dy->dtype != out->dtype)
         return eng_error(eng_tensor_same_shape(dy, out) ? ENG_EDTYPE : ENG_ESHAPE,
-                         "sequential: dy is %s %s, the output was %s %s",
-                         eng_dtype_name(dy->dtype), eng_tensor_shape_str(dy),
-                         eng_dtype_name(out->dtype), eng_tensor_shape_str(out));
+                         "sequential: dy is %s %s, the output was %s %s", eng_dtype_name(dy->dtype),
+                         eng_tensor_shape_str(dy), eng_dtype_name(out->dtype),
+                         eng_tensor_shape_str(out));
     eng_tensor *dy_contig = NULL;
     if (!eng_tensor_is_contiguous(dy)) {
         eng_status st = eng_tensor_clone(dy, &dy_contig);
@@ -335,8 +335,8 @@ static eng_status nonfinite_error(const eng_tensor *t, int64_t i, int64_t step, 
     }
     return eng_error(ENG_ENONFINITE, "step %lld (loss %g): %s has %g at %s of %s (0-based)",
                      (long long)step, unsigned_nan(loss), where,
-                     unsigned_nan(eng_tensor_get_flat(t, i)),
-                     eng_shape_str(t->ndim, index), eng_tensor_shape_str(t));
+                     unsigned_nan(eng_tensor_get_flat(t, i)), eng_shape_str(t->ndim, index),
+                     eng_tensor_shape_str(t));
 }
 
 eng_status eng_model_check_finite(const eng_model *model, int64_t step, double loss)
@@ -378,7 +378,8 @@ eng_status eng_model_check_finite(const eng_model *model, int64_t step, double l
     if (loss - loss != 0)
         return eng_error(ENG_ENONFINITE,
                          "step %lld (loss %g): the loss is not finite although every parameter, "
-                         "output and gradient is", (long long)step, unsigned_nan(loss));
+                         "output and gradient is",
+                         (long long)step, unsigned_nan(loss));
     return ENG_OK;
 }
 
@@ -418,8 +419,7 @@ eng_status eng_model_forward_nested(eng_model *model, const eng_tensor *x, bool 
     for (int i = 0; i < model->nlayers; i++) {
         eng_status st = prepare_output(model, i, in);
         if (!st)
-            st = model->layers[i]->ops->forward(model->layers[i], in, model->outputs[i],
-                                                training);
+            st = model->layers[i]->ops->forward(model->layers[i], in, model->outputs[i], training);
         if (st)
             return st;
         in = model->outputs[i];
@@ -428,8 +428,8 @@ eng_status eng_model_forward_nested(eng_model *model, const eng_tensor *x, bool 
     return ENG_OK;
 }
 
-eng_status eng_model_backward_nested(eng_model *model, const eng_tensor *x,
-                                     const eng_tensor *dy, eng_tensor *dx)
+eng_status eng_model_backward_nested(eng_model *model, const eng_tensor *x, const eng_tensor *dy,
+                                     eng_tensor *dx)
 {
     const eng_tensor *grad = dy;
     for (int i = model->nlayers - 1; i >= 0; i--) {

@@ -13,12 +13,12 @@
 
 typedef struct eng_model {
     int nlayers, capacity;
-    eng_layer **layers;    /* each retained by the model */
-    eng_tensor *input;     /* view of the last forward's input */
-    eng_tensor **outputs;  /* [nlayers] output of each layer */
-    eng_tensor **dinputs;  /* [nlayers] gradient w.r.t. each layer's input */
+    eng_layer **layers;   /* each retained by the model */
+    eng_tensor *input;    /* view of the last forward's input */
+    eng_tensor **outputs; /* [nlayers] output of each layer */
+    eng_tensor **dinputs; /* [nlayers] gradient w.r.t. each layer's input */
     bool training;
-    bool forwarded;        /* a forward ran since the last structural change */
+    bool forwarded; /* a forward ran since the last structural change */
     int refcount;
     /* Batch splitting (model_split.c): clones of the layers run by the other threads,
      * [nreplicas][nlayers] flattened, sharing the parameters' storage; and the number of
@@ -45,11 +45,13 @@ ENG_MUST_CHECK eng_status eng_model_add(eng_model *model, eng_layer *layer);
  * plain path's up to the order of floating-point sums in the parameter gradients (and exactly
  * with one thread). [out] *y points at the model's own output buffer, valid until the next
  * forward. x is kept (as a view) for backward. */
-ENG_MUST_CHECK eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_tensor **y);
+ENG_MUST_CHECK eng_status eng_model_forward(eng_model *model, const eng_tensor *x,
+                                            const eng_tensor **y);
 /* Backpropagates dy (like the last output), accumulating parameter gradients. dx [optional,
  * out]: when non-NULL, *dx points at the model's buffer for d(loss)/d(x); when NULL the first
  * layer's input gradient is not computed at all. */
-ENG_MUST_CHECK eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_tensor **dx);
+ENG_MUST_CHECK eng_status eng_model_backward(eng_model *model, const eng_tensor *dy,
+                                             const eng_tensor **dx);
 
 /* For containers (engine/model_container.h), whose layers hold models: the shape the layers
  * would give for x, computed without running them (x's values are not read; it may be a

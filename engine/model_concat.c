@@ -29,7 +29,8 @@ static eng_status concat_shape(const eng_layer *layer, const eng_tensor *x, int 
         if (k == 0) {
             d = resolve_dim(c->dim, n);
             if (d < 0)
-                return eng_error(ENG_ESHAPE, "concat '%s': dim %d is out of range for the "
+                return eng_error(ENG_ESHAPE,
+                                 "concat '%s': dim %d is out of range for the "
                                  "branches' output %s (2..%d, or negative; never the batch's)",
                                  eng_layer_label(layer), c->dim, eng_shape_str(n, s), n);
             *ndim = n;
@@ -42,9 +43,10 @@ static eng_status concat_shape(const eng_layer *layer, const eng_tensor *x, int 
         if (!fits) {
             char first[128];
             snprintf(first, sizeof first, "%s", eng_shape_str(*ndim, shape));
-            return eng_error(ENG_ESHAPE, "concat '%s': branch %d gives %s, branch 1 gives %s "
-                             "(only dim %d may differ)", eng_layer_label(layer), k + 1,
-                             eng_shape_str(n, s), first, c->dim);
+            return eng_error(ENG_ESHAPE,
+                             "concat '%s': branch %d gives %s, branch 1 gives %s "
+                             "(only dim %d may differ)",
+                             eng_layer_label(layer), k + 1, eng_shape_str(n, s), first, c->dim);
         }
         shape[d] += s[d];
     }
@@ -127,19 +129,19 @@ eng_status eng_concat_new(int dim, const eng_model *const *branches, int n, eng_
 {
     *out = NULL;
     if (dim == 0 || dim == 1 || dim < -ENG_MAX_DIMS || dim > ENG_MAX_DIMS)
-        return eng_error(ENG_EARG, "concat: dim %d (2..%d, or negative from the end; never "
-                         "the batch's)", dim, ENG_MAX_DIMS);
+        return eng_error(ENG_EARG,
+                         "concat: dim %d (2..%d, or negative from the end; never "
+                         "the batch's)",
+                         dim, ENG_MAX_DIMS);
     if (n < 1 || n > ENG_CONTAINER_MAX_CHILDREN)
-        return eng_error(ENG_EARG, "concat: %d branches (1 to %d)", n,
-                         ENG_CONTAINER_MAX_CHILDREN);
+        return eng_error(ENG_EARG, "concat: %d branches (1 to %d)", n, ENG_CONTAINER_MAX_CHILDREN);
     char names[ENG_CONTAINER_MAX_CHILDREN][ENG_NAME_MAX];
     const char *pointers[ENG_CONTAINER_MAX_CHILDREN];
     for (int k = 0; k < n; k++) {
         eng_container_child_name_of(&eng_kind_concat, k, names[k], sizeof names[k]);
         pointers[k] = names[k];
     }
-    return container_make(CONTAINER_CONCAT, eng_concat_variants, dim, branches, pointers, n,
-                          out);
+    return container_make(CONTAINER_CONCAT, eng_concat_variants, dim, branches, pointers, n, out);
 }
 
 static const eng_setting concat_settings[] = {

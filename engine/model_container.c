@@ -33,16 +33,18 @@ static void release_lists(container *c)
 }
 
 /* Writes "<child>.<layer>.<entry>" (no "<child>." for an unnamed child) into slot. */
-static eng_status put_name(const container *c, int child, const eng_layer *layer,
-                           const char *entry, char *slot)
+static eng_status put_name(const container *c, int child, const eng_layer *layer, const char *entry,
+                           char *slot)
 {
     const char *prefix = c->child_names[child];
     int n = snprintf(slot, ENG_PARAM_NAME_MAX, "%s%s%s.%s", prefix, prefix[0] ? "." : "",
                      layer->name, entry);
     if (n >= ENG_PARAM_NAME_MAX)
-        return eng_error(ENG_EARG, "%s '%s': the name %s... is longer than %d bytes (nest "
-                         "less deeply or use shorter names)", c->base.ops->kind,
-                         eng_layer_label(&c->base), slot, ENG_PARAM_NAME_MAX - 1);
+        return eng_error(ENG_EARG,
+                         "%s '%s': the name %s... is longer than %d bytes (nest "
+                         "less deeply or use shorter names)",
+                         c->base.ops->kind, eng_layer_label(&c->base), slot,
+                         ENG_PARAM_NAME_MAX - 1);
     return ENG_OK;
 }
 
@@ -134,8 +136,7 @@ static int list_rngs(eng_layer *layer, const char *prefix, eng_rng **rngs,
     return n;
 }
 
-int eng_container_rngs(eng_layer *layer, eng_rng **rngs, char (*paths)[ENG_PARAM_NAME_MAX],
-                       int max)
+int eng_container_rngs(eng_layer *layer, eng_rng **rngs, char (*paths)[ENG_PARAM_NAME_MAX], int max)
 {
     return eng_layer_is_container(layer) ? list_rngs(layer, "", rngs, paths, 0, max) : 0;
 }
@@ -161,8 +162,7 @@ eng_model *eng_container_child(const eng_layer *layer, int i)
 const char *eng_container_child_name(const eng_layer *layer, int i)
 {
     const container *c = (const container *)layer;
-    return eng_layer_is_container(layer) && i >= 0 && i < c->nchildren ? c->child_names[i]
-                                                                         : NULL;
+    return eng_layer_is_container(layer) && i >= 0 && i < c->nchildren ? c->child_names[i] : NULL;
 }
 
 static int depth_of(const eng_layer *layer)
@@ -189,9 +189,10 @@ static eng_status adopt(const char *kind, const eng_model *m, unsigned *flags, e
     for (int i = 0; !st && i < m->nlayers; i++) {
         const eng_layer *l = m->layers[i];
         if (l->ops->shape_needs_data)
-            st = eng_error(ENG_EARG, "%s: layer '%s' (%s) needs its input's values to tell its "
-                           "output shape (give it an output_shape function)", kind,
-                           eng_layer_label(l), l->ops->kind);
+            st = eng_error(ENG_EARG,
+                           "%s: layer '%s' (%s) needs its input's values to tell its "
+                           "output shape (give it an output_shape function)",
+                           kind, eng_layer_label(l), l->ops->kind);
         else if (depth_of(l) >= ENG_CONTAINER_MAX_DEPTH)
             st = eng_error(ENG_EARG, "%s: containers nested more than %d deep", kind,
                            ENG_CONTAINER_MAX_DEPTH);
@@ -256,8 +257,8 @@ eng_status container_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **
         st = eng_model_to(c->children[k], dtype, &copies[k]);
     }
     if (!st)
-        st = container_make(c->type, c->variants, c->dim, (const eng_model *const *)copies,
-                            names, c->nchildren, out);
+        st = container_make(c->type, c->variants, c->dim, (const eng_model *const *)copies, names,
+                            c->nchildren, out);
     if (!st && layer->name[0])
         st = eng_layer_set_name(*out, layer->name);
     if (st) {
@@ -293,8 +294,8 @@ uint64_t container_signature(const eng_layer *layer, const eng_tensor *x, const 
         for (int i = 0; i < m->nlayers; i++) {
             const eng_layer *l = m->layers[i];
             if (l->ops->signature && m->outputs[i])
-                h = eng_hash_word(h, l->ops->signature(l, i == 0 ? x : m->outputs[i - 1],
-                                                       m->outputs[i]));
+                h = eng_hash_word(
+                    h, l->ops->signature(l, i == 0 ? x : m->outputs[i - 1], m->outputs[i]));
         }
     }
     return h;
@@ -304,11 +305,11 @@ void container_add(eng_tensor *dst, const eng_tensor *src)
 {
     int64_t n = eng_tensor_numel(dst);
     if (dst->dtype == ENG_F32)
-        eng_binary_f32(ENG_OP_ADD, ENG_F32_DATA(dst), 1, ENG_F32_DATA(dst), 1,
-                       ENG_F32_DATA(src), 1, n);
+        eng_binary_f32(ENG_OP_ADD, ENG_F32_DATA(dst), 1, ENG_F32_DATA(dst), 1, ENG_F32_DATA(src), 1,
+                       n);
     else
-        eng_binary_f64(ENG_OP_ADD, ENG_F64_DATA(dst), 1, ENG_F64_DATA(dst), 1,
-                       ENG_F64_DATA(src), 1, n);
+        eng_binary_f64(ENG_OP_ADD, ENG_F64_DATA(dst), 1, ENG_F64_DATA(dst), 1, ENG_F64_DATA(src), 1,
+                       n);
 }
 
 /* ---- sequential and residual ---- */
@@ -333,7 +334,8 @@ static eng_status block_shape(const eng_layer *layer, const eng_tensor *x, int *
     if (!same) {
         char block[128];
         snprintf(block, sizeof block, "%s", eng_shape_str(*ndim, shape));
-        return eng_error(ENG_ESHAPE, "residual '%s': for x %s the block gives %s but the %s "
+        return eng_error(ENG_ESHAPE,
+                         "residual '%s': for x %s the block gives %s but the %s "
                          "gives %s (a projection shortcut can match them)",
                          eng_layer_label(layer), eng_tensor_shape_str(x), block,
                          c->nchildren > 1 ? "shortcut" : "identity shortcut",
@@ -342,8 +344,7 @@ static eng_status block_shape(const eng_layer *layer, const eng_tensor *x, int *
     return ENG_OK;
 }
 
-static eng_status block_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                                bool training)
+static eng_status block_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
 {
     container *c = (container *)layer;
     const eng_tensor *yb, *ys = x;
@@ -405,8 +406,10 @@ eng_status eng_residual_new(const eng_model *block, const eng_model *shortcut, e
     if (block)
         for (int i = 0; i < block->nlayers; i++)
             if (strcmp(block->layers[i]->name, shortcut_name) == 0)
-                return eng_error(ENG_EARG, "residual: the block has a layer named '%s' "
-                                 "(the shortcut's parameters are named so)", shortcut_name);
+                return eng_error(ENG_EARG,
+                                 "residual: the block has a layer named '%s' "
+                                 "(the shortcut's parameters are named so)",
+                                 shortcut_name);
     return container_make(CONTAINER_RESIDUAL, residual_variants, 0, children, names,
                           shortcut ? 2 : 1, out);
 }

@@ -4,7 +4,11 @@
 
 #include "model_container.h"
 
-typedef enum container_type { CONTAINER_SEQUENTIAL, CONTAINER_RESIDUAL, CONTAINER_CONCAT } container_type;
+typedef enum container_type {
+    CONTAINER_SEQUENTIAL,
+    CONTAINER_RESIDUAL,
+    CONTAINER_CONCAT
+} container_type;
 
 typedef struct container {
     eng_layer base; /* params and buffers point at the lists below */
@@ -16,8 +20,8 @@ typedef struct container {
     int dim; /* concat: as given, 1-based or negative */
     eng_param *all_params;
     eng_buffer *all_buffers;
-    char *names;      /* the entries' names, ENG_PARAM_NAME_MAX bytes each */
-    eng_tensor *tmp;  /* the shortcut's input gradient, or a branch's */
+    char *names;     /* the entries' names, ENG_PARAM_NAME_MAX bytes each */
+    eng_tensor *tmp; /* the shortcut's input gradient, or a branch's */
     eng_tensor *dys[ENG_CONTAINER_MAX_CHILDREN]; /* concat: each branch's share of dy */
 } container;
 
@@ -26,13 +30,13 @@ typedef struct container {
  * are, and may branch unseen when one of them may. */
 enum { CONTAINER_BATCH_INDEPENDENT = 1, CONTAINER_UNKNOWN_BRANCHES = 2 };
 
-#define CONTAINER_OPS(kind_name, shape_fn, forward_fn, backward_fn, flags)                     \
-    {                                                                                          \
-        .kind = kind_name, .output_shape = shape_fn, .forward = forward_fn,                    \
-        .backward = backward_fn, .clone = container_clone, .destroy = container_destroy,       \
-        .signature = container_signature,                                                      \
-        .batch_independent = ((flags) & CONTAINER_BATCH_INDEPENDENT) != 0,                     \
-        .unknown_branches = ((flags) & CONTAINER_UNKNOWN_BRANCHES) != 0,                       \
+#define CONTAINER_OPS(kind_name, shape_fn, forward_fn, backward_fn, flags)                         \
+    {                                                                                              \
+        .kind = kind_name, .output_shape = shape_fn, .forward = forward_fn,                        \
+        .backward = backward_fn, .clone = container_clone, .destroy = container_destroy,           \
+        .signature = container_signature,                                                          \
+        .batch_independent = ((flags)&CONTAINER_BATCH_INDEPENDENT) != 0,                           \
+        .unknown_branches = ((flags)&CONTAINER_UNKNOWN_BRANCHES) != 0,                             \
     }
 
 eng_status container_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out);

@@ -231,8 +231,8 @@ static eng_status backward_layer(split_job *job, int t, int i, int64_t start, in
     eng_layer *layer = layer_for(model, t, i);
     eng_tensor x = eng_tensor_rows(i == 0 ? model->input : model->outputs[i - 1], start, length);
     eng_tensor y = eng_tensor_rows(model->outputs[i], start, length);
-    eng_tensor dy = eng_tensor_rows(i == model->nlayers - 1 ? job->dy : model->dinputs[i + 1],
-                                    start, length);
+    eng_tensor dy =
+        eng_tensor_rows(i == model->nlayers - 1 ? job->dy : model->dinputs[i + 1], start, length);
     eng_tensor dx;
     bool has_dx = i > 0 || job->want_dx;
     if (has_dx)

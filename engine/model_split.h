@@ -17,7 +17,8 @@ int eng_model_split_count(const eng_model *model, const eng_tensor *x);
 ENG_MUST_CHECK eng_status eng_model_forward_split(eng_model *model, int nsplit);
 /* Backward of the last split forward: dy contiguous like the output; dinputs sized (the
  * first only when want_dx). Parameter gradients accumulate as in the serial backward. */
-ENG_MUST_CHECK eng_status eng_model_backward_split(eng_model *model, const eng_tensor *dy, bool want_dx);
+ENG_MUST_CHECK eng_status eng_model_backward_split(eng_model *model, const eng_tensor *dy,
+                                                   bool want_dx);
 
 /* Frees the clones (after a structural change, or with the model). */
 void eng_model_drop_replicas(eng_model *model);

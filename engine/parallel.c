@@ -20,12 +20,12 @@ static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
     pthread_t threads[ENG_MAX_THREADS];
-    int nthreads;        /* threads in all, the caller's included */
-    int nstarted;        /* workers started (they are never stopped) */
+    int nthreads; /* threads in all, the caller's included */
+    int nstarted; /* workers started (they are never stopped) */
     atomic_uint generation;
-    atomic_int pending;  /* threads (all started workers and the caller) yet to finish the
-                          * current generation: every worker acknowledges every generation,
-                          * running a task or not, so none can read the next one's fields */
+    atomic_int pending; /* threads (all started workers and the caller) yet to finish the
+                         * current generation: every worker acknowledges every generation,
+                         * running a task or not, so none can read the next one's fields */
     unsigned start_generation[ENG_MAX_THREADS]; /* the generation current when each started */
     int ntasks;
     eng_task_fn task;
@@ -79,8 +79,8 @@ eng_status eng_set_threads(int n)
     while (pool.nstarted < n - 1) {
         int id = pool.nstarted + 1;
         pool.start_generation[id] = atomic_load_explicit(&pool.generation, memory_order_relaxed);
-        if (pthread_create(&pool.threads[pool.nstarted], NULL, worker_main,
-                           (void *)(intptr_t)id) != 0) {
+        if (pthread_create(&pool.threads[pool.nstarted], NULL, worker_main, (void *)(intptr_t)id) !=
+            0) {
             pthread_mutex_unlock(&pool.lock);
             return eng_error(ENG_ENOMEM, "could not start thread %d of %d", id + 1, n);
         }

@@ -29,8 +29,7 @@ void eng_parallel_run(int ntasks, eng_task_fn task, void *ctx);
 /* Task t's share of n items split into ntasks contiguous ranges: [*start, *start + *length).
  * The model's batch split and the optimizers' element split both use it, so that a thread
  * updates the gradient elements it just summed. */
-static inline void eng_parallel_share(int64_t n, int t, int ntasks, int64_t *start,
-                                      int64_t *length)
+static inline void eng_parallel_share(int64_t n, int t, int ntasks, int64_t *start, int64_t *length)
 {
     *start = n * t / ntasks;
     *length = n * (t + 1) / ntasks - *start;

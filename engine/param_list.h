@@ -13,7 +13,7 @@
 typedef struct eng_named_param {
     char name[ENG_PARAM_NAME_MAX]; /* "<layer>.<param>" for a model's */
     eng_tensor *value;
-    eng_tensor *grad;              /* same shape and dtype as value */
+    eng_tensor *grad; /* same shape and dtype as value */
 } eng_named_param;
 
 typedef struct eng_param_list {

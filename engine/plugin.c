@@ -58,18 +58,22 @@ static eng_status check_name(const eng_plugin *plugin, const char *what, const c
                              what, name);
     const eng_layer_kind *known = eng_kind_find(name);
     if (known && !eng_plugin_owns_ops(known->ops))
-        return eng_error(ENG_EARG, "plugin %s: %s kind '%s' is a built-in name", plugin->path,
-                         what, name);
+        return eng_error(ENG_EARG, "plugin %s: %s kind '%s' is a built-in name", plugin->path, what,
+                         name);
     for (int p = 0; p <= nplugins && p < MAX_PLUGINS; p++) {
         const eng_plugin *other = &plugins[p];
         for (int i = 0; i < other->nlayers; i++)
             if (strcmp(other->layers[i]->name, name) == 0)
-                return eng_error(ENG_EARG, "plugin %s: layer kind '%s' is already registered "
-                                 "(by %s)", plugin->path, name, other->path);
+                return eng_error(ENG_EARG,
+                                 "plugin %s: layer kind '%s' is already registered "
+                                 "(by %s)",
+                                 plugin->path, name, other->path);
         for (int i = 0; i < other->noptimizers; i++)
             if (strcmp(other->optimizers[i]->name, name) == 0)
-                return eng_error(ENG_EARG, "plugin %s: optimizer kind '%s' is already "
-                                 "registered (by %s)", plugin->path, name, other->path);
+                return eng_error(ENG_EARG,
+                                 "plugin %s: optimizer kind '%s' is already "
+                                 "registered (by %s)",
+                                 plugin->path, name, other->path);
     }
     return ENG_OK;
 }
@@ -101,8 +105,10 @@ eng_status eng_plugin_register_optimizer(eng_plugin_registry *registry,
     if (st)
         return st;
     if (!kind->create)
-        return eng_error(ENG_EARG, "plugin %s: optimizer kind '%s' has no create (a required "
-                         "slot)", plugin->path, kind->name);
+        return eng_error(ENG_EARG,
+                         "plugin %s: optimizer kind '%s' has no create (a required "
+                         "slot)",
+                         plugin->path, kind->name);
     if (plugin->noptimizers == (int)(sizeof plugin->optimizers / sizeof plugin->optimizers[0]))
         return eng_error(ENG_EARG, "plugin %s: too many optimizer kinds", plugin->path);
     plugin->optimizers[plugin->noptimizers++] = kind;
@@ -156,17 +162,21 @@ eng_status eng_plugin_load(const char *path, const eng_plugin **out)
         (eng_status(*)(eng_plugin_registry *))dlsym(handle, "engine_plugin_init");
     eng_status st = ENG_OK;
     if (!abi)
-        st = eng_error(ENG_EFORMAT, "plugin %s: no engine_plugin_abi symbol (declare it with "
-                       "ENG_PLUGIN_DECLARE_ABI)", real);
+        st = eng_error(ENG_EFORMAT,
+                       "plugin %s: no engine_plugin_abi symbol (declare it with "
+                       "ENG_PLUGIN_DECLARE_ABI)",
+                       real);
     else if (abi->abi_version != ENG_PLUGIN_ABI_VERSION)
-        st = eng_error(ENG_EFORMAT, "plugin %s: built for plugin ABI version %u, this engine "
-                       "has version %d (rebuild it against this engine's headers)", real,
-                       abi->abi_version, ENG_PLUGIN_ABI_VERSION);
+        st = eng_error(ENG_EFORMAT,
+                       "plugin %s: built for plugin ABI version %u, this engine "
+                       "has version %d (rebuild it against this engine's headers)",
+                       real, abi->abi_version, ENG_PLUGIN_ABI_VERSION);
     else if (abi->layer_ops_size != sizeof(eng_layer_ops) ||
              abi->optimizer_size != sizeof(eng_optimizer))
-        st = eng_error(ENG_EFORMAT, "plugin %s: built against different engine headers (layer "
-                       "vtable of %u bytes, here %zu): rebuild it", real, abi->layer_ops_size,
-                       sizeof(eng_layer_ops));
+        st = eng_error(ENG_EFORMAT,
+                       "plugin %s: built against different engine headers (layer "
+                       "vtable of %u bytes, here %zu): rebuild it",
+                       real, abi->layer_ops_size, sizeof(eng_layer_ops));
     else if (!init)
         st = eng_error(ENG_EFORMAT, "plugin %s: no engine_plugin_init function", real);
     if (st) {

@@ -22,19 +22,20 @@
 #include "optim/optim.h"
 #include "registry.h"
 
-#define ENG_PLUGIN_ABI_VERSION 3 /* 2: layer kinds declare their settings (registry.h); 3:
-                                  * eng_layer.params and .buffers are pointers (containers) */
+#define ENG_PLUGIN_ABI_VERSION                                                                     \
+    3 /* 2: layer kinds declare their settings (registry.h); 3:                                    \
+       * eng_layer.params and .buffers are pointers (containers) */
 
 typedef struct eng_plugin_abi {
-    uint32_t abi_version;      /* ENG_PLUGIN_ABI_VERSION when the plugin was built */
-    uint32_t layer_ops_size;   /* sizeof(eng_layer_ops) then */
-    uint32_t optimizer_size;   /* sizeof(eng_optimizer) then */
-    const char *name;          /* the plugin's name, for messages and luaopen_<name> */
+    uint32_t abi_version;    /* ENG_PLUGIN_ABI_VERSION when the plugin was built */
+    uint32_t layer_ops_size; /* sizeof(eng_layer_ops) then */
+    uint32_t optimizer_size; /* sizeof(eng_optimizer) then */
+    const char *name;        /* the plugin's name, for messages and luaopen_<name> */
 } eng_plugin_abi;
 
 /* Exported by every plugin, at file scope. */
-#define ENG_PLUGIN_DECLARE_ABI(plugin_name)                                                    \
-    __attribute__((visibility("default"))) const eng_plugin_abi engine_plugin_abi = {          \
+#define ENG_PLUGIN_DECLARE_ABI(plugin_name)                                                        \
+    __attribute__((visibility("default"))) const eng_plugin_abi engine_plugin_abi = {              \
         ENG_PLUGIN_ABI_VERSION, sizeof(eng_layer_ops), sizeof(eng_optimizer), plugin_name}
 
 /* Numeric settings of an optimizer being created, by name (from a Lua options table). Layer
@@ -63,14 +64,15 @@ typedef struct eng_plugin_registry eng_plugin_registry;
  * (registry.h); a duplicate or empty name, a required slot left NULL or a bad settings
  * declaration is refused with a message naming it. The kinds are published in the registry
  * once engine_plugin_init has succeeded. */
-ENG_MUST_CHECK eng_status eng_plugin_register_layer(eng_plugin_registry *registry, const eng_layer_kind *kind);
+ENG_MUST_CHECK eng_status eng_plugin_register_layer(eng_plugin_registry *registry,
+                                                    const eng_layer_kind *kind);
 ENG_MUST_CHECK eng_status eng_plugin_register_optimizer(eng_plugin_registry *registry,
-                                         const eng_optimizer_kind *kind);
+                                                        const eng_optimizer_kind *kind);
 
 typedef struct eng_plugin {
     char path[4096];
     char name[64];
-    void *handle;        /* from dlopen; plugins stay loaded until exit */
+    void *handle; /* from dlopen; plugins stay loaded until exit */
     int nlayers, noptimizers;
     const eng_layer_kind *layers[32];
     const eng_optimizer_kind *optimizers[8];

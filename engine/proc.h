@@ -32,7 +32,8 @@ typedef struct eng_proc_status {
 
 /* Starts argv[0] (looked up in PATH when it has no '/') with argv; [out] *pid. A program that
  * cannot be executed exits with status 127 and its log says why. */
-ENG_MUST_CHECK eng_status eng_proc_spawn(const char *const *argv, const eng_proc_options *opt, pid_t *pid);
+ENG_MUST_CHECK eng_status eng_proc_spawn(const char *const *argv, const eng_proc_options *opt,
+                                         pid_t *pid);
 /* [out] *st: the child's state now, without blocking; once it has ended the child is reaped
  * and pid must not be polled again. */
 ENG_MUST_CHECK eng_status eng_proc_poll(pid_t pid, eng_proc_status *st);

@@ -185,8 +185,8 @@ static void draw_plain(eng_progress *p, int64_t done, double elapsed, bool final
         fprintf(p->stream, " in %s (%s)", el, rate);
     } else {
         eng_progress_format_time(eta, p->total > 0 && done > 0 ? (p->total - done) / r : NAN);
-        fprintf(p->stream, " (%d%%), %s, elapsed %s", p->total > 0 ? (int)(100.0 * done / p->total)
-                : 0, rate, el);
+        fprintf(p->stream, " (%d%%), %s, elapsed %s",
+                p->total > 0 ? (int)(100.0 * done / p->total) : 0, rate, el);
         if (p->total > 0)
             fprintf(p->stream, ", ETA %s", eta);
     }

@@ -50,12 +50,12 @@ typedef enum eng_progress_verbosity {
 /* Options of one display; a zeroed struct (or NULL) means: stderr, auto mode, unit "it",
  * plain lines every 30 s, the process' verbosity, the monotonic clock. */
 typedef struct eng_progress_opts {
-    FILE *stream;           /* [optional] where to write; stderr when NULL */
+    FILE *stream; /* [optional] where to write; stderr when NULL */
     eng_progress_mode mode;
     eng_progress_verbosity verbose;
-    const char *unit;       /* [optional] what is counted: "steps", "images"; "it" when NULL */
-    double interval;        /* plain mode: seconds between intermediate lines; <= 0: 30 */
-    int color;              /* -1: never; 0: auto (tty, no NO_COLOR, TERM not dumb); 1: always */
+    const char *unit; /* [optional] what is counted: "steps", "images"; "it" when NULL */
+    double interval;  /* plain mode: seconds between intermediate lines; <= 0: 30 */
+    int color;        /* -1: never; 0: auto (tty, no NO_COLOR, TERM not dumb); 1: always */
     /* [optional] the clock in seconds (tests inject one); monotonic time when NULL */
     double (*clock)(void *ctx);
     void *clock_ctx;
@@ -65,7 +65,7 @@ typedef struct eng_progress_opts {
  * stores it in *out. Fails only on allocation (ENG_ENOMEM) or a NULL out/label (ENG_EARG).
  * A silenced display is still a valid object; every call on it is cheap and prints nothing. */
 ENG_MUST_CHECK eng_status eng_progress_begin(eng_progress **out, const char *label, int64_t total,
-                              const eng_progress_opts *opts);
+                                             const eng_progress_opts *opts);
 
 /* Adds n (>= 0) to the count and redraws if it is time. Safe from several threads. */
 void eng_progress_step(eng_progress *p, int64_t n);
@@ -75,8 +75,7 @@ void eng_progress_set(eng_progress *p, int64_t done);
 
 /* Sets a short text shown after the figures ("loss 0.3121"); printf-style, truncated to 95
  * characters. Owner thread only. */
-void eng_progress_note(eng_progress *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void eng_progress_note(eng_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Writes one line of its own (printf-style, a newline added) on the display's stream, unless
  * the display is silenced; on a terminal above the bar, which the next step redraws. Owner

@@ -62,33 +62,31 @@ static eng_status check_setting(const char *kind, const eng_setting *decl, const
                                 int i)
 {
     if (!is_identifier(d->name) || strlen(d->name) >= ENG_NAME_MAX)
-        return eng_error(ENG_EARG, "kind '%s': setting %d needs a name (a Lua identifier)",
-                         kind, i + 1);
+        return eng_error(ENG_EARG, "kind '%s': setting %d needs a name (a Lua identifier)", kind,
+                         i + 1);
     if (!strcmp(d->name, "kind") || !strcmp(d->name, "name") || !strcmp(d->name, "dtype"))
-        return eng_error(ENG_EARG, "kind '%s': setting name '%s' is reserved", kind,
-                         d->name);
+        return eng_error(ENG_EARG, "kind '%s': setting name '%s' is reserved", kind, d->name);
     for (int k = 0; k < i; k++)
         if (strcmp(decl[k].name, d->name) == 0)
-            return eng_error(ENG_EARG, "kind '%s': setting '%s' declared twice", kind,
-                             d->name);
+            return eng_error(ENG_EARG, "kind '%s': setting '%s' declared twice", kind, d->name);
     if ((unsigned)d->type > ENG_SETTING_INTS)
-        return eng_error(ENG_EARG, "kind '%s': setting '%s' has an unknown type %d", kind,
-                         d->name, (int)d->type);
-    bool numeric = d->type == ENG_SETTING_INT || d->type == ENG_SETTING_NUMBER ||
-                   d->type == ENG_SETTING_INTS;
+        return eng_error(ENG_EARG, "kind '%s': setting '%s' has an unknown type %d", kind, d->name,
+                         (int)d->type);
+    bool numeric =
+        d->type == ENG_SETTING_INT || d->type == ENG_SETTING_NUMBER || d->type == ENG_SETTING_INTS;
     bool integral = d->type != ENG_SETTING_NUMBER;
     if (numeric && !(d->min <= d->max))
-        return eng_error(ENG_EARG, "kind '%s': setting '%s' has bounds [%g, %g]", kind,
-                         d->name, d->min, d->max);
+        return eng_error(ENG_EARG, "kind '%s': setting '%s' has bounds [%g, %g]", kind, d->name,
+                         d->min, d->max);
     if (numeric && integral && (d->min < -ENG_SETTING_INT_MAX || d->max > ENG_SETTING_INT_MAX))
-        return eng_error(ENG_EARG, "kind '%s': setting '%s' has bounds beyond an int",
-                         kind, d->name);
+        return eng_error(ENG_EARG, "kind '%s': setting '%s' has bounds beyond an int", kind,
+                         d->name);
     if (d->type == ENG_SETTING_INTS && (d->len < 0 || d->len > ENG_SETTING_INTS_MAX))
-        return eng_error(ENG_EARG, "kind '%s': setting '%s' has length %d (0 to %d)",
-                         kind, d->name, d->len, ENG_SETTING_INTS_MAX);
+        return eng_error(ENG_EARG, "kind '%s': setting '%s' has length %d (0 to %d)", kind, d->name,
+                         d->len, ENG_SETTING_INTS_MAX);
     if (numeric && !(d->flags & ENG_SETTING_REQUIRED) && !(d->def >= d->min && d->def <= d->max))
-        return eng_error(ENG_EARG, "kind '%s': setting '%s' defaults to %g, outside [%g, %g]",
-                         kind, d->name, d->def, d->min, d->max);
+        return eng_error(ENG_EARG, "kind '%s': setting '%s' defaults to %g, outside [%g, %g]", kind,
+                         d->name, d->def, d->min, d->max);
     return ENG_OK;
 }
 
@@ -97,8 +95,7 @@ eng_status eng_settings_check_decl(const char *name, const eng_setting *decl)
     int n = 0;
     for (const eng_setting *d = decl; d && d->name; d++, n++) {
         if (n == ENG_SETTINGS_MAX)
-            return eng_error(ENG_EARG, "kind '%s': more than %d settings", name,
-                             ENG_SETTINGS_MAX);
+            return eng_error(ENG_EARG, "kind '%s': more than %d settings", name, ENG_SETTINGS_MAX);
         eng_status st = check_setting(name, decl, d, n);
         if (st)
             return st;
@@ -139,8 +136,8 @@ eng_status eng_kind_register(const eng_layer_kind *kind)
     if (eng_kind_find(kind->name))
         return eng_error(ENG_EARG, "layer kind '%s' is already registered", kind->name);
     if (nregistered == MAX_REGISTERED)
-        return eng_error(ENG_ESTATE, "layer kind '%s': more than %d registered kinds",
-                         kind->name, MAX_REGISTERED);
+        return eng_error(ENG_ESTATE, "layer kind '%s': more than %d registered kinds", kind->name,
+                         MAX_REGISTERED);
     registered[nregistered++] = kind;
     return ENG_OK;
 }
@@ -163,8 +160,7 @@ eng_status eng_layer_create(eng_settings *s, eng_dtype dtype, eng_rng *rng, eng_
     *out = NULL;
     const eng_layer_kind *kind = s->kind;
     if (!kind->create)
-        return eng_error(ENG_EARG, "layer kind '%s' cannot be created from settings",
-                         kind->name);
+        return eng_error(ENG_EARG, "layer kind '%s' cannot be created from settings", kind->name);
     if (kind->takes_dtype && !eng_dtype_is_float(dtype))
         return eng_error(ENG_EDTYPE, "%s: dtype %s (f32 or f64 expected)", kind->name,
                          eng_dtype_name(dtype));
@@ -180,14 +176,10 @@ eng_status eng_layer_create(eng_settings *s, eng_dtype dtype, eng_rng *rng, eng_
 static size_t put_value(char *buf, size_t size, const eng_setting *d, const eng_setting_value *v)
 {
     switch (d->type) {
-    case ENG_SETTING_INT:
-        return (size_t)snprintf(buf, size, "%d", (int)v->number);
-    case ENG_SETTING_NUMBER:
-        return (size_t)snprintf(buf, size, "%g", v->number);
-    case ENG_SETTING_BOOL:
-        return (size_t)snprintf(buf, size, "%s", v->number ? "true" : "false");
-    case ENG_SETTING_STRING:
-        return (size_t)snprintf(buf, size, "%s", v->string);
+    case ENG_SETTING_INT: return (size_t)snprintf(buf, size, "%d", (int)v->number);
+    case ENG_SETTING_NUMBER: return (size_t)snprintf(buf, size, "%g", v->number);
+    case ENG_SETTING_BOOL: return (size_t)snprintf(buf, size, "%s", v->number ? "true" : "false");
+    case ENG_SETTING_STRING: return (size_t)snprintf(buf, size, "%s", v->string);
     case ENG_SETTING_INTS: {
         size_t n = (size_t)snprintf(buf, size, "(");
         for (int k = 0; k < v->n; k++)
@@ -202,15 +194,13 @@ static size_t put_value(char *buf, size_t size, const eng_setting *d, const eng_
 static bool is_default(const eng_setting *d, const eng_setting_value *v)
 {
     switch (d->type) {
-    case ENG_SETTING_STRING:
-        return strcmp(v->string, d->def_string ? d->def_string : "") == 0;
+    case ENG_SETTING_STRING: return strcmp(v->string, d->def_string ? d->def_string : "") == 0;
     case ENG_SETTING_INTS:
         for (int k = 0; k < v->n; k++)
             if ((double)v->ints[k] != d->def)
                 return false;
         return true;
-    default:
-        return v->number == d->def;
+    default: return v->number == d->def;
     }
 }
 

@@ -45,8 +45,8 @@
 
 #include "layers/layer.h"
 
-#define ENG_SETTINGS_MAX 16     /* settings per kind */
-#define ENG_SETTING_INTS_MAX 8  /* elements of an int-list setting */
+#define ENG_SETTINGS_MAX 16    /* settings per kind */
+#define ENG_SETTING_INTS_MAX 8 /* elements of an int-list setting */
 #define ENG_SETTING_INT_MAX 2147483647.0
 
 typedef enum eng_setting_type {
@@ -68,7 +68,7 @@ enum {
 };
 
 typedef struct eng_setting {
-    const char *name;       /* "in_features": unique in its kind, a Lua identifier */
+    const char *name; /* "in_features": unique in its kind, a Lua identifier */
     eng_setting_type type;
     unsigned flags;         /* ENG_SETTING_* */
     double def;             /* default (every element of INTS; 0/1 for BOOL) */
@@ -80,9 +80,9 @@ typedef struct eng_setting {
 
 /* The value of one setting. */
 typedef struct eng_setting_value {
-    bool given;            /* set explicitly (else it holds the default after finish) */
-    int n;                 /* INTS: the number of elements */
-    double number;         /* INT, NUMBER, BOOL (0 or 1) */
+    bool given;    /* set explicitly (else it holds the default after finish) */
+    int n;         /* INTS: the number of elements */
+    double number; /* INT, NUMBER, BOOL (0 or 1) */
     int64_t ints[ENG_SETTING_INTS_MAX];
     char string[ENG_NAME_MAX];
 } eng_setting_value;
@@ -145,12 +145,15 @@ ENG_MUST_CHECK eng_status eng_settings_check_decl(const char *name, const eng_se
  * be integers); set_bool only BOOL, set_string only STRING. An unknown key is refused with
  * the list of the kind's settings. Setting a key twice is refused. */
 ENG_MUST_CHECK eng_status eng_settings_set_number(eng_settings *s, const char *key, double value);
-ENG_MUST_CHECK eng_status eng_settings_set_ints(eng_settings *s, const char *key, const double *values, int n);
+ENG_MUST_CHECK eng_status eng_settings_set_ints(eng_settings *s, const char *key,
+                                                const double *values, int n);
 ENG_MUST_CHECK eng_status eng_settings_set_bool(eng_settings *s, const char *key, bool value);
-ENG_MUST_CHECK eng_status eng_settings_set_string(eng_settings *s, const char *key, const char *value);
+ENG_MUST_CHECK eng_status eng_settings_set_string(eng_settings *s, const char *key,
+                                                  const char *value);
 /* For describe functions: the same as set_number/set_ints with C integers. */
 ENG_MUST_CHECK eng_status eng_settings_set_int(eng_settings *s, const char *key, int64_t value);
-ENG_MUST_CHECK eng_status eng_settings_set_int_list(eng_settings *s, const char *key, const int *values, int n);
+ENG_MUST_CHECK eng_status eng_settings_set_int_list(eng_settings *s, const char *key,
+                                                    const int *values, int n);
 /* Checks that every required setting was given and fills the others with their defaults. */
 ENG_MUST_CHECK eng_status eng_settings_finish(eng_settings *s);
 /* The declaration of key in s's kind (NULL when it has none) and its index there. */
@@ -187,7 +190,8 @@ const eng_layer_kind *eng_kind_at(int i);
 /* The layer's settings (finished). A layer of an unregistered kind is an ENG_EARG error. */
 ENG_MUST_CHECK eng_status eng_layer_settings(const eng_layer *layer, eng_settings *out);
 /* A new layer from settings of a kind that can be created; finishes s first. */
-ENG_MUST_CHECK eng_status eng_layer_create(eng_settings *s, eng_dtype dtype, eng_rng *rng, eng_layer **out);
+ENG_MUST_CHECK eng_status eng_layer_create(eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                           eng_layer **out);
 /* The PyTorch-style description, "Conv2d(1, 16, kernel_size=(5, 5), stride=(1, 1))", built
  * from the declaration: the constructor name (the kind when none), BARE settings as values,
  * then SHOWN settings and those that differ from their defaults as name=value. snprintf

@@ -2,8 +2,8 @@
 
 #include <math.h>
 
-static eng_rng global_rng = {{0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull,
-                              0x94d049bb133111ebull, 0x2545f4914f6cdd1dull}};
+static eng_rng global_rng = {
+    {0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull, 0x2545f4914f6cdd1dull}};
 
 static uint64_t splitmix64(uint64_t *x)
 {

@@ -58,8 +58,7 @@ static const eng_setting *lookup(eng_settings *s, const char *key, eng_setting_v
     if (!d) {
         char names[512];
         list_names(s, names, sizeof names);
-        eng_error(ENG_EARG, "%s: unknown setting '%s' (its settings: %s)", s->name, key,
-                  names);
+        eng_error(ENG_EARG, "%s: unknown setting '%s' (its settings: %s)", s->name, key, names);
         return NULL;
     }
     if (s->values[i].given) {
@@ -81,11 +80,10 @@ static eng_status check_number(const eng_settings *s, const eng_setting *d, doub
 {
     bool integral = d->type == ENG_SETTING_INT || d->type == ENG_SETTING_INTS;
     if (!isfinite(v))
-        return eng_error(ENG_EARG, "%s: setting '%s' must be finite, got %g", s->name,
-                         d->name, v);
+        return eng_error(ENG_EARG, "%s: setting '%s' must be finite, got %g", s->name, d->name, v);
     if (integral && v != floor(v))
-        return eng_error(ENG_EARG, "%s: setting '%s' must be an integer, got %.17g",
-                         s->name, d->name, v);
+        return eng_error(ENG_EARG, "%s: setting '%s' must be an integer, got %.17g", s->name,
+                         d->name, v);
     if (v < d->min || v > d->max)
         return eng_error(ENG_EARG, "%s: setting '%s' must be between %.17g and %.17g, got %.17g",
                          s->name, d->name, d->min, d->max, v);
@@ -120,12 +118,14 @@ eng_status eng_settings_set_ints(eng_settings *s, const char *key, const double 
         return wrong_type(s, d, "a list");
     int want = d->len ? d->len : n;
     if (n < 1 || n > ENG_SETTING_INTS_MAX || (n != want && n != 1))
-        return d->len ? eng_error(ENG_EARG, "%s: setting '%s' must be an integer or a list of "
-                                  "%d integers, got a list of %d", s->name, d->name,
-                                  d->len, n)
-                      : eng_error(ENG_EARG, "%s: setting '%s' must be a list of 1 to %d "
-                                  "integers, got %d", s->name, d->name,
-                                  ENG_SETTING_INTS_MAX, n);
+        return d->len ? eng_error(ENG_EARG,
+                                  "%s: setting '%s' must be an integer or a list of "
+                                  "%d integers, got a list of %d",
+                                  s->name, d->name, d->len, n)
+                      : eng_error(ENG_EARG,
+                                  "%s: setting '%s' must be a list of 1 to %d "
+                                  "integers, got %d",
+                                  s->name, d->name, ENG_SETTING_INTS_MAX, n);
     for (int k = 0; k < n; k++) {
         eng_status st = check_number(s, d, values[k]);
         if (st)
@@ -161,8 +161,8 @@ eng_status eng_settings_set_string(eng_settings *s, const char *key, const char 
         return wrong_type(s, d, "a string");
     size_t n = strlen(value);
     if (n == 0 || n >= ENG_NAME_MAX)
-        return eng_error(ENG_EARG, "%s: setting '%s' must be 1 to %d bytes long, got %zu",
-                         s->name, d->name, ENG_NAME_MAX - 1, n);
+        return eng_error(ENG_EARG, "%s: setting '%s' must be 1 to %d bytes long, got %zu", s->name,
+                         d->name, ENG_NAME_MAX - 1, n);
     memcpy(v->string, value, n + 1);
     v->given = true;
     return ENG_OK;
@@ -191,8 +191,8 @@ eng_status eng_settings_finish(eng_settings *s)
         if (v->given)
             continue;
         if (d->flags & ENG_SETTING_REQUIRED)
-            return eng_error(ENG_EARG, "%s: setting '%s' (%s) is required", s->name,
-                             d->name, type_names[d->type]);
+            return eng_error(ENG_EARG, "%s: setting '%s' (%s) is required", s->name, d->name,
+                             type_names[d->type]);
         switch (d->type) {
         case ENG_SETTING_INTS:
             v->n = d->len ? d->len : 1;
@@ -202,8 +202,7 @@ eng_status eng_settings_finish(eng_settings *s)
         case ENG_SETTING_STRING:
             snprintf(v->string, sizeof v->string, "%s", d->def_string ? d->def_string : "");
             break;
-        default:
-            v->number = d->def;
+        default: v->number = d->def;
         }
     }
     return ENG_OK;

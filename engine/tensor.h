@@ -18,7 +18,6 @@
 
 #define ENG_MAX_DIMS 8
 
-
 typedef struct eng_storage {
     void *data;
     size_t nbytes;
@@ -51,7 +50,8 @@ ENG_MUST_CHECK eng_status eng_value_check(double v, eng_dtype dtype, const char 
 
 /* A new contiguous tensor filled with zeros. ndim in [0, ENG_MAX_DIMS], every size >= 0.
  * [out] *out is owned by the caller. */
-ENG_MUST_CHECK eng_status eng_tensor_new(eng_dtype dtype, int ndim, const int64_t *shape, eng_tensor **out);
+ENG_MUST_CHECK eng_status eng_tensor_new(eng_dtype dtype, int ndim, const int64_t *shape,
+                                         eng_tensor **out);
 /* Same as eng_tensor_new with the dtype and shape of like. */
 ENG_MUST_CHECK eng_status eng_tensor_new_like(const eng_tensor *like, eng_tensor **out);
 /* Frees the header and drops one reference to the storage. NULL is accepted. */
@@ -61,7 +61,8 @@ void eng_tensor_release(eng_tensor *t);
  * (then the content is kept, not cleared), or reshaping it in place when its storage is large
  * enough (then the content is unspecified). Used for buffers that live across steps and are
  * overwritten before they are read. */
-ENG_MUST_CHECK eng_status eng_tensor_ensure(eng_tensor **slot, eng_dtype dtype, int ndim, const int64_t *shape);
+ENG_MUST_CHECK eng_status eng_tensor_ensure(eng_tensor **slot, eng_dtype dtype, int ndim,
+                                            const int64_t *shape);
 
 /* Bytes of tensor storage allocated since the process started (never decreases): lets a
  * garbage-collected host pace its collector by the memory its small handles hold. */
@@ -82,9 +83,10 @@ const char *eng_shape_str(int ndim, const int64_t *shape);
 
 /* Views. Each returns a new header sharing t's storage; [out] *out owned by the caller. */
 ENG_MUST_CHECK eng_status eng_tensor_view(const eng_tensor *t, eng_tensor **out);
-ENG_MUST_CHECK eng_status eng_tensor_narrow(const eng_tensor *t, int dim, int64_t start, int64_t length,
-                             eng_tensor **out);
-ENG_MUST_CHECK eng_status eng_tensor_select(const eng_tensor *t, int dim, int64_t index, eng_tensor **out);
+ENG_MUST_CHECK eng_status eng_tensor_narrow(const eng_tensor *t, int dim, int64_t start,
+                                            int64_t length, eng_tensor **out);
+ENG_MUST_CHECK eng_status eng_tensor_select(const eng_tensor *t, int dim, int64_t index,
+                                            eng_tensor **out);
 /* Rows [start, start + length) of dimension 0, as a header on the stack that BORROWS t's
  * storage (no reference is taken): never release it, and use it only while t lives. For the
  * threads that split a batch, which must not touch shared reference counts. start and length
@@ -94,11 +96,11 @@ eng_tensor eng_tensor_rows(const eng_tensor *t, int64_t start, int64_t length);
  * with ENG_ESTATE when t's strides admit no such view (PyTorch's view rule), e.g. a narrowed
  * column block read as one row. */
 ENG_MUST_CHECK eng_status eng_tensor_reshape(const eng_tensor *t, int ndim, const int64_t *shape,
-                              eng_tensor **out);
+                                             eng_tensor **out);
 /* PyTorch's reshape: the view of eng_tensor_reshape when there is one, else a new contiguous
  * copy. [out] *out owned by the caller. */
 ENG_MUST_CHECK eng_status eng_tensor_reshaped(const eng_tensor *t, int ndim, const int64_t *shape,
-                               eng_tensor **out);
+                                              eng_tensor **out);
 
 /* dst = src element by element, converting the dtype; shapes must be equal. A value out of the
  * range of an integer dst (1e40 or NaN into i32) is refused before anything is written. */
@@ -132,11 +134,11 @@ void eng_tensor_fans(const eng_tensor *t, int64_t *fan_in, int64_t *fan_out);
 /* Elementwise arithmetic on same-shape float tensors of one dtype, any strides:
  * dst = a op b. dst may alias a or b. */
 typedef enum eng_binary_op { ENG_ADD, ENG_SUB, ENG_MUL, ENG_DIV } eng_binary_op;
-ENG_MUST_CHECK eng_status eng_tensor_binary(eng_tensor *dst, const eng_tensor *a, const eng_tensor *b,
-                             eng_binary_op op);
+ENG_MUST_CHECK eng_status eng_tensor_binary(eng_tensor *dst, const eng_tensor *a,
+                                            const eng_tensor *b, eng_binary_op op);
 /* dst = a op scalar. */
 ENG_MUST_CHECK eng_status eng_tensor_binary_scalar(eng_tensor *dst, const eng_tensor *a, double s,
-                                    eng_binary_op op);
+                                                   eng_binary_op op);
 /* Sum of all elements, accumulated in double. */
 double eng_tensor_sum(const eng_tensor *t);
 

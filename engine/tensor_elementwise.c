@@ -44,8 +44,8 @@ eng_dtype eng_promote_scalar(eng_dtype t, eng_scalar s)
     return ENG_F32; /* torch.get_default_dtype() */
 }
 
-eng_status eng_broadcast_shape(int andim, const int64_t *ashape, int bndim,
-                               const int64_t *bshape, int *ndim, int64_t *shape)
+eng_status eng_broadcast_shape(int andim, const int64_t *ashape, int bndim, const int64_t *bshape,
+                               int *ndim, int64_t *shape)
 {
     int nd = andim > bndim ? andim : bndim;
     int64_t out[ENG_MAX_DIMS]; /* shape may be ashape or bshape itself */
@@ -86,7 +86,8 @@ static eng_status compute_dtype(eng_binop op, const eng_tensor *a, const eng_ten
     if (op == ENG_OP_DIV && !eng_dtype_is_float(c))
         c = ENG_F32; /* true division, as torch.div */
     if (op == ENG_OP_POW && !eng_dtype_is_float(c))
-        return eng_error(ENG_EDTYPE, "pow: integer operands (%s ^ %s) are not supported; "
+        return eng_error(ENG_EDTYPE,
+                         "pow: integer operands (%s ^ %s) are not supported; "
                          "convert with :to(\"f64\") first",
                          a ? eng_dtype_name(a->dtype) : "number",
                          b ? eng_dtype_name(b->dtype) : "number");
@@ -94,8 +95,8 @@ static eng_status compute_dtype(eng_binop op, const eng_tensor *a, const eng_ten
     return ENG_OK;
 }
 
-eng_status eng_binop_result(eng_binop op, const eng_tensor *a, const eng_tensor *b,
-                            eng_scalar s, eng_dtype *dtype, int *ndim, int64_t *shape)
+eng_status eng_binop_result(eng_binop op, const eng_tensor *a, const eng_tensor *b, eng_scalar s,
+                            eng_dtype *dtype, int *ndim, int64_t *shape)
 {
     eng_dtype c = ENG_F32;
     eng_status st = compute_dtype(op, a, b, s, &c);
@@ -174,14 +175,14 @@ typedef struct binctx {
     eng_dtype c;
 } binctx;
 
-#define BIN_CASE(D, T, SFX)                                                                   \
-    case D:                                                                                   \
-        if (is_compare(b->op))                                                                \
-            eng_compare_##SFX(b->op, (uint8_t *)p[0], s[0], (const T *)p[1], s[1],            \
-                              (const T *)p[2], s[2], n);                                      \
-        else                                                                                  \
-            eng_binary_##SFX(b->op, (T *)p[0], s[0], (const T *)p[1], s[1], (const T *)p[2],  \
-                             s[2], n);                                                        \
+#define BIN_CASE(D, T, SFX)                                                                        \
+    case D:                                                                                        \
+        if (is_compare(b->op))                                                                     \
+            eng_compare_##SFX(b->op, (uint8_t *)p[0], s[0], (const T *)p[1], s[1],                 \
+                              (const T *)p[2], s[2], n);                                           \
+        else                                                                                       \
+            eng_binary_##SFX(b->op, (T *)p[0], s[0], (const T *)p[1], s[1], (const T *)p[2], s[2], \
+                             n);                                                                   \
         break;
 
 static void binary_row(void *ctx, char **p, const int64_t *s, int64_t n)
@@ -210,8 +211,8 @@ static void pow_scalar_row(void *ctx, char **p, const int64_t *s, int64_t n)
         eng_pow_scalar_f64((double *)p[0], s[0], (const double *)p[1], s[1], c->e.f64, n);
 }
 
-eng_status eng_tensor_binop(eng_tensor *dst, eng_binop op, const eng_tensor *a,
-                            const eng_tensor *b, eng_scalar s)
+eng_status eng_tensor_binop(eng_tensor *dst, eng_binop op, const eng_tensor *a, const eng_tensor *b,
+                            eng_scalar s)
 {
     eng_tensor *ta = NULL, *tb = NULL;
     const eng_tensor *ua, *ub;
@@ -263,7 +264,7 @@ fail:
 
 static const char *unop_name(eng_unop op)
 {
-    static const char *names[] = {"neg",   "abs",  "sign", "relu", "exp",  "log",
+    static const char *names[] = {"neg",   "abs",   "sign", "relu",  "exp",  "log",
                                   "log1p", "expm1", "sqrt", "rsqrt", "tanh", "sigmoid"};
     return names[op];
 }
@@ -273,10 +274,8 @@ eng_dtype eng_unop_result(eng_unop op, eng_dtype x)
     return op >= ENG_OP_EXP && !eng_dtype_is_float(x) ? ENG_F32 : x;
 }
 
-#define UN_CASE(D, T, SFX)                                                                    \
-    case D:                                                                                   \
-        eng_unary_##SFX(*op, (T *)p[0], s[0], (const T *)p[1], s[1], n);                      \
-        break;
+#define UN_CASE(D, T, SFX)                                                                         \
+    case D: eng_unary_##SFX(*op, (T *)p[0], s[0], (const T *)p[1], s[1], n); break;
 
 typedef struct unctx {
     eng_unop op;
@@ -342,8 +341,7 @@ eng_status eng_tensor_clamp(eng_tensor *dst, const eng_tensor *x, const eng_scal
 
 /* ---- where ---- */
 
-static eng_dtype where_dtype(const eng_tensor *a, eng_scalar sa, const eng_tensor *b,
-                             eng_scalar sb)
+static eng_dtype where_dtype(const eng_tensor *a, eng_scalar sa, const eng_tensor *b, eng_scalar sb)
 {
     if (a && b)
         return eng_promote_types(a->dtype, b->dtype);
@@ -357,8 +355,10 @@ eng_status eng_where_result(const eng_tensor *cond, const eng_tensor *a, eng_sca
                             int64_t *shape)
 {
     if (cond->dtype != ENG_U8)
-        return eng_error(ENG_EDTYPE, "where: the condition must be a u8 mask (from eq, lt, "
-                         "...), got %s", eng_dtype_name(cond->dtype));
+        return eng_error(ENG_EDTYPE,
+                         "where: the condition must be a u8 mask (from eq, lt, "
+                         "...), got %s",
+                         eng_dtype_name(cond->dtype));
     *dtype = where_dtype(a, sa, b, sb);
     eng_status st = ENG_OK;
     *ndim = cond->ndim;
@@ -370,10 +370,10 @@ eng_status eng_where_result(const eng_tensor *cond, const eng_tensor *a, eng_sca
     return st ? eng_error_wrap(st, "where") : ENG_OK;
 }
 
-#define WHERE_CASE(D, T, SFX)                                                                 \
-    case D:                                                                                   \
-        eng_where_##SFX((T *)p[0], s[0], (const uint8_t *)p[1], s[1], (const T *)p[2], s[2],  \
-                        (const T *)p[3], s[3], n);                                            \
+#define WHERE_CASE(D, T, SFX)                                                                      \
+    case D:                                                                                        \
+        eng_where_##SFX((T *)p[0], s[0], (const uint8_t *)p[1], s[1], (const T *)p[2], s[2],       \
+                        (const T *)p[3], s[3], n);                                                 \
         break;
 
 static void where_row(void *ctx, char **p, const int64_t *s, int64_t n)

@@ -166,15 +166,9 @@ eng_status eng_tensor_gather(const eng_tensor *t, int dim, const eng_tensor *ind
 static void add_element(char *dst, const char *src, eng_dtype dtype)
 {
     switch (dtype) {
-    case ENG_F32:
-        *(float *)dst += *(const float *)src;
-        break;
-    case ENG_F64:
-        *(double *)dst += *(const double *)src;
-        break;
-    case ENG_U8:
-        *(uint8_t *)dst = (uint8_t)(*(uint8_t *)dst + *(const uint8_t *)src);
-        break;
+    case ENG_F32: *(float *)dst += *(const float *)src; break;
+    case ENG_F64: *(double *)dst += *(const double *)src; break;
+    case ENG_U8: *(uint8_t *)dst = (uint8_t)(*(uint8_t *)dst + *(const uint8_t *)src); break;
     case ENG_I32:
         *(int32_t *)dst =
             (int32_t)((uint32_t) * (int32_t *)dst + (uint32_t) * (const int32_t *)src);

@@ -23,8 +23,7 @@ void eng_iter_add(eng_iter *it, char *data, size_t esize, int ndim, const int64_
 
 void eng_iter_add_tensor(eng_iter *it, const eng_tensor *t)
 {
-    eng_iter_add(it, eng_tensor_data(t), eng_dtype_size(t->dtype), t->ndim, t->shape,
-                 t->strides);
+    eng_iter_add(it, eng_tensor_data(t), eng_dtype_size(t->dtype), t->ndim, t->shape, t->strides);
 }
 
 void eng_iter_add_scalar(eng_iter *it, void *value, size_t esize)

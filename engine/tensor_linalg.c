@@ -33,8 +33,10 @@ static eng_status plan(const char *what, const eng_tensor *a, const eng_tensor *
     if (st)
         return st;
     if (a->ndim == 0 || b->ndim == 0)
-        return eng_error(ENG_ESHAPE, "%s: both operands need at least 1 dimension, got %s "
-                         "and %s", what, eng_tensor_shape_str(a), eng_tensor_shape_str(b));
+        return eng_error(ENG_ESHAPE,
+                         "%s: both operands need at least 1 dimension, got %s "
+                         "and %s",
+                         what, eng_tensor_shape_str(a), eng_tensor_shape_str(b));
     p->a = *a;
     p->b = *b;
     if (a->ndim == 1) {
@@ -49,10 +51,11 @@ static eng_status plan(const char *what, const eng_tensor *a, const eng_tensor *
     }
     int64_t k = p->a.shape[p->a.ndim - 1], k2 = p->b.shape[p->b.ndim - 2];
     if (k != k2)
-        return eng_error(ENG_ESHAPE, "%s: %s @ %s: dimension %d of the first (%lld) must "
-                         "equal dimension %d of the second (%lld)", what, eng_tensor_shape_str(a),
-                         eng_tensor_shape_str(b), a->ndim, (long long)k,
-                         b->ndim == 1 ? 1 : b->ndim - 1, (long long)k2);
+        return eng_error(ENG_ESHAPE,
+                         "%s: %s @ %s: dimension %d of the first (%lld) must "
+                         "equal dimension %d of the second (%lld)",
+                         what, eng_tensor_shape_str(a), eng_tensor_shape_str(b), a->ndim,
+                         (long long)k, b->ndim == 1 ? 1 : b->ndim - 1, (long long)k2);
     st = eng_broadcast_shape(p->a.ndim - 2, p->a.shape, p->b.ndim - 2, p->b.shape, &p->bnd,
                              p->batch);
     if (st)
@@ -115,11 +118,11 @@ static void mm_row(void *ctx, char **p, const int64_t *s, int64_t count)
         char *y = p[0] + i * s[0] * (int64_t)e;
         const char *a = p[1] + i * s[1] * (int64_t)e, *b = p[2] + i * s[2] * (int64_t)e;
         if (c->dtype == ENG_F32)
-            eng_matmul_f32((float *)y, c->ldc, (const float *)a, c->lda, c->ta,
-                           (const float *)b, c->ldb, c->tb, c->m, c->n, c->k);
+            eng_matmul_f32((float *)y, c->ldc, (const float *)a, c->lda, c->ta, (const float *)b,
+                           c->ldb, c->tb, c->m, c->n, c->k);
         else
-            eng_matmul_f64((double *)y, c->ldc, (const double *)a, c->lda, c->ta,
-                           (const double *)b, c->ldb, c->tb, c->m, c->n, c->k);
+            eng_matmul_f64((double *)y, c->ldc, (const double *)a, c->lda, c->ta, (const double *)b,
+                           c->ldb, c->tb, c->m, c->n, c->k);
     }
 }
 
@@ -134,16 +137,15 @@ static void run(eng_tensor *y, const mmplan *p, mmctx *c)
     eng_iter it;
     eng_iter_init(&it, p->bnd, p->batch);
     eng_iter_add(&it, eng_tensor_data(y), eng_dtype_size(y->dtype), p->bnd, p->batch, ys);
-    eng_iter_add(&it, eng_tensor_data(&p->a), eng_dtype_size(y->dtype), p->a.ndim - 2,
-                 p->a.shape, p->a.strides);
-    eng_iter_add(&it, eng_tensor_data(&p->b), eng_dtype_size(y->dtype), p->b.ndim - 2,
-                 p->b.shape, p->b.strides);
+    eng_iter_add(&it, eng_tensor_data(&p->a), eng_dtype_size(y->dtype), p->a.ndim - 2, p->a.shape,
+                 p->a.strides);
+    eng_iter_add(&it, eng_tensor_data(&p->b), eng_dtype_size(y->dtype), p->b.ndim - 2, p->b.shape,
+                 p->b.strides);
     eng_iter_coalesce(&it);
     eng_iter_run(&it, mm_row, c);
 }
 
-static eng_status matmul(const char *what, eng_tensor *y, const eng_tensor *a,
-                         const eng_tensor *b)
+static eng_status matmul(const char *what, eng_tensor *y, const eng_tensor *a, const eng_tensor *b)
 {
     eng_tensor *ta = NULL, *tb = NULL;
     mmplan p;

@@ -10,8 +10,8 @@
 
 const char *eng_reduce_name(eng_reduce_op op)
 {
-    static const char *names[] = {"sum", "mean", "prod", "var", "std",
-                                  "norm", "logsumexp", "max", "min"};
+    static const char *names[] = {"sum",  "mean",      "prod", "var", "std",
+                                  "norm", "logsumexp", "max",  "min"};
     return names[op];
 }
 
@@ -31,8 +31,10 @@ static eng_dtype reduce_dtype(eng_reduce_op op, eng_dtype x)
 static eng_status check_reducible(const char *what, eng_reduce_op op, const eng_tensor *x)
 {
     if (float_only(op) && !eng_dtype_is_float(x->dtype))
-        return eng_error(ENG_EDTYPE, "%s needs a float tensor (f32 or f64), got %s; convert "
-                         "with :to(\"f64\")", what, eng_dtype_name(x->dtype));
+        return eng_error(ENG_EDTYPE,
+                         "%s needs a float tensor (f32 or f64), got %s; convert "
+                         "with :to(\"f64\")",
+                         what, eng_dtype_name(x->dtype));
     return ENG_OK;
 }
 
@@ -44,8 +46,8 @@ eng_status eng_reduce_result(eng_reduce_op op, const eng_tensor *x, int dim, boo
     if (st)
         return st;
     if (dim < 0 || dim >= x->ndim)
-        return eng_error(ENG_EARG, "%s: dimension %d out of range for %s (1..%d)", what,
-                         dim + 1, eng_tensor_shape_str(x), x->ndim);
+        return eng_error(ENG_EARG, "%s: dimension %d out of range for %s (1..%d)", what, dim + 1,
+                         eng_tensor_shape_str(x), x->ndim);
     if ((op == ENG_REDUCE_MAX || op == ENG_REDUCE_MIN) && x->shape[dim] == 0)
         return eng_error(ENG_ESHAPE, "%s: dimension %d of %s is empty", what, dim + 1,
                          eng_tensor_shape_str(x));
@@ -107,8 +109,10 @@ static double float_vec(eng_reduce_op op, const char *x, eng_dtype d, int64_t n,
         var = (f ? eng_vsumsq_dev_f32(xf, n, s, mean) : eng_vsumsq_dev_f64(xd, n, s, mean)) /
               ((double)n - param);
         return op == ENG_REDUCE_STD ? sqrt(var) : var;
-    case ENG_REDUCE_NORM: return f ? eng_vnorm_f32(xf, n, s, param) : eng_vnorm_f64(xd, n, s, param);
-    case ENG_REDUCE_LOGSUMEXP: return f ? eng_vlogsumexp_f32(xf, n, s) : eng_vlogsumexp_f64(xd, n, s);
+    case ENG_REDUCE_NORM:
+        return f ? eng_vnorm_f32(xf, n, s, param) : eng_vnorm_f64(xd, n, s, param);
+    case ENG_REDUCE_LOGSUMEXP:
+        return f ? eng_vlogsumexp_f32(xf, n, s) : eng_vlogsumexp_f64(xd, n, s);
     case ENG_REDUCE_MAX:
     case ENG_REDUCE_MIN:
         return f ? xf[argext_vec(x, d, n, s, op == ENG_REDUCE_MAX) * s]
@@ -151,7 +155,7 @@ typedef struct redctx {
     eng_dtype xd, yd;
     int64_t n, stride; /* the reduced dimension of x */
     double param;
-    bool arg, max;      /* eng_tensor_argext: indices instead of values */
+    bool arg, max; /* eng_tensor_argext: indices instead of values */
     int64_t base;
 } redctx;
 
@@ -224,8 +228,8 @@ eng_status eng_tensor_reduce(eng_tensor *y, eng_reduce_op op, const eng_tensor *
     return ENG_OK;
 }
 
-eng_status eng_tensor_argext(eng_tensor *idx, const eng_tensor *x, int dim, bool keepdim,
-                             bool max, int64_t base)
+eng_status eng_tensor_argext(eng_tensor *idx, const eng_tensor *x, int dim, bool keepdim, bool max,
+                             int64_t base)
 {
     eng_dtype dtype = ENG_F32;
     int ndim = 0;

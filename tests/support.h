@@ -72,8 +72,8 @@ static SUPPORT_UNUSED eng_tensor *tensor_new(eng_dtype dtype, int ndim, const in
 }
 
 /* TENSOR(ENG_F64, 2, 3, 8, 8) is a zero [2,3,8,8] f64 tensor. */
-#define TENSOR(dtype, ...)                                                                      \
-    tensor_new((dtype), (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),              \
+#define TENSOR(dtype, ...)                                                                         \
+    tensor_new((dtype), (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),                 \
                (int64_t[]){__VA_ARGS__})
 
 /* Sets the elements in row-major order from values[numel]. */
@@ -177,12 +177,11 @@ static SUPPORT_UNUSED double rel_error(const eng_tensor *actual, const eng_tenso
 
 /* Fails the test unless actual and expected have the same shape and rel_error <= tol;
  * prints the numbers and the worst element on failure. */
-#define assert_tensor_close(actual, expected, tol, what)                                        \
+#define assert_tensor_close(actual, expected, tol, what)                                           \
     assert_true(tensor_close_(actual, expected, tol, what, __FILE__, __LINE__))
 
 static SUPPORT_UNUSED bool tensor_close_(const eng_tensor *actual, const eng_tensor *expected,
-                                         double tol, const char *what, const char *file,
-                                         int line)
+                                         double tol, const char *what, const char *file, int line)
 {
     if (!eng_tensor_same_shape(actual, expected)) {
         print_message("%s:%d: %s: shape %s, expected %s\n", file, line, what,
@@ -209,22 +208,22 @@ static SUPPORT_UNUSED bool tensor_close_(const eng_tensor *actual, const eng_ten
 }
 
 /* |actual - expected| <= tol * max(|expected|, 1e-300), printing both on failure. */
-#define assert_double_close(actual, expected, tol)                                              \
-    do {                                                                                        \
-        double a_ = (actual), e_ = (expected);                                                  \
-        double err_ = fabs(a_ - e_) / (fabs(e_) > 1e-300 ? fabs(e_) : 1.0);                     \
-        if (!(err_ <= (tol)))                                                                   \
-            print_message("%s:%d: %s = %.17g, expected %.17g (relative error %.3e > %.1e)\n",   \
-                          __FILE__, __LINE__, #actual, a_, e_, err_, (double)(tol));            \
-        assert_true(err_ <= (tol));                                                             \
+#define assert_double_close(actual, expected, tol)                                                 \
+    do {                                                                                           \
+        double a_ = (actual), e_ = (expected);                                                     \
+        double err_ = fabs(a_ - e_) / (fabs(e_) > 1e-300 ? fabs(e_) : 1.0);                        \
+        if (!(err_ <= (tol)))                                                                      \
+            print_message("%s:%d: %s = %.17g, expected %.17g (relative error %.3e > %.1e)\n",      \
+                          __FILE__, __LINE__, #actual, a_, e_, err_, (double)(tol));               \
+        assert_true(err_ <= (tol));                                                                \
     } while (0)
 
 /* ---- error paths ------------------------------------------------------------------------ */
 
 /* Asserts that call returned the status code and that eng_errmsg() contains every fragment
  * given (NULL-terminated list), printing the message on failure. */
-#define assert_error(call, code, ...)                                                           \
-    assert_true(check_error_((call), (code), #call, __FILE__, __LINE__,                         \
+#define assert_error(call, code, ...)                                                              \
+    assert_true(check_error_((call), (code), #call, __FILE__, __LINE__,                            \
                              (const char *[]){__VA_ARGS__, NULL}))
 
 static SUPPORT_UNUSED bool check_error_(eng_status got, eng_status code, const char *call,
@@ -238,8 +237,8 @@ static SUPPORT_UNUSED bool check_error_(eng_status got, eng_status code, const c
     }
     for (const char **f = fragments; *f; f++) {
         if (!strstr(msg, *f)) {
-            print_message("%s:%d: %s: message \"%s\" does not contain \"%s\"\n", file, line,
-                          call, msg, *f);
+            print_message("%s:%d: %s: message \"%s\" does not contain \"%s\"\n", file, line, call,
+                          msg, *f);
             return false;
         }
     }
@@ -247,13 +246,13 @@ static SUPPORT_UNUSED bool check_error_(eng_status got, eng_status code, const c
 }
 
 /* Asserts ENG_OK, printing the message otherwise. */
-#define assert_ok(call)                                                                         \
-    do {                                                                                        \
-        eng_status st_ = (call);                                                                \
-        if (st_ != ENG_OK)                                                                      \
-            print_message("%s:%d: %s: %s: %s\n", __FILE__, __LINE__, #call,                     \
-                          eng_status_to_string(st_), eng_errmsg());                             \
-        assert_int_equal(st_, ENG_OK);                                                          \
+#define assert_ok(call)                                                                            \
+    do {                                                                                           \
+        eng_status st_ = (call);                                                                   \
+        if (st_ != ENG_OK)                                                                         \
+            print_message("%s:%d: %s: %s: %s\n", __FILE__, __LINE__, #call,                        \
+                          eng_status_to_string(st_), eng_errmsg());                                \
+        assert_int_equal(st_, ENG_OK);                                                             \
     } while (0)
 
 /* ---- finite differences ----------------------------------------------------------------- */
@@ -281,13 +280,13 @@ static SUPPORT_UNUSED void finite_differences(eng_tensor *t, objective_fn object
 
 /* Checks the analytic gradient of objective with respect to t against central differences:
  * relative error max|a - n| / max|n| <= tol. */
-#define assert_gradient(t, analytic, objective, ctx, h, tol, what)                              \
-    do {                                                                                        \
-        eng_tensor *numeric_ = tensor_new(ENG_F64, (t)->ndim, (t)->shape);                      \
-        finite_differences((t), (objective), (ctx), (h), numeric_);                             \
-        bool ok_ = tensor_close_((analytic), numeric_, (tol), (what), __FILE__, __LINE__);      \
-        eng_tensor_release(numeric_);                                                           \
-        assert_true(ok_);                                                                       \
+#define assert_gradient(t, analytic, objective, ctx, h, tol, what)                                 \
+    do {                                                                                           \
+        eng_tensor *numeric_ = tensor_new(ENG_F64, (t)->ndim, (t)->shape);                         \
+        finite_differences((t), (objective), (ctx), (h), numeric_);                                \
+        bool ok_ = tensor_close_((analytic), numeric_, (tol), (what), __FILE__, __LINE__);         \
+        eng_tensor_release(numeric_);                                                              \
+        assert_true(ok_);                                                                          \
     } while (0)
 
 /* sum(r * y) accumulated in long double. */
@@ -344,8 +343,8 @@ static SUPPORT_UNUSED void check_layer_gradients(eng_layer *layer, eng_tensor *x
     assert_gradient(x, dx, layer_objective, &p, h, tol, what);
     for (int i = 0; i < layer->nparams; i++) {
         snprintf(what, sizeof what, "%s d%s", layer->ops->kind, layer->params[i].name);
-        assert_gradient(layer->params[i].value, layer->params[i].grad, layer_objective, &p, h,
-                        tol, what);
+        assert_gradient(layer->params[i].value, layer->params[i].grad, layer_objective, &p, h, tol,
+                        what);
     }
     eng_tensor_release(dx);
     eng_tensor_release(p.y);
@@ -510,7 +509,7 @@ static SUPPORT_UNUSED void support_param_uniform(eng_tensor *t, uint64_t stream,
  * target; asserts PASS, printing the report otherwise. training: the mode of the layer's
  * forward (a one-layer model). */
 static SUPPORT_UNUSED void check_layer_with_checker(eng_layer *layer, const eng_tensor *x,
-                                                   bool training, bool with_input)
+                                                    bool training, bool with_input)
 {
     eng_model *m;
     assert_ok(eng_model_new(&m));
@@ -540,7 +539,7 @@ static SUPPORT_UNUSED void check_layer_with_checker(eng_layer *layer, const eng_
     eng_model_release(m);
 }
 
-#define assert_checker_passes_layer(layer, x, training)                                         \
+#define assert_checker_passes_layer(layer, x, training)                                            \
     check_layer_with_checker(layer, x, training, true)
 
 #endif

@@ -107,8 +107,7 @@ static void test_activations_reject_integer_input(void **state)
         eng_tensor *x = TENSOR(ENG_U8, 2, 3);
         int ndim;
         int64_t shape[ENG_MAX_DIMS];
-        assert_error(eng_layer_output_shape(l, x, &ndim, shape), ENG_EDTYPE, cases[i].kind,
-                     "u8");
+        assert_error(eng_layer_output_shape(l, x, &ndim, shape), ENG_EDTYPE, cases[i].kind, "u8");
         eng_tensor_release(x);
         eng_layer_release(l);
     }
@@ -120,8 +119,7 @@ static void test_activations_reject_output_of_another_shape_or_dtype(void **stat
     eng_layer *l = make("tanh", 0);
     eng_tensor *x = TENSOR(ENG_F64, 2, 3, 8, 8), *y = TENSOR(ENG_F64, 2, 3, 8, 7);
     eng_tensor *y32 = TENSOR(ENG_F32, 2, 3, 8, 8);
-    assert_error(eng_layer_forward(l, x, y, false), ENG_ESHAPE, "tanh", "[2,3,8,7]",
-                 "[2,3,8,8]");
+    assert_error(eng_layer_forward(l, x, y, false), ENG_ESHAPE, "tanh", "[2,3,8,7]", "[2,3,8,8]");
     assert_error(eng_layer_forward(l, x, y32, false), ENG_EDTYPE, "f32", "f64");
     eng_tensor_release(x);
     eng_tensor_release(y);

@@ -13,8 +13,7 @@ static void test_adaptive_avgpool2d_matches_pytorch_in_f32_and_f64(void **state)
         fixture *fx = fixture_load(fixtures[i]);
         for (int k = 0; k < 2; k++) {
             eng_layer *l;
-            assert_ok(eng_adaptive_avgpool2d_new(fixture_config(fx, 0), fixture_config(fx, 1),
-                                                 &l));
+            assert_ok(eng_adaptive_avgpool2d_new(fixture_config(fx, 0), fixture_config(fx, 1), &l));
             check_layer_against_fixture(l, fx, k ? ENG_F64 : ENG_F32, k ? 1e-12 : 1e-5);
             if (k)
                 assert_checker_passes_layer(l, fixture_get(fx, "x"), true);

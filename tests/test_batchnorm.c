@@ -7,9 +7,9 @@
 #include "../engine/gradcheck/gradcheck.h"
 #include "../engine/kernels/batchnorm.h"
 
-static const char *const fixtures[] = {"bn_2d_train.bin",   "bn_2d_eval.bin",
+static const char *const fixtures[] = {"bn_2d_train.bin",          "bn_2d_eval.bin",
                                        "bn_2d_noaffine_train.bin", "bn_1d_train.bin",
-                                       "bn_1d_3d_train.bin", "bn_1d_eval.bin"};
+                                       "bn_1d_3d_train.bin",       "bn_1d_eval.bin"};
 
 static double fixture_option(const fixture *fx, int i)
 {
@@ -20,9 +20,8 @@ static double fixture_option(const fixture *fx, int i)
 static eng_layer *bn_from_fixture(const fixture *fx, eng_dtype dtype)
 {
     eng_layer *l;
-    assert_ok(eng_batchnorm_new(fixture_config(fx, 0), fixture_config(fx, 1),
-                                fixture_option(fx, 0), fixture_option(fx, 1),
-                                fixture_config(fx, 2) != 0, dtype, &l));
+    assert_ok(eng_batchnorm_new(fixture_config(fx, 0), fixture_config(fx, 1), fixture_option(fx, 0),
+                                fixture_option(fx, 1), fixture_config(fx, 2) != 0, dtype, &l));
     for (int i = 0; i < l->nparams; i++)
         set_param(l, l->params[i].name, fixture_get(fx, l->params[i].name));
     assert_ok(eng_tensor_copy(l->buffers[0].value, fixture_get(fx, "running_mean0")));
@@ -60,8 +59,8 @@ static void test_batchnorm_matches_pytorch_in_f32_and_f64(void **state)
             for (int b = 0; b < 2; b++) {
                 snprintf(what, sizeof what, "%s %s %s", fixtures[i], eng_dtype_name(dt),
                          l->buffers[b].name);
-                assert_tensor_close(l->buffers[b].value, fixture_get(fx, l->buffers[b].name),
-                                    tol, what);
+                assert_tensor_close(l->buffers[b].value, fixture_get(fx, l->buffers[b].name), tol,
+                                    what);
             }
             eng_tensor_release(x);
             eng_tensor_release(r);
@@ -237,8 +236,8 @@ static eng_status buggy_backward(eng_layer *layer, const eng_tensor *x, const en
             for (int64_t k = 0; k < s; k++) {
                 int64_t at = (i * c + ch) * s + k;
                 double xhat = (xv[at] - mean[ch]) * invstd[ch];
-                ENG_F64_DATA(dx)[at] =
-                    gamma[ch] * invstd[ch] * (g[at] - mg - xhat * sgx / (double)(n * s));
+                ENG_F64_DATA(dx)
+                [at] = gamma[ch] * invstd[ch] * (g[at] - mg - xhat * sgx / (double)(n * s));
             }
     }
     return ENG_OK;
@@ -319,12 +318,11 @@ static void test_batchnorm_rejects_bad_settings_and_inputs(void **state)
 {
     (void)state;
     eng_layer *l;
-    assert_error(eng_batchnorm_new(2, 0, 1e-5, 0.1, true, ENG_F32, &l), ENG_EARG,
-                 "batchnorm2d", "num_features (0)");
-    assert_error(eng_batchnorm_new(1, 3, 0.0, 0.1, true, ENG_F32, &l), ENG_EARG,
-                 "batchnorm1d", "eps");
-    assert_error(eng_batchnorm_new(2, 3, 1e-5, 1.5, true, ENG_F32, &l), ENG_EARG,
-                 "momentum (1.5)");
+    assert_error(eng_batchnorm_new(2, 0, 1e-5, 0.1, true, ENG_F32, &l), ENG_EARG, "batchnorm2d",
+                 "num_features (0)");
+    assert_error(eng_batchnorm_new(1, 3, 0.0, 0.1, true, ENG_F32, &l), ENG_EARG, "batchnorm1d",
+                 "eps");
+    assert_error(eng_batchnorm_new(2, 3, 1e-5, 1.5, true, ENG_F32, &l), ENG_EARG, "momentum (1.5)");
     assert_error(eng_batchnorm_new(3, 3, 1e-5, 0.1, true, ENG_F32, &l), ENG_EARG, "dims 3");
     assert_ok(eng_batchnorm_new(2, 3, 1e-5, 0.1, true, ENG_F32, &l));
     assert_ok(eng_layer_set_name(l, "bn1"));

@@ -454,7 +454,8 @@ static void test_checkpoint_reports_bad_files_in_one_line(void **state)
     (void)state;
     eng_model *m = small_cnn(ENG_F32, 4, 1);
     save_model(scratch_path("whole.h5"), m, NULL, NULL);
-    copy_file(scratch_path("whole.h5"), scratch_path("cut.h5"), file_size(scratch_path("whole.h5")) / 2);
+    copy_file(scratch_path("whole.h5"), scratch_path("cut.h5"),
+              file_size(scratch_path("whole.h5")) / 2);
     eng_checkpoint *ck;
     assert_error(eng_checkpoint_open(scratch_path("cut.h5"), &ck), ENG_EIO,
                  "cut.h5: cannot open the checkpoint: truncated file (");

@@ -145,14 +145,9 @@ static void small_settings(const eng_layer_kind *kind, eng_settings *s)
             continue;
         double v = d->min > 2 ? d->min : d->max < 2 ? d->max : 2;
         switch (d->type) {
-        case ENG_SETTING_BOOL:
-            assert_ok(eng_settings_set_bool(s, d->name, true));
-            break;
-        case ENG_SETTING_STRING:
-            assert_ok(eng_settings_set_string(s, d->name, "x"));
-            break;
-        default:
-            assert_ok(eng_settings_set_number(s, d->name, v));
+        case ENG_SETTING_BOOL: assert_ok(eng_settings_set_bool(s, d->name, true)); break;
+        case ENG_SETTING_STRING: assert_ok(eng_settings_set_string(s, d->name, "x")); break;
+        default: assert_ok(eng_settings_set_number(s, d->name, v));
         }
     }
 }

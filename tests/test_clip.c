@@ -46,7 +46,8 @@ static void test_clip_grad_norm_other_norms_and_f32(void **state)
     assert_double_close(ENG_F64_DATA(l->params[1].grad)[0], -3 * 1.5 / (3 + 1e-6), 1e-15);
     eng_model_release(m);
     m = model_with_grads(ENG_F64, 1, -3, &l);
-    assert_ok(eng_clip_grad_norm(eng_model_params(m), 100, 1, false, &total)); /* sum |g| = 12 + 9 */
+    assert_ok(
+        eng_clip_grad_norm(eng_model_params(m), 100, 1, false, &total)); /* sum |g| = 12 + 9 */
     assert_true(total == 21);
     assert_ok(eng_clip_grad_norm(eng_model_params(m), 100, 3, false, &total)); /* (12 + 81)^(1/3) */
     assert_double_close(total, cbrt(93), 1e-15);
@@ -110,9 +111,12 @@ static void test_clipping_rejects_bad_settings(void **state)
     eng_layer *l;
     eng_model *m = model_with_grads(ENG_F64, 1, 1, &l);
     double total;
-    assert_error(eng_clip_grad_norm(eng_model_params(m), -1, 2, false, &total), ENG_EARG, "max_norm = -1");
-    assert_error(eng_clip_grad_norm(eng_model_params(m), NAN, 2, false, &total), ENG_EARG, "max_norm = nan");
-    assert_error(eng_clip_grad_norm(eng_model_params(m), 1, 0, false, &total), ENG_EARG, "norm_type = 0");
+    assert_error(eng_clip_grad_norm(eng_model_params(m), -1, 2, false, &total), ENG_EARG,
+                 "max_norm = -1");
+    assert_error(eng_clip_grad_norm(eng_model_params(m), NAN, 2, false, &total), ENG_EARG,
+                 "max_norm = nan");
+    assert_error(eng_clip_grad_norm(eng_model_params(m), 1, 0, false, &total), ENG_EARG,
+                 "norm_type = 0");
     assert_error(eng_clip_grad_value(eng_model_params(m), -0.5), ENG_EARG, "clip_value = -0.5");
     assert_true(ENG_F64_DATA(l->params[0].grad)[0] == 1);
     eng_model_release(m);

@@ -30,11 +30,11 @@ static char *nested_containers(int levels)
 }
 
 /* Opening brackets, then the same number closing, around `inner`, inside `head` .. `tail`. */
-static char *nested_json(const char *head, const char *open, const char *inner,
-                         const char *close, int levels, const char *tail)
+static char *nested_json(const char *head, const char *open, const char *inner, const char *close,
+                         int levels, const char *tail)
 {
-    size_t size = strlen(head) + (size_t)levels * (strlen(open) + strlen(close)) +
-                  strlen(inner) + strlen(tail) + 1;
+    size_t size = strlen(head) + (size_t)levels * (strlen(open) + strlen(close)) + strlen(inner) +
+                  strlen(tail) + 1;
     char *s = malloc(size), *p = s;
     assert_non_null(s);
     p += sprintf(p, "%s", head);
@@ -138,8 +138,8 @@ static void test_containers_nested_to_the_limit_parse_and_build(void **state)
     ck->specs = NULL;
     ck->model_config = nested_containers(ENG_CONTAINER_MAX_DEPTH + 1);
     free(json);
-    assert_error(eng_checkpoint_new_layer(ck, 0, &layer), ENG_EFORMAT, "deep.h5: model_config: ",
-                 "containers nested more than 16 deep");
+    assert_error(eng_checkpoint_new_layer(ck, 0, &layer), ENG_EFORMAT,
+                 "deep.h5: model_config: ", "containers nested more than 16 deep");
     eng_checkpoint_close(ck);
 }
 

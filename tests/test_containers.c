@@ -24,11 +24,13 @@ static eng_model *model_of(int n, ...)
     return m;
 }
 
-static eng_layer *conv(int in, int out, int k, int stride, int padding, bool bias,
-                       eng_dtype dt)
+static eng_layer *conv(int in, int out, int k, int stride, int padding, bool bias, eng_dtype dt)
 {
-    eng_conv2d_options o = {.stride_h = stride, .stride_w = stride, .padding_h = padding,
-                            .padding_w = padding, .no_bias = !bias};
+    eng_conv2d_options o = {.stride_h = stride,
+                            .stride_w = stride,
+                            .padding_h = padding,
+                            .padding_w = padding,
+                            .no_bias = !bias};
     eng_layer *l;
     assert_ok(eng_conv2d_new(in, out, k, k, &o, dt, NULL, &l));
     return l;
@@ -65,8 +67,8 @@ static eng_layer *build(const char *name, eng_dtype dt)
         assert_ok(eng_residual_new(b, NULL, &out));
         eng_model_release(b);
     } else if (strncmp(name, "container_residual_projection", 29) == 0) {
-        eng_model *b = model_of(5, conv(3, 4, 3, 2, 1, false, dt), bn2d(4, dt),
-                                act(eng_relu_new), conv(4, 4, 3, 1, 1, false, dt), bn2d(4, dt));
+        eng_model *b = model_of(5, conv(3, 4, 3, 2, 1, false, dt), bn2d(4, dt), act(eng_relu_new),
+                                conv(4, 4, 3, 1, 1, false, dt), bn2d(4, dt));
         eng_model *s = model_of(2, conv(3, 4, 1, 2, 0, false, dt), bn2d(4, dt));
         assert_ok(eng_residual_new(b, s, &out));
         eng_model_release(b);
@@ -99,10 +101,10 @@ static eng_layer *build(const char *name, eng_dtype dt)
     return out;
 }
 
-static const char *const cases[] = {
-    "container_residual_identity.bin", "container_residual_projection_train.bin",
-    "container_residual_projection_eval.bin", "container_concat_channels.bin",
-    "container_nested.bin"};
+static const char *const cases[] = {"container_residual_identity.bin",
+                                    "container_residual_projection_train.bin",
+                                    "container_residual_projection_eval.bin",
+                                    "container_concat_channels.bin", "container_nested.bin"};
 
 /* Parameters and buffers (the "<name>0" ones: before the forward) from the fixture. */
 static void load_state(eng_layer *l, const fixture *fx)
@@ -151,8 +153,8 @@ static void test_containers_match_pytorch_in_f32_and_f64(void **state)
             for (int b = 0; b < l->nbuffers; b++) {
                 snprintf(what, sizeof what, "%s %s %s", cases[c], eng_dtype_name(dt),
                          l->buffers[b].name);
-                assert_tensor_close(l->buffers[b].value, fixture_get(fx, l->buffers[b].name),
-                                    tol, what);
+                assert_tensor_close(l->buffers[b].value, fixture_get(fx, l->buffers[b].name), tol,
+                                    what);
             }
             print_message("%s %s: %d parameters, worst relative error %.2e\n", cases[c],
                           eng_dtype_name(dt), l->nparams, worst);
@@ -222,11 +224,11 @@ static void test_containers_split_between_threads(void **state)
         m[k] = model_of(2, res, cat);
     }
     for (int p = 0; p < m[0]->layers[0]->nparams; p++) /* the same parameters in both */
-        assert_ok(eng_tensor_copy(m[1]->layers[0]->params[p].value,
-                                  m[0]->layers[0]->params[p].value));
+        assert_ok(
+            eng_tensor_copy(m[1]->layers[0]->params[p].value, m[0]->layers[0]->params[p].value));
     for (int p = 0; p < m[0]->layers[1]->nparams; p++)
-        assert_ok(eng_tensor_copy(m[1]->layers[1]->params[p].value,
-                                  m[0]->layers[1]->params[p].value));
+        assert_ok(
+            eng_tensor_copy(m[1]->layers[1]->params[p].value, m[0]->layers[1]->params[p].value));
     assert_true(m[0]->layers[0]->ops->batch_independent);
     m[0]->serial_only = true;
     eng_tensor *x = tensor_new(ENG_F64, 4, (int64_t[]){6, 2, 4, 4});

@@ -10,9 +10,12 @@ static const char *const fixtures[] = {"layer_conv2d_basic.bin", "layer_conv2d_s
 static eng_layer *conv_from_fixture(const fixture *fx, eng_dtype dtype)
 {
     eng_conv2d_options o = {
-        .stride_h = fixture_config(fx, 4), .stride_w = fixture_config(fx, 5),
-        .padding_h = fixture_config(fx, 6), .padding_w = fixture_config(fx, 7),
-        .dilation_h = fixture_config(fx, 8), .dilation_w = fixture_config(fx, 9),
+        .stride_h = fixture_config(fx, 4),
+        .stride_w = fixture_config(fx, 5),
+        .padding_h = fixture_config(fx, 6),
+        .padding_w = fixture_config(fx, 7),
+        .dilation_h = fixture_config(fx, 8),
+        .dilation_w = fixture_config(fx, 9),
         .no_bias = !fixture_config(fx, 10),
     };
     eng_layer *l;
@@ -158,13 +161,18 @@ static void test_conv2d_initialises_like_pytorch(void **state)
 static void test_conv2d_winograd_path_equals_the_f64_im2col_path(void **state)
 {
     (void)state;
-    const struct { int in, out, h, w, pad, n; bool bias; } cases[] = {
-        {8, 5, 7, 9, 1, 3, true}, {16, 4, 6, 6, 0, 2, false}, {9, 3, 5, 8, 2, 17, true},
+    const struct {
+        int in, out, h, w, pad, n;
+        bool bias;
+    } cases[] = {
+        {8, 5, 7, 9, 1, 3, true},
+        {16, 4, 6, 6, 0, 2, false},
+        {9, 3, 5, 8, 2, 17, true},
         {32, 64, 14, 14, 1, 2, true},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        eng_conv2d_options o = {.padding_h = cases[k].pad, .padding_w = cases[k].pad,
-                                .no_bias = !cases[k].bias};
+        eng_conv2d_options o = {
+            .padding_h = cases[k].pad, .padding_w = cases[k].pad, .no_bias = !cases[k].bias};
         eng_rng rng;
         eng_rng_seed(&rng, 60 + k);
         eng_layer *l32, *l64;
@@ -242,8 +250,8 @@ static void test_conv2d_rejects_wrong_rank_and_dtype(void **state)
                *xu8 = TENSOR(ENG_U8, 2, 3, 8, 8);
     assert_error(eng_layer_output_shape(l, x3, &ndim, shape), ENG_ESHAPE, "'conv1'", "[3,8,8]",
                  "[N,C,H,W]");
-    assert_error(eng_layer_output_shape(l, x32, &ndim, shape), ENG_EDTYPE, "'conv1'",
-                 "[2,3,8,8]", "f32", "f64");
+    assert_error(eng_layer_output_shape(l, x32, &ndim, shape), ENG_EDTYPE, "'conv1'", "[2,3,8,8]",
+                 "f32", "f64");
     assert_error(eng_layer_output_shape(l, xu8, &ndim, shape), ENG_EDTYPE, "u8");
     eng_tensor_release(x3);
     eng_tensor_release(x32);

@@ -14,10 +14,14 @@ static const char *const fixtures[] = {"layer_conv2d_groups2.bin", "layer_conv2d
 static eng_layer *conv_from_fixture(const fixture *fx, eng_dtype dtype)
 {
     eng_conv2d_options o = {
-        .stride_h = fixture_config(fx, 4), .stride_w = fixture_config(fx, 5),
-        .padding_h = fixture_config(fx, 6), .padding_w = fixture_config(fx, 7),
-        .dilation_h = fixture_config(fx, 8), .dilation_w = fixture_config(fx, 9),
-        .no_bias = !fixture_config(fx, 10), .groups = fixture_config(fx, 11),
+        .stride_h = fixture_config(fx, 4),
+        .stride_w = fixture_config(fx, 5),
+        .padding_h = fixture_config(fx, 6),
+        .padding_w = fixture_config(fx, 7),
+        .dilation_h = fixture_config(fx, 8),
+        .dilation_w = fixture_config(fx, 9),
+        .no_bias = !fixture_config(fx, 10),
+        .groups = fixture_config(fx, 11),
     };
     eng_layer *l;
     assert_ok(eng_conv2d_new(fixture_config(fx, 0), fixture_config(fx, 1), fixture_config(fx, 2),
@@ -56,13 +60,11 @@ static void test_grouped_conv2d_equals_its_groups_run_apart(void **state)
     int64_t wn = 3 * 2 * 9;
     for (int64_t i = 0; i < wn; i++) {
         eng_tensor_set_flat(a->params[0].value, i, eng_tensor_get_flat(g->params[0].value, i));
-        eng_tensor_set_flat(b->params[0].value, i,
-                            eng_tensor_get_flat(g->params[0].value, wn + i));
+        eng_tensor_set_flat(b->params[0].value, i, eng_tensor_get_flat(g->params[0].value, wn + i));
     }
     for (int i = 0; i < 3; i++) {
         eng_tensor_set_flat(a->params[1].value, i, eng_tensor_get_flat(g->params[1].value, i));
-        eng_tensor_set_flat(b->params[1].value, i,
-                            eng_tensor_get_flat(g->params[1].value, 3 + i));
+        eng_tensor_set_flat(b->params[1].value, i, eng_tensor_get_flat(g->params[1].value, 3 + i));
     }
     eng_tensor *x = tensor_new(ENG_F64, 4, (int64_t[]){2, 4, 5, 5});
     tensor_randn(x, 8, 1.0);

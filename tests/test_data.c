@@ -107,8 +107,7 @@ static void test_dataset_gather_normalises_selected_samples(void **state)
             for (int j = 0; j < 4; j++) {
                 double v = (double)(4 * idx[i] + j);
                 double expected = (v / 255.0 - 0.5) / 0.25;
-                assert_double_close(eng_tensor_get_flat(x, 4 * i + j), expected,
-                                    k ? 1e-14 : 1e-7);
+                assert_double_close(eng_tensor_get_flat(x, 4 * i + j), expected, k ? 1e-14 : 1e-7);
             }
         }
         eng_tensor_release(x);
@@ -150,8 +149,7 @@ static void test_dataset_gather_rejects_bad_buffers_indices_and_std(void **state
     assert_error(eng_dataset_gather(&ds, idx, 2, 1, 0, 1, x, y_bad), ENG_ESHAPE, "i32", "[2]");
     assert_error(eng_dataset_gather(&ds, idx, 2, 1, 0, 1, x, y_len), ENG_ESHAPE, "[3]");
     assert_error(eng_dataset_gather(&ds, idx, 2, 1, 0, 0, x, y), ENG_EARG, "std = 0");
-    assert_error(eng_dataset_gather(&ds, bad_idx, 2, 1, 0, 1, x, y), ENG_EARG, "index 6",
-                 "[0,6)");
+    assert_error(eng_dataset_gather(&ds, bad_idx, 2, 1, 0, 1, x, y), ENG_EARG, "index 6", "[0,6)");
     assert_error(eng_dataset_gather(&ds, neg_idx, 2, 1, 0, 1, x, y), ENG_EARG, "index -1");
     eng_tensor_release(x);
     eng_tensor_release(y);

@@ -102,8 +102,8 @@ static void test_dropout_masks_are_fresh_per_forward_and_reproducible_per_seed(v
     assert_ok(eng_layer_forward(a, x, ya2, true));
     assert_ok(eng_layer_forward(b, x, yb, true));
     assert_ok(eng_layer_forward(c, x, yc, true));
-    assert_int_equal(count_differences(ya1, yb), 0);  /* same seed, same mask */
-    assert_true(count_differences(ya1, ya2) > 400);    /* independent masks differ in ~500 */
+    assert_int_equal(count_differences(ya1, yb), 0); /* same seed, same mask */
+    assert_true(count_differences(ya1, ya2) > 400);  /* independent masks differ in ~500 */
     assert_true(count_differences(ya1, yc) > 400);
     /* A clone continues the original's stream. */
     eng_layer *clone;

@@ -50,8 +50,8 @@ static void test_embedding_rejects_bad_indices_and_settings(void **state)
 {
     (void)state;
     eng_layer *l;
-    assert_error(eng_embedding_new(0, 2, ENG_EMBEDDING_NO_PADDING, ENG_F32, NULL, &l),
-                 ENG_EARG, "num_embeddings (0)");
+    assert_error(eng_embedding_new(0, 2, ENG_EMBEDDING_NO_PADDING, ENG_F32, NULL, &l), ENG_EARG,
+                 "num_embeddings (0)");
     assert_error(eng_embedding_new(4, 2, 4, ENG_F32, NULL, &l), ENG_EARG, "padding_idx 4");
     assert_ok(eng_embedding_new(4, 2, ENG_EMBEDDING_NO_PADDING, ENG_F32, NULL, &l));
     eng_tensor *x = tensor_new(ENG_F32, 1, (int64_t[]){2});

@@ -71,8 +71,7 @@ static void test_flatten_rejects_scalar_and_integer_input(void **state)
     int ndim;
     int64_t shape[ENG_MAX_DIMS];
     eng_tensor *s = tensor_new(ENG_F32, 0, NULL), *i = TENSOR(ENG_I64, 2, 3);
-    assert_error(eng_layer_output_shape(l, s, &ndim, shape), ENG_ESHAPE, "flatten", "[]",
-                 "batch");
+    assert_error(eng_layer_output_shape(l, s, &ndim, shape), ENG_ESHAPE, "flatten", "[]", "batch");
     assert_error(eng_layer_output_shape(l, i, &ndim, shape), ENG_EDTYPE, "i64");
     eng_tensor *x = TENSOR(ENG_F32, 2, 3, 4), *y = TENSOR(ENG_F32, 2, 11);
     assert_error(eng_layer_forward(l, x, y, false), ENG_ESHAPE, "[2,11]", "[2,12]", "[2,3,4]");

@@ -54,8 +54,8 @@ static void expect_failure(eng_gc_report *r, const char *tensor, const char *dia
         fail_msg("expected %s to FAIL first with '%s'", tensor, diagnosis);
     }
     for (int i = 0; i < r->ntensors; i++)
-        if (r->tensors[i].verdict == ENG_GC_FAIL &&
-            strcmp(r->tensors[i].layer, t->layer) != 0 && strstr(r->summary, "loss") == NULL) {
+        if (r->tensors[i].verdict == ENG_GC_FAIL && strcmp(r->tensors[i].layer, t->layer) != 0 &&
+            strstr(r->summary, "loss") == NULL) {
             /* A wrong weight gradient never leaks into other layers' gradients. */
             print_report(r);
             fail_msg("%s fails too", r->tensors[i].name);
@@ -220,8 +220,7 @@ static void test_gradcheck_reports_kinks_at_relu_zeros_and_pool_ties(void **stat
         if (r->verdict != ENG_GC_PASS || !r->kink_free || t->kinks != 0 ||
             t->passed != t->checked) {
             print_report(r);
-            fail_msg("%s: frozen branches must decide every element (PASS)",
-                     layers[k]->ops->kind);
+            fail_msg("%s: frozen branches must decide every element (PASS)", layers[k]->ops->kind);
         }
         eng_gc_report_free(r);
         /* Plain differences (as for a layer that cannot freeze): kinks, never FAIL. */
@@ -245,8 +244,12 @@ static void test_gradcheck_passes_every_builtin_layer(void **state)
 {
     (void)state;
     eng_rng_seed(eng_rng_global(), 4);
-    eng_conv2d_options strided = {.stride_h = 2, .stride_w = 1, .padding_h = 1, .padding_w = 2,
-                                  .dilation_h = 2, .dilation_w = 1};
+    eng_conv2d_options strided = {.stride_h = 2,
+                                  .stride_w = 1,
+                                  .padding_h = 1,
+                                  .padding_w = 2,
+                                  .dilation_h = 2,
+                                  .dilation_w = 1};
     eng_layer *layers[10];
     OK(eng_conv2d_new(3, 4, 3, 2, &strided, ENG_F64, NULL, &layers[0]));
     OK(eng_maxpool2d_new(3, 2, 2, 1, 1, 1, &layers[1]));
@@ -397,8 +400,7 @@ static void test_gradcheck_warns_about_float32_and_does_not_fail_it(void **state
     eng_loss *ce;
     OK(eng_cross_entropy_new(&ce));
     eng_gc_report *r = check_model(m, ce, &b, 12);
-    if (r->verdict == ENG_GC_FAIL || !strstr(r->warning, "float32") ||
-        !strstr(r->warning, "f64")) {
+    if (r->verdict == ENG_GC_FAIL || !strstr(r->warning, "float32") || !strstr(r->warning, "f64")) {
         print_report(r);
         fail_msg("a correct f32 model: a warning, no FAIL");
     }

@@ -143,12 +143,10 @@ static void test_diagnoses_zero_both_ways_and_kinks_named(void **state)
     bool right = r->verdict != ENG_GC_FAIL &&
                  /* every element of a on a kink: no verdict, and advice that names them */
                  a->verdict == ENG_GC_INCONCLUSIVE && a->kinks == 12 &&
-                 strstr(a->advice, "12 of 12 elements are kinks") &&
-                 strstr(a->advice, "(1,1)") && !strstr(a->advice, "noise floor") &&
-                 w->verdict == ENG_GC_PASS &&
+                 strstr(a->advice, "12 of 12 elements are kinks") && strstr(a->advice, "(1,1)") &&
+                 !strstr(a->advice, "noise floor") && w->verdict == ENG_GC_PASS &&
                  /* z: not a bare PASS, but zero both ways with its evidence */
-                 z->verdict == ENG_GC_PASS &&
-                 strstr(z->diagnosis, "zero both ways") &&
+                 z->verdict == ENG_GC_PASS && strstr(z->diagnosis, "zero both ways") &&
                  strstr(z->diagnosis, "so is every numerical derivative");
     if (!right) {
         print_report(r);

@@ -27,8 +27,8 @@ static void assert_close(double got, double want, double tol, const char *what)
 {
     double err = fabs(got - want);
     if (!(err <= tol))
-        print_message("%s: got %.17g, expected %.17g (error %.3g > %.3g)\n", what, got, want,
-                      err, tol);
+        print_message("%s: got %.17g, expected %.17g (error %.3g > %.3g)\n", what, got, want, err,
+                      tol);
     assert_true(err <= tol);
 }
 
@@ -137,11 +137,20 @@ static void test_report_io_round_trips_a_directional_check(void **state)
     close(mkstemp(path));
     const int64_t xs[2] = {2, 2}, ys[2] = {2, 1};
     const double xv[] = {1, 2, 3, -1}, yv[] = {0.5, 2};
-    eng_gc_check_spec spec = {.model = linear_model(true), .x = tensor_of(2, xs, xv),
-                              .y = tensor_of(2, ys, yv), .criterion = "MSELoss",
-                              .input = true, .directional = true, .directions = 6};
-    spec.options = (eng_gc_options){.samples = 3, .seed = 11, .step = 1e-4, .rtol = 2e-6,
-                                    .nsigma = 3.5, .worst = 2, .only = "linear_1,input"};
+    eng_gc_check_spec spec = {.model = linear_model(true),
+                              .x = tensor_of(2, xs, xv),
+                              .y = tensor_of(2, ys, yv),
+                              .criterion = "MSELoss",
+                              .input = true,
+                              .directional = true,
+                              .directions = 6};
+    spec.options = (eng_gc_options){.samples = 3,
+                                    .seed = 11,
+                                    .step = 1e-4,
+                                    .rtol = 2e-6,
+                                    .nsigma = 3.5,
+                                    .worst = 2,
+                                    .only = "linear_1,input"};
     eng_loss *mse;
     eng_gc_objective *obj;
     eng_gc_report *r, *again;
@@ -288,8 +297,8 @@ static void test_report_io_rejects_files_that_are_not_reports(void **state)
          "meta.gradcheck.x holds 3 values, not the more its shape [2,2]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        eng_meta_free(write_crafted(path, cases[i].field, cases[i].type, cases[i].string,
-                                    cases[i].number));
+        eng_meta_free(
+            write_crafted(path, cases[i].field, cases[i].type, cases[i].string, cases[i].number));
         assert_load_fails(path, ENG_EFORMAT, cases[i].message);
     }
     /* a well-formed crafted file loads (so the failures above come from the one bad field) */

@@ -92,8 +92,8 @@ static void expect_diagnosis(int position, bug kind, const char *tensor, const c
          * there, a confined bug may only show as the failing tensor */
         bool sampled = modes[k] == MODE_DIRECTIONAL && kind != BUG_SCALE;
         /* but a "partial" it does name must be the right part (not a border for a channel) */
-        bool named = t && (strstr(t->diagnosis, phrase) ||
-                           (sampled && !strstr(t->diagnosis, "partial")));
+        bool named =
+            t && (strstr(t->diagnosis, phrase) || (sampled && !strstr(t->diagnosis, "partial")));
         bool right = r->verdict == ENG_GC_FAIL && t && t->verdict == ENG_GC_FAIL && named &&
                      (modes[k] == MODE_LAYERS || strcmp(r->culprit, layer) == 0);
         if (!right) {
@@ -268,8 +268,8 @@ static void test_zoo_never_fails_200_correct_nets_in_any_mode(void **state)
         eng_loss *ce;
         OK(eng_cross_entropy_new(&ce));
         mode md = (mode)(seed % 4);
-        eng_gc_options opts = {.seed = seed, .samples = 4,
-                               .step = steps[seed / 4 % (sizeof steps / sizeof steps[0])]};
+        eng_gc_options opts = {
+            .seed = seed, .samples = 4, .step = steps[seed / 4 % (sizeof steps / sizeof steps[0])]};
         eng_gc_report *r = run(m, ce, x, y, md, &opts);
         runs++;
         if (r->verdict == ENG_GC_FAIL) {
@@ -340,8 +340,8 @@ static void test_zoo_never_fails_f32_scaled_saturated_or_batchnorm_nets(void **s
                 eng_gc_report *r = run(m, loss ? loss : ce, x, y, (mode)md, &opts);
                 if (r->verdict == ENG_GC_FAIL) {
                     print_report(r);
-                    fail_msg("%s, %s mode, step %g: a correct net FAILed",
-                             variant_names[variant], mode_names[md], steps[s]);
+                    fail_msg("%s, %s mode, step %g: a correct net FAILed", variant_names[variant],
+                             mode_names[md], steps[s]);
                 }
                 verdicts[r->verdict]++;
                 eng_gc_report_free(r);
@@ -374,7 +374,8 @@ static void test_zoo_never_fails_200_more_correct_nets_of_the_new_classes(void *
         eng_tensor *x, *y;
         make_batch(seed * 104729, variant != 4 && seed % 2 == 0, m, &x, &y);
         mode md = (mode)(seed / 5 % 4);
-        eng_gc_options opts = {.seed = seed, .samples = 4,
+        eng_gc_options opts = {.seed = seed,
+                               .samples = 4,
                                .step = steps[seed / 20 % (sizeof steps / sizeof steps[0])]};
         eng_gc_report *r = run(m, loss ? loss : ce, x, y, md, &opts);
         if (r->verdict == ENG_GC_FAIL) {
@@ -530,11 +531,11 @@ static void test_zoo_checks_batchnorm_in_the_mode_the_model_is_in(void **state)
                     right = r->verdict == ENG_GC_FAIL && strcmp(r->culprit, "batchnorm2d_1") == 0;
                 if (!right) {
                     print_report(r);
-                    fail_msg("buggy %d, training %d, %s mode: %s", buggy, training,
-                             mode_names[md], eng_gc_verdict_name(r->verdict));
+                    fail_msg("buggy %d, training %d, %s mode: %s", buggy, training, mode_names[md],
+                             eng_gc_verdict_name(r->verdict));
                 }
-                print_message("buggy %d, training %d, %s: %s %s\n", buggy, training,
-                              mode_names[md], eng_gc_verdict_name(r->verdict), r->localisation);
+                print_message("buggy %d, training %d, %s: %s %s\n", buggy, training, mode_names[md],
+                              eng_gc_verdict_name(r->verdict), r->localisation);
                 eng_gc_report_free(r);
                 /* the running statistics the training-mode forwards moved are put back */
                 assert_true(eng_tensor_get_flat(m->layers[1]->buffers[0].value, 1) ==

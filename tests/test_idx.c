@@ -101,8 +101,8 @@ static void test_idx_rejects_bad_magic(void **state)
     b[2] = 0x0D; /* float data: not supported */
     write_plain("magic.idx", b, size);
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(scratch_path("magic.idx"), &t), ENG_EFORMAT, scratch_path("magic.idx"),
-                 "bad IDX magic", "00 00 0d 01");
+    assert_error(eng_idx_read(scratch_path("magic.idx"), &t), ENG_EFORMAT,
+                 scratch_path("magic.idx"), "bad IDX magic", "00 00 0d 01");
     assert_null(t);
     b[2] = 0x08;
     b[3] = 0; /* no dimensions */
@@ -126,8 +126,8 @@ static void test_idx_rejects_truncated_header_and_payload(void **state)
                  scratch_path("short_header.idx"), "truncated", "header");
     assert_null(t);
     write_plain("short.idx", b, size - 3);
-    assert_error(eng_idx_read(scratch_path("short.idx"), &t), ENG_EFORMAT, scratch_path("short.idx"),
-                 "truncated", "[2,5]");
+    assert_error(eng_idx_read(scratch_path("short.idx"), &t), ENG_EFORMAT,
+                 scratch_path("short.idx"), "truncated", "[2,5]");
     free(b);
 }
 
@@ -151,7 +151,8 @@ static void test_idx_rejects_a_truncated_gzip_file(void **state)
 {
     (void)state;
     long n = write_random_gz("short.idx.gz");
-    assert_int_equal(truncate(scratch_path("short.idx.gz"), n / 2), 0); /* inside the deflate data */
+    assert_int_equal(truncate(scratch_path("short.idx.gz"), n / 2),
+                     0); /* inside the deflate data */
     eng_tensor *t = (eng_tensor *)1;
     assert_error(eng_idx_read(scratch_path("short.idx.gz"), &t), ENG_EFORMAT,
                  scratch_path("short.idx.gz"), "truncated", "[4000]");
@@ -183,8 +184,8 @@ static void test_idx_rejects_a_gzip_file_with_a_bad_checksum(void **state)
     fputc(c ^ 0xff, f);
     fclose(f);
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(scratch_path("crc.idx.gz"), &t), ENG_EFORMAT, scratch_path("crc.idx.gz"),
-                 "corrupt");
+    assert_error(eng_idx_read(scratch_path("crc.idx.gz"), &t), ENG_EFORMAT,
+                 scratch_path("crc.idx.gz"), "corrupt");
     assert_null(t);
 }
 
@@ -192,11 +193,13 @@ static void test_idx_rejects_corrupt_gzip_data(void **state)
 {
     (void)state;
     /* a gzip header followed by bytes that are not a deflate stream */
-    const unsigned char garbage[32] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff,
-                                       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    const unsigned char garbage[32] = {0x1f, 0x8b, 8,    0,    0,    0,    0,
+                                       0,    0,    3,    0xff, 0xff, 0xff, 0xff,
+                                       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     write_plain("garbage.gz", garbage, sizeof garbage);
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(scratch_path("garbage.gz"), &t), ENG_EFORMAT, scratch_path("garbage.gz"));
+    assert_error(eng_idx_read(scratch_path("garbage.gz"), &t), ENG_EFORMAT,
+                 scratch_path("garbage.gz"));
     assert_null(t);
 }
 
@@ -222,8 +225,8 @@ static void test_idx_reports_a_missing_file(void **state)
 {
     (void)state;
     eng_tensor *t = (eng_tensor *)1;
-    assert_error(eng_idx_read(scratch_path("absent.idx.gz"), &t), ENG_EIO, scratch_path("absent.idx.gz"),
-                 "No such file");
+    assert_error(eng_idx_read(scratch_path("absent.idx.gz"), &t), ENG_EIO,
+                 scratch_path("absent.idx.gz"), "No such file");
     assert_null(t);
 }
 

@@ -89,8 +89,8 @@ static void test_gemm_matches_naive_product_for_every_transpose(void **state)
 static void test_small_gemms_match_naive_products(void **state)
 {
     (void)state;
-    const int shapes[][3] = {{64, 392, 32}, {32, 49, 64}, {9, 33, 5}, {1, 1, 1}, {13, 17, 40},
-                             {7, 100, 3}};
+    const int shapes[][3] = {{64, 392, 32}, {32, 49, 64}, {9, 33, 5},
+                             {1, 1, 1},     {13, 17, 40}, {7, 100, 3}};
     const eng_simd levels[] = {ENG_SIMD_NONE, ENG_SIMD_AVX512};
     for (size_t l = 0; l < 2; l++) {
         eng_simd old = eng_simd_cap(levels[l]);
@@ -106,24 +106,30 @@ static void test_small_gemms_match_naive_products(void **state)
             float *af = malloc(sizeof *af * na), *bf = malloc(sizeof *bf * nb);
             float *btf = malloc(sizeof *btf * nbt), *c = malloc(sizeof *c * (size_t)m * ldc);
             float *cnt = malloc(sizeof *cnt * (size_t)m * ldc_nt);
-            for (int64_t i = 0; i < (int64_t)m * lda_nt; i++) af[i] = (float)a[i];
-            for (int64_t i = 0; i < (int64_t)kk * ldb; i++) bf[i] = (float)b[i];
-            for (int64_t i = 0; i < (int64_t)n * ldb_nt; i++) btf[i] = (float)bt[i];
-            for (int64_t i = 0; i < (int64_t)m * ldc_nt; i++) cnt[i] = 1.0f; /* nt adds */
+            for (int64_t i = 0; i < (int64_t)m * lda_nt; i++)
+                af[i] = (float)a[i];
+            for (int64_t i = 0; i < (int64_t)kk * ldb; i++)
+                bf[i] = (float)b[i];
+            for (int64_t i = 0; i < (int64_t)n * ldb_nt; i++)
+                btf[i] = (float)bt[i];
+            for (int64_t i = 0; i < (int64_t)m * ldc_nt; i++)
+                cnt[i] = 1.0f; /* nt adds */
             /* tn_acc: a^T with a [k][lda_tn] taken from the same random numbers */
             int64_t lda_tn = m + 4;
             float *atn = malloc(sizeof *atn * (size_t)kk * lda_tn);
             float *ctn = malloc(sizeof *ctn * (size_t)m * ldc);
             for (int64_t i = 0; i < (int64_t)kk * lda_tn; i++)
                 atn[i] = (float)(0.5 - 0.01 * (double)(i % 97));
-            for (int64_t i = 0; i < (int64_t)m * ldc; i++) ctn[i] = -2.0f; /* tn_acc adds */
+            for (int64_t i = 0; i < (int64_t)m * ldc; i++)
+                ctn[i] = -2.0f; /* tn_acc adds */
             /* nn reads a with lda = k: its first m * k elements */
             eng_small_gemm_nn_f32(c, ldc, af, bf, ldb, m, n, kk);
             eng_small_gemm_nt_f32(cnt, ldc_nt, af, lda_nt, btf, ldb_nt, m, n, kk);
             eng_small_gemm_tn_acc_f32(ctn, ldc, atn, lda_tn, bf, ldb, m, n, kk);
             /* nn_acc adds to c: a [m][lda_nt] as in nt, so that lda > k */
             float *cacc = malloc(sizeof *cacc * (size_t)m * ldc);
-            for (int64_t i = 0; i < (int64_t)m * ldc; i++) cacc[i] = 3.0f;
+            for (int64_t i = 0; i < (int64_t)m * ldc; i++)
+                cacc[i] = 3.0f;
             eng_small_gemm_nn_acc_f32(cacc, ldc, af, lda_nt, bf, ldb, m, n, kk);
             /* the f64 bodies on the same (f32-representable) numbers, to 1e-14 */
             double *ad = malloc(sizeof *ad * na), *bd = malloc(sizeof *bd * nb);
@@ -132,12 +138,18 @@ static void test_small_gemms_match_naive_products(void **state)
             double *cd = malloc(sizeof *cd * (size_t)m * ldc);
             double *cntd = malloc(sizeof *cntd * (size_t)m * ldc_nt);
             double *ctnd = malloc(sizeof *ctnd * (size_t)m * ldc);
-            for (size_t i = 0; i < na; i++) ad[i] = af[i];
-            for (size_t i = 0; i < nb; i++) bd[i] = bf[i];
-            for (size_t i = 0; i < nbt; i++) btd[i] = btf[i];
-            for (int64_t i = 0; i < (int64_t)kk * lda_tn; i++) atnd[i] = atn[i];
-            for (int64_t i = 0; i < (int64_t)m * ldc_nt; i++) cntd[i] = 1.0;
-            for (int64_t i = 0; i < (int64_t)m * ldc; i++) ctnd[i] = -2.0;
+            for (size_t i = 0; i < na; i++)
+                ad[i] = af[i];
+            for (size_t i = 0; i < nb; i++)
+                bd[i] = bf[i];
+            for (size_t i = 0; i < nbt; i++)
+                btd[i] = btf[i];
+            for (int64_t i = 0; i < (int64_t)kk * lda_tn; i++)
+                atnd[i] = atn[i];
+            for (int64_t i = 0; i < (int64_t)m * ldc_nt; i++)
+                cntd[i] = 1.0;
+            for (int64_t i = 0; i < (int64_t)m * ldc; i++)
+                ctnd[i] = -2.0;
             eng_small_gemm_nn_f64(cd, ldc, ad, bd, ldb, m, n, kk);
             eng_small_gemm_nt_f64(cntd, ldc_nt, ad, lda_nt, btd, ldb_nt, m, n, kk);
             eng_small_gemm_tn_acc_f64(ctnd, ldc, atnd, lda_tn, bd, ldb, m, n, kk);
@@ -172,8 +184,8 @@ static void test_small_gemms_match_naive_products(void **state)
             free(ad), free(bd), free(btd), free(atnd), free(cd), free(cntd), free(ctnd);
             free(atn), free(ctn), free(cacc);
             if (!(worst <= 1e-6))
-                print_message("simd cap %d, m %d n %d k %d: relative error %.3g\n",
-                              (int)levels[l], m, n, kk, worst);
+                print_message("simd cap %d, m %d n %d k %d: relative error %.3g\n", (int)levels[l],
+                              m, n, kk, worst);
             assert_true(worst <= 1e-6);
             free(a), free(b), free(bt), free(af), free(bf), free(btf), free(c), free(cnt);
         }
@@ -239,13 +251,16 @@ static void check_direct_case(const direct_case *k, eng_dtype dtype, double tol)
     fill_random(x, nx, 1);
     fill_random(w, nw, 2);
     fill_random(dy, ny, 3);
-    fill_random(y, ny, 4);  /* the kernels add to what is there */
+    fill_random(y, ny, 4); /* the kernels add to what is there */
     fill_random(dw, nw, 5);
     /* The inputs rounded to the dtype first, so that both sides see the same numbers. */
     if (dtype == ENG_F32) {
-        for (int64_t i = 0; i < nx; i++) x[i] = (float)x[i];
-        for (int64_t i = 0; i < nw; i++) w[i] = (float)w[i], dw[i] = (float)dw[i];
-        for (int64_t i = 0; i < ny; i++) dy[i] = (float)dy[i], y[i] = (float)y[i];
+        for (int64_t i = 0; i < nx; i++)
+            x[i] = (float)x[i];
+        for (int64_t i = 0; i < nw; i++)
+            w[i] = (float)w[i], dw[i] = (float)dw[i];
+        for (int64_t i = 0; i < ny; i++)
+            dy[i] = (float)dy[i], y[i] = (float)y[i];
     }
     double *ry = malloc(sizeof *ry * ny), *rdw = malloc(sizeof *rdw * nw);
     memcpy(ry, y, sizeof *ry * ny);
@@ -256,14 +271,19 @@ static void check_direct_case(const direct_case *k, eng_dtype dtype, double tol)
         float *fx = malloc(sizeof *fx * nx), *fw = malloc(sizeof *fw * nw);
         float *fdy = malloc(sizeof *fdy * ny), *fy = malloc(sizeof *fy * ny);
         float *fdw = malloc(sizeof *fdw * nw), *fp = malloc(sizeof *fp * np);
-        for (int64_t i = 0; i < nx; i++) fx[i] = (float)x[i];
-        for (int64_t i = 0; i < nw; i++) fw[i] = (float)w[i], fdw[i] = (float)dw[i];
-        for (int64_t i = 0; i < ny; i++) fdy[i] = (float)dy[i], fy[i] = (float)y[i];
+        for (int64_t i = 0; i < nx; i++)
+            fx[i] = (float)x[i];
+        for (int64_t i = 0; i < nw; i++)
+            fw[i] = (float)w[i], fdw[i] = (float)dw[i];
+        for (int64_t i = 0; i < ny; i++)
+            fdy[i] = (float)dy[i], fy[i] = (float)y[i];
         eng_pad_f32(fp, fx, k->cin, k->h, k->w, k->ph, k->pw);
         eng_conv_direct_f32(fy, fw, fp, k->cin, hp, wp, k->out, k->kh, k->kw);
         eng_conv_direct_dweight_f32(fdw, fdy, fp, k->cin, hp, wp, k->out, k->kh, k->kw);
-        for (int64_t i = 0; i < ny; i++) gy[i] = fy[i];
-        for (int64_t i = 0; i < nw; i++) gdw[i] = fdw[i];
+        for (int64_t i = 0; i < ny; i++)
+            gy[i] = fy[i];
+        for (int64_t i = 0; i < nw; i++)
+            gdw[i] = fdw[i];
         free(fx), free(fw), free(fdy), free(fy), free(fdw), free(fp);
     } else {
         double *xp = malloc(sizeof *xp * np);
@@ -277,8 +297,9 @@ static void check_direct_case(const direct_case *k, eng_dtype dtype, double tol)
     double ey = max_rel_diff(gy, ry, ny), edw = max_rel_diff(gdw, rdw, nw);
     if (!(ey <= tol && edw <= tol))
         print_message("simd level %d, %s, cin %d out %d %dx%d kernel %dx%d pad %d,%d: y %.3g "
-                      "dw %.3g (limit %.1g)\n", (int)eng_simd_level(), eng_dtype_name(dtype),
-                      k->cin, k->out, k->h, k->w, k->kh, k->kw, k->ph, k->pw, ey, edw, tol);
+                      "dw %.3g (limit %.1g)\n",
+                      (int)eng_simd_level(), eng_dtype_name(dtype), k->cin, k->out, k->h, k->w,
+                      k->kh, k->kw, k->ph, k->pw, ey, edw, tol);
     assert_true(ey <= tol && edw <= tol);
     free(x), free(w), free(dy), free(y), free(dw), free(ry), free(rdw), free(gy), free(gdw);
 }
@@ -409,8 +430,8 @@ static void test_col2im_is_the_adjoint_of_im2col(void **state)
         double e64 = (double)(fabsl(lhs - rhs) / (scale > 0 ? scale : 1));
         double e32 = (double)(fabsl(lhs - rhs32) / (scale > 0 ? scale : 1));
         if (e64 > 1e-14 || e32 > 1e-6)
-            print_message("case %d: <im2col x, c> %.17Lg, <x, col2im c> %.17Lg (f32 %.17Lg)\n",
-                          k, lhs, rhs, rhs32);
+            print_message("case %d: <im2col x, c> %.17Lg, <x, col2im c> %.17Lg (f32 %.17Lg)\n", k,
+                          lhs, rhs, rhs32);
         assert_true(e64 <= 1e-14);
         assert_true(e32 <= 1e-6);
         free(x);
@@ -436,10 +457,7 @@ static eng_pool_geometry pool_geometry_of(int64_t planes, int h, int w, int kh, 
 static void test_maxpool_2x2_picks_window_maxima_and_first_of_ties(void **state)
 {
     (void)state;
-    const double x[16] = {1, 5, 2, 0,
-                          3, 4, 8, 8,
-                          0, 0, -1, -2,
-                          9, 0, -3, -4};
+    const double x[16] = {1, 5, 2, 0, 3, 4, 8, 8, 0, 0, -1, -2, 9, 0, -3, -4};
     const double y_expected[4] = {5, 8, 9, -1};
     const int32_t argmax_expected[4] = {1, 6, 12, 10};
     eng_pool_geometry g = pool_geometry_of(1, 4, 4, 2, 2, 2, 2, 0, 0);
@@ -609,10 +627,9 @@ static void test_maxpool_backward_follows_the_forward_around_nans(void **state)
 {
     (void)state;
     const double nan = NAN;
-    const double x[8] = {nan, 5, 1, nan,
-                         2, 3, 7, 0};
-    eng_pool_geometry g2 = pool_geometry_of(1, 2, 4, 2, 2, 2, 2, 0, 0);  /* 2x2 fast path */
-    eng_pool_geometry g3 = pool_geometry_of(1, 2, 4, 2, 2, 2, 2, 0, 1);  /* general path */
+    const double x[8] = {nan, 5, 1, nan, 2, 3, 7, 0};
+    eng_pool_geometry g2 = pool_geometry_of(1, 2, 4, 2, 2, 2, 2, 0, 0); /* 2x2 fast path */
+    eng_pool_geometry g3 = pool_geometry_of(1, 2, 4, 2, 2, 2, 2, 0, 1); /* general path */
     const eng_pool_geometry *geometries[2] = {&g2, &g3};
     for (int k = 0; k < 2; k++) {
         const eng_pool_geometry *g = geometries[k];
@@ -687,8 +704,8 @@ static void test_avgpool_matches_reference_and_backward_is_its_adjoint(void **st
         }
         double e = (double)fabsl(lhs - rhs), e32 = (double)fabsl(lhs - rhs32);
         if (e > 1e-14 || e32 > 1e-5)
-            print_message("case %d: <avg x, dy> %.17Lg, <x, dx> %.17Lg (f32 %.17Lg)\n", k, lhs,
-                          rhs, rhs32);
+            print_message("case %d: <avg x, dy> %.17Lg, <x, dx> %.17Lg (f32 %.17Lg)\n", k, lhs, rhs,
+                          rhs32);
         assert_true(e <= 1e-14 && e32 <= 1e-5);
         free(x);
         free(y);

@@ -26,10 +26,19 @@ static double special_value(eng_rng *rng, int64_t i)
     return floor(8 * u) - 4; /* ties in most windows */
 }
 
-static bool same_bits_f32(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
-static bool same_bits_f64(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+static bool same_bits_f32(float a, float b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+static bool same_bits_f64(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
 
-#define RELU_LENGTHS {0, 1, 7, 8, 15, 16, 17, 31, 33, 100, 1000}
+#define RELU_LENGTHS                                                                               \
+    {                                                                                              \
+        0, 1, 7, 8, 15, 16, 17, 31, 33, 100, 1000                                                  \
+    }
 
 static void test_relu_bodies_match_the_definition_bit_for_bit(void **state)
 {
@@ -57,9 +66,10 @@ static void test_relu_bodies_match_the_definition_bit_for_bit(void **state)
                  * relu'(x) = 1 for x > 0 only */
                 double ey = x[i] > 0 || isnan(x[i]) ? x[i] : 0.0;
                 double edx = x[i] > 0 ? dy[i] : 0.0;
-                bool ok = (isnan(ey) ? isnan(y[i]) && isnan(y32[i])
-                                     : same_bits_f64(y[i], ey) && same_bits_f32(y32[i], (float)ey)) &&
-                          same_bits_f64(dx[i], edx) && same_bits_f32(dx32[i], (float)edx);
+                bool ok =
+                    (isnan(ey) ? isnan(y[i]) && isnan(y32[i])
+                               : same_bits_f64(y[i], ey) && same_bits_f32(y32[i], (float)ey)) &&
+                    same_bits_f64(dx[i], edx) && same_bits_f32(dx32[i], (float)edx);
                 if (!ok)
                     print_message("simd %d n %ld i %ld: x %g y %g/%g dx %g/%g\n",
                                   (int)eng_simd_level(), (long)n, (long)i, x[i], y[i],
@@ -96,7 +106,8 @@ static void check_maxpool_case(int planes, int h, int w, uint64_t seed)
     float *x = malloc(sizeof(float) * (size_t)nx), *dx = malloc(sizeof(float) * (size_t)nx + 4);
     float *y = malloc(sizeof(float) * (size_t)ny + 4), *ry = malloc(sizeof(float) * (size_t)ny);
     float *dy = malloc(sizeof(float) * (size_t)ny);
-    int32_t *am = malloc(sizeof(int32_t) * (size_t)ny + 4), *ram = malloc(sizeof(int32_t) * (size_t)ny);
+    int32_t *am = malloc(sizeof(int32_t) * (size_t)ny + 4),
+            *ram = malloc(sizeof(int32_t) * (size_t)ny);
     eng_rng rng;
     eng_rng_seed(&rng, seed);
     for (int i = 0; i < nx; i++)
@@ -104,16 +115,26 @@ static void check_maxpool_case(int planes, int h, int w, uint64_t seed)
     for (int i = 0; i < ny; i++)
         dy[i] = (float)(eng_rng_uniform(&rng) + 0.5);
     y[ny] = 42, dx[nx] = 42, am[ny] = 42;
-    eng_pool_geometry g = {.planes = planes, .h = h, .w = w, .kh = 2, .kw = 2, .sh = 2, .sw = 2,
-                           .ph = 0, .pw = 0, .oh = oh, .ow = ow};
+    eng_pool_geometry g = {.planes = planes,
+                           .h = h,
+                           .w = w,
+                           .kh = 2,
+                           .kw = 2,
+                           .sh = 2,
+                           .sw = 2,
+                           .ph = 0,
+                           .pw = 0,
+                           .oh = oh,
+                           .ow = ow};
     maxpool_reference(ry, ram, x, planes, h, w);
     eng_maxpool_forward_f32(y, am, x, &g);
     for (int i = 0; i < ny; i++) {
         bool ok = am[i] == ram[i] && (same_bits_f32(y[i], ry[i]) || (isnan(y[i]) && isnan(ry[i])));
         if (!ok)
             print_message("simd %d planes %d h %d w %d: out %d y %g (expected %g) argmax %d "
-                          "(expected %d)\n", (int)eng_simd_level(), planes, h, w, i, (double)y[i],
-                          (double)ry[i], am[i], ram[i]);
+                          "(expected %d)\n",
+                          (int)eng_simd_level(), planes, h, w, i, (double)y[i], (double)ry[i],
+                          am[i], ram[i]);
         assert_true(ok);
     }
     assert_true(y[ny] == 42 && am[ny] == 42);
@@ -135,9 +156,9 @@ static void check_maxpool_case(int planes, int h, int w, uint64_t seed)
 static void test_maxpool_2x2_bodies_match_the_definition_bit_for_bit(void **state)
 {
     (void)state;
-    const int shapes[][3] = {{1, 2, 2},  {3, 4, 4},   {2, 28, 28}, {2, 14, 14}, {1, 6, 30},
-                             {2, 4, 32}, {1, 4, 34},  {1, 2, 66},  {2, 7, 9},   {1, 5, 31},
-                             {4, 8, 18}, {1, 3, 33}};
+    const int shapes[][3] = {{1, 2, 2},  {3, 4, 4},  {2, 28, 28}, {2, 14, 14},
+                             {1, 6, 30}, {2, 4, 32}, {1, 4, 34},  {1, 2, 66},
+                             {2, 7, 9},  {1, 5, 31}, {4, 8, 18},  {1, 3, 33}};
     for (size_t l = 0; l < LEVELS; l++) {
         eng_simd old = eng_simd_cap(levels[l]);
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -152,20 +173,24 @@ static void test_maxpool_2x2_bodies_match_the_definition_bit_for_bit(void **stat
  * dtype at the current SIMD level; returns the largest relative error. x is offset + U(0, 2):
  * a large offset (a mean 1.7 million standard deviations from zero) tests the statistics for
  * cancellation. */
-static double check_batchnorm(eng_dtype dtype, int n, int c, int s, bool batch_stats,
-                              double offset)
+static double check_batchnorm(eng_dtype dtype, int n, int c, int s, bool batch_stats, double offset)
 {
     int64_t total = (int64_t)n * c * s;
-    double *x = malloc(sizeof(double) * (size_t)total), *dy = malloc(sizeof(double) * (size_t)total);
-    double *y = malloc(sizeof(double) * (size_t)total), *dx = malloc(sizeof(double) * (size_t)total);
-    float *x32 = malloc(sizeof(float) * (size_t)total), *dy32 = malloc(sizeof(float) * (size_t)total);
-    float *y32 = malloc(sizeof(float) * (size_t)total), *dx32 = malloc(sizeof(float) * (size_t)total);
+    double *x = malloc(sizeof(double) * (size_t)total),
+           *dy = malloc(sizeof(double) * (size_t)total);
+    double *y = malloc(sizeof(double) * (size_t)total),
+           *dx = malloc(sizeof(double) * (size_t)total);
+    float *x32 = malloc(sizeof(float) * (size_t)total),
+          *dy32 = malloc(sizeof(float) * (size_t)total);
+    float *y32 = malloc(sizeof(float) * (size_t)total),
+          *dx32 = malloc(sizeof(float) * (size_t)total);
     double mean[8], var[8], invstd[8], gamma[8], beta[8], dgamma[8] = {0}, dbeta[8] = {0};
     float gamma32[8], beta32[8], dgamma32[8] = {0}, dbeta32[8] = {0};
     eng_rng rng;
     eng_rng_seed(&rng, 7 + (uint64_t)s);
     for (int64_t i = 0; i < total; i++) { /* an offset mean, as after a ReLU */
-        x[i] = (float)(offset + 2 * eng_rng_uniform(&rng)), dy[i] = (float)(eng_rng_uniform(&rng) - 0.3);
+        x[i] = (float)(offset + 2 * eng_rng_uniform(&rng)),
+        dy[i] = (float)(eng_rng_uniform(&rng) - 0.3);
         x32[i] = (float)x[i], dy32[i] = (float)dy[i];
     }
     for (int ch = 0; ch < c; ch++)
@@ -182,8 +207,8 @@ static double check_batchnorm(eng_dtype dtype, int n, int c, int s, bool batch_s
                                    batch_stats);
     } else {
         eng_batchnorm_forward_f32(y32, x32, mean, invstd, gamma32, beta32, n, c, s);
-        eng_batchnorm_backward_f32(dx32, dgamma32, dbeta32, dy32, x32, mean, invstd, gamma32, n,
-                                   c, s, batch_stats);
+        eng_batchnorm_backward_f32(dx32, dgamma32, dbeta32, dy32, x32, mean, invstd, gamma32, n, c,
+                                   s, batch_stats);
         for (int64_t i = 0; i < total; i++)
             y[i] = y32[i], dx[i] = dx32[i];
         for (int ch = 0; ch < c; ch++)
@@ -231,8 +256,7 @@ static double check_batchnorm(eng_dtype dtype, int n, int c, int s, bool batch_s
 static void test_batchnorm_bodies_match_the_definition(void **state)
 {
     (void)state;
-    const int shapes[][3] = {{2, 3, 1}, {4, 2, 7}, {3, 3, 16}, {2, 4, 49}, {5, 2, 196},
-                             {1, 8, 33}};
+    const int shapes[][3] = {{2, 3, 1}, {4, 2, 7}, {3, 3, 16}, {2, 4, 49}, {5, 2, 196}, {1, 8, 33}};
     for (size_t l = 0; l < LEVELS; l++) {
         eng_simd old = eng_simd_cap(levels[l]);
         for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)

@@ -14,8 +14,14 @@
 static const eng_simd levels[] = {ENG_SIMD_NONE, ENG_SIMD_AVX2, ENG_SIMD_AVX512};
 #define LEVELS (sizeof levels / sizeof levels[0])
 
-static bool same_bits_f32(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
-static bool same_bits_f64(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+static bool same_bits_f32(float a, float b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+static bool same_bits_f64(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
 
 /* n values uniform in [-1, 1) (seed 0 too: the buffers a kernel overwrites). */
 static float *frand(int64_t n, uint64_t seed)
@@ -30,7 +36,9 @@ static float *frand(int64_t n, uint64_t seed)
 
 /* ---- Winograd transforms ------------------------------------------------------------------ */
 
-typedef struct wino_case { int n, c, out, h, w, ph, pw; } wino_case;
+typedef struct wino_case {
+    int n, c, out, h, w, ph, pw;
+} wino_case;
 
 /* Sizes around the bodies' chunks (7 input tiles, 16 output tiles per vector pass): rows of
  * 7 tiles (LeNet's 14x14), 14, 35 and odd counts, padding 0, 1 and 2, odd output sizes. */
@@ -45,7 +53,6 @@ typedef struct wino_run {
     int64_t vplane, mplane;
     float *x, *wt, *bias, *u, *v, *vt, *m, *y, *dy, *dm, *dv, *dx;
 } wino_run;
-
 
 static void wino_setup(wino_run *r, const wino_case *k)
 {
@@ -92,8 +99,7 @@ static void wino_transforms(wino_run *r, const wino_case *k)
 }
 
 /* The convolution from its definition (cross-correlation, zero padding), in double. */
-static double conv_definition(const wino_run *r, const wino_case *k, int img, int o, int oy,
-                              int ox)
+static double conv_definition(const wino_run *r, const wino_case *k, int img, int o, int oy, int ox)
 {
     double acc = r->bias[o];
     for (int ch = 0; ch < k->c; ch++)
@@ -142,8 +148,7 @@ static void check_adjoints(const wino_run *r, const wino_case *k)
             }
     rhs = 0;
     for (int xi = 0; xi < 16; xi++)
-        rhs += dot_f32(r->m + xi * r->mplane, r->dm + xi * r->mplane,
-                       (int64_t)k->out * r->tiles);
+        rhs += dot_f32(r->m + xi * r->mplane, r->dm + xi * r->mplane, (int64_t)k->out * r->tiles);
     if (!(fabs(lhs - rhs) <= 1e-5 * scale))
         print_message("output adjoint: %.9g against %.9g\n", lhs, rhs);
     assert_true(fabs(lhs - rhs) <= 1e-5 * scale);
@@ -217,7 +222,7 @@ static void test_gemm_f32_small_products_match_the_naive_sum(void **state)
 {
     (void)state;
     const int sizes[][3] = {{32, 196, 144}, {144, 196, 32}, {32, 144, 196}, {7, 130, 5},
-                            {9, 128, 300}, {64, 49, 288}, {3, 1000, 17}};
+                            {9, 128, 300},  {64, 49, 288},  {3, 1000, 17}};
     for (size_t l = 0; l < LEVELS; l++) {
         eng_simd old = eng_simd_cap(levels[l]);
         for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
@@ -236,9 +241,10 @@ static void test_gemm_f32_small_products_match_the_naive_sum(void **state)
                         for (int j = 0; j < n; j++) {
                             long double acc = beta ? c0[(int64_t)i * n + j] : 0, mag = fabsl(acc);
                             for (int p = 0; p < k; p++) {
-                                long double term = (long double)(ta ? a[(int64_t)p * m + i]
-                                                                    : a[(int64_t)i * k + p]) *
-                                                   (tb ? b[(int64_t)j * k + p] : b[(int64_t)p * n + j]);
+                                long double term =
+                                    (long double)(ta ? a[(int64_t)p * m + i]
+                                                     : a[(int64_t)i * k + p]) *
+                                    (tb ? b[(int64_t)j * k + p] : b[(int64_t)p * n + j]);
                                 acc += term, mag += fabsl(term);
                             }
                             double e = fabs((double)(c[(int64_t)i * n + j] - acc)) / (double)mag;
@@ -262,8 +268,8 @@ static void test_gemm_f32_small_products_match_the_naive_sum(void **state)
 static void test_direct_convolution_from_the_bias_equals_fill_then_add(void **state)
 {
     (void)state;
-    const int cases[][5] = {{1, 32, 30, 30, 3}, {3, 5, 9, 20, 5}, {2, 17, 12, 37, 3},
-                            {1, 4, 7, 7, 7}};
+    const int cases[][5] = {
+        {1, 32, 30, 30, 3}, {3, 5, 9, 20, 5}, {2, 17, 12, 37, 3}, {1, 4, 7, 7, 7}};
     for (size_t l = 0; l < LEVELS; l++) {
         eng_simd old = eng_simd_cap(levels[l]);
         for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -273,7 +279,8 @@ static void test_direct_convolution_from_the_bias_equals_fill_then_add(void **st
             float *b = frand(out, 60), *y = frand(ny, 0), *ref = frand(ny, 0);
             double *xp64 = malloc(sizeof(double) * (size_t)cin * hp * wp);
             double *w64 = malloc(sizeof(double) * (size_t)out * cin * kk * kk), b64[32];
-            double *y64 = malloc(sizeof(double) * (size_t)ny), *ref64 = malloc(sizeof(double) * (size_t)ny);
+            double *y64 = malloc(sizeof(double) * (size_t)ny),
+                   *ref64 = malloc(sizeof(double) * (size_t)ny);
             for (int i = 0; i < cin * hp * wp; i++)
                 xp64[i] = xp[i];
             for (int i = 0; i < out * cin * kk * kk; i++)
@@ -291,8 +298,8 @@ static void test_direct_convolution_from_the_bias_equals_fill_then_add(void **st
             for (int i = 0; i < ny; i++) {
                 if (!same_bits_f32(y[i], ref[i]) || !same_bits_f64(y64[i], ref64[i]))
                     print_message("simd %d case %zu at %d: %g/%g against %g/%g\n",
-                                  (int)eng_simd_level(), k, i, (double)y[i], y64[i],
-                                  (double)ref[i], ref64[i]);
+                                  (int)eng_simd_level(), k, i, (double)y[i], y64[i], (double)ref[i],
+                                  ref64[i]);
                 assert_true(same_bits_f32(y[i], ref[i]) && same_bits_f64(y64[i], ref64[i]));
             }
             free(xp), free(w), free(b), free(y), free(ref), free(xp64), free(w64), free(y64);
@@ -311,11 +318,57 @@ static void test_im2col_stride_2_bodies_match_the_definition(void **state)
 {
     (void)state;
     const eng_conv_geometry shapes[] = {
-        {.channels = 2, .height = 28, .width = 28, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1},
-        {.channels = 3, .height = 14, .width = 14, .kh = 1, .kw = 1, .sh = 2, .sw = 2, .dh = 1, .dw = 1},
-        {.channels = 1, .height = 5, .width = 33, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 0, .pw = 0, .dh = 1, .dw = 1},
-        {.channels = 2, .height = 9, .width = 34, .kh = 3, .kw = 3, .sh = 1, .sw = 2, .ph = 2, .pw = 2, .dh = 1, .dw = 2},
-        {.channels = 1, .height = 4, .width = 80, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1},
+        {.channels = 2,
+         .height = 28,
+         .width = 28,
+         .kh = 3,
+         .kw = 3,
+         .sh = 2,
+         .sw = 2,
+         .ph = 1,
+         .pw = 1,
+         .dh = 1,
+         .dw = 1},
+        {.channels = 3,
+         .height = 14,
+         .width = 14,
+         .kh = 1,
+         .kw = 1,
+         .sh = 2,
+         .sw = 2,
+         .dh = 1,
+         .dw = 1},
+        {.channels = 1,
+         .height = 5,
+         .width = 33,
+         .kh = 3,
+         .kw = 3,
+         .sh = 2,
+         .sw = 2,
+         .ph = 0,
+         .pw = 0,
+         .dh = 1,
+         .dw = 1},
+        {.channels = 2,
+         .height = 9,
+         .width = 34,
+         .kh = 3,
+         .kw = 3,
+         .sh = 1,
+         .sw = 2,
+         .ph = 2,
+         .pw = 2,
+         .dh = 1,
+         .dw = 2},
+        {.channels = 1,
+         .height = 4,
+         .width = 80,
+         .kh = 2,
+         .kw = 2,
+         .sh = 2,
+         .sw = 2,
+         .dh = 1,
+         .dw = 1},
     };
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         eng_conv_geometry g = shapes[k];

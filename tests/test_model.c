@@ -30,8 +30,8 @@ static void test_model_names_layers_by_kind_and_count(void **state)
 {
     (void)state;
     eng_model *m = small_cnn(ENG_F32, 1);
-    const char *names[7] = {"conv2d_1", "relu_1", "maxpool2d_1", "flatten_1", "linear_1",
-                            "tanh_1", "linear_2"};
+    const char *names[7] = {"conv2d_1", "relu_1", "maxpool2d_1", "flatten_1",
+                            "linear_1", "tanh_1", "linear_2"};
     assert_int_equal(m->nlayers, 7);
     for (int i = 0; i < 7; i++)
         assert_string_equal(m->layers[i]->name, names[i]);
@@ -47,8 +47,8 @@ static void test_model_iterates_parameters_with_full_names(void **state)
 {
     (void)state;
     eng_model *m = small_cnn(ENG_F64, 1);
-    const char *names[6] = {"conv2d_1.weight", "conv2d_1.bias", "linear_1.weight",
-                            "linear_1.bias", "linear_2.weight", "linear_2.bias"};
+    const char *names[6] = {"conv2d_1.weight", "conv2d_1.bias",   "linear_1.weight",
+                            "linear_1.bias",   "linear_2.weight", "linear_2.bias"};
     const char *shapes[6] = {"[3,2,3,3]", "[3]", "[4,27]", "[4]", "[2,4]", "[2]"};
     assert_int_equal(eng_model_param_count(m), 6);
     for (int i = 0; i < 6; i++) {
@@ -385,12 +385,12 @@ static void test_model_forward_errors_name_the_layer_and_shapes(void **state)
     const eng_tensor *y = (const eng_tensor *)1;
     assert_error(eng_model_forward(empty, x, &y), ENG_ESTATE, "no layers");
     assert_null(y);
-    assert_error(eng_model_forward(m, x, &y), ENG_ESHAPE, "layer 1 of 7", "conv2d_1",
-                 "[2,3,6,6]", "[N,2,H,W]");
+    assert_error(eng_model_forward(m, x, &y), ENG_ESHAPE, "layer 1 of 7", "conv2d_1", "[2,3,6,6]",
+                 "[N,2,H,W]");
     assert_error(eng_model_forward(m, x32, &y), ENG_EDTYPE, "layer 1 of 7", "f32", "f64");
     /* 8x8 images reach linear_1 with 48 features instead of 27 */
-    assert_error(eng_model_forward(m, x_big, &y), ENG_ESHAPE, "layer 5 of 7", "linear_1",
-                 "[2,48]", "[N,27]");
+    assert_error(eng_model_forward(m, x_big, &y), ENG_ESHAPE, "layer 5 of 7", "linear_1", "[2,48]",
+                 "[N,27]");
     assert_null(y);
     /* No backward after a failed forward. */
     eng_tensor *dy = TENSOR(ENG_F64, 2, 2);

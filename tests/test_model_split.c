@@ -97,11 +97,11 @@ static void check_split_matches_serial(eng_dtype dtype, int threads, int64_t bat
 static void test_split_f64_equals_the_plain_path_for_even_and_uneven_batches(void **state)
 {
     (void)state;
-    check_split_matches_serial(ENG_F64, 1, 9, 0);      /* one thread: stretches only, exact */
+    check_split_matches_serial(ENG_F64, 1, 9, 0); /* one thread: stretches only, exact */
     check_split_matches_serial(ENG_F32, 1, 64, 0);
     check_split_matches_serial(ENG_F64, 2, 8, 1e-13);
-    check_split_matches_serial(ENG_F64, 3, 7, 1e-13);  /* rows 2, 2, 3 */
-    check_split_matches_serial(ENG_F64, 4, 3, 1e-13);  /* fewer samples than threads */
+    check_split_matches_serial(ENG_F64, 3, 7, 1e-13); /* rows 2, 2, 3 */
+    check_split_matches_serial(ENG_F64, 4, 3, 1e-13); /* fewer samples than threads */
 }
 
 static void test_split_f32_equals_the_plain_path(void **state)
@@ -197,7 +197,8 @@ static void test_split_follows_parameters_changed_between_steps(void **state)
     assert_ok(eng_set_threads(2));
     free_step(run_step(split, x, r, true)); /* creates the clones */
     for (int i = 0; i < eng_model_param_count(split); i++) {
-        eng_param *ps = eng_model_param(split, i, NULL, 0), *pr = eng_model_param(serial, i, NULL, 0);
+        eng_param *ps = eng_model_param(split, i, NULL, 0),
+                  *pr = eng_model_param(serial, i, NULL, 0);
         if (i == 0) {
             /* replaced: a new tensor with new values */
             eng_tensor *fresh = tensor_clone(ps->value);
@@ -327,8 +328,12 @@ static void test_split_reports_the_failing_threads_error(void **state)
 static eng_status make_optimizer(int kind, eng_model *m, eng_optimizer **out)
 {
     eng_sgd_options sgd = {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true};
-    eng_adam_options adam = {.lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
-                             .weight_decay = 0.01, .amsgrad = true};
+    eng_adam_options adam = {.lr = 0.01,
+                             .beta1 = 0.9,
+                             .beta2 = 0.999,
+                             .eps = 1e-8,
+                             .weight_decay = 0.01,
+                             .amsgrad = true};
     switch (kind) {
     case 0: return eng_sgd_new(eng_model_params(m), &sgd, out);
     case 1: return eng_adam_new(eng_model_params(m), &adam, out);
@@ -348,8 +353,8 @@ static void test_optimizer_steps_split_between_threads_are_exact(void **state)
             assert_ok(eng_set_threads(k == 0 ? 1 : 3));
             for (int step = 0; step < 3; step++) {
                 for (int i = 0; i < eng_model_param_count(models[k]); i++)
-                    tensor_randn(eng_model_param(models[k], i, NULL, 0)->grad,
-                                 100 + step * 10 + i, 1.0);
+                    tensor_randn(eng_model_param(models[k], i, NULL, 0)->grad, 100 + step * 10 + i,
+                                 1.0);
                 assert_ok(eng_optimizer_step(opts[k]));
             }
         }

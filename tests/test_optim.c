@@ -27,8 +27,11 @@ static void check_against_pytorch(const char *name, eng_dtype dtype, double tol)
 {
     fixture *fx = fixture_load(name);
     const double *o = ENG_F64_DATA(fixture_get(fx, "options"));
-    eng_sgd_options opts = {.lr = o[0], .momentum = o[1], .dampening = o[2],
-                            .weight_decay = o[3], .nesterov = o[4] != 0};
+    eng_sgd_options opts = {.lr = o[0],
+                            .momentum = o[1],
+                            .dampening = o[2],
+                            .weight_decay = o[3],
+                            .nesterov = o[4] != 0};
     eng_layer *l;
     eng_model *m = linear_model(dtype, &l);
     set_param(l, "weight", fixture_get(fx, "weight"));
@@ -173,22 +176,30 @@ static void test_sgd_rejects_bad_options(void **state)
     eng_layer *l;
     eng_model *m = linear_model(ENG_F32, &l);
     eng_optimizer *opt = (eng_optimizer *)1;
-    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 0}, &opt), ENG_EARG, "lr = 0");
+    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 0}, &opt), ENG_EARG,
+                 "lr = 0");
     assert_null(opt);
-    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = -1}, &opt), ENG_EARG, "lr = -1");
-    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = NAN}, &opt), ENG_EARG, "lr = nan");
-    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .momentum = -0.5}, &opt), ENG_EARG,
-                 "momentum (-0.5)");
-    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .dampening = -1}, &opt), ENG_EARG,
-                 "dampening (-1)");
-    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .weight_decay = -1e-4}, &opt),
-                 ENG_EARG, "weight_decay (-0.0001)");
-    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .nesterov = true}, &opt), ENG_EARG,
-                 "nesterov", "momentum > 0");
-    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .momentum = 0.9, .dampening = 0.1,
-                                                   .nesterov = true},
-                             &opt),
-                 ENG_EARG, "dampening = 0");
+    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = -1}, &opt), ENG_EARG,
+                 "lr = -1");
+    assert_error(eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = NAN}, &opt), ENG_EARG,
+                 "lr = nan");
+    assert_error(
+        eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .momentum = -0.5}, &opt),
+        ENG_EARG, "momentum (-0.5)");
+    assert_error(
+        eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .dampening = -1}, &opt),
+        ENG_EARG, "dampening (-1)");
+    assert_error(
+        eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .weight_decay = -1e-4}, &opt),
+        ENG_EARG, "weight_decay (-0.0001)");
+    assert_error(
+        eng_sgd_new(eng_model_params(m), &(eng_sgd_options){.lr = 1, .nesterov = true}, &opt),
+        ENG_EARG, "nesterov", "momentum > 0");
+    assert_error(
+        eng_sgd_new(
+            eng_model_params(m),
+            &(eng_sgd_options){.lr = 1, .momentum = 0.9, .dampening = 0.1, .nesterov = true}, &opt),
+        ENG_EARG, "dampening = 0");
     assert_null(opt);
     eng_model_release(m);
 }
@@ -199,15 +210,23 @@ typedef eng_status (*make_fn)(eng_model *model, const double *o, eng_optimizer *
 
 static eng_status make_rmsprop(eng_model *model, const double *o, eng_optimizer **out)
 {
-    eng_rmsprop_options opts = {.lr = o[0], .alpha = o[1], .eps = o[2], .weight_decay = o[3],
-                                .momentum = o[4], .centered = o[5] != 0};
+    eng_rmsprop_options opts = {.lr = o[0],
+                                .alpha = o[1],
+                                .eps = o[2],
+                                .weight_decay = o[3],
+                                .momentum = o[4],
+                                .centered = o[5] != 0};
     return eng_rmsprop_new(eng_model_params(model), &opts, out);
 }
 
 static eng_adam_options adam_options(const double *o)
 {
-    return (eng_adam_options){.lr = o[0], .beta1 = o[1], .beta2 = o[2], .eps = o[3],
-                              .weight_decay = o[4], .amsgrad = o[5] != 0};
+    return (eng_adam_options){.lr = o[0],
+                              .beta1 = o[1],
+                              .beta2 = o[2],
+                              .eps = o[3],
+                              .weight_decay = o[4],
+                              .amsgrad = o[5] != 0};
 }
 
 static eng_status make_adam(eng_model *model, const double *o, eng_optimizer **out)
@@ -224,15 +243,21 @@ static eng_status make_adamw(eng_model *model, const double *o, eng_optimizer **
 
 static eng_status make_adagrad(eng_model *model, const double *o, eng_optimizer **out)
 {
-    eng_adagrad_options opts = {.lr = o[0], .lr_decay = o[1], .weight_decay = o[2],
-                                .initial_accumulator_value = o[3], .eps = o[4]};
+    eng_adagrad_options opts = {.lr = o[0],
+                                .lr_decay = o[1],
+                                .weight_decay = o[2],
+                                .initial_accumulator_value = o[3],
+                                .eps = o[4]};
     return eng_adagrad_new(eng_model_params(model), &opts, out);
 }
 
 static eng_status make_sgd(eng_model *model, const double *o, eng_optimizer **out)
 {
-    eng_sgd_options opts = {.lr = o[0], .momentum = o[1], .dampening = o[2],
-                            .weight_decay = o[3], .nesterov = o[4] != 0};
+    eng_sgd_options opts = {.lr = o[0],
+                            .momentum = o[1],
+                            .dampening = o[2],
+                            .weight_decay = o[3],
+                            .nesterov = o[4] != 0};
     return eng_sgd_new(eng_model_params(model), &opts, out);
 }
 
@@ -343,8 +368,8 @@ static void check_adaptive(eng_dtype dtype, double tol)
             worst = err > worst ? err : worst;
         }
         print_message("%-12s %s: largest relative difference from torch.optim over 20 steps "
-                      "and the final state: %.3g\n", adaptive[i].kind, eng_dtype_name(dtype),
-                      worst);
+                      "and the final state: %.3g\n",
+                      adaptive[i].kind, eng_dtype_name(dtype), worst);
     }
 }
 
@@ -551,7 +576,8 @@ static void test_adaptive_optimizers_reject_bad_options(void **state)
     eng_optimizer *opt = (eng_optimizer *)1;
     eng_rmsprop_options r = ENG_RMSPROP_DEFAULTS;
     r.lr = -1;
-    assert_error(eng_rmsprop_new(eng_model_params(m), &r, &opt), ENG_EARG, "rmsprop: lr = -1", "lr > 0");
+    assert_error(eng_rmsprop_new(eng_model_params(m), &r, &opt), ENG_EARG, "rmsprop: lr = -1",
+                 "lr > 0");
     assert_null(opt);
     r = ENG_RMSPROP_DEFAULTS;
     r.alpha = -0.5;
@@ -571,10 +597,12 @@ static void test_adaptive_optimizers_reject_bad_options(void **state)
     assert_error(eng_adam_new(eng_model_params(m), &a, &opt), ENG_EARG, "adam: lr = 0");
     a = ENG_ADAM_DEFAULTS;
     a.beta1 = 1;
-    assert_error(eng_adam_new(eng_model_params(m), &a, &opt), ENG_EARG, "adam: beta1 (betas[1]) = 1");
+    assert_error(eng_adam_new(eng_model_params(m), &a, &opt), ENG_EARG,
+                 "adam: beta1 (betas[1]) = 1");
     a = ENG_ADAMW_DEFAULTS;
     a.beta2 = -0.1;
-    assert_error(eng_adamw_new(eng_model_params(m), &a, &opt), ENG_EARG, "adamw: beta2 (betas[2]) = -0.1");
+    assert_error(eng_adamw_new(eng_model_params(m), &a, &opt), ENG_EARG,
+                 "adamw: beta2 (betas[2]) = -0.1");
     a = ENG_ADAMW_DEFAULTS;
     a.eps = -1;
     assert_error(eng_adamw_new(eng_model_params(m), &a, &opt), ENG_EARG, "adamw: eps = -1");
@@ -590,7 +618,8 @@ static void test_adaptive_optimizers_reject_bad_options(void **state)
     assert_error(eng_adagrad_new(eng_model_params(m), &g, &opt), ENG_EARG, "lr_decay = -1");
     g = ENG_ADAGRAD_DEFAULTS;
     g.initial_accumulator_value = -1;
-    assert_error(eng_adagrad_new(eng_model_params(m), &g, &opt), ENG_EARG, "initial_accumulator_value = -1");
+    assert_error(eng_adagrad_new(eng_model_params(m), &g, &opt), ENG_EARG,
+                 "initial_accumulator_value = -1");
     g = ENG_ADAGRAD_DEFAULTS;
     g.eps = -1;
     assert_error(eng_adagrad_new(eng_model_params(m), &g, &opt), ENG_EARG, "adagrad: eps = -1");

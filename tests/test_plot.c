@@ -137,7 +137,7 @@ static void test_plot_legend_sits_outside_the_data_and_fits_twelve_series(void *
     for (const char *g = strstr(svg, "<g class=\"legend\">"); g;
          g = strstr(g + 1, "<g class=\"legend\">")) {
         double lx = attr(g, "x1"), ly = attr(g, "y1");
-        assert_true(lx > right);          /* right of the data */
+        assert_true(lx > right);            /* right of the data */
         assert_true(ly > 0 && ly < height); /* inside the picture */
         /* colour and dash of this entry, all different */
         const char *st = strstr(g, "stroke=\"");
@@ -160,8 +160,12 @@ static void test_plot_error_bars_and_diagonal(void **state)
     (void)state;
     double n[] = {1e-6, 1e-4, 1e-2}, a[] = {1.1e-6, 0.9e-4, 1e-2}, e[] = {2e-7, 1e-5, 1e-9};
     eng_plot_series s = {"conv1.weight", 3, n, a, e, true};
-    eng_plot p = {.title = "analytic vs numerical", .logx = true, .logy = true, .nseries = 1,
-                  .series = &s, .diagonal = true};
+    eng_plot p = {.title = "analytic vs numerical",
+                  .logx = true,
+                  .logy = true,
+                  .nseries = 1,
+                  .series = &s,
+                  .diagonal = true};
     char *svg;
     assert_ok(eng_plot_svg(&p, &svg));
     assert_int_equal(count(svg, "<path class=\"errbar\""), 1);
@@ -182,8 +186,8 @@ static void test_heatmap_marks_diverged_and_crashed_cells(void **state)
     const char *xs[] = {"0.001", "0.01", "0.1"}, *ys[] = {"sgd", "adam"};
     double values[] = {0.7, 0.8, NAN, 0.75, 0.85, 0.5};
     const char *status[] = {NULL, NULL, "diverged", NULL, NULL, "error"};
-    eng_heatmap m = {"accuracy", "lr", "optimizer", "accuracy", 3, 2, xs, ys, values, status,
-                     false};
+    eng_heatmap m = {"accuracy", "lr", "optimizer", "accuracy", 3,    2,
+                     xs,         ys,   values,      status,     false};
     char *svg;
     assert_ok(eng_heatmap_svg(&m, &svg));
     assert_int_equal(count(svg, "<rect class=\"cell\""), 6);
@@ -209,7 +213,7 @@ static void test_plot_errors_name_the_plot_and_file(void **state)
     double x2[] = {1};
     s.x = x2;
     assert_error(eng_plot_write_svg(&p, "/nonexistent/x.svg"), ENG_EIO,
-                  "/nonexistent/x.svg: cannot write the plot");
+                 "/nonexistent/x.svg: cannot write the plot");
     eng_heatmap m = {0};
     assert_error(eng_heatmap_svg(&m, &svg), ENG_EARG, "0 x 0 cells");
 }

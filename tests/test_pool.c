@@ -2,12 +2,11 @@
  * values, float64 finite differences on inputs without near-ties, and every error path. */
 #include "support.h"
 
-static const char *const max_fixtures[] = {
-    "layer_maxpool2d_2x2.bin", "layer_maxpool2d_2x2_odd.bin", "layer_maxpool2d_3x3_s2_p1.bin",
-    "layer_maxpool2d_3x2_s12_p11.bin"};
+static const char *const max_fixtures[] = {"layer_maxpool2d_2x2.bin", "layer_maxpool2d_2x2_odd.bin",
+                                           "layer_maxpool2d_3x3_s2_p1.bin",
+                                           "layer_maxpool2d_3x2_s12_p11.bin"};
 static const char *const avg_fixtures[] = {
-    "layer_avgpool2d_2x2.bin", "layer_avgpool2d_3x3_s2_p1.bin",
-    "layer_avgpool2d_3x2_s21_p10.bin"};
+    "layer_avgpool2d_2x2.bin", "layer_avgpool2d_3x3_s2_p1.bin", "layer_avgpool2d_3x2_s21_p10.bin"};
 
 typedef eng_status (*pool_new_fn)(int, int, int, int, int, int, eng_layer **);
 
@@ -54,10 +53,8 @@ static void test_maxpool2d_forward_and_backward_by_hand(void **state)
     assert_ok(eng_maxpool2d_new(3, 3, 2, 2, 1, 1, &l));
     eng_tensor *x = TENSOR(ENG_F64, 1, 1, 4, 4), *y = TENSOR(ENG_F64, 1, 1, 2, 2);
     eng_tensor *dy = TENSOR(ENG_F64, 1, 1, 2, 2), *dx = TENSOR(ENG_F64, 1, 1, 4, 4);
-    tensor_set_values(x, (double[]){-5, -1, -7, -8,
-                                    -9, -6, -2, -3,
-                                    -4, -10, -11, -12,
-                                    -13, -14, -15, -16});
+    tensor_set_values(
+        x, (double[]){-5, -1, -7, -8, -9, -6, -2, -3, -4, -10, -11, -12, -13, -14, -15, -16});
     tensor_set_values(dy, (double[]){1, 2, 3, 4});
     assert_ok(eng_layer_forward(l, x, y, true));
     /* windows: rows -1..1 x cols -1..1, rows -1..1 x cols 1..3, rows 1..3 x cols -1..1,

@@ -88,7 +88,7 @@ static void test_progress_tty_line_shows_count_rate_elapsed_and_eta(void **state
         print_message("line: '%s'\n", last + 1);
     assert_non_null(strstr(last, " 25%  100/400  20.0 steps/s  0:05  ETA 0:15"));
     assert_non_null(strstr(last, "epoch 1/3 [=======>")); /* 30-wide bar, a quarter full */
-    assert_null(strstr(s, "\033[1m"));                      /* colour off (o.color = -1) */
+    assert_null(strstr(s, "\033[1m"));                    /* colour off (o.color = -1) */
     free(s);
     fclose(f);
 }
@@ -176,7 +176,7 @@ static void test_progress_color_follows_no_color_and_dumb_term(void **state)
     char *b = strchr(s, '\n'); /* the end of the line of "a" */
     assert_non_null(b);
     *b = 0;
-    assert_null(strstr(s, "\033[1m")); /* NO_COLOR: no colour for "a" */
+    assert_null(strstr(s, "\033[1m"));                           /* NO_COLOR: no colour for "a" */
     assert_non_null(strstr(b + 1, "\033[1mb\033[0m [\033[32m")); /* colour for "b" */
     free(s);
     fclose(f);

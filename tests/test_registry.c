@@ -44,35 +44,43 @@ static void test_config_values_are_checked_like_arguments(void **state)
     (void)state;
     eng_layer_spec *specs = NULL;
     /* the file path */
-    assert_error(parse_one("{\"kind\": \"linear\", \"in_features\": 1.5, \"out_features\": 2}",
-                           &specs),
-                 ENG_EARG, "run.h5: model_config: layer 1: 'l': linear: setting 'in_features' "
-                 "must be an integer, got 1.5");
+    assert_error(
+        parse_one("{\"kind\": \"linear\", \"in_features\": 1.5, \"out_features\": 2}", &specs),
+        ENG_EARG,
+        "run.h5: model_config: layer 1: 'l': linear: setting 'in_features' "
+        "must be an integer, got 1.5");
     assert_error(parse_one("{\"kind\": \"linear\", \"in_features\": 10000000000000000000000, "
-                           "\"out_features\": 2}", &specs),
+                           "\"out_features\": 2}",
+                           &specs),
                  ENG_EARG, "setting 'in_features' must be between 1 and 2147483647, got 1e+22");
     assert_error(parse_one("{\"kind\": \"linear\", \"in_features\": 3, \"out_features\": 2, "
-                           "\"bais\": true}", &specs),
-                 ENG_EARG, "linear: unknown setting 'bais' (its settings: in_features, "
+                           "\"bais\": true}",
+                           &specs),
+                 ENG_EARG,
+                 "linear: unknown setting 'bais' (its settings: in_features, "
                  "out_features, bias)");
     assert_error(parse_one("{\"kind\": \"linear\", \"in_features\": 3}", &specs), ENG_EARG,
                  "linear: setting 'out_features' (an integer) is required");
-    assert_error(parse_one("{\"kind\": \"linear\", \"in_features\": \"3\", \"out_features\": 2}",
-                           &specs),
-                 ENG_EARG, "linear: setting 'in_features' must be an integer, got a string");
+    assert_error(
+        parse_one("{\"kind\": \"linear\", \"in_features\": \"3\", \"out_features\": 2}", &specs),
+        ENG_EARG, "linear: setting 'in_features' must be an integer, got a string");
     assert_error(parse_one("{\"kind\": \"conv2d\", \"in_channels\": 1, \"out_channels\": 1, "
-                           "\"kernel_size\": [3, 3, 3]}", &specs),
-                 ENG_EARG, "conv2d: setting 'kernel_size' must be an integer or a list of 2 "
+                           "\"kernel_size\": [3, 3, 3]}",
+                           &specs),
+                 ENG_EARG,
+                 "conv2d: setting 'kernel_size' must be an integer or a list of 2 "
                  "integers, got a list of 3");
     assert_error(parse_one("{\"kind\": \"conv2d\", \"in_channels\": 1, \"out_channels\": 1, "
-                           "\"kernel_size\": [3, true]}", &specs),
+                           "\"kernel_size\": [3, true]}",
+                           &specs),
                  ENG_EARG, "setting 'kernel_size' must be a list of integers, got a boolean");
     assert_error(parse_one("{\"kind\": \"leaky_relu\", \"negative_slope\": null}", &specs),
                  ENG_EARG, "leaky_relu: setting 'negative_slope' cannot be null");
     assert_error(parse_one("{\"kind\": \"dropout\", \"p\": 1}", &specs), ENG_EARG,
                  "dropout: setting 'p' must be between 0 and 0.99999999999999989, got 1");
     assert_error(parse_one("{\"kind\": \"linear\", \"in_features\": 3, \"in_features\": 3, "
-                           "\"out_features\": 1}", &specs),
+                           "\"out_features\": 1}",
+                           &specs),
                  ENG_EARG, "setting 'in_features' given twice");
     assert_error(parse_one("{\"kind\": \"swish2\"}", &specs), ENG_EFORMAT,
                  "'l': unknown layer kind 'swish2' (a plugin's kind needs its plugin loaded");
@@ -80,11 +88,12 @@ static void test_config_values_are_checked_like_arguments(void **state)
                  "'l': its config has no string \"kind\"");
     int n;
     eng_dtype dtype;
-    assert_error(eng_model_config_parse("{\"kind\": \"sequential\", \"dtype\": \"f32\", ",
-                                        "run.h5", &dtype, &specs, &n),
+    assert_error(eng_model_config_parse("{\"kind\": \"sequential\", \"dtype\": \"f32\", ", "run.h5",
+                                        &dtype, &specs, &n),
                  ENG_EFORMAT, "run.h5: model_config is not valid JSON");
     assert_error(eng_model_config_parse("{\"kind\": \"sequential\", \"dtype\": \"i64\", "
-                                        "\"layers\": []}", "run.h5", &dtype, &specs, &n),
+                                        "\"layers\": []}",
+                                        "run.h5", &dtype, &specs, &n),
                  ENG_EFORMAT, "dtype 'i64' (f32 or f64 expected)");
     assert_null(specs);
 
@@ -102,7 +111,8 @@ static void test_a_parsed_config_builds_the_layer_it_describes(void **state)
     (void)state;
     eng_layer_spec *specs = NULL;
     assert_ok(parse_one("{\"kind\": \"conv2d\", \"in_channels\": 2, \"out_channels\": 3, "
-                        "\"kernel_size\": 3, \"padding\": [1, 0], \"bias\": false}", &specs));
+                        "\"kernel_size\": 3, \"padding\": [1, 0], \"bias\": false}",
+                        &specs));
     eng_layer *layer;
     assert_ok(eng_layer_create(&specs[0].settings, ENG_F64, NULL, &layer));
     free(specs);

@@ -21,8 +21,8 @@ static eng_optimizer *sgd(eng_model *m, double lr)
     return opt;
 }
 
-static const char *const cases[] = {"step",   "step_default_gamma", "exponential",
-                                    "cosine", "cosine_zero_min",    "linear",
+static const char *const cases[] = {"step",         "step_default_gamma", "exponential",
+                                    "cosine",       "cosine_zero_min",    "linear",
                                     "linear_decay", "linear_default"};
 
 static void test_schedules_give_torchs_lr_sequences(void **state)

@@ -63,8 +63,7 @@ static void test_seed_cnn_parameters_are_pytorchs(void **state)
         const eng_tensor *expected = fixture_get(fx, params[i].name);
         assert_true(eng_tensor_same_shape(p->value, expected));
         if (max_abs_diff(p->value, expected) != 0)
-            print_message("%s differs from the fixture: the generators disagree\n",
-                          params[i].name);
+            print_message("%s differs from the fixture: the generators disagree\n", params[i].name);
         assert_true(max_abs_diff(p->value, expected) == 0);
     }
     eng_model_release(m);

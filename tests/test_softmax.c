@@ -132,8 +132,7 @@ static void test_nll_ignores_ignore_index_and_rejects_bad_targets(void **state)
     assert_ok(eng_loss_forward(l, input, target, &value));
     assert_true(value == 2.0);
     ((int64_t *)eng_tensor_data(target))[1] = 2;
-    assert_error(eng_loss_forward(l, input, target, &value), ENG_EARG, "target[1] = 2",
-                 "[0, 2)");
+    assert_error(eng_loss_forward(l, input, target, &value), ENG_EARG, "target[1] = 2", "[0, 2)");
     eng_tensor *bad = tensor_new(ENG_I64, 1, (int64_t[]){3});
     assert_error(eng_loss_forward(l, input, bad, &value), ENG_ESHAPE, "expected i64 [2]");
     eng_tensor_release(bad);

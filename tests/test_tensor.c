@@ -55,16 +55,21 @@ static void test_tensor_new_rejects_overflowing_size(void **state)
 {
     (void)state;
     eng_tensor *t;
-    assert_error(eng_tensor_new(ENG_F64, 3, (int64_t[]){1 << 30, 1 << 30, 1 << 30}, &t),
-                 ENG_ENOMEM, "[1073741824,1073741824,1073741824]");
+    assert_error(eng_tensor_new(ENG_F64, 3, (int64_t[]){1 << 30, 1 << 30, 1 << 30}, &t), ENG_ENOMEM,
+                 "[1073741824,1073741824,1073741824]");
     assert_null(t);
 }
 
 static void test_dtype_names_sizes_and_parsing(void **state)
 {
     (void)state;
-    const struct { eng_dtype dtype; const char *name; size_t size; bool is_float; } cases[] = {
-        {ENG_F32, "f32", 4, true}, {ENG_F64, "f64", 8, true}, {ENG_U8, "u8", 1, false},
+    const struct {
+        eng_dtype dtype;
+        const char *name;
+        size_t size;
+        bool is_float;
+    } cases[] = {
+        {ENG_F32, "f32", 4, true},  {ENG_F64, "f64", 8, true},  {ENG_U8, "u8", 1, false},
         {ENG_I32, "i32", 4, false}, {ENG_I64, "i64", 8, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -186,11 +191,10 @@ static void test_reshape_rejects_bad_sizes_and_non_contiguous_input(void **state
 {
     (void)state;
     eng_tensor *t = TENSOR(ENG_F32, 2, 3, 4), *r, *v;
-    assert_error(eng_tensor_reshape(t, 2, (int64_t[]){5, 5}, &r), ENG_ESHAPE, "[2,3,4]",
-                 "[5,5]", "24", "25");
+    assert_error(eng_tensor_reshape(t, 2, (int64_t[]){5, 5}, &r), ENG_ESHAPE, "[2,3,4]", "[5,5]",
+                 "24", "25");
     assert_null(r);
-    assert_error(eng_tensor_reshape(t, 2, (int64_t[]){-1, 5}, &r), ENG_ESHAPE, "[2,3,4]",
-                 "[-1,5]");
+    assert_error(eng_tensor_reshape(t, 2, (int64_t[]){-1, 5}, &r), ENG_ESHAPE, "[2,3,4]", "[-1,5]");
     assert_error(eng_tensor_reshape(t, 2, (int64_t[]){-1, -1}, &r), ENG_ESHAPE, "only one");
     assert_error(eng_tensor_reshape(t, 2, (int64_t[]){-2, 12}, &r), ENG_ESHAPE, "negative");
     assert_ok(eng_tensor_narrow(t, 2, 0, 2, &v));
@@ -328,8 +332,10 @@ static void test_binary_ops_compute_elementwise_with_aliasing(void **state)
         tensor_set_values(b, (double[]){0.5, -2, 8, 0.25});
         const double add[4] = {1.5, 0, 11, 4.25}, sub[4] = {0.5, 4, -5, 3.75},
                      mul[4] = {0.5, -4, 24, 1}, div[4] = {2, -1, 0.375, 16};
-        const struct { eng_binary_op op; const double *expected; } ops[] = {
-            {ENG_ADD, add}, {ENG_SUB, sub}, {ENG_MUL, mul}, {ENG_DIV, div}};
+        const struct {
+            eng_binary_op op;
+            const double *expected;
+        } ops[] = {{ENG_ADD, add}, {ENG_SUB, sub}, {ENG_MUL, mul}, {ENG_DIV, div}};
         for (int o = 0; o < 4; o++) {
             assert_ok(eng_tensor_binary(c, a, b, ops[o].op));
             for (int i = 0; i < 4; i++)
@@ -473,8 +479,7 @@ static void test_narrow_refuses_start_near_int64_max(void **state)
 {
     (void)state;
     eng_tensor *t = TENSOR(ENG_F32, 4), *v;
-    assert_error(eng_tensor_narrow(t, 0, INT64_MAX - 1, 2, &v), ENG_EARG, "out of range",
-                 "[4]");
+    assert_error(eng_tensor_narrow(t, 0, INT64_MAX - 1, 2, &v), ENG_EARG, "out of range", "[4]");
     assert_null(v);
     assert_error(eng_tensor_narrow(t, 0, 2, INT64_MAX, &v), ENG_EARG, "out of range");
     assert_error(eng_tensor_narrow(t, 0, 5, 0, &v), ENG_EARG, "out of range");
@@ -495,8 +500,7 @@ static void test_reshape_refuses_overflowing_sizes(void **state)
     assert_null(v);
     assert_error(eng_tensor_reshape(e, 3, (int64_t[]){big, big, 0}, &v), ENG_ESHAPE, "overflow");
     assert_error(eng_tensor_reshape(t, 2, (int64_t[]){big, -1}, &v), ENG_ESHAPE, "[4]");
-    assert_error(eng_tensor_reshaped(t, 2, (int64_t[]){big + 1, 4}, &v), ENG_ESHAPE,
-                 "overflow");
+    assert_error(eng_tensor_reshaped(t, 2, (int64_t[]){big + 1, 4}, &v), ENG_ESHAPE, "overflow");
     eng_tensor_release(e);
     eng_tensor_release(t);
 }
@@ -535,7 +539,7 @@ static void test_reshape_views_compatible_strides_and_reshaped_copies(void **sta
     eng_tensor *t = TENSOR(ENG_F64, 2, 3, 4), *cols, *v, *c;
     for (int i = 0; i < 24; i++)
         ENG_F64_DATA(t)[i] = i;
-    assert_ok(eng_tensor_narrow(t, 2, 0, 2, &cols)); /* [2,3,2], strides 12,4,1 */
+    assert_ok(eng_tensor_narrow(t, 2, 0, 2, &cols));                  /* [2,3,2], strides 12,4,1 */
     assert_ok(eng_tensor_reshape(cols, 3, (int64_t[]){2, 3, 2}, &v)); /* same shape: a view */
     eng_tensor_release(v);
     assert_ok(eng_tensor_reshape(cols, 2, (int64_t[]){6, 2}, &v)); /* dims 1,2 merge */

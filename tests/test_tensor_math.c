@@ -155,7 +155,6 @@ static eng_scalar scalar(const casein *c, int i)
     return eng_scalar_float(v);
 }
 
-
 /* Runs the case into a new tensor (or *value for whole-tensor reductions and dot). */
 static eng_tensor *run_case(const opinfo *op, const casein *c, double *value, bool *scalar_out,
                             eng_tensor **idx)
@@ -218,13 +217,13 @@ static eng_tensor *run_case(const opinfo *op, const casein *c, double *value, bo
             }
             return NULL;
         }
-        eng_reduce_op rop = op->fam == ARGEXT ? (max ? ENG_REDUCE_MAX : ENG_REDUCE_MIN)
-                                              : (eng_reduce_op)op->code;
+        eng_reduce_op rop =
+            op->fam == ARGEXT ? (max ? ENG_REDUCE_MAX : ENG_REDUCE_MIN) : (eng_reduce_op)op->code;
         assert_ok(eng_reduce_result(rop, a, dim, keep, &dt, &nd, sh));
         if (op->fam == ARGEXT || role(c, "idx")) {
             eng_tensor *ix = tensor_new(ENG_I64, nd, sh);
-            assert_ok(eng_tensor_argext(ix, a, dim, keep, op->fam == ARGEXT ? max
-                                                         : rop == ENG_REDUCE_MAX, 0));
+            assert_ok(eng_tensor_argext(ix, a, dim, keep,
+                                        op->fam == ARGEXT ? max : rop == ENG_REDUCE_MAX, 0));
             if (op->fam == ARGEXT)
                 return ix;
             *idx = ix;
@@ -255,8 +254,8 @@ static eng_tensor *run_case(const opinfo *op, const casein *c, double *value, bo
     return NULL;
 }
 
-static bool check_case(const opinfo *op, int opi, const fixture *fx, const char *prefix,
-                       int mode, tally *tl)
+static bool check_case(const opinfo *op, int opi, const fixture *fx, const char *prefix, int mode,
+                       tally *tl)
 {
     static const char *roles[3][2] = {{"a", "x"}, {"b", "b"}, {"cond", "mask"}};
     casein c = {fx, prefix, {NULL}};
@@ -266,7 +265,9 @@ static bool check_case(const opinfo *op, int opi, const fixture *fx, const char 
     }
     char label[128];
     snprintf(label, sizeof label, "%s (%s inputs)", prefix,
-             mode == 0 ? "contiguous" : mode == 1 ? "stride-2" : "column-major");
+             mode == 0   ? "contiguous"
+             : mode == 1 ? "stride-2"
+                         : "column-major");
     double value = 0;
     bool whole, ok;
     eng_tensor *idx = NULL, *y = run_case(op, &c, &value, &whole, &idx);
@@ -359,8 +360,8 @@ static void test_broadcast_mismatch_names_both_shapes_and_the_dim(void **state)
     eng_dtype dt;
     int nd;
     int64_t sh[ENG_MAX_DIMS];
-    assert_error(eng_binop_result(ENG_OP_MUL, a, b, eng_scalar_int(0), &dt, &nd, sh),
-                 ENG_ESHAPE, "mul: shapes [2,3,4] and [5,1] do not broadcast",
+    assert_error(eng_binop_result(ENG_OP_MUL, a, b, eng_scalar_int(0), &dt, &nd, sh), ENG_ESHAPE,
+                 "mul: shapes [2,3,4] and [5,1] do not broadcast",
                  "dimension 2 (from the end) has sizes 3 and 5");
     eng_tensor_release(a);
     eng_tensor_release(b);

@@ -144,8 +144,8 @@ eng_status gc_plan_check(gc_context *ctx, const eng_gc_options *opts, gc_plan *p
     if (plan->planned_seconds >= GC_PROGRESS_SECONDS || plan->sampled) {
         eng_progress_opts po = {.unit = "ms of work (est.)", .verbose = opts->verbose};
         double total = ceil(1000 * plan->planned_seconds);
-        eng_status st = eng_progress_begin(&plan->progress, "gradcheck",
-                                           (int64_t)fmax(total, 1), &po);
+        eng_status st =
+            eng_progress_begin(&plan->progress, "gradcheck", (int64_t)fmax(total, 1), &po);
         if (st)
             return st;
     }

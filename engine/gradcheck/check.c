@@ -87,8 +87,8 @@ static double select_rank(double *v, int64_t n, int64_t k)
 
 /* r->worst: the first `keep` elements in cmp_worst order, ties in checking order (what a
  * stable sort of all of them gives, without sorting them all). */
-static eng_status keep_worst(eng_gc_tensor_report *r, const eng_gc_element *elements,
-                             int64_t count, int keep)
+static eng_status keep_worst(eng_gc_tensor_report *r, const eng_gc_element *elements, int64_t count,
+                             int keep)
 {
     r->nworst = (int)(count < keep ? count : keep);
     r->worst = malloc(sizeof *r->worst * (size_t)(r->nworst ? r->nworst : 1));
@@ -159,8 +159,7 @@ static void tally(eng_gc_tensor_report *r, tensor_work *w, const eng_gc_element 
     }
     /* estimates across a branch switch stay out of the tensor-level statistics */
     if (el->verdict != ENG_GC_KINK && !e->kink)
-        w->samples[w->nsamples++] = (gc_sample){el->analytic, e->value, e->truncation,
-                                                e->roundoff};
+        w->samples[w->nsamples++] = (gc_sample){el->analytic, e->value, e->truncation, e->roundoff};
     if (el->verdict != ENG_GC_KINK) {
         w->rels[w->nrel++] = el->rel_error;
         r->max_rel = fmax(r->max_rel, el->rel_error);
@@ -304,14 +303,13 @@ static void summarise(eng_gc_report *report, int64_t batch)
                      "the first failing tensor is %s, in layer %s (layer %d)",
                      report->first_failing, r->layer, r->layer_index + 1);
         else
-            snprintf(report->summary, sizeof report->summary,
-                     "the first failing tensor is %s", report->first_failing);
+            snprintf(report->summary, sizeof report->summary, "the first failing tensor is %s",
+                     report->first_failing);
     }
 }
 
 /* After a FAIL: the culprit, from each suspect layer checked alone. */
-static eng_status localise(eng_gc_objective *obj, const eng_gc_options *opts,
-                           eng_gc_report *report)
+static eng_status localise(eng_gc_objective *obj, const eng_gc_options *opts, eng_gc_report *report)
 {
     int from = 0;
     for (int i = 0; i < report->ntensors; i++)
@@ -372,8 +370,8 @@ static eng_status base_point(gc_context *ctx, eng_gc_report *report, bool *done)
                  "and %.17g (dropout in training mode? call :eval() before checking)",
                  ctx->loss, again);
     else
-        snprintf(report->warning, sizeof report->warning,
-                 "the loss is %g: nothing can be checked", ctx->loss);
+        snprintf(report->warning, sizeof report->warning, "the loss is %g: nothing can be checked",
+                 ctx->loss);
     return ENG_OK;
 }
 
@@ -460,18 +458,16 @@ static eng_status check_tensors(gc_context *ctx, const eng_gc_options *opts, eng
     return ENG_OK;
 }
 
-eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in,
-                        eng_gc_report **out)
+eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in, eng_gc_report **out)
 {
     *out = NULL;
     eng_gc_options opts = opts_in ? *opts_in : (eng_gc_options){0};
     if (opts.samples < 0)
         return eng_error(ENG_EARG, "gradcheck: samples = %lld, expected >= 0 (0 = all)",
                          (long long)opts.samples);
-    if (opts.step < 0 || opts.rtol < 0 || opts.nsigma < 0 || opts.budget < 0 ||
-        isnan(opts.budget))
+    if (opts.step < 0 || opts.rtol < 0 || opts.nsigma < 0 || opts.budget < 0 || isnan(opts.budget))
         return eng_error(ENG_EARG, "gradcheck: step, rtol, nsigma and budget may not be "
-                         "negative");
+                                   "negative");
     double start = now();
     gc_context ctx = {
         .obj = obj,

@@ -6,8 +6,8 @@
 
 /* One numerical derivative with its error estimate. */
 typedef struct gc_estimate {
-    double value;     /* Richardson extrapolation of the central differences at h and h/2 */
-    double coarse;    /* central difference at h */
+    double value;  /* Richardson extrapolation of the central differences at h and h/2 */
+    double coarse; /* central difference at h */
     double truncation;
     double roundoff;
     bool kink;
@@ -16,12 +16,12 @@ typedef struct gc_estimate {
 
 typedef struct gc_context {
     eng_gc_objective *obj;
-    double u;          /* unit round-off of the objective's dtype */
+    double u; /* unit round-off of the objective's dtype */
     double loss;
     double loss_noise; /* round-off of one loss evaluation */
     double rtol, nsigma;
     int64_t evaluations;
-    bool frozen;       /* the objective's branches are frozen at the base point */
+    bool frozen; /* the objective's branches are frozen at the base point */
 } gc_context;
 
 /* Freezes the objective's branches at the current point when it can (obj->freeze), after
@@ -57,25 +57,25 @@ eng_status gc_choose_step(gc_context *ctx, int t, const int64_t *indices, int64_
 /* Evaluations gc_choose_step spends at most (probes x steps x 2 estimates x 4). */
 #define GC_STEP_EVALUATIONS 352
 /* A FAIL must survive a second step, h/4 (else KINK or INCONCLUSIVE): updates el->verdict. */
-eng_status gc_confirm_failure(gc_context *ctx, int t, eng_gc_element *el,
-                              const gc_estimate *first, double step);
+eng_status gc_confirm_failure(gc_context *ctx, int t, eng_gc_element *el, const gc_estimate *first,
+                              double step);
 
 /* The cost of an element-wise check, known before it starts (budget.c): each tensor's
  * evaluations are timed, a full check's time estimated, and above the budget each tensor gets
  * a stratified sample that fits. Long checks show a progress bar counting the estimated work
  * in milliseconds. */
 typedef struct gc_plan {
-    int n;                  /* tensors to check */
-    int *tensors;           /* [n] their indices in the objective */
-    double *cost;           /* [n] seconds per evaluation, timed */
-    int64_t *samples;       /* [n] elements to check (0 = all) */
-    double full_seconds;    /* a full check, estimated */
-    double planned_seconds; /* the check as planned, estimated */
-    double budget;          /* 0: none applied */
-    bool sampled;           /* the budget made it a sample */
+    int n;                         /* tensors to check */
+    int *tensors;                  /* [n] their indices in the objective */
+    double *cost;                  /* [n] seconds per evaluation, timed */
+    int64_t *samples;              /* [n] elements to check (0 = all) */
+    double full_seconds;           /* a full check, estimated */
+    double planned_seconds;        /* the check as planned, estimated */
+    double budget;                 /* 0: none applied */
+    bool sampled;                  /* the budget made it a sample */
     struct eng_progress *progress; /* NULL for short or silent checks */
-    double done_seconds;    /* estimated work done, for the bar */
-    int64_t counted;        /* evaluations counted into done_seconds */
+    double done_seconds;           /* estimated work done, for the bar */
+    int64_t counted;               /* evaluations counted into done_seconds */
 } gc_plan;
 
 /* Elements every tensor keeps in a budget sample: enough for the tensor-level statistics. */
@@ -101,9 +101,8 @@ void gc_plan_free(gc_plan *plan, bool ok);
  * inputs[nlayers] the loss's input; suspects are layers from..nlayers-1 and the loss, each
  * checked in the mode (training or evaluation) the chain runs in. */
 eng_status gc_localise(eng_layer **layers, int nlayers, bool training,
-                       const eng_tensor *const *inputs, eng_loss *loss,
-                       const eng_tensor *target, int from,
-                       const eng_gc_options *opts, eng_gc_report *report);
+                       const eng_tensor *const *inputs, eng_loss *loss, const eng_tensor *target,
+                       int from, const eng_gc_options *opts, eng_gc_report *report);
 
 /* Names the layer whose backward is wrong from its failing tensor r (checked alone): sets
  * report->culprit, culprit_tensor and localisation ("relu_1 (no parameters): input gradient
@@ -141,8 +140,8 @@ typedef struct gc_direction {
 
 /* A random unit direction supported on tensor `only` (all when -1) and, within it, on the
  * flat range [lo, hi) (all when hi <= lo). Free with gc_direction_free even on failure. */
-eng_status gc_direction_new(eng_gc_objective *obj, int only, int64_t lo, int64_t hi,
-                            eng_rng *rng, gc_direction *d);
+eng_status gc_direction_new(eng_gc_objective *obj, int only, int64_t lo, int64_t hi, eng_rng *rng,
+                            gc_direction *d);
 void gc_direction_free(gc_direction *d);
 /* g.v over the analytic gradients. */
 double gc_directional_analytic(const eng_gc_objective *obj, const gc_direction *d);

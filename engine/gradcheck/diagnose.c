@@ -84,20 +84,22 @@ static eng_status test_layout(gc_context *ctx, int t, const eng_gc_element *el, 
 }
 
 static eng_status diagnose_layout(gc_context *ctx, int t, eng_gc_tensor_report *r,
-                                  const eng_gc_element *el, int64_t count, double step,
-                                  bool *found)
+                                  const eng_gc_element *el, int64_t count, double step, bool *found)
 {
     static const struct {
         int ndim;
         layout_map map;
         const char *text;
     } hypotheses[] = {
-        {2, map_transpose_2d, "transpose: the analytic gradient holds the transposed matrix "
-                              "(laid out [in,out] instead of [out,in])"},
-        {4, map_swap_channels, "transpose: input and output channels are swapped in the "
-                               "analytic gradient ([in,out,kh,kw] instead of [out,in,kh,kw])"},
-        {4, map_flip_kernel, "permutation: the analytic kernel gradient is rotated by 180 "
-                             "degrees (convolution instead of cross-correlation)"},
+        {2, map_transpose_2d,
+         "transpose: the analytic gradient holds the transposed matrix "
+         "(laid out [in,out] instead of [out,in])"},
+        {4, map_swap_channels,
+         "transpose: input and output channels are swapped in the "
+         "analytic gradient ([in,out,kh,kw] instead of [out,in,kh,kw])"},
+        {4, map_flip_kernel,
+         "permutation: the analytic kernel gradient is rotated by 180 "
+         "degrees (convolution instead of cross-correlation)"},
     };
     *found = false;
     for (size_t h = 0; h < sizeof hypotheses / sizeof hypotheses[0]; h++) {
@@ -242,8 +244,8 @@ static int groupings(const eng_gc_tensor_report *r, bool is_input, grouping *out
 /* Scores one grouping over the checked elements: the failing groups, the passes inside them
  * and outside. */
 static bool score_grouping(const grouping *g, const eng_gc_tensor_report *r,
-                           const eng_gc_element *el, int64_t count, double *score,
-                           int64_t *groups, double *coverage, char *list, size_t size)
+                           const eng_gc_element *el, int64_t count, double *score, int64_t *groups,
+                           double *coverage, char *list, size_t size)
 {
     uint8_t *failing = calloc((size_t)g->ngroups, 1);
     if (!failing)
@@ -300,7 +302,8 @@ static bool diagnose_partial(eng_gc_tensor_report *r, const eng_gc_element *el, 
         format_index(r, one, idx, sizeof idx);
         append(r->diagnosis, sizeof r->diagnosis,
                "partial: only element %s (1-based) is wrong; the other %lld checked elements "
-               "pass", idx, (long long)passed);
+               "pass",
+               idx, (long long)passed);
         return true;
     }
     grouping g[5];
@@ -334,8 +337,8 @@ static bool diagnose_partial(eng_gc_tensor_report *r, const eng_gc_element *el, 
                "padding or bounds in the backward?");
     else
         append(r->diagnosis, sizeof r->diagnosis,
-               "partial: only %s %s (1-based, of %lld) are wrong; the others pass",
-               g[best].what, best_list, (long long)g[best].ngroups);
+               "partial: only %s %s (1-based, of %lld) are wrong; the others pass", g[best].what,
+               best_list, (long long)g[best].ngroups);
     return true;
 }
 
@@ -353,13 +356,15 @@ static eng_status diagnose_failure(gc_context *ctx, int t, eng_gc_tensor_report 
     int64_t n = ctx->obj->batch;
     /* one constant factor explains every element: the relative residual is small, or the
      * residual about the fit is within the elements' error bars */
-    bool constant = isfinite(ratio) &&
-                    (r->ratio_spread < 0.02 ||
-                     (r->dof >= 2 && r->fit_chi2 <= gc_chi2_quantile(r->dof - 1, 4.753)));
+    bool constant =
+        isfinite(ratio) && (r->ratio_spread < 0.02 ||
+                            (r->dof >= 2 && r->fit_chi2 <= gc_chi2_quantile(r->dof - 1, 4.753)));
     char over[96];
     if (r->tensor_level)
-        snprintf(over, sizeof over, "over %lld elements together (each alone within its "
-                 "error bar)", (long long)r->dof);
+        snprintf(over, sizeof over,
+                 "over %lld elements together (each alone within its "
+                 "error bar)",
+                 (long long)r->dof);
     else
         snprintf(over, sizeof over, "on every checked element");
     if (all_zero) {
@@ -418,7 +423,8 @@ static void diagnose_zero(eng_gc_tensor_report *r, const eng_gc_element *el, int
         append(r->diagnosis, sizeof r->diagnosis,
                "zero both ways: the analytic gradient is exactly 0 on all %lld checked "
                "elements and so is every numerical derivative (the loss does not depend on "
-               "this tensor at this point)", (long long)(count - r->kinks));
+               "this tensor at this point)",
+               (long long)(count - r->kinks));
     else if (zero)
         append(r->diagnosis, sizeof r->diagnosis,
                "zero both ways: the analytic gradient is exactly 0 on all %lld checked "
@@ -441,8 +447,8 @@ static void advise(const gc_context *ctx, eng_gc_tensor_report *r, const eng_gc_
                 continue;
             char idx[64];
             format_index(r, el[i].index, idx, sizeof idx);
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", shown++ ? ", " : "",
-                                     idx);
+            used +=
+                (size_t)snprintf(list + used, sizeof list - used, "%s%s", shown++ ? ", " : "", idx);
         }
         snprintf(r->advice, sizeof r->advice,
                  "%d of %d elements are kinks (a branch switches between the steps), e.g. "
@@ -453,7 +459,8 @@ static void advise(const gc_context *ctx, eng_gc_tensor_report *r, const eng_gc_
         if (ctx->u > 1e-10)
             snprintf(r->advice, sizeof r->advice,
                      "decide it in float64: model:to('f64') (float32 round-off hides gradients "
-                     "below %.2e at this step)", r->noise_floor);
+                     "below %.2e at this step)",
+                     r->noise_floor);
         else
             snprintf(r->advice, sizeof r->advice,
                      "the gradients (rms %.2e) sit near the noise floor %.2e of step %.2e: try "
@@ -462,8 +469,8 @@ static void advise(const gc_context *ctx, eng_gc_tensor_report *r, const eng_gc_
     }
 }
 
-eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *r,
-                       const eng_gc_element *el, int64_t count, double step)
+eng_status gc_diagnose(gc_context *ctx, int t, eng_gc_tensor_report *r, const eng_gc_element *el,
+                       int64_t count, double step)
 {
     r->diagnosis[0] = r->advice[0] = '\0';
     bool is_input = strcmp(r->name, "input") == 0;

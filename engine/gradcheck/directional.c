@@ -20,8 +20,8 @@ void gc_direction_free(gc_direction *d)
 
 /* A random unit direction supported on tensor `only` (all when -1) and, within it, on the
  * flat range [lo, hi) (all when hi <= lo). */
-eng_status gc_direction_new(eng_gc_objective *obj, int only, int64_t lo, int64_t hi,
-                            eng_rng *rng, gc_direction *d)
+eng_status gc_direction_new(eng_gc_objective *obj, int only, int64_t lo, int64_t hi, eng_rng *rng,
+                            gc_direction *d)
 {
     d->ntensors = obj->ntensors;
     d->v = calloc((size_t)obj->ntensors + 1, sizeof *d->v);
@@ -107,8 +107,8 @@ eng_status gc_loss_along(gc_context *ctx, const gc_direction *d, double h, doubl
     /* the parameters must come back even when the loss failed; a failed restore is the error
      * to report, since the model is then left perturbed */
     for (int t = 0; t < obj->ntensors; t++) {
-        eng_status restored = d->v[t] ? eng_tensor_copy(obj->tensors[t].value, d->saved[t])
-                                      : ENG_OK;
+        eng_status restored =
+            d->v[t] ? eng_tensor_copy(obj->tensors[t].value, d->saved[t]) : ENG_OK;
         if (restored)
             st = restored;
     }
@@ -153,8 +153,8 @@ double gc_value_scale(const eng_gc_objective *obj, int only)
 }
 
 /* One directional test: the verdict, choosing the better of a few steps. */
-static eng_status test_direction(gc_context *ctx, int only, int64_t lo, int64_t hi,
-                                 eng_rng *rng, eng_gc_verdict *verdict)
+static eng_status test_direction(gc_context *ctx, int only, int64_t lo, int64_t hi, eng_rng *rng,
+                                 eng_gc_verdict *verdict)
 {
     gc_direction d = {0};
     eng_status st = gc_direction_new(ctx->obj, only, lo, hi, rng, &d);
@@ -235,14 +235,14 @@ static double now(void)
 
 /* A tensor with a failed direction: bisection to failing elements, then the element-wise
  * check and diagnosis on a sample; its report goes into report. */
-static eng_status examine_tensor(gc_context *ctx, int t, const eng_gc_options *opts,
-                                 eng_rng *rng, bool smooth, eng_gc_report *report)
+static eng_status examine_tensor(gc_context *ctx, int t, const eng_gc_options *opts, eng_rng *rng,
+                                 bool smooth, eng_gc_report *report)
 {
     eng_gc_objective *obj = ctx->obj;
     int64_t found[8];
     int nfound = 0;
-    eng_status st = bisect(ctx, t, 0, eng_tensor_numel(obj->tensors[t].value), rng, found,
-                           &nfound, 8);
+    eng_status st =
+        bisect(ctx, t, 0, eng_tensor_numel(obj->tensors[t].value), rng, found, &nfound, 8);
     if (st)
         return st;
     eng_gc_options element_opts = *opts;
@@ -255,8 +255,8 @@ static eng_status examine_tensor(gc_context *ctx, int t, const eng_gc_options *o
     st = eng_gc_check(obj, &element_opts, &one);
     if (!st && ctx->frozen)
         st = obj->freeze(obj, true); /* the element-wise check unfroze it */
-    eng_gc_tensor_report *grown = st ? NULL : realloc(report->tensors, sizeof *grown *
-                                                      (size_t)(report->ntensors + 1));
+    eng_gc_tensor_report *grown =
+        st ? NULL : realloc(report->tensors, sizeof *grown * (size_t)(report->ntensors + 1));
     if (!st && !grown)
         st = eng_error(ENG_ENOMEM, "gradcheck: out of memory");
     if (st) {
@@ -278,7 +278,8 @@ static eng_status examine_tensor(gc_context *ctx, int t, const eng_gc_options *o
         r->verdict = ENG_GC_INCONCLUSIVE;
         snprintf(r->diagnosis + strlen(r->diagnosis), sizeof r->diagnosis - strlen(r->diagnosis),
                  "%sdirections failed but no element does: kinks along the directions (a "
-                 "layer without frozen branches) may explain it", r->diagnosis[0] ? "; " : "");
+                 "layer without frozen branches) may explain it",
+                 r->diagnosis[0] ? "; " : "");
     }
     if (nfound) {
         char list[160] = "";
@@ -295,8 +296,8 @@ static eng_status examine_tensor(gc_context *ctx, int t, const eng_gc_options *o
 }
 
 /* Each tensor's share of the k directions, and the failing tensors examined. */
-static eng_status run_directions(gc_context *ctx, int k, const eng_gc_options *opts,
-                                 eng_rng *rng, eng_gc_report *report)
+static eng_status run_directions(gc_context *ctx, int k, const eng_gc_options *opts, eng_rng *rng,
+                                 eng_gc_report *report)
 {
     eng_gc_objective *obj = ctx->obj;
     bool smooth = ctx->frozen && obj->has_signatures && obj->all_branches_freeze;
@@ -328,8 +329,8 @@ static eng_status run_directions(gc_context *ctx, int k, const eng_gc_options *o
     }
     report->directions = total;
     report->directions_failed = failed;
-    report->verdict = failed_tensors ? ENG_GC_FAIL
-                                     : (passed == total ? ENG_GC_PASS : ENG_GC_INCONCLUSIVE);
+    report->verdict =
+        failed_tensors ? ENG_GC_FAIL : (passed == total ? ENG_GC_PASS : ENG_GC_INCONCLUSIVE);
     return ENG_OK;
 }
 
@@ -344,7 +345,8 @@ static eng_status localise_directions(eng_gc_objective *obj, const eng_gc_option
     if (!st && report->culprit[0])
         snprintf(report->summary, sizeof report->summary,
                  "the backward of %.60s is wrong: %.150s (found by checking each suspect "
-                 "layer alone on its real input)", report->culprit, report->localisation);
+                 "layer alone on its real input)",
+                 report->culprit, report->localisation);
     return st;
 }
 

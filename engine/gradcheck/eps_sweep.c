@@ -22,8 +22,10 @@ static eng_status take_steps(const eng_gc_sweep_options *o, eng_gc_sweep_result 
     s->nsteps = o->nsteps;
     for (int i = 0; i < s->nsteps; i++) {
         if (!(o->steps[i] > 0) || !isfinite(o->steps[i]))
-            return eng_error(ENG_EARG, "gradcheck sweep: step %d is %g (steps must be positive "
-                             "and finite)", i + 1, o->steps[i]);
+            return eng_error(ENG_EARG,
+                             "gradcheck sweep: step %d is %g (steps must be positive "
+                             "and finite)",
+                             i + 1, o->steps[i]);
         s->steps[i] = o->steps[i];
     }
     return ENG_OK;
@@ -48,8 +50,10 @@ eng_status eng_gc_eps_sweep(eng_gc_objective *obj, const eng_gc_sweep_options *o
     const eng_gc_sweep_options *o = opts ? opts : &defaults;
     *out = NULL;
     if (o->samples < 0)
-        return eng_error(ENG_EARG, "gradcheck sweep: samples is %lld (0 = every element, or a "
-                         "positive count)", (long long)o->samples);
+        return eng_error(ENG_EARG,
+                         "gradcheck sweep: samples is %lld (0 = every element, or a "
+                         "positive count)",
+                         (long long)o->samples);
     eng_gc_sweep_result *s = calloc(1, sizeof *s);
     if (!s)
         return eng_error(ENG_ENOMEM, "gradcheck sweep: out of memory");
@@ -78,29 +82,34 @@ eng_status eng_gc_eps_sweep(eng_gc_objective *obj, const eng_gc_sweep_options *o
     return ENG_OK;
 }
 
-eng_status eng_gc_sweep_plot(const eng_gc_sweep_result *sweep, const char *title,
-                             const char *path)
+eng_status eng_gc_sweep_plot(const eng_gc_sweep_result *sweep, const char *title, const char *path)
 {
     int nt = sweep->ntensors;
     eng_status st = ENG_OK;
     eng_plot_series *series = calloc((size_t)nt + 1, sizeof *series);
     const char **labels = calloc((size_t)nt + 1, sizeof *labels);
-    char (*marks)[160] = calloc((size_t)nt + 1, sizeof *marks);
+    char(*marks)[160] = calloc((size_t)nt + 1, sizeof *marks);
     if (!series || !labels || !marks) {
         st = eng_error(ENG_ENOMEM, "gradcheck sweep: out of memory");
     } else {
         for (int t = 0; t < nt; t++) {
-            series[t] = (eng_plot_series){.label = sweep->names[t], .n = sweep->nsteps,
+            series[t] = (eng_plot_series){.label = sweep->names[t],
+                                          .n = sweep->nsteps,
                                           .x = sweep->steps,
                                           .y = sweep->errors + (size_t)t * (size_t)sweep->nsteps};
             snprintf(marks[t], sizeof marks[t], "chosen step %.1e (dashed)", sweep->chosen[t]);
             labels[t] = marks[t];
         }
-        eng_plot plot = {.title = title ? title
-                                        : "central-difference error against the step (f64)",
-                         .xlabel = "step h", .ylabel = "median relative error |D(h) - g| / |g|",
-                         .logx = true, .logy = true, .nseries = nt, .series = series,
-                         .nmarks = nt, .mark_x = sweep->chosen, .mark_label = labels};
+        eng_plot plot = {.title = title ? title : "central-difference error against the step (f64)",
+                         .xlabel = "step h",
+                         .ylabel = "median relative error |D(h) - g| / |g|",
+                         .logx = true,
+                         .logy = true,
+                         .nseries = nt,
+                         .series = series,
+                         .nmarks = nt,
+                         .mark_x = sweep->chosen,
+                         .mark_label = labels};
         st = eng_plot_write_svg(&plot, path);
     }
     free(series);

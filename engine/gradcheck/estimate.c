@@ -39,8 +39,8 @@ eng_status gc_estimate_at(gc_context *ctx, int t, int64_t index, double h, gc_es
     out->coarse = d1;
     out->value = (4 * d2 - d1) / 3;
     out->truncation = fabs(d1 - d2) / 3;
-    out->roundoff = ctx->loss_noise * (4 * 2 / fabs(steps[2] - steps[3]) +
-                                       2 / fabs(steps[0] - steps[1])) / 3;
+    out->roundoff =
+        ctx->loss_noise * (4 * 2 / fabs(steps[2] - steps[3]) + 2 / fabs(steps[0] - steps[1])) / 3;
     if (obj->has_signatures) {
         out->kink = sig[0] != sig[1] || sig[0] != sig[2] || sig[0] != sig[3];
     } else {
@@ -120,7 +120,7 @@ eng_status gc_calibrate_noise(gc_context *ctx, eng_rng *rng)
 /* The step for one tensor: among steps scale * 10^-k, the one whose error bar (truncation +
  * round-off) is smallest on a few probe elements, preferring those without kinks. */
 eng_status gc_choose_step(gc_context *ctx, int t, const int64_t *indices, int64_t count,
-                              double scale, double *step)
+                          double scale, double *step)
 {
     int64_t probes[4];
     int nprobes = 0;
@@ -191,8 +191,8 @@ eng_status gc_choose_step(gc_context *ctx, int t, const int64_t *indices, int64_
  * without one, an objective written in Lua) can bend a difference quotient at one step while
  * h and h/2 still agree. Estimates that disagree between the steps mark a kink; a mismatch
  * that the second step cannot confirm is INCONCLUSIVE. */
-eng_status gc_confirm_failure(gc_context *ctx, int t, eng_gc_element *el,
-                                  const gc_estimate *first, double step)
+eng_status gc_confirm_failure(gc_context *ctx, int t, eng_gc_element *el, const gc_estimate *first,
+                              double step)
 {
     gc_estimate second;
     eng_status st = gc_estimate_at(ctx, t, el->index, step / 4, &second);
@@ -225,9 +225,10 @@ eng_status gc_freeze(gc_context *ctx, char *warning, size_t size)
         return st;
     if (at != ctx->loss) {
         if (warning)
-            snprintf(warning, size, "the frozen-branch forward gives %.17g where the forward "
-                     "gives %.17g: checking with plain differences (kinks possible)", at,
-                     ctx->loss);
+            snprintf(warning, size,
+                     "the frozen-branch forward gives %.17g where the forward "
+                     "gives %.17g: checking with plain differences (kinks possible)",
+                     at, ctx->loss);
         return obj->freeze(obj, false);
     }
     ctx->frozen = true;

@@ -43,8 +43,8 @@ struct eng_gc_objective {
     eng_status (*loss)(eng_gc_objective *obj, double *value);
     /* The loss with element `index` of tensor t changed by delta (restored afterwards), and
      * [optional out] a signature of the branches taken (0 when unknown). */
-    eng_status (*loss_at)(eng_gc_objective *obj, int t, int64_t index, double delta,
-                          double *value, uint64_t *signature);
+    eng_status (*loss_at)(eng_gc_objective *obj, int t, int64_t index, double delta, double *value,
+                          uint64_t *signature);
     /* Fills every tensors[i].grad with the analytic gradient at the current values. */
     eng_status (*gradient)(eng_gc_objective *obj);
     /* Whether loss_at's signatures can tell kinks (else the five-point test is used). */
@@ -78,13 +78,13 @@ struct eng_gc_objective {
  * layers run in the model's mode; in training mode the buffers they update (running
  * statistics) are put back when the objective is released. sample_loss_at (the "one sample"
  * diagnosis) is set only when every layer is batch_independent. */
-ENG_MUST_CHECK eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_tensor *x,
-                                  const eng_tensor *target, bool with_input,
-                                  eng_gc_objective **out);
+ENG_MUST_CHECK eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss,
+                                                 const eng_tensor *x, const eng_tensor *target,
+                                                 bool with_input, eng_gc_objective **out);
 /* One layer in isolation: scalar = <r, layer(x)> for a fixed random r drawn from rng (NULL:
  * global); tensors are the layer's parameters and its input x (copied). */
-ENG_MUST_CHECK eng_status eng_gc_layer_objective(eng_layer *layer, const eng_tensor *x, eng_rng *rng,
-                                  eng_gc_objective **out);
+ENG_MUST_CHECK eng_status eng_gc_layer_objective(eng_layer *layer, const eng_tensor *x,
+                                                 eng_rng *rng, eng_gc_objective **out);
 /* The same in training mode when `training` (BatchNorm normalises with the batch's own
  * statistics; the running statistics it updates are put back when the objective goes). */
 ENG_MUST_CHECK eng_status eng_gc_layer_objective_mode(eng_layer *layer, const eng_tensor *x,
@@ -97,14 +97,14 @@ void eng_gc_objective_release(eng_gc_objective *obj);
 ENG_MUST_CHECK eng_status eng_gc_scaled_loss(eng_loss *inner, double scale, eng_loss **out);
 
 struct eng_gc_options {
-    int64_t samples;  /* elements per tensor; 0 = all */
-    uint64_t seed;    /* for sampling */
-    double step;      /* 0 = chosen per tensor from the error model */
-    double rtol;      /* 0 = default: 1e-6 in f64, 1e-3 in f32 */
-    double nsigma;    /* error-bar multiple for PASS; 0 = default 3 */
-    int worst;        /* worst elements kept per tensor; 0 = default 8 */
-    const char *only; /* [optional] check only the tensors named in this list (names
-                         separated by commas or spaces; "conv2d_1.weight" or a layer "conv2d_1") */
+    int64_t samples;     /* elements per tensor; 0 = all */
+    uint64_t seed;       /* for sampling */
+    double step;         /* 0 = chosen per tensor from the error model */
+    double rtol;         /* 0 = default: 1e-6 in f64, 1e-3 in f32 */
+    double nsigma;       /* error-bar multiple for PASS; 0 = default 3 */
+    int worst;           /* worst elements kept per tensor; 0 = default 8 */
+    const char *only;    /* [optional] check only the tensors named in this list (names
+                            separated by commas or spaces; "conv2d_1.weight" or a layer "conv2d_1") */
     const char *exclude; /* [optional] leave out the tensors named in this list (same form) */
     bool no_localise;    /* do not bisect over layers after a FAIL */
     bool full;           /* every element: never a sample (element-wise: whatever the
@@ -143,53 +143,54 @@ typedef struct eng_gc_tensor_report {
      * the fitted ratio (small when one constant factor explains every element). */
     double ratio;
     double ratio_error;
-    double ratio_spread;        /* relative residual of that fit (0 = exactly proportional) */
+    double ratio_spread; /* relative residual of that fit (0 = exactly proportional) */
     double chi2, chi2_limit, fit_chi2;
     int64_t dof;
-    bool tensor_level;          /* the verdict rests on the tensor-level test */
-    double grad_rms;            /* rms of the analytic gradient over the whole tensor */
+    bool tensor_level; /* the verdict rests on the tensor-level test */
+    double grad_rms;   /* rms of the analytic gradient over the whole tensor */
     eng_gc_verdict verdict;
-    char diagnosis[512];        /* "" when nothing to say */
-    char advice[256];           /* for INCONCLUSIVE: what would decide it */
+    char diagnosis[512]; /* "" when nothing to say */
+    char advice[256];    /* for INCONCLUSIVE: what would decide it */
     int nworst;
-    eng_gc_element *worst;      /* [nworst], worst first */
+    eng_gc_element *worst; /* [nworst], worst first */
 } eng_gc_tensor_report;
 
 struct eng_gc_report {
-    bool ok;                 /* every tensor PASS */
-    eng_gc_verdict verdict;  /* FAIL if any tensor fails, else INCONCLUSIVE if any, else PASS */
+    bool ok;                /* every tensor PASS */
+    eng_gc_verdict verdict; /* FAIL if any tensor fails, else INCONCLUSIVE if any, else PASS */
     eng_dtype dtype;
     double loss;
-    double loss_noise;       /* estimated round-off of one loss evaluation */
-    bool nondeterministic;   /* two evaluations at the same point differed */
+    double loss_noise;     /* estimated round-off of one loss evaluation */
+    bool nondeterministic; /* two evaluations at the same point differed */
     int ntensors;
     eng_gc_tensor_report *tensors;
     char first_failing[2 * ENG_NAME_MAX]; /* name of the first failing tensor, "" if none */
-    char warning[256];       /* e.g. an f32 objective */
-    bool kink_free;          /* differences taken with the branches of the layers that can
-                              * freeze (ReLU, max-pool) held at the base point */
-    char summary[512];       /* a conclusion across tensors, e.g. one factor everywhere */
+    char warning[256];                    /* e.g. an f32 objective */
+    bool kink_free;    /* differences taken with the branches of the layers that can
+                        * freeze (ReLU, max-pool) held at the base point */
+    char summary[512]; /* a conclusion across tensors, e.g. one factor everywhere */
     double seconds;
     int64_t elements_checked, elements_total; /* coverage over the tensors checked */
-    int64_t evaluations;     /* loss evaluations used */
+    int64_t evaluations;                      /* loss evaluations used */
     /* Element-wise: the estimated time of a full check (every element of the tensors
      * checked), from timed evaluations of each tensor; the budget it was held to (0: none, a
      * sample or full was asked for); whether the budget made it a sample (coverage: the
      * tensors' checked counts against elements_total). */
     double estimated_seconds, budget;
     bool budget_sampled;
-    const char *mode;        /* "element-wise", "directional", "layer-wise" */
+    const char *mode;                  /* "element-wise", "directional", "layer-wise" */
     int directions, directions_failed; /* directional mode */
     /* Localisation after a whole-model FAIL (the failing tensors are evidence; the culprit is
      * the layer whose backward is wrong, found by checking the suspects alone). */
-    char culprit[ENG_NAME_MAX];              /* "relu_1", "loss"; "" when none was found */
-    char culprit_tensor[2 * ENG_NAME_MAX];   /* "relu_1.input", "conv2d_1.weight" */
-    char localisation[600];                  /* "relu_1 (no parameters): input gradient ..." */
-    eng_gc_report *localised;                /* [optional, owned] the suspects' own checks */
+    char culprit[ENG_NAME_MAX];            /* "relu_1", "loss"; "" when none was found */
+    char culprit_tensor[2 * ENG_NAME_MAX]; /* "relu_1.input", "conv2d_1.weight" */
+    char localisation[600];                /* "relu_1 (no parameters): input gradient ..." */
+    eng_gc_report *localised;              /* [optional, owned] the suspects' own checks */
 };
 
 /* Element-wise check. [out] *out owned by the caller (eng_gc_report_free). */
-ENG_MUST_CHECK eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts, eng_gc_report **out);
+ENG_MUST_CHECK eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts,
+                                       eng_gc_report **out);
 void eng_gc_report_free(eng_gc_report *report);
 
 /* Directional mode: random unit directions v, about k in all, shared out over the tensors
@@ -198,8 +199,8 @@ void eng_gc_report_free(eng_gc_report *report);
  * over its elements down to single elements, then checked and diagnosed element-wise
  * (opts->samples elements, default 16). Directions within one tensor keep a wrong tensor with
  * tiny gradients from hiding behind the others. */
-ENG_MUST_CHECK eng_status eng_gc_check_directions(eng_gc_objective *obj, int k, const eng_gc_options *opts,
-                                   eng_gc_report **out);
+ENG_MUST_CHECK eng_status eng_gc_check_directions(eng_gc_objective *obj, int k,
+                                                  const eng_gc_options *opts, eng_gc_report **out);
 
 /* Taylor remainder test for one tensor (index t): r(h) = |L(x + h d) - L(x) - h g.d| over a
  * random unit direction d. The remainder falls as h^2 when g is the gradient and as h when it
@@ -220,11 +221,11 @@ typedef struct eng_gc_taylor_result {
     int nsteps;             /* steps evaluated, largest first */
     double steps[ENG_GC_TAYLOR_MAX_STEPS];
     double remainders[ENG_GC_TAYLOR_MAX_STEPS];
-    int first, last;        /* the decisive steps: steps[first..last]; -1 when none */
-    int asked;              /* index of h0 among the steps (steps added above it come first) */
-    double noise;           /* round-off of one remainder at the smallest decisive step */
-    double gd;              /* g.d, the analytic directional derivative */
-    bool frozen;            /* evaluated with the branches frozen at the base point */
+    int first, last; /* the decisive steps: steps[first..last]; -1 when none */
+    int asked;       /* index of h0 among the steps (steps added above it come first) */
+    double noise;    /* round-off of one remainder at the smallest decisive step */
+    double gd;       /* g.d, the analytic directional derivative */
+    bool frozen;     /* evaluated with the branches frozen at the base point */
     char conclusion[320];
 } eng_gc_taylor_result;
 
@@ -233,14 +234,14 @@ ENG_MUST_CHECK eng_status eng_gc_taylor_test(eng_gc_objective *obj, int t, doubl
 
 /* The same test, as a slope: *slope is the result's (NaN when fewer than 2 steps stand above
  * the round-off) and remainders [optional, out] receives the remainders at h0 * 2^-i, i < n. */
-ENG_MUST_CHECK eng_status eng_gc_taylor(eng_gc_objective *obj, int t, double h0, int n, uint64_t seed,
-                         double *slope, double *remainders);
+ENG_MUST_CHECK eng_status eng_gc_taylor(eng_gc_objective *obj, int t, double h0, int n,
+                                        uint64_t seed, double *slope, double *remainders);
 
 /* Epsilon sweep for one tensor: for each of nsteps steps the median, over `samples` sampled
  * elements, of the relative error |D(h) - g| / |g| of the plain central difference
  * D(h) = (L(x+h) - L(x-h)) / 2h: the V-shaped curve of truncation against round-off. */
-ENG_MUST_CHECK eng_status eng_gc_sweep(eng_gc_objective *obj, int t, const double *steps, int nsteps,
-                        int64_t samples, uint64_t seed, double *errors);
+ENG_MUST_CHECK eng_status eng_gc_sweep(eng_gc_objective *obj, int t, const double *steps,
+                                       int nsteps, int64_t samples, uint64_t seed, double *errors);
 
 /* Layer-wise mode: runs the model on the batch, then checks every layer alone on its real
  * input with a random upstream gradient (eng_gc_layer_objective), parameters and input. The
@@ -248,13 +249,12 @@ ENG_MUST_CHECK eng_status eng_gc_sweep(eng_gc_objective *obj, int t, const doubl
  * first failing one, and culprit, culprit_tensor and localisation its layer and what is wrong
  * with it. Each layer runs in the model's mode (training: batch statistics); the buffers the
  * forwards update are put back. The model is left in its state after the forward. */
-ENG_MUST_CHECK eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_gc_options *opts,
-                               eng_gc_report **out);
+ENG_MUST_CHECK eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x,
+                                              const eng_gc_options *opts, eng_gc_report **out);
 
 /* A readable multi-line table of the report; snprintf semantics. Indices print 1-based when
  * one_based (for Lua users), 0-based otherwise. */
-size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *buf,
-                            size_t size);
+size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *buf, size_t size);
 
 #pragma GCC visibility pop
 

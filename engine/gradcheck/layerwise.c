@@ -9,8 +9,8 @@
 
 static eng_status append_report(eng_gc_report *all, eng_gc_report *one, const char *layer)
 {
-    eng_gc_tensor_report *grown = realloc(all->tensors, sizeof *grown *
-                                          (size_t)(all->ntensors + one->ntensors + 1));
+    eng_gc_tensor_report *grown =
+        realloc(all->tensors, sizeof *grown * (size_t)(all->ntensors + one->ntensors + 1));
     if (!grown)
         return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
     all->tensors = grown;
@@ -54,8 +54,7 @@ static eng_status check_layer(eng_model *model, int i, const eng_tensor *input,
     eng_gc_report_free(one);
     eng_gc_objective_release(obj);
     if (st)
-        st = eng_error_wrap(st, "layer-wise check of layer %d (%s)", i + 1,
-                            eng_layer_label(layer));
+        st = eng_error_wrap(st, "layer-wise check of layer %d (%s)", i + 1, eng_layer_label(layer));
     return st;
 }
 

@@ -55,8 +55,8 @@ static void la_destroy(eng_gc_objective *obj)
     free(la);
 }
 
-static eng_status loss_objective(eng_loss *loss, const eng_tensor *input,
-                                 const eng_tensor *target, eng_gc_objective **out)
+static eng_status loss_objective(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
+                                 eng_gc_objective **out)
 {
     *out = NULL;
     eng_gc_objective *obj = calloc(1, sizeof *obj);
@@ -137,8 +137,8 @@ void gc_describe_culprit(eng_gc_report *report, const char *layer, const char *k
     /* the tensor's name in the layer: "weight", or "conv2d_1.weight" inside a container */
     size_t n = strlen(layer);
     const char *param = strncmp(r->name, layer, n) == 0 && r->name[n] == '.' ? r->name + n + 1
-                        : dot                                                 ? dot + 1
-                                                                              : r->name;
+                        : dot                                                ? dot + 1
+                                                                             : r->name;
     snprintf(report->culprit_tensor, sizeof report->culprit_tensor, "%.60s.%.60s", layer,
              is_input ? "input" : param);
     snprintf(report->localisation, sizeof report->localisation, "%.60s%s: %s", layer,
@@ -149,8 +149,8 @@ void gc_describe_culprit(eng_gc_report *report, const char *layer, const char *k
  * failing one in *failing when there is none yet. */
 static eng_status absorb(eng_gc_report *all, eng_gc_report *one, const char *layer)
 {
-    eng_gc_tensor_report *grown = realloc(all->tensors, sizeof *grown *
-                                          (size_t)(all->ntensors + one->ntensors + 1));
+    eng_gc_tensor_report *grown =
+        realloc(all->tensors, sizeof *grown * (size_t)(all->ntensors + one->ntensors + 1));
     if (!grown)
         return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
     all->tensors = grown;
@@ -172,8 +172,8 @@ static eng_status absorb(eng_gc_report *all, eng_gc_report *one, const char *lay
 
 /* Takes one suspect's own check into all, naming the culprit after its first failing tensor
  * when none is named yet. */
-static eng_status take(eng_gc_report *one, eng_gc_report *all, const char *name,
-                       const char *kind, bool param_free, eng_gc_report *report)
+static eng_status take(eng_gc_report *one, eng_gc_report *all, const char *name, const char *kind,
+                       bool param_free, eng_gc_report *report)
 {
     for (int k = 0; k < one->ntensors && !report->culprit[0]; k++)
         if (one->tensors[k].verdict == ENG_GC_FAIL)
@@ -183,9 +183,9 @@ static eng_status take(eng_gc_report *one, eng_gc_report *all, const char *name,
     return st;
 }
 
-static eng_status check_one(eng_gc_objective *obj, const eng_gc_options *opts,
-                            eng_gc_report *all, const char *name, const char *kind,
-                            bool param_free, eng_gc_report *report)
+static eng_status check_one(eng_gc_objective *obj, const eng_gc_options *opts, eng_gc_report *all,
+                            const char *name, const char *kind, bool param_free,
+                            eng_gc_report *report)
 {
     eng_gc_report *one = NULL;
     eng_status st = eng_gc_check(obj, opts, &one);
@@ -213,9 +213,9 @@ static void failing_params(const eng_gc_report *report, int i, char *list, size_
 /* The deepest layer with a failing tensor: its failing parameter tensors are checked on the
  * sample first, and whole only when the sample passes them (a fault in one element must not
  * slip through); its other tensors (the input above all, the costly one) on the sample. */
-static eng_status check_deepest(eng_gc_objective *obj, const eng_gc_options *o,
-                                const char *failing, eng_gc_report *all, const char *name,
-                                const char *kind, eng_gc_report *report)
+static eng_status check_deepest(eng_gc_objective *obj, const eng_gc_options *o, const char *failing,
+                                eng_gc_report *all, const char *name, const char *kind,
+                                eng_gc_report *report)
 {
     eng_gc_options of = *o;
     of.only = failing;
@@ -243,10 +243,9 @@ static eng_status check_deepest(eng_gc_objective *obj, const eng_gc_options *o,
 }
 
 /* Layer i alone on the input it really receives, with a fixed random projection. */
-static eng_status check_suspect(eng_layer *layer, int i, bool training,
-                                const eng_tensor *input, const eng_gc_options *o,
-                                const eng_gc_report *whole, eng_gc_report *all,
-                                eng_gc_report *report)
+static eng_status check_suspect(eng_layer *layer, int i, bool training, const eng_tensor *input,
+                                const eng_gc_options *o, const eng_gc_report *whole,
+                                eng_gc_report *all, eng_gc_report *report)
 {
     eng_rng rng;
     eng_rng_seed(&rng, o->seed + 1000003u * (uint64_t)(i + 1));
@@ -267,9 +266,8 @@ static eng_status check_suspect(eng_layer *layer, int i, bool training,
 }
 
 eng_status gc_localise(eng_layer **layers, int nlayers, bool training,
-                       const eng_tensor *const *inputs, eng_loss *loss,
-                       const eng_tensor *target, int from, const eng_gc_options *opts_in,
-                       eng_gc_report *report)
+                       const eng_tensor *const *inputs, eng_loss *loss, const eng_tensor *target,
+                       int from, const eng_gc_options *opts_in, eng_gc_report *report)
 {
     eng_gc_options o = opts_in ? *opts_in : (eng_gc_options){0};
     o.only = NULL;

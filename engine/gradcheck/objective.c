@@ -11,7 +11,6 @@
 #include "../plugin.h"
 #include "chain.h"
 
-
 /* ---- the projection loss <r, y> used to check one layer alone ---- */
 
 typedef struct projection {
@@ -67,8 +66,8 @@ typedef struct scaled_loss {
     double scale;
 } scaled_loss;
 
-static eng_status scaled_forward(eng_loss *loss, const eng_tensor *input,
-                                 const eng_tensor *target, double *value)
+static eng_status scaled_forward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
+                                 double *value)
 {
     scaled_loss *s = (scaled_loss *)loss;
     eng_status st = eng_loss_forward(s->inner, input, target, value);
@@ -76,8 +75,8 @@ static eng_status scaled_forward(eng_loss *loss, const eng_tensor *input,
     return st;
 }
 
-static eng_status scaled_backward(eng_loss *loss, const eng_tensor *input,
-                                  const eng_tensor *target, eng_tensor *dinput)
+static eng_status scaled_backward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
+                                  eng_tensor *dinput)
 {
     scaled_loss *s = (scaled_loss *)loss;
     eng_status st = eng_loss_backward(s->inner, input, target, dinput);
@@ -263,8 +262,8 @@ static eng_status chain_localise(eng_gc_objective *obj, int from, const eng_gc_o
     if (!st) {
         for (int i = 0; i <= c->nlayers; i++)
             inputs[i] = gc_chain_input(c, c->base, i);
-        st = gc_localise(c->layers, c->nlayers, c->training, inputs,
-                         c->owns_loss ? NULL : c->loss, c->target, from, opts, report);
+        st = gc_localise(c->layers, c->nlayers, c->training, inputs, c->owns_loss ? NULL : c->loss,
+                         c->target, from, opts, report);
     }
     free(inputs);
     /* the layers' own checks wrote their gradients: the objective's are restored */
@@ -445,9 +444,11 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
         else if (unseen || layers[i]->ops->signature) /* a container, Lua, a plugin */
             obj->all_branches_freeze = false;
         if (layers[i]->nparams > 0 && layers[i]->dtype != dtype) {
-            st = eng_error(ENG_EDTYPE, "gradcheck: layer %s is %s, others are %s (convert the model with :to())",
-                           eng_layer_label(layers[i]), eng_dtype_name(layers[i]->dtype),
-                           eng_dtype_name(dtype));
+            st =
+                eng_error(ENG_EDTYPE,
+                          "gradcheck: layer %s is %s, others are %s (convert the model with :to())",
+                          eng_layer_label(layers[i]), eng_dtype_name(layers[i]->dtype),
+                          eng_dtype_name(dtype));
             goto fail;
         }
     }
@@ -469,11 +470,10 @@ fail:
 }
 
 eng_status eng_gc_model_objective(eng_model *model, eng_loss *loss, const eng_tensor *x,
-                                  const eng_tensor *target, bool with_input,
-                                  eng_gc_objective **out)
+                                  const eng_tensor *target, bool with_input, eng_gc_objective **out)
 {
-    eng_status st = chain_new(model->layers, model->nlayers, model->training, x, target,
-                              with_input, out);
+    eng_status st =
+        chain_new(model->layers, model->nlayers, model->training, x, target, with_input, out);
     if (st)
         return st;
     chain *c = (*out)->ctx;

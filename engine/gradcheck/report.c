@@ -39,17 +39,17 @@ static void index_str(char *out, size_t size, const eng_gc_tensor_report *r, int
         snprintf(out + used, size - used, ")");
 }
 
-size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *buf,
-                            size_t size)
+size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *buf, size_t size)
 {
     writer w = {buf, size, 0};
     if (size)
         buf[0] = '\0';
-    put(&w, "gradient check (%s): %s (%s, loss %.6e, loss round-off %.1e, %lld evaluations, "
-            "%.2f s)\n",
+    put(&w,
+        "gradient check (%s): %s (%s, loss %.6e, loss round-off %.1e, %lld evaluations, "
+        "%.2f s)\n",
         report->mode ? report->mode : "element-wise", eng_gc_verdict_name(report->verdict),
-        eng_dtype_name(report->dtype), report->loss,
-        report->loss_noise, (long long)report->evaluations, report->seconds);
+        eng_dtype_name(report->dtype), report->loss, report->loss_noise,
+        (long long)report->evaluations, report->seconds);
     if (report->directions)
         put(&w, "directions: %d checked, %d failed\n", report->directions,
             report->directions_failed);
@@ -60,14 +60,16 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
         put(&w, "warning: %s\n", report->warning);
     if (report->estimated_seconds > 0 && report->budget > 0)
         put(&w, "estimated time of a full check: %.3g s, %s the budget of %g s%s\n",
-            report->estimated_seconds, report->budget_sampled ? "over" : "within",
-            report->budget, report->budget_sampled ? ": a stratified sample was checked "
-            "(full = true checks every element)" : ": every element checked");
+            report->estimated_seconds, report->budget_sampled ? "over" : "within", report->budget,
+            report->budget_sampled ? ": a stratified sample was checked "
+                                     "(full = true checks every element)"
+                                   : ": every element checked");
     else if (report->estimated_seconds > 0)
         put(&w, "estimated time of a full check: %.3g s\n", report->estimated_seconds);
     if (report->elements_checked < report->elements_total)
-        put(&w, "coverage: %lld of %lld elements (%.2f%%), a stratified sample per tensor "
-                "decided with the tensor-level statistics\n",
+        put(&w,
+            "coverage: %lld of %lld elements (%.2f%%), a stratified sample per tensor "
+            "decided with the tensor-level statistics\n",
             (long long)report->elements_checked, (long long)report->elements_total,
             100.0 * (double)report->elements_checked / (double)report->elements_total);
     else if (report->elements_total > 0)
@@ -83,15 +85,17 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
         if (r->checked < n)
             snprintf(of, sizeof of, " of %lld (%.2f%%)", (long long)n,
                      100.0 * (double)r->checked / (double)(n ? n : 1));
-        put(&w, "\n%s %s  %s  checked %lld%s: %lld pass, %lld fail, %lld inconclusive, "
-                "%lld kink\n",
+        put(&w,
+            "\n%s %s  %s  checked %lld%s: %lld pass, %lld fail, %lld inconclusive, "
+            "%lld kink\n",
             r->name, eng_shape_str(r->ndim, r->shape), eng_gc_verdict_name(r->verdict),
             (long long)r->checked, of, (long long)r->passed, (long long)r->failed,
             (long long)r->inconclusive, (long long)r->kinks);
         put(&w, "  step %.1e, noise floor %.1e, rel error max %.2e median %.2e\n", r->step,
             r->noise_floor, r->max_rel, r->median_rel);
-        put(&w, "  tensor-level: analytic/numerical %.6g +- %.2g, chi2 %.3g over %lld elements "
-                "(limit %.3g)%s\n",
+        put(&w,
+            "  tensor-level: analytic/numerical %.6g +- %.2g, chi2 %.3g over %lld elements "
+            "(limit %.3g)%s\n",
             r->ratio, r->ratio_error, r->chi2, (long long)r->dof, r->chi2_limit,
             r->tensor_level ? ": decides the verdict" : "");
         if (r->diagnosis[0])
@@ -100,8 +104,8 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
             put(&w, "  to decide: %s\n", r->advice);
         if (r->nworst == 0)
             continue;
-        put(&w, "  %-16s %14s %10s %14s %10s  %s\n", "index", "numerical", "error bar",
-            "analytic", "rel error", "verdict");
+        put(&w, "  %-16s %14s %10s %14s %10s  %s\n", "index", "numerical", "error bar", "analytic",
+            "rel error", "verdict");
         for (int k = 0; k < r->nworst; k++) {
             const eng_gc_element *e = &r->worst[k];
             char idx[64];

@@ -157,11 +157,13 @@ eng_status eng_gc_report_save(const char *path, const eng_gc_check_spec *spec,
                               const eng_gc_report *report)
 {
     if (!spec->model || !spec->x)
-        return eng_error(ENG_EARG, "gradcheck save '%s': the check's model and batch x are "
-                         "required", path);
+        return eng_error(ENG_EARG,
+                         "gradcheck save '%s': the check's model and batch x are "
+                         "required",
+                         path);
     if (spec->criterion[0] && !spec->y)
-        return eng_error(ENG_EARG, "gradcheck save '%s': criterion %s without its target y",
-                         path, spec->criterion);
+        return eng_error(ENG_EARG, "gradcheck save '%s': criterion %s without its target y", path,
+                         spec->criterion);
     eng_meta *meta = NULL;
     eng_checkpoint *ck = NULL;
     eng_status st = build_meta(spec, report, &meta);
@@ -191,20 +193,28 @@ static eng_status new_criterion(const eng_gc_saved_report *s, eng_loss **out)
     if (strcmp(c, "MSELoss") == 0)
         return eng_mse_new(out);
     if (strcmp(c, ENG_GC_CRITERION_LUA) == 0)
-        return eng_error(ENG_EARG, "%s: meta.gradcheck.criterion is '%s': the check's criterion "
+        return eng_error(ENG_EARG,
+                         "%s: meta.gradcheck.criterion is '%s': the check's criterion "
                          "was written in Lua, which a file cannot hold; give it to the replay "
-                         "(gradcheck.replay(path, model or nil, criterion) in Lua)", s->path, c);
+                         "(gradcheck.replay(path, model or nil, criterion) in Lua)",
+                         s->path, c);
     if (!c[0] && !s->spec.y)
-        return eng_error(ENG_EFORMAT, "%s: meta.gradcheck.criterion and y are missing: unknown "
+        return eng_error(ENG_EFORMAT,
+                         "%s: meta.gradcheck.criterion and y are missing: unknown "
                          "criterion and target (a check with a criterion written in Lua, saved "
-                         "before such checks recorded both: check again and save)", s->path);
+                         "before such checks recorded both: check again and save)",
+                         s->path);
     if (!c[0])
-        return eng_error(ENG_EFORMAT, "%s: meta.gradcheck.criterion is missing: unknown "
+        return eng_error(ENG_EFORMAT,
+                         "%s: meta.gradcheck.criterion is missing: unknown "
                          "criterion (give it to the replay: gradcheck.replay(path, model or nil, "
-                         "criterion) in Lua)", s->path);
-    return eng_error(ENG_EFORMAT, "%s: meta.gradcheck.criterion: unknown criterion '%s' (the "
+                         "criterion) in Lua)",
+                         s->path);
+    return eng_error(ENG_EFORMAT,
+                     "%s: meta.gradcheck.criterion: unknown criterion '%s' (the "
                      "replay rebuilds CrossEntropyLoss and MSELoss; give any other to it: "
-                     "gradcheck.replay(path, model or nil, criterion) in Lua)", s->path, c);
+                     "gradcheck.replay(path, model or nil, criterion) in Lua)",
+                     s->path, c);
 }
 
 eng_status eng_gc_replay(eng_gc_saved_report *saved, eng_gc_report **out)
@@ -212,15 +222,16 @@ eng_status eng_gc_replay(eng_gc_saved_report *saved, eng_gc_report **out)
     return eng_gc_replay_with(saved, NULL, out);
 }
 
-eng_status eng_gc_replay_with(eng_gc_saved_report *saved, eng_loss *criterion,
-                              eng_gc_report **out)
+eng_status eng_gc_replay_with(eng_gc_saved_report *saved, eng_loss *criterion, eng_gc_report **out)
 {
     const eng_gc_check_spec *p = &saved->spec;
     *out = NULL;
     if (strcmp(saved->mode, "layer-wise") == 0) {
         eng_status st = eng_gc_check_layers(p->model, p->x, &p->options, out);
-        return st ? eng_error_wrap(st, "%s: replaying the saved layer-wise check (meta.gradcheck."
-                                   "x and options on the saved model)", saved->path)
+        return st ? eng_error_wrap(st,
+                                   "%s: replaying the saved layer-wise check (meta.gradcheck."
+                                   "x and options on the saved model)",
+                                   saved->path)
                   : ENG_OK;
     }
     eng_loss *owned = NULL, *scaled = NULL;
@@ -239,8 +250,10 @@ eng_status eng_gc_replay_with(eng_gc_saved_report *saved, eng_loss *criterion,
         st = p->directional ? eng_gc_check_directions(obj, p->directions, &p->options, out)
                             : eng_gc_check(obj, &p->options, out);
     if (st)
-        st = eng_error_wrap(st, "%s: replaying the saved check (meta.gradcheck.x, y, criterion "
-                            "and options on the saved model)", saved->path);
+        st = eng_error_wrap(st,
+                            "%s: replaying the saved check (meta.gradcheck.x, y, criterion "
+                            "and options on the saved model)",
+                            saved->path);
 done:
     eng_gc_objective_release(obj);
     eng_loss_release(scaled);

@@ -31,7 +31,7 @@
 #include "gradcheck.h"
 
 #define ENG_GC_CRITERION_MAX 32
-#define ENG_GC_CRITERION_LUA "lua" /* spec.criterion of a criterion written in Lua */
+#define ENG_GC_CRITERION_LUA "lua"      /* spec.criterion of a criterion written in Lua */
 #define ENG_GC_DIRECTIONS_MAX (1 << 20) /* directions a saved directional check may ask for */
 
 /* What a check is computed from. */
@@ -54,7 +54,7 @@ typedef struct eng_gc_saved_tensor {
     eng_gc_verdict verdict;
     char diagnosis[512];
     double step;
-    int nworst, ndim;                    /* worst elements; coordinates per element */
+    int nworst, ndim;                     /* worst elements; coordinates per element */
     double *numerical, *analytic, *error; /* [nworst] */
     int64_t *index;                       /* [nworst, ndim] 0-based coordinates */
 } eng_gc_saved_tensor;
@@ -72,7 +72,7 @@ typedef struct eng_gc_saved_report {
     eng_meta *meta;         /* the file's /meta tree */
     const eng_meta *stored; /* its gradcheck table, as stored */
     bool owns_model;
-    char *only, *exclude;   /* spec.options.only's and exclude's storage */
+    char *only, *exclude; /* spec.options.only's and exclude's storage */
 } eng_gc_saved_report;
 
 /* Saves report (computed from spec; mode "layer-wise" for eng_gc_check_layers) to path, an

@@ -30,14 +30,12 @@ static eng_status get(const char *path, const eng_meta *t, const char *where, co
     const eng_meta *m = eng_meta_get(t, key);
     *out = m;
     if (!m)
-        return optional ? ENG_OK
-                        : eng_error(ENG_EFORMAT, "%s: %s.%s is missing", path, where, key);
+        return optional ? ENG_OK : eng_error(ENG_EFORMAT, "%s: %s.%s is missing", path, where, key);
     if (m->type == type || (type == ENG_META_NUMBER && m->type == ENG_META_INTEGER) ||
         (type == ENG_META_NUMBERS && m->type == ENG_META_TABLE && m->nitems == 0))
         return ENG_OK;
     return eng_error(ENG_EFORMAT, "%s: %s.%s is %s %s, expected a %s", path, where, key,
-                     m->type == ENG_META_INTEGER ? "an" : "a", type_name(m->type),
-                     type_name(type));
+                     m->type == ENG_META_INTEGER ? "an" : "a", type_name(m->type), type_name(type));
 }
 
 static double number_of(const eng_meta *m)
@@ -56,8 +54,9 @@ static int64_t list_of(const eng_meta *m, const double **values)
 static eng_status integer_of(const char *path, const char *where, const eng_meta *m, double min,
                              double max, int64_t *out)
 {
-    double v = m->type == ENG_META_INTEGER ? (double)m->integer
-             : m->type == ENG_META_NUMBER ? m->number : NAN;
+    double v = m->type == ENG_META_INTEGER  ? (double)m->integer
+               : m->type == ENG_META_NUMBER ? m->number
+                                            : NAN;
     if (!(v >= min && v <= max && v == floor(v)))
         return eng_error(ENG_EFORMAT, "%s: %s.%s must be an integer in [%.0f, %.0f]", path, where,
                          m->key, min, max);
@@ -89,15 +88,17 @@ static eng_status read_tensor(const char *path, const eng_meta *g, const char *n
     int64_t numel = 1;
     for (int d = 0; d < ndim; d++) {
         if (!(dims[d] >= 0 && dims[d] <= 1e15 && dims[d] == floor(dims[d])))
-            return eng_error(ENG_EFORMAT, "%s: %s.%s[%d] is %g, not a size", path, where,
-                             shape_key, d + 1, dims[d]);
+            return eng_error(ENG_EFORMAT, "%s: %s.%s[%d] is %g, not a size", path, where, shape_key,
+                             d + 1, dims[d]);
         shape[d] = (int64_t)dims[d];
         numel = shape[d] && numel > count / shape[d] ? count + 1 : numel * shape[d];
     }
     if (numel != count)
-        return eng_error(ENG_EFORMAT, "%s: %s.%s holds %lld values, not the %s its shape %s "
-                         "gives", path, where, name, (long long)count,
-                         numel > count ? "more" : "fewer", eng_shape_str((int)ndim, shape));
+        return eng_error(ENG_EFORMAT,
+                         "%s: %s.%s holds %lld values, not the %s its shape %s "
+                         "gives",
+                         path, where, name, (long long)count, numel > count ? "more" : "fewer",
+                         eng_shape_str((int)ndim, shape));
     eng_dtype dtype;
     if (eng_dtype_parse(md->string, &dtype))
         return eng_error(ENG_EFORMAT, "%s: %s.%s is '%s', not a dtype", path, where, dtype_key,
@@ -117,8 +118,10 @@ static eng_status verdict_of(const char *path, const char *where, const char *na
             return ENG_OK;
         }
     }
-    return eng_error(ENG_EFORMAT, "%s: %s.verdict is '%s' (PASS, FAIL, INCONCLUSIVE or KINK "
-                     "expected)", path, where, name);
+    return eng_error(ENG_EFORMAT,
+                     "%s: %s.verdict is '%s' (PASS, FAIL, INCONCLUSIVE or KINK "
+                     "expected)",
+                     path, where, name);
 }
 
 /* Option samples, seed, worst or directions into p. */
@@ -130,8 +133,8 @@ static eng_status read_integer_option(const char *path, const eng_meta *m, eng_g
     bool directions = strcmp(k, "directions") == 0;
     eng_status st = integer_of(path, "meta.gradcheck.options", m, seed ? -9e15 : directions,
                                seed || samples ? 9e15
-                               : directions   ? ENG_GC_DIRECTIONS_MAX
-                                              : 1 << 30,
+                               : directions    ? ENG_GC_DIRECTIONS_MAX
+                                               : 1 << 30,
                                &v);
     if (st)
         return st;
@@ -157,8 +160,8 @@ static eng_status read_option(const char *path, const eng_meta *m, eng_gc_saved_
     if (!strcmp(k, "loss_scale")) {
         double x = m->type == ENG_META_INTEGER || m->type == ENG_META_NUMBER ? number_of(m) : NAN;
         if (!(isfinite(x) && x != 0))
-            return eng_error(ENG_EFORMAT, "%s: %s.loss_scale must be a finite nonzero number",
-                             path, where);
+            return eng_error(ENG_EFORMAT, "%s: %s.loss_scale must be a finite nonzero number", path,
+                             where);
         p->loss_scale = x;
         return ENG_OK;
     }
@@ -172,13 +175,13 @@ static eng_status read_option(const char *path, const eng_meta *m, eng_gc_saved_
     if (!strcmp(k, "input") || !strcmp(k, "full") || !strcmp(k, "localise")) {
         if (m->type != ENG_META_BOOLEAN)
             return eng_error(ENG_EFORMAT, "%s: %s.%s must be a boolean", path, where, k);
-        *(k[0] == 'i' ? &p->input : k[0] == 'f' ? &p->options.full : &p->options.no_localise) =
-            k[0] == 'l' ? !m->boolean : m->boolean;
+        *(k[0] == 'i'   ? &p->input
+          : k[0] == 'f' ? &p->options.full
+                        : &p->options.no_localise) = k[0] == 'l' ? !m->boolean : m->boolean;
         return ENG_OK;
     }
     if (strcmp(k, "only") && strcmp(k, "exclude") && strcmp(k, "mode"))
-        return eng_error(ENG_EFORMAT, "%s: %s.%s is not an option of the checker", path, where,
-                         k);
+        return eng_error(ENG_EFORMAT, "%s: %s.%s is not an option of the checker", path, where, k);
     if (m->type != ENG_META_STRING)
         return eng_error(ENG_EFORMAT, "%s: %s.%s must be a string", path, where, k);
     if (k[0] == 'o' || k[0] == 'e') {
@@ -190,8 +193,10 @@ static eng_status read_option(const char *path, const eng_meta *m, eng_gc_saved_
     } else if (!strcmp(m->string, "element") || !strcmp(m->string, "directional")) {
         p->directional = strcmp(m->string, "directional") == 0;
     } else {
-        return eng_error(ENG_EFORMAT, "%s: %s.mode is '%s' (expected 'element' or "
-                         "'directional')", path, where, m->string);
+        return eng_error(ENG_EFORMAT,
+                         "%s: %s.mode is '%s' (expected 'element' or "
+                         "'directional')",
+                         path, where, m->string);
     }
     return ENG_OK;
 }
@@ -219,8 +224,8 @@ static eng_status read_saved_tensor(const char *path, const eng_meta *e, eng_gc_
     if (st)
         return st;
     if (strlen(md->string) >= sizeof t->diagnosis)
-        return eng_error(ENG_EFORMAT, "%s: %s.diagnosis is too long (%zu bytes, at most %zu)",
-                         path, where, strlen(md->string), sizeof t->diagnosis - 1);
+        return eng_error(ENG_EFORMAT, "%s: %s.diagnosis is too long (%zu bytes, at most %zu)", path,
+                         where, strlen(md->string), sizeof t->diagnosis - 1);
     snprintf(t->diagnosis, sizeof t->diagnosis, "%s", md->string);
     t->step = number_of(ms);
     const double *v[4];
@@ -230,7 +235,8 @@ static eng_status read_saved_tensor(const char *path, const eng_meta *e, eng_gc_
     int64_t ndim = n[0] ? n[3] / n[0] : 0;
     if (n[1] != n[0] || n[2] != n[0] || n[0] > 1 << 20 || ndim * n[0] != n[3] ||
         ndim > ENG_MAX_DIMS)
-        return eng_error(ENG_EFORMAT, "%s: %s holds %lld numerical, %lld analytic, %lld error "
+        return eng_error(ENG_EFORMAT,
+                         "%s: %s holds %lld numerical, %lld analytic, %lld error "
                          "values and %lld coordinates, which do not make a list of elements",
                          path, where, (long long)n[0], (long long)n[1], (long long)n[2],
                          (long long)n[3]);
@@ -331,8 +337,10 @@ eng_status eng_gc_report_load(const char *path, eng_model *model, eng_gc_saved_r
     if (!st) {
         s->stored = eng_meta_get(s->meta, "gradcheck");
         if (!s->stored || s->stored->type != ENG_META_TABLE)
-            st = eng_error(ENG_EFORMAT, "%s: not a saved gradient-check report (no "
-                           "meta.gradcheck)", path);
+            st = eng_error(ENG_EFORMAT,
+                           "%s: not a saved gradient-check report (no "
+                           "meta.gradcheck)",
+                           path);
     }
     if (!st)
         st = read_report(path, s->stored, s);

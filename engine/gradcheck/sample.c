@@ -32,15 +32,16 @@ int64_t gc_choose_indices(const eng_tensor *t, int64_t want, eng_rng *rng, int64
         return -1;
     for (int64_t i = 0; i < cap; i++)
         table[i] = -1;
-#define ADD(idx)                                                                               \
-    do {                                                                                       \
-        int64_t v_ = (idx), s_ = (int64_t)(((uint64_t)v_ * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1); \
-        while (table[s_] != -1 && table[s_] != v_)                                             \
-            s_ = (s_ + 1) & (cap - 1);                                                         \
-        if (table[s_] == -1 && count < want) {                                                 \
-            table[s_] = v_;                                                                    \
-            out[count++] = v_;                                                                 \
-        }                                                                                      \
+#define ADD(idx)                                                                                   \
+    do {                                                                                           \
+        int64_t v_ = (idx),                                                                        \
+                s_ = (int64_t)(((uint64_t)v_ * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);          \
+        while (table[s_] != -1 && table[s_] != v_)                                                 \
+            s_ = (s_ + 1) & (cap - 1);                                                             \
+        if (table[s_] == -1 && count < want) {                                                     \
+            table[s_] = v_;                                                                        \
+            out[count++] = v_;                                                                     \
+        }                                                                                          \
     } while (0)
     int64_t rows = t->ndim >= 2 ? t->shape[0] : 0, per_row = rows ? n / rows : 0;
     if (rows && rows <= want / 2)
@@ -89,7 +90,7 @@ bool gc_listed(const char *list, const char *name, const char *layer, uint64_t *
 
 /* The first entry of list not in used, as an error naming it. */
 eng_status gc_check_list_used(const char *what, const char *list, uint64_t used,
-                                  const eng_gc_objective *obj)
+                              const eng_gc_objective *obj)
 {
     int k = 0;
     for (const char *p = list; *p; k++) {
@@ -99,9 +100,10 @@ eng_status gc_check_list_used(const char *what, const char *list, uint64_t used,
         if (len == 0)
             break;
         if (k < 64 && !(used & (1ull << k)))
-            return eng_error(ENG_EARG, "gradcheck: %s: no tensor named '%.*s', nor a layer (the "
-                             "first tensor is '%s')", what, (int)len, p,
-                             obj->ntensors ? obj->tensors[0].name : "none");
+            return eng_error(ENG_EARG,
+                             "gradcheck: %s: no tensor named '%.*s', nor a layer (the "
+                             "first tensor is '%s')",
+                             what, (int)len, p, obj->ntensors ? obj->tensors[0].name : "none");
         p += len;
     }
     return ENG_OK;

@@ -18,9 +18,9 @@
 
 #include "check_internal.h"
 
-#define SCALE_Z 5.0    /* standard errors for the scale test */
-#define CHI2_Z 4.753   /* one-sided normal quantile of p = 1e-6 */
-#define CONFIRM 0.01   /* a tensor whose ratio is pinned within 1% of 1 passes */
+#define SCALE_Z 5.0  /* standard errors for the scale test */
+#define CHI2_Z 4.753 /* one-sided normal quantile of p = 1e-6 */
+#define CONFIRM 0.01 /* a tensor whose ratio is pinned within 1% of 1 passes */
 
 double gc_chi2_quantile(int64_t k, double z)
 {

@@ -71,8 +71,8 @@ eng_status gc_chain_verify_delta(chain *c, int k, int param, int64_t index, doub
     if (!st)
         st = layer->ops->forward_delta(layer, in, c->base[k], param, index, delta, c->scratch[k]);
     if (!st)
-        c->delta_ok[k] = agrees(full, c->scratch[k], max_abs(full) + fabs(delta) * max_abs(in))
-                             ? 1 : -1;
+        c->delta_ok[k] =
+            agrees(full, c->scratch[k], max_abs(full) + fabs(delta) * max_abs(in)) ? 1 : -1;
     c->nchanged[k] = -1;
     eng_tensor_release(full);
     return st;
@@ -200,13 +200,12 @@ static eng_status sparse_layer(chain *c, int i, bool *done)
     return ENG_OK;
 }
 
-eng_status gc_chain_tail(chain *c, int from, bool done_from, double *value,
-                         uint64_t *signature)
+eng_status gc_chain_tail(chain *c, int from, bool done_from, double *value, uint64_t *signature)
 {
     uint64_t h = ENG_HASH_INIT;
     for (int i = from; i < c->nlayers; i++) {
-        const eng_tensor *in = i == 0 ? c->x : (i == from && !done_from ? c->base[i - 1]
-                                                                         : c->scratch[i - 1]);
+        const eng_tensor *in =
+            i == 0 ? c->x : (i == from && !done_from ? c->base[i - 1] : c->scratch[i - 1]);
         bool sparse = false;
         eng_status st = ENG_OK;
         if (i > from && c->nchanged[i - 1] >= 0 && sparse_capable(c, i))

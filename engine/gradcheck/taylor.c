@@ -12,9 +12,9 @@
 
 #include "check_internal.h"
 
-#define USABLE 100.0    /* a remainder counts above this many times its round-off */
-#define TOP 1e4         /* upward search stops once the remainder reaches this many */
-#define DECISIVE 5      /* at most this many of the smallest usable steps decide */
+#define USABLE 100.0 /* a remainder counts above this many times its round-off */
+#define TOP 1e4      /* upward search stops once the remainder reaches this many */
+#define DECISIVE 5   /* at most this many of the smallest usable steps decide */
 
 typedef struct taylor_state {
     gc_context ctx;
@@ -143,8 +143,8 @@ static void conclude(const taylor_state *s, outcome o, eng_gc_taylor_result *r)
         snprintf(r->conclusion, sizeof r->conclusion,
                  "undecided: over the smallest usable steps %.3g .. %.3g the local slopes lie "
                  "between 1 and 2 (fit %.2f): the gradient's error and the curvature are "
-                 "comparable there, and round-off hides the smaller steps", s->h[f], s->h[l],
-                 r->slope);
+                 "comparable there, and round-off hides the smaller steps",
+                 s->h[f], s->h[l], r->slope);
     } else {
         int above = 0;
         for (int i = 0; i < s->count; i++)
@@ -154,8 +154,9 @@ static void conclude(const taylor_state *s, outcome o, eng_gc_taylor_result *r)
                  "remainder above %g times its round-off %.2g (3 needed)%s",
                  above, s->count, s->h[0], s->h[s->count - 1], USABLE,
                  noise_at(s, s->h[s->count - 1]),
-                 s->smooth ? "" : "; larger steps would cross kinks of layers that cannot "
-                                  "freeze their branches");
+                 s->smooth ? ""
+                           : "; larger steps would cross kinks of layers that cannot "
+                             "freeze their branches");
     }
 }
 
@@ -176,8 +177,7 @@ static eng_status taylor_prepare(taylor_state *s, eng_gc_objective *obj, int t, 
     if (!st)
         st = gc_direction_new(obj, t, 0, 0, &rng, &s->d);
     s->gd = st ? 0 : gc_directional_analytic(obj, &s->d);
-    s->smooth = obj->has_signatures && obj->all_branches_freeze &&
-                (!obj->freeze || s->ctx.frozen);
+    s->smooth = obj->has_signatures && obj->all_branches_freeze && (!obj->freeze || s->ctx.frozen);
     return st;
 }
 
@@ -192,8 +192,10 @@ eng_status eng_gc_taylor_test(eng_gc_objective *obj, int t, double h0, int n, ui
         return eng_error(ENG_EARG, "gradcheck: the Taylor test needs 2 <= n <= %d steps, got %d",
                          ENG_GC_TAYLOR_MAX_STEPS / 2, n);
     if (!(h0 > 0) && h0 != 0)
-        return eng_error(ENG_EARG, "gradcheck: Taylor test h0 = %g (> 0, or 0 for the values' "
-                         "scale)", h0);
+        return eng_error(ENG_EARG,
+                         "gradcheck: Taylor test h0 = %g (> 0, or 0 for the values' "
+                         "scale)",
+                         h0);
     taylor_state *s = calloc(1, sizeof *s);
     if (!s)
         return eng_error(ENG_ENOMEM, "gradcheck: out of memory");

@@ -32,15 +32,9 @@ static eng_status add_settings(cJSON *obj, const eng_layer *layer)
         cJSON *item = NULL;
         switch (d->type) {
         case ENG_SETTING_INT:
-        case ENG_SETTING_NUMBER:
-            item = cJSON_CreateNumber(v->number);
-            break;
-        case ENG_SETTING_BOOL:
-            item = cJSON_CreateBool(v->number != 0);
-            break;
-        case ENG_SETTING_STRING:
-            item = cJSON_CreateString(v->string);
-            break;
+        case ENG_SETTING_NUMBER: item = cJSON_CreateNumber(v->number); break;
+        case ENG_SETTING_BOOL: item = cJSON_CreateBool(v->number != 0); break;
+        case ENG_SETTING_STRING: item = cJSON_CreateString(v->string); break;
         case ENG_SETTING_INTS:
             item = cJSON_CreateArray();
             for (int k = 0; item && k < v->n; k++) {
@@ -149,8 +143,10 @@ static eng_status set_from_json(eng_settings *s, const cJSON *item)
         cJSON_ArrayForEach(e, item)
         {
             if (!cJSON_IsNumber(e))
-                return eng_error(ENG_EARG, "%s: setting '%s' must be a list of integers, got "
-                                 "%s in it", s->kind->name, key, json_type(e));
+                return eng_error(ENG_EARG,
+                                 "%s: setting '%s' must be a list of integers, got "
+                                 "%s in it",
+                                 s->kind->name, key, json_type(e));
             if (k < ENG_SETTING_INTS_MAX)
                 v[k] = e->valuedouble;
             k++;
@@ -183,8 +179,7 @@ void eng_layer_specs_free(eng_layer_spec *specs, int n)
 static eng_status parse_layer(const cJSON *entry, eng_layer_spec *spec, int depth, int *budget);
 
 /* The "children" of a container's entry (a list of lists of entries) into spec. */
-static eng_status parse_children(const cJSON *entry, eng_layer_spec *spec, int depth,
-                                 int *budget)
+static eng_status parse_children(const cJSON *entry, eng_layer_spec *spec, int depth, int *budget)
 {
     const cJSON *children = cJSON_GetObjectItemCaseSensitive(entry, "children");
     bool container = eng_kind_is_container(spec->settings.kind);
@@ -195,9 +190,10 @@ static eng_status parse_children(const cJSON *entry, eng_layer_spec *spec, int d
                          spec->settings.kind->name);
     int n = cJSON_GetArraySize(children), total = 0;
     if (!cJSON_IsArray(children) || n < 1 || n > ENG_CONTAINER_MAX_CHILDREN)
-        return eng_error(ENG_EFORMAT, "'%s': a %s needs \"children\", a list of 1 to %d lists "
-                         "of layers", spec->name, spec->settings.kind->name,
-                         ENG_CONTAINER_MAX_CHILDREN);
+        return eng_error(ENG_EFORMAT,
+                         "'%s': a %s needs \"children\", a list of 1 to %d lists "
+                         "of layers",
+                         spec->name, spec->settings.kind->name, ENG_CONTAINER_MAX_CHILDREN);
     if (depth >= ENG_CONTAINER_MAX_DEPTH)
         return eng_error(ENG_EFORMAT, "'%s': containers nested more than %d deep", spec->name,
                          ENG_CONTAINER_MAX_DEPTH);
@@ -206,8 +202,10 @@ static eng_status parse_children(const cJSON *entry, eng_layer_spec *spec, int d
     {
         int size = cJSON_GetArraySize(list);
         if (!cJSON_IsArray(list) || size < 1 || size > *budget)
-            return eng_error(ENG_EFORMAT, "'%s': model %d of its \"children\" must be a list "
-                             "of 1 to %d layers", spec->name, spec->nchildren + 1, *budget);
+            return eng_error(ENG_EFORMAT,
+                             "'%s': model %d of its \"children\" must be a list "
+                             "of 1 to %d layers",
+                             spec->name, spec->nchildren + 1, *budget);
         *budget -= size;
         spec->child_sizes[spec->nchildren++] = size;
         total += size;
@@ -246,8 +244,10 @@ static eng_status parse_layer(const cJSON *entry, eng_layer_spec *spec, int dept
         return eng_error(ENG_EFORMAT, "'%s': its config has no string \"kind\"", spec->name);
     const eng_layer_kind *k = eng_kind_find(kind->valuestring);
     if (!k)
-        return eng_error(ENG_EFORMAT, "'%s': unknown layer kind '%.64s' (a plugin's kind needs "
-                         "its plugin loaded first)", spec->name, kind->valuestring);
+        return eng_error(ENG_EFORMAT,
+                         "'%s': unknown layer kind '%.64s' (a plugin's kind needs "
+                         "its plugin loaded first)",
+                         spec->name, kind->valuestring);
     eng_settings_init(&spec->settings, k);
     const cJSON *item;
     eng_status st = ENG_OK;
@@ -301,21 +301,25 @@ eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype
     if (!root) {
         long depth = json_depth(json);
         if (depth > CJSON_NESTING_LIMIT)
-            st = eng_error(ENG_EFORMAT, "%s: model_config is nested %ld deep (JSON arrays and "
-                           "objects, at most %d)", where, depth, CJSON_NESTING_LIMIT);
+            st = eng_error(ENG_EFORMAT,
+                           "%s: model_config is nested %ld deep (JSON arrays and "
+                           "objects, at most %d)",
+                           where, depth, CJSON_NESTING_LIMIT);
         else
             st = eng_error(ENG_EFORMAT, "%s: model_config is not valid JSON", where);
         goto done;
     }
     if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "sequential") != 0 ||
         !cJSON_IsString(dt) || !cJSON_IsArray(layers)) {
-        st = eng_error(ENG_EFORMAT, "%s: model_config needs \"kind\": \"sequential\", a string "
-                       "\"dtype\" and a list \"layers\"", where);
+        st = eng_error(ENG_EFORMAT,
+                       "%s: model_config needs \"kind\": \"sequential\", a string "
+                       "\"dtype\" and a list \"layers\"",
+                       where);
         goto done;
     }
     if (eng_dtype_parse(dt->valuestring, dtype) || !eng_dtype_is_float(*dtype)) {
-        st = eng_error(ENG_EFORMAT, "%s: model_config: dtype '%.16s' (f32 or f64 expected)",
-                       where, dt->valuestring);
+        st = eng_error(ENG_EFORMAT, "%s: model_config: dtype '%.16s' (f32 or f64 expected)", where,
+                       dt->valuestring);
         goto done;
     }
     int count = cJSON_GetArraySize(layers);

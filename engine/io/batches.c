@@ -28,8 +28,7 @@ eng_batch_options eng_batch_options_default(int64_t batch, eng_dtype sample_dtyp
 eng_status eng_batch_options_check(const eng_batch_options *o)
 {
     if (o->batch < 1)
-        return eng_error(ENG_EARG, "batches: batch size %lld, expected >= 1",
-                         (long long)o->batch);
+        return eng_error(ENG_EARG, "batches: batch size %lld, expected >= 1", (long long)o->batch);
     if (!eng_dtype_is_float(o->dtype))
         return eng_error(ENG_EDTYPE, "batches: dtype %s (f32 or f64 expected)",
                          eng_dtype_name(o->dtype));
@@ -42,8 +41,8 @@ eng_status eng_batch_options_check(const eng_batch_options *o)
     return ENG_OK;
 }
 
-eng_status eng_batches_new_memory(const eng_dataset *ds, const eng_batch_options *o,
-                                  eng_rng *rng, eng_batches **out)
+eng_status eng_batches_new_memory(const eng_dataset *ds, const eng_batch_options *o, eng_rng *rng,
+                                  eng_batches **out)
 {
     *out = NULL;
     eng_status st = eng_batch_options_check(o);
@@ -72,8 +71,8 @@ eng_status eng_batches_new_memory(const eng_dataset *ds, const eng_batch_options
     return ENG_OK;
 }
 
-eng_status eng_batches_new_stream(eng_h5data *d, size_t memory_limit,
-                                  const eng_batch_options *o, eng_rng *rng, eng_batches **out)
+eng_status eng_batches_new_stream(eng_h5data *d, size_t memory_limit, const eng_batch_options *o,
+                                  eng_rng *rng, eng_batches **out)
 {
     *out = NULL;
     eng_status st = eng_batch_options_check(o);
@@ -138,8 +137,8 @@ eng_status eng_batches_next(eng_batches *b, eng_tensor *x, eng_tensor *y)
         return eng_h5stream_next_into(b->stream, b->o.scale, b->o.mean, b->o.std, x, y);
     if (!b->ds->x)
         return eng_error(ENG_ESTATE, "batches: the dataset was closed during the loop");
-    eng_status st = eng_dataset_gather(b->ds, b->order + b->pos, n, b->o.scale, b->o.mean,
-                                       b->o.std, x, y);
+    eng_status st =
+        eng_dataset_gather(b->ds, b->order + b->pos, n, b->o.scale, b->o.mean, b->o.std, x, y);
     if (!st)
         b->pos += n;
     return st;

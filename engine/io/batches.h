@@ -36,11 +36,12 @@ typedef struct eng_batches eng_batches;
 /* One pass over ds (borrowed: it must outlive the iterator; a dataset whose x was freed is
  * reported by eng_batches_next). rng NULL: the global generator. [out] *out. */
 ENG_MUST_CHECK eng_status eng_batches_new_memory(const eng_dataset *ds, const eng_batch_options *o,
-                                  eng_rng *rng, eng_batches **out);
+                                                 eng_rng *rng, eng_batches **out);
 /* One pass over an HDF5 split, read chunk by chunk through a shuffle buffer of at most
  * memory_limit bytes (eng_h5stream). d must outlive the iterator. */
 ENG_MUST_CHECK eng_status eng_batches_new_stream(eng_h5data *d, size_t memory_limit,
-                                  const eng_batch_options *o, eng_rng *rng, eng_batches **out);
+                                                 const eng_batch_options *o, eng_rng *rng,
+                                                 eng_batches **out);
 /* The options the iterator was made with. */
 eng_batch_options eng_batches_options(const eng_batches *b);
 /* The number of samples of the next batch; 0 when the pass is over. */

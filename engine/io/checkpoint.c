@@ -345,7 +345,7 @@ eng_status eng_checkpoint_write_rng(eng_checkpoint *ck, const eng_rng *rng, cons
         if (!st && layer->ops->rng)
             st = write_state(ck, lg, layer->name, layer->ops->rng(layer));
         eng_rng **rngs = n ? calloc((size_t)n, sizeof *rngs) : NULL;
-        char (*paths)[ENG_PARAM_NAME_MAX] = n ? calloc((size_t)n, sizeof *paths) : NULL;
+        char(*paths)[ENG_PARAM_NAME_MAX] = n ? calloc((size_t)n, sizeof *paths) : NULL;
         if (!st && n && (!rngs || !paths))
             st = eng_error(ENG_ENOMEM, "%s: out of memory", ck->path);
         if (!st && n)

@@ -76,12 +76,14 @@ struct eng_meta {
 ENG_MUST_CHECK eng_status eng_meta_new(eng_meta **out);
 /* Adds an entry to table t (a key may appear once; it may not be empty or hold '/'). Strings and
  * number lists are copied. [out] *out [optional]: the entry, owned by t. */
-ENG_MUST_CHECK eng_status eng_meta_add(eng_meta *t, const char *key, eng_meta_type type, eng_meta **out);
+ENG_MUST_CHECK eng_status eng_meta_add(eng_meta *t, const char *key, eng_meta_type type,
+                                       eng_meta **out);
 ENG_MUST_CHECK eng_status eng_meta_add_integer(eng_meta *t, const char *key, int64_t value);
 ENG_MUST_CHECK eng_status eng_meta_add_number(eng_meta *t, const char *key, double value);
 ENG_MUST_CHECK eng_status eng_meta_add_boolean(eng_meta *t, const char *key, bool value);
 ENG_MUST_CHECK eng_status eng_meta_add_string(eng_meta *t, const char *key, const char *value);
-ENG_MUST_CHECK eng_status eng_meta_add_numbers(eng_meta *t, const char *key, const double *values, int64_t n);
+ENG_MUST_CHECK eng_status eng_meta_add_numbers(eng_meta *t, const char *key, const double *values,
+                                               int64_t n);
 /* The entry of t named key, or NULL. */
 const eng_meta *eng_meta_get(const eng_meta *t, const char *key);
 /* Frees the tree. NULL accepted. */
@@ -99,10 +101,12 @@ ENG_MUST_CHECK eng_status eng_checkpoint_create(const char *path, eng_checkpoint
  * link names (no '/', not "." ). */
 ENG_MUST_CHECK eng_status eng_checkpoint_write_model(eng_checkpoint *ck, const eng_model *model);
 /* /optimizer: kind, steps, hyper-parameters and every existing slot. */
-ENG_MUST_CHECK eng_status eng_checkpoint_write_optimizer(eng_checkpoint *ck, const eng_optimizer *opt);
+ENG_MUST_CHECK eng_status eng_checkpoint_write_optimizer(eng_checkpoint *ck,
+                                                         const eng_optimizer *opt);
 /* /rng: the state of rng (usually eng_rng_global()) and of every layer of model [optional]
  * that has its own generator. */
-ENG_MUST_CHECK eng_status eng_checkpoint_write_rng(eng_checkpoint *ck, const eng_rng *rng, const eng_model *model);
+ENG_MUST_CHECK eng_status eng_checkpoint_write_rng(eng_checkpoint *ck, const eng_rng *rng,
+                                                   const eng_model *model);
 /* /meta from a table (eng_meta_new). */
 ENG_MUST_CHECK eng_status eng_checkpoint_write_meta(eng_checkpoint *ck, const eng_meta *meta);
 /* Closes, fsyncs and renames the file over its path, fsyncs the directory; frees ck in every
@@ -181,8 +185,8 @@ ENG_MUST_CHECK eng_status eng_model_config(const eng_model *model, char **out);
  * declaration (unknown settings, wrong types, non-integers and out-of-bounds values are
  * refused naming where, the layer, the setting and the value). Nothing is built.
  * [out] *dtype, *specs (malloc'ed, *n entries). */
-ENG_MUST_CHECK eng_status eng_model_config_parse(const char *json, const char *where, eng_dtype *dtype,
-                                  eng_layer_spec **specs, int *n);
+ENG_MUST_CHECK eng_status eng_model_config_parse(const char *json, const char *where,
+                                                 eng_dtype *dtype, eng_layer_spec **specs, int *n);
 
 /* Learning-rate schedules in a checkpoint (io/schedule_meta.c). */
 /* Adds a table "schedule" to t (a checkpoint's meta): kind (PyTorch's class name), the
@@ -194,7 +198,6 @@ ENG_MUST_CHECK eng_status eng_schedule_save_meta(const eng_schedule *s, eng_meta
  * the table is missing or malformed, ENG_EFORMAT naming the field, and s is unchanged.
  * Restore the optimizer (its lr) from the same checkpoint: the next step reads both. */
 ENG_MUST_CHECK eng_status eng_schedule_load_meta(eng_schedule *s, const eng_meta *t);
-
 
 #pragma GCC visibility pop
 

@@ -16,8 +16,8 @@ struct eng_checkpoint {
     char *engine_version, *created, *dtype;
     int nlayers;
     char **layer_names;
-    char *model_config;     /* /model's JSON config, as stored */
-    eng_layer_spec *specs;  /* model_config parsed (nspecs entries), once a layer is built */
+    char *model_config;    /* /model's JSON config, as stored */
+    eng_layer_spec *specs; /* model_config parsed (nspecs entries), once a layer is built */
     int nspecs;
     bool has_model, has_optimizer;
 };

@@ -24,15 +24,17 @@ static eng_status parse_specs(eng_checkpoint *ck)
     eng_dtype stored;
     if (n != ck->nlayers || eng_dtype_parse(ck->dtype, &stored) || stored != dtype) {
         eng_layer_specs_free(specs, n);
-        return eng_error(ENG_EFORMAT, "%s: model_config (%d layers, %s) disagrees with /model's "
-                         "layer_names (%d) and dtype (%s)", ck->path, n, eng_dtype_name(dtype),
-                         ck->nlayers, ck->dtype);
+        return eng_error(ENG_EFORMAT,
+                         "%s: model_config (%d layers, %s) disagrees with /model's "
+                         "layer_names (%d) and dtype (%s)",
+                         ck->path, n, eng_dtype_name(dtype), ck->nlayers, ck->dtype);
     }
     for (int i = 0; i < n; i++) {
         if (strcmp(specs[i].name, ck->layer_names[i]) != 0) {
-            eng_status e = eng_error(ENG_EFORMAT, "%s: model_config names layer %d '%s', but "
-                                     "layer_names says '%s'", ck->path, i + 1, specs[i].name,
-                                     ck->layer_names[i]);
+            eng_status e = eng_error(ENG_EFORMAT,
+                                     "%s: model_config names layer %d '%s', but "
+                                     "layer_names says '%s'",
+                                     ck->path, i + 1, specs[i].name, ck->layer_names[i]);
             eng_layer_specs_free(specs, n);
             return e;
         }
@@ -64,14 +66,15 @@ static eng_status check_stored_shape(eng_checkpoint *ck, const char *layer, cons
 {
     char where[2 * ENG_NAME_MAX + ENG_PARAM_NAME_MAX + 16], name[ENG_PARAM_NAME_MAX];
     if (snprintf(name, sizeof name, "%s%s", prefix, p->name) >= (int)sizeof name)
-        return eng_error(ENG_EFORMAT, "%s: layer '%s': the name %s... is too long", ck->path,
-                         layer, name);
+        return eng_error(ENG_EFORMAT, "%s: layer '%s': the name %s... is too long", ck->path, layer,
+                         name);
     snprintf(where, sizeof where, "/model/%s/%s", layer, name);
     hid_t d = open_param(ck, layer, name);
     if (d < 0)
-        return eng_error(ENG_EFORMAT, "%s: model_config gives layer '%s' a parameter %s %s, but "
-                         "the file has no dataset %s", ck->path, layer, name,
-                         eng_shape_str(p->ndim, p->shape), where);
+        return eng_error(ENG_EFORMAT,
+                         "%s: model_config gives layer '%s' a parameter %s %s, but "
+                         "the file has no dataset %s",
+                         ck->path, layer, name, eng_shape_str(p->ndim, p->shape), where);
     hid_t space = H5Dget_space(d);
     int ndim = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     hsize_t dims[ENG_MAX_DIMS] = {0};
@@ -89,8 +92,10 @@ static eng_status check_stored_shape(eng_checkpoint *ck, const char *layer, cons
     if (!readable)
         return eng_error(ENG_EFORMAT, "%s: cannot read the shape of %s", ck->path, where);
     if (!same)
-        return eng_error(ENG_ESHAPE, "%s: model_config gives %s the shape %s, but the file "
-                         "stores %s", ck->path, where, eng_shape_str(p->ndim, p->shape),
+        return eng_error(ENG_ESHAPE,
+                         "%s: model_config gives %s the shape %s, but the file "
+                         "stores %s",
+                         ck->path, where, eng_shape_str(p->ndim, p->shape),
                          eng_shape_str(ndim, stored));
     return ENG_OK;
 }
@@ -151,9 +156,11 @@ static eng_status build_layer(eng_checkpoint *ck, const eng_layer_spec *spec, en
         for (int k = 0; k < spec->nchildren; k++)
             eng_model_release(models[k]);
     } else if (!kind->create) {
-        return eng_error(ENG_EFORMAT, "layer '%s' is of kind '%s', which a checkpoint cannot "
+        return eng_error(ENG_EFORMAT,
+                         "layer '%s' is of kind '%s', which a checkpoint cannot "
                          "rebuild (an nn.Lua layer's functions are not in the file): build the "
-                         "model in Lua and call model:load", spec->name, kind->name);
+                         "model in Lua and call model:load",
+                         spec->name, kind->name);
     } else {
         eng_settings settings = spec->settings;
         st = eng_layer_create(&settings, dtype, NULL, out);

@@ -241,10 +241,10 @@ static eng_status read_layer(eng_checkpoint *ck, hid_t model_group, int i, const
                        ck->path, i + 1, layer->name, layer->ops->kind, kind);
     for (int p = 0; !st && p < layer->nparams + layer->nbuffers; p++) {
         bool is_param = p < layer->nparams;
-        const char *name = is_param ? layer->params[p].name
-                                    : layer->buffers[p - layer->nparams].name;
-        eng_tensor *value = is_param ? layer->params[p].value
-                                     : layer->buffers[p - layer->nparams].value;
+        const char *name =
+            is_param ? layer->params[p].name : layer->buffers[p - layer->nparams].name;
+        eng_tensor *value =
+            is_param ? layer->params[p].value : layer->buffers[p - layer->nparams].value;
         char where[3 * ENG_NAME_MAX], what[3 * ENG_NAME_MAX];
         snprintf(where, sizeof where, "/model/%s/%s", layer->name, name);
         snprintf(what, sizeof what, "the model's %s.%s", layer->name, name);
@@ -280,7 +280,7 @@ static eng_status read_container_rngs(eng_checkpoint *ck, hid_t rg, const eng_mo
         total += eng_container_rngs(model->layers[i], NULL, NULL, 0);
     if (total == 0 || rg < 0)
         return ENG_OK;
-    char (*paths)[ENG_PARAM_NAME_MAX] = calloc((size_t)total, sizeof *paths);
+    char(*paths)[ENG_PARAM_NAME_MAX] = calloc((size_t)total, sizeof *paths);
     out->rngs = calloc((size_t)total, sizeof *out->rngs);
     out->states = calloc((size_t)total, sizeof *out->states);
     out->found = calloc((size_t)total, sizeof *out->found);

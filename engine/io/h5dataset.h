@@ -37,8 +37,8 @@ typedef struct eng_h5data_write_options {
 
 /* Writes the splits into a new file at path, atomically (as checkpoints: "<path>.tmp", fsync,
  * rename, fsync of the directory). opts [optional]. */
-ENG_MUST_CHECK eng_status eng_h5data_write(const char *path, const eng_h5data_split *splits, int nsplits,
-                            const eng_h5data_write_options *opts);
+ENG_MUST_CHECK eng_status eng_h5data_write(const char *path, const eng_h5data_split *splits,
+                                           int nsplits, const eng_h5data_write_options *opts);
 
 /* ---- reading ---- */
 
@@ -60,12 +60,13 @@ typedef struct eng_h5data_info {
  * both exist, x is [N,...] of u8/f32/f64, y is [N] of an integer type. Errors name the file,
  * the dataset, its shape and dtype. [out] *out: free with eng_h5data_close. */
 ENG_MUST_CHECK eng_status eng_h5data_open(const char *path, const char *x_name, const char *y_name,
-                           eng_h5data **out);
+                                          eng_h5data **out);
 const eng_h5data_info *eng_h5data_info_of(const eng_h5data *d);
 /* Reads the whole split into ds (new tensors: x of the file's dtype, y i64). */
 ENG_MUST_CHECK eng_status eng_h5data_load(eng_h5data *d, eng_dataset *ds);
 /* Reads samples [start, start + count) into x (count * sample_bytes) and y (count int64). */
-ENG_MUST_CHECK eng_status eng_h5data_read(eng_h5data *d, int64_t start, int64_t count, void *x, int64_t *y);
+ENG_MUST_CHECK eng_status eng_h5data_read(eng_h5data *d, int64_t start, int64_t count, void *x,
+                                          int64_t *y);
 void eng_h5data_close(eng_h5data *d);
 
 /* One pass over a split in batches, reading it chunk by chunk. With shuffle, the chunks come
@@ -75,20 +76,21 @@ void eng_h5data_close(eng_h5data *d);
  * samples come in order. Randomness from rng (NULL: the global
  * generator). d must outlive the stream. [out] *out: free with eng_h5stream_free. */
 typedef struct eng_h5stream eng_h5stream;
-ENG_MUST_CHECK eng_status eng_h5stream_new(eng_h5data *d, bool shuffle, size_t memory_limit, eng_rng *rng,
-                            eng_h5stream **out);
+ENG_MUST_CHECK eng_status eng_h5stream_new(eng_h5data *d, bool shuffle, size_t memory_limit,
+                                           eng_rng *rng, eng_h5stream **out);
 /* The next batch of up to batch samples, as new tensors: x [B,...] in dtype (f32 or f64),
  * (sample * scale - mean) / std, and y [B] i64. *x and *y are NULL after the last batch (and
  * instead of a final short one when drop_last). */
-ENG_MUST_CHECK eng_status eng_h5stream_next(eng_h5stream *s, int64_t batch, bool drop_last, eng_dtype dtype,
-                             double scale, double mean, double std, eng_tensor **x, eng_tensor **y);
+ENG_MUST_CHECK eng_status eng_h5stream_next(eng_h5stream *s, int64_t batch, bool drop_last,
+                                            eng_dtype dtype, double scale, double mean, double std,
+                                            eng_tensor **x, eng_tensor **y);
 /* The size of the next batch of at most batch samples: 0 when the pass is over (or, with
  * drop_last, when only a short batch is left). */
 int64_t eng_h5stream_next_size(const eng_h5stream *s, int64_t batch, bool drop_last);
 /* Fills x [B,...] (f32 or f64, contiguous) and y [B] i64 with the next B samples, B = x's first
  * size (at most what is left: see eng_h5stream_next_size); allocates nothing once warm. */
-ENG_MUST_CHECK eng_status eng_h5stream_next_into(eng_h5stream *s, double scale, double mean, double std,
-                                  eng_tensor *x, eng_tensor *y);
+ENG_MUST_CHECK eng_status eng_h5stream_next_into(eng_h5stream *s, double scale, double mean,
+                                                 double std, eng_tensor *x, eng_tensor *y);
 /* The buffer's capacity in samples (0 without shuffle). */
 int64_t eng_h5stream_buffer_rows(const eng_h5stream *s);
 void eng_h5stream_free(eng_h5stream *s);

@@ -14,10 +14,10 @@
  *     hold more data than its own size, so a small file cannot make a reader allocate much.
  *
  * With attributes on, every attribute's type and size is checked (digest_values); with digests
- * on too (checkpoints, results files of format 2), every object also carries attribute "attrs_crc32": the CRC-32
- * of its attributes' names and values (the "digest" below), written by eng_h5_seal at commit and
- * compared here before any attribute is parsed. HDF5 checksums V18 object headers itself; this
- * is our own end-to-end check, as "crc32" is for a dataset's data. */
+ * on too (checkpoints, results files of format 2), every object also carries attribute
+ * "attrs_crc32": the CRC-32 of its attributes' names and values (the "digest" below), written by
+ * eng_h5_seal at commit and compared here before any attribute is parsed. HDF5 checksums V18 object
+ * headers itself; this is our own end-to-end check, as "crc32" is for a dataset's data. */
 #include "hdf5_util.h"
 
 #include <stdio.h>
@@ -245,8 +245,8 @@ static eng_status check_chunks(audit *a, hid_t d, hid_t dcpl, hid_t space, size_
         if (H5Dget_chunk_info(d, space, i, offset, &mask, &addr, &size) < 0)
             return eng_h5_error(ENG_EFORMAT, a->path, "cannot read chunk %llu of %s",
                                 (unsigned long long)i, where);
-        bool outside = addr == HADDR_UNDEF || (a->file_size > 0 &&
-                                                (addr > a->file_size || size > a->file_size - addr));
+        bool outside = addr == HADDR_UNDEF ||
+                       (a->file_size > 0 && (addr > a->file_size || size > a->file_size - addr));
         if (outside || size > most)
             return eng_error(ENG_EFORMAT,
                              "%s: chunk %llu of %s claims %llu bytes at offset %llu (the file "

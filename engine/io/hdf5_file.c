@@ -132,15 +132,13 @@ static eng_status write_image(eng_h5_writer *w)
 {
     char *image = NULL;
     eng_status st = ENG_OK;
-    ssize_t size = H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0
-                       ? -1
-                       : H5Fget_file_image(w->file, NULL, 0);
+    ssize_t size =
+        H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(w->file, NULL, 0);
     if (size < 0 || !(image = malloc((size_t)size + 1)) ||
         H5Fget_file_image(w->file, image, (size_t)size) != size)
-        st = image || size < 0
-                 ? eng_h5_error(ENG_EIO, w->path, "cannot finish writing %s", w->tmp)
-                 : eng_error(ENG_ENOMEM, "%s: out of memory (%lld bytes)", w->path,
-                             (long long)size);
+        st = image || size < 0 ? eng_h5_error(ENG_EIO, w->path, "cannot finish writing %s", w->tmp)
+                               : eng_error(ENG_ENOMEM, "%s: out of memory (%lld bytes)", w->path,
+                                           (long long)size);
     if (H5Fclose(w->file) < 0 && !st)
         st = eng_h5_error(ENG_EIO, w->path, "cannot finish writing %s", w->tmp);
     w->file = -1;
@@ -223,4 +221,3 @@ eng_status eng_h5_open(const char *path, const char *what, hid_t *file)
         H5Pclose(fapl);
     return st;
 }
-

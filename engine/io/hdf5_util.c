@@ -368,32 +368,22 @@ eng_status eng_h5_check_crc(hid_t dset, const char *path, const char *where, con
 hid_t eng_h5_native(eng_dtype dtype)
 {
     switch (dtype) {
-    case ENG_F32:
-        return H5T_NATIVE_FLOAT;
-    case ENG_F64:
-        return H5T_NATIVE_DOUBLE;
-    case ENG_U8:
-        return H5T_NATIVE_UINT8;
-    case ENG_I32:
-        return H5T_NATIVE_INT32;
-    default:
-        return H5T_NATIVE_INT64;
+    case ENG_F32: return H5T_NATIVE_FLOAT;
+    case ENG_F64: return H5T_NATIVE_DOUBLE;
+    case ENG_U8: return H5T_NATIVE_UINT8;
+    case ENG_I32: return H5T_NATIVE_INT32;
+    default: return H5T_NATIVE_INT64;
     }
 }
 
 hid_t eng_h5_file_type(eng_dtype dtype)
 {
     switch (dtype) {
-    case ENG_F32:
-        return H5T_IEEE_F32LE;
-    case ENG_F64:
-        return H5T_IEEE_F64LE;
-    case ENG_U8:
-        return H5T_STD_U8LE;
-    case ENG_I32:
-        return H5T_STD_I32LE;
-    default:
-        return H5T_STD_I64LE;
+    case ENG_F32: return H5T_IEEE_F32LE;
+    case ENG_F64: return H5T_IEEE_F64LE;
+    case ENG_U8: return H5T_STD_U8LE;
+    case ENG_I32: return H5T_STD_I32LE;
+    default: return H5T_STD_I64LE;
     }
 }
 
@@ -425,18 +415,10 @@ bool eng_h5_dtype_of(hid_t type, eng_dtype *dtype, char *name, size_t size)
             snprintf(buf, sizeof buf, "%sint%zu", is_signed ? "" : "u", 8 * bytes);
         break;
     }
-    case H5T_STRING:
-        snprintf(buf, sizeof buf, "string");
-        break;
-    case H5T_ENUM:
-        snprintf(buf, sizeof buf, "enum");
-        break;
-    case H5T_COMPOUND:
-        snprintf(buf, sizeof buf, "compound");
-        break;
-    default:
-        snprintf(buf, sizeof buf, "an unsupported HDF5 type");
-        break;
+    case H5T_STRING: snprintf(buf, sizeof buf, "string"); break;
+    case H5T_ENUM: snprintf(buf, sizeof buf, "enum"); break;
+    case H5T_COMPOUND: snprintf(buf, sizeof buf, "compound"); break;
+    default: snprintf(buf, sizeof buf, "an unsupported HDF5 type"); break;
     }
     if (name)
         snprintf(name, size, "%s", buf);

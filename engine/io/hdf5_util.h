@@ -51,10 +51,12 @@ const char *eng_h5_path_of(hid_t obj);
  * global heap: its objects carry no checksum), NUL-terminated and sized to the longest one;
  * booleans use h5py's enum (int8, FALSE = 0, TRUE = 1) so that h5py reads numpy.bool_. */
 ENG_MUST_CHECK eng_status eng_h5_write_string(hid_t obj, const char *name, const char *value);
-ENG_MUST_CHECK eng_status eng_h5_write_strings(hid_t obj, const char *name, const char *const *values, int n);
+ENG_MUST_CHECK eng_status eng_h5_write_strings(hid_t obj, const char *name,
+                                               const char *const *values, int n);
 ENG_MUST_CHECK eng_status eng_h5_write_int64(hid_t obj, const char *name, int64_t value);
 ENG_MUST_CHECK eng_status eng_h5_write_double(hid_t obj, const char *name, double value);
-ENG_MUST_CHECK eng_status eng_h5_write_doubles(hid_t obj, const char *name, const double *values, int64_t n);
+ENG_MUST_CHECK eng_status eng_h5_write_doubles(hid_t obj, const char *name, const double *values,
+                                               int64_t n);
 ENG_MUST_CHECK eng_status eng_h5_write_bool(hid_t obj, const char *name, bool value);
 /* The enum type used for booleans (close with H5Tclose). */
 hid_t eng_h5_bool_type(void);
@@ -74,8 +76,8 @@ ENG_MUST_CHECK eng_status eng_h5_read_double(hid_t obj, const char *name, double
  * CRC catches that too. eng_h5_check_crc refuses a dataset without the attribute when required,
  * and passes it otherwise. */
 ENG_MUST_CHECK eng_status eng_h5_write_crc(hid_t dset, const void *data, size_t nbytes);
-ENG_MUST_CHECK eng_status eng_h5_check_crc(hid_t dset, const char *path, const char *where, const void *data,
-                            size_t nbytes, bool required);
+ENG_MUST_CHECK eng_status eng_h5_check_crc(hid_t dset, const char *path, const char *where,
+                                           const void *data, size_t nbytes, bool required);
 
 /* The HDF5 memory type of a dtype (predefined, do not close). */
 hid_t eng_h5_native(eng_dtype dtype);

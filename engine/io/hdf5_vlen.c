@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 #define RAW_TAG "engine: raw variable-length reference"
-#define REF_BYTES 16    /* uint32 length, 8-byte collection address, uint32 index */
-#define GCOL_HEADER 16  /* "GCOL", version, 3 reserved, 8-byte collection size */
-#define GCOL_OBJHDR 16  /* uint16 index, uint16 references, 4 reserved, 8-byte size */
-#define GCOL_MIN 4096   /* HDF5 never writes a smaller collection */
+#define REF_BYTES 16   /* uint32 length, 8-byte collection address, uint32 index */
+#define GCOL_HEADER 16 /* "GCOL", version, 3 reserved, 8-byte collection size */
+#define GCOL_OBJHDR 16 /* uint16 index, uint16 references, 4 reserved, 8-byte size */
+#define GCOL_MIN 4096  /* HDF5 never writes a smaller collection */
 
 static uint64_t le(const unsigned char *p, int n)
 {
@@ -70,21 +70,25 @@ static void register_raw(void)
 
 /* Finds object idx of the collection at addr (relative to base) and checks the whole
  * collection's layout; *size receives the object's size. */
-static eng_status find_object(int fd, uint64_t file_len, uint64_t base, uint64_t addr,
-                              uint32_t idx, uint64_t *size, const char *path, const char *what)
+static eng_status find_object(int fd, uint64_t file_len, uint64_t base, uint64_t addr, uint32_t idx,
+                              uint64_t *size, const char *path, const char *what)
 {
     unsigned char hdr[GCOL_HEADER];
     uint64_t at = base + addr, len;
     if (addr > file_len || at > file_len - GCOL_HEADER ||
         pread(fd, hdr, GCOL_HEADER, (off_t)at) != GCOL_HEADER || memcmp(hdr, "GCOL", 4) != 0 ||
         hdr[4] != 1)
-        return eng_error(ENG_EFORMAT, "%s: %s refers to global heap offset %llu, which holds no "
-                         "heap collection", path, what, (unsigned long long)addr);
+        return eng_error(ENG_EFORMAT,
+                         "%s: %s refers to global heap offset %llu, which holds no "
+                         "heap collection",
+                         path, what, (unsigned long long)addr);
     len = le(hdr + 8, 8);
     if (len < GCOL_MIN || len > file_len - at)
-        return eng_error(ENG_EFORMAT, "%s: %s: the heap collection at %llu claims %llu bytes "
-                         "(the file has %llu)", path, what, (unsigned long long)addr,
-                         (unsigned long long)len, (unsigned long long)file_len);
+        return eng_error(ENG_EFORMAT,
+                         "%s: %s: the heap collection at %llu claims %llu bytes "
+                         "(the file has %llu)",
+                         path, what, (unsigned long long)addr, (unsigned long long)len,
+                         (unsigned long long)file_len);
     unsigned char *c = malloc(len);
     if (!c)
         return eng_error(ENG_ENOMEM, "%s: out of memory", path);
@@ -107,16 +111,20 @@ static eng_status find_object(int fd, uint64_t file_len, uint64_t base, uint64_t
         else
             need = i ? GCOL_OBJHDR + ((osize + 7) & ~(uint64_t)7) : osize;
         if (need < GCOL_OBJHDR || need > left || (i == 0 && seen0)) {
-            st = eng_error(ENG_EFORMAT, "%s: %s: the heap collection at %llu is corrupt (object "
-                           "%u at %llu claims %llu bytes)", path, what, (unsigned long long)addr,
-                           i, (unsigned long long)p, (unsigned long long)osize);
+            st = eng_error(ENG_EFORMAT,
+                           "%s: %s: the heap collection at %llu is corrupt (object "
+                           "%u at %llu claims %llu bytes)",
+                           path, what, (unsigned long long)addr, i, (unsigned long long)p,
+                           (unsigned long long)osize);
             goto done;
         }
         seen0 = seen0 || i == 0;
         if (i == idx && i != 0) {
             if (found) {
-                st = eng_error(ENG_EFORMAT, "%s: %s: the heap collection at %llu holds object "
-                               "%u twice", path, what, (unsigned long long)addr, i);
+                st = eng_error(ENG_EFORMAT,
+                               "%s: %s: the heap collection at %llu holds object "
+                               "%u twice",
+                               path, what, (unsigned long long)addr, i);
                 goto done;
             }
             found = true;
@@ -125,8 +133,10 @@ static eng_status find_object(int fd, uint64_t file_len, uint64_t base, uint64_t
         p += need;
     }
     if (!found)
-        st = eng_error(ENG_EFORMAT, "%s: %s refers to heap object %u, which the collection at "
-                       "%llu does not hold", path, what, idx, (unsigned long long)addr);
+        st = eng_error(ENG_EFORMAT,
+                       "%s: %s refers to heap object %u, which the collection at "
+                       "%llu does not hold",
+                       path, what, idx, (unsigned long long)addr);
 done:
     free(c);
     return st;
@@ -142,17 +152,18 @@ static eng_status check_refs(int fd, uint64_t file_len, uint64_t base, const uns
         uint32_t idx = (uint32_t)le(r + 12, 4);
         if (addr == 0) { /* HDF5's null string */
             if (len != 0)
-                return eng_error(ENG_EFORMAT, "%s: %s: a null string claims %llu bytes", path,
-                                 what, (unsigned long long)len);
+                return eng_error(ENG_EFORMAT, "%s: %s: a null string claims %llu bytes", path, what,
+                                 (unsigned long long)len);
             continue;
         }
         eng_status st = find_object(fd, file_len, base, addr, idx, &size, path, what);
         if (st)
             return st;
         if (size != len)
-            return eng_error(ENG_EFORMAT, "%s: %s: a string of %llu bytes is stored as a heap "
-                             "object of %llu", path, what, (unsigned long long)len,
-                             (unsigned long long)size);
+            return eng_error(ENG_EFORMAT,
+                             "%s: %s: a string of %llu bytes is stored as a heap "
+                             "object of %llu",
+                             path, what, (unsigned long long)len, (unsigned long long)size);
         *bytes += (int64_t)len + 1;
     }
     return ENG_OK;
@@ -178,8 +189,10 @@ eng_status eng_h5_vlen_check(hid_t attr, const char *path, const char *what, int
         goto done;
     }
     if (sizeof_addr != 8 || sizeof_size != 8) {
-        st = eng_error(ENG_EFORMAT, "%s: %s: the file uses %zu-byte addresses (this engine "
-                       "reads files with 8-byte ones)", path, what, sizeof_addr);
+        st = eng_error(ENG_EFORMAT,
+                       "%s: %s: the file uses %zu-byte addresses (this engine "
+                       "reads files with 8-byte ones)",
+                       path, what, sizeof_addr);
         goto done;
     }
     if ((uint64_t)n > (uint64_t)max_bytes / REF_BYTES) {

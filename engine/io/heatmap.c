@@ -8,9 +8,11 @@
 #include "svg_internal.h"
 
 /* viridis at 0, 1/4, 1/2, 3/4, 1 (matplotlib's colormap), interpolated linearly */
-static const int viridis[5][3] = {
-    {0x44, 0x01, 0x54}, {0x3b, 0x52, 0x8b}, {0x21, 0x91, 0x8c}, {0x5e, 0xc9, 0x62},
-    {0xfd, 0xe7, 0x25}};
+static const int viridis[5][3] = {{0x44, 0x01, 0x54},
+                                  {0x3b, 0x52, 0x8b},
+                                  {0x21, 0x91, 0x8c},
+                                  {0x5e, 0xc9, 0x62},
+                                  {0xfd, 0xe7, 0x25}};
 
 static void color_at(double t, char out[8])
 {
@@ -34,8 +36,8 @@ static int longest(const char *const *labels, int n)
     return m > 24 ? 24 : m;
 }
 
-static void draw_cell(eng_svg *o, const eng_heatmap *m, int i, int j, double x, double y,
-                      double cw, double ch, double lo, double hi)
+static void draw_cell(eng_svg *o, const eng_heatmap *m, int i, int j, double x, double y, double cw,
+                      double ch, double lo, double hi)
 {
     double v = m->values[(size_t)j * m->nx + i];
     const char *status = m->status ? m->status[(size_t)j * m->nx + i] : NULL;
@@ -55,16 +57,19 @@ static void draw_cell(eng_svg *o, const eng_heatmap *m, int i, int j, double x, 
     } else {
         snprintf(text, sizeof text, "-");
     }
-    eng_svg_printf(o, "<rect class=\"cell\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                   "fill=\"%s\" stroke=\"white\"%s><title>", x, y, cw, ch, fill,
-                   status && status[0] ? " stroke-dasharray=\"3,2\"" : "");
+    eng_svg_printf(o,
+                   "<rect class=\"cell\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                   "fill=\"%s\" stroke=\"white\"%s><title>",
+                   x, y, cw, ch, fill, status && status[0] ? " stroke-dasharray=\"3,2\"" : "");
     eng_svg_text(o, m->xticks ? m->xticks[i] : "");
     eng_svg_printf(o, ", ");
     eng_svg_text(o, m->yticks ? m->yticks[j] : "");
     eng_svg_printf(o, ": ");
     eng_svg_text(o, text);
-    eng_svg_printf(o, "</title></rect>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-                   "fill=\"%s\"%s>", x + cw / 2, y + ch / 2 + 4, dark ? "white" : "#111",
+    eng_svg_printf(o,
+                   "</title></rect>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                   "fill=\"%s\"%s>",
+                   x + cw / 2, y + ch / 2 + 4, dark ? "white" : "#111",
                    status && status[0] ? " font-style=\"italic\"" : "");
     eng_svg_text(o, text);
     eng_svg_printf(o, "</text>\n");
@@ -110,8 +115,10 @@ eng_status eng_heatmap_svg(const eng_heatmap *m, char **svg)
     eng_svg_printf(&o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", left + gw / 2,
                    top + gh + 40);
     eng_svg_text(&o, m->xlabel);
-    eng_svg_printf(&o, "</text>\n<text transform=\"translate(16,%.1f) rotate(-90)\" "
-                   "text-anchor=\"middle\">", top + gh / 2);
+    eng_svg_printf(&o,
+                   "</text>\n<text transform=\"translate(16,%.1f) rotate(-90)\" "
+                   "text-anchor=\"middle\">",
+                   top + gh / 2);
     eng_svg_text(&o, m->ylabel);
     eng_svg_printf(&o, "</text>\n");
     /* the colour scale: 10 bands from the minimum (bottom) to the maximum (top) */
@@ -120,13 +127,16 @@ eng_status eng_heatmap_svg(const eng_heatmap *m, char **svg)
         for (int b = 0; b < 10; b++) {
             char fill[8];
             color_at((b + 0.5) / 10, fill);
-            eng_svg_printf(&o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" "
-                           "fill=\"%s\"/>\n", bx, top + gh - bh * (b + 1), bh + 0.5, fill);
+            eng_svg_printf(&o,
+                           "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" "
+                           "fill=\"%s\"/>\n",
+                           bx, top + gh - bh * (b + 1), bh + 0.5, fill);
         }
-        eng_svg_printf(&o, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\">%.3g%s</text>\n"
+        eng_svg_printf(&o,
+                       "<text x=\"%.1f\" y=\"%d\" font-size=\"10\">%.3g%s</text>\n"
                        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%.3g%s</text>\n",
-                       bx + 18, top + 8, hi, m->low_is_good ? "" : " (best)", bx + 18,
-                       top + gh, lo, m->low_is_good ? " (best)" : "");
+                       bx + 18, top + 8, hi, m->low_is_good ? "" : " (best)", bx + 18, top + gh, lo,
+                       m->low_is_good ? " (best)" : "");
         eng_svg_printf(&o, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\">", bx, top - 6);
         eng_svg_text_cut(&o, m->value_label, 14);
         eng_svg_printf(&o, "%s</text>\n", lo > 0 && hi / lo >= 100 ? " (log scale)" : "");

@@ -68,8 +68,8 @@ eng_status eng_idx_read(const char *path, eng_tensor **out)
         magic[3] > ENG_MAX_DIMS) {
         st = eng_error(ENG_EFORMAT,
                        "%s: bad IDX magic number %02x %02x %02x %02x (expected 00 00 08 then 1 to "
-                       "%d dimensions)", path, magic[0], magic[1], magic[2], magic[3],
-                       ENG_MAX_DIMS);
+                       "%d dimensions)",
+                       path, magic[0], magic[1], magic[2], magic[3], ENG_MAX_DIMS);
         goto fail;
     }
     int ndim = magic[3];
@@ -97,8 +97,8 @@ eng_status eng_idx_read(const char *path, eng_tensor **out)
     if (r == 0)
         gzerror(f, &code);
     if (r != 0 || code != Z_OK) {
-        st = r > 0 ? eng_error(ENG_EFORMAT, "%s: trailing bytes after the %s IDX payload", path,
-                               eng_shape_str(ndim, shape))
+        st = r > 0   ? eng_error(ENG_EFORMAT, "%s: trailing bytes after the %s IDX payload", path,
+                                 eng_shape_str(ndim, shape))
              : r < 0 ? eng_error(ENG_EFORMAT, "%s: corrupt gzip data after the IDX payload", path)
                      : eng_error(ENG_EFORMAT, "%s: truncated gzip stream (its trailer is missing)",
                                  path);

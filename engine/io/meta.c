@@ -128,21 +128,11 @@ eng_status eng_h5_write_meta(hid_t g, const eng_meta *t)
     for (int i = 0; !st && i < t->nitems; i++) {
         const eng_meta *m = t->items[i];
         switch (m->type) {
-        case ENG_META_INTEGER:
-            st = eng_h5_write_int64(g, m->key, m->integer);
-            break;
-        case ENG_META_NUMBER:
-            st = eng_h5_write_double(g, m->key, m->number);
-            break;
-        case ENG_META_BOOLEAN:
-            st = eng_h5_write_bool(g, m->key, m->boolean);
-            break;
-        case ENG_META_STRING:
-            st = eng_h5_write_string(g, m->key, m->string);
-            break;
-        case ENG_META_NUMBERS:
-            st = eng_h5_write_doubles(g, m->key, m->numbers, m->count);
-            break;
+        case ENG_META_INTEGER: st = eng_h5_write_int64(g, m->key, m->integer); break;
+        case ENG_META_NUMBER: st = eng_h5_write_double(g, m->key, m->number); break;
+        case ENG_META_BOOLEAN: st = eng_h5_write_bool(g, m->key, m->boolean); break;
+        case ENG_META_STRING: st = eng_h5_write_string(g, m->key, m->string); break;
+        case ENG_META_NUMBERS: st = eng_h5_write_doubles(g, m->key, m->numbers, m->count); break;
         case ENG_META_TABLE: {
             hid_t sub = eng_h5_group_create(g, m->key);
             if (sub < 0) {
@@ -238,8 +228,8 @@ static eng_status read_meta_group(hid_t g, eng_meta *t, int depth, bool recurse,
     meta_walk w = {t, ENG_OK, vlen};
     hsize_t idx = 0;
     if (depth > ENG_META_MAX_DEPTH)
-        return eng_error(ENG_EFORMAT, "%s: %s is nested deeper than %d tables",
-                         eng_h5_file_of(g), eng_h5_path_of(g), ENG_META_MAX_DEPTH);
+        return eng_error(ENG_EFORMAT, "%s: %s is nested deeper than %d tables", eng_h5_file_of(g),
+                         eng_h5_path_of(g), ENG_META_MAX_DEPTH);
     if (H5Aiterate2(g, H5_INDEX_NAME, H5_ITER_INC, &idx, read_meta_attr, &w) < 0 && !w.st)
         w.st = eng_h5_error(ENG_EFORMAT, eng_h5_file_of(g), "cannot list the attributes of %s",
                             eng_h5_path_of(g));

@@ -14,9 +14,9 @@ enum { LEFT = 80, TOP = 44, PLOT_W = 480, PLOT_H = 320, BOTTOM = 56, ROW = 18 };
 
 /* Colour-blind-aware palette (Tableau 10, reordered) and dash patterns: series s gets colour
  * s % 10 and dash s / 10. */
-const char *const eng_svg_palette[ENG_SVG_NCOLORS] = {
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-    "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+const char *const eng_svg_palette[ENG_SVG_NCOLORS] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                                      "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                                                      "#7f7f7f", "#bcbd22"};
 static const char *const dashes[] = {"", "7,4", "2,3", "9,3,2,3"};
 
 typedef struct scale {
@@ -124,13 +124,15 @@ static void draw_axes(eng_svg *o, const scale *xs, const scale *ys, const eng_pl
             tick_label(label, sizeof label, s, v);
             if (a == 0) {
                 double x = px(s, v, x0, PLOT_W);
-                eng_svg_printf(o, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" "
+                eng_svg_printf(o,
+                               "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" "
                                "stroke=\"#e3e3e3\"/><text x=\"%.1f\" y=\"%.1f\" "
                                "text-anchor=\"middle\">%s</text>\n",
                                x, TOP, x, y0, x, y0 + 18, label);
             } else {
                 double y = y0 - (v - s->lo) / (s->hi - s->lo) * PLOT_H;
-                eng_svg_printf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
+                eng_svg_printf(o,
+                               "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
                                "stroke=\"#e3e3e3\"/><text x=\"%d\" y=\"%.1f\" "
                                "text-anchor=\"end\">%s</text>\n",
                                LEFT, y, LEFT + PLOT_W, y, LEFT - 6, y + 4, label);
@@ -142,23 +144,30 @@ static void draw_axes(eng_svg *o, const scale *xs, const scale *ys, const eng_pl
                 for (int m = 2; m <= 9; m++) {
                     double v = s->lo + i + log10(m);
                     if (a == 0)
-                        eng_svg_printf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                                       "stroke=\"#999\"/>\n", px(s, v, x0, PLOT_W), y0,
-                                       px(s, v, x0, PLOT_W), y0 - 4);
+                        eng_svg_printf(o,
+                                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                                       "stroke=\"#999\"/>\n",
+                                       px(s, v, x0, PLOT_W), y0, px(s, v, x0, PLOT_W), y0 - 4);
                     else {
                         double y = y0 - (v - s->lo) / (s->hi - s->lo) * PLOT_H;
-                        eng_svg_printf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
-                                       "stroke=\"#999\"/>\n", LEFT, y, LEFT + 4, y);
+                        eng_svg_printf(o,
+                                       "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
+                                       "stroke=\"#999\"/>\n",
+                                       LEFT, y, LEFT + 4, y);
                     }
                 }
     }
-    eng_svg_printf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-                   "stroke=\"#333\"/>\n", LEFT, TOP, PLOT_W, PLOT_H);
+    eng_svg_printf(o,
+                   "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+                   "stroke=\"#333\"/>\n",
+                   LEFT, TOP, PLOT_W, PLOT_H);
     eng_svg_printf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", LEFT + PLOT_W / 2,
                    TOP + PLOT_H + 42);
     eng_svg_text(o, p->xlabel);
-    eng_svg_printf(o, "</text>\n<text transform=\"translate(18,%d) rotate(-90)\" "
-                   "text-anchor=\"middle\">", TOP + PLOT_H / 2);
+    eng_svg_printf(o,
+                   "</text>\n<text transform=\"translate(18,%d) rotate(-90)\" "
+                   "text-anchor=\"middle\">",
+                   TOP + PLOT_H / 2);
     eng_svg_text(o, p->ylabel);
     eng_svg_printf(o, "</text>\n");
 }
@@ -185,9 +194,11 @@ static void draw_series(eng_svg *o, const scale *xs, const scale *ys, const eng_
         }
         eng_svg_printf(o, "\"/>\n");
     }
-    eng_svg_printf(o, "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s%s%s"
-                   " d=\"", color, s->points_only ? "0" : "1.8", dash[0] ? " stroke-dasharray=\"" : "",
-                   dash, dash[0] ? "\"" : "");
+    eng_svg_printf(o,
+                   "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s%s%s"
+                   " d=\"",
+                   color, s->points_only ? "0" : "1.8", dash[0] ? " stroke-dasharray=\"" : "", dash,
+                   dash[0] ? "\"" : "");
     bool pen_down = false;
     for (int i = 0; i < s->n; i++) {
         if (!usable(s->x[i], xs->log) || !usable(s->y[i], ys->log)) {
@@ -217,7 +228,8 @@ static void draw_legend(eng_svg *o, const eng_plot *p, int x0)
     for (int k = 0; k < p->nseries; k++) {
         const char *color = eng_svg_palette[k % ENG_SVG_NCOLORS];
         const char *dash = dashes[(k / ENG_SVG_NCOLORS) % 4];
-        eng_svg_printf(o, "<g class=\"legend\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+        eng_svg_printf(o,
+                       "<g class=\"legend\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
                        "stroke=\"%s\" stroke-width=\"2.2\"%s%s%s/><text x=\"%d\" y=\"%d\">",
                        x0, y - 4, x0 + 26, y - 4, color, dash[0] ? " stroke-dasharray=\"" : "",
                        dash, dash[0] ? "\"" : "", x0 + 32, y);
@@ -227,8 +239,8 @@ static void draw_legend(eng_svg *o, const eng_plot *p, int x0)
         eng_svg_printf(o, "</title></text></g>\n");
         y += ROW;
         if (k < p->nmarks && p->mark_label && p->mark_label[k]) {
-            eng_svg_printf(o, "<text x=\"%d\" y=\"%d\" font-size=\"10\" fill=\"#444\">",
-                           x0 + 32, y - 3);
+            eng_svg_printf(o, "<text x=\"%d\" y=\"%d\" font-size=\"10\" fill=\"#444\">", x0 + 32,
+                           y - 3);
             eng_svg_text_cut(o, p->mark_label[k], 52);
             eng_svg_printf(o, "</text>\n");
             y += ROW - 4;
@@ -272,8 +284,8 @@ eng_status eng_plot_svg(const eng_plot *plot, char **svg)
     }
     if (!(x0 <= x1))
         return eng_error(ENG_EARG, "plot '%s': nothing to plot (no finite points%s)",
-                         plot->title ? plot->title : "", logx || logy ?
-                         " above zero on the log axes" : "");
+                         plot->title ? plot->title : "",
+                         logx || logy ? " above zero on the log axes" : "");
     scale xs, ys;
     make_scale(&xs, x0, x1, logx);
     make_scale(&ys, y0, y1, logy);
@@ -292,19 +304,21 @@ eng_status eng_plot_svg(const eng_plot *plot, char **svg)
         /* y = x over the common range, grey and dashed */
         double a = fmax(xs.lo, ys.lo), b = fmin(xs.hi, ys.hi);
         if (a < b && xs.log == ys.log)
-            eng_svg_printf(&o, "<path class=\"diagonal\" stroke=\"#888\" stroke-dasharray=\"4,4\" "
-                           "d=\"M%.1f %.1fL%.1f %.1f\"/>\n", px(&xs, a, LEFT, PLOT_W),
-                           TOP + PLOT_H - (a - ys.lo) / (ys.hi - ys.lo) * PLOT_H,
-                           px(&xs, b, LEFT, PLOT_W),
-                           TOP + PLOT_H - (b - ys.lo) / (ys.hi - ys.lo) * PLOT_H);
+            eng_svg_printf(
+                &o,
+                "<path class=\"diagonal\" stroke=\"#888\" stroke-dasharray=\"4,4\" "
+                "d=\"M%.1f %.1fL%.1f %.1f\"/>\n",
+                px(&xs, a, LEFT, PLOT_W), TOP + PLOT_H - (a - ys.lo) / (ys.hi - ys.lo) * PLOT_H,
+                px(&xs, b, LEFT, PLOT_W), TOP + PLOT_H - (b - ys.lo) / (ys.hi - ys.lo) * PLOT_H);
     }
     for (int m = 0; m < plot->nmarks; m++) {
         if (!usable(plot->mark_x[m], logx))
             continue;
         double x = px(&xs, to_axis(plot->mark_x[m], logx), LEFT, PLOT_W);
-        eng_svg_printf(&o, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" "
-                       "stroke-dasharray=\"5,4\"/>\n", x, TOP, x, TOP + PLOT_H,
-                       eng_svg_palette[m % ENG_SVG_NCOLORS]);
+        eng_svg_printf(&o,
+                       "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" "
+                       "stroke-dasharray=\"5,4\"/>\n",
+                       x, TOP, x, TOP + PLOT_H, eng_svg_palette[m % ENG_SVG_NCOLORS]);
     }
     for (int s = 0; s < plot->nseries; s++)
         draw_series(&o, &xs, &ys, &plot->series[s], s);

@@ -30,8 +30,8 @@ typedef struct eng_plot {
     bool logx, logy;
     int nseries;
     const eng_plot_series *series;
-    int nmarks;              /* vertical marker lines, e.g. the chosen step: marker m in
-                              * series m's colour, labelled under its legend entry */
+    int nmarks; /* vertical marker lines, e.g. the chosen step: marker m in
+                 * series m's colour, labelled under its legend entry */
     const double *mark_x;
     const char *const *mark_label;
     bool auto_logx, auto_logy; /* use a log axis when the values are positive and span at

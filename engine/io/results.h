@@ -31,7 +31,8 @@ typedef struct eng_results_info {
 } eng_results_info;
 
 /* Appends run under key (1 to 255 characters, no '/'; an existing key is an ENG_EARG error). */
-ENG_MUST_CHECK eng_status eng_results_append(const char *path, const char *key, const eng_meta *run);
+ENG_MUST_CHECK eng_status eng_results_append(const char *path, const char *key,
+                                             const eng_meta *run);
 /* Every run recorded in path as a table key -> run table, in the order they were appended;
  * an empty table when the file does not exist. [out] *out owned by the caller. */
 ENG_MUST_CHECK eng_status eng_results_read(const char *path, eng_meta **out);

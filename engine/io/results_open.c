@@ -39,8 +39,7 @@ static eng_status read_version(hid_t file, const char *path, int64_t *version)
 static eng_status check_format(hid_t file, const char *path, bool vlen)
 {
     if (H5Aexists(file, "format") <= 0)
-        return eng_error(ENG_EFORMAT, "%s: not a sweep results file (no 'format' attribute)",
-                         path);
+        return eng_error(ENG_EFORMAT, "%s: not a sweep results file (no 'format' attribute)", path);
     char *format = NULL;
     hid_t attr = H5Aopen(file, "format", H5P_DEFAULT), type = attr >= 0 ? H5Aget_type(attr) : -1;
     bool variable = type >= 0 && H5Tis_variable_str(type) > 0;
@@ -51,8 +50,10 @@ static eng_status check_format(hid_t file, const char *path, bool vlen)
     eng_status st = vlen && variable ? eng_h5_read_vlen_string(file, "format", &format)
                                      : eng_h5_read_string(file, "format", &format);
     if (!st && strcmp(format, ENG_RESULTS_FORMAT) != 0)
-        st = eng_error(ENG_EFORMAT, "%s: not a sweep results file: 'format' is '%s', expected "
-                       "'%s'", path, format, ENG_RESULTS_FORMAT);
+        st = eng_error(ENG_EFORMAT,
+                       "%s: not a sweep results file: 'format' is '%s', expected "
+                       "'%s'",
+                       path, format, ENG_RESULTS_FORMAT);
     free(format);
     return st;
 }
@@ -67,8 +68,10 @@ static eng_status open_with_header(const char *path, hid_t file, int64_t *versio
     else if (!st && *version == 1)
         st = eng_h5_audit(file, path, &legacy_limits);
     else if (!st)
-        st = eng_error(ENG_EFORMAT, "%s: sweep results format version %lld, this engine reads "
-                       "%d (and 1)", path, (long long)*version, ENG_RESULTS_VERSION);
+        st = eng_error(ENG_EFORMAT,
+                       "%s: sweep results format version %lld, this engine reads "
+                       "%d (and 1)",
+                       path, (long long)*version, ENG_RESULTS_VERSION);
     return st;
 }
 
@@ -80,9 +83,10 @@ static eng_status open_without_header(const char *path, hid_t file, int64_t *ver
     if (!st)
         st = read_version(file, path, version);
     if (!st && *version != 1)
-        st = eng_error(ENG_EFORMAT, "%s: sweep results format version %lld without the engine's "
-                       "header (only version 1 files were written without it)", path,
-                       (long long)*version);
+        st = eng_error(ENG_EFORMAT,
+                       "%s: sweep results format version %lld without the engine's "
+                       "header (only version 1 files were written without it)",
+                       path, (long long)*version);
     return st;
 }
 

@@ -14,9 +14,7 @@ static int settings_of(const eng_schedule *s, const char *names[3], double value
         names[0] = "step_size", values[0] = (double)s->step.step_size;
         names[1] = "gamma", values[1] = s->step.gamma;
         return 2;
-    case ENG_SCHEDULE_EXPONENTIAL:
-        names[0] = "gamma", values[0] = s->exponential.gamma;
-        return 1;
+    case ENG_SCHEDULE_EXPONENTIAL: names[0] = "gamma", values[0] = s->exponential.gamma; return 1;
     case ENG_SCHEDULE_COSINE:
         names[0] = "T_max", values[0] = (double)s->cosine.t_max;
         names[1] = "eta_min", values[1] = s->cosine.eta_min;
@@ -59,8 +57,10 @@ static eng_status field_number(const eng_meta *m, const char *name, double *v)
     else if (f && f->type == ENG_META_INTEGER)
         *v = (double)f->integer;
     else
-        return eng_error(ENG_EFORMAT, "schedule: meta field 'schedule.%s' is %s, expected a "
-                         "number", name, f ? "not a number" : "missing");
+        return eng_error(ENG_EFORMAT,
+                         "schedule: meta field 'schedule.%s' is %s, expected a "
+                         "number",
+                         name, f ? "not a number" : "missing");
     return ENG_OK;
 }
 
@@ -68,7 +68,8 @@ eng_status eng_schedule_load_meta(eng_schedule *s, const eng_meta *t)
 {
     const eng_meta *m = t ? eng_meta_get(t, "schedule") : NULL;
     if (!m || m->type != ENG_META_TABLE)
-        return eng_error(ENG_EFORMAT, "schedule: the checkpoint holds no schedule (meta table "
+        return eng_error(ENG_EFORMAT,
+                         "schedule: the checkpoint holds no schedule (meta table "
                          "'schedule'; saved with engine.save{..., schedule = sched}?)");
     const eng_meta *kind = eng_meta_get(m, "kind");
     const char *want = eng_schedule_kind_name(s->kind);
@@ -89,8 +90,10 @@ eng_status eng_schedule_load_meta(eng_schedule *s, const eng_meta *t)
         field_number(m, "last_lr", &last_lr))
         return ENG_EFORMAT;
     if (!(last_epoch >= 0 && last_epoch < 9e15) || !isfinite(base_lr) || !isfinite(last_lr))
-        return eng_error(ENG_EFORMAT, "schedule: counters out of range in the checkpoint "
-                         "(last_epoch %g, base_lr %g, last_lr %g)", last_epoch, base_lr, last_lr);
+        return eng_error(ENG_EFORMAT,
+                         "schedule: counters out of range in the checkpoint "
+                         "(last_epoch %g, base_lr %g, last_lr %g)",
+                         last_epoch, base_lr, last_lr);
     s->base_lr = base_lr;
     s->last_epoch = (int64_t)last_epoch;
     s->last_lr = last_lr;

@@ -84,7 +84,8 @@ void eng_svg_text_cut(eng_svg *o, const char *s, int max)
 void eng_svg_begin(eng_svg *o, int width, int height)
 {
     *o = (eng_svg){0};
-    eng_svg_printf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+    eng_svg_printf(o,
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                    "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
                    "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
                    width, height, width, height);

@@ -25,8 +25,7 @@ void eng_leaky_relu_backward_f64(double *dx, const double *dy, const double *x, 
  * the one x_ref takes, the value follows x. y[i] = x_ref[i] > 0 ? x[i] : slope * x[i]
  * (slope 0 for relu). */
 void eng_relu_frozen_f32(float *y, const float *x_ref, const float *x, int64_t n, double slope);
-void eng_relu_frozen_f64(double *y, const double *x_ref, const double *x, int64_t n,
-                         double slope);
+void eng_relu_frozen_f64(double *y, const double *x_ref, const double *x, int64_t n, double slope);
 
 void eng_tanh_forward_f32(float *y, const float *x, int64_t n);
 void eng_tanh_forward_f64(double *y, const double *x, int64_t n);

@@ -13,7 +13,7 @@ void eng_adaptive_avgpool2d_forward_f64(double *y, const double *x, int64_t plan
                                         int64_t w, int64_t oh, int64_t ow);
 void eng_adaptive_avgpool2d_backward_f32(float *dx, const float *dy, int64_t planes, int64_t h,
                                          int64_t w, int64_t oh, int64_t ow);
-void eng_adaptive_avgpool2d_backward_f64(double *dx, const double *dy, int64_t planes,
-                                         int64_t h, int64_t w, int64_t oh, int64_t ow);
+void eng_adaptive_avgpool2d_backward_f64(double *dx, const double *dy, int64_t planes, int64_t h,
+                                         int64_t w, int64_t oh, int64_t ow);
 
 #endif

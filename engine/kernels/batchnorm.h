@@ -22,12 +22,12 @@ void eng_batchnorm_stats_f32(double *mean, double *var, const float *x, int64_t 
 void eng_batchnorm_stats_f64(double *mean, double *var, const double *x, int64_t n, int64_t c,
                              int64_t s);
 
-void eng_batchnorm_forward_f32(float *y, const float *x, const double *mean,
-                               const double *invstd, const float *gamma, const float *beta,
-                               int64_t n, int64_t c, int64_t s);
-void eng_batchnorm_forward_f64(double *y, const double *x, const double *mean,
-                               const double *invstd, const double *gamma, const double *beta,
-                               int64_t n, int64_t c, int64_t s);
+void eng_batchnorm_forward_f32(float *y, const float *x, const double *mean, const double *invstd,
+                               const float *gamma, const float *beta, int64_t n, int64_t c,
+                               int64_t s);
+void eng_batchnorm_forward_f64(double *y, const double *x, const double *mean, const double *invstd,
+                               const double *gamma, const double *beta, int64_t n, int64_t c,
+                               int64_t s);
 
 void eng_batchnorm_backward_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
                                 const float *x, const double *mean, const double *invstd,

@@ -36,8 +36,8 @@ AVX512 static inline void store16_f32(float *p, const __m512d v[2], int64_t left
 {
     __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
     __m256 lo = _mm512_cvtpd_ps(v[0]), hi = _mm512_cvtpd_ps(v[1]);
-    __m512d both = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)),
-                                      _mm256_castps_pd(hi), 1);
+    __m512d both =
+        _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1);
     _mm512_mask_storeu_ps(p, m, _mm512_castpd_ps(both));
 }
 
@@ -48,33 +48,33 @@ AVX512 static inline void store16_f64(double *p, const __m512d v[2], int64_t lef
 }
 
 /* Two passes (the mean, then the squared deviations from it), as the plain body. */
-#define DEFINE_STATS_TWO_PASS(T, SFX)                                                        \
-    AVX512 void eng_batchnorm_stats_avx512_##SFX(double *mean, double *var, const T *x,        \
-                                                 int64_t n, int64_t c, int64_t s)              \
-    {                                                                                          \
-        double m = (double)(n * s);                                                            \
-        for (int64_t ch = 0; ch < c; ch++) {                                                   \
-            __m512d acc[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()}, v[2];                 \
-            for (int64_t i = 0; i < n; i++)                                                    \
-                for (int64_t k = 0; k < s; k += 16) {                                          \
-                    load16_##SFX(v, x + (i * c + ch) * s + k, s - k);                          \
-                    acc[0] = _mm512_add_pd(acc[0], v[0]);                                      \
-                    acc[1] = _mm512_add_pd(acc[1], v[1]);                                      \
-                }                                                                              \
-            double mu = _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1])) / m;               \
-            __m512d vmu = _mm512_set1_pd(mu);                                                  \
-            acc[0] = acc[1] = _mm512_setzero_pd();                                             \
-            for (int64_t i = 0; i < n; i++)                                                    \
-                for (int64_t k = 0; k < s; k += 16) {                                          \
-                    load16_##SFX(v, x + (i * c + ch) * s + k, s - k);                          \
-                    for (int h = 0; h < 2; h++) {                                              \
-                        __m512d d = _mm512_maskz_sub_pd(mask8(s - k - 8 * h), v[h], vmu);      \
-                        acc[h] = _mm512_fmadd_pd(d, d, acc[h]);                                \
-                    }                                                                          \
-                }                                                                              \
-            mean[ch] = mu;                                                                     \
-            var[ch] = _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1])) / m;                 \
-        }                                                                                      \
+#define DEFINE_STATS_TWO_PASS(T, SFX)                                                              \
+    AVX512 void eng_batchnorm_stats_avx512_##SFX(double *mean, double *var, const T *x, int64_t n, \
+                                                 int64_t c, int64_t s)                             \
+    {                                                                                              \
+        double m = (double)(n * s);                                                                \
+        for (int64_t ch = 0; ch < c; ch++) {                                                       \
+            __m512d acc[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()}, v[2];                     \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                for (int64_t k = 0; k < s; k += 16) {                                              \
+                    load16_##SFX(v, x + (i * c + ch) * s + k, s - k);                              \
+                    acc[0] = _mm512_add_pd(acc[0], v[0]);                                          \
+                    acc[1] = _mm512_add_pd(acc[1], v[1]);                                          \
+                }                                                                                  \
+            double mu = _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1])) / m;                   \
+            __m512d vmu = _mm512_set1_pd(mu);                                                      \
+            acc[0] = acc[1] = _mm512_setzero_pd();                                                 \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                for (int64_t k = 0; k < s; k += 16) {                                              \
+                    load16_##SFX(v, x + (i * c + ch) * s + k, s - k);                              \
+                    for (int h = 0; h < 2; h++) {                                                  \
+                        __m512d d = _mm512_maskz_sub_pd(mask8(s - k - 8 * h), v[h], vmu);          \
+                        acc[h] = _mm512_fmadd_pd(d, d, acc[h]);                                    \
+                    }                                                                              \
+                }                                                                                  \
+            mean[ch] = mu;                                                                         \
+            var[ch] = _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1])) / m;                     \
+        }                                                                                          \
     }
 
 /* f32: one pass over the channel, summing d = x - K and d^2 in double with K the channel's
@@ -106,71 +106,69 @@ AVX512 void eng_batchnorm_stats_avx512_f32(double *mean, double *var, const floa
     }
 }
 
-#define DEFINE_BATCHNORM_AVX512(T, SFX)                                                        \
-    AVX512 void eng_batchnorm_forward_avx512_##SFX(T *y, const T *x, const double *mean,       \
-                                                   const double *invstd, const T *gamma,       \
-                                                   const T *beta, int64_t n, int64_t c,        \
-                                                   int64_t s)                                  \
-    {                                                                                          \
-        for (int64_t ch = 0; ch < c; ch++) {                                                   \
-            __m512d scale = _mm512_set1_pd(invstd[ch] * (gamma ? (double)gamma[ch] : 1.0));    \
-            __m512d shift = _mm512_set1_pd(beta ? (double)beta[ch] : 0.0);                     \
-            __m512d mu = _mm512_set1_pd(mean[ch]), v[2];                                       \
-            for (int64_t i = 0; i < n; i++)                                                    \
-                for (int64_t k = 0; k < s; k += 16) {                                          \
-                    int64_t at = (i * c + ch) * s + k;                                         \
-                    load16_##SFX(v, x + at, s - k);                                            \
-                    for (int h = 0; h < 2; h++) /* (x - mu) * scale + shift, unfused */        \
-                        v[h] = _mm512_add_pd(_mm512_mul_pd(_mm512_sub_pd(v[h], mu), scale),    \
-                                             shift);                                           \
-                    store16_##SFX(y + at, v, s - k);                                           \
-                }                                                                              \
-        }                                                                                      \
-    }                                                                                          \
-    AVX512 void eng_batchnorm_backward_avx512_##SFX(                                           \
-        T *dx, T *dgamma, T *dbeta, const T *dy, const T *x, const double *mean,               \
-        const double *invstd, const T *gamma, int64_t n, int64_t c, int64_t s,                 \
-        bool batch_stats)                                                                      \
-    {                                                                                          \
-        double m = (double)(n * s);                                                            \
-        for (int64_t ch = 0; ch < c; ch++) {                                                   \
-            __m512d mu = _mm512_set1_pd(mean[ch]), is = _mm512_set1_pd(invstd[ch]);            \
-            __m512d sg = _mm512_setzero_pd(), sgx = _mm512_setzero_pd(), g[2], v[2];           \
-            for (int64_t i = 0; i < n; i++)                                                    \
-                for (int64_t k = 0; k < s; k += 16) {                                          \
-                    int64_t at = (i * c + ch) * s + k;                                         \
-                    load16_##SFX(g, dy + at, s - k);                                           \
-                    load16_##SFX(v, x + at, s - k);                                            \
-                    for (int h = 0; h < 2; h++) { /* masked lanes: g = 0 */                    \
-                        sg = _mm512_add_pd(sg, g[h]);                                          \
-                        __m512d xhat = _mm512_mul_pd(_mm512_sub_pd(v[h], mu), is);             \
-                        sgx = _mm512_fmadd_pd(g[h], xhat, sgx);                                \
-                    }                                                                          \
-                }                                                                              \
-            double sum_g = _mm512_reduce_add_pd(sg), sum_gx = _mm512_reduce_add_pd(sgx);       \
-            if (dgamma)                                                                        \
-                dgamma[ch] += (T)sum_gx;                                                       \
-            if (dbeta)                                                                         \
-                dbeta[ch] += (T)sum_g;                                                         \
-            if (!dx)                                                                           \
-                continue;                                                                      \
-            __m512d scale = _mm512_set1_pd(invstd[ch] * (gamma ? (double)gamma[ch] : 1.0));    \
-            __m512d mg = _mm512_set1_pd(batch_stats ? sum_g / m : 0.0);                        \
-            __m512d mgx = _mm512_set1_pd(batch_stats ? sum_gx / m : 0.0);                      \
-            for (int64_t i = 0; i < n; i++)                                                    \
-                for (int64_t k = 0; k < s; k += 16) {                                          \
-                    int64_t at = (i * c + ch) * s + k;                                         \
-                    load16_##SFX(g, dy + at, s - k);                                           \
-                    load16_##SFX(v, x + at, s - k);                                            \
-                    for (int h = 0; h < 2; h++) { /* scale * ((g - mg) - xhat * mgx) */        \
-                        __m512d xhat = _mm512_mul_pd(_mm512_sub_pd(v[h], mu), is);             \
-                        __m512d t = _mm512_sub_pd(_mm512_sub_pd(g[h], mg),                     \
-                                                  _mm512_mul_pd(xhat, mgx));                   \
-                        g[h] = _mm512_mul_pd(scale, t);                                        \
-                    }                                                                          \
-                    store16_##SFX(dx + at, g, s - k);                                          \
-                }                                                                              \
-        }                                                                                      \
+#define DEFINE_BATCHNORM_AVX512(T, SFX)                                                            \
+    AVX512 void eng_batchnorm_forward_avx512_##SFX(T *y, const T *x, const double *mean,           \
+                                                   const double *invstd, const T *gamma,           \
+                                                   const T *beta, int64_t n, int64_t c, int64_t s) \
+    {                                                                                              \
+        for (int64_t ch = 0; ch < c; ch++) {                                                       \
+            __m512d scale = _mm512_set1_pd(invstd[ch] * (gamma ? (double)gamma[ch] : 1.0));        \
+            __m512d shift = _mm512_set1_pd(beta ? (double)beta[ch] : 0.0);                         \
+            __m512d mu = _mm512_set1_pd(mean[ch]), v[2];                                           \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                for (int64_t k = 0; k < s; k += 16) {                                              \
+                    int64_t at = (i * c + ch) * s + k;                                             \
+                    load16_##SFX(v, x + at, s - k);                                                \
+                    for (int h = 0; h < 2; h++) /* (x - mu) * scale + shift, unfused */            \
+                        v[h] =                                                                     \
+                            _mm512_add_pd(_mm512_mul_pd(_mm512_sub_pd(v[h], mu), scale), shift);   \
+                    store16_##SFX(y + at, v, s - k);                                               \
+                }                                                                                  \
+        }                                                                                          \
+    }                                                                                              \
+    AVX512 void eng_batchnorm_backward_avx512_##SFX(                                               \
+        T *dx, T *dgamma, T *dbeta, const T *dy, const T *x, const double *mean,                   \
+        const double *invstd, const T *gamma, int64_t n, int64_t c, int64_t s, bool batch_stats)   \
+    {                                                                                              \
+        double m = (double)(n * s);                                                                \
+        for (int64_t ch = 0; ch < c; ch++) {                                                       \
+            __m512d mu = _mm512_set1_pd(mean[ch]), is = _mm512_set1_pd(invstd[ch]);                \
+            __m512d sg = _mm512_setzero_pd(), sgx = _mm512_setzero_pd(), g[2], v[2];               \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                for (int64_t k = 0; k < s; k += 16) {                                              \
+                    int64_t at = (i * c + ch) * s + k;                                             \
+                    load16_##SFX(g, dy + at, s - k);                                               \
+                    load16_##SFX(v, x + at, s - k);                                                \
+                    for (int h = 0; h < 2; h++) { /* masked lanes: g = 0 */                        \
+                        sg = _mm512_add_pd(sg, g[h]);                                              \
+                        __m512d xhat = _mm512_mul_pd(_mm512_sub_pd(v[h], mu), is);                 \
+                        sgx = _mm512_fmadd_pd(g[h], xhat, sgx);                                    \
+                    }                                                                              \
+                }                                                                                  \
+            double sum_g = _mm512_reduce_add_pd(sg), sum_gx = _mm512_reduce_add_pd(sgx);           \
+            if (dgamma)                                                                            \
+                dgamma[ch] += (T)sum_gx;                                                           \
+            if (dbeta)                                                                             \
+                dbeta[ch] += (T)sum_g;                                                             \
+            if (!dx)                                                                               \
+                continue;                                                                          \
+            __m512d scale = _mm512_set1_pd(invstd[ch] * (gamma ? (double)gamma[ch] : 1.0));        \
+            __m512d mg = _mm512_set1_pd(batch_stats ? sum_g / m : 0.0);                            \
+            __m512d mgx = _mm512_set1_pd(batch_stats ? sum_gx / m : 0.0);                          \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                for (int64_t k = 0; k < s; k += 16) {                                              \
+                    int64_t at = (i * c + ch) * s + k;                                             \
+                    load16_##SFX(g, dy + at, s - k);                                               \
+                    load16_##SFX(v, x + at, s - k);                                                \
+                    for (int h = 0; h < 2; h++) { /* scale * ((g - mg) - xhat * mgx) */            \
+                        __m512d xhat = _mm512_mul_pd(_mm512_sub_pd(v[h], mu), is);                 \
+                        __m512d t =                                                                \
+                            _mm512_sub_pd(_mm512_sub_pd(g[h], mg), _mm512_mul_pd(xhat, mgx));      \
+                        g[h] = _mm512_mul_pd(scale, t);                                            \
+                    }                                                                              \
+                    store16_##SFX(dx + at, g, s - k);                                              \
+                }                                                                                  \
+        }                                                                                          \
     }
 
 DEFINE_STATS_TWO_PASS(double, f64)

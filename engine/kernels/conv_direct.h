@@ -17,23 +17,22 @@
 
 void eng_conv_direct_f32(float *y, const float *w, const float *xpad, int cin, int hp, int wp,
                          int out, int kh, int kw);
-void eng_conv_direct_f64(double *y, const double *w, const double *xpad, int cin, int hp,
-                         int wp, int out, int kh, int kw);
+void eng_conv_direct_f64(double *y, const double *w, const double *xpad, int cin, int hp, int wp,
+                         int out, int kh, int kw);
 
 /* y [out, oh, ow] = bias [out] (broadcast over each plane) + the convolution: overwrites y. */
 void eng_conv_direct_bias_f32(float *y, const float *bias, const float *w, const float *xpad,
                               int cin, int hp, int wp, int out, int kh, int kw);
-void eng_conv_direct_bias_f64(double *y, const double *bias, const double *w,
-                              const double *xpad, int cin, int hp, int wp, int out, int kh,
-                              int kw);
+void eng_conv_direct_bias_f64(double *y, const double *bias, const double *w, const double *xpad,
+                              int cin, int hp, int wp, int out, int kh, int kw);
 
 /* The weight gradient of the same convolution, ADDED into dw [out, cin, kh, kw]:
  *   dw[o,c,i,j] += sum over oy, ox of dy[o,oy,ox] * xpad[c, oy+i, ox+j]
  * dy [out, oh, ow] with oh = hp - kh + 1, ow = wp - kw + 1. */
 void eng_conv_direct_dweight_f32(float *dw, const float *dy, const float *xpad, int cin, int hp,
                                  int wp, int out, int kh, int kw);
-void eng_conv_direct_dweight_f64(double *dw, const double *dy, const double *xpad, int cin,
-                                 int hp, int wp, int out, int kh, int kw);
+void eng_conv_direct_dweight_f64(double *dw, const double *dy, const double *xpad, int cin, int hp,
+                                 int wp, int out, int kh, int kw);
 
 /* Whether this processor runs the direct path faster than im2col + GEMM for a few taps. */
 bool eng_conv_direct_is_fast(eng_dtype dtype);

@@ -11,12 +11,11 @@
 
 void eng_conv_direct_avx512_f32(float *y, const float *bias, const float *w, const float *xpad,
                                 int cin, int hp, int wp, int out, int kh, int kw);
-void eng_conv_direct_avx512_f64(double *y, const double *bias, const double *w,
-                                const double *xpad, int cin, int hp, int wp, int out, int kh,
-                                int kw);
+void eng_conv_direct_avx512_f64(double *y, const double *bias, const double *w, const double *xpad,
+                                int cin, int hp, int wp, int out, int kh, int kw);
 bool eng_conv_direct_dweight_avx512_f32(float *dw, const float *dy, const float *xpad, int cin,
                                         int hp, int wp, int out, int kh, int kw);
-bool eng_conv_direct_dweight_avx512_f64(double *dw, const double *dy, const double *xpad,
-                                        int cin, int hp, int wp, int out, int kh, int kw);
+bool eng_conv_direct_dweight_avx512_f64(double *dw, const double *dy, const double *xpad, int cin,
+                                        int hp, int wp, int out, int kh, int kw);
 
 #endif

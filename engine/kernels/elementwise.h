@@ -18,9 +18,8 @@
 
 #include "../elementwise_ops.h"
 
-
-void eng_binary_f32(eng_binop op, float *y, int64_t sy, const float *a, int64_t sa,
-                    const float *b, int64_t sb, int64_t n);
+void eng_binary_f32(eng_binop op, float *y, int64_t sy, const float *a, int64_t sa, const float *b,
+                    int64_t sb, int64_t n);
 void eng_binary_f64(eng_binop op, double *y, int64_t sy, const double *a, int64_t sa,
                     const double *b, int64_t sb, int64_t n);
 void eng_binary_i64(eng_binop op, int64_t *y, int64_t sy, const int64_t *a, int64_t sa,
@@ -44,21 +43,18 @@ void eng_compare_u8(eng_binop op, uint8_t *y, int64_t sy, const uint8_t *a, int6
 /* y = x ^ e for a scalar exponent, with PyTorch's special cases (torch.pow's CPU kernel):
  * e = 2, 3 by multiplication, 0.5 as sqrt, -0.5 as 1/sqrt, -1 and -2 as reciprocals. */
 void eng_pow_scalar_f32(float *y, int64_t sy, const float *x, int64_t sx, float e, int64_t n);
-void eng_pow_scalar_f64(double *y, int64_t sy, const double *x, int64_t sx, double e,
-                        int64_t n);
+void eng_pow_scalar_f64(double *y, int64_t sy, const double *x, int64_t sx, double e, int64_t n);
 
 void eng_unary_f32(eng_unop op, float *y, int64_t sy, const float *x, int64_t sx, int64_t n);
 void eng_unary_f64(eng_unop op, double *y, int64_t sy, const double *x, int64_t sx, int64_t n);
-void eng_unary_i64(eng_unop op, int64_t *y, int64_t sy, const int64_t *x, int64_t sx,
-                   int64_t n);
-void eng_unary_i32(eng_unop op, int32_t *y, int64_t sy, const int32_t *x, int64_t sx,
-                   int64_t n);
+void eng_unary_i64(eng_unop op, int64_t *y, int64_t sy, const int64_t *x, int64_t sx, int64_t n);
+void eng_unary_i32(eng_unop op, int32_t *y, int64_t sy, const int32_t *x, int64_t sx, int64_t n);
 void eng_unary_u8(eng_unop op, uint8_t *y, int64_t sy, const uint8_t *x, int64_t sx, int64_t n);
 
-void eng_where_f32(float *y, int64_t sy, const uint8_t *c, int64_t sc, const float *a,
-                   int64_t sa, const float *b, int64_t sb, int64_t n);
-void eng_where_f64(double *y, int64_t sy, const uint8_t *c, int64_t sc, const double *a,
-                   int64_t sa, const double *b, int64_t sb, int64_t n);
+void eng_where_f32(float *y, int64_t sy, const uint8_t *c, int64_t sc, const float *a, int64_t sa,
+                   const float *b, int64_t sb, int64_t n);
+void eng_where_f64(double *y, int64_t sy, const uint8_t *c, int64_t sc, const double *a, int64_t sa,
+                   const double *b, int64_t sb, int64_t n);
 void eng_where_i64(int64_t *y, int64_t sy, const uint8_t *c, int64_t sc, const int64_t *a,
                    int64_t sa, const int64_t *b, int64_t sb, int64_t n);
 void eng_where_i32(int32_t *y, int64_t sy, const uint8_t *c, int64_t sc, const int32_t *a,

@@ -13,8 +13,7 @@
 
 void eng_gelu_forward_f32(float *y, const float *x, int64_t n, bool tanh_approx);
 void eng_gelu_forward_f64(double *y, const double *x, int64_t n, bool tanh_approx);
-void eng_gelu_backward_f32(float *dx, const float *dy, const float *x, int64_t n,
-                           bool tanh_approx);
+void eng_gelu_backward_f32(float *dx, const float *dy, const float *x, int64_t n, bool tanh_approx);
 void eng_gelu_backward_f64(double *dx, const double *dy, const double *x, int64_t n,
                            bool tanh_approx);
 

@@ -6,7 +6,6 @@
 #include "cpu.h"
 #include "small_gemm.h"
 
-
 /* f32 products with alpha 1, beta 0 or 1, every dimension at most SMALL_DIM and the vector
  * dimension at least LONG_ROW (what a convolution's im2col path makes per image: 32 x 144 by
  * 196 for a ResNet's strided layer on 28x28) go to the AVX-512 small-product bodies
@@ -56,8 +55,8 @@ void eng_gemm_f32(float *c, const float *a, const float *b, int m, int n, int k,
                 trans_b ? k : n, beta, c, n);
 }
 
-void eng_gemm_f64(double *c, const double *a, const double *b, int m, int n, int k,
-                  bool trans_a, bool trans_b, double alpha, double beta)
+void eng_gemm_f64(double *c, const double *a, const double *b, int m, int n, int k, bool trans_a,
+                  bool trans_b, double alpha, double beta)
 {
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, trans_a ? m : k, b,

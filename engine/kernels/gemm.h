@@ -12,8 +12,8 @@
 
 void eng_gemm_f32(float *c, const float *a, const float *b, int m, int n, int k, bool trans_a,
                   bool trans_b, float alpha, float beta);
-void eng_gemm_f64(double *c, const double *a, const double *b, int m, int n, int k,
-                  bool trans_a, bool trans_b, double alpha, double beta);
+void eng_gemm_f64(double *c, const double *a, const double *b, int m, int n, int k, bool trans_a,
+                  bool trans_b, double alpha, double beta);
 
 /* Sets OpenBLAS's thread count (a call that does not change it costs nothing). Called from
  * one thread at a time (the caller of eng_parallel_run). */

@@ -19,11 +19,11 @@ static inline __mmask16 mask16(int left)
 }
 
 /* out[ox] = xrow[2 ox] for ox in [lo, hi) */
-__attribute__((target("avx512f"))) static void gather2_avx512(float *out, const float *xrow,
-                                                              int lo, int hi)
+__attribute__((target("avx512f"))) static void gather2_avx512(float *out, const float *xrow, int lo,
+                                                              int hi)
 {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (int ox = lo; ox < hi; ox += 16) {
         int count = hi - ox < 16 ? hi - ox : 16, need = 2 * count - 1;
         __m512 a = _mm512_maskz_loadu_ps(mask16(need), xrow + 2 * ox);
@@ -36,17 +36,17 @@ __attribute__((target("avx512f"))) static void gather2_avx512(float *out, const 
 __attribute__((target("avx512f"))) static void scatter_add2_avx512(float *xrow, const float *in,
                                                                    int lo, int hi)
 {
-    const __m512i spread = _mm512_setr_epi32(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16,
-                                             7, 16);
-    const __m512i spread_hi = _mm512_add_epi32(spread, _mm512_setr_epi32(8, 0, 8, 0, 8, 0, 8, 0,
-                                                                         8, 0, 8, 0, 8, 0, 8, 0));
+    const __m512i spread =
+        _mm512_setr_epi32(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
+    const __m512i spread_hi =
+        _mm512_add_epi32(spread, _mm512_setr_epi32(8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0));
     for (int ox = lo; ox < hi; ox += 16) {
         int count = hi - ox < 16 ? hi - ox : 16, need = 2 * count - 1;
         __m512 v = _mm512_maskz_loadu_ps(mask16(count), in + ox), zero = _mm512_setzero_ps();
         __mmask16 m0 = mask16(need) & 0x5555, m1 = mask16(need - 16) & 0x5555;
         float *p = xrow + 2 * ox;
-        __m512 s0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, p),
-                                  _mm512_permutex2var_ps(v, spread, zero));
+        __m512 s0 =
+            _mm512_add_ps(_mm512_maskz_loadu_ps(m0, p), _mm512_permutex2var_ps(v, spread, zero));
         __m512 s1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, p + 16),
                                   _mm512_permutex2var_ps(v, spread_hi, zero));
         _mm512_mask_storeu_ps(p, m0, s0);
@@ -95,74 +95,74 @@ static void valid_range(int out_size, int in_size, int stride, int pad, int offs
     *hi = b;
 }
 
-#define DEFINE_IM2COL(T, SFX)                                                                   \
-    void eng_im2col_##SFX(T *col, const T *x, const eng_conv_geometry *g)                       \
-    {                                                                                           \
-        int plane = g->oh * g->ow;                                                              \
-        bool fast2 = stride2_fast_##SFX(g);                                                     \
-        for (int c = 0; c < g->channels; c++) {                                                 \
-            const T *xc = x + (long)c * g->height * g->width;                                   \
-            for (int i = 0; i < g->kh; i++) {                                                   \
-                int ylo, yhi;                                                                   \
-                valid_range(g->oh, g->height, g->sh, g->ph, i * g->dh, &ylo, &yhi);             \
-                for (int j = 0; j < g->kw; j++) {                                               \
-                    int xlo, xhi;                                                               \
-                    valid_range(g->ow, g->width, g->sw, g->pw, j * g->dw, &xlo, &xhi);          \
-                    T *row = col + ((long)(c * g->kh + i) * g->kw + j) * plane;                 \
-                    /* zeros only where the window falls in the padding */                      \
-                    memset(row, 0, sizeof(T) * (size_t)ylo * g->ow);                            \
+#define DEFINE_IM2COL(T, SFX)                                                                      \
+    void eng_im2col_##SFX(T *col, const T *x, const eng_conv_geometry *g)                          \
+    {                                                                                              \
+        int plane = g->oh * g->ow;                                                                 \
+        bool fast2 = stride2_fast_##SFX(g);                                                        \
+        for (int c = 0; c < g->channels; c++) {                                                    \
+            const T *xc = x + (long)c * g->height * g->width;                                      \
+            for (int i = 0; i < g->kh; i++) {                                                      \
+                int ylo, yhi;                                                                      \
+                valid_range(g->oh, g->height, g->sh, g->ph, i * g->dh, &ylo, &yhi);                \
+                for (int j = 0; j < g->kw; j++) {                                                  \
+                    int xlo, xhi;                                                                  \
+                    valid_range(g->ow, g->width, g->sw, g->pw, j * g->dw, &xlo, &xhi);             \
+                    T *row = col + ((long)(c * g->kh + i) * g->kw + j) * plane;                    \
+                    /* zeros only where the window falls in the padding */                         \
+                    memset(row, 0, sizeof(T) * (size_t)ylo * g->ow);                               \
                     memset(row + (long)yhi * g->ow, 0, sizeof(T) * (size_t)(g->oh - yhi) * g->ow); \
-                    for (int oy = ylo; oy < yhi; oy++) {                                        \
-                        int iy = oy * g->sh - g->ph + i * g->dh;                                \
-                        const T *xrow = xc + (long)iy * g->width - g->pw + j * g->dw;           \
-                        T *out = row + (long)oy * g->ow;                                        \
-                        for (int ox = 0; ox < xlo; ox++)                                        \
-                            out[ox] = 0;                                                        \
-                        if (g->sw == 1) {                                                       \
-                            memcpy(out + xlo, xrow + xlo, sizeof(T) * (size_t)(xhi - xlo));     \
-                        } else if (fast2) {                                                     \
-                            GATHER2_##SFX(out, xrow, xlo, xhi);                                 \
-                        } else {                                                                \
-                            for (int ox = xlo; ox < xhi; ox++)                                  \
-                                out[ox] = xrow[(long)ox * g->sw];                               \
-                        }                                                                       \
-                        for (int ox = xhi; ox < g->ow; ox++)                                    \
-                            out[ox] = 0;                                                        \
-                    }                                                                           \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
+                    for (int oy = ylo; oy < yhi; oy++) {                                           \
+                        int iy = oy * g->sh - g->ph + i * g->dh;                                   \
+                        const T *xrow = xc + (long)iy * g->width - g->pw + j * g->dw;              \
+                        T *out = row + (long)oy * g->ow;                                           \
+                        for (int ox = 0; ox < xlo; ox++)                                           \
+                            out[ox] = 0;                                                           \
+                        if (g->sw == 1) {                                                          \
+                            memcpy(out + xlo, xrow + xlo, sizeof(T) * (size_t)(xhi - xlo));        \
+                        } else if (fast2) {                                                        \
+                            GATHER2_##SFX(out, xrow, xlo, xhi);                                    \
+                        } else {                                                                   \
+                            for (int ox = xlo; ox < xhi; ox++)                                     \
+                                out[ox] = xrow[(long)ox * g->sw];                                  \
+                        }                                                                          \
+                        for (int ox = xhi; ox < g->ow; ox++)                                       \
+                            out[ox] = 0;                                                           \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
-#define DEFINE_COL2IM(T, SFX)                                                                   \
-    void eng_col2im_##SFX(T *x, const T *col, const eng_conv_geometry *g)                       \
-    {                                                                                           \
-        int plane = g->oh * g->ow;                                                              \
-        bool fast2 = stride2_fast_##SFX(g);                                                     \
-        memset(x, 0, sizeof(T) * (size_t)g->channels * g->height * g->width);                   \
-        for (int c = 0; c < g->channels; c++) {                                                 \
-            T *xc = x + (long)c * g->height * g->width;                                         \
-            for (int i = 0; i < g->kh; i++) {                                                   \
-                int ylo, yhi;                                                                   \
-                valid_range(g->oh, g->height, g->sh, g->ph, i * g->dh, &ylo, &yhi);             \
-                for (int j = 0; j < g->kw; j++) {                                               \
-                    int xlo, xhi;                                                               \
-                    valid_range(g->ow, g->width, g->sw, g->pw, j * g->dw, &xlo, &xhi);          \
-                    const T *row = col + ((long)(c * g->kh + i) * g->kw + j) * plane;           \
-                    for (int oy = ylo; oy < yhi; oy++) {                                        \
-                        int iy = oy * g->sh - g->ph + i * g->dh;                                \
-                        T *xrow = xc + (long)iy * g->width - g->pw + j * g->dw;                 \
-                        const T *in = row + (long)oy * g->ow;                                   \
-                        if (fast2) {                                                            \
-                            SCATTER_ADD2_##SFX(xrow, in, xlo, xhi);                             \
-                            continue;                                                           \
-                        }                                                                       \
-                        for (int ox = xlo; ox < xhi; ox++)                                      \
-                            xrow[(long)ox * g->sw] += in[ox];                                   \
-                    }                                                                           \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
+#define DEFINE_COL2IM(T, SFX)                                                                      \
+    void eng_col2im_##SFX(T *x, const T *col, const eng_conv_geometry *g)                          \
+    {                                                                                              \
+        int plane = g->oh * g->ow;                                                                 \
+        bool fast2 = stride2_fast_##SFX(g);                                                        \
+        memset(x, 0, sizeof(T) * (size_t)g->channels * g->height * g->width);                      \
+        for (int c = 0; c < g->channels; c++) {                                                    \
+            T *xc = x + (long)c * g->height * g->width;                                            \
+            for (int i = 0; i < g->kh; i++) {                                                      \
+                int ylo, yhi;                                                                      \
+                valid_range(g->oh, g->height, g->sh, g->ph, i * g->dh, &ylo, &yhi);                \
+                for (int j = 0; j < g->kw; j++) {                                                  \
+                    int xlo, xhi;                                                                  \
+                    valid_range(g->ow, g->width, g->sw, g->pw, j * g->dw, &xlo, &xhi);             \
+                    const T *row = col + ((long)(c * g->kh + i) * g->kw + j) * plane;              \
+                    for (int oy = ylo; oy < yhi; oy++) {                                           \
+                        int iy = oy * g->sh - g->ph + i * g->dh;                                   \
+                        T *xrow = xc + (long)iy * g->width - g->pw + j * g->dw;                    \
+                        const T *in = row + (long)oy * g->ow;                                      \
+                        if (fast2) {                                                               \
+                            SCATTER_ADD2_##SFX(xrow, in, xlo, xhi);                                \
+                            continue;                                                              \
+                        }                                                                          \
+                        for (int ox = xlo; ox < xhi; ox++)                                         \
+                            xrow[(long)ox * g->sw] += in[ox];                                      \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 DEFINE_IM2COL(float, f32)

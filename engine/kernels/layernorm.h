@@ -13,8 +13,8 @@
 
 void eng_layernorm_forward_f32(float *y, const float *x, const float *gamma, const float *beta,
                                int64_t rows, int64_t d, double eps);
-void eng_layernorm_forward_f64(double *y, const double *x, const double *gamma,
-                               const double *beta, int64_t rows, int64_t d, double eps);
+void eng_layernorm_forward_f64(double *y, const double *x, const double *gamma, const double *beta,
+                               int64_t rows, int64_t d, double eps);
 void eng_layernorm_backward_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
                                 const float *x, const float *gamma, int64_t rows, int64_t d,
                                 double eps);

@@ -6,12 +6,11 @@ void eng_matmul_f32(float *c, int ldc, const float *a, int lda, bool trans_a, co
                     int ldb, bool trans_b, int m, int n, int k)
 {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c,
-                ldc);
+                trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
 }
 
-void eng_matmul_f64(double *c, int ldc, const double *a, int lda, bool trans_a,
-                    const double *b, int ldb, bool trans_b, int m, int n, int k)
+void eng_matmul_f64(double *c, int ldc, const double *a, int lda, bool trans_a, const double *b,
+                    int ldb, bool trans_b, int m, int n, int k)
 {
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);

@@ -12,8 +12,8 @@
 
 void eng_matmul_f32(float *c, int ldc, const float *a, int lda, bool trans_a, const float *b,
                     int ldb, bool trans_b, int m, int n, int k);
-void eng_matmul_f64(double *c, int ldc, const double *a, int lda, bool trans_a,
-                    const double *b, int ldb, bool trans_b, int m, int n, int k);
+void eng_matmul_f64(double *c, int ldc, const double *a, int lda, bool trans_a, const double *b,
+                    int ldb, bool trans_b, int m, int n, int k);
 /* sum a[i * sa] * b[i * sb] over n, accumulated in double (cblas_dsdot for f32). */
 double eng_dot_f32(const float *a, int sa, const float *b, int sb, int n);
 double eng_dot_f64(const double *a, int sa, const double *b, int sb, int n);

@@ -69,8 +69,7 @@ AVX512 void eng_relu_backward_avx512_f32(float *dx, const float *dy, const float
     }
 }
 
-AVX512 void eng_relu_backward_avx512_f64(double *dx, const double *dy, const double *x,
-                                         int64_t n)
+AVX512 void eng_relu_backward_avx512_f64(double *dx, const double *dy, const double *x, int64_t n)
 {
     __m512d zero = _mm512_setzero_pd();
     int64_t i = 0;
@@ -88,11 +87,11 @@ AVX512 void eng_relu_backward_avx512_f64(double *dx, const double *dy, const dou
 /* Up to 16 windows of a row pair: the even and odd columns of both rows, split out of two
  * 16-lane loads each by one two-source permutation, then the plain loop's three strict '>'
  * comparisons in row-major order (ties and a NaN first element keep the earlier winner). */
-AVX512 static inline void pool_row_forward(float *yr, int32_t *ar, const float *r0,
-                                           const float *r1, int base, int w, int count)
+AVX512 static inline void pool_row_forward(float *yr, int32_t *ar, const float *r0, const float *r1,
+                                           int base, int w, int count)
 {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     for (int ox = 0; ox < count; ox += 16) {
         int left = count - ox;
@@ -139,10 +138,9 @@ AVX512 void eng_maxpool2x2_forward_avx512_f32(float *y, int32_t *argmax, const f
 AVX512 static inline void pool_row_backward(float *r0, float *r1, const float *dyr,
                                             const int32_t *ar, int base, int w, int count)
 {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const __m512i lo_ix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
-                                            23);
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i lo_ix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi_ix = _mm512_add_epi32(lo_ix, _mm512_set1_epi32(8));
     const __m512i one = _mm512_set1_epi32(1);
     for (int ox = 0; ox < count; ox += 16) {

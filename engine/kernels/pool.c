@@ -8,18 +8,24 @@
 
 /* The 2x2 f32 bodies run on AVX-512 where the processor has it (pointwise_avx512.c). */
 #if defined(__x86_64__) && defined(__GNUC__)
-#define POOL_AVX512_f32(call)                                                                   \
-    if (eng_simd_level() == ENG_SIMD_AVX512) {                                                  \
-        call;                                                                                   \
-        return;                                                                                 \
+#define POOL_AVX512_f32(call)                                                                      \
+    if (eng_simd_level() == ENG_SIMD_AVX512) {                                                     \
+        call;                                                                                      \
+        return;                                                                                    \
     }
 #else
 #define POOL_AVX512_f32(call)
 #endif
 #define POOL_AVX512_f64(call)
 
-static int imax(int a, int b) { return a > b ? a : b; }
-static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b)
+{
+    return a > b ? a : b;
+}
+static int imin(int a, int b)
+{
+    return a < b ? a : b;
+}
 
 /* The common 2x2 window with stride 2: a branch-light body the compiler can schedule well.
  * Candidates are compared in row-major order with '>', so ties keep the first, as in the
@@ -39,9 +45,18 @@ static int imin(int a, int b) { return a < b ? a : b; }
                     T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];      \
                     T m = a;                                                                       \
                     int at = base + 2 * ox;                                                        \
-                    if (b > m) { m = b; at = base + 2 * ox + 1; }                                  \
-                    if (c > m) { m = c; at = base + g->w + 2 * ox; }                               \
-                    if (d > m) { m = d; at = base + g->w + 2 * ox + 1; }                           \
+                    if (b > m) {                                                                   \
+                        m = b;                                                                     \
+                        at = base + 2 * ox + 1;                                                    \
+                    }                                                                              \
+                    if (c > m) {                                                                   \
+                        m = c;                                                                     \
+                        at = base + g->w + 2 * ox;                                                 \
+                    }                                                                              \
+                    if (d > m) {                                                                   \
+                        m = d;                                                                     \
+                        at = base + g->w + 2 * ox + 1;                                             \
+                    }                                                                              \
                     yp[oy * g->ow + ox] = m;                                                       \
                     ap[oy * g->ow + ox] = at;                                                      \
                 }                                                                                  \
@@ -56,8 +71,8 @@ static int imin(int a, int b) { return a < b ? a : b; }
  * the forward kept the first. */
 #define DEFINE_MAXPOOL2X2_BACKWARD_XY(T, SFX)                                                      \
     static void maxpool2x2_backward_xy_##SFX(T *restrict dx, const T *restrict dy,                 \
-                                          const T *restrict x, const T *restrict y,                \
-                                          const eng_pool_geometry *g)                              \
+                                             const T *restrict x, const T *restrict y,             \
+                                             const eng_pool_geometry *g)                           \
     {                                                                                              \
         for (int64_t p = 0; p < g->planes; p++) {                                                  \
             T *dxp = dx + p * g->h * g->w;                                                         \
@@ -87,8 +102,8 @@ static int imin(int a, int b) { return a < b ? a : b; }
  * winners come from the forward's argmax. */
 #define DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(T, SFX)                                                  \
     static void maxpool2x2_backward_argmax_##SFX(T *restrict dx, const T *restrict dy,             \
-                                          const int32_t *restrict argmax,                          \
-                                          const eng_pool_geometry *g)                              \
+                                                 const int32_t *restrict argmax,                   \
+                                                 const eng_pool_geometry *g)                       \
     {                                                                                              \
         for (int64_t p = 0; p < g->planes; p++) {                                                  \
             T *dxp = dx + p * g->h * g->w;                                                         \
@@ -164,12 +179,11 @@ DEFINE_WINDOW_WINNER(float, f32)
 DEFINE_WINDOW_WINNER(double, f64)
 
 #define DEFINE_POOL(T, SFX)                                                                        \
-    void eng_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x,                              \
-                                   const eng_pool_geometry *g)                                     \
+    void eng_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x, const eng_pool_geometry *g)  \
     {                                                                                              \
         if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0) {    \
             POOL_AVX512_##SFX(eng_maxpool2x2_forward_avx512_f32(y, argmax, x, g))                  \
-            maxpool2x2_forward_##SFX(y, argmax, x, g);                                             \
+                maxpool2x2_forward_##SFX(y, argmax, x, g);                                         \
             return;                                                                                \
         }                                                                                          \
         for (int64_t p = 0; p < g->planes; p++) {                                                  \
@@ -249,7 +263,7 @@ DEFINE_WINDOW_WINNER(double, f64)
         if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&    \
             g->h % 2 == 0 && g->w % 2 == 0) {                                                      \
             POOL_AVX512_##SFX(eng_maxpool2x2_backward_avx512_f32(dx, dy, argmax, g))               \
-            maxpool2x2_backward_argmax_##SFX(dx, dy, argmax, g);                                   \
+                maxpool2x2_backward_argmax_##SFX(dx, dy, argmax, g);                               \
             return;                                                                                \
         }                                                                                          \
         memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                              \

@@ -18,8 +18,7 @@ typedef struct eng_pool_geometry {
     int h, w, kh, kw, sh, sw, ph, pw, oh, ow;
 } eng_pool_geometry;
 
-void eng_maxpool_forward_f32(float *y, int32_t *argmax, const float *x,
-                             const eng_pool_geometry *g);
+void eng_maxpool_forward_f32(float *y, int32_t *argmax, const float *x, const eng_pool_geometry *g);
 void eng_maxpool_forward_f64(double *y, int32_t *argmax, const double *x,
                              const eng_pool_geometry *g);
 void eng_maxpool_backward_f32(float *dx, const float *dy, const int32_t *argmax,
@@ -35,8 +34,8 @@ void eng_maxpool_backward_xy_f64(double *dx, const double *dy, const double *x, 
  * each window takes the element of x at the position of x_ref's first maximum (y_ref). */
 void eng_maxpool_frozen_f32(float *y, const float *x_ref, const float *y_ref, const float *x,
                             const eng_pool_geometry *g);
-void eng_maxpool_frozen_f64(double *y, const double *x_ref, const double *y_ref,
-                            const double *x, const eng_pool_geometry *g);
+void eng_maxpool_frozen_f64(double *y, const double *x_ref, const double *y_ref, const double *x,
+                            const eng_pool_geometry *g);
 
 void eng_avgpool_forward_f32(float *y, const float *x, const eng_pool_geometry *g);
 void eng_avgpool_forward_f64(double *y, const double *x, const eng_pool_geometry *g);

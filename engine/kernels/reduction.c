@@ -28,20 +28,20 @@ double eng_vsum_f64(const double *x, int64_t n, int64_t stride)
     return s + c;
 }
 
-#define INT_SUM_PROD(SUM, PROD, T)                                                            \
-    int64_t SUM(const T *x, int64_t n, int64_t stride)                                        \
-    {                                                                                         \
-        uint64_t acc = 0;                                                                     \
-        for (int64_t i = 0; i < n; i++)                                                       \
-            acc += (uint64_t)(int64_t)x[i * stride];                                          \
-        return (int64_t)acc;                                                                  \
-    }                                                                                         \
-    int64_t PROD(const T *x, int64_t n, int64_t stride)                                       \
-    {                                                                                         \
-        uint64_t acc = 1;                                                                     \
-        for (int64_t i = 0; i < n; i++)                                                       \
-            acc *= (uint64_t)(int64_t)x[i * stride];                                          \
-        return (int64_t)acc;                                                                  \
+#define INT_SUM_PROD(SUM, PROD, T)                                                                 \
+    int64_t SUM(const T *x, int64_t n, int64_t stride)                                             \
+    {                                                                                              \
+        uint64_t acc = 0;                                                                          \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            acc += (uint64_t)(int64_t)x[i * stride];                                               \
+        return (int64_t)acc;                                                                       \
+    }                                                                                              \
+    int64_t PROD(const T *x, int64_t n, int64_t stride)                                            \
+    {                                                                                              \
+        uint64_t acc = 1;                                                                          \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            acc *= (uint64_t)(int64_t)x[i * stride];                                               \
+        return (int64_t)acc;                                                                       \
     }
 
 INT_SUM_PROD(eng_vsum_i64, eng_vprod_i64, int64_t)
@@ -64,48 +64,48 @@ double eng_vprod_f64(const double *x, int64_t n, int64_t stride)
     return (double)acc;
 }
 
-#define FLOAT_REDUCTIONS(SUMSQ, NORM, LSE, T)                                                 \
-    double SUMSQ(const T *x, int64_t n, int64_t stride, double mean)                          \
-    {                                                                                         \
-        double s = 0, c = 0;                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                                     \
-            double d = (double)x[i * stride] - mean, v = d * d, t = s + v;                    \
-            c += s >= v ? (s - t) + v : (v - t) + s;                                          \
-            s = t;                                                                            \
-        }                                                                                     \
-        return s + c;                                                                         \
-    }                                                                                         \
-    double NORM(const T *x, int64_t n, int64_t stride, double p)                              \
-    {                                                                                         \
-        double s = 0, c = 0;                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                                     \
-            double a = fabs((double)x[i * stride]), v;                                        \
-            if (isinf(p) || a != a) {                                                         \
-                if (!(a <= s))                                                                \
-                    s = a;                                                                    \
-                continue;                                                                     \
-            }                                                                                 \
-            v = p == 2 ? a * a : p == 1 ? a : p == 0 ? (a != 0) : pow(a, p);                  \
-            double t = s + v;                                                                 \
-            c += s >= v ? (s - t) + v : (v - t) + s;                                          \
-            s = t;                                                                            \
-        }                                                                                     \
-        s += c;                                                                               \
-        return isinf(p) || p == 1 || p == 0 ? s : p == 2 ? sqrt(s) : pow(s, 1 / p);           \
-    }                                                                                         \
-    double LSE(const T *x, int64_t n, int64_t stride)                                         \
-    {                                                                                         \
-        double m = -INFINITY, s = 0;                                                          \
-        for (int64_t i = 0; i < n; i++) {                                                     \
-            double v = x[i * stride];                                                         \
-            if (!(v <= m))                                                                    \
-                m = v;                                                                        \
-        }                                                                                     \
-        if (isinf(m) || m != m)                                                               \
-            return m;                                                                       \
-        for (int64_t i = 0; i < n; i++)                                                       \
-            s += exp((double)x[i * stride] - m);                                              \
-        return m + log(s);                                                                    \
+#define FLOAT_REDUCTIONS(SUMSQ, NORM, LSE, T)                                                      \
+    double SUMSQ(const T *x, int64_t n, int64_t stride, double mean)                               \
+    {                                                                                              \
+        double s = 0, c = 0;                                                                       \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            double d = (double)x[i * stride] - mean, v = d * d, t = s + v;                         \
+            c += s >= v ? (s - t) + v : (v - t) + s;                                               \
+            s = t;                                                                                 \
+        }                                                                                          \
+        return s + c;                                                                              \
+    }                                                                                              \
+    double NORM(const T *x, int64_t n, int64_t stride, double p)                                   \
+    {                                                                                              \
+        double s = 0, c = 0;                                                                       \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            double a = fabs((double)x[i * stride]), v;                                             \
+            if (isinf(p) || a != a) {                                                              \
+                if (!(a <= s))                                                                     \
+                    s = a;                                                                         \
+                continue;                                                                          \
+            }                                                                                      \
+            v = p == 2 ? a * a : p == 1 ? a : p == 0 ? (a != 0) : pow(a, p);                       \
+            double t = s + v;                                                                      \
+            c += s >= v ? (s - t) + v : (v - t) + s;                                               \
+            s = t;                                                                                 \
+        }                                                                                          \
+        s += c;                                                                                    \
+        return isinf(p) || p == 1 || p == 0 ? s : p == 2 ? sqrt(s) : pow(s, 1 / p);                \
+    }                                                                                              \
+    double LSE(const T *x, int64_t n, int64_t stride)                                              \
+    {                                                                                              \
+        double m = -INFINITY, s = 0;                                                               \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            double v = x[i * stride];                                                              \
+            if (!(v <= m))                                                                         \
+                m = v;                                                                             \
+        }                                                                                          \
+        if (isinf(m) || m != m)                                                                    \
+            return m;                                                                              \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            s += exp((double)x[i * stride] - m);                                                   \
+        return m + log(s);                                                                         \
     }
 
 FLOAT_REDUCTIONS(eng_vsumsq_dev_f32, eng_vnorm_f32, eng_vlogsumexp_f32, float)
@@ -113,19 +113,19 @@ FLOAT_REDUCTIONS(eng_vsumsq_dev_f64, eng_vnorm_f64, eng_vlogsumexp_f64, double)
 
 /* BETTER(v, b): v replaces the best b. For floats a NaN replaces anything and nothing
  * replaces a NaN (the scan stops at the first one). */
-#define ARG(NAME, T, BETTER)                                                                  \
-    int64_t NAME(const T *x, int64_t n, int64_t stride)                                       \
-    {                                                                                         \
-        int64_t best = 0;                                                                     \
-        T b = x[0];                                                                           \
-        for (int64_t i = 1; i < n && b == b; i++) {                                           \
-            T v = x[i * stride];                                                              \
-            if (BETTER(v, b)) {                                                               \
-                b = v;                                                                        \
-                best = i;                                                                     \
-            }                                                                                 \
-        }                                                                                     \
-        return best;                                                                          \
+#define ARG(NAME, T, BETTER)                                                                       \
+    int64_t NAME(const T *x, int64_t n, int64_t stride)                                            \
+    {                                                                                              \
+        int64_t best = 0;                                                                          \
+        T b = x[0];                                                                                \
+        for (int64_t i = 1; i < n && b == b; i++) {                                                \
+            T v = x[i * stride];                                                                   \
+            if (BETTER(v, b)) {                                                                    \
+                b = v;                                                                             \
+                best = i;                                                                          \
+            }                                                                                      \
+        }                                                                                          \
+        return best;                                                                               \
     }
 #define GREATER(v, b) ((v) != (v) || (v) > (b))
 #define LESS(v, b) ((v) != (v) || (v) < (b))

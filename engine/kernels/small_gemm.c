@@ -23,89 +23,84 @@ static inline unsigned lane_mask(int left, int lanes)
  *
  * nt_tile: R rows of a against S rows of b, R * S accumulators along the shared dimension,
  * summed across lanes at the end and added to c. */
-#define DEFINE_SMALL_GEMM(SFX, T, VT, MT, LANES, LOAD, STORE, FMA, SET1, ZERO, REDUCE)         \
-    static inline __attribute__((always_inline, target("avx512f"))) void nn_tile_##SFX(        \
-        T *c, int64_t ldc, const T *a, int64_t lda, bool a_trans, const T *b, int64_t ldb,      \
-        int k, int j, MT m0, MT m1, int rows, bool accumulate)                                  \
-    {                                                                                           \
-        VT acc[8][2];                                                                           \
-        for (int r = 0; r < rows; r++) {                                                        \
-            acc[r][0] = accumulate ? LOAD(m0, c + r * ldc + j) : ZERO();                        \
-            acc[r][1] = accumulate ? LOAD(m1, c + r * ldc + j + LANES) : ZERO();                \
-        }                                                                                       \
-        for (int p = 0; p < k; p++) {                                                           \
-            VT b0 = LOAD(m0, b + p * ldb + j), b1 = LOAD(m1, b + p * ldb + j + LANES);          \
-            for (int r = 0; r < rows; r++) {                                                    \
-                VT av = SET1(a_trans ? a[p * lda + r] : a[r * lda + p]);                        \
-                acc[r][0] = FMA(av, b0, acc[r][0]);                                             \
-                acc[r][1] = FMA(av, b1, acc[r][1]);                                             \
-            }                                                                                   \
-        }                                                                                       \
-        for (int r = 0; r < rows; r++) {                                                        \
-            STORE(c + r * ldc + j, m0, acc[r][0]);                                              \
-            STORE(c + r * ldc + j + LANES, m1, acc[r][1]);                                      \
-        }                                                                                       \
-    }                                                                                           \
-                                                                                                \
-    __attribute__((target("avx512f"))) static void nn_##SFX(T *c, int64_t ldc, const T *a,     \
-                                                            int64_t lda, bool a_trans,          \
-                                                            const T *b, int64_t ldb, int m,     \
-                                                            int n, int k, bool accumulate)      \
-    {                                                                                           \
-        for (int j = 0; j < n; j += 2 * LANES) {                                                \
-            MT m0 = (MT)lane_mask(n - j, LANES), m1 = (MT)lane_mask(n - j - LANES, LANES);      \
-            int i = 0;                                                                          \
-            for (; i + 8 <= m; i += 8)                                                          \
-                nn_tile_##SFX(c + i * ldc, ldc, a_trans ? a + i : a + i * lda, lda, a_trans, b, \
-                              ldb, k, j, m0, m1, 8, accumulate);                                \
-            for (; i < m; i++)                                                                  \
-                nn_tile_##SFX(c + i * ldc, ldc, a_trans ? a + i : a + i * lda, lda, a_trans, b, \
-                              ldb, k, j, m0, m1, 1, accumulate);                                \
-        }                                                                                       \
-    }                                                                                           \
-                                                                                                \
-    static inline __attribute__((always_inline, target("avx512f"))) void nt_tile_##SFX(        \
-        T *c, int64_t ldc, const T *a, int64_t lda, const T *b, int64_t ldb, int k, int rows,   \
-        int cols)                                                                               \
-    {                                                                                           \
-        VT acc[4][4];                                                                           \
-        for (int r = 0; r < rows; r++)                                                          \
-            for (int s = 0; s < cols; s++)                                                      \
-                acc[r][s] = ZERO();                                                             \
-        for (int p = 0; p < k; p += LANES) {                                                    \
-            MT m = (MT)lane_mask(k - p, LANES);                                                 \
-            VT av[4], bv[4];                                                                    \
-            for (int r = 0; r < rows; r++)                                                      \
-                av[r] = LOAD(m, a + r * lda + p);                                               \
-            for (int s = 0; s < cols; s++)                                                      \
-                bv[s] = LOAD(m, b + s * ldb + p);                                               \
-            for (int r = 0; r < rows; r++)                                                      \
-                for (int s = 0; s < cols; s++)                                                  \
-                    acc[r][s] = FMA(av[r], bv[s], acc[r][s]);                                   \
-        }                                                                                       \
-        for (int r = 0; r < rows; r++)                                                          \
-            for (int s = 0; s < cols; s++)                                                      \
-                c[r * ldc + s] += REDUCE(acc[r][s]);                                            \
-    }                                                                                           \
-                                                                                                \
-    __attribute__((target("avx512f"))) static void nt_##SFX(T *c, int64_t ldc, const T *a,     \
-                                                            int64_t lda, const T *b,            \
-                                                            int64_t ldb, int m, int n, int k)   \
-    {                                                                                           \
-        int i = 0;                                                                              \
-        for (; i + 4 <= m; i += 4) {                                                            \
-            int j = 0;                                                                          \
-            for (; j + 4 <= n; j += 4)                                                          \
-                nt_tile_##SFX(c + i * ldc + j, ldc, a + i * lda, lda, b + j * ldb, ldb, k, 4,   \
-                              4);                                                               \
-            for (; j < n; j++)                                                                  \
-                nt_tile_##SFX(c + i * ldc + j, ldc, a + i * lda, lda, b + j * ldb, ldb, k, 4,   \
-                              1);                                                               \
-        }                                                                                       \
-        for (; i < m; i++)                                                                      \
-            for (int j = 0; j < n; j++)                                                         \
-                nt_tile_##SFX(c + i * ldc + j, ldc, a + i * lda, lda, b + j * ldb, ldb, k, 1,   \
-                              1);                                                               \
+#define DEFINE_SMALL_GEMM(SFX, T, VT, MT, LANES, LOAD, STORE, FMA, SET1, ZERO, REDUCE)             \
+    static inline __attribute__((always_inline, target("avx512f"))) void nn_tile_##SFX(            \
+        T *c, int64_t ldc, const T *a, int64_t lda, bool a_trans, const T *b, int64_t ldb, int k,  \
+        int j, MT m0, MT m1, int rows, bool accumulate)                                            \
+    {                                                                                              \
+        VT acc[8][2];                                                                              \
+        for (int r = 0; r < rows; r++) {                                                           \
+            acc[r][0] = accumulate ? LOAD(m0, c + r * ldc + j) : ZERO();                           \
+            acc[r][1] = accumulate ? LOAD(m1, c + r * ldc + j + LANES) : ZERO();                   \
+        }                                                                                          \
+        for (int p = 0; p < k; p++) {                                                              \
+            VT b0 = LOAD(m0, b + p * ldb + j), b1 = LOAD(m1, b + p * ldb + j + LANES);             \
+            for (int r = 0; r < rows; r++) {                                                       \
+                VT av = SET1(a_trans ? a[p * lda + r] : a[r * lda + p]);                           \
+                acc[r][0] = FMA(av, b0, acc[r][0]);                                                \
+                acc[r][1] = FMA(av, b1, acc[r][1]);                                                \
+            }                                                                                      \
+        }                                                                                          \
+        for (int r = 0; r < rows; r++) {                                                           \
+            STORE(c + r * ldc + j, m0, acc[r][0]);                                                 \
+            STORE(c + r * ldc + j + LANES, m1, acc[r][1]);                                         \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    __attribute__((target("avx512f"))) static void nn_##SFX(                                       \
+        T *c, int64_t ldc, const T *a, int64_t lda, bool a_trans, const T *b, int64_t ldb, int m,  \
+        int n, int k, bool accumulate)                                                             \
+    {                                                                                              \
+        for (int j = 0; j < n; j += 2 * LANES) {                                                   \
+            MT m0 = (MT)lane_mask(n - j, LANES), m1 = (MT)lane_mask(n - j - LANES, LANES);         \
+            int i = 0;                                                                             \
+            for (; i + 8 <= m; i += 8)                                                             \
+                nn_tile_##SFX(c + i * ldc, ldc, a_trans ? a + i : a + i * lda, lda, a_trans, b,    \
+                              ldb, k, j, m0, m1, 8, accumulate);                                   \
+            for (; i < m; i++)                                                                     \
+                nn_tile_##SFX(c + i * ldc, ldc, a_trans ? a + i : a + i * lda, lda, a_trans, b,    \
+                              ldb, k, j, m0, m1, 1, accumulate);                                   \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    static inline __attribute__((always_inline, target("avx512f"))) void nt_tile_##SFX(            \
+        T *c, int64_t ldc, const T *a, int64_t lda, const T *b, int64_t ldb, int k, int rows,      \
+        int cols)                                                                                  \
+    {                                                                                              \
+        VT acc[4][4];                                                                              \
+        for (int r = 0; r < rows; r++)                                                             \
+            for (int s = 0; s < cols; s++)                                                         \
+                acc[r][s] = ZERO();                                                                \
+        for (int p = 0; p < k; p += LANES) {                                                       \
+            MT m = (MT)lane_mask(k - p, LANES);                                                    \
+            VT av[4], bv[4];                                                                       \
+            for (int r = 0; r < rows; r++)                                                         \
+                av[r] = LOAD(m, a + r * lda + p);                                                  \
+            for (int s = 0; s < cols; s++)                                                         \
+                bv[s] = LOAD(m, b + s * ldb + p);                                                  \
+            for (int r = 0; r < rows; r++)                                                         \
+                for (int s = 0; s < cols; s++)                                                     \
+                    acc[r][s] = FMA(av[r], bv[s], acc[r][s]);                                      \
+        }                                                                                          \
+        for (int r = 0; r < rows; r++)                                                             \
+            for (int s = 0; s < cols; s++)                                                         \
+                c[r * ldc + s] += REDUCE(acc[r][s]);                                               \
+    }                                                                                              \
+                                                                                                   \
+    __attribute__((target("avx512f"))) static void nt_##SFX(                                       \
+        T *c, int64_t ldc, const T *a, int64_t lda, const T *b, int64_t ldb, int m, int n, int k)  \
+    {                                                                                              \
+        int i = 0;                                                                                 \
+        for (; i + 4 <= m; i += 4) {                                                               \
+            int j = 0;                                                                             \
+            for (; j + 4 <= n; j += 4)                                                             \
+                nt_tile_##SFX(c + i * ldc + j, ldc, a + i * lda, lda, b + j * ldb, ldb, k, 4, 4);  \
+            for (; j < n; j++)                                                                     \
+                nt_tile_##SFX(c + i * ldc + j, ldc, a + i * lda, lda, b + j * ldb, ldb, k, 4, 1);  \
+        }                                                                                          \
+        for (; i < m; i++)                                                                         \
+            for (int j = 0; j < n; j++)                                                            \
+                nt_tile_##SFX(c + i * ldc + j, ldc, a + i * lda, lda, b + j * ldb, ldb, k, 1, 1);  \
     }
 
 #define LOAD_PS(m, p) _mm512_maskz_loadu_ps((m), (p))
@@ -129,12 +124,12 @@ void eng_small_gemm_nn_f32(float *c, int64_t ldc, const float *a, const float *b
         return;
     }
 #endif
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, (int)ldb,
-                0.0f, c, (int)ldc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, (int)ldb, 0.0f,
+                c, (int)ldc);
 }
 
-void eng_small_gemm_nn_f64(double *c, int64_t ldc, const double *a, const double *b,
-                           int64_t ldb, int m, int n, int k)
+void eng_small_gemm_nn_f64(double *c, int64_t ldc, const double *a, const double *b, int64_t ldb,
+                           int m, int n, int k)
 {
 #ifdef HAVE_AVX512_BODIES
     if (eng_simd_level() == ENG_SIMD_AVX512) {
@@ -142,12 +137,12 @@ void eng_small_gemm_nn_f64(double *c, int64_t ldc, const double *a, const double
         return;
     }
 #endif
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, k, b, (int)ldb, 0.0,
-                c, (int)ldc);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, k, b, (int)ldb, 0.0, c,
+                (int)ldc);
 }
 
-void eng_small_gemm_nn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
-                               const float *b, int64_t ldb, int m, int n, int k)
+void eng_small_gemm_nn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
+                               int64_t ldb, int m, int n, int k)
 {
 #ifdef HAVE_AVX512_BODIES
     if (eng_simd_level() == ENG_SIMD_AVX512) {
@@ -155,8 +150,8 @@ void eng_small_gemm_nn_acc_f32(float *c, int64_t ldc, const float *a, int64_t ld
         return;
     }
 #endif
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, (int)lda, b,
-                (int)ldb, 1.0f, c, (int)ldc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, (int)lda, b, (int)ldb,
+                1.0f, c, (int)ldc);
 }
 
 void eng_small_gemm_tn_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
@@ -168,12 +163,12 @@ void eng_small_gemm_tn_f32(float *c, int64_t ldc, const float *a, int64_t lda, c
         return;
     }
 #endif
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0f, a, (int)lda, b,
-                (int)ldb, 0.0f, c, (int)ldc);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0f, a, (int)lda, b, (int)ldb,
+                0.0f, c, (int)ldc);
 }
 
-void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
-                               const float *b, int64_t ldb, int m, int n, int k)
+void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
+                               int64_t ldb, int m, int n, int k)
 {
 #ifdef HAVE_AVX512_BODIES
     if (eng_simd_level() == ENG_SIMD_AVX512) {
@@ -181,8 +176,8 @@ void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t ld
         return;
     }
 #endif
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0f, a, (int)lda, b,
-                (int)ldb, 1.0f, c, (int)ldc);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0f, a, (int)lda, b, (int)ldb,
+                1.0f, c, (int)ldc);
 }
 
 void eng_small_gemm_tn_acc_f64(double *c, int64_t ldc, const double *a, int64_t lda,
@@ -207,12 +202,12 @@ void eng_small_gemm_nt_f32(float *c, int64_t ldc, const float *a, int64_t lda, c
         return;
     }
 #endif
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, (int)lda, b,
-                (int)ldb, 1.0f, c, (int)ldc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, (int)lda, b, (int)ldb,
+                1.0f, c, (int)ldc);
 }
 
-void eng_small_gemm_nt_f64(double *c, int64_t ldc, const double *a, int64_t lda,
-                           const double *b, int64_t ldb, int m, int n, int k)
+void eng_small_gemm_nt_f64(double *c, int64_t ldc, const double *a, int64_t lda, const double *b,
+                           int64_t ldb, int m, int n, int k)
 {
 #ifdef HAVE_AVX512_BODIES
     if (eng_simd_level() == ENG_SIMD_AVX512) {

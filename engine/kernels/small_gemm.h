@@ -16,20 +16,20 @@
 
 void eng_small_gemm_nn_f32(float *c, int64_t ldc, const float *a, const float *b, int64_t ldb,
                            int m, int n, int k);
-void eng_small_gemm_nn_f64(double *c, int64_t ldc, const double *a, const double *b,
-                           int64_t ldb, int m, int n, int k);
-void eng_small_gemm_nn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
-                               const float *b, int64_t ldb, int m, int n, int k);
+void eng_small_gemm_nn_f64(double *c, int64_t ldc, const double *a, const double *b, int64_t ldb,
+                           int m, int n, int k);
+void eng_small_gemm_nn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
+                               int64_t ldb, int m, int n, int k);
 void eng_small_gemm_tn_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
                            int64_t ldb, int m, int n, int k);
-void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda,
-                               const float *b, int64_t ldb, int m, int n, int k);
+void eng_small_gemm_tn_acc_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
+                               int64_t ldb, int m, int n, int k);
 void eng_small_gemm_tn_acc_f64(double *c, int64_t ldc, const double *a, int64_t lda,
                                const double *b, int64_t ldb, int m, int n, int k);
 void eng_small_gemm_nt_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
                            int64_t ldb, int m, int n, int k);
 
-void eng_small_gemm_nt_f64(double *c, int64_t ldc, const double *a, int64_t lda,
-                           const double *b, int64_t ldb, int m, int n, int k);
+void eng_small_gemm_nt_f64(double *c, int64_t ldc, const double *a, int64_t lda, const double *b,
+                           int64_t ldb, int m, int n, int k);
 
 #endif

@@ -11,11 +11,11 @@
 
 double eng_softmax_xent_forward_f32(float *probs, const float *logits, const int64_t *labels,
                                     int64_t n, int64_t k);
-double eng_softmax_xent_forward_f64(double *probs, const double *logits,
-                                    const int64_t *labels, int64_t n, int64_t k);
+double eng_softmax_xent_forward_f64(double *probs, const double *logits, const int64_t *labels,
+                                    int64_t n, int64_t k);
 void eng_softmax_xent_backward_f32(float *dlogits, const float *probs, const int64_t *labels,
                                    int64_t n, int64_t k, double scale);
-void eng_softmax_xent_backward_f64(double *dlogits, const double *probs,
-                                   const int64_t *labels, int64_t n, int64_t k, double scale);
+void eng_softmax_xent_backward_f64(double *dlogits, const double *probs, const int64_t *labels,
+                                   int64_t n, int64_t k, double scale);
 
 #endif

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-void eng_softmax_dim_forward_f32(float *y, const float *x, int64_t outer, int64_t k,
-                                 int64_t inner, bool take_log);
+void eng_softmax_dim_forward_f32(float *y, const float *x, int64_t outer, int64_t k, int64_t inner,
+                                 bool take_log);
 void eng_softmax_dim_forward_f64(double *y, const double *x, int64_t outer, int64_t k,
                                  int64_t inner, bool take_log);
 void eng_softmax_dim_backward_f32(float *dx, const float *dy, const float *y, int64_t outer,

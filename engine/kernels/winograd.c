@@ -8,10 +8,10 @@
 /* The tile transforms run their AVX-512 bodies (winograd_avx512.c) where the processor has
  * AVX-512F. */
 #if defined(__x86_64__) && defined(__GNUC__)
-#define AVX512_BODY(call)                                                                       \
-    if (eng_simd_level() == ENG_SIMD_AVX512) {                                                  \
-        call;                                                                                   \
-        return;                                                                                 \
+#define AVX512_BODY(call)                                                                          \
+    if (eng_simd_level() == ENG_SIMD_AVX512) {                                                     \
+        call;                                                                                      \
+        return;                                                                                    \
     }
 #else
 #define AVX512_BODY(call)
@@ -119,8 +119,8 @@ void eng_winograd_input_f32(float *v, int64_t ld, int64_t plane, const float *x,
     input_transform(v, ld, 1, plane, x, n, c, h, w, ph, pw, oh, ow);
 }
 
-void eng_winograd_input_t_f32(float *vt, int64_t plane, const float *x, int n, int c, int h,
-                              int w, int ph, int pw, int oh, int ow)
+void eng_winograd_input_t_f32(float *vt, int64_t plane, const float *x, int n, int c, int h, int w,
+                              int ph, int pw, int oh, int ow)
 {
     AVX512_BODY(eng_winograd_input_t_avx512_f32(vt, plane, x, n, c, h, w, ph, pw, oh, ow))
     input_transform(vt, 1, c, plane, x, n, c, h, w, ph, pw, oh, ow);
@@ -129,8 +129,7 @@ void eng_winograd_input_t_f32(float *vt, int64_t plane, const float *x, int n, i
 void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t plane, int n,
                                  int c, int h, int w, int ph, int pw, int oh, int ow)
 {
-    AVX512_BODY(eng_winograd_input_grad_avx512_f32(dx, dv, ld, plane, n, c, h, w, ph, pw, oh,
-                                                   ow))
+    AVX512_BODY(eng_winograd_input_grad_avx512_f32(dx, dv, ld, plane, n, c, h, w, ph, pw, oh, ow))
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw, wp = 2 * tw + 2;
     int count = w < wp - pw ? w : wp - pw;
     float s[4][4][ROW / 2], acc[4][ROW];
@@ -170,8 +169,8 @@ void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t
         }
 }
 
-void eng_winograd_output_f32(float *y, const float *m, int64_t ld, int64_t plane,
-                             const float *bias, int n, int out, int oh, int ow)
+void eng_winograd_output_f32(float *y, const float *m, int64_t ld, int64_t plane, const float *bias,
+                             int n, int out, int oh, int ow)
 {
     AVX512_BODY(eng_winograd_output_avx512_f32(y, m, ld, plane, bias, n, out, oh, ow))
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;

@@ -36,8 +36,8 @@ void eng_winograd_input_f32(float *v, int64_t ld, int64_t plane, const float *x,
                             int h, int w, int ph, int pw, int oh, int ow);
 /* The same transform into the transposed layout: 16 matrices [tiles][c] (tile t, channel ch
  * of matrix xi at xi * plane + t * c + ch), for the weight gradient's products. */
-void eng_winograd_input_t_f32(float *vt, int64_t plane, const float *x, int n, int c, int h,
-                              int w, int ph, int pw, int oh, int ow);
+void eng_winograd_input_t_f32(float *vt, int64_t plane, const float *x, int n, int c, int h, int w,
+                              int ph, int pw, int oh, int ow);
 /* dx += B dv B^T for every tile, restricted to the image (dx must start at zero or at what
  * it should be added to). */
 void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t plane, int n,
@@ -45,8 +45,8 @@ void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t
 
 /* y = A^T m A + bias[o] (bias [optional]) for every tile, the parts of the last tiles past
  * oh or ow dropped. */
-void eng_winograd_output_f32(float *y, const float *m, int64_t ld, int64_t plane,
-                             const float *bias, int n, int out, int oh, int ow);
+void eng_winograd_output_f32(float *y, const float *m, int64_t ld, int64_t plane, const float *bias,
+                             int n, int out, int oh, int ow);
 /* dm = A dy A^T for every tile, dy taken as zero past oh or ow. */
 void eng_winograd_output_grad_f32(float *dm, int64_t ld, int64_t plane, const float *dy, int n,
                                   int out, int oh, int ow);

@@ -47,9 +47,9 @@ AVX512 static inline void input_chunk(__m512 out[16], const float *p, int h, int
         r[i] = row >= 0 && row < h ? _mm512_maskz_loadu_ps(cols, p + (int64_t)row * w + col0)
                                    : _mm512_setzero_ps();
     }
-    __m512 t[4] = {_mm512_sub_ps(r[0], r[2]), _mm512_add_ps(r[1], r[2]),
-                   _mm512_sub_ps(r[2], r[1]), _mm512_sub_ps(r[1], r[3])}; /* B^T d */
-    for (int i = 0; i < 4; i++) {                                        /* (B^T d) B */
+    __m512 t[4] = {_mm512_sub_ps(r[0], r[2]), _mm512_add_ps(r[1], r[2]), _mm512_sub_ps(r[2], r[1]),
+                   _mm512_sub_ps(r[1], r[3])}; /* B^T d */
+    for (int i = 0; i < 4; i++) {              /* (B^T d) B */
         __m512 e0 = _mm512_permutexvar_ps(two_l, t[i]);
         __m512 e1 = _mm512_permutexvar_ps(_mm512_add_epi32(two_l, _mm512_set1_epi32(1)), t[i]);
         __m512 e2 = _mm512_permutexvar_ps(_mm512_add_epi32(two_l, _mm512_set1_epi32(2)), t[i]);
@@ -83,13 +83,13 @@ AVX512 void eng_winograd_input_avx512_f32(float *v, int64_t ld, int64_t plane, c
 
 /* The transposed layout puts a tile's channels together: the chunk's tiles are scattered
  * c floats apart. */
-AVX512 void eng_winograd_input_t_avx512_f32(float *vt, int64_t plane, const float *x, int n,
-                                            int c, int h, int w, int ph, int pw, int oh, int ow)
+AVX512 void eng_winograd_input_t_avx512_f32(float *vt, int64_t plane, const float *x, int n, int c,
+                                            int h, int w, int ph, int pw, int oh, int ow)
 {
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
-    __m512i apart = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(c));
+    __m512i apart =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(c));
     __m512 out[16];
     for (int k = 0; k < n; k++)
         for (int ch = 0; ch < c; ch++) {
@@ -114,8 +114,7 @@ AVX512 void eng_winograd_input_grad_avx512_f32(float *dx, const float *dv, int64
 {
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
     const __m512i prev = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
-    const __m512i lo_ix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
-                                            23);
+    const __m512i lo_ix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     for (int k = 0; k < n; k++)
         for (int ch = 0; ch < c; ch++) {
             float *p = dx + ((int64_t)k * c + ch) * h * w;
@@ -144,8 +143,10 @@ AVX512 void eng_winograd_input_grad_avx512_f32(float *dx, const float *dv, int64
                         __m512 c1 = _mm512_add_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]);
                         __m512 c2 = _mm512_sub_ps(_mm512_add_ps(s[i][1], s[i][2]), s[i][0]);
                         __m512 c3 = neg(s[i][3]);
-                        __m512 even = _mm512_add_ps(c0, _mm512_maskz_permutexvar_ps(0xfffe, prev, c2));
-                        __m512 odd = _mm512_add_ps(c1, _mm512_maskz_permutexvar_ps(0xfffe, prev, c3));
+                        __m512 even =
+                            _mm512_add_ps(c0, _mm512_maskz_permutexvar_ps(0xfffe, prev, c2));
+                        __m512 odd =
+                            _mm512_add_ps(c1, _mm512_maskz_permutexvar_ps(0xfffe, prev, c3));
                         float *r = p + (int64_t)row * w + col0;
                         __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(cols, r),
                                                    _mm512_permutex2var_ps(even, lo_ix, odd));
@@ -159,8 +160,7 @@ AVX512 void eng_winograd_output_avx512_f32(float *y, const float *m, int64_t ld,
                                            const float *bias, int n, int out, int oh, int ow)
 {
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
-    const __m512i lo_ix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
-                                            23);
+    const __m512i lo_ix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi_ix = _mm512_add_epi32(lo_ix, _mm512_set1_epi32(8));
     for (int k = 0; k < n; k++)
         for (int o = 0; o < out; o++) {
@@ -187,7 +187,8 @@ AVX512 void eng_winograd_output_avx512_f32(float *y, const float *m, int64_t ld,
                         __m512 od = _mm512_add_ps(
                             _mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]), b);
                         float *r = p + (int64_t)(2 * ti + i) * ow + 2 * tj0;
-                        _mm512_mask_storeu_ps(r, lanes(0, cols), _mm512_permutex2var_ps(ev, lo_ix, od));
+                        _mm512_mask_storeu_ps(r, lanes(0, cols),
+                                              _mm512_permutex2var_ps(ev, lo_ix, od));
                         _mm512_mask_storeu_ps(r + 16, lanes(0, cols - 16),
                                               _mm512_permutex2var_ps(ev, hi_ix, od));
                     }
@@ -199,8 +200,8 @@ AVX512 void eng_winograd_output_grad_avx512_f32(float *dm, int64_t ld, int64_t p
                                                 const float *dy, int n, int out, int oh, int ow)
 {
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     for (int k = 0; k < n; k++)
         for (int o = 0; o < out; o++) {

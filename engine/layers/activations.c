@@ -37,16 +37,12 @@ static eng_status activation_forward(eng_layer *layer, const eng_tensor *x, eng_
     bool f32 = x->dtype == ENG_F32;
     void *yp = eng_tensor_data(y), *xp = eng_tensor_data(x);
     switch (a->fn) {
-    case ACT_RELU:
-        f32 ? eng_relu_forward_f32(yp, xp, n) : eng_relu_forward_f64(yp, xp, n);
-        break;
+    case ACT_RELU: f32 ? eng_relu_forward_f32(yp, xp, n) : eng_relu_forward_f64(yp, xp, n); break;
     case ACT_LEAKY_RELU:
         f32 ? eng_leaky_relu_forward_f32(yp, xp, n, a->slope)
             : eng_leaky_relu_forward_f64(yp, xp, n, a->slope);
         break;
-    case ACT_TANH:
-        f32 ? eng_tanh_forward_f32(yp, xp, n) : eng_tanh_forward_f64(yp, xp, n);
-        break;
+    case ACT_TANH: f32 ? eng_tanh_forward_f32(yp, xp, n) : eng_tanh_forward_f64(yp, xp, n); break;
     case ACT_SIGMOID:
         f32 ? eng_sigmoid_forward_f32(yp, xp, n) : eng_sigmoid_forward_f64(yp, xp, n);
         break;
@@ -76,8 +72,7 @@ static eng_status activation_backward(eng_layer *layer, const eng_tensor *x, con
         f32 ? eng_tanh_backward_f32(dxp, dyp, yp, n) : eng_tanh_backward_f64(dxp, dyp, yp, n);
         break;
     case ACT_SIGMOID:
-        f32 ? eng_sigmoid_backward_f32(dxp, dyp, yp, n)
-            : eng_sigmoid_backward_f64(dxp, dyp, yp, n);
+        f32 ? eng_sigmoid_backward_f32(dxp, dyp, yp, n) : eng_sigmoid_backward_f64(dxp, dyp, yp, n);
         break;
     }
     return ENG_OK;
@@ -162,18 +157,18 @@ static eng_status activation_forward_sparse(eng_layer *layer, const eng_tensor *
     return ENG_OK;
 }
 
-#define ACTIVATION_OPS(NAME, KIND, SIGNATURE, FROZEN)                                            \
-    static const eng_layer_ops NAME = {                                                         \
-        .kind = KIND,                                                                           \
-        .output_shape = activation_output_shape,                                                \
-        .forward = activation_forward,                                                          \
-        .backward = activation_backward,                                                        \
-        .clone = activation_clone,                                                              \
-        .signature = SIGNATURE,                                                                 \
-        .forward_frozen = FROZEN,                                                                \
-        .forward_sparse = activation_forward_sparse,                                            \
-        .batch_independent = true,                                                              \
-        .sample_by_sample = true,                                                               \
+#define ACTIVATION_OPS(NAME, KIND, SIGNATURE, FROZEN)                                              \
+    static const eng_layer_ops NAME = {                                                            \
+        .kind = KIND,                                                                              \
+        .output_shape = activation_output_shape,                                                   \
+        .forward = activation_forward,                                                             \
+        .backward = activation_backward,                                                           \
+        .clone = activation_clone,                                                                 \
+        .signature = SIGNATURE,                                                                    \
+        .forward_frozen = FROZEN,                                                                  \
+        .forward_sparse = activation_forward_sparse,                                               \
+        .batch_independent = true,                                                                 \
+        .sample_by_sample = true,                                                                  \
     };
 
 ACTIVATION_OPS(relu_ops, "relu", relu_signature, relu_forward_frozen)
@@ -183,8 +178,7 @@ ACTIVATION_OPS(sigmoid_ops, "sigmoid", NULL, NULL)
 
 static eng_status activation_new(activation_fn fn, double slope, eng_layer **out)
 {
-    static const eng_layer_ops *const ops[] = {&relu_ops, &leaky_relu_ops, &tanh_ops,
-                                               &sigmoid_ops};
+    static const eng_layer_ops *const ops[] = {&relu_ops, &leaky_relu_ops, &tanh_ops, &sigmoid_ops};
     *out = NULL;
     activation *a = calloc(1, sizeof *a);
     if (!a)
@@ -237,14 +231,16 @@ static eng_status activation_create(const eng_settings *s, eng_dtype dtype, eng_
 }
 
 static const eng_setting leaky_relu_settings[] = {
-    {"negative_slope", ENG_SETTING_NUMBER, ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN,
-     .def = 0.01, .min = -INFINITY, .max = INFINITY, .doc = "y = negative_slope * x for x < 0"},
+    {"negative_slope", ENG_SETTING_NUMBER, ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN, .def = 0.01,
+     .min = -INFINITY, .max = INFINITY, .doc = "y = negative_slope * x for x < 0"},
     {0},
 };
 
-#define ACTIVATION_KIND(KIND, CTOR, SETTINGS)                                                   \
-    {.name = #KIND, .ctor = CTOR, .ops = &KIND##_ops, .settings = SETTINGS,                    \
-     .create = activation_create, .describe = activation_describe}
+#define ACTIVATION_KIND(KIND, CTOR, SETTINGS)                                                      \
+    {                                                                                              \
+        .name = #KIND, .ctor = CTOR, .ops = &KIND##_ops, .settings = SETTINGS,                     \
+        .create = activation_create, .describe = activation_describe                               \
+    }
 
 ENG_BUILTIN_KIND(relu) = ACTIVATION_KIND(relu, "ReLU", NULL);
 ENG_BUILTIN_KIND(leaky_relu) = ACTIVATION_KIND(leaky_relu, "LeakyReLU", leaky_relu_settings);

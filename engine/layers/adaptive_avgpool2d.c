@@ -31,8 +31,7 @@ static eng_status aap_output_shape(const eng_layer *layer, const eng_tensor *x, 
     return ENG_OK;
 }
 
-static eng_status aap_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                              bool training)
+static eng_status aap_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
 {
     (void)training;
     const adaptive_avgpool2d *a = (const adaptive_avgpool2d *)layer;
@@ -55,11 +54,11 @@ static eng_status aap_backward(eng_layer *layer, const eng_tensor *x, const eng_
     const adaptive_avgpool2d *a = (const adaptive_avgpool2d *)layer;
     int64_t planes = x->shape[0] * x->shape[1], h = x->shape[2], w = x->shape[3];
     if (x->dtype == ENG_F32)
-        eng_adaptive_avgpool2d_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), planes, h, w,
-                                            a->oh, a->ow);
+        eng_adaptive_avgpool2d_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), planes, h, w, a->oh,
+                                            a->ow);
     else
-        eng_adaptive_avgpool2d_backward_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), planes, h, w,
-                                            a->oh, a->ow);
+        eng_adaptive_avgpool2d_backward_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), planes, h, w, a->oh,
+                                            a->ow);
     return ENG_OK;
 }
 
@@ -90,8 +89,8 @@ eng_status eng_adaptive_avgpool2d_new(int oh, int ow, eng_layer **out)
 {
     *out = NULL;
     if (oh < 1 || ow < 1)
-        return eng_error(ENG_EARG, "adaptive_avgpool2d: output size (%d,%d) must be positive",
-                         oh, ow);
+        return eng_error(ENG_EARG, "adaptive_avgpool2d: output size (%d,%d) must be positive", oh,
+                         ow);
     adaptive_avgpool2d *a = calloc(1, sizeof *a);
     if (!a)
         return eng_error(ENG_ENOMEM, "adaptive_avgpool2d: out of memory");
@@ -104,8 +103,7 @@ eng_status eng_adaptive_avgpool2d_new(int oh, int ow, eng_layer **out)
 
 /* ---- kind ---- */
 
-static eng_status aap_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
-                             eng_layer **out)
+static eng_status aap_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng, eng_layer **out)
 {
     (void)dtype;
     (void)rng;
@@ -116,12 +114,16 @@ static eng_status aap_create(const eng_settings *s, eng_dtype dtype, eng_rng *rn
 
 static const eng_setting aap_settings[] = {
     {"output_size", ENG_SETTING_INTS,
-     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN, .min = 1,
-     .max = 1 << 20, .len = 2, .doc = "(oh, ow), or s for (s, s); 1 is global pooling"},
+     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN, .min = 1, .max = 1 << 20,
+     .len = 2, .doc = "(oh, ow), or s for (s, s); 1 is global pooling"},
     {0},
 };
 
 ENG_BUILTIN_KIND(adaptive_avgpool2d) = {
-    .name = "adaptive_avgpool2d", .ctor = "AdaptiveAvgPool2d", .ops = &aap_ops,
-    .settings = aap_settings, .create = aap_create, .describe = aap_describe,
+    .name = "adaptive_avgpool2d",
+    .ctor = "AdaptiveAvgPool2d",
+    .ops = &aap_ops,
+    .settings = aap_settings,
+    .create = aap_create,
+    .describe = aap_describe,
 };

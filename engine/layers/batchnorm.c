@@ -25,7 +25,7 @@ typedef struct batchnorm {
     int features;
     double eps, momentum;
     bool affine;
-    bool batch_stats; /* the last forward normalised with the batch's statistics */
+    bool batch_stats;            /* the last forward normalised with the batch's statistics */
     double *mean, *var, *invstd; /* [features] scratch */
 } batchnorm;
 
@@ -83,8 +83,7 @@ static eng_status set_statistics(batchnorm *b, const eng_tensor *x, bool trainin
         return eng_error(ENG_ESHAPE,
                          "%s '%s': x %s has 1 value per channel: training needs more than 1 "
                          "(a larger batch, or evaluation mode)",
-                         b->base.ops->kind, eng_layer_label(&b->base),
-                         eng_tensor_shape_str(x));
+                         b->base.ops->kind, eng_layer_label(&b->base), eng_tensor_shape_str(x));
     if (x->dtype == ENG_F32)
         eng_batchnorm_stats_f32(b->mean, b->var, eng_tensor_data(x), n, c, s);
     else
@@ -144,8 +143,8 @@ static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, cons
 static eng_status batchnorm_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
     const batchnorm *b = (const batchnorm *)layer;
-    eng_status st = eng_batchnorm_new(b->dims, b->features, b->eps, b->momentum, b->affine,
-                                      dtype, out);
+    eng_status st =
+        eng_batchnorm_new(b->dims, b->features, b->eps, b->momentum, b->affine, dtype, out);
     if (st)
         return st;
     ((batchnorm *)*out)->batch_stats = b->batch_stats;
@@ -173,18 +172,17 @@ static void batchnorm_destroy(eng_layer *layer)
     free(((batchnorm *)layer)->mean);
 }
 
-#define BATCHNORM_OPS(name)                                                                    \
-    {                                                                                          \
-        .kind = name, .output_shape = batchnorm_output_shape, .forward = batchnorm_forward,    \
-        .backward = batchnorm_backward, .clone = batchnorm_clone,                              \
-        .destroy = batchnorm_destroy,                                                          \
+#define BATCHNORM_OPS(name)                                                                        \
+    {                                                                                              \
+        .kind = name, .output_shape = batchnorm_output_shape, .forward = batchnorm_forward,        \
+        .backward = batchnorm_backward, .clone = batchnorm_clone, .destroy = batchnorm_destroy,    \
     }
 
 static const eng_layer_ops batchnorm1d_ops = BATCHNORM_OPS("batchnorm1d");
 static const eng_layer_ops batchnorm2d_ops = BATCHNORM_OPS("batchnorm2d");
 
-eng_status eng_batchnorm_new(int dims, int num_features, double eps, double momentum,
-                             bool affine, eng_dtype dtype, eng_layer **out)
+eng_status eng_batchnorm_new(int dims, int num_features, double eps, double momentum, bool affine,
+                             eng_dtype dtype, eng_layer **out)
 {
     *out = NULL;
     const char *kind = dims == 1 ? "batchnorm1d" : "batchnorm2d";
@@ -259,8 +257,8 @@ static const eng_setting batchnorm_settings[] = {
     {"num_features", ENG_SETTING_INT,
      ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE, .min = 1,
      .max = ENG_SETTING_INT_MAX, .doc = "C, the number of channels (features)"},
-    {"eps", ENG_SETTING_NUMBER, ENG_SETTING_SHOWN, .def = 1e-5, .min = 0x1p-1074,
-     .max = INFINITY, .doc = "added to the variance (positive)"},
+    {"eps", ENG_SETTING_NUMBER, ENG_SETTING_SHOWN, .def = 1e-5, .min = 0x1p-1074, .max = INFINITY,
+     .doc = "added to the variance (positive)"},
     {"momentum", ENG_SETTING_NUMBER, ENG_SETTING_SHOWN, .def = 0.1, .min = 0, .max = 1,
      .doc = "the running statistics' update factor"},
     {"affine", ENG_SETTING_BOOL, ENG_SETTING_SHOWN, .def = 1,
@@ -269,12 +267,22 @@ static const eng_setting batchnorm_settings[] = {
 };
 
 ENG_BUILTIN_KIND(batchnorm1d) = {
-    .name = "batchnorm1d", .ctor = "BatchNorm1d", .ops = &batchnorm1d_ops,
-    .settings = batchnorm_settings, .takes_dtype = true, .create = batchnorm_create,
-    .describe = batchnorm_describe, .param_shapes = batchnorm_param_shapes,
+    .name = "batchnorm1d",
+    .ctor = "BatchNorm1d",
+    .ops = &batchnorm1d_ops,
+    .settings = batchnorm_settings,
+    .takes_dtype = true,
+    .create = batchnorm_create,
+    .describe = batchnorm_describe,
+    .param_shapes = batchnorm_param_shapes,
 };
 ENG_BUILTIN_KIND(batchnorm2d) = {
-    .name = "batchnorm2d", .ctor = "BatchNorm2d", .ops = &batchnorm2d_ops,
-    .settings = batchnorm_settings, .takes_dtype = true, .create = batchnorm_create,
-    .describe = batchnorm_describe, .param_shapes = batchnorm_param_shapes,
+    .name = "batchnorm2d",
+    .ctor = "BatchNorm2d",
+    .ops = &batchnorm2d_ops,
+    .settings = batchnorm_settings,
+    .takes_dtype = true,
+    .create = batchnorm_create,
+    .describe = batchnorm_describe,
+    .param_shapes = batchnorm_param_shapes,
 };

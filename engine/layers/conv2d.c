@@ -18,9 +18,7 @@
 #include "../registry.h"
 #include "conv2d_impl.h"
 
-
-eng_status eng_conv2d_geometry(const eng_layer *layer, const eng_tensor *x,
-                               eng_conv_geometry *g)
+eng_status eng_conv2d_geometry(const eng_layer *layer, const eng_tensor *x, eng_conv_geometry *g)
 {
     const conv2d *c = (const conv2d *)layer;
     eng_status st = eng_layer_check_input(layer, x, 4, "[N,C,H,W]");
@@ -42,7 +40,8 @@ eng_status eng_conv2d_geometry(const eng_layer *layer, const eng_tensor *x,
     g->dw = c->opts.dilation_w;
     int span_h = g->dh * (g->kh - 1) + 1, span_w = g->dw * (g->kw - 1) + 1;
     if (g->height + 2 * g->ph < span_h || g->width + 2 * g->pw < span_w)
-        return eng_error(ENG_ESHAPE, "conv2d '%s': x %s is smaller than the %dx%d kernel "
+        return eng_error(ENG_ESHAPE,
+                         "conv2d '%s': x %s is smaller than the %dx%d kernel "
                          "(padding %d,%d, dilation %d,%d)",
                          eng_layer_label(layer), eng_tensor_shape_str(x), c->kh, c->kw, g->ph,
                          g->pw, g->dh, g->dw);
@@ -125,8 +124,7 @@ static eng_status conv2d_forward_direct(conv2d *c, const eng_tensor *x, eng_tens
                                 c->out_channels, c->kh, c->kw);
             break;
         }
-        default:
-            return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
+        default: return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
         }
     }
     return ENG_OK;
@@ -198,8 +196,7 @@ static eng_status conv2d_forward_winograd(conv2d *c, const eng_tensor *x, eng_te
             eng_small_gemm_nn_f32(m + xi * mp, tiles, u + xi * out * in, v + xi * vp, tiles, out,
                                   (int)tiles, in);
         eng_winograd_output_f32(ENG_F32_DATA(y) + first * y_stride, m, tiles, mp,
-                                bias ? ENG_F32_DATA(bias->value) : NULL, count, out, g->oh,
-                                g->ow);
+                                bias ? ENG_F32_DATA(bias->value) : NULL, count, out, g->oh, g->ow);
     }
     return ENG_OK;
 }
@@ -238,8 +235,8 @@ static eng_status conv2d_backward_winograd(conv2d *c, const eng_tensor *x, const
                                g->height, g->width, g->ph, g->pw, g->oh, g->ow);
         eng_winograd_output_grad_f32(m, tiles, mp, dyg, count, out, g->oh, g->ow);
         for (int xi = 0; xi < 16; xi++)
-            eng_small_gemm_nt_f32(du + xi * out * in, in, m + xi * mp, tiles, v + xi * vp,
-                                  tiles, out, in, (int)tiles);
+            eng_small_gemm_nt_f32(du + xi * out * in, in, m + xi * mp, tiles, v + xi * vp, tiles,
+                                  out, in, (int)tiles);
         if (dx) {
             /* v is free again: it takes dV = U^T dM */
             for (int xi = 0; xi < 16; xi++)
@@ -288,8 +285,8 @@ static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tens
             eng_im2col_f32(col, ENG_F32_DATA(x) + i * x_stride, &g);
             if (bias)
                 eng_fill_planes_f32(yi, ENG_F32_DATA(bias->value), out, plane);
-            eng_gemm_f32(yi, ENG_F32_DATA(layer->params[0].value), col, out, plane, k, false,
-                         false, 1.0f, bias ? 1.0f : 0.0f);
+            eng_gemm_f32(yi, ENG_F32_DATA(layer->params[0].value), col, out, plane, k, false, false,
+                         1.0f, bias ? 1.0f : 0.0f);
             break;
         }
         case ENG_F64: {
@@ -297,12 +294,11 @@ static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tens
             eng_im2col_f64(col, ENG_F64_DATA(x) + i * x_stride, &g);
             if (bias)
                 eng_fill_planes_f64(yi, ENG_F64_DATA(bias->value), out, plane);
-            eng_gemm_f64(yi, ENG_F64_DATA(layer->params[0].value), col, out, plane, k, false,
-                         false, 1.0, bias ? 1.0 : 0.0);
+            eng_gemm_f64(yi, ENG_F64_DATA(layer->params[0].value), col, out, plane, k, false, false,
+                         1.0, bias ? 1.0 : 0.0);
             break;
         }
-        default:
-            return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
+        default: return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
         }
     }
     return ENG_OK;
@@ -343,8 +339,7 @@ static eng_status conv2d_backward_direct(conv2d *c, const eng_tensor *x, const e
                 eng_sum_planes_f64(ENG_F64_DATA(bias->grad), dyi, c->out_channels, plane);
             break;
         }
-        default:
-            return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
+        default: return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
         }
     }
     return ENG_OK;
@@ -400,14 +395,13 @@ static eng_status conv2d_backward(eng_layer *layer, const eng_tensor *x, const e
             if (bias)
                 eng_sum_planes_f64(ENG_F64_DATA(bias->grad), dyi, out, plane);
             if (dx) {
-                eng_gemm_f64(col, ENG_F64_DATA(weight->value), dyi, k, plane, out, true, false,
-                             1.0, 0.0);
+                eng_gemm_f64(col, ENG_F64_DATA(weight->value), dyi, k, plane, out, true, false, 1.0,
+                             0.0);
                 eng_col2im_f64(ENG_F64_DATA(dx) + i * x_stride, col, &g);
             }
             break;
         }
-        default:
-            return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
+        default: return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
         }
     }
     return ENG_OK;
@@ -416,8 +410,8 @@ static eng_status conv2d_backward(eng_layer *layer, const eng_tensor *x, const e
 static eng_status conv2d_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
     const conv2d *c = (const conv2d *)layer;
-    eng_status st = eng_conv2d_new(c->in_channels, c->out_channels, c->kh, c->kw, &c->opts,
-                                   dtype, NULL, out);
+    eng_status st =
+        eng_conv2d_new(c->in_channels, c->out_channels, c->kh, c->kw, &c->opts, dtype, NULL, out);
     if (st)
         return st;
     return eng_layer_copy_params(*out, layer);
@@ -429,8 +423,10 @@ static eng_status conv2d_describe(const eng_layer *layer, eng_settings *s)
 {
     const conv2d *c = (const conv2d *)layer;
     const eng_conv2d_options *o = &c->opts;
-    const int pairs[4][2] = {{c->kh, c->kw}, {o->stride_h, o->stride_w},
-                             {o->padding_h, o->padding_w}, {o->dilation_h, o->dilation_w}};
+    const int pairs[4][2] = {{c->kh, c->kw},
+                             {o->stride_h, o->stride_w},
+                             {o->padding_h, o->padding_w},
+                             {o->dilation_h, o->dilation_w}};
     eng_status st = eng_settings_set_int(s, "in_channels", c->in_channels);
     if (!st)
         st = eng_settings_set_int(s, "out_channels", c->out_channels);
@@ -481,16 +477,21 @@ eng_status eng_conv2d_new(int in_channels, int out_channels, int kh, int kw,
     o.dilation_h = o.dilation_h ? o.dilation_h : 1, o.dilation_w = o.dilation_w ? o.dilation_w : 1;
     o.groups = o.groups ? o.groups : 1;
     if (in_channels <= 0 || out_channels <= 0 || kh <= 0 || kw <= 0)
-        return eng_error(ENG_EARG, "conv2d: channels (%d, %d) and kernel size (%d, %d) must be positive",
+        return eng_error(ENG_EARG,
+                         "conv2d: channels (%d, %d) and kernel size (%d, %d) must be positive",
                          in_channels, out_channels, kh, kw);
     if (o.stride_h < 0 || o.stride_w < 0 || o.dilation_h < 0 || o.dilation_w < 0 ||
         o.padding_h < 0 || o.padding_w < 0)
-        return eng_error(ENG_EARG, "conv2d: stride (%d,%d), padding (%d,%d) and dilation (%d,%d) "
-                         "may not be negative", o.stride_h, o.stride_w, o.padding_h,
-                         o.padding_w, o.dilation_h, o.dilation_w);
+        return eng_error(ENG_EARG,
+                         "conv2d: stride (%d,%d), padding (%d,%d) and dilation (%d,%d) "
+                         "may not be negative",
+                         o.stride_h, o.stride_w, o.padding_h, o.padding_w, o.dilation_h,
+                         o.dilation_w);
     if (o.groups < 1 || in_channels % o.groups || out_channels % o.groups)
-        return eng_error(ENG_EARG, "conv2d: groups (%d) must divide in_channels (%d) and "
-                         "out_channels (%d)", o.groups, in_channels, out_channels);
+        return eng_error(ENG_EARG,
+                         "conv2d: groups (%d) must divide in_channels (%d) and "
+                         "out_channels (%d)",
+                         o.groups, in_channels, out_channels);
     if (!eng_dtype_is_float(dtype))
         return eng_error(ENG_EDTYPE, "conv2d: dtype %s (f32 or f64 expected)",
                          eng_dtype_name(dtype));
@@ -528,8 +529,14 @@ static eng_status conv2d_create(const eng_settings *s, eng_dtype dtype, eng_rng 
     int v[4][2];
     for (int i = 0; i < 4; i++)
         eng_settings_ints(s, pair_names[i], v[i], 2);
-    eng_conv2d_options o = {v[1][0], v[1][1], v[2][0], v[2][1], v[3][0], v[3][1],
-                            !eng_settings_bool(s, "bias"), eng_settings_int(s, "groups")};
+    eng_conv2d_options o = {v[1][0],
+                            v[1][1],
+                            v[2][0],
+                            v[2][1],
+                            v[3][0],
+                            v[3][1],
+                            !eng_settings_bool(s, "bias"),
+                            eng_settings_int(s, "groups")};
     return eng_conv2d_new(eng_settings_int(s, "in_channels"), eng_settings_int(s, "out_channels"),
                           v[0][0], v[0][1], &o, dtype, rng, out);
 }
@@ -540,22 +547,30 @@ static eng_status conv2d_param_shapes(const eng_settings *s, eng_param_shape *ou
     eng_settings_ints(s, "kernel_size", k, 2);
     int groups = eng_settings_int(s, "groups");
     if (groups < 1 || in % groups || o % groups)
-        return eng_error(ENG_EARG, "conv2d: groups (%d) must divide in_channels (%d) and "
-                         "out_channels (%d)", groups, in, o);
+        return eng_error(ENG_EARG,
+                         "conv2d: groups (%d) must divide in_channels (%d) and "
+                         "out_channels (%d)",
+                         groups, in, o);
     out[0] = (eng_param_shape){"weight", 4, {o, in / groups, k[0], k[1]}};
     out[1] = (eng_param_shape){"bias", 1, {o}};
     *n = eng_settings_bool(s, "bias") ? 2 : 1;
     return ENG_OK;
 }
 
-#define CHANNELS(NAME)                                                                         \
-    {NAME, ENG_SETTING_INT, ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE,   \
-     .min = 1, .max = ENG_SETTING_INT_MAX}
-#define PAIR(NAME, FLAGS, DEF, MIN, DOC)                                                       \
-    {NAME, ENG_SETTING_INTS, FLAGS, .def = DEF, .min = MIN, .max = 1 << 20, .len = 2, .doc = DOC}
+#define CHANNELS(NAME)                                                                             \
+    {                                                                                              \
+        NAME, ENG_SETTING_INT, ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE,   \
+            .min = 1, .max = ENG_SETTING_INT_MAX                                                   \
+    }
+#define PAIR(NAME, FLAGS, DEF, MIN, DOC)                                                           \
+    {                                                                                              \
+        NAME, ENG_SETTING_INTS, FLAGS, .def = DEF, .min = MIN, .max = 1 << 20, .len = 2,           \
+                                       .doc = DOC                                                  \
+    }
 
 static const eng_setting conv2d_settings[] = {
-    CHANNELS("in_channels"), CHANNELS("out_channels"),
+    CHANNELS("in_channels"),
+    CHANNELS("out_channels"),
     PAIR("kernel_size", ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN, 0, 1,
          "(kh, kw), or k for (k, k)"),
     PAIR("stride", ENG_SETTING_SHOWN, 1, 1, "(sh, sw)"),
@@ -567,7 +582,11 @@ static const eng_setting conv2d_settings[] = {
     {0},
 };
 
-ENG_BUILTIN_KIND(conv2d) = {.name = "conv2d", .ctor = "Conv2d", .ops = &conv2d_ops,
-                            .settings = conv2d_settings, .takes_dtype = true,
-                            .create = conv2d_create, .describe = conv2d_describe,
+ENG_BUILTIN_KIND(conv2d) = {.name = "conv2d",
+                            .ctor = "Conv2d",
+                            .ops = &conv2d_ops,
+                            .settings = conv2d_settings,
+                            .takes_dtype = true,
+                            .create = conv2d_create,
+                            .describe = conv2d_describe,
                             .param_shapes = conv2d_param_shapes};

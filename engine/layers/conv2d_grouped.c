@@ -23,23 +23,23 @@ static eng_status ensure_group_col(conv2d *c, const eng_conv_geometry *gg, eng_d
     return eng_tensor_ensure(&c->col, dtype, 2, shape);
 }
 
-#define GROUPED_FORWARD(T, SFX)                                                                 \
-    static void grouped_forward_##SFX(conv2d *c, const T *x, T *y, const T *w, const T *bias,   \
-                                      int64_t n, const eng_conv_geometry *gg)                   \
-    {                                                                                           \
-        int groups = c->opts.groups, cout = c->out_channels / groups;                           \
-        int k = gg->channels * gg->kh * gg->kw, plane = gg->oh * gg->ow;                        \
-        int64_t xg = (int64_t)gg->channels * gg->height * gg->width, yg = (int64_t)cout * plane; \
-        T *col = (T *)eng_tensor_data(c->col);                                                  \
-        for (int64_t i = 0; i < n; i++)                                                         \
-            for (int gi = 0; gi < groups; gi++) {                                               \
-                T *yo = y + (i * groups + gi) * yg;                                             \
-                eng_im2col_##SFX(col, x + (i * groups + gi) * xg, gg);                          \
-                if (bias)                                                                       \
-                    eng_fill_planes_##SFX(yo, bias + gi * cout, cout, plane);                   \
-                eng_gemm_##SFX(yo, w + (int64_t)gi * cout * k, col, cout, plane, k, false,      \
-                               false, 1, bias ? 1 : 0);                                         \
-            }                                                                                   \
+#define GROUPED_FORWARD(T, SFX)                                                                    \
+    static void grouped_forward_##SFX(conv2d *c, const T *x, T *y, const T *w, const T *bias,      \
+                                      int64_t n, const eng_conv_geometry *gg)                      \
+    {                                                                                              \
+        int groups = c->opts.groups, cout = c->out_channels / groups;                              \
+        int k = gg->channels * gg->kh * gg->kw, plane = gg->oh * gg->ow;                           \
+        int64_t xg = (int64_t)gg->channels * gg->height * gg->width, yg = (int64_t)cout * plane;   \
+        T *col = (T *)eng_tensor_data(c->col);                                                     \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            for (int gi = 0; gi < groups; gi++) {                                                  \
+                T *yo = y + (i * groups + gi) * yg;                                                \
+                eng_im2col_##SFX(col, x + (i * groups + gi) * xg, gg);                             \
+                if (bias)                                                                          \
+                    eng_fill_planes_##SFX(yo, bias + gi * cout, cout, plane);                      \
+                eng_gemm_##SFX(yo, w + (int64_t)gi * cout * k, col, cout, plane, k, false, false,  \
+                               1, bias ? 1 : 0);                                                   \
+            }                                                                                      \
     }
 
 GROUPED_FORWARD(float, f32)
@@ -64,28 +64,27 @@ eng_status eng_conv2d_grouped_forward(conv2d *c, const eng_tensor *x, eng_tensor
 
 /* dweight_g [cout,k] += dy_g [cout,plane] @ col^T; dcol = weight_g^T @ dy_g, then col2im into
  * the group's channels of dx (which col2im overwrites). */
-#define GROUPED_BACKWARD(T, SFX)                                                                \
-    static void grouped_backward_##SFX(conv2d *c, const T *x, const T *dy, T *dx, const T *w,   \
-                                       T *dw, T *dbias, int64_t n,                              \
-                                       const eng_conv_geometry *gg)                             \
-    {                                                                                           \
-        int groups = c->opts.groups, cout = c->out_channels / groups;                           \
-        int k = gg->channels * gg->kh * gg->kw, plane = gg->oh * gg->ow;                        \
-        int64_t xg = (int64_t)gg->channels * gg->height * gg->width, yg = (int64_t)cout * plane; \
-        T *col = (T *)eng_tensor_data(c->col);                                                  \
-        for (int64_t i = 0; i < n; i++)                                                         \
-            for (int gi = 0; gi < groups; gi++) {                                               \
-                const T *dyo = dy + (i * groups + gi) * yg;                                     \
-                int64_t wo = (int64_t)gi * cout * k;                                            \
-                eng_im2col_##SFX(col, x + (i * groups + gi) * xg, gg);                          \
-                eng_gemm_##SFX(dw + wo, dyo, col, cout, k, plane, false, true, 1, 1);           \
-                if (dbias)                                                                      \
-                    eng_sum_planes_##SFX(dbias + gi * cout, dyo, cout, plane);                  \
-                if (dx) {                                                                       \
-                    eng_gemm_##SFX(col, w + wo, dyo, k, plane, cout, true, false, 1, 0);        \
-                    eng_col2im_##SFX(dx + (i * groups + gi) * xg, col, gg);                     \
-                }                                                                               \
-            }                                                                                   \
+#define GROUPED_BACKWARD(T, SFX)                                                                   \
+    static void grouped_backward_##SFX(conv2d *c, const T *x, const T *dy, T *dx, const T *w,      \
+                                       T *dw, T *dbias, int64_t n, const eng_conv_geometry *gg)    \
+    {                                                                                              \
+        int groups = c->opts.groups, cout = c->out_channels / groups;                              \
+        int k = gg->channels * gg->kh * gg->kw, plane = gg->oh * gg->ow;                           \
+        int64_t xg = (int64_t)gg->channels * gg->height * gg->width, yg = (int64_t)cout * plane;   \
+        T *col = (T *)eng_tensor_data(c->col);                                                     \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            for (int gi = 0; gi < groups; gi++) {                                                  \
+                const T *dyo = dy + (i * groups + gi) * yg;                                        \
+                int64_t wo = (int64_t)gi * cout * k;                                               \
+                eng_im2col_##SFX(col, x + (i * groups + gi) * xg, gg);                             \
+                eng_gemm_##SFX(dw + wo, dyo, col, cout, k, plane, false, true, 1, 1);              \
+                if (dbias)                                                                         \
+                    eng_sum_planes_##SFX(dbias + gi * cout, dyo, cout, plane);                     \
+                if (dx) {                                                                          \
+                    eng_gemm_##SFX(col, w + wo, dyo, k, plane, cout, true, false, 1, 0);           \
+                    eng_col2im_##SFX(dx + (i * groups + gi) * xg, col, gg);                        \
+                }                                                                                  \
+            }                                                                                      \
     }
 
 GROUPED_BACKWARD(float, f32)
@@ -102,13 +101,11 @@ eng_status eng_conv2d_grouped_backward(conv2d *c, const eng_tensor *x, const eng
     void *db = bias ? eng_tensor_data(bias->grad) : NULL;
     void *dxp = dx ? eng_tensor_data(dx) : NULL;
     if (x->dtype == ENG_F32)
-        grouped_backward_f32(c, ENG_F32_DATA(x), ENG_F32_DATA(dy), dxp,
-                             ENG_F32_DATA(weight->value), ENG_F32_DATA(weight->grad), db,
-                             x->shape[0], &gg);
+        grouped_backward_f32(c, ENG_F32_DATA(x), ENG_F32_DATA(dy), dxp, ENG_F32_DATA(weight->value),
+                             ENG_F32_DATA(weight->grad), db, x->shape[0], &gg);
     else
-        grouped_backward_f64(c, ENG_F64_DATA(x), ENG_F64_DATA(dy), dxp,
-                             ENG_F64_DATA(weight->value), ENG_F64_DATA(weight->grad), db,
-                             x->shape[0], &gg);
+        grouped_backward_f64(c, ENG_F64_DATA(x), ENG_F64_DATA(dy), dxp, ENG_F64_DATA(weight->value),
+                             ENG_F64_DATA(weight->grad), db, x->shape[0], &gg);
     return ENG_OK;
 }
 

@@ -19,15 +19,17 @@ typedef struct conv2d {
 
 /* Checks x against the layer and fills the geometry of all its channels. */
 ENG_MUST_CHECK eng_status eng_conv2d_geometry(const eng_layer *layer, const eng_tensor *x,
-                               eng_conv_geometry *g);
+                                              eng_conv_geometry *g);
 /* groups > 1: per image and group, im2col of the group's input channels and one GEMM with
  * the group's slice of weight [out/groups, in/groups*kh*kw]. backward as conv2d's. */
 ENG_MUST_CHECK eng_status eng_conv2d_grouped_forward(conv2d *c, const eng_tensor *x, eng_tensor *y,
-                                      const eng_conv_geometry *g);
-ENG_MUST_CHECK eng_status eng_conv2d_grouped_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
-                                       eng_tensor *dx, const eng_conv_geometry *g);
+                                                     const eng_conv_geometry *g);
+ENG_MUST_CHECK eng_status eng_conv2d_grouped_backward(conv2d *c, const eng_tensor *x,
+                                                      const eng_tensor *dy, eng_tensor *dx,
+                                                      const eng_conv_geometry *g);
 /* The layer's forward_delta (layer.h), any groups. */
-ENG_MUST_CHECK eng_status eng_conv2d_forward_delta(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
-                                    int param, int64_t index, double delta, eng_tensor *y_out);
+ENG_MUST_CHECK eng_status eng_conv2d_forward_delta(eng_layer *layer, const eng_tensor *x,
+                                                   const eng_tensor *y, int param, int64_t index,
+                                                   double delta, eng_tensor *y_out);
 
 #endif

@@ -42,10 +42,8 @@ static eng_status row_of(const embedding *e, const eng_tensor *x, int64_t i, int
 {
     double v = eng_tensor_get_flat(x, i), r = nearbyint(v);
     if (!(fabs(v - r) <= 0.25) || r < 0 || r >= e->n)
-        return eng_error(ENG_EARG,
-                         "embedding '%s': x[%lld] = %g is not an index in [0, %d) (x %s)",
-                         eng_layer_label(&e->base), (long long)i, v, e->n,
-                         eng_tensor_shape_str(x));
+        return eng_error(ENG_EARG, "embedding '%s': x[%lld] = %g is not an index in [0, %d) (x %s)",
+                         eng_layer_label(&e->base), (long long)i, v, e->n, eng_tensor_shape_str(x));
     *row = (int64_t)r;
     return ENG_OK;
 }
@@ -154,7 +152,8 @@ eng_status eng_embedding_new(int num_embeddings, int embedding_dim, int padding_
     e->n = num_embeddings;
     e->d = embedding_dim;
     e->padding_idx = padding_idx == ENG_EMBEDDING_NO_PADDING ? -1
-                     : padding_idx < 0 ? padding_idx + num_embeddings : padding_idx;
+                     : padding_idx < 0                       ? padding_idx + num_embeddings
+                                                             : padding_idx;
     int64_t shape[2] = {num_embeddings, embedding_dim};
     eng_status st = eng_layer_add_param(&e->base, "weight", 2, shape);
     if (!st)
@@ -183,9 +182,8 @@ static eng_status embedding_create(const eng_settings *s, eng_dtype dtype, eng_r
 
 static eng_status embedding_param_shapes(const eng_settings *s, eng_param_shape *out, int *n)
 {
-    out[0] = (eng_param_shape){"weight", 2,
-                               {eng_settings_int(s, "num_embeddings"),
-                                eng_settings_int(s, "embedding_dim")}};
+    out[0] = (eng_param_shape){
+        "weight", 2, {eng_settings_int(s, "num_embeddings"), eng_settings_int(s, "embedding_dim")}};
     *n = 1;
     return ENG_OK;
 }
@@ -204,7 +202,12 @@ static const eng_setting embedding_settings[] = {
 };
 
 ENG_BUILTIN_KIND(embedding) = {
-    .name = "embedding", .ctor = "Embedding", .ops = &embedding_ops,
-    .settings = embedding_settings, .takes_dtype = true, .create = embedding_create,
-    .describe = embedding_describe, .param_shapes = embedding_param_shapes,
+    .name = "embedding",
+    .ctor = "Embedding",
+    .ops = &embedding_ops,
+    .settings = embedding_settings,
+    .takes_dtype = true,
+    .create = embedding_create,
+    .describe = embedding_describe,
+    .param_shapes = embedding_param_shapes,
 };

@@ -61,8 +61,8 @@ static eng_status flatten_describe(const eng_layer *layer, eng_settings *s)
 /* The same flat layout: the changed positions pass through. */
 static eng_status flatten_forward_sparse(eng_layer *layer, const eng_tensor *x_ref,
                                          const eng_tensor *y_ref, const eng_tensor *x,
-                                         const int64_t *in, int64_t n, eng_tensor *y,
-                                         int64_t *out, int64_t cap, int64_t *nout)
+                                         const int64_t *in, int64_t n, eng_tensor *y, int64_t *out,
+                                         int64_t cap, int64_t *nout)
 {
     (void)layer;
     (void)x_ref;

@@ -25,8 +25,7 @@ static eng_status gelu_output_shape(const eng_layer *layer, const eng_tensor *x,
     return ENG_OK;
 }
 
-static eng_status gelu_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                               bool training)
+static eng_status gelu_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
 {
     (void)training;
     bool t = ((const gelu *)layer)->tanh_approx;
@@ -89,8 +88,7 @@ eng_status eng_gelu_new(bool tanh_approx, eng_layer **out)
 
 /* ---- kind ---- */
 
-static eng_status gelu_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
-                              eng_layer **out)
+static eng_status gelu_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng, eng_layer **out)
 {
     (void)dtype;
     (void)rng;
@@ -107,6 +105,10 @@ static const eng_setting gelu_settings[] = {
 };
 
 ENG_BUILTIN_KIND(gelu) = {
-    .name = "gelu", .ctor = "GELU", .ops = &gelu_ops, .settings = gelu_settings,
-    .create = gelu_create, .describe = gelu_describe,
+    .name = "gelu",
+    .ctor = "GELU",
+    .ops = &gelu_ops,
+    .settings = gelu_settings,
+    .create = gelu_create,
+    .describe = gelu_describe,
 };

@@ -14,8 +14,7 @@ void eng_layer_init(eng_layer *layer, const eng_layer_ops *ops, eng_dtype dtype)
     layer->buffers = layer->buffer_slots;
 }
 
-eng_status eng_layer_add_param(eng_layer *layer, const char *name, int ndim,
-                               const int64_t *shape)
+eng_status eng_layer_add_param(eng_layer *layer, const char *name, int ndim, const int64_t *shape)
 {
     if (layer->nparams == ENG_MAX_PARAMS)
         return eng_error(ENG_ESTATE, "%s: more than %d parameters", layer->ops->kind,
@@ -35,12 +34,11 @@ eng_status eng_layer_add_param(eng_layer *layer, const char *name, int ndim,
     return ENG_OK;
 }
 
-eng_status eng_layer_add_buffer(eng_layer *layer, const char *name, int ndim,
-                                const int64_t *shape, double value)
+eng_status eng_layer_add_buffer(eng_layer *layer, const char *name, int ndim, const int64_t *shape,
+                                double value)
 {
     if (layer->nbuffers == ENG_MAX_BUFFERS)
-        return eng_error(ENG_ESTATE, "%s: more than %d buffers", layer->ops->kind,
-                         ENG_MAX_BUFFERS);
+        return eng_error(ENG_ESTATE, "%s: more than %d buffers", layer->ops->kind, ENG_MAX_BUFFERS);
     eng_buffer *b = &layer->buffers[layer->nbuffers];
     eng_status st = eng_tensor_new(layer->dtype, ndim, shape, &b->value);
     if (st)
@@ -89,8 +87,8 @@ eng_status eng_layer_set_name(eng_layer *layer, const char *name)
         char c = name[i];
         /* '.' separates layer and parameter in "conv1.weight"; '/' would split HDF5 paths. */
         if (c == '.' || c == '/' || c < 32)
-            return eng_error(ENG_EARG, "layer name '%s' may not contain '.', '/' or control characters",
-                             name);
+            return eng_error(
+                ENG_EARG, "layer name '%s' may not contain '.', '/' or control characters", name);
     }
     memcpy(layer->name, name, n + 1);
     return ENG_OK;
@@ -152,8 +150,7 @@ static eng_status check_output(const eng_layer *layer, const eng_tensor *x, cons
     return ENG_OK;
 }
 
-eng_status eng_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                             bool training)
+eng_status eng_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
 {
     eng_status st = check_output(layer, x, y, "y");
     if (st)
@@ -170,13 +167,13 @@ eng_status eng_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_t
     st = check_output(layer, x, dy, "dy");
     if (st)
         return st;
-    if (dx && (!eng_tensor_same_shape(dx, x) || dx->dtype != x->dtype ||
-               !eng_tensor_is_contiguous(dx)))
+    if (dx &&
+        (!eng_tensor_same_shape(dx, x) || dx->dtype != x->dtype || !eng_tensor_is_contiguous(dx)))
         return eng_error(!eng_tensor_same_shape(dx, x) ? ENG_ESHAPE
-                         : dx->dtype != x->dtype     ? ENG_EDTYPE
-                                                     : ENG_ESTATE,
-                         "%s '%s': dx is %s %s, expected %s %s like x",
-                         layer->ops->kind, eng_layer_label(layer), eng_dtype_name(dx->dtype),
+                         : dx->dtype != x->dtype       ? ENG_EDTYPE
+                                                       : ENG_ESTATE,
+                         "%s '%s': dx is %s %s, expected %s %s like x", layer->ops->kind,
+                         eng_layer_label(layer), eng_dtype_name(dx->dtype),
                          eng_tensor_shape_str(dx), eng_dtype_name(x->dtype),
                          eng_tensor_shape_str(x));
     return layer->ops->backward(layer, x, y, dy, dx);
@@ -191,9 +188,8 @@ void eng_layer_zero_grad(eng_layer *layer)
 eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer *src)
 {
     if (dst->ops != src->ops || dst->nparams != src->nparams || dst->nbuffers != src->nbuffers)
-        return eng_error(ENG_EARG, "cannot copy parameters of %s '%s' into %s '%s'",
-                         src->ops->kind, eng_layer_label(src), dst->ops->kind,
-                         eng_layer_label(dst));
+        return eng_error(ENG_EARG, "cannot copy parameters of %s '%s' into %s '%s'", src->ops->kind,
+                         eng_layer_label(src), dst->ops->kind, eng_layer_label(dst));
     for (int i = 0; i < src->nparams; i++) {
         eng_status st = eng_tensor_copy(dst->params[i].value, src->params[i].value);
         if (st)

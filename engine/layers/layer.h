@@ -64,8 +64,8 @@ typedef struct eng_layer_ops {
      * winner) is the one taken for x_ref, whose output was y_ref. A smooth function of x that
      * equals forward at x_ref: the gradient checker differences it with large steps and no
      * kinks. */
-    eng_status (*forward_frozen)(eng_layer *layer, const eng_tensor *x_ref,
-                                 const eng_tensor *y_ref, const eng_tensor *x, eng_tensor *y);
+    eng_status (*forward_frozen)(eng_layer *layer, const eng_tensor *x_ref, const eng_tensor *y_ref,
+                                 const eng_tensor *x, eng_tensor *y);
     /* [optional] The gradient checker's sparse tail. x equals x_ref (whose output is y_ref)
      * except at the n flat indices in[] (ascending, distinct); y holds y_ref except where
      * this call writes. Writes into y the output for x at every position that may differ,
@@ -73,10 +73,9 @@ typedef struct eng_layer_ops {
      * *nout = -1 (y then unspecified) when more than cap would be needed or a full forward
      * is cheaper. Branches (ReLU masks, max-pool winners) are those taken at x_ref, as in
      * forward_frozen. The checker verifies it once against a full forward. */
-    eng_status (*forward_sparse)(eng_layer *layer, const eng_tensor *x_ref,
-                                 const eng_tensor *y_ref, const eng_tensor *x,
-                                 const int64_t *in, int64_t n, eng_tensor *y, int64_t *out,
-                                 int64_t cap, int64_t *nout);
+    eng_status (*forward_sparse)(eng_layer *layer, const eng_tensor *x_ref, const eng_tensor *y_ref,
+                                 const eng_tensor *x, const int64_t *in, int64_t n, eng_tensor *y,
+                                 int64_t *out, int64_t cap, int64_t *nout);
     /* Set when the kind may branch (kinks) without a signature to tell: layers written in Lua
      * or in plugins. Built-in kinds without a signature are smooth. */
     bool unknown_branches;
@@ -126,11 +125,11 @@ struct eng_layer {
 void eng_layer_init(eng_layer *layer, const eng_layer_ops *ops, eng_dtype dtype);
 /* Adds a zero parameter of this shape (and its zero gradient) in the layer's dtype. */
 ENG_MUST_CHECK eng_status eng_layer_add_param(eng_layer *layer, const char *name, int ndim,
-                               const int64_t *shape);
+                                              const int64_t *shape);
 eng_param *eng_layer_param(eng_layer *layer, const char *name);
 /* Adds a buffer of this shape in the layer's dtype, filled with value. */
 ENG_MUST_CHECK eng_status eng_layer_add_buffer(eng_layer *layer, const char *name, int ndim,
-                                const int64_t *shape, double value);
+                                               const int64_t *shape, double value);
 
 void eng_layer_retain(eng_layer *layer);
 /* Drops one reference; the last one destroys the layer and its parameters. NULL accepted. */
@@ -141,12 +140,13 @@ ENG_MUST_CHECK eng_status eng_layer_set_name(eng_layer *layer, const char *name)
 const char *eng_layer_label(const eng_layer *layer);
 
 /* Checked entry points: they verify dtypes and shapes, then call the vtable. */
-ENG_MUST_CHECK eng_status eng_layer_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
-                                  int64_t *shape);
+ENG_MUST_CHECK eng_status eng_layer_output_shape(const eng_layer *layer, const eng_tensor *x,
+                                                 int *ndim, int64_t *shape);
 ENG_MUST_CHECK eng_status eng_layer_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                             bool training);
-ENG_MUST_CHECK eng_status eng_layer_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
-                              const eng_tensor *dy, eng_tensor *dx);
+                                            bool training);
+ENG_MUST_CHECK eng_status eng_layer_backward(eng_layer *layer, const eng_tensor *x,
+                                             const eng_tensor *y, const eng_tensor *dy,
+                                             eng_tensor *dx);
 void eng_layer_zero_grad(eng_layer *layer);
 /* A hash of n bytes continuing from h (start with ENG_HASH_INIT): signatures use it. */
 #define ENG_HASH_INIT 14695981039346656037ull
@@ -163,8 +163,8 @@ ENG_MUST_CHECK eng_status eng_layer_copy_params(eng_layer *dst, const eng_layer 
 
 /* Shared checks for kinds: x must be a contiguous float tensor of ndim dimensions and, when
  * the layer has parameters, of the layer's dtype. */
-ENG_MUST_CHECK eng_status eng_layer_check_input(const eng_layer *layer, const eng_tensor *x, int ndim,
-                                 const char *expected);
+ENG_MUST_CHECK eng_status eng_layer_check_input(const eng_layer *layer, const eng_tensor *x,
+                                                int ndim, const char *expected);
 
 #pragma GCC visibility pop
 

@@ -118,8 +118,8 @@ eng_status eng_layernorm_new(int ndim, const int64_t *shape, double eps, bool af
 {
     *out = NULL;
     if (ndim < 1 || ndim >= ENG_MAX_DIMS)
-        return eng_error(ENG_EARG, "layernorm: normalized_shape has %d dimensions (1 to %d)",
-                         ndim, ENG_MAX_DIMS - 1);
+        return eng_error(ENG_EARG, "layernorm: normalized_shape has %d dimensions (1 to %d)", ndim,
+                         ENG_MAX_DIMS - 1);
     int64_t d = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 1 || shape[i] > (1 << 30))
@@ -181,8 +181,8 @@ static eng_status layernorm_param_shapes(const eng_settings *s, eng_param_shape 
     if (!eng_settings_bool(s, "elementwise_affine"))
         return ENG_OK;
     if (nd >= ENG_MAX_DIMS)
-        return eng_error(ENG_EARG, "layernorm: normalized_shape has %d dimensions (1 to %d)",
-                         nd, ENG_MAX_DIMS - 1);
+        return eng_error(ENG_EARG, "layernorm: normalized_shape has %d dimensions (1 to %d)", nd,
+                         ENG_MAX_DIMS - 1);
     for (int p = 0; p < 2; p++) {
         out[p] = (eng_param_shape){p ? "bias" : "weight", nd, {0}};
         for (int i = 0; i < nd; i++)
@@ -194,17 +194,22 @@ static eng_status layernorm_param_shapes(const eng_settings *s, eng_param_shape 
 
 static const eng_setting layernorm_settings[] = {
     {"normalized_shape", ENG_SETTING_INTS,
-     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE, .min = 1,
-     .max = 1 << 30, .len = 0, .doc = "the trailing dimensions normalised, e.g. {C,H,W} or d"},
-    {"eps", ENG_SETTING_NUMBER, ENG_SETTING_SHOWN, .def = 1e-5, .min = 0x1p-1074,
-     .max = INFINITY, .doc = "added to the variance (positive)"},
+     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE, .min = 1, .max = 1 << 30,
+     .len = 0, .doc = "the trailing dimensions normalised, e.g. {C,H,W} or d"},
+    {"eps", ENG_SETTING_NUMBER, ENG_SETTING_SHOWN, .def = 1e-5, .min = 0x1p-1074, .max = INFINITY,
+     .doc = "added to the variance (positive)"},
     {"elementwise_affine", ENG_SETTING_BOOL, ENG_SETTING_SHOWN, .def = 1,
      .doc = "whether the layer learns weight and bias"},
     {0},
 };
 
 ENG_BUILTIN_KIND(layernorm) = {
-    .name = "layernorm", .ctor = "LayerNorm", .ops = &layernorm_ops,
-    .settings = layernorm_settings, .takes_dtype = true, .create = layernorm_create,
-    .describe = layernorm_describe, .param_shapes = layernorm_param_shapes,
+    .name = "layernorm",
+    .ctor = "LayerNorm",
+    .ops = &layernorm_ops,
+    .settings = layernorm_settings,
+    .takes_dtype = true,
+    .create = layernorm_create,
+    .describe = layernorm_describe,
+    .param_shapes = layernorm_param_shapes,
 };

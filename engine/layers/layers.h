@@ -20,18 +20,18 @@ typedef struct eng_conv2d_options {
 /* x [N,in,H,W] -> y [N,out,oh,ow]; weight [out,in/groups,kh,kw], bias [out].
  * opts [optional] NULL: stride 1, no padding, dilation 1, with bias. */
 ENG_MUST_CHECK eng_status eng_conv2d_new(int in_channels, int out_channels, int kh, int kw,
-                          const eng_conv2d_options *opts, eng_dtype dtype, eng_rng *rng,
-                          eng_layer **out);
+                                         const eng_conv2d_options *opts, eng_dtype dtype,
+                                         eng_rng *rng, eng_layer **out);
 
 /* x [N,in] -> y [N,out] = x @ weight^T + bias; weight [out,in], bias [out]. */
-ENG_MUST_CHECK eng_status eng_linear_new(int in_features, int out_features, bool bias, eng_dtype dtype,
-                          eng_rng *rng, eng_layer **out);
+ENG_MUST_CHECK eng_status eng_linear_new(int in_features, int out_features, bool bias,
+                                         eng_dtype dtype, eng_rng *rng, eng_layer **out);
 
 /* x [N,C,H,W] -> y [N,C,oh,ow]. stride 0 means the kernel size; padding <= kernel/2. */
-ENG_MUST_CHECK eng_status eng_maxpool2d_new(int kh, int kw, int stride_h, int stride_w, int padding_h,
-                             int padding_w, eng_layer **out);
-ENG_MUST_CHECK eng_status eng_avgpool2d_new(int kh, int kw, int stride_h, int stride_w, int padding_h,
-                             int padding_w, eng_layer **out);
+ENG_MUST_CHECK eng_status eng_maxpool2d_new(int kh, int kw, int stride_h, int stride_w,
+                                            int padding_h, int padding_w, eng_layer **out);
+ENG_MUST_CHECK eng_status eng_avgpool2d_new(int kh, int kw, int stride_h, int stride_w,
+                                            int padding_h, int padding_w, eng_layer **out);
 
 /* Pointwise activations, any shape. */
 ENG_MUST_CHECK eng_status eng_relu_new(eng_layer **out);
@@ -52,12 +52,12 @@ ENG_MUST_CHECK eng_status eng_dropout_new(double p, eng_rng *rng, eng_layer **ou
  * running_mean [C] = 0, running_var [C] = 1. PyTorch's defaults: eps 1e-5, momentum 0.1.
  * The running variance is the unbiased one, as PyTorch's. */
 ENG_MUST_CHECK eng_status eng_batchnorm_new(int dims, int num_features, double eps, double momentum,
-                             bool affine, eng_dtype dtype, eng_layer **out);
+                                            bool affine, eng_dtype dtype, eng_layer **out);
 
 /* torch.nn.LayerNorm: normalises each sample over its trailing dimensions, which must equal
  * normalized_shape [ndim]; weight and bias of that shape (1 and 0) when affine. */
 ENG_MUST_CHECK eng_status eng_layernorm_new(int ndim, const int64_t *shape, double eps, bool affine,
-                             eng_dtype dtype, eng_layer **out);
+                                            eng_dtype dtype, eng_layer **out);
 
 /* torch.nn.GELU: exact (erf) or, with tanh_approx, approximate='tanh'. Any shape. */
 ENG_MUST_CHECK eng_status eng_gelu_new(bool tanh_approx, eng_layer **out);
@@ -75,7 +75,7 @@ ENG_MUST_CHECK eng_status eng_adaptive_avgpool2d_new(int oh, int ow, eng_layer *
  * from the end) or ENG_EMBEDDING_NO_PADDING. */
 #define ENG_EMBEDDING_NO_PADDING (-2147483647 - 1)
 ENG_MUST_CHECK eng_status eng_embedding_new(int num_embeddings, int embedding_dim, int padding_idx,
-                             eng_dtype dtype, eng_rng *rng, eng_layer **out);
+                                            eng_dtype dtype, eng_rng *rng, eng_layer **out);
 
 #pragma GCC visibility pop
 

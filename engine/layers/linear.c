@@ -23,7 +23,8 @@ static eng_status linear_output_shape(const eng_layer *layer, const eng_tensor *
     if (st)
         return st;
     if (x->shape[1] != l->in_features)
-        return eng_error(ENG_ESHAPE, "linear '%s': x %s, expected [N,%d] (flatten the input first?)",
+        return eng_error(ENG_ESHAPE,
+                         "linear '%s': x %s, expected [N,%d] (flatten the input first?)",
                          eng_layer_label(layer), eng_tensor_shape_str(x), l->in_features);
     *ndim = 2;
     shape[0] = x->shape[0];
@@ -56,8 +57,7 @@ static eng_status linear_forward(eng_layer *layer, const eng_tensor *x, eng_tens
         eng_small_gemm_nt_f64(ENG_F64_DATA(y), out, ENG_F64_DATA(x), in,
                               ENG_F64_DATA(layer->params[0].value), in, n, out, in);
         return ENG_OK;
-    default:
-        return eng_error(ENG_EDTYPE, "linear: unsupported dtype");
+    default: return eng_error(ENG_EDTYPE, "linear: unsupported dtype");
     }
 }
 
@@ -88,16 +88,15 @@ static eng_status linear_backward(eng_layer *layer, const eng_tensor *x, const e
             eng_small_gemm_nn_f64(ENG_F64_DATA(dx), in, ENG_F64_DATA(dy),
                                   ENG_F64_DATA(weight->value), in, n, in, out);
         return ENG_OK;
-    default:
-        return eng_error(ENG_EDTYPE, "linear: unsupported dtype");
+    default: return eng_error(ENG_EDTYPE, "linear: unsupported dtype");
     }
 }
 
 static eng_status linear_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
     const linear *l = (const linear *)layer;
-    eng_status st = eng_linear_new(l->in_features, l->out_features, layer->nparams == 2, dtype,
-                                   NULL, out);
+    eng_status st =
+        eng_linear_new(l->in_features, l->out_features, layer->nparams == 2, dtype, NULL, out);
     if (st)
         return st;
     return eng_layer_copy_params(*out, layer);
@@ -115,9 +114,8 @@ static eng_status linear_describe(const eng_layer *layer, eng_settings *s)
 }
 
 /* weight[o,i] += delta changes column o by delta * x[:,i]; bias[o] += delta adds delta. */
-static eng_status linear_forward_delta(eng_layer *layer, const eng_tensor *x,
-                                       const eng_tensor *y, int param, int64_t index,
-                                       double delta, eng_tensor *y_out)
+static eng_status linear_forward_delta(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                       int param, int64_t index, double delta, eng_tensor *y_out)
 {
     const linear *l = (const linear *)layer;
     eng_status st = eng_tensor_copy(y_out, y);
@@ -143,8 +141,8 @@ static eng_status linear_forward_delta(eng_layer *layer, const eng_tensor *x,
  * elements change. */
 static eng_status linear_forward_sparse(eng_layer *layer, const eng_tensor *x_ref,
                                         const eng_tensor *y_ref, const eng_tensor *x,
-                                        const int64_t *in, int64_t n, eng_tensor *y,
-                                        int64_t *out, int64_t cap, int64_t *nout)
+                                        const int64_t *in, int64_t n, eng_tensor *y, int64_t *out,
+                                        int64_t cap, int64_t *nout)
 {
     const linear *l = (const linear *)layer;
     int64_t inf = l->in_features, outf = l->out_features;
@@ -202,7 +200,8 @@ eng_status eng_linear_new(int in_features, int out_features, bool bias, eng_dtyp
 {
     *out = NULL;
     if (in_features <= 0 || out_features <= 0)
-        return eng_error(ENG_EARG, "linear: in_features (%d) and out_features (%d) must be positive",
+        return eng_error(ENG_EARG,
+                         "linear: in_features (%d) and out_features (%d) must be positive",
                          in_features, out_features);
     if (!eng_dtype_is_float(dtype))
         return eng_error(ENG_EDTYPE, "linear: dtype %s (f32 or f64 expected)",
@@ -247,9 +246,11 @@ static eng_status linear_param_shapes(const eng_settings *s, eng_param_shape *ou
     return ENG_OK;
 }
 
-#define FEATURES(NAME, DOC)                                                                    \
-    {NAME, ENG_SETTING_INT, ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE,   \
-     .min = 1, .max = ENG_SETTING_INT_MAX, .doc = DOC}
+#define FEATURES(NAME, DOC)                                                                        \
+    {                                                                                              \
+        NAME, ENG_SETTING_INT, ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_BARE,   \
+            .min = 1, .max = ENG_SETTING_INT_MAX, .doc = DOC                                       \
+    }
 
 static const eng_setting linear_settings[] = {
     FEATURES("in_features", "the size of each input sample"),

@@ -5,14 +5,17 @@
 eng_status pool_config_init(pool_config *cfg, const char *kind, int kh, int kw, int sh, int sw,
                             int ph, int pw)
 {
-    if (sh == 0) sh = kh;
-    if (sw == 0) sw = kw;
+    if (sh == 0)
+        sh = kh;
+    if (sw == 0)
+        sw = kw;
     if (kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0)
         return eng_error(ENG_EARG, "%s: kernel size (%d,%d) and stride (%d,%d) must be positive",
                          kind, kh, kw, sh, sw);
     /* PyTorch's rule: a window must always hold at least one real element. */
     if (ph < 0 || pw < 0 || ph > kh / 2 || pw > kw / 2)
-        return eng_error(ENG_EARG, "%s: padding (%d,%d) must be between 0 and half the kernel size (%d,%d)",
+        return eng_error(ENG_EARG,
+                         "%s: padding (%d,%d) must be between 0 and half the kernel size (%d,%d)",
                          kind, ph, pw, kh, kw);
     *cfg = (pool_config){kh, kw, sh, sw, ph, pw};
     return ENG_OK;
@@ -27,20 +30,26 @@ eng_status pool_geometry(const eng_layer *layer, const pool_config *cfg, const e
     int h = (int)x->shape[2], w = (int)x->shape[3];
     if (h + 2 * cfg->ph < cfg->kh || w + 2 * cfg->pw < cfg->kw)
         return eng_error(ENG_ESHAPE, "%s '%s': x %s is smaller than the %dx%d window",
-                         layer->ops->kind, eng_layer_label(layer), eng_tensor_shape_str(x),
-                         cfg->kh, cfg->kw);
+                         layer->ops->kind, eng_layer_label(layer), eng_tensor_shape_str(x), cfg->kh,
+                         cfg->kw);
     *g = (eng_pool_geometry){
         .planes = x->shape[0] * x->shape[1],
-        .h = h, .w = w, .kh = cfg->kh, .kw = cfg->kw, .sh = cfg->sh, .sw = cfg->sw,
-        .ph = cfg->ph, .pw = cfg->pw,
+        .h = h,
+        .w = w,
+        .kh = cfg->kh,
+        .kw = cfg->kw,
+        .sh = cfg->sh,
+        .sw = cfg->sw,
+        .ph = cfg->ph,
+        .pw = cfg->pw,
         .oh = (h + 2 * cfg->ph - cfg->kh) / cfg->sh + 1,
         .ow = (w + 2 * cfg->pw - cfg->kw) / cfg->sw + 1,
     };
     return ENG_OK;
 }
 
-eng_status pool_output_shape(const eng_layer *layer, const pool_config *cfg,
-                             const eng_tensor *x, int *ndim, int64_t *shape)
+eng_status pool_output_shape(const eng_layer *layer, const pool_config *cfg, const eng_tensor *x,
+                             int *ndim, int64_t *shape)
 {
     eng_pool_geometry g = {0}; /* set on success; the zero quiets -Wmaybe-uninitialized */
     eng_status st = pool_geometry(layer, cfg, x, &g);
@@ -56,10 +65,10 @@ eng_status pool_output_shape(const eng_layer *layer, const pool_config *cfg,
 
 const eng_setting pool_settings[] = {
     {"kernel_size", ENG_SETTING_INTS,
-     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN, .min = 1,
-     .max = 1 << 20, .len = 2, .doc = "(kh, kw), or k for (k, k)"},
-    {"stride", ENG_SETTING_INTS, ENG_SETTING_SHOWN, .def = 0, .min = 0,
-     .max = 1 << 20, .len = 2, .doc = "(sh, sw); 0 means the kernel size"},
+     ENG_SETTING_REQUIRED | ENG_SETTING_POSITIONAL | ENG_SETTING_SHOWN, .min = 1, .max = 1 << 20,
+     .len = 2, .doc = "(kh, kw), or k for (k, k)"},
+    {"stride", ENG_SETTING_INTS, ENG_SETTING_SHOWN, .def = 0, .min = 0, .max = 1 << 20, .len = 2,
+     .doc = "(sh, sw); 0 means the kernel size"},
     {"padding", ENG_SETTING_INTS, 0, .def = 0, .min = 0, .max = 1 << 20, .len = 2,
      .doc = "(ph, pw), at most half the kernel size"},
     {0},

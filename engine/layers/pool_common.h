@@ -16,8 +16,8 @@ eng_status pool_config_init(pool_config *cfg, const char *kind, int kh, int kw, 
 /* Checks x [N,C,H,W] against the window and fills g. */
 eng_status pool_geometry(const eng_layer *layer, const pool_config *cfg, const eng_tensor *x,
                          eng_pool_geometry *g);
-eng_status pool_output_shape(const eng_layer *layer, const pool_config *cfg,
-                             const eng_tensor *x, int *ndim, int64_t *shape);
+eng_status pool_output_shape(const eng_layer *layer, const pool_config *cfg, const eng_tensor *x,
+                             int *ndim, int64_t *shape);
 /* The settings both kinds declare: kernel_size, stride (0: the kernel size), padding. */
 extern const eng_setting pool_settings[];
 eng_status pool_describe(const pool_config *cfg, eng_settings *s);

@@ -60,8 +60,7 @@ static eng_status silu_output_shape(const eng_layer *layer, const eng_tensor *x,
     return ENG_OK;
 }
 
-static eng_status silu_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                               bool training)
+static eng_status silu_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
 {
     (void)layer;
     (void)training;
@@ -102,8 +101,7 @@ static const eng_layer_ops silu_ops = {
 
 /* ---- kind: made by name through the registry (no declaration in layers.h) ---- */
 
-static eng_status silu_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
-                              eng_layer **out)
+static eng_status silu_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng, eng_layer **out)
 {
     (void)s;
     (void)dtype;
@@ -131,6 +129,10 @@ static eng_status silu_describe(const eng_layer *layer, eng_settings *s)
 }
 
 ENG_BUILTIN_KIND(silu) = {
-    .name = "silu", .ctor = "SiLU", .ops = &silu_ops, .create = silu_create,
-    .describe = silu_describe, .doc = "x * sigmoid(x), elementwise",
+    .name = "silu",
+    .ctor = "SiLU",
+    .ops = &silu_ops,
+    .create = silu_create,
+    .describe = silu_describe,
+    .doc = "x * sigmoid(x), elementwise",
 };

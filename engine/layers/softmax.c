@@ -34,17 +34,15 @@ static eng_status softmax_output_shape(const eng_layer *layer, const eng_tensor 
         return st;
     const softmax *s = (const softmax *)layer;
     if (x->ndim < 1 || resolve_dim(s, x) < 0)
-        return eng_error(ENG_ESHAPE, "%s '%s': dim %d is out of range for x %s",
-                         layer->ops->kind, eng_layer_label(layer), s->dim,
-                         eng_tensor_shape_str(x));
+        return eng_error(ENG_ESHAPE, "%s '%s': dim %d is out of range for x %s", layer->ops->kind,
+                         eng_layer_label(layer), s->dim, eng_tensor_shape_str(x));
     *ndim = x->ndim;
     for (int d = 0; d < x->ndim; d++)
         shape[d] = x->shape[d];
     return ENG_OK;
 }
 
-static void split(const softmax *s, const eng_tensor *x, int64_t *outer, int64_t *k,
-                  int64_t *inner)
+static void split(const softmax *s, const eng_tensor *x, int64_t *outer, int64_t *k, int64_t *inner)
 {
     int d = resolve_dim(s, x);
     *outer = *inner = 1;
@@ -78,11 +76,11 @@ static eng_status softmax_backward(eng_layer *layer, const eng_tensor *x, const 
     int64_t outer, k, inner;
     split(s, x, &outer, &k, &inner);
     if (x->dtype == ENG_F32)
-        eng_softmax_dim_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(y), outer,
-                                     k, inner, s->log);
+        eng_softmax_dim_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(y), outer, k,
+                                     inner, s->log);
     else
-        eng_softmax_dim_backward_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(y), outer,
-                                     k, inner, s->log);
+        eng_softmax_dim_backward_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(y), outer, k,
+                                     inner, s->log);
     return ENG_OK;
 }
 
@@ -108,15 +106,15 @@ static eng_status softmax_describe(const eng_layer *layer, eng_settings *st)
 /* Batch-independent only when dim is not the batch's: a clone on another thread would
  * otherwise normalise over part of the batch. The ops flag is static, so it is left unset
  * unless dim is positive (an implicit or negative dim may resolve to 0 for some ranks). */
-#define SOFTMAX_OPS(NAME, KIND, INDEPENDENT)                                                    \
-    static const eng_layer_ops NAME = {                                                         \
-        .kind = KIND,                                                                           \
-        .output_shape = softmax_output_shape,                                                   \
-        .forward = softmax_forward,                                                             \
-        .backward = softmax_backward,                                                           \
-        .clone = softmax_clone,                                                                 \
-        .batch_independent = INDEPENDENT,                                                       \
-        .sample_by_sample = INDEPENDENT,                                                        \
+#define SOFTMAX_OPS(NAME, KIND, INDEPENDENT)                                                       \
+    static const eng_layer_ops NAME = {                                                            \
+        .kind = KIND,                                                                              \
+        .output_shape = softmax_output_shape,                                                      \
+        .forward = softmax_forward,                                                                \
+        .backward = softmax_backward,                                                              \
+        .clone = softmax_clone,                                                                    \
+        .batch_independent = INDEPENDENT,                                                          \
+        .sample_by_sample = INDEPENDENT,                                                           \
     };
 
 SOFTMAX_OPS(softmax_ops, "softmax", true)
@@ -159,8 +157,7 @@ static eng_status softmax_create(const eng_settings *st, eng_dtype dtype, eng_rn
     (void)dtype;
     (void)rng;
     int d = eng_settings_int(st, "dim");
-    return softmax_make(strcmp(st->kind->name, "log_softmax") == 0, d == 0, d > 0 ? d - 1 : d,
-                        out);
+    return softmax_make(strcmp(st->kind->name, "log_softmax") == 0, d == 0, d > 0 ? d - 1 : d, out);
 }
 
 static const eng_setting softmax_settings[] = {
@@ -172,10 +169,18 @@ static const eng_setting softmax_settings[] = {
 
 /* The kind of each pair of ops: both of a kind's ops declare the same settings. */
 ENG_BUILTIN_KIND(softmax) = {
-    .name = "softmax", .ctor = "Softmax", .ops = &softmax_ops, .settings = softmax_settings,
-    .create = softmax_create, .describe = softmax_describe,
+    .name = "softmax",
+    .ctor = "Softmax",
+    .ops = &softmax_ops,
+    .settings = softmax_settings,
+    .create = softmax_create,
+    .describe = softmax_describe,
 };
 ENG_BUILTIN_KIND(log_softmax) = {
-    .name = "log_softmax", .ctor = "LogSoftmax", .ops = &log_softmax_ops,
-    .settings = softmax_settings, .create = softmax_create, .describe = softmax_describe,
+    .name = "log_softmax",
+    .ctor = "LogSoftmax",
+    .ops = &log_softmax_ops,
+    .settings = softmax_settings,
+    .create = softmax_create,
+    .describe = softmax_describe,
 };

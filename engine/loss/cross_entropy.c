@@ -18,16 +18,19 @@ static eng_status check(const eng_tensor *input, const eng_tensor *target)
         return eng_error(ENG_ESHAPE, "cross_entropy: input %s, expected logits [N,K]",
                          eng_tensor_shape_str(input));
     if (target->dtype != ENG_I64)
-        return eng_error(ENG_EDTYPE, "cross_entropy: target has dtype %s, expected i64 class indices",
+        return eng_error(ENG_EDTYPE,
+                         "cross_entropy: target has dtype %s, expected i64 class indices",
                          eng_dtype_name(target->dtype));
     if (target->ndim != 1 || target->shape[0] != input->shape[0])
-        return eng_error(ENG_ESHAPE, "cross_entropy: input %s and target %s, expected [N,K] and [N]",
+        return eng_error(ENG_ESHAPE,
+                         "cross_entropy: input %s and target %s, expected [N,K] and [N]",
                          eng_tensor_shape_str(input), eng_tensor_shape_str(target));
     const int64_t *labels = eng_tensor_data(target);
     int64_t k = input->shape[1];
     for (int64_t i = 0; i < target->shape[0]; i++)
         if (labels[i] < 0 || labels[i] >= k)
-            return eng_error(ENG_EARG, "cross_entropy: target[%lld] = %lld is not a class in [0,%lld)",
+            return eng_error(ENG_EARG,
+                             "cross_entropy: target[%lld] = %lld is not a class in [0,%lld)",
                              (long long)i, (long long)labels[i], (long long)k);
     return ENG_OK;
 }
@@ -44,11 +47,11 @@ static eng_status cross_entropy_forward(eng_loss *loss, const eng_tensor *input,
     const int64_t *labels = eng_tensor_data(target);
     int64_t n = input->shape[0], k = input->shape[1];
     if (input->dtype == ENG_F32)
-        *value = eng_softmax_xent_forward_f32(ENG_F32_DATA(ce->probs), ENG_F32_DATA(input),
-                                              labels, n, k);
+        *value = eng_softmax_xent_forward_f32(ENG_F32_DATA(ce->probs), ENG_F32_DATA(input), labels,
+                                              n, k);
     else
-        *value = eng_softmax_xent_forward_f64(ENG_F64_DATA(ce->probs), ENG_F64_DATA(input),
-                                              labels, n, k);
+        *value = eng_softmax_xent_forward_f64(ENG_F64_DATA(ce->probs), ENG_F64_DATA(input), labels,
+                                              n, k);
     return ENG_OK;
 }
 
@@ -59,18 +62,17 @@ static eng_status cross_entropy_backward(eng_loss *loss, const eng_tensor *input
     eng_status st = check(input, target);
     if (st)
         return st;
-    if (!ce->probs || !eng_tensor_same_shape(ce->probs, input) ||
-        ce->probs->dtype != input->dtype)
+    if (!ce->probs || !eng_tensor_same_shape(ce->probs, input) || ce->probs->dtype != input->dtype)
         return eng_error(ENG_ESTATE, "cross_entropy: backward for input %s without a forward on it",
                          eng_tensor_shape_str(input));
     const int64_t *labels = eng_tensor_data(target);
     int64_t n = input->shape[0], k = input->shape[1];
     if (input->dtype == ENG_F32)
-        eng_softmax_xent_backward_f32(ENG_F32_DATA(dinput), ENG_F32_DATA(ce->probs), labels, n,
-                                      k, 1.0);
+        eng_softmax_xent_backward_f32(ENG_F32_DATA(dinput), ENG_F32_DATA(ce->probs), labels, n, k,
+                                      1.0);
     else
-        eng_softmax_xent_backward_f64(ENG_F64_DATA(dinput), ENG_F64_DATA(ce->probs), labels, n,
-                                      k, 1.0);
+        eng_softmax_xent_backward_f64(ENG_F64_DATA(dinput), ENG_F64_DATA(ce->probs), labels, n, k,
+                                      1.0);
     return ENG_OK;
 }
 

@@ -21,8 +21,10 @@ typedef struct huber {
 static eng_status check(const eng_tensor *input, const eng_tensor *target)
 {
     if (!target || !eng_dtype_is_float(input->dtype) || input->dtype != target->dtype)
-        return eng_error(ENG_EDTYPE, "huber: input has dtype %s and target %s (both f32 or both "
-                         "f64)", eng_dtype_name(input->dtype),
+        return eng_error(ENG_EDTYPE,
+                         "huber: input has dtype %s and target %s (both f32 or both "
+                         "f64)",
+                         eng_dtype_name(input->dtype),
                          target ? eng_dtype_name(target->dtype) : "none");
     if (!eng_tensor_same_shape(input, target))
         return eng_error(ENG_ESHAPE, "huber: input %s and target %s differ in shape",
@@ -84,8 +86,8 @@ static const eng_loss_ops huber_ops = {
 };
 
 static const eng_setting huber_settings[] = {
-    {"delta", ENG_SETTING_NUMBER, ENG_SETTING_POSITIONAL, .def = 1, .min = DBL_MIN,
-     .max = DBL_MAX, .doc = "where the loss turns from quadratic to linear (> 0)"},
+    {"delta", ENG_SETTING_NUMBER, ENG_SETTING_POSITIONAL, .def = 1, .min = DBL_MIN, .max = DBL_MAX,
+     .doc = "where the loss turns from quadratic to linear (> 0)"},
     {"reduction", ENG_SETTING_STRING, 0, .def_string = "mean", .doc = "'mean' or 'sum'"},
     {0},
 };

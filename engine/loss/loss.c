@@ -62,10 +62,9 @@ eng_status eng_loss_backward(eng_loss *loss, const eng_tensor *input, const eng_
         return eng_error(!eng_tensor_same_shape(dinput, input) ? ENG_ESHAPE
                          : dinput->dtype != input->dtype       ? ENG_EDTYPE
                                                                : ENG_ESTATE,
-                         "%s: dinput is %s %s, expected %s %s like the input",
-                         loss->ops->kind, eng_dtype_name(dinput->dtype),
-                         eng_tensor_shape_str(dinput), eng_dtype_name(input->dtype),
-                         eng_tensor_shape_str(input));
+                         "%s: dinput is %s %s, expected %s %s like the input", loss->ops->kind,
+                         eng_dtype_name(dinput->dtype), eng_tensor_shape_str(dinput),
+                         eng_dtype_name(input->dtype), eng_tensor_shape_str(input));
     return loss->ops->backward(loss, input, target, dinput);
 }
 

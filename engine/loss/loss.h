@@ -70,11 +70,11 @@ void eng_loss_settings_init(eng_settings *s, const eng_loss_kind *kind);
 /* A new loss of s's kind (s from eng_loss_settings_init); finishes s first. */
 ENG_MUST_CHECK eng_status eng_loss_create(eng_settings *s, eng_loss **out);
 
-ENG_MUST_CHECK eng_status eng_loss_forward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
-                            double *value);
+ENG_MUST_CHECK eng_status eng_loss_forward(eng_loss *loss, const eng_tensor *input,
+                                           const eng_tensor *target, double *value);
 /* dinput: same shape and dtype as input, contiguous. */
-ENG_MUST_CHECK eng_status eng_loss_backward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,
-                             eng_tensor *dinput);
+ENG_MUST_CHECK eng_status eng_loss_backward(eng_loss *loss, const eng_tensor *input,
+                                            const eng_tensor *target, eng_tensor *dinput);
 void eng_loss_release(eng_loss *loss);
 
 #pragma GCC visibility pop

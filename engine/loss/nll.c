@@ -16,9 +16,10 @@ typedef struct nll {
 static eng_status check(const nll *l, const eng_tensor *input, const eng_tensor *target)
 {
     if (!eng_dtype_is_float(input->dtype) || input->ndim != 2)
-        return eng_error(ENG_ESHAPE, "nll: input is %s %s, expected f32 or f64 [N,C] "
-                         "log-probabilities", eng_dtype_name(input->dtype),
-                         eng_tensor_shape_str(input));
+        return eng_error(ENG_ESHAPE,
+                         "nll: input is %s %s, expected f32 or f64 [N,C] "
+                         "log-probabilities",
+                         eng_dtype_name(input->dtype), eng_tensor_shape_str(input));
     if (!target || target->dtype != ENG_I64 || target->ndim != 1 ||
         target->shape[0] != input->shape[0])
         return eng_error(ENG_ESHAPE, "nll: target is %s %s, expected i64 [%lld] for input %s",

@@ -20,19 +20,19 @@ typedef struct adagrad {
     eng_adagrad_options opts;
 } adagrad;
 
-#define DEFINE_ADAGRAD_UPDATE(T, SFX, SQRT)                                                     \
-    static void adagrad_update_##SFX(T *p, const T *g, T *sum, int64_t n,                       \
-                                     const eng_adagrad_options *o, double clr)                  \
-    {                                                                                           \
-        T wd = (T)o->weight_decay, eps = (T)o->eps, neg_clr = (T)(-clr);                        \
-        for (int64_t i = 0; i < n; i++) {                                                       \
-            T d = g[i];                                                                         \
-            if (o->weight_decay != 0)                                                           \
-                d = d + wd * p[i];                                                              \
-            sum[i] = sum[i] + d * d;                                                            \
-            T std = SQRT(sum[i]) + eps;                                                         \
-            p[i] = p[i] + neg_clr * d / std;                                                    \
-        }                                                                                       \
+#define DEFINE_ADAGRAD_UPDATE(T, SFX, SQRT)                                                        \
+    static void adagrad_update_##SFX(T *p, const T *g, T *sum, int64_t n,                          \
+                                     const eng_adagrad_options *o, double clr)                     \
+    {                                                                                              \
+        T wd = (T)o->weight_decay, eps = (T)o->eps, neg_clr = (T)(-clr);                           \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T d = g[i];                                                                            \
+            if (o->weight_decay != 0)                                                              \
+                d = d + wd * p[i];                                                                 \
+            sum[i] = sum[i] + d * d;                                                               \
+            T std = SQRT(sum[i]) + eps;                                                            \
+            p[i] = p[i] + neg_clr * d / std;                                                       \
+        }                                                                                          \
     }
 
 DEFINE_ADAGRAD_UPDATE(float, f32, sqrtf)
@@ -66,8 +66,8 @@ static eng_status adagrad_step(eng_optimizer *opt)
 static int adagrad_hyper(const eng_optimizer *opt, const char **names, double *values, int max)
 {
     const eng_adagrad_options *o = &((const adagrad *)opt)->opts;
-    static const char *const n[] = {"lr", "lr_decay", "weight_decay",
-                                     "initial_accumulator_value", "eps"};
+    static const char *const n[] = {"lr", "lr_decay", "weight_decay", "initial_accumulator_value",
+                                    "eps"};
     const double v[] = {opt->lr, o->lr_decay, o->weight_decay, o->initial_accumulator_value,
                         o->eps};
     return eng_optimizer_put_hyper(names, values, max, 5, n, v);

@@ -16,38 +16,37 @@
 
 enum { EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ, NSLOTS };
 
-
 /* vmax is NULL without amsgrad. l2 is Adam's weight decay (added to the gradient), keep
  * AdamW's decoupled decay factor 1 - lr * weight_decay (1 for Adam): one body serves both, with
  * the arithmetic of each left as PyTorch does it. step_size = lr / (1 - beta1^t),
  * bc2_sqrt = sqrt(1 - beta2^t). */
-#define DEFINE_ADAM_UPDATE(T, SFX, SQRT)                                                        \
-    static void adam_update_##SFX(T *p, const T *g, T *m, T *v, T *vmax, int64_t n,             \
-                                  const eng_adam_options *o, double l2, double keep_factor,     \
-                                  double step_size, double bc2_sqrt)                            \
-    {                                                                                           \
-        T beta1 = (T)o->beta1, one_minus_beta1 = (T)(1 - o->beta1);                             \
-        T beta2 = (T)o->beta2, one_minus_beta2 = (T)(1 - o->beta2);                             \
-        T wd = (T)l2, keep = (T)keep_factor, eps = (T)o->eps, bc2 = (T)bc2_sqrt;                \
-        T neg_step = (T)(-step_size);                                                           \
-        for (int64_t i = 0; i < n; i++) {                                                       \
-            T d = g[i];                                                                         \
-            if (l2 != 0)                                                                        \
-                d = d + wd * p[i];                                                              \
-            if (keep_factor != 1)                                                               \
-                p[i] = p[i] * keep;                                                             \
-            m[i] = m[i] * beta1 + one_minus_beta1 * d;                                          \
-            v[i] = v[i] * beta2 + one_minus_beta2 * d * d;                                      \
-            T second = v[i];                                                                    \
-            if (vmax) {                                                                         \
-                /* torch.maximum: NaN wins */                                                   \
-                if (!(vmax[i] >= v[i]) && vmax[i] == vmax[i])                                   \
-                    vmax[i] = v[i];                                                             \
-                second = vmax[i];                                                               \
-            }                                                                                   \
-            T denom = SQRT(second) / bc2 + eps;                                                 \
-            p[i] = p[i] + neg_step * m[i] / denom;                                              \
-        }                                                                                       \
+#define DEFINE_ADAM_UPDATE(T, SFX, SQRT)                                                           \
+    static void adam_update_##SFX(T *p, const T *g, T *m, T *v, T *vmax, int64_t n,                \
+                                  const eng_adam_options *o, double l2, double keep_factor,        \
+                                  double step_size, double bc2_sqrt)                               \
+    {                                                                                              \
+        T beta1 = (T)o->beta1, one_minus_beta1 = (T)(1 - o->beta1);                                \
+        T beta2 = (T)o->beta2, one_minus_beta2 = (T)(1 - o->beta2);                                \
+        T wd = (T)l2, keep = (T)keep_factor, eps = (T)o->eps, bc2 = (T)bc2_sqrt;                   \
+        T neg_step = (T)(-step_size);                                                              \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T d = g[i];                                                                            \
+            if (l2 != 0)                                                                           \
+                d = d + wd * p[i];                                                                 \
+            if (keep_factor != 1)                                                                  \
+                p[i] = p[i] * keep;                                                                \
+            m[i] = m[i] * beta1 + one_minus_beta1 * d;                                             \
+            v[i] = v[i] * beta2 + one_minus_beta2 * d * d;                                         \
+            T second = v[i];                                                                       \
+            if (vmax) {                                                                            \
+                /* torch.maximum: NaN wins */                                                      \
+                if (!(vmax[i] >= v[i]) && vmax[i] == vmax[i])                                      \
+                    vmax[i] = v[i];                                                                \
+                second = vmax[i];                                                                  \
+            }                                                                                      \
+            T denom = SQRT(second) / bc2 + eps;                                                    \
+            p[i] = p[i] + neg_step * m[i] / denom;                                                 \
+        }                                                                                          \
     }
 
 DEFINE_ADAM_UPDATE(float, f32, sqrtf)
@@ -67,13 +66,13 @@ static void adam_update_range(void *ctx, int i, int64_t start, int64_t length)
     eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
     eng_tensor *m = slots[EXP_AVG], *v = slots[EXP_AVG_SQ], *vmax = slots[MAX_EXP_AVG_SQ];
     if (p->dtype == ENG_F32)
-        adam_update_f32(ENG_F32_DATA(p) + start, ENG_F32_DATA(g) + start,
-                        ENG_F32_DATA(m) + start, ENG_F32_DATA(v) + start,
+        adam_update_f32(ENG_F32_DATA(p) + start, ENG_F32_DATA(g) + start, ENG_F32_DATA(m) + start,
+                        ENG_F32_DATA(v) + start,
                         job->o->amsgrad ? ENG_F32_DATA(vmax) + start : NULL, length, job->o,
                         job->l2, job->keep, job->step_size, job->bc2_sqrt);
     else
-        adam_update_f64(ENG_F64_DATA(p) + start, ENG_F64_DATA(g) + start,
-                        ENG_F64_DATA(m) + start, ENG_F64_DATA(v) + start,
+        adam_update_f64(ENG_F64_DATA(p) + start, ENG_F64_DATA(g) + start, ENG_F64_DATA(m) + start,
+                        ENG_F64_DATA(v) + start,
                         job->o->amsgrad ? ENG_F64_DATA(vmax) + start : NULL, length, job->o,
                         job->l2, job->keep, job->step_size, job->bc2_sqrt);
 }
@@ -112,8 +111,8 @@ int eng_adam_family_hyper(const eng_optimizer *opt, const char **names, double *
 {
     const eng_adam_options *o = &((const eng_adam_family *)opt)->opts;
     static const char *const n[] = {"lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad"};
-    const double v[] = {opt->lr, o->beta1,         o->beta2,
-                        o->eps,  o->weight_decay,  o->amsgrad ? 1.0 : 0.0};
+    const double v[] = {opt->lr, o->beta1,        o->beta2,
+                        o->eps,  o->weight_decay, o->amsgrad ? 1.0 : 0.0};
     return eng_optimizer_put_hyper(names, values, max, 6, n, v);
 }
 
@@ -168,7 +167,8 @@ eng_status eng_adam_family_new(const eng_param_list *params, const eng_adam_opti
     return ENG_OK;
 }
 
-eng_status eng_adam_new(const eng_param_list *params, const eng_adam_options *opts, eng_optimizer **out)
+eng_status eng_adam_new(const eng_param_list *params, const eng_adam_options *opts,
+                        eng_optimizer **out)
 {
     return eng_adam_family_new(params, opts, &adam_ops, out);
 }

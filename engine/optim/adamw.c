@@ -25,7 +25,8 @@ static const eng_optim_ops adamw_ops = {
     .hyper = eng_adam_family_hyper,
 };
 
-eng_status eng_adamw_new(const eng_param_list *params, const eng_adam_options *opts, eng_optimizer **out)
+eng_status eng_adamw_new(const eng_param_list *params, const eng_adam_options *opts,
+                         eng_optimizer **out)
 {
     return eng_adam_family_new(params, opts, &adamw_ops, out);
 }

@@ -10,29 +10,29 @@
 
 /* sum |g|^p (p finite) or max |g| (p infinite) of n elements, accumulated in double; NaN when
  * an element is NaN. */
-#define DEFINE_NORM_ACC(T, SFX)                                                                 \
-    static double norm_acc_##SFX(const T *g, int64_t n, double p)                               \
-    {                                                                                           \
-        double acc = 0;                                                                         \
-        if (isinf(p)) {                                                                         \
-            for (int64_t i = 0; i < n; i++) {                                                   \
-                double a = fabs((double)g[i]);                                                  \
-                if (a > acc || a != a)                                                          \
-                    acc = a;                                                                    \
-                if (acc != acc)                                                                 \
-                    break;                                                                      \
-            }                                                                                   \
-        } else if (p == 2) {                                                                    \
-            for (int64_t i = 0; i < n; i++)                                                     \
-                acc += (double)g[i] * (double)g[i];                                             \
-        } else if (p == 1) {                                                                    \
-            for (int64_t i = 0; i < n; i++)                                                     \
-                acc += fabs((double)g[i]);                                                      \
-        } else {                                                                                \
-            for (int64_t i = 0; i < n; i++)                                                     \
-                acc += pow(fabs((double)g[i]), p);                                              \
-        }                                                                                       \
-        return acc;                                                                             \
+#define DEFINE_NORM_ACC(T, SFX)                                                                    \
+    static double norm_acc_##SFX(const T *g, int64_t n, double p)                                  \
+    {                                                                                              \
+        double acc = 0;                                                                            \
+        if (isinf(p)) {                                                                            \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                double a = fabs((double)g[i]);                                                     \
+                if (a > acc || a != a)                                                             \
+                    acc = a;                                                                       \
+                if (acc != acc)                                                                    \
+                    break;                                                                         \
+            }                                                                                      \
+        } else if (p == 2) {                                                                       \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                acc += (double)g[i] * (double)g[i];                                                \
+        } else if (p == 1) {                                                                       \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                acc += fabs((double)g[i]);                                                         \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                acc += pow(fabs((double)g[i]), p);                                                 \
+        }                                                                                          \
+        return acc;                                                                                \
     }
 
 DEFINE_NORM_ACC(float, f32)
@@ -54,16 +54,18 @@ static eng_status check_grad(const eng_tensor *g, const char *name, const char *
     return ENG_OK;
 }
 
-eng_status eng_clip_grad_norm(const eng_param_list *params, double max_norm,
-                              double norm_type, bool error_if_nonfinite, double *total_norm)
+eng_status eng_clip_grad_norm(const eng_param_list *params, double max_norm, double norm_type,
+                              bool error_if_nonfinite, double *total_norm)
 {
     *total_norm = 0;
     if (!(max_norm >= 0))
         return eng_error(ENG_EARG, "clip_grad_norm: max_norm = %g, expected max_norm >= 0",
                          max_norm);
     if (!(norm_type > 0))
-        return eng_error(ENG_EARG, "clip_grad_norm: norm_type = %g, expected > 0 (inf for the "
-                         "largest |g|)", norm_type);
+        return eng_error(ENG_EARG,
+                         "clip_grad_norm: norm_type = %g, expected > 0 (inf for the "
+                         "largest |g|)",
+                         norm_type);
     if (!params)
         return eng_error(ENG_EARG, "clipping: no parameter list");
     int n = params->count;
@@ -91,18 +93,22 @@ eng_status eng_clip_grad_norm(const eng_param_list *params, double max_norm,
     if (error_if_nonfinite && total - total != 0) {
         for (int i = 0; i < n; i++) {
             const eng_tensor *g = params->params[i].grad;
-        const char *name = params->params[i].name;
+            const char *name = params->params[i].name;
             int64_t bad = g->dtype == ENG_F32
                               ? eng_find_nonfinite_f32(ENG_F32_DATA(g), eng_tensor_numel(g))
                               : eng_find_nonfinite_f64(ENG_F64_DATA(g), eng_tensor_numel(g));
             if (bad >= 0)
-                return eng_error(ENG_ENONFINITE, "clip_grad_norm: the total %g-norm of the "
+                return eng_error(ENG_ENONFINITE,
+                                 "clip_grad_norm: the total %g-norm of the "
                                  "gradients is %g (gradient of %s has %g at flat index %lld); "
-                                 "nothing was clipped", norm_type, unsigned_nan(total), name,
+                                 "nothing was clipped",
+                                 norm_type, unsigned_nan(total), name,
                                  unsigned_nan(eng_tensor_get_flat(g, bad)), (long long)bad);
         }
-        return eng_error(ENG_ENONFINITE, "clip_grad_norm: the total %g-norm of the gradients "
-                         "overflowed to %g; nothing was clipped", norm_type, total);
+        return eng_error(ENG_ENONFINITE,
+                         "clip_grad_norm: the total %g-norm of the gradients "
+                         "overflowed to %g; nothing was clipped",
+                         norm_type, total);
     }
     for (int i = 0; i < n; i++) {
         eng_tensor *g = params->params[i].grad;
@@ -130,14 +136,13 @@ eng_status eng_clip_grad_norm(const eng_param_list *params, double max_norm,
 eng_status eng_clip_grad_value(const eng_param_list *params, double clip_value)
 {
     if (!(clip_value >= 0))
-        return eng_error(ENG_EARG, "clip_grad_value: clip_value = %g, expected >= 0",
-                         clip_value);
+        return eng_error(ENG_EARG, "clip_grad_value: clip_value = %g, expected >= 0", clip_value);
     if (!params)
         return eng_error(ENG_EARG, "clipping: no parameter list");
     int n = params->count;
     for (int i = 0; i < n; i++) {
-        eng_status st = check_grad(params->params[i].grad, params->params[i].name,
-                                   "clip_grad_value");
+        eng_status st =
+            check_grad(params->params[i].grad, params->params[i].name, "clip_grad_value");
         if (st)
             return st;
     }

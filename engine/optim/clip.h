@@ -15,8 +15,9 @@
  * f32 tensor is). A non-finite total scales the gradients by NaN as PyTorch does, unless
  * error_if_nonfinite: then nothing changes and ENG_ENONFINITE names the first gradient with a
  * NaN or infinity. */
-ENG_MUST_CHECK eng_status eng_clip_grad_norm(const eng_param_list *params, double max_norm, double norm_type,
-                              bool error_if_nonfinite, double *total_norm);
+ENG_MUST_CHECK eng_status eng_clip_grad_norm(const eng_param_list *params, double max_norm,
+                                             double norm_type, bool error_if_nonfinite,
+                                             double *total_norm);
 
 /* torch.nn.utils.clip_grad_value_: every gradient element clamped to [-clip_value, clip_value]
  * (NaN stays NaN). clip_value >= 0. */

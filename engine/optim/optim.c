@@ -79,8 +79,7 @@ static void update_share(void *ctx, int t, int ntasks)
     const range_job *job = ctx;
     for (int i = 0; i < job->opt->nparams; i++) {
         int64_t start, length;
-        eng_parallel_share(eng_tensor_numel(job->opt->params[i].value), t, ntasks, &start,
-                           &length);
+        eng_parallel_share(eng_tensor_numel(job->opt->params[i].value), t, ntasks, &start, &length);
         if (length > 0)
             job->update(job->ctx, i, start, length);
     }
@@ -125,9 +124,11 @@ eng_status eng_optimizer_check_params(const eng_optimizer *opt)
             return eng_error(ENG_ESTATE, "%s: parameter %s is not contiguous", opt->ops->kind,
                              opt->params[i].name);
         if ((p->dtype != ENG_F32 && p->dtype != ENG_F64) || g->dtype != p->dtype)
-            return eng_error(ENG_EDTYPE, "%s: parameter %s is %s with a %s gradient, expected "
-                             "f32 or f64 for both", opt->ops->kind, opt->params[i].name,
-                             eng_dtype_name(p->dtype), eng_dtype_name(g->dtype));
+            return eng_error(ENG_EDTYPE,
+                             "%s: parameter %s is %s with a %s gradient, expected "
+                             "f32 or f64 for both",
+                             opt->ops->kind, opt->params[i].name, eng_dtype_name(p->dtype),
+                             eng_dtype_name(g->dtype));
     }
     return ENG_OK;
 }

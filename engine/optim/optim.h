@@ -28,7 +28,7 @@ typedef struct eng_optim_ops {
 
 typedef struct eng_optim_param {
     char name[ENG_PARAM_NAME_MAX]; /* "<layer>.<param>" */
-    eng_tensor *value;           /* views sharing the layer's storage */
+    eng_tensor *value;             /* views sharing the layer's storage */
     eng_tensor *grad;
 } eng_optim_param;
 
@@ -37,8 +37,8 @@ struct eng_optimizer {
     int nparams;
     eng_optim_param *params;
     double lr;
-    int64_t steps;       /* completed steps */
-    eng_tensor **slots;  /* [nparams * ops->nslots], see eng_optim_ops */
+    int64_t steps;      /* completed steps */
+    eng_tensor **slots; /* [nparams * ops->nslots], see eng_optim_ops */
 };
 
 typedef struct eng_sgd_options {
@@ -50,7 +50,8 @@ typedef struct eng_sgd_options {
 } eng_sgd_options;
 
 /* torch.optim.SGD over every parameter of the list. */
-ENG_MUST_CHECK eng_status eng_sgd_new(const eng_param_list *params, const eng_sgd_options *opts, eng_optimizer **out);
+ENG_MUST_CHECK eng_status eng_sgd_new(const eng_param_list *params, const eng_sgd_options *opts,
+                                      eng_optimizer **out);
 
 /* The adaptive kinds follow torch 1.13's single-tensor (for-loop) implementations operation
  * by operation. Their options carry PyTorch's names; the ENG_*_DEFAULTS initialisers hold
@@ -69,8 +70,8 @@ typedef struct eng_rmsprop_options {
 
 /* torch.optim.RMSprop. Slots: square_avg, momentum_buffer (momentum > 0), grad_avg
  * (centered). */
-ENG_MUST_CHECK eng_status eng_rmsprop_new(const eng_param_list *params, const eng_rmsprop_options *opts,
-                           eng_optimizer **out);
+ENG_MUST_CHECK eng_status eng_rmsprop_new(const eng_param_list *params,
+                                          const eng_rmsprop_options *opts, eng_optimizer **out);
 
 typedef struct eng_adam_options {
     double lr;           /* > 0 */
@@ -79,15 +80,18 @@ typedef struct eng_adam_options {
     double weight_decay; /* >= 0: Adam adds it to the gradient, AdamW decays p by lr * it */
     bool amsgrad;        /* normalise by the running maximum of exp_avg_sq */
 } eng_adam_options;
-#define ENG_ADAM_DEFAULTS ((eng_adam_options){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, \
-                                              .eps = 1e-8})
-#define ENG_ADAMW_DEFAULTS ((eng_adam_options){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, \
-                                               .eps = 1e-8, .weight_decay = 1e-2})
+#define ENG_ADAM_DEFAULTS                                                                          \
+    ((eng_adam_options){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8})
+#define ENG_ADAMW_DEFAULTS                                                                         \
+    ((eng_adam_options){                                                                           \
+        .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 1e-2})
 
 /* torch.optim.Adam and torch.optim.AdamW (decoupled weight decay). Slots: exp_avg, exp_avg_sq,
  * max_exp_avg_sq (amsgrad). */
-ENG_MUST_CHECK eng_status eng_adam_new(const eng_param_list *params, const eng_adam_options *opts, eng_optimizer **out);
-ENG_MUST_CHECK eng_status eng_adamw_new(const eng_param_list *params, const eng_adam_options *opts, eng_optimizer **out);
+ENG_MUST_CHECK eng_status eng_adam_new(const eng_param_list *params, const eng_adam_options *opts,
+                                       eng_optimizer **out);
+ENG_MUST_CHECK eng_status eng_adamw_new(const eng_param_list *params, const eng_adam_options *opts,
+                                        eng_optimizer **out);
 
 typedef struct eng_adagrad_options {
     double lr;                        /* > 0 */
@@ -99,18 +103,20 @@ typedef struct eng_adagrad_options {
 #define ENG_ADAGRAD_DEFAULTS ((eng_adagrad_options){.lr = 1e-2, .eps = 1e-10})
 
 /* torch.optim.Adagrad. Slot: sum, set to initial_accumulator_value when created. */
-ENG_MUST_CHECK eng_status eng_adagrad_new(const eng_param_list *params, const eng_adagrad_options *opts,
-                           eng_optimizer **out);
+ENG_MUST_CHECK eng_status eng_adagrad_new(const eng_param_list *params,
+                                          const eng_adagrad_options *opts, eng_optimizer **out);
 
 ENG_MUST_CHECK eng_status eng_optimizer_step(eng_optimizer *opt);
 void eng_optimizer_release(eng_optimizer *opt);
 
 /* Shared by the kinds: fills opt->params from the list (views) and allocates the (empty)
  * slot table. */
-ENG_MUST_CHECK eng_status eng_optimizer_init_params(eng_optimizer *opt, const eng_param_list *params);
+ENG_MUST_CHECK eng_status eng_optimizer_init_params(eng_optimizer *opt,
+                                                    const eng_param_list *params);
 /* Slot k of parameter i, created (zero, like the parameter) when absent; *created tells
  * whether it was. */
-ENG_MUST_CHECK eng_status eng_optimizer_slot(eng_optimizer *opt, int i, int k, eng_tensor **out, bool *created);
+ENG_MUST_CHECK eng_status eng_optimizer_slot(eng_optimizer *opt, int i, int k, eng_tensor **out,
+                                             bool *created);
 /* Checks that every parameter and gradient is a contiguous f32 or f64 tensor, so that a step
  * either updates everything or nothing. */
 ENG_MUST_CHECK eng_status eng_optimizer_check_params(const eng_optimizer *opt);
@@ -127,8 +133,9 @@ typedef struct eng_adam_family {
     eng_optimizer base;
     eng_adam_options opts;
 } eng_adam_family;
-ENG_MUST_CHECK eng_status eng_adam_family_new(const eng_param_list *params, const eng_adam_options *opts,
-                               const eng_optim_ops *ops, eng_optimizer **out);
+ENG_MUST_CHECK eng_status eng_adam_family_new(const eng_param_list *params,
+                                              const eng_adam_options *opts,
+                                              const eng_optim_ops *ops, eng_optimizer **out);
 ENG_MUST_CHECK eng_status eng_adam_family_step(eng_optimizer *opt, bool decoupled);
 int eng_adam_family_hyper(const eng_optimizer *opt, const char **names, double *values, int max);
 extern const char *const eng_adam_family_slots[3];

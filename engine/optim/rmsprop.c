@@ -23,32 +23,32 @@ typedef struct rmsprop {
 } rmsprop;
 
 /* ga and buf are NULL when not centered and without momentum. */
-#define DEFINE_RMSPROP_UPDATE(T, SFX, SQRT)                                                     \
-    static void rmsprop_update_##SFX(T *p, const T *g, T *sa, T *ga, T *buf, int64_t n,         \
-                                     const eng_rmsprop_options *o, double lr)                   \
-    {                                                                                           \
-        T alpha = (T)o->alpha, one_minus_alpha = (T)(1 - o->alpha), eps = (T)o->eps;            \
-        T wd = (T)o->weight_decay, mom = (T)o->momentum, neg_lr = (T)(-lr);                     \
-        for (int64_t i = 0; i < n; i++) {                                                       \
-            T d = g[i];                                                                         \
-            if (o->weight_decay != 0)                                                           \
-                d = d + wd * p[i];                                                              \
-            sa[i] = sa[i] * alpha + one_minus_alpha * d * d;                                    \
-            T avg;                                                                              \
-            if (ga) {                                                                           \
-                ga[i] = ga[i] * alpha + one_minus_alpha * d;                                    \
-                avg = SQRT(sa[i] - ga[i] * ga[i]);                                              \
-            } else {                                                                            \
-                avg = SQRT(sa[i]);                                                              \
-            }                                                                                   \
-            avg = avg + eps;                                                                    \
-            if (buf) {                                                                          \
-                buf[i] = buf[i] * mom + d / avg;                                                \
-                p[i] = p[i] + neg_lr * buf[i];                                                  \
-            } else {                                                                            \
-                p[i] = p[i] + neg_lr * d / avg;                                                 \
-            }                                                                                   \
-        }                                                                                       \
+#define DEFINE_RMSPROP_UPDATE(T, SFX, SQRT)                                                        \
+    static void rmsprop_update_##SFX(T *p, const T *g, T *sa, T *ga, T *buf, int64_t n,            \
+                                     const eng_rmsprop_options *o, double lr)                      \
+    {                                                                                              \
+        T alpha = (T)o->alpha, one_minus_alpha = (T)(1 - o->alpha), eps = (T)o->eps;               \
+        T wd = (T)o->weight_decay, mom = (T)o->momentum, neg_lr = (T)(-lr);                        \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T d = g[i];                                                                            \
+            if (o->weight_decay != 0)                                                              \
+                d = d + wd * p[i];                                                                 \
+            sa[i] = sa[i] * alpha + one_minus_alpha * d * d;                                       \
+            T avg;                                                                                 \
+            if (ga) {                                                                              \
+                ga[i] = ga[i] * alpha + one_minus_alpha * d;                                       \
+                avg = SQRT(sa[i] - ga[i] * ga[i]);                                                 \
+            } else {                                                                               \
+                avg = SQRT(sa[i]);                                                                 \
+            }                                                                                      \
+            avg = avg + eps;                                                                       \
+            if (buf) {                                                                             \
+                buf[i] = buf[i] * mom + d / avg;                                                   \
+                p[i] = p[i] + neg_lr * buf[i];                                                     \
+            } else {                                                                               \
+                p[i] = p[i] + neg_lr * d / avg;                                                    \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 DEFINE_RMSPROP_UPDATE(float, f32, sqrtf)
@@ -101,7 +101,7 @@ static const eng_optim_ops rmsprop_ops = {
     .slot_names = rmsprop_slots,
     .hyper = rmsprop_hyper,
 };
-    /* clang-format on */
+/* clang-format on */
 
 eng_status eng_rmsprop_new(const eng_param_list *params, const eng_rmsprop_options *opts,
                            eng_optimizer **out)

@@ -6,7 +6,6 @@
 #include <math.h>
 #include <string.h>
 
-
 /* get_lr() at s->last_epoch, from the optimizer's current lr. */
 static double next_lr(const eng_schedule *s, double lr)
 {
@@ -16,8 +15,7 @@ static double next_lr(const eng_schedule *s, double lr)
         if (e == 0 || e % s->step.step_size != 0)
             return lr;
         return lr * s->step.gamma;
-    case ENG_SCHEDULE_EXPONENTIAL:
-        return e == 0 ? lr : lr * s->exponential.gamma;
+    case ENG_SCHEDULE_EXPONENTIAL: return e == 0 ? lr : lr * s->exponential.gamma;
     case ENG_SCHEDULE_COSINE: {
         double t_max = (double)s->cosine.t_max, eta_min = s->cosine.eta_min;
         if (e == 0)
@@ -53,12 +51,10 @@ static eng_status start(eng_schedule *s, eng_optimizer *opt)
     return ENG_OK;
 }
 
-eng_status eng_step_lr_init(eng_schedule *s, eng_optimizer *opt, int64_t step_size,
-                            double gamma)
+eng_status eng_step_lr_init(eng_schedule *s, eng_optimizer *opt, int64_t step_size, double gamma)
 {
     if (step_size < 1)
-        return eng_error(ENG_EARG, "StepLR: step_size = %lld, expected >= 1",
-                         (long long)step_size);
+        return eng_error(ENG_EARG, "StepLR: step_size = %lld, expected >= 1", (long long)step_size);
     if (!(gamma > 0))
         return eng_error(ENG_EARG, "StepLR: gamma = %g, expected gamma > 0", gamma);
     *s = (eng_schedule){.kind = ENG_SCHEDULE_STEP, .step = {step_size, gamma}};
@@ -73,8 +69,7 @@ eng_status eng_exponential_lr_init(eng_schedule *s, eng_optimizer *opt, double g
     return start(s, opt);
 }
 
-eng_status eng_cosine_lr_init(eng_schedule *s, eng_optimizer *opt, int64_t t_max,
-                              double eta_min)
+eng_status eng_cosine_lr_init(eng_schedule *s, eng_optimizer *opt, int64_t t_max, double eta_min)
 {
     if (t_max < 1)
         return eng_error(ENG_EARG, "CosineAnnealingLR: T_max = %lld, expected >= 1",

@@ -50,12 +50,14 @@ typedef struct eng_schedule {
 /* Each fills *s and takes the initial step on opt (settings as in the struct above; a bad one
  * gives ENG_EARG naming it, and leaves opt unchanged). */
 ENG_MUST_CHECK eng_status eng_step_lr_init(eng_schedule *s, eng_optimizer *opt, int64_t step_size,
-                            double gamma);
-ENG_MUST_CHECK eng_status eng_exponential_lr_init(eng_schedule *s, eng_optimizer *opt, double gamma);
+                                           double gamma);
+ENG_MUST_CHECK eng_status eng_exponential_lr_init(eng_schedule *s, eng_optimizer *opt,
+                                                  double gamma);
 ENG_MUST_CHECK eng_status eng_cosine_lr_init(eng_schedule *s, eng_optimizer *opt, int64_t t_max,
-                              double eta_min);
-ENG_MUST_CHECK eng_status eng_linear_lr_init(eng_schedule *s, eng_optimizer *opt, double start_factor,
-                              double end_factor, int64_t total_iters);
+                                             double eta_min);
+ENG_MUST_CHECK eng_status eng_linear_lr_init(eng_schedule *s, eng_optimizer *opt,
+                                             double start_factor, double end_factor,
+                                             int64_t total_iters);
 
 /* scheduler.step(): last_epoch += 1, then opt->lr (and s->last_lr) = the new learning rate. */
 void eng_schedule_step(eng_schedule *s, eng_optimizer *opt);

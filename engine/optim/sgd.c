@@ -17,42 +17,42 @@ typedef struct sgd {
 /* The loop body is specialised on the two flags (weight decay, Nesterov) so that each variant
  * is branch-free and vectorises. A created buffer is all zeros, so the first step's
  * "buf = d" is the general update with momentum 0 and dampening 0 (0 * 0 + 1 * d = d). */
-#define DEFINE_SGD_UPDATE(T, SFX)                                                               \
-    static inline __attribute__((always_inline)) void sgd_loop_##SFX(                           \
-        T *restrict p, const T *restrict g, T *restrict buf, int64_t n, T lr, T wd, T mom,     \
-        T keep, T damp, bool decay, bool nesterov)                                              \
-    {                                                                                           \
-        for (int64_t i = 0; i < n; i++) {                                                       \
-            T d = decay ? g[i] + wd * p[i] : g[i];                                              \
-            T b = keep * buf[i] + damp * d;                                                     \
-            buf[i] = b;                                                                         \
-            p[i] -= lr * (nesterov ? d + mom * b : b);                                          \
-        }                                                                                       \
-    }                                                                                           \
-    static void sgd_update_##SFX(T *restrict p, const T *restrict g, T *restrict buf,          \
-                                 int64_t n, const eng_sgd_options *o, bool first)              \
-    {                                                                                           \
-        const T lr = (T)o->lr, wd = (T)o->weight_decay, mom = (T)o->momentum;                   \
-        const T keep = first ? (T)0 : mom, damp = first ? (T)1 : (T)1 - (T)o->dampening;       \
-        const bool decay = wd != 0;                                                             \
-        if (!buf) {                                                                             \
-            if (decay)                                                                          \
-                for (int64_t i = 0; i < n; i++)                                                 \
-                    p[i] -= lr * (g[i] + wd * p[i]);                                            \
-            else                                                                                \
-                for (int64_t i = 0; i < n; i++)                                                 \
-                    p[i] -= lr * g[i];                                                          \
-        } else if (o->nesterov) {                                                               \
-            if (decay)                                                                          \
-                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, true, true);              \
-            else                                                                                \
-                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, false, true);             \
-        } else {                                                                                \
-            if (decay)                                                                          \
-                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, true, false);             \
-            else                                                                                \
-                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, false, false);            \
-        }                                                                                       \
+#define DEFINE_SGD_UPDATE(T, SFX)                                                                  \
+    static inline __attribute__((always_inline)) void sgd_loop_##SFX(                              \
+        T *restrict p, const T *restrict g, T *restrict buf, int64_t n, T lr, T wd, T mom, T keep, \
+        T damp, bool decay, bool nesterov)                                                         \
+    {                                                                                              \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T d = decay ? g[i] + wd * p[i] : g[i];                                                 \
+            T b = keep * buf[i] + damp * d;                                                        \
+            buf[i] = b;                                                                            \
+            p[i] -= lr * (nesterov ? d + mom * b : b);                                             \
+        }                                                                                          \
+    }                                                                                              \
+    static void sgd_update_##SFX(T *restrict p, const T *restrict g, T *restrict buf, int64_t n,   \
+                                 const eng_sgd_options *o, bool first)                             \
+    {                                                                                              \
+        const T lr = (T)o->lr, wd = (T)o->weight_decay, mom = (T)o->momentum;                      \
+        const T keep = first ? (T)0 : mom, damp = first ? (T)1 : (T)1 - (T)o->dampening;           \
+        const bool decay = wd != 0;                                                                \
+        if (!buf) {                                                                                \
+            if (decay)                                                                             \
+                for (int64_t i = 0; i < n; i++)                                                    \
+                    p[i] -= lr * (g[i] + wd * p[i]);                                               \
+            else                                                                                   \
+                for (int64_t i = 0; i < n; i++)                                                    \
+                    p[i] -= lr * g[i];                                                             \
+        } else if (o->nesterov) {                                                                  \
+            if (decay)                                                                             \
+                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, true, true);                 \
+            else                                                                                   \
+                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, false, true);                \
+        } else {                                                                                   \
+            if (decay)                                                                             \
+                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, true, false);                \
+            else                                                                                   \
+                sgd_loop_##SFX(p, g, buf, n, lr, wd, mom, keep, damp, false, false);               \
+        }                                                                                          \
     }
 
 DEFINE_SGD_UPDATE(float, f32)
@@ -128,14 +128,17 @@ static const eng_optim_ops sgd_ops = {
     .hyper = sgd_hyper,
 };
 
-eng_status eng_sgd_new(const eng_param_list *params, const eng_sgd_options *opts, eng_optimizer **out)
+eng_status eng_sgd_new(const eng_param_list *params, const eng_sgd_options *opts,
+                       eng_optimizer **out)
 {
     *out = NULL;
     if (!(opts->lr > 0))
         return eng_error(ENG_EARG, "sgd: lr = %g, expected lr > 0", opts->lr);
     if (!(opts->momentum >= 0) || !(opts->dampening >= 0) || !(opts->weight_decay >= 0))
-        return eng_error(ENG_EARG, "sgd: momentum (%g), dampening (%g) and weight_decay (%g) "
-                         "must be >= 0", opts->momentum, opts->dampening, opts->weight_decay);
+        return eng_error(ENG_EARG,
+                         "sgd: momentum (%g), dampening (%g) and weight_decay (%g) "
+                         "must be >= 0",
+                         opts->momentum, opts->dampening, opts->weight_decay);
     if (opts->nesterov && (opts->momentum <= 0 || opts->dampening != 0))
         return eng_error(ENG_EARG, "sgd: nesterov needs momentum > 0 and dampening = 0");
     sgd *s = calloc(1, sizeof *s);

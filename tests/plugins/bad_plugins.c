@@ -25,7 +25,8 @@ static eng_status shape(const eng_layer *layer, const eng_tensor *x, int *ndim, 
     return ENG_OK;
 }
 
-__attribute__((unused)) static eng_status forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
+__attribute__((unused)) static eng_status forward(eng_layer *layer, const eng_tensor *x,
+                                                  eng_tensor *y, bool training)
 {
     (void)layer;
     (void)training;
@@ -67,8 +68,7 @@ static const eng_layer_ops ops = {
     .clone = clone,
 };
 
-static eng_status create(const eng_settings *config, eng_dtype dtype, eng_rng *rng,
-                         eng_layer **out)
+static eng_status create(const eng_settings *config, eng_dtype dtype, eng_rng *rng, eng_layer **out)
 {
     (void)config;
     (void)rng;
@@ -95,7 +95,8 @@ static eng_status plain_step(eng_optimizer *opt)
     for (int i = 0; i < opt->nparams; i++) {
         eng_tensor *p = opt->params[i].value, *g = opt->params[i].grad;
         for (int64_t k = 0, n = eng_tensor_numel(p); k < n; k++)
-            eng_tensor_set_flat(p, k, eng_tensor_get_flat(p, k) - opt->lr * eng_tensor_get_flat(g, k));
+            eng_tensor_set_flat(p, k,
+                                eng_tensor_get_flat(p, k) - opt->lr * eng_tensor_get_flat(g, k));
     }
     return ENG_OK;
 }

@@ -47,17 +47,19 @@ static eng_status doubled_clone(const eng_layer *layer, eng_dtype dtype, eng_lay
 static eng_status doubled_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
                                  eng_layer **out)
 {
-    eng_status st = eng_linear_new(eng_settings_int(s, "in_features"),
-                                   eng_settings_int(s, "out_features"),
-                                   eng_settings_bool(s, "bias"), dtype, rng, out);
+    eng_status st =
+        eng_linear_new(eng_settings_int(s, "in_features"), eng_settings_int(s, "out_features"),
+                       eng_settings_bool(s, "bias"), dtype, rng, out);
     if (!st)
         (*out)->ops = &doubled_ops;
     return st;
 }
 
 /* The built-in linear's settings, description and parameter shapes (filled in at init). */
-static eng_layer_kind doubled_kind = {.name = "linear_dweight_x2", .ops = &doubled_ops,
-                                      .takes_dtype = true, .create = doubled_create,
+static eng_layer_kind doubled_kind = {.name = "linear_dweight_x2",
+                                      .ops = &doubled_ops,
+                                      .takes_dtype = true,
+                                      .create = doubled_create,
                                       .doc = "the built-in linear, weight gradient doubled"};
 
 __attribute__((visibility("default"))) eng_status engine_plugin_init(eng_plugin_registry *r)

@@ -22,7 +22,8 @@ static eng_status shape(const eng_layer *layer, const eng_tensor *x, int *ndim, 
 static int *volatile nowhere = NULL;
 
 /* not instrumented: under the sanitizers the store must still fault, not be reported */
-__attribute__((no_sanitize("undefined", "address"))) static eng_status forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
+__attribute__((no_sanitize("undefined", "address"))) static eng_status
+forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
 {
     (void)layer;
     (void)x;
@@ -67,8 +68,7 @@ static const eng_layer_ops ops = {
     .clone = clone,
 };
 
-static eng_status create(const eng_settings *config, eng_dtype dtype, eng_rng *rng,
-                         eng_layer **out)
+static eng_status create(const eng_settings *config, eng_dtype dtype, eng_rng *rng, eng_layer **out)
 {
     (void)config;
     (void)rng;

@@ -31,8 +31,7 @@ static double sigmoid(double v)
     return v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v));
 }
 
-static eng_status same_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
-                             int64_t *shape)
+static eng_status same_shape(const eng_layer *layer, const eng_tensor *x, int *ndim, int64_t *shape)
 {
     eng_status st = eng_layer_check_input(layer, x, 0, "");
     if (st)
@@ -47,29 +46,29 @@ static eng_status same_shape(const eng_layer *layer, const eng_tensor *x, int *n
  * of its batch), and a plugin that reads each element through eng_tensor_get_flat pays a call
  * and a dtype switch per element. A strided view (a layer called directly on one) takes the
  * generic path. f32 computes in float, f64 in double. */
-#define SWISH_LOOPS(T, SFX, EXP)                                                               \
-    /* no branch on the sign (random signs mispredict): for v far below 0, EXP(-v) overflows \
-     * to infinity and 1 / (1 + inf) is the right limit, 0 */                                  \
-    static T sigmoid_##SFX(T v)                                                                \
-    {                                                                                          \
-        return 1 / (1 + EXP(-v));                                                              \
-    }                                                                                          \
-    static void swish_forward_##SFX(T *y, const T *x, int64_t n, T beta)                       \
-    {                                                                                          \
-        for (int64_t i = 0; i < n; i++)                                                        \
-            y[i] = x[i] * sigmoid_##SFX(beta * x[i]);                                          \
-    }                                                                                          \
-    /* dx [optional]; returns dbeta, summed in double */                                       \
-    static double swish_backward_##SFX(T *dx, const T *dy, const T *x, int64_t n, T beta)      \
-    {                                                                                          \
-        double dbeta = 0;                                                                      \
-        for (int64_t i = 0; i < n; i++) {                                                      \
-            T v = x[i], g = dy[i], s = sigmoid_##SFX(beta * v);                                \
-            if (dx)                                                                            \
-                dx[i] = g * (s + beta * v * s * (1 - s));                                      \
-            dbeta += (double)(g * v * v * s * (1 - s));                                        \
-        }                                                                                      \
-        return dbeta;                                                                          \
+#define SWISH_LOOPS(T, SFX, EXP)                                                                   \
+    /* no branch on the sign (random signs mispredict): for v far below 0, EXP(-v) overflows       \
+     * to infinity and 1 / (1 + inf) is the right limit, 0 */                                      \
+    static T sigmoid_##SFX(T v)                                                                    \
+    {                                                                                              \
+        return 1 / (1 + EXP(-v));                                                                  \
+    }                                                                                              \
+    static void swish_forward_##SFX(T *y, const T *x, int64_t n, T beta)                           \
+    {                                                                                              \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            y[i] = x[i] * sigmoid_##SFX(beta * x[i]);                                              \
+    }                                                                                              \
+    /* dx [optional]; returns dbeta, summed in double */                                           \
+    static double swish_backward_##SFX(T *dx, const T *dy, const T *x, int64_t n, T beta)          \
+    {                                                                                              \
+        double dbeta = 0;                                                                          \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T v = x[i], g = dy[i], s = sigmoid_##SFX(beta * v);                                    \
+            if (dx)                                                                                \
+                dx[i] = g * (s + beta * v * s * (1 - s));                                          \
+            dbeta += (double)(g * v * v * s * (1 - s));                                            \
+        }                                                                                          \
+        return dbeta;                                                                              \
     }
 SWISH_LOOPS(float, f32, expf)
 SWISH_LOOPS(double, f64, exp)
@@ -80,8 +79,7 @@ static bool contiguous(const eng_tensor *a, const eng_tensor *b, const eng_tenso
            (!c || eng_tensor_is_contiguous(c));
 }
 
-static eng_status swish_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                                bool training)
+static eng_status swish_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
 {
     (void)training;
     double beta = eng_tensor_get_flat(layer->params[0].value, 0);
@@ -106,11 +104,11 @@ static eng_status swish_backward(eng_layer *layer, const eng_tensor *x, const en
     double beta = eng_tensor_get_flat(layer->params[0].value, 0), dbeta = 0;
     int64_t n = eng_tensor_numel(x);
     if (contiguous(x, dy, dx) && x->dtype == ENG_F32) {
-        dbeta = swish_backward_f32(dx ? ENG_F32_DATA(dx) : NULL, ENG_F32_DATA(dy),
-                                   ENG_F32_DATA(x), n, (float)beta);
+        dbeta = swish_backward_f32(dx ? ENG_F32_DATA(dx) : NULL, ENG_F32_DATA(dy), ENG_F32_DATA(x),
+                                   n, (float)beta);
     } else if (contiguous(x, dy, dx) && x->dtype == ENG_F64) {
-        dbeta = swish_backward_f64(dx ? ENG_F64_DATA(dx) : NULL, ENG_F64_DATA(dy),
-                                   ENG_F64_DATA(x), n, beta);
+        dbeta = swish_backward_f64(dx ? ENG_F64_DATA(dx) : NULL, ENG_F64_DATA(dy), ENG_F64_DATA(x),
+                                   n, beta);
     } else {
         for (int64_t i = 0; i < n; i++) {
             double v = eng_tensor_get_flat(x, i), g = eng_tensor_get_flat(dy, i);
@@ -222,9 +220,8 @@ static eng_status scaled_linear_forward(eng_layer *layer, const eng_tensor *x, e
     return ENG_OK;
 }
 
-static eng_status scaled_linear_backward(eng_layer *layer, const eng_tensor *x,
-                                         const eng_tensor *y, const eng_tensor *dy,
-                                         eng_tensor *dx)
+static eng_status scaled_linear_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                         const eng_tensor *dy, eng_tensor *dx)
 {
     (void)y;
     const scaled_linear *l = (const scaled_linear *)layer;
@@ -241,15 +238,16 @@ static eng_status scaled_linear_backward(eng_layer *layer, const eng_tensor *x,
                 double gw = wscale / l->scale * g * eng_tensor_get_flat(x, xi);
                 eng_tensor_set_flat(w->grad, wi, eng_tensor_get_flat(w->grad, wi) + gw);
                 if (dx)
-                    eng_tensor_set_flat(dx, xi, eng_tensor_get_flat(dx, xi) +
-                                                    g * eng_tensor_get_flat(w->value, wi));
+                    eng_tensor_set_flat(dx, xi,
+                                        eng_tensor_get_flat(dx, xi) +
+                                            g * eng_tensor_get_flat(w->value, wi));
             }
         }
     return ENG_OK;
 }
 
-static eng_status scaled_linear_create(const eng_settings *s, eng_dtype dtype,
-                                       eng_rng *rng, eng_layer **out);
+static eng_status scaled_linear_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                       eng_layer **out);
 
 static eng_status scaled_linear_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
@@ -289,8 +287,8 @@ static const eng_layer_ops scaled_linear_ops = {
     .clone = scaled_linear_clone,
 };
 
-static eng_status scaled_linear_create(const eng_settings *s, eng_dtype dtype,
-                                       eng_rng *rng, eng_layer **out)
+static eng_status scaled_linear_create(const eng_settings *s, eng_dtype dtype, eng_rng *rng,
+                                       eng_layer **out)
 {
     int in = eng_settings_int(s, "in_features"), outf = eng_settings_int(s, "out_features");
     double scale = eng_settings_number(s, "scale");
@@ -335,12 +333,21 @@ static const eng_setting scaled_linear_settings[] = {
 };
 
 static const eng_layer_kind kinds[2] = {
-    {.name = KIND("swish"), .ops = &swish_ops, .settings = swish_settings, .takes_dtype = true,
-     .create = swish_create, .describe = swish_describe, .param_shapes = swish_param_shapes,
+    {.name = KIND("swish"),
+     .ops = &swish_ops,
+     .settings = swish_settings,
+     .takes_dtype = true,
+     .create = swish_create,
+     .describe = swish_describe,
+     .param_shapes = swish_param_shapes,
      .doc = "x * sigmoid(beta * x), learnable beta"},
-    {.name = KIND("scaled_linear"), .ops = &scaled_linear_ops,
-     .settings = scaled_linear_settings, .takes_dtype = true, .create = scaled_linear_create,
-     .describe = scaled_linear_describe, .param_shapes = scaled_linear_param_shapes,
+    {.name = KIND("scaled_linear"),
+     .ops = &scaled_linear_ops,
+     .settings = scaled_linear_settings,
+     .takes_dtype = true,
+     .create = scaled_linear_create,
+     .describe = scaled_linear_describe,
+     .param_shapes = scaled_linear_param_shapes,
      .doc = "scale * (x @ weight^T + bias)"},
 };
 
