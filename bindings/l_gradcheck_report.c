@@ -181,33 +181,30 @@ typedef struct saved_box {
     eng_gc_saved_report *saved;
 } saved_box;
 
-static int report_box_release(lua_State *L)
+static void report_box_free(void *box)
 {
-    report_box *box = luaL_checkudata(L, 1, ENG_LUA_GRADCHECK_DATA);
-    eng_gc_report_free(box->report);
-    box->report = NULL;
-    return 0;
+    eng_gc_report_free(((report_box *)box)->report);
 }
 
-static int saved_box_release(lua_State *L)
+static void saved_box_free(void *box)
 {
-    saved_box *box = luaL_checkudata(L, 1, ENG_LUA_GRADCHECK_SAVED);
-    eng_gc_saved_report_free(box->saved);
-    box->saved = NULL;
-    return 0;
+    eng_gc_saved_report_free(((saved_box *)box)->saved);
 }
+
+static const l_boxclass report_class = {ENG_LUA_GRADCHECK_DATA, NULL, sizeof(report_box),
+                                        report_box_free};
+static const l_boxclass saved_class = {ENG_LUA_GRADCHECK_SAVED, NULL, sizeof(saved_box),
+                                       saved_box_free};
 
 eng_gc_report **l_gc_new_report_box(lua_State *L)
 {
-    report_box *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->report = NULL;
-    luaL_setmetatable(L, ENG_LUA_GRADCHECK_DATA);
+    report_box *box = l_box_push(L, &report_class, 0);
     return &box->report;
 }
 
 void l_gc_push_boxed_report(lua_State *L)
 {
-    report_box *box = luaL_checkudata(L, -1, ENG_LUA_GRADCHECK_DATA);
+    report_box *box = l_box_check(L, lua_gettop(L), &report_class);
     l_gc_push_report(L, box->report);
     lua_rotate(L, -2, 1);
     lua_setfield(L, -2, "_report");
@@ -250,9 +247,9 @@ static int report_save(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
     lua_getfield(L, 1, "_report");
-    report_box *rbox = luaL_testudata(L, 3, ENG_LUA_GRADCHECK_DATA);
+    report_box *rbox = l_box_test(L, 3, &report_class);
     lua_getfield(L, 1, "_saved");
-    saved_box *sbox = luaL_testudata(L, 4, ENG_LUA_GRADCHECK_SAVED);
+    saved_box *sbox = l_box_test(L, 4, &saved_class);
     bool has_inputs = l_has_field(L, 1, "_model") && l_has_field(L, 1, "_x");
     if (!rbox || !rbox->report || !(has_inputs || (sbox && sbox->saved)))
         return luaL_error(L, "report:save: only the reports of gradcheck.check and "
@@ -279,11 +276,9 @@ static int l_replay(lua_State *L)
                           luaL_typename(L, 1));
     eng_model *model = lua_isnoneornil(L, 2) ? NULL : l_check_model(L, 2);
     lua_settop(L, 3);
-    saved_box *sbox = lua_newuserdatauv(L, sizeof *sbox, 0); /* 4 */
-    sbox->saved = NULL;
-    luaL_setmetatable(L, ENG_LUA_GRADCHECK_SAVED);
-    eng_gc_report **r = l_gc_new_report_box(L); /* 5 */
-    eng_loss *owned = NULL;                     /* last: nothing may raise while it is held */
+    saved_box *sbox = l_box_push(L, &saved_class, 0); /* 4 */
+    eng_gc_report **r = l_gc_new_report_box(L);       /* 5 */
+    eng_loss *owned = NULL;                           /* last: nothing may raise while it is held */
     eng_loss *criterion = lua_isnil(L, 3) ? NULL : l_gc_check_criterion(L, 3, &owned);
     eng_status st = eng_gc_report_load(lua_tostring(L, 1), model, &sbox->saved);
     if (!st)
@@ -316,18 +311,11 @@ static int l_replay(lua_State *L)
     return 1;
 }
 
-static void new_box_metatable(lua_State *L, const char *name, lua_CFunction release)
-{
-    luaL_newmetatable(L, name);
-    lua_pushcfunction(L, release);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
-}
-
 void l_gc_open_reports(lua_State *L)
 {
-    new_box_metatable(L, ENG_LUA_GRADCHECK_DATA, report_box_release);
-    new_box_metatable(L, ENG_LUA_GRADCHECK_SAVED, saved_box_release);
+    l_box_class(L, &report_class);
+    l_box_class(L, &saved_class);
+    lua_pop(L, 2);
     if (luaL_newmetatable(L, ENG_LUA_GRADCHECK_REPORT)) {
         lua_pushcfunction(L, report_tostring);
         lua_setfield(L, -2, "__tostring");
