@@ -264,6 +264,9 @@ void l_nn_open_containers(lua_State *L);
 void l_push_sequential_layer(lua_State *L, int idx);
 void l_add_model_tree(lua_State *L, luaL_Buffer *b, const eng_model *m);
 eng_loss *l_check_loss(lua_State *L, int arg);
+/* The finished settings of the loss at arg and its constructor's name (*ctor), or NULL when
+ * arg is not an engine loss. */
+const eng_settings *l_test_loss_settings(lua_State *L, int arg, const char **ctor);
 
 /* ---- datasets (l_data.c, l_h5data.c) ---- */
 

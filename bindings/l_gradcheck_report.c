@@ -1,6 +1,6 @@
 /* engine.gradcheck: reports as plain Lua tables (a person can read them with print, a script
  * can test report.ok), with 1-based indices; report:save(path) and gradcheck.replay(path). */
-#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,14 +219,12 @@ static void read_spec(lua_State *L, int report, eng_gc_check_spec *spec)
     spec->model = l_check_model(L, lua_gettop(L));
     lua_getfield(L, report, "_x");
     spec->x = l_check_tensor(L, lua_gettop(L));
-    int type = lua_getfield(L, report, "_criterion");
-    if (type != LUA_TNIL) {
-        const char *name = type == LUA_TTABLE ? ENG_GC_CRITERION_LUA         /* written in Lua */
-                                              : luaL_tolstring(L, -1, NULL); /* "MSELoss()" */
-        size_t n = 0;
-        while (isalnum((unsigned char)name[n]) && n < sizeof spec->criterion - 1)
-            n++;
-        memcpy(spec->criterion, name, n);
+    if (lua_getfield(L, report, "_criterion") != LUA_TNIL) {
+        const char *ctor = ENG_GC_CRITERION_LUA; /* a table: written in Lua */
+        const eng_settings *settings = l_test_loss_settings(L, lua_gettop(L), &ctor);
+        snprintf(spec->criterion, sizeof spec->criterion, "%s", ctor);
+        if (settings)
+            spec->criterion_settings = *settings;
         lua_getfield(L, report, "_y");
         spec->y = l_check_tensor(L, lua_gettop(L));
     }

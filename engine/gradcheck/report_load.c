@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_io.h"
+#include "report_criterion.h"
 
 static const char *type_name(eng_meta_type type)
 {
@@ -307,6 +307,8 @@ static eng_status read_report(const char *path, const eng_meta *g, eng_gc_saved_
         st = eng_error(ENG_EFORMAT, "%s: %s.criterion is too long", path, where);
     if (!st && criterion)
         snprintf(s->spec.criterion, sizeof s->spec.criterion, "%s", criterion->string);
+    if (!st && criterion)
+        st = gc_criterion_read(path, g, &s->spec);
     if (!st && criterion)
         st = read_tensor(path, g, "y", &s->spec.y);
     if (!st)
