@@ -121,8 +121,12 @@ void l_gc_push_report(lua_State *L, const eng_gc_report *r)
     set_integer(L, "evaluations", r->evaluations);
     set_integer(L, "elements_checked", r->elements_checked);
     set_integer(L, "elements_total", r->elements_total);
+    /* the fraction of the elements checked one by one (directional mode: 0 when no tensor
+     * failed; its directions are counted apart) */
     set_number(L, "coverage",
-               r->elements_total ? (double)r->elements_checked / (double)r->elements_total : 1.0);
+               r->elements_total ? (double)r->elements_checked / (double)r->elements_total
+               : r->directions   ? 0.0
+                                 : 1.0);
     if (r->estimated_seconds > 0) {
         set_number(L, "estimated_seconds", r->estimated_seconds);
         set_number(L, "budget", r->budget);
@@ -133,6 +137,7 @@ void l_gc_push_report(lua_State *L, const eng_gc_report *r)
     if (r->directions) {
         set_integer(L, "directions", r->directions);
         set_integer(L, "directions_failed", r->directions_failed);
+        set_integer(L, "directions_tensors", r->directions_tensors);
     }
     lua_createtable(L, r->ntensors, r->ntensors);
     for (int i = 0; i < r->ntensors; i++) {

@@ -178,8 +178,11 @@ struct eng_gc_report {
      * tensors' checked counts against elements_total). */
     double estimated_seconds, budget;
     bool budget_sampled;
-    const char *mode;                  /* "element-wise", "directional", "layer-wise" */
-    int directions, directions_failed; /* directional mode */
+    const char *mode; /* "element-wise", "directional", "layer-wise" */
+    /* Directional mode: the directions tested and failed, and the number of tensors they
+     * spanned (each direction moves every element of its tensor; elements_total counts those
+     * elements, elements_checked the ones then checked one by one in failing tensors). */
+    int directions, directions_failed, directions_tensors;
     /* Localisation after a whole-model FAIL (the failing tensors are evidence; the culprit is
      * the layer whose backward is wrong, found by checking the suspects alone). */
     char culprit[ENG_NAME_MAX];            /* "relu_1", "loss"; "" when none was found */
