@@ -129,21 +129,28 @@ static void test_report_io_replays_the_old_report_to_the_same_verdict(void **sta
     eng_gc_saved_report_free(s);
 }
 
+/* The regression both round trips check: linear_model(true) on x = {{1, 2}, {3, -1}} with the
+ * targets {0.5, 2}, under criterion. */
+static eng_gc_check_spec regression_spec(const char *criterion)
+{
+    const int64_t xs[2] = {2, 2}, ys[2] = {2, 1};
+    const double xv[] = {1, 2, 3, -1}, yv[] = {0.5, 2};
+    eng_gc_check_spec spec = {
+        .model = linear_model(true), .x = tensor_of(2, xs, xv), .y = tensor_of(2, ys, yv)};
+    snprintf(spec.criterion, sizeof spec.criterion, "%s", criterion);
+    return spec;
+}
+
 /* A check with every saved option, saved by C, read back: the spec and every stored number. */
 static void test_report_io_round_trips_a_directional_check(void **state)
 {
     (void)state;
     char path[] = "/tmp/test_report_io_XXXXXX";
     close(mkstemp(path));
-    const int64_t xs[2] = {2, 2}, ys[2] = {2, 1};
-    const double xv[] = {1, 2, 3, -1}, yv[] = {0.5, 2};
-    eng_gc_check_spec spec = {.model = linear_model(true),
-                              .x = tensor_of(2, xs, xv),
-                              .y = tensor_of(2, ys, yv),
-                              .criterion = "MSELoss",
-                              .input = true,
-                              .directional = true,
-                              .directions = 6};
+    eng_gc_check_spec spec = regression_spec("MSELoss");
+    spec.input = true;
+    spec.directional = true;
+    spec.directions = 6;
     spec.options = (eng_gc_options){.samples = 3,
                                     .seed = 11,
                                     .step = 1e-4,
@@ -206,13 +213,8 @@ static void test_report_io_saves_the_criterion_settings(void **state)
     (void)state;
     char path[] = "/tmp/test_report_io_XXXXXX";
     close(mkstemp(path));
-    const int64_t xs[2] = {2, 2}, ys[2] = {2, 1};
-    const double xv[] = {1, 2, 3, -1}, yv[] = {0.5, 2};
-    eng_gc_check_spec spec = {.model = linear_model(true),
-                              .x = tensor_of(2, xs, xv),
-                              .y = tensor_of(2, ys, yv),
-                              .criterion = "HuberLoss",
-                              .options = {.seed = 3}};
+    eng_gc_check_spec spec = regression_spec("HuberLoss");
+    spec.options.seed = 3;
     const eng_loss_kind *huber = eng_loss_kind_find("huber");
     assert_non_null(huber);
     eng_loss_settings_init(&spec.criterion_settings, huber);
