@@ -58,7 +58,7 @@ typedef struct eng_gc_check_spec {
 
 /* One tensor's stored results. */
 typedef struct eng_gc_saved_tensor {
-    char name[2 * ENG_NAME_MAX];
+    char name[ENG_PARAM_NAME_MAX];
     eng_gc_verdict verdict;
     char diagnosis[512];
     double step;
