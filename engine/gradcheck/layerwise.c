@@ -105,8 +105,12 @@ eng_status eng_gc_check_layers(eng_model *model, const eng_tensor *x, const eng_
     gc_saved_buffers saved;
     eng_status st = gc_buffers_save(model->layers, model->nlayers, &saved);
     const eng_tensor *y;
+    /* every layer's output is read below: no pair of layers may run fused (model_fusion.c) */
+    bool fusion_off = model->fusion_off;
+    model->fusion_off = true;
     if (!st)
         st = eng_model_forward(model, x, &y);
+    model->fusion_off = fusion_off;
     eng_gc_report *all = st ? NULL : calloc(1, sizeof *all);
     /* Inputs are copied first: checking a layer must not see buffers the model reuses. */
     eng_tensor **inputs = st ? NULL : calloc((size_t)model->nlayers, sizeof *inputs);
