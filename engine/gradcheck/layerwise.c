@@ -74,9 +74,9 @@ static eng_status check_layer(eng_model *model, int i, const eng_tensor *input,
                               const eng_gc_options *o, eng_gc_report *all)
 {
     eng_layer *layer = model->layers[i];
-    eng_status st = check_one_layer(layer, eng_layer_label(layer), i,
-                                    o->seed + 1000003u * (uint64_t)(i + 1), input,
-                                    model->training, o, all);
+    eng_status st =
+        check_one_layer(layer, eng_layer_label(layer), i, o->seed + 1000003u * (uint64_t)(i + 1),
+                        input, model->training, o, all);
     if (st)
         st = eng_error_wrap(st, "layer-wise check of layer %d (%s)", i + 1, eng_layer_label(layer));
     return st;
