@@ -18,6 +18,7 @@
 
 #include "../kernels/batchnorm.h"
 #include "../registry.h"
+#include "layer_fusion.h"
 #include "layers.h"
 
 typedef struct batchnorm {
@@ -102,13 +103,15 @@ static void update_running_statistics(batchnorm *b, int64_t m)
 }
 
 /* Training: the statistics and y in one cache-blocked kernel (each block of x is read from
- * memory once); evaluation: the running statistics. */
-static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                                    bool training)
+ * memory once); evaluation: the running statistics. relu: y = relu(batchnorm(x)). */
+static eng_status forward_impl(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training,
+                               bool relu)
 {
     batchnorm *b = (batchnorm *)layer;
     int64_t n = x->shape[0], c = b->features, s = spatial(x);
-    const void *gamma = param_data(layer, 0), *beta = param_data(layer, 1);
+    const void *gamma = param_data(layer, 0), *beta = param_data(layer, 1),
+               *xp = eng_tensor_data(x);
+    void *yp = eng_tensor_data(y);
     eng_status st = training ? check_batch(b, x) : ENG_OK;
     if (st)
         return st;
@@ -116,28 +119,28 @@ static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_t
     if (!training)
         set_running_statistics(b);
     if (training && x->dtype == ENG_F32)
-        eng_batchnorm_train_forward_f32(eng_tensor_data(y), b->mean, b->var, b->invstd,
-                                        eng_tensor_data(x), gamma, beta, b->eps, n, c, s, false);
+        eng_batchnorm_train_forward_f32(yp, b->mean, b->var, b->invstd, xp, gamma, beta, b->eps, n,
+                                        c, s, relu);
     else if (training)
-        eng_batchnorm_train_forward_f64(eng_tensor_data(y), b->mean, b->var, b->invstd,
-                                        eng_tensor_data(x), gamma, beta, b->eps, n, c, s, false);
+        eng_batchnorm_train_forward_f64(yp, b->mean, b->var, b->invstd, xp, gamma, beta, b->eps, n,
+                                        c, s, relu);
     else if (x->dtype == ENG_F32)
-        eng_batchnorm_forward_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd, gamma,
-                                  beta, n, c, s);
+        eng_batchnorm_normalise_range_f32(yp, xp, b->mean, b->invstd, gamma, beta, n, c, s, 0, c,
+                                          relu);
     else
-        eng_batchnorm_forward_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd, gamma,
-                                  beta, n, c, s);
+        eng_batchnorm_normalise_range_f64(yp, xp, b->mean, b->invstd, gamma, beta, n, c, s, 0, c,
+                                          relu);
     if (training)
         update_running_statistics(b, n * s);
     return ENG_OK;
 }
 
 /* With the batch's statistics the kernel recomputes them from x in the pass that reads x
- * anyway, block by block: right for whatever forward ran last on x, at no extra traffic. */
-static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
-                                     const eng_tensor *dy, eng_tensor *dx)
+ * anyway, block by block: right for whatever forward ran last on x, at no extra traffic.
+ * relu_y [optional]: dy is the gradient of relu(this layer's output), relu_y that output. */
+static eng_status backward_impl(eng_layer *layer, const eng_tensor *x, const eng_tensor *relu_y,
+                                const eng_tensor *dy, eng_tensor *dx)
 {
-    (void)y;
     batchnorm *b = (batchnorm *)layer;
     eng_status st = b->batch_stats ? check_batch(b, x) : ENG_OK;
     if (st)
@@ -147,19 +150,49 @@ static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, cons
     void *db = b->affine ? eng_tensor_data(layer->params[1].grad) : NULL;
     void *dxp = dx ? eng_tensor_data(dx) : NULL;
     const void *gamma = param_data(layer, 0), *dyp = eng_tensor_data(dy), *xp = eng_tensor_data(x);
+    const void *ry = relu_y ? eng_tensor_data(relu_y) : NULL;
     if (!b->batch_stats)
         set_running_statistics(b);
     if (b->batch_stats && x->dtype == ENG_F32)
-        eng_batchnorm_train_backward_f32(dxp, dg, db, b->mean, b->invstd, dyp, xp, NULL, gamma,
+        eng_batchnorm_train_backward_f32(dxp, dg, db, b->mean, b->invstd, dyp, xp, ry, gamma,
                                          b->eps, n, c, s);
     else if (b->batch_stats)
-        eng_batchnorm_train_backward_f64(dxp, dg, db, b->mean, b->invstd, dyp, xp, NULL, gamma,
+        eng_batchnorm_train_backward_f64(dxp, dg, db, b->mean, b->invstd, dyp, xp, ry, gamma,
                                          b->eps, n, c, s);
     else if (x->dtype == ENG_F32)
-        eng_batchnorm_backward_f32(dxp, dg, db, dyp, xp, b->mean, b->invstd, gamma, n, c, s, false);
+        eng_batchnorm_backward_range_f32(dxp, dg, db, dyp, xp, ry, b->mean, b->invstd, gamma, n, c,
+                                         s, 0, c, false);
     else
-        eng_batchnorm_backward_f64(dxp, dg, db, dyp, xp, b->mean, b->invstd, gamma, n, c, s, false);
+        eng_batchnorm_backward_range_f64(dxp, dg, db, dyp, xp, ry, b->mean, b->invstd, gamma, n, c,
+                                         s, 0, c, false);
     return ENG_OK;
+}
+
+static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                    bool training)
+{
+    return forward_impl(layer, x, y, training, false);
+}
+
+static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                     const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)y;
+    return backward_impl(layer, x, NULL, dy, dx);
+}
+
+/* ---- BatchNorm -> ReLU as one pass (layer_fusion.h) ---- */
+
+eng_status eng_batchnorm_forward_relu(eng_layer *bn, const eng_tensor *x, eng_tensor *y,
+                                      bool training)
+{
+    return forward_impl(bn, x, y, training, true);
+}
+
+eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const eng_tensor *y,
+                                       const eng_tensor *dy, eng_tensor *dx)
+{
+    return backward_impl(bn, x, y, dy, dx);
 }
 
 static eng_status batchnorm_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
@@ -202,6 +235,11 @@ static void batchnorm_destroy(eng_layer *layer)
 
 static const eng_layer_ops batchnorm1d_ops = BATCHNORM_OPS("batchnorm1d");
 static const eng_layer_ops batchnorm2d_ops = BATCHNORM_OPS("batchnorm2d");
+
+bool eng_layer_is_batchnorm(const eng_layer *layer)
+{
+    return layer->ops == &batchnorm1d_ops || layer->ops == &batchnorm2d_ops;
+}
 
 eng_status eng_batchnorm_new(int dims, int num_features, double eps, double momentum, bool affine,
                              eng_dtype dtype, eng_layer **out)
