@@ -3,6 +3,25 @@
 -- string); an unknown key or a value of the wrong type is an error naming the setting and the
 -- known ones. Prints the settings, sorted, under title ("config:"), and returns the table.
 --   local config = engine.config({epochs = 1, dtype = "f32"}, arg)
+-- the known setting nearest to a mistyped one (edit distance at most 2), or nil
+local function nearest(name, keys)
+  local best, best_d = nil, 3
+  for _, k in ipairs(keys) do
+    local prev = {}
+    for j = 0, #k do prev[j] = j end
+    for i = 1, #name do
+      local cur = {[0] = i}
+      for j = 1, #k do
+        local cost = name:byte(i) == k:byte(j) and 0 or 1
+        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      end
+      prev = cur
+    end
+    if prev[#k] < best_d then best, best_d = k, prev[#k] end
+  end
+  return best
+end
+
 return function(defaults, args, title)
   if type(defaults) ~= "table" then
     error(("engine.config: defaults must be a table, got %s"):format(type(defaults)), 2)
@@ -17,8 +36,13 @@ return function(defaults, args, title)
   table.sort(keys)
   for _, a in ipairs(args or _G.arg or {}) do
     local key, value = tostring(a):match("^([%a_][%w_]*)=(.*)$")
-    if not key or defaults[key] == nil then
-      error(("unknown setting '%s' (settings: %s)"):format(a, table.concat(keys, ", ")), 0)
+    local known = table.concat(keys, ", ")
+    if not key then
+      error(("argument '%s' is not key=value (settings: %s)"):format(a, known), 0)
+    elseif defaults[key] == nil then
+      local guess = nearest(key, keys)
+      error(("unknown setting '%s' in '%s' (%ssettings: %s)"):format(key, a,
+        guess and ("did you mean '" .. guess .. "'? ") or "", known), 0)
     end
     local kind = type(defaults[key])
     if kind == "number" then

@@ -39,8 +39,13 @@ eng_status eng_error_wrap(eng_status status, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof message)
-        snprintf(message + n, sizeof message - (size_t)n, ": %s", previous);
+    /* ": " and as much of the previous message as fits; a long chain is cut, never unterminated */
+    if (n >= 0 && (size_t)n + 2 < sizeof message) {
+        size_t len = strnlen(previous, sizeof message - (size_t)n - 3);
+        memcpy(message + n, ": ", 2);
+        memcpy(message + n + 2, previous, len);
+        message[(size_t)n + 2 + len] = '\0';
+    }
     return status;
 }
 

@@ -133,8 +133,9 @@ static void test_linear_rejects_feature_mismatch(void **state)
     int64_t shape[ENG_MAX_DIMS];
     eng_tensor *x = TENSOR(ENG_F32, 4, 6), *x4 = TENSOR(ENG_F32, 4, 1, 5, 1);
     assert_error(eng_layer_output_shape(l, x, &ndim, shape), ENG_ESHAPE, "linear", "[4,6]",
-                 "[N,5]");
-    assert_error(eng_layer_output_shape(l, x4, &ndim, shape), ENG_ESHAPE, "[4,1,5,1]", "[N,in]");
+                 "[N,5] (in_features 5, x has 6)");
+    assert_error(eng_layer_output_shape(l, x4, &ndim, shape), ENG_ESHAPE, "[4,1,5,1]",
+                 "expected [N,5] (flatten the input first)");
     eng_tensor_release(x);
     eng_tensor_release(x4);
     eng_layer_release(l);

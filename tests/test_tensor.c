@@ -98,6 +98,16 @@ static void test_status_names_and_error_wrap(void **state)
     assert_string_equal(eng_errmsg(), "inner 7");
     assert_int_equal(eng_error_wrap(ENG_EARG, "outer %s", "x"), ENG_EARG);
     assert_string_equal(eng_errmsg(), "outer x: inner 7");
+    /* a chain longer than the buffer (1024 bytes) is cut at its end and stays terminated */
+    char long_inner[1100];
+    memset(long_inner, 'i', sizeof long_inner - 1);
+    long_inner[sizeof long_inner - 1] = '\0';
+    eng_error(ENG_EARG, "%s", long_inner);
+    assert_int_equal(strlen(eng_errmsg()), 1023);
+    eng_error_wrap(ENG_EARG, "outer");
+    assert_int_equal(strlen(eng_errmsg()), 1023);
+    assert_memory_equal(eng_errmsg(), "outer: iii", 10);
+    assert_int_equal(eng_errmsg()[1022], 'i');
     eng_error_clear();
     assert_string_equal(eng_errmsg(), "");
 }

@@ -19,13 +19,17 @@ static eng_status linear_output_shape(const eng_layer *layer, const eng_tensor *
                                       int64_t *shape)
 {
     const linear *l = (const linear *)layer;
-    eng_status st = eng_layer_check_input(layer, x, 2, "[N,in]");
+    char expected[48];
+    snprintf(expected, sizeof expected, "[N,%d]%s", l->in_features,
+             x->ndim > 2 ? " (flatten the input first)" : "");
+    eng_status st = eng_layer_check_input(layer, x, 2, expected);
     if (st)
         return st;
     if (x->shape[1] != l->in_features)
         return eng_error(ENG_ESHAPE,
-                         "linear '%s': x %s, expected [N,%d] (flatten the input first?)",
-                         eng_layer_label(layer), eng_tensor_shape_str(x), l->in_features);
+                         "linear '%s': x %s, expected [N,%d] (in_features %d, x has %lld)",
+                         eng_layer_label(layer), eng_tensor_shape_str(x), l->in_features,
+                         l->in_features, (long long)x->shape[1]);
     *ndim = 2;
     shape[0] = x->shape[0];
     shape[1] = l->out_features;

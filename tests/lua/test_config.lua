@@ -9,10 +9,16 @@ assert(c.lr == 1e-3 and c.quick == true and c.dtype == "f64" and c.momentum == 0
 -- defaults stay without arguments; a value may contain '='
 c = engine.config({path = "a", n = 2}, {"path=x=y"})
 assert(c.path == "x=y" and c.n == 2)
-H.check_error("unknown setting 'epoch=2' (settings: epochs, lr)", engine.config,
-              {epochs = 1, lr = 0.1}, {"epoch=2"})
-H.check_error("unknown setting 'epochs' (settings: epochs)", engine.config, {epochs = 1},
-              {"epochs"})
+H.check_error("unknown setting 'epoch' in 'epoch=2' (did you mean 'epochs'? settings: epochs, lr)",
+              engine.config, {epochs = 1, lr = 0.1}, {"epoch=2"})
+H.check_error("unknown setting 'batch' in 'batch=2' (settings: epochs, lr)", engine.config,
+              {epochs = 1, lr = 0.1}, {"batch=2"})
+H.check_error("unknown setting 'rl' in 'rl=2' (did you mean 'lr'? settings: epochs, lr)",
+              engine.config, {epochs = 1, lr = 0.1}, {"rl=2"})
+H.check_error("argument 'epochs' is not key=value (settings: epochs)", engine.config,
+              {epochs = 1}, {"epochs"})
+H.check_error("argument '--epochs=2' is not key=value (settings: epochs)", engine.config,
+              {epochs = 1}, {"--epochs=2"})
 H.check_error("setting epochs: 'three' is not a number", engine.config, {epochs = 1},
               {"epochs=three"})
 H.check_error("setting quick: 'yes' is not true or false", engine.config, {quick = false},

@@ -40,7 +40,10 @@ expect_failure("wrong dtype names both dtypes",
   {"<script>:4: ", "dtype f64", "parameters are f32"})
 expect_failure("flattened size mismatch names the layer",
   model .. "model:forward(engine.zeros({2, 1, 20, 20}))\n",
-  {"layer 5 of 5", "linear 'linear_1'", "[2,1600]", "expected [N,3136]"})
+  {"layer 5 of 5", "linear 'linear_1'", "[2,1600]", "expected [N,3136] (in_features 3136, x has 1600)"})
+expect_failure("unflattened input to a linear layer names its in_features and the fix",
+  prelude .. "nn.Sequential{nn.Linear(64, 10)}:forward(engine.zeros({2, 1, 8, 8}))\n",
+  {"layer 1 of 1: linear 'linear_1': x [2,1,8,8], expected [N,64] (flatten the input first)"})
 expect_failure("wrong Lua type to a constructor",
   prelude .. "nn.Linear('a', 3)\n",
   {"<script>:2: bad argument #1 to 'Linear' (number expected, got string)"})
