@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/reduce.h"
+#include "model_fusion.h"
 #include "model_split.h"
 #include "parallel.h"
 
@@ -40,6 +41,7 @@ void eng_model_release(eng_model *model)
     free(model->layers);
     free(model->outputs);
     free(model->dinputs);
+    free(model->fused);
     free(model->params.params);
     free(model);
 }
@@ -86,6 +88,10 @@ eng_status eng_model_add(eng_model *model, eng_layer *layer)
         if (!dinputs)
             return eng_error(ENG_ENOMEM, "sequential: out of memory");
         model->dinputs = dinputs;
+        unsigned char *fused = realloc(model->fused, (size_t)cap);
+        if (!fused)
+            return eng_error(ENG_ENOMEM, "sequential: out of memory");
+        model->fused = fused;
         model->capacity = cap;
     }
     eng_model_drop_replicas(model);
@@ -93,6 +99,9 @@ eng_status eng_model_add(eng_model *model, eng_layer *layer)
     model->layers[model->nlayers] = layer;
     model->outputs[model->nlayers] = NULL;
     model->dinputs[model->nlayers] = NULL;
+    model->fused[model->nlayers] = ENG_FUSE_NONE;
+    if (model->nlayers > 0)
+        model->fused[model->nlayers - 1] = ENG_FUSE_NONE;
     model->nlayers++;
     model->forwarded = false;
     return ENG_OK;
@@ -119,7 +128,7 @@ static eng_status prepare_output(eng_model *model, int i, const eng_tensor *in)
     return ENG_OK;
 }
 
-eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_tensor **y)
+static eng_status forward_step(eng_model *model, const eng_tensor *x, const eng_tensor **y)
 {
     *y = NULL;
     model->forwarded = false;
@@ -142,6 +151,7 @@ eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_te
             return st;
         in = model->outputs[i];
     }
+    eng_model_plan_fusion(model, view, !shapes_later && !model->fusion_off);
     model->split = shapes_later ? 0 : eng_model_split_count(model, view);
     if (model->split >= 1) {
         st = eng_model_forward_split(model, model->split);
@@ -153,8 +163,14 @@ eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_te
         for (int i = 0; i < model->nlayers; i++) {
             if (shapes_later && (st = prepare_output(model, i, in)))
                 return st;
-            st = model->layers[i]->ops->forward(model->layers[i], in, model->outputs[i],
-                                                model->training);
+            int kind = model->fused[i];
+            if (kind)
+                st = eng_fused_forward(kind, model->layers[i], model->layers[i + 1], in,
+                                       model->outputs[i + 1], model->training);
+            else
+                st = model->layers[i]->ops->forward(model->layers[i], in, model->outputs[i],
+                                                    model->training);
+            i += kind != ENG_FUSE_NONE;
             if (st)
                 return eng_error_wrap(st, "layer %d of %d", i + 1, model->nlayers);
             in = model->outputs[i];
@@ -163,6 +179,14 @@ eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_te
     model->forwarded = true;
     *y = model->outputs[model->nlayers - 1];
     return ENG_OK;
+}
+
+eng_status eng_model_forward(eng_model *model, const eng_tensor *x, const eng_tensor **y)
+{
+    bool previous = eng_fusion_begin(model);
+    eng_status st = forward_step(model, x, y);
+    eng_fusion_end(previous);
+    return st;
 }
 
 eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_tensor **dx)
@@ -188,7 +212,8 @@ eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_
     if (model->split >= 1) {
         for (int i = model->nlayers - 1; i >= 0 && !st; i--) {
             const eng_tensor *in = i == 0 ? model->input : model->outputs[i - 1];
-            if (i > 0 || dx)
+            bool skipped = i > 0 && model->fused[i - 1]; /* a fused pair's inner gradient */
+            if ((i > 0 || dx) && !skipped)
                 st = eng_tensor_ensure(&model->dinputs[i], in->dtype, in->ndim, in->shape);
         }
         if (!st)
@@ -199,22 +224,31 @@ eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_
         return st;
     }
     eng_blas_use_all_threads();
+    bool previous = eng_fusion_begin(model);
     const eng_tensor *grad = dy;
     for (int i = model->nlayers - 1; i >= 0 && !st; i--) {
-        eng_layer *layer = model->layers[i];
-        const eng_tensor *in = i == 0 ? model->input : model->outputs[i - 1];
+        /* a fused pair (i - 1, i) runs as one backward into layer i - 1's input gradient */
+        int kind = i > 0 ? model->fused[i - 1] : ENG_FUSE_NONE, first = kind ? i - 1 : i;
+        const eng_tensor *in = first == 0 ? model->input : model->outputs[first - 1];
         eng_tensor *din = NULL;
-        if (i > 0 || dx) {
-            st = eng_tensor_ensure(&model->dinputs[i], in->dtype, in->ndim, in->shape);
+        if (first > 0 || dx) {
+            st = eng_tensor_ensure(&model->dinputs[first], in->dtype, in->ndim, in->shape);
             if (st)
                 break;
-            din = model->dinputs[i];
+            din = model->dinputs[first];
         }
-        st = layer->ops->backward(layer, in, model->outputs[i], grad, din);
+        if (kind)
+            st = eng_fused_backward(kind, model->layers[first], model->layers[i], in,
+                                    model->outputs[i], grad, din);
+        else
+            st =
+                model->layers[i]->ops->backward(model->layers[i], in, model->outputs[i], grad, din);
         if (st)
             st = eng_error_wrap(st, "layer %d of %d", i + 1, model->nlayers);
         grad = din;
+        i = first;
     }
+    eng_fusion_end(previous);
     eng_tensor_release(dy_contig);
     if (!st && dx)
         *dx = model->dinputs[0];
@@ -354,7 +388,10 @@ eng_status eng_model_check_finite(const eng_model *model, int64_t step, double l
                 return nonfinite_error(layer->params[k].value, bad, step, loss, where);
             }
         }
-        if (model->forwarded && (bad = find_nonfinite(model->outputs[i])) >= 0) {
+        /* a fused pair's inner output is not written (model_fusion.c says why skipping it
+         * reports the same) */
+        if (model->forwarded && !model->fused[i] &&
+            (bad = find_nonfinite(model->outputs[i])) >= 0) {
             snprintf(where, sizeof where, "layer %d '%s' (%s): output", i + 1, layer->name,
                      layer->ops->kind);
             return nonfinite_error(model->outputs[i], bad, step, loss, where);
@@ -369,7 +406,7 @@ eng_status eng_model_check_finite(const eng_model *model, int64_t step, double l
                 return nonfinite_error(layer->params[k].grad, bad, step, loss, where);
             }
         }
-        if (i > 0 && (bad = find_nonfinite(model->dinputs[i])) >= 0) {
+        if (i > 0 && !model->fused[i - 1] && (bad = find_nonfinite(model->dinputs[i])) >= 0) {
             snprintf(where, sizeof where, "layer %d '%s' (%s): gradient of its input", i + 1,
                      layer->name, layer->ops->kind);
             return nonfinite_error(model->dinputs[i], bad, step, loss, where);
@@ -410,18 +447,40 @@ eng_status eng_model_output_shape(const eng_model *model, const eng_tensor *x, i
     return ENG_OK;
 }
 
+/* The fusion (model_fusion.c) of the pair (i, i + 1) for a nested forward, with layer i + 1's
+ * output buffer made; 0 when the step may not fuse or the pair does not. */
+static int nested_pair(eng_model *model, int i, const eng_tensor *in, eng_status *st)
+{
+    *st = ENG_OK;
+    if (!eng_fusion_active() || model->fusion_off || i + 1 >= model->nlayers ||
+        model->layers[i + 1]->ops->shape_needs_data)
+        return ENG_FUSE_NONE;
+    int kind = eng_model_fusable(model, i, in);
+    if (kind)
+        *st = prepare_output(model, i + 1, model->outputs[i]);
+    return *st ? ENG_FUSE_NONE : kind;
+}
+
 eng_status eng_model_forward_nested(eng_model *model, const eng_tensor *x, bool training,
                                     const eng_tensor **y)
 {
     *y = NULL;
     model->training = training;
+    for (int i = 0; i < model->nlayers; i++)
+        model->fused[i] = ENG_FUSE_NONE;
     const eng_tensor *in = x;
     for (int i = 0; i < model->nlayers; i++) {
         eng_status st = prepare_output(model, i, in);
-        if (!st)
+        int kind = st ? ENG_FUSE_NONE : nested_pair(model, i, in, &st);
+        if (!st && kind)
+            st = eng_fused_forward(kind, model->layers[i], model->layers[i + 1], in,
+                                   model->outputs[i + 1], training);
+        else if (!st)
             st = model->layers[i]->ops->forward(model->layers[i], in, model->outputs[i], training);
         if (st)
             return st;
+        model->fused[i] = (unsigned char)kind;
+        i += kind != ENG_FUSE_NONE;
         in = model->outputs[i];
     }
     *y = in;
@@ -433,19 +492,25 @@ eng_status eng_model_backward_nested(eng_model *model, const eng_tensor *x, cons
 {
     const eng_tensor *grad = dy;
     for (int i = model->nlayers - 1; i >= 0; i--) {
-        eng_layer *layer = model->layers[i];
-        const eng_tensor *in = i == 0 ? x : model->outputs[i - 1];
+        /* a fused pair (i - 1, i) runs as one backward into layer i - 1's input gradient */
+        int kind = i > 0 ? model->fused[i - 1] : ENG_FUSE_NONE, first = kind ? i - 1 : i;
+        const eng_tensor *in = first == 0 ? x : model->outputs[first - 1];
         eng_tensor *din = dx;
-        if (i > 0) {
-            eng_status st = eng_tensor_ensure(&model->dinputs[i], in->dtype, in->ndim, in->shape);
+        if (first > 0) {
+            eng_status st =
+                eng_tensor_ensure(&model->dinputs[first], in->dtype, in->ndim, in->shape);
             if (st)
                 return st;
-            din = model->dinputs[i];
+            din = model->dinputs[first];
         }
-        eng_status st = layer->ops->backward(layer, in, model->outputs[i], grad, din);
+        eng_layer *layer = model->layers[i];
+        eng_status st = kind ? eng_fused_backward(kind, model->layers[first], layer, in,
+                                                  model->outputs[i], grad, din)
+                             : layer->ops->backward(layer, in, model->outputs[i], grad, din);
         if (st)
             return eng_error_wrap(st, "%s", eng_layer_label(layer));
         grad = din;
+        i = first;
     }
     return ENG_OK;
 }

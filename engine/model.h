@@ -29,6 +29,12 @@ typedef struct eng_model {
     /* Set to run every layer on the whole batch in turn (no threads, no stretches): the plain
      * path, kept as the reference the split one is tested against. */
     bool serial_only;
+    /* Set to run every layer on its own pass (model_fusion.c: the reference the fused path is
+     * tested against; the gradient checker sets it while it runs the model). */
+    bool fusion_off;
+    /* [nlayers] the last forward's plan (model_fusion.h): fused[i] != 0 when layers i and i+1
+     * ran as one pass, leaving outputs[i] and dinputs[i+1] unwritten. */
+    unsigned char *fused;
     eng_param_list params; /* the list eng_model_params returns, rebuilt on each call */
 } eng_model;
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "model_container.h"
+#include "model_fusion.h"
 #include "parallel.h"
 
 /* Where each thread keeps its error until the caller reports the first one. */
@@ -181,22 +182,39 @@ static int64_t samples_per_pass(const eng_model *model, int first, int end, int 
     int64_t n = in->shape[0], bytes = eng_tensor_numel(in) / n * (int64_t)eng_dtype_size(in->dtype);
     for (int i = first; i < end; i++) {
         const eng_tensor *y = model->outputs[i];
-        bytes += eng_tensor_numel(y) / n * (int64_t)eng_dtype_size(y->dtype);
+        if (!model->fused[i]) /* a fused pair's inner output is not touched */
+            bytes += eng_tensor_numel(y) / n * (int64_t)eng_dtype_size(y->dtype);
     }
     int64_t per = STRETCH_CACHE_BYTES / (bytes * copies);
     return per < 1 ? 1 : per;
 }
 
+/* Layer i's forward, or that of the fused pair (i, i + 1) (model_fusion.h), on the rows. */
 static eng_status forward_layer(split_job *job, int t, int i, int64_t start, int64_t length)
 {
     eng_model *model = job->model;
     eng_layer *layer = layer_for(model, t, i);
+    int kind = model->fused[i], last = kind ? i + 1 : i;
     eng_tensor x = eng_tensor_rows(i == 0 ? model->input : model->outputs[i - 1], start, length);
-    eng_tensor y = eng_tensor_rows(model->outputs[i], start, length);
-    eng_status st = layer->ops->forward(layer, &x, &y, model->training);
+    eng_tensor y = eng_tensor_rows(model->outputs[last], start, length);
+    eng_status st =
+        kind ? eng_fused_forward(kind, layer, layer_for(model, t, last), &x, &y, model->training)
+             : layer->ops->forward(layer, &x, &y, model->training);
     if (st)
-        record(job, t, i, st);
+        record(job, t, last, st);
     return st;
+}
+
+/* The number of layers forward_layer(i) runs. */
+static int forward_span(const eng_model *model, int i)
+{
+    return model->fused[i] ? 2 : 1;
+}
+
+/* The first layer of the backward step that ends at layer i (i - 1 for a fused pair). */
+static int backward_first(const eng_model *model, int i)
+{
+    return i > 0 && model->fused[i - 1] ? i - 1 : i;
 }
 
 static void forward_rows(void *ctx, int t, int nsplit)
@@ -210,13 +228,13 @@ static void forward_rows(void *ctx, int t, int nsplit)
         if (end == i) {
             if (forward_layer(job, t, i, start, length))
                 return;
-            i++;
+            i += forward_span(model, i);
             continue;
         }
         int64_t per = samples_per_pass(model, i, end, 1);
         for (int64_t s = start; s < start + length; s += per) {
             int64_t m = start + length - s < per ? start + length - s : per;
-            for (int k = i; k < end; k++)
+            for (int k = i; k < end; k += forward_span(model, k))
                 if (forward_layer(job, t, k, s, m))
                     return;
         }
@@ -224,20 +242,25 @@ static void forward_rows(void *ctx, int t, int nsplit)
     }
 }
 
-/* dx [optional] receives layer i's input gradient for rows [start, start + length). */
+/* Layer i's backward, or that of the fused pair (i - 1, i), on the rows: dx [optional]
+ * receives the input gradient of the step's first layer for rows [start, start + length). */
 static eng_status backward_layer(split_job *job, int t, int i, int64_t start, int64_t length)
 {
     eng_model *model = job->model;
     eng_layer *layer = layer_for(model, t, i);
-    eng_tensor x = eng_tensor_rows(i == 0 ? model->input : model->outputs[i - 1], start, length);
+    int first = backward_first(model, i);
+    eng_tensor x =
+        eng_tensor_rows(first == 0 ? model->input : model->outputs[first - 1], start, length);
     eng_tensor y = eng_tensor_rows(model->outputs[i], start, length);
     eng_tensor dy =
         eng_tensor_rows(i == model->nlayers - 1 ? job->dy : model->dinputs[i + 1], start, length);
     eng_tensor dx;
-    bool has_dx = i > 0 || job->want_dx;
+    bool has_dx = first > 0 || job->want_dx;
     if (has_dx)
-        dx = eng_tensor_rows(model->dinputs[i], start, length);
-    eng_status st = layer->ops->backward(layer, &x, &y, &dy, has_dx ? &dx : NULL);
+        dx = eng_tensor_rows(model->dinputs[first], start, length);
+    eng_status st = first < i ? eng_fused_backward(model->fused[first], layer_for(model, t, first),
+                                                   layer, &x, &y, &dy, has_dx ? &dx : NULL)
+                              : layer->ops->backward(layer, &x, &y, &dy, has_dx ? &dx : NULL);
     if (st)
         record(job, t, i, st);
     return st;
@@ -257,7 +280,7 @@ static void backward_rows(void *ctx, int t, int nsplit)
         if (!in_stretch(model, i)) {
             if (backward_layer(job, t, i, start, length))
                 return;
-            i--;
+            i = backward_first(model, i) - 1;
             continue;
         }
         int first = i;
@@ -266,7 +289,7 @@ static void backward_rows(void *ctx, int t, int nsplit)
         int64_t per = samples_per_pass(model, first, i + 1, 2);
         for (int64_t s = start; s < start + length; s += per) {
             int64_t m = start + length - s < per ? start + length - s : per;
-            for (int k = i; k >= first; k--)
+            for (int k = i; k >= first; k = backward_first(model, k) - 1)
                 if (backward_layer(job, t, k, s, m))
                     return;
         }

@@ -3,6 +3,9 @@
  * lanes of SSE; these run 16 (f32) or 8 (f64), with masked loads and stores for the tails. */
 #include "pointwise_avx512.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -88,7 +91,7 @@ AVX512 void eng_relu_backward_avx512_f64(double *dx, const double *dy, const dou
  * 16-lane loads each by one two-source permutation, then the plain loop's three strict '>'
  * comparisons in row-major order (ties and a NaN first element keep the earlier winner). */
 AVX512 static inline void pool_row_forward(float *yr, int32_t *ar, const float *r0, const float *r1,
-                                           int base, int w, int count)
+                                           int base, int w, int count, bool relu)
 {
     const __m512i even =
         _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -115,27 +118,36 @@ AVX512 static inline void pool_row_forward(float *yr, int32_t *ar, const float *
         k = _mm512_cmp_ps_mask(d, m, _CMP_GT_OQ);
         m = _mm512_mask_mov_ps(m, k, d);
         at = _mm512_mask_add_epi32(at, k, atc, _mm512_set1_epi32(1));
+        if (relu) {
+            /* where the maximum is not > 0, relu(x) is all +0 and its first cell wins; a NaN
+             * maximum stays (the plain loop's select) */
+            __mmask16 pos = _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ);
+            __mmask16 keep = _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_NLE_UQ);
+            at = _mm512_mask_mov_epi32(_mm512_add_epi32(_mm512_set1_epi32(base + 2 * ox), even),
+                                       pos, at);
+            m = _mm512_maskz_mov_ps(keep, m);
+        }
         _mm512_mask_storeu_ps(yr + ox, out, m);
         _mm512_mask_storeu_epi32(ar + ox, out, at);
     }
 }
 
 AVX512 void eng_maxpool2x2_forward_avx512_f32(float *y, int32_t *argmax, const float *x,
-                                              const eng_pool_geometry *g)
+                                              const eng_pool_geometry *g, bool relu)
 {
     for (int64_t p = 0; p < g->planes; p++) {
         const float *xp = x + p * g->h * g->w;
         for (int oy = 0; oy < g->oh; oy++) {
             int64_t at = (p * g->oh + oy) * g->ow;
             const float *r0 = xp + 2 * oy * g->w;
-            pool_row_forward(y + at, argmax + at, r0, r0 + g->w, 2 * oy * g->w, g->w, g->ow);
+            pool_row_forward(y + at, argmax + at, r0, r0 + g->w, 2 * oy * g->w, g->w, g->ow, relu);
         }
     }
 }
 
 /* Each window's dy goes to the one of its four cells the argmax names, zeros to the others;
  * the even and odd columns are interleaved back by a two-source permutation. */
-AVX512 static inline void pool_row_backward(float *r0, float *r1, const float *dyr,
+AVX512 static inline void pool_row_backward(float *r0, float *r1, const float *dyr, const float *yr,
                                             const int32_t *ar, int base, int w, int count)
 {
     const __m512i even =
@@ -148,6 +160,10 @@ AVX512 static inline void pool_row_backward(float *r0, float *r1, const float *d
         __mmask16 in = mask16(left);
         __mmask16 lo = mask16(2 * left), hi = mask16(2 * left - 16 > 0 ? 2 * left - 16 : 0);
         __m512 d = _mm512_maskz_loadu_ps(in, dyr + ox);
+        if (yr) /* the fused ReLU passes dy where its output, the pooled y, is > 0 */
+            d = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(in, yr + ox),
+                                                       _mm512_setzero_ps(), _CMP_GT_OQ),
+                                    d);
         __m512i at = _mm512_maskz_loadu_epi32(in, ar + ox);
         __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32(base + 2 * ox), even);
         __m512i c1 = _mm512_add_epi32(c0, _mm512_set1_epi32(w));
@@ -162,15 +178,20 @@ AVX512 static inline void pool_row_backward(float *r0, float *r1, const float *d
     }
 }
 
-AVX512 void eng_maxpool2x2_backward_avx512_f32(float *dx, const float *dy, const int32_t *argmax,
-                                               const eng_pool_geometry *g)
+AVX512 void eng_maxpool2x2_backward_avx512_f32(float *dx, const float *dy, const float *y,
+                                               const int32_t *argmax, const eng_pool_geometry *g)
 {
     for (int64_t p = 0; p < g->planes; p++) {
         float *dxp = dx + p * g->h * g->w;
         for (int oy = 0; oy < g->oh; oy++) {
             int64_t at = (p * g->oh + oy) * g->ow;
             float *r0 = dxp + 2 * oy * g->w;
-            pool_row_backward(r0, r0 + g->w, dy + at, argmax + at, 2 * oy * g->w, g->w, g->ow);
+            if (y)
+                pool_row_backward(r0, r0 + g->w, dy + at, y + at, argmax + at, 2 * oy * g->w, g->w,
+                                  g->ow);
+            else
+                pool_row_backward(r0, r0 + g->w, dy + at, NULL, argmax + at, 2 * oy * g->w, g->w,
+                                  g->ow);
         }
     }
 }

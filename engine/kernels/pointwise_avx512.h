@@ -6,6 +6,7 @@
 #ifndef ENGINE_KERNELS_POINTWISE_AVX512_H
 #define ENGINE_KERNELS_POINTWISE_AVX512_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pool.h"
@@ -16,10 +17,11 @@ void eng_relu_backward_avx512_f32(float *dx, const float *dy, const float *x, in
 void eng_relu_backward_avx512_f64(double *dx, const double *dy, const double *x, int64_t n);
 /* 2x2 windows, stride 2, no padding; the forward for any h, w (oh = h/2, ow = w/2), the
  * backward for even h and w (every input element in exactly one window, so dx is overwritten
- * without a clearing pass). */
+ * without a clearing pass). relu / y [optional, NULL: none]: the ReLU before the pool fused in,
+ * as eng_relu_maxpool_forward_f32 / eng_relu_maxpool_backward_f32 (pool.h). */
 void eng_maxpool2x2_forward_avx512_f32(float *y, int32_t *argmax, const float *x,
-                                       const eng_pool_geometry *g);
-void eng_maxpool2x2_backward_avx512_f32(float *dx, const float *dy, const int32_t *argmax,
-                                        const eng_pool_geometry *g);
+                                       const eng_pool_geometry *g, bool relu);
+void eng_maxpool2x2_backward_avx512_f32(float *dx, const float *dy, const float *y,
+                                        const int32_t *argmax, const eng_pool_geometry *g);
 
 #endif

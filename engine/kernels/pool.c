@@ -31,8 +31,9 @@ static int imin(int a, int b)
  * Candidates are compared in row-major order with '>', so ties keep the first, as in the
  * general loop. */
 #define DEFINE_MAXPOOL2X2(T, SFX)                                                                  \
-    static void maxpool2x2_forward_##SFX(T *restrict y, int32_t *restrict argmax,                  \
-                                         const T *restrict x, const eng_pool_geometry *g)          \
+    static inline void maxpool2x2_forward_##SFX(T *restrict y, int32_t *restrict argmax,           \
+                                                const T *restrict x, const eng_pool_geometry *g,   \
+                                                bool relu)                                         \
     {                                                                                              \
         for (int64_t p = 0; p < g->planes; p++) {                                                  \
             const T *xp = x + p * g->h * g->w;                                                     \
@@ -56,6 +57,10 @@ static int imin(int a, int b)
                     if (d > m) {                                                                   \
                         m = d;                                                                     \
                         at = base + g->w + 2 * ox + 1;                                             \
+                    }                                                                              \
+                    if (relu && !(m > 0)) { /* relu(x) is all +0 here: the first cell wins */      \
+                        at = base + 2 * ox;                                                        \
+                        m = m != m ? m : (T)0;                                                     \
                     }                                                                              \
                     yp[oy * g->ow + ox] = m;                                                       \
                     ap[oy * g->ow + ox] = at;                                                      \
@@ -99,11 +104,11 @@ static int imin(int a, int b)
 
 /* 2x2 windows tiling an even plane: every input element belongs to exactly one window, so
  * each is written once (the winner's gradient or zero) and dx needs no clearing pass. The
- * winners come from the forward's argmax. */
+ * winners come from the forward's argmax. y [optional]: the fused ReLU's mask (NULL: none). */
 #define DEFINE_MAXPOOL2X2_BACKWARD_ARGMAX(T, SFX)                                                  \
-    static void maxpool2x2_backward_argmax_##SFX(T *restrict dx, const T *restrict dy,             \
-                                                 const int32_t *restrict argmax,                   \
-                                                 const eng_pool_geometry *g)                       \
+    static inline void maxpool2x2_backward_argmax_##SFX(                                           \
+        T *restrict dx, const T *restrict dy, const T *restrict y, const int32_t *restrict argmax, \
+        const eng_pool_geometry *g)                                                                \
     {                                                                                              \
         for (int64_t p = 0; p < g->planes; p++) {                                                  \
             T *dxp = dx + p * g->h * g->w;                                                         \
@@ -114,6 +119,8 @@ static int imin(int a, int b)
                 int base = 2 * oy * g->w;                                                          \
                 for (int ox = 0; ox < g->ow; ox++) {                                               \
                     T d = dyp[oy * g->ow + ox];                                                    \
+                    if (y) /* the ReLU before the pool passes dy where its output is > 0 */        \
+                        d = y[p * g->oh * g->ow + oy * g->ow + ox] > 0 ? d : (T)0;                 \
                     int at = ap[oy * g->ow + ox], c = base + 2 * ox;                               \
                     r0[2 * ox] = at == c ? d : (T)0;                                               \
                     r0[2 * ox + 1] = at == c + 1 ? d : (T)0;                                       \
@@ -179,11 +186,12 @@ DEFINE_WINDOW_WINNER(float, f32)
 DEFINE_WINDOW_WINNER(double, f64)
 
 #define DEFINE_POOL(T, SFX)                                                                        \
-    void eng_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x, const eng_pool_geometry *g)  \
+    static inline void maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x,                    \
+                                             const eng_pool_geometry *g, bool relu)                \
     {                                                                                              \
         if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0) {    \
-            POOL_AVX512_##SFX(eng_maxpool2x2_forward_avx512_f32(y, argmax, x, g))                  \
-                maxpool2x2_forward_##SFX(y, argmax, x, g);                                         \
+            POOL_AVX512_##SFX(eng_maxpool2x2_forward_avx512_f32(y, argmax, x, g, relu))            \
+                maxpool2x2_forward_##SFX(y, argmax, x, g, relu);                                   \
             return;                                                                                \
         }                                                                                          \
         for (int64_t p = 0; p < g->planes; p++) {                                                  \
@@ -204,11 +212,24 @@ DEFINE_WINDOW_WINNER(double, f64)
                                 m = xp[iy * g->w + ix];                                            \
                                 best = iy * g->w + ix;                                             \
                             }                                                                      \
+                    if (relu && !(m > 0)) { /* relu(x) is all +0 here: the first cell wins */      \
+                        best = ya * g->w + xa;                                                     \
+                        m = m != m ? m : (T)0;                                                     \
+                    }                                                                              \
                     yp[oy * g->ow + ox] = m;                                                       \
                     ap[oy * g->ow + ox] = best;                                                    \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
+    }                                                                                              \
+    void eng_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x, const eng_pool_geometry *g)  \
+    {                                                                                              \
+        maxpool_forward_##SFX(y, argmax, x, g, false);                                             \
+    }                                                                                              \
+    void eng_relu_maxpool_forward_##SFX(T *y, int32_t *argmax, const T *x,                         \
+                                        const eng_pool_geometry *g)                                \
+    {                                                                                              \
+        maxpool_forward_##SFX(y, argmax, x, g, true);                                              \
     }                                                                                              \
     void eng_maxpool_backward_xy_##SFX(T *dx, const T *dy, const T *x, const T *y,                 \
                                        const eng_pool_geometry *g)                                 \
@@ -257,13 +278,13 @@ DEFINE_WINDOW_WINNER(double, f64)
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    void eng_maxpool_backward_##SFX(T *dx, const T *dy, const int32_t *argmax,                     \
-                                    const eng_pool_geometry *g)                                    \
+    static inline void maxpool_backward_##SFX(T *dx, const T *dy, const T *y,                      \
+                                              const int32_t *argmax, const eng_pool_geometry *g)   \
     {                                                                                              \
         if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&    \
             g->h % 2 == 0 && g->w % 2 == 0) {                                                      \
-            POOL_AVX512_##SFX(eng_maxpool2x2_backward_avx512_f32(dx, dy, argmax, g))               \
-                maxpool2x2_backward_argmax_##SFX(dx, dy, argmax, g);                               \
+            POOL_AVX512_##SFX(eng_maxpool2x2_backward_avx512_f32(dx, dy, y, argmax, g))            \
+                maxpool2x2_backward_argmax_##SFX(dx, dy, y, argmax, g);                            \
             return;                                                                                \
         }                                                                                          \
         memset(dx, 0, sizeof(T) * (size_t)(g->planes * g->h * g->w));                              \
@@ -271,8 +292,19 @@ DEFINE_WINDOW_WINNER(double, f64)
         for (int64_t p = 0; p < g->planes; p++) {                                                  \
             T *dxp = dx + p * g->h * g->w;                                                         \
             for (int64_t i = 0; i < out; i++)                                                      \
-                dxp[argmax[p * out + i]] += dy[p * out + i];                                       \
+                if (!y || y[p * out + i] > 0)                                                      \
+                    dxp[argmax[p * out + i]] += dy[p * out + i];                                   \
         }                                                                                          \
+    }                                                                                              \
+    void eng_maxpool_backward_##SFX(T *dx, const T *dy, const int32_t *argmax,                     \
+                                    const eng_pool_geometry *g)                                    \
+    {                                                                                              \
+        maxpool_backward_##SFX(dx, dy, NULL, argmax, g);                                           \
+    }                                                                                              \
+    void eng_relu_maxpool_backward_##SFX(T *dx, const T *dy, const T *y, const int32_t *argmax,    \
+                                         const eng_pool_geometry *g)                               \
+    {                                                                                              \
+        maxpool_backward_##SFX(dx, dy, y, argmax, g);                                              \
     }                                                                                              \
     void eng_avgpool_forward_##SFX(T *y, const T *x, const eng_pool_geometry *g)                   \
     {                                                                                              \

@@ -6,6 +6,7 @@
 
 #include "../kernels/activation.h"
 #include "../registry.h"
+#include "layer_fusion.h"
 #include "layers.h"
 
 typedef enum activation_fn { ACT_RELU, ACT_LEAKY_RELU, ACT_TANH, ACT_SIGMOID } activation_fn;
@@ -188,6 +189,11 @@ static eng_status activation_new(activation_fn fn, double slope, eng_layer **out
     a->slope = slope;
     *out = &a->base;
     return ENG_OK;
+}
+
+bool eng_layer_is_relu(const eng_layer *layer)
+{
+    return layer->ops == &relu_ops;
 }
 
 eng_status eng_relu_new(eng_layer **out)

@@ -1,6 +1,7 @@
 /* Max pooling, torch.nn.MaxPool2d: the gradient goes to the first maximum of each window. */
 #include <stdlib.h>
 
+#include "layer_fusion.h"
 #include "layers.h"
 #include "pool_common.h"
 
@@ -13,6 +14,8 @@ typedef struct maxpool2d {
     eng_tensor *argmax;           /* i32, one per element of y's storage */
     const eng_storage *argmax_of; /* the storage of the y they were computed for */
 } maxpool2d;
+
+static const eng_layer_ops maxpool2d_ops;
 
 /* The winners of the forward that wrote y, or NULL when there was none. */
 static const int32_t *winners(const maxpool2d *m, const eng_tensor *y)
@@ -29,10 +32,9 @@ static eng_status maxpool2d_output_shape(const eng_layer *layer, const eng_tenso
     return pool_output_shape(layer, &((const maxpool2d *)layer)->cfg, x, ndim, shape);
 }
 
-static eng_status maxpool2d_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                                    bool training)
+/* The pool's forward on x, or on relu(x) when relu is set (layer_fusion.h). */
+static eng_status pool_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool relu)
 {
-    (void)training;
     maxpool2d *m = (maxpool2d *)layer;
     eng_pool_geometry g;
     eng_status st = pool_geometry(layer, &m->cfg, x, &g);
@@ -44,10 +46,19 @@ static eng_status maxpool2d_forward(eng_layer *layer, const eng_tensor *x, eng_t
     m->argmax_of = y->storage;
     int32_t *argmax = (int32_t *)eng_tensor_data(m->argmax) + y->offset;
     if (x->dtype == ENG_F32)
-        eng_maxpool_forward_f32(ENG_F32_DATA(y), argmax, ENG_F32_DATA(x), &g);
+        (relu ? eng_relu_maxpool_forward_f32 : eng_maxpool_forward_f32)(ENG_F32_DATA(y), argmax,
+                                                                        ENG_F32_DATA(x), &g);
     else
-        eng_maxpool_forward_f64(ENG_F64_DATA(y), argmax, ENG_F64_DATA(x), &g);
+        (relu ? eng_relu_maxpool_forward_f64 : eng_maxpool_forward_f64)(ENG_F64_DATA(y), argmax,
+                                                                        ENG_F64_DATA(x), &g);
     return ENG_OK;
+}
+
+static eng_status maxpool2d_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                    bool training)
+{
+    (void)training;
+    return pool_forward(layer, x, y, false);
 }
 
 static eng_status maxpool2d_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
@@ -71,6 +82,38 @@ static eng_status maxpool2d_backward(eng_layer *layer, const eng_tensor *x, cons
     else
         eng_maxpool_backward_xy_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(x),
                                     ENG_F64_DATA(y), &g);
+    return ENG_OK;
+}
+
+bool eng_layer_is_maxpool2d(const eng_layer *layer)
+{
+    return layer->ops == &maxpool2d_ops;
+}
+
+eng_status eng_maxpool2d_forward_after_relu(eng_layer *pool, const eng_tensor *x, eng_tensor *y)
+{
+    return pool_forward(pool, x, y, true);
+}
+
+eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor *x,
+                                               const eng_tensor *y, const eng_tensor *dy,
+                                               eng_tensor *dx)
+{
+    maxpool2d *m = (maxpool2d *)pool;
+    eng_pool_geometry g;
+    eng_status st = pool_geometry(pool, &m->cfg, x, &g);
+    if (st)
+        return st;
+    const int32_t *argmax = winners(m, y);
+    if (!argmax) /* only a fused forward of this y comes before a fused backward */
+        return eng_error(ENG_ESTATE, "maxpool2d '%s': fused backward without its forward",
+                         eng_layer_label(pool));
+    if (x->dtype == ENG_F32)
+        eng_relu_maxpool_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(y), argmax,
+                                      &g);
+    else
+        eng_relu_maxpool_backward_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(y), argmax,
+                                      &g);
     return ENG_OK;
 }
 

@@ -1,0 +1,24 @@
+/* The entry points through which engine/model_fusion.c runs two adjacent layers of a model as
+ * one pass (internal). Each layer stays its own object with its own state: these are its
+ * forward and backward with the neighbour's elementwise step folded in, giving bit for bit
+ * what the two layers give one after the other. */
+#ifndef ENGINE_LAYERS_LAYER_FUSION_H
+#define ENGINE_LAYERS_LAYER_FUSION_H
+
+#include <stdbool.h>
+
+#include "layer.h"
+
+bool eng_layer_is_relu(const eng_layer *layer);
+bool eng_layer_is_maxpool2d(const eng_layer *layer);
+
+/* ReLU -> maxpool2d: x is the ReLU's input. The forward writes the pool's output y and keeps
+ * the winners the pool would keep for relu(x) (so its signature and plain backward are
+ * unchanged); the ReLU's output is not written. The backward overwrites dx (like x), the
+ * gradient w.r.t. the ReLU's input, after a forward_after_relu that wrote y. */
+eng_status eng_maxpool2d_forward_after_relu(eng_layer *pool, const eng_tensor *x, eng_tensor *y);
+eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor *x,
+                                               const eng_tensor *y, const eng_tensor *dy,
+                                               eng_tensor *dx);
+
+#endif
