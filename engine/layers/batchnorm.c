@@ -8,8 +8,9 @@
  * The running statistics are buffers: checkpoints save them, optimizers never see them.
  *
  * The layer mixes samples in training, so it is not batch_independent: a model never splits
- * its batch between threads. Backward recomputes the statistics from x (one pass) rather than
- * keeping them from forward, so that it is right for whatever forward ran last on x. */
+ * its batch between threads. Backward recomputes the statistics from x rather than keeping
+ * them from forward, so that it is right for whatever forward ran last on x; the kernels go
+ * over x in cache-sized blocks of channels, so this costs no extra pass over memory. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "../kernels/batchnorm.h"
 #include "../registry.h"
+#include "layer_fusion.h"
 #include "layers.h"
 
 typedef struct batchnorm {
@@ -65,79 +67,132 @@ static const void *param_data(eng_layer *layer, int i)
     return layer->nparams > i ? eng_tensor_data(layer->params[i].value) : NULL;
 }
 
-/* Fills b->mean and b->invstd: the batch's statistics (updating the running ones) when
- * training, the running statistics otherwise. */
-static eng_status set_statistics(batchnorm *b, const eng_tensor *x, bool training, bool update)
+/* Fills b->mean and b->invstd from the running statistics (evaluation). */
+static void set_running_statistics(batchnorm *b)
 {
-    int64_t n = x->shape[0], c = b->features, s = spatial(x), m = n * s;
+    eng_tensor *rmean = b->base.buffers[0].value, *rvar = b->base.buffers[1].value;
+    for (int64_t ch = 0; ch < b->features; ch++) {
+        b->mean[ch] = eng_tensor_get_flat(rmean, ch);
+        b->invstd[ch] = 1.0 / sqrt(eng_tensor_get_flat(rvar, ch) + b->eps);
+    }
+}
+
+/* Training needs two values per channel or more (the unbiased variance divides by M - 1). */
+static eng_status check_batch(const batchnorm *b, const eng_tensor *x)
+{
+    if (x->shape[0] * spatial(x) >= 2)
+        return ENG_OK;
+    return eng_error(ENG_ESHAPE,
+                     "%s '%s': x %s has 1 value per channel: training needs more than 1 "
+                     "(a larger batch, or evaluation mode)",
+                     b->base.ops->kind, eng_layer_label(&b->base), eng_tensor_shape_str(x));
+}
+
+/* The running statistics' update from the batch's b->mean and b->var over m values each. */
+static void update_running_statistics(batchnorm *b, int64_t m)
+{
     /* [C] each: get/set_flat round to the buffers' dtype as PyTorch stores them */
     eng_tensor *rmean = b->base.buffers[0].value, *rvar = b->base.buffers[1].value;
-    if (!training) {
-        for (int64_t ch = 0; ch < c; ch++) {
-            b->mean[ch] = eng_tensor_get_flat(rmean, ch);
-            b->invstd[ch] = 1.0 / sqrt(eng_tensor_get_flat(rvar, ch) + b->eps);
-        }
-        return ENG_OK;
-    }
-    if (m < 2)
-        return eng_error(ENG_ESHAPE,
-                         "%s '%s': x %s has 1 value per channel: training needs more than 1 "
-                         "(a larger batch, or evaluation mode)",
-                         b->base.ops->kind, eng_layer_label(&b->base), eng_tensor_shape_str(x));
-    if (x->dtype == ENG_F32)
-        eng_batchnorm_stats_f32(b->mean, b->var, eng_tensor_data(x), n, c, s);
-    else
-        eng_batchnorm_stats_f64(b->mean, b->var, eng_tensor_data(x), n, c, s);
     double mo = b->momentum, unbias = (double)m / (double)(m - 1);
-    for (int64_t ch = 0; ch < c; ch++) {
-        b->invstd[ch] = 1.0 / sqrt(b->var[ch] + b->eps);
-        if (!update)
-            continue;
+    for (int64_t ch = 0; ch < b->features; ch++) {
         eng_tensor_set_flat(rmean, ch,
                             (1 - mo) * eng_tensor_get_flat(rmean, ch) + mo * b->mean[ch]);
         eng_tensor_set_flat(rvar, ch,
                             (1 - mo) * eng_tensor_get_flat(rvar, ch) + mo * b->var[ch] * unbias);
     }
-    return ENG_OK;
 }
 
-static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                                    bool training)
+/* Training: the statistics and y in one cache-blocked kernel (each block of x is read from
+ * memory once); evaluation: the running statistics. relu: y = relu(batchnorm(x)). */
+static eng_status forward_impl(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training,
+                               bool relu)
 {
     batchnorm *b = (batchnorm *)layer;
-    eng_status st = set_statistics(b, x, training, true);
+    int64_t n = x->shape[0], c = b->features, s = spatial(x);
+    const void *gamma = param_data(layer, 0), *beta = param_data(layer, 1),
+               *xp = eng_tensor_data(x);
+    void *yp = eng_tensor_data(y);
+    eng_status st = training ? check_batch(b, x) : ENG_OK;
     if (st)
         return st;
     b->batch_stats = training;
-    int64_t n = x->shape[0], c = b->features, s = spatial(x);
-    if (x->dtype == ENG_F32)
-        eng_batchnorm_forward_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd,
-                                  param_data(layer, 0), param_data(layer, 1), n, c, s);
+    if (!training)
+        set_running_statistics(b);
+    if (training && x->dtype == ENG_F32)
+        eng_batchnorm_train_forward_f32(yp, b->mean, b->var, b->invstd, xp, gamma, beta, b->eps, n,
+                                        c, s, relu);
+    else if (training)
+        eng_batchnorm_train_forward_f64(yp, b->mean, b->var, b->invstd, xp, gamma, beta, b->eps, n,
+                                        c, s, relu);
+    else if (x->dtype == ENG_F32)
+        eng_batchnorm_normalise_range_f32(yp, xp, b->mean, b->invstd, gamma, beta, n, c, s, 0, c,
+                                          relu);
     else
-        eng_batchnorm_forward_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd,
-                                  param_data(layer, 0), param_data(layer, 1), n, c, s);
+        eng_batchnorm_normalise_range_f64(yp, xp, b->mean, b->invstd, gamma, beta, n, c, s, 0, c,
+                                          relu);
+    if (training)
+        update_running_statistics(b, n * s);
     return ENG_OK;
 }
 
-static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
-                                     const eng_tensor *dy, eng_tensor *dx)
+/* With the batch's statistics the kernel recomputes them from x in the pass that reads x
+ * anyway, block by block: right for whatever forward ran last on x, at no extra traffic.
+ * relu_y [optional]: dy is the gradient of relu(this layer's output), relu_y that output. */
+static eng_status backward_impl(eng_layer *layer, const eng_tensor *x, const eng_tensor *relu_y,
+                                const eng_tensor *dy, eng_tensor *dx)
 {
-    (void)y;
     batchnorm *b = (batchnorm *)layer;
-    eng_status st = set_statistics(b, x, b->batch_stats, false);
+    eng_status st = b->batch_stats ? check_batch(b, x) : ENG_OK;
     if (st)
         return st;
     int64_t n = x->shape[0], c = b->features, s = spatial(x);
     void *dg = b->affine ? eng_tensor_data(layer->params[0].grad) : NULL;
     void *db = b->affine ? eng_tensor_data(layer->params[1].grad) : NULL;
     void *dxp = dx ? eng_tensor_data(dx) : NULL;
-    if (x->dtype == ENG_F32)
-        eng_batchnorm_backward_f32(dxp, dg, db, eng_tensor_data(dy), eng_tensor_data(x), b->mean,
-                                   b->invstd, param_data(layer, 0), n, c, s, b->batch_stats);
+    const void *gamma = param_data(layer, 0), *dyp = eng_tensor_data(dy), *xp = eng_tensor_data(x);
+    const void *ry = relu_y ? eng_tensor_data(relu_y) : NULL;
+    if (!b->batch_stats)
+        set_running_statistics(b);
+    if (b->batch_stats && x->dtype == ENG_F32)
+        eng_batchnorm_train_backward_f32(dxp, dg, db, b->mean, b->invstd, dyp, xp, ry, gamma,
+                                         b->eps, n, c, s);
+    else if (b->batch_stats)
+        eng_batchnorm_train_backward_f64(dxp, dg, db, b->mean, b->invstd, dyp, xp, ry, gamma,
+                                         b->eps, n, c, s);
+    else if (x->dtype == ENG_F32)
+        eng_batchnorm_backward_range_f32(dxp, dg, db, dyp, xp, ry, b->mean, b->invstd, gamma, n, c,
+                                         s, 0, c, false);
     else
-        eng_batchnorm_backward_f64(dxp, dg, db, eng_tensor_data(dy), eng_tensor_data(x), b->mean,
-                                   b->invstd, param_data(layer, 0), n, c, s, b->batch_stats);
+        eng_batchnorm_backward_range_f64(dxp, dg, db, dyp, xp, ry, b->mean, b->invstd, gamma, n, c,
+                                         s, 0, c, false);
     return ENG_OK;
+}
+
+static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                    bool training)
+{
+    return forward_impl(layer, x, y, training, false);
+}
+
+static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                     const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)y;
+    return backward_impl(layer, x, NULL, dy, dx);
+}
+
+/* ---- BatchNorm -> ReLU as one pass (layer_fusion.h) ---- */
+
+eng_status eng_batchnorm_forward_relu(eng_layer *bn, const eng_tensor *x, eng_tensor *y,
+                                      bool training)
+{
+    return forward_impl(bn, x, y, training, true);
+}
+
+eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const eng_tensor *y,
+                                       const eng_tensor *dy, eng_tensor *dx)
+{
+    return backward_impl(bn, x, y, dy, dx);
 }
 
 static eng_status batchnorm_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
@@ -180,6 +235,11 @@ static void batchnorm_destroy(eng_layer *layer)
 
 static const eng_layer_ops batchnorm1d_ops = BATCHNORM_OPS("batchnorm1d");
 static const eng_layer_ops batchnorm2d_ops = BATCHNORM_OPS("batchnorm2d");
+
+bool eng_layer_is_batchnorm(const eng_layer *layer)
+{
+    return layer->ops == &batchnorm1d_ops || layer->ops == &batchnorm2d_ops;
+}
 
 eng_status eng_batchnorm_new(int dims, int num_features, double eps, double momentum, bool affine,
                              eng_dtype dtype, eng_layer **out)

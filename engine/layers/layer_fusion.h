@@ -21,4 +21,14 @@ eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor
                                                const eng_tensor *y, const eng_tensor *dy,
                                                eng_tensor *dx);
 
+/* BatchNorm1d/2d -> ReLU (engine/layers/batchnorm.c): forward writes y = relu(bn(x)), the
+ * BatchNorm's output not written, updating the running statistics as bn's forward; backward
+ * takes that y and its gradient dy, overwrites dx [optional] (like x, the gradient w.r.t. bn's
+ * input) and accumulates bn's parameter gradients. Bit for bit the two layers in turn. */
+bool eng_layer_is_batchnorm(const eng_layer *layer);
+eng_status eng_batchnorm_forward_relu(eng_layer *bn, const eng_tensor *x, eng_tensor *y,
+                                      bool training);
+eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const eng_tensor *y,
+                                       const eng_tensor *dy, eng_tensor *dx);
+
 #endif
