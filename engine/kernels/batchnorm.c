@@ -1,5 +1,8 @@
 #include "batchnorm.h"
 
+#include <math.h>
+#include <stddef.h>
+
 #include "batchnorm_avx512.h"
 #include "cpu.h"
 
@@ -17,13 +20,23 @@
 /* Element (i, ch, k) of a [n,c,s] block. */
 #define AT(p, i, ch, k) ((p)[((i)*c + (ch)) * s + (k)])
 
+/* A quarter of a 2 MB L2 per tensor: a block of x and one of dy (backward) stay resident
+ * while the block's outputs stream through. */
+#define BLOCK_BYTES (512 * 1024)
+
+int64_t eng_batchnorm_block_channels(int64_t n, int64_t s, int64_t elem_size)
+{
+    int64_t bytes = n * s * elem_size;
+    return bytes > 0 && bytes < BLOCK_BYTES ? BLOCK_BYTES / bytes : 1;
+}
+
 #define DEFINE_BATCHNORM(T, SFX)                                                                   \
-    void eng_batchnorm_stats_##SFX(double *mean, double *var, const T *x, int64_t n, int64_t c,    \
-                                   int64_t s)                                                      \
+    void eng_batchnorm_stats_range_##SFX(double *mean, double *var, const T *x, int64_t n,         \
+                                         int64_t c, int64_t s, int64_t c0, int64_t c1)             \
     {                                                                                              \
-        AVX512_BODY(eng_batchnorm_stats_avx512_##SFX(mean, var, x, n, c, s))                       \
+        AVX512_BODY(eng_batchnorm_stats_avx512_##SFX(mean, var, x, n, c, s, c0, c1))               \
         double m = (double)(n * s);                                                                \
-        for (int64_t ch = 0; ch < c; ch++) {                                                       \
+        for (int64_t ch = c0; ch < c1; ch++) {                                                     \
             double sum = 0, sq = 0;                                                                \
             for (int64_t i = 0; i < n; i++)                                                        \
                 for (int64_t k = 0; k < s; k++)                                                    \
@@ -38,31 +51,35 @@
             var[ch] = sq / m;                                                                      \
         }                                                                                          \
     }                                                                                              \
-    void eng_batchnorm_forward_##SFX(T *y, const T *x, const double *mean, const double *invstd,   \
-                                     const T *gamma, const T *beta, int64_t n, int64_t c,          \
-                                     int64_t s)                                                    \
+    void eng_batchnorm_normalise_range_##SFX(                                                      \
+        T *y, const T *x, const double *mean, const double *invstd, const T *gamma, const T *beta, \
+        int64_t n, int64_t c, int64_t s, int64_t c0, int64_t c1, bool relu)                        \
     {                                                                                              \
-        AVX512_BODY(eng_batchnorm_forward_avx512_##SFX(y, x, mean, invstd, gamma, beta, n, c, s))  \
-        for (int64_t ch = 0; ch < c; ch++) {                                                       \
+        AVX512_BODY(eng_batchnorm_forward_avx512_##SFX(y, x, mean, invstd, gamma, beta, n, c, s,   \
+                                                       c0, c1, relu))                              \
+        for (int64_t ch = c0; ch < c1; ch++) {                                                     \
             double scale = invstd[ch] * (gamma ? (double)gamma[ch] : 1.0);                         \
             double shift = beta ? (double)beta[ch] : 0.0, mu = mean[ch];                           \
             for (int64_t i = 0; i < n; i++)                                                        \
-                for (int64_t k = 0; k < s; k++)                                                    \
-                    AT(y, i, ch, k) = (T)(((double)AT(x, i, ch, k) - mu) * scale + shift);         \
+                for (int64_t k = 0; k < s; k++) {                                                  \
+                    double v = ((double)AT(x, i, ch, k) - mu) * scale + shift;                     \
+                    AT(y, i, ch, k) = (T)(!relu || v > 0 || v != v ? v : 0.0);                     \
+                }                                                                                  \
         }                                                                                          \
     }                                                                                              \
-    void eng_batchnorm_backward_##SFX(T *dx, T *dgamma, T *dbeta, const T *dy, const T *x,         \
-                                      const double *mean, const double *invstd, const T *gamma,    \
-                                      int64_t n, int64_t c, int64_t s, bool batch_stats)           \
+    void eng_batchnorm_backward_range_##SFX(                                                       \
+        T *dx, T *dgamma, T *dbeta, const T *dy, const T *x, const T *relu_y, const double *mean,  \
+        const double *invstd, const T *gamma, int64_t n, int64_t c, int64_t s, int64_t c0,         \
+        int64_t c1, bool batch_stats)                                                              \
     {                                                                                              \
-        AVX512_BODY(eng_batchnorm_backward_avx512_##SFX(dx, dgamma, dbeta, dy, x, mean, invstd,    \
-                                                        gamma, n, c, s, batch_stats))              \
+        AVX512_BODY(eng_batchnorm_backward_avx512_##SFX(                                           \
+            dx, dgamma, dbeta, dy, x, relu_y, mean, invstd, gamma, n, c, s, c0, c1, batch_stats))  \
         double m = (double)(n * s);                                                                \
-        for (int64_t ch = 0; ch < c; ch++) {                                                       \
+        for (int64_t ch = c0; ch < c1; ch++) {                                                     \
             double mu = mean[ch], is = invstd[ch], sg = 0, sgx = 0;                                \
             for (int64_t i = 0; i < n; i++)                                                        \
                 for (int64_t k = 0; k < s; k++) {                                                  \
-                    double g = (double)AT(dy, i, ch, k);                                           \
+                    double g = relu_y && !(AT(relu_y, i, ch, k) > 0) ? 0 : AT(dy, i, ch, k);       \
                     sg += g;                                                                       \
                     sgx += g * ((double)AT(x, i, ch, k) - mu) * is;                                \
                 }                                                                                  \
@@ -76,9 +93,57 @@
             double mg = batch_stats ? sg / m : 0.0, mgx = batch_stats ? sgx / m : 0.0;             \
             for (int64_t i = 0; i < n; i++)                                                        \
                 for (int64_t k = 0; k < s; k++) {                                                  \
+                    double g = relu_y && !(AT(relu_y, i, ch, k) > 0) ? 0 : AT(dy, i, ch, k);       \
                     double xhat = ((double)AT(x, i, ch, k) - mu) * is;                             \
-                    AT(dx, i, ch, k) = (T)(scale * ((double)AT(dy, i, ch, k) - mg - xhat * mgx));  \
+                    AT(dx, i, ch, k) = (T)(scale * (g - mg - xhat * mgx));                         \
                 }                                                                                  \
+        }                                                                                          \
+    }                                                                                              \
+    void eng_batchnorm_stats_##SFX(double *mean, double *var, const T *x, int64_t n, int64_t c,    \
+                                   int64_t s)                                                      \
+    {                                                                                              \
+        eng_batchnorm_stats_range_##SFX(mean, var, x, n, c, s, 0, c);                              \
+    }                                                                                              \
+    void eng_batchnorm_forward_##SFX(T *y, const T *x, const double *mean, const double *invstd,   \
+                                     const T *gamma, const T *beta, int64_t n, int64_t c,          \
+                                     int64_t s)                                                    \
+    {                                                                                              \
+        eng_batchnorm_normalise_range_##SFX(y, x, mean, invstd, gamma, beta, n, c, s, 0, c,        \
+                                            false);                                                \
+    }                                                                                              \
+    void eng_batchnorm_backward_##SFX(T *dx, T *dgamma, T *dbeta, const T *dy, const T *x,         \
+                                      const double *mean, const double *invstd, const T *gamma,    \
+                                      int64_t n, int64_t c, int64_t s, bool batch_stats)           \
+    {                                                                                              \
+        eng_batchnorm_backward_range_##SFX(dx, dgamma, dbeta, dy, x, NULL, mean, invstd, gamma, n, \
+                                           c, s, 0, c, batch_stats);                               \
+    }                                                                                              \
+    void eng_batchnorm_train_forward_##SFX(T *y, double *mean, double *var, double *invstd,        \
+                                           const T *x, const T *gamma, const T *beta, double eps,  \
+                                           int64_t n, int64_t c, int64_t s, bool relu)             \
+    {                                                                                              \
+        int64_t b = eng_batchnorm_block_channels(n, s, (int64_t)sizeof(T));                        \
+        for (int64_t c0 = 0; c0 < c; c0 += b) {                                                    \
+            int64_t c1 = c0 + b < c ? c0 + b : c;                                                  \
+            eng_batchnorm_stats_range_##SFX(mean, var, x, n, c, s, c0, c1);                        \
+            for (int64_t ch = c0; ch < c1; ch++)                                                   \
+                invstd[ch] = 1.0 / sqrt(var[ch] + eps);                                            \
+            eng_batchnorm_normalise_range_##SFX(y, x, mean, invstd, gamma, beta, n, c, s, c0, c1,  \
+                                                relu);                                             \
+        }                                                                                          \
+    }                                                                                              \
+    void eng_batchnorm_train_backward_##SFX(                                                       \
+        T *dx, T *dgamma, T *dbeta, double *mean, double *invstd, const T *dy, const T *x,         \
+        const T *relu_y, const T *gamma, double eps, int64_t n, int64_t c, int64_t s)              \
+    {                                                                                              \
+        int64_t b = eng_batchnorm_block_channels(n, s, 2 * (int64_t)sizeof(T)); /* x and dy */     \
+        for (int64_t c0 = 0; c0 < c; c0 += b) {                                                    \
+            int64_t c1 = c0 + b < c ? c0 + b : c;                                                  \
+            eng_batchnorm_stats_range_##SFX(mean, invstd, x, n, c, s, c0, c1); /* var first */     \
+            for (int64_t ch = c0; ch < c1; ch++)                                                   \
+                invstd[ch] = 1.0 / sqrt(invstd[ch] + eps);                                         \
+            eng_batchnorm_backward_range_##SFX(dx, dgamma, dbeta, dy, x, relu_y, mean, invstd,     \
+                                               gamma, n, c, s, c0, c1, true);                      \
         }                                                                                          \
     }
 

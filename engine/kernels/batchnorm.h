@@ -38,4 +38,63 @@ void eng_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta, const
                                 const double *gamma, int64_t n, int64_t c, int64_t s,
                                 bool batch_stats);
 
+/* ---- cache-blocked training passes (and their building blocks, for fused layers) ----
+ * A block of channels [c0, c1) is n*(c1-c0) rows of s values. The training kernels take x
+ * block by block, each block sized by eng_batchnorm_block_channels to stay in the L2 cache
+ * between the pass that first reads it and the next ones, so that x (and dy) cross memory
+ * once instead of two or three times. Per channel, the arithmetic and its order are those of
+ * the unblocked kernels above: the results are the same bit for bit.
+ *
+ *   block_channels: channels per block for one [n, ., s] tensor of elem_size-byte values
+ *   stats_range:     eng_batchnorm_stats over channels [c0, c1) only (mean, var [c] written
+ *                    there only)
+ *   normalise_range: eng_batchnorm_forward over [c0, c1); relu: y = relu(y) as
+ *                    eng_relu_forward (NaN stays NaN), for a fused BatchNorm -> ReLU
+ *   backward_range:  eng_batchnorm_backward over [c0, c1); relu_y [optional]: dy is the
+ *                    gradient of relu(y) with y this layer's output (or relu's, the same
+ *                    sign), so that g = y > 0 ? dy : 0 (relu's backward fused in)
+ *   train_forward:   training forward: mean, var (biased), invstd = 1 / sqrt(var + eps) [c]
+ *                    [out] and y (relu as above), block by block
+ *   train_backward:  backward with the batch's statistics, recomputed from x block by block
+ *                    (mean, invstd [c] [out] are written as scratch), relu_y as above */
+int64_t eng_batchnorm_block_channels(int64_t n, int64_t s, int64_t elem_size);
+
+void eng_batchnorm_stats_range_f32(double *mean, double *var, const float *x, int64_t n, int64_t c,
+                                   int64_t s, int64_t c0, int64_t c1);
+void eng_batchnorm_stats_range_f64(double *mean, double *var, const double *x, int64_t n, int64_t c,
+                                   int64_t s, int64_t c0, int64_t c1);
+void eng_batchnorm_normalise_range_f32(float *y, const float *x, const double *mean,
+                                       const double *invstd, const float *gamma, const float *beta,
+                                       int64_t n, int64_t c, int64_t s, int64_t c0, int64_t c1,
+                                       bool relu);
+void eng_batchnorm_normalise_range_f64(double *y, const double *x, const double *mean,
+                                       const double *invstd, const double *gamma,
+                                       const double *beta, int64_t n, int64_t c, int64_t s,
+                                       int64_t c0, int64_t c1, bool relu);
+void eng_batchnorm_backward_range_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                      const float *x, const float *relu_y, const double *mean,
+                                      const double *invstd, const float *gamma, int64_t n,
+                                      int64_t c, int64_t s, int64_t c0, int64_t c1,
+                                      bool batch_stats);
+void eng_batchnorm_backward_range_f64(double *dx, double *dgamma, double *dbeta, const double *dy,
+                                      const double *x, const double *relu_y, const double *mean,
+                                      const double *invstd, const double *gamma, int64_t n,
+                                      int64_t c, int64_t s, int64_t c0, int64_t c1,
+                                      bool batch_stats);
+
+void eng_batchnorm_train_forward_f32(float *y, double *mean, double *var, double *invstd,
+                                     const float *x, const float *gamma, const float *beta,
+                                     double eps, int64_t n, int64_t c, int64_t s, bool relu);
+void eng_batchnorm_train_forward_f64(double *y, double *mean, double *var, double *invstd,
+                                     const double *x, const double *gamma, const double *beta,
+                                     double eps, int64_t n, int64_t c, int64_t s, bool relu);
+void eng_batchnorm_train_backward_f32(float *dx, float *dgamma, float *dbeta, double *mean,
+                                      double *invstd, const float *dy, const float *x,
+                                      const float *relu_y, const float *gamma, double eps,
+                                      int64_t n, int64_t c, int64_t s);
+void eng_batchnorm_train_backward_f64(double *dx, double *dgamma, double *dbeta, double *mean,
+                                      double *invstd, const double *dy, const double *x,
+                                      const double *relu_y, const double *gamma, double eps,
+                                      int64_t n, int64_t c, int64_t s);
+
 #endif

@@ -47,13 +47,26 @@ AVX512 static inline void store16_f64(double *p, const __m512d v[2], int64_t lef
     _mm512_mask_storeu_pd(p + 8, mask8(left - 8), v[1]);
 }
 
+/* g = ry > 0 ? g : 0 over the 16 values of g, ry read from p (left of them real). */
+#define DEFINE_RELU_MASK(T, SFX)                                                                   \
+    AVX512 static inline void relu_mask_##SFX(__m512d g[2], const T *p, int64_t left)              \
+    {                                                                                              \
+        __m512d r[2];                                                                              \
+        load16_##SFX(r, p, left);                                                                  \
+        for (int h = 0; h < 2; h++)                                                                \
+            g[h] = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(r[h], _mm512_setzero_pd(), _CMP_GT_OQ),  \
+                                       g[h]);                                                      \
+    }
+DEFINE_RELU_MASK(float, f32)
+DEFINE_RELU_MASK(double, f64)
+
 /* Two passes (the mean, then the squared deviations from it), as the plain body. */
 #define DEFINE_STATS_TWO_PASS(T, SFX)                                                              \
     AVX512 void eng_batchnorm_stats_avx512_##SFX(double *mean, double *var, const T *x, int64_t n, \
-                                                 int64_t c, int64_t s)                             \
+                                                 int64_t c, int64_t s, int64_t c0, int64_t c1)     \
     {                                                                                              \
         double m = (double)(n * s);                                                                \
-        for (int64_t ch = 0; ch < c; ch++) {                                                       \
+        for (int64_t ch = c0; ch < c1; ch++) {                                                     \
             __m512d acc[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()}, v[2];                     \
             for (int64_t i = 0; i < n; i++)                                                        \
                 for (int64_t k = 0; k < s; k += 16) {                                              \
@@ -83,10 +96,10 @@ AVX512 static inline void store16_f64(double *p, const __m512d v[2], int64_t lef
  * f32 values carry 24 bits). One read of x instead of two: the statistics are a third of
  * BatchNorm's forward traffic. */
 AVX512 void eng_batchnorm_stats_avx512_f32(double *mean, double *var, const float *x, int64_t n,
-                                           int64_t c, int64_t s)
+                                           int64_t c, int64_t s, int64_t c0, int64_t c1)
 {
     double m = (double)(n * s);
-    for (int64_t ch = 0; ch < c; ch++) {
+    for (int64_t ch = c0; ch < c1; ch++) {
         double shift = n * s > 0 ? (double)x[ch * s] : 0.0;
         __m512d k = _mm512_set1_pd(shift), s1[2], s2[2], v[2];
         s1[0] = s1[1] = s2[0] = s2[1] = _mm512_setzero_pd();
@@ -107,11 +120,11 @@ AVX512 void eng_batchnorm_stats_avx512_f32(double *mean, double *var, const floa
 }
 
 #define DEFINE_BATCHNORM_AVX512(T, SFX)                                                            \
-    AVX512 void eng_batchnorm_forward_avx512_##SFX(T *y, const T *x, const double *mean,           \
-                                                   const double *invstd, const T *gamma,           \
-                                                   const T *beta, int64_t n, int64_t c, int64_t s) \
+    AVX512 void eng_batchnorm_forward_avx512_##SFX(                                                \
+        T *y, const T *x, const double *mean, const double *invstd, const T *gamma, const T *beta, \
+        int64_t n, int64_t c, int64_t s, int64_t c0, int64_t c1, bool relu)                        \
     {                                                                                              \
-        for (int64_t ch = 0; ch < c; ch++) {                                                       \
+        for (int64_t ch = c0; ch < c1; ch++) {                                                     \
             __m512d scale = _mm512_set1_pd(invstd[ch] * (gamma ? (double)gamma[ch] : 1.0));        \
             __m512d shift = _mm512_set1_pd(beta ? (double)beta[ch] : 0.0);                         \
             __m512d mu = _mm512_set1_pd(mean[ch]), v[2];                                           \
@@ -119,25 +132,32 @@ AVX512 void eng_batchnorm_stats_avx512_f32(double *mean, double *var, const floa
                 for (int64_t k = 0; k < s; k += 16) {                                              \
                     int64_t at = (i * c + ch) * s + k;                                             \
                     load16_##SFX(v, x + at, s - k);                                                \
-                    for (int h = 0; h < 2; h++) /* (x - mu) * scale + shift, unfused */            \
+                    for (int h = 0; h < 2; h++) { /* (x - mu) * scale + shift, unfused */          \
                         v[h] =                                                                     \
                             _mm512_add_pd(_mm512_mul_pd(_mm512_sub_pd(v[h], mu), scale), shift);   \
+                        if (relu) /* keep v > 0 and NaN */                                         \
+                            v[h] = _mm512_maskz_mov_pd(                                            \
+                                _mm512_cmp_pd_mask(v[h], _mm512_setzero_pd(), _CMP_NLE_UQ), v[h]); \
+                    }                                                                              \
                     store16_##SFX(y + at, v, s - k);                                               \
                 }                                                                                  \
         }                                                                                          \
     }                                                                                              \
     AVX512 void eng_batchnorm_backward_avx512_##SFX(                                               \
-        T *dx, T *dgamma, T *dbeta, const T *dy, const T *x, const double *mean,                   \
-        const double *invstd, const T *gamma, int64_t n, int64_t c, int64_t s, bool batch_stats)   \
+        T *dx, T *dgamma, T *dbeta, const T *dy, const T *x, const T *relu_y, const double *mean,  \
+        const double *invstd, const T *gamma, int64_t n, int64_t c, int64_t s, int64_t c0,         \
+        int64_t c1, bool batch_stats)                                                              \
     {                                                                                              \
         double m = (double)(n * s);                                                                \
-        for (int64_t ch = 0; ch < c; ch++) {                                                       \
+        for (int64_t ch = c0; ch < c1; ch++) {                                                     \
             __m512d mu = _mm512_set1_pd(mean[ch]), is = _mm512_set1_pd(invstd[ch]);                \
             __m512d sg = _mm512_setzero_pd(), sgx = _mm512_setzero_pd(), g[2], v[2];               \
             for (int64_t i = 0; i < n; i++)                                                        \
                 for (int64_t k = 0; k < s; k += 16) {                                              \
                     int64_t at = (i * c + ch) * s + k;                                             \
                     load16_##SFX(g, dy + at, s - k);                                               \
+                    if (relu_y)                                                                    \
+                        relu_mask_##SFX(g, relu_y + at, s - k);                                    \
                     load16_##SFX(v, x + at, s - k);                                                \
                     for (int h = 0; h < 2; h++) { /* masked lanes: g = 0 */                        \
                         sg = _mm512_add_pd(sg, g[h]);                                              \
@@ -159,6 +179,8 @@ AVX512 void eng_batchnorm_stats_avx512_f32(double *mean, double *var, const floa
                 for (int64_t k = 0; k < s; k += 16) {                                              \
                     int64_t at = (i * c + ch) * s + k;                                             \
                     load16_##SFX(g, dy + at, s - k);                                               \
+                    if (relu_y)                                                                    \
+                        relu_mask_##SFX(g, relu_y + at, s - k);                                    \
                     load16_##SFX(v, x + at, s - k);                                                \
                     for (int h = 0; h < 2; h++) { /* scale * ((g - mg) - xhat * mgx) */            \
                         __m512d xhat = _mm512_mul_pd(_mm512_sub_pd(v[h], mu), is);                 \

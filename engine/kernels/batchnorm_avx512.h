@@ -1,5 +1,5 @@
 /* AVX-512F bodies of the batch-normalisation kernels, for batchnorm.c's dispatch: same
- * contracts as eng_batchnorm_stats/forward/backward_f32 and _f64 in batchnorm.h. Sums still
+ * contracts as eng_batchnorm_stats/normalise/backward_range_f32 and _f64 in batchnorm.h. Sums still
  * accumulate in double, in 8-lane partial sums (the plain loops' single running sum is a chain
  * of dependent additions, 4 cycles an element): the statistics and the gradients' sums differ
  * from the plain bodies' by double rounding, the per-element arithmetic is the same. Defined
@@ -11,22 +11,26 @@
 #include <stdint.h>
 
 void eng_batchnorm_stats_avx512_f32(double *mean, double *var, const float *x, int64_t n, int64_t c,
-                                    int64_t s);
+                                    int64_t s, int64_t c0, int64_t c1);
 void eng_batchnorm_stats_avx512_f64(double *mean, double *var, const double *x, int64_t n,
-                                    int64_t c, int64_t s);
+                                    int64_t c, int64_t s, int64_t c0, int64_t c1);
 void eng_batchnorm_forward_avx512_f32(float *y, const float *x, const double *mean,
                                       const double *invstd, const float *gamma, const float *beta,
-                                      int64_t n, int64_t c, int64_t s);
+                                      int64_t n, int64_t c, int64_t s, int64_t c0, int64_t c1,
+                                      bool relu);
 void eng_batchnorm_forward_avx512_f64(double *y, const double *x, const double *mean,
                                       const double *invstd, const double *gamma, const double *beta,
-                                      int64_t n, int64_t c, int64_t s);
+                                      int64_t n, int64_t c, int64_t s, int64_t c0, int64_t c1,
+                                      bool relu);
 void eng_batchnorm_backward_avx512_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
-                                       const float *x, const double *mean, const double *invstd,
-                                       const float *gamma, int64_t n, int64_t c, int64_t s,
+                                       const float *x, const float *relu_y, const double *mean,
+                                       const double *invstd, const float *gamma, int64_t n,
+                                       int64_t c, int64_t s, int64_t c0, int64_t c1,
                                        bool batch_stats);
 void eng_batchnorm_backward_avx512_f64(double *dx, double *dgamma, double *dbeta, const double *dy,
-                                       const double *x, const double *mean, const double *invstd,
-                                       const double *gamma, int64_t n, int64_t c, int64_t s,
+                                       const double *x, const double *relu_y, const double *mean,
+                                       const double *invstd, const double *gamma, int64_t n,
+                                       int64_t c, int64_t s, int64_t c0, int64_t c1,
                                        bool batch_stats);
 
 #endif

@@ -8,8 +8,9 @@
  * The running statistics are buffers: checkpoints save them, optimizers never see them.
  *
  * The layer mixes samples in training, so it is not batch_independent: a model never splits
- * its batch between threads. Backward recomputes the statistics from x (one pass) rather than
- * keeping them from forward, so that it is right for whatever forward ran last on x. */
+ * its batch between threads. Backward recomputes the statistics from x rather than keeping
+ * them from forward, so that it is right for whatever forward ran last on x; the kernels go
+ * over x in cache-sized blocks of channels, so this costs no extra pass over memory. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,78 +66,99 @@ static const void *param_data(eng_layer *layer, int i)
     return layer->nparams > i ? eng_tensor_data(layer->params[i].value) : NULL;
 }
 
-/* Fills b->mean and b->invstd: the batch's statistics (updating the running ones) when
- * training, the running statistics otherwise. */
-static eng_status set_statistics(batchnorm *b, const eng_tensor *x, bool training, bool update)
+/* Fills b->mean and b->invstd from the running statistics (evaluation). */
+static void set_running_statistics(batchnorm *b)
 {
-    int64_t n = x->shape[0], c = b->features, s = spatial(x), m = n * s;
+    eng_tensor *rmean = b->base.buffers[0].value, *rvar = b->base.buffers[1].value;
+    for (int64_t ch = 0; ch < b->features; ch++) {
+        b->mean[ch] = eng_tensor_get_flat(rmean, ch);
+        b->invstd[ch] = 1.0 / sqrt(eng_tensor_get_flat(rvar, ch) + b->eps);
+    }
+}
+
+/* Training needs two values per channel or more (the unbiased variance divides by M - 1). */
+static eng_status check_batch(const batchnorm *b, const eng_tensor *x)
+{
+    if (x->shape[0] * spatial(x) >= 2)
+        return ENG_OK;
+    return eng_error(ENG_ESHAPE,
+                     "%s '%s': x %s has 1 value per channel: training needs more than 1 "
+                     "(a larger batch, or evaluation mode)",
+                     b->base.ops->kind, eng_layer_label(&b->base), eng_tensor_shape_str(x));
+}
+
+/* The running statistics' update from the batch's b->mean and b->var over m values each. */
+static void update_running_statistics(batchnorm *b, int64_t m)
+{
     /* [C] each: get/set_flat round to the buffers' dtype as PyTorch stores them */
     eng_tensor *rmean = b->base.buffers[0].value, *rvar = b->base.buffers[1].value;
-    if (!training) {
-        for (int64_t ch = 0; ch < c; ch++) {
-            b->mean[ch] = eng_tensor_get_flat(rmean, ch);
-            b->invstd[ch] = 1.0 / sqrt(eng_tensor_get_flat(rvar, ch) + b->eps);
-        }
-        return ENG_OK;
-    }
-    if (m < 2)
-        return eng_error(ENG_ESHAPE,
-                         "%s '%s': x %s has 1 value per channel: training needs more than 1 "
-                         "(a larger batch, or evaluation mode)",
-                         b->base.ops->kind, eng_layer_label(&b->base), eng_tensor_shape_str(x));
-    if (x->dtype == ENG_F32)
-        eng_batchnorm_stats_f32(b->mean, b->var, eng_tensor_data(x), n, c, s);
-    else
-        eng_batchnorm_stats_f64(b->mean, b->var, eng_tensor_data(x), n, c, s);
     double mo = b->momentum, unbias = (double)m / (double)(m - 1);
-    for (int64_t ch = 0; ch < c; ch++) {
-        b->invstd[ch] = 1.0 / sqrt(b->var[ch] + b->eps);
-        if (!update)
-            continue;
+    for (int64_t ch = 0; ch < b->features; ch++) {
         eng_tensor_set_flat(rmean, ch,
                             (1 - mo) * eng_tensor_get_flat(rmean, ch) + mo * b->mean[ch]);
         eng_tensor_set_flat(rvar, ch,
                             (1 - mo) * eng_tensor_get_flat(rvar, ch) + mo * b->var[ch] * unbias);
     }
-    return ENG_OK;
 }
 
+/* Training: the statistics and y in one cache-blocked kernel (each block of x is read from
+ * memory once); evaluation: the running statistics. */
 static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
                                     bool training)
 {
     batchnorm *b = (batchnorm *)layer;
-    eng_status st = set_statistics(b, x, training, true);
+    int64_t n = x->shape[0], c = b->features, s = spatial(x);
+    const void *gamma = param_data(layer, 0), *beta = param_data(layer, 1);
+    eng_status st = training ? check_batch(b, x) : ENG_OK;
     if (st)
         return st;
     b->batch_stats = training;
-    int64_t n = x->shape[0], c = b->features, s = spatial(x);
-    if (x->dtype == ENG_F32)
-        eng_batchnorm_forward_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd,
-                                  param_data(layer, 0), param_data(layer, 1), n, c, s);
+    if (!training)
+        set_running_statistics(b);
+    if (training && x->dtype == ENG_F32)
+        eng_batchnorm_train_forward_f32(eng_tensor_data(y), b->mean, b->var, b->invstd,
+                                        eng_tensor_data(x), gamma, beta, b->eps, n, c, s, false);
+    else if (training)
+        eng_batchnorm_train_forward_f64(eng_tensor_data(y), b->mean, b->var, b->invstd,
+                                        eng_tensor_data(x), gamma, beta, b->eps, n, c, s, false);
+    else if (x->dtype == ENG_F32)
+        eng_batchnorm_forward_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd, gamma,
+                                  beta, n, c, s);
     else
-        eng_batchnorm_forward_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd,
-                                  param_data(layer, 0), param_data(layer, 1), n, c, s);
+        eng_batchnorm_forward_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd, gamma,
+                                  beta, n, c, s);
+    if (training)
+        update_running_statistics(b, n * s);
     return ENG_OK;
 }
 
+/* With the batch's statistics the kernel recomputes them from x in the pass that reads x
+ * anyway, block by block: right for whatever forward ran last on x, at no extra traffic. */
 static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
                                      const eng_tensor *dy, eng_tensor *dx)
 {
     (void)y;
     batchnorm *b = (batchnorm *)layer;
-    eng_status st = set_statistics(b, x, b->batch_stats, false);
+    eng_status st = b->batch_stats ? check_batch(b, x) : ENG_OK;
     if (st)
         return st;
     int64_t n = x->shape[0], c = b->features, s = spatial(x);
     void *dg = b->affine ? eng_tensor_data(layer->params[0].grad) : NULL;
     void *db = b->affine ? eng_tensor_data(layer->params[1].grad) : NULL;
     void *dxp = dx ? eng_tensor_data(dx) : NULL;
-    if (x->dtype == ENG_F32)
-        eng_batchnorm_backward_f32(dxp, dg, db, eng_tensor_data(dy), eng_tensor_data(x), b->mean,
-                                   b->invstd, param_data(layer, 0), n, c, s, b->batch_stats);
+    const void *gamma = param_data(layer, 0), *dyp = eng_tensor_data(dy), *xp = eng_tensor_data(x);
+    if (!b->batch_stats)
+        set_running_statistics(b);
+    if (b->batch_stats && x->dtype == ENG_F32)
+        eng_batchnorm_train_backward_f32(dxp, dg, db, b->mean, b->invstd, dyp, xp, NULL, gamma,
+                                         b->eps, n, c, s);
+    else if (b->batch_stats)
+        eng_batchnorm_train_backward_f64(dxp, dg, db, b->mean, b->invstd, dyp, xp, NULL, gamma,
+                                         b->eps, n, c, s);
+    else if (x->dtype == ENG_F32)
+        eng_batchnorm_backward_f32(dxp, dg, db, dyp, xp, b->mean, b->invstd, gamma, n, c, s, false);
     else
-        eng_batchnorm_backward_f64(dxp, dg, db, eng_tensor_data(dy), eng_tensor_data(x), b->mean,
-                                   b->invstd, param_data(layer, 0), n, c, s, b->batch_stats);
+        eng_batchnorm_backward_f64(dxp, dg, db, dyp, xp, b->mean, b->invstd, gamma, n, c, s, false);
     return ENG_OK;
 }
 
