@@ -35,4 +35,9 @@ ENG_MUST_CHECK eng_status eng_fused_backward(int kind, eng_layer *a, eng_layer *
                                              const eng_tensor *x, const eng_tensor *y,
                                              const eng_tensor *dy, eng_tensor *dx);
 
+/* Writes into y_a the output layer a (of a fused pair) gives for x, which the fused forward
+ * did not write: for readers that need it (the non-finite guard). */
+ENG_MUST_CHECK eng_status eng_fused_inner_output(int kind, const eng_layer *a, const eng_tensor *x,
+                                                 eng_tensor *y_a);
+
 #endif

@@ -18,6 +18,7 @@
 
 #include "../kernels/batchnorm.h"
 #include "../registry.h"
+#include "layer_fusion.h"
 #include "layers.h"
 
 typedef struct batchnorm {
@@ -29,6 +30,8 @@ typedef struct batchnorm {
     bool batch_stats;            /* the last forward normalised with the batch's statistics */
     double *mean, *var, *invstd; /* [features] scratch */
 } batchnorm;
+
+static const eng_layer_ops batchnorm1d_ops, batchnorm2d_ops;
 
 static eng_status batchnorm_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
                                          int64_t *shape)
@@ -102,9 +105,10 @@ static void update_running_statistics(batchnorm *b, int64_t m)
 }
 
 /* Training: the statistics and y in one cache-blocked kernel (each block of x is read from
- * memory once); evaluation: the running statistics. */
-static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                                    bool training)
+ * memory once); evaluation: the running statistics. relu: y = relu(BatchNorm(x)), the ReLU
+ * after this layer fused in (layer_fusion.h). */
+static eng_status bn_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training,
+                             bool relu)
 {
     batchnorm *b = (batchnorm *)layer;
     int64_t n = x->shape[0], c = b->features, s = spatial(x);
@@ -117,10 +121,16 @@ static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_t
         set_running_statistics(b);
     if (training && x->dtype == ENG_F32)
         eng_batchnorm_train_forward_f32(eng_tensor_data(y), b->mean, b->var, b->invstd,
-                                        eng_tensor_data(x), gamma, beta, b->eps, n, c, s, false);
+                                        eng_tensor_data(x), gamma, beta, b->eps, n, c, s, relu);
     else if (training)
         eng_batchnorm_train_forward_f64(eng_tensor_data(y), b->mean, b->var, b->invstd,
-                                        eng_tensor_data(x), gamma, beta, b->eps, n, c, s, false);
+                                        eng_tensor_data(x), gamma, beta, b->eps, n, c, s, relu);
+    else if (x->dtype == ENG_F32 && relu)
+        eng_batchnorm_normalise_range_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean,
+                                          b->invstd, gamma, beta, n, c, s, 0, c, true);
+    else if (relu)
+        eng_batchnorm_normalise_range_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean,
+                                          b->invstd, gamma, beta, n, c, s, 0, c, true);
     else if (x->dtype == ENG_F32)
         eng_batchnorm_forward_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd, gamma,
                                   beta, n, c, s);
@@ -132,12 +142,18 @@ static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_t
     return ENG_OK;
 }
 
-/* With the batch's statistics the kernel recomputes them from x in the pass that reads x
- * anyway, block by block: right for whatever forward ran last on x, at no extra traffic. */
-static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
-                                     const eng_tensor *dy, eng_tensor *dx)
+static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                    bool training)
 {
-    (void)y;
+    return bn_forward(layer, x, y, training, false);
+}
+
+/* With the batch's statistics the kernel recomputes them from x in the pass that reads x
+ * anyway, block by block: right for whatever forward ran last on x, at no extra traffic.
+ * relu_y [optional]: the fused ReLU's output; dy is then the gradient of relu's output. */
+static eng_status bn_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *relu_y,
+                              const eng_tensor *dy, eng_tensor *dx)
+{
     batchnorm *b = (batchnorm *)layer;
     eng_status st = b->batch_stats ? check_batch(b, x) : ENG_OK;
     if (st)
@@ -147,18 +163,67 @@ static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, cons
     void *db = b->affine ? eng_tensor_data(layer->params[1].grad) : NULL;
     void *dxp = dx ? eng_tensor_data(dx) : NULL;
     const void *gamma = param_data(layer, 0), *dyp = eng_tensor_data(dy), *xp = eng_tensor_data(x);
+    const void *ry = relu_y ? eng_tensor_data(relu_y) : NULL;
     if (!b->batch_stats)
         set_running_statistics(b);
     if (b->batch_stats && x->dtype == ENG_F32)
-        eng_batchnorm_train_backward_f32(dxp, dg, db, b->mean, b->invstd, dyp, xp, NULL, gamma,
+        eng_batchnorm_train_backward_f32(dxp, dg, db, b->mean, b->invstd, dyp, xp, ry, gamma,
                                          b->eps, n, c, s);
     else if (b->batch_stats)
-        eng_batchnorm_train_backward_f64(dxp, dg, db, b->mean, b->invstd, dyp, xp, NULL, gamma,
+        eng_batchnorm_train_backward_f64(dxp, dg, db, b->mean, b->invstd, dyp, xp, ry, gamma,
                                          b->eps, n, c, s);
+    else if (x->dtype == ENG_F32 && ry)
+        eng_batchnorm_backward_range_f32(dxp, dg, db, dyp, xp, ry, b->mean, b->invstd, gamma, n, c,
+                                         s, 0, c, false);
+    else if (ry)
+        eng_batchnorm_backward_range_f64(dxp, dg, db, dyp, xp, ry, b->mean, b->invstd, gamma, n, c,
+                                         s, 0, c, false);
     else if (x->dtype == ENG_F32)
         eng_batchnorm_backward_f32(dxp, dg, db, dyp, xp, b->mean, b->invstd, gamma, n, c, s, false);
     else
         eng_batchnorm_backward_f64(dxp, dg, db, dyp, xp, b->mean, b->invstd, gamma, n, c, s, false);
+    return ENG_OK;
+}
+
+static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                     const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)y;
+    return bn_backward(layer, x, NULL, dy, dx);
+}
+
+/* ---- the ReLU after this layer fused in (layer_fusion.h) ---- */
+
+bool eng_layer_is_batchnorm(const eng_layer *layer)
+{
+    return layer->ops == &batchnorm1d_ops || layer->ops == &batchnorm2d_ops;
+}
+
+eng_status eng_batchnorm_forward_relu(eng_layer *bn, const eng_tensor *x, eng_tensor *y,
+                                      bool training)
+{
+    return bn_forward(bn, x, y, training, true);
+}
+
+eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const eng_tensor *y,
+                                       const eng_tensor *dy, eng_tensor *dx)
+{
+    return bn_backward(bn, x, y, dy, dx);
+}
+
+/* The statistics of the last forward (kept in b->mean, b->invstd; a backward with the batch's
+ * statistics recomputes the same ones) applied to x again. */
+eng_status eng_batchnorm_output(const eng_layer *bn, const eng_tensor *x, eng_tensor *y)
+{
+    const batchnorm *b = (const batchnorm *)bn;
+    int64_t n = x->shape[0], c = b->features, s = spatial(x);
+    const void *gamma = param_data((eng_layer *)bn, 0), *beta = param_data((eng_layer *)bn, 1);
+    if (x->dtype == ENG_F32)
+        eng_batchnorm_forward_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd, gamma,
+                                  beta, n, c, s);
+    else
+        eng_batchnorm_forward_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd, gamma,
+                                  beta, n, c, s);
     return ENG_OK;
 }
 

@@ -11,6 +11,7 @@
 
 bool eng_layer_is_relu(const eng_layer *layer);
 bool eng_layer_is_maxpool2d(const eng_layer *layer);
+bool eng_layer_is_batchnorm(const eng_layer *layer); /* batchnorm1d or batchnorm2d */
 
 /* ReLU -> maxpool2d: x is the ReLU's input. The forward writes the pool's output y and keeps
  * the winners the pool would keep for relu(x) (so its signature and plain backward are
@@ -20,5 +21,17 @@ eng_status eng_maxpool2d_forward_after_relu(eng_layer *pool, const eng_tensor *x
 eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor *x,
                                                const eng_tensor *y, const eng_tensor *dy,
                                                eng_tensor *dx);
+
+/* BatchNorm -> ReLU (engine/layers/batchnorm.c): the forward writes y = relu(BatchNorm(x)), the
+ * ReLU's output (the BatchNorm's own output is not written), updating the running statistics
+ * when training as the plain forward does. The backward takes y (the ReLU's output) and dy
+ * (its gradient), masks dy by y > 0 inside BatchNorm's sums and dx pass, overwrites dx
+ * [optional] and adds into the parameter gradients. eng_batchnorm_output writes the BatchNorm's
+ * own output for x after such a forward (for the non-finite guard), from the statistics kept. */
+eng_status eng_batchnorm_forward_relu(eng_layer *bn, const eng_tensor *x, eng_tensor *y,
+                                      bool training);
+eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const eng_tensor *y,
+                                       const eng_tensor *dy, eng_tensor *dx);
+eng_status eng_batchnorm_output(const eng_layer *bn, const eng_tensor *x, eng_tensor *y);
 
 #endif
