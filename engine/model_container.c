@@ -301,15 +301,18 @@ uint64_t container_signature(const eng_layer *layer, const eng_tensor *x, const 
     return h;
 }
 
-void container_add(eng_tensor *dst, const eng_tensor *src)
+void container_sum(eng_tensor *dst, const eng_tensor *a, const eng_tensor *b)
 {
     int64_t n = eng_tensor_numel(dst);
     if (dst->dtype == ENG_F32)
-        eng_binary_f32(ENG_OP_ADD, ENG_F32_DATA(dst), 1, ENG_F32_DATA(dst), 1, ENG_F32_DATA(src), 1,
-                       n);
+        eng_binary_f32(ENG_OP_ADD, ENG_F32_DATA(dst), 1, ENG_F32_DATA(a), 1, ENG_F32_DATA(b), 1, n);
     else
-        eng_binary_f64(ENG_OP_ADD, ENG_F64_DATA(dst), 1, ENG_F64_DATA(dst), 1, ENG_F64_DATA(src), 1,
-                       n);
+        eng_binary_f64(ENG_OP_ADD, ENG_F64_DATA(dst), 1, ENG_F64_DATA(a), 1, ENG_F64_DATA(b), 1, n);
+}
+
+void container_add(eng_tensor *dst, const eng_tensor *src)
+{
+    container_sum(dst, dst, src);
 }
 
 /* ---- sequential and residual ---- */
@@ -344,19 +347,43 @@ static eng_status block_shape(const eng_layer *layer, const eng_tensor *x, int *
     return ENG_OK;
 }
 
+/* Points the last output of m at y (a view sharing its storage), so that a sequential's block
+ * writes its output in place and nothing is copied; a new view only when y is another tensor
+ * than last time (a thread's rows, the gradient checker's scratch). */
+static eng_status alias_output(eng_model *m, const eng_tensor *y)
+{
+    eng_tensor **slot = &m->outputs[m->nlayers - 1];
+    const eng_tensor *t = *slot;
+    if (t && t->storage == y->storage && t->offset == y->offset && t->dtype == y->dtype &&
+        eng_tensor_same_shape(t, y) && eng_tensor_is_contiguous(y))
+        return ENG_OK;
+    eng_tensor *view;
+    eng_status st = eng_tensor_view(y, &view);
+    if (st)
+        return st;
+    eng_tensor_release(*slot);
+    *slot = view;
+    return ENG_OK;
+}
+
 static eng_status block_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
 {
     container *c = (container *)layer;
-    const eng_tensor *yb, *ys = x;
-    eng_status st = eng_model_forward_nested(c->children[0], x, training, &yb);
+    const eng_tensor *yb = NULL, *ys = x;
+    eng_status st = ENG_OK;
+    if (c->type == CONTAINER_SEQUENTIAL && eng_tensor_is_contiguous(y))
+        st = alias_output(c->children[0], y);
+    if (!st)
+        st = eng_model_forward_nested(c->children[0], x, training, &yb);
     if (!st && c->nchildren > 1)
         st = eng_model_forward_nested(c->children[1], x, training, &ys);
-    if (!st)
+    /* one pass: the block's output and the shortcut's summed straight into y */
+    if (!st && c->type == CONTAINER_RESIDUAL)
+        container_sum(y, yb, ys);
+    else if (!st && eng_tensor_data(yb) != eng_tensor_data(y))
         st = eng_tensor_copy(y, yb);
     if (st)
         return eng_error_wrap(st, "%s '%s'", layer->ops->kind, eng_layer_label(layer));
-    if (c->type == CONTAINER_RESIDUAL)
-        container_add(y, ys);
     return ENG_OK;
 }
 

@@ -46,7 +46,8 @@ uint64_t container_signature(const eng_layer *layer, const eng_tensor *x, const 
 eng_status container_make(container_type type, const eng_layer_ops *variants, int dim,
                           const eng_model *const *children, const char *const *names, int n,
                           eng_layer **out);
-/* dst += src, n elements of dtype (f32 or f64). */
+/* dst = a + b and dst += src, all alike and contiguous, f32 or f64 (dst may be a or b). */
+void container_sum(eng_tensor *dst, const eng_tensor *a, const eng_tensor *b);
 void container_add(eng_tensor *dst, const eng_tensor *src);
 
 extern const eng_layer_ops eng_concat_variants[4];
