@@ -1,5 +1,6 @@
 /* The containers' common part (children, the lists of parameters and buffers, clone, signature)
  * and the two kinds that add: sequential and residual. Concat is in model_concat.c. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +348,10 @@ static eng_status block_shape(const eng_layer *layer, const eng_tensor *x, int *
     return ENG_OK;
 }
 
+/* In a split model every thread's replica of the container aliases rows of the same output
+ * buffer at once: the storage's reference count (a plain int) changes under this lock. */
+static pthread_mutex_t alias_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Points the last output of m at y (a view sharing its storage), so that a sequential's block
  * writes its output in place and nothing is copied; a new view only when y is another tensor
  * than last time (a thread's rows, the gradient checker's scratch). */
@@ -358,12 +363,14 @@ static eng_status alias_output(eng_model *m, const eng_tensor *y)
         eng_tensor_same_shape(t, y) && eng_tensor_is_contiguous(y))
         return ENG_OK;
     eng_tensor *view;
+    pthread_mutex_lock(&alias_lock);
     eng_status st = eng_tensor_view(y, &view);
-    if (st)
-        return st;
-    eng_tensor_release(*slot);
-    *slot = view;
-    return ENG_OK;
+    if (!st) {
+        eng_tensor_release(*slot);
+        *slot = view;
+    }
+    pthread_mutex_unlock(&alias_lock);
+    return st;
 }
 
 static eng_status block_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)

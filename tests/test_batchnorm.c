@@ -5,7 +5,9 @@
 #include "support.h"
 
 #include "../engine/gradcheck/gradcheck.h"
+#include "../engine/kernels/activation.h"
 #include "../engine/kernels/batchnorm.h"
+#include "../engine/layers/layer_fusion.h"
 
 static const char *const fixtures[] = {"bn_2d_train.bin",          "bn_2d_eval.bin",
                                        "bn_2d_noaffine_train.bin", "bn_1d_train.bin",
@@ -350,6 +352,76 @@ static void test_batchnorm_rejects_bad_settings_and_inputs(void **state)
     eng_layer_release(l);
 }
 
+/* ---- BatchNorm -> ReLU as one pass (the fusion's entry points) ---- */
+
+static bool same_bits(const eng_tensor *a, const eng_tensor *b)
+{
+    size_t bytes = (size_t)eng_tensor_numel(a) * eng_dtype_size(a->dtype);
+    return eng_tensor_numel(a) == eng_tensor_numel(b) &&
+           memcmp(eng_tensor_data(a), eng_tensor_data(b), bytes) == 0;
+}
+
+/* y = relu(bn(x)) and its backward, against the two layers one after the other (the ReLU by
+ * its kernels): same bits for y, dx, the parameter gradients and the running statistics. */
+static void check_fused_pair(int dims, eng_dtype dt, bool training, const int64_t *shape, int nd)
+{
+    eng_layer *a, *b;
+    assert_ok(eng_batchnorm_new(dims, (int)shape[1], 1e-5, 0.1, true, dt, &a));
+    eng_tensor *x = tensor_new(dt, nd, shape), *dy = tensor_new(dt, nd, shape);
+    tensor_randn(x, 21, 1.5);
+    tensor_randn(dy, 22, 1.0);
+    tensor_randn(a->params[0].value, 23, 1.0); /* some negative gammas */
+    tensor_randn(a->params[1].value, 24, 0.5);
+    assert_ok(a->ops->clone(a, dt, &b));
+    eng_tensor *y1 = tensor_new(dt, nd, shape), *r1 = tensor_new(dt, nd, shape);
+    eng_tensor *g1 = tensor_new(dt, nd, shape), *dx1 = tensor_new(dt, nd, shape);
+    eng_tensor *r2 = tensor_new(dt, nd, shape), *dx2 = tensor_new(dt, nd, shape);
+    int64_t n = eng_tensor_numel(x);
+    assert_ok(eng_layer_forward(a, x, y1, training));
+    if (dt == ENG_F32) {
+        eng_relu_forward_f32(ENG_F32_DATA(r1), ENG_F32_DATA(y1), n);
+        eng_relu_backward_f32(ENG_F32_DATA(g1), ENG_F32_DATA(dy), ENG_F32_DATA(y1), n);
+    } else {
+        eng_relu_forward_f64(ENG_F64_DATA(r1), ENG_F64_DATA(y1), n);
+        eng_relu_backward_f64(ENG_F64_DATA(g1), ENG_F64_DATA(dy), ENG_F64_DATA(y1), n);
+    }
+    assert_ok(eng_layer_backward(a, x, y1, g1, dx1));
+    assert_ok(eng_batchnorm_forward_relu(b, x, r2, training));
+    assert_ok(eng_batchnorm_backward_relu(b, x, r2, dy, dx2));
+    assert_true(same_bits(r1, r2));
+    assert_true(same_bits(dx1, dx2));
+    for (int p = 0; p < 2; p++)
+        assert_true(same_bits(a->params[p].grad, b->params[p].grad));
+    for (int q = 0; q < 2; q++)
+        assert_true(same_bits(a->buffers[q].value, b->buffers[q].value));
+    eng_tensor *all[] = {x, dy, y1, r1, g1, dx1, r2, dx2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        eng_tensor_release(all[i]);
+    eng_layer_release(a);
+    eng_layer_release(b);
+}
+
+static void test_fused_batchnorm_relu_is_the_two_layers_bit_for_bit(void **state)
+{
+    (void)state;
+    const int64_t s2[] = {4, 3, 5, 7}, s1[] = {6, 5};
+    for (int k = 0; k < 8; k++) {
+        eng_dtype dt = k & 1 ? ENG_F64 : ENG_F32;
+        bool training = (k & 2) != 0;
+        if (k & 4)
+            check_fused_pair(2, dt, training, s2, 4);
+        else
+            check_fused_pair(1, dt, training, s1, 2);
+    }
+    eng_layer *l;
+    assert_ok(eng_batchnorm_new(2, 3, 1e-5, 0.1, true, ENG_F32, &l));
+    assert_true(eng_layer_is_batchnorm(l));
+    eng_layer_release(l);
+    assert_ok(eng_relu_new(&l));
+    assert_false(eng_layer_is_batchnorm(l));
+    eng_layer_release(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_checker_fails_planted_batchnorm_bugs_naming_the_layer),
         cmocka_unit_test(test_batchnorm_statistics_are_buffers_not_parameters),
         cmocka_unit_test(test_batchnorm_rejects_bad_settings_and_inputs),
+        cmocka_unit_test(test_fused_batchnorm_relu_is_the_two_layers_bit_for_bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

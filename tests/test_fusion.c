@@ -304,6 +304,34 @@ static void check_bn_net(eng_dtype dtype, bn_net kind, int threads)
     eng_model_release(plain);
 }
 
+/* A BatchNorm whose output overflows (finite input and parameters) is reported at the
+ * BatchNorm, fused or not: the guard writes the output the fused pass skipped. */
+static void test_nonfinite_guard_finds_an_overflowing_batchnorm_output_fused_or_not(void **state)
+{
+    (void)state;
+    char messages[2][1024];
+    for (int k = 0; k < 2; k++) {
+        eng_model *m = make_bn_net(ENG_F32, BN_TOP);
+        m->fusion_off = k == 1;
+        eng_tensor *x = TENSOR(ENG_F32, 3, 2, 5, 7), *r = TENSOR(ENG_F32, 3, 3);
+        tensor_randn(x, 90, 1.0);
+        tensor_randn(r, 91, 1.0);
+        eng_tensor *gamma = m->layers[1]->params[0].value;
+        for (int64_t i = 0; i < eng_tensor_numel(gamma); i++)
+            eng_tensor_set_flat(gamma, i, 1e38);
+        const eng_tensor *y;
+        assert_ok(eng_model_forward(m, x, &y));
+        assert_int_equal(m->fused[1], k == 0 ? ENG_FUSE_BN_RELU : ENG_FUSE_NONE);
+        assert_int_equal(eng_model_check_finite(m, 5, 1.0), ENG_ENONFINITE);
+        snprintf(messages[k], sizeof messages[k], "%s", eng_errmsg());
+        eng_tensor_release(x);
+        eng_tensor_release(r);
+        eng_model_release(m);
+    }
+    assert_string_equal(messages[0], messages[1]);
+    assert_non_null(strstr(messages[0], "layer 2 'batchnorm2d_1' (batchnorm2d): output has "));
+}
+
 static void test_batchnorm_relu_equals_separate_layers_bit_for_bit(void **state)
 {
     (void)state;
@@ -473,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_fused_kernels_equal_relu_then_maxpool_on_every_simd_level),
         cmocka_unit_test(test_nonfinite_guard_reports_the_same_with_and_without_fusion),
         cmocka_unit_test(test_batchnorm_relu_equals_separate_layers_bit_for_bit),
+        cmocka_unit_test(test_nonfinite_guard_finds_an_overflowing_batchnorm_output_fused_or_not),
         cmocka_unit_test(test_gradient_check_of_a_fusing_model_runs_the_layers_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

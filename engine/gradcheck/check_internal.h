@@ -104,6 +104,25 @@ eng_status gc_localise(eng_layer **layers, int nlayers, bool training,
                        const eng_tensor *const *inputs, eng_loss *loss, const eng_tensor *target,
                        int from, const eng_gc_options *opts, eng_gc_report *report);
 
+/* The layers inside a container (inner.c), over every child in order, each with the input it
+ * really receives (a copy, from one forward of the container on x in the mode given) and its
+ * path ("residual_1.shortcut.conv2d_1"), for checking them alone. */
+typedef struct gc_inner {
+    int n;
+    eng_layer **layers;
+    eng_tensor **inputs;
+    char (*paths)[ENG_NAME_MAX];
+} gc_inner;
+eng_status gc_inner_collect(eng_layer *container, const char *path, const eng_tensor *x,
+                            bool training, gc_inner *in);
+void gc_inner_free(gc_inner *in);
+/* The objective of one layer alone (eng_gc_layer_objective_mode, its batch set) with its
+ * tensors named by the layer's path: "residual_1.linear_1.weight". */
+eng_status gc_inner_objective(eng_layer *layer, const char *path, const eng_tensor *x,
+                              bool training, eng_rng *rng, eng_gc_objective **out);
+/* The layer at path among layers[0..n), inside containers too; NULL when none. */
+eng_layer *gc_layer_at_path(eng_layer *const *layers, int n, const char *path);
+
 /* Names the layer whose backward is wrong from its failing tensor r (checked alone): sets
  * report->culprit, culprit_tensor and localisation ("relu_1 (no parameters): input gradient
  * ignores the mask ..."). kind: the layer's kind, for faults particular to it. */

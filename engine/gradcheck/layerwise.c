@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../model_container.h"
 #include "check_internal.h"
 
 static eng_status append_report(eng_gc_report *all, eng_gc_report *one, const char *layer)
@@ -29,33 +30,72 @@ static eng_status append_report(eng_gc_report *all, eng_gc_report *one, const ch
     return ENG_OK;
 }
 
-/* Layer i alone on its copied real input, in the model's mode, into all. */
-static eng_status check_layer(eng_model *model, int i, const eng_tensor *input,
-                              const eng_gc_options *o, eng_gc_report *all)
+/* One layer alone (at path: its label, or its path inside a container, layer i of the model)
+ * on its copied real input, in the model's mode, into all; a container that fails is looked
+ * into, each layer inside checked alone in turn on the input it really receives. */
+static eng_status check_one_layer(eng_layer *layer, const char *path, int i, uint64_t seed,
+                                  const eng_tensor *input, bool training, const eng_gc_options *o,
+                                  eng_gc_report *all)
 {
-    eng_layer *layer = model->layers[i];
     eng_rng rng;
-    eng_rng_seed(&rng, o->seed + 1000003u * (uint64_t)(i + 1));
+    eng_rng_seed(&rng, seed);
     eng_gc_objective *obj = NULL;
     eng_gc_report *one = NULL;
-    eng_status st = eng_gc_layer_objective_mode(layer, input, model->training, &rng, &obj);
-    if (!st) {
-        obj->batch = input->ndim ? input->shape[0] : 0;
+    eng_status st = gc_inner_objective(layer, path, input, training, &rng, &obj);
+    if (!st)
         st = eng_gc_check(obj, o, &one);
-    }
+    bool failed = false;
     if (!st) {
-        for (int k = 0; k < one->ntensors; k++)
+        for (int k = 0; k < one->ntensors; k++) {
             one->tensors[k].layer_index = i;
-        st = append_report(all, one, eng_layer_label(layer));
+            failed |= one->tensors[k].verdict == ENG_GC_FAIL;
+        }
+        st = append_report(all, one, path);
         all->seconds += one->seconds;
         if (!all->loss_noise || one->loss_noise > all->loss_noise)
             all->loss_noise = one->loss_noise;
     }
     eng_gc_report_free(one);
     eng_gc_objective_release(obj);
+    if (st || !failed || !eng_layer_is_container(layer))
+        return st;
+    gc_inner in;
+    st = gc_inner_collect(layer, path, input, training, &in);
+    if (st)
+        return st;
+    for (int j = 0; !st && j < in.n; j++)
+        st = check_one_layer(in.layers[j], in.paths[j], i, seed + 7919u * (uint64_t)(j + 1),
+                             in.inputs[j], training, o, all);
+    gc_inner_free(&in);
+    return st;
+}
+
+static eng_status check_layer(eng_model *model, int i, const eng_tensor *input,
+                              const eng_gc_options *o, eng_gc_report *all)
+{
+    eng_layer *layer = model->layers[i];
+    eng_status st =
+        check_one_layer(layer, eng_layer_label(layer), i, o->seed + 1000003u * (uint64_t)(i + 1),
+                        input, model->training, o, all);
     if (st)
         st = eng_error_wrap(st, "layer-wise check of layer %d (%s)", i + 1, eng_layer_label(layer));
     return st;
+}
+
+/* The failing tensor that names the culprit: the first, or one of a layer inside its layer
+ * (a container's), the innermost. */
+static const eng_gc_tensor_report *culprit_tensor(const eng_gc_report *all)
+{
+    const eng_gc_tensor_report *best = NULL;
+    for (int i = 0; i < all->ntensors; i++) {
+        const eng_gc_tensor_report *r = &all->tensors[i];
+        if (r->verdict != ENG_GC_FAIL)
+            continue;
+        size_t n = best ? strlen(best->layer) : 0;
+        if (!best || (strncmp(r->layer, best->layer, n) == 0 && r->layer[n] == '.'))
+            best = r;
+    }
+    return best;
 }
 
 /* The verdict over the layers, the first failing tensor (its layer named as the culprit, with
@@ -67,15 +107,19 @@ static void summarise_layers(const eng_model *model, eng_gc_report *all, bool sa
         if (r->verdict == ENG_GC_FAIL && all->verdict != ENG_GC_FAIL) {
             all->verdict = ENG_GC_FAIL;
             snprintf(all->first_failing, sizeof all->first_failing, "%s", r->name);
-            const eng_layer *layer = model->layers[r->layer_index];
-            gc_describe_culprit(all, eng_layer_label(layer), layer->ops->kind, r,
-                                layer->nparams == 0);
-            snprintf(all->summary, sizeof all->summary,
-                     "layer-wise: the first failing layer is %.63s (layer %d): %.300s",
-                     all->culprit, r->layer_index + 1, all->localisation);
         } else if (r->verdict == ENG_GC_INCONCLUSIVE && all->verdict == ENG_GC_PASS) {
             all->verdict = ENG_GC_INCONCLUSIVE;
         }
+    }
+    const eng_gc_tensor_report *r = culprit_tensor(all);
+    if (r) {
+        const eng_layer *layer = gc_layer_at_path(model->layers, model->nlayers, r->layer);
+        if (!layer)
+            layer = model->layers[r->layer_index];
+        gc_describe_culprit(all, r->layer, layer->ops->kind, r, layer->nparams == 0);
+        snprintf(all->summary, sizeof all->summary,
+                 "layer-wise: the first failing layer is %.63s (layer %d): %.300s", all->culprit,
+                 r->layer_index + 1, all->localisation);
     }
     int64_t checked = 0, total = 0;
     for (int i = 0; i < all->ntensors; i++) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../model_container.h"
 #include "check_internal.h"
 
 /* ---- the loss alone: its input (the logits) is the tensor under check ---- */
@@ -242,13 +243,54 @@ static eng_status check_deepest(eng_gc_objective *obj, const eng_gc_options *o, 
     return check_one(obj, &oe, all, name, kind, false, report);
 }
 
+/* A container that failed alone: the layers inside are checked alone on the inputs they really
+ * receive (one inside that fails too, in turn), and the innermost failing one is named; the
+ * container stays the culprit when every layer inside passes (its own sum or join is wrong). */
+static eng_status descend(eng_layer *container, const char *path, uint64_t seed, bool training,
+                          const eng_tensor *input, const eng_gc_options *o, eng_gc_report *all,
+                          eng_gc_report *report)
+{
+    gc_inner in;
+    eng_status st = gc_inner_collect(container, path, input, training, &in);
+    if (st)
+        return st;
+    char culprit[sizeof report->culprit], tensor[sizeof report->culprit_tensor];
+    char where[sizeof report->localisation];
+    memcpy(culprit, report->culprit, sizeof culprit);
+    memcpy(tensor, report->culprit_tensor, sizeof tensor);
+    memcpy(where, report->localisation, sizeof where);
+    report->culprit[0] = '\0';
+    for (int j = in.n - 1; !st && j >= 0; j--) {
+        eng_layer *l = in.layers[j];
+        eng_rng rng;
+        uint64_t inner_seed = seed + 7919u * (uint64_t)(j + 1);
+        eng_rng_seed(&rng, inner_seed);
+        eng_gc_objective *obj = NULL;
+        bool named = report->culprit[0] != '\0';
+        st = gc_inner_objective(l, in.paths[j], in.inputs[j], training, &rng, &obj);
+        if (!st)
+            st = check_one(obj, o, all, in.paths[j], l->ops->kind, l->nparams == 0, report);
+        eng_gc_objective_release(obj);
+        if (!st && !named && report->culprit[0] && eng_layer_is_container(l))
+            st = descend(l, in.paths[j], inner_seed, training, in.inputs[j], o, all, report);
+    }
+    if (!report->culprit[0]) {
+        memcpy(report->culprit, culprit, sizeof culprit);
+        memcpy(report->culprit_tensor, tensor, sizeof tensor);
+        memcpy(report->localisation, where, sizeof where);
+    }
+    gc_inner_free(&in);
+    return st;
+}
+
 /* Layer i alone on the input it really receives, with a fixed random projection. */
 static eng_status check_suspect(eng_layer *layer, int i, bool training, const eng_tensor *input,
                                 const eng_gc_options *o, const eng_gc_report *whole,
                                 eng_gc_report *all, eng_gc_report *report)
 {
     eng_rng rng;
-    eng_rng_seed(&rng, o->seed + 1000003u * (uint64_t)(i + 1));
+    uint64_t seed = o->seed + 1000003u * (uint64_t)(i + 1);
+    eng_rng_seed(&rng, seed);
     eng_gc_objective *obj = NULL;
     eng_status st = eng_gc_layer_objective_mode(layer, input, training, &rng, &obj);
     if (st)
@@ -257,11 +299,15 @@ static eng_status check_suspect(eng_layer *layer, int i, bool training, const en
     char failing[512];
     failing_params(whole, i, failing, sizeof failing);
     const char *label = eng_layer_label(layer), *kind = layer->ops->kind;
+    bool named = report->culprit[0] != '\0';
     if (failing[0])
         st = check_deepest(obj, o, failing, all, label, kind, report);
     else
         st = check_one(obj, o, all, label, kind, layer->nparams == 0, report);
     eng_gc_objective_release(obj);
+    /* a container named: the culprit is looked for inside it */
+    if (!st && !named && report->culprit[0] && eng_layer_is_container(layer))
+        st = descend(layer, label, seed, training, input, o, all, report);
     return st;
 }
 

@@ -17,6 +17,10 @@
 #define AVX512_BODY(call)
 #endif
 
+/* f32 training has AVX-512 bodies of its own (channel by channel, f32 element arithmetic). */
+#define TRAIN_AVX512_f32(call) AVX512_BODY(call)
+#define TRAIN_AVX512_f64(call)
+
 /* Element (i, ch, k) of a [n,c,s] block. */
 #define AT(p, i, ch, k) ((p)[((i)*c + (ch)) * s + (k)])
 
@@ -136,7 +140,9 @@ int64_t eng_batchnorm_block_channels(int64_t n, int64_t s, int64_t elem_size)
         T *dx, T *dgamma, T *dbeta, double *mean, double *invstd, const T *dy, const T *x,         \
         const T *relu_y, const T *gamma, double eps, int64_t n, int64_t c, int64_t s)              \
     {                                                                                              \
-        int64_t b = eng_batchnorm_block_channels(n, s, 2 * (int64_t)sizeof(T)); /* x and dy */     \
+        TRAIN_AVX512_##SFX(eng_batchnorm_train_backward_avx512_##SFX(                              \
+            dx, dgamma, dbeta, mean, invstd, dy, x, relu_y, gamma, eps, n, c, s)) int64_t b =      \
+            eng_batchnorm_block_channels(n, s, 2 * (int64_t)sizeof(T)); /* x and dy */             \
         for (int64_t c0 = 0; c0 < c; c0 += b) {                                                    \
             int64_t c1 = c0 + b < c ? c0 + b : c;                                                  \
             eng_batchnorm_stats_range_##SFX(mean, invstd, x, n, c, s, c0, c1); /* var first */     \

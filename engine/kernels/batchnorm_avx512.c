@@ -6,8 +6,20 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include <math.h>
 
-#define AVX512 __attribute__((target("avx512f")))
+#define AVX512 __attribute__((target("avx512f,prfchw")))
+
+static inline void prefetch(const void *p)
+{
+    _mm_prefetch((const char *)p, _MM_HINT_T0);
+}
+
+/* Lanes [0, left) of 16 (all when left >= 16). */
+static inline __mmask16 mask16(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
 
 /* Lanes [0, left) of 8 (all when left >= 8, none when left <= 0). */
 static inline __mmask8 mask8(int64_t left)
@@ -20,8 +32,7 @@ static inline __mmask8 mask8(int64_t left)
 /* 16 values from p (left of them real) as two double vectors, zero past left. */
 AVX512 static inline void load16_f32(__m512d v[2], const float *p, int64_t left)
 {
-    __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-    __m512 f = _mm512_maskz_loadu_ps(m, p);
+    __m512 f = _mm512_maskz_loadu_ps(mask16(left), p);
     v[0] = _mm512_cvtps_pd(_mm512_castps512_ps256(f));
     v[1] = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1)));
 }
@@ -34,7 +45,7 @@ AVX512 static inline void load16_f64(__m512d v[2], const double *p, int64_t left
 
 AVX512 static inline void store16_f32(float *p, const __m512d v[2], int64_t left)
 {
-    __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+    __mmask16 m = mask16(left);
     __m256 lo = _mm512_cvtpd_ps(v[0]), hi = _mm512_cvtpd_ps(v[1]);
     __m512d both =
         _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1);
@@ -95,31 +106,41 @@ DEFINE_RELU_MASK(double, f64)
  * only (mean - K)^2 / var times the double rounding, tiny for any K drawn from the data, and
  * f32 values carry 24 bits). One read of x instead of two: the statistics are a third of
  * BatchNorm's forward traffic. */
+/* One channel's statistics. */
+AVX512 static void stats_channel_f32(double *mean, double *var, const float *x, int64_t n,
+                                     int64_t c, int64_t s, int64_t ch)
+{
+    double m = (double)(n * s);
+    double shift = n * s > 0 ? (double)x[ch * s] : 0.0;
+    __m512d k = _mm512_set1_pd(shift), s1[2], s2[2], v[2];
+    s1[0] = s1[1] = s2[0] = s2[1] = _mm512_setzero_pd();
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < s; j += 16) {
+            int64_t at = (i * c + ch) * s + j;
+            if (i + 1 < n) /* the next sample's row: a jump the prefetchers miss */
+                prefetch(x + at + c * s);
+            load16_f32(v, x + at, s - j);
+            for (int h = 0; h < 2; h++) {
+                __m512d d = _mm512_maskz_sub_pd(mask8(s - j - 8 * h), v[h], k);
+                s1[h] = _mm512_add_pd(s1[h], d);
+                s2[h] = _mm512_fmadd_pd(d, d, s2[h]);
+            }
+        }
+    double d1 = _mm512_reduce_add_pd(_mm512_add_pd(s1[0], s1[1])) / m;
+    double d2 = _mm512_reduce_add_pd(_mm512_add_pd(s2[0], s2[1])) / m;
+    mean[ch] = shift + d1;
+    var[ch] = d2 - d1 * d1 > 0 ? d2 - d1 * d1 : 0.0;
+}
+
 AVX512 void eng_batchnorm_stats_avx512_f32(double *mean, double *var, const float *x, int64_t n,
                                            int64_t c, int64_t s, int64_t c0, int64_t c1)
 {
-    double m = (double)(n * s);
-    for (int64_t ch = c0; ch < c1; ch++) {
-        double shift = n * s > 0 ? (double)x[ch * s] : 0.0;
-        __m512d k = _mm512_set1_pd(shift), s1[2], s2[2], v[2];
-        s1[0] = s1[1] = s2[0] = s2[1] = _mm512_setzero_pd();
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < s; j += 16) {
-                load16_f32(v, x + (i * c + ch) * s + j, s - j);
-                for (int h = 0; h < 2; h++) {
-                    __m512d d = _mm512_maskz_sub_pd(mask8(s - j - 8 * h), v[h], k);
-                    s1[h] = _mm512_add_pd(s1[h], d);
-                    s2[h] = _mm512_fmadd_pd(d, d, s2[h]);
-                }
-            }
-        double d1 = _mm512_reduce_add_pd(_mm512_add_pd(s1[0], s1[1])) / m;
-        double d2 = _mm512_reduce_add_pd(_mm512_add_pd(s2[0], s2[1])) / m;
-        mean[ch] = shift + d1;
-        var[ch] = d2 - d1 * d1 > 0 ? d2 - d1 * d1 : 0.0;
-    }
+    for (int64_t ch = c0; ch < c1; ch++)
+        stats_channel_f32(mean, var, x, n, c, s, ch);
 }
 
-#define DEFINE_BATCHNORM_AVX512(T, SFX)                                                            \
+/* The f64 forward; the f32 one computes in f32 (below). */
+#define DEFINE_FORWARD_AVX512(T, SFX)                                                              \
     AVX512 void eng_batchnorm_forward_avx512_##SFX(                                                \
         T *y, const T *x, const double *mean, const double *invstd, const T *gamma, const T *beta, \
         int64_t n, int64_t c, int64_t s, int64_t c0, int64_t c1, bool relu)                        \
@@ -142,7 +163,8 @@ AVX512 void eng_batchnorm_stats_avx512_f32(double *mean, double *var, const floa
                     store16_##SFX(y + at, v, s - k);                                               \
                 }                                                                                  \
         }                                                                                          \
-    }                                                                                              \
+    }
+#define DEFINE_BACKWARD_AVX512(T, SFX)                                                             \
     AVX512 void eng_batchnorm_backward_avx512_##SFX(                                               \
         T *dx, T *dgamma, T *dbeta, const T *dy, const T *x, const T *relu_y, const double *mean,  \
         const double *invstd, const T *gamma, int64_t n, int64_t c, int64_t s, int64_t c0,         \
@@ -194,7 +216,148 @@ AVX512 void eng_batchnorm_stats_avx512_f32(double *mean, double *var, const floa
     }
 
 DEFINE_STATS_TWO_PASS(double, f64)
-DEFINE_BATCHNORM_AVX512(float, f32)
-DEFINE_BATCHNORM_AVX512(double, f64)
+DEFINE_FORWARD_AVX512(double, f64)
+DEFINE_BACKWARD_AVX512(float, f32)
+DEFINE_BACKWARD_AVX512(double, f64)
+
+/* ---- f32 element-wise passes in f32 arithmetic (the sums stay in double) ----
+ * With hi = (float)mean, x - hi is exact where x is within a factor 2 of the mean (Sterbenz)
+ * and rounds relative to |x - hi| elsewhere; the rest of the mean, mean - hi, goes into a
+ * per-channel constant computed in double. So y and dx carry a few f32 roundings of their own
+ * terms (|xhat * gamma|, |beta|, |gamma * invstd * dy|), never of x's magnitude, as the double
+ * arithmetic did, at a third of its instructions (no conversions). */
+
+/* y = (x - mean) * scale + shift over channel ch, relu as eng_batchnorm_normalise_range. */
+AVX512 static void normalise_channel_f32(float *y, const float *x, double mean, double scale,
+                                         double shift, int64_t n, int64_t c, int64_t s, int64_t ch,
+                                         bool relu)
+{
+    float hi = (float)mean;
+    __m512 vhi = _mm512_set1_ps(hi), a = _mm512_set1_ps((float)scale);
+    __m512 b = _mm512_set1_ps((float)(shift - (mean - (double)hi) * scale)),
+           zero = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < s; k += 16) {
+            int64_t at = (i * c + ch) * s + k;
+            __mmask16 m = mask16(s - k);
+            if (i + 1 < n) /* the next sample's row of y, for writing */
+                _m_prefetchw(y + at + c * s);
+            __m512 v = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + at), vhi), a, b);
+            if (relu) /* keep v > 0 and NaN, +0 elsewhere */
+                v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ), v);
+            _mm512_mask_storeu_ps(y + at, m, v);
+        }
+}
+
+AVX512 void eng_batchnorm_forward_avx512_f32(float *y, const float *x, const double *mean,
+                                             const double *invstd, const float *gamma,
+                                             const float *beta, int64_t n, int64_t c, int64_t s,
+                                             int64_t c0, int64_t c1, bool relu)
+{
+    for (int64_t ch = c0; ch < c1; ch++)
+        normalise_channel_f32(y, x, mean[ch], invstd[ch] * (gamma ? (double)gamma[ch] : 1.0),
+                              beta ? (double)beta[ch] : 0.0, n, c, s, ch, relu);
+}
+
+/* Channel by channel: the statistics (one pass from memory), then y while the channel's rows
+ * are still in L2. */
+AVX512 void eng_batchnorm_train_forward_avx512_f32(float *y, double *mean, double *var,
+                                                   double *invstd, const float *x,
+                                                   const float *gamma, const float *beta,
+                                                   double eps, int64_t n, int64_t c, int64_t s,
+                                                   bool relu)
+{
+    for (int64_t ch = 0; ch < c; ch++) {
+        stats_channel_f32(mean, var, x, n, c, s, ch);
+        invstd[ch] = 1.0 / sqrt(var[ch] + eps);
+        eng_batchnorm_forward_avx512_f32(y, x, mean, invstd, gamma, beta, n, c, s, ch, ch + 1,
+                                         relu);
+    }
+}
+
+/* The backward's one pass from memory over channel ch: out = the sums over its values of
+ * d = x - shift, d^2, g and g * d (g = dy, masked by relu_y), in double, with the lanes and
+ * order of eng_batchnorm_stats_avx512_f32 so that the statistics are forward's bit for bit. */
+AVX512 static void channel_sums_f32(double out[4], const float *x, const float *dy,
+                                    const float *relu_y, double shift, int64_t n, int64_t c,
+                                    int64_t s, int64_t ch)
+{
+    __m512d k = _mm512_set1_pd(shift), acc[4][2], v[2], g[2];
+    for (int q = 0; q < 4; q++)
+        acc[q][0] = acc[q][1] = _mm512_setzero_pd();
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < s; j += 16) {
+            int64_t at = (i * c + ch) * s + j;
+            if (i + 1 < n) {
+                prefetch(x + at + c * s);
+                prefetch(dy + at + c * s);
+            }
+            load16_f32(v, x + at, s - j);
+            load16_f32(g, dy + at, s - j);
+            if (relu_y)
+                relu_mask_f32(g, relu_y + at, s - j);
+            for (int h = 0; h < 2; h++) { /* masked lanes: d = 0, g = 0 */
+                __m512d d = _mm512_maskz_sub_pd(mask8(s - j - 8 * h), v[h], k);
+                acc[0][h] = _mm512_add_pd(acc[0][h], d);
+                acc[1][h] = _mm512_fmadd_pd(d, d, acc[1][h]);
+                acc[2][h] = _mm512_add_pd(acc[2][h], g[h]);
+                acc[3][h] = _mm512_fmadd_pd(g[h], d, acc[3][h]);
+            }
+        }
+    for (int q = 0; q < 4; q++)
+        out[q] = _mm512_reduce_add_pd(_mm512_add_pd(acc[q][0], acc[q][1]));
+}
+
+/* dx = a * g + kx * (x - mean) + c0 over channel ch (g = dy masked by relu_y). */
+AVX512 static void dx_channel_f32(float *dx, const float *dy, const float *x, const float *relu_y,
+                                  double mean, double a, double kx, double c0, int64_t n, int64_t c,
+                                  int64_t s, int64_t ch)
+{
+    float hi = (float)mean;
+    __m512 vhi = _mm512_set1_ps(hi), va = _mm512_set1_ps((float)a), vk = _mm512_set1_ps((float)kx);
+    __m512 vc = _mm512_set1_ps((float)(c0 + kx * ((double)hi - mean))), zero = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < s; k += 16) {
+            int64_t at = (i * c + ch) * s + k;
+            __mmask16 m = mask16(s - k);
+            if (i + 1 < n) /* the next sample's row of dx, for writing */
+                _m_prefetchw(dx + at + c * s);
+            __m512 g = _mm512_maskz_loadu_ps(m, dy + at);
+            if (relu_y)
+                g = _mm512_maskz_mov_ps(
+                    _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, relu_y + at), zero, _CMP_GT_OQ), g);
+            __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + at), vhi);
+            _mm512_mask_storeu_ps(dx + at, m, _mm512_fmadd_ps(vk, d, _mm512_fmadd_ps(va, g, vc)));
+        }
+}
+
+/* Channel by channel: the statistics and both sums in one pass from memory (sum g * xhat =
+ * invstd * (sum g * d - (mean - shift) * sum g), the shifted form as for the variance), then
+ * dx while the channel's rows are still in L2. */
+AVX512 void eng_batchnorm_train_backward_avx512_f32(float *dx, float *dgamma, float *dbeta,
+                                                    double *mean, double *invstd, const float *dy,
+                                                    const float *x, const float *relu_y,
+                                                    const float *gamma, double eps, int64_t n,
+                                                    int64_t c, int64_t s)
+{
+    double m = (double)(n * s), t[4];
+    for (int64_t ch = 0; ch < c; ch++) {
+        double shift = n * s > 0 ? (double)x[ch * s] : 0.0;
+        channel_sums_f32(t, x, dy, relu_y, shift, n, c, s, ch);
+        double d1 = t[0] / m, d2 = t[1] / m;
+        mean[ch] = shift + d1;
+        invstd[ch] = 1.0 / sqrt((d2 - d1 * d1 > 0 ? d2 - d1 * d1 : 0.0) + eps);
+        double sum_g = t[2], sum_gx = invstd[ch] * (t[3] - d1 * t[2]);
+        if (dgamma)
+            dgamma[ch] += (float)sum_gx;
+        if (dbeta)
+            dbeta[ch] += (float)sum_g;
+        if (!dx)
+            continue;
+        double a = invstd[ch] * (gamma ? (double)gamma[ch] : 1.0);
+        dx_channel_f32(dx, dy, x, relu_y, mean[ch], a, -a * invstd[ch] * (sum_gx / m),
+                       -a * (sum_g / m), n, c, s, ch);
+    }
+}
 
 #endif

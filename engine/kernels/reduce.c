@@ -1,5 +1,18 @@
 #include "reduce.h"
 
+#include "cpu.h"
+#include "reduce_avx512.h"
+
+/* f32 sums have an AVX-512 body (reduce_avx512.c); f64 keeps the plain one. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SUM_AVX512_f32(x, n)                                                                       \
+    if (eng_simd_level() == ENG_SIMD_AVX512)                                                       \
+        return eng_sum_avx512_f32(x, n);
+#else
+#define SUM_AVX512_f32(x, n)
+#endif
+#define SUM_AVX512_f64(x, n)
+
 #define DEFINE_REDUCE(T, SFX)                                                                      \
     void eng_sum_rows_##SFX(T *dbias, const T *dy, int64_t rows, int64_t cols)                     \
     {                                                                                              \
@@ -17,8 +30,9 @@
     }                                                                                              \
     double eng_sum_##SFX(const T *x, int64_t n)                                                    \
     {                                                                                              \
-        /* Eight independent partial sums let the loop vectorise and hide the add latency. */      \
-        double acc[8] = {0};                                                                       \
+        SUM_AVX512_##SFX(x, n) /* Eight independent partial sums let the loop vectorise and hide   \
+                                  the add latency. */                                              \
+            double acc[8] = {0};                                                                   \
         int64_t i = 0;                                                                             \
         for (; i + 8 <= n; i += 8)                                                                 \
             for (int j = 0; j < 8; j++)                                                            \

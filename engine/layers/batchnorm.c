@@ -31,8 +31,6 @@ typedef struct batchnorm {
     double *mean, *var, *invstd; /* [features] scratch */
 } batchnorm;
 
-static const eng_layer_ops batchnorm1d_ops, batchnorm2d_ops;
-
 static eng_status batchnorm_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
                                          int64_t *shape)
 {
@@ -105,14 +103,15 @@ static void update_running_statistics(batchnorm *b, int64_t m)
 }
 
 /* Training: the statistics and y in one cache-blocked kernel (each block of x is read from
- * memory once); evaluation: the running statistics. relu: y = relu(BatchNorm(x)), the ReLU
- * after this layer fused in (layer_fusion.h). */
-static eng_status bn_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training,
-                             bool relu)
+ * memory once); evaluation: the running statistics. relu: y = relu(batchnorm(x)). */
+static eng_status forward_impl(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training,
+                               bool relu)
 {
     batchnorm *b = (batchnorm *)layer;
     int64_t n = x->shape[0], c = b->features, s = spatial(x);
-    const void *gamma = param_data(layer, 0), *beta = param_data(layer, 1);
+    const void *gamma = param_data(layer, 0), *beta = param_data(layer, 1),
+               *xp = eng_tensor_data(x);
+    void *yp = eng_tensor_data(y);
     eng_status st = training ? check_batch(b, x) : ENG_OK;
     if (st)
         return st;
@@ -120,39 +119,27 @@ static eng_status bn_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *
     if (!training)
         set_running_statistics(b);
     if (training && x->dtype == ENG_F32)
-        eng_batchnorm_train_forward_f32(eng_tensor_data(y), b->mean, b->var, b->invstd,
-                                        eng_tensor_data(x), gamma, beta, b->eps, n, c, s, relu);
+        eng_batchnorm_train_forward_f32(yp, b->mean, b->var, b->invstd, xp, gamma, beta, b->eps, n,
+                                        c, s, relu);
     else if (training)
-        eng_batchnorm_train_forward_f64(eng_tensor_data(y), b->mean, b->var, b->invstd,
-                                        eng_tensor_data(x), gamma, beta, b->eps, n, c, s, relu);
-    else if (x->dtype == ENG_F32 && relu)
-        eng_batchnorm_normalise_range_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean,
-                                          b->invstd, gamma, beta, n, c, s, 0, c, true);
-    else if (relu)
-        eng_batchnorm_normalise_range_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean,
-                                          b->invstd, gamma, beta, n, c, s, 0, c, true);
+        eng_batchnorm_train_forward_f64(yp, b->mean, b->var, b->invstd, xp, gamma, beta, b->eps, n,
+                                        c, s, relu);
     else if (x->dtype == ENG_F32)
-        eng_batchnorm_forward_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd, gamma,
-                                  beta, n, c, s);
+        eng_batchnorm_normalise_range_f32(yp, xp, b->mean, b->invstd, gamma, beta, n, c, s, 0, c,
+                                          relu);
     else
-        eng_batchnorm_forward_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd, gamma,
-                                  beta, n, c, s);
+        eng_batchnorm_normalise_range_f64(yp, xp, b->mean, b->invstd, gamma, beta, n, c, s, 0, c,
+                                          relu);
     if (training)
         update_running_statistics(b, n * s);
     return ENG_OK;
 }
 
-static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
-                                    bool training)
-{
-    return bn_forward(layer, x, y, training, false);
-}
-
 /* With the batch's statistics the kernel recomputes them from x in the pass that reads x
  * anyway, block by block: right for whatever forward ran last on x, at no extra traffic.
- * relu_y [optional]: the fused ReLU's output; dy is then the gradient of relu's output. */
-static eng_status bn_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *relu_y,
-                              const eng_tensor *dy, eng_tensor *dx)
+ * relu_y [optional]: dy is the gradient of relu(this layer's output), relu_y that output. */
+static eng_status backward_impl(eng_layer *layer, const eng_tensor *x, const eng_tensor *relu_y,
+                                const eng_tensor *dy, eng_tensor *dx)
 {
     batchnorm *b = (batchnorm *)layer;
     eng_status st = b->batch_stats ? check_batch(b, x) : ENG_OK;
@@ -172,58 +159,57 @@ static eng_status bn_backward(eng_layer *layer, const eng_tensor *x, const eng_t
     else if (b->batch_stats)
         eng_batchnorm_train_backward_f64(dxp, dg, db, b->mean, b->invstd, dyp, xp, ry, gamma,
                                          b->eps, n, c, s);
-    else if (x->dtype == ENG_F32 && ry)
+    else if (x->dtype == ENG_F32)
         eng_batchnorm_backward_range_f32(dxp, dg, db, dyp, xp, ry, b->mean, b->invstd, gamma, n, c,
                                          s, 0, c, false);
-    else if (ry)
+    else
         eng_batchnorm_backward_range_f64(dxp, dg, db, dyp, xp, ry, b->mean, b->invstd, gamma, n, c,
                                          s, 0, c, false);
-    else if (x->dtype == ENG_F32)
-        eng_batchnorm_backward_f32(dxp, dg, db, dyp, xp, b->mean, b->invstd, gamma, n, c, s, false);
-    else
-        eng_batchnorm_backward_f64(dxp, dg, db, dyp, xp, b->mean, b->invstd, gamma, n, c, s, false);
     return ENG_OK;
+}
+
+static eng_status batchnorm_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
+                                    bool training)
+{
+    return forward_impl(layer, x, y, training, false);
 }
 
 static eng_status batchnorm_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
                                      const eng_tensor *dy, eng_tensor *dx)
 {
     (void)y;
-    return bn_backward(layer, x, NULL, dy, dx);
+    return backward_impl(layer, x, NULL, dy, dx);
 }
 
-/* ---- the ReLU after this layer fused in (layer_fusion.h) ---- */
-
-bool eng_layer_is_batchnorm(const eng_layer *layer)
-{
-    return layer->ops == &batchnorm1d_ops || layer->ops == &batchnorm2d_ops;
-}
+/* ---- BatchNorm -> ReLU as one pass (layer_fusion.h) ---- */
 
 eng_status eng_batchnorm_forward_relu(eng_layer *bn, const eng_tensor *x, eng_tensor *y,
                                       bool training)
 {
-    return bn_forward(bn, x, y, training, true);
+    return forward_impl(bn, x, y, training, true);
 }
 
 eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const eng_tensor *y,
                                        const eng_tensor *dy, eng_tensor *dx)
 {
-    return bn_backward(bn, x, y, dy, dx);
+    return backward_impl(bn, x, y, dy, dx);
 }
 
-/* The statistics of the last forward (kept in b->mean, b->invstd; a backward with the batch's
- * statistics recomputes the same ones) applied to x again. */
+/* The statistics of the last forward (kept in b->mean and b->invstd; a backward with the
+ * batch's statistics recomputes the same ones there) applied to x again, without the ReLU: the
+ * output a fused forward did not write (model_fusion.c, for the non-finite guard). */
 eng_status eng_batchnorm_output(const eng_layer *bn, const eng_tensor *x, eng_tensor *y)
 {
     const batchnorm *b = (const batchnorm *)bn;
     int64_t n = x->shape[0], c = b->features, s = spatial(x);
-    const void *gamma = param_data((eng_layer *)bn, 0), *beta = param_data((eng_layer *)bn, 1);
+    const void *gamma = bn->nparams > 0 ? eng_tensor_data(bn->params[0].value) : NULL;
+    const void *beta = bn->nparams > 1 ? eng_tensor_data(bn->params[1].value) : NULL;
     if (x->dtype == ENG_F32)
-        eng_batchnorm_forward_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd, gamma,
-                                  beta, n, c, s);
+        eng_batchnorm_normalise_range_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean,
+                                          b->invstd, gamma, beta, n, c, s, 0, c, false);
     else
-        eng_batchnorm_forward_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean, b->invstd, gamma,
-                                  beta, n, c, s);
+        eng_batchnorm_normalise_range_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean,
+                                          b->invstd, gamma, beta, n, c, s, 0, c, false);
     return ENG_OK;
 }
 
@@ -267,6 +253,11 @@ static void batchnorm_destroy(eng_layer *layer)
 
 static const eng_layer_ops batchnorm1d_ops = BATCHNORM_OPS("batchnorm1d");
 static const eng_layer_ops batchnorm2d_ops = BATCHNORM_OPS("batchnorm2d");
+
+bool eng_layer_is_batchnorm(const eng_layer *layer)
+{
+    return layer->ops == &batchnorm1d_ops || layer->ops == &batchnorm2d_ops;
+}
 
 eng_status eng_batchnorm_new(int dims, int num_features, double eps, double momentum, bool affine,
                              eng_dtype dtype, eng_layer **out)

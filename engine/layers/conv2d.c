@@ -3,7 +3,9 @@
  * (kernels/conv_direct*, AVX-512 or AVX2 at run time) for layers with few input taps; Winograd
  * F(2x2,3x3) (Lavin and Gray 2015, kernels/winograd.c) for f32 3x3 layers with many input
  * channels; im2col and one GEMM per image (Chellapilla et al. 2006) otherwise, dilated ones
- * included. Grouped convolutions (depthwise too) are in conv2d_grouped.c. */
+ * included. Grouped convolutions (depthwise too) are in conv2d_grouped.c; the direct path, 1x1
+ * stride-1 products on the image itself and f32 strided layers (im2col from the input's phases)
+ * in conv2d_paths.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,65 +73,6 @@ static eng_status ensure_col(conv2d *c, const eng_conv_geometry *g, eng_dtype dt
     return eng_tensor_ensure(&c->col, dtype, 2, shape);
 }
 
-/* Stride 1, dilation 1, few taps per output: accumulate straight from the padded input (no
- * im2col matrix; the GEMM's inner dimension would be too short to run at speed). */
-static bool use_direct(const conv2d *c, const eng_tensor *x)
-{
-    return eng_conv_direct_is_fast(x->dtype) && c->opts.groups == 1 && c->opts.stride_h == 1 &&
-           c->opts.stride_w == 1 && c->opts.dilation_h == 1 && c->opts.dilation_w == 1 &&
-           c->in_channels * c->kh * c->kw <= 64;
-}
-
-static eng_status conv2d_forward_direct(conv2d *c, const eng_tensor *x, eng_tensor *y,
-                                        const eng_conv_geometry *g)
-{
-    int hp = g->height + 2 * g->ph, wp = g->width + 2 * g->pw;
-    int64_t pshape[3] = {g->channels, hp, wp};
-    eng_status st = eng_tensor_ensure(&c->xpad, x->dtype, 3, pshape);
-    if (st)
-        return st;
-    eng_param *bias = eng_layer_param(&c->base, "bias");
-    const eng_tensor *w = c->base.params[0].value;
-    int64_t plane = (int64_t)g->oh * g->ow, y_stride = (int64_t)c->out_channels * plane;
-    int64_t x_stride = (int64_t)g->channels * g->height * g->width;
-    for (int64_t i = 0; i < x->shape[0]; i++) {
-        switch (x->dtype) {
-        case ENG_F32: {
-            float *yi = ENG_F32_DATA(y) + i * y_stride;
-            eng_pad_f32(ENG_F32_DATA(c->xpad), ENG_F32_DATA(x) + i * x_stride, g->channels,
-                        g->height, g->width, g->ph, g->pw);
-            if (bias) { /* y = bias + conv in one pass */
-                eng_conv_direct_bias_f32(yi, ENG_F32_DATA(bias->value), ENG_F32_DATA(w),
-                                         ENG_F32_DATA(c->xpad), g->channels, hp, wp,
-                                         c->out_channels, c->kh, c->kw);
-                break;
-            }
-            memset(yi, 0, sizeof(float) * (size_t)y_stride);
-            eng_conv_direct_f32(yi, ENG_F32_DATA(w), ENG_F32_DATA(c->xpad), g->channels, hp, wp,
-                                c->out_channels, c->kh, c->kw);
-            break;
-        }
-        case ENG_F64: {
-            double *yi = ENG_F64_DATA(y) + i * y_stride;
-            eng_pad_f64(ENG_F64_DATA(c->xpad), ENG_F64_DATA(x) + i * x_stride, g->channels,
-                        g->height, g->width, g->ph, g->pw);
-            if (bias) {
-                eng_conv_direct_bias_f64(yi, ENG_F64_DATA(bias->value), ENG_F64_DATA(w),
-                                         ENG_F64_DATA(c->xpad), g->channels, hp, wp,
-                                         c->out_channels, c->kh, c->kw);
-                break;
-            }
-            memset(yi, 0, sizeof(double) * (size_t)y_stride);
-            eng_conv_direct_f64(yi, ENG_F64_DATA(w), ENG_F64_DATA(c->xpad), g->channels, hp, wp,
-                                c->out_channels, c->kh, c->kw);
-            break;
-        }
-        default: return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
-        }
-    }
-    return ENG_OK;
-}
-
 /* f32 3x3, stride 1, dilation 1, with enough input channels for the GEMMs to dominate:
  * Winograd F(2x2, 3x3), 2.25 times fewer multiplications than im2col + GEMM. Its f32 results
  * differ from the direct sum by a few units of rounding; f64 (gradient checks) keeps the
@@ -139,7 +82,8 @@ static bool use_winograd(const conv2d *c, const eng_tensor *x)
     return x->dtype == ENG_F32 && c->opts.groups == 1 && c->kh == 3 && c->kw == 3 &&
            c->opts.stride_h == 1 && c->opts.stride_w == 1 && c->opts.dilation_h == 1 &&
            c->opts.dilation_w == 1 &&
-           x->shape[3] + 2 * c->opts.padding_w <= ENG_WINOGRAD_MAX_WIDTH && !use_direct(c, x);
+           x->shape[3] + 2 * c->opts.padding_w <= ENG_WINOGRAD_MAX_WIDTH &&
+           !eng_conv2d_use_direct(c, x);
 }
 
 /* Images per group: 8 keeps the transformed tiles of a 14x14 LeNet layer (32 -> 64 channels)
@@ -265,10 +209,14 @@ static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tens
         return st;
     if (c->opts.groups > 1)
         return eng_conv2d_grouped_forward(c, x, y, &g);
-    if (use_direct(c, x))
-        return conv2d_forward_direct(c, x, y, &g);
+    if (eng_conv2d_use_direct(c, x))
+        return eng_conv2d_direct_forward(c, x, y, &g);
     if (use_winograd(c, x))
         return conv2d_forward_winograd(c, x, y, &g);
+    if (eng_conv2d_use_pointwise(c))
+        return eng_conv2d_pointwise_forward(c, x, y, &g);
+    if (eng_conv2d_use_phases(c, x))
+        return eng_conv2d_phase_forward(c, x, y, &g);
     st = ensure_col(c, &g, x->dtype);
     if (st)
         return st;
@@ -304,47 +252,6 @@ static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tens
     return ENG_OK;
 }
 
-/* The weight and bias gradients without an input gradient (a first layer), on the direct
- * path's terms. */
-static eng_status conv2d_backward_direct(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
-                                         const eng_conv_geometry *g)
-{
-    int hp = g->height + 2 * g->ph, wp = g->width + 2 * g->pw;
-    int64_t pshape[3] = {g->channels, hp, wp};
-    eng_status st = eng_tensor_ensure(&c->xpad, x->dtype, 3, pshape);
-    if (st)
-        return st;
-    eng_param *weight = &c->base.params[0], *bias = eng_layer_param(&c->base, "bias");
-    int64_t plane = (int64_t)g->oh * g->ow, y_stride = (int64_t)c->out_channels * plane;
-    int64_t x_stride = (int64_t)g->channels * g->height * g->width;
-    for (int64_t i = 0; i < x->shape[0]; i++) {
-        switch (x->dtype) {
-        case ENG_F32: {
-            const float *dyi = ENG_F32_DATA(dy) + i * y_stride;
-            eng_pad_f32(ENG_F32_DATA(c->xpad), ENG_F32_DATA(x) + i * x_stride, g->channels,
-                        g->height, g->width, g->ph, g->pw);
-            eng_conv_direct_dweight_f32(ENG_F32_DATA(weight->grad), dyi, ENG_F32_DATA(c->xpad),
-                                        g->channels, hp, wp, c->out_channels, c->kh, c->kw);
-            if (bias)
-                eng_sum_planes_f32(ENG_F32_DATA(bias->grad), dyi, c->out_channels, plane);
-            break;
-        }
-        case ENG_F64: {
-            const double *dyi = ENG_F64_DATA(dy) + i * y_stride;
-            eng_pad_f64(ENG_F64_DATA(c->xpad), ENG_F64_DATA(x) + i * x_stride, g->channels,
-                        g->height, g->width, g->ph, g->pw);
-            eng_conv_direct_dweight_f64(ENG_F64_DATA(weight->grad), dyi, ENG_F64_DATA(c->xpad),
-                                        g->channels, hp, wp, c->out_channels, c->kh, c->kw);
-            if (bias)
-                eng_sum_planes_f64(ENG_F64_DATA(bias->grad), dyi, c->out_channels, plane);
-            break;
-        }
-        default: return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
-        }
-    }
-    return ENG_OK;
-}
-
 static eng_status conv2d_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
                                   const eng_tensor *dy, eng_tensor *dx)
 {
@@ -356,10 +263,14 @@ static eng_status conv2d_backward(eng_layer *layer, const eng_tensor *x, const e
         return st;
     if (c->opts.groups > 1)
         return eng_conv2d_grouped_backward(c, x, dy, dx, &g);
-    if (!dx && use_direct(c, x))
-        return conv2d_backward_direct(c, x, dy, &g);
+    if (!dx && eng_conv2d_use_direct(c, x))
+        return eng_conv2d_direct_backward(c, x, dy, &g);
     if (use_winograd(c, x))
         return conv2d_backward_winograd(c, x, dy, dx, &g);
+    if (eng_conv2d_use_pointwise(c))
+        return eng_conv2d_pointwise_backward(c, x, dy, dx, &g);
+    if (eng_conv2d_use_phases(c, x))
+        return eng_conv2d_phase_backward(c, x, dy, dx, &g);
     st = ensure_col(c, &g, x->dtype);
     if (st)
         return st;
@@ -442,6 +353,8 @@ static void conv2d_destroy(eng_layer *layer)
     conv2d *c = (conv2d *)layer;
     eng_tensor_release(c->col);
     eng_tensor_release(c->xpad);
+    eng_tensor_release(c->grid);
+    eng_tensor_release(c->dphase);
     eng_tensor_release(c->wino_u);
     eng_tensor_release(c->wino_ut);
     eng_tensor_release(c->wino_du);
@@ -451,7 +364,8 @@ static void conv2d_destroy(eng_layer *layer)
 
 static bool conv2d_prefers_many_samples(const eng_layer *layer, const eng_tensor *x)
 {
-    return use_winograd((const conv2d *)layer, x);
+    const conv2d *c = (const conv2d *)layer;
+    return use_winograd(c, x) || eng_conv2d_phase_prefers_many(c, x);
 }
 
 static const eng_layer_ops conv2d_ops = {

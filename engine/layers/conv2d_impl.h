@@ -1,5 +1,6 @@
-/* conv2d's private state, shared by its files: conv2d.c (the layer, groups = 1 fast paths)
- * and conv2d_grouped.c (groups > 1, and forward_delta). */
+/* conv2d's private state, shared by its files: conv2d.c (the layer, im2col and Winograd),
+ * conv2d_paths.c (the direct, 1x1 and strided paths) and conv2d_grouped.c (groups > 1, and
+ * forward_delta). */
 #ifndef ENGINE_LAYERS_CONV2D_IMPL_H
 #define ENGINE_LAYERS_CONV2D_IMPL_H
 
@@ -10,8 +11,10 @@ typedef struct conv2d {
     eng_layer base;
     int in_channels, out_channels, kh, kw;
     eng_conv2d_options opts;
-    eng_tensor *col;  /* workspace [in*kh*kw, oh*ow] (in/groups for groups > 1), reused */
-    eng_tensor *xpad; /* workspace [in, h+2ph, w+2pw] for the direct path */
+    eng_tensor *col;           /* workspace [in*kh*kw, oh*ow] (in/groups for groups > 1), reused */
+    eng_tensor *xpad;          /* workspace [in, h+2ph, w+2pw] for the direct path, phases for the
+                                * strided one */
+    eng_tensor *grid, *dphase; /* the strided path's product [out, columns], dx's phases */
     /* workspaces of the Winograd path: transformed weights (and their gradient), input tiles
      * and output tiles of one group of images */
     eng_tensor *wino_u, *wino_ut, *wino_du, *wino_v, *wino_m;
@@ -27,6 +30,33 @@ ENG_MUST_CHECK eng_status eng_conv2d_grouped_forward(conv2d *c, const eng_tensor
 ENG_MUST_CHECK eng_status eng_conv2d_grouped_backward(conv2d *c, const eng_tensor *x,
                                                       const eng_tensor *dy, eng_tensor *dx,
                                                       const eng_conv_geometry *g);
+/* The paths of conv2d_paths.c: whether each applies to the layer (and x), and forward and
+ * backward on the layer's terms (backward overwrites dx [optional], adds into the parameters'
+ * gradients).
+ * direct: stride 1, dilation 1, at most 64 input taps (in*kh*kw), on eng_conv_direct_is_fast
+ *         processors; its backward takes no dx (a first layer), the caller checks.
+ * pointwise: 1x1, stride 1, no padding; f32 and f64, the im2col path's sums.
+ * phases: f32, dilation 1, a stride above 1 (kernels/conv_phase.h). */
+bool eng_conv2d_use_direct(const conv2d *c, const eng_tensor *x);
+ENG_MUST_CHECK eng_status eng_conv2d_direct_forward(conv2d *c, const eng_tensor *x, eng_tensor *y,
+                                                    const eng_conv_geometry *g);
+ENG_MUST_CHECK eng_status eng_conv2d_direct_backward(conv2d *c, const eng_tensor *x,
+                                                     const eng_tensor *dy,
+                                                     const eng_conv_geometry *g);
+bool eng_conv2d_use_pointwise(const conv2d *c);
+ENG_MUST_CHECK eng_status eng_conv2d_pointwise_forward(conv2d *c, const eng_tensor *x,
+                                                       eng_tensor *y, const eng_conv_geometry *g);
+ENG_MUST_CHECK eng_status eng_conv2d_pointwise_backward(conv2d *c, const eng_tensor *x,
+                                                        const eng_tensor *dy, eng_tensor *dx,
+                                                        const eng_conv_geometry *g);
+bool eng_conv2d_use_phases(const conv2d *c, const eng_tensor *x);
+/* Whether the phases path runs faster on many images per call (small planes). */
+bool eng_conv2d_phase_prefers_many(const conv2d *c, const eng_tensor *x);
+ENG_MUST_CHECK eng_status eng_conv2d_phase_forward(conv2d *c, const eng_tensor *x, eng_tensor *y,
+                                                   const eng_conv_geometry *g);
+ENG_MUST_CHECK eng_status eng_conv2d_phase_backward(conv2d *c, const eng_tensor *x,
+                                                    const eng_tensor *dy, eng_tensor *dx,
+                                                    const eng_conv_geometry *g);
 /* The layer's forward_delta (layer.h), any groups. */
 ENG_MUST_CHECK eng_status eng_conv2d_forward_delta(eng_layer *layer, const eng_tensor *x,
                                                    const eng_tensor *y, int param, int64_t index,

@@ -22,12 +22,12 @@ eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor
                                                const eng_tensor *y, const eng_tensor *dy,
                                                eng_tensor *dx);
 
-/* BatchNorm -> ReLU (engine/layers/batchnorm.c): the forward writes y = relu(BatchNorm(x)), the
- * ReLU's output (the BatchNorm's own output is not written), updating the running statistics
- * when training as the plain forward does. The backward takes y (the ReLU's output) and dy
- * (its gradient), masks dy by y > 0 inside BatchNorm's sums and dx pass, overwrites dx
- * [optional] and adds into the parameter gradients. eng_batchnorm_output writes the BatchNorm's
- * own output for x after such a forward (for the non-finite guard), from the statistics kept. */
+/* BatchNorm1d/2d -> ReLU (engine/layers/batchnorm.c): forward writes y = relu(bn(x)), the
+ * BatchNorm's output not written, updating the running statistics as bn's forward; backward
+ * takes that y and its gradient dy, overwrites dx [optional] (like x, the gradient w.r.t. bn's
+ * input) and accumulates bn's parameter gradients. Bit for bit the two layers in turn.
+ * eng_batchnorm_output writes bn's own output for x after such a forward, from the statistics
+ * it kept (for the non-finite guard). */
 eng_status eng_batchnorm_forward_relu(eng_layer *bn, const eng_tensor *x, eng_tensor *y,
                                       bool training);
 eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const eng_tensor *y,

@@ -176,8 +176,11 @@ do
     nn.Linear(4, 2, {dtype = "f64"})}
   local b = gc.check(bad, nn.CrossEntropyLoss(), engine.randn({5, 4}, "f64"),
     engine.tensor({0, 1, 0, 1, 1}, "i64"))
-  assert(b.verdict == "FAIL" and b.culprit == "residual_1", tostring(b.culprit))
-  assert(b.culprit_tensor == "residual_1.linear_1.weight", b.culprit_tensor)
+  -- the localisation descends into the container: the innermost layer whose backward is wrong
+  assert(b.verdict == "FAIL" and b.culprit == "residual_1.half", tostring(b.culprit))
+  assert(b.culprit_tensor == "residual_1.half.input", b.culprit_tensor)
+  assert(b.localisation:find("residual_1.half: input gradient wrong", 1, true) and
+    b.localisation:find("0.5", 1, true), b.localisation)
 end
 
 H.section("a container named by the user names its parameters: block_2.conv2d_1.weight")

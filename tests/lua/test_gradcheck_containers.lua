@@ -2,7 +2,8 @@
 -- cannot freeze their branches, so no mode may treat the model as smooth. A correct model
 -- with exact zeros inside a residual block never FAILs (default, input, directional,
 -- layer-wise, forced steps, the Taylor test); a model in training mode with BatchNorm inside a
--- residual block gets its running statistics back after every check.
+-- residual block gets its running statistics back after every check; a bug planted inside
+-- nested containers is pinned on the innermost layer, named by its path.
 local engine = require("engine")
 local nn, gc = engine.nn, engine.gradcheck
 
@@ -57,4 +58,52 @@ assert(r.verdict ~= "FAIL", r.text)
 for i, b in ipairs(bn_model:buffers()) do
   assert((b.value - before[i]):abs():max() == 0, "running statistics moved: " .. b.name)
 end
+-- A bug planted inside nested containers: every mode's verdict names the innermost layer whose
+-- backward is wrong, by its path (as its parameters are named), not the container around it.
+local function half(bug)  -- y = a * v; with the bug the input gradient it returns is halved
+  local f = bug and 0.5 or 1
+  return nn.Lua{name = "half", params = {a = engine.tensor({2}, "f64")},
+    forward = function(self, v) return v * self.params.a:get(1) end,
+    output_shape = function(_, shape) return shape end,
+    backward = function(self, v, _, dy)
+      return dy * self.params.a:get(1) * f, {a = engine.tensor({(v * dy):sum()}, "f64")}
+    end}
+end
+local function lin() return nn.Linear(4, 4, {dtype = "f64"}) end
+local xs, ys = engine.randn({6, 4}, "f64"), engine.tensor({0, 1, 0, 1, 1, 0}, "i64")
+local cases = {
+  -- inside a residual block inside a residual block
+  {function(bug) return nn.Sequential{lin(), nn.Residual(nn.Sequential{lin(),
+     nn.Residual(nn.Sequential{nn.Tanh(), half(bug)}, nn.Sequential{lin()})}),
+     nn.Linear(4, 2, {dtype = "f64"})} end, "residual_1.residual_1.half"},
+  -- in a projection shortcut
+  {function(bug) return nn.Sequential{lin(), nn.Residual(nn.Sequential{lin(), nn.Tanh()},
+     nn.Sequential{lin(), half(bug)}), nn.Linear(4, 2, {dtype = "f64"})} end,
+   "residual_1.shortcut.half"},
+  -- in the second branch of a concat inside two nested sequentials
+  {function(bug) return nn.Sequential{lin(), nn.Sequential{nn.Sequential{nn.Concat(2,
+     nn.Sequential{nn.Tanh()}, nn.Sequential{lin(), half(bug)})}},
+     nn.Linear(8, 2, {dtype = "f64"})} end, "sequential_1.sequential_1.concat_1.branch_2.half"},
+}
+for _, case in ipairs(cases) do
+  local path = case[2]
+  for _, bug in ipairs({true, false}) do
+    local net = case[1](bug)
+    local reports = {["layer-wise"] = gc.check_layers(net, xs),
+      default = gc.check(net, ce, xs, ys, {seed = 2}),
+      directional = gc.check(net, ce, xs, ys, {mode = "directional", seed = 2})}
+    for mode, r in pairs(reports) do
+      if bug then
+        assert(r.verdict == "FAIL", mode .. ": " .. r.text)
+        assert(r.culprit == path, ("%s: culprit %s, expected %s"):format(mode, r.culprit, path))
+        assert(r.culprit_tensor == path .. ".input", mode .. ": " .. r.culprit_tensor)
+        assert(r.localisation:find(path .. ": input gradient wrong", 1, true) and
+               r.localisation:find("0.5", 1, true), mode .. ": " .. r.localisation)
+      else
+        assert(r.verdict ~= "FAIL", mode .. " FAILed a correct model: " .. r.text)
+      end
+    end
+  end
+end
+
 print("test_gradcheck_containers.lua: ok")
