@@ -80,6 +80,7 @@ static eng_status concat_forward(eng_layer *layer, const eng_tensor *x, eng_tens
     container *c = (container *)layer;
     int d = resolve_dim(c->dim, y->ndim);
     int64_t at = 0;
+    c->training = training;
     for (int k = 0; k < c->nchildren; k++) {
         const eng_tensor *yk;
         eng_status st = eng_model_forward_nested(c->children[k], x, training, &yk);
@@ -118,12 +119,26 @@ static eng_status concat_backward(eng_layer *layer, const eng_tensor *x, const e
     return st;
 }
 
-const eng_layer_ops eng_concat_variants[4] = {
-    CONTAINER_OPS("concat", concat_shape, concat_forward, concat_backward, 0),
-    CONTAINER_OPS("concat", concat_shape, concat_forward, concat_backward, 1),
-    CONTAINER_OPS("concat", concat_shape, concat_forward, concat_backward, 2),
-    CONTAINER_OPS("concat", concat_shape, concat_forward, concat_backward, 3),
-};
+/* With the branches' branches frozen at x_ref (model_container_frozen.c). */
+static eng_status concat_frozen(eng_layer *layer, const eng_tensor *x_ref, const eng_tensor *y_ref,
+                                const eng_tensor *x, eng_tensor *y)
+{
+    container *c = (container *)layer;
+    int d = resolve_dim(c->dim, y->ndim);
+    int64_t at = 0;
+    for (int k = 0; k < c->nchildren; k++) {
+        const eng_tensor *yk;
+        eng_status st = container_frozen_child(c, k, x_ref, y_ref, x, y, &yk);
+        if (st)
+            return eng_error_wrap(st, "concat '%s': branch %d", eng_layer_label(layer), k + 1);
+        move_slice(y, (eng_tensor *)yk, d, at, true);
+        at += yk->shape[d];
+    }
+    return ENG_OK;
+}
+
+const eng_layer_ops eng_concat_variants[CONTAINER_VARIANTS] =
+    CONTAINER_OPS_ALL("concat", concat_shape, concat_forward, concat_backward, concat_frozen);
 
 eng_status eng_concat_new(int dim, const eng_model *const *branches, int n, eng_layer **out)
 {

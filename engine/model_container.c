@@ -203,6 +203,8 @@ static eng_status adopt(const char *kind, const eng_model *m, unsigned *flags, e
             *flags &= ~(unsigned)CONTAINER_BATCH_INDEPENDENT;
         if (l->ops->unknown_branches)
             *flags |= CONTAINER_UNKNOWN_BRANCHES;
+        if ((l->ops->signature || l->ops->unknown_branches) && !l->ops->forward_frozen)
+            *flags &= ~(unsigned)CONTAINER_FREEZES;
     }
     (*out)->training = m->training;
     if (st) {
@@ -228,7 +230,7 @@ eng_status container_make(container_type type, const eng_layer_ops *variants, in
     c->type = type;
     c->variants = variants;
     c->dim = dim;
-    unsigned flags = CONTAINER_BATCH_INDEPENDENT;
+    unsigned flags = CONTAINER_BATCH_INDEPENDENT | CONTAINER_FREEZES;
     eng_status st = ENG_OK;
     for (int k = 0; k < n && !st; k++) {
         snprintf(c->child_names[k], ENG_NAME_MAX, "%s", names[k]);
@@ -277,6 +279,7 @@ void container_destroy(eng_layer *layer)
     /* eng_layer_release dropped the lists' references already */
     layer->nparams = layer->nbuffers = 0;
     release_lists(c);
+    container_frozen_release(c); /* before the children: it counts their layers */
     for (int k = 0; k < c->nchildren; k++)
         eng_model_release(c->children[k]);
     for (int k = 0; k < ENG_CONTAINER_MAX_CHILDREN; k++)
@@ -352,10 +355,9 @@ static eng_status block_shape(const eng_layer *layer, const eng_tensor *x, int *
  * buffer at once: the storage's reference count (a plain int) changes under this lock. */
 static pthread_mutex_t alias_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Points the last output of m at y (a view sharing its storage), so that a sequential's block
- * writes its output in place and nothing is copied; a new view only when y is another tensor
- * than last time (a thread's rows, the gradient checker's scratch). */
-static eng_status alias_output(eng_model *m, const eng_tensor *y)
+/* Nothing is copied: a new view only when y is another tensor than last time (a thread's
+ * rows, the gradient checker's scratch). */
+eng_status container_alias_output(eng_model *m, const eng_tensor *y)
 {
     eng_tensor **slot = &m->outputs[m->nlayers - 1];
     const eng_tensor *t = *slot;
@@ -378,8 +380,9 @@ static eng_status block_forward(eng_layer *layer, const eng_tensor *x, eng_tenso
     container *c = (container *)layer;
     const eng_tensor *yb = NULL, *ys = x;
     eng_status st = ENG_OK;
+    c->training = training;
     if (c->type == CONTAINER_SEQUENTIAL && eng_tensor_is_contiguous(y))
-        st = alias_output(c->children[0], y);
+        st = container_alias_output(c->children[0], y);
     if (!st)
         st = eng_model_forward_nested(c->children[0], x, training, &yb);
     if (!st && c->nchildren > 1)
@@ -416,19 +419,11 @@ static eng_status block_backward(eng_layer *layer, const eng_tensor *x, const en
     return ENG_OK;
 }
 
-static const eng_layer_ops sequential_variants[4] = {
-    CONTAINER_OPS("sequential", block_shape, block_forward, block_backward, 0),
-    CONTAINER_OPS("sequential", block_shape, block_forward, block_backward, 1),
-    CONTAINER_OPS("sequential", block_shape, block_forward, block_backward, 2),
-    CONTAINER_OPS("sequential", block_shape, block_forward, block_backward, 3),
-};
+static const eng_layer_ops sequential_variants[CONTAINER_VARIANTS] = CONTAINER_OPS_ALL(
+    "sequential", block_shape, block_forward, block_backward, container_block_frozen);
 
-static const eng_layer_ops residual_variants[4] = {
-    CONTAINER_OPS("residual", block_shape, block_forward, block_backward, 0),
-    CONTAINER_OPS("residual", block_shape, block_forward, block_backward, 1),
-    CONTAINER_OPS("residual", block_shape, block_forward, block_backward, 2),
-    CONTAINER_OPS("residual", block_shape, block_forward, block_backward, 3),
-};
+static const eng_layer_ops residual_variants[CONTAINER_VARIANTS] = CONTAINER_OPS_ALL(
+    "residual", block_shape, block_forward, block_backward, container_block_frozen);
 
 eng_status eng_residual_new(const eng_model *block, const eng_model *shortcut, eng_layer **out)
 {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../model_container.h"
 #include "../plugin.h"
 #include "chain.h"
 
@@ -390,6 +391,21 @@ static void name_tensors(eng_gc_objective *obj, chain *c, eng_layer **layers, in
     obj->ntensors = t;
 }
 
+/* Whether a layer may branch without a signature to tell (written in Lua, or a plugin's without
+ * one), itself or inside a container (whose signature and forward_frozen skip it). */
+static bool branches_unseen(const eng_layer *l)
+{
+    if (l->ops->unknown_branches || (!l->ops->signature && eng_plugin_owns_ops(l->ops)))
+        return true;
+    for (int k = 0; k < eng_container_count(l); k++) {
+        const eng_model *m = eng_container_child(l, k);
+        for (int i = 0; i < m->nlayers; i++)
+            if (branches_unseen(m->layers[i]))
+                return true;
+    }
+    return false;
+}
+
 /* Builds the objective over layers[0..n) (retained), copying x and target. */
 static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_tensor *x,
                             const eng_tensor *target, bool with_input, eng_gc_objective **out)
@@ -435,8 +451,7 @@ static eng_status chain_new(eng_layer **layers, int n, bool training, const eng_
         c->layers[i] = layers[i];
         /* one layer that may branch unseen (written in Lua, or a plugin's without a
          * signature) sends every element through the five-point test */
-        bool unseen = layers[i]->ops->unknown_branches ||
-                      (!layers[i]->ops->signature && eng_plugin_owns_ops(layers[i]->ops));
+        bool unseen = branches_unseen(layers[i]);
         if (unseen)
             obj->has_signatures = false;
         if (layers[i]->ops->forward_frozen)

@@ -1,5 +1,6 @@
--- The checker on models holding containers (nn.Residual, nn.Concat): a container's inner ReLUs
--- cannot freeze their branches, so no mode may treat the model as smooth. A correct model
+-- The checker on models holding containers (nn.Residual, nn.Concat): the ReLUs and max-pools
+-- inside freeze their branches through the container (forward_frozen), a Lua layer inside
+-- keeps the container from claiming it (no mode may then treat the model as smooth). A correct model
 -- with exact zeros inside a residual block never FAILs (default, input, directional,
 -- layer-wise, forced steps, the Taylor test); a model in training mode with BatchNorm inside a
 -- residual block gets its running statistics back after every check; a bug planted inside
@@ -58,6 +59,41 @@ assert(r.verdict ~= "FAIL", r.text)
 for i, b in ipairs(bn_model:buffers()) do
   assert((b.value - before[i]):abs():max() == 0, "running statistics moved: " .. b.name)
 end
+-- Kinks only inside containers (ReLU and max-pool in a residual block and a nested sequential):
+-- every mode and the Taylor test difference them frozen (kink_free), and PASS.
+local function kinked_inside(lua_relu)
+  local relu = lua_relu and nn.Lua{name = "relu_lua",
+    forward = function(_, v) return v:relu() end,
+    output_shape = function(_, shape) return shape end,
+    backward = function(_, v, _, dy) return dy * v:gt(0):to("f64") end} or nn.ReLU()
+  return nn.Sequential{nn.Conv2d(1, 3, 3, {padding = 1, dtype = "f64"}),
+    nn.Residual(nn.Sequential{relu, nn.Conv2d(3, 3, 3, {padding = 1, dtype = "f64"})},
+                nn.Sequential{nn.Conv2d(3, 3, 1, {dtype = "f64"})}),
+    nn.Sequential{nn.MaxPool2d(2), nn.ReLU()}, nn.Flatten(),
+    nn.Linear(3 * 3 * 3, 4, {dtype = "f64"})}
+end
+for _, lua_relu in ipairs({false, true}) do
+  local net = kinked_inside(lua_relu)
+  for _, mode in ipairs({"default", "directional"}) do
+    local r = gc.check(net, ce, x, y, {mode = mode ~= "default" and mode or nil, seed = 1})
+    assert(r.verdict == "PASS", mode .. ": " .. r.text)
+    -- the max-pool's sequential freezes either way; with the Lua ReLU the residual cannot
+    assert(r.kink_free == true, mode .. ": " .. r.text)
+  end
+  local _, _, t = gc.taylor(net, ce, x, y, {tensor = "residual_1.conv2d_1.weight"})
+  assert(t.verdict == "PASS" and t.frozen, t.conclusion)
+end
+do -- the Lua ReLU's residual has no forward_frozen: alone in a model, nothing freezes
+  local net = nn.Sequential{nn.Conv2d(1, 3, 3, {padding = 1, dtype = "f64"}),
+    kinked_inside(true)[2], nn.Flatten(), nn.Linear(3 * 6 * 6, 4, {dtype = "f64"})}
+  local r = gc.check(net, ce, x, y, {seed = 1})
+  assert(r.verdict ~= "FAIL" and r.kink_free == false, r.text)
+  net = nn.Sequential{nn.Conv2d(1, 3, 3, {padding = 1, dtype = "f64"}),
+    kinked_inside(false)[2], nn.Flatten(), nn.Linear(3 * 6 * 6, 4, {dtype = "f64"})}
+  r = gc.check(net, ce, x, y, {seed = 1})
+  assert(r.verdict == "PASS" and r.kink_free == true, r.text)
+end
+
 -- A bug planted inside nested containers: every mode's verdict names the innermost layer whose
 -- backward is wrong, by its path (as its parameters are named), not the container around it.
 local function half(bug)  -- y = a * v; with the bug the input gradient it returns is halved
