@@ -459,7 +459,7 @@ static int nested_pair(eng_model *model, int i, const eng_tensor *in, eng_status
     if (!eng_fusion_active() || model->fusion_off || i + 1 >= model->nlayers ||
         model->layers[i + 1]->ops->shape_needs_data)
         return ENG_FUSE_NONE;
-    int kind = eng_model_fusable(model, i, in);
+    int kind = eng_model_fusable(model, i, in, true);
     if (kind)
         *st = prepare_output(model, i + 1, model->outputs[i]);
     return *st ? ENG_FUSE_NONE : kind;

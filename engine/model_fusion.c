@@ -16,9 +16,9 @@
  *   - the step may fuse: a top-level forward/backward of a model without fusion_off, or a
  *     nested model (container) run inside one (eng_fusion_begin); the gradient checker sets
  *     fusion_off, and its own per-layer calls into containers run unfused;
- *   - the pair does not end the model (its last output, and the gradient the caller passes in,
- *     are always those of separate layers), and every layer's buffers are sized before any
- *     runs (no layer whose shape needs data);
+ *   - the pair does not end a top-level model (the non-finite guard below relies on it; a
+ *     nested model's inner buffers have no reader but its own backward), and every layer's
+ *     buffers are sized before any runs (no layer whose shape needs data);
  *   - x is contiguous, f32 or f64, and both layers run alike in stretches (model_split.c) if
  *     the model may run stretches at all.
  *
@@ -59,9 +59,9 @@ static bool same_stretch_rule(const eng_layer *a, const eng_layer *b)
            !b->ops->prefers_many_samples;
 }
 
-int eng_model_fusable(const eng_model *model, int i, const eng_tensor *x)
+int eng_model_fusable(const eng_model *model, int i, const eng_tensor *x, bool nested)
 {
-    if (i + 2 >= model->nlayers || !x || !eng_tensor_is_contiguous(x) ||
+    if (i + (nested ? 1 : 2) >= model->nlayers || !x || !eng_tensor_is_contiguous(x) ||
         (x->dtype != ENG_F32 && x->dtype != ENG_F64))
         return ENG_FUSE_NONE;
     const eng_layer *a = model->layers[i], *b = model->layers[i + 1];
@@ -81,7 +81,7 @@ void eng_model_plan_fusion(eng_model *model, const eng_tensor *x, bool fuse)
         model->fused[i] = ENG_FUSE_NONE;
     for (int i = 0; fuse && i < model->nlayers; i++) {
         model->fused[i] =
-            (unsigned char)eng_model_fusable(model, i, i == 0 ? x : model->outputs[i - 1]);
+            (unsigned char)eng_model_fusable(model, i, i == 0 ? x : model->outputs[i - 1], false);
         i += model->fused[i] != ENG_FUSE_NONE;
     }
 }

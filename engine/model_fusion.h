@@ -19,9 +19,9 @@ void eng_fusion_end(bool previous);
 /* Whether the calling thread runs a step that may fuse. */
 bool eng_fusion_active(void);
 
-/* The kind of fusion for the pair (i, i + 1) given x, layer i's input (0: none). Needs the
- * pair's output buffers sized. */
-int eng_model_fusable(const eng_model *model, int i, const eng_tensor *x);
+/* The kind of fusion for the pair (i, i + 1) given x, layer i's input (0: none); nested: the
+ * model runs inside a container (its last pair may fuse). */
+int eng_model_fusable(const eng_model *model, int i, const eng_tensor *x, bool nested);
 /* Fills model->fused for the whole model (x: the input; every output buffer sized); clears it
  * when fuse is false. */
 void eng_model_plan_fusion(eng_model *model, const eng_tensor *x, bool fuse);

@@ -195,9 +195,11 @@ static void test_relu_maxpool_inside_a_container_equals_separate_layers_bit_for_
 
 /* ---- BatchNorm -> ReLU ---- */
 
-typedef enum bn_net { BN_TOP, BN_RESIDUAL, BN_1D } bn_net;
+typedef enum bn_net { BN_TOP, BN_RESIDUAL, BN_1D, BN_NESTED_END } bn_net;
 
 /* BN_TOP: conv(2->4) -> bn2d -> relu -> conv(4->2) -> flatten -> linear(-> 3), x [N,2,5,7];
+ * BN_NESTED_END: sequential(conv(2->2) -> bn2d -> relu) -> flatten -> linear (the pair ends the
+ * nested model);
  * BN_RESIDUAL: the bench ResNet's block, residual(conv -> bn -> relu -> conv -> bn, conv 1x1 ->
  * bn) -> relu -> flatten -> linear; BN_1D: linear(6 -> 5) -> bn1d -> relu -> linear(-> 3). */
 static eng_model *make_bn_net(eng_dtype dtype, bn_net kind)
@@ -220,6 +222,23 @@ static eng_model *make_bn_net(eng_dtype dtype, bn_net kind)
         return m;
     }
     eng_model *block = m, *shortcut = NULL;
+    if (kind == BN_NESTED_END) { /* sequential(conv -> bn -> relu) -> flatten -> linear */
+        assert_ok(eng_model_new(&block));
+        assert_ok(eng_conv2d_new(2, 2, 3, 3, &pad, dtype, &rng, &l));
+        add(block, l);
+        assert_ok(eng_batchnorm_new(2, 2, 1e-5, 0.1, true, dtype, &l));
+        add(block, l);
+        assert_ok(eng_relu_new(&l));
+        add(block, l);
+        assert_ok(eng_sequential_layer_new(block, &l));
+        add(m, l);
+        eng_model_release(block);
+        assert_ok(eng_flatten_new(&l));
+        add(m, l);
+        assert_ok(eng_linear_new(2 * 5 * 7, 3, true, dtype, &rng, &l));
+        add(m, l);
+        return m;
+    }
     if (kind == BN_RESIDUAL) {
         assert_ok(eng_model_new(&block));
         assert_ok(eng_model_new(&shortcut));
@@ -275,7 +294,7 @@ static void check_bn_net(eng_dtype dtype, bn_net kind, int threads)
     assert_ok(eng_set_threads(threads));
     const eng_model *owner = fused;
     int at = 1;
-    if (kind == BN_RESIDUAL)
+    if (kind == BN_RESIDUAL || kind == BN_NESTED_END) /* the pair ends the nested model */
         owner = eng_container_child(fused->layers[0], 0);
     for (int step = 0; step < 3; step++) {
         bool training = step < 2;
@@ -341,6 +360,7 @@ static void test_batchnorm_relu_equals_separate_layers_bit_for_bit(void **state)
             check_bn_net(dtypes[d], BN_TOP, threads);
             check_bn_net(dtypes[d], BN_RESIDUAL, threads);
             check_bn_net(dtypes[d], BN_1D, threads);
+            check_bn_net(dtypes[d], BN_NESTED_END, threads);
         }
 }
 
