@@ -193,6 +193,47 @@ static void test_relu_maxpool_inside_a_container_equals_separate_layers_bit_for_
     check_all(true, true);
 }
 
+/* The pool runs on other data between the fused forward and backward (its winners then
+ * belong to another output): the fused backward finds them again from x and y, still bit for
+ * bit the separate layers' backward. */
+static void test_fused_backward_after_the_pool_ran_elsewhere_equals_separate_layers(void **state)
+{
+    (void)state;
+    eng_dtype dtypes[] = {ENG_F32, ENG_F64};
+    for (size_t k = 0; k < sizeof geometries / sizeof geometries[0]; k++)
+        for (int d = 0; d < 2; d++) {
+            net_spec n = geometries[k];
+            n.conv = true;
+            eng_model *fused = make_net(dtypes[d], &n), *plain = make_net(dtypes[d], &n);
+            plain->fusion_off = true;
+            eng_tensor *x = TENSOR(dtypes[d], 3, 2, n.h, n.w), *r = TENSOR(dtypes[d], 3, 4);
+            tensor_randn(x, 100 + k, 1.0);
+            tensor_randn(r, 110 + k, 1.0);
+            const eng_tensor *ya, *yb, *dxa, *dxb;
+            assert_ok(eng_model_forward(fused, x, &ya));
+            assert_ok(eng_model_forward(plain, x, &yb));
+            assert_int_equal(fused->fused[1], ENG_FUSE_RELU_MAXPOOL);
+            eng_tensor *other = tensor_clone(fused->outputs[1]);
+            eng_tensor *pooled = tensor_clone(fused->outputs[2]);
+            tensor_randn(other, 120 + k, 1.0);
+            assert_ok(eng_layer_forward(fused->layers[2], other, pooled, true));
+            assert_ok(eng_model_backward(fused, r, &dxa));
+            assert_ok(eng_model_backward(plain, r, &dxb));
+            assert_same_bits(dxa, dxb, "input gradient");
+            for (int i = 0; i < eng_model_param_count(fused); i++) {
+                char name[2 * ENG_NAME_MAX];
+                eng_param *pa = eng_model_param(fused, i, name, sizeof name);
+                assert_same_bits(pa->grad, eng_model_param(plain, i, NULL, 0)->grad, name);
+            }
+            eng_tensor_release(other);
+            eng_tensor_release(pooled);
+            eng_tensor_release(x);
+            eng_tensor_release(r);
+            eng_model_release(fused);
+            eng_model_release(plain);
+        }
+}
+
 /* ---- BatchNorm -> ReLU ---- */
 
 typedef enum bn_net { BN_TOP, BN_RESIDUAL, BN_1D, BN_NESTED_END } bn_net;
@@ -520,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_relu_maxpool_inside_a_container_equals_separate_layers_bit_for_bit),
         cmocka_unit_test(test_fused_kernels_equal_relu_then_maxpool_on_every_simd_level),
         cmocka_unit_test(test_nonfinite_guard_reports_the_same_with_and_without_fusion),
+        cmocka_unit_test(test_fused_backward_after_the_pool_ran_elsewhere_equals_separate_layers),
         cmocka_unit_test(test_batchnorm_relu_equals_separate_layers_bit_for_bit),
         cmocka_unit_test(test_nonfinite_guard_finds_an_overflowing_batchnorm_output_fused_or_not),
         cmocka_unit_test(test_gradient_check_of_a_fusing_model_runs_the_layers_apart),

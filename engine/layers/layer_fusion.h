@@ -16,7 +16,8 @@ bool eng_layer_is_batchnorm(const eng_layer *layer); /* batchnorm1d or batchnorm
 /* ReLU -> maxpool2d: x is the ReLU's input. The forward writes the pool's output y and keeps
  * the winners the pool would keep for relu(x) (so its signature and plain backward are
  * unchanged); the ReLU's output is not written. The backward overwrites dx (like x), the
- * gradient w.r.t. the ReLU's input, after a forward_after_relu that wrote y. */
+ * gradient w.r.t. the ReLU's input, after a forward_after_relu that wrote y (the winners are
+ * found again from x and y if the pool ran on other data since). */
 eng_status eng_maxpool2d_forward_after_relu(eng_layer *pool, const eng_tensor *x, eng_tensor *y);
 eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor *x,
                                                const eng_tensor *y, const eng_tensor *dy,
