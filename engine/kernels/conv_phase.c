@@ -141,10 +141,11 @@ static void split_row(float *restrict out, const float *restrict xrow, int w, in
 
 /* One row of every column phase b < bs: from xrow (NULL: a padding row) at columns < w. */
 static void split_rows(float *out, int64_t plane, const float *xrow, int w, int bs,
-                       const eng_conv_geometry *g, int q)
+                       const eng_conv_geometry *g, int q, bool fast)
 {
+    (void)fast; /* no AVX-512 body on other processors */
 #ifdef HAVE_PHASE_AVX512
-    if (g->sw == 2 && xrow && avx512()) {
+    if (fast && g->sw == 2 && xrow) {
         split_row2_avx512(out, bs > 1 ? out + plane : NULL, xrow, w, g->pw, q);
         return;
     }
@@ -160,6 +161,7 @@ void eng_phase_split_f32(float *phase, const float *x, const eng_conv_geometry *
 {
     int r = eng_phase_rows(g), q = eng_phase_cols(g);
     int as = g->kh < g->sh ? g->kh : g->sh, bs = g->kw < g->sw ? g->kw : g->sw;
+    bool fast = avx512();
     int64_t plane = (int64_t)r * q;
     int reach_h = (g->oh - 1) * g->sh + g->kh - g->ph,
         reach_w = (g->ow - 1) * g->sw + g->kw - g->pw;
@@ -171,7 +173,7 @@ void eng_phase_split_f32(float *phase, const float *x, const eng_conv_geometry *
                 int py = a + g->sh * u - g->ph;
                 const float *xrow = py >= 0 && py < h ? xc + (int64_t)py * g->width : NULL;
                 float *out = phase + ((int64_t)c * g->sh + a) * g->sw * plane + (int64_t)u * q;
-                split_rows(out, plane, xrow, w, bs, g, q);
+                split_rows(out, plane, xrow, w, bs, g, q, fast);
             }
     }
     memset(phase + (int64_t)g->channels * g->sh * g->sw * plane, 0, sizeof(float) * (size_t)q);
@@ -275,6 +277,7 @@ void eng_phase_extend_f32(float *grid, int64_t ld, const float *dy, int out,
 void eng_phase_subsample_f32(float *col, int64_t ld, const float *x, const eng_conv_geometry *g)
 {
     int q = eng_phase_cols(g);
+    bool fast = avx512();
     int h = (g->oh - 1) * g->sh + 1 - g->ph, w = (g->ow - 1) * g->sw + 1 - g->pw;
     h = g->height < h ? g->height : h, w = g->width < w ? g->width : w;
     for (int c = 0; c < g->channels; c++)
@@ -282,7 +285,7 @@ void eng_phase_subsample_f32(float *col, int64_t ld, const float *x, const eng_c
             int py = g->sh * u - g->ph;
             const float *xrow =
                 py >= 0 && py < h ? x + ((int64_t)c * g->height + py) * g->width : NULL;
-            split_rows(col + c * ld + (int64_t)u * q, 0, xrow, w, 1, g, q);
+            split_rows(col + c * ld + (int64_t)u * q, 0, xrow, w, 1, g, q, fast);
         }
 }
 

@@ -22,8 +22,10 @@ static inline unsigned lane_mask(int left, int lanes)
  * is given transposed). b's block of columns stays in L1 across the row tiles.
  *
  * nt_tile: R rows of a against S rows of b, R * S accumulators along the shared dimension,
- * summed across lanes at the end and added to c. */
-#define DEFINE_SMALL_GEMM(SFX, T, VT, MT, LANES, LOAD, STORE, FMA, SET1, ZERO, REDUCE)             \
+ * summed across lanes at the end and added to c; whole vectors of the shared dimension load
+ * without a mask, the last partial one with. */
+#define DEFINE_SMALL_GEMM(SFX, T, VT, MT, LANES, LOAD, LOADU, STORE, FMA, SET1, ZERO, REDUCE,      \
+                          REDUCE44)                                                                \
     static inline __attribute__((always_inline, target("avx512f"))) void nn_tile_##SFX(            \
         T *c, int64_t ldc, const T *a, int64_t lda, bool a_trans, const T *b, int64_t ldb, int k,  \
         int j, MT m0, MT m1, int rows, bool accumulate)                                            \
@@ -71,7 +73,18 @@ static inline unsigned lane_mask(int left, int lanes)
         for (int r = 0; r < rows; r++)                                                             \
             for (int s = 0; s < cols; s++)                                                         \
                 acc[r][s] = ZERO();                                                                \
-        for (int p = 0; p < k; p += LANES) {                                                       \
+        int p = 0;                                                                                 \
+        for (; p + LANES <= k; p += LANES) {                                                       \
+            VT av[4], bv[4];                                                                       \
+            for (int r = 0; r < rows; r++)                                                         \
+                av[r] = LOADU(a + r * lda + p);                                                    \
+            for (int s = 0; s < cols; s++)                                                         \
+                bv[s] = LOADU(b + s * ldb + p);                                                    \
+            for (int r = 0; r < rows; r++)                                                         \
+                for (int s = 0; s < cols; s++)                                                     \
+                    acc[r][s] = FMA(av[r], bv[s], acc[r][s]);                                      \
+        }                                                                                          \
+        if (p < k) {                                                                               \
             MT m = (MT)lane_mask(k - p, LANES);                                                    \
             VT av[4], bv[4];                                                                       \
             for (int r = 0; r < rows; r++)                                                         \
@@ -81,6 +94,10 @@ static inline unsigned lane_mask(int left, int lanes)
             for (int r = 0; r < rows; r++)                                                         \
                 for (int s = 0; s < cols; s++)                                                     \
                     acc[r][s] = FMA(av[r], bv[s], acc[r][s]);                                      \
+        }                                                                                          \
+        if (rows == 4 && cols == 4) {                                                              \
+            REDUCE44(acc, c, ldc);                                                                 \
+            return;                                                                                \
         }                                                                                          \
         for (int r = 0; r < rows; r++)                                                             \
             for (int s = 0; s < cols; s++)                                                         \
@@ -103,15 +120,53 @@ static inline unsigned lane_mask(int left, int lanes)
                 nt_tile_##SFX(c + i * ldc + j, ldc, a + i * lda, lda, b + j * ldb, ldb, k, 1, 1);  \
     }
 
+/* c[r][s] += the lane sum of acc[r][s] for a 4x4 tile, all 16 sums at once: four rounds of
+ * shuffles and adds halve the vectors (15 additions of whole vectors instead of 16 separate
+ * reductions of 4 each), pairing the lanes as _mm512_reduce_add_ps does (halves of 256, then
+ * 128, 64 and 32 bits), so each sum is bit for bit the separate reduction's. */
+static inline __attribute__((always_inline, target("avx512f"))) void
+reduce44_ps(__m512 acc[4][4], float *c, int64_t ldc)
+{
+    __m512 z[8], w[4], v[2];
+    for (int t = 0; t < 8; t++) { /* z[t]: 256-bit halves of x[2t] (low) and x[2t+1] (high) */
+        __m512 x = acc[(2 * t) % 4][(2 * t) / 4], y = acc[(2 * t + 1) % 4][(2 * t + 1) / 4];
+        z[t] = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x44), _mm512_shuffle_f32x4(x, y, 0xee));
+    }
+    for (int t = 0; t < 4; t++) /* w[t]: 128-bit quarters hold x[4t] .. x[4t+3] */
+        w[t] = _mm512_add_ps(_mm512_shuffle_f32x4(z[2 * t], z[2 * t + 1], 0x88),
+                             _mm512_shuffle_f32x4(z[2 * t], z[2 * t + 1], 0xdd));
+    for (int t = 0; t < 2; t++) /* quarter q: pairs of x[8t + q] and x[8t + 4 + q] */
+        v[t] = _mm512_add_ps(_mm512_shuffle_ps(w[2 * t], w[2 * t + 1], 0x44),
+                             _mm512_shuffle_ps(w[2 * t], w[2 * t + 1], 0xee));
+    /* quarter q: x[q], x[q + 4], x[q + 8], x[q + 12] */
+    __m512 sum =
+        _mm512_add_ps(_mm512_shuffle_ps(v[0], v[1], 0x88), _mm512_shuffle_ps(v[0], v[1], 0xdd));
+    /* x[t] is acc[t % 4][t / 4], so quarter q is row q of the tile */
+    __m128 q0 = _mm512_castps512_ps128(sum), q1 = _mm512_extractf32x4_ps(sum, 1);
+    __m128 q2 = _mm512_extractf32x4_ps(sum, 2), q3 = _mm512_extractf32x4_ps(sum, 3);
+    _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), q0));
+    _mm_storeu_ps(c + ldc, _mm_add_ps(_mm_loadu_ps(c + ldc), q1));
+    _mm_storeu_ps(c + 2 * ldc, _mm_add_ps(_mm_loadu_ps(c + 2 * ldc), q2));
+    _mm_storeu_ps(c + 3 * ldc, _mm_add_ps(_mm_loadu_ps(c + 3 * ldc), q3));
+}
+
+/* f64 keeps the separate reductions. */
+#define REDUCE44_PD(acc, c, ldc)                                                                   \
+    for (int r = 0; r < 4; r++)                                                                    \
+        for (int s = 0; s < 4; s++)                                                                \
+    c[r * ldc + s] += _mm512_reduce_add_pd(acc[r][s])
+
 #define LOAD_PS(m, p) _mm512_maskz_loadu_ps((m), (p))
 #define STORE_PS(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define LOAD_PD(m, p) _mm512_maskz_loadu_pd((m), (p))
 #define STORE_PD(p, m, v) _mm512_mask_storeu_pd((p), (m), (v))
 
-DEFINE_SMALL_GEMM(f32, float, __m512, __mmask16, 16, LOAD_PS, STORE_PS, _mm512_fmadd_ps,
-                  _mm512_set1_ps, _mm512_setzero_ps, _mm512_reduce_add_ps)
-DEFINE_SMALL_GEMM(f64, double, __m512d, __mmask8, 8, LOAD_PD, STORE_PD, _mm512_fmadd_pd,
-                  _mm512_set1_pd, _mm512_setzero_pd, _mm512_reduce_add_pd)
+DEFINE_SMALL_GEMM(f32, float, __m512, __mmask16, 16, LOAD_PS, _mm512_loadu_ps, STORE_PS,
+                  _mm512_fmadd_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_reduce_add_ps,
+                  reduce44_ps)
+DEFINE_SMALL_GEMM(f64, double, __m512d, __mmask8, 8, LOAD_PD, _mm512_loadu_pd, STORE_PD,
+                  _mm512_fmadd_pd, _mm512_set1_pd, _mm512_setzero_pd, _mm512_reduce_add_pd,
+                  REDUCE44_PD)
 #endif
 
 /* The public entry points: the AVX-512 body, or OpenBLAS with the same contract. */

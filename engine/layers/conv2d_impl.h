@@ -14,7 +14,8 @@ typedef struct conv2d {
     eng_tensor *col;           /* workspace [in*kh*kw, oh*ow] (in/groups for groups > 1), reused */
     eng_tensor *xpad;          /* workspace [in, h+2ph, w+2pw] for the direct path, phases for the
                                 * strided one */
-    eng_tensor *grid, *dphase; /* the strided path's product [out, columns], dx's phases */
+    eng_tensor *grid, *dphase; /* the strided path's product [out, columns], dx's phases; grid
+                                * holds the direct path's zero bias */
     /* workspaces of the Winograd path: transformed weights (and their gradient), input tiles
      * and output tiles of one group of images */
     eng_tensor *wino_u, *wino_ut, *wino_du, *wino_v, *wino_m;
@@ -34,7 +35,8 @@ ENG_MUST_CHECK eng_status eng_conv2d_grouped_backward(conv2d *c, const eng_tenso
  * backward on the layer's terms (backward overwrites dx [optional], adds into the parameters'
  * gradients).
  * direct: stride 1, dilation 1, at most 64 input taps (in*kh*kw), on eng_conv_direct_is_fast
- *         processors; its backward takes no dx (a first layer), the caller checks.
+ *         processors, not f32 1x1 layers (pointwise); its backward takes no dx (a first
+ *         layer), the caller checks.
  * pointwise: 1x1, stride 1, no padding; f32 and f64, the im2col path's sums.
  * phases: f32, dilation 1, a stride above 1 (kernels/conv_phase.h). */
 bool eng_conv2d_use_direct(const conv2d *c, const eng_tensor *x);

@@ -11,58 +11,51 @@
 #include "conv2d_impl.h"
 
 /* Stride 1, dilation 1, few taps per output: accumulate straight from the padded input (no
- * im2col matrix; the GEMM's inner dimension would be too short to run at speed). */
+ * im2col matrix; the GEMM's inner dimension would be too short to run at speed). Not f32 1x1
+ * layers, whose product on the image runs faster (a 16 -> 16 layer at 28x28, batch 64: 0.31
+ * against 0.46 ms); f64 keeps the direct sums it has always had. */
 bool eng_conv2d_use_direct(const conv2d *c, const eng_tensor *x)
 {
     return eng_conv_direct_is_fast(x->dtype) && c->opts.groups == 1 && c->opts.stride_h == 1 &&
            c->opts.stride_w == 1 && c->opts.dilation_h == 1 && c->opts.dilation_w == 1 &&
-           c->in_channels * c->kh * c->kw <= 64;
+           c->in_channels * c->kh * c->kw <= 64 &&
+           !(x->dtype == ENG_F32 && eng_conv2d_use_pointwise(c));
 }
 
+/* Without a bias the accumulators start from zeros (grid, unused on this path, holds them):
+ * the same sums as clearing y and adding, without the clearing pass. */
 eng_status eng_conv2d_direct_forward(conv2d *c, const eng_tensor *x, eng_tensor *y,
                                      const eng_conv_geometry *g)
 {
     int hp = g->height + 2 * g->ph, wp = g->width + 2 * g->pw;
-    int64_t pshape[3] = {g->channels, hp, wp};
+    int64_t pshape[3] = {g->channels, hp, wp}, bshape[1] = {c->out_channels};
     eng_status st = eng_tensor_ensure(&c->xpad, x->dtype, 3, pshape);
+    eng_param *bias = eng_layer_param(&c->base, "bias");
+    if (!st && !bias)
+        st = eng_tensor_ensure(&c->grid, x->dtype, 1, bshape);
     if (st)
         return st;
-    eng_param *bias = eng_layer_param(&c->base, "bias");
-    const eng_tensor *w = c->base.params[0].value;
+    const eng_tensor *b = bias ? bias->value : c->grid, *w = c->base.params[0].value;
+    if (!bias)
+        eng_tensor_zero(c->grid);
     int64_t plane = (int64_t)g->oh * g->ow, y_stride = (int64_t)c->out_channels * plane;
     int64_t x_stride = (int64_t)g->channels * g->height * g->width;
     for (int64_t i = 0; i < x->shape[0]; i++) {
         switch (x->dtype) {
-        case ENG_F32: {
-            float *yi = ENG_F32_DATA(y) + i * y_stride;
+        case ENG_F32: /* y = bias + conv in one pass */
             eng_pad_f32(ENG_F32_DATA(c->xpad), ENG_F32_DATA(x) + i * x_stride, g->channels,
                         g->height, g->width, g->ph, g->pw);
-            if (bias) { /* y = bias + conv in one pass */
-                eng_conv_direct_bias_f32(yi, ENG_F32_DATA(bias->value), ENG_F32_DATA(w),
-                                         ENG_F32_DATA(c->xpad), g->channels, hp, wp,
-                                         c->out_channels, c->kh, c->kw);
-                break;
-            }
-            memset(yi, 0, sizeof(float) * (size_t)y_stride);
-            eng_conv_direct_f32(yi, ENG_F32_DATA(w), ENG_F32_DATA(c->xpad), g->channels, hp, wp,
-                                c->out_channels, c->kh, c->kw);
+            eng_conv_direct_bias_f32(ENG_F32_DATA(y) + i * y_stride, ENG_F32_DATA(b),
+                                     ENG_F32_DATA(w), ENG_F32_DATA(c->xpad), g->channels, hp, wp,
+                                     c->out_channels, c->kh, c->kw);
             break;
-        }
-        case ENG_F64: {
-            double *yi = ENG_F64_DATA(y) + i * y_stride;
+        case ENG_F64:
             eng_pad_f64(ENG_F64_DATA(c->xpad), ENG_F64_DATA(x) + i * x_stride, g->channels,
                         g->height, g->width, g->ph, g->pw);
-            if (bias) {
-                eng_conv_direct_bias_f64(yi, ENG_F64_DATA(bias->value), ENG_F64_DATA(w),
-                                         ENG_F64_DATA(c->xpad), g->channels, hp, wp,
-                                         c->out_channels, c->kh, c->kw);
-                break;
-            }
-            memset(yi, 0, sizeof(double) * (size_t)y_stride);
-            eng_conv_direct_f64(yi, ENG_F64_DATA(w), ENG_F64_DATA(c->xpad), g->channels, hp, wp,
-                                c->out_channels, c->kh, c->kw);
+            eng_conv_direct_bias_f64(ENG_F64_DATA(y) + i * y_stride, ENG_F64_DATA(b),
+                                     ENG_F64_DATA(w), ENG_F64_DATA(c->xpad), g->channels, hp, wp,
+                                     c->out_channels, c->kh, c->kw);
             break;
-        }
         default: return eng_error(ENG_EDTYPE, "conv2d: unsupported dtype");
         }
     }
