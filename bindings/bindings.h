@@ -159,6 +159,11 @@ const char *l_opt_string_field(lua_State *L, int arg, const char *fname, const c
                                const char *def);
 /* Whether the field is present (not nil) in the options table at arg. */
 bool l_has_field(lua_State *L, int arg, const char *name);
+/* Calls table[method](table, args...) for the table held at registry reference ref, the
+ * tensors as views (nil for NULL), leaving nresults on the stack; a Lua error becomes an
+ * ENG_ESTATE error "<who><method> failed: <message>" with nothing left on the stack. */
+eng_status l_call_method(lua_State *L, int ref, const char *method, const eng_tensor *const *args,
+                         int nargs, int nresults, const char *who);
 /* An integer argument that must fit a C int. */
 int l_check_int(lua_State *L, int arg);
 /* A size given as an integer n (meaning {n,n}) or a table {h,w}, at idx; each in
@@ -264,6 +269,9 @@ void l_nn_open_containers(lua_State *L);
 void l_push_sequential_layer(lua_State *L, int idx);
 void l_add_model_tree(lua_State *L, luaL_Buffer *b, const eng_model *m);
 eng_loss *l_check_loss(lua_State *L, int arg);
+/* The finished settings of the loss at arg and its constructor's name (*ctor), or NULL when
+ * arg is not an engine loss. */
+const eng_settings *l_test_loss_settings(lua_State *L, int arg, const char **ctor);
 
 /* ---- datasets (l_data.c, l_h5data.c) ---- */
 

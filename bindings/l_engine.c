@@ -58,6 +58,27 @@ static int field_error(lua_State *L, const char *fname, const char *name, const 
                       luaL_typename(L, -1));
 }
 
+eng_status l_call_method(lua_State *L, int ref, const char *method, const eng_tensor *const *args,
+                         int nargs, int nresults, const char *who)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_getfield(L, -1, method);
+    lua_insert(L, -2); /* function, table */
+    for (int i = 0; i < nargs; i++) {
+        if (args[i])
+            l_push_tensor_view(L, args[i]);
+        else
+            lua_pushnil(L);
+    }
+    if (lua_pcall(L, nargs + 1, nresults, 0) != LUA_OK) {
+        eng_status st = eng_error(ENG_ESTATE, "%s%s failed: %s", who, method,
+                                  lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+        lua_pop(L, 1);
+        return st;
+    }
+    return ENG_OK;
+}
+
 bool l_has_field(lua_State *L, int arg, const char *name)
 {
     bool present = push_field(L, arg, name) != LUA_TNIL;

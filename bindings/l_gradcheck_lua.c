@@ -22,22 +22,8 @@ typedef struct l_loss {
 static eng_status call_lua_loss(l_loss *ll, const char *method, const eng_tensor *input,
                                 const eng_tensor *target)
 {
-    lua_State *L = ll->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ll->ref);
-    lua_getfield(L, -1, method);
-    lua_insert(L, -2);
-    l_push_tensor_view(L, input);
-    if (target)
-        l_push_tensor_view(L, target);
-    else
-        lua_pushnil(L);
-    if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
-        eng_status st = eng_error(ENG_ESTATE, "gradcheck: the criterion's %s failed: %s", method,
-                                  lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
-        lua_pop(L, 1);
-        return st;
-    }
-    return ENG_OK;
+    const eng_tensor *args[2] = {input, target};
+    return l_call_method(ll->L, ll->ref, method, args, 2, 1, "gradcheck: the criterion's ");
 }
 
 static eng_status l_loss_forward(eng_loss *loss, const eng_tensor *input, const eng_tensor *target,

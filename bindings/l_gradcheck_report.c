@@ -1,6 +1,6 @@
 /* engine.gradcheck: reports as plain Lua tables (a person can read them with print, a script
  * can test report.ok), with 1-based indices; report:save(path) and gradcheck.replay(path). */
-#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,8 +121,12 @@ void l_gc_push_report(lua_State *L, const eng_gc_report *r)
     set_integer(L, "evaluations", r->evaluations);
     set_integer(L, "elements_checked", r->elements_checked);
     set_integer(L, "elements_total", r->elements_total);
+    /* the fraction of the elements checked one by one (directional mode: 0 when no tensor
+     * failed; its directions are counted apart) */
     set_number(L, "coverage",
-               r->elements_total ? (double)r->elements_checked / (double)r->elements_total : 1.0);
+               r->elements_total ? (double)r->elements_checked / (double)r->elements_total
+               : r->directions   ? 0.0
+                                 : 1.0);
     if (r->estimated_seconds > 0) {
         set_number(L, "estimated_seconds", r->estimated_seconds);
         set_number(L, "budget", r->budget);
@@ -133,6 +137,7 @@ void l_gc_push_report(lua_State *L, const eng_gc_report *r)
     if (r->directions) {
         set_integer(L, "directions", r->directions);
         set_integer(L, "directions_failed", r->directions_failed);
+        set_integer(L, "directions_tensors", r->directions_tensors);
     }
     lua_createtable(L, r->ntensors, r->ntensors);
     for (int i = 0; i < r->ntensors; i++) {
@@ -219,14 +224,12 @@ static void read_spec(lua_State *L, int report, eng_gc_check_spec *spec)
     spec->model = l_check_model(L, lua_gettop(L));
     lua_getfield(L, report, "_x");
     spec->x = l_check_tensor(L, lua_gettop(L));
-    int type = lua_getfield(L, report, "_criterion");
-    if (type != LUA_TNIL) {
-        const char *name = type == LUA_TTABLE ? ENG_GC_CRITERION_LUA         /* written in Lua */
-                                              : luaL_tolstring(L, -1, NULL); /* "MSELoss()" */
-        size_t n = 0;
-        while (isalnum((unsigned char)name[n]) && n < sizeof spec->criterion - 1)
-            n++;
-        memcpy(spec->criterion, name, n);
+    if (lua_getfield(L, report, "_criterion") != LUA_TNIL) {
+        const char *ctor = ENG_GC_CRITERION_LUA; /* a table: written in Lua */
+        const eng_settings *settings = l_test_loss_settings(L, lua_gettop(L), &ctor);
+        snprintf(spec->criterion, sizeof spec->criterion, "%s", ctor);
+        if (settings)
+            spec->criterion_settings = *settings;
         lua_getfield(L, report, "_y");
         spec->y = l_check_tensor(L, lua_gettop(L));
     }

@@ -11,7 +11,8 @@
 typedef struct lossbox {
     eng_loss *loss; /* NULL once released */
     const eng_loss_kind *kind;
-    eng_tensor *input; /* views of the last forward's arguments, for backward */
+    eng_settings settings; /* finished: what tostring prints and a saved check stores */
+    eng_tensor *input;     /* views of the last forward's arguments, for backward */
     eng_tensor *target;
 } lossbox;
 
@@ -37,6 +38,15 @@ eng_loss *l_check_loss(lua_State *L, int arg)
     return check_lossbox(L, arg)->loss;
 }
 
+const eng_settings *l_test_loss_settings(lua_State *L, int arg, const char **ctor)
+{
+    lossbox *box = l_box_test(L, arg, &loss_class);
+    if (!box)
+        return NULL;
+    *ctor = box->kind->ctor;
+    return &box->settings;
+}
+
 /* engine.nn.<Ctor>(positional..., [options]) for every loss kind, from its declared settings:
  * nn.NLLLoss{reduction = "sum"}, nn.HuberLoss(0.5); upvalue 1: the kind (light userdata). */
 static int nn_loss(lua_State *L)
@@ -49,6 +59,7 @@ static int nn_loss(lua_State *L)
     box->kind = kind;
     if (eng_loss_create(&s, &box->loss))
         return l_engine_error(L);
+    box->settings = s;
     return 1;
 }
 
@@ -118,7 +129,9 @@ static int loss_backward(lua_State *L)
 static int loss_tostring(lua_State *L)
 {
     lossbox *box = luaL_checkudata(L, 1, ENG_LUA_LOSS);
-    lua_pushfstring(L, "%s()", box->kind->ctor);
+    char buf[256];
+    eng_settings_repr(&box->settings, box->kind->ctor, buf, sizeof buf);
+    lua_pushstring(L, buf);
     return 1;
 }
 

@@ -46,23 +46,9 @@ static const char *label(const script_layer *l)
 static eng_status call(script_layer *l, const char *method, const eng_tensor *const *args,
                        int nargs, int nresults)
 {
-    lua_State *L = l->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, l->spec_ref);
-    lua_getfield(L, -1, method);
-    lua_insert(L, -2); /* function, spec */
-    for (int i = 0; i < nargs; i++) {
-        if (args[i])
-            l_push_tensor_view(L, args[i]);
-        else
-            lua_pushnil(L);
-    }
-    if (lua_pcall(L, nargs + 1, nresults, 0) != LUA_OK) {
-        eng_status st = eng_error(ENG_ESTATE, "lua layer '%s': %s failed: %s", label(l), method,
-                                  lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
-        lua_pop(L, 1);
-        return st;
-    }
-    return ENG_OK;
+    char who[ENG_NAME_MAX + 16];
+    snprintf(who, sizeof who, "lua layer '%s': ", label(l));
+    return l_call_method(l->L, l->spec_ref, method, args, nargs, nresults, who);
 }
 
 /* Runs the Lua forward on x and copies its result into *y: into the given tensor when *y is

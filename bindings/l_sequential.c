@@ -168,7 +168,7 @@ static int model_parameters(lua_State *L)
     int n = eng_model_param_count(model);
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
-        char name[2 * ENG_NAME_MAX];
+        char name[ENG_PARAM_NAME_MAX];
         l_push_param(L, name, eng_model_param(model, i, name, sizeof name));
         lua_rawseti(L, -2, i + 1);
     }

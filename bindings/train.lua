@@ -12,6 +12,7 @@
 --     checkpoint = "run.ckpt.h5", checkpoint_every = 1,  -- epochs; resume = "run.ckpt.h5"
 --     log = "run.h5", csv = "run.csv",                  -- per-step and per-epoch metrics
 --     verbose = true,
+--     on_epoch = function(record, history) end,         -- after each epoch, its record
 --   }
 -- history.epochs[e] = {epoch=, loss=, accuracy=, val_loss=, val_accuracy=, lr=, seconds=};
 -- history.steps = {step = {...}, epoch = {...}, loss = {...}, lr = {...}} (columns).
@@ -21,7 +22,7 @@ local known = {
   model = true, criterion = true, optimizer = true, data = true, epochs = true,
   batch_size = true, batches = true, validate = true, schedule = true, schedule_step = true,
   checkpoint = true, checkpoint_every = true, resume = true, log = true, csv = true,
-  verbose = true, steps_per_epoch = true, clip_grad_norm = true,
+  verbose = true, steps_per_epoch = true, clip_grad_norm = true, on_epoch = true,
 }
 
 local function fail(fmt, ...)
@@ -59,6 +60,9 @@ local function check_spec(spec)
   local ss = spec.schedule_step or "epoch"
   if ss ~= "epoch" and ss ~= "step" then
     fail("setting 'schedule_step' must be 'epoch' or 'step', got '%s'", tostring(ss))
+  end
+  if spec.on_epoch ~= nil and type(spec.on_epoch) ~= "function" then
+    fail("setting 'on_epoch' must be a function(record, history), got %s", type(spec.on_epoch))
   end
   if type(spec.data) ~= "function" and type(spec.data) ~= "userdata" then
     fail("setting 'data' must be a dataset or a function(epoch) returning an iterator, got %s",
@@ -259,6 +263,7 @@ return function(spec)
     end
     if spec.log then C.runlog_write(spec.log, log_table(spec, history)) end
     if spec.csv then write_csv(spec.csv, history) end
+    if spec.on_epoch then spec.on_epoch(record, history) end
   end
   history.log = spec.log
   return history

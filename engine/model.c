@@ -375,7 +375,7 @@ static eng_status nonfinite_error(const eng_tensor *t, int64_t i, int64_t step, 
 
 eng_status eng_model_check_finite(const eng_model *model, int64_t step, double loss)
 {
-    char where[3 * ENG_NAME_MAX];
+    char where[2 * ENG_NAME_MAX + ENG_PARAM_NAME_MAX];
     int64_t bad;
     if (model->forwarded && (bad = find_nonfinite(model->input)) >= 0)
         return nonfinite_error(model->input, bad, step, loss, "the input x");

@@ -38,14 +38,15 @@ static eng_status put_name(const container *c, int child, const eng_layer *layer
                            char *slot)
 {
     const char *prefix = c->child_names[child];
+    /* room for the name of the model's layer that holds it all, and its dot (param_list.h) */
+    const int max = ENG_PARAM_NAME_MAX - ENG_NAME_MAX;
     int n = snprintf(slot, ENG_PARAM_NAME_MAX, "%s%s%s.%s", prefix, prefix[0] ? "." : "",
                      layer->name, entry);
-    if (n >= ENG_PARAM_NAME_MAX)
+    if (n >= max)
         return eng_error(ENG_EARG,
-                         "%s '%s': the name %s... is longer than %d bytes (nest "
+                         "%s '%s': the name %.60s... is longer than %d bytes (nest "
                          "less deeply or use shorter names)",
-                         c->base.ops->kind, eng_layer_label(&c->base), slot,
-                         ENG_PARAM_NAME_MAX - 1);
+                         c->base.ops->kind, eng_layer_label(&c->base), slot, max - 1);
     return ENG_OK;
 }
 

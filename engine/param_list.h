@@ -8,7 +8,12 @@
 
 #include "tensor.h"
 
-#define ENG_PARAM_NAME_MAX 128
+/* The most bytes, with the terminating NUL, of a parameter's full name: "<layer>.<param>", or
+ * inside containers its path ("residual_2.shortcut.conv2d_1.weight"). A container keeps the
+ * names relative to it ENG_NAME_MAX shorter, so that the model's own layer name always fits in
+ * front: containers nested the 16 levels they may (default names, as in
+ * "sequential_1.sequential_1.(...).batchnorm2d_1.running_mean") fit with room to spare. */
+#define ENG_PARAM_NAME_MAX 512
 
 typedef struct eng_named_param {
     char name[ENG_PARAM_NAME_MAX]; /* "<layer>.<param>" for a model's */

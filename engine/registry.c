@@ -204,19 +204,13 @@ static bool is_default(const eng_setting *d, const eng_setting_value *v)
     }
 }
 
-int eng_layer_repr(const eng_layer *layer, char *buf, size_t size)
+int eng_settings_repr(const eng_settings *s, const char *ctor, char *buf, size_t size)
 {
-    eng_settings s;
-    if (eng_layer_settings(layer, &s)) {
-        eng_error_clear();
-        return snprintf(buf, size, "%s", layer->ops->kind);
-    }
-    const eng_layer_kind *kind = s.kind;
-    size_t n = (size_t)snprintf(buf, size, "%s(", kind->ctor ? kind->ctor : kind->name);
+    size_t n = (size_t)snprintf(buf, size, "%s(", ctor);
     bool first = true;
-    for (int i = 0; i < s.count; i++) {
-        const eng_setting *d = &kind->settings[i];
-        const eng_setting_value *v = &s.values[i];
+    for (int i = 0; i < s->count; i++) {
+        const eng_setting *d = &s->decl[i];
+        const eng_setting_value *v = &s->values[i];
         if (!(d->flags & (ENG_SETTING_BARE | ENG_SETTING_SHOWN)) && is_default(d, v))
             continue;
         n += (size_t)snprintf(buf + (n < size ? n : size), n < size ? size - n : 0, "%s%s%s",
@@ -227,4 +221,14 @@ int eng_layer_repr(const eng_layer *layer, char *buf, size_t size)
     }
     n += (size_t)snprintf(buf + (n < size ? n : size), n < size ? size - n : 0, ")");
     return (int)n;
+}
+
+int eng_layer_repr(const eng_layer *layer, char *buf, size_t size)
+{
+    eng_settings s;
+    if (eng_layer_settings(layer, &s)) {
+        eng_error_clear();
+        return snprintf(buf, size, "%s", layer->ops->kind);
+    }
+    return eng_settings_repr(&s, s.kind->ctor ? s.kind->ctor : s.kind->name, buf, size);
 }

@@ -197,6 +197,9 @@ ENG_MUST_CHECK eng_status eng_layer_create(eng_settings *s, eng_dtype dtype, eng
  * then SHOWN settings and those that differ from their defaults as name=value. snprintf
  * semantics: the length it needed. */
 int eng_layer_repr(const eng_layer *layer, char *buf, size_t size);
+/* The same description of finished settings s of any kind (a loss kind's too) under the
+ * constructor name ctor: "HuberLoss(delta=0.5)", "NLLLoss(reduction=sum)". */
+int eng_settings_repr(const eng_settings *s, const char *ctor, char *buf, size_t size);
 
 #pragma GCC visibility pop
 

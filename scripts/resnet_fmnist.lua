@@ -63,38 +63,30 @@ local function accuracy()
   return correct / total, correct, total
 end
 
-local images, seconds, acc, correct, total = 0, 0, 0, 0, 0
-for epoch = 1, config.epochs do
-  model:train()
-  local loss_sum, step, start = 0, 0, engine.clock()
-  local bar = engine.progress.new(("epoch %d/%d"):format(epoch, config.epochs), steps_per_epoch,
-                                  {unit = "steps"})
-  local out, dout
-  for x, y in train:batches(config.batch_size, batch_options) do
-    opt:zero_grad()
-    out = model:forward(x, out)
-    local loss = criterion:forward(out, y)
-    dout = criterion:backward(dout)
-    model:backward(dout)
-    opt:step()
-    sched:step()
-    if loss ~= loss or loss == math.huge then
-      bar:done()
-      error(("epoch %d step %d: the loss is %s"):format(epoch, step + 1, tostring(loss)))
+-- engine.train runs the loop (the README's, as scripts/quickstart.lua writes it out), with the
+-- cosine schedule stepped per batch and the test accuracy as its validation
+local acc, correct, total, eval_seconds, seconds = 0, 0, 0, 0, 0
+engine.train{
+  model = model, criterion = criterion, optimizer = opt, data = train,
+  batch_size = config.batch_size, batches = batch_options, epochs = config.epochs,
+  schedule = sched, schedule_step = "step",
+  validate = function()
+    local start = engine.clock()
+    acc, correct, total = accuracy()
+    eval_seconds = engine.clock() - start
+    return {accuracy = acc}
+  end,
+  on_epoch = function(r, history)
+    local sum, n, steps = 0, 0, history.steps -- the mean of the epoch's batch losses
+    for i = 1, #steps.loss do
+      if steps.epoch[i] == r.epoch then sum, n = sum + steps.loss[i], n + 1 end
     end
-    step = step + 1
-    loss_sum = loss_sum + loss
-    images = images + x:size(1)
-    bar:note(("loss %.4f"):format(loss_sum / step))
-    bar:step()
-  end
-  bar:done()
-  local epoch_seconds = engine.clock() - start
-  seconds = seconds + epoch_seconds
-  acc, correct, total = accuracy()
-  print(("epoch %d: mean training loss %.4f, test accuracy %.4f (%s), %.1f s training"):format(
-    epoch, loss_sum / step, acc, config.dtype, epoch_seconds))
-end
+    seconds = seconds + r.seconds - eval_seconds
+    print(("epoch %d: mean training loss %.4f, test accuracy %.4f (%s), %.1f s training")
+      :format(r.epoch, sum / n, acc, config.dtype, r.seconds - eval_seconds))
+  end,
+}
+local images = config.epochs * train:size()
 
 print(("test accuracy: %.4f (%d/%d, %s) after %d epoch%s"):format(acc, correct, total,
   config.dtype, config.epochs, config.epochs == 1 and "" or "s"))

@@ -129,21 +129,28 @@ static void test_report_io_replays_the_old_report_to_the_same_verdict(void **sta
     eng_gc_saved_report_free(s);
 }
 
+/* The regression both round trips check: linear_model(true) on x = {{1, 2}, {3, -1}} with the
+ * targets {0.5, 2}, under criterion. */
+static eng_gc_check_spec regression_spec(const char *criterion)
+{
+    const int64_t xs[2] = {2, 2}, ys[2] = {2, 1};
+    const double xv[] = {1, 2, 3, -1}, yv[] = {0.5, 2};
+    eng_gc_check_spec spec = {
+        .model = linear_model(true), .x = tensor_of(2, xs, xv), .y = tensor_of(2, ys, yv)};
+    snprintf(spec.criterion, sizeof spec.criterion, "%s", criterion);
+    return spec;
+}
+
 /* A check with every saved option, saved by C, read back: the spec and every stored number. */
 static void test_report_io_round_trips_a_directional_check(void **state)
 {
     (void)state;
     char path[] = "/tmp/test_report_io_XXXXXX";
     close(mkstemp(path));
-    const int64_t xs[2] = {2, 2}, ys[2] = {2, 1};
-    const double xv[] = {1, 2, 3, -1}, yv[] = {0.5, 2};
-    eng_gc_check_spec spec = {.model = linear_model(true),
-                              .x = tensor_of(2, xs, xv),
-                              .y = tensor_of(2, ys, yv),
-                              .criterion = "MSELoss",
-                              .input = true,
-                              .directional = true,
-                              .directions = 6};
+    eng_gc_check_spec spec = regression_spec("MSELoss");
+    spec.input = true;
+    spec.directional = true;
+    spec.directions = 6;
     spec.options = (eng_gc_options){.samples = 3,
                                     .seed = 11,
                                     .step = 1e-4,
@@ -192,6 +199,53 @@ static void test_report_io_round_trips_a_directional_check(void **state)
     eng_gc_report_free(r);
     eng_gc_objective_release(obj);
     eng_loss_release(mse);
+    eng_model_release(spec.model);
+    eng_tensor_release(spec.x);
+    eng_tensor_release(spec.y);
+    remove(path);
+}
+
+/* A criterion with settings (HuberLoss, delta 0.25) is saved with them and replayed with them:
+ * the replayed loss is the check's, computed by hand below, not the default delta's. Settings
+ * of another kind than the named criterion are refused at save. */
+static void test_report_io_saves_the_criterion_settings(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_report_io_XXXXXX";
+    close(mkstemp(path));
+    eng_gc_check_spec spec = regression_spec("HuberLoss");
+    spec.options.seed = 3;
+    const eng_loss_kind *huber = eng_loss_kind_find("huber");
+    assert_non_null(huber);
+    eng_loss_settings_init(&spec.criterion_settings, huber);
+    OK(eng_settings_set_number(&spec.criterion_settings, "delta", 0.25));
+    eng_settings settings = spec.criterion_settings; /* eng_loss_create finishes its copy */
+    eng_loss *loss;
+    eng_gc_objective *obj;
+    eng_gc_report *r, *again;
+    OK(eng_loss_create(&settings, &loss));
+    OK(eng_settings_finish(&spec.criterion_settings));
+    /* outputs -1.25 and 2.75 against 0.5 and 2: |d| = 1.75 and 0.75, both past delta, so
+     * the mean of delta (|d| - delta / 2); delta 1 would give 0.765625 */
+    const double want = (0.25 * (1.75 - 0.125) + 0.25 * (0.75 - 0.125)) / 2;
+    OK(eng_gc_model_objective(spec.model, loss, spec.x, spec.y, false, &obj));
+    OK(eng_gc_check(obj, &spec.options, &r));
+    assert_close(r->loss, want, 1e-12, "HuberLoss(delta=0.25)");
+    OK(eng_gc_report_save(path, &spec, r));
+    eng_gc_saved_report *s;
+    OK(eng_gc_report_load(path, NULL, &s));
+    assert_string_equal(s->spec.criterion, "HuberLoss");
+    assert_true(eng_settings_number(&s->spec.criterion_settings, "delta") == 0.25);
+    OK(eng_gc_replay(s, &again));
+    assert_true(again->loss == r->loss && again->verdict == r->verdict);
+    eng_gc_report_free(again);
+    eng_gc_saved_report_free(s);
+    eng_loss_settings_init(&spec.criterion_settings, eng_loss_kind_find("nll"));
+    assert_int_equal(eng_gc_report_save(path, &spec, r), ENG_EARG);
+    assert_non_null(strstr(eng_errmsg(), "not those of criterion 'HuberLoss'"));
+    eng_gc_report_free(r);
+    eng_gc_objective_release(obj);
+    eng_loss_release(loss);
     eng_model_release(spec.model);
     eng_tensor_release(spec.x);
     eng_tensor_release(spec.y);
@@ -337,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_report_io_reads_a_report_the_old_lua_writer_saved),
         cmocka_unit_test(test_report_io_replays_the_old_report_to_the_same_verdict),
         cmocka_unit_test(test_report_io_round_trips_a_directional_check),
+        cmocka_unit_test(test_report_io_saves_the_criterion_settings),
         cmocka_unit_test(test_report_io_round_trips_a_layer_wise_check_into_a_given_model),
         cmocka_unit_test(test_report_io_rejects_files_that_are_not_reports),
         cmocka_unit_test(test_report_io_save_needs_the_model_and_the_batch),

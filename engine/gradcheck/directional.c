@@ -329,6 +329,11 @@ static eng_status run_directions(gc_context *ctx, int k, const eng_gc_options *o
     }
     report->directions = total;
     report->directions_failed = failed;
+    report->directions_tensors = obj->ntensors;
+    for (int t = 0; t < obj->ntensors; t++)
+        report->elements_total += eng_tensor_numel(obj->tensors[t].value);
+    for (int i = 0; i < report->ntensors; i++)
+        report->elements_checked += report->tensors[i].checked;
     report->verdict =
         failed_tensors ? ENG_GC_FAIL : (passed == total ? ENG_GC_PASS : ENG_GC_INCONCLUSIVE);
     return ENG_OK;

@@ -24,7 +24,7 @@ typedef struct eng_gc_sweep_options {
 typedef struct eng_gc_sweep_result {
     int ntensors, nsteps;
     double steps[ENG_GC_SWEEP_MAX_STEPS]; /* [nsteps] the steps h, in the order given */
-    char (*names)[2 * ENG_NAME_MAX];      /* [ntensors] the objective's tensor names */
+    char (*names)[ENG_PARAM_NAME_MAX];    /* [ntensors] the objective's tensor names */
     double *errors; /* [ntensors, nsteps] row t: median |D(h) - g| / |g| of tensor t, NaN when
                        every sampled element has g = 0 */
     double *chosen; /* [ntensors] the step the checker chooses for the tensor (from an

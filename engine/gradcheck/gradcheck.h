@@ -24,11 +24,11 @@ const char *eng_gc_verdict_name(eng_gc_verdict verdict);
 
 /* One tensor under check. value is perturbed in place by the objective and always restored. */
 typedef struct eng_gc_tensor {
-    char name[2 * ENG_NAME_MAX]; /* "conv2d_1.weight", "input" */
-    char layer[ENG_NAME_MAX];    /* the layer it belongs to ("" for a whole-objective input) */
-    int layer_index;             /* position of that layer, -1 when not applicable */
-    eng_tensor *value;           /* the objective's own tensor (not owned here) */
-    eng_tensor *grad;            /* analytic gradient, filled by gradient() */
+    char name[ENG_PARAM_NAME_MAX]; /* "conv2d_1.weight", "input" */
+    char layer[ENG_NAME_MAX];      /* the layer it belongs to ("" for a whole-objective input) */
+    int layer_index;               /* position of that layer, -1 when not applicable */
+    eng_tensor *value;             /* the objective's own tensor (not owned here) */
+    eng_tensor *grad;              /* analytic gradient, filled by gradient() */
 } eng_gc_tensor;
 
 typedef struct eng_gc_objective eng_gc_objective;
@@ -126,7 +126,7 @@ typedef struct eng_gc_element {
 } eng_gc_element;
 
 typedef struct eng_gc_tensor_report {
-    char name[2 * ENG_NAME_MAX];
+    char name[ENG_PARAM_NAME_MAX];
     char layer[ENG_NAME_MAX];
     int layer_index;
     int ndim;
@@ -164,11 +164,12 @@ struct eng_gc_report {
     bool nondeterministic; /* two evaluations at the same point differed */
     int ntensors;
     eng_gc_tensor_report *tensors;
-    char first_failing[2 * ENG_NAME_MAX]; /* name of the first failing tensor, "" if none */
-    char warning[256];                    /* e.g. an f32 objective */
-    bool kink_free;    /* differences taken with the branches of the layers that can
-                        * freeze (ReLU, max-pool) held at the base point */
-    char summary[512]; /* a conclusion across tensors, e.g. one factor everywhere */
+    char first_failing[ENG_PARAM_NAME_MAX]; /* name of the first failing tensor, "" if none */
+    char warning[256];                      /* e.g. an f32 objective */
+    bool kink_free; /* differences taken with the branches of the layers that can
+                     * freeze (ReLU, max-pool) held at the base point */
+    char summary[ENG_PARAM_NAME_MAX + 2 * ENG_NAME_MAX]; /* a conclusion across tensors, e.g.
+                                                          * one factor everywhere */
     double seconds;
     int64_t elements_checked, elements_total; /* coverage over the tensors checked */
     int64_t evaluations;                      /* loss evaluations used */
@@ -178,14 +179,17 @@ struct eng_gc_report {
      * tensors' checked counts against elements_total). */
     double estimated_seconds, budget;
     bool budget_sampled;
-    const char *mode;                  /* "element-wise", "directional", "layer-wise" */
-    int directions, directions_failed; /* directional mode */
+    const char *mode; /* "element-wise", "directional", "layer-wise" */
+    /* Directional mode: the directions tested and failed, and the number of tensors they
+     * spanned (each direction moves every element of its tensor; elements_total counts those
+     * elements, elements_checked the ones then checked one by one in failing tensors). */
+    int directions, directions_failed, directions_tensors;
     /* Localisation after a whole-model FAIL (the failing tensors are evidence; the culprit is
      * the layer whose backward is wrong, found by checking the suspects alone). */
-    char culprit[ENG_NAME_MAX];            /* "relu_1", "loss"; "" when none was found */
-    char culprit_tensor[2 * ENG_NAME_MAX]; /* "relu_1.input", "conv2d_1.weight" */
-    char localisation[600];                /* "relu_1 (no parameters): input gradient ..." */
-    eng_gc_report *localised;              /* [optional, owned] the suspects' own checks */
+    char culprit[ENG_NAME_MAX];              /* "relu_1", "loss"; "" when none was found */
+    char culprit_tensor[ENG_PARAM_NAME_MAX]; /* "relu_1.input", "conv2d_1.weight" */
+    char localisation[600];                  /* "relu_1 (no parameters): input gradient ..." */
+    eng_gc_report *localised;                /* [optional, owned] the suspects' own checks */
 };
 
 /* Element-wise check. [out] *out owned by the caller (eng_gc_report_free). */

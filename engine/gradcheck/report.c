@@ -66,7 +66,13 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
                                    : ": every element checked");
     else if (report->estimated_seconds > 0)
         put(&w, "estimated time of a full check: %.3g s\n", report->estimated_seconds);
-    if (report->elements_checked < report->elements_total)
+    if (report->directions)
+        put(&w,
+            "coverage: %d random directions over %d tensors (each moves every element of its "
+            "tensor: %lld in all); %lld elements checked one by one\n",
+            report->directions, report->directions_tensors, (long long)report->elements_total,
+            (long long)report->elements_checked);
+    else if (report->elements_checked < report->elements_total)
         put(&w,
             "coverage: %lld of %lld elements (%.2f%%), a stratified sample per tensor "
             "decided with the tensor-level statistics\n",

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_io.h"
+#include "report_criterion.h"
 
 /* A list of numbers: a float64 attribute, or an empty group for an empty list. */
 static eng_status add_list(eng_meta *t, const char *key, const double *v, int64_t n)
@@ -136,6 +136,8 @@ static eng_status build_meta(const eng_gc_check_spec *s, const eng_gc_report *r,
     if (!st && s->criterion[0])
         st = eng_meta_add_string(g, "criterion", s->criterion);
     if (!st && s->criterion[0])
+        st = gc_criterion_write(g, s);
+    if (!st && s->criterion[0])
         st = add_tensor(g, "y", s->y);
     if (!st)
         st = eng_meta_add(g, "tensors", ENG_META_TABLE, &tensors);
@@ -184,14 +186,13 @@ eng_status eng_gc_report_save(const char *path, const eng_gc_check_spec *spec,
     return st;
 }
 
-/* The criterion a saved report names (those Lua's nn constructs without settings). */
+/* The criterion a saved report names: a loss kind with its saved settings. */
 static eng_status new_criterion(const eng_gc_saved_report *s, eng_loss **out)
 {
     const char *c = s->spec.criterion;
-    if (strcmp(c, "CrossEntropyLoss") == 0)
-        return eng_cross_entropy_new(out);
-    if (strcmp(c, "MSELoss") == 0)
-        return eng_mse_new(out);
+    const eng_loss_kind *kind = c[0] ? gc_criterion_kind(c) : NULL;
+    if (kind)
+        return gc_criterion_create(kind, &s->spec, out);
     if (strcmp(c, ENG_GC_CRITERION_LUA) == 0)
         return eng_error(ENG_EARG,
                          "%s: meta.gradcheck.criterion is '%s': the check's criterion "
@@ -212,7 +213,7 @@ static eng_status new_criterion(const eng_gc_saved_report *s, eng_loss **out)
                          s->path);
     return eng_error(ENG_EFORMAT,
                      "%s: meta.gradcheck.criterion: unknown criterion '%s' (the "
-                     "replay rebuilds CrossEntropyLoss and MSELoss; give any other to it: "
+                     "replay rebuilds the engine's loss kinds; give any other to it: "
                      "gradcheck.replay(path, model or nil, criterion) in Lua)",
                      s->path, c);
 }

@@ -8,9 +8,13 @@
  *   mode, verdict, dtype    strings: the report's ("element-wise", "PASS", "f64")
  *   loss                    number
  *   x, x_shape, x_dtype     the batch: its values in row-major order, shape and dtype
- *   criterion               [optional] the loss: "CrossEntropyLoss" or "MSELoss", or "lua"
- *                           for a criterion written in Lua (which a file cannot hold: the
- *                           replay needs it given, eng_gc_replay_with)
+ *   criterion               [optional] the loss: its constructor's name ("CrossEntropyLoss",
+ *                           "NLLLoss", "HuberLoss", a plugin loss's), or "lua" for a criterion
+ *                           written in Lua (which a file cannot hold: the replay needs it
+ *                           given, eng_gc_replay_with)
+ *   criterion_settings      [optional] table: the loss's settings, one entry per setting its
+ *                           kind declares (reduction, ignore_index; delta); absent (files saved
+ *                           before they were stored, losses without settings): the defaults
  *   y, y_shape, y_dtype     [with criterion] the target
  *   options                 table of the options given: samples, seed, step, rtol, nsigma,
  *                           worst, only, input, mode ("element", "directional"), directions;
@@ -39,8 +43,12 @@ typedef struct eng_gc_check_spec {
     eng_model *model;
     eng_tensor *x;                        /* the batch */
     eng_tensor *y;                        /* [optional] the target (NULL: layer-wise) */
-    char criterion[ENG_GC_CRITERION_MAX]; /* "CrossEntropyLoss", "MSELoss", "lua"
+    char criterion[ENG_GC_CRITERION_MAX]; /* a loss kind's constructor name
+                                             ("CrossEntropyLoss", "HuberLoss"), "lua"
                                              (ENG_GC_CRITERION_LUA); "" for none */
+    eng_settings criterion_settings;      /* [optional] the criterion's settings (from
+                                             eng_loss_settings_init, set and finished);
+                                             zeroed: the kind's defaults */
     eng_gc_options options;               /* every field saved */
     double loss_scale;                    /* the criterion times this (0 or 1: unscaled) */
     bool input;                           /* the model's input was checked too */
@@ -50,7 +58,7 @@ typedef struct eng_gc_check_spec {
 
 /* One tensor's stored results. */
 typedef struct eng_gc_saved_tensor {
-    char name[2 * ENG_NAME_MAX];
+    char name[ENG_PARAM_NAME_MAX];
     eng_gc_verdict verdict;
     char diagnosis[512];
     double step;

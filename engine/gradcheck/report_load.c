@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_io.h"
+#include "report_criterion.h"
 
 static const char *type_name(eng_meta_type type)
 {
@@ -204,7 +204,7 @@ static eng_status read_option(const char *path, const eng_meta *m, eng_gc_saved_
 /* tensors/<name> into t. */
 static eng_status read_saved_tensor(const char *path, const eng_meta *e, eng_gc_saved_tensor *t)
 {
-    char where[64 + 2 * ENG_NAME_MAX];
+    char where[64 + ENG_PARAM_NAME_MAX];
     snprintf(where, sizeof where, "meta.gradcheck.tensors.%s", e->key);
     if (e->type != ENG_META_TABLE || strlen(e->key) >= sizeof t->name)
         return eng_error(ENG_EFORMAT, "%s: %s is not a tensor's table (or its name is too long)",
@@ -307,6 +307,8 @@ static eng_status read_report(const char *path, const eng_meta *g, eng_gc_saved_
         st = eng_error(ENG_EFORMAT, "%s: %s.criterion is too long", path, where);
     if (!st && criterion)
         snprintf(s->spec.criterion, sizeof s->spec.criterion, "%s", criterion->string);
+    if (!st && criterion)
+        st = gc_criterion_read(path, g, &s->spec);
     if (!st && criterion)
         st = read_tensor(path, g, "y", &s->spec.y);
     if (!st)

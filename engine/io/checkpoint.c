@@ -247,7 +247,7 @@ static eng_status open_or_create(eng_checkpoint *ck, hid_t loc, const char *name
 static eng_status write_slots(eng_checkpoint *ck, hid_t opt_group, const eng_optimizer *opt, int i)
 {
     const eng_optim_ops *ops = opt->ops;
-    char layer[2 * ENG_NAME_MAX], param[2 * ENG_NAME_MAX];
+    char layer[ENG_PARAM_NAME_MAX], param[ENG_PARAM_NAME_MAX];
     bool any = false;
     for (int k = 0; k < ops->nslots; k++)
         any = any || opt->slots[i * ops->nslots + k];

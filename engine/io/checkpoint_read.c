@@ -204,7 +204,7 @@ static eng_status check_extra_params(eng_checkpoint *ck, hid_t g, const eng_laye
     if (H5Gget_info(g, &info) < 0)
         return eng_h5_error(ENG_EFORMAT, ck->path, "cannot list /model/%s", layer->name);
     for (hsize_t k = 0; k < info.nlinks; k++) {
-        char name[256];
+        char name[ENG_PARAM_NAME_MAX];
         if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, name, sizeof name,
                                H5P_DEFAULT) < 0)
             return eng_h5_error(ENG_EFORMAT, ck->path, "cannot list /model/%s", layer->name);
@@ -245,7 +245,7 @@ static eng_status read_layer(eng_checkpoint *ck, hid_t model_group, int i, const
             is_param ? layer->params[p].name : layer->buffers[p - layer->nparams].name;
         eng_tensor *value =
             is_param ? layer->params[p].value : layer->buffers[p - layer->nparams].value;
-        char where[3 * ENG_NAME_MAX], what[3 * ENG_NAME_MAX];
+        char where[2 * ENG_NAME_MAX + ENG_PARAM_NAME_MAX], what[sizeof where];
         snprintf(where, sizeof where, "/model/%s/%s", layer->name, name);
         snprintf(what, sizeof what, "the model's %s.%s", layer->name, name);
         hid_t d;
@@ -490,10 +490,11 @@ eng_status eng_checkpoint_read_optimizer(eng_checkpoint *ck, eng_optimizer *opt)
     if (!st)
         st = read_counters(ck, g, &steps, &lr);
     for (int i = 0; !st && i < opt->nparams; i++) {
-        char layer[2 * ENG_NAME_MAX], param[2 * ENG_NAME_MAX];
+        char layer[ENG_PARAM_NAME_MAX], param[ENG_PARAM_NAME_MAX];
         eng_checkpoint_split_name(opt->params[i].name, layer, param, sizeof layer);
         for (int k = 0; !st && k < ops->nslots; k++) {
-            char rel[6 * ENG_NAME_MAX], where[7 * ENG_NAME_MAX], what[4 * ENG_NAME_MAX];
+            char rel[2 * ENG_PARAM_NAME_MAX + ENG_NAME_MAX], where[sizeof rel + 16],
+                what[ENG_PARAM_NAME_MAX + 2 * ENG_NAME_MAX];
             snprintf(rel, sizeof rel, "%s/%s/%s", layer, param, ops->slot_names[k]);
             snprintf(where, sizeof where, "/optimizer/%s", rel);
             snprintf(what, sizeof what, "the optimizer's %s for %s", ops->slot_names[k],

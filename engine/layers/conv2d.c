@@ -1,11 +1,11 @@
 /* 2-d convolution with PyTorch's torch.nn.Conv2d semantics: cross-correlation, zero padding,
  * weight [out,in,kh,kw]. Three paths, chosen per layer and input: a direct convolution
  * (kernels/conv_direct*, AVX-512 or AVX2 at run time) for layers with few input taps; Winograd
- * F(2x2,3x3) (Lavin and Gray 2015, kernels/winograd.c) for f32 3x3 layers with many input
- * channels; im2col and one GEMM per image (Chellapilla et al. 2006) otherwise, dilated ones
- * included. Grouped convolutions (depthwise too) are in conv2d_grouped.c; the direct path, 1x1
- * stride-1 products on the image itself and f32 strided layers (im2col from the input's phases)
- * in conv2d_paths.c. */
+ * F(2x2,3x3) or F(4x4,3x3) (Lavin and Gray 2015, kernels/winograd*.c, conv2d_winograd.c) for
+ * f32 3x3 layers with many input channels; im2col and one GEMM per image (Chellapilla et al.
+ * 2006) otherwise, dilated ones included. Grouped convolutions (depthwise too) are in
+ * conv2d_grouped.c; the direct path, 1x1 stride-1 products on the image itself and f32 strided
+ * layers (im2col from the input's phases) in conv2d_paths.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,9 +74,10 @@ static eng_status ensure_col(conv2d *c, const eng_conv_geometry *g, eng_dtype dt
 }
 
 /* f32 3x3, stride 1, dilation 1, with enough input channels for the GEMMs to dominate:
- * Winograd F(2x2, 3x3), 2.25 times fewer multiplications than im2col + GEMM. Its f32 results
- * differ from the direct sum by a few units of rounding; f64 (gradient checks) keeps the
- * im2col path, which sums exactly as the definition does. */
+ * Winograd (conv2d_winograd.c), 2.25 to 4 times fewer multiplications than im2col + GEMM. Its
+ * f32 results differ from the direct sum by rounding (up to about 2e-6 of the largest output,
+ * conv2d_winograd.c); f64 (gradient checks) keeps the im2col path, which sums exactly as the
+ * definition does. */
 static bool use_winograd(const conv2d *c, const eng_tensor *x)
 {
     return x->dtype == ENG_F32 && c->opts.groups == 1 && c->kh == 3 && c->kw == 3 &&
@@ -84,118 +85,6 @@ static bool use_winograd(const conv2d *c, const eng_tensor *x)
            c->opts.dilation_w == 1 &&
            x->shape[3] + 2 * c->opts.padding_w <= ENG_WINOGRAD_MAX_WIDTH &&
            !eng_conv2d_use_direct(c, x);
-}
-
-/* Images per group: 8 keeps the transformed tiles of a 14x14 LeNet layer (32 -> 64 channels)
- * at 2.4 MB and the GEMMs at 392 columns; 4, 8 and 16 measured alike, 32 slower. */
-#define WINOGRAD_GROUP 8
-
-/* The stride between the 16 transformed matrices: their size plus one cache line, so that it
- * is never a multiple of 4096 bytes (see winograd.h). */
-static int64_t winograd_plane(int rows, int64_t tiles)
-{
-    return rows * tiles + 16;
-}
-
-static eng_status ensure_winograd(conv2d *c, const eng_conv_geometry *g, int64_t images,
-                                  bool backward)
-{
-    int64_t tiles = images * ((g->oh + 1) / 2) * ((g->ow + 1) / 2);
-    int64_t ushape[3] = {16, c->out_channels, c->in_channels};
-    int64_t vsize = 16 * winograd_plane(c->in_channels, tiles);
-    int64_t msize = 16 * winograd_plane(c->out_channels, tiles);
-    eng_status st = eng_tensor_ensure(&c->wino_u, ENG_F32, 3, ushape);
-    if (!st)
-        st = eng_tensor_ensure(&c->wino_v, ENG_F32, 1, &vsize);
-    if (!st)
-        st = eng_tensor_ensure(&c->wino_m, ENG_F32, 1, &msize);
-    int64_t utshape[3] = {16, c->in_channels, c->out_channels};
-    if (!st && backward)
-        st = eng_tensor_ensure(&c->wino_du, ENG_F32, 3, ushape);
-    if (!st && backward)
-        st = eng_tensor_ensure(&c->wino_ut, ENG_F32, 3, utshape);
-    return st;
-}
-
-static eng_status conv2d_forward_winograd(conv2d *c, const eng_tensor *x, eng_tensor *y,
-                                          const eng_conv_geometry *g)
-{
-    int64_t n = x->shape[0], group = n < WINOGRAD_GROUP ? n : WINOGRAD_GROUP;
-    eng_status st = ensure_winograd(c, g, group, false);
-    if (st)
-        return st;
-    int out = c->out_channels, in = c->in_channels;
-    int64_t x_stride = (int64_t)in * g->height * g->width, y_stride = (int64_t)out * g->oh * g->ow;
-    int64_t per_image = (int64_t)((g->oh + 1) / 2) * ((g->ow + 1) / 2);
-    float *u = ENG_F32_DATA(c->wino_u), *v = ENG_F32_DATA(c->wino_v), *m = ENG_F32_DATA(c->wino_m);
-    eng_param *bias = eng_layer_param(&c->base, "bias");
-    eng_winograd_weights_f32(u, ENG_F32_DATA(c->base.params[0].value), out, in);
-    for (int64_t first = 0; first < n; first += group) {
-        int count = (int)(n - first < group ? n - first : group);
-        int64_t tiles = count * per_image;
-        int64_t vp = winograd_plane(in, tiles), mp = winograd_plane(out, tiles);
-        eng_winograd_input_f32(v, tiles, vp, ENG_F32_DATA(x) + first * x_stride, count, in,
-                               g->height, g->width, g->ph, g->pw, g->oh, g->ow);
-        for (int xi = 0; xi < 16; xi++) /* M = U V */
-            eng_small_gemm_nn_f32(m + xi * mp, tiles, u + xi * out * in, v + xi * vp, tiles, out,
-                                  (int)tiles, in);
-        eng_winograd_output_f32(ENG_F32_DATA(y) + first * y_stride, m, tiles, mp,
-                                bias ? ENG_F32_DATA(bias->value) : NULL, count, out, g->oh, g->ow);
-    }
-    return ENG_OK;
-}
-
-/* The exact gradients of the forward above: dM = A dY A^T; dU += dM V^T, dW += G^T dU G;
- * dV = U^T dM, dX = the windows' B dV B^T added up. */
-static eng_status conv2d_backward_winograd(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
-                                           eng_tensor *dx, const eng_conv_geometry *g)
-{
-    int64_t n = x->shape[0], group = n < WINOGRAD_GROUP ? n : WINOGRAD_GROUP;
-    eng_status st = ensure_winograd(c, g, group, true);
-    if (st)
-        return st;
-    int out = c->out_channels, in = c->in_channels;
-    int64_t x_stride = (int64_t)in * g->height * g->width, y_stride = (int64_t)out * g->oh * g->ow;
-    int64_t per_image = (int64_t)((g->oh + 1) / 2) * ((g->ow + 1) / 2);
-    float *u = ENG_F32_DATA(c->wino_u), *du = ENG_F32_DATA(c->wino_du);
-    float *v = ENG_F32_DATA(c->wino_v), *m = ENG_F32_DATA(c->wino_m);
-    eng_param *weight = &c->base.params[0], *bias = eng_layer_param(&c->base, "bias");
-    eng_winograd_weights_f32(u, ENG_F32_DATA(weight->value), out, in);
-    float *ut = ENG_F32_DATA(c->wino_ut);
-    for (int xi = 0; xi < 16; xi++)
-        for (int o = 0; o < out; o++)
-            for (int ch = 0; ch < in; ch++)
-                ut[(xi * in + ch) * out + o] = u[(xi * out + o) * in + ch];
-    eng_tensor_zero(c->wino_du);
-    if (dx)
-        eng_tensor_zero(dx);
-    for (int64_t first = 0; first < n; first += group) {
-        int count = (int)(n - first < group ? n - first : group);
-        int64_t tiles = count * per_image;
-        int64_t vp = winograd_plane(in, tiles), mp = winograd_plane(out, tiles);
-        const float *dyg = ENG_F32_DATA(dy) + first * y_stride;
-        /* dU += dM V^T: an nt product summed along the tiles (a long inner dimension) */
-        eng_winograd_input_f32(v, tiles, vp, ENG_F32_DATA(x) + first * x_stride, count, in,
-                               g->height, g->width, g->ph, g->pw, g->oh, g->ow);
-        eng_winograd_output_grad_f32(m, tiles, mp, dyg, count, out, g->oh, g->ow);
-        for (int xi = 0; xi < 16; xi++)
-            eng_small_gemm_nt_f32(du + xi * out * in, in, m + xi * mp, tiles, v + xi * vp, tiles,
-                                  out, in, (int)tiles);
-        if (dx) {
-            /* v is free again: it takes dV = U^T dM */
-            for (int xi = 0; xi < 16; xi++)
-                eng_small_gemm_nn_f32(v + xi * vp, tiles, ut + xi * in * out, m + xi * mp, tiles,
-                                      in, (int)tiles, out);
-            eng_winograd_input_grad_f32(ENG_F32_DATA(dx) + first * x_stride, v, tiles, vp, count,
-                                        in, g->height, g->width, g->ph, g->pw, g->oh, g->ow);
-        }
-        if (bias)
-            for (int k = 0; k < count; k++)
-                eng_sum_planes_f32(ENG_F32_DATA(bias->grad), dyg + k * y_stride, out,
-                                   (int64_t)g->oh * g->ow);
-    }
-    eng_winograd_weights_grad_f32(ENG_F32_DATA(weight->grad), du, out, in);
-    return ENG_OK;
 }
 
 static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y,
@@ -212,7 +101,7 @@ static eng_status conv2d_forward(eng_layer *layer, const eng_tensor *x, eng_tens
     if (eng_conv2d_use_direct(c, x))
         return eng_conv2d_direct_forward(c, x, y, &g);
     if (use_winograd(c, x))
-        return conv2d_forward_winograd(c, x, y, &g);
+        return eng_conv2d_winograd_forward(c, x, y, &g);
     if (eng_conv2d_use_pointwise(c))
         return eng_conv2d_pointwise_forward(c, x, y, &g);
     if (eng_conv2d_use_phases(c, x))
@@ -266,7 +155,7 @@ static eng_status conv2d_backward(eng_layer *layer, const eng_tensor *x, const e
     if (!dx && eng_conv2d_use_direct(c, x))
         return eng_conv2d_direct_backward(c, x, dy, &g);
     if (use_winograd(c, x))
-        return conv2d_backward_winograd(c, x, dy, dx, &g);
+        return eng_conv2d_winograd_backward(c, x, dy, dx, &g);
     if (eng_conv2d_use_pointwise(c))
         return eng_conv2d_pointwise_backward(c, x, dy, dx, &g);
     if (eng_conv2d_use_phases(c, x))

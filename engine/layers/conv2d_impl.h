@@ -17,7 +17,7 @@ typedef struct conv2d {
     eng_tensor *grid, *dphase; /* the strided path's product [out, columns], dx's phases; grid
                                 * holds the direct path's zero bias */
     /* workspaces of the Winograd path: transformed weights (and their gradient), input tiles
-     * and output tiles of one group of images */
+     * and output tiles of one group of images (conv2d_winograd.c) */
     eng_tensor *wino_u, *wino_ut, *wino_du, *wino_v, *wino_m;
 } conv2d;
 
@@ -31,6 +31,13 @@ ENG_MUST_CHECK eng_status eng_conv2d_grouped_forward(conv2d *c, const eng_tensor
 ENG_MUST_CHECK eng_status eng_conv2d_grouped_backward(conv2d *c, const eng_tensor *x,
                                                       const eng_tensor *dy, eng_tensor *dx,
                                                       const eng_conv_geometry *g);
+/* The Winograd path for f32 3x3 stride-1 layers (conv2d_winograd.c; conv2d.c decides when):
+ * forward and backward as conv2d's, F(2x2, 3x3) or F(4x4, 3x3) chosen by the output size. */
+ENG_MUST_CHECK eng_status eng_conv2d_winograd_forward(conv2d *c, const eng_tensor *x, eng_tensor *y,
+                                                      const eng_conv_geometry *g);
+ENG_MUST_CHECK eng_status eng_conv2d_winograd_backward(conv2d *c, const eng_tensor *x,
+                                                       const eng_tensor *dy, eng_tensor *dx,
+                                                       const eng_conv_geometry *g);
 /* The paths of conv2d_paths.c: whether each applies to the layer (and x), and forward and
  * backward on the layer's terms (backward overwrites dx [optional], adds into the parameters'
  * gradients).

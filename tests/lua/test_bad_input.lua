@@ -129,6 +129,18 @@ local forged = { -- name, edit(g = meta.gradcheck, t = its tensors["linear_2.wei
   {"criterion_unknown", function(g) g.criterion = "HingeLoss" end,
    "meta.gradcheck.criterion: unknown criterion 'HingeLoss'"},
   {"criterion_lua", function(g) g.criterion = "lua" end, "meta.gradcheck.criterion is 'lua'"},
+  {"criterion_settings_number", function(g) g.criterion_settings = 3 end,
+   "meta.gradcheck.criterion_settings is not a table"},
+  {"criterion_settings_unknown", function(g) g.criterion_settings = {delta = 1} end,
+   "meta.gradcheck.criterion_settings: cross_entropy: unknown setting 'delta'"},
+  {"criterion_settings_bound", function(g)
+     g.criterion, g.criterion_settings = "HuberLoss", {delta = -1}
+   end, "meta.gradcheck.criterion_settings: huber: setting 'delta'"},
+  {"criterion_settings_type", function(g)
+     g.criterion, g.criterion_settings = "NLLLoss", {reduction = 2}
+   end, "meta.gradcheck.criterion_settings: nll: setting 'reduction'"},
+  {"criterion_settings_lua", function(g) g.criterion, g.criterion_settings = "lua", {} end,
+   "criterion_settings given for criterion 'lua', which is not a loss kind"},
   {"options_number", function(g) g.options = 3 end, "meta.gradcheck.options is a"},
   {"samples_nan", function(g) g.options.samples = 0 / 0 end, "options.samples must be an integer"},
   {"samples_negative", function(g) g.options.samples = -1 end, "options.samples must be an"},

@@ -44,6 +44,11 @@ expect_failure("flattened size mismatch names the layer",
 expect_failure("unflattened input to a linear layer names its in_features and the fix",
   prelude .. "nn.Sequential{nn.Linear(64, 10)}:forward(engine.zeros({2, 1, 8, 8}))\n",
   {"layer 1 of 1: linear 'linear_1': x [2,1,8,8], expected [N,64] (flatten the input first)"})
+expect_failure("a Lua criterion whose forward fails is named with its method",
+  prelude .. "engine.gradcheck.check(nn.Sequential{nn.Linear(2, 2, {dtype = 'f64'})}, " ..
+  "{forward = function() error('kaput') end, backward = function(_, i) return i end}, " ..
+  "engine.randn({2, 2}, 'f64'), engine.randn({2, 2}, 'f64'))\n",
+  {"gradcheck: the criterion's forward failed: ", "kaput"})
 expect_failure("wrong Lua type to a constructor",
   prelude .. "nn.Linear('a', 3)\n",
   {"<script>:2: bad argument #1 to 'Linear' (number expected, got string)"})

@@ -43,6 +43,27 @@ assert(not current, "README.md: a code block opened at line " .. (current and cu
   " is never closed")
 assert(#blocks >= 10, "README.md: only " .. #blocks .. " code blocks found")
 
+-- every link to a section of this README (#anchor) leads to a heading: GitHub's anchors,
+-- lower case, punctuation dropped, spaces as hyphens
+do
+  local anchors, text = {}, {}
+  local in_code = false
+  for line in io.lines(root .. "/README.md") do
+    if line:match("^```") then in_code = not in_code end
+    local heading = not in_code and line:match("^#+%s+(.-)%s*$")
+    if heading then
+      anchors[heading:lower():gsub("[^%w%s%-_]", ""):gsub("%s", "-")] = true
+    end
+    text[#text + 1] = line
+  end
+  local all, links = table.concat(text, "\n"), 0
+  for anchor in all:gmatch("%]%(#([^)]+)%)") do
+    links = links + 1
+    assert(anchors[anchor], "README.md links to #" .. anchor .. ", which no heading makes")
+  end
+  assert(links >= 10, "README.md: only " .. links .. " links to its own sections")
+end
+
 local dir = os.tmpname()
 os.remove(dir)
 assert(sh("mkdir -p " .. quote(dir .. "/build")))

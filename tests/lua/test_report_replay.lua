@@ -1,6 +1,7 @@
 -- Replay fidelity: every option that changes a check's result is saved with the report and
 -- restored by gc.replay (exclude, full, localise and loss_scale as well as samples, seed, step,
--- rtol, nsigma, worst, only, input, mode and directions), and a criterion written in Lua is
+-- rtol, nsigma, worst, only, input, mode and directions), a criterion with settings (NLLLoss,
+-- HuberLoss) is saved with them and rebuilt with them, and a criterion written in Lua is
 -- recorded as such: the replay asks for it by name, and runs with it when it is given.
 local H = dofile("helpers.lua")
 local engine = require("engine")
@@ -75,13 +76,51 @@ again:save(path) -- saved again from the saved report it holds: still a Lua crit
 assert(engine.load(path).meta.gradcheck.criterion == "lua")
 H.check_error("no function 'backward'", gc.replay, path, nil, {forward = half_sq.forward})
 
--- a criterion with settings the replay cannot rebuild: named, and used when given
-local nll = nn.NLLLoss{reduction = "sum"}
+-- criteria with settings: printed with them, saved with them (meta.gradcheck.criterion_settings)
+-- and rebuilt with them by the replay. NLLLoss{reduction = "sum", ignore_index = 1} on
+-- targets {0, 1, 1} is -out[1][1] (the samples of class 1 ignored, no mean)
+local nll = nn.NLLLoss{reduction = "sum", ignore_index = 1}
+assert(tostring(nll) == "NLLLoss(reduction=sum, ignore_index=1)", tostring(nll))
+assert(tostring(nn.NLLLoss()) == "NLLLoss()" and tostring(nn.HuberLoss(1)) == "HuberLoss()")
 r = gc.check(model, nll, x, y)
+H.near(r.loss, -out:get(1, 1), 1e-12, "NLLLoss{reduction = 'sum', ignore_index = 1}")
 r:save(path)
-H.check_error("unknown criterion 'NLLLoss'", gc.replay, path)
-again = gc.replay(path, nil, nll)
+local g = engine.load(path).meta.gradcheck
+assert(g.criterion == "NLLLoss" and g.criterion_settings.reduction == "sum" and
+       g.criterion_settings.ignore_index == 1, "the settings are not in the file")
+again = gc.replay(path)
 assert(again.replay.same_verdict, tostring(again))
-H.near(again.loss, r.loss, 0, "NLLLoss{reduction = 'sum'} replayed")
+H.near(again.loss, r.loss, 0, "NLLLoss{reduction = 'sum', ignore_index = 1} replayed")
+again:save(path) -- saved again from the saved report it holds: the settings stay
+assert(engine.load(path).meta.gradcheck.criterion_settings.ignore_index == 1)
+-- a file saved before the settings were stored: loads, and replays with the defaults (the
+-- mean of -out[i][y_i] over the three samples)
+local meta = engine.load(path).meta
+meta.gradcheck.criterion_settings = nil
+engine.save(path, {model = model, meta = meta})
+again = gc.replay(path)
+H.near(again.loss, -(out:get(1, 1) + out:get(2, 2) + out:get(3, 2)) / 3, 1e-12,
+       "an old file's NLLLoss replayed with its defaults")
+
+-- HuberLoss(0.5): the mean over elements of d^2/2 where |d| < 0.5, else 0.5 (|d| - 0.25)
+local huber, target = nn.HuberLoss(0.5), engine.randn({3, 2}, "f64")
+assert(tostring(huber) == "HuberLoss(delta=0.5)", tostring(huber))
+local sum = 0
+for i = 1, 3 do
+  for j = 1, 2 do
+    local d = math.abs(out:get(i, j) - target:get(i, j))
+    sum = sum + (d < 0.5 and d * d / 2 or 0.5 * (d - 0.25))
+  end
+end
+r = gc.check(model, huber, x, target)
+H.near(r.loss, sum / 6, 1e-12, "HuberLoss(0.5)")
+r:save(path)
+assert(engine.load(path).meta.gradcheck.criterion_settings.delta == 0.5)
+again = gc.replay(path)
+assert(again.replay.same_verdict, tostring(again))
+H.near(again.loss, r.loss, 0, "HuberLoss(0.5) replayed")
+-- a criterion given to the replay still replaces the saved one
+again = gc.replay(path, nil, nn.HuberLoss(2))
+assert(again.loss ~= r.loss, "the given criterion was not used")
 os.remove(path)
-print("test_report_replay: exclude, full, localise, loss_scale and Lua criteria replay")
+print("test_report_replay: exclude, full, localise, loss_scale, criteria with settings and Lua criteria replay")

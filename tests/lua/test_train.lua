@@ -112,6 +112,26 @@ for _ in f:lines() do rows = rows + 1 end
 f:close()
 assert(rows == 20)
 
+H.section("on_epoch: called after each epoch with its record, the history so far")
+do
+  local m, o = make()
+  local seen = {}
+  local h = engine.train{model = m, criterion = nn.CrossEntropyLoss(), optimizer = o,
+    data = train_set, batch_size = 32, epochs = 3, validate = test_set, verbose = false,
+    on_epoch = function(record, so_far)
+      seen[#seen + 1] = {epoch = record.epoch, val_accuracy = record.val_accuracy,
+                         epochs = #so_far.epochs, steps = #so_far.steps.loss}
+    end}
+  assert(#seen == 3, #seen)
+  for e = 1, 3 do
+    assert(seen[e].epoch == e and seen[e].epochs == e and seen[e].steps == 5 * e)
+    assert(seen[e].val_accuracy == h.epochs[e].val_accuracy)
+  end
+  H.check_error("setting 'on_epoch' must be a function(record, history), got number",
+    engine.train, {model = m, criterion = nn.CrossEntropyLoss(), optimizer = o,
+                   data = train_set, epochs = 1, on_epoch = 3})
+end
+
 H.section("resume from the checkpoint of epoch 2 equals the uninterrupted run")
 local ref = params(model)
 local m2, o2, s2 = make()

@@ -1,0 +1,257 @@
+/* AVX-512 bodies of the Winograd F(4x4, 3x3) transforms (winograd4.c dispatches to them when
+ * the processor has AVX-512F). Input side: two vectors hold 32 consecutive image columns, 7
+ * windows of 6 columns at stride 4; column q of every window is picked out by one two-source
+ * lane permutation, and the overlapping columns of the input gradient's windows are joined in
+ * registers. Output side: a vector holds 16 consecutive tiles of a transformed matrix, and
+ * the 4 columns of the tiles are interleaved into (or split out of) 64 output columns by two
+ * rounds of permutations. The formulas are winograd4_formulas.h's, shared with the plain
+ * bodies, which these match bit for bit. */
+#include "winograd4_avx512.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include <stdbool.h>
+
+#include "winograd4_formulas.h"
+
+#define AVX512 __attribute__((target("avx512f")))
+
+#define IN_TILES 7
+#define OUT_TILES 16
+
+/* Lanes l of [lo, hi) (clipped to 0..16). */
+static inline __mmask16 lanes(int lo, int hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo)
+        return 0;
+    return (__mmask16)((((uint32_t)1 << hi) - 1) & ~(((uint32_t)1 << lo) - 1));
+}
+
+/* Interleaves lanes 0..7 (hi: 8..15) of a and b: a0 b0 a1 b1 ... */
+#define LO_IX _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define HI_IX _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+
+AVX512 void eng_winograd4_input_avx512_f32(float *v, int64_t ld, int64_t plane, const float *x,
+                                           int n, int c, int h, int w, int ph, int pw, int oh,
+                                           int ow)
+{
+    int th = (oh + 3) / 4, tw = (ow + 3) / 4;
+    int64_t per_image = (int64_t)th * tw;
+    __m512i col_ix[6]; /* lane l: column 4l + q of the 32 */
+    for (int q = 0; q < 6; q++)
+        col_ix[q] =
+            _mm512_and_si512(_mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 32, 36,
+                                                                40, 44, 48, 52, 56, 60),
+                                              _mm512_set1_epi32(q)),
+                             _mm512_set1_epi32(31));
+    for (int k = 0; k < n; k++)
+        for (int ch = 0; ch < c; ch++) {
+            const float *p = x + ((int64_t)k * c + ch) * h * w;
+            for (int ti = 0; ti < th; ti++)
+                for (int tj0 = 0; tj0 < tw; tj0 += IN_TILES) {
+                    int nt = tw - tj0 < IN_TILES ? tw - tj0 : IN_TILES, col0 = 4 * tj0 - pw;
+                    __mmask16 lo_m = lanes(-col0, w - col0),
+                              hi_m = lanes(-col0 - 16, w - col0 - 16);
+                    __m512 lo[6], hi[6], tlo[6], thi[6];
+                    for (int r = 0; r < 6; r++) {
+                        int row = 4 * ti - ph + r;
+                        bool in = row >= 0 && row < h;
+                        const float *src = p + (int64_t)row * w + col0;
+                        lo[r] = in ? _mm512_maskz_loadu_ps(lo_m, src) : _mm512_setzero_ps();
+                        hi[r] = in ? _mm512_maskz_loadu_ps(hi_m, src + 16) : _mm512_setzero_ps();
+                    }
+#define I(r) lo[r]
+                    WG4_BT(tlo, I); /* B^T d along the rows, 32 columns at once */
+#undef I
+#define I(r) hi[r]
+                    WG4_BT(thi, I);
+#undef I
+                    __mmask16 m = lanes(0, nt);
+                    float *dst = v + ch * ld + k * per_image + (int64_t)ti * tw + tj0;
+                    for (int i = 0; i < 6; i++) { /* (B^T d) B, window by window in the lanes */
+                        __m512 e[6], o[6];
+                        for (int q = 0; q < 6; q++)
+                            e[q] = _mm512_permutex2var_ps(tlo[i], col_ix[q], thi[i]);
+#define I(q) e[q]
+                        WG4_BT(o, I);
+#undef I
+                        for (int j = 0; j < 6; j++)
+                            _mm512_mask_storeu_ps(dst + (6 * i + j) * plane, m, o[j]);
+                    }
+                }
+        }
+}
+
+/* dd = B dv B^T for up to 7 tiles of a tile row, as winograd4.c's input_grad_chunk: chunk
+ * column 4l + q is column q of window l, plus column q + 4 of window l - 1 for q < 2. */
+AVX512 static void input_grad_rows(float *p, const float *a, int64_t plane, int nt, int h, int w,
+                                   int row0, int col0)
+{
+    const __m512i prev = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+    __mmask16 m = lanes(0, nt);
+    __m512 s[6][6];
+    for (int j = 0; j < 6; j++) { /* s = B dv along the rows */
+        __m512 in[6], o[6];
+        for (int i = 0; i < 6; i++)
+            in[i] = _mm512_maskz_loadu_ps(m, a + (6 * i + j) * plane);
+#define I(i) in[i]
+        WG4_B(o, I);
+#undef I
+        for (int r = 0; r < 6; r++)
+            s[r][j] = o[r];
+    }
+    int span = 4 * nt + 2;
+    __mmask16 cols_lo = lanes(-col0, w - col0) & lanes(0, span);
+    __mmask16 cols_hi = lanes(-col0 - 16, w - col0 - 16) & lanes(0, span - 16);
+    for (int r = 0; r < 6; r++) {
+        int row = row0 + r;
+        if (row < 0 || row >= h)
+            continue;
+        __m512 o[6];
+#define I(j) s[r][j]
+        WG4_B(o, I); /* s B^T */
+#undef I
+        __m512 e0 = o[0] + _mm512_maskz_permutexvar_ps(0xfffe, prev, o[4]);
+        __m512 e1 = o[1] + _mm512_maskz_permutexvar_ps(0xfffe, prev, o[5]);
+        __m512 p02 = _mm512_permutex2var_ps(e0, LO_IX, o[2]);
+        __m512 p13 = _mm512_permutex2var_ps(e1, LO_IX, o[3]);
+        float *dst = p + (int64_t)row * w + col0;
+        __m512 lo = _mm512_maskz_loadu_ps(cols_lo, dst) + _mm512_permutex2var_ps(p02, LO_IX, p13);
+        __m512 hi =
+            _mm512_maskz_loadu_ps(cols_hi, dst + 16) + _mm512_permutex2var_ps(p02, HI_IX, p13);
+        _mm512_mask_storeu_ps(dst, cols_lo, lo);
+        _mm512_mask_storeu_ps(dst + 16, cols_hi, hi);
+    }
+}
+
+AVX512 void eng_winograd4_input_grad_avx512_f32(float *dx, const float *dv, int64_t ld,
+                                                int64_t plane, int n, int c, int h, int w, int ph,
+                                                int pw, int oh, int ow)
+{
+    int th = (oh + 3) / 4, tw = (ow + 3) / 4;
+    int64_t per_image = (int64_t)th * tw;
+    for (int k = 0; k < n; k++)
+        for (int ch = 0; ch < c; ch++) {
+            float *p = dx + ((int64_t)k * c + ch) * h * w;
+            for (int ti = 0; ti < th; ti++)
+                for (int tj0 = 0; tj0 < tw; tj0 += IN_TILES) {
+                    int nt = tw - tj0 < IN_TILES ? tw - tj0 : IN_TILES;
+                    input_grad_rows(p, dv + ch * ld + k * per_image + (int64_t)ti * tw + tj0, plane,
+                                    nt, h, w, 4 * ti - ph, 4 * tj0 - pw);
+                }
+        }
+}
+
+AVX512 void eng_winograd4_output_avx512_f32(float *y, const float *m, int64_t ld, int64_t plane,
+                                            const float *bias, int n, int out, int oh, int ow)
+{
+    int th = (oh + 3) / 4, tw = (ow + 3) / 4;
+    int64_t per_image = (int64_t)th * tw;
+    for (int k = 0; k < n; k++)
+        for (int o = 0; o < out; o++) {
+            float *p = y + ((int64_t)k * out + o) * oh * ow;
+            float b = bias ? bias[o] : 0.0f;
+            for (int ti = 0; ti < th; ti++)
+                for (int tj0 = 0; tj0 < tw; tj0 += OUT_TILES) {
+                    int nt = tw - tj0 < OUT_TILES ? tw - tj0 : OUT_TILES, cols = ow - 4 * tj0;
+                    const float *a = m + o * ld + k * per_image + (int64_t)ti * tw + tj0;
+                    __mmask16 mt = lanes(0, nt);
+                    __m512 s[4][6];
+                    for (int j = 0; j < 6; j++) { /* s = A^T a */
+                        __m512 in[6], r4[4];
+                        for (int i = 0; i < 6; i++)
+                            in[i] = _mm512_maskz_loadu_ps(mt, a + (6 * i + j) * plane);
+#define I(i) in[i]
+                        WG4_AT(r4, I);
+#undef I
+                        for (int i = 0; i < 4; i++)
+                            s[i][j] = r4[i];
+                    }
+                    for (int i = 0; i < 4 && 4 * ti + i < oh; i++) { /* y = s A + b */
+                        __m512 r4[4];
+#define I(j) s[i][j]
+                        WG4_AT(r4, I);
+#undef I
+                        for (int q = 0; q < 4; q++)
+                            r4[q] = r4[q] + b;
+                        __m512 p_lo = _mm512_permutex2var_ps(r4[0], LO_IX, r4[2]);
+                        __m512 p_hi = _mm512_permutex2var_ps(r4[0], HI_IX, r4[2]);
+                        __m512 q_lo = _mm512_permutex2var_ps(r4[1], LO_IX, r4[3]);
+                        __m512 q_hi = _mm512_permutex2var_ps(r4[1], HI_IX, r4[3]);
+                        float *dst = p + (int64_t)(4 * ti + i) * ow + 4 * tj0;
+                        _mm512_mask_storeu_ps(dst, lanes(0, cols),
+                                              _mm512_permutex2var_ps(p_lo, LO_IX, q_lo));
+                        _mm512_mask_storeu_ps(dst + 16, lanes(0, cols - 16),
+                                              _mm512_permutex2var_ps(p_lo, HI_IX, q_lo));
+                        _mm512_mask_storeu_ps(dst + 32, lanes(0, cols - 32),
+                                              _mm512_permutex2var_ps(p_hi, LO_IX, q_hi));
+                        _mm512_mask_storeu_ps(dst + 48, lanes(0, cols - 48),
+                                              _mm512_permutex2var_ps(p_hi, HI_IX, q_hi));
+                    }
+                }
+        }
+}
+
+/* Columns 4l + q (q = 0..3) of one output row, l = 0..15: g[q] lane l. */
+AVX512 static inline void split_row(__m512 g[4], const float *r, int cols)
+{
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    __m512 v[4];
+    for (int q = 0; q < 4; q++)
+        v[q] = _mm512_maskz_loadu_ps(lanes(0, cols - 16 * q), r + 16 * q);
+    __m512 p0 = _mm512_permutex2var_ps(v[0], even, v[1]),
+           p1 = _mm512_permutex2var_ps(v[0], odd, v[1]);
+    __m512 p2 = _mm512_permutex2var_ps(v[2], even, v[3]),
+           p3 = _mm512_permutex2var_ps(v[2], odd, v[3]);
+    g[0] = _mm512_permutex2var_ps(p0, even, p2);
+    g[2] = _mm512_permutex2var_ps(p0, odd, p2);
+    g[1] = _mm512_permutex2var_ps(p1, even, p3);
+    g[3] = _mm512_permutex2var_ps(p1, odd, p3);
+}
+
+AVX512 void eng_winograd4_output_grad_avx512_f32(float *dm, int64_t ld, int64_t plane,
+                                                 const float *dy, int n, int out, int oh, int ow)
+{
+    int th = (oh + 3) / 4, tw = (ow + 3) / 4;
+    int64_t per_image = (int64_t)th * tw;
+    for (int k = 0; k < n; k++)
+        for (int o = 0; o < out; o++) {
+            const float *p = dy + ((int64_t)k * out + o) * oh * ow;
+            for (int ti = 0; ti < th; ti++)
+                for (int tj0 = 0; tj0 < tw; tj0 += OUT_TILES) {
+                    int nt = tw - tj0 < OUT_TILES ? tw - tj0 : OUT_TILES, cols = ow - 4 * tj0;
+                    __m512 g[4][4], s[6][4];
+                    for (int i = 0; i < 4; i++) {
+                        if (4 * ti + i < oh)
+                            split_row(g[i], p + (int64_t)(4 * ti + i) * ow + 4 * tj0, cols);
+                        else
+                            for (int q = 0; q < 4; q++)
+                                g[i][q] = _mm512_setzero_ps();
+                    }
+                    for (int q = 0; q < 4; q++) { /* s = A g */
+                        __m512 r6[6];
+#define I(i) g[i][q]
+                        WG4_A(r6, I);
+#undef I
+                        for (int i = 0; i < 6; i++)
+                            s[i][q] = r6[i];
+                    }
+                    float *mt = dm + o * ld + k * per_image + (int64_t)ti * tw + tj0;
+                    __mmask16 m = lanes(0, nt);
+                    for (int i = 0; i < 6; i++) { /* dm = s A^T */
+                        __m512 r6[6];
+#define I(q) s[i][q]
+                        WG4_A(r6, I);
+#undef I
+                        for (int j = 0; j < 6; j++)
+                            _mm512_mask_storeu_ps(mt + (6 * i + j) * plane, m, r6[j]);
+                    }
+                }
+        }
+}
+
+#endif
