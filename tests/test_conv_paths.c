@@ -1,12 +1,13 @@
 /* conv2d's paths besides im2col and Winograd (engine/layers/conv2d_paths.c) and the phase
  * kernels under them (kernels/conv_phase.h), against the definitions: the phase columns and
  * their adjoint against im2col's definition at every SIMD level (odd sizes, strides 2 and 3,
- * unequal strides, padding, 1x1 kernels), and whole layers (strided f32, 1x1 stride 1 in f32
- * and f64) against the convolution summed in double. */
+ * unequal strides, padding, 1x1 kernels), whole layers (strided f32, 1x1 stride 1 in f32 and
+ * f64) against the convolution summed in double, and the nt product in panels. */
 #include "support.h"
 
 #include "kernels/conv_phase.h"
 #include "kernels/cpu.h"
+#include "kernels/small_gemm.h"
 
 static const eng_simd levels[] = {ENG_SIMD_NONE, ENG_SIMD_AVX2, ENG_SIMD_AVX512};
 #define LEVELS (sizeof levels / sizeof levels[0])
@@ -305,6 +306,41 @@ static void test_pointwise_layers_match_the_definition(void **state)
     }
 }
 
+/* ---- the nt product over a long shared dimension (the linear layer's forward) ------------- */
+
+/* c += a @ b^T with k past one panel (kernels/small_gemm.c's NT_PANEL), odd sizes and leading
+ * dimensions, against the sum in long double, at every SIMD level. */
+static void test_nt_product_over_long_rows_matches_the_naive_sum(void **state)
+{
+    (void)state;
+    const int shapes[][3] = {{64, 128, 3136}, {5, 7, 1000}, {6, 9, 768}, {4, 4, 1537}};
+    for (size_t z = 0; z < sizeof shapes / sizeof shapes[0]; z++) {
+        int m = shapes[z][0], n = shapes[z][1], k = shapes[z][2], lda = k + 3, ldb = k + 1;
+        float *a = frand((int64_t)m * lda, 50 + z), *b = frand((int64_t)n * ldb, 60 + z);
+        float *c0 = frand((int64_t)m * (n + 2), 70 + z), *c = malloc(sizeof *c * m * (n + 2));
+        for (size_t l = 0; l < LEVELS; l++) {
+            eng_simd old = eng_simd_cap(levels[l]);
+            memcpy(c, c0, sizeof *c * m * (n + 2));
+            eng_small_gemm_nt_f32(c, n + 2, a, lda, b, ldb, m, n, k);
+            eng_simd_cap(old);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) {
+                    long double acc = c0[i * (n + 2) + j], mag = fabsl(acc);
+                    for (int p = 0; p < k; p++) {
+                        long double t =
+                            (long double)a[(int64_t)i * lda + p] * b[(int64_t)j * ldb + p];
+                        acc += t, mag += fabsl(t);
+                    }
+                    double e = fabs((double)(c[i * (n + 2) + j] - acc)) / (double)mag;
+                    if (!(e <= 1e-6))
+                        print_message("%dx%dx%d at (%d,%d): error %g\n", m, n, k, i, j, e);
+                    assert_true(e <= 1e-6);
+                }
+        }
+        free(a), free(b), free(c0), free(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_phase_crop_and_extend_match_their_definition),
         cmocka_unit_test(test_strided_f32_layers_match_the_definition),
         cmocka_unit_test(test_pointwise_layers_match_the_definition),
+        cmocka_unit_test(test_nt_product_over_long_rows_matches_the_naive_sum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

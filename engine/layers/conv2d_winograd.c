@@ -53,10 +53,12 @@ static int64_t tiles_per_image(const wino_variant *wv, const eng_conv_geometry *
  * Accuracy: each transformed output is an f32 sum over the input channels (over the output
  * channels for the input gradient), and F(4x4)'s output transform amplifies that sum's
  * rounding about 6 times more than F(2x2)'s. Measured max relative errors against the f64
- * im2col path (20 seeds, as test_conv2d.c's Winograd tests, which hold 2e-6): 16 -> 16
- * channels at 28x28 forward 1.7e-6, input gradient 1.3e-6, weight gradient 1.3e-6; 32 -> 64 at
- * 14x14 2.2e-6, 32 -> 32 2.0e-6, 64 -> 64 at 7x7 3.1e-6 (F(2x2): 2.4e-7 to 4.0e-7). So F(4x4)
- * only for at most 16 channels in and out.
+ * im2col path (20 seeds, 2 to 8 images as test_conv2d.c's Winograd tests, which hold 2e-6):
+ * 16 -> 16 channels at 28x28 forward 1.7e-6, input gradient 1.3e-6, weight gradient 1.3e-6;
+ * 32 -> 64 at 14x14 2.2e-6, 32 -> 32 2.0e-6, 64 -> 64 at 7x7 3.1e-6 (F(2x2): 2.4e-7 to
+ * 4.0e-7). So F(4x4) only for at most 16 channels in and out. The maximum grows with the
+ * number of outputs: a batch of 64 at 16 -> 16, 28x28 gives 2.7e-6 forward, 1.3e-6 input
+ * and 1.2e-6 weight gradient (F(2x2): 2.5e-7, 2.8e-7, 4.6e-7; 5 seeds).
  * Speed: the products dominate, elems * tiles multiply-adds per (out, in) pair: at 28x28
  * F(4x4) needs 1.78 times fewer (measured, 16 -> 16, batch 64: forward 1.45x, backward 1.5x
  * faster), at 14x14 1.36 times (4 tiles of 4 cover 14 columns; measured 32 -> 64: 0 to 8%
