@@ -388,10 +388,14 @@ eng_status eng_model_check_finite(const eng_model *model, int64_t step, double l
                 return nonfinite_error(layer->params[k].value, bad, step, loss, where);
             }
         }
-        /* a fused pair's inner output is not written (model_fusion.c says why skipping it
-         * reports the same) */
-        if (model->forwarded && !model->fused[i] &&
-            (bad = find_nonfinite(model->outputs[i])) >= 0) {
+        /* a fused pair's inner output was not written: write it now (model_fusion.c) */
+        const eng_tensor *in = i == 0 ? model->input : model->outputs[i - 1];
+        eng_status st = model->forwarded && model->fused[i]
+                            ? eng_fused_inner_output(model->fused[i], layer, in, model->outputs[i])
+                            : ENG_OK;
+        if (st)
+            return st;
+        if (model->forwarded && (bad = find_nonfinite(model->outputs[i])) >= 0) {
             snprintf(where, sizeof where, "layer %d '%s' (%s): output", i + 1, layer->name,
                      layer->ops->kind);
             return nonfinite_error(model->outputs[i], bad, step, loss, where);
@@ -455,7 +459,7 @@ static int nested_pair(eng_model *model, int i, const eng_tensor *in, eng_status
     if (!eng_fusion_active() || model->fusion_off || i + 1 >= model->nlayers ||
         model->layers[i + 1]->ops->shape_needs_data)
         return ENG_FUSE_NONE;
-    int kind = eng_model_fusable(model, i, in);
+    int kind = eng_model_fusable(model, i, in, true);
     if (kind)
         *st = prepare_output(model, i + 1, model->outputs[i]);
     return *st ? ENG_FUSE_NONE : kind;

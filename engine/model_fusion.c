@@ -9,24 +9,29 @@
  * state (the pool's winners are those its plain forward would keep).
  *
  * Pairs: ReLU -> MaxPool2d (max and ReLU commute; the pool runs on the ReLU's input and its
- * backward writes the ReLU's input gradient). A pair is fused only when
+ * backward writes the ReLU's input gradient, dy going to the winner where the pooled y > 0);
+ * BatchNorm1d/2d -> ReLU (BatchNorm's normalising pass writes relu(y), and its backward masks
+ * dy by the ReLU's output > 0 inside its sums and dx pass: BatchNorm's kernels, relu flags,
+ * engine/kernels/batchnorm.h). A pair is fused only when
  *   - the step may fuse: a top-level forward/backward of a model without fusion_off, or a
  *     nested model (container) run inside one (eng_fusion_begin); the gradient checker sets
  *     fusion_off, and its own per-layer calls into containers run unfused;
- *   - the pair does not end the model (its last output, and the gradient the caller passes in,
- *     are always those of separate layers), and every layer's buffers are sized before any
- *     runs (no layer whose shape needs data);
- *   - x is contiguous, f32 or f64, and both layers run alike in stretches (model_split.c).
+ *   - the pair does not end a top-level model (the non-finite guard below relies on it; a
+ *     nested model's inner buffers have no reader but its own backward), and every layer's
+ *     buffers are sized before any runs (no layer whose shape needs data);
+ *   - x is contiguous, f32 or f64, and both layers run alike in stretches (model_split.c) if
+ *     the model may run stretches at all.
  *
  * What is then not written: layer i's output (outputs[i]) and layer i+1's input gradient
  * (dinputs[i+1]). Their readers: backward (follows the plan, reads neither), the gradient
  * checker (runs with fusion_off), container signatures (read only in the checker's unfused
- * runs), and eng_model_check_finite, which skips both; that reports exactly what it reports
- * unfused, because a non-finite ReLU output needs a non-finite ReLU input (checked before it)
- * and the pool's input gradient holds only values of dy (zero elsewhere), checked before it
- * (the pair does not end the model). */
+ * runs), and eng_model_check_finite, which writes the skipped output from layer i's input
+ * (eng_fused_inner_output) before it looks, and skips the skipped gradient: that holds only
+ * values of the gradient layer i+1 received (zero elsewhere), checked just before it (the pair
+ * does not end the model), so the guard reports exactly what it reports unfused. */
 #include "model_fusion.h"
 
+#include "kernels/activation.h"
 #include "layers/layer_fusion.h"
 
 static _Thread_local bool step_fuses;
@@ -54,16 +59,19 @@ static bool same_stretch_rule(const eng_layer *a, const eng_layer *b)
            !b->ops->prefers_many_samples;
 }
 
-int eng_model_fusable(const eng_model *model, int i, const eng_tensor *x)
+int eng_model_fusable(const eng_model *model, int i, const eng_tensor *x, bool nested)
 {
-    if (i + 2 >= model->nlayers || !x || !eng_tensor_is_contiguous(x) ||
+    if (i + (nested ? 1 : 2) >= model->nlayers || !x || !eng_tensor_is_contiguous(x) ||
         (x->dtype != ENG_F32 && x->dtype != ENG_F64))
         return ENG_FUSE_NONE;
     const eng_layer *a = model->layers[i], *b = model->layers[i + 1];
-    if (!same_stretch_rule(a, b))
+    /* a model with a layer that is not batch-independent never runs stretches */
+    if (a->ops->batch_independent && b->ops->batch_independent && !same_stretch_rule(a, b))
         return ENG_FUSE_NONE;
     if (eng_layer_is_relu(a) && eng_layer_is_maxpool2d(b))
         return ENG_FUSE_RELU_MAXPOOL;
+    if (eng_layer_is_batchnorm(a) && eng_layer_is_relu(b) && x->dtype == a->dtype)
+        return ENG_FUSE_BN_RELU;
     return ENG_FUSE_NONE;
 }
 
@@ -73,7 +81,7 @@ void eng_model_plan_fusion(eng_model *model, const eng_tensor *x, bool fuse)
         model->fused[i] = ENG_FUSE_NONE;
     for (int i = 0; fuse && i < model->nlayers; i++) {
         model->fused[i] =
-            (unsigned char)eng_model_fusable(model, i, i == 0 ? x : model->outputs[i - 1]);
+            (unsigned char)eng_model_fusable(model, i, i == 0 ? x : model->outputs[i - 1], false);
         i += model->fused[i] != ENG_FUSE_NONE;
     }
 }
@@ -81,10 +89,9 @@ void eng_model_plan_fusion(eng_model *model, const eng_tensor *x, bool fuse)
 eng_status eng_fused_forward(int kind, eng_layer *a, eng_layer *b, const eng_tensor *x,
                              eng_tensor *y, bool training)
 {
-    (void)a;
-    (void)training;
     switch (kind) {
     case ENG_FUSE_RELU_MAXPOOL: return eng_maxpool2d_forward_after_relu(b, x, y);
+    case ENG_FUSE_BN_RELU: return eng_batchnorm_forward_relu(a, x, y, training);
     default: return eng_error(ENG_ESTATE, "fusion: unknown pair kind %d", kind);
     }
 }
@@ -92,10 +99,26 @@ eng_status eng_fused_forward(int kind, eng_layer *a, eng_layer *b, const eng_ten
 eng_status eng_fused_backward(int kind, eng_layer *a, eng_layer *b, const eng_tensor *x,
                               const eng_tensor *y, const eng_tensor *dy, eng_tensor *dx)
 {
-    (void)a;
     switch (kind) {
     case ENG_FUSE_RELU_MAXPOOL:
         return dx ? eng_maxpool2d_backward_through_relu(b, x, y, dy, dx) : ENG_OK;
+    case ENG_FUSE_BN_RELU: return eng_batchnorm_backward_relu(a, x, y, dy, dx);
+    default: return eng_error(ENG_ESTATE, "fusion: unknown pair kind %d", kind);
+    }
+}
+
+eng_status eng_fused_inner_output(int kind, const eng_layer *a, const eng_tensor *x,
+                                  eng_tensor *y_a)
+{
+    int64_t n = eng_tensor_numel(x);
+    switch (kind) {
+    case ENG_FUSE_RELU_MAXPOOL:
+        if (x->dtype == ENG_F32)
+            eng_relu_forward_f32(ENG_F32_DATA(y_a), ENG_F32_DATA(x), n);
+        else
+            eng_relu_forward_f64(ENG_F64_DATA(y_a), ENG_F64_DATA(x), n);
+        return ENG_OK;
+    case ENG_FUSE_BN_RELU: return eng_batchnorm_output(a, x, y_a);
     default: return eng_error(ENG_ESTATE, "fusion: unknown pair kind %d", kind);
     }
 }

@@ -19,9 +19,9 @@ void eng_fusion_end(bool previous);
 /* Whether the calling thread runs a step that may fuse. */
 bool eng_fusion_active(void);
 
-/* The kind of fusion for the pair (i, i + 1) given x, layer i's input (0: none). Needs the
- * pair's output buffers sized. */
-int eng_model_fusable(const eng_model *model, int i, const eng_tensor *x);
+/* The kind of fusion for the pair (i, i + 1) given x, layer i's input (0: none); nested: the
+ * model runs inside a container (its last pair may fuse). */
+int eng_model_fusable(const eng_model *model, int i, const eng_tensor *x, bool nested);
 /* Fills model->fused for the whole model (x: the input; every output buffer sized); clears it
  * when fuse is false. */
 void eng_model_plan_fusion(eng_model *model, const eng_tensor *x, bool fuse);
@@ -34,5 +34,10 @@ ENG_MUST_CHECK eng_status eng_fused_forward(int kind, eng_layer *a, eng_layer *b
 ENG_MUST_CHECK eng_status eng_fused_backward(int kind, eng_layer *a, eng_layer *b,
                                              const eng_tensor *x, const eng_tensor *y,
                                              const eng_tensor *dy, eng_tensor *dx);
+
+/* Writes into y_a the output layer a (of a fused pair) gives for x, which the fused forward
+ * did not write: for readers that need it (the non-finite guard). */
+ENG_MUST_CHECK eng_status eng_fused_inner_output(int kind, const eng_layer *a, const eng_tensor *x,
+                                                 eng_tensor *y_a);
 
 #endif

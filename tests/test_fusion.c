@@ -6,6 +6,7 @@
  * kernels they replace on every SIMD level; and the non-finite guard says the same either way. */
 #include "support.h"
 
+#include "../engine/gradcheck/gradcheck.h"
 #include "../engine/kernels/activation.h"
 #include "../engine/kernels/cpu.h"
 #include "../engine/kernels/pool.h"
@@ -192,6 +193,271 @@ static void test_relu_maxpool_inside_a_container_equals_separate_layers_bit_for_
     check_all(true, true);
 }
 
+/* The pool runs on other data between the fused forward and backward (its winners then
+ * belong to another output): the fused backward finds them again from x and y, still bit for
+ * bit the separate layers' backward. */
+static void test_fused_backward_after_the_pool_ran_elsewhere_equals_separate_layers(void **state)
+{
+    (void)state;
+    eng_dtype dtypes[] = {ENG_F32, ENG_F64};
+    for (size_t k = 0; k < sizeof geometries / sizeof geometries[0]; k++)
+        for (int d = 0; d < 2; d++) {
+            net_spec n = geometries[k];
+            n.conv = true;
+            eng_model *fused = make_net(dtypes[d], &n), *plain = make_net(dtypes[d], &n);
+            plain->fusion_off = true;
+            eng_tensor *x = TENSOR(dtypes[d], 3, 2, n.h, n.w), *r = TENSOR(dtypes[d], 3, 4);
+            tensor_randn(x, 100 + k, 1.0);
+            tensor_randn(r, 110 + k, 1.0);
+            const eng_tensor *ya, *yb, *dxa, *dxb;
+            assert_ok(eng_model_forward(fused, x, &ya));
+            assert_ok(eng_model_forward(plain, x, &yb));
+            assert_int_equal(fused->fused[1], ENG_FUSE_RELU_MAXPOOL);
+            eng_tensor *other = tensor_clone(fused->outputs[1]);
+            eng_tensor *pooled = tensor_clone(fused->outputs[2]);
+            tensor_randn(other, 120 + k, 1.0);
+            assert_ok(eng_layer_forward(fused->layers[2], other, pooled, true));
+            assert_ok(eng_model_backward(fused, r, &dxa));
+            assert_ok(eng_model_backward(plain, r, &dxb));
+            assert_same_bits(dxa, dxb, "input gradient");
+            for (int i = 0; i < eng_model_param_count(fused); i++) {
+                char name[2 * ENG_NAME_MAX];
+                eng_param *pa = eng_model_param(fused, i, name, sizeof name);
+                assert_same_bits(pa->grad, eng_model_param(plain, i, NULL, 0)->grad, name);
+            }
+            eng_tensor_release(other);
+            eng_tensor_release(pooled);
+            eng_tensor_release(x);
+            eng_tensor_release(r);
+            eng_model_release(fused);
+            eng_model_release(plain);
+        }
+}
+
+/* ---- BatchNorm -> ReLU ---- */
+
+typedef enum bn_net { BN_TOP, BN_RESIDUAL, BN_1D, BN_NESTED_END } bn_net;
+
+/* BN_TOP: conv(2->4) -> bn2d -> relu -> conv(4->2) -> flatten -> linear(-> 3), x [N,2,5,7];
+ * BN_NESTED_END: sequential(conv(2->2) -> bn2d -> relu) -> flatten -> linear (the pair ends the
+ * nested model);
+ * BN_RESIDUAL: the bench ResNet's block, residual(conv -> bn -> relu -> conv -> bn, conv 1x1 ->
+ * bn) -> relu -> flatten -> linear; BN_1D: linear(6 -> 5) -> bn1d -> relu -> linear(-> 3). */
+static eng_model *make_bn_net(eng_dtype dtype, bn_net kind)
+{
+    eng_rng rng;
+    eng_rng_seed(&rng, 9);
+    eng_model *m;
+    assert_ok(eng_model_new(&m));
+    eng_layer *l;
+    eng_conv2d_options pad = {.padding_h = 1, .padding_w = 1, .no_bias = true}, one = {0};
+    if (kind == BN_1D) {
+        assert_ok(eng_linear_new(6, 5, true, dtype, &rng, &l));
+        add(m, l);
+        assert_ok(eng_batchnorm_new(1, 5, 1e-5, 0.1, true, dtype, &l));
+        add(m, l);
+        assert_ok(eng_relu_new(&l));
+        add(m, l);
+        assert_ok(eng_linear_new(5, 3, true, dtype, &rng, &l));
+        add(m, l);
+        return m;
+    }
+    eng_model *block = m, *shortcut = NULL;
+    if (kind == BN_NESTED_END) { /* sequential(conv -> bn -> relu) -> flatten -> linear */
+        assert_ok(eng_model_new(&block));
+        assert_ok(eng_conv2d_new(2, 2, 3, 3, &pad, dtype, &rng, &l));
+        add(block, l);
+        assert_ok(eng_batchnorm_new(2, 2, 1e-5, 0.1, true, dtype, &l));
+        add(block, l);
+        assert_ok(eng_relu_new(&l));
+        add(block, l);
+        assert_ok(eng_sequential_layer_new(block, &l));
+        add(m, l);
+        eng_model_release(block);
+        assert_ok(eng_flatten_new(&l));
+        add(m, l);
+        assert_ok(eng_linear_new(2 * 5 * 7, 3, true, dtype, &rng, &l));
+        add(m, l);
+        return m;
+    }
+    if (kind == BN_RESIDUAL) {
+        assert_ok(eng_model_new(&block));
+        assert_ok(eng_model_new(&shortcut));
+    }
+    assert_ok(eng_conv2d_new(2, 4, 3, 3, &pad, dtype, &rng, &l));
+    add(block, l);
+    assert_ok(eng_batchnorm_new(2, 4, 1e-5, 0.1, true, dtype, &l));
+    add(block, l);
+    assert_ok(eng_relu_new(&l));
+    add(block, l);
+    assert_ok(eng_conv2d_new(4, 2, 3, 3, &pad, dtype, &rng, &l));
+    add(block, l);
+    if (kind == BN_RESIDUAL) {
+        assert_ok(eng_batchnorm_new(2, 2, 1e-5, 0.1, true, dtype, &l));
+        add(block, l);
+        assert_ok(eng_conv2d_new(2, 2, 1, 1, &one, dtype, &rng, &l));
+        add(shortcut, l);
+        assert_ok(eng_batchnorm_new(2, 2, 1e-5, 0.1, true, dtype, &l));
+        add(shortcut, l);
+        assert_ok(eng_residual_new(block, shortcut, &l));
+        add(m, l);
+        eng_model_release(block);
+        eng_model_release(shortcut);
+        assert_ok(eng_relu_new(&l));
+        add(m, l);
+    }
+    assert_ok(eng_flatten_new(&l));
+    add(m, l);
+    assert_ok(eng_linear_new(2 * 5 * 7, 3, true, dtype, &rng, &l));
+    add(m, l);
+    return m;
+}
+
+/* Every parameter, gradient and buffer (running statistics) of a and b, bit for bit. */
+static void assert_same_state(eng_model *a, eng_model *b)
+{
+    for (int i = 0; i < eng_model_param_count(a); i++) {
+        char name[2 * ENG_NAME_MAX];
+        eng_param *pa = eng_model_param(a, i, name, sizeof name);
+        assert_same_bits(pa->grad, eng_model_param(b, i, NULL, 0)->grad, name);
+    }
+    for (int i = 0; i < a->nlayers; i++)
+        for (int k = 0; k < a->layers[i]->nbuffers; k++)
+            assert_same_bits(a->layers[i]->buffers[k].value, b->layers[i]->buffers[k].value,
+                             a->layers[i]->buffers[k].name);
+}
+
+/* Three steps (training, training, evaluation) on the fused model and its fusion_off twin. */
+static void check_bn_net(eng_dtype dtype, bn_net kind, int threads)
+{
+    eng_model *fused = make_bn_net(dtype, kind), *plain = make_bn_net(dtype, kind);
+    plain->fusion_off = true;
+    assert_ok(eng_set_threads(threads));
+    const eng_model *owner = fused;
+    int at = 1;
+    if (kind == BN_RESIDUAL || kind == BN_NESTED_END) /* the pair ends the nested model */
+        owner = eng_container_child(fused->layers[0], 0);
+    for (int step = 0; step < 3; step++) {
+        bool training = step < 2;
+        eng_model_set_training(fused, training);
+        eng_model_set_training(plain, training);
+        eng_tensor *x = kind == BN_1D ? TENSOR(dtype, 7, 6) : TENSOR(dtype, 3, 2, 5, 7);
+        eng_tensor *r = TENSOR(dtype, kind == BN_1D ? 7 : 3, 3);
+        tensor_randn(x, 60 + step, 1.0);
+        tensor_randn(r, 70 + step, 1.0);
+        const eng_tensor *ya, *yb, *dxa, *dxb;
+        assert_ok(eng_model_forward(fused, x, &ya));
+        assert_ok(eng_model_forward(plain, x, &yb));
+        assert_same_bits(ya, yb, "output");
+        assert_int_equal(owner->fused[at], ENG_FUSE_BN_RELU);
+        assert_ok(eng_model_backward(fused, r, &dxa));
+        assert_ok(eng_model_backward(plain, r, &dxb));
+        assert_same_bits(dxa, dxb, "input gradient");
+        if (kind == BN_RESIDUAL) /* the residual's relu stays apart (no pair kind) */
+            assert_int_equal(fused->fused[0], ENG_FUSE_NONE);
+        assert_same_state(fused, plain);
+        eng_tensor_release(x);
+        eng_tensor_release(r);
+    }
+    assert_ok(eng_set_threads(1));
+    eng_model_release(fused);
+    eng_model_release(plain);
+}
+
+/* A BatchNorm whose output overflows (finite input and parameters) is reported at the
+ * BatchNorm, fused or not: the guard writes the output the fused pass skipped. */
+static void test_nonfinite_guard_finds_an_overflowing_batchnorm_output_fused_or_not(void **state)
+{
+    (void)state;
+    char messages[2][1024];
+    for (int k = 0; k < 2; k++) {
+        eng_model *m = make_bn_net(ENG_F32, BN_TOP);
+        m->fusion_off = k == 1;
+        eng_tensor *x = TENSOR(ENG_F32, 3, 2, 5, 7), *r = TENSOR(ENG_F32, 3, 3);
+        tensor_randn(x, 90, 1.0);
+        tensor_randn(r, 91, 1.0);
+        eng_tensor *gamma = m->layers[1]->params[0].value;
+        for (int64_t i = 0; i < eng_tensor_numel(gamma); i++)
+            eng_tensor_set_flat(gamma, i, 1e38);
+        const eng_tensor *y;
+        assert_ok(eng_model_forward(m, x, &y));
+        assert_int_equal(m->fused[1], k == 0 ? ENG_FUSE_BN_RELU : ENG_FUSE_NONE);
+        assert_int_equal(eng_model_check_finite(m, 5, 1.0), ENG_ENONFINITE);
+        snprintf(messages[k], sizeof messages[k], "%s", eng_errmsg());
+        eng_tensor_release(x);
+        eng_tensor_release(r);
+        eng_model_release(m);
+    }
+    assert_string_equal(messages[0], messages[1]);
+    assert_non_null(strstr(messages[0], "layer 2 'batchnorm2d_1' (batchnorm2d): output has "));
+}
+
+static void test_batchnorm_relu_equals_separate_layers_bit_for_bit(void **state)
+{
+    (void)state;
+    eng_dtype dtypes[] = {ENG_F32, ENG_F64};
+    for (int d = 0; d < 2; d++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            check_bn_net(dtypes[d], BN_TOP, threads);
+            check_bn_net(dtypes[d], BN_RESIDUAL, threads);
+            check_bn_net(dtypes[d], BN_1D, threads);
+            check_bn_net(dtypes[d], BN_NESTED_END, threads);
+        }
+}
+
+/* The layer-wise gradient check of a model that fuses (after a fused forward) runs the layers
+ * apart: its report equals that of the model with fusion_off, number for number. */
+static eng_gc_report *check_layers(eng_model *m, const eng_tensor *x, bool fusion_off,
+                                   const eng_model *owner, int at, int kind)
+{
+    m->fusion_off = fusion_off;
+    const eng_tensor *y;
+    assert_ok(eng_model_forward(m, x, &y));
+    assert_int_equal(owner->fused[at], fusion_off ? ENG_FUSE_NONE : kind);
+    eng_gc_report *report;
+    assert_ok(eng_gc_check_layers(m, x, NULL, &report));
+    assert_true(m->fusion_off == fusion_off); /* put back */
+    return report;
+}
+
+static void check_gradcheck_unchanged(eng_model *m, const eng_tensor *x, const eng_model *owner,
+                                      int at, int kind)
+{
+    eng_gc_report *a = check_layers(m, x, false, owner, at, kind);
+    eng_gc_report *b = check_layers(m, x, true, owner, at, kind);
+    assert_int_equal(a->verdict, b->verdict);
+    assert_true(a->verdict != ENG_GC_FAIL);
+    assert_int_equal(a->ntensors, b->ntensors);
+    for (int k = 0; k < a->ntensors; k++) {
+        const eng_gc_tensor_report *ta = &a->tensors[k], *tb = &b->tensors[k];
+        assert_string_equal(ta->name, tb->name);
+        assert_int_equal(ta->verdict, tb->verdict);
+        assert_int_equal(ta->checked, tb->checked);
+        assert_int_equal(ta->passed, tb->passed);
+        assert_true(ta->max_rel == tb->max_rel && ta->chi2 == tb->chi2);
+    }
+    eng_gc_report_free(a);
+    eng_gc_report_free(b);
+}
+
+static void test_gradient_check_of_a_fusing_model_runs_the_layers_apart(void **state)
+{
+    (void)state;
+    eng_model *m = make_bn_net(ENG_F64, BN_RESIDUAL);
+    eng_tensor *x = TENSOR(ENG_F64, 3, 2, 5, 7);
+    tensor_randn(x, 80, 1.0);
+    check_gradcheck_unchanged(m, x, eng_container_child(m->layers[0], 0), 1, ENG_FUSE_BN_RELU);
+    eng_tensor_release(x);
+    eng_model_release(m);
+    net_spec n = {.h = 6, .w = 8, .k = 2, .s = 2, .conv = true};
+    m = make_net(ENG_F64, &n);
+    x = TENSOR(ENG_F64, 3, 2, 6, 8);
+    tensor_randn(x, 81, 1.0);
+    check_gradcheck_unchanged(m, x, m, 1, ENG_FUSE_RELU_MAXPOOL);
+    eng_tensor_release(x);
+    eng_model_release(m);
+}
+
 /* The fused kernels against the two they replace, on every SIMD level the processor has. */
 #define DEFINE_KERNEL_CHECK(T, SFX)                                                                \
     static void check_kernels_##SFX(const eng_pool_geometry *g, uint64_t seed)                     \
@@ -295,6 +561,10 @@ int main(void)
         cmocka_unit_test(test_relu_maxpool_inside_a_container_equals_separate_layers_bit_for_bit),
         cmocka_unit_test(test_fused_kernels_equal_relu_then_maxpool_on_every_simd_level),
         cmocka_unit_test(test_nonfinite_guard_reports_the_same_with_and_without_fusion),
+        cmocka_unit_test(test_fused_backward_after_the_pool_ran_elsewhere_equals_separate_layers),
+        cmocka_unit_test(test_batchnorm_relu_equals_separate_layers_bit_for_bit),
+        cmocka_unit_test(test_nonfinite_guard_finds_an_overflowing_batchnorm_output_fused_or_not),
+        cmocka_unit_test(test_gradient_check_of_a_fusing_model_runs_the_layers_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,13 @@
             dx[i] = x[i] > 0 ? d : (T)0;                                                           \
         }                                                                                          \
     }                                                                                              \
+    void eng_relu_mask_##SFX(T *restrict d, const T *restrict x, int64_t n)                        \
+    {                                                                                              \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T v = d[i];                                                                            \
+            d[i] = x[i] > 0 ? v : (T)0;                                                            \
+        }                                                                                          \
+    }                                                                                              \
     void eng_leaky_relu_forward_##SFX(T *restrict y, const T *restrict x, int64_t n, double slope) \
     {                                                                                              \
         T s = (T)slope;                                                                            \

@@ -13,6 +13,9 @@ void eng_relu_forward_f32(float *y, const float *x, int64_t n);
 void eng_relu_forward_f64(double *y, const double *x, int64_t n);
 void eng_relu_backward_f32(float *dx, const float *dy, const float *x, int64_t n);
 void eng_relu_backward_f64(double *dx, const double *dy, const double *x, int64_t n);
+/* eng_relu_backward in place: d = x > 0 ? d : 0. */
+void eng_relu_mask_f32(float *d, const float *x, int64_t n);
+void eng_relu_mask_f64(double *d, const double *x, int64_t n);
 
 void eng_leaky_relu_forward_f32(float *y, const float *x, int64_t n, double slope);
 void eng_leaky_relu_forward_f64(double *y, const double *x, int64_t n, double slope);

@@ -195,6 +195,24 @@ eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const
     return backward_impl(bn, x, y, dy, dx);
 }
 
+/* The statistics of the last forward (kept in b->mean and b->invstd; a backward with the
+ * batch's statistics recomputes the same ones there) applied to x again, without the ReLU: the
+ * output a fused forward did not write (model_fusion.c, for the non-finite guard). */
+eng_status eng_batchnorm_output(const eng_layer *bn, const eng_tensor *x, eng_tensor *y)
+{
+    const batchnorm *b = (const batchnorm *)bn;
+    int64_t n = x->shape[0], c = b->features, s = spatial(x);
+    const void *gamma = bn->nparams > 0 ? eng_tensor_data(bn->params[0].value) : NULL;
+    const void *beta = bn->nparams > 1 ? eng_tensor_data(bn->params[1].value) : NULL;
+    if (x->dtype == ENG_F32)
+        eng_batchnorm_normalise_range_f32(eng_tensor_data(y), eng_tensor_data(x), b->mean,
+                                          b->invstd, gamma, beta, n, c, s, 0, c, false);
+    else
+        eng_batchnorm_normalise_range_f64(eng_tensor_data(y), eng_tensor_data(x), b->mean,
+                                          b->invstd, gamma, beta, n, c, s, 0, c, false);
+    return ENG_OK;
+}
+
 static eng_status batchnorm_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
     const batchnorm *b = (const batchnorm *)layer;

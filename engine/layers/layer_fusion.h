@@ -11,11 +11,13 @@
 
 bool eng_layer_is_relu(const eng_layer *layer);
 bool eng_layer_is_maxpool2d(const eng_layer *layer);
+bool eng_layer_is_batchnorm(const eng_layer *layer); /* batchnorm1d or batchnorm2d */
 
 /* ReLU -> maxpool2d: x is the ReLU's input. The forward writes the pool's output y and keeps
  * the winners the pool would keep for relu(x) (so its signature and plain backward are
  * unchanged); the ReLU's output is not written. The backward overwrites dx (like x), the
- * gradient w.r.t. the ReLU's input, after a forward_after_relu that wrote y. */
+ * gradient w.r.t. the ReLU's input, after a forward_after_relu that wrote y (the winners are
+ * found again from x and y if the pool ran on other data since). */
 eng_status eng_maxpool2d_forward_after_relu(eng_layer *pool, const eng_tensor *x, eng_tensor *y);
 eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor *x,
                                                const eng_tensor *y, const eng_tensor *dy,
@@ -24,11 +26,13 @@ eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor
 /* BatchNorm1d/2d -> ReLU (engine/layers/batchnorm.c): forward writes y = relu(bn(x)), the
  * BatchNorm's output not written, updating the running statistics as bn's forward; backward
  * takes that y and its gradient dy, overwrites dx [optional] (like x, the gradient w.r.t. bn's
- * input) and accumulates bn's parameter gradients. Bit for bit the two layers in turn. */
-bool eng_layer_is_batchnorm(const eng_layer *layer);
+ * input) and accumulates bn's parameter gradients. Bit for bit the two layers in turn.
+ * eng_batchnorm_output writes bn's own output for x after such a forward, from the statistics
+ * it kept (for the non-finite guard). */
 eng_status eng_batchnorm_forward_relu(eng_layer *bn, const eng_tensor *x, eng_tensor *y,
                                       bool training);
 eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const eng_tensor *y,
                                        const eng_tensor *dy, eng_tensor *dx);
+eng_status eng_batchnorm_output(const eng_layer *bn, const eng_tensor *x, eng_tensor *y);
 
 #endif

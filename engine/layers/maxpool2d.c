@@ -1,6 +1,7 @@
 /* Max pooling, torch.nn.MaxPool2d: the gradient goes to the first maximum of each window. */
 #include <stdlib.h>
 
+#include "../kernels/activation.h"
 #include "layer_fusion.h"
 #include "layers.h"
 #include "pool_common.h"
@@ -105,10 +106,19 @@ eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor
     if (st)
         return st;
     const int32_t *argmax = winners(m, y);
-    if (!argmax) /* only a fused forward of this y comes before a fused backward */
-        return eng_error(ENG_ESTATE, "maxpool2d '%s': fused backward without its forward",
-                         eng_layer_label(pool));
-    if (x->dtype == ENG_F32)
+    int64_t n = eng_tensor_numel(x);
+    if (!argmax && x->dtype == ENG_F32) {
+        /* the winners were overwritten (this layer ran on other data since): found again from
+         * x and y (the first element equal to y > 0; a cell x <= 0 that wins gets nothing),
+         * then the ReLU's mask */
+        eng_maxpool_backward_xy_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(x),
+                                    ENG_F32_DATA(y), &g);
+        eng_relu_mask_f32(ENG_F32_DATA(dx), ENG_F32_DATA(x), n);
+    } else if (!argmax) {
+        eng_maxpool_backward_xy_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(x),
+                                    ENG_F64_DATA(y), &g);
+        eng_relu_mask_f64(ENG_F64_DATA(dx), ENG_F64_DATA(x), n);
+    } else if (x->dtype == ENG_F32)
         eng_relu_maxpool_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(y), argmax,
                                       &g);
     else
