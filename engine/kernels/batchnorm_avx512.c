@@ -6,6 +6,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include <x86intrin.h> /* _m_prefetchw: clang declares it only here */
 #include <math.h>
 
 #define AVX512 __attribute__((target("avx512f,prfchw")))
