@@ -154,49 +154,48 @@ static void test_conv2d_initialises_like_pytorch(void **state)
     eng_layer_release(l);
 }
 
-/* f32 3x3 convolutions with many input channels take the Winograd path; the same layer in f64
- * takes im2col + GEMM (the definition's sums): forward, input gradient and parameter
- * gradients agree to f32 rounding, with tiles cut at odd sizes, padding 0, 1 and 2, and a
- * second backward accumulating. */
-static void test_conv2d_winograd_path_equals_the_f64_im2col_path(void **state)
+typedef struct winograd_case {
+    int in, out, h, w, pad, n;
+    bool bias;
+} winograd_case;
+
+/* Each case's f32 layer (which takes a Winograd path) against its f64 clone (im2col + GEMM,
+ * the definition's sums): forward, then two backwards (the second adds to the parameter
+ * gradients), input and parameter gradients, all within 2e-6. Seeds from seed, seed + 10 and
+ * seed + 20 (plus the case's index). */
+static void check_winograd_cases(const winograd_case *cases, size_t ncases, uint64_t seed,
+                                 const char *label)
 {
-    (void)state;
-    const struct {
-        int in, out, h, w, pad, n;
-        bool bias;
-    } cases[] = {
-        {8, 5, 7, 9, 1, 3, true},
-        {16, 4, 6, 6, 0, 2, false},
-        {9, 3, 5, 8, 2, 17, true},
-        {32, 64, 14, 14, 1, 2, true},
-    };
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    char what[64];
+    for (size_t k = 0; k < ncases; k++) {
         eng_conv2d_options o = {
             .padding_h = cases[k].pad, .padding_w = cases[k].pad, .no_bias = !cases[k].bias};
         eng_rng rng;
-        eng_rng_seed(&rng, 60 + k);
+        eng_rng_seed(&rng, seed + k);
         eng_layer *l32, *l64;
         assert_ok(eng_conv2d_new(cases[k].in, cases[k].out, 3, 3, &o, ENG_F32, &rng, &l32));
         assert_ok(l32->ops->clone(l32, ENG_F64, &l64));
         eng_tensor *x = TENSOR(ENG_F64, cases[k].n, cases[k].in, cases[k].h, cases[k].w);
-        tensor_randn(x, 70 + k, 1.0);
+        tensor_randn(x, seed + 10 + k, 1.0);
         eng_tensor *x32 = tensor_to(x, ENG_F32);
         int ndim;
         int64_t shape[4];
         assert_ok(eng_layer_output_shape(l64, x, &ndim, shape));
         eng_tensor *y64 = tensor_new(ENG_F64, ndim, shape), *y32 = tensor_new(ENG_F32, ndim, shape);
         eng_tensor *dy = tensor_new(ENG_F64, ndim, shape);
-        tensor_randn(dy, 80 + k, 1.0);
+        tensor_randn(dy, seed + 20 + k, 1.0);
         eng_tensor *dy32 = tensor_to(dy, ENG_F32);
         eng_tensor *dx64 = tensor_clone(x), *dx32 = tensor_clone(x32);
         assert_ok(eng_layer_forward(l64, x, y64, true));
         assert_ok(eng_layer_forward(l32, x32, y32, true));
-        assert_tensor_close(y32, y64, 2e-6, "winograd forward");
-        for (int pass = 0; pass < 2; pass++) { /* the second adds to the parameter gradients */
+        snprintf(what, sizeof what, "%s forward", label);
+        assert_tensor_close(y32, y64, 2e-6, what);
+        for (int pass = 0; pass < 2; pass++) {
             assert_ok(eng_layer_backward(l64, x, y64, dy, dx64));
             assert_ok(eng_layer_backward(l32, x32, y32, dy32, dx32));
         }
-        assert_tensor_close(dx32, dx64, 2e-6, "winograd input gradient");
+        snprintf(what, sizeof what, "%s input gradient", label);
+        assert_tensor_close(dx32, dx64, 2e-6, what);
         for (int p = 0; p < l32->nparams; p++)
             assert_tensor_close(l32->params[p].grad, l64->params[p].grad, 2e-6,
                                 l32->params[p].name);
@@ -207,6 +206,20 @@ static void test_conv2d_winograd_path_equals_the_f64_im2col_path(void **state)
     }
 }
 
+/* f32 3x3 convolutions with many input channels take the Winograd path, with tiles cut at odd
+ * sizes, padding 0, 1 and 2. */
+static void test_conv2d_winograd_path_equals_the_f64_im2col_path(void **state)
+{
+    (void)state;
+    const winograd_case cases[] = {
+        {8, 5, 7, 9, 1, 3, true},
+        {16, 4, 6, 6, 0, 2, false},
+        {9, 3, 5, 8, 2, 17, true},
+        {32, 64, 14, 14, 1, 2, true},
+    };
+    check_winograd_cases(cases, sizeof cases / sizeof cases[0], 60, "winograd");
+}
+
 /* f32 3x3 layers with at most 16 channels in and out and rows of at least 5 output tiles of
  * 4 take Winograd F(4x4, 3x3) (conv2d_winograd.c): the same layer in f64 (im2col + GEMM)
  * agrees within the F(2x2) test's 2e-6, forward, input and parameter gradients, with the
@@ -215,49 +228,12 @@ static void test_conv2d_winograd_path_equals_the_f64_im2col_path(void **state)
 static void test_conv2d_winograd_4x4_path_equals_the_f64_im2col_path(void **state)
 {
     (void)state;
-    const struct {
-        int in, out, h, w, pad, n;
-        bool bias;
-    } cases[] = {
+    const winograd_case cases[] = {
         {16, 16, 28, 28, 1, 3, false},
         {12, 16, 30, 26, 0, 2, true},
         {16, 7, 21, 25, 2, 2, true},
     };
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        eng_conv2d_options o = {
-            .padding_h = cases[k].pad, .padding_w = cases[k].pad, .no_bias = !cases[k].bias};
-        eng_rng rng;
-        eng_rng_seed(&rng, 160 + k);
-        eng_layer *l32, *l64;
-        assert_ok(eng_conv2d_new(cases[k].in, cases[k].out, 3, 3, &o, ENG_F32, &rng, &l32));
-        assert_ok(l32->ops->clone(l32, ENG_F64, &l64));
-        eng_tensor *x = TENSOR(ENG_F64, cases[k].n, cases[k].in, cases[k].h, cases[k].w);
-        tensor_randn(x, 170 + k, 1.0);
-        eng_tensor *x32 = tensor_to(x, ENG_F32);
-        int ndim;
-        int64_t shape[4];
-        assert_ok(eng_layer_output_shape(l64, x, &ndim, shape));
-        eng_tensor *y64 = tensor_new(ENG_F64, ndim, shape), *y32 = tensor_new(ENG_F32, ndim, shape);
-        eng_tensor *dy = tensor_new(ENG_F64, ndim, shape);
-        tensor_randn(dy, 180 + k, 1.0);
-        eng_tensor *dy32 = tensor_to(dy, ENG_F32);
-        eng_tensor *dx64 = tensor_clone(x), *dx32 = tensor_clone(x32);
-        assert_ok(eng_layer_forward(l64, x, y64, true));
-        assert_ok(eng_layer_forward(l32, x32, y32, true));
-        assert_tensor_close(y32, y64, 2e-6, "winograd 4x4 forward");
-        for (int pass = 0; pass < 2; pass++) { /* the second adds to the parameter gradients */
-            assert_ok(eng_layer_backward(l64, x, y64, dy, dx64));
-            assert_ok(eng_layer_backward(l32, x32, y32, dy32, dx32));
-        }
-        assert_tensor_close(dx32, dx64, 2e-6, "winograd 4x4 input gradient");
-        for (int p = 0; p < l32->nparams; p++)
-            assert_tensor_close(l32->params[p].grad, l64->params[p].grad, 2e-6,
-                                l32->params[p].name);
-        eng_tensor_release(x), eng_tensor_release(x32), eng_tensor_release(y64);
-        eng_tensor_release(y32), eng_tensor_release(dy), eng_tensor_release(dy32);
-        eng_tensor_release(dx64), eng_tensor_release(dx32);
-        eng_layer_release(l32), eng_layer_release(l64);
-    }
+    check_winograd_cases(cases, sizeof cases / sizeof cases[0], 160, "winograd 4x4");
 }
 
 static void test_conv2d_rejects_channel_mismatch(void **state)
