@@ -58,7 +58,13 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
                 "(no kinks)\n");
     if (report->warning[0])
         put(&w, "warning: %s\n", report->warning);
-    if (report->estimated_seconds > 0 && report->budget > 0)
+    if (report->estimated_seconds > 0 && report->budget > 0 && report->budget_slowdown > 0)
+        put(&w,
+            "estimated time of a full check: %.3g s as timed, but the check ran %.2gx slower: "
+            "over the budget of %g s, the budget cut the sample during the check "
+            "(full = true checks every element)\n",
+            report->estimated_seconds, report->budget_slowdown, report->budget);
+    else if (report->estimated_seconds > 0 && report->budget > 0)
         put(&w, "estimated time of a full check: %.3g s, %s the budget of %g s%s\n",
             report->estimated_seconds, report->budget_sampled ? "over" : "within", report->budget,
             report->budget_sampled ? ": a stratified sample was checked "
