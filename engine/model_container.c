@@ -411,6 +411,12 @@ static eng_status block_forward(eng_layer *layer, const eng_tensor *x, eng_tenso
 eng_status container_branches_backward(container *c, const eng_tensor *x, const eng_tensor *dy,
                                        eng_tensor *dx)
 {
+    /* a shortcut that can add its input gradient into the block's: no scratch, no sum pass */
+    if (c->type == CONTAINER_RESIDUAL && c->nchildren > 1 && dx &&
+        eng_model_can_add_dx(c->children[1], x)) {
+        eng_status st = eng_model_backward_nested(c->children[0], x, dy, dx);
+        return st ? st : eng_model_backward_nested_add(c->children[1], x, dy, dx);
+    }
     eng_status st = eng_model_backward_nested(c->children[0], x, dy, dx);
     if (!st && c->nchildren > 1 && dx) {
         st = eng_tensor_ensure(&c->tmp, x->dtype, x->ndim, x->shape);
