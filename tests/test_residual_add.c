@@ -125,6 +125,97 @@ static void test_1x1_convolutions_add_their_input_gradient(void **state)
     check_conv_add(2, 4, 10, 13, 3);
 }
 
+/* crop and extend (kernels/conv_phase.h) against their definitions, on every SIMD level:
+ * grids with garbage columns (q > ow) and without, rows shorter and longer than a vector. */
+static void check_crop_extend(int h, int w, int pw, int s)
+{
+    eng_conv_geometry g = {.channels = 2,
+                           .height = h,
+                           .width = w,
+                           .kh = 3,
+                           .kw = 3,
+                           .sh = s,
+                           .sw = s,
+                           .ph = 1,
+                           .pw = pw,
+                           .dh = 1,
+                           .dw = 1};
+    g.oh = (h + 2 - 3) / s + 1;
+    g.ow = (w + 2 * pw - 3) / s + 1;
+    int q = eng_phase_cols(&g), out = 3;
+    int64_t ld = eng_phase_grid(&g) + 7, ny = (int64_t)out * g.oh * g.ow;
+    float *grid = frand(out * ld, 7), *y = frand(ny, 8), *dy = frand(ny, 9);
+    float *ext = frand(out * ld, 10), *want = frand(out * ld, 10);
+    eng_phase_crop_f32(y, grid, ld, NULL, out, &g);
+    eng_phase_extend_f32(ext, ld, dy, out, &g);
+    for (int o = 0; o < out; o++)
+        for (int oy = 0; oy < g.oh; oy++)
+            for (int ox = 0; ox < q; ox++) {
+                int64_t at = ((int64_t)o * g.oh + oy) * g.ow + ox,
+                        gat = o * ld + (int64_t)oy * q + ox;
+                if (ox < g.ow)
+                    assert_true(y[at] == grid[gat]);
+                want[gat] = ox < g.ow ? dy[at] : 0.0f;
+            }
+    assert_memory_equal(ext, want, sizeof(float) * (size_t)(out * ld));
+    free(grid), free(y), free(dy), free(ext), free(want);
+}
+
+static void test_crop_and_extend_match_their_definitions_on_every_simd_level(void **state)
+{
+    (void)state;
+    for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
+        eng_simd old = eng_simd_cap(levels[l]);
+        check_crop_extend(28, 28, 1, 2); /* q = 15, ow = 14 */
+        check_crop_extend(14, 14, 1, 2); /* q = 8, ow = 7 */
+        check_crop_extend(9, 40, 1, 2);  /* rows longer than 16 */
+        check_crop_extend(9, 11, 0, 3);
+        check_crop_extend(10, 71, 1, 2);
+        eng_simd_cap(old);
+    }
+}
+
+/* A strided 1x1 convolution's backward reads the columns its forward kept only while they are
+ * x's: after a forward on x, after none (made again), and after a forward on other data (made
+ * again from x), the same gradients bit for bit; a backward that took the kept columns of the
+ * other data would give another weight gradient. */
+static void test_strided_1x1_backward_uses_kept_columns_only_for_their_input(void **state)
+{
+    (void)state;
+    eng_conv2d_options o = {.stride_h = 2, .stride_w = 2, .no_bias = true};
+    eng_layer *l[3];
+    for (int k = 0; k < 3; k++) {
+        eng_rng rng;
+        eng_rng_seed(&rng, 51);
+        assert_ok(eng_conv2d_new(8, 16, 1, 1, &o, ENG_F32, &rng, &l[k]));
+    }
+    eng_tensor *x = TENSOR(ENG_F32, 6, 8, 14, 14), *other = TENSOR(ENG_F32, 6, 8, 14, 14);
+    eng_tensor *y = TENSOR(ENG_F32, 6, 16, 7, 7), *dy = TENSOR(ENG_F32, 6, 16, 7, 7);
+    eng_tensor *dx[3];
+    tensor_randn(x, 52, 1.0);
+    tensor_randn(other, 53, 1.0);
+    tensor_randn(dy, 54, 1.0);
+    assert_ok(eng_layer_forward(l[0], x, y, true)); /* kept: x's */
+    assert_ok(eng_layer_forward(l[2], x, y, true));
+    assert_ok(eng_layer_forward(l[2], other, y, true)); /* kept: other's */
+    for (int k = 0; k < 3; k++) {
+        dx[k] = TENSOR(ENG_F32, 6, 8, 14, 14);
+        assert_ok(eng_layer_backward(l[k], x, y, dy, dx[k]));
+    }
+    for (int k = 1; k < 3; k++) {
+        assert_memory_equal(eng_tensor_data(l[k]->params[0].grad),
+                            eng_tensor_data(l[0]->params[0].grad), 16 * 8 * sizeof(float));
+        assert_memory_equal(eng_tensor_data(dx[k]), eng_tensor_data(dx[0]),
+                            (size_t)eng_tensor_numel(x) * sizeof(float));
+    }
+    for (int k = 0; k < 3; k++) {
+        eng_layer_release(l[k]);
+        eng_tensor_release(dx[k]);
+    }
+    eng_tensor_release(x), eng_tensor_release(other), eng_tensor_release(y);
+    eng_tensor_release(dy);
+}
+
 static void add(eng_model *m, eng_layer *l)
 {
     assert_ok(eng_model_add(m, l));
@@ -199,6 +290,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upsample_adding_equals_upsample_then_sum_on_every_simd_level),
         cmocka_unit_test(test_1x1_convolutions_add_their_input_gradient),
+        cmocka_unit_test(test_crop_and_extend_match_their_definitions_on_every_simd_level),
+        cmocka_unit_test(test_strided_1x1_backward_uses_kept_columns_only_for_their_input),
         cmocka_unit_test(test_residual_input_gradient_is_the_sum_of_its_branches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

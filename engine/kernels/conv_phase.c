@@ -110,6 +110,19 @@ merge_add_row2_avx512(float *dxrow, const float *in0, const float *in1, int w, i
     }
 }
 
+/* out rows of len elements, ld apart in src, dst_ld apart in dst: dst gets the first n of each
+ * row and zeros from n to len (n <= len) -- the crop (n = len = ow) and the extension (n = ow,
+ * len = q) of the grid's short rows, without a call per row. */
+__attribute__((target("avx512f"))) static void copy_rows_avx512(float *dst, int64_t dst_ld,
+                                                                const float *src, int64_t ld,
+                                                                int64_t rows, int n, int len)
+{
+    for (int64_t r = 0; r < rows; r++, dst += dst_ld, src += ld)
+        for (int v = 0; v < len; v += 16)
+            _mm512_mask_storeu_ps(dst + v, lanes(0, len - v),
+                                  _mm512_maskz_loadu_ps(lanes(0, n - v), src + v));
+}
+
 /* d[t] += in[t] for t in [0, n) */
 __attribute__((target("avx512f"))) static void add_avx512(float *d, const float *in, int64_t n)
 {
@@ -267,6 +280,14 @@ void eng_phase_crop_f32(float *y, const float *grid, int64_t ld, const float *bi
 {
     int q = eng_phase_cols(g), rows = q == g->ow ? 1 : g->oh,
         width = q == g->ow ? g->oh * q : g->ow;
+#ifdef HAVE_PHASE_AVX512
+    if (!bias && rows > 1 && avx512()) {
+        for (int o = 0; o < out; o++)
+            copy_rows_avx512(y + (int64_t)o * g->oh * g->ow, g->ow, grid + o * ld, q, rows, width,
+                             width);
+        return;
+    }
+#endif
     for (int o = 0; o < out; o++) {
         float b = bias ? bias[o] : 0.0f;
         for (int oy = 0; oy < rows; oy++) {
@@ -286,6 +307,14 @@ void eng_phase_extend_f32(float *grid, int64_t ld, const float *dy, int out,
 {
     int q = eng_phase_cols(g), rows = q == g->ow ? 1 : g->oh,
         width = q == g->ow ? g->oh * q : g->ow;
+#ifdef HAVE_PHASE_AVX512
+    if (rows > 1 && avx512()) {
+        for (int o = 0; o < out; o++)
+            copy_rows_avx512(grid + o * ld, q, dy + (int64_t)o * g->oh * g->ow, g->ow, rows, width,
+                             q);
+        return;
+    }
+#endif
     for (int o = 0; o < out; o++)
         for (int oy = 0; oy < rows; oy++) {
             float *row = grid + o * ld + (int64_t)oy * q;

@@ -23,6 +23,9 @@ typedef struct conv2d {
     /* workspace: a few images of the output gradient, made from its pooled form (a fold,
      * layer_fusion.h) right before the backward reads them */
     eng_tensor *dy_rows;
+    /* a strided 1x1 kernel's last forward: the x whose columns xpad keeps (conv2d_paths.c) */
+    const void *kept_x;
+    int64_t kept_n, kept_h, kept_w;
 } conv2d;
 
 /* Checks x against the layer and fills the geometry of all its channels. */

@@ -219,16 +219,17 @@ static bool is_1x1(const conv2d *c)
     return c->kh == 1 && c->kw == 1;
 }
 
-/* xpad holds the phases (the direct path, stride 1, never runs on the same layer; 1x1 kernels
- * need none), col the columns of a group of images, grid the product's output (or dy extended
- * to the grid), dphase dx's phases. */
-static eng_status ensure_phases(conv2d *c, const eng_conv_geometry *g, int64_t columns,
+/* xpad holds the phases (the direct path, stride 1, never runs on the same layer), or for 1x1
+ * kernels (no phases) the columns of all n images, kept from the forward for the backward;
+ * col the columns of a group of images, grid the product's output (or dy extended to the
+ * grid), dphase dx's phases. */
+static eng_status ensure_phases(conv2d *c, const eng_conv_geometry *g, int64_t columns, int64_t n,
                                 bool backward)
 {
-    int64_t size = eng_phase_size(g);
+    int64_t size = is_1x1(c) ? n * g->channels * eng_phase_grid(g) : eng_phase_size(g);
     int64_t cshape[2] = {(int64_t)g->channels * g->kh * g->kw, columns};
     int64_t gshape[2] = {c->out_channels, columns};
-    eng_status st = is_1x1(c) ? ENG_OK : eng_tensor_ensure(&c->xpad, ENG_F32, 1, &size);
+    eng_status st = eng_tensor_ensure(&c->xpad, ENG_F32, 1, &size);
     if (!st)
         st = eng_tensor_ensure(&c->col, ENG_F32, 2, cshape);
     if (!st)
@@ -238,13 +239,17 @@ static eng_status ensure_phases(conv2d *c, const eng_conv_geometry *g, int64_t c
     return st;
 }
 
-/* col [k, count*len] = the columns of images first .. first+count-1 side by side. */
-static void phase_columns(conv2d *c, const float *x, int64_t first, int count,
-                          const eng_conv_geometry *g)
+/* The columns of images first .. first+count-1 side by side, [k, count*len]: in c->col, or for
+ * a 1x1 kernel in c->xpad at the group's place (the forward's, which its backward reads again
+ * while kept_columns says they are x's). Returns them. */
+static const float *phase_columns(conv2d *c, const float *x, int64_t first, int count,
+                                  const eng_conv_geometry *g)
 {
     int64_t len = eng_phase_grid(g), x_stride = (int64_t)g->channels * g->height * g->width;
+    float *cols =
+        is_1x1(c) ? ENG_F32_DATA(c->xpad) + first * g->channels * len : ENG_F32_DATA(c->col);
     for (int k = 0; k < count; k++) {
-        float *col = ENG_F32_DATA(c->col) + k * len;
+        float *col = cols + k * len;
         const float *xk = x + (first + k) * x_stride;
         if (is_1x1(c)) {
             eng_phase_subsample_f32(col, count * len, xk, g);
@@ -253,6 +258,16 @@ static void phase_columns(conv2d *c, const float *x, int64_t first, int count,
         eng_phase_split_f32(ENG_F32_DATA(c->xpad), xk, g);
         eng_phase_im2col_f32(col, count * len, ENG_F32_DATA(c->xpad), g);
     }
+    return cols;
+}
+
+/* Whether c->xpad holds the columns of x (a 1x1 kernel's forward on x wrote them, and no
+ * forward on other data since). A layer whose forwards run a few samples at a time before
+ * any backward (model_split.c's stretches) sees other rows of x here, and makes them again. */
+static bool kept_columns(const conv2d *c, const eng_tensor *x)
+{
+    return is_1x1(c) && c->kept_x && c->kept_x == eng_tensor_data(x) && c->kept_n == x->shape[0] &&
+           c->kept_h == x->shape[2] && c->kept_w == x->shape[3];
 }
 
 /* One image whose grid has no garbage columns: the product's output is y's image itself. */
@@ -265,7 +280,8 @@ eng_status eng_conv2d_phase_forward(conv2d *c, const eng_tensor *x, eng_tensor *
                                     const eng_conv_geometry *g)
 {
     int64_t n = x->shape[0], len = eng_phase_grid(g), group = phase_images(n, len);
-    eng_status st = ensure_phases(c, g, group * len, false);
+    c->kept_x = NULL;
+    eng_status st = ensure_phases(c, g, group * len, n, false);
     if (st)
         return st;
     int k = g->channels * g->kh * g->kw, out = c->out_channels;
@@ -276,13 +292,17 @@ eng_status eng_conv2d_phase_forward(conv2d *c, const eng_tensor *x, eng_tensor *
         int count = (int)(n - first < group ? n - first : group);
         bool direct = grid_is_image(count, g);
         float *yg = ENG_F32_DATA(y) + first * y_stride, *grid = direct ? yg : ENG_F32_DATA(c->grid);
-        phase_columns(c, ENG_F32_DATA(x), first, count, g);
+        const float *col = phase_columns(c, ENG_F32_DATA(x), first, count, g);
         if (direct && b)
             eng_fill_planes_f32(yg, b, out, g->oh * g->ow);
-        eng_gemm_f32(grid, ENG_F32_DATA(c->base.params[0].value), ENG_F32_DATA(c->col), out,
-                     (int)(count * len), k, false, false, 1.0f, direct && b ? 1.0f : 0.0f);
+        eng_gemm_f32(grid, ENG_F32_DATA(c->base.params[0].value), col, out, (int)(count * len), k,
+                     false, false, 1.0f, direct && b ? 1.0f : 0.0f);
         for (int i = 0; !direct && i < count; i++)
             eng_phase_crop_f32(yg + i * y_stride, grid + i * len, count * len, b, out, g);
+    }
+    if (is_1x1(c)) {
+        c->kept_x = eng_tensor_data(x);
+        c->kept_n = n, c->kept_h = x->shape[2], c->kept_w = x->shape[3];
     }
     return ENG_OK;
 }
@@ -294,18 +314,20 @@ static eng_status phase_backward(conv2d *c, const eng_tensor *x, const eng_tenso
                                  eng_tensor *dx, const eng_conv_geometry *g, bool add)
 {
     int64_t n = x->shape[0], len = eng_phase_grid(g), group = phase_images(n, len);
-    eng_status st = ensure_phases(c, g, group * len, dx != NULL);
+    bool kept = kept_columns(c, x);
+    eng_status st = ensure_phases(c, g, group * len, n, dx != NULL);
     if (st)
         return st;
     int k = g->channels * g->kh * g->kw, out = c->out_channels, plane = g->oh * g->ow;
     int64_t x_stride = (int64_t)g->channels * g->height * g->width, y_stride = (int64_t)out * plane;
     eng_param *weight = &c->base.params[0], *bias = eng_layer_param(&c->base, "bias");
-    float *col = ENG_F32_DATA(c->col);
+    float *dcol = ENG_F32_DATA(c->col); /* the columns' gradient (over them, but for 1x1) */
     for (int64_t first = 0; first < n; first += group) {
         int count = (int)(n - first < group ? n - first : group);
         int64_t ld = count * len;
         const float *dyg = ENG_F32_DATA(dy) + first * y_stride, *dgrid = dyg;
-        phase_columns(c, ENG_F32_DATA(x), first, count, g);
+        const float *col = kept ? ENG_F32_DATA(c->xpad) + first * g->channels * len
+                                : phase_columns(c, ENG_F32_DATA(x), first, count, g);
         if (!grid_is_image(count, g)) {
             for (int i = 0; i < count; i++)
                 eng_phase_extend_f32(ENG_F32_DATA(c->grid) + i * len, ld, dyg + i * y_stride, out,
@@ -318,14 +340,14 @@ static eng_status phase_backward(conv2d *c, const eng_tensor *x, const eng_tenso
             eng_sum_planes_f32(ENG_F32_DATA(bias->grad), dyg + i * y_stride, out, plane);
         if (!dx)
             continue;
-        eng_gemm_f32(col, ENG_F32_DATA(weight->value), dgrid, k, (int)ld, out, true, false, 1.0f,
+        eng_gemm_f32(dcol, ENG_F32_DATA(weight->value), dgrid, k, (int)ld, out, true, false, 1.0f,
                      0.0f);
         for (int i = 0; i < count; i++) {
             float *dxi = ENG_F32_DATA(dx) + (first + i) * x_stride;
             if (is_1x1(c))
-                eng_phase_upsample_f32(dxi, col + i * len, ld, g, add);
+                eng_phase_upsample_f32(dxi, dcol + i * len, ld, g, add);
             else
-                eng_phase_col2im_f32(dxi, ENG_F32_DATA(c->dphase), col + i * len, ld, g);
+                eng_phase_col2im_f32(dxi, ENG_F32_DATA(c->dphase), dcol + i * len, ld, g);
         }
     }
     return ENG_OK;
