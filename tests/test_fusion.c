@@ -572,7 +572,8 @@ static eng_model *make_res_net(eng_dtype dtype, const res_spec *r)
     eng_rng_seed(&rng, 17);
     eng_model *m, *block, *shortcut = NULL, *front = NULL;
     eng_layer *l;
-    eng_conv2d_options pad = {.padding_h = 1, .padding_w = 1, .no_bias = r->bn}, one = {0};
+    eng_conv2d_options pad = {.padding_h = 1, .padding_w = 1, .no_bias = r->bn},
+                       one = {.no_bias = r->bn}; /* no bias before a BatchNorm */
     assert_ok(eng_model_new(&m));
     assert_ok(eng_model_new(&block));
     assert_ok(eng_conv2d_new(r->c, r->c, 3, 3, &pad, dtype, &rng, &l));
@@ -753,6 +754,20 @@ static void test_nonfinite_guard_finds_an_overflowing_residual_sum_fused_or_not(
     assert_non_null(strstr(messages[0], "layer 1 'residual_1' (residual): output has inf"));
 }
 
+/* The layer-wise gradient check of a model whose residual and ReLU ran fused: the same report
+ * as with fusion_off, number for number (the checker runs the layers apart), and no FAIL. */
+static void test_gradient_check_of_a_fused_residual_runs_the_layers_apart(void **state)
+{
+    (void)state;
+    res_spec r = {.c = 2, .h = 5, .w = 7, .project = true, .bn = true};
+    eng_model *m = make_res_net(ENG_F64, &r);
+    eng_tensor *x = TENSOR(ENG_F64, 3, 2, 5, 7);
+    tensor_randn(x, 96, 1.0);
+    check_gradcheck_unchanged(m, x, m, 0, ENG_FUSE_RESIDUAL_RELU);
+    eng_tensor_release(x);
+    eng_model_release(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -768,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_residual_relu_equals_separate_layers_bit_for_bit),
         cmocka_unit_test(test_add_relu_kernel_equals_sum_then_relu_on_every_simd_level),
         cmocka_unit_test(test_nonfinite_guard_finds_an_overflowing_residual_sum_fused_or_not),
+        cmocka_unit_test(test_gradient_check_of_a_fused_residual_runs_the_layers_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
