@@ -42,7 +42,7 @@ static void add(eng_model *m, eng_layer *l)
     eng_layer_release(l);
 }
 
-/* conv(1->8, 3x3, pad 1: the direct path) -> relu -> maxpool 2 -> conv(8->20, 3x3, pad 1:
+/* conv(1->10, 3x3, pad 1: the direct path) -> relu -> maxpool 2 -> conv(10->20, 3x3, pad 1:
  * Winograd F(2x2)) -> relu -> maxpool 2 -> flatten -> linear(-> 4) -> tanh, on x [N,1,h,w]:
  * the LeNet's shape, small. */
 static eng_model *make_lenet(eng_dtype dtype, int h, int w)
@@ -53,13 +53,13 @@ static eng_model *make_lenet(eng_dtype dtype, int h, int w)
     assert_ok(eng_model_new(&m));
     eng_conv2d_options o = {.padding_h = 1, .padding_w = 1};
     eng_layer *l;
-    assert_ok(eng_conv2d_new(1, 8, 3, 3, &o, dtype, &rng, &l));
+    assert_ok(eng_conv2d_new(1, 10, 3, 3, &o, dtype, &rng, &l));
     add(m, l);
     assert_ok(eng_relu_new(&l));
     add(m, l);
     assert_ok(eng_maxpool2d_new(2, 2, 2, 2, 0, 0, &l));
     add(m, l);
-    assert_ok(eng_conv2d_new(8, 20, 3, 3, &o, dtype, &rng, &l));
+    assert_ok(eng_conv2d_new(10, 20, 3, 3, &o, dtype, &rng, &l));
     add(m, l);
     assert_ok(eng_relu_new(&l));
     add(m, l);
