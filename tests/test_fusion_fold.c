@@ -9,6 +9,7 @@
 #include "support.h"
 
 #include "../engine/gradcheck/gradcheck.h"
+#include "../engine/kernels/cpu.h"
 #include "../engine/model_fusion.h"
 
 static bool same_bits(const eng_tensor *a, const eng_tensor *b)
@@ -159,6 +160,22 @@ static void test_relu_maxpool_folded_into_conv2d_equals_separate_layers_bit_for_
         }
 }
 
+/* The same on the plain C and AVX2 bodies of the kernels the fold runs (the direct weight
+ * gradient, the Winograd transforms, the pool's backward). */
+static void test_relu_maxpool_folded_into_conv2d_on_every_simd_level(void **state)
+{
+    (void)state;
+    const fold_case cases[] = {{.h = 12, .w = 16},
+                               {.h = 12, .w = 16, .tied = true, .serial = true}};
+    eng_simd levels[] = {ENG_SIMD_NONE, ENG_SIMD_AVX2};
+    for (int l = 0; l < 2; l++) {
+        eng_simd old = eng_simd_cap(levels[l]);
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+            check_fold(ENG_F32, &cases[k], 1);
+        eng_simd_cap(old);
+    }
+}
+
 /* The gradient checker runs a folding model's layers apart: the same report either way. */
 static void test_gradient_check_of_a_folding_model_runs_the_layers_apart(void **state)
 {
@@ -197,6 +214,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relu_maxpool_folded_into_conv2d_equals_separate_layers_bit_for_bit),
+        cmocka_unit_test(test_relu_maxpool_folded_into_conv2d_on_every_simd_level),
         cmocka_unit_test(test_gradient_check_of_a_folding_model_runs_the_layers_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
