@@ -89,7 +89,7 @@ static void check_fold(eng_dtype dtype, const fold_case *fc, int threads)
     plain->fusion_off = true;
     fused->serial_only = plain->serial_only = fc->serial;
     assert_ok(eng_set_threads(threads));
-    int64_t batch = 11; /* a Winograd group of 8 and one of 3 */
+    int64_t batch = 11; /* Winograd groups of 4, 4 and 3 */
     /* the direct conv2d folds without an input gradient; Winograd where its output is even */
     bool fold1 = dtype == ENG_F32 && !fc->want_dx;
     bool fold2 = dtype == ENG_F32 && (fc->h / 2) % 2 == 0 && (fc->w / 2) % 2 == 0;
