@@ -12,7 +12,9 @@
  * backward writes the ReLU's input gradient, dy going to the winner where the pooled y > 0);
  * BatchNorm1d/2d -> ReLU (BatchNorm's normalising pass writes relu(y), and its backward masks
  * dy by the ReLU's output > 0 inside its sums and dx pass: BatchNorm's kernels, relu flags,
- * engine/kernels/batchnorm.h). A pair is fused only when
+ * engine/kernels/batchnorm.h); Residual -> ReLU (the branches' outputs summed and rectified in one
+ * pass, and in the backward dy masked once and handed to both branches: engine/model_residual.c).
+ * A pair is fused only when
  *   - the step may fuse: a top-level forward/backward of a model without fusion_off, or a
  *     nested model (container) run inside one (eng_fusion_begin); the gradient checker sets
  *     fusion_off, and its own per-layer calls into containers run unfused;
@@ -72,6 +74,8 @@ int eng_model_fusable(const eng_model *model, int i, const eng_tensor *x, bool n
         return ENG_FUSE_RELU_MAXPOOL;
     if (eng_layer_is_batchnorm(a) && eng_layer_is_relu(b) && x->dtype == a->dtype)
         return ENG_FUSE_BN_RELU;
+    if (eng_layer_is_residual(a) && eng_layer_is_relu(b))
+        return ENG_FUSE_RESIDUAL_RELU;
     return ENG_FUSE_NONE;
 }
 
@@ -92,6 +96,7 @@ eng_status eng_fused_forward(int kind, eng_layer *a, eng_layer *b, const eng_ten
     switch (kind) {
     case ENG_FUSE_RELU_MAXPOOL: return eng_maxpool2d_forward_after_relu(b, x, y);
     case ENG_FUSE_BN_RELU: return eng_batchnorm_forward_relu(a, x, y, training);
+    case ENG_FUSE_RESIDUAL_RELU: return eng_residual_forward_relu(a, x, y, training);
     default: return eng_error(ENG_ESTATE, "fusion: unknown pair kind %d", kind);
     }
 }
@@ -103,8 +108,61 @@ eng_status eng_fused_backward(int kind, eng_layer *a, eng_layer *b, const eng_te
     case ENG_FUSE_RELU_MAXPOOL:
         return dx ? eng_maxpool2d_backward_through_relu(b, x, y, dy, dx) : ENG_OK;
     case ENG_FUSE_BN_RELU: return eng_batchnorm_backward_relu(a, x, y, dy, dx);
+    case ENG_FUSE_RESIDUAL_RELU: return eng_residual_backward_relu(a, x, y, dy, dx);
     default: return eng_error(ENG_ESTATE, "fusion: unknown pair kind %d", kind);
     }
+}
+
+/* The fold. The pair's backward would write the gradient w.r.t. the ReLU's input (the
+ * conv2d's output), 3/4 zeros, in full (64x32x28x28 f32 in the LeNet: 6.4 MB of stores that
+ * miss the cache, then read back); folded, the conv2d makes it from the pooled gradient and
+ * the winners a few images at a time (one image on the direct path, a Winograd group of 8) in
+ * a workspace that stays in cache, right before it reads them. The sums are those of the
+ * unfolded backward, in the same order. What is then not written: dinputs[i] of the ReLU i.
+ * Its readers: the conv2d's backward (folded), the gradient checker (fusion_off) and the
+ * non-finite guard, which skips it: it holds only values of dinputs[i + 2], checked before it,
+ * and zeros (eng_model_grad_skipped). Only at the top level (a container's backward keeps its
+ * pairs), and only where the conv2d runs a path that reads its gradient image by image
+ * (eng_conv2d_takes_pooled). */
+bool eng_model_folds(const eng_model *model, int i, bool want_dx)
+{
+    if (i < 1 || i + 1 >= model->nlayers || model->fused[i] != ENG_FUSE_RELU_MAXPOOL ||
+        !eng_layer_is_conv2d(model->layers[i - 1]))
+        return false;
+    const eng_tensor *x = i == 1 ? model->input : model->outputs[i - 2];
+    return x && eng_maxpool2d_folds(model->layers[i + 1], model->outputs[i - 1]) &&
+           eng_conv2d_takes_pooled(model->layers[i - 1], x, i > 1 || want_dx);
+}
+
+int eng_model_backward_first(const eng_model *model, int i, bool want_dx)
+{
+    if (i < 1 || !model->fused[i - 1])
+        return i;
+    return eng_model_folds(model, i - 1, want_dx) ? i - 2 : i - 1;
+}
+
+int eng_model_fold_owner(const eng_model *model, int i)
+{
+    /* folds with an input gradient fold without one too (eng_conv2d_takes_pooled) */
+    if (i >= 1 && eng_model_folds(model, i, true))
+        return i - 1;
+    if (i >= 2 && model->fused[i - 1] && eng_model_folds(model, i - 1, true))
+        return i - 2;
+    return i;
+}
+
+eng_status eng_folded_backward(eng_layer *conv, eng_layer *pool, const eng_tensor *x,
+                               const eng_tensor *xr, const eng_tensor *y, const eng_tensor *dy,
+                               eng_tensor *dx)
+{
+    eng_pooled_grad pooled = {pool, xr, y, dy};
+    return eng_conv2d_backward_pooled(conv, x, &pooled, dx);
+}
+
+bool eng_model_grad_skipped(const eng_model *model, int i)
+{
+    return (i > 0 && model->fused[i - 1]) ||
+           (i + 1 < model->nlayers && model->fused[i] == ENG_FUSE_RELU_MAXPOOL);
 }
 
 eng_status eng_fused_inner_output(int kind, const eng_layer *a, const eng_tensor *x,
@@ -119,6 +177,7 @@ eng_status eng_fused_inner_output(int kind, const eng_layer *a, const eng_tensor
             eng_relu_forward_f64(ENG_F64_DATA(y_a), ENG_F64_DATA(x), n);
         return ENG_OK;
     case ENG_FUSE_BN_RELU: return eng_batchnorm_output(a, x, y_a);
+    case ENG_FUSE_RESIDUAL_RELU: return eng_residual_output(a, x, y_a);
     default: return eng_error(ENG_ESTATE, "fusion: unknown pair kind %d", kind);
     }
 }
