@@ -411,11 +411,16 @@ static eng_status block_forward(eng_layer *layer, const eng_tensor *x, eng_tenso
 eng_status container_branches_backward(container *c, const eng_tensor *x, const eng_tensor *dy,
                                        eng_tensor *dx)
 {
-    /* a shortcut that can add its input gradient into the block's: no scratch, no sum pass */
-    if (c->type == CONTAINER_RESIDUAL && c->nchildren > 1 && dx &&
-        eng_model_can_add_dx(c->children[1], x)) {
-        eng_status st = eng_model_backward_nested(c->children[0], x, dy, dx);
-        return st ? st : eng_model_backward_nested_add(c->children[1], x, dy, dx);
+    /* a branch that can add its input gradient into the other's runs second: no scratch, no
+     * sum pass; the block second where it can (a Winograd convolution then skips clearing dx) */
+    if (c->type == CONTAINER_RESIDUAL && c->nchildren > 1 && dx) {
+        int second = eng_model_can_add_dx(c->children[0], x)   ? 0
+                     : eng_model_can_add_dx(c->children[1], x) ? 1
+                                                               : -1;
+        if (second >= 0) {
+            eng_status st = eng_model_backward_nested(c->children[1 - second], x, dy, dx);
+            return st ? st : eng_model_backward_nested_add(c->children[second], x, dy, dx);
+        }
     }
     eng_status st = eng_model_backward_nested(c->children[0], x, dy, dx);
     if (!st && c->nchildren > 1 && dx) {

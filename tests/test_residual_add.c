@@ -1,9 +1,9 @@
-/* A residual's projection shortcut adds its input gradient into the block's (layer.h's
- * backward_add, engine/model_container.c), instead of writing a scratch tensor summed in a
- * pass of its own: the phase kernel that adds (against the one that writes, plus the sum, at
- * every SIMD level), the 1x1 convolutions that add (pointwise and strided) against their
- * plain backward plus the sum, and whole residuals against their two branches run apart, in
- * f32 (where the shortcut adds) and f64 (where it does not: bit for bit as before). */
+/* A residual's branches add their input gradients into one dx (layer.h's backward_add,
+ * engine/model_container.c) instead of writing a scratch tensor summed in a pass of its own:
+ * the phase kernel that adds (against the one that writes, plus the sum, at every SIMD level),
+ * the convolutions that add (1x1 pointwise and strided, 3x3 Winograd) against their plain
+ * backward plus the sum, and whole residuals against their two branches run apart, in f32
+ * (where a branch adds) and f64 (where none does: bit for bit as before). */
 #include "support.h"
 
 #include "kernels/conv_phase.h"
@@ -73,17 +73,21 @@ static void test_upsample_adding_equals_upsample_then_sum_on_every_simd_level(vo
     }
 }
 
-/* A 1x1 convolution's backward_add: dx_before + its plain backward's dx, and the same weight
- * gradient. */
-static void check_conv_add(int cin, int cout, int h, int w, int stride)
+/* A k x k convolution's backward_add (1x1, or 3x3 on the Winograd path): dx_before + its plain
+ * backward's dx, and the same weight gradient. */
+static void check_conv_add(int cin, int cout, int h, int w, int stride, int k)
 {
     eng_rng rng;
     eng_rng_seed(&rng, 31);
-    eng_conv2d_options o = {.stride_h = stride, .stride_w = stride, .no_bias = true};
+    eng_conv2d_options o = {.stride_h = stride,
+                            .stride_w = stride,
+                            .padding_h = k / 2,
+                            .padding_w = k / 2,
+                            .no_bias = true};
     eng_layer *a, *b;
-    assert_ok(eng_conv2d_new(cin, cout, 1, 1, &o, ENG_F32, &rng, &a));
+    assert_ok(eng_conv2d_new(cin, cout, k, k, &o, ENG_F32, &rng, &a));
     eng_rng_seed(&rng, 31);
-    assert_ok(eng_conv2d_new(cin, cout, 1, 1, &o, ENG_F32, &rng, &b));
+    assert_ok(eng_conv2d_new(cin, cout, k, k, &o, ENG_F32, &rng, &b));
     int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
     eng_tensor *x = TENSOR(ENG_F32, 3, cin, h, w), *y = TENSOR(ENG_F32, 3, cout, oh, ow);
     eng_tensor *dy = TENSOR(ENG_F32, 3, cout, oh, ow), *dx = TENSOR(ENG_F32, 3, cin, h, w);
@@ -98,17 +102,17 @@ static void check_conv_add(int cin, int cout, int h, int w, int stride)
     for (int64_t i = 0; i < eng_tensor_numel(dx); i++)
         ENG_F32_DATA(want)[i] = ENG_F32_DATA(dx)[i] + ENG_F32_DATA(plain)[i];
     assert_ok(a->ops->backward_add(a, x, y, dy, dx));
-    /* a product that adds into its output rounds once more or less than product then sum */
-    assert_tensor_close(dx, want, 1e-6, "dx + input gradient");
+    /* a product that adds into its output rounds once more or less than product then sum;
+     * the Winograd windows add onto dx one by one */
+    assert_tensor_close(dx, want, k == 1 ? 1e-6 : 1e-5, "dx + input gradient");
     assert_tensor_close(a->params[0].grad, b->params[0].grad, 0.0, "weight gradient");
     /* f64 and other kernels do not add */
     eng_layer *c64, *c3;
     eng_tensor *x64 = TENSOR(ENG_F64, 3, cin, h, w);
-    assert_ok(eng_conv2d_new(cin, cout, 1, 1, &o, ENG_F64, &rng, &c64));
+    assert_ok(eng_conv2d_new(cin, cout, k, k, &o, ENG_F64, &rng, &c64));
     assert_false(c64->ops->can_add_dx(c64, x64));
-    eng_conv2d_options pad = {
-        .stride_h = stride, .stride_w = stride, .padding_h = 1, .padding_w = 1};
-    assert_ok(eng_conv2d_new(cin, cout, 3, 3, &pad, ENG_F32, &rng, &c3));
+    eng_conv2d_options pad = {.stride_h = 2, .stride_w = 2, .padding_h = 1, .padding_w = 1};
+    assert_ok(eng_conv2d_new(cin, cout, 3, 3, &pad, ENG_F32, &rng, &c3)); /* phases, 3x3 */
     assert_false(c3->ops->can_add_dx(c3, x));
     eng_layer_release(a), eng_layer_release(b), eng_layer_release(c64), eng_layer_release(c3);
     eng_tensor_release(x), eng_tensor_release(y), eng_tensor_release(dy);
@@ -116,13 +120,15 @@ static void check_conv_add(int cin, int cout, int h, int w, int stride)
     eng_tensor_release(x64);
 }
 
-static void test_1x1_convolutions_add_their_input_gradient(void **state)
+static void test_convolutions_add_their_input_gradient(void **state)
 {
     (void)state;
-    check_conv_add(16, 16, 28, 28, 1); /* pointwise: the product adds */
-    check_conv_add(16, 32, 28, 28, 2); /* phases: the upsampling adds */
-    check_conv_add(3, 5, 9, 11, 2);
-    check_conv_add(2, 4, 10, 13, 3);
+    check_conv_add(16, 16, 28, 28, 1, 1); /* pointwise: the product adds */
+    check_conv_add(16, 32, 28, 28, 2, 1); /* phases: the upsampling adds */
+    check_conv_add(3, 5, 9, 11, 2, 1);
+    check_conv_add(2, 4, 10, 13, 3, 1);
+    check_conv_add(16, 16, 28, 28, 1, 3); /* Winograd F(4x4): dx not cleared */
+    check_conv_add(32, 32, 14, 14, 1, 3); /* Winograd F(2x2) */
 }
 
 /* crop and extend (kernels/conv_phase.h) against their definitions, on every SIMD level:
@@ -289,7 +295,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upsample_adding_equals_upsample_then_sum_on_every_simd_level),
-        cmocka_unit_test(test_1x1_convolutions_add_their_input_gradient),
+        cmocka_unit_test(test_convolutions_add_their_input_gradient),
         cmocka_unit_test(test_crop_and_extend_match_their_definitions_on_every_simd_level),
         cmocka_unit_test(test_strided_1x1_backward_uses_kept_columns_only_for_their_input),
         cmocka_unit_test(test_residual_input_gradient_is_the_sum_of_its_branches),

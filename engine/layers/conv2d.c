@@ -332,6 +332,18 @@ static bool conv2d_prefers_many_samples(const eng_layer *layer, const eng_tensor
     return use_winograd(c, x) || eng_conv2d_phase_prefers_many(c, x);
 }
 
+static bool conv2d_can_add_dx(const eng_layer *layer, const eng_tensor *x)
+{
+    return eng_conv2d_can_add_dx_on(layer, x, use_winograd((const conv2d *)layer, x));
+}
+
+static eng_status conv2d_backward_add(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                      const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)y;
+    return eng_conv2d_backward_add_on(layer, x, dy, dx, use_winograd((const conv2d *)layer, x));
+}
+
 static const eng_layer_ops conv2d_ops = {
     .prefers_many_samples = conv2d_prefers_many_samples,
     .batch_independent = true,
@@ -341,8 +353,8 @@ static const eng_layer_ops conv2d_ops = {
     .output_shape = conv2d_output_shape,
     .forward = conv2d_forward,
     .backward = conv2d_backward,
-    .can_add_dx = eng_conv2d_can_add_dx,
-    .backward_add = eng_conv2d_backward_add,
+    .can_add_dx = conv2d_can_add_dx,
+    .backward_add = conv2d_backward_add,
     .clone = conv2d_clone,
     .destroy = conv2d_destroy,
 };

@@ -359,27 +359,30 @@ eng_status eng_conv2d_phase_backward(conv2d *c, const eng_tensor *x, const eng_t
     return phase_backward(c, x, dy, dx, g, false);
 }
 
-/* ---- adding into dx (layer.h's backward_add): f32 1x1 kernels, strided or not ------------- */
+/* ---- adding into dx (layer.h's backward_add): f32 1x1 kernels, strided or not, and the
+ * Winograd path (winograd: whether the layer takes it for x, conv2d.c's rule) ---------------- */
 
-bool eng_conv2d_can_add_dx(const eng_layer *layer, const eng_tensor *x)
+bool eng_conv2d_can_add_dx_on(const eng_layer *layer, const eng_tensor *x, bool winograd)
 {
     const conv2d *c = (const conv2d *)layer;
-    return x->dtype == ENG_F32 && c->opts.groups == 1 && is_1x1(c) &&
-           (eng_conv2d_use_pointwise(c) || eng_conv2d_use_phases(c, x));
+    return x->dtype == ENG_F32 && c->opts.groups == 1 &&
+           (winograd ||
+            (is_1x1(c) && (eng_conv2d_use_pointwise(c) || eng_conv2d_use_phases(c, x))));
 }
 
-eng_status eng_conv2d_backward_add(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
-                                   const eng_tensor *dy, eng_tensor *dx)
+eng_status eng_conv2d_backward_add_on(eng_layer *layer, const eng_tensor *x, const eng_tensor *dy,
+                                      eng_tensor *dx, bool winograd)
 {
-    (void)y;
     conv2d *c = (conv2d *)layer;
     eng_conv_geometry g = {0};
     eng_status st = eng_conv2d_geometry(layer, x, &g);
-    if (!st && !eng_conv2d_can_add_dx(layer, x))
+    if (!st && !eng_conv2d_can_add_dx_on(layer, x, winograd))
         st = eng_error(ENG_ESTATE, "conv2d '%s': cannot add its input gradient into dx",
                        eng_layer_label(layer));
     if (st)
         return st;
+    if (winograd)
+        return eng_conv2d_winograd_backward_add(c, x, dy, dx, &g);
     return eng_conv2d_use_pointwise(c) ? pointwise_backward(c, x, dy, dx, &g, true)
                                        : phase_backward(c, x, dy, dx, &g, true);
 }

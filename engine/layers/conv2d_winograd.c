@@ -149,7 +149,7 @@ bool eng_conv2d_winograd_is_2x2(const conv2d *c, const eng_conv_geometry *g)
  * pooled gives it (each group's rows made into c->dy_rows before they are read). */
 static eng_status winograd_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
                                     const eng_pooled_grad *pooled, eng_tensor *dx,
-                                    const eng_conv_geometry *g)
+                                    const eng_conv_geometry *g, bool add)
 {
     const wino_variant *wv = choose_variant(c, g);
     int64_t n = x->shape[0], group = n < WINOGRAD_GROUP ? n : WINOGRAD_GROUP;
@@ -172,7 +172,7 @@ static eng_status winograd_backward(conv2d *c, const eng_tensor *x, const eng_te
             for (int ch = 0; ch < in; ch++)
                 ut[(xi * in + ch) * out + o] = u[(xi * out + o) * in + ch];
     eng_tensor_zero(c->wino_du);
-    if (dx)
+    if (dx && !add) /* the windows' sums are added into dx */
         eng_tensor_zero(dx);
     for (int64_t first = 0; first < n; first += group) {
         int count = (int)(n - first < group ? n - first : group);
@@ -208,12 +208,18 @@ static eng_status winograd_backward(conv2d *c, const eng_tensor *x, const eng_te
 eng_status eng_conv2d_winograd_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
                                         eng_tensor *dx, const eng_conv_geometry *g)
 {
-    return winograd_backward(c, x, dy, NULL, dx, g);
+    return winograd_backward(c, x, dy, NULL, dx, g, false);
+}
+
+eng_status eng_conv2d_winograd_backward_add(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
+                                            eng_tensor *dx, const eng_conv_geometry *g)
+{
+    return winograd_backward(c, x, dy, NULL, dx, g, true);
 }
 
 eng_status eng_conv2d_winograd_backward_pooled(conv2d *c, const eng_tensor *x,
                                                const eng_pooled_grad *dy, eng_tensor *dx,
                                                const eng_conv_geometry *g)
 {
-    return winograd_backward(c, x, NULL, dy, dx, g);
+    return winograd_backward(c, x, NULL, dy, dx, g, false);
 }
