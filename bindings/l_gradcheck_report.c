@@ -132,6 +132,8 @@ void l_gc_push_report(lua_State *L, const eng_gc_report *r)
         set_number(L, "budget", r->budget);
         lua_pushboolean(L, r->budget_sampled);
         lua_setfield(L, -2, "sampled");
+        if (r->budget_slowdown > 0)
+            set_number(L, "slowdown", r->budget_slowdown);
     }
     set_number(L, "seconds", r->seconds);
     if (r->directions) {

@@ -293,6 +293,15 @@ void eng_progress_note(eng_progress *p, const char *fmt, ...)
     atomic_store(&p->busy, 0);
 }
 
+void eng_progress_set_total(eng_progress *p, int64_t total)
+{
+    if (!p)
+        return;
+    lock(p); /* a drawing thread reads the total */
+    p->total = total > 0 ? total : 0;
+    atomic_store(&p->busy, 0);
+}
+
 void eng_progress_message(eng_progress *p, const char *fmt, ...)
 {
     if (!p || p->quiet)

@@ -73,6 +73,10 @@ void eng_progress_step(eng_progress *p, int64_t n);
 /* Sets the count to done (for work measured as "done so far"), redrawing if it is time. */
 void eng_progress_set(eng_progress *p, int64_t done);
 
+/* Changes the total the count runs to (<= 0: unknown), when the work turns out larger or
+ * smaller than planned. Owner thread only. */
+void eng_progress_set_total(eng_progress *p, int64_t total);
+
 /* Sets a short text shown after the figures ("loss 0.3121"); printf-style, truncated to 95
  * characters. Owner thread only. */
 void eng_progress_note(eng_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

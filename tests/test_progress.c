@@ -93,6 +93,31 @@ static void test_progress_tty_line_shows_count_rate_elapsed_and_eta(void **state
     fclose(f);
 }
 
+/* Work that turns out smaller than planned: the new total gives the percentage and the ETA. */
+static void test_progress_set_total_changes_percentage_and_eta(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    fake_time = 0;
+    eng_progress_opts o = opts_for(f, ENG_PROGRESS_TTY);
+    o.unit = "ms";
+    setenv("COLUMNS", "200", 1);
+    eng_progress *p;
+    assert_ok(eng_progress_begin(&p, "check", 1000, &o));
+    eng_progress_set_total(p, 400);
+    fake_time = 10; /* 100 of 400 in 10 s: 10 ms/s, 300 left: ETA 30 s */
+    eng_progress_set(p, 100);
+    eng_progress_abandon(p);
+    char *s = slurp(f);
+    const char *last = strrchr(s, '\r');
+    assert_non_null(last);
+    if (!strstr(last, " 25%  100/400  10.0 ms/s  0:10  ETA 0:30"))
+        print_message("line: '%s'\n", last + 1);
+    assert_non_null(strstr(last, " 25%  100/400  10.0 ms/s  0:10  ETA 0:30"));
+    free(s);
+    fclose(f);
+}
+
 static void test_progress_plain_writes_one_line_at_the_end_of_short_work(void **state)
 {
     (void)state;
@@ -241,6 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_progress_tty_redraws_at_most_ten_times_a_second),
         cmocka_unit_test(test_progress_tty_line_shows_count_rate_elapsed_and_eta),
+        cmocka_unit_test(test_progress_set_total_changes_percentage_and_eta),
         cmocka_unit_test(test_progress_plain_writes_one_line_at_the_end_of_short_work),
         cmocka_unit_test(test_progress_plain_writes_at_most_one_line_per_interval),
         cmocka_unit_test(test_progress_quiet_writes_nothing),

@@ -144,6 +144,8 @@ typedef struct tensor_work {
     eng_gc_element *elements;
     double *rels;       /* relative errors of the elements that are not kinks */
     gc_sample *samples; /* evidence for the tensor-level statistics */
+    gc_estimate *estimates;
+    bool *checked;
     int64_t count, nrel, nsamples;
 } tensor_work;
 
@@ -193,7 +195,20 @@ static void describe(eng_gc_tensor_report *r, const eng_gc_tensor *gt)
     r->grad_rms = rms(gt->grad);
 }
 
-/* The elements of tensor t (the plan's i-th): `want` of them (0 = all), stratified. */
+/* Position k of a visit of 0..count-1 in bit-reversed order (skipping positions >= count):
+ * every prefix of the visit is spread evenly over the sorted indices, so a check that the
+ * budget cuts short still covers the whole tensor. */
+static int64_t spread_position(int64_t k, int bits)
+{
+    uint64_t v = (uint64_t)k, r = 0;
+    for (int b = 0; b < bits; b++, v >>= 1)
+        r = (r << 1) | (v & 1);
+    return (int64_t)r;
+}
+
+/* The elements of tensor t (the plan's i-th): `want` of them (0 = all), stratified; fewer
+ * when the budget runs out (gc_plan_limit). They are checked in spread order and tallied in
+ * index order, so an uncut check reports what checking them in index order does. */
 static eng_status check_elements(gc_context *ctx, int t, int64_t want, double fallback_scale,
                                  eng_rng *rng, gc_plan *plan, int i, tensor_work *w,
                                  eng_gc_tensor_report *r)
@@ -213,16 +228,33 @@ static eng_status check_elements(gc_context *ctx, int t, int64_t want, double fa
     r->step = step;
     r->noise_floor = 3 * ctx->loss_noise / step;
     gc_plan_advance(plan, i, ctx->evaluations);
-    for (int64_t k = 0; k < w->count; k++) {
-        gc_estimate e;
-        eng_gc_element *el = &w->elements[k];
-        el->index = w->indices[k];
-        eng_status st = check_element(ctx, t, step, el, &e);
+    int bits = 0;
+    while (((int64_t)1 << bits) < w->count)
+        bits++;
+    int64_t limit = w->count, done = 0;
+    for (int64_t k = 0; done < limit && k < ((int64_t)1 << bits); k++) {
+        int64_t at = spread_position(k, bits);
+        if (at >= w->count)
+            continue;
+        eng_gc_element *el = &w->elements[at];
+        el->index = w->indices[at];
+        eng_status st = check_element(ctx, t, step, el, &w->estimates[at]);
         if (st)
             return st;
-        tally(r, w, el, &e);
+        w->checked[at] = true;
+        done++;
         gc_plan_advance(plan, i, ctx->evaluations);
+        limit = gc_plan_limit(plan, ctx, i, done, limit);
     }
+    int64_t kept = 0;
+    for (int64_t at = 0; at < w->count; at++) {
+        if (!w->checked[at])
+            continue;
+        w->elements[kept] = w->elements[at];
+        tally(r, w, &w->elements[kept], &w->estimates[at]);
+        kept++;
+    }
+    w->count = kept;
     return ENG_OK;
 }
 
@@ -243,9 +275,11 @@ static eng_status check_tensor(gc_context *ctx, int i, const eng_gc_options *opt
         .elements = malloc(sizeof *w.elements * (size_t)want),
         .rels = malloc(sizeof *w.rels * (size_t)want),
         .samples = malloc(sizeof *w.samples * (size_t)want),
+        .estimates = malloc(sizeof *w.estimates * (size_t)want),
+        .checked = calloc((size_t)want, sizeof *w.checked),
     };
     eng_status st = ENG_OK;
-    if (!w.indices || !w.elements || !w.rels || !w.samples)
+    if (!w.indices || !w.elements || !w.rels || !w.samples || !w.estimates || !w.checked)
         st = eng_error(ENG_ENOMEM, "gradcheck: out of memory for %lld elements", (long long)want);
     r->step = opts->step;
     if (!st)
@@ -263,6 +297,8 @@ static eng_status check_tensor(gc_context *ctx, int i, const eng_gc_options *opt
     free(w.elements);
     free(w.rels);
     free(w.samples);
+    free(w.estimates);
+    free(w.checked);
     return st;
 }
 
@@ -444,7 +480,6 @@ static eng_status check_tensors(gc_context *ctx, const eng_gc_options *opts, eng
         return st;
     report->estimated_seconds = plan->full_seconds;
     report->budget = plan->budget;
-    report->budget_sampled = plan->sampled;
     report->tensors = calloc((size_t)(plan->n ? plan->n : 1), sizeof *report->tensors);
     if (!report->tensors)
         return eng_error(ENG_ENOMEM, "gradcheck: out of memory");
@@ -455,6 +490,9 @@ static eng_status check_tensors(gc_context *ctx, const eng_gc_options *opts, eng
         if (st)
             return st;
     }
+    /* the budget may have cut the sample during the check */
+    report->budget_sampled = plan->sampled;
+    report->budget_slowdown = plan->slowdown;
     return ENG_OK;
 }
 
@@ -481,6 +519,7 @@ eng_status eng_gc_check(eng_gc_objective *obj, const eng_gc_options *opts_in, en
     report->dtype = obj->dtype;
     report->mode = "element-wise";
     gc_plan plan = {0};
+    gc_plan_start(&plan);
     eng_rng rng;
     eng_rng_seed(&rng, opts.seed);
     bool done = false;

@@ -65,17 +65,25 @@ eng_status gc_confirm_failure(gc_context *ctx, int t, eng_gc_element *el, const 
  * a stratified sample that fits. Long checks show a progress bar counting the estimated work
  * in milliseconds. */
 typedef struct gc_plan {
-    int n;                         /* tensors to check */
-    int *tensors;                  /* [n] their indices in the objective */
-    double *cost;                  /* [n] seconds per evaluation, timed */
-    int64_t *samples;              /* [n] elements to check (0 = all) */
-    double full_seconds;           /* a full check, estimated */
-    double planned_seconds;        /* the check as planned, estimated */
-    double budget;                 /* 0: none applied */
-    bool sampled;                  /* the budget made it a sample */
-    struct eng_progress *progress; /* NULL for short or silent checks */
-    double done_seconds;           /* estimated work done, for the bar */
-    int64_t counted;               /* evaluations counted into done_seconds */
+    int n;                            /* tensors to check */
+    int *tensors;                     /* [n] their indices in the objective */
+    double *cost;                     /* [n] seconds per evaluation, timed */
+    int64_t *samples;                 /* [n] elements to check (0 = all) */
+    double full_seconds;              /* a full check, estimated */
+    double planned_seconds;           /* the check as planned, estimated */
+    double budget;                    /* 0: none applied */
+    bool sampled;                     /* the budget made it a sample */
+    struct eng_progress *progress;    /* NULL for short or silent checks */
+    double done_seconds;              /* estimated work done, for the bar */
+    int64_t counted;                  /* evaluations counted into done_seconds */
+    double fixed;                     /* step-search evaluations per tensor (0: step given) */
+    double t0_wall, t0_cpu;           /* when the check began (gc_plan_start) */
+    double planned_at;                /* its elapsed time when the plan was made */
+    double next_look;                 /* done_seconds at which the clock is read next */
+    double window_spent, window_done; /* elapsed and done_seconds where the rate's window began */
+    double recent;                    /* measured / timed cost over the last window */
+    double slowdown;                  /* measured / timed cost when the budget cut the sample */
+    int verbose;                      /* the options' eng_progress_verbosity */
 } gc_plan;
 
 /* Elements every tensor keeps in a budget sample: enough for the tensor-level statistics. */
@@ -83,12 +91,20 @@ typedef struct gc_plan {
 /* Checks planned to take at least this many seconds show a progress bar. */
 #define GC_PROGRESS_SECONDS 1.0
 
-/* Plans the check of plan->tensors[0..n) (set by the caller) after timing their evaluations
- * (the smaller of wall-clock and CPU time); says on stderr when the budget makes it a
- * sample. */
+/* Marks the start of the check: the budget counts from here (the smaller of wall-clock and
+ * CPU time). */
+void gc_plan_start(gc_plan *plan);
+/* Plans the check of plan->tensors[0..n) (set by the caller) after timing their evaluations;
+ * says on stderr when the budget makes it a sample. */
 eng_status gc_plan_check(gc_context *ctx, const eng_gc_options *opts, gc_plan *plan);
 /* Counts the evaluations made since the last call as work on the plan's tensor i. */
 void gc_plan_advance(gc_plan *plan, int i, int64_t evaluations);
+/* The number of elements tensor i may still have in all (at most limit), `done` of them
+ * checked: while a budget holds, the clock is read now and then, and when the check runs
+ * slower than its timing said (a loaded or slower machine, elements dearer than the timed
+ * ones) the elements left, here and in the later tensors, are cut to what the budget still
+ * allows, never below GC_BUDGET_MIN_SAMPLES (or all) per tensor; says so once on stderr. */
+int64_t gc_plan_limit(gc_plan *plan, const gc_context *ctx, int i, int64_t done, int64_t limit);
 /* Names the tensor being checked on the bar. */
 void gc_plan_tensor(gc_plan *plan, const char *name);
 /* Ends the bar (ok: its final line; else it is abandoned) and frees the plan's arrays. */

@@ -176,9 +176,12 @@ struct eng_gc_report {
     /* Element-wise: the estimated time of a full check (every element of the tensors
      * checked), from timed evaluations of each tensor; the budget it was held to (0: none, a
      * sample or full was asked for); whether the budget made it a sample (coverage: the
-     * tensors' checked counts against elements_total). */
+     * tensors' checked counts against elements_total); when the check ran slower than the
+     * timing said and the budget cut the sample during the check, by how much (measured /
+     * timed cost; 0 when nothing was cut). */
     double estimated_seconds, budget;
     bool budget_sampled;
+    double budget_slowdown;
     const char *mode; /* "element-wise", "directional", "layer-wise" */
     /* Directional mode: the directions tested and failed, and the number of tensors they
      * spanned (each direction moves every element of its tensor; elements_total counts those

@@ -39,6 +39,25 @@ static void index_str(char *out, size_t size, const eng_gc_tensor_report *r, int
         snprintf(out + used, size - used, ")");
 }
 
+/* The estimated cost and the budget: within it, over it (a sample), or cut while running. */
+static void put_cost(writer *w, const eng_gc_report *report)
+{
+    if (report->estimated_seconds > 0 && report->budget > 0 && report->budget_slowdown > 0)
+        put(w,
+            "estimated time of a full check: %.3g s as timed, but the check ran %.2gx slower: "
+            "over the budget of %g s, the budget cut the sample during the check "
+            "(full = true checks every element)\n",
+            report->estimated_seconds, report->budget_slowdown, report->budget);
+    else if (report->estimated_seconds > 0 && report->budget > 0)
+        put(w, "estimated time of a full check: %.3g s, %s the budget of %g s%s\n",
+            report->estimated_seconds, report->budget_sampled ? "over" : "within", report->budget,
+            report->budget_sampled ? ": a stratified sample was checked "
+                                     "(full = true checks every element)"
+                                   : ": every element checked");
+    else if (report->estimated_seconds > 0)
+        put(w, "estimated time of a full check: %.3g s\n", report->estimated_seconds);
+}
+
 size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *buf, size_t size)
 {
     writer w = {buf, size, 0};
@@ -58,14 +77,7 @@ size_t eng_gc_report_format(const eng_gc_report *report, bool one_based, char *b
                 "(no kinks)\n");
     if (report->warning[0])
         put(&w, "warning: %s\n", report->warning);
-    if (report->estimated_seconds > 0 && report->budget > 0)
-        put(&w, "estimated time of a full check: %.3g s, %s the budget of %g s%s\n",
-            report->estimated_seconds, report->budget_sampled ? "over" : "within", report->budget,
-            report->budget_sampled ? ": a stratified sample was checked "
-                                     "(full = true checks every element)"
-                                   : ": every element checked");
-    else if (report->estimated_seconds > 0)
-        put(&w, "estimated time of a full check: %.3g s\n", report->estimated_seconds);
+    put_cost(&w, report);
     if (report->directions)
         put(&w,
             "coverage: %d random directions over %d tensors (each moves every element of its "

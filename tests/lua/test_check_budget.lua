@@ -110,6 +110,60 @@ local over = gc.check(mlp, criterion, xm, ym, {budget = 1e-6, verbose = false})
 assert(over.sampled == true and over.coverage < 1, "a budget of 1 us samples")
 local full = gc.check(mlp, criterion, xm, ym, {budget = 1e-6, full = true, verbose = false})
 assert(full.sampled == false and full.coverage == 1 and full.verdict == "PASS")
+-- 5. A check that runs slower than its timing said (a loaded or slower machine; here a Lua
+-- layer that turns 20x dearer once the checker has timed it) still keeps its budget: the
+-- elements left are cut, spread over each tensor, never below 256 (or all) per tensor.
+local function busy(seconds)
+  local stop = os.clock() + seconds
+  while os.clock() < stop do end
+end
+local function drifting(switch_at)
+  local calls = 0
+  engine.seed(2)
+  return nn.Sequential{
+    nn.Linear(100, 60, {dtype = "f64"}), nn.Tanh(), nn.Linear(60, 4, {dtype = "f64"}),
+    nn.Lua{
+      name = "drifting",
+      forward = function(_, input)
+        calls = calls + 1
+        busy(calls > switch_at and 400e-6 or 20e-6)
+        return input * 1
+      end,
+      backward = function(_, _, _, dy) return dy * 1 end,
+    },
+  }
+end
+local xd, yd = engine.randn({4, 100}, "f64"), engine.tensor({0, 1, 2, 3}, "i64")
+local steady = gc.check(drifting(math.huge), criterion, xd, yd, {budget = 3, verbose = false})
+print(("steady layer, budget 3 s: %s, estimated %.2f s, slowdown %s, coverage %.4f, %.2f s"):format(
+  steady.verdict, steady.estimated_seconds, tostring(steady.slowdown), steady.coverage,
+  steady.seconds))
+-- (where the engine's own part is slow enough for the estimate to exceed the budget, the plan
+-- itself samples, which sections 1 and 2 test)
+if steady.estimated_seconds < 2.5 then
+  assert(not steady.sampled and steady.coverage == 1, "the steady net's full check fits 3 s")
+end
+assert(steady.slowdown == nil or steady.slowdown < 1.5,
+       "a steady cost is no slowdown: " .. tostring(steady.slowdown))
+cpu = os.clock()
+local drift = gc.check(drifting(1000), criterion, xd, yd, {budget = 3, verbose = false})
+cpu = os.clock() - cpu
+print(("drifting layer, budget 3 s: %s, estimated %.2f s, slowdown %s, coverage %.4f, "
+       .. "%.2f s CPU"):format(drift.verdict, drift.estimated_seconds, tostring(drift.slowdown),
+                               drift.coverage, cpu))
+assert(drift.verdict == "PASS", "the drifting net: " .. drift.verdict)
+assert(drift.sampled and drift.coverage < 1 and drift.slowdown > 2,
+       "the budget should have cut the drifting net's check")
+assert(cpu <= 1.1 * 3, ("the drifting check took %.2f s of CPU for a budget of 3 s"):format(cpu))
+for _, t in ipairs(drift.tensors) do
+  assert(t.checked >= math.min(256, t.elements),
+         ("%s: %d of %d checked (at least 256 or all)"):format(t.name, t.checked, t.elements))
+end
+local w1 = drift.tensors["linear_1.weight"]
+assert(w1.checked < w1.elements, "the large tensor is cut")
+local text5 = tostring(drift)
+assert(text5:find("slower", 1, true) and text5:find("over the budget of 3 s", 1, true), text5)
+
 H.check_error("option 'budget' must be a number of seconds >= 0",
               gc.check, model, criterion, x, y, {budget = -1})
 H.check_error("option 'verbose' must be a boolean", gc.check, model, criterion, x, y,
