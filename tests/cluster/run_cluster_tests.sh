@@ -48,9 +48,10 @@ step "sweep: slurm job array (wait = true)"
 timeout 300 "$engine" "$sweep" results=slurm.h5 executor=slurm wait=1
 compare local1.h5 slurm.h5 "slurm"
 step "sweep: slurm, collected by running the script again (wait = false)"
-timeout 60 "$engine" "$sweep" results=slurm2.h5 executor=slurm wait=0 chunk=2
-for _ in $(seq 1 120); do [ -z "$(squeue -h)" ] && break; sleep 0.5; done
-timeout 60 "$engine" "$sweep" results=slurm2.h5 executor=slurm wait=0 chunk=2
+timeout 300 "$engine" "$sweep" results=slurm2.h5 executor=slurm wait=0 chunk=2
+# until the queue is empty, up to 5 minutes: a guard only (a slow machine takes longer)
+for _ in $(seq 1 600); do [ -z "$(squeue -h)" ] && break; sleep 0.5; done
+timeout 300 "$engine" "$sweep" results=slurm2.h5 executor=slurm wait=0 chunk=2
 compare local1.h5 slurm2.h5 "slurm, 3 tasks of 2 runs, collected later"
 step "sweep: mpi, 2 ranks"
 timeout 300 mpirun -np 2 "$engine" "$sweep" results=mpi.h5 executor=mpi

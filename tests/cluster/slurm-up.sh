@@ -52,7 +52,8 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 /usr/sbin/slurmctld
 /usr/sbin/slurmd
-for _ in $(seq 1 120); do [ "$(sinfo -h -N -o %T 2>/dev/null)" = idle ] && break; sleep 0.25; done
+# up to 2 minutes (a guard against daemons that never come up; it goes on as soon as they do)
+for _ in $(seq 1 480); do [ "$(sinfo -h -N -o %T 2>/dev/null)" = idle ] && break; sleep 0.25; done
 if [ "$(sinfo -h -N -o %T)" != idle ]; then
   sinfo -N -l; tail -20 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log; exit 1
 fi

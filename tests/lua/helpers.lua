@@ -81,6 +81,50 @@ function H.run(args, redirect)
   return out, code
 end
 
+-- Crash tests kill a worker at a point of its observed progress, not after a guessed time (a
+-- slow or loaded machine would move a timed kill past the end of the work). The worker is an
+-- engine script (args already quoted) that prints, unbuffered, "ready" as its work begins and
+-- "step" after each step of it.
+-- H.run_steps(script, args): runs it to the end; returns its exit status and the mean seconds
+-- of a step (wall time between "ready" and the last "step", over the steps).
+function H.run_steps(script, args)
+  local clock = require("engine").clock
+  local p = assert(io.popen(("exec 2>/dev/null; '%s' '%s' %s; echo \"exit $?\"")
+    :format(H.engine_bin, script, args)))
+  local ready, last, steps, status
+  for line in p:lines() do
+    if line == "ready" then
+      ready = clock()
+    elseif line == "step" then
+      last, steps = clock(), (steps or 0) + 1
+    elseif line:match("^exit %d+$") then
+      status = tonumber(line:match("%d+"))
+    end
+  end
+  p:close()
+  assert(ready and steps, script .. ": no progress lines")
+  return status, (last - ready) / steps
+end
+
+-- H.run_killed(script, args, steps, delay): kills it with SIGKILL delay seconds after its
+-- steps-th "step" line (after "ready" when steps is 0); returns its exit status (137 when the
+-- kill came before its end).
+function H.run_killed(script, args, steps, delay)
+  local fifo = os.tmpname()
+  os.remove(fifo)
+  local cmd = ([[exec 2>/dev/null; mkfifo '%s' || exit 1
+'%s' '%s' %s > '%s' & pid=$!
+exec 3< '%s'
+n=0; while [ $n -le %d ] && read -r _ <&3; do n=$((n+1)); done
+sleep %.4f; kill -9 $pid; wait $pid; s=$?
+exec 3<&-; rm -f '%s'; echo $s]]):format(fifo, H.engine_bin, script, args, fifo, fifo, steps,
+    delay, fifo)
+  local p = assert(io.popen(cmd))
+  local status = tonumber(p:read("a"))
+  p:close()
+  return status
+end
+
 -- Counts and reports the checks of one test file.
 function H.section(name)
   io.write("  ", name, "\n")

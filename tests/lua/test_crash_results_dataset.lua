@@ -1,8 +1,10 @@
 -- Crash safety beyond checkpoints (issue 13, acceptance 5): a process appending runs to a
 -- sweep results file, and one writing a dataset file as the importers do (engine.data.write),
--- are killed with SIGKILL at random moments. Afterwards each file is the old one or a new
--- one, complete: the results hold runs 1..n with no gap and n never goes back; the dataset
--- loads and its samples all equal its labels' generation.
+-- are killed with SIGKILL at random moments of their work (after a random number of steps,
+-- as they report them, plus a random part of a step: on any machine speed). Afterwards each
+-- file is the old one or a new one, complete: the results hold runs 1..n with no gap, n never
+-- goes back and keeps every append reported done; the dataset loads, its samples all equal its
+-- labels' generation, at least that of the last write reported done.
 local H = dofile((arg[0]:match("(.*/)") or "") .. "helpers.lua")
 local engine = require("engine")
 
@@ -18,18 +20,6 @@ local function script(name, source)
   return path
 end
 
--- Runs the engine on a script with args, killed after delay seconds when given; returns its
--- exit status (137 when killed) and its wall time.
-local function run(path, args, delay)
-  local start = engine.clock()
-  local cmd = ("exec 2>/dev/null; '%s' '%s' %s >/dev/null & pid=$!; %s wait $pid; echo $?")
-    :format(H.engine_bin, path, args, delay and ("sleep %.3f; kill -9 $pid;"):format(delay) or "")
-  local p = assert(io.popen(cmd))
-  local status = tonumber(p:read("a"))
-  p:close()
-  return status, engine.clock() - start
-end
-
 math.randomseed(os.time())
 
 H.section("sweep results: appends killed at random moments")
@@ -37,8 +27,11 @@ do
   local results = dir .. "/results.h5"
   local appender = script("append.lua", [[
 local path, first, last = arg[1], tonumber(arg[2]), tonumber(arg[3])
+io.stdout:setvbuf("no")
+print("ready")
 for i = first, last do
   engine.sweep.append(path, ("run=%06d"):format(i), {i = i, curve = {i, i + 0.5}})
+  print("step")
 end
 ]])
   -- runs 1..n, in order, each whole; returns n
@@ -53,16 +46,18 @@ end
     end
     return #order
   end
-  local status, duration = run(appender, ("'%s' 1 20"):format(results))
+  local status, step = H.run_steps(appender, ("'%s' 1 20"):format(results))
   assert(status == 0 and check("uninterrupted") == 20)
-  io.write(("  20 appends take %.3f s here\n"):format(duration))
+  io.write(("  an append takes %.4f s here\n"):format(step))
   local n, killed = 20, 0
   for trial = 1, 10 do
-    local delay = 0.005 + 0.95 * duration * math.random()
-    status = run(appender, ("'%s' %d %d"):format(results, n + 1, n + 20), delay)
-    local now = check(("trial %d (killed after %.3f s, status %s)"):format(trial, delay,
-      tostring(status)))
-    assert(now >= n and now <= n + 20, ("trial %d: %d runs after %d"):format(trial, now, n))
+    -- killed within its first 20 appends (of 60: the kill comes before the end however late)
+    local done, delay = math.random(0, 19), step * math.random()
+    status = H.run_killed(appender, ("'%s' %d %d"):format(results, n + 1, n + 60), done, delay)
+    local now = check(("trial %d (killed %.4f s after append %d, status %s)"):format(trial, delay,
+      done, tostring(status)))
+    assert(now >= n + done and now <= n + 60,
+      ("trial %d: %d runs after %d and %d appends reported done"):format(trial, now, n, done))
     n = now
     if status == 137 then killed = killed + 1 end
   end
@@ -75,13 +70,16 @@ H.section("dataset files: writes killed at random moments")
 do
   local data = dir .. "/data.h5"
   local writer = script("write.lua", [[
-local path, first = arg[1], tonumber(arg[2])
-for g = first, first + 19 do
+local path, first, last = arg[1], tonumber(arg[2]), tonumber(arg[3])
+io.stdout:setvbuf("no")
+print("ready")
+for g = first, last do
   local x = engine.zeros({400, 1, 28, 28}, "u8")
   x:fill(g % 256)
   local y = engine.zeros({400}, "i64")
   y:fill(g)
   engine.data.write(path, {train = {x = x, y = y}}, {classes = {"a"}, source = "g" .. g})
+  print("step")
 end
 ]])
   -- loads, and every sample and label agree; returns the generation
@@ -99,18 +97,21 @@ end
     end
     return g
   end
-  local status, duration = run(writer, ("'%s' 0"):format(data))
+  local status, step = H.run_steps(writer, ("'%s' 0 19"):format(data))
   assert(status == 0 and check("uninterrupted") == 19)
-  io.write(("  20 dataset writes take %.3f s here\n"):format(duration))
+  io.write(("  a dataset write takes %.4f s here\n"):format(step))
   local last, killed = 19, 0
   for trial = 1, 10 do
+    -- killed within its first 20 writes (of 60)
     local first = trial * 100
-    local delay = 0.005 + 0.95 * duration * math.random()
-    status = run(writer, ("'%s' %d"):format(data, first), delay)
-    local g = check(("trial %d (killed after %.3f s, status %s)"):format(trial, delay,
-      tostring(status)))
-    assert(g == last or (g >= first and g <= first + 19),
-      ("trial %d: generation %d is neither the old %d nor this run's"):format(trial, g, last))
+    local done, delay = math.random(0, 19), step * math.random()
+    status = H.run_killed(writer, ("'%s' %d %d"):format(data, first, first + 59), done, delay)
+    local g = check(("trial %d (killed %.4f s after write %d, status %s)"):format(trial, delay,
+      done, tostring(status)))
+    local from = math.max(first, first + done - 1) -- the last one reported done, or this run's first
+    assert((done == 0 and g == last) or (g >= from and g <= first + 59),
+      ("trial %d: generation %d is neither the old %d nor this run's, from write %d on")
+        :format(trial, g, last, done))
     last = g
     if status == 137 then killed = killed + 1 end
   end

@@ -116,16 +116,31 @@ else
   io.write("  skip an unwritable path (no permission): running as root\n")
 end
 if os.execute("command -v flock >/dev/null 2>&1") then
-  -- flock(1) holds the lock HDF5 takes (flock(2)) while the engine tries to open the file.
-  local lock = dir .. "/locked.h5"
+  -- flock(1) takes the lock HDF5 takes (flock(2)) on a descriptor of a shell, which then says
+  -- so (the file ready) and becomes `sleep` holding it until killed: the engine tries to open
+  -- the file only once the lock is held, and the lock lasts however slow the machine is.
+  local lock, ready = dir .. "/locked.h5", dir .. "/locked.ready"
   engine.save(lock, {model = mlp(3, "f32")})
-  local p = io.popen(("flock -x '%s' sleep 3 >/dev/null 2>&1 & echo $!"):format(lock))
+  local p = io.popen(("sh -c 'exec 9<\"$1\"; flock -x 9 && : > \"$2\" && exec sleep 600' sh " ..
+    "'%s' '%s' >/dev/null 2>&1 & echo $!"):format(lock, ready))
   local pid = p:read("a"):match("%d+")
   p:close()
-  os.execute("sleep 0.3")
-  expect_failure("a file locked by another process", load_script:format(lock),
-    {lock, "the file is locked", "HDF5_USE_FILE_LOCKING=FALSE"})
+  local held = false
+  for _ = 1, 1200 do -- up to a minute: only a guard against a lock never taken
+    local f = io.open(ready)
+    if f then
+      f:close()
+      held = true
+      break
+    end
+    os.execute("sleep 0.05")
+  end
+  if held then
+    expect_failure("a file locked by another process", load_script:format(lock),
+      {lock, "the file is locked", "HDF5_USE_FILE_LOCKING=FALSE"})
+  end
   os.execute("kill " .. pid)
+  assert(held, "flock never took the lock of " .. lock)
 end
 
 H.section("datasets")
