@@ -212,7 +212,10 @@ eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_
     if (model->split >= 1) {
         for (int i = model->nlayers - 1; i >= 0 && !st; i--) {
             const eng_tensor *in = i == 0 ? model->input : model->outputs[i - 1];
-            bool skipped = i > 0 && model->fused[i - 1]; /* a fused pair's inner gradient */
+            /* a fused pair's inner gradient, or the one a fold does not write */
+            bool skipped =
+                (i > 0 && model->fused[i - 1]) ||
+                (i + 1 < model->nlayers && eng_model_backward_first(model, i + 1, dx != NULL) < i);
             if ((i > 0 || dx) && !skipped)
                 st = eng_tensor_ensure(&model->dinputs[i], in->dtype, in->ndim, in->shape);
         }
@@ -227,8 +230,10 @@ eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_
     bool previous = eng_fusion_begin(model);
     const eng_tensor *grad = dy;
     for (int i = model->nlayers - 1; i >= 0 && !st; i--) {
-        /* a fused pair (i - 1, i) runs as one backward into layer i - 1's input gradient */
-        int kind = i > 0 ? model->fused[i - 1] : ENG_FUSE_NONE, first = kind ? i - 1 : i;
+        /* a fused pair (i - 1, i) runs as one backward into layer i - 1's input gradient, or
+         * folded into layer i - 2's backward (model_fusion.c) */
+        int kind = i > 0 ? model->fused[i - 1] : ENG_FUSE_NONE;
+        int first = eng_model_backward_first(model, i, dx != NULL);
         const eng_tensor *in = first == 0 ? model->input : model->outputs[first - 1];
         eng_tensor *din = NULL;
         if (first > 0 || dx) {
@@ -237,7 +242,10 @@ eng_status eng_model_backward(eng_model *model, const eng_tensor *dy, const eng_
                 break;
             din = model->dinputs[first];
         }
-        if (kind)
+        if (first < i - 1)
+            st = eng_folded_backward(model->layers[first], model->layers[i], in,
+                                     model->outputs[first], model->outputs[i], grad, din);
+        else if (kind)
             st = eng_fused_backward(kind, model->layers[first], model->layers[i], in,
                                     model->outputs[i], grad, din);
         else
@@ -410,7 +418,8 @@ eng_status eng_model_check_finite(const eng_model *model, int64_t step, double l
                 return nonfinite_error(layer->params[k].grad, bad, step, loss, where);
             }
         }
-        if (i > 0 && !model->fused[i - 1] && (bad = find_nonfinite(model->dinputs[i])) >= 0) {
+        if (i > 0 && !eng_model_grad_skipped(model, i) &&
+            (bad = find_nonfinite(model->dinputs[i])) >= 0) {
             snprintf(where, sizeof where, "layer %d '%s' (%s): gradient of its input", i + 1,
                      layer->name, layer->ops->kind);
             return nonfinite_error(model->dinputs[i], bad, step, loss, where);

@@ -107,6 +107,58 @@ eng_status eng_fused_backward(int kind, eng_layer *a, eng_layer *b, const eng_te
     }
 }
 
+/* The fold. The pair's backward would write the gradient w.r.t. the ReLU's input (the
+ * conv2d's output), 3/4 zeros, in full (64x32x28x28 f32 in the LeNet: 6.4 MB of stores that
+ * miss the cache, then read back); folded, the conv2d makes it from the pooled gradient and
+ * the winners a few images at a time (one image on the direct path, a Winograd group of 8) in
+ * a workspace that stays in cache, right before it reads them. The sums are those of the
+ * unfolded backward, in the same order. What is then not written: dinputs[i] of the ReLU i.
+ * Its readers: the conv2d's backward (folded), the gradient checker (fusion_off) and the
+ * non-finite guard, which skips it: it holds only values of dinputs[i + 2], checked before it,
+ * and zeros (eng_model_grad_skipped). Only at the top level (a container's backward keeps its
+ * pairs), and only where the conv2d runs a path that reads its gradient image by image
+ * (eng_conv2d_takes_pooled). */
+bool eng_model_folds(const eng_model *model, int i, bool want_dx)
+{
+    if (i < 1 || i + 1 >= model->nlayers || model->fused[i] != ENG_FUSE_RELU_MAXPOOL ||
+        !eng_layer_is_conv2d(model->layers[i - 1]))
+        return false;
+    const eng_tensor *x = i == 1 ? model->input : model->outputs[i - 2];
+    return x && eng_maxpool2d_folds(model->layers[i + 1], model->outputs[i - 1]) &&
+           eng_conv2d_takes_pooled(model->layers[i - 1], x, i > 1 || want_dx);
+}
+
+int eng_model_backward_first(const eng_model *model, int i, bool want_dx)
+{
+    if (i < 1 || !model->fused[i - 1])
+        return i;
+    return eng_model_folds(model, i - 1, want_dx) ? i - 2 : i - 1;
+}
+
+int eng_model_fold_owner(const eng_model *model, int i)
+{
+    /* folds with an input gradient fold without one too (eng_conv2d_takes_pooled) */
+    if (i >= 1 && eng_model_folds(model, i, true))
+        return i - 1;
+    if (i >= 2 && model->fused[i - 1] && eng_model_folds(model, i - 1, true))
+        return i - 2;
+    return i;
+}
+
+eng_status eng_folded_backward(eng_layer *conv, eng_layer *pool, const eng_tensor *x,
+                               const eng_tensor *xr, const eng_tensor *y, const eng_tensor *dy,
+                               eng_tensor *dx)
+{
+    eng_pooled_grad pooled = {pool, xr, y, dy};
+    return eng_conv2d_backward_pooled(conv, x, &pooled, dx);
+}
+
+bool eng_model_grad_skipped(const eng_model *model, int i)
+{
+    return (i > 0 && model->fused[i - 1]) ||
+           (i + 1 < model->nlayers && model->fused[i] == ENG_FUSE_RELU_MAXPOOL);
+}
+
 eng_status eng_fused_inner_output(int kind, const eng_layer *a, const eng_tensor *x,
                                   eng_tensor *y_a)
 {

@@ -35,6 +35,29 @@ ENG_MUST_CHECK eng_status eng_fused_backward(int kind, eng_layer *a, eng_layer *
                                              const eng_tensor *x, const eng_tensor *y,
                                              const eng_tensor *dy, eng_tensor *dx);
 
+/* The fold: a ReLU -> MaxPool2d pair whose backward runs inside that of the conv2d before
+ * it, which takes the pair's gradient in pooled form (layers/layer_fusion.h): the conv2d's
+ * output gradient, full size and three quarters zeros, is never written (model_fusion.c).
+ * Top-level models only (model.c's eng_model_backward, serial and split).
+ * eng_model_folds: whether the fused pair (i, i + 1) folds into layer i - 1 after the last
+ * forward; want_dx: whether the model's backward writes its input gradient.
+ * eng_model_backward_first: the first layer of the backward step that ends at layer i: i,
+ * i - 1 (a fused pair) or i - 2 (a fold).
+ * eng_model_fold_owner: the layer whose backward runs layer i's in a fold that folds whatever
+ * want_dx is (the ReLU and pool of a pair folded into a Winograd conv2d), else i: layers run
+ * in stretches (model_split.c) as their owner does. */
+bool eng_model_folds(const eng_model *model, int i, bool want_dx);
+int eng_model_backward_first(const eng_model *model, int i, bool want_dx);
+int eng_model_fold_owner(const eng_model *model, int i);
+/* The fold's backward: x the conv2d's input, xr the ReLU's input (the conv2d's output), y the
+ * pool's output and dy its gradient; dx [optional] like x, overwritten; the conv2d's parameter
+ * gradients accumulate. Bit for bit the pair's backward then the conv2d's. */
+ENG_MUST_CHECK eng_status eng_folded_backward(eng_layer *conv, eng_layer *pool, const eng_tensor *x,
+                                              const eng_tensor *xr, const eng_tensor *y,
+                                              const eng_tensor *dy, eng_tensor *dx);
+/* Whether a fused step may leave model->dinputs[i] unwritten, for the non-finite guard. */
+bool eng_model_grad_skipped(const eng_model *model, int i);
+
 /* Writes into y_a the output layer a (of a fused pair) gives for x, which the fused forward
  * did not write: for readers that need it (the non-finite guard). */
 ENG_MUST_CHECK eng_status eng_fused_inner_output(int kind, const eng_layer *a, const eng_tensor *x,

@@ -159,9 +159,10 @@ static void record(split_job *job, int t, int layer, eng_status st)
  * 17,500 for 256 KiB and 17,000 without stretches; runs on this machine vary by 20%). */
 #define STRETCH_CACHE_BYTES (64 * 1024)
 
-/* Whether layer i may run a few samples at a time. */
+/* Whether layer i may run a few samples at a time (as the conv2d it folds into, if any). */
 static bool in_stretch(const eng_model *model, int i)
 {
+    i = eng_model_fold_owner(model, i);
     const eng_layer *layer = model->layers[i];
     const eng_tensor *x = i == 0 ? model->input : model->outputs[i - 1];
     return layer->ops->sample_by_sample &&
@@ -211,10 +212,11 @@ static int forward_span(const eng_model *model, int i)
     return model->fused[i] ? 2 : 1;
 }
 
-/* The first layer of the backward step that ends at layer i (i - 1 for a fused pair). */
-static int backward_first(const eng_model *model, int i)
+/* The first layer of the backward step that ends at layer i (i - 1 for a fused pair, i - 2
+ * for a fold: model_fusion.h). */
+static int backward_first(const split_job *job, int i)
 {
-    return i > 0 && model->fused[i - 1] ? i - 1 : i;
+    return eng_model_backward_first(job->model, i, job->want_dx);
 }
 
 static void forward_rows(void *ctx, int t, int nsplit)
@@ -248,7 +250,7 @@ static eng_status backward_layer(split_job *job, int t, int i, int64_t start, in
 {
     eng_model *model = job->model;
     eng_layer *layer = layer_for(model, t, i);
-    int first = backward_first(model, i);
+    int first = backward_first(job, i);
     eng_tensor x =
         eng_tensor_rows(first == 0 ? model->input : model->outputs[first - 1], start, length);
     eng_tensor y = eng_tensor_rows(model->outputs[i], start, length);
@@ -258,9 +260,16 @@ static eng_status backward_layer(split_job *job, int t, int i, int64_t start, in
     bool has_dx = first > 0 || job->want_dx;
     if (has_dx)
         dx = eng_tensor_rows(model->dinputs[first], start, length);
-    eng_status st = first < i ? eng_fused_backward(model->fused[first], layer_for(model, t, first),
-                                                   layer, &x, &y, &dy, has_dx ? &dx : NULL)
-                              : layer->ops->backward(layer, &x, &y, &dy, has_dx ? &dx : NULL);
+    eng_status st;
+    if (first < i - 1) { /* the pair (i - 1, i) folded into layer first's backward */
+        eng_tensor xr = eng_tensor_rows(model->outputs[first], start, length);
+        st = eng_folded_backward(layer_for(model, t, first), layer, &x, &xr, &y, &dy,
+                                 has_dx ? &dx : NULL);
+    } else if (first < i)
+        st = eng_fused_backward(model->fused[first], layer_for(model, t, first), layer, &x, &y, &dy,
+                                has_dx ? &dx : NULL);
+    else
+        st = layer->ops->backward(layer, &x, &y, &dy, has_dx ? &dx : NULL);
     if (st)
         record(job, t, i, st);
     return st;
@@ -280,7 +289,7 @@ static void backward_rows(void *ctx, int t, int nsplit)
         if (!in_stretch(model, i)) {
             if (backward_layer(job, t, i, start, length))
                 return;
-            i = backward_first(model, i) - 1;
+            i = backward_first(job, i) - 1;
             continue;
         }
         int first = i;
@@ -289,7 +298,7 @@ static void backward_rows(void *ctx, int t, int nsplit)
         int64_t per = samples_per_pass(model, first, i + 1, 2);
         for (int64_t s = start; s < start + length; s += per) {
             int64_t m = start + length - s < per ? start + length - s : per;
-            for (int k = i; k >= first; k = backward_first(model, k) - 1)
+            for (int k = i; k >= first; k = backward_first(job, k) - 1)
                 if (backward_layer(job, t, k, s, m))
                     return;
         }

@@ -207,6 +207,50 @@ static eng_status conv2d_backward(eng_layer *layer, const eng_tensor *x, const e
     return ENG_OK;
 }
 
+static const eng_layer_ops conv2d_ops;
+
+bool eng_layer_is_conv2d(const eng_layer *layer)
+{
+    return layer->ops == &conv2d_ops;
+}
+
+/* The paths whose backward reads dy a few images at a time, in the order of the images. */
+bool eng_conv2d_takes_pooled(const eng_layer *layer, const eng_tensor *x, bool dx)
+{
+    const conv2d *c = (const conv2d *)layer;
+    eng_conv_geometry g = {0};
+    if (x->dtype != ENG_F32 || c->opts.groups > 1 || eng_conv2d_geometry(layer, x, &g))
+        return false;
+    if (eng_conv2d_use_direct(c, x))
+        return !dx;
+    return use_winograd(c, x) && eng_conv2d_winograd_is_2x2(c, &g);
+}
+
+/* The direct path: image by image, as its backward runs (the same sums in the same order). */
+eng_status eng_conv2d_backward_pooled(eng_layer *layer, const eng_tensor *x,
+                                      const eng_pooled_grad *dy, eng_tensor *dx)
+{
+    conv2d *c = (conv2d *)layer;
+    eng_conv_geometry g = {0};
+    eng_status st = eng_conv2d_geometry(layer, x, &g);
+    if (st)
+        return st;
+    if (!eng_conv2d_takes_pooled(layer, x, dx != NULL))
+        return eng_error(ENG_ESTATE, "conv2d: no path takes a pooled gradient for %s",
+                         eng_tensor_shape_str(x));
+    if (!eng_conv2d_use_direct(c, x))
+        return eng_conv2d_winograd_backward_pooled(c, x, dy, dx, &g);
+    int64_t shape[4] = {1, c->out_channels, g.oh, g.ow};
+    st = eng_tensor_ensure(&c->dy_rows, ENG_F32, 4, shape);
+    for (int64_t i = 0; i < x->shape[0] && !st; i++) {
+        eng_tensor xi = eng_tensor_rows(x, i, 1);
+        st = eng_pooled_grad_rows(dy, i, 1, ENG_F32_DATA(c->dy_rows));
+        if (!st)
+            st = eng_conv2d_direct_backward(c, &xi, c->dy_rows, &g);
+    }
+    return st;
+}
+
 static eng_status conv2d_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
     const conv2d *c = (const conv2d *)layer;
@@ -249,6 +293,7 @@ static void conv2d_destroy(eng_layer *layer)
     eng_tensor_release(c->wino_du);
     eng_tensor_release(c->wino_v);
     eng_tensor_release(c->wino_m);
+    eng_tensor_release(c->dy_rows);
 }
 
 static bool conv2d_prefers_many_samples(const eng_layer *layer, const eng_tensor *x)

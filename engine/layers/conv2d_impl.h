@@ -5,6 +5,7 @@
 #define ENGINE_LAYERS_CONV2D_IMPL_H
 
 #include "../kernels/im2col.h"
+#include "layer_fusion.h"
 #include "layers.h"
 
 typedef struct conv2d {
@@ -19,6 +20,9 @@ typedef struct conv2d {
     /* workspaces of the Winograd path: transformed weights (and their gradient), input tiles
      * and output tiles of one group of images (conv2d_winograd.c) */
     eng_tensor *wino_u, *wino_ut, *wino_du, *wino_v, *wino_m;
+    /* workspace: a few images of the output gradient, made from its pooled form (a fold,
+     * layer_fusion.h) right before the backward reads them */
+    eng_tensor *dy_rows;
 } conv2d;
 
 /* Checks x against the layer and fills the geometry of all its channels. */
@@ -38,6 +42,14 @@ ENG_MUST_CHECK eng_status eng_conv2d_winograd_forward(conv2d *c, const eng_tenso
 ENG_MUST_CHECK eng_status eng_conv2d_winograd_backward(conv2d *c, const eng_tensor *x,
                                                        const eng_tensor *dy, eng_tensor *dx,
                                                        const eng_conv_geometry *g);
+/* Whether the Winograd path runs F(2x2, 3x3) for this geometry, and its backward with the
+ * output gradient in pooled form (layer_fusion.h): the same sums, each group's rows of dy made
+ * into c->dy_rows first. */
+bool eng_conv2d_winograd_is_2x2(const conv2d *c, const eng_conv_geometry *g);
+ENG_MUST_CHECK eng_status eng_conv2d_winograd_backward_pooled(conv2d *c, const eng_tensor *x,
+                                                              const eng_pooled_grad *dy,
+                                                              eng_tensor *dx,
+                                                              const eng_conv_geometry *g);
 /* The paths of conv2d_paths.c: whether each applies to the layer (and x), and forward and
  * backward on the layer's terms (backward overwrites dx [optional], adds into the parameters'
  * gradients).

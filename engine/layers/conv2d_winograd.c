@@ -134,14 +134,24 @@ eng_status eng_conv2d_winograd_forward(conv2d *c, const eng_tensor *x, eng_tenso
     return ENG_OK;
 }
 
+bool eng_conv2d_winograd_is_2x2(const conv2d *c, const eng_conv_geometry *g)
+{
+    return choose_variant(c, g) == &f2x2;
+}
+
 /* The exact gradients of the forward above: dM = A dY A^T; dU += dM V^T, dW += G^T dU G;
- * dV = U^T dM, dX = the windows' B dV B^T added up. */
-eng_status eng_conv2d_winograd_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
-                                        eng_tensor *dx, const eng_conv_geometry *g)
+ * dV = U^T dM, dX = the windows' B dV B^T added up. dy is the dense gradient, or NULL and
+ * pooled gives it (each group's rows made into c->dy_rows before they are read). */
+static eng_status winograd_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
+                                    const eng_pooled_grad *pooled, eng_tensor *dx,
+                                    const eng_conv_geometry *g)
 {
     const wino_variant *wv = choose_variant(c, g);
     int64_t n = x->shape[0], group = n < WINOGRAD_GROUP ? n : WINOGRAD_GROUP;
+    int64_t rows_shape[4] = {group, c->out_channels, g->oh, g->ow};
     eng_status st = ensure_winograd(c, wv, g, group, true);
+    if (!st && pooled)
+        st = eng_tensor_ensure(&c->dy_rows, ENG_F32, 4, rows_shape);
     if (st)
         return st;
     int out = c->out_channels, in = c->in_channels, elems = wv->elems;
@@ -163,7 +173,9 @@ eng_status eng_conv2d_winograd_backward(conv2d *c, const eng_tensor *x, const en
         int count = (int)(n - first < group ? n - first : group);
         int64_t tiles = count * per_image;
         int64_t vp = winograd_plane(in, tiles), mp = winograd_plane(out, tiles);
-        const float *dyg = ENG_F32_DATA(dy) + first * y_stride;
+        const float *dyg = pooled ? ENG_F32_DATA(c->dy_rows) : ENG_F32_DATA(dy) + first * y_stride;
+        if (pooled && (st = eng_pooled_grad_rows(pooled, first, count, ENG_F32_DATA(c->dy_rows))))
+            return st;
         /* dU += dM V^T: an nt product summed along the tiles (a long inner dimension) */
         wv->input(v, tiles, vp, ENG_F32_DATA(x) + first * x_stride, count, in, g->height, g->width,
                   g->ph, g->pw, g->oh, g->ow);
@@ -186,4 +198,17 @@ eng_status eng_conv2d_winograd_backward(conv2d *c, const eng_tensor *x, const en
     }
     wv->weights_grad(ENG_F32_DATA(weight->grad), du, out, in);
     return ENG_OK;
+}
+
+eng_status eng_conv2d_winograd_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
+                                        eng_tensor *dx, const eng_conv_geometry *g)
+{
+    return winograd_backward(c, x, dy, NULL, dx, g);
+}
+
+eng_status eng_conv2d_winograd_backward_pooled(conv2d *c, const eng_tensor *x,
+                                               const eng_pooled_grad *dy, eng_tensor *dx,
+                                               const eng_conv_geometry *g)
+{
+    return winograd_backward(c, x, NULL, dy, dx, g);
 }

@@ -23,6 +23,32 @@ eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor
                                                const eng_tensor *y, const eng_tensor *dy,
                                                eng_tensor *dx);
 
+/* A gradient kept in pooled form: the gradient w.r.t. the ReLU's input of a fused
+ * ReLU -> maxpool2d pair, not written out but given by the pool's output y, its gradient dy
+ * and the pool's winners (x: the ReLU's input [N,C,H,W]). eng_pooled_grad_rows writes the
+ * rows (images) [first, first + count) of it into dx [count,C,H,W]: bit for bit those
+ * eng_maxpool2d_backward_through_relu writes. eng_maxpool2d_folds: whether the pool's windows
+ * tile x exactly in 2x2 blocks (2x2, stride 2, no padding, even H and W; f32, contiguous),
+ * the case a 2x2-tiled consumer (Winograd F(2x2)) lines up with. */
+typedef struct eng_pooled_grad {
+    eng_layer *pool;
+    const eng_tensor *x, *y, *dy;
+} eng_pooled_grad;
+
+bool eng_maxpool2d_folds(const eng_layer *pool, const eng_tensor *x);
+eng_status eng_pooled_grad_rows(const eng_pooled_grad *pg, int64_t first, int64_t count, float *dx);
+
+/* conv2d -> [ReLU -> maxpool2d]: the convolution's backward taking its output gradient in
+ * pooled form (model_fusion.c's fold), so that the full-size gradient is never written: it is
+ * made a few images at a time into a workspace that stays in cache, right before the
+ * convolution reads them. Bit for bit conv2d's backward on the written gradient.
+ * eng_conv2d_takes_pooled: whether the layer's path for x does so (f32: the direct path
+ * without dx, Winograd F(2x2)); dx [optional] as conv2d's backward. */
+bool eng_layer_is_conv2d(const eng_layer *layer);
+bool eng_conv2d_takes_pooled(const eng_layer *conv, const eng_tensor *x, bool dx);
+eng_status eng_conv2d_backward_pooled(eng_layer *conv, const eng_tensor *x,
+                                      const eng_pooled_grad *dy, eng_tensor *dx);
+
 /* BatchNorm1d/2d -> ReLU (engine/layers/batchnorm.c): forward writes y = relu(bn(x)), the
  * BatchNorm's output not written, updating the running statistics as bn's forward; backward
  * takes that y and its gradient dy, overwrites dx [optional] (like x, the gradient w.r.t. bn's

@@ -96,9 +96,9 @@ eng_status eng_maxpool2d_forward_after_relu(eng_layer *pool, const eng_tensor *x
     return pool_forward(pool, x, y, true);
 }
 
-eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor *x,
-                                               const eng_tensor *y, const eng_tensor *dy,
-                                               eng_tensor *dx)
+/* The gradient w.r.t. the ReLU's input of a fused pair, into dx (like x; raw data). */
+static eng_status through_relu(eng_layer *pool, const eng_tensor *x, const eng_tensor *y,
+                               const eng_tensor *dy, void *dx)
 {
     maxpool2d *m = (maxpool2d *)pool;
     eng_pool_geometry g;
@@ -111,20 +111,38 @@ eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor
         /* the winners were overwritten (this layer ran on other data since): found again from
          * x and y (the first element equal to y > 0; a cell x <= 0 that wins gets nothing),
          * then the ReLU's mask */
-        eng_maxpool_backward_xy_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(x),
-                                    ENG_F32_DATA(y), &g);
-        eng_relu_mask_f32(ENG_F32_DATA(dx), ENG_F32_DATA(x), n);
+        eng_maxpool_backward_xy_f32(dx, ENG_F32_DATA(dy), ENG_F32_DATA(x), ENG_F32_DATA(y), &g);
+        eng_relu_mask_f32(dx, ENG_F32_DATA(x), n);
     } else if (!argmax) {
-        eng_maxpool_backward_xy_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(x),
-                                    ENG_F64_DATA(y), &g);
-        eng_relu_mask_f64(ENG_F64_DATA(dx), ENG_F64_DATA(x), n);
+        eng_maxpool_backward_xy_f64(dx, ENG_F64_DATA(dy), ENG_F64_DATA(x), ENG_F64_DATA(y), &g);
+        eng_relu_mask_f64(dx, ENG_F64_DATA(x), n);
     } else if (x->dtype == ENG_F32)
-        eng_relu_maxpool_backward_f32(ENG_F32_DATA(dx), ENG_F32_DATA(dy), ENG_F32_DATA(y), argmax,
-                                      &g);
+        eng_relu_maxpool_backward_f32(dx, ENG_F32_DATA(dy), ENG_F32_DATA(y), argmax, &g);
     else
-        eng_relu_maxpool_backward_f64(ENG_F64_DATA(dx), ENG_F64_DATA(dy), ENG_F64_DATA(y), argmax,
-                                      &g);
+        eng_relu_maxpool_backward_f64(dx, ENG_F64_DATA(dy), ENG_F64_DATA(y), argmax, &g);
     return ENG_OK;
+}
+
+eng_status eng_maxpool2d_backward_through_relu(eng_layer *pool, const eng_tensor *x,
+                                               const eng_tensor *y, const eng_tensor *dy,
+                                               eng_tensor *dx)
+{
+    return through_relu(pool, x, y, dy, eng_tensor_data(dx));
+}
+
+bool eng_maxpool2d_folds(const eng_layer *pool, const eng_tensor *x)
+{
+    const pool_config *c = &((const maxpool2d *)pool)->cfg;
+    return x->dtype == ENG_F32 && x->ndim == 4 && c->kh == 2 && c->kw == 2 && c->sh == 2 &&
+           c->sw == 2 && c->ph == 0 && c->pw == 0 && x->shape[2] % 2 == 0 && x->shape[3] % 2 == 0 &&
+           eng_tensor_is_contiguous(x);
+}
+
+eng_status eng_pooled_grad_rows(const eng_pooled_grad *pg, int64_t first, int64_t count, float *dx)
+{
+    eng_tensor x = eng_tensor_rows(pg->x, first, count), y = eng_tensor_rows(pg->y, first, count);
+    eng_tensor dy = eng_tensor_rows(pg->dy, first, count);
+    return through_relu(pg->pool, &x, &y, &dy, dx);
 }
 
 static eng_status maxpool2d_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
