@@ -500,8 +500,15 @@ eng_status eng_model_forward_nested(eng_model *model, const eng_tensor *x, bool 
     return ENG_OK;
 }
 
-eng_status eng_model_backward_nested(eng_model *model, const eng_tensor *x, const eng_tensor *dy,
-                                     eng_tensor *dx)
+bool eng_model_can_add_dx(const eng_model *model, const eng_tensor *x)
+{
+    const eng_layer *first = model->nlayers > 0 ? model->layers[0] : NULL;
+    return first && (model->nlayers == 1 || model->fused[0] == ENG_FUSE_NONE) &&
+           first->ops->can_add_dx && first->ops->backward_add && first->ops->can_add_dx(first, x);
+}
+
+static eng_status backward_nested(eng_model *model, const eng_tensor *x, const eng_tensor *dy,
+                                  eng_tensor *dx, bool add)
 {
     const eng_tensor *grad = dy;
     for (int i = model->nlayers - 1; i >= 0; i--) {
@@ -517,13 +524,32 @@ eng_status eng_model_backward_nested(eng_model *model, const eng_tensor *x, cons
             din = model->dinputs[first];
         }
         eng_layer *layer = model->layers[i];
-        eng_status st = kind ? eng_fused_backward(kind, model->layers[first], layer, in,
-                                                  model->outputs[i], grad, din)
-                             : layer->ops->backward(layer, in, model->outputs[i], grad, din);
+        eng_status st;
+        if (kind)
+            st = eng_fused_backward(kind, model->layers[first], layer, in, model->outputs[i], grad,
+                                    din);
+        else if (add && i == 0)
+            st = layer->ops->backward_add(layer, in, model->outputs[i], grad, din);
+        else
+            st = layer->ops->backward(layer, in, model->outputs[i], grad, din);
         if (st)
             return eng_error_wrap(st, "%s", eng_layer_label(layer));
         grad = din;
         i = first;
     }
     return ENG_OK;
+}
+
+eng_status eng_model_backward_nested(eng_model *model, const eng_tensor *x, const eng_tensor *dy,
+                                     eng_tensor *dx)
+{
+    return backward_nested(model, x, dy, dx, false);
+}
+
+eng_status eng_model_backward_nested_add(eng_model *model, const eng_tensor *x,
+                                         const eng_tensor *dy, eng_tensor *dx)
+{
+    if (!dx || !eng_model_can_add_dx(model, x))
+        return eng_error(ENG_ESTATE, "sequential: its first layer cannot add into dx");
+    return backward_nested(model, x, dy, dx, true);
 }

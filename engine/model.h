@@ -73,6 +73,13 @@ ENG_MUST_CHECK eng_status eng_model_forward_nested(eng_model *model, const eng_t
  * overwritten; parameter gradients accumulate. */
 ENG_MUST_CHECK eng_status eng_model_backward_nested(eng_model *model, const eng_tensor *x,
                                                     const eng_tensor *dy, eng_tensor *dx);
+/* Whether eng_model_backward_nested_add runs after a nested forward on x: the first layer (not
+ * in a fused pair) can add its input gradient into dx (layer.h's backward_add). */
+bool eng_model_can_add_dx(const eng_model *model, const eng_tensor *x);
+/* eng_model_backward_nested with the input gradient ADDED to dx (which holds another gradient
+ * of x), where eng_model_can_add_dx says so. */
+ENG_MUST_CHECK eng_status eng_model_backward_nested_add(eng_model *model, const eng_tensor *x,
+                                                        const eng_tensor *dy, eng_tensor *dx);
 
 void eng_model_zero_grad(eng_model *model);
 void eng_model_set_training(eng_model *model, bool training);

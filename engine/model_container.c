@@ -286,6 +286,7 @@ void container_destroy(eng_layer *layer)
     for (int k = 0; k < ENG_CONTAINER_MAX_CHILDREN; k++)
         eng_tensor_release(c->dys[k]);
     eng_tensor_release(c->tmp);
+    eng_tensor_release(c->dmask);
 }
 
 /* The branches the last forward took, over every layer inside that can tell. */
@@ -376,18 +377,27 @@ eng_status container_alias_output(eng_model *m, const eng_tensor *y)
     return st;
 }
 
+eng_status container_branches_forward(container *c, const eng_tensor *x, const eng_tensor *y,
+                                      bool training, const eng_tensor **yb, const eng_tensor **ys)
+{
+    eng_status st = ENG_OK;
+    *yb = NULL;
+    *ys = x;
+    c->training = training;
+    if (c->type == CONTAINER_SEQUENTIAL && y && eng_tensor_is_contiguous(y))
+        st = container_alias_output(c->children[0], y);
+    if (!st)
+        st = eng_model_forward_nested(c->children[0], x, training, yb);
+    if (!st && c->nchildren > 1)
+        st = eng_model_forward_nested(c->children[1], x, training, ys);
+    return st;
+}
+
 static eng_status block_forward(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training)
 {
     container *c = (container *)layer;
-    const eng_tensor *yb = NULL, *ys = x;
-    eng_status st = ENG_OK;
-    c->training = training;
-    if (c->type == CONTAINER_SEQUENTIAL && eng_tensor_is_contiguous(y))
-        st = container_alias_output(c->children[0], y);
-    if (!st)
-        st = eng_model_forward_nested(c->children[0], x, training, &yb);
-    if (!st && c->nchildren > 1)
-        st = eng_model_forward_nested(c->children[1], x, training, &ys);
+    const eng_tensor *yb, *ys;
+    eng_status st = container_branches_forward(c, x, y, training, &yb, &ys);
     /* one pass: the block's output and the shortcut's summed straight into y */
     if (!st && c->type == CONTAINER_RESIDUAL)
         container_sum(y, yb, ys);
@@ -398,11 +408,15 @@ static eng_status block_forward(eng_layer *layer, const eng_tensor *x, eng_tenso
     return ENG_OK;
 }
 
-static eng_status block_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
-                                 const eng_tensor *dy, eng_tensor *dx)
+eng_status container_branches_backward(container *c, const eng_tensor *x, const eng_tensor *dy,
+                                       eng_tensor *dx)
 {
-    (void)y;
-    container *c = (container *)layer;
+    /* a shortcut that can add its input gradient into the block's: no scratch, no sum pass */
+    if (c->type == CONTAINER_RESIDUAL && c->nchildren > 1 && dx &&
+        eng_model_can_add_dx(c->children[1], x)) {
+        eng_status st = eng_model_backward_nested(c->children[0], x, dy, dx);
+        return st ? st : eng_model_backward_nested_add(c->children[1], x, dy, dx);
+    }
     eng_status st = eng_model_backward_nested(c->children[0], x, dy, dx);
     if (!st && c->nchildren > 1 && dx) {
         st = eng_tensor_ensure(&c->tmp, x->dtype, x->ndim, x->shape);
@@ -415,6 +429,14 @@ static eng_status block_backward(eng_layer *layer, const eng_tensor *x, const en
     } else if (!st && c->type == CONTAINER_RESIDUAL && dx) {
         container_add(dx, dy);
     }
+    return st;
+}
+
+static eng_status block_backward(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                 const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)y;
+    eng_status st = container_branches_backward((container *)layer, x, dy, dx);
     if (st)
         return eng_error_wrap(st, "%s '%s'", layer->ops->kind, eng_layer_label(layer));
     return ENG_OK;

@@ -20,8 +20,9 @@ typedef struct container {
     int dim; /* concat: as given, 1-based or negative */
     eng_param *all_params;
     eng_buffer *all_buffers;
-    char *names;     /* the entries' names, ENG_PARAM_NAME_MAX bytes each */
-    eng_tensor *tmp; /* the shortcut's input gradient, or a branch's */
+    char *names;       /* the entries' names, ENG_PARAM_NAME_MAX bytes each */
+    eng_tensor *tmp;   /* the shortcut's input gradient, or a branch's */
+    eng_tensor *dmask; /* residual -> ReLU fused (model_residual.c): dy masked by the ReLU */
     eng_tensor *dys[ENG_CONTAINER_MAX_CHILDREN]; /* concat: each branch's share of dy */
     bool training;             /* the mode of the last forward, which forward_frozen runs in */
     eng_tensor *ref_x, *ref_y; /* forward_frozen: the reference refs[] were taken at */
@@ -86,6 +87,15 @@ void container_frozen_release(container *c);
 /* dst = a + b and dst += src, all alike and contiguous, f32 or f64 (dst may be a or b). */
 void container_sum(eng_tensor *dst, const eng_tensor *a, const eng_tensor *b);
 void container_add(eng_tensor *dst, const eng_tensor *src);
+
+/* A residual's or a sequential's two halves: the forward of its children on x (*yb the
+ * block's output, *ys the shortcut's or x itself; a sequential's block writes into y when y
+ * [optional] is contiguous), and the backward that hands dy to both and sums their input
+ * gradients into dx [optional]. */
+eng_status container_branches_forward(container *c, const eng_tensor *x, const eng_tensor *y,
+                                      bool training, const eng_tensor **yb, const eng_tensor **ys);
+eng_status container_branches_backward(container *c, const eng_tensor *x, const eng_tensor *dy,
+                                       eng_tensor *dx);
 
 extern const eng_layer_ops eng_concat_variants[CONTAINER_VARIANTS];
 

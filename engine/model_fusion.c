@@ -12,7 +12,9 @@
  * backward writes the ReLU's input gradient, dy going to the winner where the pooled y > 0);
  * BatchNorm1d/2d -> ReLU (BatchNorm's normalising pass writes relu(y), and its backward masks
  * dy by the ReLU's output > 0 inside its sums and dx pass: BatchNorm's kernels, relu flags,
- * engine/kernels/batchnorm.h). A pair is fused only when
+ * engine/kernels/batchnorm.h); Residual -> ReLU (the branches' outputs summed and rectified in one
+ * pass, and in the backward dy masked once and handed to both branches: engine/model_residual.c).
+ * A pair is fused only when
  *   - the step may fuse: a top-level forward/backward of a model without fusion_off, or a
  *     nested model (container) run inside one (eng_fusion_begin); the gradient checker sets
  *     fusion_off, and its own per-layer calls into containers run unfused;
@@ -72,6 +74,8 @@ int eng_model_fusable(const eng_model *model, int i, const eng_tensor *x, bool n
         return ENG_FUSE_RELU_MAXPOOL;
     if (eng_layer_is_batchnorm(a) && eng_layer_is_relu(b) && x->dtype == a->dtype)
         return ENG_FUSE_BN_RELU;
+    if (eng_layer_is_residual(a) && eng_layer_is_relu(b))
+        return ENG_FUSE_RESIDUAL_RELU;
     return ENG_FUSE_NONE;
 }
 
@@ -92,6 +96,7 @@ eng_status eng_fused_forward(int kind, eng_layer *a, eng_layer *b, const eng_ten
     switch (kind) {
     case ENG_FUSE_RELU_MAXPOOL: return eng_maxpool2d_forward_after_relu(b, x, y);
     case ENG_FUSE_BN_RELU: return eng_batchnorm_forward_relu(a, x, y, training);
+    case ENG_FUSE_RESIDUAL_RELU: return eng_residual_forward_relu(a, x, y, training);
     default: return eng_error(ENG_ESTATE, "fusion: unknown pair kind %d", kind);
     }
 }
@@ -103,6 +108,7 @@ eng_status eng_fused_backward(int kind, eng_layer *a, eng_layer *b, const eng_te
     case ENG_FUSE_RELU_MAXPOOL:
         return dx ? eng_maxpool2d_backward_through_relu(b, x, y, dy, dx) : ENG_OK;
     case ENG_FUSE_BN_RELU: return eng_batchnorm_backward_relu(a, x, y, dy, dx);
+    case ENG_FUSE_RESIDUAL_RELU: return eng_residual_backward_relu(a, x, y, dy, dx);
     default: return eng_error(ENG_ESTATE, "fusion: unknown pair kind %d", kind);
     }
 }
@@ -171,6 +177,7 @@ eng_status eng_fused_inner_output(int kind, const eng_layer *a, const eng_tensor
             eng_relu_forward_f64(ENG_F64_DATA(y_a), ENG_F64_DATA(x), n);
         return ENG_OK;
     case ENG_FUSE_BN_RELU: return eng_batchnorm_output(a, x, y_a);
+    case ENG_FUSE_RESIDUAL_RELU: return eng_residual_output(a, x, y_a);
     default: return eng_error(ENG_ESTATE, "fusion: unknown pair kind %d", kind);
     }
 }

@@ -8,7 +8,7 @@
 #include "model.h"
 
 /* What model->fused[i] holds for the pair (layer i, layer i + 1). */
-enum { ENG_FUSE_NONE = 0, ENG_FUSE_RELU_MAXPOOL, ENG_FUSE_BN_RELU };
+enum { ENG_FUSE_NONE = 0, ENG_FUSE_RELU_MAXPOOL, ENG_FUSE_BN_RELU, ENG_FUSE_RESIDUAL_RELU };
 
 /* Marks the running step as one that may fuse (top-level forward or backward of a model
  * without fusion_off): nested models (containers) fuse only inside such a step, so that a

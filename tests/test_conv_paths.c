@@ -123,7 +123,7 @@ static void check_adjoint(const eng_conv_geometry *g, uint64_t seed)
                                 dcol[r * ld + (int64_t)oy * q + ox];
                     }
     if (g->kh == 1 && g->kw == 1)
-        eng_phase_upsample_f32(dx, dcol, ld, g);
+        eng_phase_upsample_f32(dx, dcol, ld, g, false);
     else
         eng_phase_col2im_f32(dx, dphase, dcol, ld, g);
     for (int64_t i = 0; i < nx; i++) {

@@ -10,6 +10,7 @@
 #include "../engine/kernels/activation.h"
 #include "../engine/kernels/cpu.h"
 #include "../engine/kernels/pool.h"
+#include "../engine/kernels/residual.h"
 #include "../engine/model_container.h"
 #include "../engine/model_fusion.h"
 
@@ -353,8 +354,8 @@ static void check_bn_net(eng_dtype dtype, bn_net kind, int threads)
         assert_ok(eng_model_backward(fused, r, &dxa));
         assert_ok(eng_model_backward(plain, r, &dxb));
         assert_same_bits(dxa, dxb, "input gradient");
-        if (kind == BN_RESIDUAL) /* the residual's relu stays apart (no pair kind) */
-            assert_int_equal(fused->fused[0], ENG_FUSE_NONE);
+        if (kind == BN_RESIDUAL) /* the residual and the relu after it run as one pair */
+            assert_int_equal(fused->fused[0], ENG_FUSE_RESIDUAL_RELU);
         assert_same_state(fused, plain);
         eng_tensor_release(x);
         eng_tensor_release(r);
@@ -553,6 +554,205 @@ static void test_nonfinite_guard_reports_the_same_with_and_without_fusion(void *
     assert_non_null(strstr(messages[0], "layer 1 'conv2d_1' (conv2d): output has inf"));
 }
 
+/* ---- Residual -> ReLU (resfuse) ---- */
+
+typedef struct res_spec {
+    int c, h, w;  /* the residual's input [N,c,h,w] */
+    bool project; /* a 1x1 convolution as the shortcut (else the identity) */
+    bool bn;      /* a BatchNorm ends each branch (the bench ResNet's block) */
+    bool nested;  /* sequential(residual -> relu) as the model's first layer */
+    bool tied;    /* the input from fill_tied (with NaNs) instead of normal values */
+} res_spec;
+
+/* residual(conv3x3 -> relu -> conv3x3 [-> bn], [conv1x1 [-> bn]]) -> relu -> flatten ->
+ * linear(-> 3), or the pair inside a Sequential container. */
+static eng_model *make_res_net(eng_dtype dtype, const res_spec *r)
+{
+    eng_rng rng;
+    eng_rng_seed(&rng, 17);
+    eng_model *m, *block, *shortcut = NULL, *front = NULL;
+    eng_layer *l;
+    eng_conv2d_options pad = {.padding_h = 1, .padding_w = 1, .no_bias = r->bn}, one = {0};
+    assert_ok(eng_model_new(&m));
+    assert_ok(eng_model_new(&block));
+    assert_ok(eng_conv2d_new(r->c, r->c, 3, 3, &pad, dtype, &rng, &l));
+    add(block, l);
+    assert_ok(eng_relu_new(&l));
+    add(block, l);
+    assert_ok(eng_conv2d_new(r->c, r->c, 3, 3, &pad, dtype, &rng, &l));
+    add(block, l);
+    if (r->bn) {
+        assert_ok(eng_batchnorm_new(2, r->c, 1e-5, 0.1, true, dtype, &l));
+        add(block, l);
+    }
+    if (r->project) {
+        assert_ok(eng_model_new(&shortcut));
+        assert_ok(eng_conv2d_new(r->c, r->c, 1, 1, &one, dtype, &rng, &l));
+        add(shortcut, l);
+        if (r->bn) {
+            assert_ok(eng_batchnorm_new(2, r->c, 1e-5, 0.1, true, dtype, &l));
+            add(shortcut, l);
+        }
+    }
+    if (r->nested)
+        assert_ok(eng_model_new(&front));
+    assert_ok(eng_residual_new(block, shortcut, &l));
+    add(front ? front : m, l);
+    assert_ok(eng_relu_new(&l));
+    add(front ? front : m, l);
+    if (front) {
+        assert_ok(eng_sequential_layer_new(front, &l));
+        add(m, l);
+        eng_model_release(front);
+    }
+    eng_model_release(block);
+    eng_model_release(shortcut);
+    assert_ok(eng_flatten_new(&l));
+    add(m, l);
+    assert_ok(eng_linear_new(r->c * r->h * r->w, 3, true, dtype, &rng, &l));
+    add(m, l);
+    return m;
+}
+
+static const eng_model *res_owner(const eng_model *m, const res_spec *r)
+{
+    return r->nested ? eng_container_child(m->layers[0], 0) : m;
+}
+
+/* Three steps (training, training, evaluation) on the fused model and its fusion_off twin:
+ * outputs, input gradients, parameter gradients and running statistics bit for bit, and the
+ * pair proven fused where it may be. */
+static void check_res_net(eng_dtype dtype, const res_spec *r, int threads)
+{
+    eng_model *fused = make_res_net(dtype, r), *plain = make_res_net(dtype, r);
+    plain->fusion_off = true;
+    assert_ok(eng_set_threads(threads));
+    /* a pair of batch-independent layers fuses only when both run stretches alike, which a
+     * residual (whole stretches) and a ReLU (sample by sample) do not: the pair fuses when a
+     * BatchNorm inside makes the model run unsplit */
+    bool fuses = r->bn;
+    for (int step = 0; step < 3; step++) {
+        eng_model_set_training(fused, step < 2);
+        eng_model_set_training(plain, step < 2);
+        eng_tensor *x = TENSOR(dtype, 5, r->c, r->h, r->w), *t = TENSOR(dtype, 5, 3);
+        if (r->tied)
+            fill_tied(x, 80 + step, true);
+        else
+            tensor_randn(x, 80 + step, 1.0);
+        tensor_randn(t, 85 + step, 1.0);
+        const eng_tensor *ya, *yb, *dxa, *dxb;
+        assert_ok(eng_model_forward(fused, x, &ya));
+        assert_ok(eng_model_forward(plain, x, &yb));
+        assert_same_bits(ya, yb, "output");
+        assert_int_equal(res_owner(fused, r)->fused[0],
+                         fuses ? ENG_FUSE_RESIDUAL_RELU : ENG_FUSE_NONE);
+        assert_int_equal(res_owner(plain, r)->fused[0], ENG_FUSE_NONE);
+        assert_ok(eng_model_backward(fused, t, &dxa));
+        assert_ok(eng_model_backward(plain, t, &dxb));
+        assert_same_bits(dxa, dxb, "input gradient");
+        assert_same_state(fused, plain);
+        eng_tensor_release(x);
+        eng_tensor_release(t);
+    }
+    assert_ok(eng_set_threads(1));
+    eng_model_release(fused);
+    eng_model_release(plain);
+}
+
+static void test_residual_relu_equals_separate_layers_bit_for_bit(void **state)
+{
+    (void)state;
+    eng_dtype dtypes[] = {ENG_F32, ENG_F64};
+    const res_spec specs[] = {
+        {.c = 2, .h = 5, .w = 7, .project = true, .bn = true},
+        {.c = 3, .h = 6, .w = 9, .project = false},
+        {.c = 3, .h = 6, .w = 9, .project = true, .tied = true},
+        {.c = 2, .h = 5, .w = 7, .project = true, .bn = true, .nested = true},
+        {.c = 16, .h = 12, .w = 12, .project = true, .bn = true}, /* Winograd F(4x4) */
+        {.c = 2, .h = 5, .w = 7, .project = false, .nested = true, .tied = true},
+    };
+    for (int d = 0; d < 2; d++)
+        for (int threads = 1; threads <= 3; threads += 2)
+            for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++)
+                check_res_net(dtypes[d], &specs[k], threads);
+}
+
+/* The fused kernel equals the sum followed by the ReLU on every SIMD level, on sums that are
+ * -0, +0, negative, positive and NaN, for lengths around the vector widths. */
+static void test_add_relu_kernel_equals_sum_then_relu_on_every_simd_level(void **state)
+{
+    (void)state;
+    eng_simd levels[] = {ENG_SIMD_NONE, ENG_SIMD_AVX2, ENG_SIMD_AVX512};
+    const int64_t lengths[] = {1, 7, 8, 15, 16, 17, 33, 100};
+    eng_dtype dtypes[] = {ENG_F32, ENG_F64};
+    for (int l = 0; l < 3; l++) {
+        eng_simd old = eng_simd_cap(levels[l]);
+        for (int d = 0; d < 2; d++)
+            for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+                int64_t n = lengths[k];
+                eng_tensor *a = TENSOR(dtypes[d], n), *b = TENSOR(dtypes[d], n);
+                eng_tensor *want = TENSOR(dtypes[d], n), *got = TENSOR(dtypes[d], n);
+                eng_tensor *sum = TENSOR(dtypes[d], n);
+                fill_tied(a, 100 + (uint64_t)k, true);
+                fill_tied(b, 200 + (uint64_t)k, true);
+                eng_tensor_set_flat(a, 0, -0.0); /* -0 + -0 = -0, which the ReLU makes +0 */
+                eng_tensor_set_flat(b, 0, -0.0);
+                if (dtypes[d] == ENG_F32) {
+                    for (int64_t i = 0; i < n; i++)
+                        ENG_F32_DATA(sum)[i] = ENG_F32_DATA(a)[i] + ENG_F32_DATA(b)[i];
+                    eng_relu_forward_f32(ENG_F32_DATA(want), ENG_F32_DATA(sum), n);
+                    eng_add_relu_f32(ENG_F32_DATA(got), ENG_F32_DATA(a), ENG_F32_DATA(b), n);
+                    assert_true(signbit(ENG_F32_DATA(got)[0]) == 0);
+                } else {
+                    for (int64_t i = 0; i < n; i++)
+                        ENG_F64_DATA(sum)[i] = ENG_F64_DATA(a)[i] + ENG_F64_DATA(b)[i];
+                    eng_relu_forward_f64(ENG_F64_DATA(want), ENG_F64_DATA(sum), n);
+                    eng_add_relu_f64(ENG_F64_DATA(got), ENG_F64_DATA(a), ENG_F64_DATA(b), n);
+                    assert_true(signbit(ENG_F64_DATA(got)[0]) == 0);
+                }
+                assert_same_bits(got, want, "relu(a + b)");
+                eng_tensor_release(a);
+                eng_tensor_release(b);
+                eng_tensor_release(want);
+                eng_tensor_release(got);
+                eng_tensor_release(sum);
+            }
+        eng_simd_cap(old);
+    }
+}
+
+/* A residual whose sum overflows (finite branches) is reported at the residual, fused or not:
+ * the guard writes the sum the fused pass skipped. */
+static void test_nonfinite_guard_finds_an_overflowing_residual_sum_fused_or_not(void **state)
+{
+    (void)state;
+    res_spec r = {.c = 2, .h = 5, .w = 7, .project = true, .bn = true};
+    char messages[2][1024];
+    for (int k = 0; k < 2; k++) {
+        eng_model *m = make_res_net(ENG_F32, &r);
+        m->fusion_off = k == 1;
+        eng_tensor *x = TENSOR(ENG_F32, 2, 2, 5, 7);
+        tensor_randn(x, 95, 1.0);
+        /* each branch ends in a BatchNorm whose shift is 3e38: 3e38 + 3e38 overflows */
+        eng_layer *bns[2] = {eng_container_child(m->layers[0], 0)->layers[3],
+                             eng_container_child(m->layers[0], 1)->layers[1]};
+        for (int b = 0; b < 2; b++) {
+            eng_tensor *beta = eng_layer_param(bns[b], "bias")->value;
+            for (int64_t i = 0; i < eng_tensor_numel(beta); i++)
+                eng_tensor_set_flat(beta, i, 3e38);
+        }
+        const eng_tensor *y;
+        assert_ok(eng_model_forward(m, x, &y));
+        assert_int_equal(m->fused[0], k == 0 ? ENG_FUSE_RESIDUAL_RELU : ENG_FUSE_NONE);
+        assert_int_equal(eng_model_check_finite(m, 5, 1.0), ENG_ENONFINITE);
+        snprintf(messages[k], sizeof messages[k], "%s", eng_errmsg());
+        eng_tensor_release(x);
+        eng_model_release(m);
+    }
+    assert_string_equal(messages[0], messages[1]);
+    assert_non_null(strstr(messages[0], "layer 1 'residual_1' (residual): output has inf"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -565,6 +765,9 @@ int main(void)
         cmocka_unit_test(test_batchnorm_relu_equals_separate_layers_bit_for_bit),
         cmocka_unit_test(test_nonfinite_guard_finds_an_overflowing_batchnorm_output_fused_or_not),
         cmocka_unit_test(test_gradient_check_of_a_fusing_model_runs_the_layers_apart),
+        cmocka_unit_test(test_residual_relu_equals_separate_layers_bit_for_bit),
+        cmocka_unit_test(test_add_relu_kernel_equals_sum_then_relu_on_every_simd_level),
+        cmocka_unit_test(test_nonfinite_guard_finds_an_overflowing_residual_sum_fused_or_not),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,6 +89,27 @@ __attribute__((target("avx512f"))) static void merge_row2_avx512(float *dxrow, c
     }
 }
 
+/* merge_row2_avx512 adding into dxrow: dxrow[x] += xpad[x + pw] (+0 added where in1 is NULL,
+ * as adding a gradient that holds zeros there) */
+__attribute__((target("avx512f"))) static void
+merge_add_row2_avx512(float *dxrow, const float *in0, const float *in1, int w, int pw)
+{
+    const __m512i lo_idx =
+        _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi_idx = _mm512_add_epi32(lo_idx, _mm512_set1_epi32(8));
+    int q = (w + pw + 1) / 2;
+    for (int v = 0; v < q; v += 16) {
+        int base = 2 * v, lo = pw - base, hi = w + pw - base;
+        __mmask16 m = lanes(0, q - v), m0 = lanes(lo, hi), m1 = lanes(lo - 16, hi - 16);
+        __m512 e = _mm512_maskz_loadu_ps(m, in0 + v);
+        __m512 o = in1 ? _mm512_maskz_loadu_ps(m, in1 + v) : _mm512_setzero_ps();
+        float *p = dxrow + base - pw;
+        __m512 d0 = _mm512_maskz_loadu_ps(m0, p), d1 = _mm512_maskz_loadu_ps(m1, p + 16);
+        _mm512_mask_storeu_ps(p, m0, _mm512_add_ps(d0, _mm512_permutex2var_ps(e, lo_idx, o)));
+        _mm512_mask_storeu_ps(p + 16, m1, _mm512_add_ps(d1, _mm512_permutex2var_ps(e, hi_idx, o)));
+    }
+}
+
 /* d[t] += in[t] for t in [0, n) */
 __attribute__((target("avx512f"))) static void add_avx512(float *d, const float *in, int64_t n)
 {
@@ -289,7 +310,9 @@ void eng_phase_subsample_f32(float *col, int64_t ld, const float *x, const eng_c
         }
 }
 
-void eng_phase_upsample_f32(float *dx, const float *dcol, int64_t ld, const eng_conv_geometry *g)
+/* Rows of dx no output reads: zeroed, or left alone when adding. */
+void eng_phase_upsample_f32(float *dx, const float *dcol, int64_t ld, const eng_conv_geometry *g,
+                            bool add)
 {
     int q = eng_phase_cols(g);
     bool fast = avx512() && g->sw == 2;
@@ -299,19 +322,21 @@ void eng_phase_upsample_f32(float *dx, const float *dcol, int64_t ld, const eng_
             float *dxrow = dx + ((int64_t)c * g->height + y) * g->width;
             const float *in = dcol + c * ld + (int64_t)(py / g->sh) * q;
             if (py % g->sh || py / g->sh >= g->oh) {
-                memset(dxrow, 0, sizeof(float) * (size_t)g->width);
+                if (!add)
+                    memset(dxrow, 0, sizeof(float) * (size_t)g->width);
                 continue;
             }
 #ifdef HAVE_PHASE_AVX512
             if (fast) {
-                merge_row2_avx512(dxrow, in, NULL, g->width, g->pw);
+                (add ? merge_add_row2_avx512 : merge_row2_avx512)(dxrow, in, NULL, g->width, g->pw);
                 continue;
             }
 #endif
             (void)fast;
             for (int x = 0; x < g->width; x++) {
                 int px = x + g->pw;
-                dxrow[x] = px % g->sw || px / g->sw >= g->ow ? 0.0f : in[px / g->sw];
+                float v = px % g->sw || px / g->sw >= g->ow ? 0.0f : in[px / g->sw];
+                dxrow[x] = add ? dxrow[x] + v : v;
             }
         }
 }

@@ -16,6 +16,7 @@
 #ifndef ENGINE_KERNELS_CONV_PHASE_H
 #define ENGINE_KERNELS_CONV_PHASE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "im2col.h"
@@ -49,8 +50,10 @@ void eng_phase_extend_f32(float *grid, int64_t ld, const float *dy, int out,
 /* 1x1 kernels, whose only phase is (0,0) and whose grid has no garbage columns:
  * subsample: col [C rows, ld] [out] = that phase of x [C,H,W] (im2col's value, L per row);
  * upsample:  dx [C,H,W] [out] = its adjoint, dcol scattered back (zero where no output
- *            reads). */
+ *            reads); add: dx += that adjoint instead, in rows some output reads (bit for
+ *            bit dx + the adjoint's value there, +0 included), the other rows left alone. */
 void eng_phase_subsample_f32(float *col, int64_t ld, const float *x, const eng_conv_geometry *g);
-void eng_phase_upsample_f32(float *dx, const float *dcol, int64_t ld, const eng_conv_geometry *g);
+void eng_phase_upsample_f32(float *dx, const float *dcol, int64_t ld, const eng_conv_geometry *g,
+                            bool add);
 
 #endif

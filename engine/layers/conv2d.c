@@ -311,6 +311,8 @@ static const eng_layer_ops conv2d_ops = {
     .output_shape = conv2d_output_shape,
     .forward = conv2d_forward,
     .backward = conv2d_backward,
+    .can_add_dx = eng_conv2d_can_add_dx,
+    .backward_add = eng_conv2d_backward_add,
     .clone = conv2d_clone,
     .destroy = conv2d_destroy,
 };

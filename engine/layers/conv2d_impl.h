@@ -78,6 +78,12 @@ ENG_MUST_CHECK eng_status eng_conv2d_phase_forward(conv2d *c, const eng_tensor *
 ENG_MUST_CHECK eng_status eng_conv2d_phase_backward(conv2d *c, const eng_tensor *x,
                                                     const eng_tensor *dy, eng_tensor *dx,
                                                     const eng_conv_geometry *g);
+/* The layer's can_add_dx and backward_add (layer.h): f32 1x1 kernels on the pointwise and
+ * phases paths (conv2d_paths.c). */
+bool eng_conv2d_can_add_dx(const eng_layer *layer, const eng_tensor *x);
+ENG_MUST_CHECK eng_status eng_conv2d_backward_add(eng_layer *layer, const eng_tensor *x,
+                                                  const eng_tensor *y, const eng_tensor *dy,
+                                                  eng_tensor *dx);
 /* The layer's forward_delta (layer.h), any groups. */
 ENG_MUST_CHECK eng_status eng_conv2d_forward_delta(eng_layer *layer, const eng_tensor *x,
                                                    const eng_tensor *y, int param, int64_t index,

@@ -144,9 +144,10 @@ eng_status eng_conv2d_pointwise_forward(conv2d *c, const eng_tensor *x, eng_tens
     return ENG_OK;
 }
 
-/* dweight += dy_i @ x_i^T; dx_i = weight^T @ dy_i written straight into dx (no col2im). */
-eng_status eng_conv2d_pointwise_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
-                                         eng_tensor *dx, const eng_conv_geometry *g)
+/* dweight += dy_i @ x_i^T; dx_i = weight^T @ dy_i written straight into dx (no col2im), or
+ * added to it (f32 only). */
+static eng_status pointwise_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
+                                     eng_tensor *dx, const eng_conv_geometry *g, bool add)
 {
     int plane = g->oh * g->ow, in = g->channels, out = c->out_channels;
     int64_t x_stride = (int64_t)in * plane, y_stride = (int64_t)out * plane;
@@ -161,7 +162,7 @@ eng_status eng_conv2d_pointwise_backward(conv2d *c, const eng_tensor *x, const e
                 eng_sum_planes_f32(ENG_F32_DATA(bias->grad), dyi, out, plane);
             if (dx)
                 eng_gemm_f32(ENG_F32_DATA(dx) + i * x_stride, ENG_F32_DATA(weight->value), dyi, in,
-                             plane, out, true, false, 1.0f, 0.0f);
+                             plane, out, true, false, 1.0f, add ? 1.0f : 0.0f);
             break;
         }
         case ENG_F64: {
@@ -179,6 +180,12 @@ eng_status eng_conv2d_pointwise_backward(conv2d *c, const eng_tensor *x, const e
         }
     }
     return ENG_OK;
+}
+
+eng_status eng_conv2d_pointwise_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
+                                         eng_tensor *dx, const eng_conv_geometry *g)
+{
+    return pointwise_backward(c, x, dy, dx, g, false);
 }
 
 /* ---- f32, stride > 1: im2col from the input's phases (kernels/conv_phase.h) ----------------- */
@@ -281,9 +288,10 @@ eng_status eng_conv2d_phase_forward(conv2d *c, const eng_tensor *x, eng_tensor *
 }
 
 /* dy extended to the grid (zero garbage columns): dweight += dgrid @ col^T, dcol = weight^T @
- * dgrid, whose garbage columns are then zero as the phases' adjoint requires. */
-eng_status eng_conv2d_phase_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
-                                     eng_tensor *dx, const eng_conv_geometry *g)
+ * dgrid, whose garbage columns are then zero as the phases' adjoint requires. add (1x1 kernels
+ * only): dx += the input gradient, touching only the elements some output reads. */
+static eng_status phase_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
+                                 eng_tensor *dx, const eng_conv_geometry *g, bool add)
 {
     int64_t n = x->shape[0], len = eng_phase_grid(g), group = phase_images(n, len);
     eng_status st = ensure_phases(c, g, group * len, dx != NULL);
@@ -315,10 +323,41 @@ eng_status eng_conv2d_phase_backward(conv2d *c, const eng_tensor *x, const eng_t
         for (int i = 0; i < count; i++) {
             float *dxi = ENG_F32_DATA(dx) + (first + i) * x_stride;
             if (is_1x1(c))
-                eng_phase_upsample_f32(dxi, col + i * len, ld, g);
+                eng_phase_upsample_f32(dxi, col + i * len, ld, g, add);
             else
                 eng_phase_col2im_f32(dxi, ENG_F32_DATA(c->dphase), col + i * len, ld, g);
         }
     }
     return ENG_OK;
+}
+
+eng_status eng_conv2d_phase_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
+                                     eng_tensor *dx, const eng_conv_geometry *g)
+{
+    return phase_backward(c, x, dy, dx, g, false);
+}
+
+/* ---- adding into dx (layer.h's backward_add): f32 1x1 kernels, strided or not ------------- */
+
+bool eng_conv2d_can_add_dx(const eng_layer *layer, const eng_tensor *x)
+{
+    const conv2d *c = (const conv2d *)layer;
+    return x->dtype == ENG_F32 && c->opts.groups == 1 && is_1x1(c) &&
+           (eng_conv2d_use_pointwise(c) || eng_conv2d_use_phases(c, x));
+}
+
+eng_status eng_conv2d_backward_add(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                                   const eng_tensor *dy, eng_tensor *dx)
+{
+    (void)y;
+    conv2d *c = (conv2d *)layer;
+    eng_conv_geometry g = {0};
+    eng_status st = eng_conv2d_geometry(layer, x, &g);
+    if (!st && !eng_conv2d_can_add_dx(layer, x))
+        st = eng_error(ENG_ESTATE, "conv2d '%s': cannot add its input gradient into dx",
+                       eng_layer_label(layer));
+    if (st)
+        return st;
+    return eng_conv2d_use_pointwise(c) ? pointwise_backward(c, x, dy, dx, &g, true)
+                                       : phase_backward(c, x, dy, dx, &g, true);
 }

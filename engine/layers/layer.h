@@ -44,6 +44,12 @@ typedef struct eng_layer_ops {
      * input gradient (the first layer of a model needs none). */
     eng_status (*backward)(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
                            const eng_tensor *dy, eng_tensor *dx);
+    /* [optional] backward with the input gradient ADDED to dx (which holds another gradient
+     * of x already) instead of written over it, for an x where can_add_dx says so: the
+     * branches of a residual then sum their gradients without a pass of their own. */
+    bool (*can_add_dx)(const eng_layer *layer, const eng_tensor *x);
+    eng_status (*backward_add)(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                               const eng_tensor *dy, eng_tensor *dx);
     /* A new layer of the same kind and configuration whose parameters are copies of these in
      * the given dtype (gradients zero). [out] *out owned by the caller. */
     eng_status (*clone)(const eng_layer *layer, eng_dtype dtype, eng_layer **out);

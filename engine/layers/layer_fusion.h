@@ -61,4 +61,17 @@ eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const
                                        const eng_tensor *dy, eng_tensor *dx);
 eng_status eng_batchnorm_output(const eng_layer *bn, const eng_tensor *x, eng_tensor *y);
 
+/* Residual -> ReLU (engine/model_residual.c): forward writes y = relu(block(x) + shortcut(x)),
+ * the residual's own output not written; backward takes that y and its gradient dy, masks dy
+ * once (into the residual's scratch) and hands it to both branches, overwriting dx [optional]
+ * (like x) and accumulating the branches' parameter gradients. Bit for bit the two layers in
+ * turn. eng_residual_output writes the residual's own output (the sum) from its branches'
+ * outputs after such a forward (for the non-finite guard). */
+bool eng_layer_is_residual(const eng_layer *layer);
+eng_status eng_residual_forward_relu(eng_layer *residual, const eng_tensor *x, eng_tensor *y,
+                                     bool training);
+eng_status eng_residual_backward_relu(eng_layer *residual, const eng_tensor *x, const eng_tensor *y,
+                                      const eng_tensor *dy, eng_tensor *dx);
+eng_status eng_residual_output(const eng_layer *residual, const eng_tensor *x, eng_tensor *y);
+
 #endif
