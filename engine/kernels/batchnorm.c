@@ -21,6 +21,22 @@
 #define TRAIN_AVX512_f32(call) AVX512_BODY(call)
 #define TRAIN_AVX512_f64(call)
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The f32 training backward's AVX-512 body takes the statistics given: compute them first
+ * (the forward's own kernel, so that they are the forward's bit for bit). */
+static void train_backward_recomputed_f32(float *dx, float *dgamma, float *dbeta, double *mean,
+                                          double *invstd, const float *dy, const float *x,
+                                          const float *relu_y, const float *gamma, double eps,
+                                          int64_t n, int64_t c, int64_t s)
+{
+    eng_batchnorm_stats_avx512_f32(mean, invstd, x, n, c, s, 0, c); /* var first */
+    for (int64_t ch = 0; ch < c; ch++)
+        invstd[ch] = 1.0 / sqrt(invstd[ch] + eps);
+    eng_batchnorm_train_backward_avx512_f32(dx, dgamma, dbeta, mean, invstd, dy, x, relu_y, gamma,
+                                            n, c, s);
+}
+#endif
+
 /* Element (i, ch, k) of a [n,c,s] block. */
 #define AT(p, i, ch, k) ((p)[((i)*c + (ch)) * s + (k)])
 
@@ -126,7 +142,9 @@ int64_t eng_batchnorm_block_channels(int64_t n, int64_t s, int64_t elem_size)
                                            const T *x, const T *gamma, const T *beta, double eps,  \
                                            int64_t n, int64_t c, int64_t s, bool relu)             \
     {                                                                                              \
-        int64_t b = eng_batchnorm_block_channels(n, s, (int64_t)sizeof(T));                        \
+        TRAIN_AVX512_##SFX(eng_batchnorm_train_forward_avx512_##SFX(                               \
+            y, mean, var, invstd, x, gamma, beta, eps, n, c, s, relu)) int64_t b =                 \
+            eng_batchnorm_block_channels(n, s, (int64_t)sizeof(T));                                \
         for (int64_t c0 = 0; c0 < c; c0 += b) {                                                    \
             int64_t c1 = c0 + b < c ? c0 + b : c;                                                  \
             eng_batchnorm_stats_range_##SFX(mean, var, x, n, c, s, c0, c1);                        \
@@ -136,13 +154,26 @@ int64_t eng_batchnorm_block_channels(int64_t n, int64_t s, int64_t elem_size)
                                                 relu);                                             \
         }                                                                                          \
     }                                                                                              \
+    void eng_batchnorm_train_backward_given_##SFX(                                                 \
+        T *dx, T *dgamma, T *dbeta, const double *mean, const double *invstd, const T *dy,         \
+        const T *x, const T *relu_y, const T *gamma, int64_t n, int64_t c, int64_t s)              \
+    {                                                                                              \
+        TRAIN_AVX512_##SFX(eng_batchnorm_train_backward_avx512_##SFX(                              \
+            dx, dgamma, dbeta, mean, invstd, dy, x, relu_y, gamma, n, c, s)) int64_t b =           \
+            eng_batchnorm_block_channels(n, s, 2 * (int64_t)sizeof(T)); /* x and dy */             \
+        for (int64_t c0 = 0; c0 < c; c0 += b) {                                                    \
+            int64_t c1 = c0 + b < c ? c0 + b : c;                                                  \
+            eng_batchnorm_backward_range_##SFX(dx, dgamma, dbeta, dy, x, relu_y, mean, invstd,     \
+                                               gamma, n, c, s, c0, c1, true);                      \
+        }                                                                                          \
+    }                                                                                              \
     void eng_batchnorm_train_backward_##SFX(                                                       \
         T *dx, T *dgamma, T *dbeta, double *mean, double *invstd, const T *dy, const T *x,         \
         const T *relu_y, const T *gamma, double eps, int64_t n, int64_t c, int64_t s)              \
     {                                                                                              \
-        TRAIN_AVX512_##SFX(eng_batchnorm_train_backward_avx512_##SFX(                              \
-            dx, dgamma, dbeta, mean, invstd, dy, x, relu_y, gamma, eps, n, c, s)) int64_t b =      \
-            eng_batchnorm_block_channels(n, s, 2 * (int64_t)sizeof(T)); /* x and dy */             \
+        TRAIN_AVX512_##SFX(train_backward_recomputed_##SFX(dx, dgamma, dbeta, mean, invstd, dy, x, \
+                                                           relu_y, gamma, eps, n, c, s))           \
+            int64_t b = eng_batchnorm_block_channels(n, s, 2 * (int64_t)sizeof(T)); /* x and dy */ \
         for (int64_t c0 = 0; c0 < c; c0 += b) {                                                    \
             int64_t c1 = c0 + b < c ? c0 + b : c;                                                  \
             eng_batchnorm_stats_range_##SFX(mean, invstd, x, n, c, s, c0, c1); /* var first */     \

@@ -56,7 +56,9 @@ void eng_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta, const
  *   train_forward:   training forward: mean, var (biased), invstd = 1 / sqrt(var + eps) [c]
  *                    [out] and y (relu as above), block by block
  *   train_backward:  backward with the batch's statistics, recomputed from x block by block
- *                    (mean, invstd [c] [out] are written as scratch), relu_y as above */
+ *                    (mean, invstd [c] [out] are written as scratch), relu_y as above
+ *   train_backward_given: train_backward with the statistics given (mean, invstd [c] [in], as
+ *                    train_forward wrote them for this x): no pass over x for them */
 int64_t eng_batchnorm_block_channels(int64_t n, int64_t s, int64_t elem_size);
 
 void eng_batchnorm_stats_range_f32(double *mean, double *var, const float *x, int64_t n, int64_t c,
@@ -96,5 +98,13 @@ void eng_batchnorm_train_backward_f64(double *dx, double *dgamma, double *dbeta,
                                       double *invstd, const double *dy, const double *x,
                                       const double *relu_y, const double *gamma, double eps,
                                       int64_t n, int64_t c, int64_t s);
+void eng_batchnorm_train_backward_given_f32(float *dx, float *dgamma, float *dbeta,
+                                            const double *mean, const double *invstd,
+                                            const float *dy, const float *x, const float *relu_y,
+                                            const float *gamma, int64_t n, int64_t c, int64_t s);
+void eng_batchnorm_train_backward_given_f64(double *dx, double *dgamma, double *dbeta,
+                                            const double *mean, const double *invstd,
+                                            const double *dy, const double *x, const double *relu_y,
+                                            const double *gamma, int64_t n, int64_t c, int64_t s);
 
 #endif

@@ -1,11 +1,12 @@
 /* AVX-512F bodies of the batch-normalisation kernels, for batchnorm.c's dispatch: same
  * contracts as eng_batchnorm_stats/normalise/backward_range_f32 and _f64 in batchnorm.h. The f32
- * training kernels eng_batchnorm_train_forward/backward_avx512_f32 go channel by channel (a
- * channel's rows stay in L2 between its passes). Sums still accumulate in double, in 8-lane partial
- * sums (the plain loops' single running sum is a chain of dependent additions, 4 cycles an
- * element): the statistics and the gradients' sums differ from the plain bodies' by double
- * rounding, the per-element arithmetic is the same. Defined on x86-64 only; call them only when
- * eng_simd_level() is ENG_SIMD_AVX512. */
+ * training kernels eng_batchnorm_train_forward_avx512_f32 and train_backward_avx512_f32 (that of
+ * eng_batchnorm_train_backward_given_f32) are in batchnorm_train_avx512.c: blocks of channels
+ * that stay in L2 between their passes, swept sample by sample. Sums accumulate in 8-lane
+ * partial sums (the plain loops' single running sum is a chain of dependent additions, 4 cycles
+ * an element): the statistics differ from the plain bodies' by double rounding; the f32
+ * backward's gradient sums add f32 partial sums of up to 256 values in double. Defined on x86-64
+ * only; call them only when eng_simd_level() is ENG_SIMD_AVX512. */
 #ifndef ENGINE_KERNELS_BATCHNORM_AVX512_H
 #define ENGINE_KERNELS_BATCHNORM_AVX512_H
 
@@ -37,9 +38,9 @@ void eng_batchnorm_backward_avx512_f64(double *dx, double *dgamma, double *dbeta
 void eng_batchnorm_train_forward_avx512_f32(float *y, double *mean, double *var, double *invstd,
                                             const float *x, const float *gamma, const float *beta,
                                             double eps, int64_t n, int64_t c, int64_t s, bool relu);
-void eng_batchnorm_train_backward_avx512_f32(float *dx, float *dgamma, float *dbeta, double *mean,
-                                             double *invstd, const float *dy, const float *x,
-                                             const float *relu_y, const float *gamma, double eps,
-                                             int64_t n, int64_t c, int64_t s);
+void eng_batchnorm_train_backward_avx512_f32(float *dx, float *dgamma, float *dbeta,
+                                             const double *mean, const double *invstd,
+                                             const float *dy, const float *x, const float *relu_y,
+                                             const float *gamma, int64_t n, int64_t c, int64_t s);
 
 #endif

@@ -8,9 +8,10 @@
  * The running statistics are buffers: checkpoints save them, optimizers never see them.
  *
  * The layer mixes samples in training, so it is not batch_independent: a model never splits
- * its batch between threads. Backward recomputes the statistics from x rather than keeping
- * them from forward, so that it is right for whatever forward ran last on x; the kernels go
- * over x in cache-sized blocks of channels, so this costs no extra pass over memory. */
+ * its batch between threads. Backward uses the statistics the last training forward computed
+ * when it is given the same x (same data and shape: a tensor changed in place between the two
+ * is not noticed), and recomputes them from x otherwise (the gradient checker's cached
+ * prefixes run backward after forwards on other inputs). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@ typedef struct batchnorm {
     bool affine;
     bool batch_stats;            /* the last forward normalised with the batch's statistics */
     double *mean, *var, *invstd; /* [features] scratch */
+    const void *stats_x;         /* the x whose batch statistics mean, invstd hold, or NULL */
+    int64_t stats_n, stats_s;    /* and its shape */
 } batchnorm;
 
 static eng_status batchnorm_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
@@ -71,6 +74,7 @@ static const void *param_data(eng_layer *layer, int i)
 static void set_running_statistics(batchnorm *b)
 {
     eng_tensor *rmean = b->base.buffers[0].value, *rvar = b->base.buffers[1].value;
+    b->stats_x = NULL;
     for (int64_t ch = 0; ch < b->features; ch++) {
         b->mean[ch] = eng_tensor_get_flat(rmean, ch);
         b->invstd[ch] = 1.0 / sqrt(eng_tensor_get_flat(rvar, ch) + b->eps);
@@ -132,12 +136,15 @@ static eng_status forward_impl(eng_layer *layer, const eng_tensor *x, eng_tensor
                                           relu);
     if (training)
         update_running_statistics(b, n * s);
+    b->stats_x = training ? xp : NULL;
+    b->stats_n = n;
+    b->stats_s = s;
     return ENG_OK;
 }
 
-/* With the batch's statistics the kernel recomputes them from x in the pass that reads x
- * anyway, block by block: right for whatever forward ran last on x, at no extra traffic.
- * relu_y [optional]: dy is the gradient of relu(this layer's output), relu_y that output. */
+/* With the batch's statistics: those of the last training forward when x is its input, else
+ * recomputed from x (and kept, for x). relu_y [optional]: dy is the gradient of relu(this layer's
+ * output), relu_y that output. */
 static eng_status backward_impl(eng_layer *layer, const eng_tensor *x, const eng_tensor *relu_y,
                                 const eng_tensor *dy, eng_tensor *dx)
 {
@@ -151,9 +158,16 @@ static eng_status backward_impl(eng_layer *layer, const eng_tensor *x, const eng
     void *dxp = dx ? eng_tensor_data(dx) : NULL;
     const void *gamma = param_data(layer, 0), *dyp = eng_tensor_data(dy), *xp = eng_tensor_data(x);
     const void *ry = relu_y ? eng_tensor_data(relu_y) : NULL;
+    bool given = b->stats_x == xp && b->stats_n == n && b->stats_s == s;
     if (!b->batch_stats)
         set_running_statistics(b);
-    if (b->batch_stats && x->dtype == ENG_F32)
+    if (b->batch_stats && given && x->dtype == ENG_F32)
+        eng_batchnorm_train_backward_given_f32(dxp, dg, db, b->mean, b->invstd, dyp, xp, ry, gamma,
+                                               n, c, s);
+    else if (b->batch_stats && given)
+        eng_batchnorm_train_backward_given_f64(dxp, dg, db, b->mean, b->invstd, dyp, xp, ry, gamma,
+                                               n, c, s);
+    else if (b->batch_stats && x->dtype == ENG_F32)
         eng_batchnorm_train_backward_f32(dxp, dg, db, b->mean, b->invstd, dyp, xp, ry, gamma,
                                          b->eps, n, c, s);
     else if (b->batch_stats)
@@ -165,6 +179,8 @@ static eng_status backward_impl(eng_layer *layer, const eng_tensor *x, const eng
     else
         eng_batchnorm_backward_range_f64(dxp, dg, db, dyp, xp, ry, b->mean, b->invstd, gamma, n, c,
                                          s, 0, c, false);
+    if (b->batch_stats)
+        b->stats_x = xp, b->stats_n = n, b->stats_s = s; /* recomputed for x */
     return ENG_OK;
 }
 
