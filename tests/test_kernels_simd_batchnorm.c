@@ -297,12 +297,77 @@ static void test_backward_given_the_forward_statistics_is_the_recomputing_one(vo
     }
 }
 
+/* ---- the fused ReLU's mask (eng_batchnorm_train_forward/backward_masked_f32) ----
+ * The masked forward writes train_forward's y (relu) and statistics and the mask y > 0 (no bit
+ * past a row's end); the masked backward returns what train_backward_given returns with y,
+ * bit for bit, at every SIMD level. */
+static void check_masked(const float *x, const float *dy, int n, int c, int s)
+{
+    int64_t total = (int64_t)n * c * s, words = eng_batchnorm_relu_mask_words(n, c, s),
+            w = (s + 15) / 16;
+    float *y[2], *dx[2], gamma[GIVEN_MAXC], beta[GIVEN_MAXC], dg[2][GIVEN_MAXC] = {{0}},
+                                                              db[2][GIVEN_MAXC] = {{0}};
+    double mean[2][GIVEN_MAXC], var[2][GIVEN_MAXC], invstd[2][GIVEN_MAXC];
+    uint16_t *mask = malloc(sizeof *mask * (size_t)words);
+    assert_true(words == (int64_t)n * c * w);
+    for (int ch = 0; ch < c; ch++)
+        gamma[ch] = (float)(0.25 + 0.1 * ch), beta[ch] = (float)(0.05 * ch - 1);
+    for (int v = 0; v < 2; v++)
+        y[v] = malloc(sizeof(float) * (size_t)total), dx[v] = malloc(sizeof(float) * (size_t)total);
+    eng_batchnorm_train_forward_f32(y[0], mean[0], var[0], invstd[0], x, gamma, beta, EPS, n, c, s,
+                                    true);
+    eng_batchnorm_train_forward_masked_f32(y[1], mask, mean[1], var[1], invstd[1], x, gamma, beta,
+                                           EPS, n, c, s);
+    assert_memory_equal(y[0], y[1], sizeof(float) * (size_t)total);
+    assert_memory_equal(mean[0], mean[1], sizeof(double) * (size_t)c);
+    assert_memory_equal(invstd[0], invstd[1], sizeof(double) * (size_t)c);
+    for (int64_t r = 0; r < (int64_t)n * c; r++)
+        for (int64_t k = 0; k < 16 * w; k++)
+            assert_true((mask[r * w + k / 16] >> (k % 16) & 1) == (k < s && y[0][r * s + k] > 0));
+    eng_batchnorm_train_backward_given_f32(dx[0], dg[0], db[0], mean[0], invstd[0], dy, x, y[0],
+                                           gamma, n, c, s);
+    eng_batchnorm_train_backward_masked_f32(dx[1], dg[1], db[1], mean[0], invstd[0], dy, x, mask,
+                                            gamma, n, c, s);
+    assert_memory_equal(dx[0], dx[1], sizeof(float) * (size_t)total);
+    assert_memory_equal(dg[0], dg[1], sizeof(float) * (size_t)c);
+    assert_memory_equal(db[0], db[1], sizeof(float) * (size_t)c);
+    for (int v = 0; v < 2; v++)
+        free(y[v]), free(dx[v]);
+    free(mask);
+}
+
+static void test_masked_relu_backward_is_the_one_with_y(void **state)
+{
+    (void)state;
+    const int shapes[][3] = {{2, 3, 1},   {3, 5, 16}, {2, 4, 49},
+                             {5, 3, 196}, {3, 70, 5}, {2, 3, 33}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        int n = shapes[i][0], c = shapes[i][1], s = shapes[i][2];
+        int64_t total = (int64_t)n * c * s;
+        float *x = malloc(sizeof(float) * (size_t)total),
+              *dy = malloc(sizeof(float) * (size_t)total);
+        eng_rng rng;
+        eng_rng_seed(&rng, 17 + (uint64_t)i);
+        for (int64_t j = 0; j < total; j++) {
+            x[j] = (float)(1 + 2 * eng_rng_uniform(&rng));
+            dy[j] = (float)(eng_rng_uniform(&rng) - 0.3);
+        }
+        for (size_t l = 0; l < LEVELS; l++) {
+            eng_simd old = eng_simd_cap(levels[l]);
+            check_masked(x, dy, n, c, s);
+            eng_simd_cap(old);
+        }
+        free(x), free(dy);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocked_batchnorm_training_matches_the_definition),
         cmocka_unit_test(test_normalise_relu_keeps_nan_and_writes_positive_zero),
         cmocka_unit_test(test_backward_given_the_forward_statistics_is_the_recomputing_one),
+        cmocka_unit_test(test_masked_relu_backward_is_the_one_with_y),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

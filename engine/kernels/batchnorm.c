@@ -32,8 +32,8 @@ static void train_backward_recomputed_f32(float *dx, float *dgamma, float *dbeta
     eng_batchnorm_stats_avx512_f32(mean, invstd, x, n, c, s, 0, c); /* var first */
     for (int64_t ch = 0; ch < c; ch++)
         invstd[ch] = 1.0 / sqrt(invstd[ch] + eps);
-    eng_batchnorm_train_backward_avx512_f32(dx, dgamma, dbeta, mean, invstd, dy, x, relu_y, gamma,
-                                            n, c, s);
+    eng_batchnorm_train_backward_avx512_f32(dx, dgamma, dbeta, mean, invstd, dy, x, relu_y, NULL,
+                                            gamma, n, c, s);
 }
 #endif
 
@@ -143,7 +143,7 @@ int64_t eng_batchnorm_block_channels(int64_t n, int64_t s, int64_t elem_size)
                                            int64_t n, int64_t c, int64_t s, bool relu)             \
     {                                                                                              \
         TRAIN_AVX512_##SFX(eng_batchnorm_train_forward_avx512_##SFX(                               \
-            y, mean, var, invstd, x, gamma, beta, eps, n, c, s, relu)) int64_t b =                 \
+            y, NULL, mean, var, invstd, x, gamma, beta, eps, n, c, s, relu)) int64_t b =           \
             eng_batchnorm_block_channels(n, s, (int64_t)sizeof(T));                                \
         for (int64_t c0 = 0; c0 < c; c0 += b) {                                                    \
             int64_t c1 = c0 + b < c ? c0 + b : c;                                                  \
@@ -159,7 +159,7 @@ int64_t eng_batchnorm_block_channels(int64_t n, int64_t s, int64_t elem_size)
         const T *x, const T *relu_y, const T *gamma, int64_t n, int64_t c, int64_t s)              \
     {                                                                                              \
         TRAIN_AVX512_##SFX(eng_batchnorm_train_backward_avx512_##SFX(                              \
-            dx, dgamma, dbeta, mean, invstd, dy, x, relu_y, gamma, n, c, s)) int64_t b =           \
+            dx, dgamma, dbeta, mean, invstd, dy, x, relu_y, NULL, gamma, n, c, s)) int64_t b =     \
             eng_batchnorm_block_channels(n, s, 2 * (int64_t)sizeof(T)); /* x and dy */             \
         for (int64_t c0 = 0; c0 < c; c0 += b) {                                                    \
             int64_t c1 = c0 + b < c ? c0 + b : c;                                                  \
@@ -186,3 +186,68 @@ int64_t eng_batchnorm_block_channels(int64_t n, int64_t s, int64_t elem_size)
 
 DEFINE_BATCHNORM(float, f32)
 DEFINE_BATCHNORM(double, f64)
+
+/* ---- a fused ReLU's mask instead of its output (f32 training) ---- */
+
+int64_t eng_batchnorm_relu_mask_words(int64_t n, int64_t c, int64_t s)
+{
+    return n * c * ((s + 15) / 16);
+}
+
+/* Bit t of word r * w + k of relu_mask: value 16 * k + t of row r (w = words a row). */
+static bool relu_bit(const uint16_t *relu_mask, int64_t r, int64_t s, int64_t k)
+{
+    return relu_mask[r * ((s + 15) / 16) + k / 16] >> (k % 16) & 1;
+}
+
+void eng_batchnorm_train_forward_masked_f32(float *y, uint16_t *relu_mask, double *mean,
+                                            double *var, double *invstd, const float *x,
+                                            const float *gamma, const float *beta, double eps,
+                                            int64_t n, int64_t c, int64_t s)
+{
+    AVX512_BODY(eng_batchnorm_train_forward_avx512_f32(y, relu_mask, mean, var, invstd, x, gamma,
+                                                       beta, eps, n, c, s, true))
+    eng_batchnorm_train_forward_f32(y, mean, var, invstd, x, gamma, beta, eps, n, c, s, true);
+    int64_t w = (s + 15) / 16;
+    for (int64_t r = 0; r < n * c; r++)
+        for (int64_t k = 0; k < w; k++) {
+            unsigned bits = 0;
+            for (int64_t t = 0; t < 16 && 16 * k + t < s; t++)
+                bits |= (unsigned)(y[r * s + 16 * k + t] > 0) << t;
+            relu_mask[r * w + k] = (uint16_t)bits;
+        }
+}
+
+/* The plain body: eng_batchnorm_backward_range_f32's arithmetic (batch_stats), g from the mask. */
+void eng_batchnorm_train_backward_masked_f32(float *dx, float *dgamma, float *dbeta,
+                                             const double *mean, const double *invstd,
+                                             const float *dy, const float *x,
+                                             const uint16_t *relu_mask, const float *gamma,
+                                             int64_t n, int64_t c, int64_t s)
+{
+    AVX512_BODY(eng_batchnorm_train_backward_avx512_f32(dx, dgamma, dbeta, mean, invstd, dy, x,
+                                                        NULL, relu_mask, gamma, n, c, s))
+    double m = (double)(n * s);
+    for (int64_t ch = 0; ch < c; ch++) {
+        double mu = mean[ch], is = invstd[ch], sg = 0, sgx = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < s; k++) {
+                double g = relu_bit(relu_mask, i * c + ch, s, k) ? AT(dy, i, ch, k) : 0;
+                sg += g;
+                sgx += g * ((double)AT(x, i, ch, k) - mu) * is;
+            }
+        if (dgamma)
+            dgamma[ch] += (float)sgx;
+        if (dbeta)
+            dbeta[ch] += (float)sg;
+        if (!dx)
+            continue;
+        double scale = is * (gamma ? (double)gamma[ch] : 1.0), mg = sg / m, mgx = sgx / m;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < s; k++) {
+                double g = relu_bit(relu_mask, i * c + ch, s, k) ? AT(dy, i, ch, k) : 0;
+                double xhat = ((double)AT(x, i, ch, k) - mu) * is;
+                AT(dx, i, ch, k) = (float)(scale * (g - mg - xhat * mgx));
+            }
+    }
+}

@@ -58,7 +58,12 @@ void eng_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta, const
  *   train_backward:  backward with the batch's statistics, recomputed from x block by block
  *                    (mean, invstd [c] [out] are written as scratch), relu_y as above
  *   train_backward_given: train_backward with the statistics given (mean, invstd [c] [in], as
- *                    train_forward wrote them for this x): no pass over x for them */
+ *                    train_forward wrote them for this x): no pass over x for them
+ *   relu_mask_words: the uint16 words of a ReLU mask for [n, c, s]: w = ceil(s / 16) a row,
+ *                    bit t of word (i * c + ch) * w + k for value 16 * k + t of row (i, ch)
+ *   train_forward_masked: train_forward with relu, and relu_mask [relu_mask_words] [out]: y > 0
+ *   train_backward_masked: train_backward_given with relu_y's place taken by that mask (the
+ *                    same results bit for bit; a sixteenth of the bytes to read) */
 int64_t eng_batchnorm_block_channels(int64_t n, int64_t s, int64_t elem_size);
 
 void eng_batchnorm_stats_range_f32(double *mean, double *var, const float *x, int64_t n, int64_t c,
@@ -106,5 +111,15 @@ void eng_batchnorm_train_backward_given_f64(double *dx, double *dgamma, double *
                                             const double *mean, const double *invstd,
                                             const double *dy, const double *x, const double *relu_y,
                                             const double *gamma, int64_t n, int64_t c, int64_t s);
+int64_t eng_batchnorm_relu_mask_words(int64_t n, int64_t c, int64_t s);
+void eng_batchnorm_train_forward_masked_f32(float *y, uint16_t *relu_mask, double *mean,
+                                            double *var, double *invstd, const float *x,
+                                            const float *gamma, const float *beta, double eps,
+                                            int64_t n, int64_t c, int64_t s);
+void eng_batchnorm_train_backward_masked_f32(float *dx, float *dgamma, float *dbeta,
+                                             const double *mean, const double *invstd,
+                                             const float *dy, const float *x,
+                                             const uint16_t *relu_mask, const float *gamma,
+                                             int64_t n, int64_t c, int64_t s);
 
 #endif

@@ -35,12 +35,14 @@ void eng_batchnorm_backward_avx512_f64(double *dx, double *dgamma, double *dbeta
                                        const double *invstd, const double *gamma, int64_t n,
                                        int64_t c, int64_t s, int64_t c0, int64_t c1,
                                        bool batch_stats);
-void eng_batchnorm_train_forward_avx512_f32(float *y, double *mean, double *var, double *invstd,
-                                            const float *x, const float *gamma, const float *beta,
-                                            double eps, int64_t n, int64_t c, int64_t s, bool relu);
+void eng_batchnorm_train_forward_avx512_f32(float *y, uint16_t *relu_mask, double *mean,
+                                            double *var, double *invstd, const float *x,
+                                            const float *gamma, const float *beta, double eps,
+                                            int64_t n, int64_t c, int64_t s, bool relu);
 void eng_batchnorm_train_backward_avx512_f32(float *dx, float *dgamma, float *dbeta,
                                              const double *mean, const double *invstd,
                                              const float *dy, const float *x, const float *relu_y,
-                                             const float *gamma, int64_t n, int64_t c, int64_t s);
+                                             const uint16_t *relu_mask, const float *gamma,
+                                             int64_t n, int64_t c, int64_t s);
 
 #endif

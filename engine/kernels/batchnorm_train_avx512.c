@@ -14,7 +14,11 @@
  * stats_channel_f32 sums them (same lanes, same order: bit for bit the same mean and var). The
  * backward's two sums (of g and of g * (x - hi)) add f32 products in f32 over at most 16
  * vectors of a row (256 values) before each partial sum goes into double accumulators: a
- * relative error of a few f32 roundings of the sum of the terms' magnitudes. */
+ * relative error of a few f32 roundings of the sum of the terms' magnitudes.
+ *
+ * A fused ReLU's mask (relu_mask: y > 0, one bit a value) can stand for its output y in the
+ * backward: a sixteenth of the bytes the backward reads from memory for y, and a load and a
+ * comparison less per 16 values in both passes. */
 #include "batchnorm_avx512.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -102,10 +106,13 @@ typedef struct affine_f32 {
     float hi, a, b;
 } affine_f32;
 
-/* y = (x - hi) * a + b over channels [c0, c1), relu as normalise_channel_f32. */
-AVX512 static void normalise_block(float *y, const float *x, const affine_f32 *k, int64_t n,
-                                   int64_t c, int64_t s, int64_t c0, int64_t c1, bool relu)
+/* y = (x - hi) * a + b over channels [c0, c1), relu as normalise_channel_f32; relu_mask
+ * [optional, with relu]: y > 0 as eng_batchnorm_train_forward_masked_f32 keeps it. */
+AVX512 static void normalise_block(float *y, uint16_t *relu_mask, const float *x,
+                                   const affine_f32 *k, int64_t n, int64_t c, int64_t s, int64_t c0,
+                                   int64_t c1, bool relu)
 {
+    int64_t w = (s + 15) / 16;
     __m512 zero = _mm512_setzero_ps();
     for (int64_t i = 0; i < n; i++)
         for (int64_t ch = c0; ch < c1; ch++) {
@@ -121,12 +128,15 @@ AVX512 static void normalise_block(float *y, const float *x, const affine_f32 *k
                 if (relu) /* keep v > 0 and NaN, +0 elsewhere */
                     v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ), v);
                 _mm512_mask_storeu_ps(y + at + j, mk, v);
+                if (relu_mask)
+                    relu_mask[(i * c + ch) * w + j / 16] =
+                        (uint16_t)(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ) & mk);
             }
         }
 }
 
-AVX512 void eng_batchnorm_train_forward_avx512_f32(float *y, double *mean, double *var,
-                                                   double *invstd, const float *x,
+AVX512 void eng_batchnorm_train_forward_avx512_f32(float *y, uint16_t *relu_mask, double *mean,
+                                                   double *var, double *invstd, const float *x,
                                                    const float *gamma, const float *beta,
                                                    double eps, int64_t n, int64_t c, int64_t s,
                                                    bool relu)
@@ -144,13 +154,24 @@ AVX512 void eng_batchnorm_train_forward_avx512_f32(float *y, double *mean, doubl
             k[ch - c0] =
                 (affine_f32){hi, (float)scale, (float)(shift - (mean[ch] - (double)hi) * scale)};
         }
-        normalise_block(y, x, k, n, c, s, c0, c1, relu);
+        normalise_block(y, relu ? relu_mask : NULL, x, k, n, c, s, c0, c1, relu);
     }
 }
 
-/* g = dy where relu_y > 0 (all of dy without relu_y), lanes of mk. */
-AVX512 static inline __m512 masked_g(const float *dy, const float *relu_y, int64_t at, __mmask16 mk)
+/* What the backward knows of the ReLU after the layer: y, or its mask y > 0, or neither. */
+typedef struct relu_of {
+    const float *y;
+    const uint16_t *mask;
+} relu_of;
+
+/* g = dy where y > 0 (all of dy without a ReLU), lanes of mk of row r's values [j, j + 16). */
+AVX512 static inline __m512 masked_g(const float *dy, relu_of ru, int64_t r, int64_t s, int64_t j,
+                                     __mmask16 mk)
 {
+    int64_t at = r * s + j;
+    if (ru.mask)
+        return _mm512_maskz_loadu_ps(mk & ru.mask[r * ((s + 15) / 16) + j / 16], dy + at);
+    const float *relu_y = ru.y;
     __m512 g = _mm512_maskz_loadu_ps(mk, dy + at);
     if (relu_y)
         g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(mk, relu_y + at),
@@ -160,9 +181,9 @@ AVX512 static inline __m512 masked_g(const float *dy, const float *relu_y, int64
 }
 
 /* out[ch][0], [1]: the sums of g and of g * (x - hi[ch]) over channels [c0, c1). */
-AVX512 static void grad_sums_block(double (*out)[2], const float *dy, const float *x,
-                                   const float *relu_y, const affine_f32 *k, int64_t n, int64_t c,
-                                   int64_t s, int64_t c0, int64_t c1)
+AVX512 static void grad_sums_block(double (*out)[2], const float *dy, const float *x, relu_of ru,
+                                   const affine_f32 *k, int64_t n, int64_t c, int64_t s, int64_t c0,
+                                   int64_t c1)
 {
     __m512d acc[MAX_BLOCK][4];
     for (int64_t ch = c0; ch < c1; ch++)
@@ -179,10 +200,10 @@ AVX512 static void grad_sums_block(double (*out)[2], const float *dy, const floa
                     if (i + 1 < n) { /* the next sample's stretches */
                         _mm_prefetch((const char *)(x + at + j + c * s), _MM_HINT_T0);
                         _mm_prefetch((const char *)(dy + at + j + c * s), _MM_HINT_T0);
-                        if (relu_y)
-                            _mm_prefetch((const char *)(relu_y + at + j + c * s), _MM_HINT_T0);
+                        if (ru.y)
+                            _mm_prefetch((const char *)(ru.y + at + j + c * s), _MM_HINT_T0);
                     }
-                    __m512 g = masked_g(dy, relu_y, at + j, mk); /* masked lanes: g = 0 */
+                    __m512 g = masked_g(dy, ru, i * c + ch, s, j, mk); /* masked lanes: g = 0 */
                     __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + at + j), vhi);
                     sg = _mm512_add_ps(sg, g);
                     sgd = _mm512_fmadd_ps(g, d, sgd);
@@ -199,7 +220,7 @@ AVX512 static void grad_sums_block(double (*out)[2], const float *dy, const floa
 }
 
 /* dx = a * g + kx * (x - hi) + b over channels [c0, c1) (k[].a, .b hold a and b, kx[]). */
-AVX512 static void dx_block(float *dx, const float *dy, const float *x, const float *relu_y,
+AVX512 static void dx_block(float *dx, const float *dy, const float *x, relu_of ru,
                             const affine_f32 *k, const float *kx, int64_t n, int64_t c, int64_t s,
                             int64_t c0, int64_t c1)
 {
@@ -212,7 +233,7 @@ AVX512 static void dx_block(float *dx, const float *dy, const float *x, const fl
                 __mmask16 mk = mask16(s - j);
                 if (i + 1 < n) /* the next sample's stretch of dx, for writing */
                     _m_prefetchw(dx + at + j + c * s);
-                __m512 g = masked_g(dy, relu_y, at + j, mk);
+                __m512 g = masked_g(dy, ru, i * c + ch, s, j, mk);
                 __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + at + j), vhi);
                 _mm512_mask_storeu_ps(dx + at + j, mk,
                                       _mm512_fmadd_ps(vk, d, _mm512_fmadd_ps(va, g, vb)));
@@ -226,18 +247,20 @@ AVX512 static void dx_block(float *dx, const float *dy, const float *x, const fl
 AVX512 void eng_batchnorm_train_backward_avx512_f32(float *dx, float *dgamma, float *dbeta,
                                                     const double *mean, const double *invstd,
                                                     const float *dy, const float *x,
-                                                    const float *relu_y, const float *gamma,
-                                                    int64_t n, int64_t c, int64_t s)
+                                                    const float *relu_y, const uint16_t *relu_mask,
+                                                    const float *gamma, int64_t n, int64_t c,
+                                                    int64_t s)
 {
+    relu_of ru = {relu_mask ? NULL : relu_y, relu_mask};
     affine_f32 k[MAX_BLOCK];
     float kx[MAX_BLOCK];
     double sums[MAX_BLOCK][2], m = (double)(n * s);
-    int64_t b = block_channels(n, s, 4); /* x, dy, relu_y and dx */
+    int64_t b = block_channels(n, s, relu_y && !relu_mask ? 4 : 3); /* x, dy, relu_y, dx */
     for (int64_t c0 = 0; c0 < c; c0 += b) {
         int64_t c1 = c0 + b < c ? c0 + b : c;
         for (int64_t ch = c0; ch < c1; ch++)
             k[ch - c0].hi = (float)mean[ch];
-        grad_sums_block(sums, dy, x, relu_y, k, n, c, s, c0, c1);
+        grad_sums_block(sums, dy, x, ru, k, n, c, s, c0, c1);
         for (int64_t ch = c0; ch < c1; ch++) {
             double hi = (double)k[ch - c0].hi, sum_g = sums[ch - c0][0];
             double sum_gx = invstd[ch] * (sums[ch - c0][1] - (mean[ch] - hi) * sum_g);
@@ -252,7 +275,7 @@ AVX512 void eng_batchnorm_train_backward_avx512_f32(float *dx, float *dgamma, fl
             kx[ch - c0] = (float)kxd;
         }
         if (dx)
-            dx_block(dx, dy, x, relu_y, k, kx, n, c, s, c0, c1);
+            dx_block(dx, dy, x, ru, k, kx, n, c, s, c0, c1);
     }
 }
 

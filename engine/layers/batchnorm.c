@@ -11,7 +11,8 @@
  * its batch between threads. Backward uses the statistics the last training forward computed
  * when it is given the same x (same data and shape: a tensor changed in place between the two
  * is not noticed), and recomputes them from x otherwise (the gradient checker's cached
- * prefixes run backward after forwards on other inputs). */
+ * prefixes run backward after forwards on other inputs). In f32 a fused ReLU's forward also
+ * keeps the mask y > 0 (a bit a value), which its backward on the same x reads instead of y. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@ typedef struct batchnorm {
     double *mean, *var, *invstd; /* [features] scratch */
     const void *stats_x;         /* the x whose batch statistics mean, invstd hold, or NULL */
     int64_t stats_n, stats_s;    /* and its shape */
+    uint16_t *relu_mask;         /* f32 with a fused ReLU: y > 0 of the forward on stats_x */
+    int64_t mask_words;          /* relu_mask's capacity */
+    bool mask_ok;                /* relu_mask is that of the last forward */
 } batchnorm;
 
 static eng_status batchnorm_output_shape(const eng_layer *layer, const eng_tensor *x, int *ndim,
@@ -106,8 +110,23 @@ static void update_running_statistics(batchnorm *b, int64_t m)
     }
 }
 
+/* Room in b->relu_mask for x's mask (false: none, out of memory; the backward reads y then). */
+static bool reserve_mask(batchnorm *b, int64_t n, int64_t s)
+{
+    int64_t words = eng_batchnorm_relu_mask_words(n, b->features, s);
+    if (words <= b->mask_words)
+        return true;
+    uint16_t *p = realloc(b->relu_mask, sizeof *p * (size_t)words);
+    if (!p)
+        return false;
+    b->relu_mask = p;
+    b->mask_words = words;
+    return true;
+}
+
 /* Training: the statistics and y in one cache-blocked kernel (each block of x is read from
- * memory once); evaluation: the running statistics. relu: y = relu(batchnorm(x)). */
+ * memory once), and in f32 with relu the mask y > 0 for the backward; evaluation: the running
+ * statistics. relu: y = relu(batchnorm(x)). */
 static eng_status forward_impl(eng_layer *layer, const eng_tensor *x, eng_tensor *y, bool training,
                                bool relu)
 {
@@ -120,9 +139,13 @@ static eng_status forward_impl(eng_layer *layer, const eng_tensor *x, eng_tensor
     if (st)
         return st;
     b->batch_stats = training;
+    b->mask_ok = training && relu && x->dtype == ENG_F32 && reserve_mask(b, n, s);
     if (!training)
         set_running_statistics(b);
-    if (training && x->dtype == ENG_F32)
+    if (b->mask_ok)
+        eng_batchnorm_train_forward_masked_f32(yp, b->relu_mask, b->mean, b->var, b->invstd, xp,
+                                               gamma, beta, b->eps, n, c, s);
+    else if (training && x->dtype == ENG_F32)
         eng_batchnorm_train_forward_f32(yp, b->mean, b->var, b->invstd, xp, gamma, beta, b->eps, n,
                                         c, s, relu);
     else if (training)
@@ -161,7 +184,10 @@ static eng_status backward_impl(eng_layer *layer, const eng_tensor *x, const eng
     bool given = b->stats_x == xp && b->stats_n == n && b->stats_s == s;
     if (!b->batch_stats)
         set_running_statistics(b);
-    if (b->batch_stats && given && x->dtype == ENG_F32)
+    if (b->batch_stats && given && relu_y && b->mask_ok) /* relu_y: y of that forward */
+        eng_batchnorm_train_backward_masked_f32(dxp, dg, db, b->mean, b->invstd, dyp, xp,
+                                                b->relu_mask, gamma, n, c, s);
+    else if (b->batch_stats && given && x->dtype == ENG_F32)
         eng_batchnorm_train_backward_given_f32(dxp, dg, db, b->mean, b->invstd, dyp, xp, ry, gamma,
                                                n, c, s);
     else if (b->batch_stats && given)
@@ -179,8 +205,10 @@ static eng_status backward_impl(eng_layer *layer, const eng_tensor *x, const eng
     else
         eng_batchnorm_backward_range_f64(dxp, dg, db, dyp, xp, ry, b->mean, b->invstd, gamma, n, c,
                                          s, 0, c, false);
-    if (b->batch_stats)
-        b->stats_x = xp, b->stats_n = n, b->stats_s = s; /* recomputed for x */
+    if (b->batch_stats && !given) { /* recomputed for x: the mask is another x's */
+        b->stats_x = xp, b->stats_n = n, b->stats_s = s;
+        b->mask_ok = false;
+    }
     return ENG_OK;
 }
 
@@ -258,6 +286,7 @@ static eng_status batchnorm_describe(const eng_layer *layer, eng_settings *s)
 
 static void batchnorm_destroy(eng_layer *layer)
 {
+    free(((batchnorm *)layer)->relu_mask);
     free(((batchnorm *)layer)->mean);
 }
 
