@@ -116,8 +116,9 @@ eng_status eng_fused_backward(int kind, eng_layer *a, eng_layer *b, const eng_te
 /* The fold. The pair's backward would write the gradient w.r.t. the ReLU's input (the
  * conv2d's output), 3/4 zeros, in full (64x32x28x28 f32 in the LeNet: 6.4 MB of stores that
  * miss the cache, then read back); folded, the conv2d makes it from the pooled gradient and
- * the winners a few images at a time (one image on the direct path, a Winograd group of 8) in
- * a workspace that stays in cache, right before it reads them. The sums are those of the
+ * the winners a little at a time (8 output channels of one image on the direct path, a
+ * Winograd group of 4 images) in a workspace that stays in cache, right before it reads
+ * them. The sums are those of the
  * unfolded backward, in the same order. What is then not written: dinputs[i] of the ReLU i.
  * Its readers: the conv2d's backward (folded), the gradient checker (fusion_off) and the
  * non-finite guard, which skips it: it holds only values of dinputs[i + 2], checked before it,

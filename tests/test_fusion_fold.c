@@ -9,6 +9,7 @@
 #include "support.h"
 
 #include "../engine/gradcheck/gradcheck.h"
+#include "../engine/kernels/cpu.h"
 #include "../engine/model_fusion.h"
 
 static bool same_bits(const eng_tensor *a, const eng_tensor *b)
@@ -42,7 +43,7 @@ static void add(eng_model *m, eng_layer *l)
     eng_layer_release(l);
 }
 
-/* conv(1->8, 3x3, pad 1: the direct path) -> relu -> maxpool 2 -> conv(8->20, 3x3, pad 1:
+/* conv(1->10, 3x3, pad 1: the direct path) -> relu -> maxpool 2 -> conv(10->20, 3x3, pad 1:
  * Winograd F(2x2)) -> relu -> maxpool 2 -> flatten -> linear(-> 4) -> tanh, on x [N,1,h,w]:
  * the LeNet's shape, small. */
 static eng_model *make_lenet(eng_dtype dtype, int h, int w)
@@ -53,13 +54,13 @@ static eng_model *make_lenet(eng_dtype dtype, int h, int w)
     assert_ok(eng_model_new(&m));
     eng_conv2d_options o = {.padding_h = 1, .padding_w = 1};
     eng_layer *l;
-    assert_ok(eng_conv2d_new(1, 8, 3, 3, &o, dtype, &rng, &l));
+    assert_ok(eng_conv2d_new(1, 10, 3, 3, &o, dtype, &rng, &l));
     add(m, l);
     assert_ok(eng_relu_new(&l));
     add(m, l);
     assert_ok(eng_maxpool2d_new(2, 2, 2, 2, 0, 0, &l));
     add(m, l);
-    assert_ok(eng_conv2d_new(8, 20, 3, 3, &o, dtype, &rng, &l));
+    assert_ok(eng_conv2d_new(10, 20, 3, 3, &o, dtype, &rng, &l));
     add(m, l);
     assert_ok(eng_relu_new(&l));
     add(m, l);
@@ -88,7 +89,7 @@ static void check_fold(eng_dtype dtype, const fold_case *fc, int threads)
     plain->fusion_off = true;
     fused->serial_only = plain->serial_only = fc->serial;
     assert_ok(eng_set_threads(threads));
-    int64_t batch = 11; /* a Winograd group of 8 and one of 3 */
+    int64_t batch = 11; /* Winograd groups of 4, 4 and 3 */
     /* the direct conv2d folds without an input gradient; Winograd where its output is even */
     bool fold1 = dtype == ENG_F32 && !fc->want_dx;
     bool fold2 = dtype == ENG_F32 && (fc->h / 2) % 2 == 0 && (fc->w / 2) % 2 == 0;
@@ -159,6 +160,22 @@ static void test_relu_maxpool_folded_into_conv2d_equals_separate_layers_bit_for_
         }
 }
 
+/* The same on the plain C and AVX2 bodies of the kernels the fold runs (the direct weight
+ * gradient, the Winograd transforms, the pool's backward). */
+static void test_relu_maxpool_folded_into_conv2d_on_every_simd_level(void **state)
+{
+    (void)state;
+    const fold_case cases[] = {{.h = 12, .w = 16},
+                               {.h = 12, .w = 16, .tied = true, .serial = true}};
+    eng_simd levels[] = {ENG_SIMD_NONE, ENG_SIMD_AVX2};
+    for (int l = 0; l < 2; l++) {
+        eng_simd old = eng_simd_cap(levels[l]);
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+            check_fold(ENG_F32, &cases[k], 1);
+        eng_simd_cap(old);
+    }
+}
+
 /* The gradient checker runs a folding model's layers apart: the same report either way. */
 static void test_gradient_check_of_a_folding_model_runs_the_layers_apart(void **state)
 {
@@ -197,6 +214,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relu_maxpool_folded_into_conv2d_equals_separate_layers_bit_for_bit),
+        cmocka_unit_test(test_relu_maxpool_folded_into_conv2d_on_every_simd_level),
         cmocka_unit_test(test_gradient_check_of_a_folding_model_runs_the_layers_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -414,6 +414,28 @@ static void test_im2col_stride_2_bodies_match_the_definition(void **state)
     }
 }
 
+/* Rows of at most 8 tiles run two tile rows per vector (winograd_avx512.c): an even and an
+ * odd number of tile rows, several images and channels, 7 and 8 tiles a row (the input
+ * transform pairs rows up to 7), an odd output size, against the definition and the plain
+ * bodies bit for bit. */
+static void test_winograd_two_tile_rows_per_vector_match_the_definition(void **state)
+{
+    (void)state;
+    static const wino_case cases[] = {
+        {3, 2, 3, 14, 14, 1, 1}, {2, 3, 2, 12, 14, 1, 1}, {2, 2, 2, 16, 16, 1, 1},
+        {2, 1, 3, 9, 13, 1, 1},  {1, 2, 2, 8, 2, 0, 1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        wino_run plain;
+        eng_simd old = eng_simd_cap(ENG_SIMD_NONE);
+        check_wino_case(&cases[c], NULL, &plain);
+        eng_simd_cap(ENG_SIMD_AVX512);
+        check_wino_case(&cases[c], &plain, NULL);
+        eng_simd_cap(old);
+        wino_free(&plain);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_gemm_f32_small_products_match_the_naive_sum),
         cmocka_unit_test(test_direct_convolution_from_the_bias_equals_fill_then_add),
         cmocka_unit_test(test_im2col_stride_2_bodies_match_the_definition),
+        cmocka_unit_test(test_winograd_two_tile_rows_per_vector_match_the_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

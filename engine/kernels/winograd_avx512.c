@@ -61,16 +61,65 @@ AVX512 static inline void input_chunk(__m512 out[16], const float *p, int h, int
     }
 }
 
+/* input_chunk for the whole of two tile rows ti and ti + 1 (tw <= 7: one chunk each), lanes
+ * [0, tw) the first and [tw, 2 tw) the second: (B^T d) for each, then the windows' columns of
+ * both picked by one two-source permutation (idx: 2 l, else 16 + 2 (l - tw)). */
+AVX512 static inline void input_two_rows(__m512 out[16], const float *p, int h, int w, int row0,
+                                         int col0, __m512i idx)
+{
+    __mmask16 cols = lanes(-col0, w - col0);
+    __m512 r[6];
+    for (int i = 0; i < 6; i++) {
+        int row = row0 + i;
+        r[i] = row >= 0 && row < h ? _mm512_maskz_loadu_ps(cols, p + (int64_t)row * w + col0)
+                                   : _mm512_setzero_ps();
+    }
+    __m512 t[2][4];
+    for (int q = 0; q < 2; q++) { /* B^T d of tile row q: image rows 2q .. 2q + 3 */
+        const __m512 *d = r + 2 * q;
+        t[q][0] = _mm512_sub_ps(d[0], d[2]);
+        t[q][1] = _mm512_add_ps(d[1], d[2]);
+        t[q][2] = _mm512_sub_ps(d[2], d[1]);
+        t[q][3] = _mm512_sub_ps(d[1], d[3]);
+    }
+    const __m512i one = _mm512_set1_epi32(1);
+    for (int i = 0; i < 4; i++) { /* (B^T d) B */
+        __m512i ix = idx;
+        __m512 e0 = _mm512_permutex2var_ps(t[0][i], ix, t[1][i]);
+        ix = _mm512_add_epi32(ix, one);
+        __m512 e1 = _mm512_permutex2var_ps(t[0][i], ix, t[1][i]);
+        ix = _mm512_add_epi32(ix, one);
+        __m512 e2 = _mm512_permutex2var_ps(t[0][i], ix, t[1][i]);
+        ix = _mm512_add_epi32(ix, one);
+        __m512 e3 = _mm512_permutex2var_ps(t[0][i], ix, t[1][i]);
+        out[4 * i] = _mm512_sub_ps(e0, e2);
+        out[4 * i + 1] = _mm512_add_ps(e1, e2);
+        out[4 * i + 2] = _mm512_sub_ps(e2, e1);
+        out[4 * i + 3] = _mm512_sub_ps(e1, e3);
+    }
+}
+
 AVX512 void eng_winograd_input_avx512_f32(float *v, int64_t ld, int64_t plane, const float *x,
                                           int n, int c, int h, int w, int ph, int pw, int oh,
                                           int ow)
 {
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    __m512i idx =
+        _mm512_mask_add_epi32(even, (__mmask16)~lanes(0, tw), even, _mm512_set1_epi32(16 - 2 * tw));
     __m512 out[16];
     for (int k = 0; k < n; k++)
         for (int ch = 0; ch < c; ch++) {
             const float *p = x + ((int64_t)k * c + ch) * h * w;
-            for (int ti = 0; ti < th; ti++)
+            int ti0 = 0;
+            for (; tw <= IN_TILES && ti0 + 1 < th; ti0 += 2) {
+                input_two_rows(out, p, h, w, 2 * ti0 - ph, -pw, idx);
+                float *dst = v + ch * ld + (int64_t)k * per_image + (int64_t)ti0 * tw;
+                for (int xi = 0; xi < 16; xi++)
+                    _mm512_mask_storeu_ps(dst + xi * plane, lanes(0, 2 * tw), out[xi]);
+            }
+            for (int ti = ti0; ti < th; ti++)
                 for (int tj0 = 0; tj0 < tw; tj0 += IN_TILES) {
                     input_chunk(out, p, h, w, 2 * ti - ph, 2 * tj0 - pw);
                     __mmask16 m = lanes(0, tw - tj0 < IN_TILES ? tw - tj0 : IN_TILES);
@@ -156,6 +205,37 @@ AVX512 void eng_winograd_input_grad_avx512_f32(float *dx, const float *dv, int64
         }
 }
 
+/* Rows of at most 8 tiles (a 14-wide LeNet layer has 7) leave half of a vector idle: two
+ * tile rows, adjacent in the transformed matrices, go through one vector, lanes [0, tw) the
+ * first and [tw, 2 tw) the second. The same operations on each element. */
+
+/* y rows 2 ti .. 2 ti + 3 from tile rows ti and ti + 1 (both < th), tw <= 8. */
+AVX512 static inline void output_two_rows(float *p, const float *a, int64_t plane, __m512 b, int ti,
+                                          int tw, int oh, int ow)
+{
+    const __m512i lo_ix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i next_ix = _mm512_add_epi32(lo_ix, _mm512_set1_epi32(tw));
+    __mmask16 mt = lanes(0, 2 * tw), cols = lanes(0, ow);
+    __m512 s[2][4];
+    for (int j = 0; j < 4; j++) { /* s = A^T a */
+        __m512 a0 = _mm512_maskz_loadu_ps(mt, a + j * plane);
+        __m512 a1 = _mm512_maskz_loadu_ps(mt, a + (4 + j) * plane);
+        __m512 a2 = _mm512_maskz_loadu_ps(mt, a + (8 + j) * plane);
+        __m512 a3 = _mm512_maskz_loadu_ps(mt, a + (12 + j) * plane);
+        s[0][j] = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
+        s[1][j] = _mm512_sub_ps(_mm512_sub_ps(a1, a2), a3);
+    }
+    for (int i = 0; i < 2; i++) { /* y = s A + b */
+        __m512 ev = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]), b);
+        __m512 od = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]), b);
+        _mm512_mask_storeu_ps(p + (int64_t)(2 * ti + i) * ow, cols,
+                              _mm512_permutex2var_ps(ev, lo_ix, od));
+        if (2 * ti + 2 + i < oh)
+            _mm512_mask_storeu_ps(p + (int64_t)(2 * ti + 2 + i) * ow, cols,
+                                  _mm512_permutex2var_ps(ev, next_ix, od));
+    }
+}
+
 AVX512 void eng_winograd_output_avx512_f32(float *y, const float *m, int64_t ld, int64_t plane,
                                            const float *bias, int n, int out, int oh, int ow)
 {
@@ -166,7 +246,11 @@ AVX512 void eng_winograd_output_avx512_f32(float *y, const float *m, int64_t ld,
         for (int o = 0; o < out; o++) {
             float *p = y + ((int64_t)k * out + o) * oh * ow;
             __m512 b = _mm512_set1_ps(bias ? bias[o] : 0.0f);
-            for (int ti = 0; ti < th; ti++)
+            int ti = 0;
+            for (; tw <= 8 && ti + 1 < th; ti += 2)
+                output_two_rows(p, m + o * ld + (int64_t)k * per_image + (int64_t)ti * tw, plane, b,
+                                ti, tw, oh, ow);
+            for (; ti < th; ti++)
                 for (int tj0 = 0; tj0 < tw; tj0 += OUT_TILES) {
                     int nt = tw - tj0 < OUT_TILES ? tw - tj0 : OUT_TILES;
                     const float *a = m + o * ld + (int64_t)k * per_image + (int64_t)ti * tw + tj0;
@@ -196,6 +280,35 @@ AVX512 void eng_winograd_output_avx512_f32(float *y, const float *m, int64_t ld,
         }
 }
 
+/* dm of tile rows ti and ti + 1 (both < th) from dy rows 2 ti .. 2 ti + 3, tw <= 8: lane l
+ * of a row's even columns is column 2 l of the first tile row's image row for l < tw, column
+ * 2 (l - tw) of the second's beyond. */
+AVX512 static inline void output_grad_two_rows(float *mt, int64_t plane, const float *p, int ti,
+                                               int tw, int oh, int ow, __m512i even, __m512i odd)
+{
+    __mmask16 cols = lanes(0, ow);
+    __m512 g[2][2];
+    for (int i = 0; i < 2; i++) {
+        __m512 first = _mm512_maskz_loadu_ps(cols, p + (int64_t)(2 * ti + i) * ow);
+        __m512 second = 2 * ti + 2 + i < oh
+                            ? _mm512_maskz_loadu_ps(cols, p + (int64_t)(2 * ti + 2 + i) * ow)
+                            : _mm512_setzero_ps();
+        g[i][0] = _mm512_permutex2var_ps(first, even, second);
+        g[i][1] = _mm512_permutex2var_ps(first, odd, second);
+    }
+    __m512 sr[4][2] = {{g[0][0], g[0][1]},
+                       {_mm512_add_ps(g[0][0], g[1][0]), _mm512_add_ps(g[0][1], g[1][1])},
+                       {_mm512_sub_ps(g[0][0], g[1][0]), _mm512_sub_ps(g[0][1], g[1][1])},
+                       {neg(g[1][0]), neg(g[1][1])}};
+    __mmask16 m = lanes(0, 2 * tw);
+    for (int i = 0; i < 4; i++) {
+        _mm512_mask_storeu_ps(mt + (4 * i) * plane, m, sr[i][0]);
+        _mm512_mask_storeu_ps(mt + (4 * i + 1) * plane, m, _mm512_add_ps(sr[i][0], sr[i][1]));
+        _mm512_mask_storeu_ps(mt + (4 * i + 2) * plane, m, _mm512_sub_ps(sr[i][0], sr[i][1]));
+        _mm512_mask_storeu_ps(mt + (4 * i + 3) * plane, m, neg(sr[i][1]));
+    }
+}
+
 AVX512 void eng_winograd_output_grad_avx512_f32(float *dm, int64_t ld, int64_t plane,
                                                 const float *dy, int n, int out, int oh, int ow)
 {
@@ -203,10 +316,20 @@ AVX512 void eng_winograd_output_grad_avx512_f32(float *dm, int64_t ld, int64_t p
     const __m512i even =
         _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    /* two tile rows: lanes [tw, 2 tw) take the second source's even (odd) columns */
+    __mmask16 second = (__mmask16)~lanes(0, tw);
+    __m512i even2 = _mm512_mask_add_epi32(even, second, even,
+                                          _mm512_set1_epi32(16 - 2 * tw)); /* 16 + 2 (l - tw) */
+    __m512i odd2 = _mm512_add_epi32(even2, _mm512_set1_epi32(1));
     for (int k = 0; k < n; k++)
         for (int o = 0; o < out; o++) {
             const float *p = dy + ((int64_t)k * out + o) * oh * ow;
-            for (int ti = 0; ti < th; ti++)
+            float *mk = dm + o * ld + (int64_t)k * per_image;
+            int ti0 = 0;
+            for (; tw <= 8 && ti0 + 1 < th; ti0 += 2)
+                output_grad_two_rows(mk + (int64_t)ti0 * tw, plane, p, ti0, tw, oh, ow, even2,
+                                     odd2);
+            for (int ti = ti0; ti < th; ti++)
                 for (int tj0 = 0; tj0 < tw; tj0 += OUT_TILES) {
                     int nt = tw - tj0 < OUT_TILES ? tw - tj0 : OUT_TILES, cols = ow - 2 * tj0;
                     __m512 g[2][2]; /* rows 2 ti + i: even and odd columns */

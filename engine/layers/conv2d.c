@@ -226,7 +226,45 @@ bool eng_conv2d_takes_pooled(const eng_layer *layer, const eng_tensor *x, bool d
     return use_winograd(c, x) && eng_conv2d_winograd_is_2x2(c, &g);
 }
 
-/* The direct path: image by image, as its backward runs (the same sums in the same order). */
+/* Output channels per block of the direct path's folded backward: 8 planes of 28x28 f32 are
+ * 25 KB, so the block's gradient, made from the pooled one, stays in L1 while the weight
+ * gradient reads it (three times: once per kernel row) and the bias sums read it. */
+#define POOLED_BLOCK 8
+
+/* The direct path, image by image and within an image block by block of output channels:
+ * each output channel's weight and bias gradients are sums of their own (conv_direct.h,
+ * reduce.h), so the blocks give the whole image's sums, bit for bit. */
+static eng_status direct_backward_pooled(conv2d *c, const eng_tensor *x, const eng_pooled_grad *dy,
+                                         const eng_conv_geometry *g)
+{
+    int hp = g->height + 2 * g->ph, wp = g->width + 2 * g->pw, out = c->out_channels;
+    int64_t pshape[3] = {g->channels, hp, wp}, rshape[1] = {(int64_t)POOLED_BLOCK * g->oh * g->ow};
+    eng_status st = eng_tensor_ensure(&c->xpad, ENG_F32, 3, pshape);
+    if (!st)
+        st = eng_tensor_ensure(&c->dy_rows, ENG_F32, 1, rshape);
+    if (st)
+        return st;
+    eng_param *weight = &c->base.params[0], *bias = eng_layer_param(&c->base, "bias");
+    int64_t plane = (int64_t)g->oh * g->ow, taps = (int64_t)g->channels * c->kh * c->kw;
+    int64_t x_stride = (int64_t)g->channels * g->height * g->width;
+    float *rows = ENG_F32_DATA(c->dy_rows), *xpad = ENG_F32_DATA(c->xpad);
+    for (int64_t i = 0; i < x->shape[0]; i++) {
+        eng_pad_f32(xpad, ENG_F32_DATA(x) + i * x_stride, g->channels, g->height, g->width, g->ph,
+                    g->pw);
+        for (int o = 0; o < out; o += POOLED_BLOCK) {
+            int block = out - o < POOLED_BLOCK ? out - o : POOLED_BLOCK;
+            st = eng_pooled_grad_planes(dy, i, o, block, rows);
+            if (st)
+                return st;
+            eng_conv_direct_dweight_f32(ENG_F32_DATA(weight->grad) + o * taps, rows, xpad,
+                                        g->channels, hp, wp, block, c->kh, c->kw);
+            if (bias)
+                eng_sum_planes_f32(ENG_F32_DATA(bias->grad) + o, rows, block, plane);
+        }
+    }
+    return ENG_OK;
+}
+
 eng_status eng_conv2d_backward_pooled(eng_layer *layer, const eng_tensor *x,
                                       const eng_pooled_grad *dy, eng_tensor *dx)
 {
@@ -238,17 +276,9 @@ eng_status eng_conv2d_backward_pooled(eng_layer *layer, const eng_tensor *x,
     if (!eng_conv2d_takes_pooled(layer, x, dx != NULL))
         return eng_error(ENG_ESTATE, "conv2d: no path takes a pooled gradient for %s",
                          eng_tensor_shape_str(x));
-    if (!eng_conv2d_use_direct(c, x))
-        return eng_conv2d_winograd_backward_pooled(c, x, dy, dx, &g);
-    int64_t shape[4] = {1, c->out_channels, g.oh, g.ow};
-    st = eng_tensor_ensure(&c->dy_rows, ENG_F32, 4, shape);
-    for (int64_t i = 0; i < x->shape[0] && !st; i++) {
-        eng_tensor xi = eng_tensor_rows(x, i, 1);
-        st = eng_pooled_grad_rows(dy, i, 1, ENG_F32_DATA(c->dy_rows));
-        if (!st)
-            st = eng_conv2d_direct_backward(c, &xi, c->dy_rows, &g);
-    }
-    return st;
+    if (eng_conv2d_use_direct(c, x))
+        return direct_backward_pooled(c, x, dy, &g);
+    return eng_conv2d_winograd_backward_pooled(c, x, dy, dx, &g);
 }
 
 static eng_status conv2d_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)

@@ -74,9 +74,14 @@ static const wino_variant *choose_variant(const conv2d *c, const eng_conv_geomet
     return accurate && faster ? &f4x4 : &f2x2;
 }
 
-/* Images per group: 8 keeps the transformed tiles of a 14x14 LeNet layer (32 -> 64 channels)
- * at 2.4 MB and the GEMMs at 392 columns; 4, 8 and 16 measured alike, 32 slower. */
-#define WINOGRAD_GROUP 8
+/* Images per group: 4 keeps the transformed tiles of a 14x14 LeNet layer (32 -> 64 channels)
+ * at 1.2 MB, within this machine's 2 MB of L2 with the backward's dy rows (a fold makes them
+ * from the pooled gradient: 200 KB), and the GEMMs at 196 columns. Once the fold had taken the
+ * full-size gradient out, the LeNet (f32, batch 64, 1 thread, CPU time, loaded machine, 3 to 4
+ * interleaved runs) trained at 4,237 images/s with groups of 4 against 3,778 with 8 and 4,125
+ * with 2; the ResNet alike or better (1,132 against 1,080). Before the fold 4, 8 and 16
+ * measured alike, 32 slower. */
+#define WINOGRAD_GROUP 4
 
 /* The stride between the transformed matrices: their size plus one cache line, so that it is
  * never a multiple of 4096 bytes (see winograd.h). */

@@ -37,6 +37,9 @@ typedef struct eng_pooled_grad {
 
 bool eng_maxpool2d_folds(const eng_layer *pool, const eng_tensor *x);
 eng_status eng_pooled_grad_rows(const eng_pooled_grad *pg, int64_t first, int64_t count, float *dx);
+/* The same for the channels [c0, c0 + count) of one image: dx [count,H,W]. */
+eng_status eng_pooled_grad_planes(const eng_pooled_grad *pg, int64_t image, int64_t c0,
+                                  int64_t count, float *dx);
 
 /* conv2d -> [ReLU -> maxpool2d]: the convolution's backward taking its output gradient in
  * pooled form (model_fusion.c's fold), so that the full-size gradient is never written: it is

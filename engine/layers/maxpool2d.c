@@ -145,6 +145,23 @@ eng_status eng_pooled_grad_rows(const eng_pooled_grad *pg, int64_t first, int64_
     return through_relu(pg->pool, &x, &y, &dy, dx);
 }
 
+/* The channels [c0, c0 + count) of one image: contiguous in x, y and dy. */
+static eng_tensor planes(const eng_tensor *t, int64_t image, int64_t c0, int64_t count)
+{
+    eng_tensor v = eng_tensor_rows(t, image, 1);
+    v.offset += c0 * t->strides[1];
+    v.shape[1] = count;
+    return v;
+}
+
+eng_status eng_pooled_grad_planes(const eng_pooled_grad *pg, int64_t image, int64_t c0,
+                                  int64_t count, float *dx)
+{
+    eng_tensor x = planes(pg->x, image, c0, count), y = planes(pg->y, image, c0, count);
+    eng_tensor dy = planes(pg->dy, image, c0, count);
+    return through_relu(pg->pool, &x, &y, &dy, dx);
+}
+
 static eng_status maxpool2d_clone(const eng_layer *layer, eng_dtype dtype, eng_layer **out)
 {
     (void)dtype;
