@@ -236,8 +236,8 @@ int64_t gc_plan_limit(gc_plan *plan, const gc_context *ctx, int i, int64_t done,
 {
     if (plan->budget <= 0 || plan->done_seconds < plan->next_look)
         return limit;
-    /* the clock is read about 256 times per budget of estimated work */
-    plan->next_look = plan->done_seconds + plan->budget / 256;
+    /* the clock is read about 256 times per budget, at the rate last measured */
+    plan->next_look = plan->done_seconds + plan->budget / 256 / fmax(1.0, plan->recent);
     double elapsed = plan_elapsed(plan), spent = elapsed - plan->planned_at;
     /* the rate is judged on at least 2% of the budget: over the whole check so far, and over
      * the latest window of at least 2% (a check that turns slower midway is judged by what it
@@ -258,7 +258,10 @@ int64_t gc_plan_limit(gc_plan *plan, const gc_context *ctx, int i, int64_t done,
     int64_t before = limit;
     for (int j = i + 1; j < plan->n; j++)
         before += plan->samples[j] > 0 ? plan->samples[j] : numel(ctx, plan->tensors[j]);
-    int64_t kept = cut(plan, ctx, i, done, limit, fmax(0.0, plan->budget - elapsed) / slowdown);
+    /* a cut aims 5% under the budget: the floors after it are predicted, not measured, and
+     * land on either side of their prediction */
+    int64_t kept =
+        cut(plan, ctx, i, done, limit, fmax(0.0, 0.95 * plan->budget - elapsed) / slowdown);
     int64_t after = kept;
     for (int j = i + 1; j < plan->n; j++)
         after += plan->samples[j] > 0 ? plan->samples[j] : numel(ctx, plan->tensors[j]);
