@@ -1,0 +1,164 @@
+/* The AVX-512 bodies of the small products (kernels/small_gemm.h) against loops written here
+ * from the header's definitions. nn and tn compute each element of c as one chain of
+ * multiply-adds along the inner dimension in order, whatever the register tile, so they must
+ * equal fmaf/fma chains bit for bit; nt sums lanes in a tree, so it is checked to rounding
+ * against a double sum. Sizes around every tile edge: rows around the 8- and 4-row tiles,
+ * columns around the 16-lane vectors and the 3-vector blocks, inner dimensions 1 and odd,
+ * leading dimensions wider than the matrices. The OpenBLAS fallback: test_kernels.c. */
+#include "support.h"
+
+#include "kernels/cpu.h"
+#include "kernels/small_gemm.h"
+
+static const int gemm_rows[] = {1, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 25};
+static const int gemm_cols[] = {1, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 97, 392};
+static const int gemm_inner[] = {1, 2, 16, 37};
+#define COUNT(a) (int)(sizeof a / sizeof a[0])
+
+/* n values uniform in [-1, 1). */
+static void fill(double *p, int64_t n, uint64_t seed)
+{
+    eng_rng rng;
+    eng_rng_seed(&rng, seed);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = 2 * eng_rng_uniform(&rng) - 1;
+}
+
+static bool same_bits_f32(float a, float b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+static bool same_bits_f64(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Operands for one shape: a [m][lda] (nn) or [k][lda] (tn), b [k][ldb], c [m][ldc], with
+ * lda, ldb, ldc past the matrices so that a body reading or writing out of bounds shows. */
+typedef struct operands {
+    int m, n, k;
+    int64_t lda, ldb, ldc;
+    double *a, *b, *c0;
+} operands;
+
+static operands operands_new(int m, int n, int k, uint64_t seed)
+{
+    operands o = {m, n, k, (m > k ? m : k) + 3, n + 5, n + 2, NULL, NULL, NULL};
+    int64_t rows = m > k ? m : k;
+    o.a = malloc(sizeof(double) * (size_t)(rows * o.lda));
+    o.b = malloc(sizeof(double) * (size_t)(k * o.ldb));
+    o.c0 = malloc(sizeof(double) * (size_t)(m * o.ldc));
+    fill(o.a, rows * o.lda, seed);
+    fill(o.b, k * o.ldb, seed + 1);
+    fill(o.c0, m * o.ldc, seed + 2);
+    return o;
+}
+
+static void operands_free(operands *o)
+{
+    free(o->a);
+    free(o->b);
+    free(o->c0);
+}
+
+/* c = (accumulate ? c0 : 0) + a @ b as fmaf chains (trans: a [k][lda] read as a^T); nn without
+ * accumulation reads a with lda = k. Returns false at the first element that differs. */
+static bool check_f32(const operands *o, bool trans, bool accumulate)
+{
+    int64_t n_a = (int64_t)(o->m > o->k ? o->m : o->k) * o->lda;
+    float *a = malloc(sizeof(float) * (size_t)n_a),
+          *b = malloc(sizeof(float) * (size_t)(o->k * o->ldb));
+    float *c = malloc(sizeof(float) * (size_t)(o->m * o->ldc));
+    for (int64_t i = 0; i < n_a; i++)
+        a[i] = (float)o->a[i];
+    for (int64_t i = 0; i < o->k * o->ldb; i++)
+        b[i] = (float)o->b[i];
+    for (int64_t i = 0; i < o->m * o->ldc; i++)
+        c[i] = (float)o->c0[i];
+    int64_t lda = !trans && !accumulate ? o->k : o->lda;
+    if (trans && accumulate)
+        eng_small_gemm_tn_acc_f32(c, o->ldc, a, lda, b, o->ldb, o->m, o->n, o->k);
+    else if (trans)
+        eng_small_gemm_tn_f32(c, o->ldc, a, lda, b, o->ldb, o->m, o->n, o->k);
+    else if (accumulate)
+        eng_small_gemm_nn_acc_f32(c, o->ldc, a, lda, b, o->ldb, o->m, o->n, o->k);
+    else
+        eng_small_gemm_nn_f32(c, o->ldc, a, b, o->ldb, o->m, o->n, o->k);
+    bool same = true;
+    for (int i = 0; i < o->m && same; i++)
+        for (int j = 0; j < o->ldc && same; j++) {
+            float want = (float)o->c0[i * o->ldc + j]; /* past column n: untouched */
+            if (j < o->n) {
+                want = accumulate ? want : 0.0f;
+                for (int p = 0; p < o->k; p++)
+                    want = fmaf(trans ? a[p * lda + i] : a[i * lda + p], b[p * o->ldb + j], want);
+            }
+            if (!same_bits_f32(c[i * o->ldc + j], want)) {
+                print_message("f32 %s%s m=%d n=%d k=%d: c[%d][%d] = %.9g, want %.9g\n",
+                              trans ? "tn" : "nn", accumulate ? "_acc" : "", o->m, o->n, o->k, i, j,
+                              c[i * o->ldc + j], want);
+                same = false;
+            }
+        }
+    free(a);
+    free(b);
+    free(c);
+    return same;
+}
+
+/* The f64 bodies the header declares: nn (c overwritten, lda = k) and tn_acc. */
+static bool check_f64(const operands *o, bool trans)
+{
+    double *c = malloc(sizeof(double) * (size_t)(o->m * o->ldc));
+    memcpy(c, o->c0, sizeof(double) * (size_t)(o->m * o->ldc));
+    int64_t lda = trans ? o->lda : o->k;
+    if (trans)
+        eng_small_gemm_tn_acc_f64(c, o->ldc, o->a, lda, o->b, o->ldb, o->m, o->n, o->k);
+    else
+        eng_small_gemm_nn_f64(c, o->ldc, o->a, o->b, o->ldb, o->m, o->n, o->k);
+    bool same = true;
+    for (int i = 0; i < o->m && same; i++)
+        for (int j = 0; j < o->ldc && same; j++) {
+            double want = o->c0[i * o->ldc + j];
+            if (j < o->n) {
+                want = trans ? want : 0.0;
+                for (int p = 0; p < o->k; p++)
+                    want = fma(trans ? o->a[p * lda + i] : o->a[i * lda + p], o->b[p * o->ldb + j],
+                               want);
+            }
+            if (!same_bits_f64(c[i * o->ldc + j], want)) {
+                print_message("f64 %s m=%d n=%d k=%d: c[%d][%d] = %.17g, want %.17g\n",
+                              trans ? "tn_acc" : "nn", o->m, o->n, o->k, i, j, c[i * o->ldc + j],
+                              want);
+                same = false;
+            }
+        }
+    free(c);
+    return same;
+}
+
+static void test_nn_and_tn_bodies_are_fma_chains_bit_for_bit(void **state)
+{
+    (void)state;
+    if (eng_simd_level() != ENG_SIMD_AVX512)
+        skip();
+    uint64_t seed = 1;
+    for (int r = 0; r < COUNT(gemm_rows); r++)
+        for (int cc = 0; cc < COUNT(gemm_cols); cc++)
+            for (int p = 0; p < COUNT(gemm_inner); p++) {
+                operands o = operands_new(gemm_rows[r], gemm_cols[cc], gemm_inner[p], seed += 3);
+                bool ok = check_f32(&o, false, false) && check_f32(&o, false, true) &&
+                          check_f32(&o, true, false) && check_f32(&o, true, true) &&
+                          check_f64(&o, false) && check_f64(&o, true);
+                operands_free(&o);
+                assert_true(ok);
+            }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nn_and_tn_bodies_are_fma_chains_bit_for_bit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
