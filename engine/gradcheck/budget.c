@@ -90,13 +90,18 @@ static void allocate(const gc_context *ctx, gc_plan *plan, double fixed, double 
             plan->samples[i] = 0;
 }
 
+/* The elements the plan checks in tensor i (samples[i], 0 meaning all). */
+static int64_t wanted(const gc_context *ctx, const gc_plan *plan, int i)
+{
+    int64_t n = numel(ctx, plan->tensors[i]), k = plan->samples[i];
+    return k > 0 && k < n ? k : n;
+}
+
 static double planned(const gc_context *ctx, const gc_plan *plan, double fixed)
 {
     double seconds = 0;
-    for (int i = 0; i < plan->n; i++) {
-        int64_t n = numel(ctx, plan->tensors[i]), k = plan->samples[i];
-        seconds += plan->cost[i] * (fixed + 4.0 * (double)(k > 0 && k < n ? k : n));
-    }
+    for (int i = 0; i < plan->n; i++)
+        seconds += plan->cost[i] * (fixed + 4.0 * (double)wanted(ctx, plan, i));
     return seconds;
 }
 
@@ -197,11 +202,17 @@ static double planned_rest(const gc_plan *plan, const gc_context *ctx, int i, in
                            int64_t limit)
 {
     double rest = 4.0 * plan->cost[i] * (double)(limit - done);
-    for (int j = i + 1; j < plan->n; j++) {
-        int64_t n = numel(ctx, plan->tensors[j]), k = plan->samples[j];
-        rest += plan->cost[j] * (plan->fixed + 4.0 * (double)(k > 0 && k < n ? k : n));
-    }
+    for (int j = i + 1; j < plan->n; j++)
+        rest += plan->cost[j] * (plan->fixed + 4.0 * (double)wanted(ctx, plan, j));
     return rest;
+}
+
+/* Elements the plan still checks: tensor i's up to limit, and the later tensors'. */
+static int64_t planned_count(const gc_plan *plan, const gc_context *ctx, int i, int64_t limit)
+{
+    for (int j = i + 1; j < plan->n; j++)
+        limit += wanted(ctx, plan, j);
+    return limit;
 }
 
 /* The cut of gc_plan_limit: the elements left (flex) shrink by one factor so that the floors
@@ -215,19 +226,17 @@ static int64_t cut(gc_plan *plan, const gc_context *ctx, int i, int64_t done, in
     double floors = 4.0 * plan->cost[i] * (double)fixed_i,
            flex = 4.0 * plan->cost[i] * (double)flex_i;
     for (int j = i + 1; j < plan->n; j++) {
-        int64_t n = numel(ctx, plan->tensors[j]), k = plan->samples[j];
-        int64_t want = k > 0 && k < n ? k : n,
+        int64_t want = wanted(ctx, plan, j),
                 low = want < GC_BUDGET_MIN_SAMPLES ? want : GC_BUDGET_MIN_SAMPLES;
         floors += plan->cost[j] * (plan->fixed + 4.0 * (double)low);
         flex += 4.0 * plan->cost[j] * (double)(want - low);
     }
     double f = flex > 0 ? fmin(1.0, fmax(0.0, (avail - floors) / flex)) : 0.0;
     for (int j = i + 1; j < plan->n; j++) {
-        int64_t n = numel(ctx, plan->tensors[j]), k = plan->samples[j];
-        int64_t want = k > 0 && k < n ? k : n,
+        int64_t want = wanted(ctx, plan, j),
                 low = want < GC_BUDGET_MIN_SAMPLES ? want : GC_BUDGET_MIN_SAMPLES;
         int64_t keep = low + (int64_t)(f * (double)(want - low));
-        plan->samples[j] = keep >= n ? 0 : keep;
+        plan->samples[j] = keep >= numel(ctx, plan->tensors[j]) ? 0 : keep;
     }
     return done + fixed_i + (int64_t)(f * (double)flex_i);
 }
@@ -255,16 +264,12 @@ int64_t gc_plan_limit(gc_plan *plan, const gc_context *ctx, int i, int64_t done,
     slowdown = fmax(slowdown, plan->recent);
     if (elapsed + slowdown * planned_rest(plan, ctx, i, done, limit) <= plan->budget)
         return limit;
-    int64_t before = limit;
-    for (int j = i + 1; j < plan->n; j++)
-        before += plan->samples[j] > 0 ? plan->samples[j] : numel(ctx, plan->tensors[j]);
+    int64_t before = planned_count(plan, ctx, i, limit);
     /* a cut aims 5% under the budget: the floors after it are predicted, not measured, and
      * land on either side of their prediction */
     int64_t kept =
         cut(plan, ctx, i, done, limit, fmax(0.0, 0.95 * plan->budget - elapsed) / slowdown);
-    int64_t after = kept;
-    for (int j = i + 1; j < plan->n; j++)
-        after += plan->samples[j] > 0 ? plan->samples[j] : numel(ctx, plan->tensors[j]);
+    int64_t after = planned_count(plan, ctx, i, kept);
     if (after < before) {
         /* the bar counts the work as now planned; a check planned too short for one gets it */
         plan->planned_seconds = plan->done_seconds + planned_rest(plan, ctx, i, done, kept);
