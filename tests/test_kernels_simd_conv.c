@@ -95,7 +95,7 @@ static void wino_transforms(wino_run *r, const wino_case *k)
     eng_winograd_output_grad_f32(r->dm, r->tiles, r->mplane, r->dy, k->n, k->out, r->oh, r->ow);
     memset(r->dx, 0, sizeof(float) * (size_t)k->n * k->c * k->h * k->w);
     eng_winograd_input_grad_f32(r->dx, r->dv, r->tiles, r->vplane, k->n, k->c, k->h, k->w, k->ph,
-                                k->pw, r->oh, r->ow);
+                                k->pw, r->oh, r->ow, true);
 }
 
 /* The convolution from its definition (cross-correlation, zero padding), in double. */
@@ -494,6 +494,37 @@ static void test_winograd_two_tile_rows_per_vector_match_the_definition(void **s
     }
 }
 
+/* The input gradient's overwriting form (add false) against the adding one on a zeroed dx: the
+ * same values, whatever dx held (NaN here: a value read before it is written shows), at every
+ * SIMD level. */
+static void test_winograd_input_grad_overwrites_as_it_adds_to_zero(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof wino_cases / sizeof wino_cases[0]; c++) {
+        const wino_case *k = &wino_cases[c];
+        int oh = k->h + 2 * k->ph - 2, ow = k->w + 2 * k->pw - 2;
+        int tiles = k->n * ((oh + 1) / 2) * ((ow + 1) / 2);
+        int64_t vplane = (int64_t)k->c * tiles + 16, nx = (int64_t)k->n * k->c * k->h * k->w;
+        float *dv = frand(16 * vplane, 5), *added = calloc((size_t)nx, sizeof(float));
+        float *stored = malloc(sizeof(float) * (size_t)nx);
+        eng_simd old = eng_simd_level();
+        for (size_t l = 0; l < LEVELS; l++) {
+            eng_simd_cap(levels[l]);
+            memset(added, 0, sizeof(float) * (size_t)nx);
+            for (int64_t i = 0; i < nx; i++)
+                stored[i] = NAN;
+            eng_winograd_input_grad_f32(added, dv, tiles, vplane, k->n, k->c, k->h, k->w, k->ph,
+                                        k->pw, oh, ow, true);
+            eng_winograd_input_grad_f32(stored, dv, tiles, vplane, k->n, k->c, k->h, k->w, k->ph,
+                                        k->pw, oh, ow, false);
+            for (int64_t i = 0; i < nx; i++)
+                assert_true(stored[i] == added[i]);
+        }
+        eng_simd_cap(old);
+        free(dv), free(added), free(stored);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_im2col_stride_2_bodies_match_the_definition),
         cmocka_unit_test(test_im2col_by_rows_at_stride_2_matches_the_definition),
         cmocka_unit_test(test_winograd_two_tile_rows_per_vector_match_the_definition),
+        cmocka_unit_test(test_winograd_input_grad_overwrites_as_it_adds_to_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,9 +127,10 @@ void eng_winograd_input_t_f32(float *vt, int64_t plane, const float *x, int n, i
 }
 
 void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t plane, int n,
-                                 int c, int h, int w, int ph, int pw, int oh, int ow)
+                                 int c, int h, int w, int ph, int pw, int oh, int ow, bool add)
 {
-    AVX512_BODY(eng_winograd_input_grad_avx512_f32(dx, dv, ld, plane, n, c, h, w, ph, pw, oh, ow))
+    AVX512_BODY(
+        eng_winograd_input_grad_avx512_f32(dx, dv, ld, plane, n, c, h, w, ph, pw, oh, ow, add))
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw, wp = 2 * tw + 2;
     int count = w < wp - pw ? w : wp - pw;
     float s[4][4][ROW / 2], acc[4][ROW];
@@ -162,8 +163,12 @@ void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t
                     if (r < 0 || r >= h)
                         continue;
                     float *row = p + (int64_t)r * w;
-                    for (int col = 0; col < count; col++)
-                        row[col] += acc[i][pw + col];
+                    if (add || (ti > 0 && i < 2)) /* else the row's first sums: stored */
+                        for (int col = 0; col < count; col++)
+                            row[col] += acc[i][pw + col];
+                    else
+                        for (int col = 0; col < count; col++)
+                            row[col] = acc[i][pw + col];
                 }
             }
         }

@@ -21,6 +21,7 @@
 #ifndef ENGINE_KERNELS_WINOGRAD_H
 #define ENGINE_KERNELS_WINOGRAD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The widest output row (ow) the transforms take; wider layers use another path. */
@@ -38,10 +39,10 @@ void eng_winograd_input_f32(float *v, int64_t ld, int64_t plane, const float *x,
  * of matrix xi at xi * plane + t * c + ch), for the weight gradient's products. */
 void eng_winograd_input_t_f32(float *vt, int64_t plane, const float *x, int n, int c, int h, int w,
                               int ph, int pw, int oh, int ow);
-/* dx += B dv B^T for every tile, restricted to the image (dx must start at zero or at what
- * it should be added to). */
+/* dx += B dv B^T for every tile, restricted to the image (add), or dx = that sum (!add: dx's
+ * old values are never read; the windows cover the whole image, whatever the padding). */
 void eng_winograd_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t plane, int n,
-                                 int c, int h, int w, int ph, int pw, int oh, int ow);
+                                 int c, int h, int w, int ph, int pw, int oh, int ow, bool add);
 
 /* y = A^T m A + bias[o] (bias [optional]) for every tile, the parts of the last tiles past
  * oh or ow dropped. */

@@ -139,9 +139,10 @@ static void input_grad_chunk(float acc[6][4 * IN_TILES + 2], const float *a, int
 }
 
 void eng_winograd4_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t plane, int n,
-                                  int c, int h, int w, int ph, int pw, int oh, int ow)
+                                  int c, int h, int w, int ph, int pw, int oh, int ow, bool add)
 {
-    AVX512_BODY(eng_winograd4_input_grad_avx512_f32(dx, dv, ld, plane, n, c, h, w, ph, pw, oh, ow))
+    AVX512_BODY(
+        eng_winograd4_input_grad_avx512_f32(dx, dv, ld, plane, n, c, h, w, ph, pw, oh, ow, add))
     int th = (oh + 3) / 4, tw = (ow + 3) / 4;
     int64_t per_image = (int64_t)th * tw;
     float acc[6][4 * IN_TILES + 2];
@@ -157,9 +158,14 @@ void eng_winograd4_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_
                         int row = 4 * ti - ph + r;
                         if (row < 0 || row >= h)
                             continue;
-                        for (int col = 0; col < 4 * nt + 2; col++)
+                        /* without add, the columns written before: the tile row above's last
+                         * two rows, the chunk on the left's last two columns */
+                        int before = add || (ti > 0 && r < 2) ? 4 * nt + 2 : tj0 > 0 ? 2 : 0;
+                        for (int col = 0; col < 4 * nt + 2; col++) {
+                            float *at = p + (int64_t)row * w + col0 + col;
                             if (col0 + col >= 0 && col0 + col < w)
-                                p[(int64_t)row * w + col0 + col] += acc[r][col];
+                                *at = col < before ? *at + acc[r][col] : acc[r][col];
+                        }
                     }
                 }
         }

@@ -20,6 +20,7 @@
 #ifndef ENGINE_KERNELS_WINOGRAD4_H
 #define ENGINE_KERNELS_WINOGRAD4_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* u = G g G^T for every (out, in) pair (computed in double, rounded once). */
@@ -29,9 +30,10 @@ void eng_winograd4_weights_grad_f32(float *dw, const float *du, int out, int in)
 /* v = B^T d B for every tile of the n images (tile columns 0 .. n * th * tw - 1 of v). */
 void eng_winograd4_input_f32(float *v, int64_t ld, int64_t plane, const float *x, int n, int c,
                              int h, int w, int ph, int pw, int oh, int ow);
-/* dx += B dv B^T for every tile, restricted to the image. */
+/* dx += B dv B^T for every tile, restricted to the image (add), or dx = that sum (!add: dx's
+ * old values are never read; the windows cover the whole image, whatever the padding). */
 void eng_winograd4_input_grad_f32(float *dx, const float *dv, int64_t ld, int64_t plane, int n,
-                                  int c, int h, int w, int ph, int pw, int oh, int ow);
+                                  int c, int h, int w, int ph, int pw, int oh, int ow, bool add);
 /* y = A^T m A + bias[o] (bias [optional]) for every tile, the parts past oh or ow dropped. */
 void eng_winograd4_output_f32(float *y, const float *m, int64_t ld, int64_t plane,
                               const float *bias, int n, int out, int oh, int ow);

@@ -109,9 +109,11 @@ AVX512 void eng_winograd4_input_avx512_f32(float *v, int64_t ld, int64_t plane, 
 }
 
 /* dd = B dv B^T for up to 7 tiles of a tile row, as winograd4.c's input_grad_chunk: chunk
- * column 4l + q is column q of window l, plus column q + 4 of window l - 1 for q < 2. */
+ * column 4l + q is column q of window l, plus column q + 4 of window l - 1 for q < 2. Added to
+ * dx's rows [0, added_rows) of the chunk (all columns) and its first added_cols columns, stored
+ * over the others. */
 AVX512 static void input_grad_rows(float *p, const float *a, int64_t plane, int nt, int h, int w,
-                                   int row0, int col0)
+                                   int row0, int col0, int added_rows, int added_cols)
 {
     const __m512i prev = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
     __mmask16 m = lanes(0, nt);
@@ -142,9 +144,12 @@ AVX512 static void input_grad_rows(float *p, const float *a, int64_t plane, int 
         __m512 p02 = _mm512_permutex2var_ps(e0, LO_IX, o[2]);
         __m512 p13 = _mm512_permutex2var_ps(e1, LO_IX, o[3]);
         float *dst = p + (int64_t)row * w + col0;
-        __m512 lo = _mm512_maskz_loadu_ps(cols_lo, dst) + _mm512_permutex2var_ps(p02, LO_IX, p13);
+        bool all = r < added_rows;
+        __mmask16 add_lo = all ? cols_lo : cols_lo & lanes(0, added_cols);
+        __mmask16 add_hi = all ? cols_hi : cols_hi & lanes(0, added_cols - 16);
+        __m512 lo = _mm512_maskz_loadu_ps(add_lo, dst) + _mm512_permutex2var_ps(p02, LO_IX, p13);
         __m512 hi =
-            _mm512_maskz_loadu_ps(cols_hi, dst + 16) + _mm512_permutex2var_ps(p02, HI_IX, p13);
+            _mm512_maskz_loadu_ps(add_hi, dst + 16) + _mm512_permutex2var_ps(p02, HI_IX, p13);
         _mm512_mask_storeu_ps(dst, cols_lo, lo);
         _mm512_mask_storeu_ps(dst + 16, cols_hi, hi);
     }
@@ -152,7 +157,7 @@ AVX512 static void input_grad_rows(float *p, const float *a, int64_t plane, int 
 
 AVX512 void eng_winograd4_input_grad_avx512_f32(float *dx, const float *dv, int64_t ld,
                                                 int64_t plane, int n, int c, int h, int w, int ph,
-                                                int pw, int oh, int ow)
+                                                int pw, int oh, int ow, bool add)
 {
     int th = (oh + 3) / 4, tw = (ow + 3) / 4;
     int64_t per_image = (int64_t)th * tw;
@@ -162,8 +167,11 @@ AVX512 void eng_winograd4_input_grad_avx512_f32(float *dx, const float *dv, int6
             for (int ti = 0; ti < th; ti++)
                 for (int tj0 = 0; tj0 < tw; tj0 += IN_TILES) {
                     int nt = tw - tj0 < IN_TILES ? tw - tj0 : IN_TILES;
+                    /* without add: the tile row above wrote rows 0 and 1, the chunk on the
+                     * left columns 0 and 1 */
+                    int rows = add ? 6 : ti > 0 ? 2 : 0, cols = add ? 32 : tj0 > 0 ? 2 : 0;
                     input_grad_rows(p, dv + ch * ld + k * per_image + (int64_t)ti * tw + tj0, plane,
-                                    nt, h, w, 4 * ti - ph, 4 * tj0 - pw);
+                                    nt, h, w, 4 * ti - ph, 4 * tj0 - pw, rows, cols);
                 }
         }
 }

@@ -159,7 +159,7 @@ AVX512 void eng_winograd_input_t_avx512_f32(float *vt, int64_t plane, const floa
  * column 2l of the chunk gathers (B dv B^T)(., 0) of window l and (., 2) of window l - 1. */
 AVX512 void eng_winograd_input_grad_avx512_f32(float *dx, const float *dv, int64_t ld,
                                                int64_t plane, int n, int c, int h, int w, int ph,
-                                               int pw, int oh, int ow)
+                                               int pw, int oh, int ow, bool add)
 {
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
     const __m512i prev = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
@@ -184,6 +184,10 @@ AVX512 void eng_winograd_input_grad_avx512_f32(float *dx, const float *dv, int64
                         s[3][j] = neg(a3);
                     }
                     __mmask16 cols = lanes(-col0, w - col0) & lanes(0, 2 * nt + 2);
+                    /* without add, the columns written before (added to, the others stored
+                     * over): the tile row above's last two rows, the chunk on the left's last
+                     * two columns */
+                    __mmask16 left = add ? cols : tj0 > 0 ? cols & lanes(0, 2) : 0;
                     for (int i = 0; i < 4; i++) { /* s B^T, the windows' columns joined */
                         int row = 2 * ti - ph + i;
                         if (row < 0 || row >= h)
@@ -197,7 +201,8 @@ AVX512 void eng_winograd_input_grad_avx512_f32(float *dx, const float *dv, int64
                         __m512 odd =
                             _mm512_add_ps(c1, _mm512_maskz_permutexvar_ps(0xfffe, prev, c3));
                         float *r = p + (int64_t)row * w + col0;
-                        __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(cols, r),
+                        __mmask16 added = ti > 0 && i < 2 ? cols : left;
+                        __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(added, r),
                                                    _mm512_permutex2var_ps(even, lo_ix, odd));
                         _mm512_mask_storeu_ps(r, cols, sum);
                     }

@@ -20,7 +20,7 @@ typedef struct wino_variant {
     void (*input)(float *v, int64_t ld, int64_t plane, const float *x, int n, int c, int h, int w,
                   int ph, int pw, int oh, int ow);
     void (*input_grad)(float *dx, const float *dv, int64_t ld, int64_t plane, int n, int c, int h,
-                       int w, int ph, int pw, int oh, int ow);
+                       int w, int ph, int pw, int oh, int ow, bool add);
     void (*output)(float *y, const float *m, int64_t ld, int64_t plane, const float *bias, int n,
                    int out, int oh, int ow);
     void (*output_grad)(float *dm, int64_t ld, int64_t plane, const float *dy, int n, int out,
@@ -172,8 +172,6 @@ static eng_status winograd_backward(conv2d *c, const eng_tensor *x, const eng_te
             for (int ch = 0; ch < in; ch++)
                 ut[(xi * in + ch) * out + o] = u[(xi * out + o) * in + ch];
     eng_tensor_zero(c->wino_du);
-    if (dx && !add) /* the windows' sums are added into dx */
-        eng_tensor_zero(dx);
     for (int64_t first = 0; first < n; first += group) {
         int count = (int)(n - first < group ? n - first : group);
         int64_t tiles = count * per_image;
@@ -194,7 +192,7 @@ static eng_status winograd_backward(conv2d *c, const eng_tensor *x, const eng_te
                 eng_small_gemm_nn_f32(v + xi * vp, tiles, ut + xi * in * out, m + xi * mp, tiles,
                                       in, (int)tiles, out);
             wv->input_grad(ENG_F32_DATA(dx) + first * x_stride, v, tiles, vp, count, in, g->height,
-                           g->width, g->ph, g->pw, g->oh, g->ow);
+                           g->width, g->ph, g->pw, g->oh, g->ow, add);
         }
         if (bias)
             for (int k = 0; k < count; k++)
