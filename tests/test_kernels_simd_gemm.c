@@ -155,10 +155,65 @@ static void test_nn_and_tn_bodies_are_fma_chains_bit_for_bit(void **state)
             }
 }
 
+/* nt (c += a @ b^T, a [m][lda], b [n][ldb]) with at least 32 columns runs as nn on b packed
+ * transposed (kernels/small_gemm.c): each element one fmaf chain along the inner dimension from
+ * c's value, bit for bit, around the packing's edges (blocks of 48 columns and 128 steps of the
+ * inner dimension, 16x16 transposes) and with misaligned leading dimensions. */
+static bool check_nt_f32(int m, int n, int k, uint64_t seed)
+{
+    int64_t lda = k + 3, ldb = k + 5, ldc = n + 2;
+    double *ad = malloc(sizeof(double) * (size_t)(m * lda + n * ldb + m * ldc));
+    fill(ad, m * lda + n * ldb + m * ldc, seed);
+    float *a = malloc(sizeof(float) * (size_t)(m * lda)),
+          *b = malloc(sizeof(float) * (size_t)(n * ldb));
+    float *c = malloc(sizeof(float) * (size_t)(m * ldc)),
+          *c0 = malloc(sizeof(float) * (size_t)(m * ldc));
+    for (int64_t i = 0; i < m * lda; i++)
+        a[i] = (float)ad[i];
+    for (int64_t i = 0; i < n * ldb; i++)
+        b[i] = (float)ad[m * lda + i];
+    for (int64_t i = 0; i < m * ldc; i++)
+        c[i] = c0[i] = (float)ad[m * lda + n * ldb + i];
+    eng_small_gemm_nt_f32(c, ldc, a, lda, b, ldb, m, n, k);
+    bool same = true;
+    for (int i = 0; i < m && same; i++)
+        for (int j = 0; j < ldc && same; j++) {
+            float want = c0[i * ldc + j]; /* past column n: untouched */
+            for (int p = 0; j < n && p < k; p++)
+                want = fmaf(a[i * lda + p], b[j * ldb + p], want);
+            if (!same_bits_f32(c[i * ldc + j], want)) {
+                print_message("f32 nt m=%d n=%d k=%d: c[%d][%d] = %.9g, want %.9g\n", m, n, k, i, j,
+                              c[i * ldc + j], want);
+                same = false;
+            }
+        }
+    free(ad);
+    free(a);
+    free(b);
+    free(c);
+    free(c0);
+    return same;
+}
+
+static void test_nt_f32_packed_is_fma_chains_bit_for_bit(void **state)
+{
+    (void)state;
+    if (eng_simd_level() != ENG_SIMD_AVX512)
+        skip();
+    static const int cols[] = {32, 33, 47, 48, 49, 63, 64, 97, 144, 290};
+    static const int inner[] = {1, 2, 15, 16, 37, 127, 128, 129, 210, 300};
+    uint64_t seed = 5;
+    for (int r = 0; r < COUNT(gemm_rows); r++)
+        for (int cc = 0; cc < COUNT(cols); cc++)
+            for (int p = 0; p < COUNT(inner); p++)
+                assert_true(check_nt_f32(gemm_rows[r], cols[cc], inner[p], seed += 3));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nn_and_tn_bodies_are_fma_chains_bit_for_bit),
+        cmocka_unit_test(test_nt_f32_packed_is_fma_chains_bit_for_bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

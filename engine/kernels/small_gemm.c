@@ -38,7 +38,7 @@ static inline unsigned lane_mask(int left, int lanes)
     static inline __attribute__((always_inline, target("avx512f"))) void nn_tile_##SFX(            \
         T *c, int64_t ldc, const T *a, int64_t lda, const T *b, int64_t ldb, int k, MT mlast,      \
         bool accumulate, const int R, const int V, const bool a_trans, const T *next_c,            \
-        const T *next_b)                                                                           \
+        const T *next_b, const bool fetch_b)                                                       \
     {                                                                                              \
         VT acc[8][3];                                                                              \
         for (int r = 0; r < 8; r++)                                                                \
@@ -54,7 +54,7 @@ static inline unsigned lane_mask(int left, int lanes)
             for (int v = 0; v < V; v++)                                                            \
                 bv[v] = v == V - 1 ? LOAD(mlast, b + p * ldb + v * LANES)                          \
                                    : LOADU(b + p * ldb + v * LANES);                               \
-            for (int v = 0; v < 3; v++)                                                            \
+            for (int v = 0; fetch_b && v < 3; v++)                                                 \
                 _mm_prefetch((const char *)(next_b + p * ldb + v * LANES), _MM_HINT_T0);           \
             for (int r = 0; r < R; r++) {                                                          \
                 VT av = SET1(a_trans ? a[p * lda + r] : a[r * lda + p]);                           \
@@ -72,25 +72,26 @@ static inline unsigned lane_mask(int left, int lanes)
     }                                                                                              \
                                                                                                    \
     /* One block of columns (V vectors, the last with mask mlast) down all m rows: tiles of 8      \
-     * rows, then 4, then single rows. */                                                          \
+     * rows, then 4, then single rows; fetch_b: prefetch b (not when packed in L1). */             \
     static inline __attribute__((always_inline, target("avx512f"))) void nn_cols_##SFX(            \
         T *c, int64_t ldc, const T *a, int64_t lda, const T *b, int64_t ldb, int m, int k,         \
-        MT mlast, bool accumulate, const int V, const bool a_trans)                                \
+        MT mlast, bool accumulate, const int V, const bool a_trans, const bool fetch_b)            \
     {                                                                                              \
         int i = 0;                                                                                 \
         const T *next_b = b + 3 * LANES;                                                           \
         for (; i + 8 <= m; i += 8)                                                                 \
             nn_tile_##SFX(c + i * ldc, ldc, a_trans ? a + i : a + i * lda, lda, b, ldb, k, mlast,  \
                           accumulate, 8, V, a_trans,                                               \
-                          i + 8 < m ? c + (i + 8) * ldc : c + 3 * LANES, i == 0 ? next_b : b);     \
+                          i + 8 < m ? c + (i + 8) * ldc : c + 3 * LANES, i == 0 ? next_b : b,      \
+                          fetch_b);                                                                \
         if (i + 4 <= m) {                                                                          \
             nn_tile_##SFX(c + i * ldc, ldc, a_trans ? a + i : a + i * lda, lda, b, ldb, k, mlast,  \
-                          accumulate, 4, V, a_trans, c + i * ldc, i == 0 ? next_b : b);            \
+                          accumulate, 4, V, a_trans, c + i * ldc, i == 0 ? next_b : b, fetch_b);   \
             i += 4;                                                                                \
         }                                                                                          \
         for (; i < m; i++)                                                                         \
             nn_tile_##SFX(c + i * ldc, ldc, a_trans ? a + i : a + i * lda, lda, b, ldb, k, mlast,  \
-                          accumulate, 1, V, a_trans, c + i * ldc, b);                              \
+                          accumulate, 1, V, a_trans, c + i * ldc, b, fetch_b);                     \
     }                                                                                              \
                                                                                                    \
     /* Blocks of 3 vectors of columns; the last 1 to 3 vectors as one block with a mask. */        \
@@ -101,15 +102,19 @@ static inline unsigned lane_mask(int left, int lanes)
         const MT full = (MT)lane_mask(LANES, LANES);                                               \
         int j = 0;                                                                                 \
         for (; j + 3 * LANES < n; j += 3 * LANES)                                                  \
-            nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, full, accumulate, 3, a_trans);     \
+            nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, full, accumulate, 3, a_trans,      \
+                          true);                                                                   \
         int left = n - j, vecs = (left + LANES - 1) / LANES;                                       \
         MT mlast = (MT)lane_mask(left - (vecs - 1) * LANES, LANES);                                \
         if (vecs == 3)                                                                             \
-            nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, mlast, accumulate, 3, a_trans);    \
+            nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, mlast, accumulate, 3, a_trans,     \
+                          true);                                                                   \
         else if (vecs == 2)                                                                        \
-            nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, mlast, accumulate, 2, a_trans);    \
+            nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, mlast, accumulate, 2, a_trans,     \
+                          true);                                                                   \
         else if (vecs == 1)                                                                        \
-            nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, mlast, accumulate, 1, a_trans);    \
+            nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, mlast, accumulate, 1, a_trans,     \
+                          true);                                                                   \
     }                                                                                              \
                                                                                                    \
     __attribute__((target("avx512f"))) static void nn_##SFX(                                       \
@@ -224,6 +229,83 @@ DEFINE_SMALL_GEMM(f32, float, __m512, __mmask16, 16, LOAD_PS, _mm512_loadu_ps, S
 DEFINE_SMALL_GEMM(f64, double, __m512d, __mmask8, 8, LOAD_PD, _mm512_loadu_pd, STORE_PD,
                   _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd, _mm512_setzero_pd,
                   _mm512_reduce_add_pd, REDUCE44_PD)
+
+/* r[i] (row i of a 16x16 block) becomes column i: 64 shuffles in four rounds. */
+static inline __attribute__((always_inline, target("avx512f"))) void transpose16_ps(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* r[4i + s], quarter q: column 4q + s of rows 4i .. 4i + 3 */
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+    }
+    for (int s = 0; s < 4; s++) {
+        __m512 u0 = _mm512_shuffle_f32x4(r[s], r[4 + s], 0x88);
+        __m512 u1 = _mm512_shuffle_f32x4(r[s], r[4 + s], 0xdd);
+        __m512 u2 = _mm512_shuffle_f32x4(r[8 + s], r[12 + s], 0x88);
+        __m512 u3 = _mm512_shuffle_f32x4(r[8 + s], r[12 + s], 0xdd);
+        t[s] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        t[8 + s] = _mm512_shuffle_f32x4(u0, u2, 0xdd);
+        t[4 + s] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        t[12 + s] = _mm512_shuffle_f32x4(u1, u3, 0xdd);
+    }
+    for (int i = 0; i < 16; i++)
+        r[i] = t[i];
+}
+
+#define NT_COLS 48   /* columns of c per block: the nn body's 3 vectors */
+#define NT_CHUNK 128 /* inner-dimension steps per packed block */
+
+/* bt [kc][NT_COLS] = b's rows [0, rows) (rows <= NT_COLS), columns [0, kc), transposed; rows up
+ * to the next multiple of 16 are zero. */
+static inline __attribute__((always_inline, target("avx512f"))) void
+pack_bt_f32(float *bt, const float *b, int64_t ldb, int rows, int kc)
+{
+    for (int g = 0; g < rows; g += 16)
+        for (int q = 0; q < kc; q += 16) {
+            __mmask16 cols = (__mmask16)lane_mask(kc - q, 16);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = g + i < rows ? _mm512_maskz_loadu_ps(cols, b + (g + i) * ldb + q)
+                                    : _mm512_setzero_ps();
+            transpose16_ps(r);
+            int last = kc - q < 16 ? kc - q : 16;
+            for (int t = 0; t < last; t++)
+                _mm512_store_ps(bt + (q + t) * NT_COLS + g, r[t]);
+        }
+}
+
+/* nt as nn: blocks of NT_COLS rows of b and NT_CHUNK steps of the inner dimension are packed
+ * transposed (aligned, on the stack), and the nn body adds a @ bt into c. Each element of c is
+ * then one chain of multiply-adds along the inner dimension in order from c's value. */
+__attribute__((target("avx512f"))) static void nt_packed_f32(float *c, int64_t ldc, const float *a,
+                                                             int64_t lda, const float *b,
+                                                             int64_t ldb, int m, int n, int k)
+{
+    float bt[NT_CHUNK * NT_COLS] __attribute__((aligned(64)));
+    for (int j = 0; j < n; j += NT_COLS) {
+        int rows = n - j < NT_COLS ? n - j : NT_COLS, vecs = (rows + 15) / 16;
+        __mmask16 mlast = (__mmask16)lane_mask(rows - (vecs - 1) * 16, 16);
+        for (int p = 0; p < k; p += NT_CHUNK) {
+            int kc = k - p < NT_CHUNK ? k - p : NT_CHUNK;
+            pack_bt_f32(bt, b + j * ldb + p, ldb, rows, kc);
+            if (vecs == 3)
+                nn_cols_f32(c + j, ldc, a + p, lda, bt, NT_COLS, m, kc, mlast, true, 3, false,
+                            false);
+            else if (vecs == 2)
+                nn_cols_f32(c + j, ldc, a + p, lda, bt, NT_COLS, m, kc, mlast, true, 2, false,
+                            false);
+            else
+                nn_cols_f32(c + j, ldc, a + p, lda, bt, NT_COLS, m, kc, mlast, true, 1, false,
+                            false);
+        }
+    }
+}
 #endif
 
 /* The public entry points: the AVX-512 body, or OpenBLAS with the same contract. */
@@ -305,11 +387,16 @@ void eng_small_gemm_tn_acc_f64(double *c, int64_t ldc, const double *a, int64_t 
                 1.0, c, (int)ldc);
 }
 
-/* A long shared dimension (the linear layer 3136 -> 128) goes in panels of at most NT_PANEL
- * columns, each added into c in turn: a panel of both operands stays in L2 while every tile
- * runs over it, instead of b coming from L3 once per 4 rows of a (64x128x3136: 72 -> 100
- * GFLOP/s). f32 only: each panel's sum is rounded into c, so the f32 results move by a few
- * units of rounding when k > NT_PANEL; f64 (gradient checks) keeps one pass. */
+/* f32 nt with at least NT_PACKED_MIN columns of c runs as nn on b packed transposed
+ * (nt_packed_f32): no lane sums, aligned loads whatever lda and ldb, and no masked tail of the
+ * inner dimension (rows of 196 or 210 floats, the Winograd and strided layers' dweight, are
+ * misaligned by 16 bytes to 48 rows after rows; 32x144x210: 97 -> 134 GFLOP/s, 64x64x64 x16
+ * Winograd planes: 115 -> 141). With fewer columns the nn tiles have a single vector and the
+ * packing costs more than it saves (16x16x196: 108 -> 95), and the dot-product tiles stay.
+ * There a long shared dimension (k > NT_PANEL) goes in panels, each added into c in turn: a
+ * panel of both operands stays in L2 while every tile runs over it. f32 only: each panel's sum
+ * is rounded into c; f64 (gradient checks) keeps one pass of the dot-product tiles. */
+#define NT_PACKED_MIN 32
 #define NT_PANEL 768
 
 void eng_small_gemm_nt_f32(float *c, int64_t ldc, const float *a, int64_t lda, const float *b,
@@ -317,6 +404,10 @@ void eng_small_gemm_nt_f32(float *c, int64_t ldc, const float *a, int64_t lda, c
 {
 #ifdef HAVE_AVX512_BODIES
     if (eng_simd_level() == ENG_SIMD_AVX512) {
+        if (n >= NT_PACKED_MIN) {
+            nt_packed_f32(c, ldc, a, lda, b, ldb, m, n, k);
+            return;
+        }
         int panels = (k + NT_PANEL - 1) / NT_PANEL;
         if (panels <= 1) {
             nt_f32(c, ldc, a, lda, b, ldb, m, n, k);
