@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/reduce.h"
+#include "layers/layer_fusion.h"
 #include "model_fusion.h"
 #include "model_split.h"
 #include "parallel.h"
@@ -507,8 +508,19 @@ bool eng_model_can_add_dx(const eng_model *model, const eng_tensor *x)
            first->ops->can_add_dx && first->ops->backward_add && first->ops->can_add_dx(first, x);
 }
 
+bool eng_model_takes_relu_mask(const eng_model *model, const eng_tensor *x)
+{
+    int last = model->nlayers - 1;
+    if (last < 0 || (last > 0 && model->fused[last - 1] != ENG_FUSE_NONE))
+        return false;
+    const eng_tensor *in = last == 0 ? x : model->outputs[last - 1];
+    return in && eng_batchnorm_takes_relu_mask(model->layers[last], in);
+}
+
+/* relu_mask [optional]: dy is the gradient of a ReLU after the model whose output's mask y > 0
+ * this is; the last layer takes it (eng_model_takes_relu_mask) */
 static eng_status backward_nested(eng_model *model, const eng_tensor *x, const eng_tensor *dy,
-                                  eng_tensor *dx, bool add)
+                                  const uint16_t *relu_mask, eng_tensor *dx, bool add)
 {
     const eng_tensor *grad = dy;
     for (int i = model->nlayers - 1; i >= 0; i--) {
@@ -528,6 +540,8 @@ static eng_status backward_nested(eng_model *model, const eng_tensor *x, const e
         if (kind)
             st = eng_fused_backward(kind, model->layers[first], layer, in, model->outputs[i], grad,
                                     din);
+        else if (relu_mask && i == model->nlayers - 1)
+            st = eng_batchnorm_backward_relu_mask(layer, in, relu_mask, grad, din);
         else if (add && i == 0)
             st = layer->ops->backward_add(layer, in, model->outputs[i], grad, din);
         else
@@ -543,7 +557,7 @@ static eng_status backward_nested(eng_model *model, const eng_tensor *x, const e
 eng_status eng_model_backward_nested(eng_model *model, const eng_tensor *x, const eng_tensor *dy,
                                      eng_tensor *dx)
 {
-    return backward_nested(model, x, dy, dx, false);
+    return backward_nested(model, x, dy, NULL, dx, false);
 }
 
 eng_status eng_model_backward_nested_add(eng_model *model, const eng_tensor *x,
@@ -551,5 +565,16 @@ eng_status eng_model_backward_nested_add(eng_model *model, const eng_tensor *x,
 {
     if (!dx || !eng_model_can_add_dx(model, x))
         return eng_error(ENG_ESTATE, "sequential: its first layer cannot add into dx");
-    return backward_nested(model, x, dy, dx, true);
+    return backward_nested(model, x, dy, NULL, dx, true);
+}
+
+eng_status eng_model_backward_nested_relu_mask(eng_model *model, const eng_tensor *x,
+                                               const eng_tensor *dy, const uint16_t *relu_mask,
+                                               eng_tensor *dx, bool add)
+{
+    if (!eng_model_takes_relu_mask(model, x))
+        return eng_error(ENG_ESTATE, "sequential: its last layer cannot take a ReLU's mask");
+    if (add && (!dx || !eng_model_can_add_dx(model, x)))
+        return eng_error(ENG_ESTATE, "sequential: its first layer cannot add into dx");
+    return backward_nested(model, x, dy, relu_mask, dx, add);
 }

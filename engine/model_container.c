@@ -287,6 +287,7 @@ void container_destroy(eng_layer *layer)
         eng_tensor_release(c->dys[k]);
     eng_tensor_release(c->tmp);
     eng_tensor_release(c->dmask);
+    free(c->relu_mask);
 }
 
 /* The branches the last forward took, over every layer inside that can tell. */

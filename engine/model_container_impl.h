@@ -20,9 +20,13 @@ typedef struct container {
     int dim; /* concat: as given, 1-based or negative */
     eng_param *all_params;
     eng_buffer *all_buffers;
-    char *names;       /* the entries' names, ENG_PARAM_NAME_MAX bytes each */
-    eng_tensor *tmp;   /* the shortcut's input gradient, or a branch's */
-    eng_tensor *dmask; /* residual -> ReLU fused (model_residual.c): dy masked by the ReLU */
+    char *names;         /* the entries' names, ENG_PARAM_NAME_MAX bytes each */
+    eng_tensor *tmp;     /* the shortcut's input gradient, or a branch's */
+    eng_tensor *dmask;   /* residual -> ReLU fused (model_residual.c): dy masked by the ReLU */
+    uint16_t *relu_mask; /* and the mask y > 0 of the ReLU's output y, when its branches */
+    int64_t mask_words;  /* take it (model_residual.c); its capacity */
+    const void *mask_y;  /* the y it is the mask of, or NULL */
+    int64_t mask_numel;  /* and y's size */
     eng_tensor *dys[ENG_CONTAINER_MAX_CHILDREN]; /* concat: each branch's share of dy */
     bool training;             /* the mode of the last forward, which forward_frozen runs in */
     eng_tensor *ref_x, *ref_y; /* forward_frozen: the reference refs[] were taken at */

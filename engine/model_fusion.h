@@ -63,4 +63,15 @@ bool eng_model_grad_skipped(const eng_model *model, int i);
 ENG_MUST_CHECK eng_status eng_fused_inner_output(int kind, const eng_layer *a, const eng_tensor *x,
                                                  eng_tensor *y_a);
 
+/* A nested model whose output goes through a ReLU outside it (model_residual.c): its backward
+ * given the ReLU's output gradient dy and the mask y > 0 of the ReLU's output (one bit a value,
+ * BatchNorm's layout), bit for bit eng_model_backward_nested (or _add) on dy masked by y > 0.
+ * eng_model_takes_relu_mask: whether it can, after a nested forward on x (the last layer is a
+ * BatchNorm, not fused, that takes the mask: layer_fusion.h). */
+bool eng_model_takes_relu_mask(const eng_model *model, const eng_tensor *x);
+ENG_MUST_CHECK eng_status eng_model_backward_nested_relu_mask(eng_model *model, const eng_tensor *x,
+                                                              const eng_tensor *dy,
+                                                              const uint16_t *relu_mask,
+                                                              eng_tensor *dx, bool add);
+
 #endif

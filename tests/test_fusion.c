@@ -648,6 +648,12 @@ static void check_res_net(eng_dtype dtype, const res_spec *r, int threads)
         assert_int_equal(res_owner(fused, r)->fused[0],
                          fuses ? ENG_FUSE_RESIDUAL_RELU : ENG_FUSE_NONE);
         assert_int_equal(res_owner(plain, r)->fused[0], ENG_FUSE_NONE);
+        if (fuses && step < 2) { /* both branches take the ReLU's mask in f32 (model_residual.c) */
+            const eng_layer *res = res_owner(fused, r)->layers[0];
+            for (int k = 0; k < 2; k++)
+                assert_int_equal(eng_model_takes_relu_mask(eng_container_child(res, k), x),
+                                 dtype == ENG_F32);
+        }
         assert_ok(eng_model_backward(fused, t, &dxa));
         assert_ok(eng_model_backward(plain, t, &dxb));
         assert_same_bits(dxa, dxb, "input gradient");
@@ -722,6 +728,43 @@ static void test_add_relu_kernel_equals_sum_then_relu_on_every_simd_level(void *
     }
 }
 
+/* The masked kernel writes add_relu's y and the mask y > 0 in BatchNorm's layout (no bit past
+ * a row's end) on every SIMD level, on sums that are -0, +0, negative, positive and NaN. */
+static void test_add_relu_mask_kernel_equals_add_relu_and_its_mask_on_every_simd_level(void **st)
+{
+    (void)st;
+    eng_simd levels[] = {ENG_SIMD_NONE, ENG_SIMD_AVX2, ENG_SIMD_AVX512};
+    const int64_t lengths[] = {1, 7, 15, 16, 17, 33, 49, 196};
+    const int64_t rows = 3;
+    for (int l = 0; l < 3; l++) {
+        eng_simd old = eng_simd_cap(levels[l]);
+        for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+            int64_t s = lengths[k], w = (s + 15) / 16;
+            eng_tensor *a = TENSOR(ENG_F32, rows, s), *b = TENSOR(ENG_F32, rows, s);
+            eng_tensor *want = TENSOR(ENG_F32, rows, s), *got = TENSOR(ENG_F32, rows, s);
+            uint16_t mask[3 * 13 + 1];
+            memset(mask, 0xff, sizeof mask);
+            fill_tied(a, 300 + (uint64_t)k, true);
+            fill_tied(b, 400 + (uint64_t)k, true);
+            eng_add_relu_f32(ENG_F32_DATA(want), ENG_F32_DATA(a), ENG_F32_DATA(b), rows * s);
+            eng_add_relu_mask_f32(ENG_F32_DATA(got), mask, ENG_F32_DATA(a), ENG_F32_DATA(b), rows,
+                                  s);
+            assert_same_bits(got, want, "relu(a + b)");
+            const float *y = ENG_F32_DATA(want);
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j = 0; j < 16 * w; j++)
+                    assert_int_equal(mask[r * w + j / 16] >> (j % 16) & 1,
+                                     j < s && y[r * s + j] > 0);
+            assert_int_equal(mask[rows * w], 0xffff); /* nothing written past the mask */
+            eng_tensor_release(a);
+            eng_tensor_release(b);
+            eng_tensor_release(want);
+            eng_tensor_release(got);
+        }
+        eng_simd_cap(old);
+    }
+}
+
 /* A residual whose sum overflows (finite branches) is reported at the residual, fused or not:
  * the guard writes the sum the fused pass skipped. */
 static void test_nonfinite_guard_finds_an_overflowing_residual_sum_fused_or_not(void **state)
@@ -782,6 +825,8 @@ int main(void)
         cmocka_unit_test(test_gradient_check_of_a_fusing_model_runs_the_layers_apart),
         cmocka_unit_test(test_residual_relu_equals_separate_layers_bit_for_bit),
         cmocka_unit_test(test_add_relu_kernel_equals_sum_then_relu_on_every_simd_level),
+        cmocka_unit_test(
+            test_add_relu_mask_kernel_equals_add_relu_and_its_mask_on_every_simd_level),
         cmocka_unit_test(test_nonfinite_guard_finds_an_overflowing_residual_sum_fused_or_not),
         cmocka_unit_test(test_gradient_check_of_a_fused_residual_runs_the_layers_apart),
     };

@@ -414,6 +414,64 @@ static void test_im2col_stride_2_bodies_match_the_definition(void **state)
     }
 }
 
+/* The stride-2 unfolding by rows of x (eng_im2col_s2_f32, the strided layers' columns) and
+ * its col2im, with AVX-512, against the definition in im2col.h bit for bit: rows ld apart
+ * (the padding between them untouched), every element of x written, kernels 1 to 5 wide,
+ * row strides 1 to 3, padding 0 to 2, 7 to 35 output columns (several vectors a row). */
+static void test_im2col_by_rows_at_stride_2_matches_the_definition(void **state)
+{
+    (void)state;
+    /* c, h, w, kh, kw, sh, ph, pw */
+    const int cases[][8] = {{2, 28, 28, 3, 3, 2, 1, 1}, {3, 14, 14, 3, 3, 2, 1, 1},
+                            {2, 9, 11, 3, 3, 2, 1, 1},  {1, 7, 33, 3, 3, 2, 0, 0},
+                            {2, 8, 10, 5, 5, 2, 2, 2},  {1, 10, 11, 2, 3, 3, 1, 0},
+                            {2, 6, 70, 3, 2, 1, 1, 1},  {1, 5, 40, 4, 4, 2, 2, 2},
+                            {2, 16, 16, 3, 1, 2, 1, 0}};
+    eng_simd old = eng_simd_cap(ENG_SIMD_AVX512);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const int *v = cases[k];
+        eng_conv_geometry g = {.channels = v[0], .height = v[1], .width = v[2], .kh = v[3],
+                               .kw = v[4], .sh = v[5], .sw = 2, .ph = v[6], .pw = v[7],
+                               .dh = 1, .dw = 1};
+        g.oh = (g.height + 2 * g.ph - g.kh) / g.sh + 1;
+        g.ow = (g.width + 2 * g.pw - g.kw) / 2 + 1;
+        if (!eng_im2col_s2_fast(&g)) /* no AVX-512 here: nothing to check */
+            break;
+        int64_t nx = (int64_t)g.channels * g.height * g.width, plane = (int64_t)g.oh * g.ow;
+        int64_t rows = (int64_t)g.channels * g.kh * g.kw, ld = plane + 13;
+        float *x = frand(nx, 90 + k), *dcol = frand(rows * ld, 100 + k);
+        float *col = malloc(sizeof(float) * (size_t)(rows * ld)), *ref = frand(rows * plane, 0);
+        float *dx = malloc(sizeof(float) * (size_t)nx), *rdx = calloc((size_t)nx, sizeof(float));
+        float *packed = malloc(sizeof(float) * (size_t)(rows * plane));
+        for (int64_t i = 0; i < rows * ld; i++)
+            col[i] = NAN;
+        for (int64_t i = 0; i < nx; i++)
+            dx[i] = NAN;
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(packed + r * plane, dcol + r * ld, sizeof(float) * (size_t)plane);
+        eng_im2col_f32(ref, x, &g);
+        eng_col2im_f32(rdx, packed, &g);
+        eng_im2col_s2_f32(col, ld, x, &g);
+        eng_col2im_s2_f32(dx, dcol, ld, &g);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t t = 0; t < ld; t++) {
+                float got = col[r * ld + t];
+                assert_true(t < plane ? same_bits_f32(got, ref[r * plane + t]) : isnan(got));
+            }
+        for (int64_t i = 0; i < nx; i++) {
+            if (!same_bits_f32(dx[i], rdx[i]))
+                print_message("case %zu dx[%lld] = %g, expected %g\n", k, (long long)i,
+                              (double)dx[i], (double)rdx[i]);
+            assert_true(same_bits_f32(dx[i], rdx[i]));
+        }
+        free(x), free(dcol), free(col), free(ref), free(dx), free(rdx), free(packed);
+    }
+    eng_conv_geometry dilated = {.channels = 1, .height = 9, .width = 9, .kh = 3, .kw = 3,
+                                 .sh = 2, .sw = 2, .dh = 2, .dw = 2, .oh = 3, .ow = 3};
+    assert_false(eng_im2col_s2_fast(&dilated));
+    eng_simd_cap(old);
+}
+
 /* Rows of at most 8 tiles run two tile rows per vector (winograd_avx512.c): an even and an
  * odd number of tile rows, several images and channels, 7 and 8 tiles a row (the input
  * transform pairs rows up to 7), an odd output size, against the definition and the plain
@@ -474,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_gemm_f32_small_products_match_the_naive_sum),
         cmocka_unit_test(test_direct_convolution_from_the_bias_equals_fill_then_add),
         cmocka_unit_test(test_im2col_stride_2_bodies_match_the_definition),
+        cmocka_unit_test(test_im2col_by_rows_at_stride_2_matches_the_definition),
         cmocka_unit_test(test_winograd_two_tile_rows_per_vector_match_the_definition),
         cmocka_unit_test(test_winograd_input_grad_overwrites_as_it_adds_to_zero),
     };

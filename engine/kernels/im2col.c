@@ -53,7 +53,133 @@ __attribute__((target("avx512f"))) static void scatter_add2_avx512(float *xrow, 
         _mm512_mask_storeu_ps(p + 16, m1, s1);
     }
 }
+/* Lanes [lo, hi) of 16, clamped. */
+static inline __mmask16 lanes16(int lo, int hi)
+{
+    lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
+    hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
+    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* The (i, oy) that read row iy of x at stride sh (at most 8: eng_im2col_s2_fast's limit):
+ * rows[t] = i*kw, oys[t] = oy. Returns their count. Stride 2 without divisions. */
+static inline int row_readers(int iy, const eng_conv_geometry *g, int rows[8], int oys[8])
+{
+    int n = 0, t0 = iy + g->ph, sh = g->sh;
+    int i = sh == 2 ? t0 & 1 : t0 % sh, oy = sh == 2 ? t0 >> 1 : t0 / sh;
+    for (; i < g->kh && i <= t0; i += sh, oy--)
+        if (oy < g->oh)
+            rows[n] = i * g->kw, oys[n++] = oy;
+    return n;
+}
+
+/* eng_im2col_s2_f32 by input rows: each row of x is gathered once per kernel column j (16
+ * output columns from two masked loads and one permutation, zeros where the window leaves
+ * the row; the masks depend on j only) and stored into every (i, oy) that reads it. */
+__attribute__((target("avx512f"))) static void im2col_s2_avx512(float *col, int64_t ld,
+                                                                const float *x,
+                                                                const eng_conv_geometry *g)
+{
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const int w = g->width, h = g->height, ow = g->ow, kh = g->kh, kw = g->kw, pw = g->pw;
+    for (int i = 0; i < kh; i++) /* windows in the padding rows */
+        for (int oy = 0; oy < g->oh; oy++) {
+            int iy = oy * g->sh - g->ph + i;
+            for (int c = 0; (iy < 0 || iy >= h) && c < g->channels; c++)
+                for (int j = 0; j < kw; j++)
+                    memset(col + (((int64_t)c * kh + i) * kw + j) * ld + (int64_t)oy * ow, 0,
+                           sizeof(float) * (size_t)ow);
+        }
+    for (int ox0 = 0; ox0 < ow; ox0 += 16) {
+        __mmask16 m = lanes16(0, ow - ox0), ma[8], mb[8];
+        for (int j = 0; j < kw; j++) {
+            int base = 2 * ox0 + j - pw; /* x column of lane 0 */
+            ma[j] = lanes16(-base, w - base), mb[j] = lanes16(-base - 16, w - base - 16);
+        }
+        for (int c = 0; c < g->channels; c++)
+            for (int iy = 0; iy < h; iy++) {
+                int rows[8], oys[8], n = row_readers(iy, g, rows, oys);
+                const float *xrow = x + ((int64_t)c * h + iy) * w + 2 * ox0 - pw;
+                float *colc = col + (int64_t)c * kh * kw * ld + ox0;
+                for (int j = 0; j < kw; j++) {
+                    __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(ma[j], xrow + j), even,
+                                                      _mm512_maskz_loadu_ps(mb[j], xrow + j + 16));
+                    for (int t = 0; t < n; t++)
+                        _mm512_mask_storeu_ps(colc + (rows[t] + j) * ld + (int64_t)oys[t] * ow, m,
+                                              v);
+                }
+            }
+    }
+}
+
+/* eng_col2im_s2_f32 by rows of x: the even and odd elements of a row (E, O: x column 2v - pw
+ * and 2v + 1 - pw) summed in registers over every (i, oy, j) that reads them, in col2im's
+ * order, then interleaved and stored once. */
+__attribute__((target("avx512f"))) static void col2im_s2_avx512(float *x, const float *col,
+                                                                int64_t ld,
+                                                                const eng_conv_geometry *g)
+{
+    const __m512i lo_idx =
+        _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi_idx = _mm512_add_epi32(lo_idx, _mm512_set1_epi32(8));
+    const int w = g->width, h = g->height, ow = g->ow, kh = g->kh, kw = g->kw, pw = g->pw;
+    const int q = (w + pw + 1) / 2;
+    for (int v0 = 0; v0 < q; v0 += 16) {
+        __mmask16 md[8], m0 = lanes16(pw - 2 * v0, w + pw - 2 * v0),
+                         m1 = lanes16(pw - 2 * v0 - 16, w + pw - 2 * v0 - 16);
+        for (int j = 0; j < kw; j++) /* lane v takes output column v - j/2 */
+            md[j] = lanes16(j / 2 - v0, ow + j / 2 - v0);
+        for (int c = 0; c < g->channels; c++)
+            for (int iy = 0; iy < h; iy++) {
+                int rows[8], oys[8], n = row_readers(iy, g, rows, oys);
+                const float *colc = col + (int64_t)c * kh * kw * ld + v0;
+                __m512 e = _mm512_setzero_ps(), o = _mm512_setzero_ps();
+                for (int t = 0; t < n; t++)
+                    for (int j = 0; j < kw; j++) {
+                        const float *in = colc + (rows[t] + j) * ld + (int64_t)oys[t] * ow - j / 2;
+                        __m512 d = _mm512_maskz_loadu_ps(md[j], in);
+                        if (j % 2)
+                            o = _mm512_add_ps(o, d);
+                        else
+                            e = _mm512_add_ps(e, d);
+                    }
+                float *p = x + ((int64_t)c * h + iy) * w + 2 * v0 - pw;
+                _mm512_mask_storeu_ps(p, m0, _mm512_permutex2var_ps(e, lo_idx, o));
+                _mm512_mask_storeu_ps(p + 16, m1, _mm512_permutex2var_ps(e, hi_idx, o));
+            }
+    }
+}
 #endif
+
+bool eng_im2col_s2_fast(const eng_conv_geometry *g)
+{
+#ifdef HAVE_STRIDE2_AVX512
+    return g->sw == 2 && g->dh == 1 && g->dw == 1 && (g->kh + g->sh - 1) / g->sh <= 8 && g->kw <= 8 &&
+           eng_simd_level() == ENG_SIMD_AVX512;
+#else
+    (void)g;
+    return false;
+#endif
+}
+
+void eng_im2col_s2_f32(float *col, int64_t ld, const float *x, const eng_conv_geometry *g)
+{
+#ifdef HAVE_STRIDE2_AVX512
+    im2col_s2_avx512(col, ld, x, g);
+#else
+    (void)col, (void)ld, (void)x, (void)g;
+#endif
+}
+
+void eng_col2im_s2_f32(float *x, const float *col, int64_t ld, const eng_conv_geometry *g)
+{
+#ifdef HAVE_STRIDE2_AVX512
+    col2im_s2_avx512(x, col, ld, g);
+#else
+    (void)x, (void)col, (void)ld, (void)g;
+#endif
+}
 
 static bool stride2_fast_f32(const eng_conv_geometry *g)
 {

@@ -25,6 +25,32 @@ __attribute__((target("avx512f"))) static void add_relu_avx512_f32(float *y, con
     }
 }
 
+__attribute__((target("avx512f"))) static void add_relu_mask_avx512_f32(float *y, uint16_t *mask,
+                                                                        const float *a,
+                                                                        const float *b,
+                                                                        int64_t rows, int64_t s)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    int64_t w = (s + 15) / 16;
+    __mmask16 tail = (__mmask16)((1u << (s % 16)) - 1);
+    for (int64_t r = 0; r < rows; r++, y += s, a += s, b += s, mask += w) {
+        int64_t j = 0;
+        for (; j + 16 <= s; j += 16) {
+            __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j));
+            __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ);
+            _mm512_storeu_ps(y + j, _mm512_maskz_mov_ps(pos, v));
+            mask[j / 16] = (uint16_t)_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
+        }
+        if (j < s) {
+            __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(tail, a + j),
+                                     _mm512_maskz_loadu_ps(tail, b + j));
+            __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ);
+            _mm512_mask_storeu_ps(y + j, tail, _mm512_maskz_mov_ps(pos, v));
+            mask[j / 16] = (uint16_t)(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ) & tail);
+        }
+    }
+}
+
 __attribute__((target("avx512f"))) static void add_relu_avx512_f64(double *y, const double *a,
                                                                    const double *b, int64_t n)
 {
@@ -77,5 +103,26 @@ void eng_add_relu_f64(double *y, const double *a, const double *b, int64_t n)
     for (int64_t i = 0; i < n; i++) {
         double s = a[i] + b[i];
         y[i] = s > 0 || s != s ? s : 0.0;
+    }
+}
+
+void eng_add_relu_mask_f32(float *y, uint16_t *mask, const float *a, const float *b, int64_t rows,
+                           int64_t s)
+{
+#ifdef HAVE_RESIDUAL_AVX512
+    if (avx512()) {
+        add_relu_mask_avx512_f32(y, mask, a, b, rows, s);
+        return;
+    }
+#endif
+    int64_t w = (s + 15) / 16;
+    for (int64_t r = 0; r < rows; r++) {
+        eng_add_relu_f32(y + r * s, a + r * s, b + r * s, s);
+        for (int64_t k = 0; k < w; k++) {
+            unsigned bits = 0;
+            for (int64_t j = 16 * k; j < s && j < 16 * k + 16; j++)
+                bits |= (unsigned)(y[r * s + j] > 0) << (j - 16 * k);
+            mask[r * w + k] = (uint16_t)bits;
+        }
     }
 }

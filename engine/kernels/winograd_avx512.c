@@ -155,8 +155,91 @@ AVX512 void eng_winograd_input_t_avx512_f32(float *vt, int64_t plane, const floa
         }
 }
 
+/* s = B a for the 4x4 tiles of a chunk (mask m: its tiles' lanes), then the rows of s B^T:
+ * c[i][q] is column q of row i of every window. */
+AVX512 static inline void input_grad_windows(__m512 c[4][4], const float *a, int64_t plane,
+                                             __mmask16 m)
+{
+    __m512 s[4][4];
+    for (int j = 0; j < 4; j++) { /* s = B a */
+        __m512 a0 = _mm512_maskz_loadu_ps(m, a + j * plane);
+        __m512 a1 = _mm512_maskz_loadu_ps(m, a + (4 + j) * plane);
+        __m512 a2 = _mm512_maskz_loadu_ps(m, a + (8 + j) * plane);
+        __m512 a3 = _mm512_maskz_loadu_ps(m, a + (12 + j) * plane);
+        s[0][j] = a0;
+        s[1][j] = _mm512_add_ps(_mm512_sub_ps(a1, a2), a3);
+        s[2][j] = _mm512_sub_ps(_mm512_add_ps(a1, a2), a0);
+        s[3][j] = neg(a3);
+    }
+    for (int i = 0; i < 4; i++) { /* s B^T */
+        c[i][0] = s[i][0];
+        c[i][1] = _mm512_add_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]);
+        c[i][2] = _mm512_sub_ps(_mm512_add_ps(s[i][1], s[i][2]), s[i][0]);
+        c[i][3] = neg(s[i][3]);
+    }
+}
+
+/* row += (or, outside `added`, =) the 16 columns v, those of mask cols. */
+AVX512 static inline void add_row(float *row, __mmask16 cols, __mmask16 added, __m512 v)
+{
+    _mm512_mask_storeu_ps(row, cols, _mm512_add_ps(_mm512_maskz_loadu_ps(added, row), v));
+}
+
+/* The input gradient of whole tile rows ti .. ti + rows - 1 (tw <= 7, rows tw <= 16), their
+ * tiles side by side in the lanes as in dv (row q's windows in lanes q tw ..): the transforms
+ * run once for all of them, each tile row's 2 tw + 2 columns are picked out of the joined
+ * windows (its last two, which no window on the right adds to, from c[.][2] and c[.][3]), and
+ * an image row that two tile rows cover takes both sums before it is stored: pend carries the
+ * last two rows' sums from the call before (above) to the next (unless last). A masked load
+ * right after a masked store to the same row would wait for the store. The same sums in the
+ * same order as one tile row at a time. */
+AVX512 static void input_grad_tile_rows(float *p, const float *a, int64_t plane, int rows, int tw,
+                                        int h, int w, int row0, int col0, bool add, bool above,
+                                        bool last, __m512 pend[2])
+{
+    const __m512i prev = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+    const __m512i lo_ix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    __mmask16 starts = 0; /* the first window of each tile row takes nothing from the left */
+    for (int q = 0; q < rows; q++)
+        starts |= (__mmask16)(1u << (q * tw));
+    __m512 c[4][4], even[4], odd[4];
+    input_grad_windows(c, a, plane, lanes(0, rows * tw));
+    for (int i = 0; i < 4; i++) {
+        even[i] = _mm512_add_ps(c[i][0], _mm512_maskz_permutexvar_ps(~starts, prev, c[i][2]));
+        odd[i] = _mm512_add_ps(c[i][1], _mm512_maskz_permutexvar_ps(~starts, prev, c[i][3]));
+    }
+    __mmask16 cols = lanes(-col0, w - col0) & lanes(0, 2 * tw + 2), tail = lanes(2 * tw, 2 * tw + 2);
+    for (int rr = 0; rr < 2 * rows + 2; rr++) { /* tile rows rr / 2 - 1 (its row i + 2), rr / 2 */
+        int row = row0 + rr;
+        if (row < 0 || row >= h) /* (and so in the call after, if rr >= 2 rows) */
+            continue;
+        float *dst = p + (int64_t)row * w + col0;
+        __m512 sum = rr < 2 && above ? pend[rr]
+                     : add              ? _mm512_maskz_loadu_ps(cols, dst)
+                                        : _mm512_setzero_ps();
+        for (int q = rr / 2 - 1; q <= rr / 2; q++) {
+            if (q < 0 || q >= rows)
+                continue;
+            int i = rr - 2 * q;
+            /* columns 2l, 2l + 1 from lanes q tw + l; the tail's from lanes q tw + tw - 1 */
+            __m512 v = _mm512_permutex2var_ps(
+                even[i], _mm512_add_epi32(lo_ix, _mm512_set1_epi32(q * tw)), odd[i]);
+            __m512 t = _mm512_permutex2var_ps(
+                c[i][2], _mm512_add_epi32(lo_ix, _mm512_set1_epi32(q * tw - 1)), c[i][3]);
+            v = _mm512_mask_add_ps(v, tail, _mm512_setzero_ps(), t); /* 0 + t: as a sum */
+            sum = _mm512_add_ps(sum, v);
+        }
+        if (rr >= 2 * rows && !last)
+            pend[rr - 2 * rows] = sum;
+        else
+            _mm512_mask_storeu_ps(dst, cols, sum);
+    }
+}
+
 /* dx += B dv B^T for up to 7 tiles of one tile row: the windows' columns overlap by two, so
- * column 2l of the chunk gathers (B dv B^T)(., 0) of window l and (., 2) of window l - 1. */
+ * column 2l of the chunk gathers (B dv B^T)(., 0) of window l and (., 2) of window l - 1.
+ * Rows of at most 7 tiles go several at a time (input_grad_tile_rows): a 14x14 layer's 2, a
+ * 7x7 layer's 4. */
 AVX512 void eng_winograd_input_grad_avx512_f32(float *dx, const float *dv, int64_t ld,
                                                int64_t plane, int n, int c, int h, int w, int ph,
                                                int pw, int oh, int ow, bool add)
@@ -167,44 +250,35 @@ AVX512 void eng_winograd_input_grad_avx512_f32(float *dx, const float *dv, int64
     for (int k = 0; k < n; k++)
         for (int ch = 0; ch < c; ch++) {
             float *p = dx + ((int64_t)k * c + ch) * h * w;
+            const float *ak = dv + ch * ld + (int64_t)k * per_image;
+            if (tw <= IN_TILES) {
+                __m512 pend[2];
+                for (int ti = 0, per = 16 / tw; ti < th; ti += per)
+                    input_grad_tile_rows(p, ak + (int64_t)ti * tw, plane,
+                                         th - ti < per ? th - ti : per, tw, h, w, 2 * ti - ph, -pw,
+                                         add, ti > 0, ti + per >= th, pend);
+                continue;
+            }
             for (int ti = 0; ti < th; ti++)
                 for (int tj0 = 0; tj0 < tw; tj0 += IN_TILES) {
                     int nt = tw - tj0 < IN_TILES ? tw - tj0 : IN_TILES, col0 = 2 * tj0 - pw;
-                    const float *a = dv + ch * ld + (int64_t)k * per_image + (int64_t)ti * tw + tj0;
-                    __mmask16 m = lanes(0, nt);
-                    __m512 s[4][4];
-                    for (int j = 0; j < 4; j++) { /* s = B a */
-                        __m512 a0 = _mm512_maskz_loadu_ps(m, a + j * plane);
-                        __m512 a1 = _mm512_maskz_loadu_ps(m, a + (4 + j) * plane);
-                        __m512 a2 = _mm512_maskz_loadu_ps(m, a + (8 + j) * plane);
-                        __m512 a3 = _mm512_maskz_loadu_ps(m, a + (12 + j) * plane);
-                        s[0][j] = a0;
-                        s[1][j] = _mm512_add_ps(_mm512_sub_ps(a1, a2), a3);
-                        s[2][j] = _mm512_sub_ps(_mm512_add_ps(a1, a2), a0);
-                        s[3][j] = neg(a3);
-                    }
+                    __m512 cw[4][4];
+                    input_grad_windows(cw, ak + (int64_t)ti * tw + tj0, plane, lanes(0, nt));
                     __mmask16 cols = lanes(-col0, w - col0) & lanes(0, 2 * nt + 2);
                     /* without add, the columns written before (added to, the others stored
                      * over): the tile row above's last two rows, the chunk on the left's last
                      * two columns */
                     __mmask16 left = add ? cols : tj0 > 0 ? cols & lanes(0, 2) : 0;
-                    for (int i = 0; i < 4; i++) { /* s B^T, the windows' columns joined */
+                    for (int i = 0; i < 4; i++) { /* the windows' columns joined */
                         int row = 2 * ti - ph + i;
                         if (row < 0 || row >= h)
                             continue;
-                        __m512 c0 = s[i][0];
-                        __m512 c1 = _mm512_add_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]);
-                        __m512 c2 = _mm512_sub_ps(_mm512_add_ps(s[i][1], s[i][2]), s[i][0]);
-                        __m512 c3 = neg(s[i][3]);
-                        __m512 even =
-                            _mm512_add_ps(c0, _mm512_maskz_permutexvar_ps(0xfffe, prev, c2));
-                        __m512 odd =
-                            _mm512_add_ps(c1, _mm512_maskz_permutexvar_ps(0xfffe, prev, c3));
-                        float *r = p + (int64_t)row * w + col0;
-                        __mmask16 added = ti > 0 && i < 2 ? cols : left;
-                        __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(added, r),
-                                                   _mm512_permutex2var_ps(even, lo_ix, odd));
-                        _mm512_mask_storeu_ps(r, cols, sum);
+                        __m512 even = _mm512_add_ps(
+                            cw[i][0], _mm512_maskz_permutexvar_ps(0xfffe, prev, cw[i][2]));
+                        __m512 odd = _mm512_add_ps(
+                            cw[i][1], _mm512_maskz_permutexvar_ps(0xfffe, prev, cw[i][3]));
+                        add_row(p + (int64_t)row * w + col0, cols, ti > 0 && i < 2 ? cols : left,
+                                _mm512_permutex2var_ps(even, lo_ix, odd));
                     }
                 }
         }

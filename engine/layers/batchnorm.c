@@ -239,6 +239,34 @@ eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const
     return backward_impl(bn, x, y, dy, dx);
 }
 
+/* ---- a ReLU's mask from the layer after this one (layer_fusion.h) ---- */
+
+bool eng_batchnorm_takes_relu_mask(const eng_layer *bn, const eng_tensor *x)
+{
+    const batchnorm *b = (const batchnorm *)bn;
+    return eng_layer_is_batchnorm(bn) && b->batch_stats && x->dtype == ENG_F32 &&
+           bn->dtype == ENG_F32 && eng_tensor_is_contiguous(x) &&
+           b->stats_x == eng_tensor_data(x) && b->stats_n == x->shape[0] &&
+           b->stats_s == spatial(x);
+}
+
+eng_status eng_batchnorm_backward_relu_mask(eng_layer *bn, const eng_tensor *x,
+                                            const uint16_t *relu_mask, const eng_tensor *dy,
+                                            eng_tensor *dx)
+{
+    batchnorm *b = (batchnorm *)bn;
+    if (!eng_batchnorm_takes_relu_mask(bn, x))
+        return eng_error(ENG_ESTATE, "%s '%s': no batch statistics of this x for a masked backward",
+                         bn->ops->kind, eng_layer_label(bn));
+    int64_t n = x->shape[0], c = b->features, s = spatial(x);
+    void *dg = b->affine ? eng_tensor_data(bn->params[0].grad) : NULL;
+    void *db = b->affine ? eng_tensor_data(bn->params[1].grad) : NULL;
+    eng_batchnorm_train_backward_masked_f32(dx ? eng_tensor_data(dx) : NULL, dg, db, b->mean,
+                                            b->invstd, eng_tensor_data(dy), eng_tensor_data(x),
+                                            relu_mask, param_data(bn, 0), n, c, s);
+    return ENG_OK;
+}
+
 /* The statistics of the last forward (kept in b->mean and b->invstd; a backward with the
  * batch's statistics recomputes the same ones there) applied to x again, without the ReLU: the
  * output a fused forward did not write (model_fusion.c, for the non-finite guard). */

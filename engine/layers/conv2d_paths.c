@@ -1,6 +1,7 @@
 /* conv2d's paths besides im2col + GEMM and Winograd (conv2d.c): the direct convolution for
  * few input taps, 1x1 stride-1 convolutions as one product per image on the image itself, and
- * strided f32 convolutions through the input's phases. */
+ * strided f32 convolutions: unfolded by rows of the input at column stride 2 (kernels wider
+ * than 1x1), through the input's phases otherwise. */
 #include <string.h>
 
 #include "../kernels/broadcast.h"
@@ -8,6 +9,7 @@
 #include "../kernels/conv_phase.h"
 #include "../kernels/gemm.h"
 #include "../kernels/reduce.h"
+#include "../kernels/small_gemm.h"
 #include "conv2d_impl.h"
 
 /* Stride 1, dilation 1, few taps per output: accumulate straight from the padded input (no
@@ -276,11 +278,129 @@ static bool grid_is_image(int count, const eng_conv_geometry *g)
     return count == 1 && eng_phase_cols(g) == g->ow;
 }
 
+/* Kernels wider than 1x1 at column stride 2 with AVX-512: im2col by rows of x
+ * (kernels/im2col.h's eng_im2col_s2_f32) into exact columns, oh*ow per image with no garbage
+ * columns (the phases' grid has oh*Q: 7% more products at 28x28 -> 14x14, 14% at 14x14 ->
+ * 7x7), made again in the backward, and col2im from them in one pass per row of dx. Small
+ * planes go several images side by side, as on the phases. The columns' and the grid's rows
+ * start on whole vectors (ld a multiple of 16): the products load along them, and rows of
+ * 196 floats (a 14x14 plane, or four 7x7) cost the dweight product 25% more. The products
+ * are small_gemm.h's, whose AVX-512 bodies eng_gemm_f32 would choose for these shapes. */
+static bool use_rows2(const conv2d *c, const eng_conv_geometry *g)
+{
+    return !is_1x1(c) && eng_im2col_s2_fast(g);
+}
+
+static int64_t rows2_ld(int64_t columns)
+{
+    return (columns + 15) / 16 * 16;
+}
+
+static eng_status ensure_rows2(conv2d *c, const eng_conv_geometry *g, int64_t columns)
+{
+    int64_t cshape[2] = {(int64_t)g->channels * g->kh * g->kw, rows2_ld(columns)};
+    int64_t gshape[2] = {c->out_channels, rows2_ld(columns)};
+    eng_status st = eng_tensor_ensure(&c->col, ENG_F32, 2, cshape);
+    return st ? st : eng_tensor_ensure(&c->grid, ENG_F32, 2, gshape);
+}
+
+/* The columns of images first .. first+count-1 side by side in c->col, rows ld apart. */
+static void rows2_columns(conv2d *c, const float *x, int64_t first, int count, int64_t ld,
+                          const eng_conv_geometry *g)
+{
+    int64_t plane = (int64_t)g->oh * g->ow, x_stride = (int64_t)g->channels * g->height * g->width;
+    for (int k = 0; k < count; k++)
+        eng_im2col_s2_f32(ENG_F32_DATA(c->col) + k * plane, ld, x + (first + k) * x_stride, g);
+}
+
+/* Between count images of planes [count, out, plane] and grid [out, ld]: image i at column
+ * i * plane; to_grid copies into the grid, else out of it adding bias [optional]. */
+static void rows2_move(float *planes, float *grid, int64_t ld, const float *bias, int count,
+                       int out, int64_t plane, bool to_grid)
+{
+    for (int i = 0; i < count; i++)
+        for (int o = 0; o < out; o++) {
+            float *p = planes + ((int64_t)i * out + o) * plane, *gp = grid + o * ld + i * plane;
+            if (to_grid)
+                memcpy(gp, p, sizeof(float) * (size_t)plane);
+            else if (!bias)
+                memcpy(p, gp, sizeof(float) * (size_t)plane);
+            else
+                for (int64_t t = 0; t < plane; t++)
+                    p[t] = gp[t] + bias[o];
+        }
+}
+
+/* One image writes y's plane directly (the grid would be y's image but for its ld). */
+static eng_status rows2_forward(conv2d *c, const eng_tensor *x, eng_tensor *y,
+                                const eng_conv_geometry *g)
+{
+    int64_t n = x->shape[0], plane = (int64_t)g->oh * g->ow, group = phase_images(n, plane);
+    eng_status st = ensure_rows2(c, g, group * plane);
+    if (st)
+        return st;
+    int k = g->channels * g->kh * g->kw, out = c->out_channels;
+    int64_t y_stride = out * plane;
+    const float *w = ENG_F32_DATA(c->base.params[0].value), *col = ENG_F32_DATA(c->col);
+    eng_param *bias = eng_layer_param(&c->base, "bias");
+    const float *b = bias ? ENG_F32_DATA(bias->value) : NULL;
+    for (int64_t first = 0; first < n; first += group) {
+        int count = (int)(n - first < group ? n - first : group);
+        int64_t ld = rows2_ld(count * plane);
+        float *yg = ENG_F32_DATA(y) + first * y_stride;
+        rows2_columns(c, ENG_F32_DATA(x), first, count, ld, g);
+        if (count > 1) {
+            eng_small_gemm_nn_f32(ENG_F32_DATA(c->grid), ld, w, col, ld, out,
+                                  (int)(count * plane), k);
+            rows2_move(yg, ENG_F32_DATA(c->grid), ld, b, count, out, plane, false);
+        } else if (b) {
+            eng_fill_planes_f32(yg, b, out, (int)plane);
+            eng_small_gemm_nn_acc_f32(yg, plane, w, k, col, ld, out, (int)plane, k);
+        } else {
+            eng_small_gemm_nn_f32(yg, plane, w, col, ld, out, (int)plane, k);
+        }
+    }
+    return ENG_OK;
+}
+
+/* dy's images copied into the grid (whole-vector rows), dweight += dgrid @ columns^T, the
+ * columns' gradient weight^T @ dgrid over the columns, then col2im image by image. */
+static eng_status rows2_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
+                                 eng_tensor *dx, const eng_conv_geometry *g)
+{
+    int64_t n = x->shape[0], plane = (int64_t)g->oh * g->ow, group = phase_images(n, plane);
+    eng_status st = ensure_rows2(c, g, group * plane);
+    if (st)
+        return st;
+    int k = g->channels * g->kh * g->kw, out = c->out_channels;
+    int64_t x_stride = (int64_t)g->channels * g->height * g->width, y_stride = out * plane;
+    eng_param *weight = &c->base.params[0], *bias = eng_layer_param(&c->base, "bias");
+    float *col = ENG_F32_DATA(c->col), *dgrid = ENG_F32_DATA(c->grid);
+    for (int64_t first = 0; first < n; first += group) {
+        int count = (int)(n - first < group ? n - first : group), cols = (int)(count * plane);
+        int64_t ld = rows2_ld(cols);
+        float *dyg = ENG_F32_DATA(dy) + first * y_stride;
+        rows2_columns(c, ENG_F32_DATA(x), first, count, ld, g);
+        rows2_move(dyg, dgrid, ld, NULL, count, out, plane, true);
+        eng_small_gemm_nt_f32(ENG_F32_DATA(weight->grad), k, dgrid, ld, col, ld, out, k, cols);
+        for (int i = 0; bias && i < count; i++)
+            eng_sum_planes_f32(ENG_F32_DATA(bias->grad), dyg + i * y_stride, out, (int)plane);
+        if (!dx)
+            continue;
+        eng_small_gemm_tn_f32(col, ld, ENG_F32_DATA(weight->value), k, dgrid, ld, k, cols, out);
+        for (int i = 0; i < count; i++)
+            eng_col2im_s2_f32(ENG_F32_DATA(dx) + (first + i) * x_stride, col + i * plane, ld, g);
+    }
+    return ENG_OK;
+}
+
 eng_status eng_conv2d_phase_forward(conv2d *c, const eng_tensor *x, eng_tensor *y,
                                     const eng_conv_geometry *g)
 {
     int64_t n = x->shape[0], len = eng_phase_grid(g), group = phase_images(n, len);
     c->kept_x = NULL;
+    if (use_rows2(c, g))
+        return rows2_forward(c, x, y, g);
     eng_status st = ensure_phases(c, g, group * len, n, false);
     if (st)
         return st;
@@ -313,6 +433,8 @@ eng_status eng_conv2d_phase_forward(conv2d *c, const eng_tensor *x, eng_tensor *
 static eng_status phase_backward(conv2d *c, const eng_tensor *x, const eng_tensor *dy,
                                  eng_tensor *dx, const eng_conv_geometry *g, bool add)
 {
+    if (use_rows2(c, g))
+        return rows2_backward(c, x, dy, dx, g);
     int64_t n = x->shape[0], len = eng_phase_grid(g), group = phase_images(n, len);
     bool kept = kept_columns(c, x);
     eng_status st = ensure_phases(c, g, group * len, n, dx != NULL);

@@ -63,6 +63,15 @@ eng_status eng_batchnorm_forward_relu(eng_layer *bn, const eng_tensor *x, eng_te
 eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const eng_tensor *y,
                                        const eng_tensor *dy, eng_tensor *dx);
 eng_status eng_batchnorm_output(const eng_layer *bn, const eng_tensor *x, eng_tensor *y);
+/* BatchNorm2d -> [a ReLU after the layer, outside its model] (model_residual.c): the ReLU's
+ * output y given by its mask y > 0 (one bit a value, eng_batchnorm_relu_mask_words' layout for
+ * x's shape), which the backward reads instead of y: bit for bit eng_batchnorm_backward_relu
+ * with that y. Only after a training forward on this x in f32, with its batch statistics kept
+ * (eng_batchnorm_takes_relu_mask tells; an error otherwise). */
+bool eng_batchnorm_takes_relu_mask(const eng_layer *bn, const eng_tensor *x);
+eng_status eng_batchnorm_backward_relu_mask(eng_layer *bn, const eng_tensor *x,
+                                            const uint16_t *relu_mask, const eng_tensor *dy,
+                                            eng_tensor *dx);
 
 /* Residual -> ReLU (engine/model_residual.c): forward writes y = relu(block(x) + shortcut(x)),
  * the residual's own output not written; backward takes that y and its gradient dy, masks dy
