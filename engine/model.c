@@ -463,10 +463,10 @@ eng_status eng_model_output_shape(const eng_model *model, const eng_tensor *x, i
 
 /* The fusion (model_fusion.c) of the pair (i, i + 1) for a nested forward, with layer i + 1's
  * output buffer made; 0 when the step may not fuse or the pair does not. */
-static int nested_pair(eng_model *model, int i, const eng_tensor *in, eng_status *st)
+static int nested_pair(eng_model *model, int i, int count, const eng_tensor *in, eng_status *st)
 {
     *st = ENG_OK;
-    if (!eng_fusion_active() || model->fusion_off || i + 1 >= model->nlayers ||
+    if (!eng_fusion_active() || model->fusion_off || i + 1 >= count ||
         model->layers[i + 1]->ops->shape_needs_data)
         return ENG_FUSE_NONE;
     int kind = eng_model_fusable(model, i, in, true);
@@ -478,6 +478,12 @@ static int nested_pair(eng_model *model, int i, const eng_tensor *in, eng_status
 eng_status eng_model_forward_nested(eng_model *model, const eng_tensor *x, bool training,
                                     const eng_tensor **y)
 {
+    return eng_model_forward_nested_part(model, x, training, model->nlayers, y);
+}
+
+eng_status eng_model_forward_nested_part(eng_model *model, const eng_tensor *x, bool training,
+                                         int count, const eng_tensor **y)
+{
     *y = NULL;
     model->training = training;
     for (int i = 0; i < model->nlayers; i++)
@@ -485,7 +491,9 @@ eng_status eng_model_forward_nested(eng_model *model, const eng_tensor *x, bool 
     const eng_tensor *in = x;
     for (int i = 0; i < model->nlayers; i++) {
         eng_status st = prepare_output(model, i, in);
-        int kind = st ? ENG_FUSE_NONE : nested_pair(model, i, in, &st);
+        if (i >= count) /* layer i's output buffer, for the caller */
+            return st ? st : (*y = in, ENG_OK);
+        int kind = st ? ENG_FUSE_NONE : nested_pair(model, i, count, in, &st);
         if (!st && kind)
             st = eng_fused_forward(kind, model->layers[i], model->layers[i + 1], in,
                                    model->outputs[i + 1], training);
@@ -506,15 +514,6 @@ bool eng_model_can_add_dx(const eng_model *model, const eng_tensor *x)
     const eng_layer *first = model->nlayers > 0 ? model->layers[0] : NULL;
     return first && (model->nlayers == 1 || model->fused[0] == ENG_FUSE_NONE) &&
            first->ops->can_add_dx && first->ops->backward_add && first->ops->can_add_dx(first, x);
-}
-
-bool eng_model_takes_relu_mask(const eng_model *model, const eng_tensor *x)
-{
-    int last = model->nlayers - 1;
-    if (last < 0 || (last > 0 && model->fused[last - 1] != ENG_FUSE_NONE))
-        return false;
-    const eng_tensor *in = last == 0 ? x : model->outputs[last - 1];
-    return in && eng_batchnorm_takes_relu_mask(model->layers[last], in);
 }
 
 /* relu_mask [optional]: dy is the gradient of a ReLU after the model whose output's mask y > 0

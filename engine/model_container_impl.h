@@ -27,6 +27,7 @@ typedef struct container {
     int64_t mask_words;  /* take it (model_residual.c); its capacity */
     const void *mask_y;  /* the y it is the mask of, or NULL */
     int64_t mask_numel;  /* and y's size */
+    bool last_unwritten; /* the branches' last outputs were not written (model_residual.c) */
     eng_tensor *dys[ENG_CONTAINER_MAX_CHILDREN]; /* concat: each branch's share of dy */
     bool training;             /* the mode of the last forward, which forward_frozen runs in */
     eng_tensor *ref_x, *ref_y; /* forward_frozen: the reference refs[] were taken at */

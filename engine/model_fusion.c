@@ -182,3 +182,12 @@ eng_status eng_fused_inner_output(int kind, const eng_layer *a, const eng_tensor
     default: return eng_error(ENG_ESTATE, "fusion: unknown pair kind %d", kind);
     }
 }
+
+bool eng_model_takes_relu_mask(const eng_model *model, const eng_tensor *x)
+{
+    int last = model->nlayers - 1;
+    if (last < 0 || (last > 0 && model->fused[last - 1] != ENG_FUSE_NONE))
+        return false;
+    const eng_tensor *in = last == 0 ? x : model->outputs[last - 1];
+    return in && eng_batchnorm_takes_relu_mask(model->layers[last], in);
+}

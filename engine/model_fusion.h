@@ -63,6 +63,11 @@ bool eng_model_grad_skipped(const eng_model *model, int i);
 ENG_MUST_CHECK eng_status eng_fused_inner_output(int kind, const eng_layer *a, const eng_tensor *x,
                                                  eng_tensor *y_a);
 
+/* eng_model_forward_nested over the first count layers only (the output buffer of layer
+ * count made, for the caller to write: model_residual.c); [out] *y layer count's input. */
+ENG_MUST_CHECK eng_status eng_model_forward_nested_part(eng_model *model, const eng_tensor *x,
+                                                        bool training, int count,
+                                                        const eng_tensor **y);
 /* A nested model whose output goes through a ReLU outside it (model_residual.c): its backward
  * given the ReLU's output gradient dy and the mask y > 0 of the ReLU's output (one bit a value,
  * BatchNorm's layout), bit for bit eng_model_backward_nested (or _add) on dy masked by y > 0.

@@ -8,7 +8,14 @@
  * and the backward hands dy and that mask to both branches instead of writing dy masked (a
  * pass that read dy and y and wrote a tensor as large). The mask is kept for the y the
  * forward wrote, keyed by its pointer and size: a y changed in place between the forward and
- * the backward is not noticed (as BatchNorm's statistics, engine/layers/batchnorm.c). */
+ * the backward is not noticed (as BatchNorm's statistics, engine/layers/batchnorm.c).
+ *
+ * In f32 training the forward goes further: each branch runs but its last BatchNorm, and the
+ * two BatchNorms, the sum and the ReLU are one blocked pass (eng_batchnorm_add_relu: each
+ * BatchNorm's input read from memory once, neither output written nor read back). The
+ * BatchNorms' outputs are then not written either; their readers: the backward (a BatchNorm's
+ * backward does not read its output), the gradient checker and container signatures (unfused
+ * runs only), and the non-finite guard, for which eng_residual_output writes them first. */
 #include <stdlib.h>
 
 #include "kernels/activation.h"
@@ -64,12 +71,52 @@ static bool add_relu_masked(container *c, eng_tensor *y, const eng_tensor *yb, c
     return true;
 }
 
+/* Whether both branches end in BatchNorms that sum in one pass (eng_batchnorm_add_relu). */
+static bool last_batchnorms_sum(const container *c, const eng_tensor *y, bool training)
+{
+    if (c->nchildren != 2 || y->dtype != ENG_F32 || !eng_tensor_is_contiguous(y))
+        return false;
+    const eng_model *b = c->children[0], *s = c->children[1];
+    return b->nlayers > 0 && s->nlayers > 0 &&
+           eng_batchnorm_sums_with(b->layers[b->nlayers - 1], s->layers[s->nlayers - 1], training);
+}
+
+/* Each branch but its last layer, then the two BatchNorms, the sum and the ReLU in one pass. */
+static eng_status forward_batchnorm_pair(container *c, const eng_tensor *x, eng_tensor *y)
+{
+    eng_model *b = c->children[0], *s = c->children[1];
+    const eng_tensor *xb, *xs;
+    eng_status st = eng_model_forward_nested_part(b, x, true, b->nlayers - 1, &xb);
+    if (!st)
+        st = eng_model_forward_nested_part(s, x, true, s->nlayers - 1, &xs);
+    if (st)
+        return st;
+    int64_t rows = y->ndim >= 2 ? y->shape[0] * y->shape[1] : 0, sp = 1;
+    for (int d = 2; d < y->ndim; d++)
+        sp *= y->shape[d];
+    if (rows <= 0 || !reserve_mask(c, rows, sp))
+        return eng_error(ENG_ENOMEM, "out of memory for the ReLU's mask of y %s",
+                         eng_tensor_shape_str(y));
+    c->last_unwritten = true;
+    st = eng_batchnorm_add_relu(b->layers[b->nlayers - 1], xb, s->layers[s->nlayers - 1], xs, y,
+                                c->relu_mask);
+    if (!st) {
+        c->mask_y = eng_tensor_data(y);
+        c->mask_numel = eng_tensor_numel(y);
+    }
+    return st;
+}
+
 eng_status eng_residual_forward_relu(eng_layer *residual, const eng_tensor *x, eng_tensor *y,
                                      bool training)
 {
     container *c = (container *)residual;
     const eng_tensor *yb, *ys;
     c->mask_y = NULL;
+    c->last_unwritten = false;
+    c->training = training;
+    if (last_batchnorms_sum(c, y, training))
+        return wrap(residual, forward_batchnorm_pair(c, x, y));
     eng_status st = container_branches_forward(c, x, NULL, training, &yb, &ys);
     if (st)
         return wrap(residual, st);
@@ -141,6 +188,14 @@ eng_status eng_residual_output(const eng_layer *residual, const eng_tensor *x, e
     const eng_model *block = c->children[0], *shortcut = c->children[1];
     const eng_tensor *yb = block->outputs[block->nlayers - 1];
     const eng_tensor *ys = c->nchildren > 1 ? shortcut->outputs[shortcut->nlayers - 1] : x;
+    for (int k = 0; c->last_unwritten && yb && ys && k < 2; k++) { /* write them now */
+        const eng_model *m = c->children[k];
+        int last = m->nlayers - 1;
+        eng_status st = eng_batchnorm_output(m->layers[last], last ? m->outputs[last - 1] : x,
+                                             m->outputs[last]);
+        if (st)
+            return st;
+    }
     if (!yb || !ys || !eng_tensor_same_shape(yb, y) || !eng_tensor_same_shape(ys, y))
         return eng_error(ENG_ESTATE, "residual '%s': no output of its branches to sum",
                          eng_layer_label(residual));

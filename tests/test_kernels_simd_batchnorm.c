@@ -6,6 +6,7 @@
 
 #include "kernels/batchnorm.h"
 #include "kernels/cpu.h"
+#include "kernels/residual.h"
 
 static const eng_simd levels[] = {ENG_SIMD_NONE, ENG_SIMD_AVX2, ENG_SIMD_AVX512};
 #define LEVELS (sizeof levels / sizeof levels[0])
@@ -361,6 +362,67 @@ static void test_masked_relu_backward_is_the_one_with_y(void **state)
     }
 }
 
+/* ---- two BatchNorms summed and rectified (eng_batchnorm_train_add_relu_f32) ----
+ * y, the mask and both BatchNorms' statistics are those of the two training forwards followed
+ * by eng_add_relu_mask_f32 on their outputs, bit for bit, at every SIMD level, for shapes with
+ * row tails, more channels than one of the kernel's blocks holds, affine or not. */
+static void check_add_relu(const float *xs[2], int n, int c, int s, bool affine)
+{
+    int64_t total = (int64_t)n * c * s, words = eng_batchnorm_relu_mask_words(n, c, s);
+    float *yk[2], *y[2], gamma[2][GIVEN_MAXC], beta[2][GIVEN_MAXC];
+    double st[2][2][3][GIVEN_MAXC]; /* [way][batchnorm][mean, var, invstd] */
+    uint16_t *mask[2];
+    for (int v = 0; v < 2; v++) {
+        yk[v] = malloc(sizeof(float) * (size_t)total), y[v] = malloc(sizeof(float) * (size_t)total);
+        mask[v] = malloc(sizeof(uint16_t) * (size_t)words);
+        for (int ch = 0; ch < c; ch++)
+            gamma[v][ch] = (float)(0.5 + 0.1 * ch - v), beta[v][ch] = (float)(0.05 * ch - v);
+    }
+    eng_batchnorm_train_f32 p[2];
+    for (int k = 0; k < 2; k++) {
+        const float *g = affine ? gamma[k] : NULL, *b = affine ? beta[k] : NULL;
+        eng_batchnorm_train_forward_f32(yk[k], st[0][k][0], st[0][k][1], st[0][k][2], xs[k], g, b,
+                                        EPS, n, c, s, false);
+        p[k] = (eng_batchnorm_train_f32){xs[k], g, b, EPS, st[1][k][0], st[1][k][1], st[1][k][2]};
+    }
+    eng_add_relu_mask_f32(y[0], mask[0], yk[0], yk[1], (int64_t)n * c, s);
+    eng_batchnorm_train_add_relu_f32(y[1], mask[1], &p[0], &p[1], n, c, s);
+    assert_memory_equal(y[0], y[1], sizeof(float) * (size_t)total);
+    assert_memory_equal(mask[0], mask[1], sizeof(uint16_t) * (size_t)words);
+    for (int k = 0; k < 2; k++)
+        for (int q = 0; q < 3; q++)
+            assert_memory_equal(st[0][k][q], st[1][k][q], sizeof(double) * (size_t)c);
+    for (int v = 0; v < 2; v++)
+        free(yk[v]), free(y[v]), free(mask[v]);
+}
+
+static void test_two_batchnorms_summed_and_rectified_are_the_layers_in_turn(void **state)
+{
+    (void)state;
+    const int shapes[][3] = {{2, 3, 1},   {3, 5, 16}, {2, 4, 49},
+                             {5, 3, 196}, {3, 70, 5}, {2, 3, 33}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        int n = shapes[i][0], c = shapes[i][1], s = shapes[i][2];
+        int64_t total = (int64_t)n * c * s;
+        float *x[2];
+        eng_rng rng;
+        eng_rng_seed(&rng, 23 + (uint64_t)i);
+        for (int k = 0; k < 2; k++) {
+            x[k] = malloc(sizeof(float) * (size_t)total);
+            for (int64_t j = 0; j < total; j++)
+                x[k][j] = (float)(k + 2 * eng_rng_uniform(&rng) - 1);
+        }
+        const float *xs[2] = {x[0], x[1]};
+        for (size_t l = 0; l < LEVELS; l++) {
+            eng_simd old = eng_simd_cap(levels[l]);
+            check_add_relu(xs, n, c, s, true);
+            check_add_relu(xs, n, c, s, false);
+            eng_simd_cap(old);
+        }
+        free(x[0]), free(x[1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_normalise_relu_keeps_nan_and_writes_positive_zero),
         cmocka_unit_test(test_backward_given_the_forward_statistics_is_the_recomputing_one),
         cmocka_unit_test(test_masked_relu_backward_is_the_one_with_y),
+        cmocka_unit_test(test_two_batchnorms_summed_and_rectified_are_the_layers_in_turn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include "support.h"
 
 #include "kernels/cpu.h"
+#include "kernels/gemm.h"
 #include "kernels/small_gemm.h"
 
 static const int gemm_rows[] = {1, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 25};
@@ -209,11 +210,64 @@ static void test_nt_f32_packed_is_fma_chains_bit_for_bit(void **state)
                 assert_true(check_nt_f32(gemm_rows[r], cols[cc], inner[p], seed += 3));
 }
 
+/* eng_gemm_f32 (alpha 1, beta 0 over a c of NaNs or 1) on rows shorter than 128 that its
+ * dispatch gives to the small products (nn, tn: 56 and 98 columns; nt: from 32 columns of c
+ * with a short shared dimension) and on some it leaves to OpenBLAS (49, 16 and 8 columns),
+ * against the sum in double: every element within 1e-6 of the sum of the terms' magnitudes. */
+static void test_gemm_f32_short_rows_match_the_sum(void **state)
+{
+    (void)state;
+    static const int sizes[][3] = {{64, 56, 288}, {288, 56, 64}, {64, 98, 288},
+                                   {64, 288, 56}, {64, 64, 100}, {10, 64, 7},
+                                   {64, 49, 288}, {64, 16, 49},  {5, 8, 3}};
+    uint64_t seed = 11;
+    for (int z = 0; z < COUNT(sizes); z++)
+        for (int t = 0; t < 3; t++) /* nn, tn, nt */
+            for (int beta = 0; beta < 2; beta++) {
+                int m = sizes[z][0], n = sizes[z][1], k = sizes[z][2];
+                bool ta = t == 1, tb = t == 2;
+                int64_t na = (int64_t)m * k, nb = (int64_t)k * n, nc = (int64_t)m * n;
+                double *d = malloc(sizeof(double) * (size_t)(na + nb + nc));
+                fill(d, na + nb + nc, seed += 3);
+                float *a = malloc(sizeof(float) * (size_t)na),
+                      *b = malloc(sizeof(float) * (size_t)nb);
+                float *c = malloc(sizeof(float) * (size_t)nc);
+                for (int64_t i = 0; i < na; i++)
+                    a[i] = (float)d[i];
+                for (int64_t i = 0; i < nb; i++)
+                    b[i] = (float)d[na + i];
+                for (int64_t i = 0; i < nc; i++)
+                    c[i] = beta ? (float)d[na + nb + i] : NAN;
+                eng_gemm_f32(c, a, b, m, n, k, ta, tb, 1.0f, (float)beta);
+                double worst = 0;
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) {
+                        double acc = beta ? (double)(float)d[na + nb + i * n + j] : 0;
+                        double mag = fabs(acc);
+                        for (int p = 0; p < k; p++) {
+                            double term = (double)(ta ? a[p * m + i] : a[i * k + p]) *
+                                          (tb ? b[j * k + p] : b[p * n + j]);
+                            acc += term, mag += fabs(term);
+                        }
+                        double e = fabs(c[i * n + j] - acc) / mag;
+                        worst = isnan(e) ? INFINITY : fmax(worst, e);
+                    }
+                if (!(worst <= 1e-6))
+                    print_message("%dx%dx%d trans %d beta %d: error %g\n", m, n, k, t, beta, worst);
+                free(d);
+                free(a);
+                free(b);
+                free(c);
+                assert_true(worst <= 1e-6);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nn_and_tn_bodies_are_fma_chains_bit_for_bit),
         cmocka_unit_test(test_nt_f32_packed_is_fma_chains_bit_for_bit),
+        cmocka_unit_test(test_gemm_f32_short_rows_match_the_sum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

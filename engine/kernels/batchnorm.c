@@ -251,3 +251,41 @@ void eng_batchnorm_train_backward_masked_f32(float *dx, float *dgamma, float *db
             }
     }
 }
+
+/* ---- two BatchNorms summed and rectified (f32 training) ---- */
+
+/* y = (float)(((double)x - mean) * scale + shift), normalise_range_f32's element. */
+static float normalised_f32(const eng_batchnorm_train_f32 *p, int64_t ch, float x)
+{
+    double scale = p->invstd[ch] * (p->gamma ? (double)p->gamma[ch] : 1.0);
+    double shift = p->beta ? (double)p->beta[ch] : 0.0;
+    return (float)(((double)x - p->mean[ch]) * scale + shift);
+}
+
+void eng_batchnorm_train_add_relu_f32(float *y, uint16_t *relu_mask,
+                                      const eng_batchnorm_train_f32 *a,
+                                      const eng_batchnorm_train_f32 *b, int64_t n, int64_t c,
+                                      int64_t s)
+{
+    AVX512_BODY(eng_batchnorm_train_add_relu_avx512_f32(y, relu_mask, a, b, n, c, s))
+    const eng_batchnorm_train_f32 *in[2] = {a, b};
+    for (int k = 0; k < 2; k++) { /* train_forward_f32's statistics */
+        eng_batchnorm_stats_range_f32(in[k]->mean, in[k]->var, in[k]->x, n, c, s, 0, c);
+        for (int64_t ch = 0; ch < c; ch++)
+            in[k]->invstd[ch] = 1.0 / sqrt(in[k]->var[ch] + in[k]->eps);
+    }
+    int64_t w = (s + 15) / 16;
+    for (int64_t r = 0; r < n * c; r++) {
+        int64_t ch = r % c;
+        for (int64_t k = 0; k < w; k++) {
+            unsigned bits = 0;
+            for (int64_t t = 0; t < 16 && 16 * k + t < s; t++) {
+                int64_t at = r * s + 16 * k + t;
+                float v = normalised_f32(a, ch, a->x[at]) + normalised_f32(b, ch, b->x[at]);
+                y[at] = v > 0 || v != v ? v : 0.0f; /* eng_add_relu_f32's */
+                bits |= (unsigned)(y[at] > 0) << t;
+            }
+            relu_mask[r * w + k] = (uint16_t)bits;
+        }
+    }
+}

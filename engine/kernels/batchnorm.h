@@ -122,4 +122,22 @@ void eng_batchnorm_train_backward_masked_f32(float *dx, float *dgamma, float *db
                                              const uint16_t *relu_mask, const float *gamma,
                                              int64_t n, int64_t c, int64_t s);
 
+/* Two BatchNorms in training whose outputs are summed and rectified (a residual block's last
+ * BatchNorm and its shortcut's, then the ReLU after the residual: engine/model_residual.c):
+ *   y = relu(bn_a(x_a) + bn_b(x_b)), relu_mask: y > 0 (eng_batchnorm_train_forward_masked_f32's
+ * layout), each BatchNorm's mean, var and invstd written as eng_batchnorm_train_forward_f32
+ * writes them; bit for bit the two forwards (y not relu), then eng_add_relu_mask_f32 on their
+ * outputs, which are not written. In blocks of channels sized so that a block of both inputs
+ * and of y stays in L2 between the statistics and the output pass: each input is read from
+ * memory once. */
+typedef struct eng_batchnorm_train_f32 {
+    const float *x, *gamma, *beta; /* gamma, beta [optional] */
+    double eps;
+    double *mean, *var, *invstd; /* [c] out */
+} eng_batchnorm_train_f32;
+void eng_batchnorm_train_add_relu_f32(float *y, uint16_t *relu_mask,
+                                      const eng_batchnorm_train_f32 *a,
+                                      const eng_batchnorm_train_f32 *b, int64_t n, int64_t c,
+                                      int64_t s);
+
 #endif

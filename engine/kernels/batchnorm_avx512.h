@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "batchnorm.h"
+
 void eng_batchnorm_stats_avx512_f32(double *mean, double *var, const float *x, int64_t n, int64_t c,
                                     int64_t s, int64_t c0, int64_t c1);
 void eng_batchnorm_stats_avx512_f64(double *mean, double *var, const double *x, int64_t n,
@@ -44,5 +46,9 @@ void eng_batchnorm_train_backward_avx512_f32(float *dx, float *dgamma, float *db
                                              const float *dy, const float *x, const float *relu_y,
                                              const uint16_t *relu_mask, const float *gamma,
                                              int64_t n, int64_t c, int64_t s);
+void eng_batchnorm_train_add_relu_avx512_f32(float *y, uint16_t *relu_mask,
+                                             const eng_batchnorm_train_f32 *a,
+                                             const eng_batchnorm_train_f32 *b, int64_t n, int64_t c,
+                                             int64_t s);
 
 #endif

@@ -135,6 +135,21 @@ AVX512 static void normalise_block(float *y, uint16_t *relu_mask, const float *x
         }
 }
 
+/* The statistics of p's channels [c0, c1) and their constants k[ch - c0]. */
+AVX512 static void train_block(affine_f32 *k, const eng_batchnorm_train_f32 *p, int64_t n,
+                               int64_t c, int64_t s, int64_t c0, int64_t c1)
+{
+    stats_block(p->mean, p->var, p->x, n, c, s, c0, c1);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        p->invstd[ch] = 1.0 / sqrt(p->var[ch] + p->eps);
+        double scale = p->invstd[ch] * (p->gamma ? (double)p->gamma[ch] : 1.0);
+        double shift = p->beta ? (double)p->beta[ch] : 0.0;
+        float hi = (float)p->mean[ch];
+        k[ch - c0] =
+            (affine_f32){hi, (float)scale, (float)(shift - (p->mean[ch] - (double)hi) * scale)};
+    }
+}
+
 AVX512 void eng_batchnorm_train_forward_avx512_f32(float *y, uint16_t *relu_mask, double *mean,
                                                    double *var, double *invstd, const float *x,
                                                    const float *gamma, const float *beta,
@@ -145,16 +160,56 @@ AVX512 void eng_batchnorm_train_forward_avx512_f32(float *y, uint16_t *relu_mask
     int64_t b = block_channels(n, s, 2); /* x and y */
     for (int64_t c0 = 0; c0 < c; c0 += b) {
         int64_t c1 = c0 + b < c ? c0 + b : c;
-        stats_block(mean, var, x, n, c, s, c0, c1);
-        for (int64_t ch = c0; ch < c1; ch++) {
-            invstd[ch] = 1.0 / sqrt(var[ch] + eps);
-            double scale = invstd[ch] * (gamma ? (double)gamma[ch] : 1.0);
-            double shift = beta ? (double)beta[ch] : 0.0;
-            float hi = (float)mean[ch];
-            k[ch - c0] =
-                (affine_f32){hi, (float)scale, (float)(shift - (mean[ch] - (double)hi) * scale)};
-        }
+        eng_batchnorm_train_f32 p = {x, gamma, beta, eps, mean, var, invstd};
+        train_block(k, &p, n, c, s, c0, c1);
         normalise_block(y, relu ? relu_mask : NULL, x, k, n, c, s, c0, c1, relu);
+    }
+}
+
+/* y = relu(a's output + b's output) and its mask over channels [c0, c1) (normalise_block's
+ * arithmetic for each, then add_relu_mask's). */
+AVX512 static void add_relu_block(float *y, uint16_t *relu_mask, const float *xa,
+                                  const affine_f32 *ka, const float *xb, const affine_f32 *kb,
+                                  int64_t n, int64_t c, int64_t s, int64_t c0, int64_t c1)
+{
+    int64_t w = (s + 15) / 16;
+    __m512 zero = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t ch = c0; ch < c1; ch++) {
+            int64_t at = (i * c + ch) * s;
+            const affine_f32 *p = ka + (ch - c0), *q = kb + (ch - c0);
+            __m512 hia = _mm512_set1_ps(p->hi), aa = _mm512_set1_ps(p->a);
+            __m512 ba = _mm512_set1_ps(p->b), hib = _mm512_set1_ps(q->hi);
+            __m512 ab = _mm512_set1_ps(q->a), bb = _mm512_set1_ps(q->b);
+            for (int64_t j = 0; j < s; j += 16) {
+                __mmask16 mk = mask16(s - j);
+                if (i + 1 < n) /* the next sample's stretch of y, for writing */
+                    _m_prefetchw(y + at + j + c * s);
+                __m512 va = _mm512_fmadd_ps(
+                    _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, xa + at + j), hia), aa, ba);
+                __m512 vb = _mm512_fmadd_ps(
+                    _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, xb + at + j), hib), ab, bb);
+                __m512 v = _mm512_add_ps(va, vb); /* keep v > 0 and NaN, +0 elsewhere */
+                v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ), v);
+                _mm512_mask_storeu_ps(y + at + j, mk, v);
+                relu_mask[(i * c + ch) * w + j / 16] =
+                    (uint16_t)(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ) & mk);
+            }
+        }
+}
+
+AVX512 void eng_batchnorm_train_add_relu_avx512_f32(float *y, uint16_t *relu_mask,
+                                                    const eng_batchnorm_train_f32 *a,
+                                                    const eng_batchnorm_train_f32 *b, int64_t n,
+                                                    int64_t c, int64_t s)
+{
+    affine_f32 ka[MAX_BLOCK], kb[MAX_BLOCK];
+    int64_t blk = block_channels(n, s, 3); /* x_a, x_b and y */
+    for (int64_t c0 = 0; c0 < c; c0 += blk) {
+        int64_t c1 = c0 + blk < c ? c0 + blk : c;
+        train_block(ka, a, n, c, s, c0, c1);
+        train_block(kb, b, n, c, s, c0, c1);
+        add_relu_block(y, relu_mask, a->x, ka, b->x, kb, n, c, s, c0, c1);
     }
 }
 

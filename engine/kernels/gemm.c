@@ -6,23 +6,32 @@
 #include "cpu.h"
 #include "small_gemm.h"
 
-/* f32 products with alpha 1, beta 0 or 1, every dimension at most SMALL_DIM and the vector
- * dimension at least LONG_ROW (what a convolution's im2col path makes per image: 32 x 144 by
- * 196 for a ResNet's strided layer on 28x28) go to the AVX-512 small-product bodies
- * (small_gemm.c) where the processor has AVX-512F: OpenBLAS's packing and per-call overheads
- * dominate at these sizes (that layer's backward took 3x longer). The bodies' vectors run
- * along c's rows (nn, tn) or along the inner dimension (nt, then summed across lanes): with
- * rows shorter than LONG_ROW (a 7x7 plane) masked lanes and the lane sums cost more than
- * OpenBLAS's overheads, and OpenBLAS keeps them. */
+/* f32 products with alpha 1, beta 0 or 1 and every dimension at most SMALL_DIM (what a
+ * convolution's im2col path makes per image or group of images: 32 x 144 by 210 for the
+ * ResNet's strided layer on 28x28) go to the AVX-512 small-product bodies (small_gemm.c)
+ * where the processor has AVX-512F: OpenBLAS's packing and per-call overheads dominate at these
+ * sizes (that layer's backward took 3x longer). nn and tn run their vectors along c's rows:
+ * they take rows of at least LONG_ROW, or of at least 32 whose last vector is mostly used
+ * (wasted lanes under 15%: 56 and 98 columns run 1.4 to 1.5x OpenBLAS's speed, while 49, a 7x7
+ * plane, and 16 run at 0.8 to 0.9x). nt runs as nn on b packed transposed from 32 columns of c
+ * on, whatever the shared dimension (64 x 288 by 56: 1.9x OpenBLAS, 64 x 64 by 100: 2x), and
+ * below as dot products along the shared dimension, summed across lanes, which need at least
+ * LONG_ROW of it. */
 #define SMALL_DIM 1024
 #define LONG_ROW 128
+
+static bool rows_fit(int n)
+{
+    int vecs = (n + 15) / 16;
+    return n >= LONG_ROW || (n >= 32 && 100 * n >= 85 * 16 * vecs);
+}
 
 static bool small_gemm_f32(float *c, const float *a, const float *b, int m, int n, int k,
                            bool trans_a, bool trans_b, float alpha, float beta)
 {
     if (eng_simd_level() != ENG_SIMD_AVX512 || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) ||
         (trans_a && trans_b) || m > SMALL_DIM || n > SMALL_DIM || k > SMALL_DIM ||
-        (trans_b ? k : n) < LONG_ROW)
+        !(trans_b ? n >= 32 || k >= LONG_ROW : rows_fit(n)))
         return false;
     bool accumulate = beta == 1.0f;
     if (!trans_a && !trans_b) {

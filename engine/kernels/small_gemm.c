@@ -25,14 +25,19 @@ static inline unsigned lane_mask(int left, int lanes)
  * multiply-adds) run 10 to 30% faster than 8 by 2 on the Winograd shapes (64 x 392 x 32,
  * 16 x 392 x 16). Each element of c is the same chain of multiply-adds along p whatever the
  * tile, so the results do not depend on the tiling. Each tile prefetches the next tile's rows
- * of c and, the first of a block of columns, the next block's rows of b: both are strided
- * (ldc, ldb apart) where the hardware prefetchers do not follow, and the linear layer's
- * (3136 columns, c and b from L3) waited on them (128 x 3136 x 64 with accumulation: 56 ->
- * 70 GFLOP/s, 64 x 3136 x 128: 70 -> 82, best of 6 interleaved runs on the loaded machine).
+ * of c and, where b's rows are at least NN_FETCH_LDB elements apart, the first tile of a block
+ * of columns the next block's rows of b: both are strided where the hardware prefetchers do
+ * not follow, and the linear layer's (3136 columns, c and b from L3) waited on them (128 x
+ * 3136 x 64 with accumulation: 56 -> 70 GFLOP/s, 64 x 3136 x 128: 70 -> 82, best of 6
+ * interleaved runs on the loaded machine). The convolutions' b (rows of 196 to 784 floats,
+ * in L2) runs as fast or 2 to 7% faster without: those prefetches only took load slots (the
+ * ResNet's 27 product shapes alternated in one process: 1 to 2% of their time).
  *
  * nt_tile: R rows of a against S rows of b, R * S accumulators along the shared dimension,
  * summed across lanes at the end and added to c; whole vectors of the shared dimension load
  * without a mask, the last partial one with. */
+#define NN_FETCH_LDB 1024
+
 #define DEFINE_SMALL_GEMM(SFX, T, VT, MT, LANES, LOAD, LOADU, STORE, STOREU, FMA, SET1, ZERO,      \
                           REDUCE, REDUCE44)                                                        \
     static inline __attribute__((always_inline, target("avx512f"))) void nn_tile_##SFX(            \
@@ -97,34 +102,39 @@ static inline unsigned lane_mask(int left, int lanes)
     /* Blocks of 3 vectors of columns; the last 1 to 3 vectors as one block with a mask. */        \
     static inline __attribute__((always_inline, target("avx512f"))) void nn_body_##SFX(            \
         T *c, int64_t ldc, const T *a, int64_t lda, const T *b, int64_t ldb, int m, int n, int k,  \
-        bool accumulate, const bool a_trans)                                                       \
+        bool accumulate, const bool a_trans, const bool fetch_b)                                   \
     {                                                                                              \
         const MT full = (MT)lane_mask(LANES, LANES);                                               \
         int j = 0;                                                                                 \
         for (; j + 3 * LANES < n; j += 3 * LANES)                                                  \
             nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, full, accumulate, 3, a_trans,      \
-                          true);                                                                   \
+                          fetch_b);                                                                \
         int left = n - j, vecs = (left + LANES - 1) / LANES;                                       \
         MT mlast = (MT)lane_mask(left - (vecs - 1) * LANES, LANES);                                \
         if (vecs == 3)                                                                             \
             nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, mlast, accumulate, 3, a_trans,     \
-                          true);                                                                   \
+                          fetch_b);                                                                \
         else if (vecs == 2)                                                                        \
             nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, mlast, accumulate, 2, a_trans,     \
-                          true);                                                                   \
+                          fetch_b);                                                                \
         else if (vecs == 1)                                                                        \
             nn_cols_##SFX(c + j, ldc, a, lda, b + j, ldb, m, k, mlast, accumulate, 1, a_trans,     \
-                          true);                                                                   \
+                          fetch_b);                                                                \
     }                                                                                              \
                                                                                                    \
     __attribute__((target("avx512f"))) static void nn_##SFX(                                       \
         T *c, int64_t ldc, const T *a, int64_t lda, bool a_trans, const T *b, int64_t ldb, int m,  \
         int n, int k, bool accumulate)                                                             \
     {                                                                                              \
-        if (a_trans)                                                                               \
-            nn_body_##SFX(c, ldc, a, lda, b, ldb, m, n, k, accumulate, true);                      \
+        bool far = ldb >= NN_FETCH_LDB;                                                            \
+        if (a_trans && far)                                                                        \
+            nn_body_##SFX(c, ldc, a, lda, b, ldb, m, n, k, accumulate, true, true);                \
+        else if (a_trans)                                                                          \
+            nn_body_##SFX(c, ldc, a, lda, b, ldb, m, n, k, accumulate, true, false);               \
+        else if (far)                                                                              \
+            nn_body_##SFX(c, ldc, a, lda, b, ldb, m, n, k, accumulate, false, true);               \
         else                                                                                       \
-            nn_body_##SFX(c, ldc, a, lda, b, ldb, m, n, k, accumulate, false);                     \
+            nn_body_##SFX(c, ldc, a, lda, b, ldb, m, n, k, accumulate, false, false);              \
     }                                                                                              \
                                                                                                    \
     static inline __attribute__((always_inline, target("avx512f"))) void nt_tile_##SFX(            \

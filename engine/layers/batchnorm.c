@@ -239,6 +239,59 @@ eng_status eng_batchnorm_backward_relu(eng_layer *bn, const eng_tensor *x, const
     return backward_impl(bn, x, y, dy, dx);
 }
 
+/* ---- two BatchNorms' outputs summed and rectified (layer_fusion.h) ---- */
+
+bool eng_batchnorm_sums_with(const eng_layer *bn, const eng_layer *other, bool training)
+{
+    return training && eng_layer_is_batchnorm(bn) && eng_layer_is_batchnorm(other) &&
+           bn->dtype == ENG_F32 && other->dtype == ENG_F32 &&
+           ((const batchnorm *)bn)->features == ((const batchnorm *)other)->features;
+}
+
+/* p's inputs for x, after the layer's checks. */
+static eng_status train_input(eng_layer *layer, const eng_tensor *x, const eng_tensor *y,
+                              eng_batchnorm_train_f32 *p)
+{
+    batchnorm *b = (batchnorm *)layer;
+    eng_status st = check_batch(b, x);
+    if (!st && (x->dtype != ENG_F32 || !eng_tensor_same_shape(x, y) ||
+                !eng_tensor_is_contiguous(x) || x->shape[1] != b->features))
+        st = eng_error(ENG_ESHAPE, "%s '%s': x %s does not match the sum's %s", layer->ops->kind,
+                       eng_layer_label(layer), eng_tensor_shape_str(x), eng_tensor_shape_str(y));
+    *p = (eng_batchnorm_train_f32){
+        eng_tensor_data(x), param_data(layer, 0), param_data(layer, 1), b->eps, b->mean, b->var,
+        b->invstd};
+    return st;
+}
+
+/* The state a training forward on x leaves (its statistics are in b->mean, var, invstd). */
+static void trained_on(eng_layer *layer, const eng_tensor *x)
+{
+    batchnorm *b = (batchnorm *)layer;
+    b->batch_stats = true;
+    b->mask_ok = false;
+    update_running_statistics(b, x->shape[0] * spatial(x));
+    b->stats_x = eng_tensor_data(x);
+    b->stats_n = x->shape[0];
+    b->stats_s = spatial(x);
+}
+
+eng_status eng_batchnorm_add_relu(eng_layer *bn_a, const eng_tensor *xa, eng_layer *bn_b,
+                                  const eng_tensor *xb, eng_tensor *y, uint16_t *relu_mask)
+{
+    eng_batchnorm_train_f32 a, b;
+    eng_status st = train_input(bn_a, xa, y, &a);
+    if (!st)
+        st = train_input(bn_b, xb, y, &b);
+    if (st)
+        return st;
+    eng_batchnorm_train_add_relu_f32(eng_tensor_data(y), relu_mask, &a, &b, xa->shape[0],
+                                     xa->shape[1], spatial(xa));
+    trained_on(bn_a, xa);
+    trained_on(bn_b, xb);
+    return ENG_OK;
+}
+
 /* ---- a ReLU's mask from the layer after this one (layer_fusion.h) ---- */
 
 bool eng_batchnorm_takes_relu_mask(const eng_layer *bn, const eng_tensor *x)

@@ -6,6 +6,7 @@
 #define ENGINE_LAYERS_LAYER_FUSION_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "layer.h"
 
@@ -68,6 +69,15 @@ eng_status eng_batchnorm_output(const eng_layer *bn, const eng_tensor *x, eng_te
  * x's shape), which the backward reads instead of y: bit for bit eng_batchnorm_backward_relu
  * with that y. Only after a training forward on this x in f32, with its batch statistics kept
  * (eng_batchnorm_takes_relu_mask tells; an error otherwise). */
+/* [BatchNorm2d, BatchNorm2d] -> sum -> ReLU (the last layers of a residual's two branches,
+ * model_residual.c): y = relu(bn_a(xa) + bn_b(xb)) and its mask y > 0 (relu_mask: that layout
+ * for y's shape) in one pass, the BatchNorms' outputs not written, each BatchNorm's state
+ * (statistics kept for its x, running statistics) that of its training forward; bit for bit the
+ * two forwards then the sum and the ReLU. eng_batchnorm_sums_with: whether the pair can (both
+ * BatchNorms in f32 with as many features, training). */
+bool eng_batchnorm_sums_with(const eng_layer *bn, const eng_layer *other, bool training);
+eng_status eng_batchnorm_add_relu(eng_layer *bn_a, const eng_tensor *xa, eng_layer *bn_b,
+                                  const eng_tensor *xb, eng_tensor *y, uint16_t *relu_mask);
 bool eng_batchnorm_takes_relu_mask(const eng_layer *bn, const eng_tensor *x);
 eng_status eng_batchnorm_backward_relu_mask(eng_layer *bn, const eng_tensor *x,
                                             const uint16_t *relu_mask, const eng_tensor *dy,
