@@ -149,7 +149,8 @@ __attribute__((target("avx512f"))) static void col2im_s2_avx512(float *x, const 
                     }
                 float *p = x + ((int64_t)c * h + iy) * w + 2 * v0 - pw;
                 _mm512_mask_storeu_ps(p, m0, _mm512_permutex2var_ps(e, lo_idx, o));
-                _mm512_mask_storeu_ps(p + 16, m1, _mm512_permutex2var_ps(e, hi_idx, o));
+                if (m1) /* rows of at most 16 - pw elements end in the first vector */
+                    _mm512_mask_storeu_ps(p + 16, m1, _mm512_permutex2var_ps(e, hi_idx, o));
             }
     }
 }
