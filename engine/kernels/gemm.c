@@ -13,10 +13,10 @@
  * sizes (that layer's backward took 3x longer). nn and tn run their vectors along c's rows:
  * they take rows of at least LONG_ROW, or of at least 32 whose last vector is mostly used
  * (wasted lanes under 15%: 56 and 98 columns run 1.4 to 1.5x OpenBLAS's speed, while 49, a 7x7
- * plane, and 16 run at 0.8 to 0.9x). nt runs as nn on b packed transposed from 32 columns of c
- * on, whatever the shared dimension (64 x 288 by 56: 1.9x OpenBLAS, 64 x 64 by 100: 2x), and
- * below as dot products along the shared dimension, summed across lanes, which need at least
- * LONG_ROW of it. */
+ * plane, and 16 run at 0.8 to 0.9x). nt runs as nn on b packed transposed from 32 rows and
+ * 32 columns of c on, whatever the shared dimension (64 x 288 by 56: 1.9x OpenBLAS, 64 x 64 by
+ * 100: 2x), and below as dot products along the shared dimension, summed across lanes, which
+ * need at least LONG_ROW of it. */
 #define SMALL_DIM 1024
 #define LONG_ROW 128
 
@@ -31,7 +31,7 @@ static bool small_gemm_f32(float *c, const float *a, const float *b, int m, int 
 {
     if (eng_simd_level() != ENG_SIMD_AVX512 || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) ||
         (trans_a && trans_b) || m > SMALL_DIM || n > SMALL_DIM || k > SMALL_DIM ||
-        !(trans_b ? n >= 32 || k >= LONG_ROW : rows_fit(n)))
+        !(trans_b ? (m >= 32 && n >= 32) || k >= LONG_ROW : rows_fit(n)))
         return false;
     bool accumulate = beta == 1.0f;
     if (!trans_a && !trans_b) {

@@ -397,15 +397,17 @@ void eng_small_gemm_tn_acc_f64(double *c, int64_t ldc, const double *a, int64_t 
                 1.0, c, (int)ldc);
 }
 
-/* f32 nt with at least NT_PACKED_MIN columns of c runs as nn on b packed transposed
+/* f32 nt with at least NT_PACKED_MIN rows and columns of c runs as nn on b packed transposed
  * (nt_packed_f32): no lane sums, aligned loads whatever lda and ldb, and no masked tail of the
  * inner dimension (rows of 196 or 210 floats, the Winograd and strided layers' dweight, are
  * misaligned by 16 bytes to 48 rows after rows; 32x144x210: 97 -> 134 GFLOP/s, 64x64x64 x16
- * Winograd planes: 115 -> 141). With fewer columns the nn tiles have a single vector and the
- * packing costs more than it saves (16x16x196: 108 -> 95), and the dot-product tiles stay.
- * There a long shared dimension (k > NT_PANEL) goes in panels, each added into c in turn: a
- * panel of both operands stays in L2 while every tile runs over it. f32 only: each panel's sum
- * is rounded into c; f64 (gradient checks) keeps one pass of the dot-product tiles. */
+ * Winograd planes: 115 -> 141). With fewer columns the nn tiles have a single vector, and with
+ * fewer rows each packed element serves too few multiply-adds (the linear layer at batch 16:
+ * 138 -> 113 GFLOP/s, at batch 4: 139 -> 53): the packing costs more than it saves (16x16x196:
+ * 108 -> 95), and the dot-product tiles stay. There a long shared dimension (k > NT_PANEL)
+ * goes in panels, each added into c in turn: a panel of both operands stays in L2 while every
+ * tile runs over it. f32 only: each panel's sum is rounded into c; f64 (gradient checks) keeps
+ * one pass of the dot-product tiles. */
 #define NT_PACKED_MIN 32
 #define NT_PANEL 768
 
@@ -414,7 +416,7 @@ void eng_small_gemm_nt_f32(float *c, int64_t ldc, const float *a, int64_t lda, c
 {
 #ifdef HAVE_AVX512_BODIES
     if (eng_simd_level() == ENG_SIMD_AVX512) {
-        if (n >= NT_PACKED_MIN) {
+        if (m >= NT_PACKED_MIN && n >= NT_PACKED_MIN) {
             nt_packed_f32(c, ldc, a, lda, b, ldb, m, n, k);
             return;
         }

@@ -11,8 +11,8 @@
  *   tn:     c [m][ldc]  = a [k][lda]^T @ b [k][ldb]
  *
  * nn and tn compute each element of c as one chain of multiply-adds along the inner dimension
- * in order; so does nt in f32 with at least 32 columns of c (b packed transposed), while
- * narrower f32 nt and f64 nt sum lanes in a tree. */
+ * in order; so does nt in f32 with at least 32 rows and 32 columns of c (b packed
+ * transposed), while smaller f32 nt and f64 nt sum lanes in a tree. */
 #ifndef ENGINE_KERNELS_SMALL_GEMM_H
 #define ENGINE_KERNELS_SMALL_GEMM_H
 
