@@ -422,17 +422,24 @@ static void test_im2col_by_rows_at_stride_2_matches_the_definition(void **state)
 {
     (void)state;
     /* c, h, w, kh, kw, sh, ph, pw */
-    const int cases[][8] = {{2, 28, 28, 3, 3, 2, 1, 1}, {3, 14, 14, 3, 3, 2, 1, 1},
-                            {2, 9, 11, 3, 3, 2, 1, 1},  {1, 7, 33, 3, 3, 2, 0, 0},
-                            {2, 8, 10, 5, 5, 2, 2, 2},  {1, 10, 11, 2, 3, 3, 1, 0},
-                            {2, 6, 70, 3, 2, 1, 1, 1},  {1, 5, 40, 4, 4, 2, 2, 2},
-                            {2, 16, 16, 3, 1, 2, 1, 0}};
+    const int cases[][8] = {
+        {2, 28, 28, 3, 3, 2, 1, 1}, {3, 14, 14, 3, 3, 2, 1, 1}, {2, 9, 11, 3, 3, 2, 1, 1},
+        {1, 7, 33, 3, 3, 2, 0, 0},  {2, 8, 10, 5, 5, 2, 2, 2},  {1, 10, 11, 2, 3, 3, 1, 0},
+        {2, 6, 70, 3, 2, 1, 1, 1},  {1, 5, 40, 4, 4, 2, 2, 2},  {2, 16, 16, 3, 1, 2, 1, 0}};
     eng_simd old = eng_simd_cap(ENG_SIMD_AVX512);
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const int *v = cases[k];
-        eng_conv_geometry g = {.channels = v[0], .height = v[1], .width = v[2], .kh = v[3],
-                               .kw = v[4], .sh = v[5], .sw = 2, .ph = v[6], .pw = v[7],
-                               .dh = 1, .dw = 1};
+        eng_conv_geometry g = {.channels = v[0],
+                               .height = v[1],
+                               .width = v[2],
+                               .kh = v[3],
+                               .kw = v[4],
+                               .sh = v[5],
+                               .sw = 2,
+                               .ph = v[6],
+                               .pw = v[7],
+                               .dh = 1,
+                               .dw = 1};
         g.oh = (g.height + 2 * g.ph - g.kh) / g.sh + 1;
         g.ow = (g.width + 2 * g.pw - g.kw) / 2 + 1;
         if (!eng_im2col_s2_fast(&g)) /* no AVX-512 here: nothing to check */
@@ -466,8 +473,17 @@ static void test_im2col_by_rows_at_stride_2_matches_the_definition(void **state)
         }
         free(x), free(dcol), free(col), free(ref), free(dx), free(rdx), free(packed);
     }
-    eng_conv_geometry dilated = {.channels = 1, .height = 9, .width = 9, .kh = 3, .kw = 3,
-                                 .sh = 2, .sw = 2, .dh = 2, .dw = 2, .oh = 3, .ow = 3};
+    eng_conv_geometry dilated = {.channels = 1,
+                                 .height = 9,
+                                 .width = 9,
+                                 .kh = 3,
+                                 .kw = 3,
+                                 .sh = 2,
+                                 .sw = 2,
+                                 .dh = 2,
+                                 .dw = 2,
+                                 .oh = 3,
+                                 .ow = 3};
     assert_false(eng_im2col_s2_fast(&dilated));
     eng_simd_cap(old);
 }

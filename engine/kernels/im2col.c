@@ -78,9 +78,8 @@ static inline int row_readers(int iy, const eng_conv_geometry *g, int rows[8], i
  * of an input row and one permutation; planes at most 8 wide take two output rows per vector
  * (one masked load from each of two input rows), half the stores. Windows in the padding
  * load nothing (mask 0: zeros). */
-__attribute__((target("avx512f"))) static void im2col_s2_avx512(float *col, int64_t ld,
-                                                                const float *x,
-                                                                const eng_conv_geometry *g)
+__attribute__((target("avx512f"))) static void
+im2col_s2_avx512(float *col, int64_t ld, const float *x, const eng_conv_geometry *g)
 {
     const int w = g->width, h = g->height, ow = g->ow, oh = g->oh, kw = g->kw, pw = g->pw;
     const bool pairs = ow <= 8;
@@ -119,9 +118,8 @@ __attribute__((target("avx512f"))) static void im2col_s2_avx512(float *col, int6
 /* eng_col2im_s2_f32 by rows of x: the even and odd elements of a row (E, O: x column 2v - pw
  * and 2v + 1 - pw) summed in registers over every (i, oy, j) that reads them, in col2im's
  * order, then interleaved and stored once. */
-__attribute__((target("avx512f"))) static void col2im_s2_avx512(float *x, const float *col,
-                                                                int64_t ld,
-                                                                const eng_conv_geometry *g)
+__attribute__((target("avx512f"))) static void
+col2im_s2_avx512(float *x, const float *col, int64_t ld, const eng_conv_geometry *g)
 {
     const __m512i lo_idx =
         _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -159,8 +157,8 @@ __attribute__((target("avx512f"))) static void col2im_s2_avx512(float *x, const 
 bool eng_im2col_s2_fast(const eng_conv_geometry *g)
 {
 #ifdef HAVE_STRIDE2_AVX512
-    return g->sw == 2 && g->dh == 1 && g->dw == 1 && (g->kh + g->sh - 1) / g->sh <= 8 && g->kw <= 8 &&
-           eng_simd_level() == ENG_SIMD_AVX512;
+    return g->sw == 2 && g->dh == 1 && g->dw == 1 && (g->kh + g->sh - 1) / g->sh <= 8 &&
+           g->kw <= 8 && eng_simd_level() == ENG_SIMD_AVX512;
 #else
     (void)g;
     return false;

@@ -228,8 +228,7 @@ AVX512 static void input_grad_tile_rows(float *p, const float *a, int64_t plane,
                 else if (r < 2 && above)
                     base = before[r][u];
                 else /* (a masked load costs even where its mask is empty) */
-                    base = add ? _mm512_maskz_loadu_ps(cols[u], dst + 16 * u)
-                               : _mm512_setzero_ps();
+                    base = add ? _mm512_maskz_loadu_ps(cols[u], dst + 16 * u) : _mm512_setzero_ps();
                 __m512 sum = base + v[u];
                 if (r < 4 || (q == rows - 1 && last))
                     _mm512_mask_storeu_ps(dst + 16 * u, cols[u], sum);
@@ -369,8 +368,7 @@ AVX512 void eng_winograd4_output_avx512_f32(float *y, const float *m, int64_t ld
 /* Columns 4l + q (q = 0..3) of 64 columns, l = 0..15: g[q] lane l. The columns are those of
  * row a, [0, cols) (zero up to span), then where b is given those of row b from column span on
  * (its tiles in lanes span / 4 ..): two tile rows of at most 8 tiles in one vector. */
-AVX512 static inline void split_row(__m512 g[4], const float *a, const float *b, int cols,
-                                    int span)
+AVX512 static inline void split_row(__m512 g[4], const float *a, const float *b, int cols, int span)
 {
     const __m512i even =
         _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -393,8 +391,7 @@ AVX512 static inline void split_row(__m512 g[4], const float *a, const float *b,
 }
 
 /* dm for the chunk of tiles at mt (mask m) from g = its 4 output rows split into columns. */
-AVX512 static inline void output_grad_chunk(float *mt, int64_t plane, __mmask16 m,
-                                            __m512 g[4][4])
+AVX512 static inline void output_grad_chunk(float *mt, int64_t plane, __mmask16 m, __m512 g[4][4])
 {
     __m512 s[6][4];
     for (int q = 0; q < 4; q++) { /* s = A g */

@@ -11,8 +11,8 @@
 void eng_winograd4_input_avx512_f32(float *v, int64_t ld, int64_t plane, const float *x, int n,
                                     int c, int h, int w, int ph, int pw, int oh, int ow);
 void eng_winograd4_input_grad_avx512_f32(float *dx, const float *dv, int64_t ld, int64_t plane,
-                                         int n, int c, int h, int w, int ph, int pw, int oh,
-                                         int ow, bool add);
+                                         int n, int c, int h, int w, int ph, int pw, int oh, int ow,
+                                         bool add);
 void eng_winograd4_output_avx512_f32(float *y, const float *m, int64_t ld, int64_t plane,
                                      const float *bias, int n, int out, int oh, int ow);
 void eng_winograd4_output_grad_avx512_f32(float *dm, int64_t ld, int64_t plane, const float *dy,

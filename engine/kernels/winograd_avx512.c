@@ -208,15 +208,16 @@ AVX512 static void input_grad_tile_rows(float *p, const float *a, int64_t plane,
         even[i] = _mm512_add_ps(c[i][0], _mm512_maskz_permutexvar_ps(~starts, prev, c[i][2]));
         odd[i] = _mm512_add_ps(c[i][1], _mm512_maskz_permutexvar_ps(~starts, prev, c[i][3]));
     }
-    __mmask16 cols = lanes(-col0, w - col0) & lanes(0, 2 * tw + 2), tail = lanes(2 * tw, 2 * tw + 2);
+    __mmask16 cols = lanes(-col0, w - col0) & lanes(0, 2 * tw + 2),
+              tail = lanes(2 * tw, 2 * tw + 2);
     for (int rr = 0; rr < 2 * rows + 2; rr++) { /* tile rows rr / 2 - 1 (its row i + 2), rr / 2 */
         int row = row0 + rr;
         if (row < 0 || row >= h) /* (and so in the call after, if rr >= 2 rows) */
             continue;
         float *dst = p + (int64_t)row * w + col0;
         __m512 sum = rr < 2 && above ? pend[rr]
-                     : add              ? _mm512_maskz_loadu_ps(cols, dst)
-                                        : _mm512_setzero_ps();
+                     : add           ? _mm512_maskz_loadu_ps(cols, dst)
+                                     : _mm512_setzero_ps();
         for (int q = rr / 2 - 1; q <= rr / 2; q++) {
             if (q < 0 || q >= rows)
                 continue;

@@ -350,8 +350,8 @@ static eng_status rows2_forward(conv2d *c, const eng_tensor *x, eng_tensor *y,
         float *yg = ENG_F32_DATA(y) + first * y_stride;
         rows2_columns(c, ENG_F32_DATA(x), first, count, ld, g);
         if (count > 1) {
-            eng_small_gemm_nn_f32(ENG_F32_DATA(c->grid), ld, w, col, ld, out,
-                                  (int)(count * plane), k);
+            eng_small_gemm_nn_f32(ENG_F32_DATA(c->grid), ld, w, col, ld, out, (int)(count * plane),
+                                  k);
             rows2_move(yg, ENG_F32_DATA(c->grid), ld, b, count, out, plane, false);
         } else if (b) {
             eng_fill_planes_f32(yg, b, out, (int)plane);
