@@ -41,10 +41,16 @@ static bool branches_take_mask(const container *c, const eng_tensor *x)
            eng_model_takes_relu_mask(c->children[1], x);
 }
 
-/* Room in c->relu_mask for y's mask (rows of s values); false: none (out of memory). */
-static bool reserve_mask(container *c, int64_t rows, int64_t s)
+/* Room in c->relu_mask for y's mask in BatchNorm's layout for y's shape [N,C,...] (rows: N * C,
+ * each of s values, the rest of the shape); false: none (out of memory or no such rows). */
+static bool reserve_mask(container *c, const eng_tensor *y, int64_t *rows, int64_t *s)
 {
-    int64_t words = rows * ((s + 15) / 16);
+    *rows = y->ndim >= 2 ? y->shape[0] * y->shape[1] : 0, *s = 1;
+    for (int d = 2; d < y->ndim; d++)
+        *s *= y->shape[d];
+    if (*rows <= 0 || *s <= 0)
+        return false;
+    int64_t words = *rows * ((*s + 15) / 16);
     if (words <= c->mask_words)
         return true;
     uint16_t *p = realloc(c->relu_mask, sizeof *p * (size_t)words);
@@ -55,19 +61,23 @@ static bool reserve_mask(container *c, int64_t rows, int64_t s)
     return true;
 }
 
+/* c->relu_mask now holds the mask of y (the backward's key). */
+static void mask_made_for(container *c, const eng_tensor *y)
+{
+    c->mask_y = eng_tensor_data(y);
+    c->mask_numel = eng_tensor_numel(y);
+}
+
 /* y = relu(yb + ys) with its mask y > 0 in BatchNorm's layout for y's shape [N,C,...] (rows:
  * N * C, s: the rest); false: not made (then nothing is written). */
 static bool add_relu_masked(container *c, eng_tensor *y, const eng_tensor *yb, const eng_tensor *ys)
 {
-    int64_t rows = y->ndim >= 2 ? y->shape[0] * y->shape[1] : 0, s = 1;
-    for (int d = 2; d < y->ndim; d++)
-        s *= y->shape[d];
-    if (rows <= 0 || s <= 0 || !reserve_mask(c, rows, s))
+    int64_t rows, s;
+    if (!reserve_mask(c, y, &rows, &s))
         return false;
     eng_add_relu_mask_f32(ENG_F32_DATA(y), c->relu_mask, ENG_F32_DATA(yb), ENG_F32_DATA(ys), rows,
                           s);
-    c->mask_y = eng_tensor_data(y);
-    c->mask_numel = eng_tensor_numel(y);
+    mask_made_for(c, y);
     return true;
 }
 
@@ -91,19 +101,17 @@ static eng_status forward_batchnorm_pair(container *c, const eng_tensor *x, eng_
         st = eng_model_forward_nested_part(s, x, true, s->nlayers - 1, &xs);
     if (st)
         return st;
-    int64_t rows = y->ndim >= 2 ? y->shape[0] * y->shape[1] : 0, sp = 1;
-    for (int d = 2; d < y->ndim; d++)
-        sp *= y->shape[d];
-    if (rows <= 0 || !reserve_mask(c, rows, sp))
-        return eng_error(ENG_ENOMEM, "out of memory for the ReLU's mask of y %s",
+    int64_t rows, sp;
+    if (!reserve_mask(c, y, &rows, &sp))
+        return eng_error(ENG_ENOMEM,
+                         "no room for the ReLU's mask of y %s (out of memory, or no "
+                         "values per channel)",
                          eng_tensor_shape_str(y));
     c->last_unwritten = true;
     st = eng_batchnorm_add_relu(b->layers[b->nlayers - 1], xb, s->layers[s->nlayers - 1], xs, y,
                                 c->relu_mask);
-    if (!st) {
-        c->mask_y = eng_tensor_data(y);
-        c->mask_numel = eng_tensor_numel(y);
-    }
+    if (!st)
+        mask_made_for(c, y);
     return st;
 }
 
