@@ -807,6 +807,35 @@ static void test_nonfinite_guard_finds_an_overflowing_residual_sum_fused_or_not(
     assert_non_null(strstr(messages[0], "layer 1 'residual_1' (residual): output has inf"));
 }
 
+/* An infinity that starts inside a branch (the block's first convolution overflows) is
+ * reported the same whether the BatchNorm pair, the sum and the ReLU ran as one pass (their
+ * outputs unwritten until the guard asks, model_residual.c) or layer by layer. */
+static void test_nonfinite_guard_finds_an_overflow_inside_a_fused_branch(void **state)
+{
+    (void)state;
+    res_spec r = {.c = 2, .h = 5, .w = 7, .project = true, .bn = true};
+    char messages[2][1024];
+    for (int k = 0; k < 2; k++) {
+        eng_model *m = make_res_net(ENG_F32, &r);
+        m->fusion_off = k == 1;
+        eng_tensor *x = TENSOR(ENG_F32, 2, 2, 5, 7);
+        for (int64_t i = 0; i < eng_tensor_numel(x); i++)
+            eng_tensor_set_flat(x, i, 1.0);
+        eng_tensor *w = eng_container_child(m->layers[0], 0)->layers[0]->params[0].value;
+        for (int64_t i = 0; i < eng_tensor_numel(w); i++)
+            eng_tensor_set_flat(w, i, 3e38); /* 18 taps of 3e38 overflow */
+        const eng_tensor *y;
+        assert_ok(eng_model_forward(m, x, &y));
+        assert_int_equal(m->fused[0], k == 0 ? ENG_FUSE_RESIDUAL_RELU : ENG_FUSE_NONE);
+        assert_int_equal(eng_model_check_finite(m, 5, 1.0), ENG_ENONFINITE);
+        snprintf(messages[k], sizeof messages[k], "%s", eng_errmsg());
+        eng_tensor_release(x);
+        eng_model_release(m);
+    }
+    assert_string_equal(messages[0], messages[1]);
+    assert_non_null(strstr(messages[0], "layer 1 'residual_1' (residual): output has nan"));
+}
+
 /* The layer-wise gradient check of a model whose residual and ReLU ran fused: the same report
  * as with fusion_off, number for number (the checker runs the layers apart), and no FAIL. */
 static void test_gradient_check_of_a_fused_residual_runs_the_layers_apart(void **state)
@@ -838,6 +867,7 @@ int main(void)
         cmocka_unit_test(
             test_add_relu_mask_kernel_equals_add_relu_and_its_mask_on_every_simd_level),
         cmocka_unit_test(test_nonfinite_guard_finds_an_overflowing_residual_sum_fused_or_not),
+        cmocka_unit_test(test_nonfinite_guard_finds_an_overflow_inside_a_fused_branch),
         cmocka_unit_test(test_gradient_check_of_a_fused_residual_runs_the_layers_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
